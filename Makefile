@@ -1,0 +1,55 @@
+# Front door: one target per habit. CMake does the building underneath.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+JOBS       ?= $(shell nproc)
+CMAKE_FLAGS ?=
+LEXICON_CACHE ?= $(CURDIR)/.cache/lexicons
+
+.PHONY: all build deps test-deps asan tsan test run bench fuzz format clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh build
+
+test-deps:
+	@bash scripts/install-deps.sh test
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DLEXICON_CACHE=$(LEXICON_CACHE) $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: test-deps build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+asan: test-deps
+	cmake -S . -B $(ASAN_BUILD) -DLEXICON_CACHE=$(LEXICON_CACHE) \
+	  -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=address,undefined $(CMAKE_FLAGS)
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
+
+tsan: test-deps
+	cmake -S . -B $(TSAN_BUILD) -DLEXICON_CACHE=$(LEXICON_CACHE) \
+	  -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=thread $(CMAKE_FLAGS)
+	cmake --build $(TSAN_BUILD) -j $(JOBS)
+	cd $(TSAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+run: build
+	./$(BUILD)/frustration-alert serve
+
+bench: build
+	@bash scripts/install-deps.sh bench
+	bash bench/run.sh
+
+fuzz: test-deps build
+	bash fuzz/build.sh
+
+format:
+	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' 'fuzz/*.c' 'bench/*.c')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# make bench: every benchmark, each against its peer in the same run.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+echo "== machine: $(nproc) cores, $(uname -m), $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "== scoring"
+bash "$here/score.sh"
+for b in http.sh webhook.sh; do
+  if [ -f "$here/$b" ]; then
+    echo
+    echo "== ${b%.sh}"
+    bash "$here/$b"
+  fi
+done

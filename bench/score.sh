@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Scoring throughput: `frustration-alert score` against the Python peer
+# (TextBlob, or Debian's python3-pattern built as TextBlob builds it) on the
+# same corpus, both pinned to one core, interleaved, repeated.
+#
+#   bench/score.sh [CORPUS]     (default: ../shared/data/textblob_golden.jsonl)
+#   env: BENCH_RUNS (3), BENCH_REPEAT (copies of the corpus fed to C, 20)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+bin=${FA_BIN:-$root/build/frustration-alert}
+corpus=${1:-$root/../shared/data/textblob_golden.jsonl}
+runs=${BENCH_RUNS:-3}
+repeat=${BENCH_REPEAT:-20}
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=$(grep -c . "$corpus")
+for _ in $(seq "$repeat"); do cat "$corpus"; done >"$tmp/big.jsonl"
+# Warm the page cache and check both work before timing.
+"$bin" score <"$corpus" >/dev/null
+peer=$(cd "$here" && "$py" -c 'from textblob_peer import NAME; print(NAME)')
+
+now() { date +%s.%N; }
+c_rates=() p_rates=()
+for r in $(seq "$runs"); do
+  t0=$(now)
+  taskset -c 0 "$bin" score <"$tmp/big.jsonl" >/dev/null
+  t1=$(now)
+  c_rates+=("$(echo "$n * $repeat / ($t1 - $t0)" | bc -l)")
+  t0=$(now)
+  taskset -c 0 "$py" "$here/score_peer.py" <"$corpus" >/dev/null
+  t1=$(now)
+  p_rates+=("$(echo "$n / ($t1 - $t0)" | bc -l)")
+  printf 'run %d: frustration-alert %.0f msg/s, %s %.0f msg/s\n' "$r" \
+    "${c_rates[-1]}" "$peer" "${p_rates[-1]}"
+done
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+minmax() { printf '%s\n' "$@" | sort -g | awk 'NR==1{lo=$1} {hi=$1} END {printf "%.0f..%.0f", lo, hi}'; }
+cm=$(median "${c_rates[@]}")
+pm=$(median "${p_rates[@]}")
+printf '\nscore on %s (%d messages, one core, median of %d runs)\n' \
+  "$(basename "$corpus")" "$n" "$runs"
+printf '  frustration-alert score : %10.0f msg/s  (range %s)\n' "$cm" "$(minmax "${c_rates[@]}")"
+printf '  %-23s : %10.0f msg/s  (range %s)\n' "$peer" "$pm" "$(minmax "${p_rates[@]}")"
+printf '  ratio                   : %10.1f x\n' "$(echo "$cm / $pm" | bc -l)"

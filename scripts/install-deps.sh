@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs the Debian packages this project needs, when they are missing.
+#
+#   scripts/install-deps.sh [build|test|bench|all]...   (default: build)
+#
+# build: compiler, CMake and the libraries the binary links.
+# test:  what `make test` uses on top (clang/libFuzzer, promtool, python3).
+# bench: load generators and the peers the benchmarks compare against.
+# Without root (or apt-get) it prints the missing packages and stops.
+set -euo pipefail
+
+build_pkgs=(gcc make cmake pkg-config libmicrohttpd-dev libcjson-dev
+  libcurl4-openssl-dev libsqlite3-dev libssl-dev python3 ca-certificates)
+test_pkgs=(clang libclang-rt-14-dev prometheus curl)
+bench_pkgs=(wrk nginx-light gunicorn python3-flask python3-pattern bc util-linux)
+
+groups=("$@")
+[ ${#groups[@]} -eq 0 ] && groups=(build)
+want=()
+for g in "${groups[@]}"; do
+  case "$g" in
+  build) want+=("${build_pkgs[@]}") ;;
+  test) want+=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+  bench) want+=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  all) want+=("${build_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  *) echo "install-deps: unknown group '$g' (build|test|bench|all)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    case " ${missing[*]-} " in *" $p "*) ;; *) missing+=("$p") ;; esac
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: missing Debian packages: ${missing[*]}"
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+  echo "install-deps: run as root: apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+# The package lists of a new machine may be empty or stale.
+apt-get update -q >/dev/null || apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: installed ${missing[*]}"

@@ -1,0 +1,96 @@
+/* analysis: verdict, level and report of one scored message. */
+#include "analysis/analysis.h"
+
+#include <math.h>
+
+void analysis_compute(const struct config *cfg,
+                      const struct polarity_result *r, struct analysis *a)
+{
+  a->polarity = r->polarity;
+  a->subjectivity = r->subjectivity;
+  /* The original service's rule, kept exactly: strictly below. */
+  a->frustrated = r->polarity < cfg->threshold;
+  a->level = config_level_for(cfg, r->polarity);
+  a->scores = r;
+}
+
+void analysis_write_fields(const struct config *cfg, const struct analysis *a,
+                           struct jsonw *w)
+{
+  jsonw_key(w, "polarity");
+  jsonw_double(w, a->polarity);
+  jsonw_key(w, "subjectivity");
+  jsonw_double(w, a->subjectivity);
+  jsonw_key(w, "frustrated");
+  jsonw_bool(w, a->frustrated);
+  jsonw_key(w, "threshold");
+  jsonw_double(w, cfg->threshold);
+  jsonw_key(w, "level");
+  jsonw_string(w, cfg->levels[a->level].name);
+  jsonw_key(w, "detector");
+  jsonw_string(w, cfg->detector == CONFIG_DETECTOR_MODEL ? "model"
+                                                         : "polarity");
+  jsonw_key(w, "assessments");
+  jsonw_array_begin(w);
+  for (size_t i = 0; i < a->scores->n_assessments; i++) {
+    const struct polarity_assessment *as = &a->scores->assessments[i];
+    jsonw_object_begin(w);
+    jsonw_key(w, "words");
+    jsonw_string(w, as->words);
+    jsonw_key(w, "polarity");
+    jsonw_double(w, as->polarity);
+    jsonw_key(w, "subjectivity");
+    jsonw_double(w, as->subjectivity);
+    jsonw_object_end(w);
+  }
+  jsonw_array_end(w);
+}
+
+/* The assessments that pushed the verdict: those on the side of the score
+ * (negative words for a negative score), strongest first, at most max.
+ * Lists are short, so a repeated scan is simplest. */
+static size_t deciding(const struct analysis *a, size_t *idx, size_t max)
+{
+  const struct polarity_result *r = a->scores;
+  size_t n = 0;
+  if (a->polarity == 0)
+    return 0;
+  while (n < max) {
+    size_t best = r->n_assessments;
+    for (size_t i = 0; i < r->n_assessments; i++) {
+      double p = r->assessments[i].polarity;
+      if (a->polarity < 0 ? p >= 0 : p <= 0)
+        continue;
+      bool taken = false;
+      for (size_t k = 0; k < n; k++)
+        taken = taken || idx[k] == i;
+      if (taken)
+        continue;
+      if (best == r->n_assessments ||
+          fabs(p) > fabs(r->assessments[best].polarity))
+        best = i;
+    }
+    if (best == r->n_assessments)
+      break;
+    idx[n++] = best;
+  }
+  return n;
+}
+
+enum err analysis_describe(const struct config *cfg, const struct analysis *a,
+                           struct buf *out)
+{
+  const char *level = cfg->levels[a->level].name;
+  enum err rc = buf_printf(
+      out, "%s - polarity %.2f (threshold %.2f), level %s",
+      a->frustrated ? "Frustrated" : "Not frustrated", a->polarity,
+      cfg->threshold, level);
+  size_t idx[5];
+  size_t n = deciding(a, idx, 5);
+  if (!rc && n > 0)
+    rc = buf_puts(out, ", driven by: ");
+  for (size_t i = 0; i < n && !rc; i++)
+    rc = buf_printf(out, "%s'%s'", i ? ", " : "",
+                    a->scores->assessments[idx[i]].words);
+  return rc;
+}

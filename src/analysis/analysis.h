@@ -1,0 +1,43 @@
+/* analysis: the verdict on one message, as every interface reports it.
+ *
+ * Combines the TextBlob-exact scores with the configuration: the original
+ * rule (frustrated when polarity < FRUSTRATION_THRESHOLD, strictly), the
+ * level from the ordered level list, and the words that decided. The CLI,
+ * /webhook and /slash-analyze all write the same JSON fields through
+ * analysis_write_fields, so a verdict reads the same everywhere. */
+#ifndef ANALYSIS_ANALYSIS_H
+#define ANALYSIS_ANALYSIS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/buf.h"
+#include "base/jsonw.h"
+#include "config/config.h"
+#include "sentiment/polarity.h"
+
+struct analysis {
+  double polarity;
+  double subjectivity;
+  bool frustrated; /* the configured detector's verdict */
+  size_t level;    /* index into cfg->levels */
+  const struct polarity_result *scores; /* borrowed: assessments */
+};
+
+/* Fills a from the scores r (borrowed: keep r alive while a is used). */
+void analysis_compute(const struct config *cfg,
+                      const struct polarity_result *r, struct analysis *a);
+
+/* Writes the analysis fields (polarity, subjectivity, frustrated,
+ * threshold, level, detector, assessments) as key/value pairs into the
+ * object currently open in w. */
+void analysis_write_fields(const struct config *cfg, const struct analysis *a,
+                           struct jsonw *w);
+
+/* Appends a one-line human verdict, e.g.
+ * "Frustrated - polarity -0.62 (threshold -0.30), level angry, driven by:
+ * 'terrible', 'not good'". */
+enum err analysis_describe(const struct config *cfg, const struct analysis *a,
+                           struct buf *out);
+
+#endif

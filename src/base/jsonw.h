@@ -1,0 +1,54 @@
+/* jsonw: a small streaming JSON writer into a struct buf.
+ *
+ * The caller emits values in order; the writer inserts commas and escapes
+ * strings. Doubles are written in the shortest form that reads back to the
+ * same value (like Python's repr); NaN and infinities become null. Nesting is
+ * limited to JSONW_MAX_DEPTH. Errors (buffer limit) are sticky: check
+ * jsonw_error once at the end. */
+#ifndef BASE_JSONW_H
+#define BASE_JSONW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+
+#define JSONW_MAX_DEPTH 64
+
+struct jsonw {
+  struct buf *out;                    /* borrowed */
+  int depth;
+  bool need_comma[JSONW_MAX_DEPTH + 1];
+  bool after_key;
+  enum err error;
+};
+
+void jsonw_init(struct jsonw *w, struct buf *out);
+void jsonw_object_begin(struct jsonw *w);
+void jsonw_object_end(struct jsonw *w);
+void jsonw_array_begin(struct jsonw *w);
+void jsonw_array_end(struct jsonw *w);
+/* Writes a key inside an object; the next call writes its value. */
+void jsonw_key(struct jsonw *w, const char *key);
+void jsonw_string(struct jsonw *w, const char *s);
+void jsonw_string_len(struct jsonw *w, const char *s, size_t len);
+void jsonw_double(struct jsonw *w, double v);
+void jsonw_int(struct jsonw *w, int64_t v);
+void jsonw_bool(struct jsonw *w, bool v);
+void jsonw_null(struct jsonw *w);
+/* Inserts already-encoded JSON text as one value. */
+void jsonw_raw(struct jsonw *w, const char *json, size_t len);
+/* ERR_OK, or the first error met (ERR_TOO_BIG, ERR_INVALID). */
+enum err jsonw_error(const struct jsonw *w);
+
+/* Appends s as a JSON string literal (with quotes) to out. Bytes >= 0x80
+ * are copied as they are (the caller guarantees UTF-8); control characters
+ * are escaped. */
+enum err jsonw_escape(struct buf *out, const char *s, size_t len);
+
+/* Formats v into out (room for 32 bytes) as the shortest decimal that
+ * round-trips; returns the length. Non-finite values give "null". */
+size_t jsonw_format_double(double v, char *out);
+
+#endif

@@ -1,0 +1,22 @@
+/* cli: the subcommands of frustration-alert other than the dispatch in
+ * main.c. Each takes the arguments after its own name (argv[0] is the
+ * subcommand) and returns the process exit status. */
+#ifndef CLI_CLI_H
+#define CLI_CLI_H
+
+#include "config/config.h"
+
+/* analyze [--json] [TEXT...]: one verdict, from TEXT or standard input. */
+int cli_analyze(int argc, char **argv);
+/* score: JSON Lines in (a "text" field), the same objects out with scores. */
+int cli_score(int argc, char **argv);
+/* check-config: validate and print the effective configuration. */
+int cli_check_config(int argc, char **argv);
+/* serve: the HTTP service. */
+int cli_serve(int argc, char **argv);
+
+/* Loads the configuration from the environment; on error prints it to
+ * stderr and returns nonzero. */
+int cli_load_config(struct config *cfg);
+
+#endif

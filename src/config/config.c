@@ -1,0 +1,311 @@
+/* config: defaults, environment parsing and validation.
+ *
+ * Parsing is strict: a number must be a whole valid number within range, a
+ * boolean one of 1/0/true/false/yes/no/on/off. */
+#include "config/config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+static void copy(char *dst, size_t cap, const char *src)
+{
+  snprintf(dst, cap, "%s", src);
+}
+
+void config_defaults(struct config *cfg)
+{
+  memset(cfg, 0, sizeof *cfg);
+  cfg->threshold = -0.3;
+  cfg->detector = CONFIG_DETECTOR_POLARITY;
+  char err[128];
+  /* Default levels of design.md: calm, dissatisfied (< -0.1), frustrated
+   * (< -0.3, the original threshold), angry (< -0.6). */
+  config_parse_levels(cfg,
+                      "calm::low:3,dissatisfied:-0.1:medium:4,"
+                      "frustrated:-0.3:high:5,angry:-0.6:blocker:5",
+                      err, sizeof err);
+  copy(cfg->host, sizeof cfg->host, "127.0.0.1");
+  cfg->port = 8080;
+  cfg->max_body_bytes = 64 * 1024;
+  cfg->max_json_depth = 32;
+  cfg->max_batch = 1000;
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  cfg->threads = n > 0 && n < 64 ? (unsigned)n : 2;
+  cfg->max_connections = 512;
+  cfg->max_per_ip = 256;
+  cfg->idle_timeout_s = 30;
+  cfg->request_timeout_ms = 10000;
+  cfg->log_text = false;
+  copy(cfg->log_level, sizeof cfg->log_level, "info");
+}
+
+static enum err parse_double(const char *name, const char *v, double lo,
+                             double hi, double *out, char *err, size_t errlen)
+{
+  char *end;
+  errno = 0;
+  double d = strtod(v, &end);
+  if (errno || end == v || *end || !isfinite(d) || d < lo || d > hi) {
+    snprintf(err, errlen, "%s: '%s' is not a number in [%g, %g]", name, v, lo,
+             hi);
+    return ERR_INVALID;
+  }
+  *out = d;
+  return ERR_OK;
+}
+
+static enum err parse_ulong(const char *name, const char *v, unsigned long lo,
+                            unsigned long hi, unsigned long *out, char *err,
+                            size_t errlen)
+{
+  char *end;
+  errno = 0;
+  if (*v == '-' || *v == '+' || *v == ' ')
+    goto bad;
+  unsigned long n = strtoul(v, &end, 10);
+  if (errno || end == v || *end || n < lo || n > hi)
+    goto bad;
+  *out = n;
+  return ERR_OK;
+bad:
+  snprintf(err, errlen, "%s: '%s' is not a whole number in [%lu, %lu]", name,
+           v, lo, hi);
+  return ERR_INVALID;
+}
+
+static enum err parse_bool(const char *name, const char *v, bool *out,
+                           char *err, size_t errlen)
+{
+  static const char *yes[] = {"1", "true", "yes", "on"};
+  static const char *no[] = {"0", "false", "no", "off"};
+  for (size_t i = 0; i < 4; i++) {
+    if (!strcasecmp(v, yes[i])) {
+      *out = true;
+      return ERR_OK;
+    }
+    if (!strcasecmp(v, no[i])) {
+      *out = false;
+      return ERR_OK;
+    }
+  }
+  snprintf(err, errlen, "%s: '%s' is not a boolean (true/false)", name, v);
+  return ERR_INVALID;
+}
+
+static bool valid_severity(const char *s)
+{
+  return !strcmp(s, "low") || !strcmp(s, "medium") || !strcmp(s, "high") ||
+         !strcmp(s, "blocker");
+}
+
+enum err config_parse_levels(struct config *cfg, const char *spec, char *err,
+                             size_t errlen)
+{
+  struct config_level lv[CONFIG_MAX_LEVELS];
+  size_t n = 0;
+  const char *p = spec;
+  memset(lv, 0, sizeof lv);
+  while (*p) {
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    char item[128];
+    if (len >= sizeof item || n == CONFIG_MAX_LEVELS) {
+      snprintf(err, errlen, "FRUSTRATION_LEVELS: too many or too long items");
+      return ERR_INVALID;
+    }
+    memcpy(item, p, len);
+    item[len] = '\0';
+    /* name:bound:severity:sentiment */
+    char *f[4] = {item, NULL, NULL, NULL};
+    for (int i = 1; i < 4; i++) {
+      char *c = f[i - 1] ? strchr(f[i - 1], ':') : NULL;
+      if (!c) {
+        snprintf(err, errlen,
+                 "FRUSTRATION_LEVELS: '%s' is not name:bound:severity:"
+                 "sentiment",
+                 item);
+        return ERR_INVALID;
+      }
+      *c = '\0';
+      f[i] = c + 1;
+    }
+    struct config_level *l = &lv[n];
+    if (!*f[0] || strlen(f[0]) >= sizeof l->name) {
+      snprintf(err, errlen, "FRUSTRATION_LEVELS: bad level name '%s'", f[0]);
+      return ERR_INVALID;
+    }
+    copy(l->name, sizeof l->name, f[0]);
+    if (n == 0) {
+      if (*f[1]) {
+        snprintf(err, errlen,
+                 "FRUSTRATION_LEVELS: the first level ('%s') takes no bound",
+                 f[0]);
+        return ERR_INVALID;
+      }
+      l->below = INFINITY;
+    } else {
+      if (parse_double("FRUSTRATION_LEVELS bound", f[1], -1.0, 1.0, &l->below,
+                       err, errlen))
+        return ERR_INVALID;
+      if (l->below >= lv[n - 1].below) {
+        snprintf(err, errlen,
+                 "FRUSTRATION_LEVELS: bounds must decrease ('%s' at %g)",
+                 l->name, l->below);
+        return ERR_INVALID;
+      }
+    }
+    if (!valid_severity(f[2])) {
+      snprintf(err, errlen,
+               "FRUSTRATION_LEVELS: severity '%s' is not low, medium, high "
+               "or blocker",
+               f[2]);
+      return ERR_INVALID;
+    }
+    copy(l->severity, sizeof l->severity, f[2]);
+    unsigned long s;
+    if (parse_ulong("FRUSTRATION_LEVELS sentiment", f[3], 1, 9, &s, err,
+                    errlen))
+      return ERR_INVALID;
+    l->sentiment = (int)s;
+    n++;
+    p += len;
+    if (*p == ',')
+      p++;
+  }
+  if (n == 0) {
+    snprintf(err, errlen, "FRUSTRATION_LEVELS: at least one level is needed");
+    return ERR_INVALID;
+  }
+  memcpy(cfg->levels, lv, sizeof lv);
+  cfg->n_levels = n;
+  return ERR_OK;
+}
+
+size_t config_level_for(const struct config *cfg, double polarity)
+{
+  size_t level = 0;
+  for (size_t i = 1; i < cfg->n_levels; i++)
+    if (polarity < cfg->levels[i].below)
+      level = i;
+  return level;
+}
+
+enum err config_from_env(struct config *cfg, char *err, size_t errlen)
+{
+  const char *v;
+  unsigned long n;
+  if ((v = getenv("FRUSTRATION_THRESHOLD")) &&
+      parse_double("FRUSTRATION_THRESHOLD", v, -1.0, 1.0, &cfg->threshold, err,
+                   errlen))
+    return ERR_INVALID;
+  if ((v = getenv("FRUSTRATION_DETECTOR"))) {
+    if (!strcmp(v, "polarity"))
+      cfg->detector = CONFIG_DETECTOR_POLARITY;
+    else if (!strcmp(v, "model"))
+      cfg->detector = CONFIG_DETECTOR_MODEL;
+    else {
+      snprintf(err, errlen,
+               "FRUSTRATION_DETECTOR: '%s' is not 'polarity' or 'model'", v);
+      return ERR_INVALID;
+    }
+  }
+  if ((v = getenv("FRUSTRATION_LEVELS")) &&
+      config_parse_levels(cfg, v, err, errlen))
+    return ERR_INVALID;
+  if ((v = getenv("HOST"))) {
+    if (!*v || strlen(v) >= sizeof cfg->host) {
+      snprintf(err, errlen, "HOST: '%s' is not a host name or address", v);
+      return ERR_INVALID;
+    }
+    copy(cfg->host, sizeof cfg->host, v);
+  }
+  if ((v = getenv("PORT"))) {
+    if (parse_ulong("PORT", v, 0, 65535, &n, err, errlen))
+      return ERR_INVALID;
+    cfg->port = (unsigned)n;
+  }
+  if ((v = getenv("MAX_BODY_BYTES"))) {
+    if (parse_ulong("MAX_BODY_BYTES", v, 256, 64ul << 20, &n, err, errlen))
+      return ERR_INVALID;
+    cfg->max_body_bytes = n;
+  }
+  if ((v = getenv("MAX_JSON_DEPTH"))) {
+    if (parse_ulong("MAX_JSON_DEPTH", v, 2, 1000, &n, err, errlen))
+      return ERR_INVALID;
+    cfg->max_json_depth = (int)n;
+  }
+  if ((v = getenv("MAX_BATCH"))) {
+    if (parse_ulong("MAX_BATCH", v, 1, 100000, &n, err, errlen))
+      return ERR_INVALID;
+    cfg->max_batch = n;
+  }
+  if ((v = getenv("HTTP_THREADS"))) {
+    if (parse_ulong("HTTP_THREADS", v, 1, 256, &n, err, errlen))
+      return ERR_INVALID;
+    cfg->threads = (unsigned)n;
+  }
+  if ((v = getenv("MAX_CONNECTIONS"))) {
+    if (parse_ulong("MAX_CONNECTIONS", v, 1, 100000, &n, err, errlen))
+      return ERR_INVALID;
+    cfg->max_connections = (unsigned)n;
+  }
+  if ((v = getenv("MAX_CONNECTIONS_PER_IP"))) {
+    if (parse_ulong("MAX_CONNECTIONS_PER_IP", v, 1, 100000, &n, err, errlen))
+      return ERR_INVALID;
+    cfg->max_per_ip = (unsigned)n;
+  }
+  if ((v = getenv("IDLE_TIMEOUT"))) {
+    if (parse_ulong("IDLE_TIMEOUT", v, 1, 3600, &n, err, errlen))
+      return ERR_INVALID;
+    cfg->idle_timeout_s = (unsigned)n;
+  }
+  if ((v = getenv("REQUEST_TIMEOUT_MS"))) {
+    if (parse_ulong("REQUEST_TIMEOUT_MS", v, 100, 600000, &n, err, errlen))
+      return ERR_INVALID;
+    cfg->request_timeout_ms = (unsigned)n;
+  }
+  if ((v = getenv("LOG_MESSAGE_TEXT")) &&
+      parse_bool("LOG_MESSAGE_TEXT", v, &cfg->log_text, err, errlen))
+    return ERR_INVALID;
+  if ((v = getenv("LOG_LEVEL"))) {
+    if (strcmp(v, "debug") && strcmp(v, "info") && strcmp(v, "warn") &&
+        strcmp(v, "error")) {
+      snprintf(err, errlen, "LOG_LEVEL: '%s' is not debug, info, warn or error",
+               v);
+      return ERR_INVALID;
+    }
+    copy(cfg->log_level, sizeof cfg->log_level, v);
+  }
+  return ERR_OK;
+}
+
+void config_print(const struct config *cfg, void *file)
+{
+  FILE *f = file;
+  fprintf(f, "FRUSTRATION_THRESHOLD=%g\n", cfg->threshold);
+  fprintf(f, "FRUSTRATION_DETECTOR=%s\n",
+          cfg->detector == CONFIG_DETECTOR_MODEL ? "model" : "polarity");
+  fprintf(f, "FRUSTRATION_LEVELS=");
+  for (size_t i = 0; i < cfg->n_levels; i++) {
+    const struct config_level *l = &cfg->levels[i];
+    if (i == 0)
+      fprintf(f, "%s::%s:%d", l->name, l->severity, l->sentiment);
+    else
+      fprintf(f, ",%s:%g:%s:%d", l->name, l->below, l->severity, l->sentiment);
+  }
+  fprintf(f, "\n");
+  fprintf(f, "HOST=%s\nPORT=%u\n", cfg->host, cfg->port);
+  fprintf(f, "MAX_BODY_BYTES=%zu\nMAX_JSON_DEPTH=%d\nMAX_BATCH=%zu\n",
+          cfg->max_body_bytes, cfg->max_json_depth, cfg->max_batch);
+  fprintf(f, "HTTP_THREADS=%u\nMAX_CONNECTIONS=%u\nMAX_CONNECTIONS_PER_IP=%u\n",
+          cfg->threads, cfg->max_connections, cfg->max_per_ip);
+  fprintf(f, "IDLE_TIMEOUT=%u\nREQUEST_TIMEOUT_MS=%u\n", cfg->idle_timeout_s,
+          cfg->request_timeout_ms);
+  fprintf(f, "LOG_MESSAGE_TEXT=%s\nLOG_LEVEL=%s\n",
+          cfg->log_text ? "true" : "false", cfg->log_level);
+}

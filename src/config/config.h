@@ -1,0 +1,74 @@
+/* config: the service's settings, read once from the environment (and
+ * command-line flags applied on top), validated, then read-only.
+ *
+ * Names of the original service are kept (FRUSTRATION_THRESHOLD). Every
+ * setting has a sane default; an invalid value stops startup with a message
+ * naming the variable and what it accepts. */
+#ifndef CONFIG_CONFIG_H
+#define CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/err.h"
+
+#define CONFIG_MAX_LEVELS 8
+#define CONFIG_LEVEL_NAME_MAX 32
+
+/* One level of the ordered list: a message is at the highest level whose
+ * bound its polarity is strictly below ("calm" has no bound). */
+struct config_level {
+  char name[CONFIG_LEVEL_NAME_MAX];
+  double below;        /* polarity < below reaches this level; unused for [0] */
+  char severity[16];   /* DevRev ticket severity: low|medium|high|blocker */
+  int sentiment;       /* DevRev ticket sentiment ordinal (5 = frustrated) */
+};
+
+enum config_detector {
+  CONFIG_DETECTOR_POLARITY, /* the original rule: polarity < threshold */
+  CONFIG_DETECTOR_MODEL,    /* the support-tuned model */
+};
+
+struct config {
+  /* Scoring */
+  double threshold; /* FRUSTRATION_THRESHOLD, default -0.3 */
+  enum config_detector detector;
+  struct config_level levels[CONFIG_MAX_LEVELS]; /* FRUSTRATION_LEVELS */
+  size_t n_levels;
+
+  /* HTTP */
+  char host[256];           /* HOST, default 127.0.0.1 */
+  unsigned port;            /* PORT, default 8080; 0 = ephemeral */
+  size_t max_body_bytes;    /* MAX_BODY_BYTES, default 64 KiB */
+  int max_json_depth;       /* MAX_JSON_DEPTH, default 32 */
+  size_t max_batch;         /* MAX_BATCH, default 1000 messages */
+  unsigned threads;         /* HTTP_THREADS, default: number of cores */
+  unsigned max_connections; /* MAX_CONNECTIONS, default 512 */
+  unsigned max_per_ip;      /* MAX_CONNECTIONS_PER_IP, default 256 */
+  unsigned idle_timeout_s;  /* IDLE_TIMEOUT, default 30 s */
+  unsigned request_timeout_ms; /* REQUEST_TIMEOUT_MS, default 10000 */
+  bool log_text;            /* LOG_MESSAGE_TEXT, default false */
+  char log_level[16];       /* LOG_LEVEL: debug|info|warn|error */
+};
+
+/* Fills cfg with the defaults. */
+void config_defaults(struct config *cfg);
+
+/* Reads every known variable from the environment on top of the current
+ * values. On an invalid value returns ERR_INVALID and writes a message
+ * naming the variable into err (errlen bytes). */
+enum err config_from_env(struct config *cfg, char *err, size_t errlen);
+
+/* Parses a FRUSTRATION_LEVELS value, "name:bound:severity:sentiment,..."
+ * from the lowest level up; the first level has no bound ("calm::low:3").
+ * Bounds must decrease. ERR_INVALID with a message on bad input. */
+enum err config_parse_levels(struct config *cfg, const char *spec, char *err,
+                             size_t errlen);
+
+/* Index into cfg->levels of the level for polarity p. */
+size_t config_level_for(const struct config *cfg, double polarity);
+
+/* Writes the effective configuration as KEY=value lines, secrets masked. */
+void config_print(const struct config *cfg, void *file /* FILE * */);
+
+#endif

@@ -1,0 +1,42 @@
+/* polarity: TextBlob-exact sentiment of a text.
+ *
+ * polarity_analyze gives exactly what TextBlob(text).sentiment gives with
+ * its default PatternAnalyzer (within 1e-9), plus the assessments that
+ * TextBlob's keep_assessments would list. Pure: no I/O, no globals. The
+ * result struct is reusable: its buffers keep their capacity across calls,
+ * so scoring many texts allocates nothing per text once warmed up. */
+#ifndef SENTIMENT_POLARITY_H
+#define SENTIMENT_POLARITY_H
+
+#include <stddef.h>
+
+#include "base/err.h"
+#include "sentiment/lexicon.h"
+
+/* One scored word group, e.g. "not very happy" -> -0.3077, 0.7692. */
+struct polarity_assessment {
+  const char *words; /* space-joined lower-cased tokens; borrowed from the
+                        result, valid until its next use or cleanup */
+  double polarity;
+  double subjectivity;
+};
+
+struct polarity_result {
+  double polarity;     /* -1..1 */
+  double subjectivity; /* 0..1 */
+  struct polarity_assessment *assessments; /* n_assessments items */
+  size_t n_assessments;
+  void *priv; /* scratch space owned by the result */
+};
+
+void polarity_result_init(struct polarity_result *r);
+void polarity_result_cleanup(struct polarity_result *r);
+
+/* Scores text[0..len) (UTF-8; need not be NUL-terminated) with lexicon lx,
+ * filling r (any previous content is replaced). Returns ERR_UTF8 when the
+ * text is not valid UTF-8 (r then holds zeros), ERR_OK otherwise; empty text
+ * scores 0.0 / 0.0. Thread-safe as long as each thread has its own r. */
+enum err polarity_analyze(const struct lexicon *lx, const char *text,
+                          size_t len, struct polarity_result *r);
+
+#endif

@@ -1,0 +1,107 @@
+/* Unit tests of base/: buf limits, UTF-8 validation, the JSON writer. */
+#include "harness.h"
+
+#include "base/buf.h"
+#include "base/jsonw.h"
+#include "base/utf8.h"
+
+static void buf_grows_and_takes(void)
+{
+  struct buf b;
+  buf_init(&b, 0);
+  CHECK_STR(buf_ptr(&b), "");
+  for (int i = 0; i < 1000; i++)
+    CHECK_INT(buf_puts(&b, "ab"), ERR_OK);
+  CHECK_INT(b.len, 2000);
+  CHECK_INT(buf_printf(&b, "%d-%s", 42, "x"), ERR_OK);
+  CHECK_STR(buf_ptr(&b) + 2000, "42-x");
+  char *s = buf_take(&b);
+  CHECK_INT(strlen(s), 2004);
+  CHECK_INT(b.len, 0);
+  free(s);
+  buf_cleanup(&b);
+}
+
+static void buf_refuses_past_limit(void)
+{
+  struct buf b;
+  buf_init(&b, 10);
+  CHECK_INT(buf_puts(&b, "0123456789"), ERR_OK);
+  CHECK_INT(buf_putc(&b, 'x'), ERR_TOO_BIG);
+  CHECK_INT(buf_printf(&b, "%s", "long text"), ERR_TOO_BIG);
+  CHECK_STR(buf_ptr(&b), "0123456789");
+  buf_cleanup(&b);
+}
+
+static void utf8_validation(void)
+{
+  CHECK(utf8_is_valid("", 0));
+  CHECK(utf8_is_valid("plain", 5));
+  CHECK(utf8_is_valid("caf\xc3\xa9 \xe2\x80\x9c\xf0\x9f\x98\xa1", 13));
+  CHECK(utf8_is_valid("a\0b", 3));
+  CHECK(!utf8_is_valid("\xc3", 1));               /* truncated */
+  CHECK(!utf8_is_valid("\xc0\xaf", 2));           /* overlong */
+  CHECK(!utf8_is_valid("\xed\xa0\x80", 3));       /* surrogate */
+  CHECK(!utf8_is_valid("\xf4\x90\x80\x80", 4));   /* > U+10FFFF */
+  CHECK(!utf8_is_valid("\xff", 1));
+  CHECK(!utf8_is_valid("ok\x80", 3));             /* lone continuation */
+  char out[4];
+  CHECK_INT(utf8_encode(0x1F621, out), 4);
+  uint32_t cp = 0;
+  CHECK_INT(utf8_decode(out, 4, &cp), 4);
+  CHECK_INT(cp, 0x1F621);
+}
+
+static void jsonw_writes_nested_values(void)
+{
+  struct buf b;
+  buf_init(&b, 0);
+  struct jsonw w;
+  jsonw_init(&w, &b);
+  jsonw_object_begin(&w);
+  jsonw_key(&w, "s");
+  jsonw_string(&w, "a\"b\\c\n\x01");
+  jsonw_key(&w, "n");
+  jsonw_array_begin(&w);
+  jsonw_double(&w, -0.35833333333333334);
+  jsonw_double(&w, 0.0);
+  jsonw_double(&w, 1e-17);
+  jsonw_int(&w, -7);
+  jsonw_bool(&w, true);
+  jsonw_null(&w);
+  jsonw_array_end(&w);
+  jsonw_key(&w, "e");
+  jsonw_object_begin(&w);
+  jsonw_object_end(&w);
+  jsonw_object_end(&w);
+  CHECK_INT(jsonw_error(&w), ERR_OK);
+  CHECK_STR(buf_ptr(&b), "{\"s\":\"a\\\"b\\\\c\\n\\u0001\",\"n\":"
+                         "[-0.35833333333333334,0.0,1e-17,-7,true,null],"
+                         "\"e\":{}}");
+  buf_cleanup(&b);
+}
+
+static void jsonw_shortest_doubles(void)
+{
+  char tmp[40];
+  jsonw_format_double(0.1, tmp);
+  CHECK_STR(tmp, "0.1");
+  jsonw_format_double(0.6000000000000001, tmp);
+  CHECK_STR(tmp, "0.6000000000000001");
+  jsonw_format_double(5.551115123125783e-17, tmp);
+  CHECK_STR(tmp, "5.551115123125783e-17");
+  jsonw_format_double(2.0, tmp);
+  CHECK_STR(tmp, "2.0");
+  jsonw_format_double(NAN, tmp);
+  CHECK_STR(tmp, "null");
+}
+
+int main(void)
+{
+  RUN(buf_grows_and_takes);
+  RUN(buf_refuses_past_limit);
+  RUN(utf8_validation);
+  RUN(jsonw_writes_nested_values);
+  RUN(jsonw_shortest_doubles);
+  HARNESS_EXIT();
+}
