@@ -28,7 +28,8 @@ struct lexicon_entry {
   double polarity;
   double subjectivity;
   double intensity;
-  bool is_adverb; /* has an RB sense: TextBlob treats it as a modifier */
+  bool is_adverb;    /* has an RB sense: TextBlob treats it as a modifier */
+  const char *label; /* semantic label such as "profanity", or NULL */
 };
 
 /* Builds the lexicon of lang from the compiled-in tables. On success sets
@@ -44,5 +45,8 @@ const struct lexicon_entry *lexicon_find(const struct lexicon *lx,
 
 /* Number of distinct words. */
 size_t lexicon_size(const struct lexicon *lx);
+
+/* The language the lexicon was built for. */
+enum lexicon_lang lexicon_lang(const struct lexicon *lx);
 
 #endif

@@ -19,11 +19,13 @@ struct polarity_assessment {
                         result, valid until its next use or cleanup */
   double polarity;
   double subjectivity;
+  const char *label; /* static: "mood" (emoticon), "irony" ("(!)"), a
+                        lexicon label such as "profanity", or NULL */
 };
 
 struct polarity_result {
-  double polarity;     /* -1..1 */
-  double subjectivity; /* 0..1 */
+  double polarity;                         /* -1..1 */
+  double subjectivity;                     /* 0..1 */
   struct polarity_assessment *assessments; /* n_assessments items */
   size_t n_assessments;
   void *priv; /* scratch space owned by the result */
@@ -34,8 +36,10 @@ void polarity_result_cleanup(struct polarity_result *r);
 
 /* Scores text[0..len) (UTF-8; need not be NUL-terminated) with lexicon lx,
  * filling r (any previous content is replaced). Returns ERR_UTF8 when the
- * text is not valid UTF-8 (r then holds zeros), ERR_OK otherwise; empty text
- * scores 0.0 / 0.0. Thread-safe as long as each thread has its own r. */
+ * text is not valid UTF-8, ERR_UNSUPPORTED when lx is not English (the
+ * rules are textblob.en's); r then holds zeros and no assessments.
+ * Otherwise ERR_OK; empty text scores 0.0 / 0.0. Time and memory are linear
+ * in len. Thread-safe as long as each thread has its own r. */
 enum err polarity_analyze(const struct lexicon *lx, const char *text,
                           size_t len, struct polarity_result *r);
 

@@ -1,0 +1,396 @@
+/* polarity: a port of Sentiment.__call__ and Sentiment.assessments from
+ * TextBlob's _text.py, with textblob.en's settings (negations no, not, n't,
+ * never; modifiers: words with an RB sense; a modifier ending in "ly" takes
+ * a following negation into its group).
+ *
+ * Each token of tokenize (TextBlob's find_tokens) is lower-cased and walked
+ * through the same state machine as assessments(): a known word opens a
+ * group, or joins the group of a preceding modifier (its scores multiplied
+ * by the modifier's intensity, clamped to [-1, 1]); a preceding negation
+ * joins the group, inverts the intensity and marks it negated; negations
+ * survive words of one character (after stripping apostrophes) and
+ * modifiers survive words of at most two; "!" multiplies the last group's
+ * polarity by 1.25; "(!)" adds an irony group (0.0, 1.0) and emoticons a
+ * mood group (their value, 1.0). A negated group's polarity is multiplied
+ * by -0.5 at the end. The scores are plain means over the groups, summed
+ * left to right from zero as __call__'s avg() does, so results are
+ * bit-identical to TextBlob's.
+ *
+ * Lower-casing: Python's str.lower() is Unicode-wide, but a token only
+ * matters through (a) being equal to a lexicon word, a negation, "!", "(!)"
+ * or an emoticon, all of which are ASCII (the English lexicon, pinned by
+ * its SHA-256, has ASCII words only) apart from the emoticons' U+00B0 and
+ * U+2665, which have no case, and (b) its length in code points. The only
+ * non-ASCII characters whose lower case holds ASCII are U+212A KELVIN SIGN
+ * (-> "k") and U+0130 (-> "i" U+0307, the only one that changes the
+ * length), so this port maps ASCII A-Z and those two and leaves every other
+ * character as it is. No score can differ, and neither can an assessment,
+ * since only those same words ever appear in one. The emoticon test
+ * `w.isalpha() is False` is likewise only decisive for the emoticon table
+ * itself, where ASCII letters settle it ("xd" is alphabetic and so never
+ * counts). */
+#include "sentiment/polarity.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/xalloc.h"
+#include "sentiment/tokenize.h"
+
+#define NONE SIZE_MAX
+
+/* A lower-cased token. */
+struct word {
+  size_t off, len; /* in scratch.lower */
+  size_t cps;      /* length in code points, as Python's len() */
+};
+
+/* One assessment while it is built (a dict of assessments()). */
+struct group {
+  double p, s, i;
+  bool negated; /* n == -1 */
+  const char *label;
+  size_t text_off; /* its words, once finished */
+};
+
+struct scratch {
+  struct tokenize tk;
+  char *lower;
+  size_t cap_lower;
+  struct word *words;
+  size_t cap_words;
+  struct group *groups;
+  size_t cap_groups, n_groups;
+  size_t *front, *back;   /* word lists of the last group: front holds the */
+  size_t n_front, n_back; /* negations inserted at 0, in insertion order */
+  size_t cap_front, cap_back;
+  char *text; /* the groups' words, NUL-terminated strings */
+  size_t cap_text, n_text;
+  size_t cap_assessments;
+};
+
+/* EMOTICONS of _text.py lower-cased, as assessments() compares them, in
+ * the dict's group order so that the first group holding a token wins. */
+/* clang-format off */
+static const struct {
+  const char *text;
+  double polarity;
+} emoticons[] = {
+  {"<3", 1.0}, {"\xe2\x99\xa5", 1.0},                              /* love */
+  {">:d", 1.0}, {":-d", 1.0}, {":d", 1.0}, {"=-d", 1.0}, {"=d", 1.0},
+  {"x-d", 1.0}, {"xd", 1.0}, {"8-d", 1.0},                          /* grin */
+  {">:p", 0.75}, {":-p", 0.75}, {":p", 0.75}, {":-b", 0.75}, {":b", 0.75},
+  {":c)", 0.75}, {":o)", 0.75}, {":^)", 0.75},                     /* taunt */
+  {">:)", 0.5}, {":-)", 0.5}, {":)", 0.5}, {"=)", 0.5}, {"=]", 0.5},
+  {":]", 0.5}, {":}", 0.5}, {":>", 0.5}, {":3", 0.5}, {"8)", 0.5},
+  {"8-)", 0.5},                                                    /* smile */
+  {">;]", 0.25}, {";-)", 0.25}, {";)", 0.25}, {";-]", 0.25}, {";]", 0.25},
+  {";d", 0.25}, {";^)", 0.25}, {"*-)", 0.25}, {"*)", 0.25},         /* wink */
+  {">:o", 0.05}, {":-o", 0.05}, {":o", 0.05}, {"o_o", 0.05}, {"o.o", 0.05},
+  {"\xc2\xb0o\xc2\xb0", 0.05},                                      /* gasp */
+  {">:/", -0.25}, {":-/", -0.25}, {":/", -0.25}, {":\\", -0.25},
+  {">:\\", -0.25}, {":-.", -0.25}, {":-s", -0.25}, {":s", -0.25},
+  {">.>", -0.25},                                                  /* worry */
+  {">:[", -0.75}, {":-(", -0.75}, {":(", -0.75}, {"=(", -0.75},
+  {":-[", -0.75}, {":[", -0.75}, {":{", -0.75}, {":-<", -0.75},
+  {":c", -0.75}, {":-c", -0.75}, {"=/", -0.75},                    /* frown */
+  {":'(", -1.0}, {":'''(", -1.0}, {";'(", -1.0},                        /* cry */
+};
+/* clang-format on */
+
+static const char PUNCTUATION[] = ".,;:!?()[]{}`''\"@#$^&*+-|=~_";
+
+static void *grow(void *p, size_t *cap, size_t need, size_t size)
+{
+  if (need <= *cap)
+    return p;
+  size_t c = *cap ? *cap : 64;
+  while (c < need)
+    c *= 2;
+  *cap = c;
+  return xrealloc(p, c * size);
+}
+
+/* s[0..len) == lit, without measuring lit first. */
+static bool is_text(const char *s, size_t len, const char *lit)
+{
+  for (size_t i = 0; i < len; i++)
+    if (s[i] != lit[i] || !lit[i])
+      return false;
+  return lit[len] == '\0';
+}
+
+static size_t count_cps(const char *s, size_t len)
+{
+  size_t n = 0;
+  for (size_t i = 0; i < len; i++)
+    n += ((unsigned char)s[i] & 0xC0) != 0x80;
+  return n;
+}
+
+/* str.lower() as far as scores can tell (see the top of the file). */
+static size_t lower(const char *s, size_t len, char *out)
+{
+  size_t o = 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 'A' && c <= 'Z') {
+      out[o++] = (char)(c + 32);
+    } else if (c == 0xC4 && i + 1 < len && (unsigned char)s[i + 1] == 0xB0) {
+      memcpy(out + o, "i\xcc\x87", 3); /* U+0130 -> "i" U+0307 */
+      o += 3;
+      i++;
+    } else if (c == 0xE2 && i + 2 < len && (unsigned char)s[i + 1] == 0x84 &&
+               (unsigned char)s[i + 2] == 0xAA) {
+      out[o++] = 'k'; /* U+212A KELVIN SIGN */
+      i += 2;
+    } else {
+      out[o++] = (char)c;
+    }
+  }
+  return o;
+}
+
+static double clamp(double x)
+{
+  double y = 1.0 < x ? 1.0 : x; /* max(-1.0, min(x, +1.0)) */
+  return y > -1.0 ? y : -1.0;
+}
+
+static bool is_negation(const char *w, size_t len)
+{
+  if (len < 2 || w[0] != 'n')
+    return false;
+  return is_text(w, len, "no") || is_text(w, len, "not") ||
+         is_text(w, len, "n't") || is_text(w, len, "never");
+}
+
+/* len(w.strip("'")) */
+static size_t stripped_cps(const char *w, size_t len)
+{
+  size_t b = 0, e = len;
+  while (b < e && w[b] == '\'')
+    b++;
+  while (e > b && w[e - 1] == '\'')
+    e--;
+  return count_cps(w + b, e - b);
+}
+
+/* The emoticon test of assessments(): `w.isalpha() is False and len(w) <=
+ * 5 and w not in PUNCTUATION`, then the first group holding w. */
+static bool emoticon(const char *w, size_t len, size_t cps, double *value)
+{
+  if (cps > 5 || !w[0] || !strchr("<>:=x8;*o\xc2\xe2", w[0]))
+    return false; /* too long, or no emoticon starts with w[0] */
+  size_t i = 0, n = sizeof emoticons / sizeof emoticons[0];
+  while (i < n &&
+         (emoticons[i].text[0] != w[0] || !is_text(w, len, emoticons[i].text)))
+    i++;
+  if (i == n)
+    return false;
+  bool alpha = true;
+  for (size_t k = 0; k < len && alpha; k++)
+    alpha = (w[k] >= 'a' && w[k] <= 'z') || (w[k] >= 'A' && w[k] <= 'Z');
+  if (alpha)
+    return false; /* "xd" */
+  for (size_t k = 0; k + len < sizeof PUNCTUATION; k++)
+    if (memcmp(PUNCTUATION + k, w, len) == 0)
+      return false; /* a substring of PUNCTUATION; no emoticon is one */
+  *value = emoticons[i].polarity;
+  return true;
+}
+
+static const char *word_ptr(const struct scratch *s, size_t t)
+{
+  return s->lower + s->words[t].off;
+}
+
+/* The modifier test of textblob.en: lambda w: w.endswith("ly"). */
+static bool ends_with_ly(const struct scratch *s, size_t t)
+{
+  size_t len = s->words[t].len;
+  return len >= 2 && memcmp(word_ptr(s, t) + len - 2, "ly", 2) == 0;
+}
+
+static void put_text(struct scratch *s, size_t t, bool space)
+{
+  if (space)
+    s->text[s->n_text++] = ' ';
+  memcpy(s->text + s->n_text, word_ptr(s, t), s->words[t].len);
+  s->n_text += s->words[t].len;
+}
+
+/* Writes the words of the last group (negations inserted at 0 come first,
+ * the last inserted first) as one string. */
+static void finish_group(struct scratch *s)
+{
+  if (s->n_groups == 0)
+    return;
+  struct group *g = &s->groups[s->n_groups - 1];
+  g->text_off = s->n_text;
+  bool space = false;
+  for (size_t k = s->n_front; k > 0; k--, space = true)
+    put_text(s, s->front[k - 1], space);
+  for (size_t k = 0; k < s->n_back; k++, space = true)
+    put_text(s, s->back[k], space);
+  s->text[s->n_text++] = '\0';
+  s->n_front = s->n_back = 0;
+}
+
+static struct group *open_group(struct scratch *s, size_t t, double p,
+                                double subj, double i, const char *label)
+{
+  finish_group(s);
+  struct group *g = &s->groups[s->n_groups++];
+  *g = (struct group){.p = p, .s = subj, .i = i, .label = label};
+  s->back[s->n_back++] = t;
+  return g;
+}
+
+/* Sentiment.assessments() over the lower-cased tokens. */
+static void assess(struct scratch *s, const struct lexicon *lx, size_t n)
+{
+  size_t m = NONE;   /* preceding modifier */
+  size_t neg = NONE; /* preceding negation */
+  struct group *last = NULL;
+  for (size_t t = 0; t < n; t++) {
+    const char *w = word_ptr(s, t);
+    size_t len = s->words[t].len;
+    const struct lexicon_entry *e = lexicon_find(lx, w, len);
+    if (e) {
+      if (m == NONE) {
+        last = open_group(s, t, e->polarity, e->subjectivity, e->intensity,
+                          e->label);
+      } else {
+        s->back[s->n_back++] = t;
+        last->p = clamp(e->polarity * last->i);
+        last->s = clamp(e->subjectivity * last->i);
+        last->i = e->intensity;
+        last->label = e->label;
+      }
+      if (neg != NONE) {
+        /* No English entry has intensity 0, where Python would raise. */
+        s->front[s->n_front++] = neg;
+        last->i = 1.0 / last->i;
+        last->negated = true;
+      }
+      m = e->is_adverb ? t : NONE;
+      neg = is_negation(w, len) ? t : NONE;
+      continue;
+    }
+    if (is_negation(w, len))
+      neg = t;
+    else if (neg != NONE && stripped_cps(w, len) > 1)
+      neg = NONE;
+    if (neg != NONE && m != NONE && ends_with_ly(s, m)) {
+      s->back[s->n_back++] = neg;
+      last->negated = true;
+      neg = NONE;
+    } else if (m != NONE && s->words[t].cps > 2) {
+      m = NONE;
+    }
+    if (is_text(w, len, "!") && s->n_groups > 0) {
+      s->back[s->n_back++] = t;
+      last->p = clamp(last->p * 1.25);
+    }
+    if (is_text(w, len, "(!)"))
+      last = open_group(s, t, 0.0, 1.0, 1.0, "irony");
+    double value;
+    if (emoticon(w, len, s->words[t].cps, &value))
+      last = open_group(s, t, value, 1.0, 1.0, "mood");
+  }
+  finish_group(s);
+}
+
+void polarity_result_init(struct polarity_result *r)
+{
+  r->polarity = 0.0;
+  r->subjectivity = 0.0;
+  r->assessments = NULL;
+  r->n_assessments = 0;
+  r->priv = NULL;
+}
+
+void polarity_result_cleanup(struct polarity_result *r)
+{
+  struct scratch *s = r->priv;
+  if (s) {
+    tokenize_cleanup(&s->tk);
+    free(s->lower);
+    free(s->words);
+    free(s->groups);
+    free(s->front);
+    free(s->back);
+    free(s->text);
+    free(s);
+  }
+  free(r->assessments);
+  polarity_result_init(r);
+}
+
+/* Sizes every buffer for n tokens of total length bytes, once per text, so
+ * that the walk itself never allocates. */
+static void reserve(struct scratch *s, size_t n, size_t bytes)
+{
+  /* Lower-casing grows a token by at most half (U+0130: 2 -> 3 bytes). */
+  s->lower = grow(s->lower, &s->cap_lower, bytes + bytes / 2 + 1, 1);
+  s->words = grow(s->words, &s->cap_words, n + 1, sizeof *s->words);
+  s->groups = grow(s->groups, &s->cap_groups, n + 1, sizeof *s->groups);
+  /* A token joins groups at most twice: as itself, and as a negation that
+   * a later word takes in (only if a negation were a lexicon word). */
+  s->front = grow(s->front, &s->cap_front, 2 * n + 1, sizeof *s->front);
+  s->back = grow(s->back, &s->cap_back, 2 * n + 1, sizeof *s->back);
+  s->text = grow(s->text, &s->cap_text, 2 * (bytes + bytes / 2 + n) + 1, 1);
+}
+
+enum err polarity_analyze(const struct lexicon *lx, const char *text,
+                          size_t len, struct polarity_result *r)
+{
+  r->polarity = 0.0;
+  r->subjectivity = 0.0;
+  r->n_assessments = 0;
+  if (lexicon_lang(lx) != LEXICON_EN)
+    return ERR_UNSUPPORTED;
+  struct scratch *s = r->priv;
+  if (!s) {
+    s = r->priv = xcalloc(1, sizeof *s);
+    tokenize_init(&s->tk);
+  }
+  enum err rc = tokenize_run(&s->tk, text, len);
+  if (rc)
+    return rc;
+
+  size_t n = s->tk.n_tokens, bytes = 0;
+  for (size_t t = 0; t < n; t++)
+    bytes += s->tk.tokens[t].len;
+  reserve(s, n, bytes);
+  size_t off = 0;
+  for (size_t t = 0; t < n; t++) {
+    const struct tokenize_token *tok = &s->tk.tokens[t];
+    size_t l = lower(tok->str, tok->len, s->lower + off);
+    s->words[t] = (struct word){off, l, count_cps(s->lower + off, l)};
+    off += l;
+  }
+  s->n_groups = s->n_front = s->n_back = s->n_text = 0;
+  assess(s, lx, n);
+
+  /* __call__'s avg(): s += w * score from 0, then s / float(n or 1). */
+  r->assessments = grow(r->assessments, &s->cap_assessments, s->n_groups + 1,
+                        sizeof *r->assessments);
+  double sum_p = 0.0, sum_s = 0.0;
+  for (size_t k = 0; k < s->n_groups; k++) {
+    const struct group *g = &s->groups[k];
+    double p = g->negated ? g->p * -0.5 : g->p;
+    sum_p += p;
+    sum_s += g->s;
+    r->assessments[k] =
+        (struct polarity_assessment){s->text + g->text_off, p, g->s, g->label};
+  }
+  r->n_assessments = s->n_groups;
+  double count = s->n_groups ? (double)s->n_groups : 1.0;
+  r->polarity = sum_p / count;
+  r->subjectivity = sum_s / count;
+  return ERR_OK;
+}

@@ -1,0 +1,161 @@
+"""Black-box tests of the command line: score (golden corpus, malformed
+lines, streaming), analyze (human and JSON), check-config, --help, --version.
+
+Run by CTest with FA_BIN (the binary) and SHARED_DATA (the golden file's
+folder) in the environment.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+BIN = os.environ.get("FA_BIN", "build/frustration-alert")
+SHARED = os.environ.get("SHARED_DATA", "../shared/data")
+GOLDEN = os.path.join(SHARED, "textblob_golden.jsonl")
+
+passed = 0
+failed = 0
+
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL:", what, file=sys.stderr)
+
+
+def run(args, stdin=b"", env=None):
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    return subprocess.run([BIN] + args, input=stdin, capture_output=True,
+                          env=e, timeout=300)
+
+
+def test_score_golden():
+    """Every golden text through `score` matches TextBlob within 1e-9."""
+    rows = [json.loads(line) for line in open(GOLDEN, encoding="utf-8")]
+    data = "".join(json.dumps({"i": i, "text": r["text"]}) + "\n"
+                   for i, r in enumerate(rows)).encode()
+    p = run(["score"], data)
+    check(p.returncode == 0, "score exit status %d: %s" % (p.returncode, p.stderr[:500]))
+    out = p.stdout.decode().splitlines()
+    check(len(out) == len(rows), "score wrote %d lines for %d" % (len(out), len(rows)))
+    bad = 0
+    for line in out:
+        o = json.loads(line)
+        r = rows[o["i"]]
+        if (abs(o["polarity"] - r["polarity"]) > 1e-9
+                or abs(o["subjectivity"] - r["subjectivity"]) > 1e-9):
+            bad += 1
+            if bad <= 10:
+                print("mismatch:", r["text"][:80], o["polarity"], r["polarity"],
+                      o["subjectivity"], r["subjectivity"], file=sys.stderr)
+        if o["text"] != r["text"]:
+            bad += 1
+    check(bad == 0, "%d golden mismatches through score" % bad)
+
+
+def test_score_keeps_fields_and_overwrites_scores():
+    lines = [
+        {"id": "a", "text": "Great service, thanks :)", "meta": {"x": [1, 2]}},
+        {"id": "b", "text": "not bad", "polarity": 7, "subjectivity": "x"},
+    ]
+    data = "".join(json.dumps(x) + "\n" for x in lines).encode()
+    p = run(["score"], data)
+    check(p.returncode == 0, "score status")
+    out = [json.loads(x) for x in p.stdout.decode().splitlines()]
+    check(out[0]["meta"] == {"x": [1, 2]} and out[0]["id"] == "a", "fields kept")
+    check(abs(out[0]["polarity"] - 0.5) < 1e-12, "polarity added")
+    check(abs(out[0]["subjectivity"] - 0.65) < 1e-12, "subjectivity added")
+    check(abs(out[1]["polarity"] - 0.35) < 1e-9, "existing polarity replaced")
+    check(isinstance(out[1]["subjectivity"], float), "existing subjectivity replaced")
+    check(list(out[1].keys()).count("polarity") == 1, "no duplicate key")
+
+
+def test_score_survives_malformed_lines():
+    data = b"\n".join([
+        b'{"text": "good"}',
+        b'{"text": ',                      # 2 malformed JSON
+        b'[1, 2]',                         # 3 not an object
+        b'{"txt": "x"}',                   # 4 no text
+        b'{"text": 5}',                    # 5 text not a string
+        b'{"text": "caf\xc3"}',            # 6 invalid UTF-8
+        b'{"text": "ok"} trailing',        # 7 trailing garbage
+        b'',                               # 8 blank: skipped silently
+        b'{"text": "bad \x00 nul"}',       # 9 raw NUL
+        b'{"text": "terrible"}',
+    ]) + b"\n"
+    p = run(["score"], data)
+    check(p.returncode == 1, "exit status 1 after bad lines, got %d" % p.returncode)
+    out = p.stdout.decode().splitlines()
+    check(len(out) == 2, "two good lines scored, got %d" % len(out))
+    err = p.stderr.decode()
+    for n in (2, 3, 4, 5, 6, 7, 9):
+        check(("<stdin>:%d:" % n) in err, "line %d reported: %s" % (n, err))
+    check("<stdin>:8:" not in err, "blank line not reported")
+
+
+def test_score_long_line_and_files():
+    with tempfile.TemporaryDirectory() as d:
+        f = os.path.join(d, "in.jsonl")
+        with open(f, "w") as fh:
+            fh.write(json.dumps({"text": "bad " * 300000}) + "\n")
+            fh.write(json.dumps({"text": "happy"}) + "\n")
+        p = run(["score", f])
+        check(p.returncode == 0, "file input status %d" % p.returncode)
+        out = p.stdout.decode().splitlines()
+        check(len(out) == 2, "two lines from file")
+        check(abs(json.loads(out[0])["polarity"] + 0.7) < 1e-9, "long text scored")
+        p = run(["score", os.path.join(d, "missing.jsonl")])
+        check(p.returncode != 0, "missing file fails")
+
+
+def test_analyze():
+    p = run(["analyze", "I am so frustrated, this is the third time my order is late!"])
+    check(p.returncode == 0, "analyze status")
+    out = p.stdout.decode()
+    check(out.startswith("Frustrated"), "human verdict: " + out[:80])
+    check("frustrated" in out and "-0.3583" in out, "scores shown")
+    p = run(["analyze", "--json"], "Great service, thanks :)".encode())
+    check(p.returncode == 0, "analyze --json from stdin")
+    o = json.loads(p.stdout)
+    check(abs(o["polarity"] - 0.5) < 1e-12 and o["frustrated"] is False, "json verdict")
+    check(o["level"] == "calm" and isinstance(o["assessments"], list), "json level")
+    p = run(["analyze", "--json", "This is not good at all!!!"],
+            env={"FRUSTRATION_THRESHOLD": "-0.5"})
+    o = json.loads(p.stdout)
+    check(o["polarity"] == -0.5 and o["frustrated"] is False, "strict < threshold")
+    p = run(["analyze", "--json", "This is not good at all!!!"],
+            env={"FRUSTRATION_THRESHOLD": "-0.49"})
+    check(json.loads(p.stdout)["frustrated"] is True, "below threshold")
+    p = run(["analyze", "x"], env={"FRUSTRATION_THRESHOLD": "abc"})
+    check(p.returncode != 0 and b"FRUSTRATION_THRESHOLD" in p.stderr, "bad config refused")
+    p = run(["analyze", "--json"], b"caf\xc3")
+    check(p.returncode != 0 and b"UTF-8" in p.stderr, "invalid UTF-8 refused")
+
+
+def test_help_version_check_config():
+    for cmd in (["--help"], ["analyze", "--help"], ["score", "--help"],
+                ["check-config", "--help"], ["serve", "--help"]):
+        p = run(cmd)
+        check(p.returncode == 0 and b"usage" in p.stdout.lower(), "help: %s" % cmd)
+    p = run(["--version"])
+    check(p.returncode == 0 and p.stdout.startswith(b"frustration-alert "), "version")
+    p = run(["nope"])
+    check(p.returncode == 2, "unknown command")
+    p = run(["check-config"])
+    check(p.returncode == 0 and b"FRUSTRATION_THRESHOLD=-0.3" in p.stdout, "check-config")
+    p = run(["check-config"], env={"FRUSTRATION_LEVELS": "calm::low:3,x:0.2:high:5"})
+    check(p.returncode == 1 and b"FRUSTRATION_LEVELS" in p.stderr, "bad levels")
+
+
+if __name__ == "__main__":
+    for name, fn in list(globals().items()):
+        if name.startswith("test_") and callable(fn):
+            fn()
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,162 @@
+/* Pathological inputs for tokenize and polarity, on a time budget (the
+ * shape of cmark's pathological_tests.py): megabyte texts, one word
+ * repeated 100,000 times, the patterns that would be quadratic in a naive
+ * port (a growing group with negations inserted at its front, long runs of
+ * trailing punctuation, emoticon prefixes everywhere), invalid UTF-8,
+ * embedded NUL bytes and empty input. Each must finish well within
+ * BUDGET_S (they take at most about 0.2 s each on an optimized build);
+ * VERBOSE=1 prints the times. */
+#include "harness.h"
+
+#include <time.h>
+
+#include "sentiment/lexicon.h"
+#include "sentiment/polarity.h"
+
+/* Seconds of CPU time per input; sanitizers slow this code about fivefold
+ * (mostly in allocation), so their builds get five times the budget. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifdef SANITIZED
+#define BUDGET_S 10.0
+#else
+#define BUDGET_S 2.0
+#endif
+#define MIB ((size_t)1 << 20)
+
+static struct lexicon *lx;
+static struct polarity_result r;
+static char *big;
+
+/* CPU time, so that other jobs on the machine do not count. */
+static double now_s(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Fills big with unit repeated up to size bytes; returns the length. */
+static size_t repeat(const char *unit, size_t size)
+{
+  size_t n = strlen(unit), len = 0;
+  while (len + n <= size) {
+    memcpy(big + len, unit, n);
+    len += n;
+  }
+  return len;
+}
+
+/* Scores text[0..len) and checks the time; returns the result code. */
+static enum err timed(const char *name, const char *text, size_t len)
+{
+  double t0 = now_s();
+  enum err rc = polarity_analyze(lx, text, len, &r);
+  double dt = now_s() - t0;
+  if (getenv("VERBOSE"))
+    fprintf(stderr, "%-16s %8zu bytes %.4f s\n", name, len, dt);
+  if (dt > BUDGET_S)
+    FAIL_AT("%s: %.3f s for %zu bytes (budget %.1f s)", name, dt, len,
+            BUDGET_S);
+  return rc;
+}
+
+static void megabyte_of_mixed_text(void)
+{
+  size_t len = repeat("I'm not very happy :) ( ! ) e.g. U.S. ... \"it's\" "
+                      "\xe2\x80\x9cgreat\xe2\x80\x9d!!\n\nReally not bad, "
+                      "8 ) : - ( terribly good... ",
+                      MIB);
+  CHECK_INT(timed("mixed", big, len), ERR_OK);
+  CHECK(r.n_assessments > 10000);
+  CHECK(r.polarity >= -1.0 && r.polarity <= 1.0);
+}
+
+static void one_word_repeated(void)
+{
+  size_t len = repeat("good ", 100000 * 5);
+  CHECK_INT(timed("good x 100000", big, len), ERR_OK);
+  CHECK_INT(r.n_assessments, 100000);
+  CHECK_NEAR(r.polarity, 0.7, 1e-9);
+  len = repeat("happy", 100000 * 5); /* one 500 KB token */
+  CHECK_INT(timed("one long token", big, len), ERR_OK);
+  CHECK_INT(r.n_assessments, 0);
+}
+
+static void quadratic_traps(void)
+{
+  /* "very no very no ...": every "very" joins the group and inserts "no"
+   * at its front, the growing list TextBlob would shift each time. */
+  size_t len = repeat("very no ", MIB);
+  CHECK_INT(timed("very no", big, len), ERR_OK);
+  CHECK_INT(r.n_assessments, 1);
+  /* One group boosted by a million exclamation marks. */
+  memcpy(big, "good", 4);
+  memset(big + 4, '!', MIB);
+  CHECK_INT(timed("good!!!...", big, MIB + 4), ERR_OK);
+  CHECK_INT(r.n_assessments, 1);
+  CHECK_NEAR(r.polarity, 1.0, 0);
+  len = repeat("n't", MIB);
+  CHECK_INT(timed("n't", big, len), ERR_OK);
+  len = repeat(": ", MIB);
+  CHECK_INT(timed(": ", big, len), ERR_OK);
+  len = repeat(">", MIB);
+  CHECK_INT(timed(">", big, len), ERR_OK);
+  len = repeat("( ", MIB);
+  CHECK_INT(timed("( ", big, len), ERR_OK);
+  len = repeat("\n", MIB);
+  CHECK_INT(timed("newlines", big, len), ERR_OK);
+  len = repeat("\n\n.", MIB);
+  CHECK_INT(timed("paragraphs", big, len), ERR_OK);
+  len = repeat("'\"", MIB);
+  CHECK_INT(timed("quotes", big, len), ERR_OK);
+  len = repeat("a.", MIB); /* one abbreviation-shaped token */
+  CHECK_INT(timed("a.a.a.", big, len), ERR_OK);
+  len = repeat("x.", MIB - 1);
+  big[len++] = '!';
+  CHECK_INT(timed("x.x.x.!", big, len), ERR_OK);
+}
+
+static void invalid_utf8(void)
+{
+  size_t len = repeat("good ", MIB);
+  big[len - 1] = '\xff';
+  CHECK_INT(timed("invalid", big, len), ERR_UTF8);
+  CHECK_INT(r.n_assessments, 0);
+  CHECK_NEAR(r.polarity, 0.0, 0);
+}
+
+static void nul_bytes_and_empty(void)
+{
+  CHECK_INT(timed("nul", "good\0bad \0 great", 16), ERR_OK);
+  CHECK_INT(r.n_assessments, 1); /* "good\0bad" is one unknown token */
+  CHECK_STR(r.assessments[0].words, "great");
+  memset(big, 0, MIB);
+  CHECK_INT(timed("nuls", big, MIB), ERR_OK);
+  CHECK_INT(r.n_assessments, 0);
+  CHECK_INT(timed("empty", "", 0), ERR_OK);
+  CHECK_INT(timed("empty NULL", NULL, 0), ERR_OK);
+  CHECK_INT(r.n_assessments, 0);
+}
+
+int main(void)
+{
+  if (lexicon_new(LEXICON_EN, &lx) != ERR_OK)
+    return 1;
+  big = malloc(2 * MIB);
+  polarity_result_init(&r);
+  RUN(megabyte_of_mixed_text);
+  RUN(one_word_repeated);
+  RUN(quadratic_traps);
+  RUN(invalid_utf8);
+  RUN(nul_bytes_and_empty);
+  polarity_result_cleanup(&r);
+  free(big);
+  lexicon_free(lx);
+  HARNESS_EXIT();
+}
