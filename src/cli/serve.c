@@ -1,12 +1,120 @@
-/* serve: placeholder until the HTTP service lands (issue 3). */
+/* serve: runs the HTTP service in the foreground until SIGINT or SIGTERM.
+ *
+ * The signals are blocked before any thread starts, so every thread
+ * inherits the mask and the main thread alone takes them with sigwait: no
+ * handler, no global flag. On a signal the server stops accepting, lets
+ * the requests in progress finish (up to REQUEST_TIMEOUT_MS), closes and
+ * exits 0. */
 #include "cli/cli.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "http/app.h"
+#include "http/server.h"
+
+static void usage(FILE *f)
+{
+  fprintf(f,
+          "usage: frustration-alert serve [--listen HOST:PORT] [--insecure]\n"
+          "\n"
+          "Runs the HTTP service: POST /webhook, POST /slash-analyze,\n"
+          "GET /health, GET /metrics. Settings come from the environment\n"
+          "(see check-config); HOST and PORT default to 127.0.0.1:8080,\n"
+          "PORT=0 picks a free port. Logs go to standard error. SIGINT or\n"
+          "SIGTERM stop it after the requests in progress finish.\n"
+          "\n"
+          "  --listen HOST:PORT  address to listen on (overrides HOST/PORT)\n"
+          "  --insecure          allow a non-loopback address although no\n"
+          "                      authentication is configured\n");
+}
 
 int cli_serve(int argc, char **argv)
 {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "frustration-alert: serve is not built yet\n");
-  return 1;
+  const char *listen = NULL;
+  bool insecure = false;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      usage(stdout);
+      return 0;
+    } else if (!strcmp(argv[i], "--listen") && i + 1 < argc) {
+      listen = argv[++i];
+    } else if (!strncmp(argv[i], "--listen=", 9)) {
+      listen = argv[i] + 9;
+    } else if (!strcmp(argv[i], "--insecure")) {
+      insecure = true;
+    } else {
+      fprintf(stderr, "serve: unknown argument '%s'\n", argv[i]);
+      usage(stderr);
+      return 2;
+    }
+  }
+
+  struct config cfg;
+  if (cli_load_config(&cfg))
+    return 1;
+  char err[256];
+  if (listen && config_parse_listen(&cfg, listen, err, sizeof err)) {
+    fprintf(stderr, "frustration-alert: %s\n", err);
+    return 2;
+  }
+  enum log_level level = LOG_INFO;
+  log_level_parse(cfg.log_level, &level); /* validated by config */
+  struct log lg;
+  log_init(&lg, level, STDERR_FILENO);
+
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+  /* A client that goes away mid-response must not kill the process. */
+  signal(SIGPIPE, SIG_IGN);
+
+  int status = 1;
+  struct server *srv = NULL;
+  struct app app;
+  enum err rc = app_init(&app, &cfg);
+  if (rc) {
+    log_write(&lg, LOG_ERROR, "cannot build the lexicon: %s", err_str(rc));
+    goto out;
+  }
+  rc = server_start(&app, &lg, insecure, &srv, err, sizeof err);
+  if (rc) {
+    log_write(&lg, LOG_ERROR, "cannot start: %s", err);
+    goto out;
+  }
+  log_write(&lg, LOG_INFO,
+            "frustration-alert %s listening on %s (threads %u, threshold "
+            "%g, detector %s, max body %zu bytes)",
+            FA_VERSION, server_url(srv), cfg.threads, cfg.threshold,
+            cfg.detector == CONFIG_DETECTOR_MODEL ? "model" : "polarity",
+            cfg.max_body_bytes);
+  if (insecure)
+    log_write(&lg, LOG_WARN,
+              "--insecure: no secrets configured and requests are not "
+              "authenticated; anyone who can reach %s can use it",
+              server_url(srv));
+  else
+    log_write(&lg, LOG_INFO,
+              "no secrets configured (requests are not authenticated): "
+              "listening on loopback only");
+
+  int sig = 0;
+  while (sigwait(&stop_signals, &sig) != 0)
+    ;
+  log_write(&lg, LOG_INFO, "%s received: finishing requests in progress",
+            sig == SIGINT ? "SIGINT" : "SIGTERM");
+  server_stop(srv, cfg.request_timeout_ms);
+  srv = NULL;
+  log_write(&lg, LOG_INFO, "stopped");
+  status = 0;
+out:
+  server_stop(srv, 0);
+  app_cleanup(&app);
+  return status;
 }

@@ -149,7 +149,7 @@ def test_help_version_check_config():
     check(p.returncode == 2, "unknown command")
     p = run(["check-config"])
     check(p.returncode == 0 and b"FRUSTRATION_THRESHOLD=-0.3" in p.stdout, "check-config")
-    p = run(["check-config"], env={"FRUSTRATION_LEVELS": "calm::low:3,x:0.2:high:5"})
+    p = run(["check-config"], env={"FRUSTRATION_LEVELS": "calm::low:3,x:-0.2:high:5,y:0.1:low:1"})
     check(p.returncode == 1 and b"FRUSTRATION_LEVELS" in p.stderr, "bad levels")
 
 

@@ -1,0 +1,110 @@
+/* app: the shared context of the HTTP service. */
+#include "http/app.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "base/buf.h"
+#include "base/jsonw.h"
+
+uint64_t app_now_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The detector settings as a JSON object, written once: /health repeats
+ * them on every call, and formatting doubles is most of its cost. */
+static char *detector_json(const struct app *app)
+{
+  const struct config *cfg = app->cfg;
+  struct buf out;
+  struct jsonw w;
+  buf_init(&out, 0);
+  jsonw_init(&w, &out);
+  jsonw_object_begin(&w);
+  jsonw_key(&w, "detector");
+  jsonw_string(&w,
+               cfg->detector == CONFIG_DETECTOR_MODEL ? "model" : "polarity");
+  jsonw_key(&w, "threshold");
+  jsonw_double(&w, cfg->threshold);
+  jsonw_key(&w, "lexicon_words");
+  jsonw_int(&w, (int64_t)lexicon_size(app->lexicon));
+  jsonw_key(&w, "levels");
+  jsonw_array_begin(&w);
+  for (size_t i = 0; i < cfg->n_levels; i++) {
+    const struct config_level *l = &cfg->levels[i];
+    jsonw_object_begin(&w);
+    jsonw_key(&w, "name");
+    jsonw_string(&w, l->name);
+    jsonw_key(&w, "below");
+    if (i == 0)
+      jsonw_null(&w);
+    else
+      jsonw_double(&w, l->below);
+    jsonw_key(&w, "severity");
+    jsonw_string(&w, l->severity);
+    jsonw_key(&w, "sentiment");
+    jsonw_int(&w, l->sentiment);
+    jsonw_object_end(&w);
+  }
+  jsonw_array_end(&w);
+  jsonw_object_end(&w);
+  return buf_take(&out);
+}
+
+enum err app_init(struct app *app, const struct config *cfg)
+{
+  app->cfg = cfg;
+  app->lexicon = NULL;
+  app->detector_json = NULL;
+  metrics_init(&app->metrics);
+  app->start_ns = app_now_ns();
+  atomic_init(&app->next_request, 1);
+  /* Request ids need only differ between runs, not be secret: fall back
+   * to the clock when the kernel has no randomness to give yet. */
+  if (getrandom(&app->boot_id, sizeof app->boot_id, GRND_NONBLOCK) !=
+      (ssize_t)sizeof app->boot_id)
+    app->boot_id = (uint32_t)(app->start_ns ^ (uint64_t)time(NULL));
+  enum err rc = lexicon_new(LEXICON_EN, &app->lexicon);
+  if (rc)
+    return rc;
+  app->detector_json = detector_json(app);
+  return ERR_OK;
+}
+
+void app_cleanup(struct app *app)
+{
+  lexicon_free(app->lexicon);
+  app->lexicon = NULL;
+  free(app->detector_json);
+  app->detector_json = NULL;
+}
+
+double app_uptime_s(const struct app *app)
+{
+  return (double)(app_now_ns() - app->start_ns) / 1e9;
+}
+
+/* Writes the low digits hex digits of v, most significant first. */
+static char *put_hex(char *out, uint64_t v, int digits)
+{
+  static const char hex[] = "0123456789abcdef";
+  for (int i = digits - 1; i >= 0; i--)
+    *out++ = hex[(v >> (4 * i)) & 0xf];
+  return out;
+}
+
+void app_request_id(struct app *app, char *out)
+{
+  uint64_t n =
+      atomic_fetch_add_explicit(&app->next_request, 1, memory_order_relaxed);
+  /* Formatted by hand: this runs for every request without an id. */
+  out = put_hex(out, app->boot_id, 8);
+  *out++ = '-';
+  out = put_hex(out, n, n >> 32 ? 16 : 8);
+  *out = '\0';
+}

@@ -1,0 +1,54 @@
+/* app: what the HTTP service shares between its threads.
+ *
+ * One struct app lives for the whole run of `serve`: the read-only
+ * configuration and lexicon, the metrics, the start time and the source of
+ * request ids. Request handlers get it by pointer and never change it
+ * except through the atomics inside. Later parts of the service (the store,
+ * the outbox) are added here as fields, so routes reach them the same way. */
+#ifndef HTTP_APP_H
+#define HTTP_APP_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "config/config.h"
+#include "http/metrics.h"
+#include "sentiment/lexicon.h"
+
+/* Room for a request id: ours are 17 (or 25) characters; a client's
+ * X-Request-Id is echoed when it is at most APP_REQUEST_ID_MAX - 1 safe
+ * characters. */
+#define APP_REQUEST_ID_MAX 65
+
+struct app {
+  const struct config *cfg; /* borrowed; read-only */
+  struct lexicon *lexicon;  /* owned; read-only after app_init */
+  struct metrics metrics;
+  uint64_t start_ns; /* CLOCK_MONOTONIC at app_init */
+  /* Owned: /health's "detector" object, fixed for the app's life. */
+  char *detector_json;
+  uint32_t boot_id; /* random; prefixes generated request ids */
+  atomic_uint_least64_t next_request; /* counter for request ids */
+};
+
+/* Sets up app for cfg (borrowed: it must outlive app) and builds the
+ * English lexicon. Returns the lexicon's error on failure, with nothing
+ * left to clean up. */
+enum err app_init(struct app *app, const struct config *cfg);
+
+/* Releases what app_init acquired. */
+void app_cleanup(struct app *app);
+
+/* Nanoseconds on CLOCK_MONOTONIC. */
+uint64_t app_now_ns(void);
+
+/* Seconds since app_init. */
+double app_uptime_s(const struct app *app);
+
+/* Writes a new unique request id ("1a2b3c4d-0000002a") into out, which has
+ * room for APP_REQUEST_ID_MAX bytes. Thread-safe. */
+void app_request_id(struct app *app, char *out);
+
+#endif

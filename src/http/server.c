@@ -1,0 +1,725 @@
+/* server: libmicrohttpd glue, per-connection state, limits and the
+ * watchdog.
+ *
+ * Lifetimes. A struct conn is made when libmicrohttpd accepts a socket
+ * (NOTIFY_CONNECTION STARTED) and freed when it closes (CLOSED); it holds
+ * everything a request needs, reused from request to request: the body
+ * buffer, the response, the routes scratch. A request begins when its
+ * request line is parsed (the URI log callback, which hands the conn to
+ * the access handler as its request context) and ends in the completion
+ * callback, which logs it, counts it and resets the request state.
+ *
+ * The access handler sees three kinds of calls: the first (headers known,
+ * no body: preflight checks, Content-Length against the limit), body
+ * chunks (counted, copied up to the limit), and the last, with no data,
+ * which answers. Only refusals that close the connection anyway (413, 408)
+ * are queued early; everything else is answered in the last call, which
+ * keeps the connection alive.
+ *
+ * The deadline. libmicrohttpd's connection timeout only closes idle
+ * connections, so a client sending a byte a second would hold one forever.
+ * Each conn records when its current phase began (the request line, or the
+ * end of the previous request) and how long that phase may last; a
+ * watchdog thread scans the connections a few times per request timeout
+ * and shuts down the socket of any that overstay. shutdown(2) makes the
+ * connection's own thread see end-of-file and close it cleanly; the fd
+ * cannot be reused meanwhile, because CLOSED (which unlinks the conn under
+ * the same lock) is notified before libmicrohttpd closes the fd. */
+#include "http/server.h"
+
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/xalloc.h"
+#include "http/routes.h"
+
+/* Kept memory per idle connection: buffers that grew past these sizes for
+ * one large request are released when it completes, so many connections
+ * that once carried a big batch do not pin memory. */
+#define SERVER_KEEP_BODY ((size_t)16 << 10)
+#define SERVER_KEEP_RESPONSE ((size_t)64 << 10)
+/* libmicrohttpd's memory per connection, for the request line, headers
+ * and read buffer (its default is 32 KiB). It zeroes the whole pool after
+ * every request, which showed up at 5% of the server's CPU under load, so
+ * it is kept to what real requests need: headers up to about 12 KiB. */
+#define SERVER_POOL_BYTES ((size_t)16 << 10)
+/* Bytes of the method and path kept for the log line. */
+#define SERVER_LOG_METHOD 16
+#define SERVER_LOG_PATH 160
+
+enum stage {
+  STAGE_IDLE,     /* between requests */
+  STAGE_NEW,      /* request line parsed; handler not called yet */
+  STAGE_BODY,     /* accepted so far: the body is being collected */
+  STAGE_REFUSED,  /* refused by preflight: the body is counted, dropped */
+  STAGE_ANSWERED, /* a response is queued */
+};
+
+struct request {
+  enum stage stage;
+  bool in_flight;      /* counted in server.in_flight */
+  bool answered_early; /* written by refuse_midway, not libmicrohttpd */
+  uint64_t start_ns;
+  size_t body_seen; /* bytes received, kept or not */
+  char id[APP_REQUEST_ID_MAX];
+  char method[SERVER_LOG_METHOD];
+  char path[SERVER_LOG_PATH];
+};
+
+struct conn {
+  struct server *srv;
+  struct conn *prev, *next; /* the watchdog's list, under server.lock */
+  int fd;
+  atomic_bool cut;                      /* the watchdog shut it down */
+  atomic_uint_least64_t phase_start_ns; /* see the file comment */
+  atomic_uint_least64_t phase_limit_ns;
+  struct request req;
+  struct buf body;
+  struct http_response resp;
+  struct routes_scratch scratch;
+};
+
+struct server {
+  struct app *app;
+  const struct log *log;
+  struct MHD_Daemon *daemon;
+  struct sockaddr_storage addr;
+  socklen_t addr_len;
+  unsigned port;
+  char url[INET6_ADDRSTRLEN + 32];
+  atomic_int_least64_t in_flight;
+
+  pthread_mutex_t lock; /* guards conns and stopping */
+  pthread_cond_t wake;  /* wakes the watchdog to stop */
+  struct conn *conns;
+  bool stopping;
+  bool watchdog_running;
+  pthread_t watchdog;
+  uint64_t tick_ns;
+};
+
+/* ---- helpers -------------------------------------------------------- */
+
+static uint64_t ms_to_ns(uint64_t ms)
+{
+  return ms * 1000000u;
+}
+
+/* Between requests a connection may stay idle for the idle timeout, and
+ * then needs time for its next request line. */
+static uint64_t idle_limit_ns(const struct config *cfg)
+{
+  return ms_to_ns((uint64_t)cfg->idle_timeout_s * 1000u +
+                  cfg->request_timeout_ms);
+}
+
+static void set_phase(struct conn *c, uint64_t now, uint64_t limit_ns)
+{
+  atomic_store_explicit(&c->phase_start_ns, now, memory_order_relaxed);
+  atomic_store_explicit(&c->phase_limit_ns, limit_ns, memory_order_relaxed);
+}
+
+/* Copies s for a log line: at most cap - 1 bytes, anything but printable
+ * ASCII replaced by '?', so a request cannot forge log lines. */
+static void copy_printable(char *dst, size_t cap, const char *s)
+{
+  size_t i = 0;
+  for (; s && s[i] && i + 1 < cap; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    dst[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+  }
+  dst[i] = '\0';
+}
+
+/* A client's X-Request-Id is echoed only when it is short and made of
+ * characters that are safe in logs and headers. */
+static bool valid_request_id(const char *s)
+{
+  size_t n = 0;
+  if (!s)
+    return false;
+  for (; s[n]; n++) {
+    char ch = s[n];
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' ||
+              ch == ':';
+    if (!ok || n + 1 >= APP_REQUEST_ID_MAX)
+      return false;
+  }
+  return n > 0;
+}
+
+/* Parses a Content-Length value; false when it is not a plain number. */
+static bool parse_length(const char *s, unsigned long long *out)
+{
+  unsigned long long v = 0;
+  if (!*s)
+    return false;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9' || v > (~0ull - 9) / 10)
+      return false;
+    v = v * 10 + (unsigned long long)(*s - '0');
+  }
+  *out = v;
+  return true;
+}
+
+static struct conn *conn_of(struct MHD_Connection *mc)
+{
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return ci ? ci->socket_context : NULL;
+}
+
+/* ---- connections ---------------------------------------------------- */
+
+static void conn_free(struct conn *c)
+{
+  buf_cleanup(&c->body);
+  http_response_cleanup(&c->resp);
+  routes_scratch_cleanup(&c->scratch);
+  free(c);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *mc,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+  struct server *srv = cls;
+  struct metrics *m = &srv->app->metrics;
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    struct conn *c = xcalloc(1, sizeof *c);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+    c->srv = srv;
+    c->fd = ci ? ci->connect_fd : -1;
+    atomic_init(&c->cut, false);
+    atomic_init(&c->phase_start_ns, app_now_ns());
+    atomic_init(&c->phase_limit_ns, idle_limit_ns(srv->app->cfg));
+    buf_init(&c->body, srv->app->cfg->max_body_bytes);
+    http_response_init(&c->resp);
+    routes_scratch_init(&c->scratch);
+    pthread_mutex_lock(&srv->lock);
+    c->next = srv->conns;
+    if (srv->conns)
+      srv->conns->prev = c;
+    srv->conns = c;
+    pthread_mutex_unlock(&srv->lock);
+    atomic_fetch_add_explicit(&m->connections_total, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->connections_open, 1, memory_order_relaxed);
+    *socket_context = c;
+    return;
+  }
+  struct conn *c = *socket_context;
+  if (!c)
+    return;
+  pthread_mutex_lock(&srv->lock);
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    srv->conns = c->next;
+  if (c->next)
+    c->next->prev = c->prev;
+  pthread_mutex_unlock(&srv->lock);
+  atomic_fetch_sub_explicit(&m->connections_open, 1, memory_order_relaxed);
+  *socket_context = NULL;
+  conn_free(c);
+}
+
+/* Called when the request line has been parsed: the request starts here,
+ * and its deadline with it. The return value becomes the handler's
+ * request context. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
+{
+  struct server *srv = cls;
+  (void)uri;
+  struct conn *c = conn_of(mc);
+  if (!c)
+    return NULL;
+  uint64_t now = app_now_ns();
+  struct request *r = &c->req;
+  r->stage = STAGE_NEW;
+  r->in_flight = false;
+  r->answered_early = false;
+  r->start_ns = now;
+  r->body_seen = 0;
+  r->id[0] = '\0';
+  buf_reset(&c->body);
+  http_response_reset(&c->resp);
+  set_phase(c, now, ms_to_ns(srv->app->cfg->request_timeout_ms));
+  return c;
+}
+
+/* ---- answering ------------------------------------------------------ */
+
+/* Queues c->resp. The body is handed over without a copy: it stays
+ * untouched in the conn until the completion callback, which runs after
+ * libmicrohttpd has sent it. */
+static enum MHD_Result answer(struct conn *c, struct MHD_Connection *mc,
+                              bool close)
+{
+  struct http_response *resp = &c->resp;
+  struct MHD_Response *mr = MHD_create_response_from_buffer(
+      resp->body.len, (void *)buf_ptr(&resp->body), MHD_RESPMEM_PERSISTENT);
+  if (!mr)
+    return MHD_NO;
+  MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
+  MHD_add_response_header(mr, "X-Request-Id", c->req.id);
+  if (resp->allow)
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, resp->allow);
+  if (close)
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
+  enum MHD_Result ret = MHD_queue_response(mc, (unsigned)resp->status, mr);
+  MHD_destroy_response(mr);
+  c->req.stage = STAGE_ANSWERED;
+  return ret;
+}
+
+/* Refuses in the first handler call, before the body is read: queued
+ * there, libmicrohttpd sends it and closes the connection (it shuts the
+ * reading side itself). */
+static enum MHD_Result refuse_first(struct conn *c, struct MHD_Connection *mc,
+                                    int status, const char *code,
+                                    const char *message)
+{
+  routes_error(&c->resp, status, code, "%s", message);
+  return answer(c, mc, true);
+}
+
+/* Refuses in the middle of the body. libmicrohttpd 0.9.x queues responses
+ * only before the body or after all of it, and reading a body we have
+ * refused to its end is what the limit is there to prevent. So the
+ * response is written to the socket directly (nothing else is being sent
+ * on it: the request is still being received), followed by a FIN. The
+ * rest of the upload is then discarded unread by us, for as long as the
+ * client keeps sending and at most until the watchdog's deadline: like
+ * nginx's lingering close, this lets the client read the answer instead
+ * of losing it to a reset. */
+static enum MHD_Result refuse_midway(struct conn *c, int status,
+                                     const char *code, const char *message)
+{
+  struct http_response *resp = &c->resp;
+  routes_error(resp, status, code, "%s", message);
+  c->req.stage = STAGE_ANSWERED;
+  c->req.answered_early = true;
+  char head[256];
+  const char *reason = MHD_get_reason_phrase_for((unsigned)status);
+  int n =
+      snprintf(head, sizeof head,
+               "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: "
+               "%zu\r\nX-Request-Id: %s\r\nConnection: close\r\n\r\n",
+               status, reason, resp->content_type, resp->body.len, c->req.id);
+  if (n <= 0 || (size_t)n >= sizeof head || c->fd < 0)
+    return MHD_NO;
+  struct iovec iov[2] = {{head, (size_t)n},
+                         {(void *)buf_ptr(&resp->body), resp->body.len}};
+  struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+  ssize_t sent = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (sent != (ssize_t)((size_t)n + resp->body.len))
+    return MHD_NO; /* could not say it whole: just close */
+  shutdown(c->fd, SHUT_WR);
+  return MHD_YES;
+}
+
+static enum MHD_Result too_large_first(struct conn *c,
+                                       struct MHD_Connection *mc)
+{
+  char message[96];
+  snprintf(message, sizeof message,
+           "the body exceeds %zu bytes (MAX_BODY_BYTES)",
+           c->srv->app->cfg->max_body_bytes);
+  return refuse_first(c, mc, 413, "body_too_large", message);
+}
+
+static enum MHD_Result too_large_midway(struct conn *c)
+{
+  char message[96];
+  snprintf(message, sizeof message,
+           "the body exceeds %zu bytes (MAX_BODY_BYTES)",
+           c->srv->app->cfg->max_body_bytes);
+  return refuse_midway(c, 413, "body_too_large", message);
+}
+
+/* The first handler call: headers are known, no body yet. */
+static enum MHD_Result first_call(struct conn *c, struct MHD_Connection *mc,
+                                  const char *url, const char *method)
+{
+  struct server *srv = c->srv;
+  struct request *r = &c->req;
+  const struct config *cfg = srv->app->cfg;
+
+  r->in_flight = true;
+  atomic_fetch_add_explicit(&srv->in_flight, 1, memory_order_relaxed);
+  copy_printable(r->method, sizeof r->method, method);
+  copy_printable(r->path, sizeof r->path, url);
+  const char *rid =
+      MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "X-Request-Id");
+  if (valid_request_id(rid))
+    memcpy(r->id, rid, strlen(rid) + 1);
+  else
+    app_request_id(srv->app, r->id);
+
+  struct http_request hr = {
+      .method = method,
+      .path = url,
+      .content_type = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_CONTENT_TYPE),
+      .body = "",
+      .body_len = 0,
+  };
+  r->stage =
+      routes_preflight(srv->app, &hr, &c->resp) ? STAGE_BODY : STAGE_REFUSED;
+
+  /* A declared length over the limit is refused before a byte of the
+   * body is read (and before libmicrohttpd sends 100 Continue). */
+  const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+                                               MHD_HTTP_HEADER_CONTENT_LENGTH);
+  unsigned long long len;
+  if (cl && parse_length(cl, &len) && len > cfg->max_body_bytes)
+    return too_large_first(c, mc);
+  return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
+{
+  (void)cls;
+  (void)version;
+  struct conn *c = *req_cls;
+  if (!c) {
+    /* The URI callback always runs first; without a conn there is no
+     * state to answer from. */
+    return MHD_NO;
+  }
+  struct request *r = &c->req;
+  const struct config *cfg = c->srv->app->cfg;
+
+  if (r->stage == STAGE_NEW)
+    return first_call(c, mc, url, method);
+
+  if (*upload_data_size > 0) {
+    size_t n = *upload_data_size;
+    *upload_data_size = 0;
+    if (r->stage == STAGE_ANSWERED)
+      return MHD_YES; /* refused midway: discard */
+    if (app_now_ns() - r->start_ns > ms_to_ns(cfg->request_timeout_ms))
+      return refuse_midway(c, 408, "request_timeout",
+                           "the request took longer than "
+                           "REQUEST_TIMEOUT_MS");
+    if (n > cfg->max_body_bytes - r->body_seen)
+      return too_large_midway(c);
+    r->body_seen += n;
+    if (r->stage == STAGE_BODY && buf_append(&c->body, upload_data, n))
+      return too_large_midway(c); /* not reached: the buffer has the limit */
+    return MHD_YES;
+  }
+
+  if (r->stage == STAGE_ANSWERED)
+    return r->answered_early ? MHD_NO : MHD_YES;
+  if (r->stage == STAGE_BODY) {
+    struct http_request hr = {
+        .method = method,
+        .path = url,
+        .content_type = MHD_lookup_connection_value(
+            mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+        .body = buf_ptr(&c->body),
+        .body_len = c->body.len,
+    };
+    routes_handle(c->srv->app, &c->scratch, &hr, &c->resp);
+  }
+  return answer(c, mc, false);
+}
+
+/* ---- completion ----------------------------------------------------- */
+
+static const char *termination_name(enum MHD_RequestTerminationCode toe)
+{
+  switch (toe) {
+  case MHD_REQUEST_TERMINATED_COMPLETED_OK:
+    return "completed";
+  case MHD_REQUEST_TERMINATED_WITH_ERROR:
+    return "error";
+  case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+    return "idle-timeout";
+  case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+    return "shutdown";
+  case MHD_REQUEST_TERMINATED_READ_ERROR:
+    return "read-error";
+  case MHD_REQUEST_TERMINATED_CLIENT_ABORT:
+    return "client-abort";
+  }
+  return "unknown";
+}
+
+static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+  struct server *srv = cls;
+  (void)mc;
+  struct conn *c = *req_cls;
+  if (!c)
+    return;
+  *req_cls = NULL;
+  struct request *r = &c->req;
+  if (r->stage == STAGE_IDLE)
+    return;
+  uint64_t now = app_now_ns();
+  uint64_t dur = now - r->start_ns;
+  bool cut = atomic_load_explicit(&c->cut, memory_order_relaxed);
+  bool answered = r->stage == STAGE_ANSWERED;
+  int status = answered ? c->resp.status : cut ? 408 : 0;
+
+  if (status)
+    metrics_observe_request(&srv->app->metrics, c->resp.route, status, dur);
+  if (log_enabled(srv->log, LOG_INFO) && r->in_flight) {
+    /* Milliseconds with three decimals, in integers: printf's floating
+     * point is a visible cost at one line per request. */
+    unsigned long long us = (unsigned long long)(dur / 1000u);
+    unsigned ms_frac = (unsigned)(us % 1000u);
+    const char *note = buf_ptr(&c->resp.note);
+    if (answered)
+      log_write(srv->log, LOG_INFO, "%s %s %d %llu.%03ums rid=%s%s%s%s%s",
+                r->method, r->path, status, us / 1000u, ms_frac, r->id,
+                c->resp.error ? " error=" : "",
+                c->resp.error ? c->resp.error : "", *note ? " " : "", note);
+    else
+      log_write(srv->log, LOG_INFO, "%s %s - %llu.%03ums rid=%s closed=%s",
+                r->method, r->path, us / 1000u, ms_frac, r->id,
+                cut ? "deadline" : termination_name(toe));
+  }
+  if (r->in_flight)
+    atomic_fetch_sub_explicit(&srv->in_flight, 1, memory_order_relaxed);
+  r->in_flight = false;
+  r->stage = STAGE_IDLE;
+
+  /* Give back what one large request made the buffers grow to. */
+  if (c->body.cap > SERVER_KEEP_BODY)
+    buf_cleanup(&c->body);
+  else
+    buf_reset(&c->body);
+  if (c->resp.body.cap > SERVER_KEEP_RESPONSE)
+    buf_cleanup(&c->resp.body);
+  http_response_reset(&c->resp);
+  set_phase(c, now, idle_limit_ns(srv->app->cfg));
+}
+
+/* ---- watchdog ------------------------------------------------------- */
+
+static void *watchdog_main(void *arg)
+{
+  struct server *srv = arg;
+  pthread_mutex_lock(&srv->lock);
+  while (!srv->stopping) {
+    uint64_t now = app_now_ns();
+    for (struct conn *c = srv->conns; c; c = c->next) {
+      uint64_t start =
+          atomic_load_explicit(&c->phase_start_ns, memory_order_relaxed);
+      uint64_t limit =
+          atomic_load_explicit(&c->phase_limit_ns, memory_order_relaxed);
+      if (now <= start || now - start <= limit ||
+          atomic_load_explicit(&c->cut, memory_order_relaxed) || c->fd < 0)
+        continue;
+      atomic_store_explicit(&c->cut, true, memory_order_relaxed);
+      shutdown(c->fd, SHUT_RDWR);
+      log_write(srv->log, LOG_INFO,
+                "closing a connection that overran its deadline "
+                "(%.1f s into its current request or wait)",
+                (double)(now - start) / 1e9);
+      atomic_fetch_add_explicit(&srv->app->metrics.requests_cut, 1,
+                                memory_order_relaxed);
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    uint64_t ns = (uint64_t)until.tv_nsec + srv->tick_ns;
+    until.tv_sec += (time_t)(ns / 1000000000u);
+    until.tv_nsec = (long)(ns % 1000000000u);
+    pthread_cond_timedwait(&srv->wake, &srv->lock, &until);
+  }
+  pthread_mutex_unlock(&srv->lock);
+  return NULL;
+}
+
+/* ---- start and stop ------------------------------------------------- */
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+  struct server *srv = cls;
+  char msg[512];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  size_t n = strlen(msg);
+  while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+    msg[--n] = '\0';
+  /* Mostly clients misbehaving (closed mid-request, malformed request
+   * lines); failures that matter, such as a bind error, are reported by
+   * server_start itself. */
+  log_write(srv->log, LOG_INFO, "libmicrohttpd: %s", msg);
+}
+
+static bool is_loopback(const struct sockaddr *sa)
+{
+  if (sa->sa_family == AF_INET) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+    return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+    return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+  }
+  return false;
+}
+
+/* Resolves cfg->host into srv->addr, with the configured port. */
+static enum err resolve(struct server *srv, bool allow_public, char *err,
+                        size_t errlen)
+{
+  const struct config *cfg = srv->app->cfg;
+  struct addrinfo hints = {0}, *res = NULL;
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  char port[8];
+  snprintf(port, sizeof port, "%u", cfg->port);
+  int gai = getaddrinfo(cfg->host, port, &hints, &res);
+  if (gai || !res) {
+    snprintf(err, errlen, "cannot resolve HOST '%s': %s", cfg->host,
+             gai ? gai_strerror(gai) : "no address");
+    if (res)
+      freeaddrinfo(res);
+    return ERR_INVALID;
+  }
+  memcpy(&srv->addr, res->ai_addr, res->ai_addrlen);
+  srv->addr_len = res->ai_addrlen;
+  freeaddrinfo(res);
+  if (!allow_public && !is_loopback((struct sockaddr *)&srv->addr)) {
+    snprintf(err, errlen,
+             "refusing to listen on non-loopback HOST '%s' without "
+             "authentication; pass --insecure to do it anyway",
+             cfg->host);
+    return ERR_INVALID;
+  }
+  return ERR_OK;
+}
+
+enum err server_start(struct app *app, const struct log *lg, bool allow_public,
+                      struct server **out, char *err, size_t errlen)
+{
+  const struct config *cfg = app->cfg;
+  struct server *srv = xcalloc(1, sizeof *srv);
+  enum err rc = ERR_OK;
+  srv->app = app;
+  srv->log = lg;
+  atomic_init(&srv->in_flight, 0);
+  pthread_mutex_init(&srv->lock, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&srv->wake, &ca);
+  pthread_condattr_destroy(&ca);
+  /* Four looks per request timeout, but no busier than every 25 ms. */
+  uint64_t tick_ms = cfg->request_timeout_ms / 4;
+  srv->tick_ns = ms_to_ns(tick_ms < 25 ? 25 : tick_ms > 250 ? 250 : tick_ms);
+
+  rc = resolve(srv, allow_public, err, errlen);
+  if (rc)
+    goto out;
+
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                   MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  if (srv->addr.ss_family == AF_INET6)
+    flags |= MHD_USE_IPv6;
+  srv->daemon = MHD_start_daemon(
+      flags, 0, NULL, NULL, on_request, srv,
+      /* The logger goes first so that no option's message bypasses it. */
+      MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_SOCK_ADDR,
+      (struct sockaddr *)&srv->addr, MHD_OPTION_THREAD_POOL_SIZE,
+      /* 0: no pool, the one internal thread (1 draws a warning). */
+      cfg->threads > 1 ? (unsigned)cfg->threads : 0u,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, SERVER_POOL_BYTES,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_per_ip,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_s,
+      MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+      MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED,
+      on_completed, srv, MHD_OPTION_END);
+  if (!srv->daemon) {
+    snprintf(err, errlen, "cannot listen on %s port %u (in use?)", cfg->host,
+             cfg->port);
+    rc = ERR_NET;
+    goto out;
+  }
+  const union MHD_DaemonInfo *di =
+      MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+  srv->port = di ? di->port : cfg->port;
+  char host[INET6_ADDRSTRLEN];
+  if (getnameinfo((struct sockaddr *)&srv->addr, srv->addr_len, host,
+                  sizeof host, NULL, 0, NI_NUMERICHOST))
+    snprintf(host, sizeof host, "%.45s", cfg->host);
+  snprintf(srv->url, sizeof srv->url,
+           srv->addr.ss_family == AF_INET6 ? "http://[%s]:%u" : "http://%s:%u",
+           host, srv->port);
+
+  if (pthread_create(&srv->watchdog, NULL, watchdog_main, srv)) {
+    snprintf(err, errlen, "cannot start the watchdog thread");
+    rc = ERR_NET;
+    goto out;
+  }
+  srv->watchdog_running = true;
+out:
+  if (rc) {
+    server_stop(srv, 0);
+    srv = NULL;
+  }
+  *out = srv;
+  return rc;
+}
+
+const char *server_url(const struct server *srv)
+{
+  return srv->url;
+}
+
+unsigned server_port(const struct server *srv)
+{
+  return srv->port;
+}
+
+void server_stop(struct server *srv, unsigned grace_ms)
+{
+  if (!srv)
+    return;
+  if (srv->daemon) {
+    MHD_socket lfd = MHD_quiesce_daemon(srv->daemon);
+    uint64_t until = app_now_ns() + ms_to_ns(grace_ms);
+    while (atomic_load(&srv->in_flight) > 0 && app_now_ns() < until) {
+      struct timespec pause = {0, 5 * 1000000L};
+      nanosleep(&pause, NULL);
+    }
+    MHD_stop_daemon(srv->daemon);
+    if (lfd != MHD_INVALID_SOCKET)
+      close(lfd);
+  }
+  if (srv->watchdog_running) {
+    pthread_mutex_lock(&srv->lock);
+    srv->stopping = true;
+    pthread_cond_signal(&srv->wake);
+    pthread_mutex_unlock(&srv->lock);
+    pthread_join(srv->watchdog, NULL);
+  }
+  pthread_cond_destroy(&srv->wake);
+  pthread_mutex_destroy(&srv->lock);
+  free(srv);
+}
