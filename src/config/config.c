@@ -17,6 +17,21 @@ static void copy(char *dst, size_t cap, const char *src)
   snprintf(dst, cap, "%s", src);
 }
 
+/* Store, alert policy and DevRev delivery (issue 4). */
+static void alerts_defaults(struct config *cfg)
+{
+  copy(cfg->database_url, sizeof cfg->database_url, "./var/frustration.db");
+  cfg->alert_cooldown_s = 1800;
+  copy(cfg->alert_min_level_name, sizeof cfg->alert_min_level_name,
+       "frustrated");
+  cfg->alert_min_level = 2; /* "frustrated" among the default levels */
+  cfg->text_retention_days = 0;
+  copy(cfg->devrev_url, sizeof cfg->devrev_url, "https://api.devrev.ai");
+  cfg->devrev_timeout_ms = 10000;
+  cfg->outbox_backoff_base_ms = 1000;
+  cfg->outbox_backoff_max_ms = 300000;
+}
+
 void config_defaults(struct config *cfg)
 {
   memset(cfg, 0, sizeof *cfg);
@@ -42,6 +57,7 @@ void config_defaults(struct config *cfg)
   cfg->request_timeout_ms = 10000;
   cfg->log_text = false;
   copy(cfg->log_level, sizeof cfg->log_level, "info");
+  alerts_defaults(cfg);
 }
 
 static enum err parse_double(const char *name, const char *v, double lo,
@@ -186,6 +202,31 @@ enum err config_parse_levels(struct config *cfg, const char *spec, char *err,
   return ERR_OK;
 }
 
+enum err config_parse_listen(struct config *cfg, const char *spec, char *err,
+                             size_t errlen)
+{
+  const char *colon = strrchr(spec, ':');
+  const char *host = spec;
+  size_t host_len = colon ? (size_t)(colon - spec) : 0;
+  if (host_len >= 2 && host[0] == '[' && host[host_len - 1] == ']') {
+    host++;
+    host_len -= 2;
+  }
+  unsigned long port;
+  if (!colon || host_len >= sizeof cfg->host ||
+      memchr(host, '[', host_len) || memchr(host, ']', host_len) ||
+      parse_ulong("--listen port", colon + 1, 0, 65535, &port, err, errlen)) {
+    snprintf(err, errlen, "--listen: '%s' is not HOST:PORT", spec);
+    return ERR_INVALID;
+  }
+  if (host_len > 0) {
+    memcpy(cfg->host, host, host_len);
+    cfg->host[host_len] = '\0';
+  }
+  cfg->port = (unsigned)port;
+  return ERR_OK;
+}
+
 size_t config_level_for(const struct config *cfg, double polarity)
 {
   size_t level = 0;
@@ -193,6 +234,148 @@ size_t config_level_for(const struct config *cfg, double polarity)
     if (polarity < cfg->levels[i].below)
       level = i;
   return level;
+}
+
+/* Copies the string variable `name` into dst when set; ERR_INVALID when it
+ * does not fit or (nonempty) is empty. */
+static enum err parse_str(const char *name, char *dst, size_t cap,
+                          bool nonempty, char *err, size_t errlen)
+{
+  const char *v = getenv(name);
+  if (!v)
+    return ERR_OK;
+  if (strlen(v) >= cap || (nonempty && !*v)) {
+    snprintf(err, errlen, "%s: %s", name,
+             *v ? "value too long" : "must not be empty");
+    return ERR_INVALID;
+  }
+  copy(dst, cap, v);
+  return ERR_OK;
+}
+
+static enum err alerts_from_env(struct config *cfg, char *err, size_t errlen)
+{
+  const char *v;
+  unsigned long n;
+  if (parse_str("DATABASE_URL", cfg->database_url, sizeof cfg->database_url,
+                true, err, errlen))
+    return ERR_INVALID;
+  if ((v = getenv("ALERT_COOLDOWN"))) {
+    if (parse_ulong("ALERT_COOLDOWN", v, 0, 30ul * 86400, &n, err, errlen))
+      return ERR_INVALID;
+    cfg->alert_cooldown_s = (unsigned)n;
+  }
+  bool min_set = getenv("ALERT_MIN_LEVEL") != NULL;
+  if (parse_str("ALERT_MIN_LEVEL", cfg->alert_min_level_name,
+                sizeof cfg->alert_min_level_name, true, err, errlen))
+    return ERR_INVALID;
+  /* Resolved against the levels in force (FRUSTRATION_LEVELS is read
+   * first). Custom levels without "frustrated" and no ALERT_MIN_LEVEL: the
+   * detector alone decides (index 0). */
+  cfg->alert_min_level = 0;
+  bool found = false;
+  for (size_t i = 0; i < cfg->n_levels && !found; i++)
+    if (!strcmp(cfg->levels[i].name, cfg->alert_min_level_name)) {
+      cfg->alert_min_level = i;
+      found = true;
+    }
+  if (!found && min_set) {
+    snprintf(err, errlen, "ALERT_MIN_LEVEL: '%s' is not one of the levels",
+             cfg->alert_min_level_name);
+    return ERR_INVALID;
+  }
+  if (!found)
+    copy(cfg->alert_min_level_name, sizeof cfg->alert_min_level_name,
+         cfg->levels[0].name);
+  if ((v = getenv("MESSAGE_TEXT_RETENTION_DAYS"))) {
+    if (parse_ulong("MESSAGE_TEXT_RETENTION_DAYS", v, 0, 36500, &n, err,
+                    errlen))
+      return ERR_INVALID;
+    cfg->text_retention_days = (unsigned)n;
+  }
+  if (parse_str("DEVREV_API_TOKEN", cfg->devrev_token,
+                sizeof cfg->devrev_token, false, err, errlen) ||
+      parse_str("DEVREV_API_URL", cfg->devrev_url, sizeof cfg->devrev_url,
+                true, err, errlen) ||
+      parse_str("DEVREV_PART_ID", cfg->devrev_part_id,
+                sizeof cfg->devrev_part_id, false, err, errlen) ||
+      parse_str("DEVREV_OWNER_ID", cfg->devrev_owner_id,
+                sizeof cfg->devrev_owner_id, false, err, errlen) ||
+      parse_str("DEVREV_TAG_ID", cfg->devrev_tag_id, sizeof cfg->devrev_tag_id,
+                false, err, errlen))
+    return ERR_INVALID;
+  if (strncmp(cfg->devrev_url, "https://", 8) &&
+      strncmp(cfg->devrev_url, "http://", 7)) {
+    snprintf(err, errlen,
+             "DEVREV_API_URL: '%s' is not an http:// or https:// URL",
+             cfg->devrev_url);
+    return ERR_INVALID;
+  }
+  size_t len = strlen(cfg->devrev_url);
+  while (len > 8 && cfg->devrev_url[len - 1] == '/')
+    cfg->devrev_url[--len] = '\0';
+  if (*cfg->devrev_token && (!*cfg->devrev_part_id || !*cfg->devrev_owner_id)) {
+    snprintf(err, errlen,
+             "DEVREV_API_TOKEN is set but %s%s%s %s not: a DevRev ticket "
+             "needs a part (DEVREV_PART_ID, e.g. PROD-1) and an owner "
+             "(DEVREV_OWNER_ID, e.g. DEVU-1)",
+             !*cfg->devrev_part_id ? "DEVREV_PART_ID" : "",
+             !*cfg->devrev_part_id && !*cfg->devrev_owner_id ? " and " : "",
+             !*cfg->devrev_owner_id ? "DEVREV_OWNER_ID" : "",
+             !*cfg->devrev_part_id && !*cfg->devrev_owner_id ? "are" : "is");
+    return ERR_INVALID;
+  }
+  if ((v = getenv("DEVREV_TIMEOUT_MS"))) {
+    if (parse_ulong("DEVREV_TIMEOUT_MS", v, 100, 600000, &n, err, errlen))
+      return ERR_INVALID;
+    cfg->devrev_timeout_ms = (unsigned)n;
+  }
+  if ((v = getenv("OUTBOX_BACKOFF_BASE_MS"))) {
+    if (parse_ulong("OUTBOX_BACKOFF_BASE_MS", v, 1, 3600000, &n, err, errlen))
+      return ERR_INVALID;
+    cfg->outbox_backoff_base_ms = (unsigned)n;
+  }
+  if ((v = getenv("OUTBOX_BACKOFF_MAX_MS"))) {
+    if (parse_ulong("OUTBOX_BACKOFF_MAX_MS", v, 1, 86400000, &n, err, errlen))
+      return ERR_INVALID;
+    cfg->outbox_backoff_max_ms = (unsigned)n;
+  }
+  if (cfg->outbox_backoff_max_ms < cfg->outbox_backoff_base_ms) {
+    snprintf(err, errlen,
+             "OUTBOX_BACKOFF_MAX_MS (%u) is below OUTBOX_BACKOFF_BASE_MS (%u)",
+             cfg->outbox_backoff_max_ms, cfg->outbox_backoff_base_ms);
+    return ERR_INVALID;
+  }
+  return ERR_OK;
+}
+
+/* Writes url with the password of a "scheme://user:password@host" masked. */
+static void print_masked_url(FILE *f, const char *url)
+{
+  const char *scheme = strstr(url, "://");
+  const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+  const char *slash = scheme ? strchr(scheme + 3, '/') : NULL;
+  const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+  if (at && (!slash || at < slash) && colon && colon < at)
+    fprintf(f, "%.*s:****%s", (int)(colon - url), url, at);
+  else
+    fprintf(f, "%s", url);
+}
+
+static void alerts_print(const struct config *cfg, FILE *f)
+{
+  fprintf(f, "DATABASE_URL=");
+  print_masked_url(f, cfg->database_url);
+  fprintf(f, "\nALERT_COOLDOWN=%u\nALERT_MIN_LEVEL=%s\n", cfg->alert_cooldown_s,
+          cfg->alert_min_level_name);
+  fprintf(f, "MESSAGE_TEXT_RETENTION_DAYS=%u\n", cfg->text_retention_days);
+  fprintf(f, "DEVREV_API_TOKEN=%s\n", *cfg->devrev_token ? "********" : "");
+  fprintf(f, "DEVREV_API_URL=%s\nDEVREV_PART_ID=%s\nDEVREV_OWNER_ID=%s\n",
+          cfg->devrev_url, cfg->devrev_part_id, cfg->devrev_owner_id);
+  fprintf(f, "DEVREV_TAG_ID=%s\nDEVREV_TIMEOUT_MS=%u\n", cfg->devrev_tag_id,
+          cfg->devrev_timeout_ms);
+  fprintf(f, "OUTBOX_BACKOFF_BASE_MS=%u\nOUTBOX_BACKOFF_MAX_MS=%u\n",
+          cfg->outbox_backoff_base_ms, cfg->outbox_backoff_max_ms);
 }
 
 enum err config_from_env(struct config *cfg, char *err, size_t errlen)
@@ -281,7 +464,7 @@ enum err config_from_env(struct config *cfg, char *err, size_t errlen)
     }
     copy(cfg->log_level, sizeof cfg->log_level, v);
   }
-  return ERR_OK;
+  return alerts_from_env(cfg, err, errlen);
 }
 
 void config_print(const struct config *cfg, void *file)
@@ -308,4 +491,5 @@ void config_print(const struct config *cfg, void *file)
           cfg->request_timeout_ms);
   fprintf(f, "LOG_MESSAGE_TEXT=%s\nLOG_LEVEL=%s\n",
           cfg->log_text ? "true" : "false", cfg->log_level);
+  alerts_print(cfg, f);
 }

@@ -49,6 +49,23 @@ struct config {
   unsigned request_timeout_ms; /* REQUEST_TIMEOUT_MS, default 10000 */
   bool log_text;            /* LOG_MESSAGE_TEXT, default false */
   char log_level[16];       /* LOG_LEVEL: debug|info|warn|error */
+
+  /* Store and alert policy */
+  char database_url[1024];  /* DATABASE_URL, default ./var/frustration.db */
+  unsigned alert_cooldown_s; /* ALERT_COOLDOWN, default 1800 (30 min) */
+  char alert_min_level_name[CONFIG_LEVEL_NAME_MAX]; /* ALERT_MIN_LEVEL */
+  size_t alert_min_level;   /* its index in levels (default "frustrated") */
+  unsigned text_retention_days; /* MESSAGE_TEXT_RETENTION_DAYS, 0 = keep */
+
+  /* DevRev delivery; no token means record-only mode */
+  char devrev_token[2048];  /* DEVREV_API_TOKEN (secret: masked in print) */
+  char devrev_url[512];     /* DEVREV_API_URL, default https://api.devrev.ai */
+  char devrev_part_id[256]; /* DEVREV_PART_ID, required with a token */
+  char devrev_owner_id[256]; /* DEVREV_OWNER_ID, required with a token */
+  char devrev_tag_id[256];  /* DEVREV_TAG_ID, optional */
+  unsigned devrev_timeout_ms; /* DEVREV_TIMEOUT_MS, default 10000 */
+  unsigned outbox_backoff_base_ms; /* OUTBOX_BACKOFF_BASE_MS, default 1000 */
+  unsigned outbox_backoff_max_ms;  /* OUTBOX_BACKOFF_MAX_MS, default 300000 */
 };
 
 /* Fills cfg with the defaults. */
@@ -63,6 +80,11 @@ enum err config_from_env(struct config *cfg, char *err, size_t errlen);
  * from the lowest level up; the first level has no bound ("calm::low:3").
  * Bounds must decrease. ERR_INVALID with a message on bad input. */
 enum err config_parse_levels(struct config *cfg, const char *spec, char *err,
+                             size_t errlen);
+
+/* Applies a --listen value, "HOST:PORT", "[IPV6]:PORT" or ":PORT" (keeps
+ * the host), to cfg->host and cfg->port. ERR_INVALID with a message. */
+enum err config_parse_listen(struct config *cfg, const char *spec, char *err,
                              size_t errlen);
 
 /* Index into cfg->levels of the level for polarity p. */

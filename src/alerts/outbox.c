@@ -1,0 +1,568 @@
+/* outbox: the delivery worker (see outbox.h for the guarantees).
+ *
+ * One loop: claim the oldest due entry, deliver it, record the outcome,
+ * repeat; when nothing is due, refresh the statistics, run retention, and
+ * sleep until woken, until the next retry is due, or for one tick.
+ *
+ * The store is the only memory that matters: every decision (retry time,
+ * the unknown-outcome mark, dead letters) is written there before the
+ * next entry is taken, so a restart resumes exactly. The mutex guards
+ * only the wake flag, the stop flag and the statistics snapshot. */
+#include "alerts/outbox.h"
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/xalloc.h"
+#include "store/store.h"
+
+#define DEFAULT_BACKOFF_BASE_MS 1000
+#define DEFAULT_BACKOFF_MAX_MS (5 * 60 * 1000)
+#define DEFAULT_TICK_MS 1000
+#define DEFAULT_LOOKUP_MARGIN_MS (10 * 60 * 1000)
+#define DEFAULT_LEASE_MS (5 * 60 * 1000)
+/* Retention runs at most this often, in chunks of this many messages. */
+#define RETENTION_EVERY_MS (60 * 60 * 1000)
+#define RETENTION_CHUNK 1000
+/* A failed store call (e.g. the database is busy) is retried this often. */
+#define STORE_RETRY_MS 200
+#define FINISH_TRIES 5
+
+struct outbox {
+  struct outbox_options opt;
+  char *db_url; /* owned copies of opt's strings */
+  struct store *st;
+  struct devrev *dv; /* NULL: record-only */
+  const struct log *log;
+  uint64_t rng;
+  int64_t paused_until_ms; /* worker thread only */
+  int64_t next_retention_ms;
+
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv; /* CLOCK_MONOTONIC */
+  bool wake;
+  bool stopping;
+  struct outbox_stats stats; /* under mu */
+  int64_t oldest_pending_ms; /* under mu */
+};
+
+static int64_t wall_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define LOG(ob, lvl, ...)                                                      \
+  do {                                                                         \
+    if ((ob)->log)                                                             \
+      log_write((ob)->log, (lvl), __VA_ARGS__);                                \
+  } while (0)
+
+void outbox_options_from_config(const struct config *cfg,
+                                struct outbox_options *o)
+{
+  memset(o, 0, sizeof *o);
+  o->db_url = cfg->database_url;
+  o->devrev.api_url = cfg->devrev_url;
+  o->devrev.token = cfg->devrev_token;
+  o->devrev.part_id = cfg->devrev_part_id;
+  o->devrev.owner_id = cfg->devrev_owner_id;
+  o->devrev.tag_id = cfg->devrev_tag_id;
+  o->devrev.timeout_ms = (long)cfg->devrev_timeout_ms;
+  o->backoff_base_ms = cfg->outbox_backoff_base_ms;
+  o->backoff_max_ms = cfg->outbox_backoff_max_ms;
+  o->text_retention_ms = (int64_t)cfg->text_retention_days * 86400 * 1000;
+}
+
+/* ---- Backoff ---------------------------------------------------------- */
+
+static uint64_t next_random(struct outbox *ob)
+{
+  /* xorshift64*: plenty for jitter. */
+  uint64_t x = ob->rng;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  ob->rng = x;
+  return x * 2685821657736338717ull;
+}
+
+/* Full jitter (uniform in (0, cap]) over base * 2^(attempts-1), capped:
+ * spreads the retries of many entries instead of syncing them. */
+static int64_t backoff_ms(struct outbox *ob, int64_t attempts)
+{
+  int64_t cap = ob->opt.backoff_base_ms;
+  for (int64_t i = 1; i < attempts && cap < ob->opt.backoff_max_ms; i++)
+    cap *= 2;
+  if (cap > ob->opt.backoff_max_ms)
+    cap = ob->opt.backoff_max_ms;
+  if (cap < 1)
+    cap = 1;
+  return 1 + (int64_t)(next_random(ob) % (uint64_t)cap);
+}
+
+/* ---- Statistics ------------------------------------------------------- */
+
+static void note_store_error(struct outbox *ob, const char *what)
+{
+  LOG(ob, LOG_ERROR, "outbox: %s: %s", what, store_errmsg(ob->st));
+  pthread_mutex_lock(&ob->mu);
+  ob->stats.store_ok = false;
+  snprintf(ob->stats.last_error, sizeof ob->stats.last_error, "store: %s",
+           store_errmsg(ob->st));
+  pthread_mutex_unlock(&ob->mu);
+}
+
+/* Reads the store's numbers into the snapshot; returns the next due time
+ * (0: none known). */
+static int64_t refresh_stats(struct outbox *ob, int64_t now)
+{
+  struct store_outbox_stats s;
+  if (store_outbox_stats(ob->st, now, &s)) {
+    note_store_error(ob, "statistics");
+    return 0;
+  }
+  pthread_mutex_lock(&ob->mu);
+  ob->stats.pending = s.pending;
+  ob->stats.dead = s.dead;
+  ob->oldest_pending_ms = s.oldest_pending_ms;
+  ob->stats.last_success_ms = s.last_success_ms;
+  ob->stats.attempts = s.attempts;
+  ob->stats.failures = s.failures;
+  ob->stats.rate_limited_until_ms =
+      ob->paused_until_ms > now ? ob->paused_until_ms : 0;
+  ob->stats.store_ok = true;
+  snprintf(ob->stats.last_error, sizeof ob->stats.last_error, "%s",
+           s.last_error);
+  pthread_mutex_unlock(&ob->mu);
+  return s.next_due_ms;
+}
+
+void outbox_stats(struct outbox *ob, struct outbox_stats *out)
+{
+  pthread_mutex_lock(&ob->mu);
+  *out = ob->stats;
+  int64_t oldest = ob->oldest_pending_ms;
+  pthread_mutex_unlock(&ob->mu);
+  int64_t now = wall_ms();
+  out->oldest_pending_age_ms =
+      out->pending > 0 && oldest > 0 && now > oldest ? now - oldest : 0;
+  if (out->rate_limited_until_ms && out->rate_limited_until_ms <= now)
+    out->rate_limited_until_ms = 0;
+}
+
+/* ---- Delivery --------------------------------------------------------- */
+
+static const char *str_of(const cJSON *obj, const char *key)
+{
+  return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
+}
+
+/* Reads the payload's facts into a (borrowing from root). */
+static void alert_from_payload(const cJSON *root, const struct store_entry *e,
+                               struct devrev_alert *a)
+{
+  memset(a, 0, sizeof *a);
+  a->alert_key = e->alert_key;
+  a->customer_id = str_of(root, "customer_id");
+  a->conversation_id = str_of(root, "conversation_id");
+  a->channel = str_of(root, "channel");
+  a->message_id = str_of(root, "message_id");
+  a->excerpt = str_of(root, "excerpt");
+  a->level = str_of(root, "level");
+  a->severity = str_of(root, "severity");
+  a->words = str_of(root, "words");
+  const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, "polarity");
+  const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "subjectivity");
+  a->has_scores = cJSON_IsNumber(p) && cJSON_IsNumber(s);
+  if (a->has_scores) {
+    a->polarity = p->valuedouble;
+    a->subjectivity = s->valuedouble;
+  }
+}
+
+static const char *attempt_result(enum devrev_class c)
+{
+  return devrev_class_name(c);
+}
+
+/* Writes f, retrying a busy store a few times: losing this record would
+ * mean sending the entry again. */
+static void finish(struct outbox *ob, const struct store_finish *f)
+{
+  for (int i = 0; i < FINISH_TRIES; i++) {
+    if (!store_outbox_finish(ob->st, f, wall_ms()))
+      return;
+    note_store_error(ob, "recording a delivery");
+    usleep(STORE_RETRY_MS * 1000);
+  }
+  /* The lease runs out and the entry is claimed again; a create_ticket
+   * keeps its unknown mark and is looked up, not created twice. */
+}
+
+/* The outcome of one request, turned into the entry's next state. */
+static void settle(struct outbox *ob, const struct store_entry *e,
+                   const struct devrev_reply *r, int64_t started)
+{
+  struct store_attempt at = {.at_ms = started,
+                             .duration_ms = r->duration_ms,
+                             .http_status = r->http_status,
+                             .result = attempt_result(r->cls),
+                             .error = r->cls == DEVREV_OK ? NULL : r->error};
+  struct store_finish f = {.entry_id = e->id,
+                           .state = STORE_PENDING,
+                           .outcome_unknown = e->outcome_unknown,
+                           .error = at.error,
+                           .attempt = &at};
+  int64_t now = wall_ms();
+  bool create = e->kind == STORE_KIND_CREATE_TICKET;
+  switch (r->cls) {
+  case DEVREV_OK:
+    f.state = STORE_DONE;
+    f.outcome_unknown = false;
+    if (create) {
+      f.ticket_id = r->work_id;
+      f.ticket_display_id = *r->display_id ? r->display_id : NULL;
+    }
+    if (create)
+      LOG(ob, LOG_INFO, "outbox: alert %s: ticket %s created", e->alert_key,
+          *r->display_id ? r->display_id : r->work_id);
+    else
+      LOG(ob, LOG_INFO, "outbox: alert %s: %s delivered to %s", e->alert_key,
+          store_kind_name(e->kind),
+          e->ticket_display_id ? e->ticket_display_id : e->ticket_id);
+    break;
+  case DEVREV_PERMANENT:
+    f.state = STORE_DEAD;
+    LOG(ob, LOG_ERROR, "outbox: %s for alert %s is a dead letter: %s",
+        store_kind_name(e->kind), e->alert_key, r->error);
+    break;
+  case DEVREV_RATE_LIMITED: {
+    int64_t wait = r->retry_after_ms >= 0 ? r->retry_after_ms
+                                          : backoff_ms(ob, e->attempts);
+    f.next_attempt_ms = now + wait;
+    ob->paused_until_ms = f.next_attempt_ms;
+    LOG(ob, LOG_WARN, "outbox: DevRev rate limit: pausing %lld ms",
+        (long long)wait);
+    break;
+  }
+  case DEVREV_UNKNOWN:
+  case DEVREV_RETRY:
+    /* A 5xx may come after the ticket was made (503 says it was not). */
+    if (r->cls == DEVREV_UNKNOWN ||
+        (create && r->http_status >= 500 && r->http_status != 503))
+      f.outcome_unknown = true;
+    f.next_attempt_ms = now + backoff_ms(ob, e->attempts);
+    LOG(ob, LOG_WARN,
+        "outbox: %s for alert %s failed (attempt %lld, %s), retry in %lld "
+        "ms: %s",
+        store_kind_name(e->kind), e->alert_key, (long long)e->attempts,
+        devrev_class_name(r->cls), (long long)(f.next_attempt_ms - now),
+        r->error);
+    break;
+  }
+  finish(ob, &f);
+}
+
+/* Before re-creating a ticket whose earlier attempt may have created it:
+ * looks it up. Returns true when the entry is settled (found, or the
+ * lookup failed and a retry is scheduled); false to go on and create. */
+static bool settled_by_lookup(struct outbox *ob, const struct store_entry *e)
+{
+  struct devrev_reply r;
+  int64_t started = wall_ms();
+  int64_t after = e->first_attempt_ms - ob->opt.lookup_margin_ms;
+  devrev_find_ticket(ob->dv, e->alert_key, after, &r);
+  if (r.cls != DEVREV_OK) {
+    /* Without an answer we cannot rule the ticket out: do not create. */
+    settle(ob, e, &r, started);
+    return true;
+  }
+  struct store_attempt at = {.at_ms = started,
+                             .duration_ms = r.duration_ms,
+                             .http_status = r.http_status,
+                             .result = r.found ? "found" : "not_found"};
+  if (!r.found) {
+    LOG(ob, LOG_INFO,
+        "outbox: alert %s: no ticket from the earlier attempt, creating it",
+        e->alert_key);
+    if (store_outbox_record_attempt(ob->st, e->id, &at))
+      note_store_error(ob, "recording a lookup");
+    return false;
+  }
+  LOG(ob, LOG_INFO,
+      "outbox: alert %s: adopting ticket %s from an earlier "
+      "attempt",
+      e->alert_key, *r.display_id ? r.display_id : r.work_id);
+  struct store_finish f = {.entry_id = e->id,
+                           .state = STORE_DONE,
+                           .ticket_id = r.work_id,
+                           .ticket_display_id =
+                               *r.display_id ? r.display_id : NULL,
+                           .attempt = &at};
+  finish(ob, &f);
+  return true;
+}
+
+static void deliver(struct outbox *ob, const struct store_entry *e)
+{
+  struct devrev_reply r;
+  cJSON *root = e->payload ? cJSON_Parse(e->payload) : NULL;
+  struct devrev_alert a;
+  if (!cJSON_IsObject(root)) {
+    struct store_finish f = {.entry_id = e->id,
+                             .state = STORE_DEAD,
+                             .error = "unreadable outbox payload"};
+    finish(ob, &f);
+    goto out;
+  }
+  alert_from_payload(root, e, &a);
+  int64_t started = wall_ms();
+  switch (e->kind) {
+  case STORE_KIND_CREATE_TICKET:
+    if (e->outcome_unknown && settled_by_lookup(ob, e))
+      goto out;
+    started = wall_ms();
+    devrev_create_ticket(ob->dv, &a, &r);
+    break;
+  case STORE_KIND_COMMENT:
+    devrev_add_comment(ob->dv, e->ticket_id, &a, &r);
+    break;
+  case STORE_KIND_UPDATE_SEVERITY:
+    devrev_update_severity(ob->dv, e->ticket_id, a.severity ? a.severity : "",
+                           &r);
+    break;
+  }
+  settle(ob, e, &r, started);
+out:
+  cJSON_Delete(root);
+}
+
+/* ---- The loop --------------------------------------------------------- */
+
+static void retention(struct outbox *ob, int64_t now)
+{
+  if (ob->opt.text_retention_ms <= 0 || now < ob->next_retention_ms)
+    return;
+  ob->next_retention_ms = now + RETENTION_EVERY_MS;
+  size_t total = 0, n = 0;
+  do {
+    if (store_purge_text(ob->st, now - ob->opt.text_retention_ms,
+                         RETENTION_CHUNK, &n)) {
+      note_store_error(ob, "text retention");
+      return;
+    }
+    total += n;
+  } while (n == RETENTION_CHUNK);
+  if (total)
+    LOG(ob, LOG_INFO, "outbox: retention dropped the text of %zu messages",
+        total);
+}
+
+/* Sleeps until woken, stopped, or until wall-clock time `until` (at most
+ * tick_ms). Returns false when stopping. */
+static bool nap(struct outbox *ob, int64_t until)
+{
+  int64_t now = wall_ms();
+  int64_t ms = ob->opt.tick_ms;
+  if (until > now && until - now < ms)
+    ms = until - now;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  ts.tv_sec += ms / 1000;
+  ts.tv_nsec += (ms % 1000) * 1000000;
+  if (ts.tv_nsec >= 1000000000) {
+    ts.tv_sec++;
+    ts.tv_nsec -= 1000000000;
+  }
+  pthread_mutex_lock(&ob->mu);
+  while (!ob->wake && !ob->stopping)
+    if (pthread_cond_timedwait(&ob->cv, &ob->mu, &ts))
+      break;
+  ob->wake = false;
+  bool go_on = !ob->stopping;
+  pthread_mutex_unlock(&ob->mu);
+  return go_on;
+}
+
+static bool stopping(struct outbox *ob)
+{
+  pthread_mutex_lock(&ob->mu);
+  bool s = ob->stopping;
+  pthread_mutex_unlock(&ob->mu);
+  return s;
+}
+
+static void *worker(void *arg)
+{
+  struct outbox *ob = arg;
+  for (;;) {
+    if (stopping(ob))
+      break;
+    int64_t now = wall_ms();
+    if (!ob->dv) {
+      size_t n = 0;
+      if (store_outbox_skip_pending(ob->st,
+                                    "record-only mode: DEVREV_API_TOKEN is "
+                                    "not set",
+                                    now, &n))
+        note_store_error(ob, "record-only skip");
+      else if (n)
+        LOG(ob, LOG_INFO,
+            "outbox: record-only mode: %zu entries recorded, "
+            "not sent",
+            n);
+      refresh_stats(ob, now);
+      retention(ob, now);
+      if (!nap(ob, 0))
+        break;
+      continue;
+    }
+    if (now < ob->paused_until_ms) {
+      refresh_stats(ob, now);
+      if (!nap(ob, ob->paused_until_ms))
+        break;
+      continue;
+    }
+    struct store_entry e;
+    bool found = false;
+    if (store_outbox_claim(ob->st, now, ob->opt.lease_ms, &e, &found)) {
+      note_store_error(ob, "claiming an entry");
+      if (!nap(ob, now + STORE_RETRY_MS))
+        break;
+      continue;
+    }
+    if (found) {
+      deliver(ob, &e);
+      store_entry_cleanup(&e);
+      refresh_stats(ob, wall_ms());
+      continue;
+    }
+    int64_t due = refresh_stats(ob, now);
+    retention(ob, now);
+    if (!nap(ob, due))
+      break;
+  }
+  return NULL;
+}
+
+enum err outbox_start(const struct outbox_options *o, char *err, size_t errlen,
+                      struct outbox **out)
+{
+  struct outbox *ob = xcalloc(1, sizeof *ob);
+  enum err rc = ERR_OK;
+  ob->opt = *o;
+  ob->db_url = xstrdup(o->db_url ? o->db_url : "");
+  ob->opt.db_url = ob->db_url;
+  if (ob->opt.backoff_base_ms <= 0)
+    ob->opt.backoff_base_ms = DEFAULT_BACKOFF_BASE_MS;
+  if (ob->opt.backoff_max_ms <= 0)
+    ob->opt.backoff_max_ms = DEFAULT_BACKOFF_MAX_MS;
+  if (ob->opt.backoff_max_ms < ob->opt.backoff_base_ms)
+    ob->opt.backoff_max_ms = ob->opt.backoff_base_ms;
+  if (ob->opt.tick_ms <= 0)
+    ob->opt.tick_ms = DEFAULT_TICK_MS;
+  if (ob->opt.lookup_margin_ms <= 0)
+    ob->opt.lookup_margin_ms = DEFAULT_LOOKUP_MARGIN_MS;
+  if (ob->opt.lease_ms <= 0)
+    ob->opt.lease_ms = DEFAULT_LEASE_MS;
+  ob->log = o->log;
+  /* The devrev handle copies what it keeps; opt.devrev is not used after
+   * this function. */
+  memset(&ob->opt.devrev, 0, sizeof ob->opt.devrev);
+  unsigned char seed[8];
+  if (getentropy(seed, sizeof seed) == 0)
+    memcpy(&ob->rng, seed, sizeof seed);
+  ob->rng ^= (uint64_t)wall_ms() | 1;
+
+  bool deliver = o->devrev.token && *o->devrev.token;
+  if (deliver) {
+    rc = devrev_open(&o->devrev, &ob->dv);
+    if (rc) {
+      snprintf(err, errlen,
+               "DevRev delivery needs DEVREV_API_URL, DEVREV_API_TOKEN, "
+               "DEVREV_PART_ID and DEVREV_OWNER_ID");
+      goto fail;
+    }
+  }
+  rc = store_open(ob->db_url, err, errlen, &ob->st);
+  if (rc)
+    goto fail;
+  size_t released = 0;
+  if (store_outbox_recover(ob->st, &released)) {
+    snprintf(err, errlen, "outbox: %s", store_errmsg(ob->st));
+    rc = ERR_STORE;
+    goto fail;
+  }
+  pthread_mutex_init(&ob->mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&ob->cv, &ca);
+  pthread_condattr_destroy(&ca);
+  ob->stats.delivering = deliver;
+  ob->stats.mode = deliver ? "deliver" : "record-only";
+  ob->stats.store_ok = true;
+  refresh_stats(ob, wall_ms());
+  if (deliver)
+    LOG(ob, LOG_INFO, "outbox: delivering to DevRev at %s (%lld pending)",
+        o->devrev.api_url, (long long)ob->stats.pending);
+  else
+    LOG(ob, LOG_WARN,
+        "outbox: record-only mode (DEVREV_API_TOKEN not set): "
+        "alerts are stored, nothing is sent to DevRev");
+  if (pthread_create(&ob->thread, NULL, worker, ob) != 0) {
+    snprintf(err, errlen, "outbox: cannot start the worker thread");
+    pthread_cond_destroy(&ob->cv);
+    pthread_mutex_destroy(&ob->mu);
+    rc = ERR_INTERNAL;
+    goto fail;
+  }
+  *out = ob;
+  return ERR_OK;
+fail:
+  store_close(ob->st);
+  devrev_close(ob->dv);
+  free(ob->db_url);
+  free(ob);
+  return rc;
+}
+
+void outbox_wake(struct outbox *ob)
+{
+  pthread_mutex_lock(&ob->mu);
+  ob->wake = true;
+  pthread_cond_signal(&ob->cv);
+  pthread_mutex_unlock(&ob->mu);
+}
+
+void outbox_wake_cb(void *ob)
+{
+  outbox_wake(ob);
+}
+
+void outbox_stop(struct outbox *ob)
+{
+  if (!ob)
+    return;
+  pthread_mutex_lock(&ob->mu);
+  ob->stopping = true;
+  pthread_cond_signal(&ob->cv);
+  pthread_mutex_unlock(&ob->mu);
+  if (ob->dv)
+    devrev_abort(ob->dv);
+  pthread_join(ob->thread, NULL);
+  store_close(ob->st);
+  devrev_close(ob->dv);
+  pthread_cond_destroy(&ob->cv);
+  pthread_mutex_destroy(&ob->mu);
+  free(ob->db_url);
+  free(ob);
+}

@@ -1,0 +1,292 @@
+/* committer: a writer thread that turns many submissions into one
+ * transaction.
+ *
+ * Submissions form a FIFO under one mutex. The writer takes everything
+ * queued (up to max_batch_msgs), runs store_ingest for each submission
+ * inside one store_begin/store_commit, then reports to every submission.
+ * While it commits, new submissions queue up and form the next batch: the
+ * batch size adapts to the load by itself, with no timer.
+ *
+ * A synchronous submission lives on its caller's stack; the writer must not
+ * touch it after marking it finished (the caller may return at once), so
+ * it reads `next` first. Asynchronous submissions are heap copies freed by
+ * the writer after their callback. */
+#include "store/committer.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/xalloc.h"
+
+#define DEFAULT_MAX_QUEUE 65536
+#define DEFAULT_MAX_BATCH 10000
+
+struct job {
+  const struct ingest_msg *msgs;
+  size_t n;
+  struct ingest_result *results;
+  committer_done_fn done; /* NULL: synchronous */
+  void *ctx;
+  enum err rc;
+  bool finished;
+  struct job *next;
+};
+
+struct committer {
+  pthread_mutex_t mu;
+  pthread_cond_t work_cv;  /* the writer waits for jobs */
+  pthread_cond_t done_cv;  /* synchronous submitters wait for their commit */
+  pthread_cond_t space_cv; /* submitters wait for queue room */
+  struct job *head, *tail;
+  size_t queued_msgs;
+  bool closing;
+  pthread_t thread;
+  struct store *st; /* the writer's own */
+  struct committer_options opt;
+  struct committer_stats stats; /* under mu */
+};
+
+static int64_t wall_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void committer_options_from_config(const struct config *cfg,
+                                   struct committer_options *o)
+{
+  memset(o, 0, sizeof *o);
+  o->policy.cooldown_ms = (int64_t)cfg->alert_cooldown_s * 1000;
+  o->policy.min_level = cfg->alert_min_level;
+}
+
+/* Runs one transaction over the jobs list; sets each job's rc. Returns
+ * true when something for the outbox was committed. */
+static bool commit_jobs(struct committer *c, struct job *jobs, char *errbuf,
+                        size_t errlen, enum err *trc)
+{
+  bool outbox = false;
+  int64_t now = wall_ms();
+  /* A job whose ingest never ran has nothing in its results. */
+  for (struct job *j = jobs; j; j = j->next)
+    j->rc = ERR_STORE;
+  enum err rc = store_begin(c->st);
+  for (struct job *j = jobs; j && !rc; j = j->next) {
+    j->rc = store_ingest(c->st, j->msgs, j->n, &c->opt.policy, now, j->results);
+    /* A backend failure may have ended the whole transaction (SQLite rolls
+     * back on a full disk): commit nothing rather than a part. */
+    if (j->rc == ERR_STORE)
+      rc = ERR_STORE;
+  }
+  if (!rc)
+    rc = store_commit(c->st);
+  else
+    store_rollback(c->st);
+  *trc = rc;
+  if (rc)
+    snprintf(errbuf, errlen, "%s", store_errmsg(c->st));
+  for (struct job *j = jobs; j; j = j->next) {
+    if (rc) {
+      if (j->rc == ERR_OK)
+        for (size_t i = 0; i < j->n; i++)
+          store_ingest_result_cleanup(&j->results[i]);
+      j->rc = ERR_STORE;
+      continue;
+    }
+    for (size_t i = 0; i < j->n && !j->rc; i++)
+      if (j->results[i].outcome == STORE_ALERT_CREATED ||
+          j->results[i].outcome == STORE_ALERT_APPENDED)
+        outbox = true;
+  }
+  return outbox;
+}
+
+static void *writer(void *arg)
+{
+  struct committer *c = arg;
+  pthread_mutex_lock(&c->mu);
+  for (;;) {
+    while (!c->head && !c->closing)
+      pthread_cond_wait(&c->work_cv, &c->mu);
+    if (!c->head)
+      break; /* closing and drained */
+    /* Take jobs up to the batch bound (always at least one). */
+    struct job *jobs = c->head, *last = c->head;
+    size_t msgs = last->n;
+    while (last->next && msgs + last->next->n <= c->opt.max_batch_msgs) {
+      last = last->next;
+      msgs += last->n;
+    }
+    c->head = last->next;
+    if (!c->head)
+      c->tail = NULL;
+    last->next = NULL;
+    c->queued_msgs -= msgs;
+    pthread_cond_broadcast(&c->space_cv);
+    pthread_mutex_unlock(&c->mu);
+
+    char errbuf[sizeof c->stats.last_error] = "";
+    enum err trc;
+    bool outbox = commit_jobs(c, jobs, errbuf, sizeof errbuf, &trc);
+
+    pthread_mutex_lock(&c->mu);
+    if (trc) {
+      c->stats.failed_transactions++;
+      memcpy(c->stats.last_error, errbuf, sizeof errbuf);
+    } else {
+      c->stats.transactions++;
+      c->stats.messages += msgs;
+      c->stats.last_commit_ms = wall_ms();
+    }
+    c->stats.last_rc = trc;
+    c->stats.last_batch_msgs = msgs;
+    if (msgs > c->stats.max_batch_msgs_seen)
+      c->stats.max_batch_msgs_seen = msgs;
+    /* Release the synchronous jobs; keep the asynchronous ones for their
+     * callbacks outside the lock. */
+    struct job *async = NULL;
+    for (struct job *j = jobs, *next; j; j = next) {
+      next = j->next;
+      if (j->done) {
+        j->next = async;
+        async = j;
+      } else {
+        j->finished = true; /* j may vanish from here on */
+      }
+    }
+    pthread_cond_broadcast(&c->done_cv);
+    pthread_mutex_unlock(&c->mu);
+    for (struct job *j = async, *next; j; j = next) {
+      next = j->next;
+      j->done(j->ctx, j->rc);
+      free(j);
+    }
+    if (outbox && c->opt.on_outbox)
+      c->opt.on_outbox(c->opt.on_outbox_ctx);
+    pthread_mutex_lock(&c->mu);
+  }
+  pthread_mutex_unlock(&c->mu);
+  return NULL;
+}
+
+enum err committer_open(const char *db_url, const struct committer_options *o,
+                        char *err, size_t errlen, struct committer **out)
+{
+  struct committer *c = xcalloc(1, sizeof *c);
+  c->opt = *o;
+  if (!c->opt.max_queue_msgs)
+    c->opt.max_queue_msgs = DEFAULT_MAX_QUEUE;
+  if (!c->opt.max_batch_msgs)
+    c->opt.max_batch_msgs = DEFAULT_MAX_BATCH;
+  enum err rc = store_open(db_url, err, errlen, &c->st);
+  if (rc) {
+    free(c);
+    return rc;
+  }
+  pthread_mutex_init(&c->mu, NULL);
+  pthread_cond_init(&c->work_cv, NULL);
+  pthread_cond_init(&c->done_cv, NULL);
+  pthread_cond_init(&c->space_cv, NULL);
+  if (pthread_create(&c->thread, NULL, writer, c) != 0) {
+    snprintf(err, errlen, "committer: cannot start the writer thread");
+    pthread_cond_destroy(&c->space_cv);
+    pthread_cond_destroy(&c->done_cv);
+    pthread_cond_destroy(&c->work_cv);
+    pthread_mutex_destroy(&c->mu);
+    store_close(c->st);
+    free(c);
+    return ERR_INTERNAL;
+  }
+  *out = c;
+  return ERR_OK;
+}
+
+/* Queues j, waiting for room; returns ERR_STORE if closing. Called with
+ * mu held. */
+static enum err enqueue(struct committer *c, struct job *j)
+{
+  while (!c->closing && c->queued_msgs > 0 &&
+         c->queued_msgs + j->n > c->opt.max_queue_msgs)
+    pthread_cond_wait(&c->space_cv, &c->mu);
+  if (c->closing)
+    return ERR_STORE;
+  if (c->tail)
+    c->tail->next = j;
+  else
+    c->head = j;
+  c->tail = j;
+  c->queued_msgs += j->n;
+  c->stats.submissions++;
+  pthread_cond_signal(&c->work_cv);
+  return ERR_OK;
+}
+
+enum err committer_submit(struct committer *c, const struct ingest_msg *msgs,
+                          size_t n, struct ingest_result *results)
+{
+  enum err rc = store_ingest_check(msgs, n);
+  if (rc)
+    return rc;
+  struct job j = {.msgs = msgs, .n = n, .results = results};
+  pthread_mutex_lock(&c->mu);
+  rc = enqueue(c, &j);
+  while (!rc && !j.finished)
+    pthread_cond_wait(&c->done_cv, &c->mu);
+  if (!rc)
+    rc = j.rc;
+  pthread_mutex_unlock(&c->mu);
+  return rc;
+}
+
+enum err committer_submit_async(struct committer *c,
+                                const struct ingest_msg *msgs, size_t n,
+                                struct ingest_result *results,
+                                committer_done_fn done, void *ctx)
+{
+  enum err rc = store_ingest_check(msgs, n);
+  if (rc)
+    return rc;
+  struct job *j = xcalloc(1, sizeof *j);
+  j->msgs = msgs;
+  j->n = n;
+  j->results = results;
+  j->done = done;
+  j->ctx = ctx;
+  pthread_mutex_lock(&c->mu);
+  rc = enqueue(c, j);
+  pthread_mutex_unlock(&c->mu);
+  if (rc)
+    free(j);
+  return rc;
+}
+
+void committer_stats(struct committer *c, struct committer_stats *out)
+{
+  pthread_mutex_lock(&c->mu);
+  *out = c->stats;
+  out->queued_msgs = c->queued_msgs;
+  pthread_mutex_unlock(&c->mu);
+}
+
+void committer_close(struct committer *c)
+{
+  if (!c)
+    return;
+  pthread_mutex_lock(&c->mu);
+  c->closing = true;
+  pthread_cond_broadcast(&c->work_cv);
+  pthread_cond_broadcast(&c->space_cv);
+  pthread_mutex_unlock(&c->mu);
+  pthread_join(c->thread, NULL);
+  store_close(c->st);
+  pthread_cond_destroy(&c->space_cv);
+  pthread_cond_destroy(&c->done_cv);
+  pthread_cond_destroy(&c->work_cv);
+  pthread_mutex_destroy(&c->mu);
+  free(c);
+}

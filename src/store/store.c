@@ -1,0 +1,750 @@
+/* store: backend selection and the logic shared by every backend.
+ *
+ * The alert policy lives here, written once over the primitives of
+ * store_int.h, so SQLite and a later PostgreSQL backend decide alike:
+ * duplicates by message_id, one open alert per customer episode, the
+ * cooldown, the severity raise, and the outbox entries each decision
+ * needs. The backends only store and fetch.
+ *
+ * Invariants: an alert row and its outbox entries are written in the same
+ * transaction as the message that caused them; at most one alert per
+ * customer is open (the backend enforces it with a unique index). */
+#include "store/store.h"
+
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/jsonw.h"
+#include "base/xalloc.h"
+#include "store/store_int.h"
+
+void store_set_error(struct store *st, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(st->errmsg, sizeof st->errmsg, fmt, ap);
+  va_end(ap);
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+  return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Parses "busy_timeout_ms=N&synchronous=full" into o. */
+static enum err parse_opts(char *q, struct store_url_opts *o, char *err,
+                           size_t errlen)
+{
+  char *save = NULL;
+  for (char *kv = strtok_r(q, "&", &save); kv;
+       kv = strtok_r(NULL, "&", &save)) {
+    char *eq = strchr(kv, '=');
+    if (!eq)
+      goto bad;
+    *eq = '\0';
+    const char *v = eq + 1;
+    if (!strcmp(kv, "busy_timeout_ms")) {
+      char *end;
+      long n = strtol(v, &end, 10);
+      if (!*v || *end || n < 0 || n > 3600000)
+        goto bad;
+      o->busy_timeout_ms = n;
+    } else if (!strcmp(kv, "synchronous")) {
+      if (!strcmp(v, "off"))
+        o->synchronous = 0;
+      else if (!strcmp(v, "normal"))
+        o->synchronous = 1;
+      else if (!strcmp(v, "full"))
+        o->synchronous = 2;
+      else
+        goto bad;
+    } else {
+      goto bad;
+    }
+    continue;
+  bad:
+    snprintf(err, errlen,
+             "DATABASE_URL: bad option '%s' (known: busy_timeout_ms=N, "
+             "synchronous=full|normal|off)",
+             kv);
+    return ERR_INVALID;
+  }
+  return ERR_OK;
+}
+
+static enum err open_url(const char *url, int max_version, char *err,
+                         size_t errlen, struct store **out)
+{
+  struct store_url_opts opts = {.busy_timeout_ms = 5000, .synchronous = 2};
+  char *path = NULL;
+  struct store *st = NULL;
+  enum err rc = ERR_OK;
+  if (!url || !*url) {
+    snprintf(err, errlen, "DATABASE_URL: empty");
+    rc = ERR_INVALID;
+    goto out;
+  }
+  if (starts_with(url, "postgres://") || starts_with(url, "postgresql://")) {
+    snprintf(err, errlen,
+             "DATABASE_URL: the PostgreSQL backend is not part of this "
+             "build; use a file path or sqlite:PATH");
+    rc = ERR_UNSUPPORTED;
+    goto out;
+  }
+  if (starts_with(url, "sqlite:")) {
+    const char *p = url + strlen("sqlite:");
+    if (starts_with(p, "//"))
+      p += 2;
+    path = xstrdup(p);
+    char *q = strchr(path, '?');
+    if (q) {
+      *q++ = '\0';
+      rc = parse_opts(q, &opts, err, errlen);
+      if (rc)
+        goto out;
+    }
+  } else if (strstr(url, "://")) {
+    snprintf(err, errlen,
+             "DATABASE_URL: unknown scheme in '%s' (use a path, sqlite:PATH "
+             "or postgres://)",
+             url);
+    rc = ERR_UNSUPPORTED;
+    goto out;
+  } else {
+    path = xstrdup(url);
+  }
+  if (!*path) {
+    snprintf(err, errlen, "DATABASE_URL: no file path in '%s'", url);
+    rc = ERR_INVALID;
+    goto out;
+  }
+  st = xcalloc(1, sizeof *st);
+  rc = store_sqlite_open(st, path, &opts, max_version, err, errlen);
+  if (rc) {
+    free(st);
+    st = NULL;
+    goto out;
+  }
+  *out = st;
+out:
+  free(path);
+  return rc;
+}
+
+enum err store_open(const char *url, char *err, size_t errlen,
+                    struct store **out)
+{
+  return open_url(url, STORE_SCHEMA_VERSION, err, errlen, out);
+}
+
+enum err store_migrate_to(const char *url, int version, char *err,
+                          size_t errlen)
+{
+  struct store *st = NULL;
+  if (version < 1 || version > STORE_SCHEMA_VERSION) {
+    snprintf(err, errlen, "schema version %d is not in [1, %d]", version,
+             STORE_SCHEMA_VERSION);
+    return ERR_INVALID;
+  }
+  enum err rc = open_url(url, version, err, errlen, &st);
+  store_close(st);
+  return rc;
+}
+
+void store_close(struct store *st)
+{
+  if (!st)
+    return;
+  if (st->in_tx)
+    store_rollback(st);
+  st->ops->close(st);
+  free(st);
+}
+
+const char *store_errmsg(const struct store *st)
+{
+  return st->errmsg;
+}
+
+const char *store_backend(const struct store *st)
+{
+  return st->ops->name;
+}
+
+enum err store_schema_version(struct store *st, int *out)
+{
+  return st->ops->schema_version(st, out);
+}
+
+/* ---- Transactions ----------------------------------------------------- */
+
+enum err store_begin(struct store *st)
+{
+  if (st->in_tx) {
+    store_set_error(st, "store_begin: a transaction is already open");
+    return ERR_INVALID;
+  }
+  enum err rc = st->ops->tx(st, STORE_TX_BEGIN);
+  if (!rc) {
+    st->in_tx = true;
+    st->tx_failed = false;
+  }
+  return rc;
+}
+
+/* Runs op, keeping the message of the error that led to it. */
+static void undo(struct store *st, enum store_tx op)
+{
+  char msg[sizeof st->errmsg];
+  memcpy(msg, st->errmsg, sizeof msg);
+  st->ops->tx(st, op);
+  memcpy(st->errmsg, msg, sizeof msg);
+}
+
+enum err store_commit(struct store *st)
+{
+  if (!st->in_tx) {
+    store_set_error(st, "store_commit: no transaction is open");
+    return ERR_INVALID;
+  }
+  st->in_tx = false;
+  if (st->tx_failed) {
+    undo(st, STORE_TX_ROLLBACK);
+    return ERR_STORE;
+  }
+  enum err rc = st->ops->tx(st, STORE_TX_COMMIT);
+  if (rc)
+    undo(st, STORE_TX_ROLLBACK);
+  return rc;
+}
+
+void store_rollback(struct store *st)
+{
+  if (!st->in_tx)
+    return;
+  st->in_tx = false;
+  undo(st, STORE_TX_ROLLBACK);
+}
+
+enum err store_tx_enter(struct store *st)
+{
+  if (st->in_tx)
+    return st->tx_failed ? ERR_STORE : ERR_OK;
+  return st->ops->tx(st, STORE_TX_BEGIN);
+}
+
+enum err store_tx_leave(struct store *st, enum err rc)
+{
+  if (st->in_tx) {
+    /* No savepoint: one per batch copied every page the batch touched and
+     * cost more than the batch. A failed write poisons the transaction. */
+    if (rc)
+      st->tx_failed = true;
+    return rc;
+  }
+  if (!rc) {
+    rc = st->ops->tx(st, STORE_TX_COMMIT);
+    if (!rc)
+      return ERR_OK;
+  }
+  undo(st, STORE_TX_ROLLBACK);
+  return rc;
+}
+
+/* ---- Names ------------------------------------------------------------ */
+
+const char *store_alert_name(enum store_alert a)
+{
+  switch (a) {
+  case STORE_ALERT_NONE:
+    return "none";
+  case STORE_ALERT_CREATED:
+    return "created";
+  case STORE_ALERT_APPENDED:
+    return "appended";
+  case STORE_ALERT_DUPLICATE:
+    return "duplicate";
+  }
+  return "none";
+}
+
+const char *store_kind_name(enum store_kind k)
+{
+  switch (k) {
+  case STORE_KIND_CREATE_TICKET:
+    return "create_ticket";
+  case STORE_KIND_COMMENT:
+    return "comment";
+  case STORE_KIND_UPDATE_SEVERITY:
+    return "update_severity";
+  }
+  return "comment";
+}
+
+const char *store_state_name(enum store_state s)
+{
+  switch (s) {
+  case STORE_PENDING:
+    return "pending";
+  case STORE_DONE:
+    return "done";
+  case STORE_DEAD:
+    return "dead";
+  case STORE_SKIPPED:
+    return "skipped";
+  }
+  return "pending";
+}
+
+/* ---- Ingest ----------------------------------------------------------- */
+
+enum err store_ingest_check(const struct ingest_msg *msgs, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    const struct ingest_msg *m = &msgs[i];
+    if (!m->customer_id || !*m->customer_id || !m->level_name)
+      return ERR_INVALID;
+    if (m->frustrated && !m->severity)
+      return ERR_INVALID;
+  }
+  return ERR_OK;
+}
+
+void store_ingest_result_cleanup(struct ingest_result *r)
+{
+  free(r->result_json);
+  r->result_json = NULL;
+}
+
+/* A random alert key: 128 bits in hex, unique across databases, so the
+ * marker found in DevRev can only be this alert's. */
+static void new_alert_key(char key[STORE_ALERT_KEY_LEN])
+{
+  unsigned char b[16];
+  if (getentropy(b, sizeof b) != 0) {
+    /* getentropy cannot fail for 16 bytes on Linux >= 3.17; keep a
+     * unique-enough fallback rather than aborting. */
+    static unsigned long counter;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    unsigned long long x = (unsigned long long)ts.tv_sec * 1000000007ull ^
+                           (unsigned long long)ts.tv_nsec ^
+                           ((unsigned long long)getpid() << 32) ^
+                           (unsigned long long)++counter;
+    for (size_t i = 0; i < sizeof b; i++) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      b[i] = (unsigned char)x;
+    }
+  }
+  for (size_t i = 0; i < sizeof b; i++)
+    snprintf(key + 2 * i, 3, "%02x", b[i]);
+}
+
+/* Length of at most max bytes of s that ends on a UTF-8 boundary. */
+static size_t utf8_cut(const char *s, size_t len, size_t max)
+{
+  if (len <= max)
+    return len;
+  size_t n = max;
+  while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+    n--;
+  return n;
+}
+
+static void key_str(struct jsonw *w, const char *key, const char *v)
+{
+  if (!v)
+    return;
+  jsonw_key(w, key);
+  jsonw_string(w, v);
+}
+
+/* The facts a create_ticket or comment reports; caller frees. */
+static char *facts_payload(const struct ingest_msg *m)
+{
+  struct buf b;
+  struct jsonw w;
+  buf_init(&b, 0);
+  jsonw_init(&w, &b);
+  jsonw_object_begin(&w);
+  key_str(&w, "customer_id", m->customer_id);
+  key_str(&w, "conversation_id", m->conversation_id);
+  key_str(&w, "channel", m->channel);
+  key_str(&w, "message_id", m->message_id);
+  if (m->text) {
+    size_t len = strlen(m->text);
+    size_t cut = utf8_cut(m->text, len, STORE_EXCERPT_MAX);
+    jsonw_key(&w, "excerpt");
+    if (cut < len) {
+      struct buf e;
+      buf_init(&e, 0);
+      buf_append(&e, m->text, cut);
+      buf_puts(&e, "\xe2\x80\xa6"); /* U+2026, the text goes on */
+      jsonw_string(&w, buf_ptr(&e));
+      buf_cleanup(&e);
+    } else {
+      jsonw_string(&w, m->text);
+    }
+  }
+  jsonw_key(&w, "polarity");
+  jsonw_double(&w, m->polarity);
+  jsonw_key(&w, "subjectivity");
+  jsonw_double(&w, m->subjectivity);
+  key_str(&w, "level", m->level_name);
+  key_str(&w, "severity", m->severity);
+  key_str(&w, "words", m->words);
+  jsonw_object_end(&w);
+  return buf_take(&b);
+}
+
+static char *severity_payload(const struct ingest_msg *m, const char *prev)
+{
+  struct buf b;
+  struct jsonw w;
+  buf_init(&b, 0);
+  jsonw_init(&w, &b);
+  jsonw_object_begin(&w);
+  key_str(&w, "level", m->level_name);
+  key_str(&w, "severity", m->severity);
+  key_str(&w, "previous_severity", prev);
+  jsonw_object_end(&w);
+  return buf_take(&b);
+}
+
+/* Appends (now, polarity, level) to the customer's window, keeping the
+ * newest STORE_WINDOW_MAX. The window is JSON written only by this
+ * function, "[[at,polarity,level],...]", so it is edited as text: the old
+ * entries are copied, never re-parsed and re-printed (printing doubles
+ * exactly is the costly part, and this runs for every message). Text of
+ * another shape is replaced. */
+static enum err window_push(struct store *st, const struct ingest_msg *m,
+                            int64_t now_ms)
+{
+  char *old = NULL;
+  struct buf b;
+  buf_init(&b, 0);
+  enum err rc = st->ops->window_get(st, m->customer_id, &old);
+  if (rc)
+    goto out;
+  buf_putc(&b, '[');
+  size_t len = old ? strlen(old) : 0;
+  if (len > 4 && !strncmp(old, "[[", 2) && !strcmp(old + len - 2, "]]")) {
+    /* Entries hold no brackets inside, so "],[" separates them. */
+    const char *body = old + 1, *end = old + len - 1;
+    size_t count = 1;
+    for (const char *p = body; (p = strstr(p, "],[")) && p < end; p += 3)
+      count++;
+    while (count >= STORE_WINDOW_MAX) {
+      body = strstr(body, "],[") + 2;
+      count--;
+    }
+    buf_append(&b, body, (size_t)(end - body));
+    buf_putc(&b, ',');
+  }
+  char pol[32];
+  jsonw_format_double(m->polarity, pol);
+  buf_printf(&b, "[%lld,%s,%lld]]", (long long)now_ms, pol,
+             (long long)m->level);
+  rc = st->ops->window_put(st, m->customer_id, buf_ptr(&b), now_ms);
+out:
+  free(old);
+  buf_cleanup(&b);
+  return rc;
+}
+
+/* Opens a new alert for m; sets *id and key. */
+static enum err open_alert(struct store *st, const struct ingest_msg *m,
+                           int64_t now_ms, struct ingest_result *r)
+{
+  struct store_alert_row a = {0};
+  char *payload = NULL;
+  new_alert_key(a.key);
+  /* The row borrows m's strings; nothing in it is freed here. */
+  a.customer_id = (char *)m->customer_id;
+  a.conversation_id = (char *)m->conversation_id;
+  a.level_name = (char *)m->level_name;
+  a.severity = (char *)m->severity;
+  a.level = (int64_t)m->level;
+  a.open = true;
+  a.created_at_ms = now_ms;
+  a.last_activity_ms = now_ms;
+  a.message_count = 1;
+  enum err rc = st->ops->alert_insert(st, &a);
+  if (rc)
+    goto out;
+  payload = facts_payload(m);
+  rc = st->ops->outbox_insert(st, a.id, STORE_KIND_CREATE_TICKET, payload,
+                              now_ms);
+  if (rc)
+    goto out;
+  r->alert_id = a.id;
+  memcpy(r->alert_key, a.key, sizeof a.key);
+out:
+  free(payload);
+  return rc;
+}
+
+/* Adds m to the open alert a (owned by the caller). */
+static enum err append_alert(struct store *st, const struct ingest_msg *m,
+                             int64_t now_ms, struct store_alert_row *a,
+                             struct ingest_result *r)
+{
+  char *payload = facts_payload(m);
+  char *raise = NULL;
+  enum err rc =
+      st->ops->outbox_insert(st, a->id, STORE_KIND_COMMENT, payload, now_ms);
+  if (rc)
+    goto out;
+  if ((int64_t)m->level > a->level) {
+    /* Only a change DevRev can see is worth a request. */
+    if (!a->severity || strcmp(a->severity, m->severity)) {
+      raise = severity_payload(m, a->severity);
+      rc = st->ops->outbox_insert(st, a->id, STORE_KIND_UPDATE_SEVERITY, raise,
+                                  now_ms);
+      if (rc)
+        goto out;
+    }
+    a->level = (int64_t)m->level;
+    free(a->level_name);
+    a->level_name = xstrdup(m->level_name);
+    free(a->severity);
+    a->severity = xstrdup(m->severity);
+  }
+  a->last_activity_ms = now_ms;
+  a->message_count++;
+  rc = st->ops->alert_update(st, a);
+  if (rc)
+    goto out;
+  r->alert_id = a->id;
+  memcpy(r->alert_key, a->key, sizeof a->key);
+out:
+  free(payload);
+  free(raise);
+  return rc;
+}
+
+static enum err ingest_one(struct store *st, const struct ingest_msg *m,
+                           const struct alert_policy *pol, int64_t now_ms,
+                           struct ingest_result *r)
+{
+  struct store_alert_row open = {0};
+  bool found = false;
+  enum err rc = ERR_OK;
+  if (m->message_id) {
+    rc = st->ops->msg_find(st, m->message_id, r, &found);
+    if (rc || found) {
+      if (found)
+        r->outcome = STORE_ALERT_DUPLICATE;
+      goto out;
+    }
+  }
+  r->outcome = STORE_ALERT_NONE;
+  if (m->frustrated && m->level >= pol->min_level) {
+    rc = st->ops->alert_find_open(st, m->customer_id, &open, &found);
+    if (rc)
+      goto out;
+    /* A clock stepping back gives a negative age: still within. */
+    if (found && now_ms - open.last_activity_ms <= pol->cooldown_ms) {
+      rc = append_alert(st, m, now_ms, &open, r);
+      r->outcome = STORE_ALERT_APPENDED;
+    } else {
+      if (found) {
+        open.open = false; /* the episode is over */
+        rc = st->ops->alert_update(st, &open);
+        if (rc)
+          goto out;
+      }
+      rc = open_alert(st, m, now_ms, r);
+      r->outcome = STORE_ALERT_CREATED;
+    }
+    if (rc)
+      goto out;
+  }
+  r->original = r->outcome;
+  rc = st->ops->msg_insert(st, m, r->outcome, r->alert_id, now_ms, &r->row_id);
+  if (rc)
+    goto out;
+  rc = window_push(st, m, now_ms);
+out:
+  store_alert_row_cleanup(&open);
+  return rc;
+}
+
+enum err store_ingest(struct store *st, const struct ingest_msg *msgs, size_t n,
+                      const struct alert_policy *pol, int64_t now_ms,
+                      struct ingest_result *results)
+{
+  enum err rc = store_ingest_check(msgs, n);
+  if (rc) {
+    store_set_error(st, "ingest: a message lacks customer_id, level_name "
+                        "or (frustrated) severity");
+    return rc;
+  }
+  memset(results, 0, n * sizeof *results);
+  rc = store_tx_enter(st);
+  if (rc)
+    return rc;
+  for (size_t i = 0; i < n && !rc; i++)
+    rc = ingest_one(st, &msgs[i], pol, now_ms, &results[i]);
+  rc = store_tx_leave(st, rc);
+  if (rc) {
+    for (size_t i = 0; i < n; i++)
+      store_ingest_result_cleanup(&results[i]);
+    memset(results, 0, n * sizeof *results);
+  }
+  return rc;
+}
+
+enum err store_purge_text(struct store *st, int64_t older_than_ms,
+                          size_t max_rows, size_t *purged)
+{
+  *purged = 0;
+  return st->ops->purge_text(st, older_than_ms, max_rows, purged);
+}
+
+/* ---- Reading back ----------------------------------------------------- */
+
+enum err store_message_get(struct store *st, const char *message_id,
+                           struct store_message *out, bool *found)
+{
+  memset(out, 0, sizeof *out);
+  *found = false;
+  return st->ops->message_get(st, message_id, out, found);
+}
+
+void store_message_cleanup(struct store_message *m)
+{
+  free(m->message_id);
+  free(m->customer_id);
+  free(m->conversation_id);
+  free(m->text);
+  free(m->level_name);
+  free(m->result_json);
+  memset(m, 0, sizeof *m);
+}
+
+enum err store_alert_get(struct store *st, int64_t id,
+                         struct store_alert_row *out)
+{
+  memset(out, 0, sizeof *out);
+  return st->ops->alert_get(st, id, out);
+}
+
+void store_alert_row_cleanup(struct store_alert_row *a)
+{
+  free(a->customer_id);
+  free(a->conversation_id);
+  free(a->level_name);
+  free(a->severity);
+  free(a->ticket_id);
+  free(a->ticket_display_id);
+  memset(a, 0, sizeof *a);
+}
+
+enum err store_customer_recent(struct store *st, const char *customer_id,
+                               struct store_score *out, size_t cap, size_t *n)
+{
+  char *json = NULL;
+  *n = 0;
+  enum err rc = st->ops->window_get(st, customer_id, &json);
+  if (rc || !json)
+    goto out;
+  cJSON *arr = cJSON_Parse(json);
+  const cJSON *it;
+  cJSON_ArrayForEach(it, arr)
+  {
+    if (*n == cap)
+      break;
+    if (!cJSON_IsArray(it) || cJSON_GetArraySize(it) != 3)
+      continue;
+    out[*n].at_ms = (int64_t)cJSON_GetNumberValue(cJSON_GetArrayItem(it, 0));
+    out[*n].polarity = cJSON_GetNumberValue(cJSON_GetArrayItem(it, 1));
+    out[*n].level = (int64_t)cJSON_GetNumberValue(cJSON_GetArrayItem(it, 2));
+    (*n)++;
+  }
+  cJSON_Delete(arr);
+out:
+  free(json);
+  return rc;
+}
+
+enum err store_counts(struct store *st, struct store_counts *out)
+{
+  memset(out, 0, sizeof *out);
+  return st->ops->counts(st, out);
+}
+
+/* ---- Outbox ----------------------------------------------------------- */
+
+void store_entry_cleanup(struct store_entry *e)
+{
+  free(e->payload);
+  free(e->ticket_id);
+  free(e->ticket_display_id);
+  memset(e, 0, sizeof *e);
+}
+
+enum err store_outbox_claim(struct store *st, int64_t now_ms, int64_t lease_ms,
+                            struct store_entry *out, bool *found)
+{
+  memset(out, 0, sizeof *out);
+  *found = false;
+  return st->ops->outbox_claim(st, now_ms, lease_ms, out, found);
+}
+
+enum err store_outbox_finish(struct store *st, const struct store_finish *f,
+                             int64_t now_ms)
+{
+  return st->ops->outbox_finish(st, f, now_ms);
+}
+
+enum err store_outbox_record_attempt(struct store *st, int64_t entry_id,
+                                     const struct store_attempt *a)
+{
+  return st->ops->outbox_record_attempt(st, entry_id, a);
+}
+
+enum err store_outbox_recover(struct store *st, size_t *released)
+{
+  *released = 0;
+  return st->ops->outbox_recover(st, released);
+}
+
+enum err store_outbox_skip_pending(struct store *st, const char *reason,
+                                   int64_t now_ms, size_t *skipped)
+{
+  *skipped = 0;
+  return st->ops->outbox_skip_pending(st, reason, now_ms, skipped);
+}
+
+enum err store_outbox_stats(struct store *st, int64_t now_ms,
+                            struct store_outbox_stats *out)
+{
+  memset(out, 0, sizeof *out);
+  return st->ops->outbox_stats(st, now_ms, out);
+}
+
+enum err store_outbox_list(struct store *st, int64_t alert_id,
+                           struct store_outbox_row **out, size_t *n)
+{
+  *out = NULL;
+  *n = 0;
+  return st->ops->outbox_list(st, alert_id, out, n);
+}
+
+void store_outbox_rows_free(struct store_outbox_row *rows, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    free(rows[i].payload);
+    free(rows[i].last_error);
+  }
+  free(rows);
+}

@@ -1,0 +1,384 @@
+/* store: the durable record of messages, alerts and the delivery outbox.
+ *
+ * One interface, several backends chosen by the URL given to store_open:
+ * a plain path or "sqlite:PATH" is SQLite (WAL, synchronous=FULL, so a
+ * commit that returned is on disk); "postgres://..." is reserved for the
+ * PostgreSQL backend (ERR_UNSUPPORTED for now).
+ *
+ * What lives here:
+ *  - messages: scores, level, ids, the text (until purged by retention),
+ *    the alert outcome and the result JSON answered to the client, so a
+ *    repeated message_id is answered identically and creates nothing;
+ *  - alerts: one open alert per customer episode, with its DevRev ticket
+ *    once known;
+ *  - outbox: what must still be told to DevRev (create_ticket, comment,
+ *    update_severity), written in the same transaction as the message that
+ *    caused it, with its delivery attempts;
+ *  - customer_state: each customer's window of recent scores.
+ *
+ * Threads: a handle is not thread-safe; open one per thread (the committer
+ * and the outbox worker each own theirs). Several handles on one SQLite
+ * file are fine: writers take turns (busy timeout). All times are
+ * milliseconds since the Unix epoch, passed in by the caller so that tests
+ * control the clock.
+ *
+ * Errors: functions return enum err (ERR_STORE for a backend failure,
+ * ERR_INVALID for bad arguments); the detail is in store_errmsg. */
+#ifndef STORE_STORE_H
+#define STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+struct store; /* opaque; see store_int.h */
+
+/* The newest schema version this build knows. */
+#define STORE_SCHEMA_VERSION 2
+
+/* Bytes of message text copied into an outbox payload (cut on a UTF-8
+ * boundary): enough for an agent to see what was said, small enough that
+ * a ticket body stays far below DevRev's 65536-character limit. */
+#define STORE_EXCERPT_MAX 500
+
+/* Scores kept per customer in customer_state. */
+#define STORE_WINDOW_MAX 20
+
+/* Length of an alert key: 32 hex digits and a NUL. */
+#define STORE_ALERT_KEY_LEN 33
+
+/* ---- Opening ---------------------------------------------------------- */
+
+/* Opens the store at url, creating it (and, for SQLite, the file's
+ * directory) if needed and applying pending schema migrations. URL forms:
+ *   PATH, sqlite:PATH, sqlite://PATH  SQLite file (":memory:" works too)
+ *   sqlite:PATH?busy_timeout_ms=N&synchronous=full|normal|off
+ *                                     (defaults 5000 and full)
+ *   postgres://..., postgresql://...  ERR_UNSUPPORTED (not built yet)
+ * On failure returns ERR_INVALID / ERR_UNSUPPORTED / ERR_STORE / ERR_IO and
+ * writes a message into err (errlen bytes); *out is untouched. On success
+ * sets *out; release with store_close. */
+enum err store_open(const char *url, char *err, size_t errlen,
+                    struct store **out);
+
+/* Closes the handle (rolling back an open transaction). NULL is fine. */
+void store_close(struct store *st);
+
+/* The last error's detail, borrowed until the next call on st; "" if none. */
+const char *store_errmsg(const struct store *st);
+
+/* Static backend name: "sqlite". */
+const char *store_backend(const struct store *st);
+
+/* The schema version of the open database. */
+enum err store_schema_version(struct store *st, int *out);
+
+/* For tests and tooling: creates or upgrades the database at url only up
+ * to schema version `version` (1..STORE_SCHEMA_VERSION), then closes it.
+ * A later store_open upgrades the rest of the way. */
+enum err store_migrate_to(const char *url, int version, char *err,
+                          size_t errlen);
+
+/* ---- Transactions ----------------------------------------------------- */
+
+/* Starts a write transaction (SQLite: BEGIN IMMEDIATE, so the write lock
+ * is taken now and a busy database fails here, not half-way). Calls that
+ * write join it. If one of them fails with ERR_STORE the transaction is
+ * poisoned: later writes fail and store_commit rolls back and returns
+ * ERR_STORE (ERR_INVALID from store_ingest wrote nothing and poisons
+ * nothing). */
+enum err store_begin(struct store *st);
+/* Commits; when it returns ERR_OK the data is durable. On failure the
+ * transaction is rolled back. */
+enum err store_commit(struct store *st);
+/* Rolls back the open transaction, if any. */
+void store_rollback(struct store *st);
+
+/* ---- Ingest: messages and the alert policy ---------------------------- */
+
+/* What a message did to alerts. */
+enum store_alert {
+  STORE_ALERT_NONE,      /* not frustrated, or below the minimum level */
+  STORE_ALERT_CREATED,   /* opened a new alert (outbox: create_ticket) */
+  STORE_ALERT_APPENDED,  /* joined the customer's open alert (comment) */
+  STORE_ALERT_DUPLICATE, /* message_id seen before: nothing written */
+};
+
+/* "none", "created", "appended", "duplicate". */
+const char *store_alert_name(enum store_alert a);
+
+struct alert_policy {
+  /* ALERT_COOLDOWN: a frustrated message joins the customer's open alert
+   * when that alert's last activity is at most this old; otherwise the old
+   * alert is closed and a new one opened. */
+  int64_t cooldown_ms;
+  /* ALERT_MIN_LEVEL as a level index: frustrated messages below it raise
+   * nothing. */
+  size_t min_level;
+};
+
+/* One message as the caller scored it. Strings are borrowed for the call;
+ * NULL means absent. The caller bounds their sizes (HTTP body limit). */
+struct ingest_msg {
+  const char *message_id;  /* idempotency key; NULL: never a duplicate */
+  const char *customer_id; /* required, non-empty */
+  const char *conversation_id;
+  const char *channel;
+  const char *timestamp; /* as the sender gave it */
+  const char *lang;
+  const char *text; /* kept until store_purge_text */
+  double polarity;
+  double subjectivity;
+  size_t level;           /* index in the configured levels */
+  const char *level_name; /* required */
+  const char *severity;   /* DevRev severity of the level; required
+                           * when frustrated */
+  bool frustrated;        /* the detector's verdict */
+  const char *words;      /* deciding words, for the ticket body */
+  /* The analysis as answered to the client (without the alert outcome,
+   * which the store decides). Stored, and handed back for a duplicate so
+   * that the answer can be rebuilt identically. */
+  const char *result_json;
+};
+
+struct ingest_result {
+  enum store_alert outcome;
+  /* For DUPLICATE: the outcome the first delivery of this message_id got
+   * (what the client was told then); otherwise equal to outcome. */
+  enum store_alert original;
+  int64_t row_id;   /* the message's row (the first one's for DUPLICATE) */
+  int64_t alert_id; /* 0 when no alert is involved */
+  char alert_key[STORE_ALERT_KEY_LEN]; /* "" when no alert */
+  /* DUPLICATE only: the stored result_json (owned; NULL if none was
+   * stored). Free with store_ingest_result_cleanup. */
+  char *result_json;
+};
+
+/* Records msgs[0..n) and applies the alert policy, in one transaction (or
+ * as part of the one store_begin opened): either every message of the
+ * batch is written with its alerts and outbox entries, or nothing is. For
+ * each
+ * message, in order:
+ *  - a message_id already stored (also earlier in this batch): DUPLICATE,
+ *    nothing written, result_json/original from the first one;
+ *  - otherwise the message is inserted, and if it is frustrated at
+ *    pol->min_level or above: the customer's open alert whose last activity
+ *    is within pol->cooldown_ms gets it (APPENDED: outbox `comment`, plus
+ *    `update_severity` when the level rose to a different severity; the
+ *    alert's level, activity and count are updated); else a new alert is
+ *    opened (CREATED: outbox `create_ticket`); otherwise NONE.
+ * now_ms is the commit time used for cooldowns and created_at.
+ * results has room for n; on success every entry is filled (clean each
+ * with store_ingest_result_cleanup); on failure none needs cleaning.
+ * Returns ERR_INVALID (a message lacks customer_id or level_name; nothing
+ * written) or ERR_STORE. */
+enum err store_ingest(struct store *st, const struct ingest_msg *msgs, size_t n,
+                      const struct alert_policy *pol, int64_t now_ms,
+                      struct ingest_result *results);
+
+/* Checks the fields store_ingest requires; ERR_INVALID if one is missing. */
+enum err store_ingest_check(const struct ingest_msg *msgs, size_t n);
+
+/* Frees what an ingest result owns; the struct can be reused. */
+void store_ingest_result_cleanup(struct ingest_result *r);
+
+/* Retention: forgets the text of messages created before older_than_ms
+ * (scores, ids and outcomes stay) and drops the excerpt from finished
+ * outbox payloads of that age. Works in chunks of at most max_rows
+ * messages per call (0: no limit) so the write lock is held briefly; sets
+ * *purged to the number of messages changed (call again while it is
+ * max_rows). */
+enum err store_purge_text(struct store *st, int64_t older_than_ms,
+                          size_t max_rows, size_t *purged);
+
+/* ---- Reading back (tests, /api/stats, the dashboard) ------------------ */
+
+struct store_message {
+  int64_t row_id;
+  char *message_id, *customer_id, *conversation_id, *text; /* owned */
+  char *level_name, *result_json;                          /* owned */
+  double polarity, subjectivity;
+  int64_t level;
+  bool frustrated;
+  enum store_alert outcome;
+  int64_t alert_id;
+  int64_t created_at_ms;
+};
+
+/* Looks a message up by message_id; *found is false if there is none. */
+enum err store_message_get(struct store *st, const char *message_id,
+                           struct store_message *out, bool *found);
+void store_message_cleanup(struct store_message *m);
+
+struct store_alert_row {
+  int64_t id;
+  char key[STORE_ALERT_KEY_LEN];
+  char *customer_id, *conversation_id; /* owned */
+  char *level_name, *severity;         /* owned */
+  char *ticket_id, *ticket_display_id; /* owned; NULL until known */
+  int64_t level;
+  bool open;
+  int64_t created_at_ms, last_activity_ms, message_count;
+};
+
+/* Reads alert `id`; ERR_NOT_FOUND if it does not exist. */
+enum err store_alert_get(struct store *st, int64_t id,
+                         struct store_alert_row *out);
+void store_alert_row_cleanup(struct store_alert_row *a);
+
+struct store_score {
+  int64_t at_ms;
+  double polarity;
+  int64_t level;
+};
+
+/* The customer's most recent scores (up to STORE_WINDOW_MAX), oldest
+ * first, into out (room for cap); *n is how many. */
+enum err store_customer_recent(struct store *st, const char *customer_id,
+                               struct store_score *out, size_t cap, size_t *n);
+
+struct store_counts {
+  int64_t messages, alerts, open_alerts;
+  int64_t outbox_pending, outbox_done, outbox_dead, outbox_skipped;
+};
+
+/* Row counts (full scans: for tests and occasional stats, not per
+ * request). */
+enum err store_counts(struct store *st, struct store_counts *out);
+
+/* ---- Outbox (used by the delivery worker) ----------------------------- */
+
+enum store_kind {
+  STORE_KIND_CREATE_TICKET,
+  STORE_KIND_COMMENT,
+  STORE_KIND_UPDATE_SEVERITY,
+};
+
+enum store_state {
+  STORE_PENDING, /* to deliver (at next_attempt_at) */
+  STORE_DONE,    /* DevRev has it */
+  STORE_DEAD,    /* permanent failure: dead letter, with last_error */
+  STORE_SKIPPED, /* record-only mode: never sent */
+};
+
+/* "create_ticket", "comment", "update_severity". */
+const char *store_kind_name(enum store_kind k);
+/* "pending", "done", "dead", "skipped". */
+const char *store_state_name(enum store_state s);
+
+/* One claimed outbox entry; free with store_entry_cleanup. The payload is
+ * the JSON object of facts the entry reports: customer_id,
+ * conversation_id, channel, message_id, excerpt, polarity, subjectivity,
+ * level, severity, words (absent when unknown); for update_severity:
+ * level, severity, previous_severity. */
+struct store_entry {
+  int64_t id;
+  int64_t alert_id;
+  enum store_kind kind;
+  char *payload;    /* owned */
+  int64_t attempts; /* including the one this claim starts */
+  /* An earlier attempt (or one cut short by a crash) may have created the
+   * ticket: look it up before creating it again. */
+  bool outcome_unknown;
+  int64_t created_at_ms;
+  int64_t first_attempt_ms; /* when the first attempt started */
+  char alert_key[STORE_ALERT_KEY_LEN];
+  char *ticket_id;         /* owned; the alert's ticket, NULL until known */
+  char *ticket_display_id; /* owned; may be NULL */
+};
+void store_entry_cleanup(struct store_entry *e);
+
+/* Claims the oldest due entry: pending, next_attempt_at <= now_ms, not
+ * leased, with no older pending entry of the same alert (so a comment
+ * waits for its alert's create_ticket, and comments keep their order).
+ * The claim counts an attempt, leases the entry for lease_ms (another
+ * worker will not take it meanwhile) and, for create_ticket, durably
+ * marks the outcome unknown until store_outbox_finish says otherwise: a
+ * crash in the middle of the request leads to a lookup, not a second
+ * ticket. *found is false when nothing is due. */
+enum err store_outbox_claim(struct store *st, int64_t now_ms, int64_t lease_ms,
+                            struct store_entry *out, bool *found);
+
+/* One request to DevRev, as recorded in delivery_attempts. */
+struct store_attempt {
+  int64_t at_ms;
+  int64_t duration_ms;
+  int http_status;    /* 0: no HTTP response */
+  const char *result; /* "ok", "retry", "rate_limited", "permanent",
+                       * "unknown", "found", "not_found" */
+  const char *error;  /* NULL on success */
+};
+
+/* The end of one claimed delivery. */
+struct store_finish {
+  int64_t entry_id;
+  enum store_state state; /* PENDING = retry at next_attempt_ms */
+  int64_t next_attempt_ms;
+  /* Written as given; the worker keeps it set once an attempt may have
+   * reached DevRev (the claim's in-flight mark is replaced by it). */
+  bool outcome_unknown;
+  const char *error; /* last_error; NULL clears it */
+  /* DONE create_ticket: the ticket, stored on the alert. */
+  const char *ticket_id;
+  const char *ticket_display_id;
+  const struct store_attempt *attempt; /* recorded if not NULL */
+};
+
+/* Records the outcome of a claimed entry in one transaction: the attempt,
+ * the new state, and for a DONE create_ticket the alert's ticket. A DEAD
+ * create_ticket also makes the alert's other pending entries DEAD (they
+ * have no ticket to go to). ERR_NOT_FOUND if the entry does not exist. */
+enum err store_outbox_finish(struct store *st, const struct store_finish *f,
+                             int64_t now_ms);
+
+/* Records one extra attempt (a lookup before a create) for entry_id. */
+enum err store_outbox_record_attempt(struct store *st, int64_t entry_id,
+                                     const struct store_attempt *a);
+
+/* At startup of the only worker of a single-instance store: releases the
+ * leases left by a previous process so its entries are due again now.
+ * Their outcome_unknown marks stay. Sets *released. */
+enum err store_outbox_recover(struct store *st, size_t *released);
+
+/* Record-only mode: marks every pending entry SKIPPED with reason as its
+ * last_error; sets *skipped. */
+enum err store_outbox_skip_pending(struct store *st, const char *reason,
+                                   int64_t now_ms, size_t *skipped);
+
+struct store_outbox_stats {
+  int64_t pending;
+  int64_t dead;
+  int64_t oldest_pending_ms; /* created_at of the oldest pending; 0 none */
+  int64_t next_due_ms;       /* earliest time after now_ms at which a
+                              * pending entry's backoff or lease ends; 0
+                              * none */
+  int64_t attempts;          /* delivery attempts ever recorded */
+  int64_t failures;          /* of which not successful */
+  int64_t last_success_ms;   /* 0: never */
+  char last_error[256];      /* of the newest failed attempt; "" none */
+};
+
+/* Delivery statistics. Cheap (index lookups over pending and dead entries
+ * and failed attempts), so the worker calls it on every wake-up. */
+enum err store_outbox_stats(struct store *st, int64_t now_ms,
+                            struct store_outbox_stats *out);
+
+struct store_outbox_row {
+  int64_t id, alert_id;
+  enum store_kind kind;
+  enum store_state state;
+  char *payload, *last_error; /* owned */
+  int64_t attempts, next_attempt_ms, created_at_ms;
+  bool outcome_unknown;
+};
+
+/* Lists the outbox entries of alert_id in creation order (tests and the
+ * dashboard): *out is an owned array of *n rows; free with
+ * store_outbox_rows_free. */
+enum err store_outbox_list(struct store *st, int64_t alert_id,
+                           struct store_outbox_row **out, size_t *n);
+void store_outbox_rows_free(struct store_outbox_row *rows, size_t n);
+
+#endif

@@ -1,0 +1,108 @@
+/* store_int: what a store backend implements. Private to src/store/.
+ *
+ * store.c holds the logic that must not differ between backends (URL
+ * parsing, input checks, the alert policy, outbox payloads, the customer
+ * window); a backend supplies storage primitives through struct store_ops,
+ * the way redis's connection.h makes TCP and TLS interchangeable. A new
+ * backend (PostgreSQL) implements these and passes tests/unit/test_store.c.
+ *
+ * Every primitive sets the handle's message with store_set_error on
+ * failure and returns ERR_STORE (or the code documented in store.h). */
+#ifndef STORE_STORE_INT_H
+#define STORE_STORE_INT_H
+
+#include "store/store.h"
+
+enum store_tx {
+  STORE_TX_BEGIN, /* start a write transaction, taking the lock now */
+  STORE_TX_COMMIT,
+  STORE_TX_ROLLBACK,
+};
+
+/* Options of a URL, parsed by store.c. */
+struct store_url_opts {
+  long busy_timeout_ms; /* how long a writer waits for the lock */
+  int synchronous;      /* 0 off, 1 normal, 2 full */
+};
+
+struct store_ops {
+  const char *name;
+  void (*close)(struct store *st);
+  enum err (*schema_version)(struct store *st, int *out);
+  enum err (*tx)(struct store *st, enum store_tx op);
+
+  /* Ingest primitives, called inside a transaction by store_ingest. */
+  enum err (*msg_find)(struct store *st, const char *message_id,
+                       struct ingest_result *out, bool *found);
+  enum err (*msg_insert)(struct store *st, const struct ingest_msg *m,
+                         enum store_alert outcome, int64_t alert_id,
+                         int64_t now_ms, int64_t *row_id);
+  /* The customer's open alert (key, level, severity, activity, count). */
+  enum err (*alert_find_open)(struct store *st, const char *customer_id,
+                              struct store_alert_row *out, bool *found);
+  /* Inserts a (sets a->id). */
+  enum err (*alert_insert)(struct store *st, struct store_alert_row *a);
+  /* Writes a's level, level_name, severity, open, last_activity_ms and
+   * message_count. */
+  enum err (*alert_update)(struct store *st, const struct store_alert_row *a);
+  enum err (*outbox_insert)(struct store *st, int64_t alert_id,
+                            enum store_kind kind, const char *payload,
+                            int64_t now_ms);
+  /* The customer's window as JSON (owned; NULL when there is none). */
+  enum err (*window_get)(struct store *st, const char *customer_id,
+                         char **json);
+  enum err (*window_put)(struct store *st, const char *customer_id,
+                         const char *json, int64_t now_ms);
+
+  /* The rest of store.h, one to one. */
+  enum err (*purge_text)(struct store *st, int64_t older_than_ms,
+                         size_t max_rows, size_t *purged);
+  enum err (*message_get)(struct store *st, const char *message_id,
+                          struct store_message *out, bool *found);
+  enum err (*alert_get)(struct store *st, int64_t id,
+                        struct store_alert_row *out);
+  enum err (*counts)(struct store *st, struct store_counts *out);
+  enum err (*outbox_claim)(struct store *st, int64_t now_ms, int64_t lease_ms,
+                           struct store_entry *out, bool *found);
+  enum err (*outbox_finish)(struct store *st, const struct store_finish *f,
+                            int64_t now_ms);
+  enum err (*outbox_record_attempt)(struct store *st, int64_t entry_id,
+                                    const struct store_attempt *a);
+  enum err (*outbox_recover)(struct store *st, size_t *released);
+  enum err (*outbox_skip_pending)(struct store *st, const char *reason,
+                                  int64_t now_ms, size_t *skipped);
+  enum err (*outbox_stats)(struct store *st, int64_t now_ms,
+                           struct store_outbox_stats *out);
+  enum err (*outbox_list)(struct store *st, int64_t alert_id,
+                          struct store_outbox_row **out, size_t *n);
+};
+
+struct store {
+  const struct store_ops *ops;
+  void *impl;     /* the backend's state */
+  bool in_tx;     /* inside store_begin .. store_commit/rollback */
+  bool tx_failed; /* a write inside it failed: commit must not happen */
+  char errmsg[512];
+};
+
+/* Sets st's error message (printf-style). */
+void store_set_error(struct store *st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Runs a multi-statement write atomically: as its own transaction, or
+ * inside the caller's store_begin (joining it; a failure then marks it
+ * failed so that store_commit rolls back instead). store_tx_leave commits
+ * (rc == ERR_OK) or undoes, and returns rc or the commit's error. */
+enum err store_tx_enter(struct store *st);
+enum err store_tx_leave(struct store *st, enum err rc);
+
+/* Backends. Each fills st->ops and st->impl, or returns an error with
+ * the message in err. */
+enum err store_sqlite_open(struct store *st, const char *path,
+                           const struct store_url_opts *opts, int max_version,
+                           char *err, size_t errlen);
+
+#endif
