@@ -130,12 +130,64 @@ void jsonw_string(struct jsonw *w, const char *s)
   jsonw_string_len(w, s, strlen(s));
 }
 
+/* Fast exact path for the common case (scores such as -0.35833): finds the
+ * fewest decimals d for which n = round(|v| * 10^d) satisfies
+ * n / 10^d == |v| in double arithmetic. n and 10^d are exact doubles
+ * (n < 2^53, d <= 16) and IEEE division rounds correctly, so strtod of the
+ * printed decimal gives back v exactly; no fewer decimals can. Returns 0
+ * when the value is outside the range where this is cheaper. */
+static size_t format_fixed(double v, char *out)
+{
+  static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,
+                                 1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                 1e12, 1e13, 1e14, 1e15, 1e16};
+  double a = fabs(v);
+  if (!(a >= 1e-4 && a < 1e15))
+    return 0;
+  for (int d = 0; d <= 16; d++) {
+    double scaled = a * pow10[d];
+    if (scaled >= 9007199254740992.0) /* 2^53 */
+      return 0;
+    long long n = llround(scaled);
+    if ((double)n / pow10[d] != a)
+      continue;
+    char digits[24];
+    int len = snprintf(digits, sizeof digits, "%lld", n);
+    size_t o = 0;
+    if (v < 0)
+      out[o++] = '-';
+    int int_len = len - d;
+    if (int_len <= 0) {
+      out[o++] = '0';
+    } else {
+      memcpy(out + o, digits, (size_t)int_len);
+      o += (size_t)int_len;
+    }
+    out[o++] = '.';
+    if (d == 0) {
+      out[o++] = '0';
+    } else {
+      for (int z = int_len; z < 0; z++)
+        out[o++] = '0';
+      int start = int_len > 0 ? int_len : 0;
+      memcpy(out + o, digits + start, (size_t)(len - start));
+      o += (size_t)(len - start);
+    }
+    out[o] = '\0';
+    return o;
+  }
+  return 0;
+}
+
 size_t jsonw_format_double(double v, char *out)
 {
   if (!isfinite(v)) {
     memcpy(out, "null", 5);
     return 4;
   }
+  size_t fast = format_fixed(v, out);
+  if (fast)
+    return fast;
   int n = 0;
   for (int prec = 15; prec <= 17; prec++) {
     n = snprintf(out, 32, "%.*g", prec, v);

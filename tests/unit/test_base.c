@@ -96,8 +96,53 @@ static void jsonw_shortest_doubles(void)
   CHECK_STR(tmp, "null");
 }
 
+/* The fast fixed-point path must agree with the reference formatting
+ * (%.15g..%.17g, first that round-trips) on values of every magnitude. */
+static void jsonw_fast_path_matches_reference(void)
+{
+  unsigned long long x = 88172645463325252ull;
+  int mismatches = 0;
+  for (int i = 0; i < 200000; i++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    double v;
+    switch (i % 4) {
+    case 0: v = (double)(x % 2000001) / 1e6 - 1.0; break;      /* scores */
+    case 1: v = ((double)(x >> 11) / 9007199254740992.0) * 2 - 1; break;
+    case 2: v = (double)(x % 100000) / 7.0; break;
+    default: v = (double)(x % 1000) * 1e-3 + 1e-4 * (double)(i % 5); break;
+    }
+    char fast[40], ref[40];
+    jsonw_format_double(v, fast);
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+      n = snprintf(ref, sizeof ref, "%.*g", prec, v);
+      if (strtod(ref, NULL) == v)
+        break;
+    }
+    if (!strpbrk(ref, ".eEn"))
+      memcpy(ref + n, ".0", 3);
+    if (strtod(fast, NULL) != v || strcmp(fast, ref)) {
+      if (mismatches++ < 5)
+        FAIL_AT("%.17g: fast '%s' reference '%s'", v, fast, ref);
+    }
+  }
+  CHECK_INT(mismatches, 0);
+  char tmp[40];
+  jsonw_format_double(-0.5, tmp);
+  CHECK_STR(tmp, "-0.5");
+  jsonw_format_double(123456.0, tmp);
+  CHECK_STR(tmp, "123456.0");
+  jsonw_format_double(0.00015, tmp);
+  CHECK_STR(tmp, "0.00015");
+  jsonw_format_double(-1.0, tmp);
+  CHECK_STR(tmp, "-1.0");
+}
+
 int main(void)
 {
+  RUN(jsonw_fast_path_matches_reference);
   RUN(buf_grows_and_takes);
   RUN(buf_refuses_past_limit);
   RUN(utf8_validation);
