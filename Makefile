@@ -5,8 +5,12 @@ TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 LEXICON_CACHE ?= $(CURDIR)/.cache/lexicons
+# make train: labeled JSON Lines in, detector weights out (see tools/train.c).
+SHARED_DATA ?= $(CURDIR)/../shared/data
+TRAIN_DATA  ?= $(SHARED_DATA)/goemotions_dev.jsonl data/train/support_messages.jsonl
+MODEL_OUT   ?= data/model/frustration-model.bin
 
-.PHONY: all build deps test-deps asan tsan test run bench fuzz format clean
+.PHONY: all build deps test-deps asan tsan test run bench fuzz format clean train
 
 all: build
 
@@ -37,6 +41,14 @@ tsan: test-deps
 	  -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=thread $(CMAKE_FLAGS)
 	cmake --build $(TSAN_BUILD) -j $(JOBS)
 	cd $(TSAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Retrains the detector (deterministic: the committed model comes out byte
+# for byte), then rebuilds so that the binary carries the new weights.
+train: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target fa-train
+	./$(BUILD)/fa-train --out $(MODEL_OUT) $(TRAIN_DATA)
+	cmake -S . -B $(BUILD) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
 	./$(BUILD)/frustration-alert serve

@@ -33,6 +33,11 @@ for p in "${want[@]}"; do
     case " ${missing[*]-} " in *" $p "*) ;; *) missing+=("$p") ;; esac
   fi
 done
+# The build fetches VADER's lexicon with `npm pack`: any npm will do (the
+# machine's own Node.js, or Debian's).
+if ! command -v npm >/dev/null; then
+  missing+=(npm)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "install-deps: missing Debian packages: ${missing[*]}"

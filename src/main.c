@@ -3,6 +3,7 @@
  *   serve         the HTTP service
  *   analyze       one verdict, human-readable or --json
  *   score         JSON Lines in, JSON Lines out
+ *   eval          accuracy of the detectors on labeled JSON Lines
  *   check-config  validate and print the effective configuration
  */
 #include <stdio.h>
@@ -24,6 +25,8 @@ static void usage(FILE *f)
           "JSON)\n"
           "  score          read JSON Lines with a \"text\" field, write "
           "them back scored\n"
+          "  eval FILE...   precision, recall and F1 of the detectors on "
+          "labeled JSON Lines\n"
           "  check-config   validate and print the effective configuration\n"
           "\n"
           "options:\n"
@@ -52,6 +55,8 @@ int main(int argc, char **argv)
     return cli_analyze(argc - 1, argv + 1);
   if (!strcmp(cmd, "score"))
     return cli_score(argc - 1, argv + 1);
+  if (!strcmp(cmd, "eval"))
+    return cli_eval(argc - 1, argv + 1);
   if (!strcmp(cmd, "check-config"))
     return cli_check_config(argc - 1, argv + 1);
   fprintf(stderr, "frustration-alert: unknown command '%s'\n\n", cmd);

@@ -10,6 +10,9 @@
 int cli_analyze(int argc, char **argv);
 /* score: JSON Lines in (a "text" field), the same objects out with scores. */
 int cli_score(int argc, char **argv);
+/* eval [--json] [--all] [--model FILE] FILE...: accuracy of the detectors
+ * on labeled JSON Lines. */
+int cli_eval(int argc, char **argv);
 /* check-config: validate and print the effective configuration. */
 int cli_check_config(int argc, char **argv);
 /* serve: the HTTP service. */

@@ -1,0 +1,491 @@
+/* eval: accuracy of the detectors on labeled JSON Lines.
+ *
+ * For each file, over the records whose "label"."frustrated" is a boolean
+ * (null and missing are skipped), prints precision, recall and F1 of:
+ *   - the original rule, TextBlob polarity < FRUSTRATION_THRESHOLD;
+ *   - the best polarity threshold for that file (an oracle: it is chosen on
+ *     the very data it is measured on);
+ *   - VADER's compound score at its usual cut-off (<= -0.05), lexicon only;
+ *   - the model at its shipped operating point (one threshold for all
+ *     files), its precision at 50% and 80% recall, and its best threshold
+ *     on the file (oracle, for comparison).
+ * Records of a source the model was trained on are left out unless they
+ * belong to the held-out split (detector_fold_of), so a figure never
+ * includes training data; --all keeps them. */
+#include "cli/cli.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/buf.h"
+#include "base/jsonw.h"
+#include "base/utf8.h"
+#include "base/xalloc.h"
+#include "detector/detector.h"
+#include "detector/vader.h"
+#include "sentiment/lexicon.h"
+#include "sentiment/polarity.h"
+
+/* 16 MiB per line, as for score. */
+#define EVAL_MAX_LINE ((size_t)16 << 20)
+/* Model files are a few MiB; refuse anything absurd. */
+#define EVAL_MAX_MODEL ((size_t)256 << 20)
+
+struct item {
+  double polarity;
+  double vader;
+  double score;
+  bool label;
+};
+
+struct row {
+  const char *name;
+  const char *rule; /* how the threshold applies, e.g. "score >= %.3f" */
+  double threshold;
+  double precision, recall, f1;
+  bool has_threshold;
+};
+
+struct report {
+  const char *file;
+  size_t n, positives;
+  size_t skipped_unlabeled, skipped_trained, bad;
+  double seconds;
+  struct row rows[8];
+  size_t n_rows;
+};
+
+static void usage(FILE *f)
+{
+  fprintf(f,
+          "usage: frustration-alert eval [--json] [--all] [--model FILE] "
+          "FILE...\n"
+          "\n"
+          "Measures the detectors on labeled JSON Lines (\"text\" and\n"
+          "\"label\": {\"frustrated\": true|false|null}; null is skipped):\n"
+          "precision, recall and F1 of the original rule (TextBlob polarity\n"
+          "< FRUSTRATION_THRESHOLD), of the best polarity threshold on each\n"
+          "file (an oracle), of VADER at compound <= -0.05, and of the model\n"
+          "at its operating point, with its precision at 50%% and 80%%\n"
+          "recall.\n"
+          "\n"
+          "  --json        one JSON object instead of the table\n"
+          "  --all         also count records of sources the model was\n"
+          "                trained on (by default only their held-out split)\n"
+          "  --model FILE  a model made by fa-train (default: "
+          "FRUSTRATION_MODEL,\n"
+          "                else the model built into the binary)\n");
+}
+
+/* Loads the model: FILE, else $FRUSTRATION_MODEL, else the built-in one. */
+static enum err load_model(const char *path, struct detector_model **out)
+{
+  *out = NULL;
+  if (!path || !*path)
+    path = getenv("FRUSTRATION_MODEL");
+  if (!path || !*path)
+    return detector_model_builtin(out);
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return ERR_IO;
+  struct buf b;
+  buf_init(&b, EVAL_MAX_MODEL);
+  char chunk[65536];
+  size_t n;
+  enum err rc = ERR_OK;
+  while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+    rc = buf_append(&b, chunk, n);
+  if (!rc && ferror(f))
+    rc = ERR_IO;
+  fclose(f);
+  if (!rc)
+    rc = detector_model_parse(b.data ? b.data : "", b.len, out);
+  buf_cleanup(&b);
+  return rc;
+}
+
+static void prf(size_t tp, size_t fp, size_t pos, struct row *r)
+{
+  r->precision = tp + fp ? (double)tp / (double)(tp + fp) : 0.0;
+  r->recall = pos ? (double)tp / (double)pos : 0.0;
+  r->f1 = r->precision + r->recall > 0
+              ? 2 * r->precision * r->recall / (r->precision + r->recall)
+              : 0.0;
+}
+
+static int by_polarity(const void *a, const void *b)
+{
+  double x = ((const struct item *)a)->polarity;
+  double y = ((const struct item *)b)->polarity;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+static int by_score_desc(const void *a, const void *b)
+{
+  double x = ((const struct item *)a)->score;
+  double y = ((const struct item *)b)->score;
+  return x > y ? -1 : x < y ? 1 : 0;
+}
+
+/* The best F1 of "polarity < t" over all t (items sorted by polarity). */
+static void best_polarity(const struct item *it, size_t n, size_t pos,
+                          struct row *r)
+{
+  size_t tp = 0;
+  struct row best = *r;
+  best.f1 = -1;
+  for (size_t i = 0; i < n; i++) {
+    tp += it[i].label;
+    if (i + 1 < n && it[i + 1].polarity == it[i].polarity)
+      continue;
+    struct row cur = *r;
+    prf(tp, i + 1 - tp, pos, &cur);
+    cur.threshold = i + 1 < n ? (it[i].polarity + it[i + 1].polarity) / 2
+                              : it[i].polarity + 1e-9;
+    if (cur.f1 > best.f1)
+      best = cur;
+  }
+  *r = best;
+}
+
+/* Over items sorted by score, descending: the first cut reaching recall
+ * (precision at that recall), or the best F1 when recall is negative. */
+static void model_cut(const struct item *it, size_t n, size_t pos,
+                      double recall, struct row *r)
+{
+  size_t tp = 0;
+  struct row best = *r;
+  best.f1 = -1;
+  for (size_t i = 0; i < n; i++) {
+    tp += it[i].label;
+    if (i + 1 < n && it[i + 1].score == it[i].score)
+      continue;
+    struct row cur = *r;
+    prf(tp, i + 1 - tp, pos, &cur);
+    cur.threshold = it[i].score;
+    if (recall >= 0) {
+      if (cur.recall >= recall) {
+        *r = cur;
+        return;
+      }
+    } else if (cur.f1 > best.f1) {
+      best = cur;
+    }
+  }
+  *r = recall >= 0 ? *r : best;
+}
+
+struct engines {
+  const struct config *cfg;
+  const struct lexicon *lx;
+  const struct vader *vader;
+  const struct detector *det;
+  const struct detector_model *model;
+  struct polarity_result pr;
+  struct vader_result vr;
+  struct detector_result dr;
+  bool all;
+};
+
+static int eval_file(struct engines *e, const char *path, struct report *rep)
+{
+  memset(rep, 0, sizeof *rep);
+  rep->file = path;
+  FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+  if (!f) {
+    perror(path);
+    return 1;
+  }
+  clock_t t0 = clock();
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  char file_source[256];
+  snprintf(file_source, sizeof file_source, "file:%s", base);
+  struct item *items = NULL;
+  size_t cap = 0;
+  char *line = NULL;
+  size_t lcap = 0;
+  ssize_t got;
+  while ((got = getline(&line, &lcap, f)) > 0) {
+    if ((size_t)got > EVAL_MAX_LINE || !utf8_is_valid(line, (size_t)got)) {
+      rep->bad++;
+      continue;
+    }
+    cJSON *o = cJSON_ParseWithLength(line, (size_t)got);
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(o, "text");
+    const cJSON *label = cJSON_GetObjectItemCaseSensitive(o, "label");
+    const cJSON *fr = cJSON_GetObjectItemCaseSensitive(label, "frustrated");
+    if (!cJSON_IsString(text)) {
+      if (o || strspn(line, " \t\r\n") != (size_t)got)
+        rep->bad++;
+      cJSON_Delete(o);
+      continue;
+    }
+    if (!cJSON_IsBool(fr)) {
+      rep->skipped_unlabeled++;
+      cJSON_Delete(o);
+      continue;
+    }
+    const char *t = text->valuestring;
+    size_t len = strlen(t);
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(o, "source");
+    const char *source = cJSON_IsString(src) ? src->valuestring : file_source;
+    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(o, "meta");
+    const cJSON *os = cJSON_GetObjectItemCaseSensitive(meta, "orig_split");
+    if (!e->all && detector_model_trained_on(e->model, source) &&
+        detector_fold_of(t, len, cJSON_IsString(os) ? os->valuestring : NULL) >=
+            0) {
+      rep->skipped_trained++;
+      cJSON_Delete(o);
+      continue;
+    }
+    if (polarity_analyze(e->lx, t, len, &e->pr) ||
+        detector_score(e->det, t, len, e->pr.polarity, e->pr.subjectivity,
+                       &e->dr)) {
+      rep->bad++;
+      cJSON_Delete(o);
+      continue;
+    }
+    vader_score(e->vader, t, len, &e->vr);
+    if (rep->n == cap) {
+      cap = cap ? cap * 2 : 1024;
+      items = xrealloc(items, cap * sizeof *items);
+    }
+    items[rep->n++] = (struct item){e->pr.polarity, e->vr.compound, e->dr.score,
+                                    cJSON_IsTrue(fr)};
+    cJSON_Delete(o);
+  }
+  free(line);
+  int status = ferror(f) ? 1 : 0;
+  if (f != stdin)
+    fclose(f);
+
+  size_t n = rep->n, pos = 0;
+  size_t tp[3] = {0}, fp[3] = {0};
+  double mthr = detector_threshold(e->det);
+  for (size_t i = 0; i < n; i++) {
+    const struct item *it = &items[i];
+    pos += it->label;
+    bool pred[3] = {it->polarity < e->cfg->threshold,
+                    it->vader <= VADER_NEGATIVE_CUTOFF, it->score >= mthr};
+    for (int k = 0; k < 3; k++) {
+      tp[k] += pred[k] && it->label;
+      fp[k] += pred[k] && !it->label;
+    }
+  }
+  rep->positives = pos;
+  struct row *r = rep->rows;
+  r[0] = (struct row){"original rule: TextBlob polarity",
+                      "polarity < %.2f",
+                      e->cfg->threshold,
+                      0,
+                      0,
+                      0,
+                      true};
+  prf(tp[0], fp[0], pos, &r[0]);
+  r[1] = (struct row){
+      "best polarity threshold (oracle)", "polarity < %.2f", 0, 0, 0, 0, true};
+  qsort(items, n, sizeof *items, by_polarity);
+  best_polarity(items, n, pos, &r[1]);
+  r[2] = (struct row){"VADER, lexicon only",
+                      "compound <= %.2f",
+                      VADER_NEGATIVE_CUTOFF,
+                      0,
+                      0,
+                      0,
+                      true};
+  prf(tp[1], fp[1], pos, &r[2]);
+  r[3] = (struct row){
+      "model at its operating point", "score >= %.3f", mthr, 0, 0, 0, true};
+  prf(tp[2], fp[2], pos, &r[3]);
+  qsort(items, n, sizeof *items, by_score_desc);
+  r[4] = (struct row){
+      "model, precision at 50% recall", "score >= %.3f", 0, 0, 0, 0, true};
+  model_cut(items, n, pos, 0.5, &r[4]);
+  r[5] = (struct row){
+      "model, precision at 80% recall", "score >= %.3f", 0, 0, 0, 0, true};
+  model_cut(items, n, pos, 0.8, &r[5]);
+  r[6] = (struct row){
+      "model, best threshold (oracle)", "score >= %.3f", 0, 0, 0, 0, true};
+  model_cut(items, n, pos, -1, &r[6]);
+  rep->n_rows = 7;
+  rep->seconds = (double)(clock() - t0) / CLOCKS_PER_SEC;
+  free(items);
+  return status;
+}
+
+static void print_table(const struct report *rep)
+{
+  printf("%s: %zu labeled (%zu frustrated, %.1f%%)", rep->file, rep->n,
+         rep->positives,
+         rep->n ? 100.0 * (double)rep->positives / (double)rep->n : 0.0);
+  printf("; skipped %zu unlabeled", rep->skipped_unlabeled);
+  if (rep->skipped_trained)
+    printf(", %zu of the model's training sources", rep->skipped_trained);
+  if (rep->bad)
+    printf(", %zu unreadable", rep->bad);
+  printf(" (%.1f s)\n", rep->seconds);
+  printf("  %-34s %-20s %9s %7s %6s\n", "detector", "setting", "precision",
+         "recall", "F1");
+  for (size_t i = 0; i < rep->n_rows; i++) {
+    const struct row *r = &rep->rows[i];
+    char setting[64];
+    snprintf(setting, sizeof setting, r->rule, r->threshold);
+    printf("  %-34s %-20s %9.3f %7.3f %6.3f\n", r->name, setting, r->precision,
+           r->recall, r->f1);
+  }
+  printf("\n");
+}
+
+static void write_json(struct jsonw *w, const struct report *rep)
+{
+  static const char *const keys[] = {
+      "rule",           "polarity_oracle", "vader",        "model",
+      "model_p_at_r50", "model_p_at_r80",  "model_oracle",
+  };
+  jsonw_object_begin(w);
+  jsonw_key(w, "file");
+  jsonw_string(w, rep->file);
+  jsonw_key(w, "labeled");
+  jsonw_int(w, (int64_t)rep->n);
+  jsonw_key(w, "frustrated");
+  jsonw_int(w, (int64_t)rep->positives);
+  jsonw_key(w, "skipped_unlabeled");
+  jsonw_int(w, (int64_t)rep->skipped_unlabeled);
+  jsonw_key(w, "skipped_trained");
+  jsonw_int(w, (int64_t)rep->skipped_trained);
+  jsonw_key(w, "unreadable");
+  jsonw_int(w, (int64_t)rep->bad);
+  jsonw_key(w, "seconds");
+  jsonw_double(w, round(rep->seconds * 1000) / 1000);
+  for (size_t i = 0; i < rep->n_rows; i++) {
+    const struct row *r = &rep->rows[i];
+    jsonw_key(w, keys[i]);
+    jsonw_object_begin(w);
+    jsonw_key(w, "name");
+    jsonw_string(w, r->name);
+    jsonw_key(w, "threshold");
+    jsonw_double(w, r->threshold);
+    jsonw_key(w, "precision");
+    jsonw_double(w, r->precision);
+    jsonw_key(w, "recall");
+    jsonw_double(w, r->recall);
+    jsonw_key(w, "f1");
+    jsonw_double(w, r->f1);
+    jsonw_object_end(w);
+  }
+  jsonw_object_end(w);
+}
+
+int cli_eval(int argc, char **argv)
+{
+  bool json = false, all = false;
+  const char *model_path = NULL;
+  int nfiles = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      usage(stdout);
+      return 0;
+    } else if (!strcmp(a, "--json")) {
+      json = true;
+    } else if (!strcmp(a, "--all")) {
+      all = true;
+    } else if (!strcmp(a, "--model") && i + 1 < argc) {
+      model_path = argv[++i];
+    } else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "eval: unknown option '%s'\n", a);
+      usage(stderr);
+      return 2;
+    } else {
+      nfiles++;
+    }
+  }
+  if (!nfiles) {
+    usage(stderr);
+    return 2;
+  }
+  struct config cfg;
+  if (cli_load_config(&cfg))
+    return 1;
+  struct detector_model *m = NULL;
+  enum err rc = load_model(model_path, &m);
+  if (rc) {
+    fprintf(stderr, "eval: cannot load the model%s%s: %s\n",
+            model_path ? " " : "", model_path ? model_path : "", err_str(rc));
+    return 1;
+  }
+  struct lexicon *lx = NULL;
+  struct vader *vader = NULL;
+  struct detector *det = NULL;
+  if ((rc = lexicon_new(LEXICON_EN, &lx)) || (rc = vader_new(&vader)) ||
+      (rc = detector_new(m, &det))) {
+    fprintf(stderr, "eval: %s\n", err_str(rc));
+    lexicon_free(lx);
+    vader_free(vader);
+    detector_model_free(m);
+    return 1;
+  }
+  struct engines e = {.cfg = &cfg,
+                      .lx = lx,
+                      .vader = vader,
+                      .det = det,
+                      .model = m,
+                      .all = all};
+  polarity_result_init(&e.pr);
+  vader_result_init(&e.vr);
+  detector_result_init(&e.dr);
+  struct buf out;
+  struct jsonw w;
+  buf_init(&out, 0);
+  jsonw_init(&w, &out);
+  if (json) {
+    jsonw_object_begin(&w);
+    jsonw_key(&w, "model_threshold");
+    jsonw_double(&w, detector_threshold(det));
+    jsonw_key(&w, "model_sources");
+    jsonw_string(&w, m->sources);
+    jsonw_key(&w, "files");
+    jsonw_array_begin(&w);
+  } else {
+    printf("model: operating point score >= %.3f, trained on: %s\n\n",
+           detector_threshold(det), m->sources[0] ? m->sources : "(none)");
+  }
+  int status = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--model")) {
+      i++;
+      continue;
+    }
+    if (a[0] == '-' && a[1])
+      continue;
+    struct report rep;
+    status |= eval_file(&e, a, &rep);
+    if (json)
+      write_json(&w, &rep);
+    else
+      print_table(&rep);
+  }
+  if (json) {
+    jsonw_array_end(&w);
+    jsonw_object_end(&w);
+    buf_putc(&out, '\n');
+    fwrite(out.data, 1, out.len, stdout);
+  }
+  if (fflush(stdout) != 0)
+    status = 1;
+  buf_cleanup(&out);
+  detector_result_cleanup(&e.dr);
+  vader_result_cleanup(&e.vr);
+  polarity_result_cleanup(&e.pr);
+  detector_free(det);
+  vader_free(vader);
+  lexicon_free(lx);
+  detector_model_free(m);
+  return status;
+}

@@ -1,0 +1,250 @@
+/* clean: the text as the detector reads it (see detector_clean in
+ * detector.h).
+ *
+ * Two passes in one: lines are judged first (a quoted reply line is
+ * dropped, a signature ends the text), then each kept line is copied token
+ * by token with URLs, e-mail addresses, @handles and dataset masks turned
+ * into a space and HTML entities decoded. Everything removed is ASCII and
+ * every decoded entity is shorter than its source, so the output never
+ * grows and stays valid UTF-8. */
+#include "detector/detector.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "base/utf8.h"
+
+static bool is_space(char c)
+{
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' ||
+         c == '\v';
+}
+
+static bool is_word(char c)
+{
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || c == '_';
+}
+
+static bool starts_ci(const char *s, size_t len, const char *lit)
+{
+  size_t n = strlen(lit);
+  if (len < n)
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (c >= 'A' && c <= 'Z')
+      c = (char)(c + 32);
+    if (c != lit[i])
+      return false;
+  }
+  return true;
+}
+
+static bool ends_ci(const char *s, size_t len, const char *lit)
+{
+  size_t n = strlen(lit);
+  return len >= n && starts_ci(s + len - n, n, lit);
+}
+
+static void trim(const char **s, size_t *len)
+{
+  while (*len && is_space(**s)) {
+    (*s)++;
+    (*len)--;
+  }
+  while (*len && is_space((*s)[*len - 1]))
+    (*len)--;
+}
+
+/* A line that ends the message: the "-- " signature delimiter (RFC 3676
+ * 4.3, also without its space) and the mobile mail signatures. */
+static bool is_signature(const char *line, size_t len)
+{
+  const char *s = line;
+  size_t n = len;
+  while (n && (s[n - 1] == '\r'))
+    n--;
+  if ((n == 3 && !memcmp(s, "-- ", 3)) || (n == 2 && !memcmp(s, "--", 2)))
+    return true;
+  trim(&s, &n);
+  return starts_ci(s, n, "sent from my ") ||
+         starts_ci(s, n, "sent from mail for ") ||
+         starts_ci(s, n, "get outlook for ") || starts_ci(s, n, "sent via ") ||
+         starts_ci(s, n, "sent with ");
+}
+
+/* A quoted line of a reply: "> ..." or the "On <date>, <who> wrote:" that
+ * introduces the quote. */
+static bool is_quote(const char *line, size_t len)
+{
+  const char *s = line;
+  size_t n = len;
+  trim(&s, &n);
+  if (n && s[0] == '>')
+    return true;
+  return n > 9 && starts_ci(s, n, "on ") && ends_ci(s, n, "wrote:");
+}
+
+/* Decodes the HTML entity at s (s[0] == '&'); on success writes the
+ * character to out, sets *used to the entity's length and returns the
+ * bytes written. Returns 0 when s is not a known entity. */
+static size_t entity(const char *s, size_t len, char *out, size_t *used)
+{
+  static const struct {
+    const char *name;
+    const char *text;
+  } named[] = {
+      {"&amp;", "&"},   {"&lt;", "<"},   {"&gt;", ">"},
+      {"&quot;", "\""}, {"&apos;", "'"}, {"&nbsp;", " "},
+  };
+  for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
+    size_t n = strlen(named[i].name);
+    if (len >= n && starts_ci(s, n, named[i].name)) {
+      *used = n;
+      out[0] = named[i].text[0];
+      return 1;
+    }
+  }
+  if (len < 4 || s[1] != '#')
+    return 0;
+  size_t i = 2;
+  bool hex = s[i] == 'x' || s[i] == 'X';
+  if (hex)
+    i++;
+  uint32_t cp = 0;
+  size_t digits = 0;
+  for (; i < len && digits < 7; i++, digits++) {
+    char c = s[i];
+    uint32_t d;
+    if (c >= '0' && c <= '9')
+      d = (uint32_t)(c - '0');
+    else if (hex && c >= 'a' && c <= 'f')
+      d = (uint32_t)(c - 'a' + 10);
+    else if (hex && c >= 'A' && c <= 'F')
+      d = (uint32_t)(c - 'A' + 10);
+    else
+      break;
+    cp = cp * (hex ? 16 : 10) + d;
+  }
+  if (!digits || i >= len || s[i] != ';')
+    return 0;
+  if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  *used = i + 1;
+  /* "&#N;" is at least 4 bytes; UTF-8 at most 4, so this never grows. */
+  size_t n = utf8_encode(cp, out);
+  if (n > *used)
+    return 0;
+  return n;
+}
+
+static bool is_email(const char *tok, size_t len)
+{
+  const char *at = memchr(tok, '@', len);
+  if (!at || at == tok)
+    return false;
+  size_t rest = len - (size_t)(at - tok) - 1;
+  const char *dot = memchr(at + 1, '.', rest);
+  return dot && dot > at + 1 && (size_t)(dot - tok) + 1 < len;
+}
+
+static const char *find_url(const char *tok, size_t len)
+{
+  if (starts_ci(tok, len, "www."))
+    return tok;
+  /* Most tokens have no "://": check for it before looking further. */
+  bool scheme = false;
+  for (size_t i = 0; i + 3 <= len && !scheme; i++)
+    scheme = tok[i] == ':' && tok[i + 1] == '/' && tok[i + 2] == '/';
+  if (!scheme)
+    return NULL;
+  for (size_t i = 0; i < len; i++)
+    if ((tok[i] == 'h' || tok[i] == 'H') &&
+        (starts_ci(tok + i, len - i, "http://") ||
+         starts_ci(tok + i, len - i, "https://")))
+      return tok + i;
+  return NULL;
+}
+
+/* Copies one white-space-free token, cleaned; returns bytes written. */
+static size_t clean_token(const char *tok, size_t len, char *out)
+{
+  bool plain = true;
+  for (size_t i = 0; i < len && plain; i++)
+    plain = tok[i] != '@' && tok[i] != '&' && tok[i] != '[' && tok[i] != ':';
+  if (plain && !(len >= 4 && (tok[0] == 'w' || tok[0] == 'W'))) {
+    memcpy(out, tok, len);
+    return len;
+  }
+  if (is_email(tok, len))
+    return 0;
+  const char *url = find_url(tok, len);
+  if (url)
+    len = (size_t)(url - tok);
+  size_t o = 0;
+  for (size_t i = 0; i < len;) {
+    char c = tok[i];
+    if (c == '@' && (i == 0 || !is_word(tok[i - 1])) && i + 1 < len &&
+        is_word(tok[i + 1])) {
+      i++;
+      while (i < len && is_word(tok[i]))
+        i++;
+      out[o++] = ' ';
+      continue;
+    }
+    if (c == '&') {
+      size_t used = 0;
+      size_t n = entity(tok + i, len - i, out + o, &used);
+      if (n) {
+        o += n;
+        i += used;
+        continue;
+      }
+    }
+    /* GoEmotions masks names as [NAME] and religions as [RELIGION]. */
+    if (c == '[' && (starts_ci(tok + i, len - i, "[name]") ||
+                     starts_ci(tok + i, len - i, "[religion]"))) {
+      i += tok[i + 1] == 'N' || tok[i + 1] == 'n' ? 6 : 10;
+      out[o++] = ' ';
+      continue;
+    }
+    out[o++] = c;
+    i++;
+  }
+  return o;
+}
+
+size_t detector_clean(const char *text, size_t len, char *out)
+{
+  size_t o = 0;
+  size_t pos = 0;
+  while (pos < len) {
+    const char *nl = memchr(text + pos, '\n', len - pos);
+    size_t end = nl ? (size_t)(nl - text) : len;
+    const char *line = text + pos;
+    size_t llen = end - pos;
+    size_t next = nl ? end + 1 : len;
+    if (is_signature(line, llen))
+      break;
+    if (is_quote(line, llen)) {
+      pos = next;
+      continue;
+    }
+    size_t i = 0;
+    while (i < llen) {
+      if (is_space(line[i])) {
+        out[o++] = line[i++];
+        continue;
+      }
+      size_t start = i;
+      while (i < llen && !is_space(line[i]))
+        i++;
+      o += clean_token(line + start, i - start, out + o);
+    }
+    if (nl)
+      out[o++] = '\n';
+    pos = next;
+  }
+  return o;
+}

@@ -1,0 +1,194 @@
+"""Black-box tests of `frustration-alert eval` and of fa-train.
+
+- eval on the shared labeled sets: the model beats the original rule and
+  VADER, and reaches its acceptance floors (airline dev F1 >= 0.75, never
+  trained on; GoEmotions held-out split F1 >= 0.58), in reasonable time;
+- eval's bookkeeping: null labels skipped, training sources left out,
+  --model / FRUSTRATION_MODEL, the table and --json forms, bad input;
+- fa-train is deterministic (two runs on a subset give the same bytes) and
+  `make train` reproduces the committed model byte for byte.
+
+Run by CTest with FA_BIN, SHARED_DATA, SRC_DIR and BUILD_DIR in the
+environment. Set SKIP_TRAIN_REPRO=1 to skip the full retraining (~30 s).
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = os.environ.get("FA_BIN", "build/frustration-alert")
+SHARED = os.environ.get("SHARED_DATA", "../shared/data")
+SRC = os.environ.get("SRC_DIR", ".")
+BUILD = os.environ.get("BUILD_DIR", os.path.dirname(os.path.abspath(BIN)))
+TRAIN = os.path.join(BUILD, "fa-train")
+AIRLINE = os.path.join(SHARED, "airline_dev.jsonl")
+GOEMO = os.path.join(SHARED, "goemotions_dev.jsonl")
+GERMEVAL = os.path.join(SHARED, "germeval2017_de_dev.jsonl")
+AUTHORED = os.path.join(SRC, "data", "train", "support_messages.jsonl")
+MODEL = os.path.join(SRC, "data", "model", "frustration-model.bin")
+
+passed = 0
+failed = 0
+
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL:", what, file=sys.stderr)
+
+
+def run(args, stdin=b"", env=None, exe=BIN, timeout=600):
+    e = dict(os.environ)
+    e.pop("FRUSTRATION_MODEL", None)
+    if env:
+        e.update(env)
+    return subprocess.run([exe] + args, input=stdin, capture_output=True,
+                          env=e, timeout=timeout)
+
+
+def eval_json(files, extra=(), env=None):
+    p = run(["eval", "--json"] + list(extra) + files, env=env)
+    check(p.returncode == 0, "eval exit %d: %s" % (p.returncode, p.stderr[:300]))
+    return json.loads(p.stdout) if p.returncode == 0 else None
+
+
+def by_name(report):
+    return {os.path.basename(f["file"]): f for f in report["files"]}
+
+
+def test_floors_on_shared_sets():
+    """The acceptance figures, measured the way the README reports them."""
+    t0 = time.time()
+    rep = eval_json([AIRLINE, GOEMO, GERMEVAL])
+    secs = time.time() - t0
+    if rep is None:
+        return
+    check(secs < 60, "eval took %.1f s on the three sets" % secs)
+    files = by_name(rep)
+    air, goe = files["airline_dev.jsonl"], files["goemotions_dev.jsonl"]
+    # The baselines are the known ones: the rule finds 14% of the airline
+    # complaints, VADER is VADER.
+    check(abs(air["rule"]["f1"] - 0.249) < 0.005, "airline rule F1 %r" % air["rule"])
+    check(abs(air["vader"]["f1"] - 0.635) < 0.005, "airline VADER F1 %r" % air["vader"])
+    check(abs(goe["vader"]["f1"] - 0.523) < 0.005, "goemotions VADER F1 %r" % goe["vader"])
+    # The floors of issue 6, at the one shipped operating point.
+    check(air["model"]["f1"] >= 0.75, "airline model F1 %.3f < 0.75" % air["model"]["f1"])
+    check(goe["model"]["f1"] >= 0.58, "goemotions model F1 %.3f < 0.58" % goe["model"]["f1"])
+    for f in (air, goe):
+        name = os.path.basename(f["file"])
+        check(f["model"]["f1"] > f["rule"]["f1"] + 0.15, "%s: model not well above the rule" % name)
+        check(f["model"]["f1"] > f["vader"]["f1"], "%s: model not above VADER" % name)
+        check(f["model"]["threshold"] == rep["model_threshold"], "%s: one operating point" % name)
+        check(f["model_p_at_r80"]["recall"] >= 0.8, "%s: P@80%% row" % name)
+        check(f["model_p_at_r50"]["precision"] >= f["model_p_at_r80"]["precision"],
+              "%s: precision falls as recall rises" % name)
+        check(f["polarity_oracle"]["f1"] >= f["rule"]["f1"], "%s: oracle below rule" % name)
+    # GoEmotions: only the held-out split (orig dev/test) is evaluated.
+    check(goe["labeled"] == 4473 and goe["skipped_trained"] == 17569,
+          "goemotions held-out split: %d labeled, %d skipped" % (goe["labeled"], goe["skipped_trained"]))
+    check(air["skipped_trained"] == 0, "airline was never trained on")
+    check("goemotions" in rep["model_sources"] and "twitter" not in rep["model_sources"],
+          "model sources %r" % rep["model_sources"])
+
+
+def test_table_and_bookkeeping():
+    rows = [
+        {"text": "Third time asking, still no refund. Unacceptable!", "label": {"frustrated": True}},
+        {"text": "Thanks, all sorted now.", "label": {"frustrated": False}},
+        {"text": "Not sure.", "label": {"frustrated": None}},
+        {"text": "no label at all"},
+        {"label": {"frustrated": True}},
+    ]
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "mine.jsonl")
+        with open(path, "w") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+            f.write("{not json\n\n")
+        p = run(["eval", path])
+        out = p.stdout.decode()
+        check(p.returncode == 0, "eval table exit %d %s" % (p.returncode, p.stderr[:200]))
+        for row in ("original rule: TextBlob polarity", "best polarity threshold (oracle)",
+                    "VADER, lexicon only", "model at its operating point",
+                    "model, precision at 50% recall", "model, precision at 80% recall",
+                    "precision", "recall", "F1"):
+            check(row in out, "table lacks %r" % row)
+        rep = eval_json([path])
+        if rep:
+            f = rep["files"][0]
+            check(f["labeled"] == 2 and f["frustrated"] == 1, "labeled counts %r" % f)
+            check(f["skipped_unlabeled"] == 2, "null and missing labels skipped: %r" % f)
+            check(f["unreadable"] == 2, "bad lines counted: %r" % f)
+            check(f["model"]["f1"] == 1.0, "obvious pair: %r" % f["model"])
+        p = run(["eval", "--model", os.path.join(d, "nope.bin"), path])
+        check(p.returncode == 1 and b"cannot load the model" in p.stderr, "missing model refused")
+        with open(os.path.join(d, "junk.bin"), "wb") as f:
+            f.write(b"FADM junk")
+        p = run(["eval", path], env={"FRUSTRATION_MODEL": os.path.join(d, "junk.bin")})
+        check(p.returncode == 1 and b"invalid input" in p.stderr, "junk model refused: %r" % p.stderr)
+        check(run(["eval"]).returncode == 2, "eval without files is a usage error")
+        check(run(["eval", "--bogus", path]).returncode == 2, "unknown option")
+        check(run(["eval", "--help"]).returncode == 0, "eval --help")
+
+
+def test_training_is_deterministic():
+    """Two runs of fa-train on a subset give the same bytes, and the model
+    loads through --model and FRUSTRATION_MODEL."""
+    if not os.path.exists(TRAIN):
+        check(False, "no fa-train at %s" % TRAIN)
+        return
+    with tempfile.TemporaryDirectory() as d:
+        sub = os.path.join(d, "subset.jsonl")
+        with open(GOEMO) as src, open(sub, "w") as dst:
+            for i, line in enumerate(src):
+                if i >= 3000:
+                    break
+                dst.write(line)
+        outs = []
+        for k in range(2):
+            out = os.path.join(d, "m%d.bin" % k)
+            p = run(["--quiet", "--iters", "40", "--out", out, sub, AUTHORED],
+                    exe=TRAIN)
+            check(p.returncode == 0, "fa-train exit %d: %s" % (p.returncode, p.stderr[:300]))
+            outs.append(open(out, "rb").read() if p.returncode == 0 else b"")
+        check(outs[0] and outs[0] == outs[1], "fa-train is not deterministic")
+        rep = eval_json([AUTHORED], extra=["--model", os.path.join(d, "m0.bin")])
+        if rep:
+            f = rep["files"][0]
+            # Trained on those very records: eval leaves them out.
+            check(f["labeled"] == 0 and f["skipped_trained"] > 600, "trained records skipped: %r" % f)
+            rep2 = eval_json([AUTHORED], extra=["--all"],
+                             env={"FRUSTRATION_MODEL": os.path.join(d, "m0.bin")})
+            check(rep2 and rep2["model_sources"] == "goemotions,project-authored",
+                  "FRUSTRATION_MODEL used: %r" % (rep2 and rep2["model_sources"]))
+            check(rep2 and rep2["files"][0]["model"]["f1"] > 0.8, "fits its own data")
+        p = run(["--out", os.path.join(d, "x.bin"), os.path.join(d, "none.jsonl")], exe=TRAIN)
+        check(p.returncode != 0, "fa-train on a missing file fails")
+
+
+def test_make_train_reproduces_committed_model():
+    if os.environ.get("SKIP_TRAIN_REPRO"):
+        return
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "model.bin")
+        t0 = time.time()
+        p = run(["--quiet", "--out", out, GOEMO, AUTHORED], exe=TRAIN)
+        check(p.returncode == 0, "fa-train exit %d: %s" % (p.returncode, p.stderr[:300]))
+        check(time.time() - t0 < 400, "training took %.0f s" % (time.time() - t0))
+        if p.returncode == 0:
+            same = open(out, "rb").read() == open(MODEL, "rb").read()
+            check(same, "retraining does not reproduce %s: run `make train` and "
+                        "commit the model" % MODEL)
+
+
+for t in (test_floors_on_shared_sets, test_table_and_bookkeeping,
+          test_training_is_deterministic,
+          test_make_train_reproduces_committed_model):
+    t()
+print("%d passed, %d failed" % (passed, failed))
+sys.exit(1 if failed else 0)

@@ -1,0 +1,367 @@
+/* Unit tests of detector/: cleaning, VADER's rules, support phrases,
+ * features, the shipped model's verdicts and reasons, the model file and
+ * the data split. */
+#include "harness.h"
+
+#include "base/utf8.h"
+#include "detector/detector.h"
+#include "detector/vader.h"
+#include "sentiment/lexicon.h"
+#include "sentiment/polarity.h"
+
+static struct lexicon *lx;
+static struct detector_model *model;
+static struct detector *det;
+static struct polarity_result pr;
+static struct detector_result res;
+
+/* Cleans s into a static buffer (tests are single-threaded). */
+static const char *clean(const char *s)
+{
+  static char out[4096];
+  size_t n = detector_clean(s, strlen(s), out);
+  out[n] = '\0';
+  return out;
+}
+
+/* Scores s as the service does: TextBlob polarity of the raw text, then
+ * the detector. */
+static const struct detector_result *score(const char *s)
+{
+  CHECK_INT(polarity_analyze(lx, s, strlen(s), &pr), ERR_OK);
+  CHECK_INT(
+      detector_score(det, s, strlen(s), pr.polarity, pr.subjectivity, &res),
+      ERR_OK);
+  return &res;
+}
+
+static bool has_reason(const struct detector_result *r, const char *part)
+{
+  for (size_t i = 0; i < r->n_reasons; i++)
+    if (strstr(r->reasons[i].text, part))
+      return true;
+  return false;
+}
+
+static void clean_removes_noise(void)
+{
+  CHECK_STR(clean("see https://x.io/a?b=1 now"), "see  now");
+  CHECK_STR(clean("link:http://a.b/c"), "link:");
+  CHECK_STR(clean("www.example.com is down"), " is down");
+  CHECK_STR(clean("mail me@example.com please"), "mail  please");
+  CHECK_STR(clean("@united where is my bag"), "  where is my bag");
+  CHECK_STR(clean("hi @a_b, thanks"), "hi  , thanks");
+  CHECK_STR(clean("fish &amp; chips &lt;3 &#39;ok&#x27; &quot;"),
+            "fish & chips <3 'ok' \"");
+  CHECK_STR(clean("AT&T &bogus; &#0; &#xD800;"), "AT&T &bogus; &#0; &#xD800;");
+  CHECK_STR(clean("[NAME] is rude to [RELIGION] folks"),
+            "  is rude to   folks");
+}
+
+static void clean_drops_quotes_and_signatures(void)
+{
+  CHECK_STR(clean("Still broken.\n> You said it was fixed\n> yesterday"),
+            "Still broken.\n");
+  CHECK_STR(clean("No.\nOn Mon, 3 Jun 2024, Support wrote:\n> fixed"), "No.\n");
+  CHECK_STR(clean("Where is it?\n\nSent from my iPhone"), "Where is it?\n\n");
+  CHECK_STR(clean("Fix it.\n-- \nJane Doe\nACME Corp"), "Fix it.\n");
+  CHECK_STR(clean("Fix it.\nGet Outlook for Android"), "Fix it.\n");
+  /* A dash inside text is not a signature. */
+  CHECK_STR(clean("a -- b"), "a -- b");
+}
+
+static void clean_never_grows_and_keeps_utf8(void)
+{
+  const char *s = "caf\xc3\xa9 &#x1F621; &#128545; \xe2\x80\x9cok\xe2\x80\x9d";
+  char out[128];
+  size_t n = detector_clean(s, strlen(s), out);
+  CHECK(n <= strlen(s));
+  CHECK(utf8_is_valid(out, n));
+  out[n] = '\0';
+  CHECK_STR(out, "caf\xc3\xa9 \xf0\x9f\x98\xa1 \xf0\x9f\x98\xa1 "
+                 "\xe2\x80\x9cok\xe2\x80\x9d");
+}
+
+/* Expected compounds from the npm package vader-sentiment 1.1.3 (the
+ * JavaScript reference these rules follow), including its quirks: "Not"
+ * with a capital does not negate. */
+static void vader_matches_reference(void)
+{
+  static const struct {
+    const char *text;
+    double compound;
+  } cases[] = {
+      {"VADER is smart, handsome, and funny.", 0.8316},
+      {"VADER is smart, handsome, and funny!", 0.8439},
+      {"VADER is very smart, handsome, and funny.", 0.8545},
+      {"VADER is VERY SMART, handsome, and FUNNY.", 0.9227},
+      {"VADER is VERY SMART, handsome, and FUNNY!!!", 0.9342},
+      {"VADER is not smart, handsome, nor funny.", -0.7424},
+      {"The book was good.", 0.4404},
+      {"At least it isn't a horrible book.", 0.431},
+      {"The book was only kind of good.", 0.3832},
+      {"The plot was good, but the characters are uncompelling and the "
+       "dialog is not great.",
+       -0.7042},
+      {"Today SUX!", -0.5461},
+      {"Today only kinda sux! But I'll get by, lol", 0.2228},
+      {"Make sure you :) or :D today!", 0.8633},
+      {"Not bad at all", -0.5423},
+      {"This is the worst service ever!!!", -0.7163},
+      {"I have been waiting for an hour", 0.0},
+      {"yeah right, great service", 0.743},
+      {"least helpful agent", -0.3252},
+      {"", 0.0},
+  };
+  struct vader *v = NULL;
+  CHECK_INT(vader_new(&v), ERR_OK);
+  CHECK(vader_size(v) > 7000);
+  CHECK_NEAR(vader_valence(v, "horrible", 8), -2.5, 1e-12);
+  CHECK_NEAR(vader_valence(v, "zzzz", 4), 0.0, 0);
+  struct vader_result r;
+  vader_result_init(&r);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    vader_score(v, cases[i].text, strlen(cases[i].text), &r);
+    if (fabs(r.compound - cases[i].compound) > 1e-9)
+      FAIL_AT("\"%s\": compound %.4f, VADER says %.4f", cases[i].text,
+              r.compound, cases[i].compound);
+    harness_checks++;
+  }
+  /* The hits point at the words in the text. */
+  const char *t = "This is the worst service ever!!!";
+  vader_score(v, t, strlen(t), &r);
+  CHECK_INT(r.n_hits, 1);
+  CHECK(r.n_hits == 1 && r.hits[0].len == 5 &&
+        !memcmp(t + r.hits[0].off, "worst", 5));
+  CHECK(r.n_hits == 1 && r.hits[0].valence < 0);
+  vader_result_cleanup(&r);
+  vader_free(v);
+}
+
+static void support_phrases_give_reasons(void)
+{
+  const struct detector_result *r =
+      score("This is the third time I'm asking and I'm still waiting for my "
+            "refund.");
+  CHECK(r->frustrated);
+  CHECK(has_reason(r, "repeated contact: 'third time'"));
+  CHECK(has_reason(r, "'still waiting'"));
+  CHECK(has_reason(r, "refund or cancellation: 'refund'"));
+  r = score("The app doesnt work and I want to escalate this to a manager.");
+  CHECK(has_reason(r, "not working: 'doesnt work'"));
+  CHECK(has_reason(r, "escalation: 'escalate', 'manager'"));
+}
+
+static void obvious_cases(void)
+{
+  static const char *const angry[] = {
+      "This is ridiculous. I've been on hold for two hours and nobody "
+      "answers!",
+      "WORST SERVICE EVER. I WANT MY MONEY BACK NOW!!!",
+      "Third time I'm writing about this. Still broken. Unacceptable.",
+      "Your app keeps crashing and support never replies. Cancel my "
+      "account.",
+      "My order is two weeks late and the tracking hasn't changed in days.",
+  };
+  static const char *const calm[] = {
+      "Thanks so much, that fixed it!",
+      "Hi, could you tell me how to update my billing address?",
+      "Great service, the package arrived early. Thank you!",
+      "What are your opening hours on Saturday?",
+      "Perfect, have a nice day.",
+  };
+  for (size_t i = 0; i < sizeof angry / sizeof angry[0]; i++) {
+    const struct detector_result *r = score(angry[i]);
+    if (!r->frustrated || r->n_reasons == 0)
+      FAIL_AT("not flagged: \"%s\" (score %.3f)", angry[i], r->score);
+    harness_checks++;
+  }
+  for (size_t i = 0; i < sizeof calm / sizeof calm[0]; i++) {
+    const struct detector_result *r = score(calm[i]);
+    if (r->frustrated || r->score > 0.4)
+      FAIL_AT("flagged: \"%s\" (score %.3f)", calm[i], r->score);
+    harness_checks++;
+  }
+}
+
+static void reasons_are_readable(void)
+{
+  const struct detector_result *r =
+      score("WHY IS NOBODY ANSWERING?? I am so angry, this is the worst!!!");
+  CHECK(r->n_reasons >= 2);
+  CHECK(r->n_reasons <= DETECTOR_MAX_REASONS);
+  CHECK(has_reason(r, "negative words: 'angry', 'worst'"));
+  /* Capitals are a signal; whether they make a reason is up to the
+   * model's weight for them. */
+  CHECK(r->features.dense[DETECTOR_DENSE_SHOUTING] == 1.0);
+  for (size_t i = 0; i < r->n_reasons; i++) {
+    const char *t = r->reasons[i].text;
+    CHECK(strlen(t) > 5 && strlen(t) < DETECTOR_REASON_MAX);
+    CHECK(utf8_is_valid(t, strlen(t)));
+    CHECK(r->reasons[i].weight > 0);
+    if (i > 0)
+      CHECK(r->reasons[i].weight <= r->reasons[i - 1].weight);
+    /* Words, not bucket numbers. */
+    bool digits_only = true;
+    for (const char *p = t; *p; p++)
+      digits_only = digits_only && (*p >= '0' && *p <= '9');
+    CHECK(!digits_only);
+  }
+  /* One acronym is not shouting. */
+  r = score("Where is my order, USPS says delivered");
+  CHECK(r->features.dense[DETECTOR_DENSE_SHOUTING] == 0.0);
+  /* A calm message has no reasons to show. */
+  r = score("Thank you, the refund arrived this morning.");
+  CHECK_INT(r->n_reasons, 0);
+  /* Long words are quoted shortened, and stay valid UTF-8. */
+  char big[600];
+  strcpy(big, "terrible ");
+  for (int i = 0; i < 100; i++)
+    strcat(big, "\xc3\xa9");
+  strcat(big, " worst awful");
+  r = score(big);
+  for (size_t i = 0; i < r->n_reasons; i++)
+    CHECK(utf8_is_valid(r->reasons[i].text, strlen(r->reasons[i].text)));
+}
+
+static void scores_are_bounded_and_deterministic(void)
+{
+  static const char *const texts[] = {
+      "",
+      " ",
+      "!!!!",
+      "???",
+      "a",
+      "\xf0\x9f\x98\xa1\xf0\x9f\x98\xa1",
+      "not not not not",
+      "ok",
+      "&amp;&amp;",
+      "> only a quote",
+  };
+  for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+    double s1 = score(texts[i])->score;
+    double s2 = score(texts[i])->score;
+    CHECK(s1 >= 0.0 && s1 <= 1.0);
+    CHECK(s1 == s2);
+  }
+  /* Extreme signal values stay in range, NaN is ignored. */
+  CHECK_INT(detector_score(det, "x", 1, -1e300, 1e300, &res), ERR_OK);
+  CHECK(res.score >= 0 && res.score <= 1);
+  CHECK_INT(detector_score(det, "x", 1, NAN, NAN, &res), ERR_OK);
+  CHECK(res.score >= 0 && res.score <= 1);
+  CHECK_INT(detector_score(det, "bad \xff utf8", 10, 0, 0, &res), ERR_UTF8);
+  CHECK(res.score == 0.0 && res.n_reasons == 0);
+  /* Texts past DETECTOR_MAX_TEXT are scored on their head. */
+  size_t n = DETECTOR_MAX_TEXT + 1000;
+  char *huge = malloc(n);
+  for (size_t i = 0; i < n; i++)
+    huge[i] = "awful delay "[i % 12];
+  CHECK_INT(detector_score(det, huge, n, -0.5, 0.9, &res), ERR_OK);
+  CHECK(res.score >= 0 && res.score <= 1);
+  free(huge);
+}
+
+static void features_are_deterministic(void)
+{
+  const char *t = "I've asked 3 times: where's my REFUND?! @shop #fail";
+  struct detector_result a, b;
+  detector_result_init(&a);
+  detector_result_init(&b);
+  a.keep_features = b.keep_features = true;
+  CHECK_INT(detector_score(det, t, strlen(t), -0.2, 0.4, &a), ERR_OK);
+  /* Score something else in between: no state may leak. */
+  CHECK_INT(detector_score(det, "hello there", 11, 0, 0, &b), ERR_OK);
+  CHECK_INT(detector_score(det, t, strlen(t), -0.2, 0.4, &b), ERR_OK);
+  CHECK(a.features.n > 20);
+  CHECK_INT(a.features.n, b.features.n);
+  CHECK(!memcmp(a.features.idx, b.features.idx,
+                a.features.n * sizeof *a.features.idx));
+  CHECK(!memcmp(a.features.val, b.features.val,
+                a.features.n * sizeof *a.features.val));
+  CHECK(!memcmp(a.features.dense, b.features.dense, sizeof a.features.dense));
+  CHECK(a.score == b.score);
+  for (size_t i = 0; i < a.features.n; i++)
+    CHECK(a.features.idx[i] < (1u << model->hash_bits));
+  /* The signals carry what they say. */
+  CHECK(a.features.dense[DETECTOR_DENSE_SUP_MONEY] > 0);
+  CHECK(a.features.dense[DETECTOR_DENSE_QUESTION_MULTI] == 1.0);
+  CHECK(a.features.dense[DETECTOR_DENSE_POLARITY] == -0.2);
+  /* Without keep_features, no hashed features are stored. */
+  CHECK_INT(detector_score(det, t, strlen(t), -0.2, 0.4, &res), ERR_OK);
+  CHECK_INT(res.features.n, 0);
+  CHECK(res.score == a.score);
+  detector_result_cleanup(&a);
+  detector_result_cleanup(&b);
+}
+
+static void model_file_round_trips(void)
+{
+  struct buf b;
+  buf_init(&b, 0);
+  CHECK_INT(detector_model_serialize(model, &b), ERR_OK);
+  struct detector_model *m2 = NULL;
+  CHECK_INT(detector_model_parse(b.data, b.len, &m2), ERR_OK);
+  CHECK(m2 && m2->hash_bits == model->hash_bits);
+  CHECK(m2 && m2->threshold == model->threshold);
+  CHECK(m2 && !memcmp(m2->hash_w, model->hash_w,
+                      ((size_t)1 << model->hash_bits) * sizeof(float)));
+  CHECK(detector_model_trained_on(model, "goemotions"));
+  CHECK(detector_model_trained_on(model, "project-authored"));
+  CHECK(!detector_model_trained_on(model, "twitter_us_airline_sentiment"));
+  CHECK(!detector_model_trained_on(model, "goemotion"));
+  detector_model_free(m2);
+  /* Damage is refused: truncation, magic, version, a NaN weight. */
+  struct detector_model *bad = NULL;
+  CHECK_INT(detector_model_parse(b.data, b.len - 1, &bad), ERR_INVALID);
+  CHECK_INT(detector_model_parse(b.data, 10, &bad), ERR_INVALID);
+  b.data[0] = 'X';
+  CHECK_INT(detector_model_parse(b.data, b.len, &bad), ERR_INVALID);
+  b.data[0] = 'F';
+  b.data[8]++; /* feature version */
+  CHECK_INT(detector_model_parse(b.data, b.len, &bad), ERR_UNSUPPORTED);
+  b.data[8]--;
+  memset(b.data + b.len - 4, 0xff, 4); /* a NaN */
+  CHECK_INT(detector_model_parse(b.data, b.len, &bad), ERR_INVALID);
+  CHECK(bad == NULL);
+  buf_cleanup(&b);
+  CHECK(detector_model_new(3) == NULL);
+}
+
+static void split_is_documented_rule(void)
+{
+  CHECK_INT(detector_fold_of("abc", 3, "dev"), -1);
+  CHECK_INT(detector_fold_of("abc", 3, "test"), -1);
+  int f = detector_fold_of("abc", 3, "train");
+  CHECK(f >= 0 && f < DETECTOR_FOLDS);
+  CHECK_INT(detector_fold_of("abc", 3, NULL), f);
+  /* FNV-1a 64 of "" is its offset basis, 14695981039346656037 % 5 == 2. */
+  CHECK_INT(detector_fold_of("", 0, NULL), 2);
+}
+
+int main(void)
+{
+  CHECK_INT(lexicon_new(LEXICON_EN, &lx), ERR_OK);
+  CHECK_INT(detector_model_builtin(&model), ERR_OK);
+  if (!lx || !model)
+    HARNESS_EXIT();
+  CHECK_INT(detector_new(model, &det), ERR_OK);
+  polarity_result_init(&pr);
+  detector_result_init(&res);
+  RUN(clean_removes_noise);
+  RUN(clean_drops_quotes_and_signatures);
+  RUN(clean_never_grows_and_keeps_utf8);
+  RUN(vader_matches_reference);
+  RUN(support_phrases_give_reasons);
+  RUN(obvious_cases);
+  RUN(reasons_are_readable);
+  RUN(scores_are_bounded_and_deterministic);
+  RUN(features_are_deterministic);
+  RUN(model_file_round_trips);
+  RUN(split_is_documented_rule);
+  detector_result_cleanup(&res);
+  polarity_result_cleanup(&pr);
+  detector_free(det);
+  detector_model_free(model);
+  lexicon_free(lx);
+  HARNESS_EXIT();
+}
