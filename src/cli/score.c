@@ -2,24 +2,46 @@
  *
  * Each input line is a JSON object with a string field "text"; it is
  * written back with "polarity" and "subjectivity" added and every other
- * field kept as it was. Memory stays constant: one line at a time, lines
- * longer than SCORE_MAX_LINE are refused. A bad line (not JSON, not an
- * object, no text, invalid UTF-8, too long) is reported on stderr with its
- * line number and skipped; the exit status is 1 when any line was bad. */
+ * field kept as it was. Memory stays constant: input is read in blocks,
+ * one line is handled at a time, and lines longer than SCORE_MAX_LINE are
+ * refused. A bad line (not JSON, not an object, no text, invalid UTF-8, too
+ * long) is reported on stderr with its line number and skipped; the exit
+ * status is 1 when any line was bad.
+ *
+ * Speed: most lines are plain objects such as {"id": 7, "text": "..."}.
+ * For those, scan_line validates the line against strict JSON and finds
+ * "text" without building a tree. Anything it is not sure about (escaped
+ * keys, surrogate or NUL escapes, non-standard numbers, odd whitespace,
+ * deep nesting, "polarity" or "subjectivity" already present, or any
+ * error) is handed to cJSON, which decides exactly as before: the scanner
+ * only ever accepts lines that cJSON accepts, with the same text. */
 #include "cli/cli.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
 #include "base/jsonw.h"
 #include "base/utf8.h"
+#include "base/xalloc.h"
 #include "sentiment/lexicon.h"
 #include "sentiment/polarity.h"
 
 /* 16 MiB per line: documents in the labeled sets reach 33 KiB. */
 #define SCORE_MAX_LINE ((size_t)16 << 20)
+/* First size of the input buffer; it doubles up to one maximal line. */
+#define SCORE_BLOCK ((size_t)1 << 18)
+/* Output is written in blocks of about this size: one write per line
+ * would dominate. */
+#define SCORE_FLUSH ((size_t)1 << 16)
+/* Nesting that scan_line handles itself; deeper lines go to cJSON (whose
+ * own limit is 1000). */
+#define SCAN_MAX_DEPTH 64
+/* Longest number scan_line handles itself: cJSON copies a number into a
+ * small buffer before strtod, so very long ones are left to it. */
+#define SCAN_MAX_NUMBER 32
 
 static void usage(FILE *f)
 {
@@ -33,54 +55,453 @@ static void usage(FILE *f)
           "if there was any.\n");
 }
 
-/* Reads one line (without its newline) into line. Returns 1 on a line, 0 at
- * end of input, -1 when the line exceeded the limit (the rest of it is
- * consumed and dropped). */
-static int read_line(FILE *in, struct buf *line)
+/* Block reader: lines are handed out as spans of one buffer, so a line is
+ * copied only when it straddles two reads. The buffer keeps one spare byte
+ * past cap, so that a NUL can always be put after a line. */
+struct reader {
+  FILE *in;
+  char *buf;            /* cap + 1 bytes */
+  size_t cap, pos, end; /* unread bytes are buf[pos..end) */
+  size_t scanned;       /* bytes after pos known to hold no newline */
+  bool eof;
+};
+
+static void reader_init(struct reader *rd)
 {
-  buf_reset(line);
-  bool too_long = false;
-  int c = 0;
-  bool any = false;
-  char chunk[4096];
-  size_t n = 0;
-  while ((c = getc_unlocked(in)) != EOF) {
-    any = true;
-    if (c == '\n')
-      break;
-    chunk[n++] = (char)c;
-    if (n == sizeof chunk) {
-      if (!too_long && buf_append(line, chunk, n))
-        too_long = true;
-      n = 0;
-    }
+  *rd = (struct reader){.cap = SCORE_BLOCK};
+  rd->buf = xmalloc(rd->cap + 1);
+}
+
+static void reader_cleanup(struct reader *rd)
+{
+  free(rd->buf);
+  rd->buf = NULL;
+}
+
+/* Starts reading another stream, keeping the buffer. */
+static void reader_reset(struct reader *rd, FILE *in)
+{
+  rd->in = in;
+  rd->pos = rd->end = rd->scanned = 0;
+  rd->eof = false;
+}
+
+/* Reads more input after moving the unread bytes to the front, growing
+ * the buffer when they fill it (never past one maximal line and a byte).
+ * Sets eof at end of input or on error. */
+static void refill(struct reader *rd)
+{
+  if (rd->pos > 0) {
+    memmove(rd->buf, rd->buf + rd->pos, rd->end - rd->pos);
+    rd->end -= rd->pos;
+    rd->pos = 0;
   }
-  if (!too_long && n && buf_append(line, chunk, n))
-    too_long = true;
-  if (!any)
-    return 0;
-  return too_long ? -1 : 1;
+  if (rd->end == rd->cap) {
+    rd->cap = rd->cap * 2 < SCORE_MAX_LINE + 1 ? rd->cap * 2
+                                                : SCORE_MAX_LINE + 1;
+    rd->buf = xrealloc(rd->buf, rd->cap + 1);
+  }
+  size_t n = fread(rd->buf + rd->end, 1, rd->cap - rd->end, rd->in);
+  if (n == 0)
+    rd->eof = true;
+  rd->end += n;
+}
+
+/* Drops input up to and including the next newline. */
+static void skip_line(struct reader *rd)
+{
+  for (;;) {
+    char *nl = memchr(rd->buf + rd->pos, '\n', rd->end - rd->pos);
+    if (nl) {
+      rd->pos = (size_t)(nl - rd->buf) + 1;
+      return;
+    }
+    rd->pos = rd->end = 0;
+    if (rd->eof)
+      return;
+    refill(rd);
+  }
+}
+
+/* Sets *line, *len to the next line (without its newline; the span is
+ * valid until the next call). Returns 1 on a line, 0 at end of input, -1
+ * when the line exceeded SCORE_MAX_LINE (it is consumed and dropped). */
+static int read_line(struct reader *rd, char **line, size_t *len)
+{
+  for (;;) {
+    size_t from = rd->pos + rd->scanned;
+    char *nl = memchr(rd->buf + from, '\n', rd->end - from);
+    if (nl) {
+      *line = rd->buf + rd->pos;
+      *len = (size_t)(nl - *line);
+      rd->pos = (size_t)(nl - rd->buf) + 1;
+      rd->scanned = 0;
+      return *len > SCORE_MAX_LINE ? -1 : 1;
+    }
+    rd->scanned = rd->end - rd->pos;
+    if (rd->scanned > SCORE_MAX_LINE) {
+      rd->scanned = 0;
+      skip_line(rd);
+      return -1;
+    }
+    if (rd->eof) {
+      if (rd->pos == rd->end)
+        return 0;
+      *line = rd->buf + rd->pos;
+      *len = rd->end - rd->pos;
+      rd->pos = rd->end;
+      rd->scanned = 0;
+      return 1;
+    }
+    refill(rd);
+  }
 }
 
 static bool blank(const char *s, size_t len)
 {
   for (size_t i = 0; i < len; i++)
-    if (!strchr(" \t\r", s[i]))
+    if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
       return false;
   return true;
 }
 
-/* Scores one line into out; on failure returns a static reason. */
-static const char *score_line(const struct lexicon *lx, struct buf *line,
-                              struct polarity_result *r, struct buf *out)
+/* What scan_line found out about a line. */
+struct scan {
+  const char *text; /* the raw bytes of the first "text" value, between */
+  size_t text_len;  /* its quotes, when it is a string */
+  bool text_escaped;   /* it contains a backslash */
+  bool text_other;     /* the first "text" value is not a string */
+  bool has_scores;     /* a "polarity" or "subjectivity" key */
+  size_t end;          /* just past the closing brace */
+};
+
+static bool is_ws(char c)
 {
-  if (!utf8_is_valid(line->data, line->len))
-    return "invalid UTF-8";
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* The value of four hex digits, or UINT32_MAX when one is not a digit. */
+static uint32_t hex4(const char *h)
+{
+  uint32_t v = 0;
+  for (int k = 0; k < 4; k++) {
+    char c = h[k];
+    uint32_t d = c >= '0' && c <= '9'   ? (uint32_t)(c - '0')
+                 : c >= 'a' && c <= 'f' ? (uint32_t)(c - 'a' + 10)
+                 : c >= 'A' && c <= 'F' ? (uint32_t)(c - 'A' + 10)
+                                        : 16u;
+    if (d == 16)
+      return UINT32_MAX;
+    v = v << 4 | d;
+  }
+  return v;
+}
+
+/* Whether any of the eight bytes of w is below 0x20, '"' or '\\': the
+ * bytes a string scan must stop at (the classic "has a zero byte" test on
+ * w, and on w xor the two quote-like bytes; it never misses one). */
+static bool has_special(uint64_t w)
+{
+  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+  uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+  uint64_t hits = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
+                  ((b - ones) & ~b);
+  return (hits & highs) != 0;
+}
+
+/* A string at s[*i] (on its opening quote): strict JSON, and nothing cJSON
+ * would read differently from the standard (no raw control characters, no
+ * \u0000, which cJSON cuts the string at, no lone surrogate escapes).
+ * Moves *i past the closing quote; sets *escaped when it holds a
+ * backslash. */
+static bool scan_string(const char *s, size_t len, size_t *i, bool *escaped)
+{
+  size_t k = *i + 1;
+  *escaped = false;
+  for (;;) {
+    /* Plain bytes: everything but '"', '\\' and control characters,
+     * eight at a time while none is in sight. */
+    for (;;) {
+      uint64_t w;
+      if (len - k < 8)
+        break;
+      memcpy(&w, s + k, 8);
+      if (has_special(w))
+        break;
+      k += 8;
+    }
+    while (k < len && (unsigned char)s[k] >= 0x20 && s[k] != '"' &&
+           s[k] != '\\')
+      k++;
+    if (k >= len || (unsigned char)s[k] < 0x20)
+      return false;
+    if (s[k] == '"')
+      break;
+    *escaped = true;
+    if (k + 1 >= len)
+      return false;
+    char e = s[k + 1];
+    if (e == 'u') {
+      if (len - k < 6)
+        return false;
+      uint32_t v = hex4(s + k + 2);
+      if (v >= 0xD800 && v <= 0xDBFF && len - k >= 12 && s[k + 6] == '\\' &&
+          s[k + 7] == 'u') {
+        uint32_t lo = hex4(s + k + 8); /* a surrogate pair */
+        if (lo < 0xDC00 || lo > 0xDFFF)
+          return false;
+        k += 12;
+        continue;
+      }
+      if (v == 0 || v > 0xFFFF || (v >= 0xD800 && v <= 0xDFFF))
+        return false;
+      k += 6;
+    } else if (e && strchr("\"\\/bfnrt", e)) {
+      k += 2;
+    } else {
+      return false;
+    }
+  }
+  *i = k + 1;
+  return true;
+}
+
+/* A strict JSON number of at most SCAN_MAX_NUMBER bytes. */
+static bool scan_number(const char *s, size_t len, size_t *i)
+{
+  size_t k = *i, start = k;
+  if (k < len && s[k] == '-')
+    k++;
+  if (k < len && s[k] == '0') {
+    k++;
+  } else if (k < len && s[k] >= '1' && s[k] <= '9') {
+    while (k < len && s[k] >= '0' && s[k] <= '9')
+      k++;
+  } else {
+    return false;
+  }
+  if (k < len && s[k] == '.') {
+    k++;
+    if (k >= len || s[k] < '0' || s[k] > '9')
+      return false;
+    while (k < len && s[k] >= '0' && s[k] <= '9')
+      k++;
+  }
+  if (k < len && (s[k] == 'e' || s[k] == 'E')) {
+    k++;
+    if (k < len && (s[k] == '+' || s[k] == '-'))
+      k++;
+    if (k >= len || s[k] < '0' || s[k] > '9')
+      return false;
+    while (k < len && s[k] >= '0' && s[k] <= '9')
+      k++;
+  }
+  if (k - start > SCAN_MAX_NUMBER)
+    return false;
+  *i = k;
+  return true;
+}
+
+static void skip_ws(const char *s, size_t len, size_t *i)
+{
+  while (*i < len && is_ws(s[*i]))
+    (*i)++;
+}
+
+static bool is_key(const char *s, size_t len, const char *key)
+{
+  return strlen(key) == len && memcmp(s, key, len) == 0;
+}
+
+/* One JSON value at s[*i] (whitespace skipped), nested at most depth more
+ * levels. Iterative over arrays and objects would be longer; the depth is
+ * capped, so recursion is bounded. */
+static bool scan_value(const char *s, size_t len, size_t *i, int depth)
+{
+  if (*i >= len)
+    return false;
+  char c = s[*i];
+  bool escaped;
+  switch (c) {
+  case '"':
+    return scan_string(s, len, i, &escaped);
+  case 't':
+  case 'f':
+  case 'n': {
+    const char *lit = c == 't' ? "true" : c == 'f' ? "false" : "null";
+    size_t n = strlen(lit);
+    if (len - *i < n || memcmp(s + *i, lit, n) != 0)
+      return false;
+    *i += n;
+    return true;
+  }
+  case '[':
+  case '{':
+    if (depth == 0)
+      return false;
+    (*i)++;
+    skip_ws(s, len, i);
+    char close = c == '[' ? ']' : '}';
+    if (*i < len && s[*i] == close) {
+      (*i)++;
+      return true;
+    }
+    for (;;) {
+      if (c == '{') {
+        if (*i >= len || s[*i] != '"' || !scan_string(s, len, i, &escaped))
+          return false;
+        skip_ws(s, len, i);
+        if (*i >= len || s[*i] != ':')
+          return false;
+        (*i)++;
+        skip_ws(s, len, i);
+      }
+      if (!scan_value(s, len, i, depth - 1))
+        return false;
+      skip_ws(s, len, i);
+      if (*i < len && s[*i] == ',') {
+        (*i)++;
+        skip_ws(s, len, i);
+        continue;
+      }
+      if (*i < len && s[*i] == close) {
+        (*i)++;
+        return true;
+      }
+      return false;
+    }
+  default:
+    return scan_number(s, len, i);
+  }
+}
+
+/* Validates a whole line as one JSON object (surrounded by whitespace) and
+ * finds its first "text" key. Returns false when cJSON must decide. */
+static bool scan_line(const char *s, size_t len, struct scan *sc)
+{
+  *sc = (struct scan){0};
+  size_t i = 0;
+  bool seen_text = false;
+  skip_ws(s, len, &i);
+  if (i >= len || s[i] != '{')
+    return false;
+  i++;
+  skip_ws(s, len, &i);
+  if (i < len && s[i] == '}') {
+    i++;
+  } else {
+    for (;;) {
+      size_t key = i + 1;
+      bool escaped;
+      if (i >= len || s[i] != '"' || !scan_string(s, len, &i, &escaped) ||
+          escaped)
+        return false; /* escaped keys could spell "text" */
+      size_t key_len = i - 1 - key;
+      skip_ws(s, len, &i);
+      if (i >= len || s[i] != ':')
+        return false;
+      i++;
+      skip_ws(s, len, &i);
+      size_t value = i;
+      if (!scan_value(s, len, &i, SCAN_MAX_DEPTH))
+        return false;
+      if (!seen_text && is_key(s + key, key_len, "text")) {
+        seen_text = true;
+        if (s[value] == '"') {
+          sc->text = s + value + 1;
+          sc->text_len = i - value - 2;
+          sc->text_escaped = memchr(sc->text, '\\', sc->text_len) != NULL;
+        } else {
+          sc->text_other = true;
+        }
+      }
+      if (is_key(s + key, key_len, "polarity") ||
+          is_key(s + key, key_len, "subjectivity"))
+        sc->has_scores = true;
+      skip_ws(s, len, &i);
+      if (i < len && s[i] == ',') {
+        i++;
+        skip_ws(s, len, &i);
+        continue;
+      }
+      if (i < len && s[i] == '}') {
+        i++;
+        break;
+      }
+      return false;
+    }
+  }
+  sc->end = i;
+  skip_ws(s, len, &i);
+  return i == len;
+}
+
+/* Decodes the escapes of a string scan_string accepted (the simple ones,
+ * \u of a BMP code point other than U+0000 and surrogates, and surrogate
+ * pairs) into out, as cJSON does. */
+static void unescape(const char *s, size_t len, struct buf *out)
+{
+  buf_reset(out);
+  size_t run = 0;
+  for (size_t k = 0; k < len; k++) {
+    if (s[k] != '\\')
+      continue;
+    buf_append(out, s + run, k - run);
+    char e = s[k + 1], c = e;
+    switch (e) {
+    case 'b': c = '\b'; break;
+    case 'f': c = '\f'; break;
+    case 'n': c = '\n'; break;
+    case 'r': c = '\r'; break;
+    case 't': c = '\t'; break;
+    case 'u': {
+      char enc[4];
+      uint32_t v = hex4(s + k + 2);
+      k += 5;
+      if (v >= 0xD800 && v <= 0xDBFF) {
+        v = 0x10000 + ((v - 0xD800) << 10) + (hex4(s + k + 3) - 0xDC00);
+        k += 6;
+      }
+      buf_append(out, enc, utf8_encode(v, enc));
+      run = k + 1;
+      continue;
+    }
+    default: break; /* '"', '\\', '/' */
+    }
+    buf_putc(out, c);
+    k++;
+    run = k + 1;
+  }
+  buf_append(out, s + run, len - run);
+}
+
+/* Appends the line with the scores inserted before its final brace. */
+static void put_scored(struct buf *out, const char *line, size_t end,
+                       const struct polarity_result *r)
+{
+  char p[40], s[40];
+  size_t plen = jsonw_format_double(r->polarity, p);
+  size_t slen = jsonw_format_double(r->subjectivity, s);
+  buf_append(out, line, end - 1);
+  buf_append(out, ", \"polarity\": ", 14);
+  buf_append(out, p, plen);
+  buf_append(out, ", \"subjectivity\": ", 18);
+  buf_append(out, s, slen);
+  buf_append(out, "}\n", 2);
+}
+
+/* Scores one line with cJSON: any line scan_line left undecided. On
+ * failure returns a static reason. line[len] must be a NUL (the reader
+ * guarantees one). */
+static const char *score_line_cjson(const struct lexicon *lx, char *line,
+                                    size_t len, struct polarity_result *r,
+                                    struct buf *out)
+{
   /* A NUL byte is not JSON; cJSON would stop reading there. Requiring the
    * terminator after the value refuses trailing garbage. */
   cJSON *obj = NULL;
-  if (!memchr(line->data, '\0', line->len))
-    obj = cJSON_ParseWithOpts(line->data, NULL, 1);
+  if (!memchr(line, '\0', len))
+    obj = cJSON_ParseWithOpts(line, NULL, 1);
   const char *why = NULL;
   if (!obj) {
     why = "malformed JSON";
@@ -99,24 +520,19 @@ static const char *score_line(const struct lexicon *lx, struct buf *line,
     why = "text cannot be scored";
     goto out;
   }
-  char p[40], s[40];
-  size_t plen = jsonw_format_double(r->polarity, p);
-  size_t slen = jsonw_format_double(r->subjectivity, s);
   if (!cJSON_GetObjectItemCaseSensitive(obj, "polarity") &&
       !cJSON_GetObjectItemCaseSensitive(obj, "subjectivity")) {
-    /* Fast path: keep the original bytes, insert before the final brace. */
-    size_t end = line->len;
-    while (end > 0 && strchr(" \t\r", line->data[end - 1]))
+    /* Keep the original bytes, insert before the final brace. */
+    size_t end = len;
+    while (end > 0 && strchr(" \t\r", line[end - 1]))
       end--;
-    buf_append(out, line->data, end - 1);
-    buf_puts(out, ", \"polarity\": ");
-    buf_append(out, p, plen);
-    buf_puts(out, ", \"subjectivity\": ");
-    buf_append(out, s, slen);
-    buf_puts(out, "}\n");
+    put_scored(out, line, end, r);
   } else {
-    cJSON_ReplaceItemInObjectCaseSensitive(obj, "polarity",
-                                           cJSON_CreateNumber(r->polarity));
+    /* Replacing fails when there is no "polarity" yet, and then leaves
+     * the new item to us. */
+    cJSON *p = cJSON_CreateNumber(r->polarity);
+    if (!cJSON_ReplaceItemInObjectCaseSensitive(obj, "polarity", p))
+      cJSON_Delete(p);
     cJSON_DeleteItemFromObjectCaseSensitive(obj, "subjectivity");
     cJSON_AddNumberToObject(obj, "subjectivity", r->subjectivity);
     if (!cJSON_GetObjectItemCaseSensitive(obj, "polarity"))
@@ -131,27 +547,62 @@ out:
   return why;
 }
 
+/* Scores one line into out; on failure returns a static reason. */
+static const char *score_line(const struct lexicon *lx, char *line,
+                              size_t len, struct polarity_result *r,
+                              struct buf *text, struct buf *out)
+{
+  if (!utf8_is_valid(line, len))
+    return "invalid UTF-8";
+  struct scan sc;
+  if (!scan_line(line, len, &sc) || sc.has_scores)
+    return score_line_cjson(lx, line, len, r, out);
+  if (sc.text_other)
+    return "\"text\" is not a string";
+  if (!sc.text)
+    return "no \"text\" field";
+  const char *t = sc.text;
+  size_t tlen = sc.text_len;
+  if (sc.text_escaped) {
+    unescape(sc.text, sc.text_len, text);
+    t = text->data;
+    tlen = text->len;
+  }
+  if (polarity_analyze(lx, t, tlen, r))
+    return "text cannot be scored";
+  put_scored(out, line, sc.end, r);
+  return NULL;
+}
+
 static int score_stream(const struct lexicon *lx, FILE *in, const char *name,
-                        struct polarity_result *r, struct buf *line,
-                        struct buf *out, unsigned long *bad)
+                        struct polarity_result *r, struct reader *rd,
+                        struct buf *text, struct buf *out, unsigned long *bad)
 {
   unsigned long lineno = 0;
+  reader_reset(rd, in);
+  char *line;
+  size_t len;
   int got;
-  while ((got = read_line(in, line)) != 0) {
+  while ((got = read_line(rd, &line, &len)) != 0) {
     lineno++;
     const char *why = NULL;
-    if (got < 0)
+    if (got < 0) {
       why = "line too long";
-    else if (blank(line->data, line->len))
+    } else if (blank(line, len)) {
       continue;
-    else
-      why = score_line(lx, line, r, out);
+    } else {
+      /* cJSON needs a NUL-terminated line: put one over the newline (or
+       * the spare byte the reader keeps after the last line). */
+      char saved = line[len];
+      line[len] = '\0';
+      why = score_line(lx, line, len, r, text, out);
+      line[len] = saved;
+    }
     if (why) {
       (*bad)++;
       fprintf(stderr, "%s:%lu: %s\n", name, lineno, why);
     }
-    /* Flush in large blocks: one write per line would dominate. */
-    if (out->len >= 1 << 16) {
+    if (out->len >= SCORE_FLUSH) {
       fwrite(out->data, 1, out->len, stdout);
       buf_reset(out);
     }
@@ -183,14 +634,16 @@ int cli_score(int argc, char **argv)
     return 1;
   }
   struct polarity_result r;
-  struct buf line, out;
+  struct reader rd;
+  struct buf text, out;
   polarity_result_init(&r);
-  buf_init(&line, SCORE_MAX_LINE);
+  reader_init(&rd);
+  buf_init(&text, SCORE_MAX_LINE);
   buf_init(&out, 0);
   unsigned long bad = 0;
   int status = 0;
   if (argc < 2) {
-    status = score_stream(lx, stdin, "<stdin>", &r, &line, &out, &bad);
+    status = score_stream(lx, stdin, "<stdin>", &r, &rd, &text, &out, &bad);
   } else {
     for (int i = 1; i < argc; i++) {
       FILE *f = strcmp(argv[i], "-") ? fopen(argv[i], "rb") : stdin;
@@ -199,7 +652,7 @@ int cli_score(int argc, char **argv)
         status = 1;
         continue;
       }
-      status |= score_stream(lx, f, argv[i], &r, &line, &out, &bad);
+      status |= score_stream(lx, f, argv[i], &r, &rd, &text, &out, &bad);
       if (f != stdin)
         fclose(f);
     }
@@ -212,7 +665,8 @@ int cli_score(int argc, char **argv)
             bad == 1 ? "" : "s");
     status = 1;
   }
-  buf_cleanup(&line);
+  reader_cleanup(&rd);
+  buf_cleanup(&text);
   buf_cleanup(&out);
   polarity_result_cleanup(&r);
   lexicon_free(lx);

@@ -130,26 +130,32 @@ static size_t count_cps(const char *s, size_t len)
   return n;
 }
 
-/* str.lower() as far as scores can tell (see the top of the file). */
-static size_t lower(const char *s, size_t len, char *out)
+/* str.lower() as far as scores can tell (see the top of the file), into
+ * out; returns the length and sets *cps to the length in code points. */
+static size_t lower(const char *s, size_t len, char *out, size_t *cps)
 {
-  size_t o = 0;
+  size_t o = 0, n = 0;
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (c >= 'A' && c <= 'Z') {
-      out[o++] = (char)(c + 32);
+    if (c < 0x80) { /* the common case: one byte, one code point */
+      out[o++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+      n++;
     } else if (c == 0xC4 && i + 1 < len && (unsigned char)s[i + 1] == 0xB0) {
       memcpy(out + o, "i\xcc\x87", 3); /* U+0130 -> "i" U+0307 */
       o += 3;
+      n += 2;
       i++;
     } else if (c == 0xE2 && i + 2 < len && (unsigned char)s[i + 1] == 0x84 &&
                (unsigned char)s[i + 2] == 0xAA) {
       out[o++] = 'k'; /* U+212A KELVIN SIGN */
+      n++;
       i += 2;
     } else {
       out[o++] = (char)c;
+      n += (c & 0xC0) != 0x80;
     }
   }
+  *cps = n;
   return o;
 }
 
@@ -182,7 +188,12 @@ static size_t stripped_cps(const char *w, size_t len)
  * 5 and w not in PUNCTUATION`, then the first group holding w. */
 static bool emoticon(const char *w, size_t len, size_t cps, double *value)
 {
-  if (cps > 5 || !w[0] || !strchr("<>:=x8;*o\xc2\xe2", w[0]))
+  static const bool starts[256] = {
+      ['<'] = true, ['>'] = true, [':'] = true, ['='] = true, ['x'] = true,
+      ['8'] = true, [';'] = true, ['*'] = true, ['o'] = true, [0xC2] = true,
+      [0xE2] = true,
+  };
+  if (cps > 5 || !starts[(unsigned char)w[0]])
     return false; /* too long, or no emoticon starts with w[0] */
   size_t i = 0, n = sizeof emoticons / sizeof emoticons[0];
   while (i < n &&
@@ -369,8 +380,9 @@ enum err polarity_analyze(const struct lexicon *lx, const char *text,
   size_t off = 0;
   for (size_t t = 0; t < n; t++) {
     const struct tokenize_token *tok = &s->tk.tokens[t];
-    size_t l = lower(tok->str, tok->len, s->lower + off);
-    s->words[t] = (struct word){off, l, count_cps(s->lower + off, l)};
+    size_t cps;
+    size_t l = lower(tok->str, tok->len, s->lower + off, &cps);
+    s->words[t] = (struct word){off, l, cps};
     off += l;
   }
   s->n_groups = s->n_front = s->n_back = s->n_text = 0;

@@ -55,6 +55,7 @@ struct scratch {
   size_t n_tail, cap_tail;
   char *joined; /* sentences, then the final tokens */
   size_t cap_joined;
+  size_t n_newlines; /* sentence breaks written to joined so far */
   size_t cap_tokens;
 };
 
@@ -110,10 +111,11 @@ static void *grow(void *p, size_t *cap, size_t need, size_t size)
   return xrealloc(p, c * size);
 }
 
+/* Appends to an array that tokenize_run has sized for the whole text. */
 static void push(struct span **a, size_t *n, size_t *cap, const char *p,
                  size_t len)
 {
-  *a = grow(*a, cap, *n + 1, sizeof **a);
+  (void)cap;
   (*a)[(*n)++] = (struct span){p, len};
 }
 
@@ -262,6 +264,21 @@ static size_t seq_len(unsigned char c)
   return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
 }
 
+/* Printable ASCII bytes that continue a word without a rewrite: all but
+ * the quotes (padded with spaces) and 'n' (which may start "n't"). */
+#define PLAIN(c) \
+  ((c) > ' ' && (c) < 0x7F && (c) != '\'' && (c) != '"' && (c) != 'n')
+#define R8(c) \
+  [c] = PLAIN(c), [c + 1] = PLAIN(c + 1), [c + 2] = PLAIN(c + 2), \
+  [c + 3] = PLAIN(c + 3), [c + 4] = PLAIN(c + 4), [c + 5] = PLAIN(c + 5), \
+  [c + 6] = PLAIN(c + 6), [c + 7] = PLAIN(c + 7)
+static const bool plain[256] = {
+    R8(0x20), R8(0x28), R8(0x30), R8(0x38), R8(0x40), R8(0x48),
+    R8(0x50), R8(0x58), R8(0x60), R8(0x68), R8(0x70), R8(0x78),
+};
+#undef R8
+#undef PLAIN
+
 /* Pass 1: the words of the rewritten string, each through split_word. */
 static void scan(struct scratch *s, const char *text, size_t len)
 {
@@ -270,13 +287,15 @@ static void scan(struct scratch *s, const char *text, size_t len)
   size_t newlines = 0; /* consecutive "\n" in the current whitespace */
   size_t i = 0;
   while (i < len) {
-    /* Fast path: a printable ASCII byte that continues a word. */
-    unsigned char c = u[i];
-    if (start != NONE && c > ' ' && c < 0x7F && c != '\'' && c != '"' &&
-        c != 'n') {
-      i++;
-      continue;
+    /* Fast path: printable ASCII bytes that continue a word. */
+    if (start != NONE && plain[u[i]]) {
+      do
+        i++;
+      while (i < len && plain[u[i]]);
+      if (i == len)
+        break;
     }
+    unsigned char c = u[i];
     size_t n = seq_len(c);
     bool space;
     if (u[i] < 0x80)
@@ -351,33 +370,43 @@ static bool closes_sentence(struct span t)
   return ends_sentence(t);
 }
 
-/* Appends words[i..j) as one sentence; returns the new length. */
-static size_t put_sentence(struct scratch *s, size_t out, size_t i, size_t j,
-                           bool drop_eos)
+/* Appends words[i..j) as one sentence; returns the new length. Also
+ * records each token written in tk, with its sentence (the number of
+ * '\n' written before it), so that when the emoticon and sarcasm passes
+ * change nothing the joined buffer needs no second split. */
+static size_t put_sentence(struct scratch *s, struct tokenize *tk, size_t out,
+                           size_t i, size_t j, bool drop_eos)
 {
   bool first = true;
   for (size_t k = i; k < j; k++) {
     struct span t = s->words[k];
     if (drop_eos && t.len == sizeof EOS - 1 && is_text(t, EOS))
       continue;
-    if (first && out > 0)
+    if (first && out > 0) {
       s->joined[out++] = '\n';
-    else if (!first)
+      s->n_newlines++;
+    } else if (!first) {
       s->joined[out++] = ' ';
+    }
     first = false;
     memcpy(s->joined + out, t.p, t.len);
+    tk->tokens[tk->n_tokens++] =
+        (struct tokenize_token){s->joined + out, t.len, s->n_newlines};
     out += t.len;
   }
   return out;
 }
 
 /* Pass 2: the sentence loop of find_tokens. Returns the joined length. */
-static size_t sentences(struct scratch *s)
+static size_t sentences(struct scratch *s, struct tokenize *tk)
 {
   size_t need = 1, n = s->n_words;
   for (size_t k = 0; k < n; k++)
     need += s->words[k].len + 1;
   s->joined = grow(s->joined, &s->cap_joined, need, 1);
+  tk->tokens = grow(tk->tokens, &s->cap_tokens, n + 1, sizeof *tk->tokens);
+  tk->n_tokens = 0;
+  s->n_newlines = 0;
   size_t out = 0, i = 0, j = 0;
   while (j < n) {
     if (ends_sentence(s->words[j])) {
@@ -387,12 +416,12 @@ static size_t sentences(struct scratch *s)
           break;
         j++;
       }
-      out = put_sentence(s, out, i, j, true);
+      out = put_sentence(s, tk, out, i, j, true);
       i = j;
     }
     j++;
   }
-  return put_sentence(s, out, i, n, false);
+  return put_sentence(s, tk, out, i, n, false);
 }
 
 /* RE_SARCASM.sub("(!)", ...): "( ! )", "(! )", "( !)" become "(!)". */
@@ -453,6 +482,17 @@ static size_t join_emoticons(char *b, size_t len)
 {
   size_t r = 0, w = 0;
   while (r < len) {
+    /* Most bytes start no emoticon: move over them in one run (no copy
+     * at all until the first emoticon has been joined). */
+    size_t run = r;
+    while (run < len && !family[(unsigned char)b[run]])
+      run++;
+    if (w != r)
+      memmove(b + w, b + r, run - r);
+    w += run - r;
+    r = run;
+    if (r == len)
+      break;
     unsigned f = family[(unsigned char)b[r]];
     size_t i = families[f].begin, last = families[f].end, end = 0;
     bool found = false;
@@ -512,19 +552,29 @@ enum err tokenize_run(struct tokenize *tk, const char *text, size_t len)
     return ERR_UTF8;
   s->n_words = 0;
   s->n_tail = 0;
+  /* Every word or split-off mark holds at least one byte of the text, and
+   * each END-OF-SENTENCE stands for at least two; so len + 2 entries are
+   * enough and push never needs to grow. */
+  s->words = grow(s->words, &s->cap_words, len + 2, sizeof *s->words);
+  s->tail = grow(s->tail, &s->cap_tail, len + 2, sizeof *s->tail);
   scan(s, text, len);
-  size_t n = sentences(s);
-  n = join_sarcasm(s->joined, n);
+  size_t joined = sentences(s, tk);
+  size_t n = join_sarcasm(s->joined, joined);
   n = join_emoticons(s->joined, n);
+  if (n == joined) {
+    /* Both passes only remove spaces: nothing changed, so the tokens
+     * recorded by sentences() stand. */
+    tk->n_sentences = tk->n_tokens ? s->n_newlines + 1 : 0;
+    return ERR_OK;
+  }
 
   /* Final split on ' ' and '\n'. There are no empty tokens, and joining
    * emoticons only ever merges tokens, so there are at most n_words. */
-  tk->tokens =
-      grow(tk->tokens, &s->cap_tokens, s->n_words + 1, sizeof *tk->tokens);
+  tk->n_tokens = 0;
   size_t sentence = 0, start = 0;
   for (size_t k = 0; k <= n; k++) {
-    if (k < n && s->joined[k] != ' ' && s->joined[k] != '\n')
-      continue;
+    while (k < n && s->joined[k] != ' ' && s->joined[k] != '\n')
+      k++;
     if (k > start)
       tk->tokens[tk->n_tokens++] =
           (struct tokenize_token){s->joined + start, k - start, sentence};
