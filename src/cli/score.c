@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 
 #include <cjson/cJSON.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -475,13 +476,46 @@ static void unescape(const char *s, size_t len, struct buf *out)
   buf_append(out, s + run, len - run);
 }
 
+/* Recently formatted doubles, direct-mapped by their bits. Scores repeat
+ * a lot (0.0, 0.5, 1.0, the means of a few lexicon entries), and
+ * formatting the shortest round-trip decimal costs far more than a copy.
+ * A slot is valid once its len is non-zero. */
+#define NUMS_SLOTS 256
+struct nums {
+  struct {
+    uint64_t bits;
+    unsigned char len;
+    char text[39];
+  } slot[NUMS_SLOTS];
+};
+
+/* jsonw_format_double(v, out), from the cache when v was seen. */
+static size_t format_number(struct nums *nc, double v, char *out)
+{
+  uint64_t bits;
+  memcpy(&bits, &v, sizeof bits);
+  uint64_t h = (bits ^ bits >> 29) * 0x9E3779B97F4A7C15u;
+  size_t k = (size_t)(h >> 56) % NUMS_SLOTS;
+  if (nc->slot[k].len && nc->slot[k].bits == bits) {
+    memcpy(out, nc->slot[k].text, sizeof nc->slot[k].text);
+    return nc->slot[k].len;
+  }
+  size_t n = jsonw_format_double(v, out);
+  if (n > 0 && n <= sizeof nc->slot[k].text) {
+    nc->slot[k].bits = bits;
+    nc->slot[k].len = (unsigned char)n;
+    memcpy(nc->slot[k].text, out, n);
+  }
+  return n;
+}
+
 /* Appends the line with the scores inserted before its final brace. */
-static void put_scored(struct buf *out, const char *line, size_t end,
-                       const struct polarity_result *r)
+static void put_scored(struct buf *out, struct nums *nc, const char *line,
+                       size_t end, const struct polarity_result *r)
 {
   char p[40], s[40];
-  size_t plen = jsonw_format_double(r->polarity, p);
-  size_t slen = jsonw_format_double(r->subjectivity, s);
+  size_t plen = format_number(nc, r->polarity, p);
+  size_t slen = format_number(nc, r->subjectivity, s);
   buf_append(out, line, end - 1);
   buf_append(out, ", \"polarity\": ", 14);
   buf_append(out, p, plen);
@@ -495,7 +529,7 @@ static void put_scored(struct buf *out, const char *line, size_t end,
  * guarantees one). */
 static const char *score_line_cjson(const struct lexicon *lx, char *line,
                                     size_t len, struct polarity_result *r,
-                                    struct buf *out)
+                                    struct nums *nc, struct buf *out)
 {
   /* A NUL byte is not JSON; cJSON would stop reading there. Requiring the
    * terminator after the value refuses trailing garbage. */
@@ -526,7 +560,7 @@ static const char *score_line_cjson(const struct lexicon *lx, char *line,
     size_t end = len;
     while (end > 0 && strchr(" \t\r", line[end - 1]))
       end--;
-    put_scored(out, line, end, r);
+    put_scored(out, nc, line, end, r);
   } else {
     /* Replacing fails when there is no "polarity" yet, and then leaves
      * the new item to us. */
@@ -550,13 +584,14 @@ out:
 /* Scores one line into out; on failure returns a static reason. */
 static const char *score_line(const struct lexicon *lx, char *line,
                               size_t len, struct polarity_result *r,
-                              struct buf *text, struct buf *out)
+                              struct nums *nc, struct buf *text,
+                              struct buf *out)
 {
   if (!utf8_is_valid(line, len))
     return "invalid UTF-8";
   struct scan sc;
   if (!scan_line(line, len, &sc) || sc.has_scores)
-    return score_line_cjson(lx, line, len, r, out);
+    return score_line_cjson(lx, line, len, r, nc, out);
   if (sc.text_other)
     return "\"text\" is not a string";
   if (!sc.text)
@@ -570,13 +605,14 @@ static const char *score_line(const struct lexicon *lx, char *line,
   }
   if (polarity_analyze(lx, t, tlen, r))
     return "text cannot be scored";
-  put_scored(out, line, sc.end, r);
+  put_scored(out, nc, line, sc.end, r);
   return NULL;
 }
 
 static int score_stream(const struct lexicon *lx, FILE *in, const char *name,
                         struct polarity_result *r, struct reader *rd,
-                        struct buf *text, struct buf *out, unsigned long *bad)
+                        struct nums *nc, struct buf *text, struct buf *out,
+                        unsigned long *bad)
 {
   unsigned long lineno = 0;
   reader_reset(rd, in);
@@ -595,7 +631,7 @@ static int score_stream(const struct lexicon *lx, FILE *in, const char *name,
        * the spare byte the reader keeps after the last line). */
       char saved = line[len];
       line[len] = '\0';
-      why = score_line(lx, line, len, r, text, out);
+      why = score_line(lx, line, len, r, nc, text, out);
       line[len] = saved;
     }
     if (why) {
@@ -640,10 +676,11 @@ int cli_score(int argc, char **argv)
   reader_init(&rd);
   buf_init(&text, SCORE_MAX_LINE);
   buf_init(&out, 0);
+  struct nums *nc = xcalloc(1, sizeof *nc);
   unsigned long bad = 0;
   int status = 0;
   if (argc < 2) {
-    status = score_stream(lx, stdin, "<stdin>", &r, &rd, &text, &out, &bad);
+    status = score_stream(lx, stdin, "<stdin>", &r, &rd, nc, &text, &out, &bad);
   } else {
     for (int i = 1; i < argc; i++) {
       FILE *f = strcmp(argv[i], "-") ? fopen(argv[i], "rb") : stdin;
@@ -652,7 +689,7 @@ int cli_score(int argc, char **argv)
         status = 1;
         continue;
       }
-      status |= score_stream(lx, f, argv[i], &r, &rd, &text, &out, &bad);
+      status |= score_stream(lx, f, argv[i], &r, &rd, nc, &text, &out, &bad);
       if (f != stdin)
         fclose(f);
     }
@@ -666,6 +703,7 @@ int cli_score(int argc, char **argv)
     status = 1;
   }
   reader_cleanup(&rd);
+  free(nc);
   buf_cleanup(&text);
   buf_cleanup(&out);
   polarity_result_cleanup(&r);

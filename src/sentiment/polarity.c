@@ -44,7 +44,6 @@
 /* A lower-cased token. */
 struct word {
   size_t off, len; /* in scratch.lower */
-  size_t cps;      /* length in code points, as Python's len() */
 };
 
 /* One assessment while it is built (a dict of assessments()). */
@@ -69,6 +68,7 @@ struct scratch {
   char *text; /* the groups' words, NUL-terminated strings */
   size_t cap_text, n_text;
   size_t cap_assessments;
+  bool ascii; /* the lower-cased tokens are ASCII: code points = bytes */
 };
 
 /* EMOTICONS of _text.py lower-cased, as assessments() compares them, in
@@ -159,6 +159,47 @@ static size_t lower(const char *s, size_t len, char *out, size_t *cps)
   return o;
 }
 
+/* lower() over the whole text at once, eight ASCII bytes at a time, so
+ * that each token is a slice of out. Returns false, with out undefined,
+ * when text holds U+0130 or U+212A, whose lower case has another length.
+ * Sets *ascii when every byte is ASCII. */
+static bool lower_text(const char *text, size_t len, char *out, bool *ascii)
+{
+  const uint64_t ones = 0x0101010101010101u, highs = ones * 0x80;
+  uint64_t any = 0;
+  size_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t w;
+    memcpy(&w, text + i, 8);
+    any |= w;
+    /* For each ASCII byte b, 'A' <= b <= 'Z' sets its high bit in
+     * (b + 0x3F) & ~(b + 0x25); the sums never carry into the next byte
+     * since b < 0x80. Bytes >= 0x80 are masked out. */
+    uint64_t h = w & ~highs;
+    uint64_t upper = (h + ones * 0x3F) & ~(h + ones * 0x25) & ~w & highs;
+    w |= upper >> 2;
+    memcpy(out + i, &w, 8);
+  }
+  for (; i < len; i++) {
+    unsigned char c = (unsigned char)text[i];
+    any |= c;
+    out[i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  }
+  *ascii = (any & highs) == 0;
+  if (*ascii)
+    return true;
+  for (const char *p = memchr(text, 0xC4, len); p;
+       p = memchr(p + 1, 0xC4, len - (size_t)(p + 1 - text)))
+    if (p + 1 < text + len && (unsigned char)p[1] == 0xB0)
+      return false;
+  for (const char *p = memchr(text, 0xE2, len); p;
+       p = memchr(p + 1, 0xE2, len - (size_t)(p + 1 - text)))
+    if (p + 2 < text + len && (unsigned char)p[1] == 0x84 &&
+        (unsigned char)p[2] == 0xAA)
+      return false;
+  return true;
+}
+
 static double clamp(double x)
 {
   double y = 1.0 < x ? 1.0 : x; /* max(-1.0, min(x, +1.0)) */
@@ -186,15 +227,15 @@ static size_t stripped_cps(const char *w, size_t len)
 
 /* The emoticon test of assessments(): `w.isalpha() is False and len(w) <=
  * 5 and w not in PUNCTUATION`, then the first group holding w. */
-static bool emoticon(const char *w, size_t len, size_t cps, double *value)
+static bool emoticon(const char *w, size_t len, double *value)
 {
   static const bool starts[256] = {
       ['<'] = true, ['>'] = true, [':'] = true, ['='] = true, ['x'] = true,
       ['8'] = true, [';'] = true, ['*'] = true, ['o'] = true, [0xC2] = true,
       [0xE2] = true,
   };
-  if (cps > 5 || !starts[(unsigned char)w[0]])
-    return false; /* too long, or no emoticon starts with w[0] */
+  if (!starts[(unsigned char)w[0]] || count_cps(w, len) > 5)
+    return false; /* no emoticon starts with w[0], or too long */
   size_t i = 0, n = sizeof emoticons / sizeof emoticons[0];
   while (i < n &&
          (emoticons[i].text[0] != w[0] || !is_text(w, len, emoticons[i].text)))
@@ -299,7 +340,8 @@ static void assess(struct scratch *s, const struct lexicon *lx, size_t n)
       s->back[s->n_back++] = neg;
       last->negated = true;
       neg = NONE;
-    } else if (m != NONE && s->words[t].cps > 2) {
+    } else if (m != NONE &&
+               (s->ascii ? len : count_cps(w, len)) > 2) {
       m = NONE;
     }
     if (is_text(w, len, "!") && s->n_groups > 0) {
@@ -309,7 +351,7 @@ static void assess(struct scratch *s, const struct lexicon *lx, size_t n)
     if (is_text(w, len, "(!)"))
       last = open_group(s, t, 0.0, 1.0, 1.0, "irony");
     double value;
-    if (emoticon(w, len, s->words[t].cps, &value))
+    if (emoticon(w, len, &value))
       last = open_group(s, t, value, 1.0, 1.0, "mood");
   }
   finish_group(s);
@@ -376,14 +418,24 @@ enum err polarity_analyze(const struct lexicon *lx, const char *text,
   size_t n = s->tk.n_tokens, bytes = 0;
   for (size_t t = 0; t < n; t++)
     bytes += s->tk.tokens[t].len;
-  reserve(s, n, bytes);
-  size_t off = 0;
-  for (size_t t = 0; t < n; t++) {
-    const struct tokenize_token *tok = &s->tk.tokens[t];
-    size_t cps;
-    size_t l = lower(tok->str, tok->len, s->lower + off, &cps);
-    s->words[t] = (struct word){off, l, cps};
-    off += l;
+  reserve(s, n, bytes > len ? bytes : len);
+  if (s->tk.in_text && lower_text(text, len, s->lower, &s->ascii)) {
+    /* The usual case: every token is a slice of the text, and lower-cased
+     * in place there. */
+    for (size_t t = 0; t < n; t++) {
+      const struct tokenize_token *tok = &s->tk.tokens[t];
+      s->words[t] = (struct word){(size_t)(tok->str - text), tok->len};
+    }
+  } else {
+    size_t off = 0;
+    s->ascii = false;
+    for (size_t t = 0; t < n; t++) {
+      const struct tokenize_token *tok = &s->tk.tokens[t];
+      size_t cps;
+      size_t l = lower(tok->str, tok->len, s->lower + off, &cps);
+      s->words[t] = (struct word){off, l};
+      off += l;
+    }
   }
   s->n_groups = s->n_front = s->n_back = s->n_text = 0;
   assess(s, lx, n);

@@ -5,7 +5,8 @@
  * str.replace calls, splits it on whitespace, splits punctuation off each
  * word, groups the words into sentences and runs two more regular
  * expressions on each sentence. Rather than copying the string at every
- * step, this port does the same work in three linear passes:
+ * step, this port does the same work in one linear pass, plus a second one
+ * in the rare case the regular expressions change anything:
  *
  * 1. scan: one walk over the text finds the whitespace-separated words of
  *    the rewritten string, as spans of the input. The rewrites reduce to
@@ -14,12 +15,18 @@
  *    (after "\r\n" became "\n") is replaced by the word END-OF-SENTENCE.
  *    The other contraction rules ("'d" -> " 'd", ...) only add a space
  *    before an apostrophe that is padded anyway, so they change nothing.
- *    Each word then has punctuation split off its ends (split_word).
- * 2. sentences: the tokens are grouped into sentences exactly as the while
- *    loop of find_tokens does, and written to one buffer, tokens separated
- *    by ' ' and sentences by '\n'. END-OF-SENTENCE tokens are dropped.
- * 3. RE_SARCASM and RE_EMOTICONS are applied to that buffer in place (both
- *    only ever remove spaces), and the result is split into tokens.
+ *    Each word then has punctuation split off its ends (split_word), and
+ *    each resulting token goes through emit, which runs the sentence loop
+ *    of find_tokens as a state machine: tokens are recorded as spans of
+ *    the input with their sentence, END-OF-SENTENCE tokens are dropped.
+ * 2. RE_SARCASM and RE_EMOTICONS only ever remove spaces, and only a match
+ *    that spans a space changes the text. In the joined sentence (tokens
+ *    separated by ' ', sentences by '\n') such a match needs two
+ *    neighbouring tokens of one sentence where the first ends and the
+ *    second starts with consecutive characters of "(!)" or an emoticon
+ *    (pair_next). emit watches for that; only then are the sentences
+ *    written to one buffer, the two substitutions applied in place and the
+ *    result split into tokens again.
  *
  * Quirks kept on purpose: "don't" gives do / n / ' / t (the apostrophe
  * rule undoes the contraction rule, so "n't" never reaches the scorer); the
@@ -49,14 +56,17 @@ struct span {
 };
 
 struct scratch {
-  struct span *words; /* tokens after punctuation splitting */
-  size_t n_words, cap_words;
-  struct span *tail; /* split_word's tail, reversed into words */
+  struct span *tail; /* split_word's tail, emitted in reverse */
   size_t n_tail, cap_tail;
   char *joined; /* sentences, then the final tokens */
   size_t cap_joined;
-  size_t n_newlines; /* sentence breaks written to joined so far */
   size_t cap_tokens;
+  /* The sentence loop of find_tokens, run by emit one token at a time. */
+  bool closing;      /* after a sentence end, in its closing marks */
+  bool chunk_used;   /* the current sentence has a token */
+  bool new_sentence; /* the next token recorded starts a sentence */
+  size_t sentence;   /* of the last token recorded */
+  bool may_join;     /* RE_SARCASM or RE_EMOTICONS may change the text */
 };
 
 /* The emoticons of RE_EMOTICONS. The alternation tries them in the order
@@ -109,14 +119,6 @@ static void *grow(void *p, size_t *cap, size_t need, size_t size)
     c *= 2;
   *cap = c;
   return xrealloc(p, c * size);
-}
-
-/* Appends to an array that tokenize_run has sized for the whole text. */
-static void push(struct span **a, size_t *n, size_t *cap, const char *p,
-                 size_t len)
-{
-  (void)cap;
-  (*a)[(*n)++] = (struct span){p, len};
 }
 
 /* s == lit, without measuring lit first. */
@@ -193,14 +195,124 @@ static bool is_abbreviation(const char *t, size_t len)
   return true;
 }
 
+/* Marks that end a sentence: ... . ! ? END-OF-SENTENCE. */
+static bool ends_sentence(struct span t)
+{
+  switch (t.len) {
+  case 1:
+    return t.p[0] == '.' || t.p[0] == '!' || t.p[0] == '?';
+  case 3:
+    return is_text(t, "...");
+  case sizeof EOS - 1:
+    return is_text(t, EOS);
+  default:
+    return false;
+  }
+}
+
+/* Closing marks that stay with the sentence: ' " ” ’ ... . ! ? ) EOS. */
+static bool closes_sentence(struct span t)
+{
+  if (t.len == 1)
+    return t.p[0] == '\'' || t.p[0] == '"' || t.p[0] == ')' || ends_sentence(t);
+  if (t.len == 3 && (is_text(t, "\xe2\x80\x9d") || is_text(t, "\xe2\x80\x99")))
+    return true;
+  return ends_sentence(t);
+}
+
+/* For each byte, the bytes that may follow it, across one space, inside a
+ * match of RE_SARCASM ("( ! )") or RE_EMOTICONS (whose characters are
+ * joined by " ?"): the last byte of one character and the first byte of
+ * the next. Generated from emoticons[]; U+00B0 gives its lead byte 0xC2
+ * and its last byte 0xB0. */
+/* clang-format off */
+static const char *const pair_next[256] = {
+    ['!'] = ")",
+    ['\''] = "'(",
+    ['('] = "!",
+    ['*'] = ")-",
+    ['-'] = "()./<DOPS[]bcops",
+    ['.'] = ">O",
+    ['8'] = ")-",
+    [':'] = "'()-/3>DOPS[\\]^bcops{}",
+    [';'] = "')-D]^",
+    ['<'] = "3",
+    ['='] = "()-/D]",
+    ['>'] = ".:;",
+    ['O'] = "\xc2",
+    ['X'] = "-D",
+    ['^'] = ")",
+    ['_'] = "O",
+    ['c'] = ")",
+    ['o'] = ")._\xc2",
+    ['x'] = "-D",
+    [0xB0] = "Oo",
+};
+/* clang-format on */
+
+/* Records token t (END-OF-SENTENCE is dropped) in the current sentence,
+ * starting a new sentence first if one ended before it. */
+static void record(struct scratch *s, struct tokenize *tk, struct span t)
+{
+  if (t.len == sizeof EOS - 1 && is_text(t, EOS))
+    return;
+  if (!s->chunk_used) {
+    if (s->new_sentence) {
+      s->sentence++;
+      s->new_sentence = false;
+    }
+    s->chunk_used = true;
+  } else {
+    /* The joined text holds "<previous token> <t>" here. */
+    const struct tokenize_token *prev = &tk->tokens[tk->n_tokens - 1];
+    const char *next = pair_next[(unsigned char)prev->str[prev->len - 1]];
+    if (next && t.p[0] && strchr(next, t.p[0]))
+      s->may_join = true;
+  }
+  tk->tokens[tk->n_tokens++] =
+      (struct tokenize_token){t.p, t.len, s->sentence};
+}
+
+/* One token of the words, through the sentence loop of find_tokens:
+ *
+ *   if ends_sentence(words[j]):
+ *     while j < n and closes_sentence(words[j]) and not a quote: j += 1
+ *     sentence = words[i:j]; i = j
+ *   j += 1
+ *
+ * The word at which the closing run stops opens the next sentence without
+ * being tested as a sentence end (the j += 1); it is no closing mark, or
+ * a quote, so it could not end one anyway. */
+static void emit(struct scratch *s, struct tokenize *tk, const char *p,
+                 size_t len)
+{
+  struct span t = {p, len};
+  if (s->closing) {
+    /* sentences[-1] is always empty here: a quote always stops. */
+    if (closes_sentence(t) && !is_text(t, "'") && !is_text(t, "\"")) {
+      record(s, tk, t);
+      return;
+    }
+    if (s->chunk_used)
+      s->new_sentence = true;
+    s->chunk_used = false;
+    s->closing = false;
+    record(s, tk, t);
+    return;
+  }
+  record(s, tk, t);
+  s->closing = ends_sentence(t);
+}
+
 /* find_tokens' loop body for one word t: leading punctuation marks become
  * tokens, then trailing ones, "..." and periods (unless t is an
  * abbreviation) are split off from the end, and the word itself goes
  * between them. */
-static void split_word(struct scratch *s, const char *t, size_t n)
+static void split_word(struct scratch *s, struct tokenize *tk, const char *t,
+                       size_t n)
 {
   while (n > 0 && is_punct(t[0]) && !is_contraction(t, n)) {
-    push(&s->words, &s->n_words, &s->cap_words, t, 1);
+    emit(s, tk, t, 1);
     t++;
     n--;
   }
@@ -208,11 +320,11 @@ static void split_word(struct scratch *s, const char *t, size_t n)
   while (n > 0 && (is_punct(t[n - 1]) || t[n - 1] == '.') &&
          !is_contraction(t, n)) {
     if (is_punct(t[n - 1])) {
-      push(&s->tail, &s->n_tail, &s->cap_tail, t + n - 1, 1);
+      s->tail[s->n_tail++] = (struct span){t + n - 1, 1};
       n--;
     }
     if (n >= 3 && memcmp(t + n - 3, "...", 3) == 0) {
-      push(&s->tail, &s->n_tail, &s->cap_tail, t + n - 3, 3);
+      s->tail[s->n_tail++] = (struct span){t + n - 3, 3};
       n -= 3;
       while (n > 0 && t[n - 1] == '.') /* t[:-3].rstrip(".") */
         n--;
@@ -220,15 +332,15 @@ static void split_word(struct scratch *s, const char *t, size_t n)
     if (n > 0 && t[n - 1] == '.') {
       if (is_abbreviation(t, n))
         break;
-      push(&s->tail, &s->n_tail, &s->cap_tail, t + n - 1, 1);
+      s->tail[s->n_tail++] = (struct span){t + n - 1, 1};
       n--;
     }
   }
   if (n > 0)
-    push(&s->words, &s->n_words, &s->cap_words, t, n);
+    emit(s, tk, t, n);
   while (s->n_tail > tail0) {
     struct span x = s->tail[--s->n_tail];
-    push(&s->words, &s->n_words, &s->cap_words, x.p, x.len);
+    emit(s, tk, x.p, x.len);
   }
 }
 
@@ -265,9 +377,9 @@ static size_t seq_len(unsigned char c)
 }
 
 /* Printable ASCII bytes that continue a word without a rewrite: all but
- * the quotes (padded with spaces) and 'n' (which may start "n't"). */
-#define PLAIN(c) \
-  ((c) > ' ' && (c) < 0x7F && (c) != '\'' && (c) != '"' && (c) != 'n')
+ * the quotes (padded with spaces; the "n't" rule is handled at its
+ * apostrophe). */
+#define PLAIN(c) ((c) > ' ' && (c) < 0x7F && (c) != '\'' && (c) != '"')
 #define R8(c) \
   [c] = PLAIN(c), [c + 1] = PLAIN(c + 1), [c + 2] = PLAIN(c + 2), \
   [c + 3] = PLAIN(c + 3), [c + 4] = PLAIN(c + 4), [c + 5] = PLAIN(c + 5), \
@@ -280,7 +392,8 @@ static const bool plain[256] = {
 #undef PLAIN
 
 /* Pass 1: the words of the rewritten string, each through split_word. */
-static void scan(struct scratch *s, const char *text, size_t len)
+static void scan(struct scratch *s, struct tokenize *tk, const char *text,
+                 size_t len)
 {
   const unsigned char *u = (const unsigned char *)text;
   size_t start = NONE; /* start of the current word */
@@ -305,7 +418,7 @@ static void scan(struct scratch *s, const char *text, size_t len)
       space = unicode_space(u + i, len - i) > 0;
     if (space) {
       if (start != NONE)
-        split_word(s, text + start, i - start);
+        split_word(s, tk, text + start, i - start);
       start = NONE;
       if (u[i] == '\r' && i + 1 < len && u[i + 1] == '\n') {
         i++; /* re.sub("\r\n", "\n"): the "\r" is gone */
@@ -315,113 +428,36 @@ static void scan(struct scratch *s, const char *text, size_t len)
         newlines++;
       } else {
         if (newlines >= 2)
-          split_word(s, EOS, sizeof EOS - 1);
+          split_word(s, tk, EOS, sizeof EOS - 1);
         newlines = 0;
       }
       i += n;
       continue;
     }
     if (newlines >= 2)
-      split_word(s, EOS, sizeof EOS - 1);
+      split_word(s, tk, EOS, sizeof EOS - 1);
     newlines = 0;
     if (u[i] == '\'' || u[i] == '"' || is_curly_quote(u + i, len - i)) {
-      if (start != NONE)
-        split_word(s, text + start, i - start);
+      if (start != NONE) {
+        /* "n't" -> " n't": the word before the 'n' ends there. */
+        if (u[i] == '\'' && i + 1 < len && u[i + 1] == 't' &&
+            u[i - 1] == 'n' && i - 1 > start) {
+          split_word(s, tk, text + start, i - 1 - start);
+          start = i - 1;
+        }
+        split_word(s, tk, text + start, i - start);
+      }
       start = NONE;
-      split_word(s, text + i, n);
-    } else if (u[i] == 'n' && i + 2 < len && u[i + 1] == '\'' &&
-               u[i + 2] == 't') {
-      if (start != NONE)
-        split_word(s, text + start, i - start);
-      start = i;
+      split_word(s, tk, text + i, n);
     } else if (start == NONE) {
       start = i;
     }
     i += n;
   }
   if (start != NONE)
-    split_word(s, text + start, len - start);
+    split_word(s, tk, text + start, len - start);
   if (newlines >= 2)
-    split_word(s, EOS, sizeof EOS - 1);
-}
-
-/* Marks that end a sentence: ... . ! ? END-OF-SENTENCE. */
-static bool ends_sentence(struct span t)
-{
-  switch (t.len) {
-  case 1:
-    return t.p[0] == '.' || t.p[0] == '!' || t.p[0] == '?';
-  case 3:
-    return is_text(t, "...");
-  case sizeof EOS - 1:
-    return is_text(t, EOS);
-  default:
-    return false;
-  }
-}
-
-/* Closing marks that stay with the sentence: ' " ” ’ ... . ! ? ) EOS. */
-static bool closes_sentence(struct span t)
-{
-  if (t.len == 1)
-    return t.p[0] == '\'' || t.p[0] == '"' || t.p[0] == ')' || ends_sentence(t);
-  if (t.len == 3 && (is_text(t, "\xe2\x80\x9d") || is_text(t, "\xe2\x80\x99")))
-    return true;
-  return ends_sentence(t);
-}
-
-/* Appends words[i..j) as one sentence; returns the new length. Also
- * records each token written in tk, with its sentence (the number of
- * '\n' written before it), so that when the emoticon and sarcasm passes
- * change nothing the joined buffer needs no second split. */
-static size_t put_sentence(struct scratch *s, struct tokenize *tk, size_t out,
-                           size_t i, size_t j, bool drop_eos)
-{
-  bool first = true;
-  for (size_t k = i; k < j; k++) {
-    struct span t = s->words[k];
-    if (drop_eos && t.len == sizeof EOS - 1 && is_text(t, EOS))
-      continue;
-    if (first && out > 0) {
-      s->joined[out++] = '\n';
-      s->n_newlines++;
-    } else if (!first) {
-      s->joined[out++] = ' ';
-    }
-    first = false;
-    memcpy(s->joined + out, t.p, t.len);
-    tk->tokens[tk->n_tokens++] =
-        (struct tokenize_token){s->joined + out, t.len, s->n_newlines};
-    out += t.len;
-  }
-  return out;
-}
-
-/* Pass 2: the sentence loop of find_tokens. Returns the joined length. */
-static size_t sentences(struct scratch *s, struct tokenize *tk)
-{
-  size_t need = 1, n = s->n_words;
-  for (size_t k = 0; k < n; k++)
-    need += s->words[k].len + 1;
-  s->joined = grow(s->joined, &s->cap_joined, need, 1);
-  tk->tokens = grow(tk->tokens, &s->cap_tokens, n + 1, sizeof *tk->tokens);
-  tk->n_tokens = 0;
-  s->n_newlines = 0;
-  size_t out = 0, i = 0, j = 0;
-  while (j < n) {
-    if (ends_sentence(s->words[j])) {
-      while (j < n && closes_sentence(s->words[j])) {
-        /* sentences[-1] is always empty here: a quote always stops. */
-        if (is_text(s->words[j], "'") || is_text(s->words[j], "\""))
-          break;
-        j++;
-      }
-      out = put_sentence(s, tk, out, i, j, true);
-      i = j;
-    }
-    j++;
-  }
-  return put_sentence(s, tk, out, i, n, false);
+    split_word(s, tk, EOS, sizeof EOS - 1);
 }
 
 /* RE_SARCASM.sub("(!)", ...): "( ! )", "(! )", "( !)" become "(!)". */
@@ -524,6 +560,7 @@ void tokenize_init(struct tokenize *tk)
   tk->tokens = NULL;
   tk->n_tokens = 0;
   tk->n_sentences = 0;
+  tk->in_text = true;
   tk->priv = xcalloc(1, sizeof(struct scratch));
 }
 
@@ -531,7 +568,6 @@ void tokenize_cleanup(struct tokenize *tk)
 {
   struct scratch *s = tk->priv;
   if (s) {
-    free(s->words);
     free(s->tail);
     free(s->joined);
     free(s);
@@ -543,33 +579,47 @@ void tokenize_cleanup(struct tokenize *tk)
   tk->n_sentences = 0;
 }
 
-enum err tokenize_run(struct tokenize *tk, const char *text, size_t len)
+/* Whether text[0..len) is all ASCII (and so valid UTF-8), eight bytes at
+ * a time. */
+static bool is_ascii(const char *text, size_t len)
 {
-  struct scratch *s = tk->priv;
-  tk->n_tokens = 0;
-  tk->n_sentences = 0;
-  if (len > 0 && !utf8_is_valid(text, len))
-    return ERR_UTF8;
-  s->n_words = 0;
-  s->n_tail = 0;
-  /* Every word or split-off mark holds at least one byte of the text, and
-   * each END-OF-SENTENCE stands for at least two; so len + 2 entries are
-   * enough and push never needs to grow. */
-  s->words = grow(s->words, &s->cap_words, len + 2, sizeof *s->words);
-  s->tail = grow(s->tail, &s->cap_tail, len + 2, sizeof *s->tail);
-  scan(s, text, len);
-  size_t joined = sentences(s, tk);
+  uint64_t any = 0;
+  size_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t w;
+    memcpy(&w, text + i, 8);
+    any |= w;
+  }
+  for (; i < len; i++)
+    any |= (unsigned char)text[i];
+  return (any & 0x8080808080808080u) == 0;
+}
+
+/* Writes the recorded tokens as find_tokens joins them (' ' between the
+ * tokens of a sentence, '\n' between sentences), runs RE_SARCASM and
+ * RE_EMOTICONS over that, and splits the result again when they changed
+ * it. Returns whether they did (the tokens then point into joined). */
+static bool join_and_split(struct scratch *s, struct tokenize *tk)
+{
+  size_t need = 1;
+  for (size_t k = 0; k < tk->n_tokens; k++)
+    need += tk->tokens[k].len + 1;
+  s->joined = grow(s->joined, &s->cap_joined, need, 1);
+  size_t joined = 0;
+  for (size_t k = 0; k < tk->n_tokens; k++) {
+    const struct tokenize_token *t = &tk->tokens[k];
+    if (k > 0)
+      s->joined[joined++] = t->sentence != t[-1].sentence ? '\n' : ' ';
+    memcpy(s->joined + joined, t->str, t->len);
+    joined += t->len;
+  }
   size_t n = join_sarcasm(s->joined, joined);
   n = join_emoticons(s->joined, n);
-  if (n == joined) {
-    /* Both passes only remove spaces: nothing changed, so the tokens
-     * recorded by sentences() stand. */
-    tk->n_sentences = tk->n_tokens ? s->n_newlines + 1 : 0;
-    return ERR_OK;
-  }
+  if (n == joined)
+    return false; /* both passes only remove spaces: nothing changed */
 
   /* Final split on ' ' and '\n'. There are no empty tokens, and joining
-   * emoticons only ever merges tokens, so there are at most n_words. */
+   * only ever merges tokens, so there are no more than before. */
   tk->n_tokens = 0;
   size_t sentence = 0, start = 0;
   for (size_t k = 0; k <= n; k++) {
@@ -582,6 +632,29 @@ enum err tokenize_run(struct tokenize *tk, const char *text, size_t len)
       sentence++;
     start = k + 1;
   }
-  tk->n_sentences = tk->n_tokens ? sentence + 1 : 0;
+  s->sentence = sentence;
+  return true;
+}
+
+enum err tokenize_run(struct tokenize *tk, const char *text, size_t len)
+{
+  struct scratch *s = tk->priv;
+  tk->n_tokens = 0;
+  tk->n_sentences = 0;
+  if (!is_ascii(text, len) && !utf8_is_valid(text, len))
+    return ERR_UTF8;
+  /* Every token holds at least one byte of the text (END-OF-SENTENCE
+   * tokens are dropped), so len + 1 entries are enough and nothing grows
+   * while scanning. */
+  s->tail = grow(s->tail, &s->cap_tail, len + 1, sizeof *s->tail);
+  tk->tokens = grow(tk->tokens, &s->cap_tokens, len + 1, sizeof *tk->tokens);
+  s->n_tail = 0;
+  s->closing = s->chunk_used = s->new_sentence = s->may_join = false;
+  s->sentence = 0;
+  scan(s, tk, text, len);
+  tk->in_text = true;
+  if (s->may_join)
+    tk->in_text = !join_and_split(s, tk);
+  tk->n_sentences = tk->n_tokens ? s->sentence + 1 : 0;
   return ERR_OK;
 }

@@ -12,6 +12,7 @@
 #ifndef SENTIMENT_TOKENIZE_H
 #define SENTIMENT_TOKENIZE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "base/err.h"
@@ -26,7 +27,9 @@ struct tokenize {
   struct tokenize_token *tokens; /* n_tokens items, valid until next run */
   size_t n_tokens;
   size_t n_sentences;
-  void *priv; /* scratch space */
+  bool in_text; /* every token points into the text given to tokenize_run
+                   (false when RE_SARCASM or RE_EMOTICONS joined some) */
+  void *priv;   /* scratch space */
 };
 
 void tokenize_init(struct tokenize *tk);
