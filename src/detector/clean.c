@@ -215,6 +215,61 @@ static size_t clean_token(const char *tok, size_t len, char *out)
   return o;
 }
 
+/* Bytes that may start a change: a line break, '@' (addresses, handles),
+ * '&' (entities), '[' (masks), ':' ("://" of a URL), 'w' ("www."). */
+static const unsigned char may_change[256] = {
+    ['\n'] = 1, ['@'] = 1, ['&'] = 1, ['['] = 1, [':'] = 2, ['w'] = 3,
+    ['W'] = 3,
+};
+
+/* Can the token holding text[i] (< len) change at text[i]? Only a token
+ * with '@', '&', '[', "://" or starting "www." does; one without them is
+ * copied as it is. */
+static bool changes_at(const char *text, size_t len, size_t i)
+{
+  switch (may_change[(unsigned char)text[i]]) {
+  case 0:
+    return false;
+  case 1:
+    return true;
+  case 2:
+    return len - i >= 3 && text[i + 1] == '/' && text[i + 2] == '/';
+  default:
+    return starts_ci(text + i, len - i, "www.");
+  }
+}
+
+bool detector_clean_keeps(const char *text, size_t len)
+{
+  for (size_t i = 0; i < len; i++)
+    if (may_change[(unsigned char)text[i]] && changes_at(text, len, i))
+      return false;
+  /* One line, whose tokens all stay: only the line itself may go. */
+  return !is_signature(text, len) && !is_quote(text, len);
+}
+
+/* Copies one kept line, cleaning only the tokens that may change (the
+ * others, and the white space, go as they are); returns bytes written. */
+static size_t clean_line(const char *line, size_t llen, char *out)
+{
+  size_t o = 0, done = 0;
+  for (size_t i = 0; i < llen; i++) {
+    if (!may_change[(unsigned char)line[i]] || !changes_at(line, llen, i))
+      continue;
+    size_t start = i, end = i;
+    while (start > done && !is_space(line[start - 1]))
+      start--;
+    while (end < llen && !is_space(line[end]))
+      end++;
+    memcpy(out + o, line + done, start - done);
+    o += start - done;
+    o += clean_token(line + start, end - start, out + o);
+    done = i = end;
+  }
+  memcpy(out + o, line + done, llen - done);
+  return o + llen - done;
+}
+
 size_t detector_clean(const char *text, size_t len, char *out)
 {
   size_t o = 0;
@@ -231,17 +286,7 @@ size_t detector_clean(const char *text, size_t len, char *out)
       pos = next;
       continue;
     }
-    size_t i = 0;
-    while (i < llen) {
-      if (is_space(line[i])) {
-        out[o++] = line[i++];
-        continue;
-      }
-      size_t start = i;
-      while (i < llen && !is_space(line[i]))
-        i++;
-      o += clean_token(line + start, i - start, out + o);
-    }
+    o += clean_line(line, llen, out + o);
     if (nl)
       out[o++] = '\n';
     pos = next;

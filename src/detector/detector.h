@@ -205,6 +205,11 @@ void detector_write_json(const struct detector_result *r, struct jsonw *w);
  * UTF-8 in, valid UTF-8 out. Returns the length written. */
 size_t detector_clean(const char *text, size_t len, char *out);
 
+/* A quick scan: true when detector_clean would return text unchanged (one
+ * line with nothing to remove or decode), so that scoring may read the
+ * text in place. False means it may change it. */
+bool detector_clean_keeps(const char *text, size_t len);
+
 /* ---- Data splits ------------------------------------------------------- */
 
 /* Records are cut into this many folds for cross-fitting. */

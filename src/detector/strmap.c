@@ -14,11 +14,23 @@ static uint32_t key_hash(const char *key, size_t len)
 static void init_slots(struct strmap *m, size_t expected)
 {
   size_t n = 16;
-  while (n < expected * 2)
+  unsigned log2 = 4;
+  while (n < expected * 2) {
     n *= 2;
+    log2++;
+  }
   m->slots = xcalloc(n, sizeof *m->slots);
   m->mask = n - 1;
   m->count = 0;
+  /* 8 * n bits, as n / 8 words. */
+  m->filter = xcalloc(n / 8, sizeof *m->filter);
+  m->filter_shift = 32 - (log2 + 3);
+}
+
+static void set_filter(struct strmap *m, uint32_t hash)
+{
+  uint32_t b = strmap_filter_bit(m, hash);
+  m->filter[b >> 6] |= (uint64_t)1 << (b & 63);
 }
 
 void strmap_init(struct strmap *m, size_t expected)
@@ -32,6 +44,7 @@ void strmap_init(struct strmap *m, size_t expected)
 void strmap_cleanup(struct strmap *m)
 {
   free(m->slots);
+  free(m->filter);
   free(m->arena);
   memset(m, 0, sizeof *m);
 }
@@ -59,6 +72,7 @@ static void grow(struct strmap *m)
 {
   struct strmap_slot *old = m->slots;
   size_t n = m->mask + 1, count = m->count;
+  free(m->filter);
   init_slots(m, n);
   for (size_t i = 0; i < n; i++) {
     if (!old[i].key)
@@ -67,6 +81,7 @@ static void grow(struct strmap *m)
     while (m->slots[j].key)
       j = (j + 1) & m->mask;
     m->slots[j] = old[i];
+    set_filter(m, old[i].hash);
   }
   m->count = count;
   free(old);
@@ -92,6 +107,7 @@ void strmap_put(struct strmap *m, const char *key, size_t len, int32_t value)
     memcpy(m->arena + m->arena_len + 1, key, len);
     s->key = (uint32_t)m->arena_len + 1;
     s->hash = h;
+    set_filter(m, h);
     m->arena_len += len + 1;
     m->count++;
   }
@@ -103,9 +119,5 @@ bool strmap_get(const struct strmap *m, const char *key, size_t len,
 {
   if (len > STRMAP_KEY_MAX)
     return false;
-  const struct strmap_slot *s = find(m, key, len, key_hash(key, len));
-  if (!s->key)
-    return false;
-  *value = s->value;
-  return true;
+  return strmap_get_hashed(m, key, len, key_hash(key, len), value);
 }

@@ -425,3 +425,12 @@ int support_lookup(const struct support_index *s, const char *phrase,
   *flags = ((v & MORE) ? SUPPORT_MORE : 0) | ((v & STOP) ? SUPPORT_STOP : 0);
   return (v & CAT_MASK) - 1;
 }
+
+int support_lookup_fnv(const struct support_index *s, const char *phrase,
+                       size_t len, uint32_t fnv, unsigned *flags)
+{
+  int32_t v = 0;
+  strmap_get_hashed(&s->map, phrase, len, strmap_hash_of(fnv), &v);
+  *flags = ((v & MORE) ? SUPPORT_MORE : 0) | ((v & STOP) ? SUPPORT_STOP : 0);
+  return (v & CAT_MASK) - 1;
+}

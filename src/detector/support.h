@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "detector/strmap.h"
 
@@ -53,5 +54,11 @@ void support_index_cleanup(struct support_index *s);
  * the first word of most text). */
 int support_lookup(const struct support_index *s, const char *phrase,
                    size_t len, unsigned *flags);
+
+/* support_lookup with the phrase's FNV-1a state (strmap_fnv from
+ * STRMAP_FNV_BASIS over the phrase) given: the detector hashes each word
+ * once and extends the state word by word. */
+int support_lookup_fnv(const struct support_index *s, const char *phrase,
+                       size_t len, uint32_t fnv, unsigned *flags);
 
 #endif

@@ -33,8 +33,10 @@
 #define W_BOOST_SHIFT 14  /* index into boosters + 1; 0: not one */
 #define W_BOOST_MASK 0x7f
 #define W_NEGATION (1 << 21) /* in VADER's NEGATE list */
-#define W_RULE (1 << 22)     /* appears in an idiom or a two-word degree */
-#define W_SPECIAL_SHIFT 24   /* enum special */
+#define W_SPECIAL_SHIFT 22   /* enum special */
+#define W_SPECIAL_MASK 0xf
+#define W_RULE_SHIFT 26 /* enum rule_word: in an idiom or two-word degree */
+#define W_RULE_MASK 0x1f
 
 enum special {
   SP_NONE,
@@ -55,11 +57,41 @@ static const char *const special_words[] = {
     [SP_NEVER] = "never", [SP_SO] = "so",     [SP_THIS] = "this",
 };
 
-/* The words of the idioms and of the two-word degree phrases. */
-static const char *const rule_words[] = {
-    "the",   "shit",    "bomb",   "bad",  "ass",   "yeah", "right",
-    "cut",   "mustard", "kiss",   "of",   "death", "hand", "to",
-    "mouth", "just",    "enough", "kind", "sort",
+/* The words of the idioms and of the two-word degree phrases: a token
+ * reads one of them when it has no capital and its lower-case form carries
+ * its number, so that phrases are compared as numbers. */
+enum rule_word {
+  RW_NONE,
+  RW_THE,
+  RW_SHIT,
+  RW_BOMB,
+  RW_BAD,
+  RW_ASS,
+  RW_YEAH,
+  RW_RIGHT,
+  RW_CUT,
+  RW_MUSTARD,
+  RW_KISS,
+  RW_OF,
+  RW_DEATH,
+  RW_HAND,
+  RW_TO,
+  RW_MOUTH,
+  RW_JUST,
+  RW_ENOUGH,
+  RW_KIND,
+  RW_SORT,
+  RW_COUNT
+};
+
+static const char *const rule_words[RW_COUNT] = {
+    [RW_THE] = "the",     [RW_SHIT] = "shit",   [RW_BOMB] = "bomb",
+    [RW_BAD] = "bad",     [RW_ASS] = "ass",     [RW_YEAH] = "yeah",
+    [RW_RIGHT] = "right", [RW_CUT] = "cut",     [RW_MUSTARD] = "mustard",
+    [RW_KISS] = "kiss",   [RW_OF] = "of",       [RW_DEATH] = "death",
+    [RW_HAND] = "hand",   [RW_TO] = "to",       [RW_MOUTH] = "mouth",
+    [RW_JUST] = "just",   [RW_ENOUGH] = "enough", [RW_KIND] = "kind",
+    [RW_SORT] = "sort",
 };
 
 struct vader {
@@ -118,13 +150,26 @@ static const char *const negations[] = {
     "won't",   "wouldn't", "rarely",  "seldom",   "despite",
 };
 
+/* VADER's idioms, as rule words. */
 static const struct {
-  const char *phrase;
+  unsigned char words[3];
+  unsigned char count;
   double valence;
 } idioms[] = {
-    {"the shit", 3},       {"the bomb", 3},        {"bad ass", 1.5},
-    {"yeah right", -2},    {"cut the mustard", 2}, {"kiss of death", -1.5},
-    {"hand to mouth", -2},
+    {{RW_THE, RW_SHIT}, 2, 3},                  /* "the shit" */
+    {{RW_THE, RW_BOMB}, 2, 3},                  /* "the bomb" */
+    {{RW_BAD, RW_ASS}, 2, 1.5},                 /* "bad ass" */
+    {{RW_YEAH, RW_RIGHT}, 2, -2},               /* "yeah right" */
+    {{RW_CUT, RW_THE, RW_MUSTARD}, 3, 2},       /* "cut the mustard" */
+    {{RW_KISS, RW_OF, RW_DEATH}, 3, -1.5},      /* "kiss of death" */
+    {{RW_HAND, RW_TO, RW_MOUTH}, 3, -2},        /* "hand to mouth" */
+};
+
+/* The two-word degree phrases ("just enough", "kind of", "sort of"). */
+static const unsigned char booster_pairs[][2] = {
+    {RW_JUST, RW_ENOUGH},
+    {RW_KIND, RW_OF},
+    {RW_SORT, RW_OF},
 };
 
 /* The marks VADER strips from either end of a token (its PUNC_LIST). */
@@ -141,8 +186,8 @@ struct token {
   bool in_lex;
   bool upper; /* Python's str.isupper() as VADER's JS port tests it */
   bool neg;   /* a negation word as VADER's negated([word]) tests it */
-  bool rule;  /* may take part in an idiom or two-word degree phrase */
   bool as_is; /* no capital letter: the raw token equals its lower case */
+  unsigned char rule;    /* enum rule_word of the lower-case form */
   unsigned char special; /* enum special of the lower-case form */
 };
 
@@ -175,8 +220,8 @@ enum err vader_new(struct vader **out)
     merge(&v->words, boosters[i].word, (int32_t)(i + 1) << W_BOOST_SHIFT);
   for (size_t i = 0; i < sizeof negations / sizeof negations[0]; i++)
     merge(&v->words, negations[i], W_NEGATION);
-  for (size_t i = 0; i < sizeof rule_words / sizeof rule_words[0]; i++)
-    merge(&v->words, rule_words[i], W_RULE);
+  for (int i = RW_THE; i < RW_COUNT; i++)
+    merge(&v->words, rule_words[i], i << W_RULE_SHIFT);
   for (int i = SP_KIND; i <= SP_THIS; i++)
     merge(&v->words, special_words[i], i << W_SPECIAL_SHIFT);
   *out = v;
@@ -224,15 +269,43 @@ void vader_result_cleanup(struct vader_result *r)
   memset(r, 0, sizeof *r);
 }
 
+/* Byte classes of the tokenizer. */
+#define C_SPACE 1   /* ASCII white space (JavaScript's \s) */
+#define C_PUNCT 2   /* ASCII punctuation (REGEX_REMOVE_PUNCTUATION) */
+#define C_UPPER 4   /* 'A'..'Z' */
+#define C_LOWER 8   /* 'a'..'z' */
+#define C_MARK 16   /* '!' or '?', counted for the emphasis */
+#define C_HIGH 32   /* not ASCII */
+#define C_USPACE 64 /* may start a non-ASCII white-space character */
+
+/* byte -> C_* bits (generated: ASCII white space, punctuation, letters;
+ * '!' and '?'; bytes >= 0x80; 0xC2, 0xE1, 0xE2, 0xE3 and 0xEF). */
+/* clang-format off */
+static const unsigned char byte_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 18, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 18,
+    2, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 2, 2, 2, 2, 2,
+    2, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8,
+    8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 2, 2, 2, 2, 0,
+    32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
+    32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
+    32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
+    32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
+    32, 32, 96, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
+    32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
+    32, 96, 96, 96, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 96,
+    32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
+};
+/* clang-format on */
+
 /* JavaScript's \s beyond ASCII: the Unicode space separators and friends.
- * Returns the byte length of a white-space character at s, or 0. */
-static size_t space_at(const char *s, size_t len)
+ * Returns the byte length of a white-space character at s (starting with
+ * a C_USPACE byte), or 0. */
+static size_t wide_space_at(const char *s, size_t len)
 {
-  unsigned char c = (unsigned char)s[0];
-  if (c == ' ' || (c >= '\t' && c <= '\r'))
-    return 1;
-  if (c < 0x80)
-    return 0;
   uint32_t cp;
   size_t n = utf8_decode(s, len, &cp);
   if (n == 0)
@@ -256,59 +329,60 @@ static size_t js_length(const char *s, size_t len)
   return n;
 }
 
-/* VADER's REGEX_REMOVE_PUNCTUATION: all of ASCII punctuation. */
 static bool is_punct(unsigned char c)
 {
-  return (c >= '!' && c <= '/') || (c >= ':' && c <= '@') ||
-         (c >= '[' && c <= '`') || (c >= '{' && c <= '~');
+  return (byte_class[c] & C_PUNCT) != 0;
 }
 
-static bool punct_free(const char *s, size_t len)
+/* Is s[0..len) one of the PUNC_LIST marks? (The first nine are the
+ * single characters.) */
+static bool is_mark(const char *s, size_t len)
 {
-  for (size_t i = 0; i < len; i++)
-    if (is_punct((unsigned char)s[i]))
-      return false;
-  return true;
+  if (len == 1)
+    return s[0] != '\0' && strchr(".!?,;:-'\"", s[0]) != NULL;
+  for (size_t i = 9; i < sizeof punc_list / sizeof punc_list[0]; i++)
+    if (strlen(punc_list[i]) == len && !memcmp(punc_list[i], s, len))
+      return true;
+  return false;
 }
 
 /* SentiText's words_plus_punc: a token that is one PUNC_LIST mark plus a
- * punctuation-free word of two or more characters becomes that word. */
-static void strip_one_mark(const char **s, size_t *len)
+ * punctuation-free word of two or more characters becomes that word.
+ * Marks are all punctuation and the word has none, so the mark can only
+ * be the whole run of punctuation at one end, the other end being a
+ * letter: this finds that run instead of trying each mark in turn.
+ * Returns whether it stripped one. */
+static bool strip_one_mark(const char **s, size_t *len)
 {
-  if (!is_punct((unsigned char)(*s)[0]) &&
-      !is_punct((unsigned char)(*s)[*len - 1]))
-    return;
-  for (size_t i = 0; i < sizeof punc_list / sizeof punc_list[0]; i++) {
-    size_t pl = strlen(punc_list[i]);
-    if (*len <= pl)
-      continue;
-    const char *w = *s + pl;
-    size_t wl = *len - pl;
-    if (!memcmp(*s, punc_list[i], pl) && punct_free(w, wl) &&
-        js_length(w, wl) > 1) {
-      *s = w;
-      *len = wl;
-      return;
-    }
-    w = *s;
-    if (!memcmp(*s + wl, punc_list[i], pl) && punct_free(w, wl) &&
-        js_length(w, wl) > 1) {
-      *len = wl;
-      return;
-    }
-  }
-}
-
-/* /^[^a-z]*[A-Z]+[^a-z]*$/: some capital letter and no small one. */
-static bool is_upper(const char *s, size_t len)
-{
-  bool cap = false;
-  for (size_t i = 0; i < len; i++) {
-    if (s[i] >= 'a' && s[i] <= 'z')
+  const char *p = *s;
+  size_t n = *len;
+  bool lead = is_punct((unsigned char)p[0]);
+  bool trail = is_punct((unsigned char)p[n - 1]);
+  if (lead == trail)
+    return false;
+  if (lead) {
+    size_t r = 1;
+    while (r < n && is_punct((unsigned char)p[r]))
+      r++;
+    for (size_t i = r; i < n; i++)
+      if (is_punct((unsigned char)p[i]))
+        return false;
+    if (!is_mark(p, r) || js_length(p + r, n - r) <= 1)
       return false;
-    cap = cap || (s[i] >= 'A' && s[i] <= 'Z');
+    *s = p + r;
+    *len = n - r;
+    return true;
   }
-  return cap;
+  size_t w = n - 1;
+  while (w > 0 && is_punct((unsigned char)p[w - 1]))
+    w--;
+  for (size_t i = 0; i < w; i++)
+    if (is_punct((unsigned char)p[i]))
+      return false;
+  if (!is_mark(p + w, n - w) || js_length(p, w) <= 1)
+    return false;
+  *len = w;
+  return true;
 }
 
 static bool has_nt(const char *s, size_t len)
@@ -331,85 +405,110 @@ static void grow_tokens(struct scratch *s, size_t need)
   s->tok_cap = cap;
 }
 
-/* Splits text into VADER's words_and_emoticons with their attributes. */
+/* Splits text into VADER's words_and_emoticons with their attributes, and
+ * counts the '!' and '?' of the text (all inside tokens) into *marks. */
 static size_t tokenize(const struct vader *v, const char *text, size_t len,
-                       struct scratch *s)
+                       struct scratch *s, size_t marks[2])
 {
   if (s->lower_cap < len + 1) {
     s->lower = xrealloc(s->lower, len + 1);
     s->lower_cap = len + 1;
   }
-  size_t n = 0, lower_used = 0, i = 0;
+  size_t n = 0, i = 0;
+  marks[0] = marks[1] = 0;
   while (i < len) {
-    size_t sp = space_at(text + i, len - i);
-    if (sp) {
-      i += sp;
+    unsigned first = byte_class[(unsigned char)text[i]];
+    if (first & C_SPACE) {
+      i++;
       continue;
     }
+    if (first & C_USPACE) {
+      size_t sp = wide_space_at(text + i, len - i);
+      if (sp) {
+        i += sp;
+        continue;
+      }
+    }
+    /* One pass over the token: its classes, its lower case (into low,
+     * at the same offsets) and the FNV-1a state of that. */
     size_t start = i;
-    while (i < len && !space_at(text + i, len - i))
-      i++;
+    char *low = s->lower + start;
+    unsigned seen = 0;
+    uint32_t h = STRMAP_FNV_BASIS;
+    for (; i < len; i++) {
+      unsigned char c = (unsigned char)text[i];
+      unsigned cl = byte_class[c];
+      if (cl & (C_SPACE | C_MARK | C_USPACE)) {
+        if (cl & C_SPACE)
+          break;
+        if (cl & C_MARK)
+          marks[c == '?']++;
+        else if (wide_space_at(text + i, len - i))
+          break;
+      }
+      seen |= cl;
+      c = (unsigned char)(c | (cl & C_UPPER) << 3); /* C_UPPER << 3: 32 */
+      low[i - start] = (char)c;
+      h = (h ^ c) * STRMAP_FNV_PRIME;
+    }
     const char *t = text + start;
     size_t tl = i - start;
-    if (js_length(t, tl) <= 1)
+    if ((seen & C_HIGH) ? js_length(t, tl) <= 1 : tl <= 1)
       continue;
-    strip_one_mark(&t, &tl);
-    grow_tokens(s, n + 1);
+    if ((seen & C_PUNCT) && strip_one_mark(&t, &tl)) {
+      /* The classes and the state were of the whole token: redo them. */
+      low += t - (text + start);
+      seen = 0;
+      h = STRMAP_FNV_BASIS;
+      for (size_t j = 0; j < tl; j++) {
+        seen |= byte_class[(unsigned char)t[j]];
+        h = (h ^ (unsigned char)low[j]) * STRMAP_FNV_PRIME;
+      }
+    }
+    if (n == s->tok_cap)
+      grow_tokens(s, n + 1);
     struct token *k = &s->tok[n++];
     k->raw = t;
     k->len = tl;
-
-    char *low = s->lower + lower_used;
-    bool caps = false;
-    for (size_t j = 0; j < tl; j++) {
-      char c = t[j];
-      caps = caps || (c >= 'A' && c <= 'Z');
-      low[j] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
-    }
-    lower_used += tl;
+    bool caps = (seen & C_UPPER) != 0;
     int32_t f = 0;
-    strmap_get(&v->words, low, tl, &f);
+    strmap_get_hashed(&v->words, low, tl, strmap_hash_of(h), &f);
     int row = f & W_ROW_MASK, boost = (f >> W_BOOST_SHIFT) & W_BOOST_MASK;
     k->in_lex = row != 0;
     k->lex = row ? vader_data_rows[row - 1].valence : 0.0;
     k->boost = boost ? boosters[boost - 1].scalar : 0.0;
-    k->upper = caps && is_upper(t, tl);
+    /* /^[^a-z]*[A-Z]+[^a-z]*$/: some capital letter and no small one. */
+    k->upper = caps && !(seen & C_LOWER);
     k->as_is = !caps;
     /* NEGATE holds lower-case words, matched with their case. */
-    k->neg = (!caps && (f & W_NEGATION)) || has_nt(t, tl);
-    k->rule = (f & W_RULE) != 0;
-    k->special = (unsigned char)(f >> W_SPECIAL_SHIFT);
+    k->neg = (!caps && (f & W_NEGATION)) ||
+             ((seen & C_PUNCT) && has_nt(t, tl));
+    k->rule = (unsigned char)((f >> W_RULE_SHIFT) & W_RULE_MASK);
+    k->special = (unsigned char)((f >> W_SPECIAL_SHIFT) & W_SPECIAL_MASK);
   }
   return n;
 }
 
-/* Does the run of raw tokens tok[from..from+count) read phrase (words
- * separated by single spaces)? Case-sensitive, as in VADER. */
+/* Does the run of raw tokens tok[from..from+count) read the phrase of rule
+ * words words[0..nwords)? Case-sensitive, as in VADER. */
 static bool seq_is(const struct token *tok, size_t from, size_t count,
-                   const char *phrase)
+                   const unsigned char *words, size_t nwords)
 {
-  const char *p = phrase;
-  for (size_t i = 0; i < count; i++) {
-    const char *sp = strchr(p, ' ');
-    size_t wl = sp ? (size_t)(sp - p) : strlen(p);
-    if (wl != tok[from + i].len || memcmp(tok[from + i].raw, p, wl))
+  if (count != nwords)
+    return false;
+  for (size_t i = 0; i < count; i++)
+    if (!tok[from + i].as_is || tok[from + i].rule != words[i])
       return false;
-    if (i + 1 < count) {
-      if (!sp)
-        return false;
-      p = sp + 1;
-    } else if (sp) {
-      return false;
-    }
-  }
   return true;
 }
 
 static bool idiom_of(const struct token *tok, size_t from, size_t count,
                      double *valence)
 {
+  if (!tok[from].rule)
+    return false;
   for (size_t i = 0; i < sizeof idioms / sizeof idioms[0]; i++)
-    if (seq_is(tok, from, count, idioms[i].phrase)) {
+    if (seq_is(tok, from, count, idioms[i].words, idioms[i].count)) {
       *valence = idioms[i].valence;
       return true;
     }
@@ -418,8 +517,10 @@ static bool idiom_of(const struct token *tok, size_t from, size_t count,
 
 static bool booster_pair(const struct token *tok, size_t from)
 {
-  return seq_is(tok, from, 2, "just enough") ||
-         seq_is(tok, from, 2, "kind of") || seq_is(tok, from, 2, "sort of");
+  for (size_t i = 0; i < sizeof booster_pairs / sizeof booster_pairs[0]; i++)
+    if (seq_is(tok, from, 2, booster_pairs[i], 2))
+      return true;
+  return false;
 }
 
 static double idioms_check(double valence, const struct token *tok, size_t n,
@@ -533,13 +634,9 @@ static double word_valence(const struct scratch *s, size_t n, size_t i,
   return valence;
 }
 
-static double punctuation_emphasis(const char *text, size_t len)
+/* The emphasis of ep '!' and qm '?' in the text. */
+static double punctuation_emphasis(size_t ep, size_t qm)
 {
-  size_t ep = 0, qm = 0;
-  for (size_t i = 0; i < len; i++) {
-    ep += text[i] == '!';
-    qm += text[i] == '?';
-  }
   if (ep > 4)
     ep = 4;
   double amp = (double)ep * 0.292;
@@ -552,16 +649,28 @@ void vader_score(const struct vader *v, const char *text, size_t len,
                  struct vader_result *r)
 {
   struct scratch *s = r->priv;
-  size_t n = tokenize(v, text, len, s);
+  size_t marks[2];
+  size_t n = tokenize(v, text, len, s, marks);
   r->compound = r->pos = r->neu = r->neg = r->sum = 0.0;
   r->n_words = n;
   r->n_upper = 0;
   r->n_negations = 0;
   r->n_hits = 0;
+  /* but_check: the first "but" (else "BUT") splits the message. */
+  size_t but = n, but_upper = n;
   for (size_t i = 0; i < n; i++) {
-    r->n_upper += s->tok[i].upper;
-    r->n_negations += s->tok[i].neg;
+    const struct token *t = &s->tok[i];
+    r->n_upper += t->upper;
+    r->n_negations += t->neg;
+    if (t->special == SP_BUT) {
+      if (but == n && t->as_is)
+        but = i;
+      if (but_upper == n && t->upper)
+        but_upper = i;
+    }
   }
+  if (but == n)
+    but = but_upper;
   if (n == 0)
     return;
   bool cap_diff = r->n_upper > 0 && r->n_upper < n;
@@ -574,14 +683,6 @@ void vader_score(const struct vader *v, const char *text, size_t len,
     else
       sent[i] = word_valence(s, n, i, cap_diff);
   }
-  /* but_check: the first "but" (else "BUT") splits the message. */
-  size_t but = n;
-  for (size_t i = 0; i < n && but == n; i++)
-    if (raw_is(&s->tok[i], SP_BUT))
-      but = i;
-  for (size_t i = 0; i < n && but == n; i++)
-    if (s->tok[i].special == SP_BUT && s->tok[i].upper)
-      but = i;
   if (but < n)
     for (size_t i = 0; i < n; i++) {
       if (i < but)
@@ -591,8 +692,9 @@ void vader_score(const struct vader *v, const char *text, size_t len,
     }
 
   double sum = 0.0, pos_sum = 0.0, neg_sum = 0.0;
-  size_t neu = 0;
+  size_t neu = 0, hits = 0;
   for (size_t i = 0; i < n; i++) {
+    hits += sent[i] != 0.0;
     sum += sent[i];
     if (sent[i] > 0)
       pos_sum += sent[i] + 1;
@@ -601,7 +703,7 @@ void vader_score(const struct vader *v, const char *text, size_t len,
     else
       neu++;
   }
-  double amp = punctuation_emphasis(text, len);
+  double amp = punctuation_emphasis(marks[0], marks[1]);
   if (sum > 0)
     sum += amp;
   else if (sum < 0)
@@ -622,9 +724,6 @@ void vader_score(const struct vader *v, const char *text, size_t len,
   r->neg = fabs(neg_sum / total);
   r->neu = fabs((double)neu / total);
 
-  size_t hits = 0;
-  for (size_t i = 0; i < n; i++)
-    hits += sent[i] != 0.0;
   if (hits > s->hits_cap) {
     r->hits = xrealloc(r->hits, hits * sizeof *r->hits);
     s->hits_cap = hits;
