@@ -198,16 +198,17 @@ static uint32_t hex4(const char *h)
   return v;
 }
 
-/* Whether any of the eight bytes of w is below 0x20, '"' or '\\': the
- * bytes a string scan must stop at (the classic "has a zero byte" test on
- * w, and on w xor the two quote-like bytes; it never misses one). */
-static bool has_special(uint64_t w)
+/* The bytes of w below 0x20, '"' or '\\' have their high bit set in the
+ * result (the classic "has a zero byte" test on w, and on w xor the two
+ * quote-like bytes). It never misses one, and a false flag can only sit
+ * above a true one, so the lowest flag is exact. */
+static uint64_t special_bytes(uint64_t w)
 {
   const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
   uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
   uint64_t hits = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
                   ((b - ones) & ~b);
-  return (hits & highs) != 0;
+  return hits & highs;
 }
 
 /* A string at s[*i] (on its opening quote): strict JSON, and nothing cJSON
@@ -222,13 +223,20 @@ static bool scan_string(const char *s, size_t len, size_t *i, bool *escaped)
   for (;;) {
     /* Plain bytes: everything but '"', '\\' and control characters,
      * eight at a time while none is in sight. */
-    for (;;) {
+    while (len - k >= 8) {
       uint64_t w;
-      if (len - k < 8)
-        break;
       memcpy(&w, s + k, 8);
-      if (has_special(w))
+      uint64_t hits = special_bytes(w);
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+      if (hits) {
+        k += (size_t)__builtin_ctzll(hits) >> 3; /* the first one */
         break;
+      }
+#else
+      if (hits)
+        break;
+#endif
       k += 8;
     }
     while (k < len && (unsigned char)s[k] >= 0x20 && s[k] != '"' &&
@@ -303,7 +311,7 @@ static bool scan_number(const char *s, size_t len, size_t *i)
   return true;
 }
 
-static void skip_ws(const char *s, size_t len, size_t *i)
+static inline void skip_ws(const char *s, size_t len, size_t *i)
 {
   while (*i < len && is_ws(s[*i]))
     (*i)++;
@@ -480,7 +488,7 @@ static void unescape(const char *s, size_t len, struct buf *out)
  * a lot (0.0, 0.5, 1.0, the means of a few lexicon entries), and
  * formatting the shortest round-trip decimal costs far more than a copy.
  * A slot is valid once its len is non-zero. */
-#define NUMS_SLOTS 256
+#define NUMS_SLOTS 1024
 struct nums {
   struct {
     uint64_t bits;
@@ -495,7 +503,7 @@ static size_t format_number(struct nums *nc, double v, char *out)
   uint64_t bits;
   memcpy(&bits, &v, sizeof bits);
   uint64_t h = (bits ^ bits >> 29) * 0x9E3779B97F4A7C15u;
-  size_t k = (size_t)(h >> 56) % NUMS_SLOTS;
+  size_t k = (size_t)(h >> 54) % NUMS_SLOTS;
   if (nc->slot[k].len && nc->slot[k].bits == bits) {
     memcpy(out, nc->slot[k].text, sizeof nc->slot[k].text);
     return nc->slot[k].len;
@@ -509,19 +517,24 @@ static size_t format_number(struct nums *nc, double v, char *out)
   return n;
 }
 
-/* Appends the line with the scores inserted before its final brace. */
+/* Appends the line with the scores inserted before its final brace: the
+ * line, then everything after it, written in one piece. */
 static void put_scored(struct buf *out, struct nums *nc, const char *line,
                        size_t end, const struct polarity_result *r)
 {
-  char p[40], s[40];
-  size_t plen = format_number(nc, r->polarity, p);
-  size_t slen = format_number(nc, r->subjectivity, s);
+  static const char pkey[] = ", \"polarity\": ";
+  static const char skey[] = ", \"subjectivity\": ";
+  char tail[sizeof pkey + sizeof skey + 2 * 40];
+  size_t n = sizeof pkey - 1;
+  memcpy(tail, pkey, n);
+  n += format_number(nc, r->polarity, tail + n);
+  memcpy(tail + n, skey, sizeof skey - 1);
+  n += sizeof skey - 1;
+  n += format_number(nc, r->subjectivity, tail + n);
+  memcpy(tail + n, "}\n", 2);
+  n += 2;
   buf_append(out, line, end - 1);
-  buf_append(out, ", \"polarity\": ", 14);
-  buf_append(out, p, plen);
-  buf_append(out, ", \"subjectivity\": ", 18);
-  buf_append(out, s, slen);
-  buf_append(out, "}\n", 2);
+  buf_append(out, tail, n);
 }
 
 /* Scores one line with cJSON: any line scan_line left undecided. On
@@ -603,7 +616,9 @@ static const char *score_line(const struct lexicon *lx, char *line,
     t = text->data;
     tlen = text->len;
   }
-  if (polarity_analyze(lx, t, tlen, r))
+  /* The line is valid UTF-8, and so is the text: a slice of it between
+   * ASCII bytes, or that with escapes decoded to valid code points. */
+  if (polarity_analyze_valid(lx, t, tlen, r))
     return "text cannot be scored";
   put_scored(out, nc, line, sc.end, r);
   return NULL;

@@ -18,9 +18,10 @@
  * adjectives derive the same adverb the later one wins. Rows without a form
  * are skipped; the last label given to a form wins.
  *
- * Lookup is an open-addressing hash table sized once at build time. After
- * lexicon_new returns nothing changes, so any number of threads may share
- * the lexicon. */
+ * Lookup is an open-addressing hash table (linear probing, at most a
+ * quarter full) sized once at build time; a word of up to eight bytes is
+ * compared as one 64-bit integer. After lexicon_new returns nothing
+ * changes, so any number of threads may share the lexicon. */
 #include "sentiment/lexicon.h"
 
 #include <stdint.h>
@@ -33,6 +34,7 @@
 #define NONE SIZE_MAX
 
 struct slot {
+  uint64_t head; /* head(key, len): most lookups compare only this */
   const char *key; /* rows' static strings, or the arena */
   size_t len;
   struct lexicon_entry e;
@@ -44,6 +46,9 @@ struct lexicon {
   size_t n_slots;
   uint32_t *table; /* slot index + 1; 0 is an empty bucket */
   size_t mask;     /* table size - 1 (a power of two) */
+  unsigned shift;  /* 64 - log2(table size) */
+  size_t max_len;  /* of the longest word: longer tokens miss at once */
+  bool first[256]; /* bytes that start a word: other tokens miss at once */
   char *arena;     /* keys of the derived adverbs */
 };
 
@@ -68,26 +73,63 @@ static const char *const lang_codes[] = {
     [LEXICON_NL] = "nl",
 };
 
-static uint64_t hash(const char *s, size_t len)
+static inline uint64_t load64(const char *s)
 {
-  uint64_t h = 14695981039346656037u; /* FNV-1a */
-  for (size_t i = 0; i < len; i++) {
-    h ^= (unsigned char)s[i];
-    h *= 1099511628211u;
-  }
-  return h;
+  uint64_t v;
+  memcpy(&v, s, 8);
+  return v;
 }
 
-/* Returns the bucket holding key, or the empty bucket where it would go. */
-static size_t bucket(const struct lexicon *lx, const char *key, size_t len)
+static inline uint64_t load32(const char *s)
 {
-  size_t b = (size_t)hash(key, len) & lx->mask;
+  uint32_t v;
+  memcpy(&v, s, 4);
+  return v;
+}
+
+/* The first eight bytes of s[0..len) (len > 0); for a shorter string, a
+ * packing of all its bytes (two overlapping 4-byte loads, or the first,
+ * middle and last byte) that no other string of that length shares. Reads
+ * nothing outside s[0..len). */
+static inline uint64_t head(const char *s, size_t len)
+{
+  if (len >= 8)
+    return load64(s);
+  if (len >= 4)
+    return load32(s) | load32(s + len - 4) << 32;
+  return (uint64_t)(unsigned char)s[0] |
+         (uint64_t)(unsigned char)s[len / 2] << 8 |
+         (uint64_t)(unsigned char)s[len - 1] << 16;
+}
+
+/* a[0..len) == b[0..len) for len > 8, given that the first eight bytes
+ * are equal: eight bytes at a time, the last load overlapping. No call,
+ * so that the lookup stays a leaf function. */
+static inline bool same_tail(const char *a, const char *b, size_t len)
+{
+  for (size_t i = 8; i + 8 < len; i += 8)
+    if (load64(a + i) != load64(b + i))
+      return false;
+  return load64(a + len - 8) == load64(b + len - 8);
+}
+
+/* Returns the bucket holding key (whose head is h), or the empty bucket
+ * where it would go. The hash is Fibonacci hashing of the head mixed with
+ * the length and, past eight bytes, the last eight bytes. */
+static inline size_t bucket(const struct lexicon *lx, uint64_t h,
+                            const char *key, size_t len)
+{
+  uint64_t x = h ^ (uint64_t)len << 58;
+  if (len > 8)
+    x ^= load64(key + len - 8) * 0xC2B2AE3D27D4EB4Fu;
+  size_t b = (size_t)((x * 0x9E3779B97F4A7C15u) >> lx->shift);
   for (;;) {
     uint32_t v = lx->table[b];
     if (v == 0)
       return b;
     const struct slot *s = &lx->slots[v - 1];
-    if (s->len == len && memcmp(s->key, key, len) == 0)
+    if (s->head == h && s->len == len &&
+        (len <= 8 || same_tail(s->key, key, len)))
       return b;
     b = (b + 1) & lx->mask;
   }
@@ -97,14 +139,19 @@ static size_t bucket(const struct lexicon *lx, const char *key, size_t len)
 static size_t intern(struct lexicon *lx, const char *key, size_t len,
                      bool *added)
 {
-  size_t b = bucket(lx, key, len);
+  uint64_t h = head(key, len);
+  size_t b = bucket(lx, h, key, len);
   *added = lx->table[b] == 0;
   if (!*added)
     return lx->table[b] - 1;
   size_t i = lx->n_slots++;
+  lx->slots[i].head = h;
   lx->slots[i].key = key;
   lx->slots[i].len = len;
   lx->table[b] = (uint32_t)(i + 1);
+  if (len > lx->max_len)
+    lx->max_len = len;
+  lx->first[(unsigned char)key[0]] = true;
   return i;
 }
 
@@ -239,13 +286,17 @@ enum err lexicon_new(enum lexicon_lang lang, struct lexicon **out)
   /* At most one word per row, plus one derived adverb per word; the table
    * stays at most a quarter full. */
   size_t max_words = 2 * t->n_rows, size = 4;
-  while (size < 4 * max_words)
+  unsigned shift = 62;
+  while (size < 4 * max_words) {
     size *= 2;
+    shift--;
+  }
   struct lexicon *lx = xcalloc(1, sizeof *lx);
   lx->lang = lang;
   lx->slots = xcalloc(max_words, sizeof *lx->slots);
   lx->table = xcalloc(size, sizeof *lx->table);
   lx->mask = size - 1;
+  lx->shift = shift;
   struct form *forms = xmalloc(max_words * sizeof *forms);
   struct group *groups = xmalloc(t->n_rows * sizeof *groups);
 
@@ -272,7 +323,10 @@ void lexicon_free(struct lexicon *lx)
 const struct lexicon_entry *lexicon_find(const struct lexicon *lx,
                                          const char *word, size_t len)
 {
-  uint32_t v = lx->table[bucket(lx, word, len)];
+  if (len - 1 >= lx->max_len || !lx->first[(unsigned char)word[0]])
+    return NULL; /* too long, empty (no word is: rows without a form are
+                    skipped) or no word starts so */
+  uint32_t v = lx->table[bucket(lx, head(word, len), word, len)];
   return v ? &lx->slots[v - 1].e : NULL;
 }
 

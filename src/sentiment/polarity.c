@@ -41,11 +41,6 @@
 
 #define NONE SIZE_MAX
 
-/* A lower-cased token. */
-struct word {
-  size_t off, len; /* in scratch.lower */
-};
-
 /* One assessment while it is built (a dict of assessments()). */
 struct group {
   double p, s, i;
@@ -58,8 +53,8 @@ struct scratch {
   struct tokenize tk;
   char *lower;
   size_t cap_lower;
-  struct word *words;
-  size_t cap_words;
+  const char *base; /* token t, lower-cased, is lower + (tk.tokens[t].str -
+                       base), tk.tokens[t].len bytes long */
   struct group *groups;
   size_t cap_groups, n_groups;
   size_t *front, *back;   /* word lists of the last group: front holds the */
@@ -71,34 +66,54 @@ struct scratch {
   bool ascii; /* the lower-cased tokens are ASCII: code points = bytes */
 };
 
-/* EMOTICONS of _text.py lower-cased, as assessments() compares them, in
- * the dict's group order so that the first group holding a token wins. */
+/* EMOTICONS of _text.py lower-cased, as assessments() compares them,
+ * listed by first byte; within a first byte, in the dict's group order, so
+ * that the first group holding a token wins (equal strings share their
+ * first byte). */
 /* clang-format off */
 static const struct {
   const char *text;
   double polarity;
 } emoticons[] = {
-  {"<3", 1.0}, {"\xe2\x99\xa5", 1.0},                              /* love */
-  {">:d", 1.0}, {":-d", 1.0}, {":d", 1.0}, {"=-d", 1.0}, {"=d", 1.0},
-  {"x-d", 1.0}, {"xd", 1.0}, {"8-d", 1.0},                          /* grin */
-  {">:p", 0.75}, {":-p", 0.75}, {":p", 0.75}, {":-b", 0.75}, {":b", 0.75},
-  {":c)", 0.75}, {":o)", 0.75}, {":^)", 0.75},                     /* taunt */
-  {">:)", 0.5}, {":-)", 0.5}, {":)", 0.5}, {"=)", 0.5}, {"=]", 0.5},
-  {":]", 0.5}, {":}", 0.5}, {":>", 0.5}, {":3", 0.5}, {"8)", 0.5},
-  {"8-)", 0.5},                                                    /* smile */
-  {">;]", 0.25}, {";-)", 0.25}, {";)", 0.25}, {";-]", 0.25}, {";]", 0.25},
-  {";d", 0.25}, {";^)", 0.25}, {"*-)", 0.25}, {"*)", 0.25},         /* wink */
-  {">:o", 0.05}, {":-o", 0.05}, {":o", 0.05}, {"o_o", 0.05}, {"o.o", 0.05},
-  {"\xc2\xb0o\xc2\xb0", 0.05},                                      /* gasp */
-  {">:/", -0.25}, {":-/", -0.25}, {":/", -0.25}, {":\\", -0.25},
-  {">:\\", -0.25}, {":-.", -0.25}, {":-s", -0.25}, {":s", -0.25},
-  {">.>", -0.25},                                                  /* worry */
-  {">:[", -0.75}, {":-(", -0.75}, {":(", -0.75}, {"=(", -0.75},
-  {":-[", -0.75}, {":[", -0.75}, {":{", -0.75}, {":-<", -0.75},
-  {":c", -0.75}, {":-c", -0.75}, {"=/", -0.75},                    /* frown */
-  {":'(", -1.0}, {":'''(", -1.0}, {";'(", -1.0},                        /* cry */
+  {"<3", 1.0},
+  {"\xe2\x99\xa5", 1.0},
+  {">:d", 1.0}, {">:p", 0.75}, {">:)", 0.5}, {">;]", 0.25}, {">:o", 0.05},
+  {">:/", -0.25}, {">:\\", -0.25}, {">.>", -0.25}, {">:[", -0.75},
+  {":-d", 1.0}, {":d", 1.0}, {":-p", 0.75}, {":p", 0.75}, {":-b", 0.75},
+  {":b", 0.75}, {":c)", 0.75}, {":o)", 0.75}, {":^)", 0.75}, {":-)", 0.5},
+  {":)", 0.5}, {":]", 0.5}, {":}", 0.5}, {":>", 0.5}, {":3", 0.5},
+  {":-o", 0.05}, {":o", 0.05}, {":-/", -0.25}, {":/", -0.25}, {":\\", -0.25},
+  {":-.", -0.25}, {":-s", -0.25}, {":s", -0.25}, {":-(", -0.75}, {":(", -0.75},
+  {":-[", -0.75}, {":[", -0.75}, {":{", -0.75}, {":-<", -0.75}, {":c", -0.75},
+  {":-c", -0.75}, {":'(", -1.0}, {":'''(", -1.0},
+  {"=-d", 1.0}, {"=d", 1.0}, {"=)", 0.5}, {"=]", 0.5}, {"=(", -0.75},
+  {"=/", -0.75},
+  {"x-d", 1.0}, {"xd", 1.0},
+  {"8-d", 1.0}, {"8)", 0.5}, {"8-)", 0.5},
+  {";-)", 0.25}, {";)", 0.25}, {";-]", 0.25}, {";]", 0.25}, {";d", 0.25},
+  {";^)", 0.25}, {";'(", -1.0},
+  {"*-)", 0.25}, {"*)", 0.25},
+  {"o_o", 0.05}, {"o.o", 0.05},
+  {"\xc2\xb0o\xc2\xb0", 0.05},
 };
 /* clang-format on */
+
+/* The emoticons starting with each byte: emoticons[begin..end). */
+static const struct {
+  unsigned char begin, end;
+} by_first[256] = {
+    ['<'] = {0, 1},
+    [0xE2] = {1, 2},
+    ['>'] = {2, 11},
+    [':'] = {11, 44},
+    ['='] = {44, 50},
+    ['x'] = {50, 52},
+    ['8'] = {52, 55},
+    [';'] = {55, 62},
+    ['*'] = {62, 64},
+    ['o'] = {64, 66},
+    [0xC2] = {66, 67},
+};
 
 static const char PUNCTUATION[] = ".,;:!?()[]{}`''\"@#$^&*+-|=~_";
 
@@ -229,16 +244,12 @@ static size_t stripped_cps(const char *w, size_t len)
  * 5 and w not in PUNCTUATION`, then the first group holding w. */
 static bool emoticon(const char *w, size_t len, double *value)
 {
-  static const bool starts[256] = {
-      ['<'] = true, ['>'] = true, [':'] = true, ['='] = true, ['x'] = true,
-      ['8'] = true, [';'] = true, ['*'] = true, ['o'] = true, [0xC2] = true,
-      [0xE2] = true,
-  };
-  if (!starts[(unsigned char)w[0]] || count_cps(w, len) > 5)
-    return false; /* no emoticon starts with w[0], or too long */
-  size_t i = 0, n = sizeof emoticons / sizeof emoticons[0];
-  while (i < n &&
-         (emoticons[i].text[0] != w[0] || !is_text(w, len, emoticons[i].text)))
+  size_t i = by_first[(unsigned char)w[0]].begin;
+  size_t n = by_first[(unsigned char)w[0]].end;
+  if (i == n || len > 6 || count_cps(w, len) > 5)
+    return false; /* no emoticon starts with w[0], or too long (none has
+                     more than 6 bytes) */
+  while (i < n && !is_text(w, len, emoticons[i].text))
     i++;
   if (i == n)
     return false;
@@ -256,13 +267,18 @@ static bool emoticon(const char *w, size_t len, double *value)
 
 static const char *word_ptr(const struct scratch *s, size_t t)
 {
-  return s->lower + s->words[t].off;
+  return s->lower + (s->tk.tokens[t].str - s->base);
+}
+
+static size_t word_len(const struct scratch *s, size_t t)
+{
+  return s->tk.tokens[t].len;
 }
 
 /* The modifier test of textblob.en: lambda w: w.endswith("ly"). */
 static bool ends_with_ly(const struct scratch *s, size_t t)
 {
-  size_t len = s->words[t].len;
+  size_t len = word_len(s, t);
   return len >= 2 && memcmp(word_ptr(s, t) + len - 2, "ly", 2) == 0;
 }
 
@@ -270,8 +286,8 @@ static void put_text(struct scratch *s, size_t t, bool space)
 {
   if (space)
     s->text[s->n_text++] = ' ';
-  memcpy(s->text + s->n_text, word_ptr(s, t), s->words[t].len);
-  s->n_text += s->words[t].len;
+  memcpy(s->text + s->n_text, word_ptr(s, t), word_len(s, t));
+  s->n_text += word_len(s, t);
 }
 
 /* Writes the words of the last group (negations inserted at 0 come first,
@@ -309,7 +325,7 @@ static void assess(struct scratch *s, const struct lexicon *lx, size_t n)
   struct group *last = NULL;
   for (size_t t = 0; t < n; t++) {
     const char *w = word_ptr(s, t);
-    size_t len = s->words[t].len;
+    size_t len = word_len(s, t);
     const struct lexicon_entry *e = lexicon_find(lx, w, len);
     if (e) {
       if (m == NONE) {
@@ -344,11 +360,11 @@ static void assess(struct scratch *s, const struct lexicon *lx, size_t n)
                (s->ascii ? len : count_cps(w, len)) > 2) {
       m = NONE;
     }
-    if (is_text(w, len, "!") && s->n_groups > 0) {
+    if (len == 1 && w[0] == '!' && s->n_groups > 0) {
       s->back[s->n_back++] = t;
       last->p = clamp(last->p * 1.25);
     }
-    if (is_text(w, len, "(!)"))
+    if (len == 3 && w[0] == '(' && w[1] == '!' && w[2] == ')')
       last = open_group(s, t, 0.0, 1.0, 1.0, "irony");
     double value;
     if (emoticon(w, len, &value))
@@ -372,7 +388,6 @@ void polarity_result_cleanup(struct polarity_result *r)
   if (s) {
     tokenize_cleanup(&s->tk);
     free(s->lower);
-    free(s->words);
     free(s->groups);
     free(s->front);
     free(s->back);
@@ -389,7 +404,6 @@ static void reserve(struct scratch *s, size_t n, size_t bytes)
 {
   /* Lower-casing grows a token by at most half (U+0130: 2 -> 3 bytes). */
   s->lower = grow(s->lower, &s->cap_lower, bytes + bytes / 2 + 1, 1);
-  s->words = grow(s->words, &s->cap_words, n + 1, sizeof *s->words);
   s->groups = grow(s->groups, &s->cap_groups, n + 1, sizeof *s->groups);
   /* A token joins groups at most twice: as itself, and as a negation that
    * a later word takes in (only if a negation were a lexicon word). */
@@ -398,8 +412,10 @@ static void reserve(struct scratch *s, size_t n, size_t bytes)
   s->text = grow(s->text, &s->cap_text, 2 * (bytes + bytes / 2 + n) + 1, 1);
 }
 
-enum err polarity_analyze(const struct lexicon *lx, const char *text,
-                          size_t len, struct polarity_result *r)
+/* polarity_analyze and polarity_analyze_valid: check tells whether the
+ * text still has to be checked for valid UTF-8. */
+static enum err analyze(const struct lexicon *lx, const char *text,
+                        size_t len, bool check, struct polarity_result *r)
 {
   r->polarity = 0.0;
   r->subjectivity = 0.0;
@@ -411,29 +427,35 @@ enum err polarity_analyze(const struct lexicon *lx, const char *text,
     s = r->priv = xcalloc(1, sizeof *s);
     tokenize_init(&s->tk);
   }
-  enum err rc = tokenize_run(&s->tk, text, len);
-  if (rc)
-    return rc;
+  if (check) {
+    enum err rc = tokenize_run(&s->tk, text, len);
+    if (rc)
+      return rc;
+  } else {
+    tokenize_run_valid(&s->tk, text, len);
+  }
 
+  /* The tokens are disjoint slices of the text, or of it with spaces
+   * removed: they hold at most len bytes. Summed only in the rare case. */
   size_t n = s->tk.n_tokens, bytes = 0;
-  for (size_t t = 0; t < n; t++)
-    bytes += s->tk.tokens[t].len;
+  if (!s->tk.in_text)
+    for (size_t t = 0; t < n; t++)
+      bytes += s->tk.tokens[t].len;
   reserve(s, n, bytes > len ? bytes : len);
   if (s->tk.in_text && lower_text(text, len, s->lower, &s->ascii)) {
     /* The usual case: every token is a slice of the text, and lower-cased
      * in place there. */
-    for (size_t t = 0; t < n; t++) {
-      const struct tokenize_token *tok = &s->tk.tokens[t];
-      s->words[t] = (struct word){(size_t)(tok->str - text), tok->len};
-    }
+    s->base = text;
   } else {
+    /* Each token is lower-cased into lower, and then points there. */
     size_t off = 0;
     s->ascii = false;
+    s->base = s->lower;
     for (size_t t = 0; t < n; t++) {
-      const struct tokenize_token *tok = &s->tk.tokens[t];
+      struct tokenize_token *tok = &s->tk.tokens[t];
       size_t cps;
       size_t l = lower(tok->str, tok->len, s->lower + off, &cps);
-      s->words[t] = (struct word){off, l};
+      *tok = (struct tokenize_token){s->lower + off, l, tok->sentence};
       off += l;
     }
   }
@@ -457,4 +479,16 @@ enum err polarity_analyze(const struct lexicon *lx, const char *text,
   r->polarity = sum_p / count;
   r->subjectivity = sum_s / count;
   return ERR_OK;
+}
+
+enum err polarity_analyze(const struct lexicon *lx, const char *text,
+                          size_t len, struct polarity_result *r)
+{
+  return analyze(lx, text, len, true, r);
+}
+
+enum err polarity_analyze_valid(const struct lexicon *lx, const char *text,
+                                size_t len, struct polarity_result *r)
+{
+  return analyze(lx, text, len, false, r);
 }

@@ -43,4 +43,10 @@ void polarity_result_cleanup(struct polarity_result *r);
 enum err polarity_analyze(const struct lexicon *lx, const char *text,
                           size_t len, struct polarity_result *r);
 
+/* polarity_analyze for a text the caller already knows is valid UTF-8
+ * (the check is skipped; anything else is undefined): ERR_UNSUPPORTED
+ * when lx is not English, else ERR_OK. */
+enum err polarity_analyze_valid(const struct lexicon *lx, const char *text,
+                                size_t len, struct polarity_result *r);
+
 #endif

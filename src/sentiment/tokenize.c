@@ -48,6 +48,14 @@
 
 #define NONE SIZE_MAX
 
+/* The per-token steps run for every byte or so of the text: the call would
+ * cost more than the work, so they are merged into their callers. */
+#if defined(__GNUC__)
+#define PER_TOKEN inline __attribute__((always_inline))
+#else
+#define PER_TOKEN inline
+#endif
+
 static const char EOS[] = "END-OF-SENTENCE";
 
 struct span {
@@ -67,6 +75,7 @@ struct scratch {
   bool new_sentence; /* the next token recorded starts a sentence */
   size_t sentence;   /* of the last token recorded */
   bool may_join;     /* RE_SARCASM or RE_EMOTICONS may change the text */
+  unsigned char last; /* the last byte of the last token recorded */
 };
 
 /* The emoticons of RE_EMOTICONS. The alternation tries them in the order
@@ -176,8 +185,8 @@ static bool is_abbreviation(const char *t, size_t len)
       "Mil.",  "Mr.",  "n.",   "n.q.", "orig.", "pl.",  "pred.", "pres.",
       "p.m.",  "ref.", "v.",   "vs.",  "w/"};
   struct span s = {t, len};
-  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-    if (is_text(s, known[i]))
+  for (size_t i = 0; len <= 5 && i < sizeof known / sizeof known[0]; i++)
+    if (is_text(s, known[i])) /* none is longer than 5 */
       return true;
   /* RE_ABBR2 ^([A-Za-z]\.)+$, which includes RE_ABBR1 ^[A-Za-z]\.$ */
   bool letters = len % 2 == 0 && len > 0;
@@ -196,7 +205,7 @@ static bool is_abbreviation(const char *t, size_t len)
 }
 
 /* Marks that end a sentence: ... . ! ? END-OF-SENTENCE. */
-static bool ends_sentence(struct span t)
+static inline bool ends_sentence(struct span t)
 {
   switch (t.len) {
   case 1:
@@ -211,7 +220,7 @@ static bool ends_sentence(struct span t)
 }
 
 /* Closing marks that stay with the sentence: ' " ” ’ ... . ! ? ) EOS. */
-static bool closes_sentence(struct span t)
+static inline bool closes_sentence(struct span t)
 {
   if (t.len == 1)
     return t.p[0] == '\'' || t.p[0] == '"' || t.p[0] == ')' || ends_sentence(t);
@@ -252,7 +261,8 @@ static const char *const pair_next[256] = {
 
 /* Records token t (END-OF-SENTENCE is dropped) in the current sentence,
  * starting a new sentence first if one ended before it. */
-static void record(struct scratch *s, struct tokenize *tk, struct span t)
+static PER_TOKEN void record(struct scratch *s, struct tokenize *tk,
+                             struct span t)
 {
   if (t.len == sizeof EOS - 1 && is_text(t, EOS))
     return;
@@ -264,13 +274,13 @@ static void record(struct scratch *s, struct tokenize *tk, struct span t)
     s->chunk_used = true;
   } else {
     /* The joined text holds "<previous token> <t>" here. */
-    const struct tokenize_token *prev = &tk->tokens[tk->n_tokens - 1];
-    const char *next = pair_next[(unsigned char)prev->str[prev->len - 1]];
+    const char *next = pair_next[s->last];
     if (next && t.p[0] && strchr(next, t.p[0]))
       s->may_join = true;
   }
   tk->tokens[tk->n_tokens++] =
       (struct tokenize_token){t.p, t.len, s->sentence};
+  s->last = (unsigned char)t.p[t.len - 1];
 }
 
 /* One token of the words, through the sentence loop of find_tokens:
@@ -283,8 +293,8 @@ static void record(struct scratch *s, struct tokenize *tk, struct span t)
  * The word at which the closing run stops opens the next sentence without
  * being tested as a sentence end (the j += 1); it is no closing mark, or
  * a quote, so it could not end one anyway. */
-static void emit(struct scratch *s, struct tokenize *tk, const char *p,
-                 size_t len)
+static PER_TOKEN void emit(struct scratch *s, struct tokenize *tk,
+                           const char *p, size_t len)
 {
   struct span t = {p, len};
   if (s->closing) {
@@ -342,6 +352,18 @@ static void split_word(struct scratch *s, struct tokenize *tk, const char *t,
     struct span x = s->tail[--s->n_tail];
     emit(s, tk, x.p, x.len);
   }
+}
+
+/* split_word for a word t[0..n) (n > 0) of scan's main loop: most words
+ * have nothing to split off and go straight to emit, without a call. */
+static PER_TOKEN void put_word(struct scratch *s, struct tokenize *tk,
+                               const char *t, size_t n)
+{
+  unsigned char first = (unsigned char)t[0], last = (unsigned char)t[n - 1];
+  if (!punct[first] && !punct[last] && last != '.')
+    emit(s, tk, t, n);
+  else
+    split_word(s, tk, t, n);
 }
 
 /* Bytes of the Unicode whitespace character at p (valid UTF-8, ASCII
@@ -418,7 +440,7 @@ static void scan(struct scratch *s, struct tokenize *tk, const char *text,
       space = unicode_space(u + i, len - i) > 0;
     if (space) {
       if (start != NONE)
-        split_word(s, tk, text + start, i - start);
+        put_word(s, tk, text + start, i - start);
       start = NONE;
       if (u[i] == '\r' && i + 1 < len && u[i + 1] == '\n') {
         i++; /* re.sub("\r\n", "\n"): the "\r" is gone */
@@ -638,11 +660,19 @@ static bool join_and_split(struct scratch *s, struct tokenize *tk)
 
 enum err tokenize_run(struct tokenize *tk, const char *text, size_t len)
 {
-  struct scratch *s = tk->priv;
   tk->n_tokens = 0;
   tk->n_sentences = 0;
   if (!is_ascii(text, len) && !utf8_is_valid(text, len))
     return ERR_UTF8;
+  tokenize_run_valid(tk, text, len);
+  return ERR_OK;
+}
+
+void tokenize_run_valid(struct tokenize *tk, const char *text, size_t len)
+{
+  struct scratch *s = tk->priv;
+  tk->n_tokens = 0;
+  tk->n_sentences = 0;
   /* Every token holds at least one byte of the text (END-OF-SENTENCE
    * tokens are dropped), so len + 1 entries are enough and nothing grows
    * while scanning. */
@@ -650,11 +680,11 @@ enum err tokenize_run(struct tokenize *tk, const char *text, size_t len)
   tk->tokens = grow(tk->tokens, &s->cap_tokens, len + 1, sizeof *tk->tokens);
   s->n_tail = 0;
   s->closing = s->chunk_used = s->new_sentence = s->may_join = false;
+  s->last = 0;
   s->sentence = 0;
   scan(s, tk, text, len);
   tk->in_text = true;
   if (s->may_join)
     tk->in_text = !join_and_split(s, tk);
   tk->n_sentences = tk->n_tokens ? s->sentence + 1 : 0;
-  return ERR_OK;
 }

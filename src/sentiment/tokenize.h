@@ -41,4 +41,8 @@ void tokenize_cleanup(struct tokenize *tk);
  * each thread has its own struct. */
 enum err tokenize_run(struct tokenize *tk, const char *text, size_t len);
 
+/* tokenize_run for a text the caller already knows is valid UTF-8 (it
+ * skips the check; anything else is undefined). */
+void tokenize_run_valid(struct tokenize *tk, const char *text, size_t len);
+
 #endif
