@@ -174,6 +174,9 @@ struct scan {
   bool text_other;     /* the first "text" value is not a string */
   bool has_scores;     /* a "polarity" or "subjectivity" key */
   size_t end;          /* just past the closing brace */
+  uint64_t high;       /* bytes of the strings scanned, or-ed: the line is
+                          ASCII when no high bit is set (everything outside
+                          strings that scan_line accepts is ASCII) */
 };
 
 static bool is_ws(char c)
@@ -216,9 +219,11 @@ static uint64_t special_bytes(uint64_t w)
  * \u0000, which cJSON cuts the string at, no lone surrogate escapes).
  * Moves *i past the closing quote; sets *escaped when it holds a
  * backslash. */
-static bool scan_string(const char *s, size_t len, size_t *i, bool *escaped)
+static bool scan_string(const char *s, size_t len, size_t *i, bool *escaped,
+                        uint64_t *high)
 {
   size_t k = *i + 1;
+  uint64_t any = 0;
   *escaped = false;
   for (;;) {
     /* Plain bytes: everything but '"', '\\' and control characters,
@@ -226,6 +231,7 @@ static bool scan_string(const char *s, size_t len, size_t *i, bool *escaped)
     while (len - k >= 8) {
       uint64_t w;
       memcpy(&w, s + k, 8);
+      any |= w; /* bytes past a special one too: harmless, only a hint */
       uint64_t hits = special_bytes(w);
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
     __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -241,7 +247,7 @@ static bool scan_string(const char *s, size_t len, size_t *i, bool *escaped)
     }
     while (k < len && (unsigned char)s[k] >= 0x20 && s[k] != '"' &&
            s[k] != '\\')
-      k++;
+      any |= (unsigned char)s[k++];
     if (k >= len || (unsigned char)s[k] < 0x20)
       return false;
     if (s[k] == '"')
@@ -272,6 +278,7 @@ static bool scan_string(const char *s, size_t len, size_t *i, bool *escaped)
     }
   }
   *i = k + 1;
+  *high |= any;
   return true;
 }
 
@@ -325,7 +332,8 @@ static bool is_key(const char *s, size_t len, const char *key)
 /* One JSON value at s[*i] (whitespace skipped), nested at most depth more
  * levels. Iterative over arrays and objects would be longer; the depth is
  * capped, so recursion is bounded. */
-static bool scan_value(const char *s, size_t len, size_t *i, int depth)
+static bool scan_value(const char *s, size_t len, size_t *i, int depth,
+                       uint64_t *high)
 {
   if (*i >= len)
     return false;
@@ -333,7 +341,7 @@ static bool scan_value(const char *s, size_t len, size_t *i, int depth)
   bool escaped;
   switch (c) {
   case '"':
-    return scan_string(s, len, i, &escaped);
+    return scan_string(s, len, i, &escaped, high);
   case 't':
   case 'f':
   case 'n': {
@@ -357,7 +365,8 @@ static bool scan_value(const char *s, size_t len, size_t *i, int depth)
     }
     for (;;) {
       if (c == '{') {
-        if (*i >= len || s[*i] != '"' || !scan_string(s, len, i, &escaped))
+        if (*i >= len || s[*i] != '"' ||
+            !scan_string(s, len, i, &escaped, high))
           return false;
         skip_ws(s, len, i);
         if (*i >= len || s[*i] != ':')
@@ -365,7 +374,7 @@ static bool scan_value(const char *s, size_t len, size_t *i, int depth)
         (*i)++;
         skip_ws(s, len, i);
       }
-      if (!scan_value(s, len, i, depth - 1))
+      if (!scan_value(s, len, i, depth - 1, high))
         return false;
       skip_ws(s, len, i);
       if (*i < len && s[*i] == ',') {
@@ -402,8 +411,8 @@ static bool scan_line(const char *s, size_t len, struct scan *sc)
     for (;;) {
       size_t key = i + 1;
       bool escaped;
-      if (i >= len || s[i] != '"' || !scan_string(s, len, &i, &escaped) ||
-          escaped)
+      if (i >= len || s[i] != '"' ||
+          !scan_string(s, len, &i, &escaped, &sc->high) || escaped)
         return false; /* escaped keys could spell "text" */
       size_t key_len = i - 1 - key;
       skip_ws(s, len, &i);
@@ -412,14 +421,19 @@ static bool scan_line(const char *s, size_t len, struct scan *sc)
       i++;
       skip_ws(s, len, &i);
       size_t value = i;
-      if (!scan_value(s, len, &i, SCAN_MAX_DEPTH))
+      bool text_escaped = false;
+      if (value < len && s[value] == '"') { /* the common case: tells escapes */
+        if (!scan_string(s, len, &i, &text_escaped, &sc->high))
+          return false;
+      } else if (!scan_value(s, len, &i, SCAN_MAX_DEPTH, &sc->high)) {
         return false;
+      }
       if (!seen_text && is_key(s + key, key_len, "text")) {
         seen_text = true;
         if (s[value] == '"') {
           sc->text = s + value + 1;
           sc->text_len = i - value - 2;
-          sc->text_escaped = memchr(sc->text, '\\', sc->text_len) != NULL;
+          sc->text_escaped = text_escaped;
         } else {
           sc->text_other = true;
         }
@@ -600,11 +614,16 @@ static const char *score_line(const struct lexicon *lx, char *line,
                               struct nums *nc, struct buf *text,
                               struct buf *out)
 {
-  if (!utf8_is_valid(line, len))
-    return "invalid UTF-8";
   struct scan sc;
-  if (!scan_line(line, len, &sc) || sc.has_scores)
+  if (!scan_line(line, len, &sc) || sc.has_scores) {
+    if (!utf8_is_valid(line, len))
+      return "invalid UTF-8";
     return score_line_cjson(lx, line, len, r, nc, out);
+  }
+  /* scan_line saw every byte outside its strings to be ASCII; only a line
+   * with a high bit in a string needs the full check. */
+  if ((sc.high & 0x8080808080808080u) && !utf8_is_valid(line, len))
+    return "invalid UTF-8";
   if (sc.text_other)
     return "\"text\" is not a string";
   if (!sc.text)

@@ -149,6 +149,15 @@ static const bool punct[256] = {
     ['_'] = true,
 };
 
+/* punct and '.': the bytes split_word may split off a word's ends. */
+static const unsigned char edge[256] = {
+    [','] = 1, [';'] = 1, [':'] = 1,  ['!'] = 1, ['?'] = 1, ['('] = 1,
+    [')'] = 1, ['['] = 1, [']'] = 1,  ['{'] = 1, ['}'] = 1, ['`'] = 1,
+    ['\''] = 1, ['"'] = 1, ['@'] = 1, ['#'] = 1, ['$'] = 1, ['^'] = 1,
+    ['&'] = 1, ['*'] = 1, ['+'] = 1,  ['-'] = 1, ['|'] = 1, ['='] = 1,
+    ['~'] = 1, ['_'] = 1, ['.'] = 1,
+};
+
 static bool is_punct(char c)
 {
   return punct[(unsigned char)c];
@@ -275,8 +284,12 @@ static PER_TOKEN void record(struct scratch *s, struct tokenize *tk,
   } else {
     /* The joined text holds "<previous token> <t>" here. */
     const char *next = pair_next[s->last];
-    if (next && t.p[0] && strchr(next, t.p[0]))
-      s->may_join = true;
+    if (next)
+      for (; *next; next++) /* strchr without the call; t.p[0] may be NUL */
+        if (*next == t.p[0]) {
+          s->may_join = true;
+          break;
+        }
   }
   tk->tokens[tk->n_tokens++] =
       (struct tokenize_token){t.p, t.len, s->sentence};
@@ -359,8 +372,10 @@ static void split_word(struct scratch *s, struct tokenize *tk, const char *t,
 static PER_TOKEN void put_word(struct scratch *s, struct tokenize *tk,
                                const char *t, size_t n)
 {
-  unsigned char first = (unsigned char)t[0], last = (unsigned char)t[n - 1];
-  if (!punct[first] && !punct[last] && last != '.')
+  /* A leading '.' is never split off, but such words are rare: one test
+   * of both ends against punctuation and '.' sends them to split_word,
+   * which emits them whole. */
+  if (!(edge[(unsigned char)t[0]] | edge[(unsigned char)t[n - 1]]))
     emit(s, tk, t, n);
   else
     split_word(s, tk, t, n);
@@ -422,15 +437,35 @@ static void scan(struct scratch *s, struct tokenize *tk, const char *text,
   size_t newlines = 0; /* consecutive "\n" in the current whitespace */
   size_t i = 0;
   while (i < len) {
-    /* Fast path: printable ASCII bytes that continue a word. */
-    if (start != NONE && plain[u[i]]) {
+    unsigned char c = u[i];
+    /* Fast path: printable ASCII bytes that start or continue a word. A
+     * word only starts after whitespace (or at the beginning), and only
+     * then can newlines be counted. */
+    if (plain[c]) {
+      if (start == NONE) {
+        if (newlines >= 2)
+          split_word(s, tk, EOS, sizeof EOS - 1);
+        newlines = 0;
+        start = i;
+      }
       do
         i++;
       while (i < len && plain[u[i]]);
       if (i == len)
         break;
+      c = u[i];
     }
-    unsigned char c = u[i];
+    /* Fast path: a plain space ends a word. */
+    if (c == ' ') {
+      if (start != NONE)
+        put_word(s, tk, text + start, i - start);
+      start = NONE;
+      if (newlines >= 2)
+        split_word(s, tk, EOS, sizeof EOS - 1);
+      newlines = 0;
+      i++;
+      continue;
+    }
     size_t n = seq_len(c);
     bool space;
     if (u[i] < 0x80)
