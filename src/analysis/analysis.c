@@ -85,12 +85,23 @@ enum err analysis_describe(const struct config *cfg, const struct analysis *a,
       out, "%s - polarity %.2f (threshold %.2f), level %s",
       a->frustrated ? "Frustrated" : "Not frustrated", a->polarity,
       cfg->threshold, level);
-  size_t idx[5];
-  size_t n = deciding(a, idx, 5);
+  size_t idx[ANALYSIS_MAX_WORDS];
+  size_t n = deciding(a, idx, ANALYSIS_MAX_WORDS);
   if (!rc && n > 0)
     rc = buf_puts(out, ", driven by: ");
   for (size_t i = 0; i < n && !rc; i++)
     rc = buf_printf(out, "%s'%s'", i ? ", " : "",
+                    a->scores->assessments[idx[i]].words);
+  return rc;
+}
+
+enum err analysis_words(const struct analysis *a, struct buf *out)
+{
+  size_t idx[ANALYSIS_MAX_WORDS];
+  size_t n = deciding(a, idx, ANALYSIS_MAX_WORDS);
+  enum err rc = ERR_OK;
+  for (size_t i = 0; i < n && !rc; i++)
+    rc = buf_printf(out, "%s%s", i ? ", " : "",
                     a->scores->assessments[idx[i]].words);
   return rc;
 }

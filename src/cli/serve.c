@@ -2,9 +2,15 @@
  *
  * The signals are blocked before any thread starts, so every thread
  * inherits the mask and the main thread alone takes them with sigwait: no
- * handler, no global flag. On a signal the server stops accepting, lets
- * the requests in progress finish (up to REQUEST_TIMEOUT_MS), closes and
- * exits 0. */
+ * handler, no global flag.
+ *
+ * Startup: the delivery worker (which opens the store first, creating and
+ * migrating it), then the committer (told to wake the worker after each
+ * commit that queued alerts), then HTTP. A store that cannot be opened
+ * stops startup. On a signal, the reverse: the server stops accepting,
+ * lets the requests in progress finish (up to REQUEST_TIMEOUT_MS, and
+ * always until every commit in progress has ended), then the committer
+ * commits what it holds and closes, then the worker stops. Exit 0. */
 #include "cli/cli.h"
 
 #include <pthread.h>
@@ -13,14 +19,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alerts/outbox.h"
 #include "base/log.h"
 #include "http/app.h"
 #include "http/server.h"
+#include "store/committer.h"
 
 static void usage(FILE *f)
 {
   fprintf(f,
-          "usage: frustration-alert serve [--listen HOST:PORT] [--insecure]\n"
+          "usage: frustration-alert serve [--listen HOST:PORT] [--db URL]\n"
+          "                               [--insecure]\n"
           "\n"
           "Runs the HTTP service: POST /webhook, POST /slash-analyze,\n"
           "GET /health, GET /metrics. Settings come from the environment\n"
@@ -29,6 +38,9 @@ static void usage(FILE *f)
           "SIGTERM stop it after the requests in progress finish.\n"
           "\n"
           "  --listen HOST:PORT  address to listen on (overrides HOST/PORT)\n"
+          "  --db URL            the store: a SQLite file path or sqlite:PATH\n"
+          "                      (overrides DATABASE_URL; default\n"
+          "                      ./var/frustration.db)\n"
           "  --insecure          allow a non-loopback address although no\n"
           "                      authentication is configured\n");
 }
@@ -36,6 +48,7 @@ static void usage(FILE *f)
 int cli_serve(int argc, char **argv)
 {
   const char *listen = NULL;
+  const char *db = NULL;
   bool insecure = false;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -45,6 +58,10 @@ int cli_serve(int argc, char **argv)
       listen = argv[++i];
     } else if (!strncmp(argv[i], "--listen=", 9)) {
       listen = argv[i] + 9;
+    } else if (!strcmp(argv[i], "--db") && i + 1 < argc) {
+      db = argv[++i];
+    } else if (!strncmp(argv[i], "--db=", 5)) {
+      db = argv[i] + 5;
     } else if (!strcmp(argv[i], "--insecure")) {
       insecure = true;
     } else {
@@ -62,6 +79,15 @@ int cli_serve(int argc, char **argv)
     fprintf(stderr, "frustration-alert: %s\n", err);
     return 2;
   }
+  if (db) {
+    if (!*db || strlen(db) >= sizeof cfg.database_url) {
+      fprintf(stderr, "frustration-alert: --db must be a non-empty URL of "
+                      "less than %zu bytes\n",
+              sizeof cfg.database_url);
+      return 2;
+    }
+    memcpy(cfg.database_url, db, strlen(db) + 1);
+  }
   enum log_level level = LOG_INFO;
   log_level_parse(cfg.log_level, &level); /* validated by config */
   struct log lg;
@@ -77,12 +103,33 @@ int cli_serve(int argc, char **argv)
 
   int status = 1;
   struct server *srv = NULL;
+  struct outbox *ob = NULL;
+  struct committer *cm = NULL;
   struct app app;
   enum err rc = app_init(&app, &cfg);
   if (rc) {
     log_write(&lg, LOG_ERROR, "cannot build the lexicon: %s", err_str(rc));
     goto out;
   }
+  struct outbox_options oo;
+  outbox_options_from_config(&cfg, &oo);
+  oo.log = &lg;
+  rc = outbox_start(&oo, err, sizeof err, &ob);
+  if (rc) {
+    log_write(&lg, LOG_ERROR, "cannot start: %s", err);
+    goto out;
+  }
+  struct committer_options co;
+  committer_options_from_config(&cfg, &co);
+  co.on_outbox = outbox_wake_cb;
+  co.on_outbox_ctx = ob;
+  rc = committer_open(cfg.database_url, &co, err, sizeof err, &cm);
+  if (rc) {
+    log_write(&lg, LOG_ERROR, "cannot start: %s", err);
+    goto out;
+  }
+  app.committer = cm;
+  app.outbox = ob;
   rc = server_start(&app, &lg, insecure, &srv, err, sizeof err);
   if (rc) {
     log_write(&lg, LOG_ERROR, "cannot start: %s", err);
@@ -111,10 +158,13 @@ int cli_serve(int argc, char **argv)
             sig == SIGINT ? "SIGINT" : "SIGTERM");
   server_stop(srv, cfg.request_timeout_ms);
   srv = NULL;
-  log_write(&lg, LOG_INFO, "stopped");
   status = 0;
 out:
   server_stop(srv, 0);
+  committer_close(cm);
+  outbox_stop(ob);
   app_cleanup(&app);
+  if (status == 0)
+    log_write(&lg, LOG_INFO, "stopped");
   return status;
 }

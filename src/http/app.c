@@ -59,6 +59,8 @@ static char *detector_json(const struct app *app)
 enum err app_init(struct app *app, const struct config *cfg)
 {
   app->cfg = cfg;
+  app->committer = NULL;
+  app->outbox = NULL;
   app->lexicon = NULL;
   app->detector_json = NULL;
   metrics_init(&app->metrics);

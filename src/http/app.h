@@ -22,9 +22,17 @@
  * characters. */
 #define APP_REQUEST_ID_MAX 65
 
+struct committer;
+struct outbox;
+
 struct app {
   const struct config *cfg; /* borrowed; read-only */
-  struct lexicon *lexicon;  /* owned; read-only after app_init */
+  /* Borrowed; set by serve before the server starts, NULL otherwise.
+   * Without a committer /webhook analyses and stores nothing; without an
+   * outbox /health and /metrics show no delivery state. */
+  struct committer *committer;
+  struct outbox *outbox;
+  struct lexicon *lexicon; /* owned; read-only after app_init */
   struct metrics metrics;
   uint64_t start_ns; /* CLOCK_MONOTONIC at app_init */
   /* Owned: /health's "detector" object, fixed for the app's life. */

@@ -22,6 +22,9 @@ static const int status_values[] = {
 };
 #define N_KNOWN_STATUSES (sizeof status_values / sizeof status_values[0])
 
+static const char *const alert_names[METRICS_N_ALERTS] = {
+    "none", "created", "appended", "duplicate"};
+
 static const char *const route_names[METRICS_N_ROUTES] = {
     "webhook", "slash_analyze", "health", "metrics", "other"};
 
@@ -43,6 +46,14 @@ void metrics_init(struct metrics *m)
   atomic_init(&m->connections_total, 0);
   atomic_init(&m->connections_open, 0);
   atomic_init(&m->requests_cut, 0);
+  zero(m->alerts, METRICS_N_ALERTS);
+  atomic_init(&m->store_unavailable, 0);
+}
+
+void metrics_count_alert(struct metrics *m, enum metrics_alert a)
+{
+  if (a < METRICS_N_ALERTS)
+    atomic_fetch_add_explicit(&m->alerts[a], 1, memory_order_relaxed);
 }
 
 const char *metrics_route_name(enum metrics_route route)
@@ -215,5 +226,76 @@ enum err metrics_render(struct metrics *m, const struct config *cfg,
          "Connections closed for exceeding the per-request deadline.");
   put(r, "fa_http_requests_cut_total %llu\n",
       (unsigned long long)get(&m->requests_cut));
+  header(r, "fa_alerts_total", "counter",
+         "Committed /webhook messages by what they did to alerts.");
+  for (size_t i = 0; i < METRICS_N_ALERTS; i++)
+    put(r, "fa_alerts_total{outcome=\"%s\"} %llu\n", alert_names[i],
+        (unsigned long long)get(&m->alerts[i]));
+  header(r, "fa_webhook_store_unavailable_total", "counter",
+         "/webhook requests refused with 503 because the store failed.");
+  put(r, "fa_webhook_store_unavailable_total %llu\n",
+      (unsigned long long)get(&m->store_unavailable));
+  return r->rc;
+}
+
+enum err metrics_render_backend(const struct metrics_backend *b,
+                                struct buf *out)
+{
+  struct render rd = {out, ERR_OK};
+  struct render *r = &rd;
+  if (b->have_store) {
+    header(r, "fa_store_commits_total", "counter",
+           "Store transactions committed (group commits).");
+    put(r, "fa_store_commits_total %llu\n", (unsigned long long)b->commits);
+    header(r, "fa_store_commit_failures_total", "counter",
+           "Store transactions that failed (their requests got 503).");
+    put(r, "fa_store_commit_failures_total %llu\n",
+        (unsigned long long)b->commit_failures);
+    header(r, "fa_store_messages_committed_total", "counter",
+           "Messages committed, duplicates included.");
+    put(r, "fa_store_messages_committed_total %llu\n",
+        (unsigned long long)b->messages_committed);
+    header(r, "fa_store_submissions_total", "counter",
+           "Requests submitted to the committer.");
+    put(r, "fa_store_submissions_total %llu\n",
+        (unsigned long long)b->submissions);
+    header(r, "fa_store_commit_batch_messages", "gauge",
+           "Messages in the last committed transaction.");
+    put(r, "fa_store_commit_batch_messages %llu\n",
+        (unsigned long long)b->last_batch_msgs);
+    header(r, "fa_store_commit_batch_messages_max", "gauge",
+           "Most messages seen in one transaction.");
+    put(r, "fa_store_commit_batch_messages_max %llu\n",
+        (unsigned long long)b->max_batch_msgs);
+    header(r, "fa_store_queued_messages", "gauge",
+           "Messages waiting for the next transaction.");
+    put(r, "fa_store_queued_messages %llu\n",
+        (unsigned long long)b->queued_msgs);
+  }
+  if (b->have_outbox) {
+    header(r, "fa_delivery_enabled", "gauge",
+           "1 when alerts are delivered to DevRev, 0 in record-only mode.");
+    put(r, "fa_delivery_enabled %d\n", b->delivering ? 1 : 0);
+    header(r, "fa_outbox_pending", "gauge",
+           "Outbox entries still to deliver.");
+    put(r, "fa_outbox_pending %lld\n", (long long)b->pending);
+    header(r, "fa_outbox_oldest_pending_age_seconds", "gauge",
+           "Age of the oldest outbox entry still to deliver (0: none).");
+    put(r, "fa_outbox_oldest_pending_age_seconds %.3f\n",
+        (double)b->oldest_pending_age_ms / 1e3);
+    header(r, "fa_outbox_dead_letters", "gauge",
+           "Outbox entries that failed permanently.");
+    put(r, "fa_outbox_dead_letters %lld\n", (long long)b->dead);
+    header(r, "fa_delivery_attempts_total", "counter",
+           "Requests made to DevRev, as recorded in the store.");
+    put(r, "fa_delivery_attempts_total %lld\n", (long long)b->attempts);
+    header(r, "fa_delivery_failures_total", "counter",
+           "Requests to DevRev that failed.");
+    put(r, "fa_delivery_failures_total %lld\n", (long long)b->failures);
+    header(r, "fa_delivery_last_success_timestamp_seconds", "gauge",
+           "Unix time of the last successful DevRev request (0: never).");
+    put(r, "fa_delivery_last_success_timestamp_seconds %.3f\n",
+        (double)b->last_success_ms / 1e3);
+  }
   return r->rc;
 }

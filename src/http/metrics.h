@@ -26,6 +26,15 @@ enum metrics_route {
   METRICS_N_ROUTES
 };
 
+/* What a /webhook message did to alerts (the "outcome" label). */
+enum metrics_alert {
+  METRICS_ALERT_NONE,
+  METRICS_ALERT_CREATED,
+  METRICS_ALERT_APPENDED,
+  METRICS_ALERT_DUPLICATE,
+  METRICS_N_ALERTS
+};
+
 /* Statuses counted by value; any other lands under status="other". */
 #define METRICS_STATUS_LIST(X)                                                 \
   X(200) X(400) X(404) X(405) X(408) X(413) X(415) X(500) X(503)
@@ -45,6 +54,20 @@ struct metrics {
   atomic_uint_least64_t connections_total;
   atomic_int_least64_t connections_open;
   atomic_uint_least64_t requests_cut; /* over the per-request deadline */
+  atomic_uint_least64_t alerts[METRICS_N_ALERTS]; /* committed messages */
+  atomic_uint_least64_t store_unavailable;        /* /webhook answered 503 */
+};
+
+/* The state of the store and the delivery worker at one scrape, as plain
+ * numbers (the caller reads them from the committer and the outbox). */
+struct metrics_backend {
+  bool have_store;
+  uint64_t commits, commit_failures, messages_committed, submissions;
+  uint64_t last_batch_msgs, max_batch_msgs, queued_msgs;
+  bool have_outbox;
+  bool delivering;
+  int64_t pending, dead, oldest_pending_age_ms, last_success_ms;
+  int64_t attempts, failures;
 };
 
 /* Sets every counter to zero. */
@@ -58,6 +81,9 @@ void metrics_observe_request(struct metrics *m, enum metrics_route route,
 /* Counts one scored message at level index level. */
 void metrics_count_message(struct metrics *m, size_t level, bool frustrated);
 
+/* Counts one committed message by what it did to alerts. */
+void metrics_count_alert(struct metrics *m, enum metrics_alert a);
+
 /* The "route" label value of route ("webhook", "slash_analyze", ...). */
 const char *metrics_route_name(enum metrics_route route);
 
@@ -65,5 +91,10 @@ const char *metrics_route_name(enum metrics_route route);
  * from cfg. Returns ERR_TOO_BIG when out's limit is reached. */
 enum err metrics_render(struct metrics *m, const struct config *cfg,
                         double uptime_s, struct buf *out);
+
+/* Appends the store and delivery series (fa_store_*, fa_outbox_*,
+ * fa_delivery_*) for what b has. Returns ERR_TOO_BIG at out's limit. */
+enum err metrics_render_backend(const struct metrics_backend *b,
+                                struct buf *out);
 
 #endif

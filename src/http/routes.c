@@ -9,11 +9,15 @@
  * cJSON sees the text, and the parse requires the NUL right after the value
  * so trailing garbage is refused too.
  *
- * A /webhook answer is built only after every message of the request has
- * passed validation, so a refused batch has scored (and, once the store
- * exists, stored) nothing. */
+ * A /webhook request is scored only after every message of it has passed
+ * validation, so a refused batch has scored and stored nothing. With a
+ * store, the scored messages wait in the scratch (the parsed body, one
+ * analysis object per message) for their commit; the answer is the stored
+ * analysis object with the alert outcome spliced in before its closing
+ * brace, which is also how a duplicate replays its first answer. */
 #include "http/routes.h"
 
+#include <assert.h>
 #include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -21,11 +25,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
+#include "alerts/outbox.h"
 #include "analysis/analysis.h"
 #include "base/jsonw.h"
 #include "base/utf8.h"
 #include "base/xalloc.h"
+#include "store/committer.h"
 
 #define CT_JSON "application/json"
 #define CT_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"
@@ -93,10 +100,30 @@ void routes_scratch_init(struct routes_scratch *s)
   buf_init(&s->verdict, 0);
   s->msgs = NULL;
   s->msgs_cap = 0;
+  s->pending = false;
+  s->batch = false;
+  s->json = NULL;
+  s->ingest = NULL;
+  s->results = NULL;
+  s->n_pending = 0;
+  s->json_off = NULL;
+  buf_init(&s->strs, ROUTES_MAX_RESPONSE);
 }
+
+static void release_pending(struct routes_scratch *s);
 
 void routes_scratch_cleanup(struct routes_scratch *s)
 {
+  /* A request still pending here had its commit end (a server never
+   * frees a connection waiting for one) but was never answered. */
+  release_pending(s);
+  free(s->ingest);
+  free(s->results);
+  free(s->json_off);
+  s->ingest = NULL;
+  s->results = NULL;
+  s->json_off = NULL;
+  buf_cleanup(&s->strs);
   polarity_result_cleanup(&s->scores);
   buf_cleanup(&s->text);
   buf_cleanup(&s->verdict);
@@ -304,8 +331,10 @@ bool routes_preflight(const struct app *app, const struct http_request *req,
   return true;
 }
 
-void routes_handle(struct app *app, struct routes_scratch *s,
-                   const struct http_request *req, struct http_response *resp)
+/* Dispatches req; a /webhook request to commit is left pending in s. */
+static void routes_handle_inner(struct app *app, struct routes_scratch *s,
+                                const struct http_request *req,
+                                struct http_response *resp)
 {
   http_response_reset(resp);
   if (!routes_preflight(app, req, resp))
@@ -317,6 +346,17 @@ void routes_handle(struct app *app, struct routes_scratch *s,
     return;
   }
   find_route(req->path)->fn(app, s, req, resp);
+}
+
+void routes_handle(struct app *app, struct routes_scratch *s,
+                   const struct http_request *req, struct http_response *resp)
+{
+  routes_handle_inner(app, s, req, resp);
+  if (!s->pending)
+    return;
+  enum err rc =
+      committer_submit(app->committer, s->ingest, s->n_pending, s->results);
+  routes_finish(app, s, rc, resp);
 }
 
 /* ---- JSON input ----------------------------------------------------- */
@@ -590,38 +630,189 @@ static void note_text(const struct app *app, struct http_response *resp,
 
 /* ---- POST /webhook -------------------------------------------------- */
 
-/* Scores one validated message and writes its result object. This is
- * where the store will record the message and decide the alert. */
-static void process_message(struct app *app, struct routes_scratch *s,
-                            const struct routes_message *m, struct jsonw *w)
-{
-  struct analysis a;
-  polarity_analyze(app->lexicon, m->message, m->message_len, &s->scores);
-  analysis_compute(app->cfg, &s->scores, &a);
-  metrics_count_message(&app->metrics, a.level, a.frustrated);
-  jsonw_object_begin(w);
-  jsonw_key(w, "customer_id");
-  jsonw_string(w, m->customer_id);
-  if (m->message_id) {
-    jsonw_key(w, "message_id");
-    jsonw_string(w, m->message_id);
-  }
-  if (m->conversation_id) {
-    jsonw_key(w, "conversation_id");
-    jsonw_string(w, m->conversation_id);
-  }
-  analysis_write_fields(app->cfg, &a, w);
-  jsonw_key(w, "alert");
-  jsonw_string(w, "none");
-  jsonw_object_end(w);
-}
-
 static void reserve_msgs(struct routes_scratch *s, size_t n)
 {
   if (n <= s->msgs_cap)
     return;
   s->msgs = xrealloc(s->msgs, n * sizeof *s->msgs);
+  s->ingest = xrealloc(s->ingest, n * sizeof *s->ingest);
+  s->results = xrealloc(s->results, n * sizeof *s->results);
+  s->json_off = xrealloc(s->json_off, n * sizeof *s->json_off);
   s->msgs_cap = n;
+}
+
+/* Frees what a pending request holds. Results are zeroed before they are
+ * submitted and the committer leaves nothing in them on failure, so
+ * cleaning each one is right whatever the outcome. */
+static void release_pending(struct routes_scratch *s)
+{
+  if (!s->pending)
+    return;
+  for (size_t i = 0; i < s->n_pending; i++)
+    store_ingest_result_cleanup(&s->results[i]);
+  cJSON_Delete(s->json);
+  s->json = NULL;
+  s->n_pending = 0;
+  s->pending = false;
+  buf_reset(&s->strs);
+}
+
+/* Offsets into s->strs of one message's strings, turned into pointers
+ * once every message is written (the buffer may move while it grows). */
+struct strs_at {
+  size_t words, timestamp;
+  bool has_timestamp;
+};
+
+/* Scores one validated message: writes its analysis object (what the
+ * client is answered, without the alert outcome) and its deciding words
+ * into s->strs, NUL-terminated, and fills the ingest record but for the
+ * strings kept in s->strs. Returns ERR_TOO_BIG when s->strs is full. */
+static enum err score_message(struct app *app, struct routes_scratch *s,
+                              size_t i, struct strs_at *at)
+{
+  const struct routes_message *m = &s->msgs[i];
+  const struct config *cfg = app->cfg;
+  struct analysis a;
+  polarity_analyze(app->lexicon, m->message, m->message_len, &s->scores);
+  analysis_compute(cfg, &s->scores, &a);
+  metrics_count_message(&app->metrics, a.level, a.frustrated);
+
+  struct jsonw w;
+  s->json_off[i] = s->strs.len;
+  jsonw_init(&w, &s->strs);
+  jsonw_object_begin(&w);
+  jsonw_key(&w, "customer_id");
+  jsonw_string(&w, m->customer_id);
+  if (m->message_id) {
+    jsonw_key(&w, "message_id");
+    jsonw_string(&w, m->message_id);
+  }
+  if (m->conversation_id) {
+    jsonw_key(&w, "conversation_id");
+    jsonw_string(&w, m->conversation_id);
+  }
+  analysis_write_fields(cfg, &a, &w);
+  jsonw_object_end(&w);
+  enum err rc = jsonw_error(&w);
+  if (!rc)
+    rc = buf_putc(&s->strs, '\0');
+  at->words = s->strs.len;
+  if (!rc)
+    rc = analysis_words(&a, &s->strs);
+  if (!rc)
+    rc = buf_putc(&s->strs, '\0');
+  at->has_timestamp = m->timestamp && cJSON_IsNumber(m->timestamp);
+  at->timestamp = s->strs.len;
+  if (!rc && at->has_timestamp) {
+    char num[32];
+    size_t n = jsonw_format_double(m->timestamp->valuedouble, num);
+    rc = buf_append(&s->strs, num, n);
+    if (!rc)
+      rc = buf_putc(&s->strs, '\0');
+  }
+
+  const struct config_level *lv = &cfg->levels[a.level];
+  s->ingest[i] = (struct ingest_msg){
+      .message_id = m->message_id,
+      .customer_id = m->customer_id,
+      .conversation_id = m->conversation_id,
+      .channel = m->channel,
+      .timestamp = m->timestamp && cJSON_IsString(m->timestamp)
+                       ? m->timestamp->valuestring
+                       : NULL,
+      .lang = m->lang,
+      .text = m->message,
+      .polarity = a.polarity,
+      .subjectivity = a.subjectivity,
+      .level = a.level,
+      .level_name = lv->name,
+      .severity = lv->severity,
+      .frustrated = a.frustrated,
+  };
+  return rc;
+}
+
+/* Appends one message's answer: its analysis object with the alert
+ * outcome spliced in before the closing brace. A duplicate replays the
+ * object stored with the first delivery, with that delivery's outcome,
+ * so that its answer is the first one's plus "duplicate": true. */
+static void put_result(struct routes_scratch *s, size_t i, bool stored,
+                       struct jsonw *w)
+{
+  const char *obj = s->ingest[i].result_json;
+  enum store_alert outcome = STORE_ALERT_NONE;
+  int64_t alert_id = 0;
+  const char *key = "";
+  bool duplicate = false;
+  if (stored) {
+    const struct ingest_result *r = &s->results[i];
+    duplicate = r->outcome == STORE_ALERT_DUPLICATE;
+    outcome = duplicate ? r->original : r->outcome;
+    alert_id = r->alert_id;
+    key = r->alert_key;
+    if (duplicate && r->result_json && r->result_json[0] == '{')
+      obj = r->result_json;
+  }
+  size_t len = strlen(obj);
+  /* Every object here is one of ours: "{...}" with at least one field,
+   * so the outcome goes before the last byte after a comma. The alert key
+   * is hex: nothing to escape. */
+  jsonw_raw(w, obj, len - 1);
+  enum err rc =
+      buf_printf(w->out, ",\"alert\":\"%s\"", store_alert_name(outcome));
+  if (!rc && alert_id)
+    rc = buf_printf(w->out, ",\"alert_id\":%lld,\"alert_key\":\"%s\"",
+                    (long long)alert_id, key);
+  if (!rc && duplicate)
+    rc = buf_puts(w->out, ",\"duplicate\":true");
+  if (!rc)
+    rc = buf_putc(w->out, '}');
+  if (rc && !w->error)
+    w->error = rc;
+}
+
+static enum metrics_alert metrics_outcome(enum store_alert o)
+{
+  switch (o) {
+  case STORE_ALERT_CREATED:
+    return METRICS_ALERT_CREATED;
+  case STORE_ALERT_APPENDED:
+    return METRICS_ALERT_APPENDED;
+  case STORE_ALERT_DUPLICATE:
+    return METRICS_ALERT_DUPLICATE;
+  case STORE_ALERT_NONE:
+    break;
+  }
+  return METRICS_ALERT_NONE;
+}
+
+/* Writes the answer of the pending request into resp. stored: s->results
+ * hold the commit's outcomes (otherwise every alert is "none"). */
+static void write_answer(struct app *app, struct routes_scratch *s,
+                         bool stored, struct http_response *resp)
+{
+  struct jsonw w;
+  jsonw_init(&w, &resp->body);
+  if (s->batch) {
+    jsonw_object_begin(&w);
+    jsonw_key(&w, "results");
+    jsonw_array_begin(&w);
+  }
+  for (size_t i = 0; i < s->n_pending; i++) {
+    put_result(s, i, stored, &w);
+    if (stored)
+      metrics_count_alert(&app->metrics,
+                          metrics_outcome(s->results[i].outcome));
+  }
+  if (s->batch) {
+    jsonw_array_end(&w);
+    jsonw_key(&w, "count");
+    jsonw_int(&w, (int64_t)s->n_pending);
+    jsonw_object_end(&w);
+  }
+  resp->status = 200;
+  finish_json(&w, resp);
 }
 
 static void handle_webhook(struct app *app, struct routes_scratch *s,
@@ -629,6 +820,8 @@ static void handle_webhook(struct app *app, struct routes_scratch *s,
                            struct http_response *resp)
 {
   struct fail f = {.index = -1};
+  /* A pending request is finished before the next one begins. */
+  assert(!s->pending);
   cJSON *root = parse_json(app, req, &f);
   if (!root)
     goto refuse;
@@ -675,29 +868,78 @@ static void handle_webhook(struct app *app, struct routes_scratch *s,
   }
 
   note_text(app, resp, s->msgs[0].message, s->msgs[0].message_len);
-  struct jsonw w;
-  jsonw_init(&w, &resp->body);
-  if (batch) {
-    jsonw_object_begin(&w);
-    jsonw_key(&w, "results");
-    jsonw_array_begin(&w);
-    for (size_t i = 0; i < n; i++)
-      process_message(app, s, &s->msgs[i], &w);
-    jsonw_array_end(&w);
-    jsonw_key(&w, "count");
-    jsonw_int(&w, (int64_t)n);
-    jsonw_object_end(&w);
-  } else {
-    process_message(app, s, &s->msgs[0], &w);
+  s->pending = true;
+  s->batch = batch != NULL;
+  s->json = root;
+  s->n_pending = n;
+  buf_reset(&s->strs);
+  memset(s->results, 0, n * sizeof *s->results);
+  struct strs_at at_stack[8];
+  struct strs_at *at = n <= 8 ? at_stack : xmalloc(n * sizeof *at);
+  enum err rc = ERR_OK;
+  for (size_t i = 0; i < n && !rc; i++)
+    rc = score_message(app, s, i, &at[i]);
+  const char *base = buf_ptr(&s->strs);
+  for (size_t i = 0; i < n && !rc; i++) {
+    struct ingest_msg *m = &s->ingest[i];
+    m->result_json = base + s->json_off[i];
+    m->words = base[at[i].words] ? base + at[i].words : NULL;
+    if (at[i].has_timestamp)
+      m->timestamp = base + at[i].timestamp;
   }
-  resp->status = 200;
-  finish_json(&w, resp);
-  cJSON_Delete(root);
+  if (at != at_stack)
+    free(at);
+  if (rc) {
+    release_pending(s);
+    routes_error(resp, 500, "internal_error",
+                 "the response exceeds its size limit");
+    return;
+  }
+  if (!app->committer) {
+    write_answer(app, s, false, resp);
+    release_pending(s);
+  }
+  /* Otherwise the request stays pending for routes_begin's caller. */
   return;
 
 refuse:
   fail_write(&f, resp);
   cJSON_Delete(root);
+}
+
+enum routes_next routes_begin(struct app *app, struct routes_scratch *s,
+                              const struct http_request *req,
+                              struct http_response *resp)
+{
+  routes_handle_inner(app, s, req, resp);
+  return s->pending ? ROUTES_COMMIT : ROUTES_ANSWER;
+}
+
+void routes_abandon(struct routes_scratch *s)
+{
+  release_pending(s);
+}
+
+void routes_finish(struct app *app, struct routes_scratch *s, enum err rc,
+                   struct http_response *resp)
+{
+  if (!s->pending)
+    return;
+  if (rc == ERR_STORE) {
+    atomic_fetch_add_explicit(&app->metrics.store_unavailable, 1,
+                              memory_order_relaxed);
+    routes_error(resp, 503, "store_unavailable",
+                 "the message%s could not be stored; nothing was recorded, "
+                 "retry later",
+                 s->n_pending > 1 ? "s" : "");
+  } else if (rc) {
+    routes_error(resp, 500, "internal_error",
+                 "the message%s could not be stored: %s",
+                 s->n_pending > 1 ? "s" : "", err_str(rc));
+  } else {
+    write_answer(app, s, true, resp);
+  }
+  release_pending(s);
 }
 
 /* ---- POST /slash-analyze -------------------------------------------- */
@@ -906,25 +1148,142 @@ refuse:
 
 /* ---- GET /health, GET /metrics -------------------------------------- */
 
+/* The store's URL without what could be secret: a user and password
+ * ("scheme://user:pass@host") and the query string. */
+static void public_url(const char *url, char *out, size_t cap)
+{
+  const char *scheme = strstr(url, "://");
+  const char *rest = url;
+  size_t head = 0;
+  if (scheme) {
+    head = (size_t)(scheme - url) + 3;
+    const char *at = strchr(scheme + 3, '@');
+    const char *slash = strchr(scheme + 3, '/');
+    if (at && (!slash || at < slash))
+      rest = at + 1;
+    else
+      rest = url + head;
+  }
+  size_t tail = strcspn(rest, "?");
+  snprintf(out, cap, "%.*s%.*s", (int)head, url, (int)tail, rest);
+}
+
+/* Writes "YYYY-MM-DDTHH:MM:SS.mmmZ" for ms since the epoch, or null. */
+static void json_time(struct jsonw *w, int64_t ms)
+{
+  if (ms <= 0) {
+    jsonw_null(w);
+    return;
+  }
+  time_t t = (time_t)(ms / 1000);
+  struct tm tm;
+  char out[40];
+  gmtime_r(&t, &tm);
+  size_t n = strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(out + n, sizeof out - n, ".%03dZ", (int)(ms % 1000));
+  jsonw_string(w, out);
+}
+
+/* The store is unusable when its last transaction failed: /webhook is
+ * answering 503 then. One that succeeds again makes it usable. */
+static bool store_ok(const struct committer_stats *cs)
+{
+  return cs->last_rc == ERR_OK;
+}
+
+static void write_store(struct app *app, const struct committer_stats *cs,
+                        struct jsonw *w)
+{
+  char url[sizeof app->cfg->database_url];
+  public_url(app->cfg->database_url, url, sizeof url);
+  jsonw_key(w, "store");
+  jsonw_object_begin(w);
+  jsonw_key(w, "ok");
+  jsonw_bool(w, store_ok(cs));
+  jsonw_key(w, "url");
+  jsonw_string(w, url);
+  jsonw_key(w, "messages_committed");
+  jsonw_int(w, (int64_t)cs->messages);
+  jsonw_key(w, "transactions");
+  jsonw_int(w, (int64_t)cs->transactions);
+  jsonw_key(w, "failed_commits");
+  jsonw_int(w, (int64_t)cs->failed_transactions);
+  jsonw_key(w, "queued_messages");
+  jsonw_int(w, (int64_t)cs->queued_msgs);
+  jsonw_key(w, "last_commit");
+  json_time(w, cs->last_commit_ms);
+  jsonw_key(w, "last_error");
+  if (cs->last_error[0])
+    jsonw_string(w, cs->last_error);
+  else
+    jsonw_null(w);
+  jsonw_object_end(w);
+}
+
+static void write_delivery(const struct outbox_stats *os, struct jsonw *w)
+{
+  jsonw_key(w, "delivery");
+  jsonw_object_begin(w);
+  jsonw_key(w, "mode");
+  jsonw_string(w, os->mode ? os->mode : "record-only");
+  jsonw_key(w, "configured");
+  jsonw_bool(w, os->delivering);
+  jsonw_key(w, "pending");
+  jsonw_int(w, os->pending);
+  jsonw_key(w, "oldest_pending_age_s");
+  jsonw_double(w, (double)os->oldest_pending_age_ms / 1e3);
+  jsonw_key(w, "last_success");
+  json_time(w, os->last_success_ms);
+  jsonw_key(w, "attempts");
+  jsonw_int(w, os->attempts);
+  jsonw_key(w, "failures");
+  jsonw_int(w, os->failures);
+  jsonw_key(w, "dead_letters");
+  jsonw_int(w, os->dead);
+  jsonw_key(w, "rate_limited_until");
+  json_time(w, os->rate_limited_until_ms);
+  jsonw_key(w, "store_ok");
+  jsonw_bool(w, os->store_ok);
+  jsonw_key(w, "last_error");
+  if (os->last_error[0])
+    jsonw_string(w, os->last_error);
+  else
+    jsonw_null(w);
+  jsonw_object_end(w);
+}
+
 static void handle_health(struct app *app, struct routes_scratch *s,
                           const struct http_request *req,
                           struct http_response *resp)
 {
   (void)s;
   (void)req;
+  struct committer_stats cs;
+  struct outbox_stats os;
+  bool ok = true;
+  if (app->committer) {
+    committer_stats(app->committer, &cs);
+    ok = store_ok(&cs);
+  }
+  if (app->outbox)
+    outbox_stats(app->outbox, &os);
   struct jsonw w;
   jsonw_init(&w, &resp->body);
   jsonw_object_begin(&w);
   jsonw_key(&w, "status");
-  jsonw_string(&w, "ok");
+  jsonw_string(&w, ok ? "ok" : "store_unavailable");
   jsonw_key(&w, "version");
   jsonw_string(&w, FA_VERSION);
   jsonw_key(&w, "uptime_s");
   jsonw_int(&w, (int64_t)app_uptime_s(app));
   jsonw_key(&w, "detector");
   jsonw_raw(&w, app->detector_json, strlen(app->detector_json));
+  if (app->committer)
+    write_store(app, &cs, &w);
+  if (app->outbox)
+    write_delivery(&os, &w);
   jsonw_object_end(&w);
-  resp->status = 200;
+  resp->status = ok ? 200 : 503;
   finish_json(&w, resp);
 }
 
@@ -936,7 +1295,34 @@ static void handle_metrics(struct app *app, struct routes_scratch *s,
   (void)req;
   resp->status = 200;
   resp->content_type = CT_PROMETHEUS;
-  if (metrics_render(&app->metrics, app->cfg, app_uptime_s(app), &resp->body))
+  struct metrics_backend b = {0};
+  if (app->committer) {
+    struct committer_stats cs;
+    committer_stats(app->committer, &cs);
+    b.have_store = true;
+    b.commits = cs.transactions;
+    b.commit_failures = cs.failed_transactions;
+    b.messages_committed = cs.messages;
+    b.submissions = cs.submissions;
+    b.last_batch_msgs = cs.last_batch_msgs;
+    b.max_batch_msgs = cs.max_batch_msgs_seen;
+    b.queued_msgs = cs.queued_msgs;
+  }
+  if (app->outbox) {
+    struct outbox_stats os;
+    outbox_stats(app->outbox, &os);
+    b.have_outbox = true;
+    b.delivering = os.delivering;
+    b.pending = os.pending;
+    b.dead = os.dead;
+    b.oldest_pending_age_ms = os.oldest_pending_age_ms;
+    b.last_success_ms = os.last_success_ms;
+    b.attempts = os.attempts;
+    b.failures = os.failures;
+  }
+  if (metrics_render(&app->metrics, app->cfg, app_uptime_s(app),
+                     &resp->body) ||
+      metrics_render_backend(&b, &resp->body))
     routes_error(resp, 500, "internal_error",
                  "the metrics exceed the response size limit");
 }

@@ -24,7 +24,22 @@
  * and shuts down the socket of any that overstay. shutdown(2) makes the
  * connection's own thread see end-of-file and close it cleanly; the fd
  * cannot be reused meanwhile, because CLOSED (which unlinks the conn under
- * the same lock) is notified before libmicrohttpd closes the fd. */
+ * the same lock) is notified before libmicrohttpd closes the fd.
+ *
+ * Commits. A /webhook request with messages to store is not answered
+ * until its transaction is durable, and a pool thread must not wait for
+ * that (the pool is small; a group commit takes milliseconds). So the
+ * connection is suspended, the messages go to the committer, and the
+ * committer's callback, on its writer thread, records the outcome and
+ * resumes the connection: libmicrohttpd then calls the access handler
+ * again, which answers. The connection is suspended before the
+ * submission because the callback may run before the submission returns.
+ * A suspended connection is neither polled nor timed out nor closed by
+ * libmicrohttpd, so its conn outlives the callback; the callback touches
+ * nothing of the conn after resuming it. libmicrohttpd refuses to stop
+ * with suspended connections, so server_stop waits for every outstanding
+ * commit (the committer answers each one, committed or failed) before it
+ * stops the daemon, and the committer is closed only after that. */
 #include "http/server.h"
 
 #include <microhttpd.h>
@@ -44,6 +59,7 @@
 #include "base/buf.h"
 #include "base/xalloc.h"
 #include "http/routes.h"
+#include "store/committer.h"
 
 /* Kept memory per idle connection: buffers that grew past these sizes for
  * one large request are released when it completes, so many connections
@@ -64,6 +80,7 @@ enum stage {
   STAGE_NEW,      /* request line parsed; handler not called yet */
   STAGE_BODY,     /* accepted so far: the body is being collected */
   STAGE_REFUSED,  /* refused by preflight: the body is counted, dropped */
+  STAGE_COMMIT,   /* suspended until the committer calls back */
   STAGE_ANSWERED, /* a response is queued */
 };
 
@@ -86,6 +103,11 @@ struct conn {
   atomic_uint_least64_t phase_start_ns; /* see the file comment */
   atomic_uint_least64_t phase_limit_ns;
   struct request req;
+  /* STAGE_COMMIT: the connection to resume, and the commit's outcome,
+   * written by the committer's thread before it sets commit_done. */
+  struct MHD_Connection *mc;
+  enum err commit_rc;
+  atomic_bool commit_done;
   struct buf body;
   struct http_response resp;
   struct routes_scratch scratch;
@@ -100,6 +122,8 @@ struct server {
   unsigned port;
   char url[INET6_ADDRSTRLEN + 32];
   atomic_int_least64_t in_flight;
+  atomic_int_least64_t suspended; /* connections waiting for a commit */
+  atomic_bool draining; /* server_stop began: no new commits */
 
   pthread_mutex_t lock; /* guards conns and stopping */
   pthread_cond_t wake;  /* wakes the watchdog to stop */
@@ -206,6 +230,7 @@ static void on_connection(void *cls, struct MHD_Connection *mc,
     c->srv = srv;
     c->fd = ci ? ci->connect_fd : -1;
     atomic_init(&c->cut, false);
+    atomic_init(&c->commit_done, false);
     atomic_init(&c->phase_start_ns, app_now_ns());
     atomic_init(&c->phase_limit_ns, idle_limit_ns(srv->app->cfg));
     buf_init(&c->body, srv->app->cfg->max_body_bytes);
@@ -352,6 +377,53 @@ static enum MHD_Result too_large_midway(struct conn *c)
   return refuse_midway(c, 413, "body_too_large", message);
 }
 
+/* ---- commits -------------------------------------------------------- */
+
+/* The committer's callback, on its writer thread (or on the handler's, for
+ * a submission refused at once). */
+static void on_committed(void *ctx, enum err rc)
+{
+  struct conn *c = ctx;
+  struct server *srv = c->srv;
+  c->commit_rc = rc;
+  atomic_store_explicit(&c->commit_done, true, memory_order_release);
+  MHD_resume_connection(c->mc);
+  /* c may be answered, closed and freed from here on; srv lives until
+   * server_stop has seen this count reach zero. */
+  atomic_fetch_sub_explicit(&srv->suspended, 1, memory_order_release);
+}
+
+/* Hands the messages routes_begin left in c->scratch to the committer
+ * and suspends the connection until it calls back. */
+static enum MHD_Result start_commit(struct conn *c, struct MHD_Connection *mc)
+{
+  struct server *srv = c->srv;
+  struct routes_scratch *s = &c->scratch;
+  /* Counted before draining is read, and server_stop sets draining before
+   * it reads the count (both sequentially consistent): either this
+   * request sees draining and backs off, or server_stop sees it counted
+   * and waits for its commit. Keep-alive connections go on sending
+   * requests after the listening socket is closed, so this happens. */
+  atomic_fetch_add(&srv->suspended, 1);
+  if (atomic_load(&srv->draining)) {
+    atomic_fetch_sub(&srv->suspended, 1);
+    routes_abandon(s);
+    routes_error(&c->resp, 503, "shutting_down",
+                 "the server is stopping; nothing was recorded, retry");
+    return answer(c, mc, true);
+  }
+  c->req.stage = STAGE_COMMIT;
+  c->mc = mc;
+  atomic_store_explicit(&c->commit_done, false, memory_order_relaxed);
+  MHD_suspend_connection(mc);
+  enum err rc = committer_submit_async(srv->app->committer, s->ingest,
+                                       s->n_pending, s->results,
+                                       on_committed, c);
+  if (rc)
+    on_committed(c, rc); /* refused: the committer will not call back */
+  return MHD_YES;
+}
+
 /* The first handler call: headers are known, no body yet. */
 static enum MHD_Result first_call(struct conn *c, struct MHD_Connection *mc,
                                   const char *url, const char *method)
@@ -430,6 +502,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
 
   if (r->stage == STAGE_ANSWERED)
     return r->answered_early ? MHD_NO : MHD_YES;
+  if (r->stage == STAGE_COMMIT) {
+    /* Called again after on_committed resumed the connection. */
+    if (!atomic_load_explicit(&c->commit_done, memory_order_acquire))
+      return MHD_YES; /* not expected: a suspended connection is not run */
+    routes_finish(c->srv->app, &c->scratch, c->commit_rc, &c->resp);
+    return answer(c, mc, false);
+  }
   if (r->stage == STAGE_BODY) {
     struct http_request hr = {
         .method = method,
@@ -439,7 +518,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
         .body = buf_ptr(&c->body),
         .body_len = c->body.len,
     };
-    routes_handle(c->srv->app, &c->scratch, &hr, &c->resp);
+    if (routes_begin(c->srv->app, &c->scratch, &hr, &c->resp) ==
+        ROUTES_COMMIT)
+      return start_commit(c, mc);
   }
   return answer(c, mc, false);
 }
@@ -477,6 +558,13 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
   struct request *r = &c->req;
   if (r->stage == STAGE_IDLE)
     return;
+  if (r->stage == STAGE_COMMIT &&
+      atomic_load_explicit(&c->commit_done, memory_order_acquire)) {
+    /* Resumed but closed before it could answer (the daemon stopping, or
+     * the client gone): release what the request held. The messages are
+     * committed or not, as the outcome says; nobody hears of it. */
+    routes_finish(srv->app, &c->scratch, c->commit_rc, &c->resp);
+  }
   uint64_t now = app_now_ns();
   uint64_t dur = now - r->start_ns;
   bool cut = atomic_load_explicit(&c->cut, memory_order_relaxed);
@@ -623,6 +711,8 @@ enum err server_start(struct app *app, const struct log *lg, bool allow_public,
   srv->app = app;
   srv->log = lg;
   atomic_init(&srv->in_flight, 0);
+  atomic_init(&srv->suspended, 0);
+  atomic_init(&srv->draining, false);
   pthread_mutex_init(&srv->lock, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -638,7 +728,7 @@ enum err server_start(struct app *app, const struct log *lg, bool allow_public,
     goto out;
 
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                   MHD_USE_ITC | MHD_USE_ERROR_LOG;
+                   MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
   if (srv->addr.ss_family == AF_INET6)
     flags |= MHD_USE_IPv6;
   srv->daemon = MHD_start_daemon(
@@ -706,6 +796,23 @@ void server_stop(struct server *srv, unsigned grace_ms)
     uint64_t until = app_now_ns() + ms_to_ns(grace_ms);
     while (atomic_load(&srv->in_flight) > 0 && app_now_ns() < until) {
       struct timespec pause = {0, 5 * 1000000L};
+      nanosleep(&pause, NULL);
+    }
+    /* Past the grace period too: libmicrohttpd aborts when stopped with a
+     * suspended connection, and each one has a commit in progress that
+     * the committer will end (committed or failed) and call back for. No
+     * new one starts once draining is set (see start_commit). */
+    atomic_store(&srv->draining, true);
+    uint64_t waited_from = app_now_ns();
+    bool said = false;
+    while (atomic_load_explicit(&srv->suspended, memory_order_acquire) > 0) {
+      if (!said && app_now_ns() - waited_from > ms_to_ns(1000)) {
+        log_write(srv->log, LOG_WARN,
+                  "waiting for %lld commits in progress before stopping",
+                  (long long)atomic_load(&srv->suspended));
+        said = true;
+      }
+      struct timespec pause = {0, 1000000L};
       nanosleep(&pause, NULL);
     }
     MHD_stop_daemon(srv->daemon);

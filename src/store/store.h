@@ -36,7 +36,7 @@
 struct store; /* opaque; see store_int.h */
 
 /* The newest schema version this build knows. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 /* Bytes of message text copied into an outbox payload (cut on a UTF-8
  * boundary): enough for an agent to see what was said, small enough that

@@ -5,6 +5,7 @@
 
 #include "http/app.h"
 #include "http/routes.h"
+#include "store/committer.h"
 
 static struct config cfg;
 static struct app app;
@@ -275,6 +276,51 @@ static void body_limit(void)
   free(big);
 }
 
+/* With a store: the outcome is committed and answered; a repeated
+ * message_id answers the first result plus "duplicate": true. */
+static void webhook_stored(void)
+{
+  struct committer_options co;
+  committer_options_from_config(&cfg, &co);
+  char err[256];
+  struct committer *cm = NULL;
+  CHECK_INT(committer_open(":memory:", &co, err, sizeof err, &cm), ERR_OK);
+  app.committer = cm;
+  const char *m = "{\"customer_id\": \"s-1\", \"message_id\": \"id-1\","
+                  " \"message\": \"This is terrible\"}";
+  CHECK_INT(post("/webhook", m), 200);
+  CHECK_STR(str_field("alert"), "created");
+  CHECK_INT(strlen(str_field("alert_key")), 32);
+  char *first = strdup(buf_ptr(&resp.body));
+  CHECK_INT(post("/webhook", m), 200);
+  CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(parsed, "duplicate")));
+  /* The same bytes, "duplicate": true added before the closing brace. */
+  size_t n = strlen(first) - 1;
+  CHECK(!strncmp(buf_ptr(&resp.body), first, n));
+  CHECK_STR(buf_ptr(&resp.body) + n, ",\"duplicate\":true}");
+  CHECK_INT(post("/webhook", "{\"messages\": [{\"customer_id\": \"s-1\","
+                             " \"message\": \"awful, awful\"}, "
+                             "{\"customer_id\": \"s-2\", \"message\": "
+                             "\"fine\"}]}"),
+            200);
+  const cJSON *res = cJSON_GetObjectItemCaseSensitive(parsed, "results");
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+                cJSON_GetArrayItem(res, 0), "alert")),
+            "appended");
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+                cJSON_GetArrayItem(res, 1), "alert")),
+            "none");
+  CHECK_INT(call("GET", "/health", NULL, "", 0), 200);
+  const cJSON *store = cJSON_GetObjectItemCaseSensitive(parsed, "store");
+  CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(store, "ok")));
+  CHECK_INT(cJSON_GetObjectItemCaseSensitive(store, "messages_committed")
+                ->valueint,
+            4);
+  free(first);
+  app.committer = NULL;
+  committer_close(cm);
+}
+
 int main(void)
 {
   config_defaults(&cfg);
@@ -296,6 +342,7 @@ int main(void)
   RUN(fields);
   RUN(slash);
   RUN(body_limit);
+  RUN(webhook_stored);
 
   cJSON_Delete(parsed);
   http_response_cleanup(&resp);
