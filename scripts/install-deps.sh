@@ -4,14 +4,16 @@
 #   scripts/install-deps.sh [build|test|bench|all]...   (default: build)
 #
 # build: compiler, CMake and the libraries the binary links.
-# test:  what `make test` uses on top (clang/libFuzzer, promtool, python3).
+# test:  what `make test` uses on top (clang/libFuzzer, promtool, python3,
+#        Chromium for the dashboard's browser test).
 # bench: load generators and the peers the benchmarks compare against.
 # Without root (or apt-get) it prints the missing packages and stops.
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config libmicrohttpd-dev libcjson-dev
   libcurl4-openssl-dev libsqlite3-dev libssl-dev python3 ca-certificates)
-test_pkgs=(clang libclang-rt-14-dev prometheus curl)
+# chromium: the dashboard's browser test (playwright-core drives it).
+test_pkgs=(clang libclang-rt-14-dev prometheus curl chromium)
 bench_pkgs=(wrk nginx-light gunicorn python3-flask python3-pattern bc util-linux)
 
 groups=("$@")
@@ -33,10 +35,14 @@ for p in "${want[@]}"; do
     case " ${missing[*]-} " in *" $p "*) ;; *) missing+=("$p") ;; esac
   fi
 done
-# The build fetches VADER's lexicon with `npm pack`: any npm will do (the
-# machine's own Node.js, or Debian's).
+# The build fetches VADER's lexicon with `npm pack` and the dashboard's
+# packages with `npm ci`; the browser test runs on Node.js: any npm and
+# node will do (the machine's own Node.js, or Debian's).
 if ! command -v npm >/dev/null; then
   missing+=(npm)
+fi
+if ! command -v node >/dev/null; then
+  missing+=(nodejs)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -22,6 +22,7 @@
 #include "alerts/outbox.h"
 #include "base/log.h"
 #include "http/app.h"
+#include "http/dashboard.h"
 #include "http/server.h"
 #include "store/committer.h"
 
@@ -105,6 +106,7 @@ int cli_serve(int argc, char **argv)
   struct server *srv = NULL;
   struct outbox *ob = NULL;
   struct committer *cm = NULL;
+  struct dashboard *dash = NULL;
   struct app app;
   enum err rc = app_init(&app, &cfg);
   if (rc) {
@@ -130,6 +132,12 @@ int cli_serve(int argc, char **argv)
   }
   app.committer = cm;
   app.outbox = ob;
+  rc = dashboard_new(&app, &dash);
+  if (rc) {
+    log_write(&lg, LOG_ERROR, "cannot start the dashboard: %s", err_str(rc));
+    goto out;
+  }
+  app.dashboard = dash;
   rc = server_start(&app, &lg, insecure, &srv, err, sizeof err);
   if (rc) {
     log_write(&lg, LOG_ERROR, "cannot start: %s", err);
@@ -161,6 +169,7 @@ int cli_serve(int argc, char **argv)
   status = 0;
 out:
   server_stop(srv, 0);
+  dashboard_free(dash);
   committer_close(cm);
   outbox_stop(ob);
   app_cleanup(&app);

@@ -61,6 +61,7 @@ enum err app_init(struct app *app, const struct config *cfg)
   app->cfg = cfg;
   app->committer = NULL;
   app->outbox = NULL;
+  app->dashboard = NULL;
   app->lexicon = NULL;
   app->detector_json = NULL;
   metrics_init(&app->metrics);

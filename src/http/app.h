@@ -24,6 +24,7 @@
 
 struct committer;
 struct outbox;
+struct dashboard;
 
 struct app {
   const struct config *cfg; /* borrowed; read-only */
@@ -32,6 +33,9 @@ struct app {
    * outbox /health and /metrics show no delivery state. */
   struct committer *committer;
   struct outbox *outbox;
+  /* Borrowed; set by serve: /api/stats and /api/stream (NULL: /api/stats
+   * answers 503 and nothing is published). */
+  struct dashboard *dashboard;
   struct lexicon *lexicon; /* owned; read-only after app_init */
   struct metrics metrics;
   uint64_t start_ns; /* CLOCK_MONOTONIC at app_init */

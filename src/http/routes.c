@@ -32,6 +32,7 @@
 #include "base/jsonw.h"
 #include "base/utf8.h"
 #include "base/xalloc.h"
+#include "http/dashboard.h"
 #include "store/committer.h"
 
 #define CT_JSON "application/json"
@@ -301,6 +302,17 @@ bool routes_preflight(const struct app *app, const struct http_request *req,
                       struct http_response *resp)
 {
   (void)app;
+  if (dashboard_owns(req->path)) {
+    /* The dashboard (dashboard.h) answers its own paths, GET or HEAD. */
+    resp->route = METRICS_ROUTE_OTHER;
+    if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")) {
+      routes_error(resp, 405, "method_not_allowed", "%s takes GET or HEAD",
+                   req->path);
+      resp->allow = "GET, HEAD";
+      return false;
+    }
+    return true;
+  }
   const struct route *rt = find_route(req->path);
   if (!rt) {
     resp->route = METRICS_ROUTE_OTHER;
@@ -343,6 +355,10 @@ static void routes_handle_inner(struct app *app, struct routes_scratch *s,
     routes_error(resp, 413, "body_too_large",
                  "the body exceeds %zu bytes (MAX_BODY_BYTES)",
                  app->cfg->max_body_bytes);
+    return;
+  }
+  if (dashboard_owns(req->path)) {
+    dashboard_handle(app->dashboard, req, resp);
     return;
   }
   find_route(req->path)->fn(app, s, req, resp);
@@ -938,6 +954,13 @@ void routes_finish(struct app *app, struct routes_scratch *s, enum err rc,
                  s->n_pending > 1 ? "s" : "", err_str(rc));
   } else {
     write_answer(app, s, true, resp);
+    /* Committed: the live dashboard hears of each message. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    for (size_t i = 0; app->dashboard && i < s->n_pending; i++)
+      dashboard_publish_message(app->dashboard, &s->ingest[i], &s->results[i],
+                                now_ms);
   }
   release_pending(s);
 }

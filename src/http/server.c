@@ -58,7 +58,9 @@
 
 #include "base/buf.h"
 #include "base/xalloc.h"
+#include "http/dashboard.h"
 #include "http/routes.h"
+#include "http/sse.h"
 #include "store/committer.h"
 
 /* Kept memory per idle connection: buffers that grew past these sizes for
@@ -424,6 +426,31 @@ static enum MHD_Result start_commit(struct conn *c, struct MHD_Connection *mc)
   return MHD_YES;
 }
 
+/* ---- the dashboard's event stream ------------------------------------ */
+
+/* Answers GET /api/stream with a response that lasts as long as the
+ * viewer stays (sse.h): the request deadline does not apply to it. */
+static enum MHD_Result start_stream(struct conn *c, struct MHD_Connection *mc,
+                                    const struct http_request *hr)
+{
+  struct app *app = c->srv->app;
+  c->req.stage = STAGE_ANSWERED;
+  if (!dashboard_authorized(app->dashboard, hr)) {
+    routes_error(&c->resp, 401, "unauthorized",
+                 "the dashboard needs Authorization: Bearer API_TOKEN");
+    return answer(c, mc, false);
+  }
+  set_phase(c, app_now_ns(), UINT64_MAX / 2);
+  bool refused = true;
+  const char *last =
+      MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Last-Event-ID");
+  enum MHD_Result ret = (enum MHD_Result)sse_respond(
+      dashboard_hub(app->dashboard), mc, last, &refused);
+  c->resp.status = refused ? 503 : 200;
+  c->resp.content_type = "text/event-stream";
+  return ret;
+}
+
 /* The first handler call: headers are known, no body yet. */
 static enum MHD_Result first_call(struct conn *c, struct MHD_Connection *mc,
                                   const char *url, const char *method)
@@ -518,6 +545,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
         .body = buf_ptr(&c->body),
         .body_len = c->body.len,
     };
+    if (dashboard_is_stream(url) && !strcmp(method, "GET"))
+      return start_stream(c, mc, &hr);
     if (routes_begin(c->srv->app, &c->scratch, &hr, &c->resp) ==
         ROUTES_COMMIT)
       return start_commit(c, mc);
@@ -792,6 +821,9 @@ void server_stop(struct server *srv, unsigned grace_ms)
   if (!srv)
     return;
   if (srv->daemon) {
+    /* Event streams never finish on their own: end them first (they are
+     * in flight, and suspended when idle). */
+    dashboard_shutdown(srv->app->dashboard);
     MHD_socket lfd = MHD_quiesce_daemon(srv->daemon);
     uint64_t until = app_now_ns() + ms_to_ns(grace_ms);
     while (atomic_load(&srv->in_flight) > 0 && app_now_ns() < until) {

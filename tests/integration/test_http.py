@@ -477,7 +477,7 @@ def wrong_method():
 
 @test
 def unknown_path():
-    for path in ["/", "/nope", "/webhook/", "/health/x", "/WEBHOOK"]:
+    for path in ["/nope", "/webhook/", "/health/x", "/WEBHOOK", "/static"]:
         expect_error(404, "not_found", "GET", path)
     expect_error(404, "not_found", "POST", "/hook", {"a": 1})
 

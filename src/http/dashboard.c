@@ -1,0 +1,580 @@
+/* dashboard: embedded files, /api/stats and the live events (see
+ * dashboard.h).
+ *
+ * /api/stats is built from four store reads (two series, the top
+ * customers, the totals) plus the outbox worker's and the hub's in-memory
+ * snapshots. The answer is kept as text and reused for DASHBOARD_CACHE_MS;
+ * the lock that guards it is held while it is rebuilt, so a burst of
+ * viewers costs one computation. The store is read-only here: a failure
+ * to read it is reported in the answer ("store": {"ok": false, ...}) and
+ * retried with a fresh connection on the next rebuild.
+ *
+ * Times sent to the page are epoch milliseconds; buckets are aligned on
+ * their width (whole minutes, whole ten minutes) so that a bucket keeps
+ * its start from one answer to the next and the page can add live events
+ * to the right one. */
+#include "http/dashboard.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alerts/outbox.h"
+#include "base/jsonw.h"
+#include "base/xalloc.h"
+#include "http/sse.h"
+#include "store/store_stats.h"
+
+#define HOUR_BUCKET_MS 60000
+#define HOUR_BUCKETS 60
+#define DAY_BUCKET_MS 600000
+#define DAY_BUCKETS 144
+
+/* Top customers are ranked over the last hour. */
+#define TOP_WINDOW_MS 3600000
+
+/* Bytes of message text shown per message in the customer table. */
+#define DASHBOARD_TEXT_MAX 280
+
+struct dashboard {
+  struct app *app; /* borrowed */
+  const struct config *cfg;
+  struct sse_hub *sse;  /* owned */
+  pthread_mutex_t lock; /* guards everything below */
+  struct store_reader *reader;
+  struct buf cache;
+  uint64_t cache_at_ms; /* monotonic; 0: none */
+  /* The outbox counters last published (the hub's thread only). */
+  struct outbox_stats last_outbox;
+  bool have_last_outbox;
+};
+
+static int64_t wall_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t mono_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+enum err dashboard_new(struct app *app, struct dashboard **out)
+{
+  struct dashboard *d = xcalloc(1, sizeof *d);
+  d->app = app;
+  d->cfg = app->cfg;
+  pthread_mutex_init(&d->lock, NULL);
+  buf_init(&d->cache, 0);
+  struct sse_options o = {.tick = dashboard_tick, .tick_ctx = d};
+  enum err rc = sse_hub_new(&o, &d->sse);
+  if (rc) {
+    dashboard_free(d);
+    return rc;
+  }
+  *out = d;
+  return ERR_OK;
+}
+
+struct sse_hub *dashboard_hub(struct dashboard *d)
+{
+  return d ? d->sse : NULL;
+}
+
+void dashboard_shutdown(struct dashboard *d)
+{
+  if (d)
+    sse_hub_shutdown(d->sse);
+}
+
+void dashboard_free(struct dashboard *d)
+{
+  if (!d)
+    return;
+  sse_hub_free(d->sse);
+  store_reader_close(d->reader);
+  buf_cleanup(&d->cache);
+  pthread_mutex_destroy(&d->lock);
+  free(d);
+}
+
+/* ---- files ------------------------------------------------------------ */
+
+const struct dashboard_file *dashboard_file_find(const char *path)
+{
+  if (!strcmp(path, "/") || !strcmp(path, "/dashboard") ||
+      !strcmp(path, "/dashboard/"))
+    path = "/index.html";
+  for (size_t i = 0; i < dashboard_n_files; i++)
+    if (!strcmp(dashboard_files[i].path, path))
+      return &dashboard_files[i];
+  return NULL;
+}
+
+bool dashboard_is_stream(const char *path)
+{
+  return !strcmp(path, "/api/stream");
+}
+
+bool dashboard_owns(const char *path)
+{
+  return !strcmp(path, "/") || !strcmp(path, "/dashboard") ||
+         !strcmp(path, "/dashboard/") || !strncmp(path, "/static/", 8) ||
+         !strcmp(path, "/api/stats") || dashboard_is_stream(path);
+}
+
+bool dashboard_authorized(const struct dashboard *d,
+                          const struct http_request *req)
+{
+  /* API_TOKEN (issue 5) goes here: the page sends it as "Authorization:
+   * Bearer" on fetches and as ?access_token= on the EventSource (which
+   * cannot set headers). Until then the dashboard is open, like the rest
+   * of the service, which listens on loopback only without secrets. */
+  (void)d;
+  (void)req;
+  return true;
+}
+
+/* ---- /api/stats ------------------------------------------------------- */
+
+static void write_series(struct jsonw *w, const struct config *cfg,
+                         const struct store_stats_bucket *b, size_t n,
+                         int64_t width_ms)
+{
+  jsonw_object_begin(w);
+  jsonw_key(w, "bucket_ms");
+  jsonw_int(w, width_ms);
+  jsonw_key(w, "start_ms");
+  jsonw_int(w, b[0].start_ms);
+  jsonw_key(w, "messages");
+  jsonw_array_begin(w);
+  for (size_t i = 0; i < n; i++)
+    jsonw_int(w, b[i].messages);
+  jsonw_array_end(w);
+  jsonw_key(w, "avg_polarity");
+  jsonw_array_begin(w);
+  for (size_t i = 0; i < n; i++) {
+    if (b[i].messages)
+      jsonw_double(w, b[i].polarity_sum / (double)b[i].messages);
+    else
+      jsonw_null(w);
+  }
+  jsonw_array_end(w);
+  jsonw_key(w, "by_level");
+  jsonw_object_begin(w);
+  size_t levels =
+      cfg->n_levels < STORE_STATS_LEVELS ? cfg->n_levels : STORE_STATS_LEVELS;
+  for (size_t l = 0; l < levels; l++) {
+    jsonw_key(w, cfg->levels[l].name);
+    jsonw_array_begin(w);
+    for (size_t i = 0; i < n; i++)
+      jsonw_int(w, b[i].by_level[l]);
+    jsonw_array_end(w);
+  }
+  jsonw_object_end(w);
+  jsonw_key(w, "alerts");
+  jsonw_object_begin(w);
+  static const char *const names[] = {"created", "appended", "delivered",
+                                      "failed"};
+  for (size_t k = 0; k < 4; k++) {
+    jsonw_key(w, names[k]);
+    jsonw_array_begin(w);
+    for (size_t i = 0; i < n; i++) {
+      const int64_t v[] = {b[i].created, b[i].appended, b[i].delivered,
+                           b[i].failed};
+      jsonw_int(w, v[k]);
+    }
+    jsonw_array_end(w);
+  }
+  jsonw_object_end(w);
+  jsonw_object_end(w);
+}
+
+/* Writes text cut to at most DASHBOARD_TEXT_MAX bytes on a UTF-8
+ * boundary, with "..." when cut. */
+static void write_excerpt(struct jsonw *w, const char *text)
+{
+  size_t len = strlen(text);
+  if (len <= DASHBOARD_TEXT_MAX) {
+    jsonw_string_len(w, text, len);
+    return;
+  }
+  size_t cut = DASHBOARD_TEXT_MAX;
+  while (cut > 0 && ((unsigned char)text[cut] & 0xC0) == 0x80)
+    cut--;
+  char tmp[DASHBOARD_TEXT_MAX + 4];
+  memcpy(tmp, text, cut);
+  memcpy(tmp + cut, "...", 3);
+  jsonw_string_len(w, tmp, cut + 3);
+}
+
+static void write_customers(struct jsonw *w,
+                            const struct store_stats_customer *cs, size_t n)
+{
+  jsonw_array_begin(w);
+  for (size_t i = 0; i < n; i++) {
+    const struct store_stats_customer *c = &cs[i];
+    jsonw_object_begin(w);
+    jsonw_key(w, "customer_id");
+    jsonw_string(w, c->customer_id);
+    jsonw_key(w, "score");
+    jsonw_double(w, c->score);
+    jsonw_key(w, "messages");
+    jsonw_int(w, c->messages);
+    jsonw_key(w, "max_level");
+    jsonw_int(w, c->max_level);
+    jsonw_key(w, "last_level");
+    jsonw_int(w, c->last_level);
+    jsonw_key(w, "avg_polarity");
+    jsonw_double(w, c->avg_polarity);
+    jsonw_key(w, "last_at_ms");
+    jsonw_int(w, c->last_at_ms);
+    jsonw_key(w, "alert_open");
+    jsonw_bool(w, c->alert_open);
+    jsonw_key(w, "recent");
+    jsonw_array_begin(w);
+    for (size_t k = 0; k < c->n_msgs; k++) {
+      const struct store_stats_msg *m = &c->msgs[k];
+      jsonw_object_begin(w);
+      jsonw_key(w, "at_ms");
+      jsonw_int(w, m->at_ms);
+      jsonw_key(w, "polarity");
+      jsonw_double(w, m->polarity);
+      jsonw_key(w, "level");
+      jsonw_int(w, m->level);
+      jsonw_key(w, "level_name");
+      jsonw_string(w, m->level_name ? m->level_name : "");
+      jsonw_key(w, "frustrated");
+      jsonw_bool(w, m->frustrated);
+      jsonw_key(w, "alert");
+      jsonw_string(w, store_alert_name(m->outcome));
+      /* Both come from SQLite's json_group_array: valid JSON arrays. */
+      jsonw_key(w, "words");
+      jsonw_raw(w, m->words_json, strlen(m->words_json));
+      jsonw_key(w, "reasons");
+      jsonw_raw(w, m->reasons_json, strlen(m->reasons_json));
+      if (m->text) {
+        jsonw_key(w, "text");
+        write_excerpt(w, m->text);
+      }
+      jsonw_object_end(w);
+    }
+    jsonw_array_end(w);
+    jsonw_object_end(w);
+  }
+  jsonw_array_end(w);
+}
+
+static void write_outbox(struct jsonw *w, struct outbox *ob, int64_t now_ms)
+{
+  if (!ob) {
+    jsonw_null(w);
+    return;
+  }
+  struct outbox_stats os;
+  outbox_stats(ob, &os);
+  jsonw_object_begin(w);
+  jsonw_key(w, "mode");
+  jsonw_string(w, os.mode);
+  jsonw_key(w, "delivering");
+  jsonw_bool(w, os.delivering);
+  jsonw_key(w, "pending");
+  jsonw_int(w, os.pending);
+  jsonw_key(w, "oldest_pending_age_ms");
+  jsonw_int(w, os.oldest_pending_age_ms);
+  jsonw_key(w, "dead");
+  jsonw_int(w, os.dead);
+  jsonw_key(w, "attempts");
+  jsonw_int(w, os.attempts);
+  jsonw_key(w, "failures");
+  jsonw_int(w, os.failures);
+  jsonw_key(w, "last_success_ms");
+  if (os.last_success_ms)
+    jsonw_int(w, os.last_success_ms);
+  else
+    jsonw_null(w);
+  jsonw_key(w, "rate_limited");
+  jsonw_bool(w, os.rate_limited_until_ms > now_ms);
+  jsonw_key(w, "store_ok");
+  jsonw_bool(w, os.store_ok);
+  jsonw_key(w, "last_error");
+  if (os.last_error[0])
+    jsonw_string(w, os.last_error);
+  else
+    jsonw_null(w);
+  jsonw_object_end(w);
+}
+
+/* Reads the store's part of the answer into w (the "store" object and
+ * the series and customers); on failure closes the reader so the next
+ * rebuild reconnects. */
+static void write_store_part(struct dashboard *d, struct jsonw *w,
+                             int64_t now_ms)
+{
+  struct app *app = d->app;
+  static struct store_stats_bucket hour[HOUR_BUCKETS], day[DAY_BUCKETS];
+  struct store_stats_customer top[DASHBOARD_TOP_CUSTOMERS];
+  size_t n_top = 0;
+  int64_t total_msgs = 0, total_alerts = 0;
+  char err[256] = "";
+  enum err rc = ERR_OK;
+
+  if (!app->committer) {
+    rc = ERR_UNSUPPORTED;
+    snprintf(err, sizeof err, "the service runs without a store");
+  } else if (!d->reader) {
+    rc = store_reader_open(d->cfg->database_url, err, sizeof err, &d->reader);
+  }
+  int64_t hour_since =
+      (now_ms / HOUR_BUCKET_MS - (HOUR_BUCKETS - 1)) * HOUR_BUCKET_MS;
+  int64_t day_since =
+      (now_ms / DAY_BUCKET_MS - (DAY_BUCKETS - 1)) * DAY_BUCKET_MS;
+  /* The series arrays are static: they are only used under d->lock. */
+  if (!rc)
+    rc = store_stats_series(d->reader, hour_since, HOUR_BUCKET_MS, HOUR_BUCKETS,
+                            hour);
+  if (!rc)
+    rc = store_stats_series(d->reader, day_since, DAY_BUCKET_MS, DAY_BUCKETS,
+                            day);
+  if (!rc)
+    rc = store_stats_top_customers(d->reader, now_ms, now_ms - TOP_WINDOW_MS,
+                                   DASHBOARD_TOP_CUSTOMERS, 0, top, &n_top);
+  if (!rc)
+    rc = store_stats_totals(d->reader, &total_msgs, &total_alerts);
+  if (rc && d->reader) {
+    snprintf(err, sizeof err, "%s", store_reader_errmsg(d->reader));
+    store_reader_close(d->reader);
+    d->reader = NULL;
+  }
+  if (rc) {
+    memset(hour, 0, sizeof hour);
+    memset(day, 0, sizeof day);
+    for (size_t i = 0; i < HOUR_BUCKETS; i++)
+      hour[i].start_ms = hour_since + (int64_t)i * HOUR_BUCKET_MS;
+    for (size_t i = 0; i < DAY_BUCKETS; i++)
+      day[i].start_ms = day_since + (int64_t)i * DAY_BUCKET_MS;
+  }
+
+  jsonw_key(w, "store");
+  jsonw_object_begin(w);
+  jsonw_key(w, "ok");
+  jsonw_bool(w, rc == ERR_OK);
+  jsonw_key(w, "error");
+  if (rc)
+    jsonw_string(w, err);
+  else
+    jsonw_null(w);
+  jsonw_key(w, "messages");
+  jsonw_int(w, total_msgs);
+  jsonw_key(w, "alerts");
+  jsonw_int(w, total_alerts);
+  jsonw_object_end(w);
+  jsonw_key(w, "hour");
+  write_series(w, d->cfg, hour, HOUR_BUCKETS, HOUR_BUCKET_MS);
+  jsonw_key(w, "day");
+  write_series(w, d->cfg, day, DAY_BUCKETS, DAY_BUCKET_MS);
+  jsonw_key(w, "top_customers");
+  write_customers(w, top, n_top);
+  for (size_t i = 0; i < n_top; i++)
+    store_stats_customer_cleanup(&top[i]);
+}
+
+static void build_stats(struct dashboard *d, struct buf *out)
+{
+  struct app *app = d->app;
+  uint64_t t0 = app_now_ns();
+  int64_t now_ms = wall_ms();
+  struct jsonw w;
+  buf_reset(out);
+  jsonw_init(&w, out);
+  jsonw_object_begin(&w);
+  jsonw_key(&w, "now_ms");
+  jsonw_int(&w, now_ms);
+  jsonw_key(&w, "levels");
+  jsonw_array_begin(&w);
+  for (size_t l = 0; l < d->cfg->n_levels; l++)
+    jsonw_string(&w, d->cfg->levels[l].name);
+  jsonw_array_end(&w);
+  write_store_part(d, &w, now_ms);
+  jsonw_key(&w, "outbox");
+  write_outbox(&w, app->outbox, now_ms);
+  jsonw_key(&w, "detector");
+  jsonw_raw(&w, app->detector_json, strlen(app->detector_json));
+  jsonw_key(&w, "stream");
+  if (d->sse) {
+    struct sse_stats ss;
+    sse_hub_stats(d->sse, &ss);
+    jsonw_object_begin(&w);
+    jsonw_key(&w, "subscribers");
+    jsonw_int(&w, (int64_t)ss.subscribers);
+    jsonw_key(&w, "published");
+    jsonw_int(&w, (int64_t)ss.published);
+    jsonw_key(&w, "dropped");
+    jsonw_int(&w, (int64_t)ss.dropped);
+    jsonw_object_end(&w);
+  } else {
+    jsonw_null(&w);
+  }
+  jsonw_key(&w, "cache_ms");
+  jsonw_int(&w, DASHBOARD_CACHE_MS);
+  jsonw_key(&w, "build_ms");
+  jsonw_double(&w, (double)((app_now_ns() - t0) / 1000u) / 1000.0);
+  jsonw_object_end(&w);
+}
+
+static void handle_stats(struct dashboard *d, struct http_response *resp)
+{
+  pthread_mutex_lock(&d->lock);
+  uint64_t now = mono_ms();
+  if (!d->cache_at_ms || now - d->cache_at_ms >= DASHBOARD_CACHE_MS) {
+    build_stats(d, &d->cache);
+    d->cache_at_ms = mono_ms();
+  }
+  buf_append(&resp->body, buf_ptr(&d->cache), d->cache.len);
+  pthread_mutex_unlock(&d->lock);
+  resp->status = 200;
+  resp->content_type = "application/json";
+}
+
+void dashboard_handle(struct dashboard *d, const struct http_request *req,
+                      struct http_response *resp)
+{
+  resp->route = METRICS_ROUTE_OTHER;
+  if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")) {
+    routes_error(resp, 405, "method_not_allowed", "%s takes GET or HEAD",
+                 req->path);
+    resp->allow = "GET, HEAD";
+    return;
+  }
+  if (!dashboard_authorized(d, req)) {
+    routes_error(resp, 401, "unauthorized",
+                 "the dashboard needs Authorization: Bearer API_TOKEN");
+    return;
+  }
+  if (!strcmp(req->path, "/api/stats")) {
+    if (!d) {
+      routes_error(resp, 503, "unavailable", "the dashboard is not running");
+      return;
+    }
+    handle_stats(d, resp);
+    return;
+  }
+  if (dashboard_is_stream(req->path)) {
+    routes_error(resp, 501, "not_streaming",
+                 "GET /api/stream is served by the HTTP server only");
+    return;
+  }
+  const struct dashboard_file *f = dashboard_file_find(req->path);
+  if (!f) {
+    routes_error(resp, 404, "not_found", "no such dashboard file");
+    return;
+  }
+  if (buf_append(&resp->body, f->data, f->len)) {
+    routes_error(resp, 500, "internal", "response too large");
+    return;
+  }
+  resp->status = 200;
+  resp->content_type = f->content_type;
+}
+
+/* ---- live events ------------------------------------------------------ */
+
+void dashboard_publish_message(struct dashboard *d, const struct ingest_msg *m,
+                               const struct ingest_result *r, int64_t now_ms)
+{
+  if (!d || r->outcome == STORE_ALERT_DUPLICATE)
+    return;
+  struct buf b;
+  struct jsonw w;
+  /* A message's event is small; one with a customer id too long for a
+   * record is left out rather than cut. */
+  buf_init(&b, SSE_EVENT_MAX);
+  jsonw_init(&w, &b);
+  jsonw_object_begin(&w);
+  jsonw_key(&w, "at_ms");
+  jsonw_int(&w, now_ms);
+  jsonw_key(&w, "customer_id");
+  jsonw_string(&w, m->customer_id);
+  jsonw_key(&w, "level");
+  jsonw_int(&w, (int64_t)m->level);
+  jsonw_key(&w, "level_name");
+  jsonw_string(&w, m->level_name);
+  jsonw_key(&w, "polarity");
+  jsonw_double(&w, m->polarity);
+  jsonw_key(&w, "frustrated");
+  jsonw_bool(&w, m->frustrated);
+  jsonw_key(&w, "alert");
+  jsonw_string(&w, store_alert_name(r->outcome));
+  jsonw_key(&w, "alert_id");
+  jsonw_int(&w, r->alert_id);
+  jsonw_object_end(&w);
+  if (!jsonw_error(&w))
+    sse_publish(d->sse, "message", buf_ptr(&b), b.len);
+  if (!jsonw_error(&w) && (r->outcome == STORE_ALERT_CREATED ||
+                           r->outcome == STORE_ALERT_APPENDED)) {
+    buf_reset(&b);
+    jsonw_init(&w, &b);
+    jsonw_object_begin(&w);
+    jsonw_key(&w, "at_ms");
+    jsonw_int(&w, now_ms);
+    jsonw_key(&w, "alert_id");
+    jsonw_int(&w, r->alert_id);
+    jsonw_key(&w, "customer_id");
+    jsonw_string(&w, m->customer_id);
+    jsonw_key(&w, "outcome");
+    jsonw_string(&w, store_alert_name(r->outcome));
+    jsonw_key(&w, "level_name");
+    jsonw_string(&w, m->level_name);
+    jsonw_object_end(&w);
+    if (!jsonw_error(&w))
+      sse_publish(d->sse, "alert", buf_ptr(&b), b.len);
+  }
+  buf_cleanup(&b);
+}
+
+void dashboard_tick(void *ctx)
+{
+  struct dashboard *d = ctx;
+  struct app *app = d->app;
+  if (!app->outbox)
+    return;
+  struct outbox_stats os;
+  outbox_stats(app->outbox, &os);
+  const struct outbox_stats *last = &d->last_outbox;
+  if (d->have_last_outbox && os.pending == last->pending &&
+      os.dead == last->dead && os.attempts == last->attempts &&
+      os.failures == last->failures &&
+      os.last_success_ms == last->last_success_ms)
+    return;
+  d->last_outbox = os;
+  d->have_last_outbox = true;
+  struct buf b;
+  struct jsonw w;
+  buf_init(&b, SSE_EVENT_MAX);
+  jsonw_init(&w, &b);
+  jsonw_object_begin(&w);
+  jsonw_key(&w, "at_ms");
+  jsonw_int(&w, wall_ms());
+  jsonw_key(&w, "mode");
+  jsonw_string(&w, os.mode);
+  jsonw_key(&w, "pending");
+  jsonw_int(&w, os.pending);
+  jsonw_key(&w, "oldest_pending_age_ms");
+  jsonw_int(&w, os.oldest_pending_age_ms);
+  jsonw_key(&w, "dead");
+  jsonw_int(&w, os.dead);
+  jsonw_key(&w, "attempts");
+  jsonw_int(&w, os.attempts);
+  jsonw_key(&w, "failures");
+  jsonw_int(&w, os.failures);
+  jsonw_object_end(&w);
+  if (!jsonw_error(&w))
+    sse_publish(d->sse, "outbox", buf_ptr(&b), b.len);
+  buf_cleanup(&b);
+}

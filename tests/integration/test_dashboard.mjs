@@ -1,0 +1,282 @@
+// Browser test of the live dashboard: the real binary on a loopback port
+// with a temporary database, Debian's Chromium headless driven by
+// playwright-core (no browser download). It opens /dashboard, posts
+// frustrated and calm messages to /webhook, and checks that the charts'
+// data, the customer table and the live feed change without a reload,
+// within a couple of seconds. Saves screenshots (wide and narrow) to
+// $BUILD_DIR (or the temp dir) as artifacts. Prints "N passed, M failed"
+// and exits non-zero on failure.
+//
+// Env: FA_BIN (the binary), BUILD_DIR (artifacts), CHROMIUM (default
+// /usr/bin/chromium), DASHBOARD_SCREENSHOT (also copy the wide screenshot
+// there, e.g. docs/dashboard.png).
+import { spawn } from "node:child_process";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SRC_DIR = process.env.SRC_DIR || path.resolve(HERE, "..", "..");
+const BUILD_DIR = process.env.BUILD_DIR || path.join(SRC_DIR, "build");
+const FA_BIN = process.env.FA_BIN || path.join(BUILD_DIR, "frustration-alert");
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const LIVE_MS = 2000; // "within a second or two"
+
+let passed = 0;
+let failed = 0;
+function check(name, ok, detail) {
+  if (ok) {
+    passed++;
+    console.log(`ok   ${name}`);
+  } else {
+    failed++;
+    console.log(`FAIL ${name}${detail ? ": " + detail : ""}`);
+  }
+}
+
+function startServer(dir) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(FA_BIN, ["serve"], {
+      env: {
+        ...process.env,
+        PORT: "0",
+        HOST: "127.0.0.1",
+        DATABASE_URL: path.join(dir, "fa.db"),
+        LOG_LEVEL: "info",
+        DEVREV_API_TOKEN: "",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let log = "";
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      reject(new Error("server did not start:\n" + log));
+    }, 15000);
+    const onData = (d) => {
+      log += d.toString();
+      const m = log.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc, url: m[1], log: () => log });
+      }
+    };
+    proc.stdout.on("data", onData);
+    proc.stderr.on("data", onData);
+    proc.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (${code}):\n${log}`));
+    });
+  });
+}
+
+async function post(url, body) {
+  const r = await fetch(url + "/webhook", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  return { status: r.status, json: await r.json() };
+}
+
+// Polls fn (in the page) until it returns a truthy value or ms pass.
+async function waitFor(page, fn, arg, ms) {
+  const t0 = Date.now();
+  try {
+    await page.waitForFunction(fn, arg, { timeout: ms, polling: 50 });
+    return Date.now() - t0;
+  } catch {
+    return -1;
+  }
+}
+
+const sum = (a) => a.reduce((x, y) => x + (y || 0), 0);
+
+async function chartTotals(page) {
+  return page.evaluate(() => {
+    const c = window.dashboard.charts;
+    const s = (a) => a.reduce((x, y) => x + (y || 0), 0);
+    const byLevel = {};
+    for (const ds of c.trend.data.datasets)
+      if (ds.type === "bar") byLevel[ds.label] = s(ds.data);
+    const alerts = {};
+    for (const ds of c.alerts.data.datasets) alerts[ds.label] = s(ds.data);
+    return { byLevel, alerts, labels: c.trend.data.labels.length };
+  });
+}
+
+async function main() {
+  const dir = mkdtempSync(path.join(tmpdir(), "fa-dash-"));
+  let server = null;
+  let browser = null;
+  const pageErrors = [];
+  try {
+    server = await startServer(dir);
+    const url = server.url;
+
+    // Something in the store before the page opens: the page starts from
+    // /api/stats.
+    await post(url, { customer_id: "early-bird", message: "I love it, thanks!" });
+
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--disable-dev-shm-usage",
+      ],
+    });
+    const context = await browser.newContext({
+      viewport: { width: 1366, height: 900 },
+    });
+    const page = await context.newPage();
+    page.on("pageerror", (e) => pageErrors.push(String(e)));
+    page.on("console", (m) => {
+      if (m.type() === "error") pageErrors.push(m.text());
+    });
+    // The page must not reach outside the service.
+    const external = [];
+    page.on("request", (req) => {
+      if (!req.url().startsWith(url) && !req.url().startsWith("data:"))
+        external.push(req.url());
+    });
+
+    const resp = await page.goto(url + "/dashboard", { waitUntil: "load" });
+    check("GET /dashboard is 200", resp.status() === 200, String(resp.status()));
+    check("charting library loaded",
+      await page.evaluate(() => typeof window.Chart === "function"));
+    const loaded = await waitFor(page,
+      () => window.dashboard && window.dashboard.state.stats &&
+        document.getElementById("conn").classList.contains("on"),
+      null, 5000);
+    check("stats loaded and stream connected", loaded >= 0);
+    const before = await chartTotals(page);
+    check("hour chart has 60 buckets", before.labels === 60, String(before.labels));
+    check("initial stats include the earlier message",
+      (before.byLevel.calm || 0) >= 1, JSON.stringify(before.byLevel));
+    const detector = await page.textContent("#det-name");
+    check("detector settings shown", detector === "polarity", detector);
+
+    // A frustrated message: charts, customer table and feed update live.
+    const reloads = await page.evaluate(() => performance.navigation.type);
+    let t0 = Date.now();
+    const angry = await post(url, {
+      customer_id: "cust-angry",
+      message: "This is terrible, the worst service ever! Cancel my account!",
+    });
+    check("frustrated webhook accepted", angry.status === 200 &&
+      angry.json.alert === "created", JSON.stringify(angry.json));
+    let took = await waitFor(page, (n) => {
+      const c = window.dashboard.charts.trend.data.datasets;
+      const s = (a) => a.reduce((x, y) => x + (y || 0), 0);
+      const lv = c.filter((d) => d.type === "bar" && d.label !== "calm");
+      return lv.reduce((x, d) => x + s(d.data), 0) >= n;
+    }, 1, LIVE_MS);
+    check("trend chart counts the frustrated message live", took >= 0,
+      `waited ${Date.now() - t0} ms`);
+    took = await waitFor(page, () => {
+      const a = window.dashboard.charts.alerts.data.datasets
+        .find((d) => d.label === "created");
+      return a && a.data.reduce((x, y) => x + (y || 0), 0) >= 1;
+    }, null, LIVE_MS);
+    check("alerts chart counts the created alert live", took >= 0);
+    took = await waitFor(page,
+      () => !!document.querySelector('#customers tr[data-customer="cust-angry"]'),
+      null, LIVE_MS);
+    check("customer table shows the frustrated customer live", took >= 0,
+      `after ${Date.now() - t0} ms`);
+    console.log(`     (first update ${Date.now() - t0} ms after the POST)`);
+
+    // A second frustrated customer and calm messages.
+    t0 = Date.now();
+    await post(url, { customer_id: "cust-upset", message: "Still not working again, I am very disappointed and waiting for a refund." });
+    await post(url, { customer_id: "cust-angry", message: "Unacceptable. Horrible. Third time I write!" });
+    for (let i = 0; i < 3; i++)
+      await post(url, { customer_id: `cust-happy-${i}`, message: "Great, thank you so much, works perfectly." });
+    took = await waitFor(page, (n) => {
+      const d = window.dashboard.charts.trend.data.datasets
+        .find((x) => x.label === "calm");
+      return d && d.data.reduce((x, y) => x + (y || 0), 0) >= n;
+    }, (before.byLevel.calm || 0) + 3, LIVE_MS);
+    check("calm messages counted live", took >= 0);
+    took = await waitFor(page, () => {
+      const n = Number(document.getElementById("live-count").textContent);
+      return n >= 6 && document.querySelectorAll("#feed li").length >= 6;
+    }, null, LIVE_MS);
+    check("live feed lists every message", took >= 0);
+    // After the refresh that follows events, the ranked table comes from
+    // the store: the angry customer (two severe messages) ranks first and
+    // shows its stored text; calm customers are not listed.
+    took = await waitFor(page, () => {
+      const rows = [...document.querySelectorAll("#customers tbody tr")];
+      const ids = rows.map((r) => r.dataset.customer);
+      return ids[0] === "cust-angry" && ids.includes("cust-upset") &&
+        !ids.some((x) => x && x.startsWith("cust-happy")) &&
+        rows[0].textContent.includes("Unacceptable");
+    }, null, 4000);
+    const ids = await page.evaluate(() =>
+      [...document.querySelectorAll("#customers tbody tr")]
+        .map((r) => r.dataset.customer));
+    check("customer ranking from the store (after refresh)", took >= 0,
+      JSON.stringify(ids));
+    check("stored stats match the page",
+      (await page.evaluate(() => window.dashboard.state.stats.store.messages)) >= 7);
+    check("the page was never reloaded",
+      (await page.evaluate(() => performance.navigation.type)) === reloads &&
+      (await page.evaluate(() => !!window.dashboard)));
+    const obMode = await page.textContent("#ob-mode");
+    check("outbox panel shows the delivery mode", /record-only/.test(obMode), obMode);
+
+    // Day range switch redraws from the same data.
+    await page.click("#range-day");
+    const day = await chartTotals(page);
+    check("day range has 144 buckets", day.labels === 144, String(day.labels));
+    check("day range counts the messages",
+      sum(Object.values(day.byLevel)) >= 7, JSON.stringify(day.byLevel));
+    await page.click("#range-hour");
+
+    check("no requests outside the service", external.length === 0,
+      external.join(", "));
+
+    const shot = path.join(BUILD_DIR, "dashboard.png");
+    await page.screenshot({ path: shot, fullPage: true });
+    console.log(`     screenshot: ${shot}`);
+    if (process.env.DASHBOARD_SCREENSHOT)
+      copyFileSync(shot, process.env.DASHBOARD_SCREENSHOT);
+
+    // Narrow screen: no horizontal scrolling of the page itself.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    const overflow = await page.evaluate(() =>
+      document.documentElement.scrollWidth - window.innerWidth);
+    check("readable on a narrow screen (no page overflow)", overflow <= 1,
+      `${overflow}px wider`);
+    await page.screenshot({
+      path: path.join(BUILD_DIR, "dashboard-narrow.png"), fullPage: true,
+    });
+    check("no errors in the page", pageErrors.length === 0,
+      pageErrors.join(" | "));
+  } catch (e) {
+    failed++;
+    console.log("FAIL " + (e && e.stack ? e.stack : e));
+  } finally {
+    if (browser) await browser.close().catch(() => {});
+    if (server) {
+      server.proc.removeAllListeners("exit");
+      const exited = new Promise((r) => server.proc.once("exit", r));
+      server.proc.kill("SIGTERM");
+      const t = setTimeout(() => server.proc.kill("SIGKILL"), 10000);
+      const code = await exited;
+      clearTimeout(t);
+      check("server stops cleanly with a stream open", code === 0,
+        `exit ${code}\n${server.log().slice(-2000)}`);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}
+
+main();
