@@ -289,7 +289,8 @@ static int eval_file(struct engines *e, const char *path, struct report *rep)
   prf(tp[0], fp[0], pos, &r[0]);
   r[1] = (struct row){
       "best polarity threshold (oracle)", "polarity < %.2f", 0, 0, 0, 0, true};
-  qsort(items, n, sizeof *items, by_polarity);
+  if (n > 0) /* qsort must not be given NULL, even for zero items */
+    qsort(items, n, sizeof *items, by_polarity);
   best_polarity(items, n, pos, &r[1]);
   r[2] = (struct row){"VADER, lexicon only",
                       "compound <= %.2f",
@@ -302,7 +303,8 @@ static int eval_file(struct engines *e, const char *path, struct report *rep)
   r[3] = (struct row){
       "model at its operating point", "score >= %.3f", mthr, 0, 0, 0, true};
   prf(tp[2], fp[2], pos, &r[3]);
-  qsort(items, n, sizeof *items, by_score_desc);
+  if (n > 0)
+    qsort(items, n, sizeof *items, by_score_desc);
   r[4] = (struct row){
       "model, precision at 50% recall", "score >= %.3f", 0, 0, 0, 0, true};
   model_cut(items, n, pos, 0.5, &r[4]);
