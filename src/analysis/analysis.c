@@ -12,6 +12,44 @@ void analysis_compute(const struct config *cfg,
   a->frustrated = r->polarity < cfg->threshold;
   a->level = config_level_for(cfg, r->polarity);
   a->scores = r;
+  a->model = NULL;
+}
+
+enum err analysis_run(const struct config *cfg, const struct lexicon *lx,
+                      const struct detector *d, const char *text, size_t len,
+                      struct polarity_result *pr, struct detector_result *dr,
+                      struct analysis *a)
+{
+  enum err rc = polarity_analyze(lx, text, len, pr);
+  analysis_compute(cfg, pr, a);
+  if (rc || !d)
+    return rc;
+  rc = detector_score(d, text, len, pr->polarity, pr->subjectivity, dr);
+  if (rc)
+    return rc;
+  a->model = dr;
+  if (cfg->detector == CONFIG_DETECTOR_MODEL) {
+    a->frustrated = dr->frustrated;
+    /* Levels are defined on polarity; a message the model finds frustrated
+     * must still reach the level at which alerts start. */
+    if (a->frustrated && a->level < cfg->alert_min_level &&
+        cfg->alert_min_level < cfg->n_levels)
+      a->level = cfg->alert_min_level;
+  }
+  return ERR_OK;
+}
+
+enum err analysis_detector_new(const struct config *cfg, struct detector **out)
+{
+  *out = NULL;
+  if (cfg->detector != CONFIG_DETECTOR_MODEL)
+    return ERR_OK;
+  struct detector_model *m = NULL;
+  enum err rc = detector_model_builtin(&m);
+  if (!rc)
+    rc = detector_new(m, out);
+  detector_model_free(m);
+  return rc;
 }
 
 void analysis_write_fields(const struct config *cfg, const struct analysis *a,
@@ -30,6 +68,8 @@ void analysis_write_fields(const struct config *cfg, const struct analysis *a,
   jsonw_key(w, "detector");
   jsonw_string(w, cfg->detector == CONFIG_DETECTOR_MODEL ? "model"
                                                          : "polarity");
+  if (a->model)
+    detector_write_json(a->model, w);
   jsonw_key(w, "assessments");
   jsonw_array_begin(w);
   for (size_t i = 0; i < a->scores->n_assessments; i++) {
@@ -81,10 +121,19 @@ enum err analysis_describe(const struct config *cfg, const struct analysis *a,
                            struct buf *out)
 {
   const char *level = cfg->levels[a->level].name;
-  enum err rc = buf_printf(
-      out, "%s - polarity %.2f (threshold %.2f), level %s",
-      a->frustrated ? "Frustrated" : "Not frustrated", a->polarity,
-      cfg->threshold, level);
+  const char *verdict = a->frustrated ? "Frustrated" : "Not frustrated";
+  if (cfg->detector == CONFIG_DETECTOR_MODEL && a->model) {
+    /* The model decided: say so, with the reasons it gives. */
+    enum err rc = buf_printf(
+        out, "%s - model score %.2f (threshold %.2f), polarity %.2f, level %s",
+        verdict, a->model->score, a->model->threshold, a->polarity, level);
+    for (size_t i = 0; i < a->model->n_reasons && !rc; i++)
+      rc = buf_printf(out, "%s%s", i ? "; " : ", because: ",
+                      a->model->reasons[i].text);
+    return rc;
+  }
+  enum err rc = buf_printf(out, "%s - polarity %.2f (threshold %.2f), level %s",
+                           verdict, a->polarity, cfg->threshold, level);
   size_t idx[ANALYSIS_MAX_WORDS];
   size_t n = deciding(a, idx, ANALYSIS_MAX_WORDS);
   if (!rc && n > 0)

@@ -14,6 +14,7 @@
 #include "base/buf.h"
 #include "base/jsonw.h"
 #include "config/config.h"
+#include "detector/detector.h"
 #include "sentiment/polarity.h"
 
 struct analysis {
@@ -22,7 +23,25 @@ struct analysis {
   bool frustrated; /* the configured detector's verdict */
   size_t level;    /* index into cfg->levels */
   const struct polarity_result *scores; /* borrowed: assessments */
+  /* Borrowed: the support-tuned model's result, or NULL when it did not
+   * run (FRUSTRATION_DETECTOR=polarity). */
+  const struct detector_result *model;
 };
+
+/* Scores text[0..len) completely: TextBlob polarity with lx, then, when d
+ * is not NULL, the support-tuned model; fills a (which borrows pr and dr:
+ * keep them alive while a is used). With FRUSTRATION_DETECTOR=model the
+ * model decides `frustrated`, and a frustrated message is at least at the
+ * alert level (ALERT_MIN_LEVEL) so that it raises an alert. Returns ERR_UTF8
+ * on invalid UTF-8. */
+enum err analysis_run(const struct config *cfg, const struct lexicon *lx,
+                      const struct detector *d, const char *text, size_t len,
+                      struct polarity_result *pr, struct detector_result *dr,
+                      struct analysis *a);
+
+/* Builds the detector the configuration asks for: NULL in *out for
+ * FRUSTRATION_DETECTOR=polarity, the compiled-in model otherwise. */
+enum err analysis_detector_new(const struct config *cfg, struct detector **out);
 
 /* Fills a from the scores r (borrowed: keep r alive while a is used). */
 void analysis_compute(const struct config *cfg,

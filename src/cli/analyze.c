@@ -48,6 +48,9 @@ static void print_human(const struct config *cfg, const struct analysis *a,
   printf("  polarity      %+.4f\n", a->polarity);
   printf("  subjectivity  %.4f\n", a->subjectivity);
   printf("  level         %s\n", cfg->levels[a->level].name);
+  if (a->model)
+    printf("  model score   %.4f (threshold %.4f)\n", a->model->score,
+           a->model->threshold);
   const struct polarity_result *r = a->scores;
   if (r->n_assessments == 0) {
     printf("  no sentiment-bearing words\n");
@@ -90,8 +93,11 @@ int cli_analyze(int argc, char **argv)
   buf_init(&text, ANALYZE_MAX_INPUT);
   buf_init(&out, 0);
   struct lexicon *lx = NULL;
+  struct detector *det = NULL;
   struct polarity_result r;
+  struct detector_result dr;
   polarity_result_init(&r);
+  detector_result_init(&dr);
 
   enum err rc = ERR_OK;
   if (first < argc) {
@@ -113,13 +119,18 @@ int cli_analyze(int argc, char **argv)
     fprintf(stderr, "analyze: lexicon: %s\n", err_str(rc));
     goto out;
   }
-  rc = polarity_analyze(lx, text.data ? text.data : "", text.len, &r);
+  rc = analysis_detector_new(&cfg, &det);
+  if (rc) {
+    fprintf(stderr, "analyze: detector: %s\n", err_str(rc));
+    goto out;
+  }
+  struct analysis a;
+  rc = analysis_run(&cfg, lx, det, text.data ? text.data : "", text.len, &r,
+                    &dr, &a);
   if (rc) {
     fprintf(stderr, "analyze: %s\n", err_str(rc));
     goto out;
   }
-  struct analysis a;
-  analysis_compute(&cfg, &r, &a);
   if (json) {
     struct jsonw w;
     jsonw_init(&w, &out);
@@ -133,6 +144,8 @@ int cli_analyze(int argc, char **argv)
   status = 0;
 out:
   polarity_result_cleanup(&r);
+  detector_result_cleanup(&dr);
+  detector_free(det);
   lexicon_free(lx);
   buf_cleanup(&text);
   buf_cleanup(&out);

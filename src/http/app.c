@@ -1,6 +1,8 @@
 /* app: the shared context of the HTTP service. */
 #include "http/app.h"
 
+#include "analysis/analysis.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -63,6 +65,7 @@ enum err app_init(struct app *app, const struct config *cfg)
   app->outbox = NULL;
   app->dashboard = NULL;
   app->lexicon = NULL;
+  app->detector = NULL;
   app->detector_json = NULL;
   metrics_init(&app->metrics);
   app->start_ns = app_now_ns();
@@ -75,6 +78,12 @@ enum err app_init(struct app *app, const struct config *cfg)
   enum err rc = lexicon_new(LEXICON_EN, &app->lexicon);
   if (rc)
     return rc;
+  rc = analysis_detector_new(cfg, &app->detector);
+  if (rc) {
+    lexicon_free(app->lexicon);
+    app->lexicon = NULL;
+    return rc;
+  }
   app->detector_json = detector_json(app);
   return ERR_OK;
 }
@@ -83,6 +92,8 @@ void app_cleanup(struct app *app)
 {
   lexicon_free(app->lexicon);
   app->lexicon = NULL;
+  detector_free(app->detector);
+  app->detector = NULL;
   free(app->detector_json);
   app->detector_json = NULL;
 }

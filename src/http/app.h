@@ -37,6 +37,9 @@ struct app {
    * answers 503 and nothing is published). */
   struct dashboard *dashboard;
   struct lexicon *lexicon; /* owned; read-only after app_init */
+  /* Owned; read-only after app_init; NULL with FRUSTRATION_DETECTOR=
+   * polarity (the model then does not run). */
+  struct detector *detector;
   struct metrics metrics;
   uint64_t start_ns; /* CLOCK_MONOTONIC at app_init */
   /* Owned: /health's "detector" object, fixed for the app's life. */

@@ -97,6 +97,7 @@ void http_response_cleanup(struct http_response *resp)
 void routes_scratch_init(struct routes_scratch *s)
 {
   polarity_result_init(&s->scores);
+  detector_result_init(&s->model);
   buf_init(&s->text, 0);
   buf_init(&s->verdict, 0);
   s->msgs = NULL;
@@ -126,6 +127,7 @@ void routes_scratch_cleanup(struct routes_scratch *s)
   s->json_off = NULL;
   buf_cleanup(&s->strs);
   polarity_result_cleanup(&s->scores);
+  detector_result_cleanup(&s->model);
   buf_cleanup(&s->text);
   buf_cleanup(&s->verdict);
   free(s->msgs);
@@ -690,8 +692,8 @@ static enum err score_message(struct app *app, struct routes_scratch *s,
   const struct routes_message *m = &s->msgs[i];
   const struct config *cfg = app->cfg;
   struct analysis a;
-  polarity_analyze(app->lexicon, m->message, m->message_len, &s->scores);
-  analysis_compute(cfg, &s->scores, &a);
+  analysis_run(cfg, app->lexicon, app->detector, m->message, m->message_len,
+               &s->scores, &s->model, &a);
   metrics_count_message(&app->metrics, a.level, a.frustrated);
 
   struct jsonw w;
@@ -1113,8 +1115,8 @@ static void handle_slash(struct app *app, struct routes_scratch *s,
   note_text(app, resp, text, text_len);
 
   struct analysis a;
-  polarity_analyze(app->lexicon, text, text_len, &s->scores);
-  analysis_compute(app->cfg, &s->scores, &a);
+  analysis_run(app->cfg, app->lexicon, app->detector, text, text_len,
+               &s->scores, &s->model, &a);
   buf_reset(&s->verdict);
   analysis_describe(app->cfg, &a, &s->verdict);
 

@@ -19,6 +19,7 @@
 #include "base/buf.h"
 #include "http/app.h"
 #include "http/metrics.h"
+#include "detector/detector.h"
 #include "sentiment/polarity.h"
 #include "store/store.h"
 
@@ -62,6 +63,7 @@ struct routes_message; /* a parsed /webhook message, private to routes.c */
  * results. */
 struct routes_scratch {
   struct polarity_result scores;
+  struct detector_result model; /* used when app->detector is set */
   struct buf text;    /* a decoded form field */
   struct buf verdict; /* analysis_describe's sentence */
   struct routes_message *msgs;

@@ -138,6 +138,30 @@ def test_analyze():
     check(p.returncode != 0 and b"UTF-8" in p.stderr, "invalid UTF-8 refused")
 
 
+def test_analyze_with_model_detector():
+    """FRUSTRATION_DETECTOR=model: the model decides, reports its score and
+    reasons, and a frustrated message reaches the alert level."""
+    env = {"FRUSTRATION_DETECTOR": "model"}
+    p = run(["analyze", "--json",
+             "Still waiting for my refund, this is the third time I ask."], env=env)
+    check(p.returncode == 0, "model analyze status")
+    o = json.loads(p.stdout)
+    check(o["detector"] == "model" and "frustration" in o, "model fields")
+    check(o["polarity"] > -0.3, "the original rule would miss it")
+    check(o["frustrated"] is True and o["frustration"]["score"] >= o["frustration"]["threshold"],
+          "model verdict")
+    check(o["level"] in ("frustrated", "angry"), "alert level reached: " + o["level"])
+    check(len(o["frustration"]["reasons"]) > 0 and
+          any("refund" in r["text"] for r in o["frustration"]["reasons"]), "reasons")
+    p = run(["analyze", "--json", "Thanks a lot, works perfectly now!"], env=env)
+    o = json.loads(p.stdout)
+    check(o["frustrated"] is False and o["level"] == "calm", "calm under the model")
+    p = run(["analyze", "Still waiting for my refund, third time."], env=env)
+    check(p.stdout.startswith(b"Frustrated - model score"), "human verdict names the model")
+    p = run(["analyze", "--json", "not good"])
+    check("frustration" not in json.loads(p.stdout), "polarity mode runs no model")
+
+
 def test_help_version_check_config():
     for cmd in (["--help"], ["analyze", "--help"], ["score", "--help"],
                 ["check-config", "--help"], ["serve", "--help"]):
