@@ -135,33 +135,75 @@ void jsonw_string(struct jsonw *w, const char *s)
  * produces, "%.Pg" for the first P in 15, 16, 17 that reads back as v,
  * without printf or strtod:
  *
- * - |v| = m * 2^e exactly (m < 2^53). For P significant digits and a
- *   decimal exponent x, |v| * 10^d with d = P - 1 - x equals m * 5^d *
- *   2^(d+e); m * 5^d < 2^105 fits in 128 bits and 2^(d+e) is a shift, so
- *   n = round(|v| * 10^d) is computed exactly, rounding half to even as
- *   glibc's printf does.
- * - n / 10^d reads back as v iff (double)n / 1e d == v: both n < 2^53 and
- *   10^d (d <= 22) are exact doubles and IEEE division rounds correctly,
- *   which is what strtod does with the decimal. 17 digits always read
- *   back, so P = 17 needs no test.
+ * - |v| = m * 2^e exactly (m < 2^53). With the decimal exponent x
+ *   (10^x <= |v| < 10^(x+1)) and d = 16 - x, |v| * 10^d = m * 5^d *
+ *   2^(d+e); m * 5^d < 2^100 fits in 128 bits and 2^(d+e) is a shift, so
+ *   Q = floor(|v| * 10^d), the 17 leading digits, and whether anything
+ *   is left below them are exact.
+ * - The P-digit rounding, half to even as glibc's printf does, follows
+ *   from Q alone: with k = 17 - P dropped digits r = Q mod 10^k, the
+ *   fraction dropped is (r + f) / 10^k with 0 <= f < 1 exact, so it is
+ *   above one half iff r > 10^k / 2, or r == 10^k / 2 and f > 0; a tie iff
+ *   r == 10^k / 2 and f == 0.
+ * - Whether n / 10^d' reads back as v (strtod rounds correctly) is an
+ *   exact integer comparison against half the gap to v's neighbours
+ *   (reads_back). 17 digits always read back, so P = 17 needs no test.
  *
  * Values outside [1e-4, 1e14), where %g may switch to exponent notation,
- * and the rare 16-digit n above 2^53 are left to the reference. Returns 0
- * then. */
+ * are left to the reference. Returns 0 then. */
 #if defined(__SIZEOF_INT128__)
 __extension__ typedef unsigned __int128 u128;
 
+static const uint64_t ipow10[] = {
+    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull,
+    10000000ull, 100000000ull, 1000000000ull, 10000000000ull, 100000000000ull,
+    1000000000000ull, 10000000000000ull, 100000000000000ull,
+    1000000000000000ull, 10000000000000000ull, 100000000000000000ull};
+
+/* Rounds q = floor(a * 10^d) + f (0 <= f < 1, f > 0 iff inexact) to
+ * 17 - drop digits: the result and its d. Returns the digit count. */
+static uint64_t round_drop(uint64_t q, bool inexact, int drop, int *d)
+{
+  uint64_t div = ipow10[drop], half = div / 2;
+  uint64_t n = q / div, r = q - n * div;
+  if (r > half || (r == half && (inexact || (n & 1))))
+    n++;
+  *d -= drop;
+  if (n == ipow10[17 - drop]) { /* 9.99...5 rounded up to 10.0...0 */
+    n /= 10;
+    (*d)--;
+  }
+  return n;
+}
+
+/* Whether the decimal n * 10^-nd rounds to a = m * 2^e, given
+ * big / 2^shift = a * 10^d: the nearest doubles are a +- 2^e (a - 2^(e-1)
+ * below when m = 2^52), so in units of 2^-shift * 10^(d-nd) the decimal
+ * must lie within 5^d / 2 (5^d / 4 below a power of two). 5^d is odd, so
+ * there is never a tie. Exact, unlike dividing n by 10^nd in doubles once
+ * n passes 2^53. */
+static bool reads_back(uint64_t n, int nd, u128 big, int shift, int d,
+                       uint64_t m)
+{
+  static const uint64_t pow5[] = {1ull, 5ull, 25ull, 125ull, 625ull,
+                                  3125ull, 15625ull, 78125ull, 390625ull,
+                                  1953125ull, 9765625ull, 48828125ull,
+                                  244140625ull, 1220703125ull,
+                                  6103515625ull, 30517578125ull,
+                                  152587890625ull, 762939453125ull,
+                                  3814697265625ull, 19073486328125ull,
+                                  95367431640625ull};
+  u128 scaled = ((u128)n * ipow10[d - nd]) << shift; /* n*10^(d-nd)*2^shift */
+  u128 five = pow5[d];
+  if (scaled >= big)
+    return (scaled - big) * 2 < five;
+  if (m == (1ull << 52))
+    return (big - scaled) * 4 < five;
+  return (big - scaled) * 2 < five;
+}
+
 static size_t format_fixed(double v, char *out)
 {
-  static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,
-                                 1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13,
-                                 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
-                                 1e21, 1e22};
-  static const uint64_t ipow10[] = {
-      1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull,
-      10000000ull, 100000000ull, 1000000000ull, 10000000000ull, 100000000000ull,
-      1000000000000ull, 10000000000000ull, 100000000000000ull,
-      1000000000000000ull, 10000000000000000ull, 100000000000000000ull};
   static const uint64_t pow5[] = { /* 5^0 .. 5^22 < 2^52 */
       1ull, 5ull, 25ull, 125ull, 625ull, 3125ull, 15625ull, 78125ull,
       390625ull, 1953125ull, 9765625ull, 48828125ull, 244140625ull,
@@ -171,89 +213,105 @@ static size_t format_fixed(double v, char *out)
   double a = fabs(v);
   if (!(a >= 1e-4 && a < 1e14))
     return 0;
-  int e2;
-  double frac = frexp(a, &e2); /* a = frac * 2^e2, frac in [0.5, 1) */
-  uint64_t m = (uint64_t)ldexp(frac, 53);
-  int e = e2 - 53; /* a = m * 2^e, -67 <= e < -6 here */
-  /* Estimate of the decimal exponent x (10^x <= a < 10^(x+1)), off by at
-   * most one; the loop below corrects it from the exact digits. */
-  int x = -4;
-  while (x < 13 && (x + 1 < 0 ? a * pow10[-(x + 1)] >= 1.0 : a >= pow10[x + 1]))
-    x++;
-  for (int p = 15; p <= 17; p++) {
-    uint64_t n = 0;
-    int d = 0;
-    bool done = false;
-    for (int tries = 0; tries < 4 && !done; tries++) {
-      d = p - 1 - x;
-      if (d < 0 || d > 22)
-        return 0;
-      u128 big = (u128)m * pow5[d];
-      int shift = -(d + e); /* > 0 in this range */
-      if (shift <= 0 || shift >= 128)
-        return 0;
-      u128 q = big >> shift; /* floor(a * 10^d), exact */
-      if (q >= ipow10[p]) {
-        x++;
-        continue;
-      }
-      if (q < ipow10[p - 1]) {
-        x--;
-        continue;
-      }
-      u128 rem = big - (q << shift);
-      u128 half = (u128)1 << (shift - 1);
-      if (rem > half || (rem == half && (q & 1)))
-        q++;
-      n = (uint64_t)q;
-      if (n == ipow10[p]) { /* 9.99...5 rounded up to 10.0...0 */
-        n /= 10;
-        d--;
-      }
-      done = true;
-    }
-    if (!done)
+  uint64_t bits;
+  memcpy(&bits, &a, sizeof bits);
+  int be = (int)(bits >> 52); /* normal here: a >= 1e-4 */
+  uint64_t m = (bits & ((1ull << 52) - 1)) | (1ull << 52);
+  int e = be - 1075; /* a = m * 2^e, -66 <= e <= -6 here */
+  /* 2^(be-1023) <= a < 2^(be-1022): x is about (be - 1023) * log10(2)
+   * (78913 / 2^18); the exact digit count below corrects it. */
+  int x = ((be - 1023) * 78913 + (64 << 18)) / (1 << 18) - 64; /* floor */
+  int d = 0, shift = 0;
+  u128 big = 0;
+  uint64_t q = 0;
+  for (int tries = 0;; tries++) {
+    if (tries == 3)
       return 0;
-    if (p < 17) {
-      if (n >= (1ull << 53))
-        return 0;
-      if ((double)n / pow10[d] != a)
-        continue;
+    d = 16 - x;
+    if (d < 0 || d > 22)
+      return 0;
+    big = (u128)m * pow5[d];
+    shift = -(d + e); /* 3 <= shift <= 46 in this range */
+    if (shift <= 0 || shift >= 64)
+      return 0;
+    q = (uint64_t)(big >> shift); /* floor(a * 10^d) */
+    if (q >= ipow10[17])
+      x++;
+    else if (q < ipow10[16])
+      x--;
+    else
+      break; /* 17 digits: x is right */
+  }
+  bool inexact = (big & (((u128)1 << shift) - 1)) != 0;
+  uint64_t n = 0;
+  int nd = d;
+  for (int drop = 2; drop >= 0; drop--) {
+    nd = d;
+    if (drop == 0) {
+      u128 rem = big & (((u128)1 << shift) - 1);
+      u128 half = (u128)1 << (shift - 1);
+      n = q;
+      if (rem > half || (rem == half && (n & 1)))
+        n++;
+      if (n == ipow10[17]) {
+        n /= 10;
+        nd--;
+      }
+      break;
     }
-    /* %g: drop trailing zeros of the fraction. */
-    while (d > 0 && n % 10 == 0) {
-      n /= 10;
-      d--;
-    }
-    char digits[24];
-    int len = 0;
-    do {
-      digits[len++] = (char)('0' + n % 10);
-      n /= 10;
-    } while (n);
-    size_t o = 0;
-    if (v < 0)
-      out[o++] = '-';
-    int int_len = len - d; /* digits before the point */
-    if (int_len <= 0) {
-      out[o++] = '0';
-    } else {
-      for (int k = 0; k < int_len; k++)
-        out[o++] = digits[len - 1 - k];
-    }
+    n = round_drop(q, inexact, drop, &nd);
+    if (reads_back(n, nd, big, shift, d, m))
+      break;
+  }
+  d = nd;
+  /* %g: drop trailing zeros of the fraction. */
+  while (d > 0 && n % 10 == 0) {
+    n /= 10;
+    d--;
+  }
+  static const char pairs[201] =
+      "0001020304050607080910111213141516171819"
+      "2021222324252627282930313233343536373839"
+      "4041424344454647484950515253545556575859"
+      "6061626364656667686970717273747576777879"
+      "8081828384858687888990919293949596979899";
+  char buf[20];
+  char *p = buf + sizeof buf; /* the digits of n, most significant first */
+  while (n >= 100) {
+    uint64_t r = n % 100;
+    n /= 100;
+    p -= 2;
+    memcpy(p, pairs + 2 * r, 2);
+  }
+  if (n >= 10) {
+    p -= 2;
+    memcpy(p, pairs + 2 * n, 2);
+  } else {
+    *--p = (char)('0' + n);
+  }
+  int len = (int)(buf + sizeof buf - p);
+  size_t o = 0;
+  if (v < 0)
+    out[o++] = '-';
+  int int_len = len - d; /* digits before the point */
+  if (int_len <= 0) {
+    memcpy(out + o, "0.0000", 2 + (size_t)-int_len); /* -int_len <= 4 */
+    o += 2 + (size_t)-int_len;
+    memcpy(out + o, p, (size_t)len);
+    o += (size_t)len;
+  } else {
+    memcpy(out + o, p, (size_t)int_len);
+    o += (size_t)int_len;
     out[o++] = '.';
     if (d == 0) {
       out[o++] = '0'; /* "2.0": Python writes floats with a point */
     } else {
-      for (int z = int_len; z < 0; z++)
-        out[o++] = '0';
-      for (int k = (int_len > 0 ? int_len : 0); k < len; k++)
-        out[o++] = digits[len - 1 - k];
+      memcpy(out + o, p + int_len, (size_t)d);
+      o += (size_t)d;
     }
-    out[o] = '\0';
-    return o;
   }
-  return 0;
+  out[o] = '\0';
+  return o;
 }
 #else
 static size_t format_fixed(double v, char *out)

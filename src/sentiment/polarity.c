@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "base/xalloc.h"
+#include "sentiment/lexicon_int.h"
 #include "sentiment/tokenize.h"
 
 #define NONE SIZE_MAX
@@ -326,7 +327,7 @@ static void assess(struct scratch *s, const struct lexicon *lx, size_t n)
   for (size_t t = 0; t < n; t++) {
     const char *w = word_ptr(s, t);
     size_t len = word_len(s, t);
-    const struct lexicon_entry *e = lexicon_find(lx, w, len);
+    const struct lexicon_entry *e = lexicon_find_inline(lx, w, len);
     if (e) {
       if (m == NONE) {
         last = open_group(s, t, e->polarity, e->subjectivity, e->intensity,

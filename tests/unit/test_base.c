@@ -102,17 +102,35 @@ static void jsonw_fast_path_matches_reference(void)
 {
   unsigned long long x = 88172645463325252ull;
   int mismatches = 0;
-  for (int i = 0; i < 200000; i++) {
+  for (int i = 0; i < 400000; i++) {
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;
     double v;
-    switch (i % 4) {
+    uint64_t bits;
+    switch (i % 8) {
     case 0: v = (double)(x % 2000001) / 1e6 - 1.0; break;      /* scores */
     case 1: v = ((double)(x >> 11) / 9007199254740992.0) * 2 - 1; break;
     case 2: v = (double)(x % 100000) / 7.0; break;
-    default: v = (double)(x % 1000) * 1e-3 + 1e-4 * (double)(i % 5); break;
+    case 3: v = (double)(x % 1000) * 1e-3 + 1e-4 * (double)(i % 5); break;
+    case 4: /* any bit pattern from 2^-15 to 2^49: across both cut-offs */
+      bits = (x & ((1ull << 52) - 1)) | ((1008ull + (x >> 58)) << 52);
+      memcpy(&v, &bits, sizeof v);
+      break;
+    case 5: /* powers of two and their neighbours: the uneven gap below */
+      v = ldexp(1.0, (int)(x % 66) - 16);
+      if (x & (1ull << 40))
+        v = nextafter(v, (x & (1ull << 41)) ? 0.0 : 1e300);
+      break;
+    case 6: /* 16-digit decimals: the shortest often needs 16 digits, above 2^53 */
+      v = (double)(x % 10000000000000000ull) / 1e16;
+      break;
+    default: /* short decimals at every magnitude */
+      v = (double)(x % 100000) / pow(10.0, (double)(x >> 59));
+      break;
     }
+    if (x & (1ull << 42))
+      v = -v;
     char fast[40], ref[40];
     jsonw_format_double(v, fast);
     int n = 0;
