@@ -46,6 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 
   struct http_request req;
+  memset(&req, 0, sizeof req);
   req.path = PICK(paths, data[0]);
   req.method = PICK(methods, data[1]);
   req.content_type = PICK(types, data[2]);

@@ -452,6 +452,15 @@ enum err config_from_env(struct config *cfg, char *err, size_t errlen)
       return ERR_INVALID;
     cfg->request_timeout_ms = (unsigned)n;
   }
+  if ((v = getenv("API_TOKEN"))) {
+    if (strlen(v) >= sizeof cfg->api_token || strchr(v, ' ')) {
+      snprintf(err, errlen,
+               "API_TOKEN: must be at most %zu characters without spaces",
+               sizeof cfg->api_token - 1);
+      return ERR_INVALID;
+    }
+    copy(cfg->api_token, sizeof cfg->api_token, v);
+  }
   if ((v = getenv("LOG_MESSAGE_TEXT")) &&
       parse_bool("LOG_MESSAGE_TEXT", v, &cfg->log_text, err, errlen))
     return ERR_INVALID;
@@ -489,6 +498,7 @@ void config_print(const struct config *cfg, void *file)
           cfg->threads, cfg->max_connections, cfg->max_per_ip);
   fprintf(f, "IDLE_TIMEOUT=%u\nREQUEST_TIMEOUT_MS=%u\n", cfg->idle_timeout_s,
           cfg->request_timeout_ms);
+  fprintf(f, "API_TOKEN=%s\n", cfg->api_token[0] ? "********" : "");
   fprintf(f, "LOG_MESSAGE_TEXT=%s\nLOG_LEVEL=%s\n",
           cfg->log_text ? "true" : "false", cfg->log_level);
   alerts_print(cfg, f);

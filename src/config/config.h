@@ -48,6 +48,7 @@ struct config {
   unsigned idle_timeout_s;  /* IDLE_TIMEOUT, default 30 s */
   unsigned request_timeout_ms; /* REQUEST_TIMEOUT_MS, default 10000 */
   bool log_text;            /* LOG_MESSAGE_TEXT, default false */
+  char api_token[256];      /* API_TOKEN (secret); "" = not required */
   char log_level[16];       /* LOG_LEVEL: debug|info|warn|error */
 
   /* Store and alert policy */

@@ -15,6 +15,8 @@
  * to the right one. */
 #include "http/dashboard.h"
 
+#include "http/auth.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,13 +134,13 @@ bool dashboard_owns(const char *path)
 bool dashboard_authorized(const struct dashboard *d,
                           const struct http_request *req)
 {
-  /* API_TOKEN (issue 5) goes here: the page sends it as "Authorization:
-   * Bearer" on fetches and as ?access_token= on the EventSource (which
-   * cannot set headers). Until then the dashboard is open, like the rest
-   * of the service, which listens on loopback only without secrets. */
-  (void)d;
-  (void)req;
-  return true;
+  /* The page sends API_TOKEN as "Authorization: Bearer" on fetches and as
+   * ?access_token= on the EventSource (which cannot set headers). Static
+   * files hold no data: the page loads and asks for the token. */
+  if (!d || !auth_path_guarded(req->path))
+    return true;
+  return auth_token_ok(d->cfg->api_token, req->authorization,
+                       req->access_token);
 }
 
 /* ---- /api/stats ------------------------------------------------------- */

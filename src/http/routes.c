@@ -17,6 +17,8 @@
  * brace, which is also how a duplicate replays its first answer. */
 #include "http/routes.h"
 
+#include "http/auth.h"
+
 #include <assert.h>
 #include <cjson/cJSON.h>
 #include <stdarg.h>
@@ -303,7 +305,15 @@ static const struct route *find_route(const char *path)
 bool routes_preflight(const struct app *app, const struct http_request *req,
                       struct http_response *resp)
 {
-  (void)app;
+  if (auth_path_guarded(req->path) &&
+      !auth_token_ok(app->cfg->api_token, req->authorization,
+                     req->access_token)) {
+    resp->route = dashboard_owns(req->path) ? METRICS_ROUTE_OTHER
+                                            : METRICS_ROUTE_SLASH;
+    routes_error(resp, 401, "unauthorized",
+                 "%s needs Authorization: Bearer API_TOKEN", req->path);
+    return false;
+  }
   if (dashboard_owns(req->path)) {
     /* The dashboard (dashboard.h) answers its own paths, GET or HEAD. */
     resp->route = METRICS_ROUTE_OTHER;

@@ -33,6 +33,8 @@ struct http_request {
   const char *content_type; /* the Content-Type header; NULL when absent */
   const char *body;         /* body_len bytes, then a NUL (body[body_len]) */
   size_t body_len;
+  const char *authorization; /* the Authorization header; NULL if absent */
+  const char *access_token;  /* the ?access_token= query value, or NULL */
 };
 
 /* One response. The strings are static; the body is owned. */

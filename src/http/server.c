@@ -477,6 +477,10 @@ static enum MHD_Result first_call(struct conn *c, struct MHD_Connection *mc,
                                                   MHD_HTTP_HEADER_CONTENT_TYPE),
       .body = "",
       .body_len = 0,
+      .authorization = MHD_lookup_connection_value(
+          mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+      .access_token =
+          MHD_lookup_connection_value(mc, MHD_GET_ARGUMENT_KIND, "access_token"),
   };
   r->stage =
       routes_preflight(srv->app, &hr, &c->resp) ? STAGE_BODY : STAGE_REFUSED;
@@ -544,6 +548,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
             mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
         .body = buf_ptr(&c->body),
         .body_len = c->body.len,
+        .authorization = MHD_lookup_connection_value(
+            mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+        .access_token = MHD_lookup_connection_value(mc, MHD_GET_ARGUMENT_KIND,
+                                                    "access_token"),
     };
     if (dashboard_is_stream(url) && !strcmp(method, "GET"))
       return start_stream(c, mc, &hr);

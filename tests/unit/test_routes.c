@@ -20,7 +20,9 @@ static int call(const char *method, const char *path, const char *ctype,
   char *copy = malloc(len + 1);
   memcpy(copy, body, len);
   copy[len] = '\0';
-  struct http_request req = {method, path, ctype, copy, len};
+  struct http_request req = {
+      .method = method, .path = path, .content_type = ctype, .body = copy,
+      .body_len = len};
   routes_handle(&app, &scratch, &req, &resp);
   free(copy);
   cJSON_Delete(parsed);
