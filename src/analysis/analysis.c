@@ -27,16 +27,22 @@ enum err analysis_run(const struct config *cfg, const struct lexicon *lx,
   rc = detector_score(d, text, len, pr->polarity, pr->subjectivity, dr);
   if (rc)
     return rc;
-  a->model = dr;
-  if (cfg->detector == CONFIG_DETECTOR_MODEL) {
-    a->frustrated = dr->frustrated;
-    /* Levels are defined on polarity; a message the model finds frustrated
-     * must still reach the level at which alerts start. */
-    if (a->frustrated && a->level < cfg->alert_min_level &&
-        cfg->alert_min_level < cfg->n_levels)
-      a->level = cfg->alert_min_level;
-  }
+  analysis_apply_model(cfg, a, dr);
   return ERR_OK;
+}
+
+void analysis_apply_model(const struct config *cfg, struct analysis *a,
+                          const struct detector_result *dr)
+{
+  a->model = dr;
+  if (cfg->detector != CONFIG_DETECTOR_MODEL)
+    return;
+  a->frustrated = dr->frustrated;
+  /* Levels are defined on polarity; a message the model finds frustrated
+   * must still reach the level at which alerts start. */
+  if (a->frustrated && a->level < cfg->alert_min_level &&
+      cfg->alert_min_level < cfg->n_levels)
+    a->level = cfg->alert_min_level;
 }
 
 enum err analysis_detector_new(const struct config *cfg, struct detector **out)

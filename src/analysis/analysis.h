@@ -39,6 +39,12 @@ enum err analysis_run(const struct config *cfg, const struct lexicon *lx,
                       struct polarity_result *pr, struct detector_result *dr,
                       struct analysis *a);
 
+/* Records the model's result dr in a (borrowed) and, with
+ * FRUSTRATION_DETECTOR=model, lets it decide `frustrated` and lifts a
+ * frustrated message to at least ALERT_MIN_LEVEL. */
+void analysis_apply_model(const struct config *cfg, struct analysis *a,
+                          const struct detector_result *dr);
+
 /* Builds the detector the configuration asks for: NULL in *out for
  * FRUSTRATION_DETECTOR=polarity, the compiled-in model otherwise. */
 enum err analysis_detector_new(const struct config *cfg, struct detector **out);

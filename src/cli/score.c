@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/analysis.h"
 #include "base/buf.h"
 #include "base/jsonw.h"
 #include "base/utf8.h"
@@ -53,7 +54,9 @@ static void usage(FILE *f)
           "\"text\" field and writes each object back with \"polarity\" and\n"
           "\"subjectivity\" added, other fields kept. Bad lines are reported\n"
           "on stderr (file:line: reason) and skipped; the exit status is 1\n"
-          "if there was any.\n");
+          "if there was any. With FRUSTRATION_DETECTOR=model each line also\n"
+          "gets \"frustrated\", \"level\" and \"frustration\" (the model's\n"
+          "score).\n");
 }
 
 /* Block reader: lines are handed out as spans of one buffer, so a line is
@@ -511,6 +514,50 @@ struct nums {
   } slot[NUMS_SLOTS];
 };
 
+/* What scoring one line needs. With FRUSTRATION_DETECTOR=model (det set)
+ * each line also gets "frustrated", "level" and "frustration" (the model's
+ * score); with the default polarity detector only the two TextBlob scores
+ * are added, as the original service computed them. */
+struct scorer {
+  const struct config *cfg;
+  const struct lexicon *lx;
+  const struct detector *det; /* NULL: polarity only */
+  struct polarity_result r;
+  struct detector_result dr;
+  struct nums *nc;
+  struct buf text; /* a decoded "text" */
+  char extra[128]; /* the model's fields, ", \"frustrated\": ..." */
+  size_t extra_len;
+  bool frustrated;
+  const char *level;
+};
+
+/* Runs the model on text when it is configured and renders its fields into
+ * sc->extra; without a model leaves extra empty. */
+static enum err score_model(struct scorer *sc, const char *text, size_t len)
+{
+  sc->extra_len = 0;
+  if (!sc->det)
+    return ERR_OK;
+  enum err rc = detector_score(sc->det, text, len, sc->r.polarity,
+                               sc->r.subjectivity, &sc->dr);
+  if (rc)
+    return rc;
+  struct analysis a;
+  analysis_compute(sc->cfg, &sc->r, &a);
+  analysis_apply_model(sc->cfg, &a, &sc->dr);
+  sc->frustrated = a.frustrated;
+  sc->level = sc->cfg->levels[a.level].name;
+  char num[40];
+  jsonw_format_double(sc->dr.score, num);
+  int n = snprintf(sc->extra, sizeof sc->extra,
+                   ", \"frustrated\": %s, \"level\": \"%s\", "
+                   "\"frustration\": %s",
+                   a.frustrated ? "true" : "false", sc->level, num);
+  sc->extra_len = n > 0 && (size_t)n < sizeof sc->extra ? (size_t)n : 0;
+  return ERR_OK;
+}
+
 /* jsonw_format_double(v, out), from the cache when v was seen. */
 static size_t format_number(struct nums *nc, double v, char *out)
 {
@@ -533,9 +580,11 @@ static size_t format_number(struct nums *nc, double v, char *out)
 
 /* Appends the line with the scores inserted before its final brace: the
  * line, then everything after it, written in one piece. */
-static void put_scored(struct buf *out, struct nums *nc, const char *line,
-                       size_t end, const struct polarity_result *r)
+static void put_scored(struct buf *out, struct scorer *sc, const char *line,
+                       size_t end)
 {
+  struct nums *nc = sc->nc;
+  const struct polarity_result *r = &sc->r;
   static const char pkey[] = ", \"polarity\": ";
   static const char skey[] = ", \"subjectivity\": ";
   char tail[sizeof pkey + sizeof skey + 2 * 40];
@@ -545,19 +594,19 @@ static void put_scored(struct buf *out, struct nums *nc, const char *line,
   memcpy(tail + n, skey, sizeof skey - 1);
   n += sizeof skey - 1;
   n += format_number(nc, r->subjectivity, tail + n);
-  memcpy(tail + n, "}\n", 2);
-  n += 2;
   buf_append(out, line, end - 1);
   buf_append(out, tail, n);
+  buf_append(out, sc->extra, sc->extra_len);
+  buf_append(out, "}\n", 2);
 }
 
 /* Scores one line with cJSON: any line scan_line left undecided. On
  * failure returns a static reason. line[len] must be a NUL (the reader
  * guarantees one). */
-static const char *score_line_cjson(const struct lexicon *lx, char *line,
-                                    size_t len, struct polarity_result *r,
-                                    struct nums *nc, struct buf *out)
+static const char *score_line_cjson(struct scorer *sc, char *line,
+                                    size_t len, struct buf *out)
 {
+  struct polarity_result *r = &sc->r;
   /* A NUL byte is not JSON; cJSON would stop reading there. Requiring the
    * terminator after the value refuses trailing garbage. */
   cJSON *obj = NULL;
@@ -577,7 +626,9 @@ static const char *score_line_cjson(const struct lexicon *lx, char *line,
     why = text ? "\"text\" is not a string" : "no \"text\" field";
     goto out;
   }
-  if (polarity_analyze(lx, text->valuestring, strlen(text->valuestring), r)) {
+  if (polarity_analyze(sc->lx, text->valuestring, strlen(text->valuestring),
+                       r) ||
+      score_model(sc, text->valuestring, strlen(text->valuestring))) {
     why = "text cannot be scored";
     goto out;
   }
@@ -587,7 +638,7 @@ static const char *score_line_cjson(const struct lexicon *lx, char *line,
     size_t end = len;
     while (end > 0 && strchr(" \t\r", line[end - 1]))
       end--;
-    put_scored(out, nc, line, end, r);
+    put_scored(out, sc, line, end);
   } else {
     /* Replacing fails when there is no "polarity" yet, and then leaves
      * the new item to us. */
@@ -598,6 +649,14 @@ static const char *score_line_cjson(const struct lexicon *lx, char *line,
     cJSON_AddNumberToObject(obj, "subjectivity", r->subjectivity);
     if (!cJSON_GetObjectItemCaseSensitive(obj, "polarity"))
       cJSON_AddNumberToObject(obj, "polarity", r->polarity);
+    if (sc->det) {
+      cJSON_DeleteItemFromObjectCaseSensitive(obj, "frustrated");
+      cJSON_DeleteItemFromObjectCaseSensitive(obj, "level");
+      cJSON_DeleteItemFromObjectCaseSensitive(obj, "frustration");
+      cJSON_AddBoolToObject(obj, "frustrated", sc->frustrated);
+      cJSON_AddStringToObject(obj, "level", sc->level);
+      cJSON_AddNumberToObject(obj, "frustration", sc->dr.score);
+    }
     char *json = cJSON_PrintUnformatted(obj);
     buf_puts(out, json);
     buf_putc(out, '\n');
@@ -609,16 +668,14 @@ out:
 }
 
 /* Scores one line into out; on failure returns a static reason. */
-static const char *score_line(const struct lexicon *lx, char *line,
-                              size_t len, struct polarity_result *r,
-                              struct nums *nc, struct buf *text,
+static const char *score_line(struct scorer *s, char *line, size_t len,
                               struct buf *out)
 {
   struct scan sc;
   if (!scan_line(line, len, &sc) || sc.has_scores) {
     if (!utf8_is_valid(line, len))
       return "invalid UTF-8";
-    return score_line_cjson(lx, line, len, r, nc, out);
+    return score_line_cjson(s, line, len, out);
   }
   /* scan_line saw every byte outside its strings to be ASCII; only a line
    * with a high bit in a string needs the full check. */
@@ -631,22 +688,20 @@ static const char *score_line(const struct lexicon *lx, char *line,
   const char *t = sc.text;
   size_t tlen = sc.text_len;
   if (sc.text_escaped) {
-    unescape(sc.text, sc.text_len, text);
-    t = text->data;
-    tlen = text->len;
+    unescape(sc.text, sc.text_len, &s->text);
+    t = s->text.data;
+    tlen = s->text.len;
   }
   /* The line is valid UTF-8, and so is the text: a slice of it between
    * ASCII bytes, or that with escapes decoded to valid code points. */
-  if (polarity_analyze_valid(lx, t, tlen, r))
+  if (polarity_analyze_valid(s->lx, t, tlen, &s->r) || score_model(s, t, tlen))
     return "text cannot be scored";
-  put_scored(out, nc, line, sc.end, r);
+  put_scored(out, s, line, sc.end);
   return NULL;
 }
 
-static int score_stream(const struct lexicon *lx, FILE *in, const char *name,
-                        struct polarity_result *r, struct reader *rd,
-                        struct nums *nc, struct buf *text, struct buf *out,
-                        unsigned long *bad)
+static int score_stream(struct scorer *s, FILE *in, const char *name,
+                        struct reader *rd, struct buf *out, unsigned long *bad)
 {
   unsigned long lineno = 0;
   reader_reset(rd, in);
@@ -665,7 +720,7 @@ static int score_stream(const struct lexicon *lx, FILE *in, const char *name,
        * the spare byte the reader keeps after the last line). */
       char saved = line[len];
       line[len] = '\0';
-      why = score_line(lx, line, len, r, nc, text, out);
+      why = score_line(s, line, len, out);
       line[len] = saved;
     }
     if (why) {
@@ -697,24 +752,37 @@ int cli_score(int argc, char **argv)
       return 2;
     }
   }
+  struct config cfg;
+  if (cli_load_config(&cfg))
+    return 1;
+  struct scorer sc = {.cfg = &cfg};
   struct lexicon *lx = NULL;
+  struct detector *det = NULL;
   enum err rc = lexicon_new(LEXICON_EN, &lx);
   if (rc) {
     fprintf(stderr, "score: lexicon: %s\n", err_str(rc));
     return 1;
   }
-  struct polarity_result r;
+  rc = analysis_detector_new(&cfg, &det);
+  if (rc) {
+    fprintf(stderr, "score: detector: %s\n", err_str(rc));
+    lexicon_free(lx);
+    return 1;
+  }
+  sc.lx = lx;
+  sc.det = det;
   struct reader rd;
-  struct buf text, out;
-  polarity_result_init(&r);
+  struct buf out;
+  polarity_result_init(&sc.r);
+  detector_result_init(&sc.dr);
   reader_init(&rd);
-  buf_init(&text, SCORE_MAX_LINE);
+  buf_init(&sc.text, SCORE_MAX_LINE);
   buf_init(&out, 0);
-  struct nums *nc = xcalloc(1, sizeof *nc);
+  sc.nc = xcalloc(1, sizeof *sc.nc);
   unsigned long bad = 0;
   int status = 0;
   if (argc < 2) {
-    status = score_stream(lx, stdin, "<stdin>", &r, &rd, nc, &text, &out, &bad);
+    status = score_stream(&sc, stdin, "<stdin>", &rd, &out, &bad);
   } else {
     for (int i = 1; i < argc; i++) {
       FILE *f = strcmp(argv[i], "-") ? fopen(argv[i], "rb") : stdin;
@@ -723,7 +791,7 @@ int cli_score(int argc, char **argv)
         status = 1;
         continue;
       }
-      status |= score_stream(lx, f, argv[i], &r, &rd, nc, &text, &out, &bad);
+      status |= score_stream(&sc, f, argv[i], &rd, &out, &bad);
       if (f != stdin)
         fclose(f);
     }
@@ -737,10 +805,12 @@ int cli_score(int argc, char **argv)
     status = 1;
   }
   reader_cleanup(&rd);
-  free(nc);
-  buf_cleanup(&text);
+  free(sc.nc);
+  buf_cleanup(&sc.text);
   buf_cleanup(&out);
-  polarity_result_cleanup(&r);
+  polarity_result_cleanup(&sc.r);
+  detector_result_cleanup(&sc.dr);
+  detector_free(det);
   lexicon_free(lx);
   return status;
 }

@@ -162,6 +162,25 @@ def test_analyze_with_model_detector():
     check("frustration" not in json.loads(p.stdout), "polarity mode runs no model")
 
 
+def test_score_with_model_detector():
+    lines = [{"id": 1, "text": "Still waiting for my refund, third time asking."},
+             {"id": 2, "text": "thanks, all good", "polarity": 3},
+             {"id": 3, "text": "caf\u00e9 is great"}]
+    data = "".join(json.dumps(x) + "\n" for x in lines).encode()
+    p = run(["score"], data, env={"FRUSTRATION_DETECTOR": "model"})
+    check(p.returncode == 0, "score with the model")
+    out = [json.loads(x) for x in p.stdout.decode().splitlines()]
+    check(len(out) == 3, "three lines")
+    check(out[0]["frustrated"] is True and out[0]["level"] in ("frustrated", "angry")
+          and 0.5 <= out[0]["frustration"] <= 1, "model fields, fast path")
+    check(out[1]["frustrated"] is False and out[1]["level"] == "calm"
+          and abs(out[1]["polarity"] - 0.45) < 1e-9, "model fields, cJSON path")
+    check(all(0 <= o["frustration"] <= 1 for o in out), "scores in [0, 1]")
+    p = run(["score"], data)
+    check("frustration" not in json.loads(p.stdout.decode().splitlines()[0]),
+          "polarity mode adds only the TextBlob scores")
+
+
 def test_help_version_check_config():
     for cmd in (["--help"], ["analyze", "--help"], ["score", "--help"],
                 ["check-config", "--help"], ["serve", "--help"]):
