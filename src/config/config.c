@@ -26,6 +26,11 @@ static void alerts_defaults(struct config *cfg)
        "frustrated");
   cfg->alert_min_level = 2; /* "frustrated" among the default levels */
   cfg->text_retention_days = 0;
+  cfg->escalation = true;
+  cfg->escalate_window_s = 600;
+  cfg->escalate_negative_count = 3;
+  cfg->escalate_repeat_count = 3;
+  cfg->escalate_drop = 0.5;
   copy(cfg->devrev_url, sizeof cfg->devrev_url, "https://api.devrev.ai");
   cfg->devrev_timeout_ms = 10000;
   cfg->outbox_backoff_base_ms = 1000;
@@ -293,6 +298,30 @@ static enum err alerts_from_env(struct config *cfg, char *err, size_t errlen)
       return ERR_INVALID;
     cfg->text_retention_days = (unsigned)n;
   }
+  if ((v = getenv("ESCALATION")) &&
+      parse_bool("ESCALATION", v, &cfg->escalation, err, errlen))
+    return ERR_INVALID;
+  if ((v = getenv("ESCALATE_WINDOW"))) {
+    if (parse_ulong("ESCALATE_WINDOW", v, 1, 7ul * 86400, &n, err, errlen))
+      return ERR_INVALID;
+    cfg->escalate_window_s = (unsigned)n;
+  }
+  /* The store keeps a customer's last 20 scores (STORE_WINDOW_MAX): a
+   * count above that could never be reached. */
+  if ((v = getenv("ESCALATE_NEGATIVE_COUNT"))) {
+    if (parse_ulong("ESCALATE_NEGATIVE_COUNT", v, 1, 20, &n, err, errlen))
+      return ERR_INVALID;
+    cfg->escalate_negative_count = (unsigned)n;
+  }
+  if ((v = getenv("ESCALATE_REPEAT_COUNT"))) {
+    if (parse_ulong("ESCALATE_REPEAT_COUNT", v, 1, 20, &n, err, errlen))
+      return ERR_INVALID;
+    cfg->escalate_repeat_count = (unsigned)n;
+  }
+  if ((v = getenv("ESCALATE_DROP")) &&
+      parse_double("ESCALATE_DROP", v, 0.0, 2.0, &cfg->escalate_drop, err,
+                   errlen))
+    return ERR_INVALID;
   if (parse_str("DEVREV_API_TOKEN", cfg->devrev_token,
                 sizeof cfg->devrev_token, false, err, errlen) ||
       parse_str("DEVREV_API_URL", cfg->devrev_url, sizeof cfg->devrev_url,
@@ -369,6 +398,11 @@ static void alerts_print(const struct config *cfg, FILE *f)
   fprintf(f, "\nALERT_COOLDOWN=%u\nALERT_MIN_LEVEL=%s\n", cfg->alert_cooldown_s,
           cfg->alert_min_level_name);
   fprintf(f, "MESSAGE_TEXT_RETENTION_DAYS=%u\n", cfg->text_retention_days);
+  fprintf(f, "ESCALATION=%s\nESCALATE_WINDOW=%u\n",
+          cfg->escalation ? "on" : "off", cfg->escalate_window_s);
+  fprintf(f, "ESCALATE_NEGATIVE_COUNT=%u\nESCALATE_REPEAT_COUNT=%u\n",
+          cfg->escalate_negative_count, cfg->escalate_repeat_count);
+  fprintf(f, "ESCALATE_DROP=%g\n", cfg->escalate_drop);
   fprintf(f, "DEVREV_API_TOKEN=%s\n", *cfg->devrev_token ? "********" : "");
   fprintf(f, "DEVREV_API_URL=%s\nDEVREV_PART_ID=%s\nDEVREV_OWNER_ID=%s\n",
           cfg->devrev_url, cfg->devrev_part_id, cfg->devrev_owner_id);

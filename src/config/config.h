@@ -58,6 +58,13 @@ struct config {
   size_t alert_min_level;   /* its index in levels (default "frustrated") */
   unsigned text_retention_days; /* MESSAGE_TEXT_RETENTION_DAYS, 0 = keep */
 
+  /* Conversation context: escalation over each customer's recent scores */
+  bool escalation;                 /* ESCALATION, default on */
+  unsigned escalate_window_s;      /* ESCALATE_WINDOW, default 600 s */
+  unsigned escalate_negative_count; /* ESCALATE_NEGATIVE_COUNT, default 3 */
+  unsigned escalate_repeat_count;  /* ESCALATE_REPEAT_COUNT, default 3 */
+  double escalate_drop;            /* ESCALATE_DROP, default 0.5 */
+
   /* DevRev delivery; no token means record-only mode */
   char devrev_token[2048];  /* DEVREV_API_TOKEN (secret: masked in print) */
   char devrev_url[512];     /* DEVREV_API_URL, default https://api.devrev.ai */

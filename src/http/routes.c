@@ -773,6 +773,7 @@ static void put_result(struct routes_scratch *s, size_t i, bool stored,
   int64_t alert_id = 0;
   const char *key = "";
   bool duplicate = false;
+  const struct ingest_result *escalated = NULL;
   if (stored) {
     const struct ingest_result *r = &s->results[i];
     duplicate = r->outcome == STORE_ALERT_DUPLICATE;
@@ -781,14 +782,23 @@ static void put_result(struct routes_scratch *s, size_t i, bool stored,
     key = r->alert_key;
     if (duplicate && r->result_json && r->result_json[0] == '{')
       obj = r->result_json;
+    /* A duplicate's stored object already holds its "escalated". */
+    if (!duplicate && r->escalation[0])
+      escalated = r;
   }
   size_t len = strlen(obj);
   /* Every object here is one of ours: "{...}" with at least one field,
    * so the outcome goes before the last byte after a comma. The alert key
    * is hex: nothing to escape. */
   jsonw_raw(w, obj, len - 1);
-  enum err rc =
-      buf_printf(w->out, ",\"alert\":\"%s\"", store_alert_name(outcome));
+  enum err rc = ERR_OK;
+  if (escalated) {
+    rc = buf_putc(w->out, ',');
+    if (!rc)
+      rc = store_escalation_json(escalated, w->out);
+  }
+  if (!rc)
+    rc = buf_printf(w->out, ",\"alert\":\"%s\"", store_alert_name(outcome));
   if (!rc && alert_id)
     rc = buf_printf(w->out, ",\"alert_id\":%lld,\"alert_key\":\"%s\"",
                     (long long)alert_id, key);

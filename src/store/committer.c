@@ -57,12 +57,28 @@ static int64_t wall_ms(void)
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+_Static_assert(CONFIG_MAX_LEVELS <= STORE_MAX_LEVELS &&
+                   CONFIG_LEVEL_NAME_MAX <= STORE_LEVEL_NAME_MAX,
+               "the alert policy holds every configured level");
+
 void committer_options_from_config(const struct config *cfg,
                                    struct committer_options *o)
 {
   memset(o, 0, sizeof *o);
   o->policy.cooldown_ms = (int64_t)cfg->alert_cooldown_s * 1000;
   o->policy.min_level = cfg->alert_min_level;
+  o->policy.escalation = cfg->escalation;
+  o->policy.window_ms = (int64_t)cfg->escalate_window_s * 1000;
+  o->policy.negative_count = cfg->escalate_negative_count;
+  o->policy.repeat_count = cfg->escalate_repeat_count;
+  o->policy.drop = cfg->escalate_drop;
+  o->policy.n_levels = cfg->n_levels;
+  for (size_t i = 0; i < cfg->n_levels; i++) {
+    snprintf(o->policy.level_names[i], sizeof o->policy.level_names[i], "%s",
+             cfg->levels[i].name);
+    snprintf(o->policy.severities[i], sizeof o->policy.severities[i], "%s",
+             cfg->levels[i].severity);
+  }
 }
 
 /* Runs one transaction over the jobs list; sets each job's rc. Returns

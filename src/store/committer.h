@@ -46,7 +46,8 @@ struct committer_options {
   void *on_outbox_ctx;
 };
 
-/* Fills o from the configuration (ALERT_COOLDOWN, ALERT_MIN_LEVEL) with
+/* Fills o from the configuration (ALERT_COOLDOWN, ALERT_MIN_LEVEL, the
+ * levels, ESCALATION and ESCALATE_*) with
  * default queue sizes and no callback. */
 void committer_options_from_config(const struct config *cfg,
                                    struct committer_options *o);

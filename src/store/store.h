@@ -34,6 +34,7 @@
 #include "base/err.h"
 
 struct store; /* opaque; see store_int.h */
+struct buf;   /* base/buf.h */
 
 /* The newest schema version this build knows. */
 #define STORE_SCHEMA_VERSION 3
@@ -45,6 +46,11 @@ struct store; /* opaque; see store_int.h */
 
 /* Scores kept per customer in customer_state. */
 #define STORE_WINDOW_MAX 20
+
+/* Levels an alert policy can name, and the room for a level's name (as in
+ * config.h: CONFIG_MAX_LEVELS, CONFIG_LEVEL_NAME_MAX). */
+#define STORE_MAX_LEVELS 8
+#define STORE_LEVEL_NAME_MAX 32
 
 /* Length of an alert key: 32 hex digits and a NUL. */
 #define STORE_ALERT_KEY_LEN 33
@@ -117,6 +123,30 @@ struct alert_policy {
   /* ALERT_MIN_LEVEL as a level index: frustrated messages below it raise
    * nothing. */
   size_t min_level;
+  /* Conversation context (ESCALATION, default on in the service; a zeroed
+   * policy has it off). Over the customer's window of recent scores (see
+   * customer_state), a message's effective level is raised when:
+   *  - it is negative (level >= 1) and, with it, negative_count negative
+   *    messages of the customer fall within window_ms: to min_level;
+   *  - its level is at least 2 above the window's mean level, or its
+   *    polarity is more than drop below the window's mean polarity: one
+   *    level up (never above the top);
+   *  - with it, repeat_count messages of its conversation_id fall within
+   *    window_ms, all negative (level >= 1 or polarity < 0) or while the
+   *    customer's alert is open: to min_level.
+   * An escalated message alerts like a frustrated one at its effective
+   * level. Counts are at most STORE_WINDOW_MAX. */
+  bool escalation;
+  int64_t window_ms;    /* ESCALATE_WINDOW */
+  size_t negative_count; /* ESCALATE_NEGATIVE_COUNT */
+  size_t repeat_count;   /* ESCALATE_REPEAT_COUNT */
+  double drop;           /* ESCALATE_DROP */
+  /* The configured levels (names and DevRev severities), needed to name an
+   * effective level the detector did not give; escalation needs n_levels
+   * >= 1. */
+  size_t n_levels;
+  char level_names[STORE_MAX_LEVELS][STORE_LEVEL_NAME_MAX];
+  char severities[STORE_MAX_LEVELS][16];
 };
 
 /* One message as the caller scored it. Strings are borrowed for the call;
@@ -143,8 +173,18 @@ struct ingest_msg {
   const char *result_json;
 };
 
+/* Room for an escalation reason, NUL included. */
+#define STORE_REASON_MAX 160
+
 struct ingest_result {
   enum store_alert outcome;
+  /* The level the alert policy used: the message's own, or higher when
+   * conversation context escalated it (then level_name names it and
+   * escalation says why; escalation is "" otherwise). Not set for
+   * DUPLICATE: the first answer, stored, already tells it. */
+  size_t level;
+  char level_name[STORE_LEVEL_NAME_MAX];
+  char escalation[STORE_REASON_MAX];
   /* For DUPLICATE: the outcome the first delivery of this message_id got
    * (what the client was told then); otherwise equal to outcome. */
   enum store_alert original;
@@ -169,6 +209,12 @@ struct ingest_result {
  *    `update_severity` when the level rose to a different severity; the
  *    alert's level, activity and count are updated); else a new alert is
  *    opened (CREATED: outbox `create_ticket`); otherwise NONE.
+ *    With pol->escalation, the customer's window (read before the message
+ *    joins it) may first raise the message's effective level (see struct
+ *    alert_policy); the alert then uses that level, its name and severity,
+ *    the result says why (level, level_name, escalation) and the stored
+ *    result_json carries "escalated" so a duplicate replays it. The
+ *    message row and the window keep the detector's level.
  * now_ms is the commit time used for cooldowns and created_at.
  * results has room for n; on success every entry is filled (clean each
  * with store_ingest_result_cleanup); on failure none needs cleaning.
@@ -177,6 +223,11 @@ struct ingest_result {
 enum err store_ingest(struct store *st, const struct ingest_msg *msgs, size_t n,
                       const struct alert_policy *pol, int64_t now_ms,
                       struct ingest_result *results);
+
+/* Appends "escalated":{"level":NAME,"reason":TEXT} for a result whose
+ * escalation is not "" (the member an answer gets; the stored result_json
+ * of an escalated message already holds it). Returns buf's error. */
+enum err store_escalation_json(const struct ingest_result *r, struct buf *out);
 
 /* Checks the fields store_ingest requires; ERR_INVALID if one is missing. */
 enum err store_ingest_check(const struct ingest_msg *msgs, size_t n);

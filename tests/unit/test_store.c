@@ -708,6 +708,269 @@ static void test_excerpt_and_window(void)
   store_close(st);
 }
 
+/* ---- Conversation context: scripted conversations --------------------- */
+
+#define MIN_MS 60000LL
+
+/* POLICY with escalation on and the service's defaults: a 10-minute
+ * window, 3 negative messages, 3 contacts, a drop of 0.5. */
+static struct alert_policy ctx_policy(void)
+{
+  struct alert_policy p = POLICY;
+  p.escalation = true;
+  p.window_ms = 10 * MIN_MS;
+  p.negative_count = 3;
+  p.repeat_count = 3;
+  p.drop = 0.5;
+  p.n_levels = 4;
+  for (size_t i = 0; i < 4; i++) {
+    snprintf(p.level_names[i], sizeof p.level_names[i], "%s", level_names[i]);
+    snprintf(p.severities[i], sizeof p.severities[i], "%s", severities[i]);
+  }
+  return p;
+}
+
+/* A mild message: level 1 (dissatisfied), not frustrated on its own. */
+static struct ingest_msg mild(const char *mid, const char *cust)
+{
+  struct ingest_msg m = msg(mid, cust, 1);
+  m.polarity = -0.2;
+  m.text = "Still waiting for an answer.";
+  return m;
+}
+
+/* Ingests m under pol into *r (the caller cleans it). */
+static enum store_alert ingest_ctx(struct store *st, const struct ingest_msg *m,
+                                   const struct alert_policy *pol, int64_t now,
+                                   struct ingest_result *r)
+{
+  enum err rc = store_ingest(st, m, 1, pol, now, r);
+  CHECK_INT(rc, ERR_OK);
+  return rc ? STORE_ALERT_NONE : r->outcome;
+}
+
+static void test_escalate_negative_count(void)
+{
+  struct store *st = open_fresh();
+  if (!st)
+    return;
+  struct alert_policy pol = ctx_policy();
+  struct ingest_result r;
+  struct ingest_msg m = mild("n1", "nina");
+  CHECK_INT(ingest_ctx(st, &m, &pol, T0, &r), STORE_ALERT_NONE);
+  CHECK_STR(r.escalation, "");
+  CHECK_INT(r.level, 1);
+  store_ingest_result_cleanup(&r);
+  m = mild("n2", "nina");
+  CHECK_INT(ingest_ctx(st, &m, &pol, T0 + 2 * MIN_MS, &r), STORE_ALERT_NONE);
+  CHECK_STR(r.escalation, "");
+  store_ingest_result_cleanup(&r);
+  /* The third within ten minutes: raised to ALERT_MIN_LEVEL, alerting. */
+  m = mild("n3", "nina");
+  CHECK_INT(ingest_ctx(st, &m, &pol, T0 + 4 * MIN_MS, &r),
+            STORE_ALERT_CREATED);
+  CHECK_INT(r.level, 2);
+  CHECK_STR(r.level_name, "frustrated");
+  CHECK(strstr(r.escalation, "3 negative messages within 600 s") != NULL);
+  struct store_alert_row a;
+  CHECK_INT(store_alert_get(st, r.alert_id, &a), ERR_OK);
+  CHECK_INT(a.level, 2);
+  CHECK_STR(a.severity, "high");
+  store_alert_row_cleanup(&a);
+  store_ingest_result_cleanup(&r);
+  /* The row keeps the detector's level; the stored answer tells why. */
+  struct store_message sm;
+  bool found = false;
+  CHECK_INT(store_message_get(st, "n3", &sm, &found), ERR_OK);
+  CHECK(found);
+  CHECK_INT(sm.level, 1);
+  CHECK(sm.result_json && strstr(sm.result_json, "\"escalated\":{\"level\":"
+                                                 "\"frustrated\",\"reason\":"));
+  store_message_cleanup(&sm);
+  /* A duplicate replays it and escalates nothing again. */
+  CHECK_INT(ingest_ctx(st, &m, &pol, T0 + 5 * MIN_MS, &r),
+            STORE_ALERT_DUPLICATE);
+  CHECK_INT(r.original, STORE_ALERT_CREATED);
+  CHECK(r.result_json && strstr(r.result_json, "\"escalated\"") != NULL);
+  store_ingest_result_cleanup(&r);
+  /* A fourth joins the open alert. */
+  m = mild("n4", "nina");
+  CHECK_INT(ingest_ctx(st, &m, &pol, T0 + 6 * MIN_MS, &r),
+            STORE_ALERT_APPENDED);
+  store_ingest_result_cleanup(&r);
+  /* In one batch (one transaction) the window sees the earlier messages. */
+  struct ingest_msg batch[3] = {mild("b1", "bob"), mild("b2", "bob"),
+                                mild("b3", "bob")};
+  struct ingest_result rs[3];
+  CHECK_INT(store_ingest(st, batch, 3, &pol, T0, rs), ERR_OK);
+  CHECK_INT(rs[0].outcome, STORE_ALERT_NONE);
+  CHECK_INT(rs[1].outcome, STORE_ALERT_NONE);
+  CHECK_INT(rs[2].outcome, STORE_ALERT_CREATED);
+  CHECK_INT(rs[2].level, 2);
+  for (size_t i = 0; i < 3; i++)
+    store_ingest_result_cleanup(&rs[i]);
+  store_close(st);
+}
+
+static void test_escalate_outside_window(void)
+{
+  struct store *st = open_fresh();
+  if (!st)
+    return;
+  struct alert_policy pol = ctx_policy();
+  struct ingest_result r;
+  /* The same three mild messages, eleven minutes apart: never three
+   * within the window. */
+  const char *ids[] = {"s1", "s2", "s3", "s4"};
+  for (int i = 0; i < 4; i++) {
+    struct ingest_msg m = mild(ids[i], "sol");
+    CHECK_INT(ingest_ctx(st, &m, &pol, T0 + i * 11 * MIN_MS, &r),
+              STORE_ALERT_NONE);
+    CHECK_STR(r.escalation, "");
+    CHECK_INT(r.level, 1);
+    store_ingest_result_cleanup(&r);
+  }
+  /* Calm messages do not count, nor does a calm one escalate. */
+  struct ingest_msg c1 = mild("c1", "cal"), c2 = msg("c2", "cal", 0),
+                    c3 = mild("c3", "cal"), c4 = msg("c4", "cal", 0);
+  c2.polarity = c4.polarity = -0.05;
+  CHECK_INT(ingest_ctx(st, &c1, &pol, T0, &r), STORE_ALERT_NONE);
+  store_ingest_result_cleanup(&r);
+  CHECK_INT(ingest_ctx(st, &c2, &pol, T0 + 1, &r), STORE_ALERT_NONE);
+  store_ingest_result_cleanup(&r);
+  CHECK_INT(ingest_ctx(st, &c3, &pol, T0 + 2, &r), STORE_ALERT_NONE);
+  store_ingest_result_cleanup(&r);
+  CHECK_INT(ingest_ctx(st, &c4, &pol, T0 + 3, &r), STORE_ALERT_NONE);
+  CHECK_STR(r.escalation, "");
+  store_ingest_result_cleanup(&r);
+  store_close(st);
+}
+
+static void test_escalate_trend(void)
+{
+  struct store *st = open_fresh();
+  if (!st)
+    return;
+  struct alert_policy pol = ctx_policy();
+  struct ingest_result r;
+  /* Happy, happy, then a sharp drop to a mild complaint: one level up. */
+  struct ingest_msg h1 = msg("t1", "tia", 0), h2 = msg("t2", "tia", 0);
+  h1.polarity = 0.6;
+  h2.polarity = 0.5;
+  CHECK_INT(ingest_ctx(st, &h1, &pol, T0, &r), STORE_ALERT_NONE);
+  store_ingest_result_cleanup(&r);
+  CHECK_INT(ingest_ctx(st, &h2, &pol, T0 + MIN_MS, &r), STORE_ALERT_NONE);
+  store_ingest_result_cleanup(&r);
+  struct ingest_msg d = mild("t3", "tia");
+  CHECK_INT(ingest_ctx(st, &d, &pol, T0 + 2 * MIN_MS, &r),
+            STORE_ALERT_CREATED);
+  CHECK_INT(r.level, 2);
+  CHECK(strstr(r.escalation, "polarity dropped 0.75") != NULL);
+  store_ingest_result_cleanup(&r);
+  /* Calm, then frustrated: two steps above the mean, raised to angry. */
+  struct ingest_msg k1 = msg("k1", "kai", 0), k2 = msg("k2", "kai", 2);
+  k2.polarity = k1.polarity; /* the level alone rose */
+  CHECK_INT(ingest_ctx(st, &k1, &pol, T0, &r), STORE_ALERT_NONE);
+  store_ingest_result_cleanup(&r);
+  CHECK_INT(ingest_ctx(st, &k2, &pol, T0 + MIN_MS, &r), STORE_ALERT_CREATED);
+  CHECK_INT(r.level, 3);
+  CHECK_STR(r.level_name, "angry");
+  CHECK(strstr(r.escalation, "level rose 2.0") != NULL);
+  struct store_alert_row a;
+  CHECK_INT(store_alert_get(st, r.alert_id, &a), ERR_OK);
+  CHECK_STR(a.severity, "blocker");
+  CHECK_STR(a.level_name, "angry");
+  store_alert_row_cleanup(&a);
+  store_ingest_result_cleanup(&r);
+  /* At the top already: nothing to raise. */
+  struct ingest_msg l1 = msg("l1", "lou", 0), l2 = msg("l2", "lou", 3);
+  CHECK_INT(ingest_ctx(st, &l1, &pol, T0, &r), STORE_ALERT_NONE);
+  store_ingest_result_cleanup(&r);
+  CHECK_INT(ingest_ctx(st, &l2, &pol, T0 + 1, &r), STORE_ALERT_CREATED);
+  CHECK_INT(r.level, 3);
+  CHECK_STR(r.escalation, "");
+  store_ingest_result_cleanup(&r);
+  store_close(st);
+}
+
+static void test_escalate_repeat_contact(void)
+{
+  struct store *st = open_fresh();
+  if (!st)
+    return;
+  struct alert_policy pol = ctx_policy();
+  struct ingest_result r;
+  /* Three slightly negative (calm) messages about one conversation. */
+  const char *ids[] = {"r1", "r2", "r3"};
+  for (int i = 0; i < 3; i++) {
+    struct ingest_msg m = msg(ids[i], "ray", 0);
+    m.polarity = -0.05;
+    m.conversation_id = "conv-9";
+    CHECK_INT(ingest_ctx(st, &m, &pol, T0 + i * MIN_MS, &r),
+              i < 2 ? STORE_ALERT_NONE : STORE_ALERT_CREATED);
+    if (i == 2) {
+      CHECK_INT(r.level, 2);
+      CHECK(strstr(r.escalation, "3 messages about the same conversation") !=
+            NULL);
+    }
+    store_ingest_result_cleanup(&r);
+  }
+  /* Spread over two conversations: no repeat. */
+  const char *convs[] = {"a", "b", "a"};
+  const char *ids2[] = {"q1", "q2", "q3"};
+  for (int i = 0; i < 3; i++) {
+    struct ingest_msg m = msg(ids2[i], "quin", 0);
+    m.polarity = -0.05;
+    m.conversation_id = convs[i];
+    CHECK_INT(ingest_ctx(st, &m, &pol, T0 + i * MIN_MS, &r), STORE_ALERT_NONE);
+    CHECK_STR(r.escalation, "");
+    store_ingest_result_cleanup(&r);
+  }
+  /* While an alert is open, even neutral follow-ups on the conversation
+   * count. */
+  struct ingest_msg f = msg("o1", "oli", 2);
+  f.conversation_id = "conv-7";
+  CHECK_INT(ingest_ctx(st, &f, &pol, T0, &r), STORE_ALERT_CREATED);
+  store_ingest_result_cleanup(&r);
+  const char *ids3[] = {"o2", "o3"};
+  for (int i = 0; i < 2; i++) {
+    struct ingest_msg m = msg(ids3[i], "oli", 0);
+    m.polarity = 0.0;
+    m.conversation_id = "conv-7";
+    CHECK_INT(ingest_ctx(st, &m, &pol, T0 + (i + 1) * MIN_MS, &r),
+              i == 0 ? STORE_ALERT_NONE : STORE_ALERT_APPENDED);
+    if (i == 1)
+      CHECK(strstr(r.escalation, "with an alert open") != NULL);
+    store_ingest_result_cleanup(&r);
+  }
+  store_close(st);
+}
+
+static void test_escalation_off(void)
+{
+  struct store *st = open_fresh();
+  if (!st)
+    return;
+  struct alert_policy pol = ctx_policy();
+  pol.escalation = false;
+  struct ingest_result r;
+  const char *ids[] = {"f1", "f2", "f3", "f4"};
+  for (int i = 0; i < 4; i++) {
+    struct ingest_msg m = mild(ids[i], "fay");
+    m.conversation_id = "conv-1";
+    CHECK_INT(ingest_ctx(st, &m, &pol, T0 + i * MIN_MS, &r), STORE_ALERT_NONE);
+    CHECK_INT(r.level, 1);
+    CHECK_STR(r.escalation, "");
+    store_ingest_result_cleanup(&r);
+  }
+  /* The window still records them: turning it on later has the context. */
+  struct store_score sc[8];
+  size_t n = 0;
+  CHECK_INT(store_customer_recent(st, "fay", sc, 8, &n), ERR_OK);
+  CHECK_INT(n, 4);
+  store_close(st);
+}
+
 /* Two handles on one file (the committer's and the worker's). */
 static void test_two_handles(void)
 {
@@ -764,6 +1027,11 @@ int main(void)
   RUN(test_purge_text);
   RUN(test_excerpt_and_window);
   RUN(test_two_handles);
+  RUN(test_escalate_negative_count);
+  RUN(test_escalate_outside_window);
+  RUN(test_escalate_trend);
+  RUN(test_escalate_repeat_contact);
+  RUN(test_escalation_off);
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
   if (system(cmd) != 0)
