@@ -152,6 +152,14 @@ enum err analysis_describe(const struct config *cfg, const struct analysis *a,
 
 enum err analysis_words(const struct analysis *a, struct buf *out)
 {
+  /* With the model (it only runs when configured), its reasons are what
+   * decided, in words an agent understands. */
+  if (a->model && a->model->n_reasons > 0) {
+    enum err rc = ERR_OK;
+    for (size_t i = 0; i < a->model->n_reasons && !rc; i++)
+      rc = buf_printf(out, "%s%s", i ? "; " : "", a->model->reasons[i].text);
+    return rc;
+  }
   size_t idx[ANALYSIS_MAX_WORDS];
   size_t n = deciding(a, idx, ANALYSIS_MAX_WORDS);
   enum err rc = ERR_OK;

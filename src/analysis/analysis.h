@@ -68,9 +68,10 @@ enum err analysis_describe(const struct config *cfg, const struct analysis *a,
 /* Deciding words listed by analysis_describe and analysis_words. */
 #define ANALYSIS_MAX_WORDS 5
 
-/* Appends the deciding words (the assessments on the side of the score,
- * strongest first, at most ANALYSIS_MAX_WORDS) joined by ", ", e.g.
- * "terrible, not good"; nothing when there are none. For alert tickets. */
+/* Appends what decided, for alert tickets: with the model, its reasons
+ * joined by "; "; otherwise the deciding words (the assessments on the side
+ * of the score, strongest first, at most ANALYSIS_MAX_WORDS) joined by
+ * ", ", e.g. "terrible, not good". Nothing when there are none. */
 enum err analysis_words(const struct analysis *a, struct buf *out);
 
 #endif
