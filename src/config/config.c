@@ -61,6 +61,12 @@ void config_defaults(struct config *cfg)
   cfg->idle_timeout_s = 30;
   cfg->request_timeout_ms = 10000;
   cfg->log_text = false;
+  cfg->signature_max_age_s = 300;
+  cfg->rate_limit = 50;
+  cfg->rate_limit_burst = 100;
+  cfg->rate_limit_loopback = false;
+  cfg->max_header_bytes = 8 * 1024;
+  cfg->devrev_comment_source = true;
   copy(cfg->log_level, sizeof cfg->log_level, "info");
   alerts_defaults(cfg);
 }
@@ -256,6 +262,98 @@ static enum err parse_str(const char *name, char *dst, size_t cap,
   }
   copy(dst, cap, v);
   return ERR_OK;
+}
+
+/* Signatures, abuse limits, TLS and DevRev events (issue 5). */
+static enum err security_from_env(struct config *cfg, char *err,
+                                  size_t errlen)
+{
+  const char *v;
+  unsigned long n;
+  if (parse_str("WEBHOOK_SECRET", cfg->webhook_secret,
+                sizeof cfg->webhook_secret, false, err, errlen) ||
+      parse_str("DEVREV_WEBHOOK_SECRET", cfg->devrev_webhook_secret,
+                sizeof cfg->devrev_webhook_secret, false, err, errlen) ||
+      parse_str("SLACK_SIGNING_SECRET", cfg->slack_signing_secret,
+                sizeof cfg->slack_signing_secret, false, err, errlen) ||
+      parse_str("TLS_CERT", cfg->tls_cert, sizeof cfg->tls_cert, false, err,
+                errlen) ||
+      parse_str("TLS_KEY", cfg->tls_key, sizeof cfg->tls_key, false, err,
+                errlen) ||
+      parse_str("DEVREV_SELF_ID", cfg->devrev_self_id,
+                sizeof cfg->devrev_self_id, false, err, errlen))
+    return ERR_INVALID;
+  if ((v = getenv("SIGNATURE_MAX_AGE"))) {
+    if (parse_ulong("SIGNATURE_MAX_AGE", v, 1, 86400, &n, err, errlen))
+      return ERR_INVALID;
+    cfg->signature_max_age_s = (unsigned)n;
+  }
+  if ((v = getenv("RATE_LIMIT"))) {
+    if (parse_ulong("RATE_LIMIT", v, 0, 1000000, &n, err, errlen))
+      return ERR_INVALID;
+    cfg->rate_limit = (unsigned)n;
+  }
+  if ((v = getenv("RATE_LIMIT_BURST"))) {
+    if (parse_ulong("RATE_LIMIT_BURST", v, 1, 1000000, &n, err, errlen))
+      return ERR_INVALID;
+    cfg->rate_limit_burst = (unsigned)n;
+  }
+  if ((v = getenv("RATE_LIMIT_LOOPBACK")) &&
+      parse_bool("RATE_LIMIT_LOOPBACK", v, &cfg->rate_limit_loopback, err,
+                 errlen))
+    return ERR_INVALID;
+  if ((v = getenv("MAX_HEADER_BYTES"))) {
+    if (parse_ulong("MAX_HEADER_BYTES", v, 1024, 1ul << 20, &n, err, errlen))
+      return ERR_INVALID;
+    cfg->max_header_bytes = n;
+  }
+  if ((v = getenv("DEVREV_COMMENT_SOURCE")) &&
+      parse_bool("DEVREV_COMMENT_SOURCE", v, &cfg->devrev_comment_source, err,
+                 errlen))
+    return ERR_INVALID;
+  if ((v = getenv("DEVREV_SOURCE_TICKET")) &&
+      parse_bool("DEVREV_SOURCE_TICKET", v, &cfg->devrev_source_ticket, err,
+                 errlen))
+    return ERR_INVALID;
+  if ((v = getenv("DEVREV_UPDATE_SEVERITY")) &&
+      parse_bool("DEVREV_UPDATE_SEVERITY", v, &cfg->devrev_update_severity,
+                 err, errlen))
+    return ERR_INVALID;
+  if ((v = getenv("DEVREV_UPDATE_SENTIMENT")) &&
+      parse_bool("DEVREV_UPDATE_SENTIMENT", v, &cfg->devrev_update_sentiment,
+                 err, errlen))
+    return ERR_INVALID;
+  return ERR_OK;
+}
+
+/* Checks that go across settings; run once everything is read. */
+static enum err security_check(const struct config *cfg, char *err,
+                               size_t errlen)
+{
+  if (!*cfg->tls_cert != !*cfg->tls_key) {
+    snprintf(err, errlen, "%s is set but %s is not: TLS needs both the "
+                          "certificate and its key",
+             *cfg->tls_cert ? "TLS_CERT" : "TLS_KEY",
+             *cfg->tls_cert ? "TLS_KEY" : "TLS_CERT");
+    return ERR_INVALID;
+  }
+  if (cfg->metrics_auth && !*cfg->api_token) {
+    snprintf(err, errlen,
+             "METRICS_REQUIRE_TOKEN is on but API_TOKEN is not set");
+    return ERR_INVALID;
+  }
+  return ERR_OK;
+}
+
+bool config_has_auth(const struct config *cfg)
+{
+  return *cfg->api_token || *cfg->webhook_secret ||
+         *cfg->devrev_webhook_secret || *cfg->slack_signing_secret;
+}
+
+enum err config_check(const struct config *cfg, char *err, size_t errlen)
+{
+  return security_check(cfg, err, errlen);
 }
 
 static enum err alerts_from_env(struct config *cfg, char *err, size_t errlen)
@@ -495,6 +593,11 @@ enum err config_from_env(struct config *cfg, char *err, size_t errlen)
     }
     copy(cfg->api_token, sizeof cfg->api_token, v);
   }
+  if ((v = getenv("METRICS_REQUIRE_TOKEN")) &&
+      parse_bool("METRICS_REQUIRE_TOKEN", v, &cfg->metrics_auth, err, errlen))
+    return ERR_INVALID;
+  if (security_from_env(cfg, err, errlen))
+    return ERR_INVALID;
   if ((v = getenv("LOG_MESSAGE_TEXT")) &&
       parse_bool("LOG_MESSAGE_TEXT", v, &cfg->log_text, err, errlen))
     return ERR_INVALID;
@@ -507,7 +610,9 @@ enum err config_from_env(struct config *cfg, char *err, size_t errlen)
     }
     copy(cfg->log_level, sizeof cfg->log_level, v);
   }
-  return alerts_from_env(cfg, err, errlen);
+  if (alerts_from_env(cfg, err, errlen))
+    return ERR_INVALID;
+  return security_check(cfg, err, errlen);
 }
 
 void config_print(const struct config *cfg, void *file)
@@ -533,6 +638,25 @@ void config_print(const struct config *cfg, void *file)
   fprintf(f, "IDLE_TIMEOUT=%u\nREQUEST_TIMEOUT_MS=%u\n", cfg->idle_timeout_s,
           cfg->request_timeout_ms);
   fprintf(f, "API_TOKEN=%s\n", cfg->api_token[0] ? "********" : "");
+  fprintf(f, "METRICS_REQUIRE_TOKEN=%s\n", cfg->metrics_auth ? "on" : "off");
+  fprintf(f, "WEBHOOK_SECRET=%s\n", *cfg->webhook_secret ? "********" : "");
+  fprintf(f, "DEVREV_WEBHOOK_SECRET=%s\n",
+          *cfg->devrev_webhook_secret ? "********" : "");
+  fprintf(f, "SLACK_SIGNING_SECRET=%s\n",
+          *cfg->slack_signing_secret ? "********" : "");
+  fprintf(f, "SIGNATURE_MAX_AGE=%u\n", cfg->signature_max_age_s);
+  fprintf(f, "RATE_LIMIT=%u\nRATE_LIMIT_BURST=%u\nRATE_LIMIT_LOOPBACK=%s\n",
+          cfg->rate_limit, cfg->rate_limit_burst,
+          cfg->rate_limit_loopback ? "on" : "off");
+  fprintf(f, "MAX_HEADER_BYTES=%zu\nTLS_CERT=%s\nTLS_KEY=%s\n",
+          cfg->max_header_bytes, cfg->tls_cert, cfg->tls_key);
+  fprintf(f, "DEVREV_SELF_ID=%s\nDEVREV_COMMENT_SOURCE=%s\n",
+          cfg->devrev_self_id, cfg->devrev_comment_source ? "on" : "off");
+  fprintf(f, "DEVREV_SOURCE_TICKET=%s\nDEVREV_UPDATE_SEVERITY=%s\n",
+          cfg->devrev_source_ticket ? "on" : "off",
+          cfg->devrev_update_severity ? "on" : "off");
+  fprintf(f, "DEVREV_UPDATE_SENTIMENT=%s\n",
+          cfg->devrev_update_sentiment ? "on" : "off");
   fprintf(f, "LOG_MESSAGE_TEXT=%s\nLOG_LEVEL=%s\n",
           cfg->log_text ? "true" : "false", cfg->log_level);
   alerts_print(cfg, f);

@@ -49,7 +49,36 @@ struct config {
   unsigned request_timeout_ms; /* REQUEST_TIMEOUT_MS, default 10000 */
   bool log_text;            /* LOG_MESSAGE_TEXT, default false */
   char api_token[256];      /* API_TOKEN (secret); "" = not required */
+  bool metrics_auth;        /* METRICS_REQUIRE_TOKEN: /metrics needs API_TOKEN */
   char log_level[16];       /* LOG_LEVEL: debug|info|warn|error */
+
+  /* Request signatures (secrets; "" = that check is off) */
+  char webhook_secret[512];        /* WEBHOOK_SECRET: X-Signature-256 */
+  char devrev_webhook_secret[512]; /* DEVREV_WEBHOOK_SECRET */
+  char slack_signing_secret[512];  /* SLACK_SIGNING_SECRET */
+  unsigned signature_max_age_s; /* SIGNATURE_MAX_AGE, default 300 s: Slack
+                                 * timestamps and DevRev event timestamps */
+
+  /* Abuse limits */
+  unsigned rate_limit;       /* RATE_LIMIT: requests/s per source address,
+                              * default 50; 0 = off */
+  unsigned rate_limit_burst; /* RATE_LIMIT_BURST, default 100 */
+  bool rate_limit_loopback;  /* RATE_LIMIT_LOOPBACK: also limit loopback
+                              * peers (default off: a local proxy or
+                              * health check is one source for everyone) */
+  size_t max_header_bytes;   /* MAX_HEADER_BYTES, default 8 KiB */
+  char tls_cert[1024];       /* TLS_CERT (--tls-cert): PEM file; "" = plain */
+  char tls_key[1024];        /* TLS_KEY (--tls-key): PEM file */
+
+  /* DevRev events received on /webhook */
+  char devrev_self_id[256]; /* DEVREV_SELF_ID: our own user (loop guard) */
+  bool devrev_comment_source; /* DEVREV_COMMENT_SOURCE, default on: an
+                               * alert from a DevRev message comments
+                               * (internal) on the object it came from */
+  bool devrev_source_ticket;  /* DEVREV_SOURCE_TICKET, default off: such an
+                               * alert also opens an alert ticket */
+  bool devrev_update_severity;  /* DEVREV_UPDATE_SEVERITY, default off */
+  bool devrev_update_sentiment; /* DEVREV_UPDATE_SENTIMENT, default off */
 
   /* Store and alert policy */
   char database_url[1024];  /* DATABASE_URL, default ./var/frustration.db */
@@ -94,6 +123,14 @@ enum err config_parse_levels(struct config *cfg, const char *spec, char *err,
  * the host), to cfg->host and cfg->port. ERR_INVALID with a message. */
 enum err config_parse_listen(struct config *cfg, const char *spec, char *err,
                              size_t errlen);
+
+/* True when some request authentication is configured (API_TOKEN or a
+ * signature secret): the server may then listen beyond loopback. */
+bool config_has_auth(const struct config *cfg);
+
+/* Re-checks the settings that go together (TLS_CERT with TLS_KEY,
+ * METRICS_REQUIRE_TOKEN with API_TOKEN) after flags changed them. */
+enum err config_check(const struct config *cfg, char *err, size_t errlen);
 
 /* Index into cfg->levels of the level for polarity p. */
 size_t config_level_for(const struct config *cfg, double polarity);
