@@ -78,7 +78,12 @@ void committer_options_from_config(const struct config *cfg,
              cfg->levels[i].name);
     snprintf(o->policy.severities[i], sizeof o->policy.severities[i], "%s",
              cfg->levels[i].severity);
+    o->policy.sentiments[i] = cfg->levels[i].sentiment;
   }
+  o->policy.source_comment = cfg->devrev_comment_source;
+  o->policy.source_ticket = cfg->devrev_source_ticket;
+  o->policy.source_severity = cfg->devrev_update_severity;
+  o->policy.source_sentiment = cfg->devrev_update_sentiment;
 }
 
 /* Runs one transaction over the jobs list; sets each job's rc. Returns

@@ -283,8 +283,17 @@ const char *store_kind_name(enum store_kind k)
     return "comment";
   case STORE_KIND_UPDATE_SEVERITY:
     return "update_severity";
+  case STORE_KIND_SOURCE_COMMENT:
+    return "source_comment";
+  case STORE_KIND_UPDATE_SOURCE:
+    return "update_source";
   }
   return "comment";
+}
+
+bool store_kind_is_source(enum store_kind k)
+{
+  return k == STORE_KIND_SOURCE_COMMENT || k == STORE_KIND_UPDATE_SOURCE;
 }
 
 const char *store_state_name(enum store_state s)
@@ -401,8 +410,77 @@ static char *facts_payload(const struct ingest_msg *m)
   key_str(&w, "level", m->level_name);
   key_str(&w, "severity", m->severity);
   key_str(&w, "words", m->words);
+  key_str(&w, "source_object", m->source_object);
+  key_str(&w, "source_display_id", m->source_display_id);
+  key_str(&w, "source_type", m->source_type);
+  key_str(&w, "rev_org", m->rev_org);
   jsonw_object_end(&w);
   return buf_take(&b);
+}
+
+/* update_source: the fields to set on the message's ticket. */
+static char *source_update_payload(const struct ingest_msg *m,
+                                   const struct alert_policy *pol,
+                                   size_t level, const char *severity)
+{
+  struct buf b;
+  struct jsonw w;
+  buf_init(&b, 0);
+  jsonw_init(&w, &b);
+  jsonw_object_begin(&w);
+  key_str(&w, "source_object", m->source_object);
+  key_str(&w, "source_display_id", m->source_display_id);
+  key_str(&w, "customer_id", m->customer_id);
+  if (level < pol->n_levels && level < STORE_MAX_LEVELS)
+    key_str(&w, "level", pol->level_names[level]);
+  if (pol->source_severity)
+    key_str(&w, "severity", severity);
+  if (pol->source_sentiment && level < pol->n_levels &&
+      level < STORE_MAX_LEVELS && pol->sentiments[level] > 0) {
+    jsonw_key(&w, "sentiment");
+    jsonw_int(&w, pol->sentiments[level]);
+  }
+  jsonw_object_end(&w);
+  return buf_take(&b);
+}
+
+/* True when m came from a DevRev event (it knows its source object). */
+static bool from_source(const struct ingest_msg *m)
+{
+  return m->source_object && *m->source_object;
+}
+
+/* True when an alert raised by m should have a ticket of its own. */
+static bool wants_ticket(const struct ingest_msg *m,
+                         const struct alert_policy *pol)
+{
+  return !from_source(m) || pol->source_ticket;
+}
+
+/* The outbox entries aimed at m's source object, for an alert (alert_id)
+ * now at `level` with `severity`. */
+static enum err source_entries(struct store *st, const struct ingest_msg *m,
+                               const struct alert_policy *pol,
+                               int64_t alert_id, size_t level,
+                               const char *severity, int64_t now_ms)
+{
+  if (!from_source(m))
+    return ERR_OK;
+  enum err rc = ERR_OK;
+  if (pol->source_comment) {
+    char *payload = facts_payload(m);
+    rc = st->ops->outbox_insert(st, alert_id, STORE_KIND_SOURCE_COMMENT,
+                                payload, now_ms);
+    free(payload);
+  }
+  if (!rc && (pol->source_severity || pol->source_sentiment) &&
+      m->source_type && !strcmp(m->source_type, "ticket")) {
+    char *payload = source_update_payload(m, pol, level, severity);
+    rc = st->ops->outbox_insert(st, alert_id, STORE_KIND_UPDATE_SOURCE,
+                                payload, now_ms);
+    free(payload);
+  }
+  return rc;
 }
 
 static char *severity_payload(const struct ingest_msg *m, const char *prev)
@@ -636,7 +714,8 @@ static char *escalated_json(const struct ingest_msg *m,
 
 /* Opens a new alert for m; sets *id and key. */
 static enum err open_alert(struct store *st, const struct ingest_msg *m,
-                           int64_t now_ms, struct ingest_result *r)
+                           const struct alert_policy *pol, int64_t now_ms,
+                           struct ingest_result *r)
 {
   struct store_alert_row a = {0};
   char *payload = NULL;
@@ -651,12 +730,18 @@ static enum err open_alert(struct store *st, const struct ingest_msg *m,
   a.created_at_ms = now_ms;
   a.last_activity_ms = now_ms;
   a.message_count = 1;
+  a.ticket_wanted = wants_ticket(m, pol);
   enum err rc = st->ops->alert_insert(st, &a);
   if (rc)
     goto out;
-  payload = facts_payload(m);
-  rc = st->ops->outbox_insert(st, a.id, STORE_KIND_CREATE_TICKET, payload,
-                              now_ms);
+  if (a.ticket_wanted) {
+    payload = facts_payload(m);
+    rc = st->ops->outbox_insert(st, a.id, STORE_KIND_CREATE_TICKET, payload,
+                                now_ms);
+    if (rc)
+      goto out;
+  }
+  rc = source_entries(st, m, pol, a.id, m->level, m->severity, now_ms);
   if (rc)
     goto out;
   r->alert_id = a.id;
@@ -666,20 +751,41 @@ out:
   return rc;
 }
 
-/* Adds m to the open alert a (owned by the caller). */
+/* Adds m to the open alert a (owned by the caller). An alert without a
+ * ticket (raised by DevRev messages only) gets one when a message that
+ * wants one joins it; one with a ticket is told of every message. */
 static enum err append_alert(struct store *st, const struct ingest_msg *m,
-                             int64_t now_ms, struct store_alert_row *a,
+                             const struct alert_policy *pol, int64_t now_ms,
+                             struct store_alert_row *a,
                              struct ingest_result *r)
 {
   char *payload = facts_payload(m);
   char *raise = NULL;
-  enum err rc =
-      st->ops->outbox_insert(st, a->id, STORE_KIND_COMMENT, payload, now_ms);
+  enum err rc = ERR_OK;
+  bool had_ticket = a->ticket_wanted;
+  if (had_ticket)
+    rc = st->ops->outbox_insert(st, a->id, STORE_KIND_COMMENT, payload,
+                                now_ms);
+  else if (wants_ticket(m, pol)) {
+    /* The ticket opens at the episode's highest level so far. */
+    struct ingest_msg tm = *m;
+    if (a->level > (int64_t)m->level && a->level_name && a->severity) {
+      tm.level = (size_t)a->level;
+      tm.level_name = a->level_name;
+      tm.severity = a->severity;
+    }
+    char *first = facts_payload(&tm);
+    rc = st->ops->outbox_insert(st, a->id, STORE_KIND_CREATE_TICKET, first,
+                                now_ms);
+    free(first);
+    a->ticket_wanted = true;
+  }
   if (rc)
     goto out;
   if ((int64_t)m->level > a->level) {
-    /* Only a change DevRev can see is worth a request. */
-    if (!a->severity || strcmp(a->severity, m->severity)) {
+    /* Only a change DevRev can see is worth a request (a ticket created
+     * just now already has the new severity). */
+    if (had_ticket && (!a->severity || strcmp(a->severity, m->severity))) {
       raise = severity_payload(m, a->severity);
       rc = st->ops->outbox_insert(st, a->id, STORE_KIND_UPDATE_SEVERITY, raise,
                                   now_ms);
@@ -695,6 +801,11 @@ static enum err append_alert(struct store *st, const struct ingest_msg *m,
   a->last_activity_ms = now_ms;
   a->message_count++;
   rc = st->ops->alert_update(st, a);
+  if (rc)
+    goto out;
+  /* The source ticket takes the alert's level: the episode's highest. */
+  rc = source_entries(st, m, pol, a->id, (size_t)a->level, a->severity,
+                      now_ms);
   if (rc)
     goto out;
   r->alert_id = a->id;
@@ -763,7 +874,7 @@ static enum err ingest_one(struct store *st, const struct ingest_msg *m,
     }
     /* A clock stepping back gives a negative age: still within. */
     if (open_found && now_ms - open.last_activity_ms <= pol->cooldown_ms) {
-      rc = append_alert(st, &em, now_ms, &open, r);
+      rc = append_alert(st, &em, pol, now_ms, &open, r);
       r->outcome = STORE_ALERT_APPENDED;
     } else {
       if (open_found) {
@@ -772,7 +883,7 @@ static enum err ingest_one(struct store *st, const struct ingest_msg *m,
         if (rc)
           goto out;
       }
-      rc = open_alert(st, &em, now_ms, r);
+      rc = open_alert(st, &em, pol, now_ms, r);
       r->outcome = STORE_ALERT_CREATED;
     }
     if (rc)
@@ -861,6 +972,10 @@ void store_message_cleanup(struct store_message *m)
   free(m->text);
   free(m->level_name);
   free(m->result_json);
+  free(m->source_object);
+  free(m->source_display_id);
+  free(m->source_type);
+  free(m->rev_org);
   memset(m, 0, sizeof *m);
 }
 

@@ -12,8 +12,10 @@
  *  - alerts: one open alert per customer episode, with its DevRev ticket
  *    once known;
  *  - outbox: what must still be told to DevRev (create_ticket, comment,
- *    update_severity), written in the same transaction as the message that
- *    caused it, with its delivery attempts;
+ *    update_severity on the alert's ticket; source_comment, update_source
+ *    on the DevRev object a message came from), written in the same
+ *    transaction as the message that caused it, with its delivery
+ *    attempts;
  *  - customer_state: each customer's window of recent scores.
  *
  * Threads: a handle is not thread-safe; open one per thread (the committer
@@ -37,7 +39,7 @@ struct store; /* opaque; see store_int.h */
 struct buf;   /* base/buf.h */
 
 /* The newest schema version this build knows. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /* Bytes of message text copied into an outbox payload (cut on a UTF-8
  * boundary): enough for an agent to see what was said, small enough that
@@ -147,6 +149,23 @@ struct alert_policy {
   size_t n_levels;
   char level_names[STORE_MAX_LEVELS][STORE_LEVEL_NAME_MAX];
   char severities[STORE_MAX_LEVELS][16];
+  int sentiments[STORE_MAX_LEVELS]; /* DevRev ticket sentiment per level */
+  /* What an alert does for a message that came from DevRev (its
+   * source_object is set):
+   *  - source_comment (DEVREV_COMMENT_SOURCE): an internal comment on the
+   *    source object (outbox source_comment);
+   *  - source_ticket (DEVREV_SOURCE_TICKET): the alert's own ticket too,
+   *    as for any message (otherwise the alert is recorded without one
+   *    until a message without a source joins it);
+   *  - source_severity / source_sentiment (DEVREV_UPDATE_SEVERITY /
+   *    _SENTIMENT): when the source is a ticket, set its severity and/or
+   *    sentiment to the alert's (outbox update_source).
+   * An alert that has a ticket gets every message's comment on it,
+   * whatever its source. */
+  bool source_comment;
+  bool source_ticket;
+  bool source_severity;
+  bool source_sentiment;
 };
 
 /* One message as the caller scored it. Strings are borrowed for the call;
@@ -167,6 +186,13 @@ struct ingest_msg {
                            * when frustrated */
   bool frustrated;        /* the detector's verdict */
   const char *words;      /* deciding words, for the ticket body */
+  /* A message from a DevRev event: the object it was written on (DON,
+   * display id such as "TKT-12", its type: conversation, ticket, issue)
+   * and the customer's rev org. NULL for other messages. */
+  const char *source_object;
+  const char *source_display_id;
+  const char *source_type;
+  const char *rev_org;
   /* The analysis as answered to the client (without the alert outcome,
    * which the store decides). Stored, and handed back for a duplicate so
    * that the answer can be rebuilt identically. */
@@ -250,6 +276,8 @@ struct store_message {
   int64_t row_id;
   char *message_id, *customer_id, *conversation_id, *text; /* owned */
   char *level_name, *result_json;                          /* owned */
+  char *source_object, *source_display_id, *source_type;   /* owned */
+  char *rev_org;                                           /* owned */
   double polarity, subjectivity;
   int64_t level;
   bool frustrated;
@@ -269,6 +297,9 @@ struct store_alert_row {
   char *customer_id, *conversation_id; /* owned */
   char *level_name, *severity;         /* owned */
   char *ticket_id, *ticket_display_id; /* owned; NULL until known */
+  /* A create_ticket entry was written for it (false for an alert raised
+   * only by DevRev messages while DEVREV_SOURCE_TICKET is off). */
+  bool ticket_wanted;
   int64_t level;
   bool open;
   int64_t created_at_ms, last_activity_ms, message_count;
@@ -305,7 +336,14 @@ enum store_kind {
   STORE_KIND_CREATE_TICKET,
   STORE_KIND_COMMENT,
   STORE_KIND_UPDATE_SEVERITY,
+  STORE_KIND_SOURCE_COMMENT, /* comment on the message's DevRev object */
+  STORE_KIND_UPDATE_SOURCE,  /* works.update of the message's ticket */
 };
+
+/* True for the kinds that go to the message's own DevRev object rather
+ * than to the alert's ticket: they need no ticket and do not wait for
+ * one. */
+bool store_kind_is_source(enum store_kind k);
 
 enum store_state {
   STORE_PENDING, /* to deliver (at next_attempt_at) */
@@ -314,7 +352,8 @@ enum store_state {
   STORE_SKIPPED, /* record-only mode: never sent */
 };
 
-/* "create_ticket", "comment", "update_severity". */
+/* "create_ticket", "comment", "update_severity", "source_comment",
+ * "update_source". */
 const char *store_kind_name(enum store_kind k);
 /* "pending", "done", "dead", "skipped". */
 const char *store_state_name(enum store_state s);
@@ -323,7 +362,11 @@ const char *store_state_name(enum store_state s);
  * the JSON object of facts the entry reports: customer_id,
  * conversation_id, channel, message_id, excerpt, polarity, subjectivity,
  * level, severity, words (absent when unknown); for update_severity:
- * level, severity, previous_severity. */
+ * level, severity, previous_severity. A message from DevRev adds
+ * source_object, source_display_id, source_type and rev_org to the facts;
+ * source_comment carries the facts; update_source carries source_object,
+ * source_display_id, level and severity and/or sentiment (the ticket
+ * fields to set). */
 struct store_entry {
   int64_t id;
   int64_t alert_id;

@@ -122,6 +122,46 @@ static const char *const migrations[] = {
     "  (created_at / 60000, level, alert_outcome, polarity, created_at);"
     "CREATE INDEX outbox_finished ON outbox(finished_at, state)"
     "  WHERE finished_at IS NOT NULL;",
+
+    /* 4: messages from DevRev events keep where they were written; alerts
+     * know whether they have a ticket to go to; the outbox learns the two
+     * kinds aimed at the source object. A CHECK cannot be altered, so the
+     * outbox is rebuilt (SQLite's documented way: new table, copy, drop,
+     * rename; foreign keys are off during migrations, see sq_open). */
+    "ALTER TABLE messages ADD COLUMN source_object TEXT;"
+    "ALTER TABLE messages ADD COLUMN source_display_id TEXT;"
+    "ALTER TABLE messages ADD COLUMN source_type TEXT;"
+    "ALTER TABLE messages ADD COLUMN rev_org TEXT;"
+    "ALTER TABLE alerts ADD COLUMN ticket_wanted INTEGER NOT NULL DEFAULT 1;"
+    "CREATE TABLE outbox_v4 ("
+    "  id INTEGER PRIMARY KEY,"
+    "  alert_id INTEGER NOT NULL REFERENCES alerts(id),"
+    "  kind TEXT NOT NULL CHECK (kind = 'create_ticket'"
+    "    OR kind = 'comment' OR kind = 'update_severity'"
+    "    OR kind = 'source_comment' OR kind = 'update_source'),"
+    "  payload TEXT NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'pending' CHECK (state = 'pending'"
+    "    OR state = 'done' OR state = 'dead' OR state = 'skipped'),"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_at INTEGER NOT NULL,"
+    "  lease_until INTEGER NOT NULL DEFAULT 0,"
+    "  first_attempt_at INTEGER,"
+    "  last_error TEXT,"
+    "  outcome_unknown INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  finished_at INTEGER);"
+    "INSERT INTO outbox_v4 (id, alert_id, kind, payload, state, attempts,"
+    "  next_attempt_at, lease_until, first_attempt_at, last_error,"
+    "  outcome_unknown, created_at, finished_at)"
+    "  SELECT id, alert_id, kind, payload, state, attempts, next_attempt_at,"
+    "  lease_until, first_attempt_at, last_error, outcome_unknown,"
+    "  created_at, finished_at FROM outbox;"
+    "DROP TABLE outbox;"
+    "ALTER TABLE outbox_v4 RENAME TO outbox;"
+    "CREATE INDEX outbox_state ON outbox(state, next_attempt_at);"
+    "CREATE INDEX outbox_alert ON outbox(alert_id, id);"
+    "CREATE INDEX outbox_finished ON outbox(finished_at, state)"
+    "  WHERE finished_at IS NOT NULL;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
@@ -159,20 +199,23 @@ static const char *const sql_text[S_COUNT] = {
         "INSERT INTO messages (message_id, customer_id, conversation_id,"
         " channel, timestamp, lang, text, polarity, subjectivity, level,"
         " level_name, frustrated, alert_outcome, alert_id, result_json,"
-        " created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
-        " ?12, ?13, ?14, ?15, ?16)",
+        " created_at, source_object, source_display_id, source_type,"
+        " rev_org) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
+        " ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
     [S_ALERT_FIND_OPEN] =
         "SELECT id, alert_key, customer_id, conversation_id, level,"
         " level_name, severity, ticket_id, ticket_display_id, created_at,"
-        " last_activity_at, message_count FROM alerts"
+        " last_activity_at, message_count, ticket_wanted FROM alerts"
         " WHERE customer_id = ?1 AND state = 'open'",
     [S_ALERT_INSERT] =
         "INSERT INTO alerts (alert_key, customer_id, conversation_id, level,"
         " level_name, severity, state, created_at, last_activity_at,"
-        " message_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'open', ?7, ?8, ?9)",
+        " message_count, ticket_wanted) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+        " 'open', ?7, ?8, ?9, ?10)",
     [S_ALERT_UPDATE] =
         "UPDATE alerts SET level = ?2, level_name = ?3, severity = ?4,"
-        " state = ?5, last_activity_at = ?6, message_count = ?7 WHERE id = ?1",
+        " state = ?5, last_activity_at = ?6, message_count = ?7,"
+        " ticket_wanted = ?8 WHERE id = ?1",
     [S_OUTBOX_INSERT] =
         "INSERT INTO outbox (alert_id, kind, payload, state, next_attempt_at,"
         " created_at) VALUES (?1, ?2, ?3, 'pending', ?4, ?4)",
@@ -185,14 +228,18 @@ static const char *const sql_text[S_COUNT] = {
     [S_MSG_GET] =
         "SELECT id, message_id, customer_id, conversation_id, text,"
         " level_name, result_json, polarity, subjectivity, level, frustrated,"
-        " alert_outcome, alert_id, created_at FROM messages"
+        " alert_outcome, alert_id, created_at, source_object,"
+        " source_display_id, source_type, rev_org FROM messages"
         " WHERE message_id = ?1",
     [S_ALERT_GET] =
         "SELECT id, alert_key, customer_id, conversation_id, level,"
         " level_name, severity, ticket_id, ticket_display_id, created_at,"
-        " last_activity_at, message_count, state FROM alerts WHERE id = ?1",
-    /* Oldest due entry whose alert has no older pending entry: comments
-     * wait for their ticket and keep their order. */
+        " last_activity_at, message_count, ticket_wanted, state FROM alerts"
+        " WHERE id = ?1",
+    /* Oldest due entry whose alert has no older pending entry in the same
+     * lane: the alert's ticket (comments wait for their ticket and keep
+     * their order) or the source objects (need no ticket, keep their
+     * order, and are not held up by a ticket that cannot be made). */
     [S_CLAIM_SELECT] =
         "SELECT o.id, o.alert_id, o.kind, o.payload, o.attempts,"
         " o.outcome_unknown, o.created_at, o.first_attempt_at, a.alert_key,"
@@ -200,9 +247,12 @@ static const char *const sql_text[S_COUNT] = {
         " FROM outbox o JOIN alerts a ON a.id = o.alert_id"
         " WHERE o.state = 'pending' AND o.next_attempt_at <= ?1"
         " AND o.lease_until <= ?1"
-        " AND (o.kind = 'create_ticket' OR a.ticket_id IS NOT NULL)"
+        " AND (o.kind = 'create_ticket' OR o.kind = 'source_comment'"
+        "   OR o.kind = 'update_source' OR a.ticket_id IS NOT NULL)"
         " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.alert_id = o.alert_id"
-        "   AND p.state = 'pending' AND p.id < o.id)"
+        "   AND p.state = 'pending' AND p.id < o.id"
+        "   AND (p.kind = 'source_comment' OR p.kind = 'update_source')"
+        "     = (o.kind = 'source_comment' OR o.kind = 'update_source'))"
         " ORDER BY o.id LIMIT 1",
     /* A create_ticket is marked unknown while in flight: if the process
      * dies before the answer is recorded, the next attempt looks first. */
@@ -226,7 +276,8 @@ static const char *const sql_text[S_COUNT] = {
     [S_CASCADE_DEAD] =
         "UPDATE outbox SET state = 'dead', lease_until = 0, finished_at = ?3,"
         " last_error = 'the alert has no ticket: ' || ?4"
-        " WHERE alert_id = ?1 AND state = 'pending' AND id <> ?2",
+        " WHERE alert_id = ?1 AND state = 'pending' AND id <> ?2"
+        " AND (kind = 'comment' OR kind = 'update_severity')",
 };
 
 struct sq {
@@ -372,6 +423,10 @@ static enum store_kind kind_parse(const char *s)
     return STORE_KIND_CREATE_TICKET;
   if (s && !strcmp(s, "update_severity"))
     return STORE_KIND_UPDATE_SEVERITY;
+  if (s && !strcmp(s, "source_comment"))
+    return STORE_KIND_SOURCE_COMMENT;
+  if (s && !strcmp(s, "update_source"))
+    return STORE_KIND_UPDATE_SOURCE;
   return STORE_KIND_COMMENT;
 }
 
@@ -555,8 +610,8 @@ enum err store_sqlite_open(struct store *st, const char *path,
                                             "PRAGMA synchronous=NORMAL",
                                             "PRAGMA synchronous=FULL"};
   rc = exec(st, sync_pragma[opts->synchronous]);
-  if (!rc)
-    rc = exec(st, "PRAGMA foreign_keys=ON");
+  /* Foreign keys stay off until the migrations ran: a migration that
+   * rebuilds a table (4) must be able to drop the old one. */
   /* Statement journals and temporary tables stay in memory: a temporary
    * file per statement costs more than the statement. */
   if (!rc)
@@ -568,6 +623,11 @@ enum err store_sqlite_open(struct store *st, const char *path,
   rc = migrate(st, max_version, err, errlen);
   if (rc)
     goto fail;
+  rc = exec(st, "PRAGMA foreign_keys=ON");
+  if (rc) {
+    snprintf(err, errlen, "database %s: %s", path, st->errmsg);
+    goto fail;
+  }
   return ERR_OK;
 fail:
   sq_close(st);
@@ -622,6 +682,10 @@ static enum err sq_msg_insert(struct store *st, const struct ingest_msg *m,
     sqlite3_bind_int64(s, 14, alert_id);
   bind_text(s, 15, m->result_json);
   sqlite3_bind_int64(s, 16, now_ms);
+  bind_text(s, 17, m->source_object);
+  bind_text(s, 18, m->source_display_id);
+  bind_text(s, 19, m->source_type);
+  bind_text(s, 20, m->rev_org);
   enum err rc = run(st, s, "insert message");
   if (!rc)
     *row_id = sqlite3_last_insert_rowid(SQ(st)->db);
@@ -643,6 +707,7 @@ static void read_alert(sqlite3_stmt *s, struct store_alert_row *a)
   a->created_at_ms = sqlite3_column_int64(s, 9);
   a->last_activity_ms = sqlite3_column_int64(s, 10);
   a->message_count = sqlite3_column_int64(s, 11);
+  a->ticket_wanted = sqlite3_column_int(s, 12) != 0;
   a->open = true;
 }
 
@@ -677,6 +742,7 @@ static enum err sq_alert_insert(struct store *st, struct store_alert_row *a)
   sqlite3_bind_int64(s, 7, a->created_at_ms);
   sqlite3_bind_int64(s, 8, a->last_activity_ms);
   sqlite3_bind_int64(s, 9, a->message_count);
+  sqlite3_bind_int(s, 10, a->ticket_wanted);
   enum err rc = run(st, s, "insert alert");
   if (!rc)
     a->id = sqlite3_last_insert_rowid(SQ(st)->db);
@@ -696,6 +762,7 @@ static enum err sq_alert_update(struct store *st,
   bind_text(s, 5, a->open ? "open" : "closed");
   sqlite3_bind_int64(s, 6, a->last_activity_ms);
   sqlite3_bind_int64(s, 7, a->message_count);
+  sqlite3_bind_int(s, 8, a->ticket_wanted);
   return run(st, s, "update alert");
 }
 
@@ -808,6 +875,10 @@ static enum err sq_message_get(struct store *st, const char *message_id,
     m->outcome = outcome_parse((const char *)sqlite3_column_text(s, 11));
     m->alert_id = sqlite3_column_int64(s, 12);
     m->created_at_ms = sqlite3_column_int64(s, 13);
+    m->source_object = col_dup(s, 14);
+    m->source_display_id = col_dup(s, 15);
+    m->source_type = col_dup(s, 16);
+    m->rev_org = col_dup(s, 17);
   }
   sqlite3_reset(s);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -825,7 +896,7 @@ static enum err sq_alert_get(struct store *st, int64_t id,
   int rc = sqlite3_step(s);
   if (rc == SQLITE_ROW) {
     read_alert(s, a);
-    const unsigned char *state = sqlite3_column_text(s, 12);
+    const unsigned char *state = sqlite3_column_text(s, 13);
     a->open = state && !strcmp((const char *)state, "open");
   }
   sqlite3_reset(s);

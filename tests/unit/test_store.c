@@ -4,11 +4,13 @@
 #include "store/store.h"
 
 #include <cjson/cJSON.h>
+#include <sqlite3.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/utf8.h"
 #include "harness.h"
 
@@ -1008,6 +1010,255 @@ static void test_two_handles(void)
   store_close(r);
 }
 
+
+/* ---- Messages from DevRev events (issue 5) ----------------------------- */
+
+static struct alert_policy source_policy(void)
+{
+  struct alert_policy p = POLICY;
+  p.n_levels = 4;
+  for (size_t i = 0; i < 4; i++) {
+    snprintf(p.level_names[i], sizeof p.level_names[i], "%s", level_names[i]);
+    snprintf(p.severities[i], sizeof p.severities[i], "%s", severities[i]);
+    p.sentiments[i] = i >= 2 ? 5 : 3;
+  }
+  p.source_comment = true;
+  p.source_severity = true;
+  p.source_sentiment = true;
+  return p;
+}
+
+static struct ingest_msg source_msg(const char *mid, const char *cust,
+                                    size_t level, const char *type)
+{
+  struct ingest_msg m = msg(mid, cust, level);
+  m.source_object = "don:core:dvrv-us-1:devo/0:ticket/12";
+  m.source_display_id = "TKT-12";
+  m.source_type = type;
+  m.rev_org = "don:identity:dvrv-us-1:devo/0:revo/7";
+  return m;
+}
+
+/* Claims every due entry (finishing each as done, with a ticket for a
+ * create) and writes their kinds, in claim order, as "k1,k2,..." into
+ * out; payloads are appended to payloads when not NULL. */
+static void drain(struct store *st, int64_t now, char *out, size_t cap,
+                  struct buf *payloads)
+{
+  out[0] = '\0';
+  for (int i = 0; i < 20; i++) {
+    struct store_entry e;
+    bool found = false;
+    CHECK_INT(store_outbox_claim(st, now, 60000, &e, &found), ERR_OK);
+    if (!found)
+      break;
+    size_t len = strlen(out);
+    snprintf(out + len, cap - len, "%s%s", len ? "," : "",
+             store_kind_name(e.kind));
+    if (payloads) {
+      buf_puts(payloads, e.payload);
+      buf_putc(payloads, '\n');
+    }
+    bool create = e.kind == STORE_KIND_CREATE_TICKET;
+    finish(st, e.id, STORE_DONE, 0, create ? "don:ticket/99" : NULL,
+           create ? "TKT-99" : NULL, 201, "ok", NULL, now);
+    store_entry_cleanup(&e);
+  }
+}
+
+static void test_source_alerts(void)
+{
+  struct store *st = open_fresh();
+  if (!st)
+    return;
+  struct alert_policy pol = source_policy();
+  struct ingest_msg m = source_msg("ev1", "revu/1", 2, "ticket");
+  struct ingest_result r;
+  CHECK_INT(store_ingest(st, &m, 1, &pol, T0, &r), ERR_OK);
+  CHECK_INT(r.outcome, STORE_ALERT_CREATED);
+  struct store_alert_row a;
+  CHECK_INT(store_alert_get(st, r.alert_id, &a), ERR_OK);
+  CHECK(!a.ticket_wanted); /* DEVREV_SOURCE_TICKET is off */
+  store_alert_row_cleanup(&a);
+  /* The message keeps where it came from. */
+  struct store_message sm;
+  bool found = false;
+  CHECK_INT(store_message_get(st, "ev1", &sm, &found), ERR_OK);
+  CHECK(found);
+  CHECK_STR(sm.source_object, "don:core:dvrv-us-1:devo/0:ticket/12");
+  CHECK_STR(sm.source_display_id, "TKT-12");
+  CHECK_STR(sm.source_type, "ticket");
+  CHECK_STR(sm.rev_org, "don:identity:dvrv-us-1:devo/0:revo/7");
+  store_message_cleanup(&sm);
+  /* No ticket: a comment on the source and its ticket fields, due at
+   * once. */
+  char kinds[256];
+  struct buf pay;
+  buf_init(&pay, 0);
+  drain(st, T0, kinds, sizeof kinds, &pay);
+  CHECK_STR(kinds, "source_comment,update_source");
+  cJSON *first = cJSON_Parse(buf_ptr(&pay));
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(first, "source_object")),
+            "don:core:dvrv-us-1:devo/0:ticket/12");
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(first, "excerpt")),
+            "This is terrible, nothing works.");
+  cJSON_Delete(first);
+  const char *second = strchr(buf_ptr(&pay), '\n') + 1;
+  cJSON *upd = cJSON_Parse(second);
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(upd, "severity")),
+            "high");
+  CHECK_INT((int)cJSON_GetNumberValue(cJSON_GetObjectItem(upd, "sentiment")),
+            5);
+  CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(upd, "source_display_id")),
+            "TKT-12");
+  cJSON_Delete(upd);
+  buf_reset(&pay);
+
+  /* A message without a source joins the episode: the alert now gets
+   * its ticket, at the episode's level. */
+  struct ingest_msg plain = msg("p1", "revu/1", 2);
+  store_ingest_result_cleanup(&r);
+  CHECK_INT(store_ingest(st, &plain, 1, &pol, T0 + 1000, &r), ERR_OK);
+  CHECK_INT(r.outcome, STORE_ALERT_APPENDED);
+  CHECK_INT(store_alert_get(st, r.alert_id, &a), ERR_OK);
+  CHECK(a.ticket_wanted);
+  store_alert_row_cleanup(&a);
+  drain(st, T0 + 1000, kinds, sizeof kinds, NULL);
+  CHECK_STR(kinds, "create_ticket");
+
+  /* An angrier DevRev message from a conversation: the ticket hears of
+   * it (comment, severity), the conversation gets its comment, and no
+   * works.update goes to a conversation. */
+  struct ingest_msg conv = source_msg("ev2", "revu/1", 3, "conversation");
+  conv.source_object = "don:core:dvrv-us-1:devo/0:conversation/5";
+  store_ingest_result_cleanup(&r);
+  CHECK_INT(store_ingest(st, &conv, 1, &pol, T0 + 2000, &r), ERR_OK);
+  CHECK_INT(r.outcome, STORE_ALERT_APPENDED);
+  drain(st, T0 + 2000, kinds, sizeof kinds, NULL);
+  CHECK_STR(kinds, "comment,update_severity,source_comment");
+
+  /* Comments on the source only when configured; severity only, no
+   * sentiment. */
+  pol.source_comment = false;
+  pol.source_sentiment = false;
+  struct ingest_msg t2 = source_msg("ev3", "revu/1", 2, "ticket");
+  store_ingest_result_cleanup(&r);
+  CHECK_INT(store_ingest(st, &t2, 1, &pol, T0 + 3000, &r), ERR_OK);
+  drain(st, T0 + 3000, kinds, sizeof kinds, &pay);
+  CHECK_STR(kinds, "comment,update_source");
+  const char *u = strchr(buf_ptr(&pay), '\n') + 1;
+  CHECK(strstr(u, "\"severity\":\"blocker\"") != NULL); /* the alert's */
+  CHECK(strstr(u, "sentiment") == NULL);
+  buf_cleanup(&pay);
+  store_ingest_result_cleanup(&r);
+  store_close(st);
+}
+
+static void test_source_ticket_and_lanes(void)
+{
+  struct store *st = open_fresh();
+  if (!st)
+    return;
+  struct alert_policy pol = source_policy();
+  pol.source_ticket = true;
+  pol.source_severity = pol.source_sentiment = false;
+  struct ingest_msg m = source_msg("ev1", "revu/2", 2, "conversation");
+  struct ingest_result r;
+  CHECK_INT(store_ingest(st, &m, 1, &pol, T0, &r), ERR_OK);
+  CHECK_INT(r.outcome, STORE_ALERT_CREATED);
+  /* The source comment does not wait for the ticket, nor die with it. */
+  struct store_entry e1, e2, e3;
+  bool found = false;
+  CHECK_INT(store_outbox_claim(st, T0, 60000, &e1, &found), ERR_OK);
+  CHECK(found);
+  CHECK_INT(e1.kind, STORE_KIND_CREATE_TICKET);
+  CHECK_INT(store_outbox_claim(st, T0, 60000, &e2, &found), ERR_OK);
+  CHECK(found);
+  CHECK_INT(e2.kind, STORE_KIND_SOURCE_COMMENT);
+  CHECK(store_kind_is_source(e2.kind));
+  CHECK(!store_kind_is_source(e1.kind));
+  CHECK(e2.ticket_id == NULL);
+  /* A second message: its ticket comment waits, its source comment
+   * waits only for the first source comment. */
+  struct ingest_msg m2 = source_msg("ev2", "revu/2", 2, "conversation");
+  store_ingest_result_cleanup(&r);
+  CHECK_INT(store_ingest(st, &m2, 1, &pol, T0, &r), ERR_OK);
+  CHECK_INT(store_outbox_claim(st, T0, 60000, &e3, &found), ERR_OK);
+  CHECK(!found);
+  finish(st, e2.id, STORE_DONE, 0, NULL, NULL, 201, "ok", NULL, T0);
+  CHECK_INT(store_outbox_claim(st, T0, 60000, &e3, &found), ERR_OK);
+  CHECK(found);
+  CHECK_INT(e3.kind, STORE_KIND_SOURCE_COMMENT);
+  /* The ticket cannot be made: its comment dies, the source lane does
+   * not. */
+  finish(st, e1.id, STORE_DEAD, 0, NULL, NULL, 400, "permanent", "bad part",
+         T0);
+  struct store_counts c;
+  CHECK_INT(store_counts(st, &c), ERR_OK);
+  CHECK_INT(c.outbox_dead, 2);
+  CHECK_INT(c.outbox_pending, 1); /* e3, leased */
+  store_entry_cleanup(&e1);
+  store_entry_cleanup(&e2);
+  store_entry_cleanup(&e3);
+  store_ingest_result_cleanup(&r);
+  store_close(st);
+}
+
+/* A version 3 database with delivered and pending entries keeps them
+ * through migration 4 (the outbox table is rebuilt). */
+static void test_migration_4_keeps_outbox(void)
+{
+  char url[512], err[256];
+  if (getenv("STORE_TEST_URL"))
+    return;
+  fresh_url(url, sizeof url);
+  CHECK_INT(store_migrate_to(url, 3, err, sizeof err), ERR_OK);
+  sqlite3 *db = NULL;
+  CHECK_INT(sqlite3_open(url, &db), SQLITE_OK);
+  const char *seed =
+      "INSERT INTO alerts (id, alert_key, customer_id, level, level_name,"
+      " severity, created_at, last_activity_at) VALUES (1, 'k1', 'c', 2,"
+      " 'frustrated', 'high', 1, 1);"
+      "INSERT INTO outbox (id, alert_id, kind, payload, state,"
+      " next_attempt_at, created_at) VALUES (1, 1, 'create_ticket', '{}',"
+      " 'done', 1, 1), (2, 1, 'comment', '{}', 'pending', 1, 1);"
+      "INSERT INTO delivery_attempts (outbox_id, at, duration_ms,"
+      " http_status, result, ok) VALUES (1, 1, 5, 201, 'ok', 1);";
+  CHECK_INT(sqlite3_exec(db, seed, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  struct store *st = NULL;
+  CHECK_INT(store_open(url, err, sizeof err, &st), ERR_OK);
+  if (!st)
+    return;
+  int v = 0;
+  CHECK_INT(store_schema_version(st, &v), ERR_OK);
+  CHECK_INT(v, 4);
+  struct store_counts c;
+  CHECK_INT(store_counts(st, &c), ERR_OK);
+  CHECK_INT(c.outbox_done, 1);
+  CHECK_INT(c.outbox_pending, 1);
+  struct store_alert_row a;
+  CHECK_INT(store_alert_get(st, 1, &a), ERR_OK);
+  CHECK(a.ticket_wanted); /* alerts from before had their ticket */
+  store_alert_row_cleanup(&a);
+  /* The new kinds are accepted, and foreign keys are on again. */
+  struct alert_policy pol = source_policy();
+  struct ingest_msg m = source_msg("ev9", "other", 2, "ticket");
+  struct ingest_result r;
+  CHECK_INT(store_ingest(st, &m, 1, &pol, T0, &r), ERR_OK);
+  CHECK_INT(r.outcome, STORE_ALERT_CREATED);
+  store_ingest_result_cleanup(&r);
+  CHECK_INT(store_counts(st, &c), ERR_OK);
+  CHECK_INT(c.outbox_pending, 3);
+  store_close(st);
+  CHECK_INT(sqlite3_open(url, &db), SQLITE_OK);
+  sqlite3_stmt *q = NULL;
+  sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &q, NULL);
+  CHECK_INT(sqlite3_step(q), SQLITE_DONE); /* no dangling reference */
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+}
+
 int main(void)
 {
   snprintf(tmpdir, sizeof tmpdir, "/tmp/test_store.XXXXXX");
@@ -1032,6 +1283,9 @@ int main(void)
   RUN(test_escalate_trend);
   RUN(test_escalate_repeat_contact);
   RUN(test_escalation_off);
+  RUN(test_source_alerts);
+  RUN(test_source_ticket_and_lanes);
+  RUN(test_migration_4_keeps_outbox);
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
   if (system(cmd) != 0)
