@@ -46,12 +46,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                            .level = header,
                            .severity = header,
                            .polarity = status / -600.0,
-                           .has_scores = true};
-  char *s[4] = {devrev_create_request(&cfg, &a),
+                           .has_scores = true,
+                           .ticket = header};
+  char *s[6] = {devrev_create_request(&cfg, &a),
                 devrev_comment_request(text, &a),
                 devrev_update_request(text, header ? header : "high"),
-                devrev_list_request(&cfg, (int64_t)status * 1000003, header)};
-  for (int i = 0; i < 4; i++)
+                devrev_list_request(&cfg, (int64_t)status * 1000003, header),
+                devrev_source_comment_request(text, &a),
+                devrev_source_update_request(text, header, status - 300)};
+  for (int i = 0; i < 6; i++)
     free(s[i]);
   free(text);
   free(header);

@@ -18,8 +18,19 @@ Test hooks (not recorded as requests):
   GET  /_requests   every API request: method, path, headers (lower-case
                     names), body (parsed JSON or null), raw, t (time),
                     status answered (null if dropped), action applied
-  GET  /_state      {"works": [...], "comments": [...]}
-  POST /_control    {"reset": true} forgets requests, rules and works;
+  GET  /_state      {"works": [...], "comments": [...], "updates": [...],
+                    "objects": [...]}: works created through the API,
+                    comments (each with its "object"), works.update calls
+                    ({"id": the work's DON, "display_id", "fields": what
+                    was set}), and the seeded objects (current state)
+  POST /_control    {"reset": true} forgets requests, rules, works,
+                    comments, updates and objects;
+                    {"objects": [{"id": DON, "display_id": "TKT-12",
+                    "type": "ticket"|"issue"|"conversation"}, ...]} seeds
+                    objects that exist in DevRev already (the ticket or
+                    conversation a customer wrote on): comments and (for
+                    tickets and issues) works.update reach them, works.list
+                    does not list them;
                     {"rules": [RULE, ...]} appends failure rules. A rule
                     applies to the next `count` (default 1) API requests
                     whose path equals `path` (any path when absent):
@@ -50,6 +61,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SEVERITIES = ["blocker", "high", "medium", "low"]
+# Stock ticket sentiments (an org may redefine them).
+SENTIMENTS = {1: "Delighted", 2: "Happy", 3: "Neutral", 4: "Unhappy",
+              5: "Frustrated"}
 VISIBILITIES = ["private", "internal", "external", "public"]
 BODY_TYPES = ["text", "data", "snap_kit", "snap_widget"]
 ORG = "don:core:dvrv-us-1:devo/fake"
@@ -73,6 +87,8 @@ class State:
         self.rules = []
         self.works = []
         self.comments = []
+        self.updates = []
+        self.objects = []
         self.next_id = 1
 
     def take_rule(self, path):
@@ -135,11 +151,29 @@ def id_list(body, field, required=False):
     return v
 
 
-def find_work(state, wid):
+def find_work(state, wid, seeded_types=("ticket", "issue")):
+    """A created work, or a seeded object of one of seeded_types."""
     for w in state.works:
         if wid in (w["id"], w["display_id"]):
             return w
+    for o in state.objects:
+        if wid in (o["id"], o["display_id"]) and o["type"] in seeded_types:
+            return o
     raise ApiError(404, "not_found", f"no object {wid}")
+
+
+def seed_object(state, obj):
+    """An object that exists in DevRev before the test (under state.lock)."""
+    type_ = obj.get("type", "ticket")
+    o = {
+        "type": type_,
+        "id": obj["id"],
+        "display_id": obj.get("display_id", obj["id"]),
+        "created_date": now_rfc3339(),
+    }
+    if type_ == "ticket":
+        o["severity"] = obj.get("severity", "medium")
+    state.objects.append(o)
 
 
 def works_create(state, body):
@@ -200,7 +234,7 @@ def timeline_create(state, body):
     check_enum(body, "body_type", BODY_TYPES)
     check_enum(body, "visibility", VISIBILITIES)
     with state.lock:
-        work = find_work(state, obj)
+        work = find_work(state, obj, ("ticket", "issue", "conversation"))
         n = state.next_id
         state.next_id += 1
         entry = {
@@ -221,16 +255,36 @@ def timeline_create(state, body):
 def works_update(state, body):
     wid = need(body, "id")
     check_enum(body, "severity", SEVERITIES)
+    sentiment = body.get("sentiment")
+    if sentiment is not None and (
+            isinstance(sentiment, bool) or not isinstance(sentiment, int)
+            or sentiment not in SENTIMENTS):
+        raise ApiError(400, "invalid_enum_value", "sentiment is not valid",
+                       field_name="sentiment", value=sentiment,
+                       allowed_values=sorted(SENTIMENTS))
     with state.lock:
         work = find_work(state, wid)
         if body.get("type", work["type"]) != work["type"]:
             raise ApiError(400, "invalid_field", "type does not match",
                            field_name="type")
+        for field in ("severity", "sentiment"):
+            if field in body and work["type"] != "ticket":
+                raise ApiError(400, "invalid_field", f"{field} is for tickets",
+                               field_name=field)
+        fields = {}
         if "severity" in body:
-            work["severity"] = body["severity"]
+            work["severity"] = fields["severity"] = body["severity"]
+        if sentiment is not None:
+            fields["sentiment"] = sentiment
+            work["sentiment"] = {"id": sentiment,
+                                 "label": SENTIMENTS[sentiment],
+                                 "ordinal": sentiment}
         if "title" in body:
-            work["title"] = body["title"]
+            work["title"] = fields["title"] = body["title"]
         work["modified_date"] = now_rfc3339()
+        state.updates.append({"id": work["id"],
+                              "display_id": work["display_id"],
+                              "fields": fields})
     return 200, {"work": work}
 
 
@@ -329,7 +383,9 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/_state":
             with state.lock:
                 self.send_json(200, {"works": list(state.works),
-                                     "comments": list(state.comments)})
+                                     "comments": list(state.comments),
+                                     "updates": list(state.updates),
+                                     "objects": list(state.objects)})
         else:
             self.send_json(404, {"message": "route not found"})
 
@@ -344,6 +400,8 @@ class Handler(BaseHTTPRequestHandler):
                 for rule in ctl.get("rules", []):
                     rule.setdefault("count", 1)
                     state.rules.append(rule)
+                for obj in ctl.get("objects", []):
+                    seed_object(state, obj)
             self.send_json(200, {"ok": True})
             return
         try:

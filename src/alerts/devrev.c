@@ -1,6 +1,6 @@
 /* devrev: request bodies, reply classification and the libcurl transport
  * for DevRev's works.create, timeline-entries.create, works.update and
- * works.list.
+ * works.list (on the alert's ticket, or on the message's source object).
  *
  * Classification follows devrev-api.md §1.3-1.5: 2xx success; 429 waits
  * for Retry-After (header, else the body's retry_after); 408 and 5xx are
@@ -138,6 +138,35 @@ static char *comment_body(const struct devrev_alert *a)
   return buf_take(&b);
 }
 
+/* The note on the customer's own conversation or ticket: short, because
+ * the agent reading it has the conversation right there. */
+static char *source_comment_body(const struct devrev_alert *a)
+{
+  struct buf b;
+  buf_init(&b, 0);
+  buf_puts(&b, "frustration-alert: this customer's message reads as ");
+  put_cut(&b, given(a->level) ? a->level : "frustrated", 32);
+  if (a->has_scores) {
+    char p[32];
+    jsonw_format_double(a->polarity, p);
+    buf_printf(&b, " (polarity %s)", p);
+  }
+  buf_puts(&b, ".\n");
+  if (given(a->words)) {
+    buf_puts(&b, "Deciding words: ");
+    put_cut(&b, a->words, 1000);
+    buf_putc(&b, '\n');
+  }
+  put_line(&b, "Alert ticket: ", a->ticket);
+  if (given(a->excerpt)) {
+    buf_puts(&b, "Excerpt: ");
+    put_cut(&b, a->excerpt, DEVREV_EXCERPT_MAX);
+    buf_putc(&b, '\n');
+  }
+  put_marker(&b, a);
+  return buf_take(&b);
+}
+
 /* ---- Request bodies --------------------------------------------------- */
 
 char *devrev_create_request(const struct devrev_config *cfg,
@@ -181,17 +210,16 @@ char *devrev_create_request(const struct devrev_config *cfg,
   return buf_take(&b);
 }
 
-char *devrev_comment_request(const char *ticket_id,
-                             const struct devrev_alert *a)
+/* An internal text comment with body on object. */
+static char *comment_json(const char *object, const char *body)
 {
   struct buf b;
   struct jsonw w;
-  char *body = comment_body(a);
   buf_init(&b, 0);
   jsonw_init(&w, &b);
   jsonw_object_begin(&w);
   jsonw_key(&w, "object");
-  jsonw_string(&w, ticket_id);
+  jsonw_string(&w, object ? object : "");
   jsonw_key(&w, "type");
   jsonw_string(&w, "timeline_comment");
   jsonw_key(&w, "body");
@@ -202,11 +230,30 @@ char *devrev_comment_request(const char *ticket_id,
   jsonw_key(&w, "visibility");
   jsonw_string(&w, "internal");
   jsonw_object_end(&w);
-  free(body);
   return buf_take(&b);
 }
 
-char *devrev_update_request(const char *ticket_id, const char *severity)
+char *devrev_comment_request(const char *ticket_id,
+                             const struct devrev_alert *a)
+{
+  char *body = comment_body(a);
+  char *json = comment_json(ticket_id, body);
+  free(body);
+  return json;
+}
+
+char *devrev_source_comment_request(const char *object,
+                                    const struct devrev_alert *a)
+{
+  char *body = source_comment_body(a);
+  char *json = comment_json(object, body);
+  free(body);
+  return json;
+}
+
+/* works.update of a ticket: severity when not NULL, sentiment when > 0. */
+static char *update_json(const char *work_id, const char *severity,
+                         int sentiment)
 {
   struct buf b;
   struct jsonw w;
@@ -214,13 +261,30 @@ char *devrev_update_request(const char *ticket_id, const char *severity)
   jsonw_init(&w, &b);
   jsonw_object_begin(&w);
   jsonw_key(&w, "id");
-  jsonw_string(&w, ticket_id);
+  jsonw_string(&w, work_id ? work_id : "");
   jsonw_key(&w, "type");
   jsonw_string(&w, "ticket");
-  jsonw_key(&w, "severity");
-  jsonw_string(&w, severity);
+  if (severity) {
+    jsonw_key(&w, "severity");
+    jsonw_string(&w, severity);
+  }
+  if (sentiment > 0) {
+    jsonw_key(&w, "sentiment");
+    jsonw_int(&w, sentiment);
+  }
   jsonw_object_end(&w);
   return buf_take(&b);
+}
+
+char *devrev_update_request(const char *ticket_id, const char *severity)
+{
+  return update_json(ticket_id, severity ? severity : "", 0);
+}
+
+char *devrev_source_update_request(const char *work_id, const char *severity,
+                                   int sentiment)
+{
+  return update_json(work_id, given(severity) ? severity : NULL, sentiment);
 }
 
 /* RFC 3339 in UTC with milliseconds, e.g. "2025-07-02T13:07:40.937Z". */
@@ -699,6 +763,27 @@ enum err devrev_update_severity(struct devrev *dv, const char *ticket_id,
                                 const char *severity, struct devrev_reply *out)
 {
   char *json = devrev_update_request(ticket_id, severity);
+  enum err rc = post(dv, DEVREV_OP_UPDATE, "/works.update", json, out);
+  free(json);
+  return rc;
+}
+
+enum err devrev_add_source_comment(struct devrev *dv, const char *object,
+                                   const struct devrev_alert *a,
+                                   struct devrev_reply *out)
+{
+  char *json = devrev_source_comment_request(object, a);
+  enum err rc =
+      post(dv, DEVREV_OP_COMMENT, "/timeline-entries.create", json, out);
+  free(json);
+  return rc;
+}
+
+enum err devrev_update_source(struct devrev *dv, const char *work_id,
+                              const char *severity, int sentiment,
+                              struct devrev_reply *out)
+{
+  char *json = devrev_source_update_request(work_id, severity, sentiment);
   enum err rc = post(dv, DEVREV_OP_UPDATE, "/works.update", json, out);
   free(json);
   return rc;

@@ -13,6 +13,11 @@
  * outcome is unknown the worker lists recent tickets and looks for that
  * line (devrev_find_ticket) before creating the ticket again.
  *
+ * Besides the alert's own ticket, a message that came from DevRev (a
+ * webhook event) has a source object: the conversation or ticket the
+ * customer wrote on. It can get an internal comment (agents see it, the
+ * customer does not) and, for a ticket, a new severity and sentiment.
+ *
  * A handle is used by one thread at a time; devrev_abort may be called
  * from any thread. */
 #ifndef ALERTS_DEVREV_H
@@ -64,6 +69,9 @@ struct devrev_alert {
   double polarity;
   double subjectivity;
   bool has_scores;
+  /* Source comments only: the alert's own ticket (display id) when it is
+   * known, so the agent can find it; NULL or "": not mentioned. */
+  const char *ticket;
 };
 
 /* ---- Request bodies (pure; caller frees each result) ------------------ */
@@ -79,6 +87,19 @@ char *devrev_comment_request(const char *ticket_id,
 
 /* POST /works.update: the ticket's new severity. */
 char *devrev_update_request(const char *ticket_id, const char *severity);
+
+/* POST /timeline-entries.create on the object a customer's message came
+ * from (object: its DON id): an internal text comment, a short note for
+ * the agent (level, polarity, deciding words, the alert's ticket when
+ * a->ticket is set, the excerpt) ending with the marker line. */
+char *devrev_source_comment_request(const char *object,
+                                    const struct devrev_alert *a);
+
+/* POST /works.update of the ticket work_id: {"id", "type":"ticket"} with
+ * "severity" when severity is not NULL or "", and "sentiment" (DevRev's
+ * integer enum id; stock 5 = Frustrated) when sentiment > 0. */
+char *devrev_source_update_request(const char *work_id, const char *severity,
+                                   int sentiment);
 
 /* POST /works.list: tickets created after created_after_ms (RFC 3339),
  * with cfg's tag (or, without one, its owner); cursor NULL for the first
@@ -171,6 +192,14 @@ enum err devrev_add_comment(struct devrev *dv, const char *ticket_id,
                             struct devrev_reply *out);
 enum err devrev_update_severity(struct devrev *dv, const char *ticket_id,
                                 const char *severity, struct devrev_reply *out);
+/* The source object's internal comment and works.update (see the request
+ * builders above); classified like a comment and an update. */
+enum err devrev_add_source_comment(struct devrev *dv, const char *object,
+                                   const struct devrev_alert *a,
+                                   struct devrev_reply *out);
+enum err devrev_update_source(struct devrev *dv, const char *work_id,
+                              const char *severity, int sentiment,
+                              struct devrev_reply *out);
 
 /* Looks for the ticket of alert_key among tickets created after
  * created_after_ms (up to DEVREV_LIST_PAGES pages). ERR_OK with

@@ -193,6 +193,31 @@ static const char *attempt_result(enum devrev_class c)
   return devrev_class_name(c);
 }
 
+/* What an entry is sent to, for log lines, as printable text: the source
+ * object's display id (else its DON) for the source kinds, which may
+ * have no alert ticket at all; the alert's ticket for the others. */
+static void target_of(const struct store_entry *e, const cJSON *root, char *out,
+                      size_t cap)
+{
+  const char *t = NULL;
+  if (store_kind_is_source(e->kind)) {
+    t = str_of(root, "source_display_id");
+    if (!t || !*t)
+      t = str_of(root, "source_object");
+    if (!t || !*t)
+      t = "(no source object)";
+  } else if (e->ticket_display_id && *e->ticket_display_id) {
+    t = e->ticket_display_id;
+  } else {
+    t = e->ticket_id && *e->ticket_id ? e->ticket_id : "(no ticket yet)";
+  }
+  /* From a webhook event: keep log lines one line each. */
+  size_t n = 0;
+  for (; t[n] && n + 1 < cap && n < 96; n++)
+    out[n] = (unsigned char)t[n] < 0x20 || t[n] == 0x7f ? '?' : t[n];
+  out[n] = '\0';
+}
+
 /* Writes f, retrying a busy store a few times: losing this record would
  * mean sending the entry again. */
 static void finish(struct outbox *ob, const struct store_finish *f)
@@ -209,7 +234,8 @@ static void finish(struct outbox *ob, const struct store_finish *f)
 
 /* The outcome of one request, turned into the entry's next state. */
 static void settle(struct outbox *ob, const struct store_entry *e,
-                   const struct devrev_reply *r, int64_t started)
+                   const char *target, const struct devrev_reply *r,
+                   int64_t started)
 {
   struct store_attempt at = {.at_ms = started,
                              .duration_ms = r->duration_ms,
@@ -236,13 +262,16 @@ static void settle(struct outbox *ob, const struct store_entry *e,
           *r->display_id ? r->display_id : r->work_id);
     else
       LOG(ob, LOG_INFO, "outbox: alert %s: %s delivered to %s", e->alert_key,
-          store_kind_name(e->kind),
-          e->ticket_display_id ? e->ticket_display_id : e->ticket_id);
+          store_kind_name(e->kind), target);
     break;
   case DEVREV_PERMANENT:
     f.state = STORE_DEAD;
-    LOG(ob, LOG_ERROR, "outbox: %s for alert %s is a dead letter: %s",
-        store_kind_name(e->kind), e->alert_key, r->error);
+    if (create)
+      LOG(ob, LOG_ERROR, "outbox: %s for alert %s is a dead letter: %s",
+          store_kind_name(e->kind), e->alert_key, r->error);
+    else
+      LOG(ob, LOG_ERROR, "outbox: %s to %s for alert %s is a dead letter: %s",
+          store_kind_name(e->kind), target, e->alert_key, r->error);
     break;
   case DEVREV_RATE_LIMITED: {
     int64_t wait = r->retry_after_ms >= 0 ? r->retry_after_ms
@@ -261,11 +290,11 @@ static void settle(struct outbox *ob, const struct store_entry *e,
       f.outcome_unknown = true;
     f.next_attempt_ms = now + backoff_ms(ob, e->attempts);
     LOG(ob, LOG_WARN,
-        "outbox: %s for alert %s failed (attempt %lld, %s), retry in %lld "
-        "ms: %s",
-        store_kind_name(e->kind), e->alert_key, (long long)e->attempts,
-        devrev_class_name(r->cls), (long long)(f.next_attempt_ms - now),
-        r->error);
+        "outbox: %s%s%s for alert %s failed (attempt %lld, %s), retry in "
+        "%lld ms: %s",
+        store_kind_name(e->kind), create ? "" : " to ", create ? "" : target,
+        e->alert_key, (long long)e->attempts, devrev_class_name(r->cls),
+        (long long)(f.next_attempt_ms - now), r->error);
     break;
   }
   finish(ob, &f);
@@ -282,7 +311,7 @@ static bool settled_by_lookup(struct outbox *ob, const struct store_entry *e)
   devrev_find_ticket(ob->dv, e->alert_key, after, &r);
   if (r.cls != DEVREV_OK) {
     /* Without an answer we cannot rule the ticket out: do not create. */
-    settle(ob, e, &r, started);
+    settle(ob, e, "", &r, started);
     return true;
   }
   struct store_attempt at = {.at_ms = started,
@@ -311,36 +340,120 @@ static bool settled_by_lookup(struct outbox *ob, const struct store_entry *e)
   return true;
 }
 
+/* Ends an entry that cannot be sent as it is: no request, no retry. */
+static void dead_letter(struct outbox *ob, const struct store_entry *e,
+                        const char *target, const char *why)
+{
+  LOG(ob, LOG_ERROR, "outbox: %s%s%s for alert %s is a dead letter: %s",
+      store_kind_name(e->kind), *target ? " to " : "", target, e->alert_key,
+      why);
+  struct store_finish f = {
+      .entry_id = e->id, .state = STORE_DEAD, .error = why};
+  finish(ob, &f);
+}
+
+/* The ticket fields an update_source sets: severity (NULL: not set) and
+ * sentiment (0: not set). Returns the reason when the payload holds a
+ * field of the wrong shape, NULL when it is fine. */
+static const char *source_fields(const cJSON *root, const char **severity,
+                                 int *sentiment)
+{
+  const cJSON *sev = cJSON_GetObjectItemCaseSensitive(root, "severity");
+  const cJSON *sen = cJSON_GetObjectItemCaseSensitive(root, "sentiment");
+  *severity = NULL;
+  *sentiment = 0;
+  if (sev && !cJSON_IsString(sev))
+    return "payload has an invalid severity";
+  if (sev && *sev->valuestring)
+    *severity = sev->valuestring;
+  if (sen) {
+    /* DevRev's sentiment is an integer enum id, 1 or more. */
+    if (!cJSON_IsNumber(sen) || sen->valuedouble < 1 ||
+        sen->valuedouble > 1e6 ||
+        sen->valuedouble != (double)(int)sen->valuedouble)
+      return "payload has an invalid sentiment";
+    *sentiment = (int)sen->valuedouble;
+  }
+  return NULL;
+}
+
 static void deliver(struct outbox *ob, const struct store_entry *e)
 {
   struct devrev_reply r;
   cJSON *root = e->payload ? cJSON_Parse(e->payload) : NULL;
   struct devrev_alert a;
+  char target[128] = "";
+  const char *source = NULL;
   if (!cJSON_IsObject(root)) {
-    struct store_finish f = {.entry_id = e->id,
-                             .state = STORE_DEAD,
-                             .error = "unreadable outbox payload"};
-    finish(ob, &f);
+    dead_letter(ob, e, target, "unreadable outbox payload");
     goto out;
   }
+  target_of(e, root, target, sizeof target);
   alert_from_payload(root, e, &a);
+  if (store_kind_is_source(e->kind)) {
+    /* These go to the message's own DevRev object; e->ticket_id may well
+     * be NULL (the alert may have no ticket, or not yet). */
+    source = str_of(root, "source_object");
+    if (!source || !*source) {
+      dead_letter(ob, e, target, "payload has no source_object");
+      goto out;
+    }
+  }
   int64_t started = wall_ms();
+  bool sent = false;
   switch (e->kind) {
   case STORE_KIND_CREATE_TICKET:
     if (e->outcome_unknown && settled_by_lookup(ob, e))
       goto out;
     started = wall_ms();
     devrev_create_ticket(ob->dv, &a, &r);
+    sent = true;
     break;
   case STORE_KIND_COMMENT:
     devrev_add_comment(ob->dv, e->ticket_id, &a, &r);
+    sent = true;
     break;
   case STORE_KIND_UPDATE_SEVERITY:
     devrev_update_severity(ob->dv, e->ticket_id, a.severity ? a.severity : "",
                            &r);
+    sent = true;
+    break;
+  case STORE_KIND_SOURCE_COMMENT:
+    /* Mention the alert's ticket when it exists by now. */
+    a.ticket = e->ticket_display_id;
+    devrev_add_source_comment(ob->dv, source, &a, &r);
+    sent = true;
+    break;
+  case STORE_KIND_UPDATE_SOURCE: {
+    const char *severity;
+    int sentiment;
+    const char *bad = source_fields(root, &severity, &sentiment);
+    if (bad) {
+      dead_letter(ob, e, target, bad);
+      goto out;
+    }
+    if (!severity && !sentiment) {
+      /* The policy asked for fields this level does not map (e.g. only
+       * DEVREV_UPDATE_SENTIMENT and no sentiment for the level): nothing
+       * to tell DevRev, and nothing broken, so not a dead letter. */
+      LOG(ob, LOG_INFO,
+          "outbox: alert %s: update_source for %s has no severity or "
+          "sentiment to set: done without a request",
+          e->alert_key, target);
+      struct store_finish f = {.entry_id = e->id, .state = STORE_DONE};
+      finish(ob, &f);
+      goto out;
+    }
+    devrev_update_source(ob->dv, source, severity, sentiment, &r);
+    sent = true;
     break;
   }
-  settle(ob, e, &r, started);
+  }
+  if (!sent) {
+    dead_letter(ob, e, target, "unknown outbox kind");
+    goto out;
+  }
+  settle(ob, e, target, &r, started);
 out:
   cJSON_Delete(root);
 }

@@ -22,6 +22,16 @@
  * mark in place, so a restart looks up too. Comments and severity updates
  * are at-least-once: after an unknown outcome they are sent again.
  *
+ * Two lanes per alert. The alert's ticket (create_ticket, then comment and
+ * update_severity on it) and the message's own DevRev object
+ * (source_comment: an internal comment on the conversation or ticket the
+ * customer wrote on; update_source: works.update of that ticket's
+ * severity and/or sentiment). The source lane needs no ticket and is not
+ * held up by one that cannot be made; it is retried, rate limited and
+ * dead-lettered like the other. A source entry without source_object is
+ * a dead letter; an update_source with neither field to set is done
+ * without a request.
+ *
  * Record-only mode (no DEVREV_API_TOKEN): nothing is sent; pending entries
  * are marked `skipped` so the backlog does not grow and a later token does
  * not flood DevRev with stale alerts. The alerts stay in the store;

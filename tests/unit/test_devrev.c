@@ -1,6 +1,6 @@
-/* Tests of the DevRev client's pure half: the exact request bodies, the
- * classification of every kind of reply, and the marker search in
- * works.list replies. No socket. */
+/* Tests of the DevRev client's pure half: the exact request bodies (on the
+ * alert's ticket and on a message's source object), the classification of every
+ * kind of reply, and the marker search in works.list replies. No socket. */
 #include "alerts/devrev.h"
 
 #include <stdlib.h>
@@ -96,6 +96,77 @@ static void test_comment_update_list_requests(void)
                   "\"created_date\":{\"type\":\"range\","
                   "\"after\":\"1970-01-01T00:00:00.005Z\"},\"limit\":50,"
                   "\"cursor\":\"c2\"}");
+  free(json);
+}
+
+/* The DevRev object a message came from: an internal note for the agent
+ * (not the ticket body: no customer/channel lines, no marker lookup) and
+ * a works.update of only the fields given. */
+static void test_source_requests(void)
+{
+  struct devrev_alert a = alert();
+  char *json =
+      devrev_source_comment_request("don:core:dvrv-us-1:devo/0:ticket/12", &a);
+  CHECK_STR(json,
+            "{\"object\":\"don:core:dvrv-us-1:devo/0:ticket/12\","
+            "\"type\":\"timeline_comment\","
+            "\"body\":\"frustration-alert: this customer's message reads as "
+            "angry (polarity -0.75).\\n"
+            "Deciding words: 'terrible', 'never'\\n"
+            "Excerpt: This is \\\"terrible\\\".\\nFix it!\\n\\n"
+            "frustration-alert-id: 0123456789abcdef0123456789abcdef\","
+            "\"body_type\":\"text\",\"visibility\":\"internal\"}");
+  free(json);
+  /* With the alert's ticket known, the agent is pointed at it. */
+  a.ticket = "TKT-3";
+  json = devrev_source_comment_request("don:core:x:conversation/7", &a);
+  CHECK(strstr(json, "\"object\":\"don:core:x:conversation/7\"") != NULL);
+  CHECK(strstr(json, "'never'\\nAlert ticket: TKT-3\\nExcerpt: ") != NULL);
+  CHECK(strstr(json, "\"visibility\":\"internal\"") != NULL);
+  free(json);
+  /* Only what is known; the marker stays the last line. */
+  struct devrev_alert b = {.alert_key = "k"};
+  json = devrev_source_comment_request("o", &b);
+  CHECK_STR(json, "{\"object\":\"o\",\"type\":\"timeline_comment\","
+                  "\"body\":\"frustration-alert: this customer's message "
+                  "reads as frustrated.\\n\\nfrustration-alert-id: k\","
+                  "\"body_type\":\"text\",\"visibility\":\"internal\"}");
+  free(json);
+
+  json = devrev_source_update_request("don:core:x:ticket/12", "high", 5);
+  CHECK_STR(json, "{\"id\":\"don:core:x:ticket/12\",\"type\":\"ticket\","
+                  "\"severity\":\"high\",\"sentiment\":5}");
+  free(json);
+  json = devrev_source_update_request("don:core:x:ticket/12", "blocker", 0);
+  CHECK_STR(json, "{\"id\":\"don:core:x:ticket/12\",\"type\":\"ticket\","
+                  "\"severity\":\"blocker\"}");
+  free(json);
+  json = devrev_source_update_request("don:core:x:ticket/12", NULL, 4);
+  CHECK_STR(json, "{\"id\":\"don:core:x:ticket/12\",\"type\":\"ticket\","
+                  "\"sentiment\":4}");
+  free(json);
+  json = devrev_source_update_request("t", "", -1);
+  CHECK_STR(json, "{\"id\":\"t\",\"type\":\"ticket\"}");
+  free(json);
+}
+
+static void test_source_comment_bounds(void)
+{
+  static char big[6001];
+  for (int i = 0; i < 3000; i++)
+    memcpy(big + 2 * i, "\xc3\xa9", 2);
+  big[6000] = '\0';
+  struct devrev_alert a = {.alert_key = "k",
+                           .level = big,
+                           .words = big,
+                           .excerpt = big,
+                           .ticket = big};
+  char *json = devrev_source_comment_request("o", &a);
+  CHECK(utf8_is_valid(json, strlen(json)));
+  /* level 32 + words 1000 + ticket 256 + excerpt 2000 bytes, and text. */
+  CHECK(strlen(json) < 3600);
+  const char *tail = "\\nfrustration-alert-id: k\",\"body_type\"";
+  CHECK(strstr(json, tail) != NULL);
   free(json);
 }
 
@@ -307,6 +378,10 @@ static void test_open_validation(void)
   devrev_abort(dv);
   CHECK_INT(devrev_add_comment(dv, "t", &a, &r), ERR_NET);
   CHECK_INT(r.cls, DEVREV_RETRY);
+  CHECK_INT(devrev_add_source_comment(dv, "o", &a, &r), ERR_NET);
+  CHECK_INT(r.cls, DEVREV_RETRY);
+  CHECK_INT(devrev_update_source(dv, "t", "high", 5, &r), ERR_NET);
+  CHECK_INT(r.cls, DEVREV_RETRY);
   devrev_close(dv);
   devrev_close(NULL);
 }
@@ -315,6 +390,8 @@ int main(void)
 {
   RUN(test_create_request);
   RUN(test_comment_update_list_requests);
+  RUN(test_source_requests);
+  RUN(test_source_comment_bounds);
   RUN(test_bounds);
   RUN(test_classify_success);
   RUN(test_classify_errors);
