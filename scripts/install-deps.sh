@@ -13,7 +13,7 @@ set -euo pipefail
 build_pkgs=(gcc make cmake pkg-config libmicrohttpd-dev libcjson-dev
   libcurl4-openssl-dev libsqlite3-dev libssl-dev python3 ca-certificates)
 # chromium: the dashboard's browser test (playwright-core drives it).
-test_pkgs=(clang libclang-rt-14-dev prometheus curl chromium)
+test_pkgs=(clang libclang-rt-14-dev prometheus curl chromium openssl)
 bench_pkgs=(wrk nginx-light gunicorn python3-flask python3-pattern bc util-linux)
 
 groups=("$@")

@@ -10,7 +10,12 @@
  * stops startup. On a signal, the reverse: the server stops accepting,
  * lets the requests in progress finish (up to REQUEST_TIMEOUT_MS, and
  * always until every commit in progress has ended), then the committer
- * commits what it holds and closes, then the worker stops. Exit 0. */
+ * commits what it holds and closes, then the worker stops. Exit 0.
+ *
+ * Exposure: the server listens beyond loopback only when some request
+ * authentication is configured (API_TOKEN or a signature secret) or
+ * --insecure says so; the startup log says which, naming the settings but
+ * never their values. */
 #include "cli/cli.h"
 
 #include <pthread.h>
@@ -30,6 +35,7 @@ static void usage(FILE *f)
 {
   fprintf(f,
           "usage: frustration-alert serve [--listen HOST:PORT] [--db URL]\n"
+          "                               [--tls-cert FILE --tls-key FILE]\n"
           "                               [--insecure]\n"
           "\n"
           "Runs the HTTP service: POST /webhook, POST /slash-analyze,\n"
@@ -38,18 +44,73 @@ static void usage(FILE *f)
           "PORT=0 picks a free port. Logs go to standard error. SIGINT or\n"
           "SIGTERM stop it after the requests in progress finish.\n"
           "\n"
+          "A HOST beyond loopback needs authentication (API_TOKEN, or a\n"
+          "signature secret: WEBHOOK_SECRET, DEVREV_WEBHOOK_SECRET,\n"
+          "SLACK_SIGNING_SECRET) or --insecure. Each source address may\n"
+          "send RATE_LIMIT requests a second after a burst of\n"
+          "RATE_LIMIT_BURST (429 past that; loopback exempt unless\n"
+          "RATE_LIMIT_LOOPBACK=on); request headers are limited to\n"
+          "MAX_HEADER_BYTES (431).\n"
+          "\n"
           "  --listen HOST:PORT  address to listen on (overrides HOST/PORT)\n"
           "  --db URL            the store: a SQLite file path or sqlite:PATH\n"
           "                      (overrides DATABASE_URL; default\n"
           "                      ./var/frustration.db)\n"
+          "  --tls-cert FILE     serve HTTPS with this PEM certificate (or\n"
+          "                      chain); needs --tls-key (overrides\n"
+          "                      TLS_CERT)\n"
+          "  --tls-key FILE      the certificate's PEM private key, not\n"
+          "                      encrypted (overrides TLS_KEY)\n"
           "  --insecure          allow a non-loopback address although no\n"
           "                      authentication is configured\n");
+}
+
+/* Copies a path flag's value into a config field of cap bytes. */
+static bool set_path(char *dst, size_t cap, const char *flag, const char *v)
+{
+  if (!*v || strlen(v) >= cap) {
+    fprintf(stderr,
+            "frustration-alert: %s must be a non-empty path of less than "
+            "%zu bytes\n",
+            flag, cap);
+    return false;
+  }
+  memcpy(dst, v, strlen(v) + 1);
+  return true;
+}
+
+/* Writes the names (never the values) of the authentication settings
+ * that are set, comma-separated, into out. */
+static void auth_names(const struct config *cfg, char *out, size_t cap)
+{
+  const struct {
+    const char *name;
+    const char *value;
+  } settings[] = {
+      {"API_TOKEN", cfg->api_token},
+      {"WEBHOOK_SECRET", cfg->webhook_secret},
+      {"DEVREV_WEBHOOK_SECRET", cfg->devrev_webhook_secret},
+      {"SLACK_SIGNING_SECRET", cfg->slack_signing_secret},
+  };
+  size_t len = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+    if (!*settings[i].value)
+      continue;
+    int n = snprintf(out + len, cap - len, "%s%s", len ? ", " : "",
+                     settings[i].name);
+    if (n < 0 || (size_t)n >= cap - len)
+      break;
+    len += (size_t)n;
+  }
 }
 
 int cli_serve(int argc, char **argv)
 {
   const char *listen = NULL;
   const char *db = NULL;
+  const char *tls_cert = NULL;
+  const char *tls_key = NULL;
   bool insecure = false;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
@@ -63,6 +124,14 @@ int cli_serve(int argc, char **argv)
       db = argv[++i];
     } else if (!strncmp(argv[i], "--db=", 5)) {
       db = argv[i] + 5;
+    } else if (!strcmp(argv[i], "--tls-cert") && i + 1 < argc) {
+      tls_cert = argv[++i];
+    } else if (!strncmp(argv[i], "--tls-cert=", 11)) {
+      tls_cert = argv[i] + 11;
+    } else if (!strcmp(argv[i], "--tls-key") && i + 1 < argc) {
+      tls_key = argv[++i];
+    } else if (!strncmp(argv[i], "--tls-key=", 10)) {
+      tls_key = argv[i] + 10;
     } else if (!strcmp(argv[i], "--insecure")) {
       insecure = true;
     } else {
@@ -82,12 +151,24 @@ int cli_serve(int argc, char **argv)
   }
   if (db) {
     if (!*db || strlen(db) >= sizeof cfg.database_url) {
-      fprintf(stderr, "frustration-alert: --db must be a non-empty URL of "
-                      "less than %zu bytes\n",
+      fprintf(stderr,
+              "frustration-alert: --db must be a non-empty URL of "
+              "less than %zu bytes\n",
               sizeof cfg.database_url);
       return 2;
     }
     memcpy(cfg.database_url, db, strlen(db) + 1);
+  }
+  if (tls_cert &&
+      !set_path(cfg.tls_cert, sizeof cfg.tls_cert, "--tls-cert", tls_cert))
+    return 2;
+  if (tls_key &&
+      !set_path(cfg.tls_key, sizeof cfg.tls_key, "--tls-key", tls_key))
+    return 2;
+  /* The flags may have broken a pair (a certificate without its key). */
+  if (config_check(&cfg, err, sizeof err)) {
+    fprintf(stderr, "frustration-alert: invalid configuration: %s\n", err);
+    return 2;
   }
   enum log_level level = LOG_INFO;
   log_level_parse(cfg.log_level, &level); /* validated by config */
@@ -149,15 +230,26 @@ int cli_serve(int argc, char **argv)
             FA_VERSION, server_url(srv), cfg.threads, cfg.threshold,
             cfg.detector == CONFIG_DETECTOR_MODEL ? "model" : "polarity",
             cfg.max_body_bytes);
-  if (insecure)
+  char names[128];
+  auth_names(&cfg, names, sizeof names);
+  if (*names)
+    log_write(&lg, LOG_INFO, "authentication: %s", names);
+  else if (insecure)
     log_write(&lg, LOG_WARN,
-              "--insecure: no secrets configured and requests are not "
-              "authenticated; anyone who can reach %s can use it",
+              "--insecure: no authentication configured and requests are "
+              "not authenticated; anyone who can reach %s can use it",
               server_url(srv));
   else
     log_write(&lg, LOG_INFO,
-              "no secrets configured (requests are not authenticated): "
-              "listening on loopback only");
+              "no authentication configured: listening on loopback only");
+  if (cfg.rate_limit)
+    log_write(&lg, LOG_INFO,
+              "rate limit: %u requests/s per source address, burst %u%s",
+              cfg.rate_limit, cfg.rate_limit_burst,
+              cfg.rate_limit_loopback ? " (loopback included)"
+                                      : " (loopback exempt)");
+  else
+    log_write(&lg, LOG_INFO, "rate limit: off (RATE_LIMIT=0)");
 
   int sig = 0;
   while (sigwait(&stop_signals, &sig) != 0)

@@ -37,8 +37,9 @@ enum metrics_alert {
 
 /* Statuses counted by value; any other lands under status="other". */
 #define METRICS_STATUS_LIST(X)                                                 \
-  X(200) X(400) X(404) X(405) X(408) X(413) X(415) X(500) X(503)
-#define METRICS_N_STATUSES 10 /* the list above plus "other" */
+  X(200) X(400) X(401) X(404) X(405) X(408) X(413) X(415) X(429) X(431)   \
+      X(500) X(503)
+#define METRICS_N_STATUSES 13 /* the list above plus "other" */
 
 /* Upper bounds of the latency histogram, in seconds: from 50 us (a scored
  * message on this machine) to 10 s (the default request deadline). */

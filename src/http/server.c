@@ -19,12 +19,36 @@
  * The deadline. libmicrohttpd's connection timeout only closes idle
  * connections, so a client sending a byte a second would hold one forever.
  * Each conn records when its current phase began (the request line, or the
- * end of the previous request) and how long that phase may last; a
+ * end of the previous request) and the deadline of that phase; a
  * watchdog thread scans the connections a few times per request timeout
  * and shuts down the socket of any that overstay. shutdown(2) makes the
  * connection's own thread see end-of-file and close it cleanly; the fd
  * cannot be reused meanwhile, because CLOSED (which unlinks the conn under
- * the same lock) is notified before libmicrohttpd closes the fd.
+ * the same lock) is notified before libmicrohttpd closes the fd. A request
+ * begins for libmicrohttpd only once its request line is complete, so a
+ * client trickling the request line itself would get the whole idle
+ * allowance; the watchdog therefore also asks the kernel (TCP_INFO) how
+ * many bytes a waiting connection has received, and from the first byte
+ * of a new request (or of a TLS handshake) on, it gets REQUEST_TIMEOUT_MS
+ * like any request. That is nginx's client_header_timeout: a TLS client
+ * that connects ahead of time and then stays silent is closed after
+ * REQUEST_TIMEOUT_MS (its handshake started a request), a plain one only
+ * after IDLE_TIMEOUT.
+ *
+ * Abuse limits, decided in the first handler call, before any body is
+ * read: a token bucket per source address (ratelimit.h; 429 with
+ * Retry-After) and the size of the request line and headers (431 over
+ * MAX_HEADER_BYTES). Headers that do not fit in libmicrohttpd's memory
+ * pool at all (sized at MAX_HEADER_BYTES plus SERVER_POOL_HEADROOM) never
+ * reach the handler: libmicrohttpd answers those itself, 431 with its own
+ * small HTML body, and closes the connection; it has no hook for that.
+ *
+ * TLS. With a certificate and key, libmicrohttpd speaks TLS through
+ * GnuTLS; everything above works the same, except that a refusal in the
+ * middle of a body cannot be written beside libmicrohttpd (the socket
+ * carries TLS records), so such a connection is closed without an answer.
+ * The PEM text read from the files is kept until the daemon stops, then
+ * wiped.
  *
  * Commits. A /webhook request with messages to store is not answered
  * until its transaction is durable, and a pool thread must not wait for
@@ -42,6 +66,9 @@
  * stops the daemon, and the committer is closed only after that. */
 #include "http/server.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/tcp.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -52,6 +79,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,6 +87,7 @@
 #include "base/buf.h"
 #include "base/xalloc.h"
 #include "http/dashboard.h"
+#include "http/ratelimit.h"
 #include "http/routes.h"
 #include "http/sse.h"
 #include "store/committer.h"
@@ -71,8 +100,18 @@
 /* libmicrohttpd's memory per connection, for the request line, headers
  * and read buffer (its default is 32 KiB). It zeroes the whole pool after
  * every request, which showed up at 5% of the server's CPU under load, so
- * it is kept to what real requests need: headers up to about 12 KiB. */
+ * it is kept to what real requests need: MAX_HEADER_BYTES of headers plus
+ * room for the read buffer and the response headers, at least 16 KiB.
+ * Bodies do not need to fit: they reach the handler in chunks of what the
+ * read buffer holds. Measured with the default 16 KiB pool: a header block
+ * of 15.5 KiB is still parsed (and refused by our own check), 16.5 KiB
+ * gets libmicrohttpd's own 431. */
 #define SERVER_POOL_BYTES ((size_t)16 << 10)
+#define SERVER_POOL_HEADROOM ((size_t)8 << 10)
+/* Largest PEM file read for TLS_CERT or TLS_KEY (a certificate chain). */
+#define SERVER_PEM_MAX ((size_t)1 << 20)
+/* GnuTLS priorities: its defaults, without TLS 1.0 and 1.1. */
+#define SERVER_TLS_PRIORITIES "NORMAL:-VERS-TLS1.1:-VERS-TLS1.0"
 /* Bytes of the method and path kept for the log line. */
 #define SERVER_LOG_METHOD 16
 #define SERVER_LOG_PATH 160
@@ -88,8 +127,9 @@ enum stage {
 
 struct request {
   enum stage stage;
-  bool in_flight;      /* counted in server.in_flight */
-  bool answered_early; /* written by refuse_midway, not libmicrohttpd */
+  bool in_flight;         /* counted in server.in_flight */
+  bool answered_early;    /* written by refuse_midway, not libmicrohttpd */
+  unsigned retry_after_s; /* a 429's Retry-After; 0: no such header */
   uint64_t start_ns;
   size_t body_seen; /* bytes received, kept or not */
   char id[APP_REQUEST_ID_MAX];
@@ -101,9 +141,18 @@ struct conn {
   struct server *srv;
   struct conn *prev, *next; /* the watchdog's list, under server.lock */
   int fd;
-  atomic_bool cut;                      /* the watchdog shut it down */
-  atomic_uint_least64_t phase_start_ns; /* see the file comment */
-  atomic_uint_least64_t phase_limit_ns;
+  atomic_bool cut; /* the watchdog shut it down */
+  /* The current phase (see the file comment): when it began, for the log;
+   * its deadline, one word so that the watchdog never pairs one phase's
+   * start with another's limit; and, between requests, when the wait
+   * began (0 during a request). */
+  atomic_uint_least64_t phase_start_ns;
+  atomic_uint_least64_t deadline_ns;
+  atomic_uint_least64_t idle_since_ns;
+  /* The watchdog's own notes on a waiting connection, under server.lock:
+   * the wait they belong to, the bytes received when it first looked, and
+   * when it first saw more (0: not yet). */
+  uint64_t wd_wait, wd_rx_bytes, wd_rx_since;
   struct request req;
   /* STAGE_COMMIT: the connection to resume, and the commit's outcome,
    * written by the committer's thread before it sets commit_done. */
@@ -119,13 +168,21 @@ struct server {
   struct app *app;
   const struct log *log;
   struct MHD_Daemon *daemon;
+  struct ratelimit *ratelimit; /* owned; allows everything with RATE_LIMIT=0 */
+  bool tls;
+  char *tls_cert, *tls_key; /* PEM text, owned until the daemon stops */
+  size_t tls_cert_len, tls_key_len;
+  /* While server_start runs: libmicrohttpd's last message, for the error
+   * of a failed start (written under lock). */
+  atomic_bool starting;
+  char start_msg[160];
   struct sockaddr_storage addr;
   socklen_t addr_len;
   unsigned port;
   char url[INET6_ADDRSTRLEN + 32];
   atomic_int_least64_t in_flight;
   atomic_int_least64_t suspended; /* connections waiting for a commit */
-  atomic_bool draining; /* server_stop began: no new commits */
+  atomic_bool draining;           /* server_stop began: no new commits */
 
   pthread_mutex_t lock; /* guards conns and stopping */
   pthread_cond_t wake;  /* wakes the watchdog to stop */
@@ -151,10 +208,16 @@ static uint64_t idle_limit_ns(const struct config *cfg)
                   cfg->request_timeout_ms);
 }
 
-static void set_phase(struct conn *c, uint64_t now, uint64_t limit_ns)
+/* Starts a phase at now that may last limit_ns; waiting: between
+ * requests (see the watchdog). */
+static void set_phase(struct conn *c, uint64_t now, uint64_t limit_ns,
+                      bool waiting)
 {
+  uint64_t deadline = limit_ns > UINT64_MAX - now ? UINT64_MAX : now + limit_ns;
   atomic_store_explicit(&c->phase_start_ns, now, memory_order_relaxed);
-  atomic_store_explicit(&c->phase_limit_ns, limit_ns, memory_order_relaxed);
+  atomic_store_explicit(&c->deadline_ns, deadline, memory_order_relaxed);
+  atomic_store_explicit(&c->idle_since_ns, waiting ? now : 0,
+                        memory_order_relaxed);
 }
 
 /* Copies s for a log line: at most cap - 1 bytes, anything but printable
@@ -233,8 +296,16 @@ static void on_connection(void *cls, struct MHD_Connection *mc,
     c->fd = ci ? ci->connect_fd : -1;
     atomic_init(&c->cut, false);
     atomic_init(&c->commit_done, false);
-    atomic_init(&c->phase_start_ns, app_now_ns());
-    atomic_init(&c->phase_limit_ns, idle_limit_ns(srv->app->cfg));
+    atomic_init(&c->phase_start_ns, 0);
+    atomic_init(&c->deadline_ns, UINT64_MAX);
+    atomic_init(&c->idle_since_ns, 0);
+    uint64_t now = app_now_ns();
+    set_phase(c, now, idle_limit_ns(srv->app->cfg), true);
+    /* A new socket has received nothing but what its first request (or
+     * TLS handshake) sent: time that from the watchdog's first look. */
+    c->wd_wait = now;
+    c->wd_rx_bytes = 0;
+    c->wd_rx_since = 0;
     buf_init(&c->body, srv->app->cfg->max_body_bytes);
     http_response_init(&c->resp);
     routes_scratch_init(&c->scratch);
@@ -280,13 +351,42 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
   r->stage = STAGE_NEW;
   r->in_flight = false;
   r->answered_early = false;
+  r->retry_after_s = 0;
   r->start_ns = now;
   r->body_seen = 0;
   r->id[0] = '\0';
   buf_reset(&c->body);
   http_response_reset(&c->resp);
-  set_phase(c, now, ms_to_ns(srv->app->cfg->request_timeout_ms));
+  set_phase(c, now, ms_to_ns(srv->app->cfg->request_timeout_ms), false);
   return c;
+}
+
+/* Fills hr with what routes.h needs of the request: the strings are
+ * libmicrohttpd's, valid until the request completes. */
+static void read_request(struct MHD_Connection *mc, const char *url,
+                         const char *method, const char *body, size_t body_len,
+                         struct http_request *hr)
+{
+  *hr = (struct http_request){
+      .method = method,
+      .path = url,
+      .content_type = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_CONTENT_TYPE),
+      .body = body,
+      .body_len = body_len,
+      .authorization = MHD_lookup_connection_value(
+          mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+      .access_token = MHD_lookup_connection_value(mc, MHD_GET_ARGUMENT_KIND,
+                                                  "access_token"),
+      .signature_256 =
+          MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "X-Signature-256"),
+      .devrev_signature = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+                                                      "X-DevRev-Signature"),
+      .slack_signature =
+          MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "X-Slack-Signature"),
+      .slack_timestamp = MHD_lookup_connection_value(
+          mc, MHD_HEADER_KIND, "X-Slack-Request-Timestamp"),
+  };
 }
 
 /* ---- answering ------------------------------------------------------ */
@@ -306,6 +406,11 @@ static enum MHD_Result answer(struct conn *c, struct MHD_Connection *mc,
   MHD_add_response_header(mr, "X-Request-Id", c->req.id);
   if (resp->allow)
     MHD_add_response_header(mr, MHD_HTTP_HEADER_ALLOW, resp->allow);
+  if (c->req.retry_after_s) {
+    char secs[16];
+    snprintf(secs, sizeof secs, "%u", c->req.retry_after_s);
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+  }
   if (close)
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
   enum MHD_Result ret = MHD_queue_response(mc, (unsigned)resp->status, mr);
@@ -341,6 +446,8 @@ static enum MHD_Result refuse_midway(struct conn *c, int status,
   routes_error(resp, status, code, "%s", message);
   c->req.stage = STAGE_ANSWERED;
   c->req.answered_early = true;
+  if (c->srv->tls)
+    return MHD_NO; /* TLS: see the file comment */
   char head[256];
   const char *reason = MHD_get_reason_phrase_for((unsigned)status);
   int n =
@@ -418,9 +525,9 @@ static enum MHD_Result start_commit(struct conn *c, struct MHD_Connection *mc)
   c->mc = mc;
   atomic_store_explicit(&c->commit_done, false, memory_order_relaxed);
   MHD_suspend_connection(mc);
-  enum err rc = committer_submit_async(srv->app->committer, s->ingest,
-                                       s->n_pending, s->results,
-                                       on_committed, c);
+  enum err rc =
+      committer_submit_async(srv->app->committer, s->ingest, s->n_pending,
+                             s->results, on_committed, c);
   if (rc)
     on_committed(c, rc); /* refused: the committer will not call back */
   return MHD_YES;
@@ -440,7 +547,7 @@ static enum MHD_Result start_stream(struct conn *c, struct MHD_Connection *mc,
                  "the dashboard needs Authorization: Bearer API_TOKEN");
     return answer(c, mc, false);
   }
-  set_phase(c, app_now_ns(), UINT64_MAX / 2);
+  set_phase(c, app_now_ns(), UINT64_MAX, false);
   bool refused = true;
   const char *last =
       MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Last-Event-ID");
@@ -449,6 +556,33 @@ static enum MHD_Result start_stream(struct conn *c, struct MHD_Connection *mc,
   c->resp.status = refused ? 503 : 200;
   c->resp.content_type = "text/event-stream";
   return ret;
+}
+
+/* Whether the request announces a body (a length other than 0, or a
+ * transfer coding). */
+static bool has_body(struct MHD_Connection *mc)
+{
+  const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+                                               MHD_HTTP_HEADER_CONTENT_LENGTH);
+  if (MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+                                  MHD_HTTP_HEADER_TRANSFER_ENCODING))
+    return true;
+  unsigned long long len = 0;
+  return cl && (!parse_length(cl, &len) || len > 0);
+}
+
+/* Refuses in the first call with what c->resp holds, without reading a
+ * byte of the body: a request without one is answered in the last call
+ * like any other, which keeps the connection alive; one with a body is
+ * answered now, which closes the connection instead of reading it. */
+static enum MHD_Result refuse_before_body(struct conn *c,
+                                          struct MHD_Connection *mc)
+{
+  if (!has_body(mc)) {
+    c->req.stage = STAGE_REFUSED;
+    return MHD_YES;
+  }
+  return answer(c, mc, true);
 }
 
 /* The first handler call: headers are known, no body yet. */
@@ -470,20 +604,37 @@ static enum MHD_Result first_call(struct conn *c, struct MHD_Connection *mc,
   else
     app_request_id(srv->app, r->id);
 
-  struct http_request hr = {
-      .method = method,
-      .path = url,
-      .content_type = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
-                                                  MHD_HTTP_HEADER_CONTENT_TYPE),
-      .body = "",
-      .body_len = 0,
-      .authorization = MHD_lookup_connection_value(
-          mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-      .access_token =
-          MHD_lookup_connection_value(mc, MHD_GET_ARGUMENT_KIND, "access_token"),
-  };
-  r->stage =
-      routes_preflight(srv->app, &hr, &c->resp) ? STAGE_BODY : STAGE_REFUSED;
+  struct http_request hr;
+  read_request(mc, url, method, "", 0, &hr);
+  /* Run first even when a limit refuses: it names the route the refusal
+   * is counted under. */
+  bool go_on = routes_preflight(srv->app, &hr, &c->resp);
+
+  const union MHD_ConnectionInfo *peer =
+      MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  unsigned retry_s = 0;
+  if (!ratelimit_take(srv->ratelimit, peer ? peer->client_addr : NULL,
+                      r->start_ns, &retry_s)) {
+    r->retry_after_s = retry_s;
+    c->resp.allow = NULL;
+    routes_error(&c->resp, 429, "rate_limited",
+                 "too many requests from your address: at most %u a second "
+                 "after a burst of %u (RATE_LIMIT, RATE_LIMIT_BURST); retry "
+                 "in %u s",
+                 cfg->rate_limit, cfg->rate_limit_burst, retry_s);
+    return refuse_before_body(c, mc);
+  }
+  const union MHD_ConnectionInfo *hs =
+      MHD_get_connection_info(mc, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+  if (hs && hs->header_size > cfg->max_header_bytes) {
+    c->resp.allow = NULL;
+    routes_error(&c->resp, 431, "header_too_large",
+                 "the request line and headers take %zu bytes, more than "
+                 "%zu (MAX_HEADER_BYTES)",
+                 hs->header_size, cfg->max_header_bytes);
+    return refuse_before_body(c, mc);
+  }
+  r->stage = go_on ? STAGE_BODY : STAGE_REFUSED;
 
   /* A declared length over the limit is refused before a byte of the
    * body is read (and before libmicrohttpd sends 100 Continue). */
@@ -541,22 +692,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
     return answer(c, mc, false);
   }
   if (r->stage == STAGE_BODY) {
-    struct http_request hr = {
-        .method = method,
-        .path = url,
-        .content_type = MHD_lookup_connection_value(
-            mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
-        .body = buf_ptr(&c->body),
-        .body_len = c->body.len,
-        .authorization = MHD_lookup_connection_value(
-            mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-        .access_token = MHD_lookup_connection_value(mc, MHD_GET_ARGUMENT_KIND,
-                                                    "access_token"),
-    };
+    struct http_request hr;
+    read_request(mc, url, method, buf_ptr(&c->body), c->body.len, &hr);
     if (dashboard_is_stream(url) && !strcmp(method, "GET"))
       return start_stream(c, mc, &hr);
-    if (routes_begin(c->srv->app, &c->scratch, &hr, &c->resp) ==
-        ROUTES_COMMIT)
+    if (routes_begin(c->srv->app, &c->scratch, &hr, &c->resp) == ROUTES_COMMIT)
       return start_commit(c, mc);
   }
   return answer(c, mc, false);
@@ -639,10 +779,51 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
   if (c->resp.body.cap > SERVER_KEEP_RESPONSE)
     buf_cleanup(&c->resp.body);
   http_response_reset(&c->resp);
-  set_phase(c, now, idle_limit_ns(srv->app->cfg));
+  set_phase(c, now, idle_limit_ns(srv->app->cfg), true);
 }
 
 /* ---- watchdog ------------------------------------------------------- */
+
+/* Bytes the kernel has received on fd so far; false when it cannot say
+ * (not TCP, or a kernel older than 4.1). */
+static bool bytes_received(int fd, uint64_t *out)
+{
+  struct tcp_info ti;
+  socklen_t len = sizeof ti;
+  memset(&ti, 0, sizeof ti);
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len))
+    return false;
+  if (len < offsetof(struct tcp_info, tcpi_bytes_received) +
+                sizeof ti.tcpi_bytes_received)
+    return false;
+  *out = ti.tcpi_bytes_received;
+  return true;
+}
+
+/* Whether c, waiting for its next request since wait_start, has been
+ * receiving one for longer than the request timeout: bytes arrived that
+ * libmicrohttpd has not yet made a request line of. The first look at a
+ * wait notes the count (a new connection starts from 0); the first look
+ * that sees it grow notes the time. So a request is timed from at most a
+ * tick after its first byte on a new connection, and after its second
+ * byte (plus a tick) on a kept-alive one. Under srv->lock. */
+static bool trickling(struct server *srv, struct conn *c, uint64_t wait_start,
+                      uint64_t now)
+{
+  uint64_t rx;
+  if (!bytes_received(c->fd, &rx))
+    return false;
+  if (c->wd_wait != wait_start) {
+    c->wd_wait = wait_start;
+    c->wd_rx_bytes = rx;
+    c->wd_rx_since = 0;
+    return false;
+  }
+  if (!c->wd_rx_since && rx != c->wd_rx_bytes)
+    c->wd_rx_since = now;
+  return c->wd_rx_since &&
+         now - c->wd_rx_since > ms_to_ns(srv->app->cfg->request_timeout_ms);
+}
 
 static void *watchdog_main(void *arg)
 {
@@ -651,19 +832,22 @@ static void *watchdog_main(void *arg)
   while (!srv->stopping) {
     uint64_t now = app_now_ns();
     for (struct conn *c = srv->conns; c; c = c->next) {
+      if (atomic_load_explicit(&c->cut, memory_order_relaxed) || c->fd < 0)
+        continue;
+      uint64_t deadline =
+          atomic_load_explicit(&c->deadline_ns, memory_order_relaxed);
+      uint64_t waiting =
+          atomic_load_explicit(&c->idle_since_ns, memory_order_relaxed);
+      if (now <= deadline && !(waiting && trickling(srv, c, waiting, now)))
+        continue;
       uint64_t start =
           atomic_load_explicit(&c->phase_start_ns, memory_order_relaxed);
-      uint64_t limit =
-          atomic_load_explicit(&c->phase_limit_ns, memory_order_relaxed);
-      if (now <= start || now - start <= limit ||
-          atomic_load_explicit(&c->cut, memory_order_relaxed) || c->fd < 0)
-        continue;
       atomic_store_explicit(&c->cut, true, memory_order_relaxed);
       shutdown(c->fd, SHUT_RDWR);
       log_write(srv->log, LOG_INFO,
                 "closing a connection that overran its deadline "
                 "(%.1f s into its current request or wait)",
-                (double)(now - start) / 1e9);
+                now > start ? (double)(now - start) / 1e9 : 0.0);
       atomic_fetch_add_explicit(&srv->app->metrics.requests_cut, 1,
                                 memory_order_relaxed);
     }
@@ -690,7 +874,16 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     msg[--n] = '\0';
   /* Mostly clients misbehaving (closed mid-request, malformed request
    * lines); failures that matter, such as a bind error, are reported by
-   * server_start itself. */
+   * server_start itself, with the message kept here. */
+  if (atomic_load(&srv->starting) && strncmp(msg, "Warning", 7)) {
+    /* The first error is the cause ("GnuTLS failed to setup x509
+     * certificate/key: ...", "Failed to bind to port ..."). */
+    pthread_mutex_lock(&srv->lock);
+    if (!*srv->start_msg)
+      snprintf(srv->start_msg, sizeof srv->start_msg, "%.*s",
+               (int)sizeof srv->start_msg - 1, msg);
+    pthread_mutex_unlock(&srv->lock);
+  }
   log_write(srv->log, LOG_INFO, "libmicrohttpd: %s", msg);
 }
 
@@ -707,7 +900,9 @@ static bool is_loopback(const struct sockaddr *sa)
   return false;
 }
 
-/* Resolves cfg->host into srv->addr, with the configured port. */
+/* Resolves cfg->host into srv->addr, with the configured port, and
+ * refuses an address beyond loopback unless requests are authenticated or
+ * allow_public says to do it anyway. */
 static enum err resolve(struct server *srv, bool allow_public, char *err,
                         size_t errlen)
 {
@@ -729,14 +924,109 @@ static enum err resolve(struct server *srv, bool allow_public, char *err,
   memcpy(&srv->addr, res->ai_addr, res->ai_addrlen);
   srv->addr_len = res->ai_addrlen;
   freeaddrinfo(res);
-  if (!allow_public && !is_loopback((struct sockaddr *)&srv->addr)) {
+  if (!allow_public && !config_has_auth(cfg) &&
+      !is_loopback((struct sockaddr *)&srv->addr)) {
     snprintf(err, errlen,
-             "refusing to listen on non-loopback HOST '%s' without "
-             "authentication; pass --insecure to do it anyway",
+             "refusing to listen on non-loopback HOST '%s': no "
+             "authentication is configured (set API_TOKEN or a signature "
+             "secret: WEBHOOK_SECRET, DEVREV_WEBHOOK_SECRET, "
+             "SLACK_SIGNING_SECRET), or pass --insecure to do it anyway",
              cfg->host);
     return ERR_INVALID;
   }
   return ERR_OK;
+}
+
+static void wipe_free(char *p, size_t len)
+{
+  if (!p)
+    return;
+  explicit_bzero(p, len);
+  free(p);
+}
+
+/* Reads the PEM file at path (named what in messages) into *out, NUL
+ * terminated, with read(2) so that no stdio buffer keeps a copy of a key.
+ * The caller wipes and frees it (wipe_free). */
+static enum err read_pem(const char *what, const char *path, char **out,
+                         size_t *out_len, char *err, size_t errlen)
+{
+  enum err rc = ERR_IO;
+  char *text = NULL;
+  size_t len = 0, cap = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st)) {
+    snprintf(err, errlen, "cannot read %s file '%s': %s", what, path,
+             strerror(errno));
+    goto out;
+  }
+  if (!S_ISREG(st.st_mode) || st.st_size <= 0 ||
+      (uint64_t)st.st_size > SERVER_PEM_MAX) {
+    snprintf(err, errlen,
+             "%s file '%s' is not a PEM file (empty, not a regular file, or "
+             "over %zu bytes)",
+             what, path, SERVER_PEM_MAX);
+    rc = ERR_INVALID;
+    goto out;
+  }
+  cap = (size_t)st.st_size + 1;
+  text = xmalloc(cap);
+  while (len + 1 < cap) {
+    ssize_t n = read(fd, text + len, cap - 1 - len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      snprintf(err, errlen, "cannot read %s file '%s': %s", what, path,
+               n < 0 ? strerror(errno) : "it shrank while being read");
+      goto out;
+    }
+    len += (size_t)n;
+  }
+  text[len] = '\0';
+  if (!strstr(text, "-----BEGIN ")) {
+    snprintf(err, errlen, "%s file '%s' is not PEM (no -----BEGIN line)", what,
+             path);
+    rc = ERR_INVALID;
+    goto out;
+  }
+  *out = text;
+  *out_len = len;
+  text = NULL;
+  rc = ERR_OK;
+out:
+  wipe_free(text, cap);
+  if (fd >= 0)
+    close(fd);
+  return rc;
+}
+
+/* Loads TLS_CERT and TLS_KEY when set (config_check has made sure that
+ * both or neither are). */
+static enum err load_tls(struct server *srv, char *err, size_t errlen)
+{
+  const struct config *cfg = srv->app->cfg;
+  if (!*cfg->tls_cert && !*cfg->tls_key)
+    return ERR_OK;
+  if (!*cfg->tls_cert || !*cfg->tls_key) {
+    snprintf(err, errlen,
+             "TLS needs both TLS_CERT and TLS_KEY "
+             "(--tls-cert and --tls-key)");
+    return ERR_INVALID;
+  }
+  if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+    snprintf(err, errlen,
+             "TLS_CERT is set but this libmicrohttpd was built "
+             "without TLS support");
+    return ERR_UNSUPPORTED;
+  }
+  enum err rc = read_pem("TLS_CERT", cfg->tls_cert, &srv->tls_cert,
+                         &srv->tls_cert_len, err, errlen);
+  if (!rc)
+    rc = read_pem("TLS_KEY", cfg->tls_key, &srv->tls_key, &srv->tls_key_len,
+                  err, errlen);
+  srv->tls = rc == ERR_OK;
+  return rc;
 }
 
 enum err server_start(struct app *app, const struct log *lg, bool allow_public,
@@ -750,6 +1040,7 @@ enum err server_start(struct app *app, const struct log *lg, bool allow_public,
   atomic_init(&srv->in_flight, 0);
   atomic_init(&srv->suspended, 0);
   atomic_init(&srv->draining, false);
+  atomic_init(&srv->starting, true);
   pthread_mutex_init(&srv->lock, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
@@ -759,8 +1050,12 @@ enum err server_start(struct app *app, const struct log *lg, bool allow_public,
   /* Four looks per request timeout, but no busier than every 25 ms. */
   uint64_t tick_ms = cfg->request_timeout_ms / 4;
   srv->tick_ns = ms_to_ns(tick_ms < 25 ? 25 : tick_ms > 250 ? 250 : tick_ms);
+  srv->ratelimit = ratelimit_new(cfg->rate_limit, cfg->rate_limit_burst,
+                                 cfg->rate_limit_loopback, 0);
 
   rc = resolve(srv, allow_public, err, errlen);
+  if (!rc)
+    rc = load_tls(srv, err, errlen);
   if (rc)
     goto out;
 
@@ -768,6 +1063,21 @@ enum err server_start(struct app *app, const struct log *lg, bool allow_public,
                    MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
   if (srv->addr.ss_family == AF_INET6)
     flags |= MHD_USE_IPv6;
+  /* The TLS options, when on, go in an array: the variadic list below
+   * cannot leave them out. */
+  struct MHD_OptionItem tls_opts[] = {
+      {MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert},
+      {MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key},
+      {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)SERVER_TLS_PRIORITIES},
+      {MHD_OPTION_END, 0, NULL},
+  };
+  if (srv->tls)
+    flags |= MHD_USE_TLS;
+  else
+    tls_opts[0].option = MHD_OPTION_END;
+  size_t pool = cfg->max_header_bytes + SERVER_POOL_HEADROOM;
+  if (pool < SERVER_POOL_BYTES)
+    pool = SERVER_POOL_BYTES;
   srv->daemon = MHD_start_daemon(
       flags, 0, NULL, NULL, on_request, srv,
       /* The logger goes first so that no option's message bypasses it. */
@@ -775,16 +1085,27 @@ enum err server_start(struct app *app, const struct log *lg, bool allow_public,
       (struct sockaddr *)&srv->addr, MHD_OPTION_THREAD_POOL_SIZE,
       /* 0: no pool, the one internal thread (1 draws a warning). */
       cfg->threads > 1 ? (unsigned)cfg->threads : 0u,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, SERVER_POOL_BYTES,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-      MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_per_ip,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_s,
-      MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
-      MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED,
-      on_completed, srv, MHD_OPTION_END);
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      (unsigned)cfg->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned)cfg->idle_timeout_s, MHD_OPTION_NOTIFY_CONNECTION,
+      on_connection, srv, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_ARRAY,
+      tls_opts, MHD_OPTION_END);
+  atomic_store(&srv->starting, false);
   if (!srv->daemon) {
-    snprintf(err, errlen, "cannot listen on %s port %u (in use?)", cfg->host,
-             cfg->port);
+    pthread_mutex_lock(&srv->lock);
+    const char *why = *srv->start_msg ? srv->start_msg : "no detail";
+    if (srv->tls)
+      snprintf(err, errlen,
+               "cannot listen with TLS on %s port %u: %s (is the port in "
+               "use? are TLS_CERT and TLS_KEY a certificate and its "
+               "unencrypted key?)",
+               cfg->host, cfg->port, why);
+    else
+      snprintf(err, errlen, "cannot listen on %s port %u: %s", cfg->host,
+               cfg->port, *srv->start_msg ? srv->start_msg : "in use?");
+    pthread_mutex_unlock(&srv->lock);
     rc = ERR_NET;
     goto out;
   }
@@ -796,8 +1117,8 @@ enum err server_start(struct app *app, const struct log *lg, bool allow_public,
                   sizeof host, NULL, 0, NI_NUMERICHOST))
     snprintf(host, sizeof host, "%.45s", cfg->host);
   snprintf(srv->url, sizeof srv->url,
-           srv->addr.ss_family == AF_INET6 ? "http://[%s]:%u" : "http://%s:%u",
-           host, srv->port);
+           srv->addr.ss_family == AF_INET6 ? "%s://[%s]:%u" : "%s://%s:%u",
+           srv->tls ? "https" : "http", host, srv->port);
 
   if (pthread_create(&srv->watchdog, NULL, watchdog_main, srv)) {
     snprintf(err, errlen, "cannot start the watchdog thread");
@@ -806,6 +1127,7 @@ enum err server_start(struct app *app, const struct log *lg, bool allow_public,
   }
   srv->watchdog_running = true;
 out:
+  atomic_store(&srv->starting, false);
   if (rc) {
     server_stop(srv, 0);
     srv = NULL;
@@ -822,6 +1144,11 @@ const char *server_url(const struct server *srv)
 unsigned server_port(const struct server *srv)
 {
   return srv->port;
+}
+
+bool server_tls(const struct server *srv)
+{
+  return srv->tls;
 }
 
 void server_stop(struct server *srv, unsigned grace_ms)
@@ -866,6 +1193,10 @@ void server_stop(struct server *srv, unsigned grace_ms)
     pthread_mutex_unlock(&srv->lock);
     pthread_join(srv->watchdog, NULL);
   }
+  /* libmicrohttpd may use the PEM text until it has stopped. */
+  wipe_free(srv->tls_key, srv->tls_key_len + 1);
+  wipe_free(srv->tls_cert, srv->tls_cert_len + 1);
+  ratelimit_free(srv->ratelimit);
   pthread_cond_destroy(&srv->wake);
   pthread_mutex_destroy(&srv->lock);
   free(srv);

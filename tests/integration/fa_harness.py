@@ -244,3 +244,63 @@ def run_tests(tests):
             traceback.print_exc()
     print(f"{passed} passed, {failed} failed", flush=True)
     return 0 if failed == 0 else 1
+
+
+# ---- Startup under any settings (test_abuse.py, test_tls.py) -----------
+
+LISTEN_RE = re.compile(
+    r"listening on (https?)://(\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(\d+)")
+# Settings that change who may connect: cleared unless a test sets them.
+ACCESS_VARS = ("API_TOKEN", "WEBHOOK_SECRET", "DEVREV_WEBHOOK_SECRET",
+               "SLACK_SIGNING_SECRET", "METRICS_REQUIRE_TOKEN", "TLS_CERT",
+               "TLS_KEY", "RATE_LIMIT", "RATE_LIMIT_BURST",
+               "RATE_LIMIT_LOOPBACK", "MAX_HEADER_BYTES")
+
+
+class Launch(Server):
+    """`serve` for tests of startup itself: any HOST, http or https, and
+    a process that may refuse to start. Waits until the log says where it
+    listens (scheme, host and port in .scheme, .host, .port) or until the
+    process exits (then .port is None and .returncode is its status).
+    Runs with the same defaults as Server, minus every authentication,
+    TLS and abuse-limit setting of the caller's environment."""
+
+    def __init__(self, db, env=None, args=(), log_level="info", timeout=30):
+        e = dict(os.environ)
+        for k in list(e):
+            if k.startswith("DEVREV_") or k in ACCESS_VARS or k in (
+                    "DATABASE_URL", "HOST", "PORT", "LOG_MESSAGE_TEXT"):
+                del e[k]
+        e.update({"HOST": HOST, "PORT": "0", "LOG_LEVEL": log_level,
+                  "DATABASE_URL": db})
+        e.update(env or {})
+        self.db = db
+        self.proc = subprocess.Popen([FA_BIN, "serve", *args], env=e,
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        _PROCS.append(self.proc)
+        self.lines = []
+        self.lock = threading.Lock()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.scheme = self.host = self.port = self.returncode = None
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            m = LISTEN_RE.search(self.log())
+            if m:
+                self.scheme, self.host = m.group(1), m.group(2)
+                self.port = int(m.group(3))
+                return
+            if self.proc.poll() is not None:
+                self.returncode = self.proc.returncode
+                self.reader.join(timeout=5)
+                self.check_sanitizers()
+                return
+            time.sleep(0.02)
+        self.kill()
+        raise RuntimeError("serve neither listened nor exited:\n" + self.log())
+
+    @property
+    def started(self):
+        return self.port is not None
