@@ -34,7 +34,10 @@
 #include "base/jsonw.h"
 #include "base/utf8.h"
 #include "base/xalloc.h"
+#include "base/log.h"
 #include "http/dashboard.h"
+#include "http/devrev_event.h"
+#include "http/sig.h"
 #include "store/committer.h"
 
 #define CT_JSON "application/json"
@@ -56,6 +59,11 @@ struct routes_message {
   const char *channel;         /* NULL when absent */
   const char *lang;            /* NULL when absent */
   const cJSON *timestamp;      /* string or number; NULL when absent */
+  /* From a DevRev event: where the message was written (else NULL). */
+  const char *source_object;
+  const char *source_display_id;
+  const char *source_type;
+  const char *rev_org;
 };
 
 /* A refusal being built: where in a batch (index >= 0) and what. */
@@ -112,6 +120,7 @@ void routes_scratch_init(struct routes_scratch *s)
   s->n_pending = 0;
   s->json_off = NULL;
   buf_init(&s->strs, ROUTES_MAX_RESPONSE);
+  buf_init(&s->compose, 0);
 }
 
 static void release_pending(struct routes_scratch *s);
@@ -128,6 +137,7 @@ void routes_scratch_cleanup(struct routes_scratch *s)
   s->results = NULL;
   s->json_off = NULL;
   buf_cleanup(&s->strs);
+  buf_cleanup(&s->compose);
   polarity_result_cleanup(&s->scores);
   detector_result_cleanup(&s->model);
   buf_cleanup(&s->text);
@@ -302,14 +312,38 @@ static const struct route *find_route(const char *path)
   return NULL;
 }
 
+static enum metrics_route route_of(const char *path)
+{
+  const struct route *rt = find_route(path);
+  return rt ? rt->id : METRICS_ROUTE_OTHER;
+}
+
+/* True when req must carry the bearer token before anything else is
+ * looked at. A Slack form to /slash-analyze with SLACK_SIGNING_SECRET set
+ * is authenticated by its signature instead (handle_slash); /webhook
+ * checks its credentials once the body is in (webhook_auth). */
+static bool needs_token(const struct app *app, const struct http_request *req)
+{
+  const struct config *cfg = app->cfg;
+  if (!*cfg->api_token)
+    return false;
+  if (!strcmp(req->path, "/metrics"))
+    return cfg->metrics_auth;
+  if (!strcmp(req->path, "/slash-analyze") && *cfg->slack_signing_secret &&
+      media_type(req->content_type) == MEDIA_FORM)
+    return false;
+  return auth_path_guarded(req->path);
+}
+
+static enum metrics_route route_of(const char *path);
+
 bool routes_preflight(const struct app *app, const struct http_request *req,
                       struct http_response *resp)
 {
-  if (auth_path_guarded(req->path) &&
+  if (needs_token(app, req) &&
       !auth_token_ok(app->cfg->api_token, req->authorization,
                      req->access_token)) {
-    resp->route = dashboard_owns(req->path) ? METRICS_ROUTE_OTHER
-                                            : METRICS_ROUTE_SLASH;
+    resp->route = route_of(req->path);
     routes_error(resp, 401, "unauthorized",
                  "%s needs Authorization: Bearer API_TOKEN", req->path);
     return false;
@@ -720,6 +754,10 @@ static enum err score_message(struct app *app, struct routes_scratch *s,
     jsonw_key(&w, "conversation_id");
     jsonw_string(&w, m->conversation_id);
   }
+  if (m->source_display_id) {
+    jsonw_key(&w, "source_display_id");
+    jsonw_string(&w, m->source_display_id);
+  }
   analysis_write_fields(cfg, &a, &w);
   jsonw_object_end(&w);
   enum err rc = jsonw_error(&w);
@@ -757,6 +795,10 @@ static enum err score_message(struct app *app, struct routes_scratch *s,
       .level_name = lv->name,
       .severity = lv->severity,
       .frustrated = a.frustrated,
+      .source_object = m->source_object,
+      .source_display_id = m->source_display_id,
+      .source_type = m->source_type,
+      .rev_org = m->rev_org,
   };
   return rc;
 }
@@ -853,6 +895,167 @@ static void write_answer(struct app *app, struct routes_scratch *s,
   finish_json(&w, resp);
 }
 
+/* ---- Authentication of /webhook ----------------------------------- */
+
+/* Checks /webhook's credentials (see routes.h). Returns true when the
+ * request may go on; otherwise f holds the 401. Writes which credential
+ * passed into the log note ("auth=devrev-signature (hex digest, secret as
+ * text)"): DevRev's signature scheme is not pinned down by its docs, so
+ * the first real event tells which of the accepted forms it uses. */
+static bool webhook_auth(const struct app *app, const struct http_request *req,
+                         struct http_response *resp, struct fail *f)
+{
+  const struct config *cfg = app->cfg;
+  bool generic = *cfg->webhook_secret, devrev = *cfg->devrev_webhook_secret;
+  bool token = *cfg->api_token;
+  if (!generic && !devrev && !token)
+    return true;
+  bool sent_generic = req->signature_256 && *req->signature_256;
+  bool sent_devrev = req->devrev_signature && *req->devrev_signature;
+  const char *passed = NULL;
+  char form[96] = "";
+  if (sent_devrev && devrev) {
+    enum sig_devrev_form m;
+    enum sig_result r = sig_check_devrev(cfg->devrev_webhook_secret,
+                                         req->devrev_signature, req->body,
+                                         req->body_len, &m);
+    if (r != SIG_OK) {
+      fail_set(f, 401, "bad_signature",
+               "X-DevRev-Signature does not verify (%s) against "
+               "DEVREV_WEBHOOK_SECRET",
+               sig_result_name(r));
+      return false;
+    }
+    snprintf(form, sizeof form, "devrev-signature (%s)",
+             sig_devrev_form_name(m));
+    passed = form;
+  }
+  if (sent_generic && generic) {
+    enum sig_result r = sig_check_generic(cfg->webhook_secret,
+                                          req->signature_256, req->body,
+                                          req->body_len);
+    if (r != SIG_OK) {
+      fail_set(f, 401, "bad_signature",
+               "X-Signature-256 does not verify (%s): expected sha256=<hex "
+               "HMAC-SHA256 of the raw body with WEBHOOK_SECRET>",
+               sig_result_name(r));
+      return false;
+    }
+    if (!passed)
+      passed = "signature-256";
+  }
+  if (!passed && token && req->authorization &&
+      auth_token_ok(cfg->api_token, req->authorization, NULL))
+    passed = "bearer";
+  if (!passed) {
+    char want[160];
+    snprintf(want, sizeof want, "%s%s%s%s%s",
+             generic ? "X-Signature-256" : "",
+             generic && (devrev || token) ? " or " : "",
+             devrev ? "X-DevRev-Signature" : "", devrev && token ? " or " : "",
+             token ? "Authorization: Bearer API_TOKEN" : "");
+    bool sent_other = (sent_generic && !generic) || (sent_devrev && !devrev) ||
+                      (req->authorization && *req->authorization);
+    fail_set(f, 401, sent_other ? "unauthorized" : "missing_signature",
+             "/webhook needs %s", want);
+    return false;
+  }
+  if (resp->note.len)
+    buf_putc(&resp->note, ' ');
+  buf_printf(&resp->note, "auth=%s", passed);
+  return true;
+}
+
+/* ---- DevRev events on /webhook --------------------------------------- */
+
+/* Answers a DevRev event that is not a message to score (verify,
+ * ignored) or refuses it. Returns true when resp holds the answer; false
+ * when ev is a message, m filled from it, to be scored like any other. */
+static bool devrev_event(struct app *app, struct routes_scratch *s,
+                         const cJSON *root, const struct http_request *req,
+                         struct http_response *resp, struct routes_message *m,
+                         struct fail *f)
+{
+  const struct config *cfg = app->cfg;
+  struct devrev_event ev;
+  char err[200];
+  enum err rc =
+      devrev_event_read(root, cfg->devrev_self_id, &s->compose, &ev, err,
+                        sizeof err);
+  if (rc == ERR_TOO_BIG) {
+    fail_set(f, 413, "body_too_large", "the event's text is too long");
+    return true;
+  }
+  if (rc) {
+    fail_set(f, 400, "invalid_event", "DevRev event: %s", err);
+    return true;
+  }
+  struct jsonw w;
+  jsonw_init(&w, &resp->body);
+  if (ev.kind == DEVREV_EVENT_VERIFY) {
+    /* Echoed byte for byte; answering changes nothing. */
+    jsonw_object_begin(&w);
+    jsonw_key(&w, "challenge");
+    jsonw_string(&w, ev.challenge);
+    jsonw_object_end(&w);
+    resp->status = 200;
+    buf_puts(&resp->note, resp->note.len ? " devrev=verify" : "devrev=verify");
+    finish_json(&w, resp);
+    return true;
+  }
+  /* A signed event replayed long after it was signed: DevRev's own
+   * retries come within about 3.5 minutes, and a duplicate of one already
+   * taken is caught by its id. */
+  int64_t now_ms = (int64_t)time(NULL) * 1000;
+  int64_t max_ms = (int64_t)cfg->signature_max_age_s * 1000;
+  bool unreadable = ev.timestamp && !ev.has_time;
+  if (*cfg->devrev_webhook_secret && req->devrev_signature &&
+      (unreadable || (ev.has_time && (ev.time_ms < now_ms - max_ms ||
+                                      ev.time_ms > now_ms + max_ms)))) {
+    fail_set(f, 401, "stale_event",
+             "the event's timestamp %s is more than %u s from now "
+             "(SIGNATURE_MAX_AGE)",
+             ev.timestamp, cfg->signature_max_age_s);
+    return true;
+  }
+  if (ev.kind == DEVREV_EVENT_IGNORED) {
+    jsonw_object_begin(&w);
+    jsonw_key(&w, "status");
+    jsonw_string(&w, "ignored");
+    jsonw_key(&w, "reason");
+    jsonw_string(&w, ev.ignored);
+    if (ev.id) {
+      jsonw_key(&w, "event_id");
+      jsonw_string(&w, ev.id);
+    }
+    jsonw_object_end(&w);
+    resp->status = 200;
+    buf_printf(&resp->note, "%sdevrev=ignored type=%s",
+               resp->note.len ? " " : "", ev.type ? ev.type : "?");
+    finish_json(&w, resp);
+    return true;
+  }
+  memset(m, 0, sizeof *m);
+  /* The entry (comment, conversation, work) is the message id: DevRev's
+   * retries and duplicate deliveries of one event are answered from the
+   * store, once, and so is one comment delivered twice under two event
+   * types (inside conversation_created.messages[], then as its own
+   * timeline_entry_created). */
+  m->message_id = ev.entry_id ? ev.entry_id : ev.id;
+  m->customer_id = ev.author_id;
+  m->message = ev.text;
+  m->message_len = ev.text_len;
+  m->conversation_id = ev.object_id;
+  m->channel = "devrev";
+  m->source_object = ev.object_id;
+  m->source_display_id = ev.object_display_id;
+  m->source_type = ev.object_type;
+  m->rev_org = ev.rev_org_id;
+  buf_printf(&resp->note, "%sdevrev=%s object=%s", resp->note.len ? " " : "",
+             ev.type, ev.object_display_id ? ev.object_display_id : "?");
+  return false;
+}
+
 static void handle_webhook(struct app *app, struct routes_scratch *s,
                            const struct http_request *req,
                            struct http_response *resp)
@@ -860,13 +1063,26 @@ static void handle_webhook(struct app *app, struct routes_scratch *s,
   struct fail f = {.index = -1};
   /* A pending request is finished before the next one begins. */
   assert(!s->pending);
-  cJSON *root = parse_json(app, req, &f);
+  cJSON *root = NULL;
+  if (!webhook_auth(app, req, resp, &f))
+    goto refuse;
+  root = parse_json(app, req, &f);
   if (!root)
     goto refuse;
 
-  const cJSON *batch = cJSON_GetObjectItemCaseSensitive(root, "messages");
+  bool devrev = devrev_event_detect(root);
+  const cJSON *batch =
+      devrev ? NULL : cJSON_GetObjectItemCaseSensitive(root, "messages");
   size_t n = 1;
-  if (batch) {
+  if (devrev) {
+    reserve_msgs(s, 1);
+    if (devrev_event(app, s, root, req, resp, &s->msgs[0], &f)) {
+      cJSON_Delete(root);
+      if (f.code)
+        fail_write(&f, resp);
+      return;
+    }
+  } else if (batch) {
     if (!cJSON_IsArray(batch)) {
       fail_set(&f, 400, "invalid_field", "messages must be an array");
       goto refuse;
@@ -901,7 +1117,7 @@ static void handle_webhook(struct app *app, struct routes_scratch *s,
       }
       i++;
     }
-  } else if (!parse_message(root, &s->msgs[0], &f)) {
+  } else if (!devrev && !parse_message(root, &s->msgs[0], &f)) {
     goto refuse;
   }
 
@@ -1075,6 +1291,30 @@ static void handle_slash(struct app *app, struct routes_scratch *s,
   const char *text = NULL;
   size_t text_len = 0;
   bool slack = media_type(req->content_type) == MEDIA_FORM;
+  /* A DevRev snap-in command forward: {"parameters", "source_id",
+   * "actor_id"}; answered with a comment the snap-in can post. */
+  const char *source_id = NULL, *actor_id = NULL;
+
+  if (slack && *app->cfg->slack_signing_secret) {
+    enum sig_result r = sig_check_slack(
+        app->cfg->slack_signing_secret, req->slack_signature,
+        req->slack_timestamp, req->body, req->body_len, (int64_t)time(NULL),
+        (int64_t)app->cfg->signature_max_age_s);
+    if (r == SIG_STALE) {
+      fail_set(&f, 401, "stale_timestamp",
+               "X-Slack-Request-Timestamp is missing or more than %u s from "
+               "now (SIGNATURE_MAX_AGE)",
+               app->cfg->signature_max_age_s);
+      goto refuse;
+    }
+    if (r != SIG_OK) {
+      fail_set(&f, 401, r == SIG_MISSING ? "missing_signature" : "bad_signature",
+               "X-Slack-Signature does not verify (%s) against "
+               "SLACK_SIGNING_SECRET",
+               sig_result_name(r));
+      goto refuse;
+    }
+  }
 
   if (slack) {
     if (!utf8_is_valid(req->body, req->body_len)) {
@@ -1118,7 +1358,23 @@ static void handle_slash(struct app *app, struct routes_scratch *s,
       v = cJSON_GetObjectItemCaseSensitive(root, "message");
     }
     if (!v || cJSON_IsNull(v)) {
-      fail_set(&f, 400, "missing_field", "text (or message) is required");
+      v = cJSON_GetObjectItemCaseSensitive(root, "parameters");
+      if (v && !cJSON_IsNull(v)) {
+        name = "parameters";
+        if (!opt_string(root, "source_id", ROUTES_MAX_ID, &source_id, &f) ||
+            !opt_string(root, "actor_id", ROUTES_MAX_ID, &actor_id, &f))
+          goto refuse;
+        if (!source_id || !*source_id) {
+          fail_set(&f, 400, "missing_field",
+                   "source_id (the object the command ran on) is required "
+                   "with parameters");
+          goto refuse;
+        }
+      }
+    }
+    if (!v || cJSON_IsNull(v)) {
+      fail_set(&f, 400, "missing_field",
+               "text (or message, or a snap-in's parameters) is required");
       goto refuse;
     }
     if (!cJSON_IsString(v)) {
@@ -1178,6 +1434,30 @@ static void handle_slash(struct app *app, struct routes_scratch *s,
   } else {
     jsonw_key(&w, "text");
     jsonw_string_len(&w, buf_ptr(&s->verdict), s->verdict.len);
+  }
+  if (source_id) {
+    /* Ready for timeline-entries.create as it is: internal, so the
+     * customer never sees the verdict. */
+    buf_reset(&s->text);
+    buf_puts(&s->text, "frustration-alert: ");
+    buf_append(&s->text, buf_ptr(&s->verdict), s->verdict.len);
+    jsonw_key(&w, "timeline_entry");
+    jsonw_object_begin(&w);
+    jsonw_key(&w, "object");
+    jsonw_string(&w, source_id);
+    jsonw_key(&w, "type");
+    jsonw_string(&w, "timeline_comment");
+    jsonw_key(&w, "body_type");
+    jsonw_string(&w, "text");
+    jsonw_key(&w, "body");
+    jsonw_string_len(&w, buf_ptr(&s->text), s->text.len);
+    jsonw_key(&w, "visibility");
+    jsonw_string(&w, "internal");
+    jsonw_object_end(&w);
+    if (actor_id) {
+      jsonw_key(&w, "actor_id");
+      jsonw_string(&w, actor_id);
+    }
   }
   analysis_write_fields(app->cfg, &a, &w);
   jsonw_object_end(&w);

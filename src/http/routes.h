@@ -1,13 +1,30 @@
 /* routes: the service's endpoints as plain functions: a complete request
  * in, a response out, no socket.
  *
- *   POST /webhook         customer messages (one, or a batch) -> analysis
- *   POST /slash-analyze   one text (JSON or a Slack slash command) -> verdict
+ *   POST /webhook         customer messages (one, or a batch, or a DevRev
+ *                         webhook event) -> analysis
+ *   POST /slash-analyze   one text (JSON, a Slack slash command or a DevRev
+ *                         snap-in command forward) -> verdict
  *   GET  /health          status, version, uptime, detector settings
  *   GET  /metrics         Prometheus text format
  *
  * server.c feeds these from libmicrohttpd; the unit tests and the fuzzer
- * call them directly. Every refusal is a JSON body {"error": CODE,
+ * call them directly.
+ *
+ * Authentication (issue 5), all comparisons constant-time:
+ *  - /webhook, when WEBHOOK_SECRET, DEVREV_WEBHOOK_SECRET or API_TOKEN is
+ *    set, needs one of: X-Signature-256 (generic senders), X-DevRev-
+ *    Signature (DevRev), Authorization: Bearer API_TOKEN. A signature that
+ *    is sent but does not verify is refused even if another credential
+ *    would pass. DevRev events older (or newer) than SIGNATURE_MAX_AGE are
+ *    refused when DEVREV_WEBHOOK_SECRET is set.
+ *  - /slash-analyze: a Slack form with SLACK_SIGNING_SECRET set needs
+ *    Slack's v0 signature and a fresh timestamp; anything else needs the
+ *    bearer token when API_TOKEN is set.
+ *  - /api/..., and /metrics with METRICS_REQUIRE_TOKEN: the bearer token.
+ * A refused request gets 401 and changes nothing.
+ *
+ * Every refusal is a JSON body {"error": CODE,
  * "message": TEXT} with the matching status; nothing is done for a refused
  * request (a batch with one bad item is refused whole). */
 #ifndef HTTP_ROUTES_H
@@ -35,6 +52,12 @@ struct http_request {
   size_t body_len;
   const char *authorization; /* the Authorization header; NULL if absent */
   const char *access_token;  /* the ?access_token= query value, or NULL */
+  /* Signature headers (NULL when absent): X-Signature-256,
+   * X-DevRev-Signature, X-Slack-Signature, X-Slack-Request-Timestamp. */
+  const char *signature_256;
+  const char *devrev_signature;
+  const char *slack_signature;
+  const char *slack_timestamp;
 };
 
 /* One response. The strings are static; the body is owned. */
@@ -79,6 +102,7 @@ struct routes_scratch {
   size_t n_pending;
   size_t *json_off; /* per message: its analysis object in strs */
   struct buf strs;  /* analysis objects, deciding words, timestamps */
+  struct buf compose; /* a DevRev work's title and body, as one text */
 };
 
 void routes_scratch_init(struct routes_scratch *s);

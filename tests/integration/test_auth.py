@@ -1,6 +1,7 @@
-"""API_TOKEN: /slash-analyze and /api/* need "Authorization: Bearer TOKEN"
-(or ?access_token= for the dashboard's event stream); the dashboard page
-itself, /webhook, /health and /metrics do not. A refused request changes
+"""API_TOKEN: /slash-analyze, /api/* and /webhook need "Authorization:
+Bearer TOKEN" (or ?access_token= for the dashboard's event stream; /webhook
+also takes a request signature, see test_signed_webhooks.py); the dashboard
+page itself, /health and /metrics do not. A refused request changes
 nothing. check-config masks the token."""
 import http.client
 import json
@@ -69,9 +70,15 @@ def test_token_required_where_it_should_be():
             check(st == 200, "/health open")
             st, _ = call(srv, "POST", "/webhook",
                          {"customer_id": "c1", "message": "awful, terrible"})
-            check(st == 200, "/webhook is not guarded by API_TOKEN")
+            check(st == 401, "/webhook without credentials refused: %d" % st)
             n = db_query(srv.db, "SELECT COUNT(*) FROM messages")[0][0]
-            check(n == 1, "only the webhook message stored: %d" % n)
+            check(n == 0, "nothing stored by refused requests: %d" % n)
+            st, _ = call(srv, "POST", "/webhook",
+                         {"customer_id": "c1", "message": "awful, terrible"},
+                         {"Authorization": "Bearer " + TOKEN})
+            check(st == 200, "/webhook with the token: %d" % st)
+            n = db_query(srv.db, "SELECT COUNT(*) FROM messages")[0][0]
+            check(n == 1, "only the authenticated message stored: %d" % n)
             check(TOKEN not in srv.log(), "the token never appears in the log")
         finally:
             srv.stop()
