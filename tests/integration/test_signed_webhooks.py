@@ -13,13 +13,14 @@ import hmac
 import http.client
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fa_harness import (HOST, FakeDevRev, Server, check, db_query,  # noqa: E402
-                        run_tests, wait_until)
+from fa_harness import (FA_BIN, HOST, FakeDevRev, Server, check,  # noqa: E402
+                        db_query, run_tests, wait_until)
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "fixtures", "devrev")
@@ -441,9 +442,29 @@ def test_metrics_token_optional():
             srv.stop()
 
 
+def test_check_config_masks_secrets():
+    env = dict(os.environ, WEBHOOK_SECRET=GENERIC_SECRET,
+               DEVREV_WEBHOOK_SECRET=DEVREV_SECRET,
+               SLACK_SIGNING_SECRET=SLACK_SECRET, API_TOKEN=API_TOKEN)
+    out = subprocess.run([FA_BIN, "check-config"], env=env, capture_output=True,
+                         text=True, timeout=30)
+    check(out.returncode == 0, "check-config: " + out.stderr)
+    for name in ("WEBHOOK_SECRET", "DEVREV_WEBHOOK_SECRET",
+                 "SLACK_SIGNING_SECRET", "API_TOKEN"):
+        check(f"{name}=********" in out.stdout, f"{name} masked")
+    for secret in (GENERIC_SECRET, DEVREV_SECRET, SLACK_SECRET, API_TOKEN):
+        check(secret not in out.stdout + out.stderr, "no secret printed")
+    # TLS needs both files; the error names what is missing.
+    out = subprocess.run([FA_BIN, "check-config"], env=dict(env, TLS_CERT="c.pem"),
+                         capture_output=True, text=True, timeout=30)
+    check(out.returncode != 0 and "TLS_KEY" in out.stderr,
+          "TLS_CERT without TLS_KEY refused: " + out.stderr)
+
+
 if __name__ == "__main__":
     sys.exit(run_tests([test_verify_handshake,
                         test_devrev_message_comments_on_source,
                         test_ignored_events, test_devrev_signature_failures,
                         test_generic_signature_and_token, test_slack_signature,
-                        test_snapin_command_forward, test_metrics_token_optional]))
+                        test_snapin_command_forward, test_metrics_token_optional,
+                        test_check_config_masks_secrets]))
