@@ -74,12 +74,14 @@ enum err dashboard_new(struct app *app, struct dashboard **out)
   d->cfg = app->cfg;
   pthread_mutex_init(&d->lock, NULL);
   buf_init(&d->cache, 0);
-  struct sse_options o = {.tick = dashboard_tick, .tick_ctx = d};
-  enum err rc = sse_hub_new(&o, &d->sse);
+  /* The tick is set once d->sse is: the hub's thread runs it and it
+   * publishes through d->sse. */
+  enum err rc = sse_hub_new(NULL, &d->sse);
   if (rc) {
     dashboard_free(d);
     return rc;
   }
+  sse_hub_set_tick(d->sse, dashboard_tick, d);
   *out = d;
   return ERR_OK;
 }
