@@ -22,68 +22,39 @@ import tempfile
 import threading
 import time
 
-FA_BIN = os.environ.get("FA_BIN") or os.path.join(
-    os.environ.get("BUILD_DIR", "build"), "frustration-alert")
-HOST = "127.0.0.1"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fa_harness  # noqa: E402
+
+FA_BIN = fa_harness.FA_BIN
+HOST = fa_harness.HOST
 REQUEST_TIMEOUT_MS = 1500
 MAX_BATCH = 10
 
 
-class Server:
-    """The binary under test, with its log collected from stderr."""
+class Server(fa_harness.Server):
+    """fa_harness's server with this file's limits, on a store of its own
+    that goes with it: runs do not see each other's messages (a repeated
+    message_id would be a duplicate)."""
 
     def __init__(self, extra_env=None, args=()):
-        env = dict(os.environ)
-        env.update({
-            "HOST": HOST, "PORT": "0", "REQUEST_TIMEOUT_MS":
-            str(REQUEST_TIMEOUT_MS), "IDLE_TIMEOUT": "5", "MAX_BATCH":
-            str(MAX_BATCH), "LOG_LEVEL": "info"
-        })
-        env.pop("LOG_MESSAGE_TEXT", None)
-        for k in [k for k in env if k.startswith("DEVREV_")]:
-            del env[k]
-        # A store of its own, gone with the server: runs do not see each
-        # other's messages (a repeated message_id would be a duplicate).
         self.tmp = tempfile.mkdtemp(prefix="fa-http-")
-        env["DATABASE_URL"] = os.path.join(self.tmp, "fa.db")
+        env = {"REQUEST_TIMEOUT_MS": str(REQUEST_TIMEOUT_MS),
+               "IDLE_TIMEOUT": "5", "MAX_BATCH": str(MAX_BATCH)}
         env.update(extra_env or {})
-        self.proc = subprocess.Popen([FA_BIN, "serve", *args], env=env,
-                                     stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        self.lines = []
-        self.lock = threading.Lock()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        self.port = None
-        deadline = time.time() + 30
-        while time.time() < deadline and self.proc.poll() is None:
-            m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", self.log())
-            if m:
-                self.port = int(m.group(1))
-                break
-            time.sleep(0.02)
-        if self.port is None:
-            self.stop()
-            raise RuntimeError("server did not start:\n" + self.log())
-
-    def _read(self):
-        for raw in self.proc.stderr:
-            with self.lock:
-                self.lines.append(raw.decode("utf-8", "replace"))
-
-    def log(self):
-        with self.lock:
-            return "".join(self.lines)
-
-    def stop(self, sig=signal.SIGTERM, timeout=15):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
         try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+            super().__init__(os.path.join(self.tmp, "fa.db"), env=env,
+                             args=args)
+        except Exception:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
+
+    def stop(self, timeout=15):
+        """SIGTERM and wait: the exit status (None if it hung). A sanitizer
+        report is printed and counts as a failed stop."""
+        try:
+            return super().stop(timeout)
+        except AssertionError as e:
+            print(f"FAIL {e}")
             return None
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
