@@ -20,8 +20,9 @@
  *
  * Lookup is an open-addressing hash table (linear probing, at most a
  * quarter full) sized once at build time; a word of up to eight bytes is
- * compared as one 64-bit integer. After lexicon_new returns nothing
- * changes, so any number of threads may share the lexicon. */
+ * compared as one 64-bit integer (its head, with its length). After
+ * lexicon_new returns nothing changes, so any number of threads may share
+ * the lexicon. */
 #include "sentiment/lexicon.h"
 
 #include <stdint.h>
@@ -69,9 +70,8 @@ static size_t intern(struct lexicon *lx, const char *key, size_t len,
   lx->slots[i].key = key;
   lx->slots[i].len = len;
   lx->table[b] = (uint32_t)(i + 1);
-  if (len > lx->max_len)
-    lx->max_len = len;
-  lx->first[(unsigned char)key[0]] = true;
+  if (len > lx->max_len[(unsigned char)key[0]])
+    lx->max_len[(unsigned char)key[0]] = len;
   return i;
 }
 
@@ -243,7 +243,7 @@ void lexicon_free(struct lexicon *lx)
 const struct lexicon_entry *lexicon_find(const struct lexicon *lx,
                                          const char *word, size_t len)
 {
-  return lexicon_find_inline(lx, word, len);
+  return lexicon_find_inline(lx, word, len, false);
 }
 
 size_t lexicon_size(const struct lexicon *lx)

@@ -38,9 +38,18 @@
 
 #include "base/xalloc.h"
 #include "sentiment/lexicon_int.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include "sentiment/tokenize.h"
 
 #define NONE SIZE_MAX
+
+/* Bytes after the lower-cased words: lexicon_find_inline reads the eight
+ * bytes at the start of each word (see head_padded), put_text copies
+ * them. */
+#define LOWER_PAD 8
 
 /* One assessment while it is built (a dict of assessments()). */
 struct group {
@@ -116,6 +125,18 @@ static const struct {
     [0xC2] = {66, 67},
 };
 
+/* What the first byte of a token that is no lexicon word may make it: all
+ * the tokens the walk treats specially start with one of these bytes, so
+ * a zero sends the others past every test. EMOTICON is set where by_first
+ * has emoticons. */
+enum { NEGATION = 1, EXCLAMATION = 2, IRONY = 4, EMOTICON = 8 };
+static const unsigned char special_first[256] = {
+    ['n'] = NEGATION,  ['!'] = EXCLAMATION, ['('] = IRONY,    ['<'] = EMOTICON,
+    [0xE2] = EMOTICON, ['>'] = EMOTICON,    [':'] = EMOTICON, ['='] = EMOTICON,
+    ['x'] = EMOTICON,  ['8'] = EMOTICON,    [';'] = EMOTICON, ['*'] = EMOTICON,
+    ['o'] = EMOTICON,  [0xC2] = EMOTICON,
+};
+
 static const char PUNCTUATION[] = ".,;:!?()[]{}`''\"@#$^&*+-|=~_";
 
 static void *grow(void *p, size_t *cap, size_t need, size_t size)
@@ -184,6 +205,30 @@ static bool lower_text(const char *text, size_t len, char *out, bool *ascii)
   const uint64_t ones = 0x0101010101010101u, highs = ones * 0x80;
   uint64_t any = 0;
   size_t i = 0;
+#if defined(__SSE2__)
+  if (len >= 16) {
+    /* Sixteen bytes at a time (SSE2 is in all of x86-64), the last ones
+     * through the sixteen that end at len: bytes lowered twice come out
+     * the same. As signed bytes, those >= 0x80 are below 'A'. */
+    const __m128i before_a = _mm_set1_epi8('A' - 1);
+    const __m128i after_z = _mm_set1_epi8('Z' + 1);
+    const __m128i bit5 = _mm_set1_epi8(0x20);
+    __m128i bytes = _mm_setzero_si128();
+    for (;;) {
+      size_t at = len - i >= 16 ? i : len - 16;
+      __m128i v = _mm_loadu_si128((const __m128i *)(text + at));
+      bytes = _mm_or_si128(bytes, v);
+      __m128i upper = _mm_and_si128(_mm_cmpgt_epi8(v, before_a),
+                                    _mm_cmplt_epi8(v, after_z));
+      _mm_storeu_si128((__m128i *)(out + at),
+                       _mm_or_si128(v, _mm_and_si128(upper, bit5)));
+      i = at + 16;
+      if (i == len)
+        break;
+    }
+    any = _mm_movemask_epi8(bytes) ? highs : 0;
+  }
+#endif
   for (; i + 8 <= len; i += 8) {
     uint64_t w;
     memcpy(&w, text + i, 8);
@@ -287,8 +332,16 @@ static void put_text(struct scratch *s, size_t t, bool space)
 {
   if (space)
     s->text[s->n_text++] = ' ';
-  memcpy(s->text + s->n_text, word_ptr(s, t), word_len(s, t));
-  s->n_text += word_len(s, t);
+  const char *w = word_ptr(s, t);
+  size_t len = word_len(s, t);
+  /* Most words fit in one 8-byte move, without a call: the words are
+   * followed by LOWER_PAD bytes, the text by as many spare ones, and what
+   * is written past the word is overwritten next. */
+  if (len <= LOWER_PAD)
+    memcpy(s->text + s->n_text, w, LOWER_PAD);
+  else
+    memcpy(s->text + s->n_text, w, len);
+  s->n_text += len;
 }
 
 /* Writes the words of the last group (negations inserted at 0 come first,
@@ -321,13 +374,33 @@ static struct group *open_group(struct scratch *s, size_t t, double p,
 /* Sentiment.assessments() over the lower-cased tokens. */
 static void assess(struct scratch *s, const struct lexicon *lx, size_t n)
 {
+  /* Held in locals: the stores into the groups below could otherwise
+   * alias them, and they would be loaded again for every token. */
+  const struct tokenize_token *tokens = s->tk.tokens;
+  const char *lower = s->lower, *base = s->base;
+  bool ascii = s->ascii;
   size_t m = NONE;   /* preceding modifier */
   size_t neg = NONE; /* preceding negation */
   struct group *last = NULL;
   for (size_t t = 0; t < n; t++) {
-    const char *w = word_ptr(s, t);
-    size_t len = word_len(s, t);
-    const struct lexicon_entry *e = lexicon_find_inline(lx, w, len);
+    const char *w = lower + (tokens[t].str - base);
+    size_t len = tokens[t].len;
+    const struct lexicon_entry *e = lexicon_find_inline(lx, w, len, true);
+    if (!e && m == NONE && neg == NONE) {
+      /* With no modifier or negation pending, a token that is no lexicon
+       * word and does not start with a byte of special_first changes
+       * nothing: skip to the next one that may, in a loop that does only
+       * the lookup (most tokens end here). */
+      while (!special_first[(unsigned char)w[0]]) {
+        if (++t == n)
+          goto out;
+        w = lower + (tokens[t].str - base);
+        len = tokens[t].len;
+        e = lexicon_find_inline(lx, w, len, true);
+        if (e)
+          break;
+      }
+    }
     if (e) {
       if (m == NONE) {
         last = open_group(s, t, e->polarity, e->subjectivity, e->intensity,
@@ -349,18 +422,22 @@ static void assess(struct scratch *s, const struct lexicon *lx, size_t n)
       neg = is_negation(w, len) ? t : NONE;
       continue;
     }
-    if (is_negation(w, len))
+    unsigned kind = special_first[(unsigned char)w[0]];
+    if ((kind & NEGATION) && is_negation(w, len))
       neg = t;
     else if (neg != NONE && stripped_cps(w, len) > 1)
       neg = NONE;
-    if (neg != NONE && m != NONE && ends_with_ly(s, m)) {
-      s->back[s->n_back++] = neg;
-      last->negated = true;
-      neg = NONE;
-    } else if (m != NONE &&
-               (s->ascii ? len : count_cps(w, len)) > 2) {
-      m = NONE;
+    if (m != NONE) {
+      if (neg != NONE && ends_with_ly(s, m)) {
+        s->back[s->n_back++] = neg;
+        last->negated = true;
+        neg = NONE;
+      } else if ((ascii ? len : count_cps(w, len)) > 2) {
+        m = NONE;
+      }
     }
+    if (!(kind & ~NEGATION))
+      continue; /* most words */
     if (len == 1 && w[0] == '!' && s->n_groups > 0) {
       s->back[s->n_back++] = t;
       last->p = clamp(last->p * 1.25);
@@ -368,9 +445,10 @@ static void assess(struct scratch *s, const struct lexicon *lx, size_t n)
     if (len == 3 && w[0] == '(' && w[1] == '!' && w[2] == ')')
       last = open_group(s, t, 0.0, 1.0, 1.0, "irony");
     double value;
-    if (emoticon(w, len, &value))
+    if ((kind & EMOTICON) && emoticon(w, len, &value))
       last = open_group(s, t, value, 1.0, 1.0, "mood");
   }
+out:
   finish_group(s);
 }
 
@@ -403,14 +481,16 @@ void polarity_result_cleanup(struct polarity_result *r)
  * that the walk itself never allocates. */
 static void reserve(struct scratch *s, size_t n, size_t bytes)
 {
-  /* Lower-casing grows a token by at most half (U+0130: 2 -> 3 bytes). */
-  s->lower = grow(s->lower, &s->cap_lower, bytes + bytes / 2 + 1, 1);
+  /* Lower-casing grows a token by at most half (U+0130: 2 -> 3 bytes);
+   * LOWER_PAD zero bytes follow the words, for the lexicon lookup. */
+  s->lower = grow(s->lower, &s->cap_lower, bytes + bytes / 2 + LOWER_PAD, 1);
   s->groups = grow(s->groups, &s->cap_groups, n + 1, sizeof *s->groups);
   /* A token joins groups at most twice: as itself, and as a negation that
    * a later word takes in (only if a negation were a lexicon word). */
   s->front = grow(s->front, &s->cap_front, 2 * n + 1, sizeof *s->front);
   s->back = grow(s->back, &s->cap_back, 2 * n + 1, sizeof *s->back);
-  s->text = grow(s->text, &s->cap_text, 2 * (bytes + bytes / 2 + n) + 1, 1);
+  s->text = grow(s->text, &s->cap_text,
+                 2 * (bytes + bytes / 2 + n) + 1 + LOWER_PAD, 1);
 }
 
 /* polarity_analyze and polarity_analyze_valid: check tells whether the
@@ -421,7 +501,7 @@ static enum err analyze(const struct lexicon *lx, const char *text,
   r->polarity = 0.0;
   r->subjectivity = 0.0;
   r->n_assessments = 0;
-  if (lexicon_lang(lx) != LEXICON_EN)
+  if (lx->lang != LEXICON_EN)
     return ERR_UNSUPPORTED;
   struct scratch *s = r->priv;
   if (!s) {
@@ -447,6 +527,7 @@ static enum err analyze(const struct lexicon *lx, const char *text,
     /* The usual case: every token is a slice of the text, and lower-cased
      * in place there. */
     s->base = text;
+    memset(s->lower + len, 0, LOWER_PAD);
   } else {
     /* Each token is lower-cased into lower, and then points there. */
     size_t off = 0;
@@ -459,6 +540,7 @@ static enum err analyze(const struct lexicon *lx, const char *text,
       *tok = (struct tokenize_token){s->lower + off, l, tok->sentence};
       off += l;
     }
+    memset(s->lower + off, 0, LOWER_PAD);
   }
   s->n_groups = s->n_front = s->n_back = s->n_text = 0;
   assess(s, lx, n);

@@ -15,10 +15,13 @@
  *    (after "\r\n" became "\n") is replaced by the word END-OF-SENTENCE.
  *    The other contraction rules ("'d" -> " 'd", ...) only add a space
  *    before an apostrophe that is padded anyway, so they change nothing.
- *    Each word then has punctuation split off its ends (split_word), and
- *    each resulting token goes through emit, which runs the sentence loop
- *    of find_tokens as a state machine: tokens are recorded as spans of
- *    the input with their sentence, END-OF-SENTENCE tokens are dropped.
+ *    Each word then has punctuation split off its ends (put_word, and
+ *    split_word for the less common shapes), and each resulting token goes
+ *    through emit, which runs the sentence loop of find_tokens as a state
+ *    machine: tokens are recorded as spans of the input with their
+ *    sentence, END-OF-SENTENCE tokens only end a sentence. Most bytes of a
+ *    text are printable ASCII inside words; a bitmap of the others
+ *    (mark_other) lets scan pass over those runs by counting bits.
  * 2. RE_SARCASM and RE_EMOTICONS only ever remove spaces, and only a match
  *    that spans a space changes the text. In the joined sentence (tokens
  *    separated by ' ', sentences by '\n') such a match needs two
@@ -46,14 +49,20 @@
 #include "base/utf8.h"
 #include "base/xalloc.h"
 
-#define NONE SIZE_MAX
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#endif
 
 /* The per-token steps run for every byte or so of the text: the call would
- * cost more than the work, so they are merged into their callers. */
+ * cost more than the work, so they are merged into their callers. Rare
+ * steps are kept out of them, so as not to crowd the registers of the
+ * per-token code. */
 #if defined(__GNUC__)
 #define PER_TOKEN inline __attribute__((always_inline))
+#define RARE __attribute__((noinline))
 #else
 #define PER_TOKEN inline
+#define RARE
 #endif
 
 static const char EOS[] = "END-OF-SENTENCE";
@@ -64,17 +73,26 @@ struct span {
 };
 
 struct scratch {
-  struct span *tail; /* split_word's tail, emitted in reverse */
-  size_t n_tail, cap_tail;
+  struct span *spans; /* split_word's output */
+  size_t cap_spans;
+  uint64_t *other; /* bit i: text[i] is not plain, or i >= len */
+  size_t cap_other;
   char *joined; /* sentences, then the final tokens */
   size_t cap_joined;
   size_t cap_tokens;
-  /* The sentence loop of find_tokens, run by emit one token at a time. */
-  bool closing;      /* after a sentence end, in its closing marks */
-  bool chunk_used;   /* the current sentence has a token */
-  bool new_sentence; /* the next token recorded starts a sentence */
-  size_t sentence;   /* of the last token recorded */
-  bool may_join;     /* RE_SARCASM or RE_EMOTICONS may change the text */
+  size_t sentence; /* of the last token recorded */
+  bool may_join;   /* RE_SARCASM or RE_EMOTICONS may change the text */
+};
+
+/* The sentence loop of find_tokens, run by emit one token at a time. scan
+ * keeps it in a local variable whose address never escapes, so that the
+ * compiler can hold it in registers: it is updated for every token. */
+struct emitter {
+  struct tokenize_token *out; /* where the next token goes */
+  size_t sentence;            /* of the last token recorded */
+  bool closing;               /* after a sentence end, in its closing marks */
+  bool chunk_used;            /* the current sentence has a token */
+  bool may_join;      /* RE_SARCASM or RE_EMOTICONS may change the text */
   unsigned char last; /* the last byte of the last token recorded */
 };
 
@@ -184,17 +202,44 @@ static bool is_ascii_alpha(char c)
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
+/* ABBREVIATIONS of _text.py, by first byte: abbr_first[c] gives the
+ * range of known[] that starts with c, so that a word is compared with a
+ * few entries at most. */
+/* clang-format off */
+static const char *const known[] = {
+  "a.", "adj.", "adv.", "al.", "a.m.",
+  "c.", "cf.", "comp.", "conf.",
+  "def.",
+  "ed.", "e.g.", "esp.", "etc.", "ex.",
+  "f.", "fig.",
+  "gen.",
+  "id.", "i.e.", "int.",
+  "l.",
+  "m.",
+  "Med.", "Mil.", "Mr.",
+  "n.", "n.q.",
+  "orig.",
+  "pl.", "pred.", "pres.", "p.m.",
+  "ref.",
+  "v.", "vs.",
+  "w/",
+};
+static const struct {
+  unsigned char begin, end; /* in known[] */
+} abbr_first[256] = {
+  ['a'] = {0, 5},   ['c'] = {5, 9},   ['d'] = {9, 10},  ['e'] = {10, 15},
+  ['f'] = {15, 17}, ['g'] = {17, 18}, ['i'] = {18, 21}, ['l'] = {21, 22},
+  ['m'] = {22, 23}, ['M'] = {23, 26}, ['n'] = {26, 28}, ['o'] = {28, 29},
+  ['p'] = {29, 33}, ['r'] = {33, 34}, ['v'] = {34, 36}, ['w'] = {36, 37},
+};
+/* clang-format on */
+
 /* `t in ABBREVIATIONS or RE_ABBR1/2/3.match(t)`, for t ending in '.'. */
 static bool is_abbreviation(const char *t, size_t len)
 {
-  static const char *const known[] = {
-      "a.",    "adj.", "adv.", "al.",  "a.m.",  "c.",   "cf.",   "comp.",
-      "conf.", "def.", "ed.",  "e.g.", "esp.",  "etc.", "ex.",   "f.",
-      "fig.",  "gen.", "id.",  "i.e.", "int.",  "l.",   "m.",    "Med.",
-      "Mil.",  "Mr.",  "n.",   "n.q.", "orig.", "pl.",  "pred.", "pres.",
-      "p.m.",  "ref.", "v.",   "vs.",  "w/"};
   struct span s = {t, len};
-  for (size_t i = 0; len <= 5 && i < sizeof known / sizeof known[0]; i++)
+  unsigned char c = (unsigned char)t[0];
+  for (size_t i = abbr_first[c].begin; len <= 5 && i < abbr_first[c].end; i++)
     if (is_text(s, known[i])) /* none is longer than 5 */
       return true;
   /* RE_ABBR2 ^([A-Za-z]\.)+$, which includes RE_ABBR1 ^[A-Za-z]\.$ */
@@ -205,30 +250,36 @@ static bool is_abbreviation(const char *t, size_t len)
     return true;
   /* RE_ABBR3 ^[A-Z][b|c|d|...|z]+.$: the class holds the consonants and
    * '|'; the final '.' (any character) is the period itself. */
+  static const bool abbr3_class[256] = {
+      ['b'] = true, ['c'] = true, ['d'] = true, ['f'] = true, ['g'] = true,
+      ['h'] = true, ['j'] = true, ['k'] = true, ['l'] = true, ['m'] = true,
+      ['n'] = true, ['p'] = true, ['q'] = true, ['r'] = true, ['s'] = true,
+      ['t'] = true, ['v'] = true, ['w'] = true, ['x'] = true, ['z'] = true,
+      ['|'] = true,
+  };
   if (len < 3 || t[0] < 'A' || t[0] > 'Z')
     return false;
   for (size_t i = 1; i + 1 < len; i++)
-    if (!t[i] || !strchr("bcdfghjklmnpqrstvwxz|", t[i]))
+    if (!abbr3_class[(unsigned char)t[i]])
       return false;
   return true;
 }
 
-/* Marks that end a sentence: ... . ! ? END-OF-SENTENCE. */
-static inline bool ends_sentence(struct span t)
+static bool is_eos(const char *p, size_t len)
 {
-  switch (t.len) {
-  case 1:
-    return t.p[0] == '.' || t.p[0] == '!' || t.p[0] == '?';
-  case 3:
-    return is_text(t, "...");
-  case sizeof EOS - 1:
-    return is_text(t, EOS);
-  default:
-    return false;
-  }
+  return len == sizeof EOS - 1 && memcmp(p, EOS, len) == 0;
 }
 
-/* Closing marks that stay with the sentence: ' " ” ’ ... . ! ? ) EOS. */
+/* Marks that end a sentence: ... . ! ? (END-OF-SENTENCE is handled by
+ * emit before this is asked). */
+static inline bool ends_sentence(struct span t)
+{
+  if (t.len == 1)
+    return t.p[0] == '.' || t.p[0] == '!' || t.p[0] == '?';
+  return t.len == 3 && is_text(t, "...");
+}
+
+/* Closing marks that stay with the sentence: ' " ” ’ ... . ! ? ). */
 static inline bool closes_sentence(struct span t)
 {
   if (t.len == 1)
@@ -268,32 +319,36 @@ static const char *const pair_next[256] = {
 };
 /* clang-format on */
 
-/* Records token t (END-OF-SENTENCE is dropped) in the current sentence,
- * starting a new sentence first if one ended before it. */
-static PER_TOKEN void record(struct scratch *s, struct tokenize *tk,
-                             struct span t)
+/* Records token p[0..len) in the current sentence (the caller has started
+ * a new one if needed), noting whether the joined text "<previous token>
+ * <token>" may hold a match of RE_SARCASM or RE_EMOTICONS. */
+static PER_TOKEN void record(struct emitter *e, const char *p, size_t len)
 {
-  if (t.len == sizeof EOS - 1 && is_text(t, EOS))
-    return;
-  if (!s->chunk_used) {
-    if (s->new_sentence) {
-      s->sentence++;
-      s->new_sentence = false;
-    }
-    s->chunk_used = true;
-  } else {
-    /* The joined text holds "<previous token> <t>" here. */
-    const char *next = pair_next[s->last];
+  if (e->chunk_used) {
+    const char *next = pair_next[e->last];
     if (next)
-      for (; *next; next++) /* strchr without the call; t.p[0] may be NUL */
-        if (*next == t.p[0]) {
-          s->may_join = true;
+      for (; *next; next++) /* strchr without the call; p[0] may be NUL */
+        if (*next == p[0]) {
+          e->may_join = true;
           break;
         }
   }
-  tk->tokens[tk->n_tokens++] =
-      (struct tokenize_token){t.p, t.len, s->sentence};
-  s->last = (unsigned char)t.p[t.len - 1];
+  e->chunk_used = true;
+  *e->out++ = (struct tokenize_token){p, len, e->sentence};
+  e->last = (unsigned char)p[len - 1];
+}
+
+/* The closing marks of a sentence end at the token at hand, which opens
+ * the next sentence, unless the current one is still empty. (The token is
+ * never END-OF-SENTENCE, which is a closing mark, so it is recorded: the
+ * new sentence is not left empty.) */
+static PER_TOKEN void end_closing(struct emitter *e)
+{
+  if (e->chunk_used) {
+    e->sentence++;
+    e->chunk_used = false;
+  }
+  e->closing = false;
 }
 
 /* One token of the words, through the sentence loop of find_tokens:
@@ -305,49 +360,51 @@ static PER_TOKEN void record(struct scratch *s, struct tokenize *tk,
  *
  * The word at which the closing run stops opens the next sentence without
  * being tested as a sentence end (the j += 1); it is no closing mark, or
- * a quote, so it could not end one anyway. */
-static PER_TOKEN void emit(struct scratch *s, struct tokenize *tk,
-                           const char *p, size_t len)
+ * a quote, so it could not end one anyway. END-OF-SENTENCE ends a
+ * sentence, or continues its closing marks, and is then dropped: all it
+ * does is set closing. */
+static PER_TOKEN void emit(struct emitter *e, struct span t)
 {
-  struct span t = {p, len};
-  if (s->closing) {
-    /* sentences[-1] is always empty here: a quote always stops. */
-    if (closes_sentence(t) && !is_text(t, "'") && !is_text(t, "\"")) {
-      record(s, tk, t);
-      return;
-    }
-    if (s->chunk_used)
-      s->new_sentence = true;
-    s->chunk_used = false;
-    s->closing = false;
-    record(s, tk, t);
+  if (is_eos(t.p, t.len)) {
+    e->closing = true;
     return;
   }
-  record(s, tk, t);
-  s->closing = ends_sentence(t);
+  if (e->closing) {
+    /* sentences[-1] is always empty here: a quote always stops. */
+    if (!closes_sentence(t) || (t.len == 1 && (*t.p == '\'' || *t.p == '"')))
+      end_closing(e);
+    record(e, t.p, t.len);
+    return;
+  }
+  record(e, t.p, t.len);
+  e->closing = ends_sentence(t);
 }
 
-/* find_tokens' loop body for one word t: leading punctuation marks become
- * tokens, then trailing ones, "..." and periods (unless t is an
+/* find_tokens' loop body for one word t[0..n): leading punctuation marks
+ * become tokens, then trailing ones, "..." and periods (unless t is an
  * abbreviation) are split off from the end, and the word itself goes
- * between them. */
-static void split_word(struct scratch *s, struct tokenize *tk, const char *t,
-                       size_t n)
+ * between them. Writes the tokens in order to out (cap > n spans) and
+ * returns their number. */
+static size_t split_word(struct span *out, size_t cap, const char *t, size_t n)
 {
+  size_t k = 0;
   while (n > 0 && is_punct(t[0]) && !is_contraction(t, n)) {
-    emit(s, tk, t, 1);
+    out[k++] = (struct span){t, 1};
     t++;
     n--;
   }
-  size_t tail0 = s->n_tail;
+  /* The trailing marks are found last first: they fill out from its end
+   * down, and so lie there in text order. Together with the leading ones
+   * they hold at most n bytes, so the two ends never meet. */
+  size_t back = cap;
   while (n > 0 && (is_punct(t[n - 1]) || t[n - 1] == '.') &&
          !is_contraction(t, n)) {
     if (is_punct(t[n - 1])) {
-      s->tail[s->n_tail++] = (struct span){t + n - 1, 1};
+      out[--back] = (struct span){t + n - 1, 1};
       n--;
     }
     if (n >= 3 && memcmp(t + n - 3, "...", 3) == 0) {
-      s->tail[s->n_tail++] = (struct span){t + n - 3, 3};
+      out[--back] = (struct span){t + n - 3, 3};
       n -= 3;
       while (n > 0 && t[n - 1] == '.') /* t[:-3].rstrip(".") */
         n--;
@@ -355,36 +412,66 @@ static void split_word(struct scratch *s, struct tokenize *tk, const char *t,
     if (n > 0 && t[n - 1] == '.') {
       if (is_abbreviation(t, n))
         break;
-      s->tail[s->n_tail++] = (struct span){t + n - 1, 1};
+      out[--back] = (struct span){t + n - 1, 1};
       n--;
     }
   }
   if (n > 0)
-    emit(s, tk, t, n);
-  while (s->n_tail > tail0) {
-    struct span x = s->tail[--s->n_tail];
-    emit(s, tk, x.p, x.len);
-  }
+    out[k++] = (struct span){t, n};
+  while (back < cap) /* a few: no call */
+    out[k++] = out[back++];
+  return k;
 }
 
-/* split_word for a word t[0..n) (n > 0) of scan's main loop: most words
- * have nothing to split off and go straight to emit, without a call. */
-static PER_TOKEN void put_word(struct scratch *s, struct tokenize *tk,
+/* emit for a token t[0..n) with no punctuation or '.' at either end: it
+ * neither ends a sentence nor is a closing mark (those all end in
+ * punctuation or '.'), unless it is END-OF-SENTENCE, so the sentence loop
+ * reduces to a test of closing. */
+static PER_TOKEN void emit_plain(struct emitter *e, const char *t, size_t n)
+{
+  if (is_eos(t, n)) {
+    e->closing = true;
+    return;
+  }
+  if (e->closing)
+    end_closing(e);
+  record(e, t, n);
+}
+
+/* split_word and emit for a word t[0..n) (n > 0) of scan. Most words have
+ * no punctuation or '.' at either end (a leading '.' is never split off,
+ * but such words are rare), and most others one mark at the end, after a
+ * byte that is neither: those are handled here, the rest by split_word.
+ * (A word never holds an apostrophe, so is_contraction never applies.) */
+static PER_TOKEN void put_word(struct emitter *e, const struct scratch *s,
                                const char *t, size_t n)
 {
-  /* A leading '.' is never split off, but such words are rare: one test
-   * of both ends against punctuation and '.' sends them to split_word,
-   * which emits them whole. */
-  if (!(edge[(unsigned char)t[0]] | edge[(unsigned char)t[n - 1]]))
-    emit(s, tk, t, n);
-  else
-    split_word(s, tk, t, n);
+  unsigned char last = (unsigned char)t[n - 1];
+  if (!edge[(unsigned char)t[0]]) {
+    if (!edge[last]) {
+      emit_plain(e, t, n);
+      return;
+    }
+    if (n >= 2 && !edge[(unsigned char)t[n - 2]]) {
+      if (last == '.' && is_abbreviation(t, n)) {
+        emit(e, (struct span){t, n});
+        return;
+      }
+      emit_plain(e, t, n - 1);
+      emit(e, (struct span){t + n - 1, 1});
+      return;
+    }
+  }
+  struct span *spans = s->spans;
+  size_t k = split_word(spans, s->cap_spans, t, n);
+  for (size_t j = 0; j < k; j++)
+    emit(e, spans[j]);
 }
 
 /* Bytes of the Unicode whitespace character at p (valid UTF-8, ASCII
  * handled by the caller), or 0: U+0085, U+00A0, U+1680, U+2000..U+200A,
  * U+2028, U+2029, U+202F, U+205F and U+3000. */
-static size_t unicode_space(const unsigned char *p, size_t avail)
+static RARE size_t unicode_space(const unsigned char *p, size_t avail)
 {
   if (p[0] == 0xC2 && avail >= 2)
     return p[1] == 0x85 || p[1] == 0xA0 ? 2 : 0;
@@ -428,93 +515,170 @@ static const bool plain[256] = {
 #undef R8
 #undef PLAIN
 
-/* Pass 1: the words of the rewritten string, each through split_word. */
+#if defined(__SSE2__) && defined(__GNUC__)
+/* Bit k set: p[k] is not plain, for k < 64. Four times sixteen bytes,
+ * compared as signed bytes: those >= 0x80 are negative, so not above ' '. */
+static inline uint64_t other64(const unsigned char *p)
+{
+  const __m128i space = _mm_set1_epi8(' '), del = _mm_set1_epi8(0x7F);
+  const __m128i apos = _mm_set1_epi8('\''), quote = _mm_set1_epi8('"');
+  uint64_t plain_bits = 0;
+  for (int k = 0; k < 4; k++) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(p + 16 * k));
+    __m128i odd = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, del), _mm_cmpeq_epi8(v, apos)),
+        _mm_cmpeq_epi8(v, quote));
+    uint64_t m = (unsigned)_mm_movemask_epi8(
+        _mm_andnot_si128(odd, _mm_cmpgt_epi8(v, space)));
+    plain_bits |= m << (16 * k);
+  }
+  return ~plain_bits;
+}
+#else
+static inline uint64_t other64(const unsigned char *p)
+{
+  uint64_t bits = 0;
+  for (int k = 0; k < 64; k++)
+    bits |= (uint64_t)!plain[p[k]] << k;
+  return bits;
+}
+#endif
+
+/* Sets other[0..len / 64] to the bytes of u[0..len) that are not plain,
+ * one bit per byte, and every bit from len on, so that the end of a run
+ * of plain bytes is found by counting zero bits (plain_end): with SSE2
+ * (all of x86-64) well under one instruction a byte, where testing each
+ * byte of each word took several. Reads nothing outside the text. */
+static void mark_other(const unsigned char *u, size_t len, uint64_t *other)
+{
+  size_t i = 0;
+  for (; len - i >= 64; i += 64)
+    other[i >> 6] = other64(u + i);
+  if (len >= 64 && i < len) {
+    /* The last bytes, through the 64 that end at len. */
+    uint64_t tail = other64(u + len - 64) >> (64 - (len - i));
+    other[i >> 6] = tail | ~(uint64_t)0 << (len - i);
+    return;
+  }
+  /* NUL is not plain: the padding sets the bits from len on. */
+  unsigned char pad[64] = {0};
+  if (len > i) /* u may be NULL when len is 0 */
+    memcpy(pad, u + i, len - i);
+  other[i >> 6] = other64(pad);
+}
+
+/* The index of the lowest set bit of x (x != 0). */
+static inline size_t lowest_bit(uint64_t x)
+{
+#if defined(__GNUC__)
+  return (size_t)__builtin_ctzll(x);
+#else
+  size_t n = 0;
+  for (; !(x & 1); x >>= 1)
+    n++;
+  return n;
+#endif
+}
+
+/* The first index from i on (i <= len) whose byte is not plain, or len. */
+static PER_TOKEN size_t plain_end(const uint64_t *other, size_t i)
+{
+  uint64_t bits = other[i >> 6] >> (i & 63);
+  while (bits == 0) { /* a run that reaches the next word of bits */
+    i = (i | 63) + 1;
+    bits = other[i >> 6];
+  }
+  return i + lowest_bit(bits);
+}
+
+/* Whether the "\n" at u[i] follows another one in the rewritten string,
+ * where "\r\n" became "\n": a '\r' right before it is gone, and the byte
+ * before that is kept (a '\r' only goes before a '\n'). Two or more
+ * newlines in a row are the word END-OF-SENTENCE; nothing is emitted
+ * inside a run of whitespace, so setting closing at the second newline is
+ * the same as emitting that word after the run (see emit). */
+static bool after_newline(const unsigned char *u, size_t i)
+{
+  if (i > 0 && u[i - 1] == '\r')
+    i--;
+  return i > 0 && u[i - 1] == '\n';
+}
+
+/* Bytes of the whitespace character at u[0] (avail > 0 bytes, valid
+ * UTF-8), or 0: str.isspace(). */
+static PER_TOKEN size_t space_len(const unsigned char *u, size_t avail)
+{
+  unsigned char c = u[0];
+  if (c < 0x80)
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1C && c <= 0x1F);
+  return unicode_space(u, avail);
+}
+
+/* Bytes of the quote at u[0] (avail > 0 bytes), or 0. */
+static PER_TOKEN size_t quote_len(const unsigned char *u, size_t avail)
+{
+  if (u[0] == '\'' || u[0] == '"')
+    return 1;
+  return is_curly_quote(u, avail) ? 3 : 0;
+}
+
+/* Pass 1: the words of the rewritten string, each through put_word, and
+ * the quotes (padded with spaces, so words of their own) through emit. */
 static void scan(struct scratch *s, struct tokenize *tk, const char *text,
                  size_t len)
 {
+  struct emitter e = {.out = tk->tokens};
   const unsigned char *u = (const unsigned char *)text;
-  size_t start = NONE; /* start of the current word */
-  size_t newlines = 0; /* consecutive "\n" in the current whitespace */
+  const uint64_t *other = s->other;
+  mark_other(u, len, s->other);
   size_t i = 0;
   while (i < len) {
     unsigned char c = u[i];
-    /* Fast path: printable ASCII bytes that start or continue a word. A
-     * word only starts after whitespace (or at the beginning), and only
-     * then can newlines be counted. */
-    if (plain[c]) {
-      if (start == NONE) {
-        if (newlines >= 2)
-          split_word(s, tk, EOS, sizeof EOS - 1);
-        newlines = 0;
-        start = i;
-      }
-      do
-        i++;
-      while (i < len && plain[u[i]]);
-      if (i == len)
-        break;
-      c = u[i];
-    }
-    /* Fast path: a plain space ends a word. */
-    if (c == ' ') {
-      if (start != NONE)
-        put_word(s, tk, text + start, i - start);
-      start = NONE;
-      if (newlines >= 2)
-        split_word(s, tk, EOS, sizeof EOS - 1);
-      newlines = 0;
+    if (c == ' ') { /* most often, between two words */
       i++;
       continue;
     }
-    size_t n = seq_len(c);
-    bool space;
-    if (u[i] < 0x80)
-      space = u[i] == ' ' || (u[i] >= '\t' && u[i] <= '\r') ||
-              (u[i] >= 0x1C && u[i] <= 0x1F);
-    else
-      space = unicode_space(u + i, len - i) > 0;
-    if (space) {
-      if (start != NONE)
-        put_word(s, tk, text + start, i - start);
-      start = NONE;
-      if (u[i] == '\r' && i + 1 < len && u[i + 1] == '\n') {
-        i++; /* re.sub("\r\n", "\n"): the "\r" is gone */
+    if (!plain[c]) {
+      size_t n = space_len(u + i, len - i);
+      if (n > 0) {
+        if (c == '\n' && after_newline(u, i))
+          e.closing = true;
+        i += n;
         continue;
       }
-      if (u[i] == '\n') {
-        newlines++;
-      } else {
-        if (newlines >= 2)
-          split_word(s, tk, EOS, sizeof EOS - 1);
-        newlines = 0;
+      n = quote_len(u + i, len - i);
+      if (n > 0) {
+        emit(&e, (struct span){text + i, n});
+        i += n;
+        continue;
       }
-      i += n;
-      continue;
     }
-    if (newlines >= 2)
-      split_word(s, tk, EOS, sizeof EOS - 1);
-    newlines = 0;
-    if (u[i] == '\'' || u[i] == '"' || is_curly_quote(u + i, len - i)) {
-      if (start != NONE) {
-        /* "n't" -> " n't": the word before the 'n' ends there. */
-        if (u[i] == '\'' && i + 1 < len && u[i + 1] == 't' &&
-            u[i - 1] == 'n' && i - 1 > start) {
-          split_word(s, tk, text + start, i - 1 - start);
-          start = i - 1;
-        }
-        split_word(s, tk, text + start, i - start);
+    /* Words, each everything up to the next whitespace or quote, for as
+     * long as one space and a plain byte follow (the usual case). */
+    for (;;) {
+      size_t start = i;
+      for (;;) {
+        i = plain_end(other, i);
+        if (i == len || u[i] == ' ' || space_len(u + i, len - i) > 0 ||
+            quote_len(u + i, len - i) > 0)
+          break;
+        i += seq_len(u[i]);
       }
-      start = NONE;
-      split_word(s, tk, text + i, n);
-    } else if (start == NONE) {
-      start = i;
+      /* "n't" -> " n't": the word before the 'n' ends there. */
+      if (i + 1 < len && u[i] == '\'' && u[i + 1] == 't' && u[i - 1] == 'n' &&
+          i - 1 > start) {
+        put_word(&e, s, text + start, i - 1 - start);
+        start = i - 1;
+      }
+      put_word(&e, s, text + start, i - start);
+      if (!(i + 1 < len && u[i] == ' ' && plain[u[i + 1]]))
+        break;
+      i++;
     }
-    i += n;
   }
-  if (start != NONE)
-    split_word(s, tk, text + start, len - start);
-  if (newlines >= 2)
-    split_word(s, tk, EOS, sizeof EOS - 1);
+  tk->n_tokens = (size_t)(e.out - tk->tokens);
+  s->sentence = e.sentence;
+  s->may_join = e.may_join;
 }
 
 /* RE_SARCASM.sub("(!)", ...): "( ! )", "(! )", "( !)" become "(!)". */
@@ -625,7 +789,8 @@ void tokenize_cleanup(struct tokenize *tk)
 {
   struct scratch *s = tk->priv;
   if (s) {
-    free(s->tail);
+    free(s->spans);
+    free(s->other);
     free(s->joined);
     free(s);
   }
@@ -711,12 +876,9 @@ void tokenize_run_valid(struct tokenize *tk, const char *text, size_t len)
   /* Every token holds at least one byte of the text (END-OF-SENTENCE
    * tokens are dropped), so len + 1 entries are enough and nothing grows
    * while scanning. */
-  s->tail = grow(s->tail, &s->cap_tail, len + 1, sizeof *s->tail);
+  s->spans = grow(s->spans, &s->cap_spans, len + 1, sizeof *s->spans);
+  s->other = grow(s->other, &s->cap_other, len / 64 + 1, sizeof *s->other);
   tk->tokens = grow(tk->tokens, &s->cap_tokens, len + 1, sizeof *tk->tokens);
-  s->n_tail = 0;
-  s->closing = s->chunk_used = s->new_sentence = s->may_join = false;
-  s->last = 0;
-  s->sentence = 0;
   scan(s, tk, text, len);
   tk->in_text = true;
   if (s->may_join)
