@@ -23,45 +23,19 @@ wthreads=${BENCH_THREADS:-2}
 py=/usr/bin/python3
 gunicorn=/usr/bin/gunicorn
 
-for tool in wrk nginx "$gunicorn" "$py"; do
-  command -v "$tool" >/dev/null || {
-    echo "http.sh: $tool is missing (scripts/install-deps.sh bench)" >&2
-    exit 1
-  }
-done
+tmp=$(mktemp -d)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+bench_need http.sh wrk nginx "$gunicorn" "$py"
 [ -x "$bin" ] || { echo "http.sh: $bin not built (make build)" >&2; exit 1; }
 
-tmp=$(mktemp -d)
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-  done
+  stop_pids "${pids[@]}"
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-  "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_http() { # URL: waits up to 15 s for any HTTP answer
-  for _ in $(seq 150); do
-    if "$py" - "$1" <<'EOF' 2>/dev/null; then return 0; fi
-import sys, urllib.request, urllib.error
-try:
-    urllib.request.urlopen(sys.argv[1], timeout=1)
-except urllib.error.HTTPError:
-    pass
-EOF
-    sleep 0.1
-  done
-  echo "http.sh: nothing answers at $1" >&2
-  return 1
-}
 
 # --- our server ---
 ours_port=$(free_port)
@@ -91,25 +65,7 @@ wait_http "$flask/health"
 wait_http "$nginx/"
 peer=$(cd "$here" && "$py" -c 'from textblob_peer import NAME; print(NAME)')
 
-# One wrk run: prints "REQS P99_MS".
-measure() { # URL [LUA]
-  local args=(-t"$wthreads" -c"$conns" -d"${secs}s" --latency)
-  [ -n "${2:-}" ] && args+=(-s "$2")
-  wrk "${args[@]}" "$1" >"$tmp/wrk.out" 2>&1 || true
-  local rps p99
-  rps=$(awk '/^Requests\/sec:/ {print $2}' "$tmp/wrk.out")
-  p99=$(awk '$1 == "99%" {print $2}' "$tmp/wrk.out")
-  # wrk prints latencies as 1.23ms, 456.00us or 1.02s.
-  p99=$(echo "$p99" | awk '/us$/ {sub("us",""); print $1/1000; next}
-    /ms$/ {sub("ms",""); print $1; next} /s$/ {sub("s",""); print $1*1000}')
-  if grep -q 'Non-2xx' "$tmp/wrk.out"; then
-    echo "http.sh: non-2xx answers from $1:" >&2
-    grep 'Non-2xx' "$tmp/wrk.out" >&2
-  fi
-  echo "${rps:-0} ${p99:-0}"
-}
-
-median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+wrk_threads=$wthreads wrk_conns=$conns wrk_secs=$secs
 
 names=(ours_slash ours_health flask_slash flask_health nginx_post nginx_get)
 urls=("$ours/slash-analyze" "$ours/health" "$flask/slash-analyze"
@@ -120,13 +76,13 @@ echo "wrk -t$wthreads -c$conns -d${secs}s --latency, $runs interleaved round(s),
 echo "peer: Flask + $peer under gunicorn -w $(nproc); nginx $(nginx -v 2>&1 | sed 's/.*\///')"
 for r in $(seq "$runs"); do
   for i in "${!names[@]}"; do
-    read -r rps p99 < <(measure "${urls[$i]}" "${luas[$i]}")
+    read -r rps p99 < <(wrk_measure "${urls[$i]}" "${luas[$i]}")
     echo "$rps" >>"$tmp/${names[$i]}.rps"
     echo "$p99" >>"$tmp/${names[$i]}.p99"
     printf 'round %d  %-13s %10.0f req/s  p99 %8.2f ms\n' "$r" "${names[$i]}" "$rps" "$p99"
   done
 done
-rss_kib=$(awk '/^VmHWM:/ {print $2}' "/proc/$ours_pid/status")
+rss_mib=$(peak_rss_mib "$ours_pid")
 
 echo
 printf '%-32s %12s %12s\n' "server and endpoint" "req/s" "p99 ms"
@@ -140,12 +96,9 @@ for i in "${!names[@]}"; do
   printf '%-32s %12.0f %12.2f\n' "${labels[$i]}" "${med[${names[$i]}]}" "$p"
 done
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; }
-verdict() { awk -v v="$1" -v t="$2" 'BEGIN {print (v >= t) ? "met" : "MISSED"}'; }
 r_flask=$(ratio "${med[ours_slash]}" "${med[flask_slash]}")
 r_nginx=$(ratio "${med[ours_slash]}" "${med[nginx_post]}")
 r_nginx_get=$(ratio "${med[ours_health]}" "${med[nginx_get]}")
-rss_mib=$(awk -v k="$rss_kib" 'BEGIN {printf "%.1f", k / 1024}')
 echo
 echo "/slash-analyze ours/flask: ${r_flask}x (target >= 20: $(verdict "$r_flask" 20))"
 echo "/slash-analyze ours/nginx POST: ${r_nginx} (target >= 0.70: $(verdict "$r_nginx" 0.70))"

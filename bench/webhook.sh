@@ -27,28 +27,21 @@ wthreads=${BENCH_THREADS:-2}
 batch=${BENCH_BATCH:-10}
 py=/usr/bin/python3
 
-for tool in wrk "$py" curl; do
-  command -v "$tool" >/dev/null || {
-    echo "webhook.sh: $tool is missing (scripts/install-deps.sh bench)" >&2
-    exit 1
-  }
-done
+tmp=$(mktemp -d)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+bench_need webhook.sh wrk "$py" curl
 [ -x "$bin" ] || { echo "webhook.sh: $bin not built (make build)" >&2; exit 1; }
 
-tmp=$(mktemp -d)
 pid=
 cleanup() {
-  if [ -n "$pid" ]; then
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
+  [ -n "$pid" ] && stop_pids "$pid"
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 env -u DEVREV_API_TOKEN HOST=127.0.0.1 PORT="$port" \
   LOG_LEVEL=${BENCH_LOG_LEVEL:-warn} DATABASE_URL="$tmp/bench.db" \
   "$bin" serve 2>"$tmp/server.log" &
@@ -64,29 +57,13 @@ curl -s -o /dev/null "$url/health" || {
   exit 1
 }
 
-# One wrk run: prints "REQUESTS_PER_S P99_MS".
-measure() { # BATCH
-  WEBHOOK_BATCH=$1 wrk -t"$wthreads" -c"$conns" -d"${secs}s" --latency \
-    -s "$here/webhook.lua" "$url/webhook" >"$tmp/wrk.out" 2>&1 || true
-  local rps p99
-  rps=$(awk '/^Requests\/sec:/ {print $2}' "$tmp/wrk.out")
-  p99=$(awk '$1 == "99%" {print $2}' "$tmp/wrk.out")
-  p99=$(echo "$p99" | awk '/us$/ {sub("us",""); print $1/1000; next}
-    /ms$/ {sub("ms",""); print $1; next} /s$/ {sub("s",""); print $1*1000}')
-  if grep -q 'Non-2xx\|Socket errors' "$tmp/wrk.out"; then
-    echo "webhook.sh: errors during the run:" >&2
-    grep 'Non-2xx\|Socket errors' "$tmp/wrk.out" >&2
-  fi
-  echo "${rps:-0} ${p99:-0}"
-}
-
-median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+wrk_threads=$wthreads wrk_conns=$conns wrk_secs=$secs
 metric() { curl -s "$url/metrics" | awk -v n="$1" '$1 == n {print $2}'; }
 
 echo "wrk -t$wthreads -c$conns -d${secs}s --latency, $runs round(s), $(nproc) cores; SQLite WAL synchronous=FULL"
 for r in $(seq "$runs"); do
   for b in 1 "$batch"; do
-    read -r rps p99 < <(measure "$b")
+    read -r rps p99 < <(WEBHOOK_BATCH=$b wrk_measure "$url/webhook" "$here/webhook.lua")
     msgs=$(awk -v r="$rps" -v b="$b" 'BEGIN {printf "%.0f", r * b}')
     echo "$msgs" >>"$tmp/b$b.msgs"
     echo "$p99" >>"$tmp/b$b.p99"
@@ -94,7 +71,7 @@ for r in $(seq "$runs"); do
       "$r" "$b" "$rps" "$msgs" "$p99"
   done
 done
-rss_kib=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status")
+rss_mib=$(peak_rss_mib "$pid")
 commits=$(metric fa_store_commits_total)
 committed=$(metric fa_store_messages_committed_total)
 failures=$(metric fa_store_commit_failures_total)
@@ -105,11 +82,10 @@ m1=$(median <"$tmp/b1.msgs")
 mb=$(median <"$tmp/b$batch.msgs")
 printf '%-34s %12.0f %10.2f\n' "one message per request" "$m1" "$(median <"$tmp/b1.p99")"
 printf '%-34s %12.0f %10.2f\n' "batches of $batch" "$mb" "$(median <"$tmp/b$batch.p99")"
-verdict() { awk -v v="$1" -v t="$2" 'BEGIN {print (v >= t) ? "met" : "MISSED"}'; }
 echo
 per_commit=$(awk -v m="$committed" -v c="$commits" \
   'BEGIN {printf "%.1f", (c > 0) ? m / c : 0}')
 echo "committed $committed messages in $commits transactions ($per_commit" \
   "per fsync'd commit), $failures failed"
 echo "one message per request: $m1 msg/s (target >= 10000: $(verdict "$m1" 10000))"
-echo "peak RSS of the server (VmHWM): $(awk -v k="$rss_kib" 'BEGIN {printf "%.1f", k / 1024}') MiB"
+echo "peak RSS of the server (VmHWM): $rss_mib MiB"
