@@ -1,10 +1,12 @@
 /* analysis: verdict, level and report of one scored message. */
 #include "analysis/analysis.h"
 
+#include "detector/model_file.h"
+
 #include <math.h>
 
-void analysis_compute(const struct config *cfg,
-                      const struct polarity_result *r, struct analysis *a)
+void analysis_compute(const struct config *cfg, const struct polarity_result *r,
+                      struct analysis *a)
 {
   a->polarity = r->polarity;
   a->subjectivity = r->subjectivity;
@@ -51,7 +53,7 @@ enum err analysis_detector_new(const struct config *cfg, struct detector **out)
   if (cfg->detector != CONFIG_DETECTOR_MODEL)
     return ERR_OK;
   struct detector_model *m = NULL;
-  enum err rc = detector_model_builtin(&m);
+  enum err rc = detector_model_load(cfg->model_path, &m);
   if (!rc)
     rc = detector_new(m, out);
   detector_model_free(m);
@@ -72,8 +74,8 @@ void analysis_write_fields(const struct config *cfg, const struct analysis *a,
   jsonw_key(w, "level");
   jsonw_string(w, cfg->levels[a->level].name);
   jsonw_key(w, "detector");
-  jsonw_string(w, cfg->detector == CONFIG_DETECTOR_MODEL ? "model"
-                                                         : "polarity");
+  jsonw_string(w,
+               cfg->detector == CONFIG_DETECTOR_MODEL ? "model" : "polarity");
   if (a->model)
     detector_write_json(a->model, w);
   jsonw_key(w, "assessments");
@@ -134,8 +136,8 @@ enum err analysis_describe(const struct config *cfg, const struct analysis *a,
         out, "%s - model score %.2f (threshold %.2f), polarity %.2f, level %s",
         verdict, a->model->score, a->model->threshold, a->polarity, level);
     for (size_t i = 0; i < a->model->n_reasons && !rc; i++)
-      rc = buf_printf(out, "%s%s", i ? "; " : ", because: ",
-                      a->model->reasons[i].text);
+      rc = buf_printf(out, "%s%s",
+                      i ? "; " : ", because: ", a->model->reasons[i].text);
     return rc;
   }
   enum err rc = buf_printf(out, "%s - polarity %.2f (threshold %.2f), level %s",

@@ -26,14 +26,13 @@
 #include "base/utf8.h"
 #include "base/xalloc.h"
 #include "detector/detector.h"
+#include "detector/model_file.h"
 #include "detector/vader.h"
 #include "sentiment/lexicon.h"
 #include "sentiment/polarity.h"
 
 /* 16 MiB per line, as for score. */
 #define EVAL_MAX_LINE ((size_t)16 << 20)
-/* Model files are a few MiB; refuse anything absurd. */
-#define EVAL_MAX_MODEL ((size_t)256 << 20)
 
 struct item {
   double polarity;
@@ -84,28 +83,9 @@ static void usage(FILE *f)
 /* Loads the model: FILE, else $FRUSTRATION_MODEL, else the built-in one. */
 static enum err load_model(const char *path, struct detector_model **out)
 {
-  *out = NULL;
   if (!path || !*path)
     path = getenv("FRUSTRATION_MODEL");
-  if (!path || !*path)
-    return detector_model_builtin(out);
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return ERR_IO;
-  struct buf b;
-  buf_init(&b, EVAL_MAX_MODEL);
-  char chunk[65536];
-  size_t n;
-  enum err rc = ERR_OK;
-  while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-    rc = buf_append(&b, chunk, n);
-  if (!rc && ferror(f))
-    rc = ERR_IO;
-  fclose(f);
-  if (!rc)
-    rc = detector_model_parse(b.data ? b.data : "", b.len, out);
-  buf_cleanup(&b);
-  return rc;
+  return detector_model_load(path, out);
 }
 
 static void prf(size_t tp, size_t fp, size_t pos, struct row *r)

@@ -191,7 +191,9 @@ int cli_serve(int argc, char **argv)
   struct app app;
   enum err rc = app_init(&app, &cfg);
   if (rc) {
-    log_write(&lg, LOG_ERROR, "cannot build the lexicon: %s", err_str(rc));
+    log_write(&lg, LOG_ERROR,
+              "cannot build the lexicon or load the detector model: %s",
+              err_str(rc));
     goto out;
   }
   struct outbox_options oo;

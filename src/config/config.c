@@ -100,8 +100,8 @@ static enum err parse_ulong(const char *name, const char *v, unsigned long lo,
   *out = n;
   return ERR_OK;
 bad:
-  snprintf(err, errlen, "%s: '%s' is not a whole number in [%lu, %lu]", name,
-           v, lo, hi);
+  snprintf(err, errlen, "%s: '%s' is not a whole number in [%lu, %lu]", name, v,
+           lo, hi);
   return ERR_INVALID;
 }
 
@@ -224,8 +224,8 @@ enum err config_parse_listen(struct config *cfg, const char *spec, char *err,
     host_len -= 2;
   }
   unsigned long port;
-  if (!colon || host_len >= sizeof cfg->host ||
-      memchr(host, '[', host_len) || memchr(host, ']', host_len) ||
+  if (!colon || host_len >= sizeof cfg->host || memchr(host, '[', host_len) ||
+      memchr(host, ']', host_len) ||
       parse_ulong("--listen port", colon + 1, 0, 65535, &port, err, errlen)) {
     snprintf(err, errlen, "--listen: '%s' is not HOST:PORT", spec);
     return ERR_INVALID;
@@ -265,8 +265,7 @@ static enum err parse_str(const char *name, char *dst, size_t cap,
 }
 
 /* Signatures, abuse limits, TLS and DevRev events (issue 5). */
-static enum err security_from_env(struct config *cfg, char *err,
-                                  size_t errlen)
+static enum err security_from_env(struct config *cfg, char *err, size_t errlen)
 {
   const char *v;
   unsigned long n;
@@ -316,8 +315,8 @@ static enum err security_from_env(struct config *cfg, char *err,
                  errlen))
     return ERR_INVALID;
   if ((v = getenv("DEVREV_UPDATE_SEVERITY")) &&
-      parse_bool("DEVREV_UPDATE_SEVERITY", v, &cfg->devrev_update_severity,
-                 err, errlen))
+      parse_bool("DEVREV_UPDATE_SEVERITY", v, &cfg->devrev_update_severity, err,
+                 errlen))
     return ERR_INVALID;
   if ((v = getenv("DEVREV_UPDATE_SENTIMENT")) &&
       parse_bool("DEVREV_UPDATE_SENTIMENT", v, &cfg->devrev_update_sentiment,
@@ -331,8 +330,9 @@ static enum err security_check(const struct config *cfg, char *err,
                                size_t errlen)
 {
   if (!*cfg->tls_cert != !*cfg->tls_key) {
-    snprintf(err, errlen, "%s is set but %s is not: TLS needs both the "
-                          "certificate and its key",
+    snprintf(err, errlen,
+             "%s is set but %s is not: TLS needs both the "
+             "certificate and its key",
              *cfg->tls_cert ? "TLS_CERT" : "TLS_KEY",
              *cfg->tls_cert ? "TLS_KEY" : "TLS_CERT");
     return ERR_INVALID;
@@ -420,10 +420,10 @@ static enum err alerts_from_env(struct config *cfg, char *err, size_t errlen)
       parse_double("ESCALATE_DROP", v, 0.0, 2.0, &cfg->escalate_drop, err,
                    errlen))
     return ERR_INVALID;
-  if (parse_str("DEVREV_API_TOKEN", cfg->devrev_token,
-                sizeof cfg->devrev_token, false, err, errlen) ||
-      parse_str("DEVREV_API_URL", cfg->devrev_url, sizeof cfg->devrev_url,
-                true, err, errlen) ||
+  if (parse_str("DEVREV_API_TOKEN", cfg->devrev_token, sizeof cfg->devrev_token,
+                false, err, errlen) ||
+      parse_str("DEVREV_API_URL", cfg->devrev_url, sizeof cfg->devrev_url, true,
+                err, errlen) ||
       parse_str("DEVREV_PART_ID", cfg->devrev_part_id,
                 sizeof cfg->devrev_part_id, false, err, errlen) ||
       parse_str("DEVREV_OWNER_ID", cfg->devrev_owner_id,
@@ -529,6 +529,14 @@ enum err config_from_env(struct config *cfg, char *err, size_t errlen)
       return ERR_INVALID;
     }
   }
+  if (parse_str("FRUSTRATION_MODEL", cfg->model_path, sizeof cfg->model_path,
+                false, err, errlen))
+    return ERR_INVALID;
+  if (*cfg->model_path && access(cfg->model_path, R_OK) != 0) {
+    snprintf(err, errlen, "FRUSTRATION_MODEL: cannot read '%s'",
+             cfg->model_path);
+    return ERR_INVALID;
+  }
   if ((v = getenv("FRUSTRATION_LEVELS")) &&
       config_parse_levels(cfg, v, err, errlen))
     return ERR_INVALID;
@@ -621,6 +629,7 @@ void config_print(const struct config *cfg, void *file)
   fprintf(f, "FRUSTRATION_THRESHOLD=%g\n", cfg->threshold);
   fprintf(f, "FRUSTRATION_DETECTOR=%s\n",
           cfg->detector == CONFIG_DETECTOR_MODEL ? "model" : "polarity");
+  fprintf(f, "FRUSTRATION_MODEL=%s\n", cfg->model_path);
   fprintf(f, "FRUSTRATION_LEVELS=");
   for (size_t i = 0; i < cfg->n_levels; i++) {
     const struct config_level *l = &cfg->levels[i];

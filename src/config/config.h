@@ -33,6 +33,7 @@ struct config {
   /* Scoring */
   double threshold; /* FRUSTRATION_THRESHOLD, default -0.3 */
   enum config_detector detector;
+  char model_path[1024]; /* FRUSTRATION_MODEL: weights file; "" = built in */
   struct config_level levels[CONFIG_MAX_LEVELS]; /* FRUSTRATION_LEVELS */
   size_t n_levels;
 
