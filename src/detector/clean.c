@@ -16,8 +16,9 @@
 
 static bool is_space(char c)
 {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' ||
-         c == '\v';
+  /* ' ', '\t', '\n', '\v', '\f', '\r': one test on a bit set. */
+  unsigned char u = (unsigned char)c;
+  return u <= ' ' && ((1ull << u) & (1ull << ' ' | 0x3e00ull));
 }
 
 static bool is_word(char c)
@@ -57,6 +58,20 @@ static void trim(const char **s, size_t *len)
     (*len)--;
 }
 
+/* The first byte of s[0..len) that is not white space, lower case (0 if
+ * none): the line tests below look no further when it cannot start what
+ * they look for. */
+static char first_ci(const char *s, size_t len)
+{
+  size_t i = 0;
+  while (i < len && is_space(s[i]))
+    i++;
+  if (i == len)
+    return 0;
+  char c = s[i];
+  return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+}
+
 /* A line that ends the message: the "-- " signature delimiter (RFC 3676
  * 4.3, also without its space) and the mobile mail signatures. */
 static bool is_signature(const char *line, size_t len)
@@ -67,6 +82,9 @@ static bool is_signature(const char *line, size_t len)
     n--;
   if ((n == 3 && !memcmp(s, "-- ", 3)) || (n == 2 && !memcmp(s, "--", 2)))
     return true;
+  char c = first_ci(s, n);
+  if (c != 's' && c != 'g')
+    return false;
   trim(&s, &n);
   return starts_ci(s, n, "sent from my ") ||
          starts_ci(s, n, "sent from mail for ") ||
@@ -80,6 +98,9 @@ static bool is_quote(const char *line, size_t len)
 {
   const char *s = line;
   size_t n = len;
+  char c = first_ci(s, n);
+  if (c != '>' && c != 'o')
+    return false;
   trim(&s, &n);
   if (n && s[0] == '>')
     return true;
@@ -222,6 +243,22 @@ static const unsigned char may_change[256] = {
     ['W'] = 3,
 };
 
+/* The first byte at or after i that may start a change (may_change), or
+ * len. Eight bytes at a time: most text has none. */
+static size_t next_candidate(const char *text, size_t len, size_t i)
+{
+  const unsigned char *u = (const unsigned char *)text;
+  for (; i + 8 <= len; i += 8)
+    if (may_change[u[i]] | may_change[u[i + 1]] | may_change[u[i + 2]] |
+        may_change[u[i + 3]] | may_change[u[i + 4]] | may_change[u[i + 5]] |
+        may_change[u[i + 6]] | may_change[u[i + 7]])
+      break;
+  for (; i < len; i++)
+    if (may_change[u[i]])
+      return i;
+  return len;
+}
+
 /* Can the token holding text[i] (< len) change at text[i]? Only a token
  * with '@', '&', '[', "://" or starting "www." does; one without them is
  * copied as it is. */
@@ -241,8 +278,9 @@ static bool changes_at(const char *text, size_t len, size_t i)
 
 bool detector_clean_keeps(const char *text, size_t len)
 {
-  for (size_t i = 0; i < len; i++)
-    if (may_change[(unsigned char)text[i]] && changes_at(text, len, i))
+  for (size_t i = next_candidate(text, len, 0); i < len;
+       i = next_candidate(text, len, i + 1))
+    if (changes_at(text, len, i))
       return false;
   /* One line, whose tokens all stay: only the line itself may go. */
   return !is_signature(text, len) && !is_quote(text, len);
@@ -253,8 +291,9 @@ bool detector_clean_keeps(const char *text, size_t len)
 static size_t clean_line(const char *line, size_t llen, char *out)
 {
   size_t o = 0, done = 0;
-  for (size_t i = 0; i < llen; i++) {
-    if (!may_change[(unsigned char)line[i]] || !changes_at(line, llen, i))
+  for (size_t i = next_candidate(line, llen, 0); i < llen;
+       i = next_candidate(line, llen, i + 1)) {
+    if (!changes_at(line, llen, i))
       continue;
     size_t start = i, end = i;
     while (start > done && !is_space(line[start - 1]))

@@ -1,21 +1,26 @@
 /* detector: cleaning, features, logistic score and reasons (see
  * detector.h).
  *
- * One call runs: clean -> VADER over the cleaned text -> words (lower case,
- * digits as '0') -> support phrases (longest match first) -> hashed
- * features (signed hashing: FNV-1a, MurmurHash3 finaliser, the top bit
- * gives the sign) and the dense signals -> score -> reasons. Every buffer
- * lives in the result's scratch and keeps its capacity, so a warm result
- * scores without allocating. The text is bounded by DETECTOR_MAX_TEXT,
- * which bounds the scratch.
+ * One call runs: clean -> the text's tokens (VADER's: the text between
+ * white space), each read for VADER and split into words (lower case,
+ * digits as '0') -> VADER's rules -> support phrases (longest match first)
+ * -> hashed features (signed hashing: FNV-1a, MurmurHash3 finaliser, the
+ * top bit gives the sign) and the dense signals -> score -> reasons. Every
+ * buffer lives in the result's scratch and keeps its capacity, so a warm
+ * result scores without allocating. The text is bounded by
+ * DETECTOR_MAX_TEXT, which bounds the scratch.
  *
- * Speed (about 1 us a message is the aim): a text cleaning would not
- * change is read in place; the words are split, normalised, counted for
- * the surface signals and FNV-hashed four ways (unigram, bigram, next
- * bigram, support key) in one pass; the lexicons are probed with those
- * hashes behind a one-bit filter; the hashed features are mixed first and
- * their weights prefetched, then summed in feature order, so the score is
- * the same sum to the last bit whatever the speed-ups.
+ * Speed: most of what a message says was said before. What a token comes
+ * to (VADER's reading, its words, its surface counts) and what a word
+ * comes to (its unigram weight, its character n-grams' weights, its
+ * support entry, its hash states) depend on it alone, so the detector
+ * remembers both in memos (memo.h) shared by threads and filled as
+ * messages come: a token seen before costs a lookup and the bigram hashes
+ * of its words. A memo only holds what would be computed, and the hashed
+ * features are summed in feature order whatever the path (a float weight
+ * times a float value is exact in double, so the sign may go on either),
+ * so the score is the same to the last bit. fa-train records its features
+ * from the same code.
  *
  * Each word is credited with what its hashed features added, so the
  * reasons can name words ("frustrated wording: 'delayed'") instead of
@@ -30,6 +35,7 @@
 
 #include "base/utf8.h"
 #include "base/xalloc.h"
+#include "detector/memo.h"
 #include "detector/strmap.h"
 #include "detector/support.h"
 #include "detector/vader.h"
@@ -40,6 +46,7 @@
 #define CHAR_N_MIN 4
 #define CHAR_N_MAX 5
 #define CHAR_WORD_MAX 24
+#define CHAR_GRAMS_MAX (2 * (CHAR_WORD_MAX + 2) - CHAR_N_MIN - CHAR_N_MAX + 2)
 /* Phrases of the support lexicon are matched on at most this many bytes. */
 #define PHRASE_MAX 96
 /* Reasons quote at most this many items of one kind, of at most
@@ -52,6 +59,36 @@
 /* Words considered for the "wording" reason (a bound on its work). */
 #define REASON_WORDS_MAX 256
 
+/* Words of at most WORD_MEMO_MAX bytes (normalised) are remembered in a
+ * memo of 2^WORD_MEMO_BITS slots of 128 bytes (2 MiB; two cache lines
+ * hold a word's record): longer words are rare, and a word of
+ * WORD_MEMO_MAX bytes has WORD_MEMO_GRAMS n-grams. */
+#define WORD_MEMO_MAX 11
+#define WORD_MEMO_GRAMS (2 * (WORD_MEMO_MAX + 2) - CHAR_N_MIN - CHAR_N_MAX + 2)
+#define WORD_MEMO_BITS 14
+/* Tokens of at most MEMO_KEY_MAX bytes and TOKEN_WORDS words are
+ * remembered in a memo of 2^TOKEN_MEMO_BITS slots of 64 bytes (2 MiB). */
+#define TOKEN_WORDS 2
+#define TOKEN_MEMO_BITS 15
+
+/* The surface signals of a token, in the order token_record keeps them:
+ * counts, and 0 or 1 for the two flags. */
+enum {
+  C_LETTERS,
+  C_UPPER,
+  C_CAPS,
+  C_WITH_LETTERS,
+  C_EXCLAIM,
+  C_QUESTION,
+  C_EXCLAIM_MULTI,
+  C_QUESTION_MULTI,
+  N_COUNTS
+};
+/* The counts of remembered tokens are summed as the eight bytes of a
+ * 64-bit word, at most LANE_TOKENS tokens at a time: each is at most
+ * MEMO_KEY_MAX, so no byte carries into another, whatever the byte
+ * order. */
+#define LANE_TOKENS (255 / MEMO_KEY_MAX)
 /* Counts below this take their log1p from a table. */
 #define LOG1P_TABLE 64
 
@@ -75,33 +112,93 @@ const char *detector_dense_name(size_t i)
 struct detector {
   struct vader *vader;
   struct support_index support;
+  struct memo *words;  /* struct word_record of words seen, shared */
+  struct memo *tokens; /* struct token_record of tokens seen, shared */
   uint32_t hash_bits;
   uint32_t mask;
   float bias;
   float threshold;
-  float dense_w[DETECTOR_N_DENSE];
-  float dense_mean[DETECTOR_N_DENSE];
+  /* The model's floats as doubles, as the score computes with them (the
+   * conversion is exact). */
+  double dense_w[DETECTOR_N_DENSE];
+  double dense_mean[DETECTOR_N_DENSE];
   float *hash_w;
-  /* Tables built once: the ASCII class (A_*) and normalised form of each
-   * byte, the FNV-1a state of each character n-gram's first byte, log1p
-   * of small counts, and the seeds of the word features. */
-  unsigned char ascii[128];
-  char lower[128];
+  /* Tables built once: the word loop's entry of each byte (W_*), the
+   * FNV-1a state of each character n-gram's first byte, log1p of small
+   * counts, and the seeds of the word features. */
+  uint64_t word_byte[256];
+  unsigned char space[256]; /* SPACE_* */
   uint32_t gram_first[256];
   double log1p[LOG1P_TABLE];
   uint32_t seed_u, seed_b, start_b;
 };
 
+/* A flag of a word's support lookup, beside SUPPORT_MORE and SUPPORT_STOP:
+ * it found a phrase. */
+#define SUP_HIT 0x80
+
+/* Bytes of white space (VADER's, which splits tokens there). */
+#define SPACE_ASCII 1 /* one of it */
+#define SPACE_LEAD 2  /* may start a wide one: vader_space_at tells */
+
 struct word {
   uint32_t off, len;   /* in the cleaned text */
   uint32_t noff, nlen; /* normalised form, in scratch norm */
-  /* FNV-1a states over the normalised form: the unigram, the bigram that
-   * ends here (from the word before), the support key (from the basis). */
-  uint32_t h_uni, h_bigram, h_support;
+  /* The FNV-1a state of the normalised form from the basis: the support
+   * key, which match_support extends word by word. */
+  uint32_t h_support;
+  /* Mixed hashes of the unigram and of the bigram that ends here (from
+   * the word before, or the start). */
+  uint32_t m_uni, m_bigram;
+  float uni_w; /* the unigram's weight, signed */
+  /* The signed weights of its character n-grams, n_grams of them, in the
+   * memo or in scratch gw. */
+  const float *grams_w;
+  uint8_t n_grams;
+  int8_t sup_cat;                /* the support lookup of the word alone, */
+  uint8_t sup_flags;             /* and its flags, SUP_HIT when it found one */
+  const struct word_record *rec; /* in the memo, or NULL */
   bool emoji;
-  bool stop;    /* a function word */
-  bool covered; /* quoted by another reason already */
+  bool stop; /* a function word */
 };
+
+_Static_assert(WORD_MEMO_MAX <= MEMO_KEY_MAX, "remembered words are keys");
+
+/* What a word comes to, whatever the message (given the model), as the
+ * memo keeps it. */
+struct word_record {
+  uint32_t m_uni;     /* the mixed hash of its unigram */
+  float uni_w;        /* its unigram's weight, signed */
+  uint32_t next;      /* FNV-1a state over it from the bigram seed */
+  uint32_t support;   /* FNV-1a state over it from the basis: support key */
+  int8_t support_cat; /* support_lookup of the word alone, or -1 */
+  uint8_t support_flags;
+  uint8_t n_grams;
+  bool emoji;
+  float grams_w[WORD_MEMO_GRAMS]; /* its n-grams' weights, signed, in order */
+};
+
+_Static_assert(MEMO_RECORD + sizeof(struct word_record) <= 128,
+               "word records fill two lines");
+
+/* What a token (VADER's: the text between white space) comes to,
+ * whatever the message, as the memo keeps it: VADER's reading of it, its
+ * words (at most TOKEN_WORDS, each in the word memo) and what they add to
+ * the surface signals. 32 bytes: with the memo's head, one cache line. A
+ * token has at most MEMO_KEY_MAX bytes, so its offsets and counts are
+ * bytes. */
+struct token_record {
+  int32_t fields;                /* VADER's reading: fields, */
+  uint32_t words[TOKEN_WORDS];   /* its words, by place in the word memo */
+  uint8_t v_off, v_len, v_flags; /* VADER's reading: off, len, flags, */
+  uint8_t marks[2];              /* and marks */
+  uint8_t n_words;
+  uint8_t off[TOKEN_WORDS], len[TOKEN_WORDS]; /* each word's, in the token */
+  uint8_t counts[N_COUNTS]; /* what it adds to the surface signals */
+};
+
+_Static_assert(sizeof(struct token_record) <= 32, "token records fill a line");
+_Static_assert(N_COUNTS == sizeof(uint64_t), "counts are summed as a word");
 
 struct match {
   uint32_t first, count; /* words */
@@ -109,8 +206,8 @@ struct match {
 };
 
 struct scratch {
-  const char *ct; /* the cleaned text: clean, or the text itself when
-                     cleaning keeps it */
+  const char *ct; /* the cleaned text (in clean), MEMO_KEY_READ zero
+                     bytes after it */
   char *clean;
   char *norm;
   size_t text_cap; /* bytes of clean and of norm */
@@ -121,8 +218,17 @@ struct scratch {
   size_t matches_cap;
   uint32_t *idx;
   float *val;
-  uint32_t *mixed; /* each hashed feature's mixed hash, in order */
   size_t feat_cap;
+  /* The n-gram weights of the words the memo did not have. */
+  float *gw;
+  size_t g_cap;
+  /* VADER's tokens: bounds, memo key and hash (find_tokens); those VADER
+   * keeps and the '!' and '?' of all (read_tokens). */
+  uint32_t *tok_start, *tok_end, *tok_hash;
+  struct memo_key *tok_key;
+  struct vader_token *kept;
+  size_t n_kept, marks[2];
+  size_t tok_cap;
   bool keep; /* store the hashed features (for trainers) */
   struct vader_result vr;
   size_t picked[QUOTE_ITEMS]; /* words of the wording reason */
@@ -158,12 +264,16 @@ enum err detector_new(const struct detector_model *m, struct detector **out)
   struct detector *d = xcalloc(1, sizeof *d);
   d->vader = v;
   support_index_init(&d->support);
+  d->words = memo_new(WORD_MEMO_BITS, sizeof(struct word_record));
+  d->tokens = memo_new(TOKEN_MEMO_BITS, sizeof(struct token_record));
   d->hash_bits = m->hash_bits;
   d->mask = (1u << m->hash_bits) - 1;
   d->bias = m->bias;
   d->threshold = m->threshold;
-  memcpy(d->dense_w, m->dense_w, sizeof d->dense_w);
-  memcpy(d->dense_mean, m->dense_mean, sizeof d->dense_mean);
+  for (size_t j = 0; j < DETECTOR_N_DENSE; j++) {
+    d->dense_w[j] = m->dense_w[j];
+    d->dense_mean[j] = m->dense_mean[j];
+  }
   size_t n = (size_t)1 << m->hash_bits;
   d->hash_w = xmalloc(n * sizeof *d->hash_w);
   memcpy(d->hash_w, m->hash_w, n * sizeof *d->hash_w);
@@ -178,6 +288,8 @@ void detector_free(struct detector *d)
     return;
   vader_free(d->vader);
   support_index_cleanup(&d->support);
+  memo_free(d->words);
+  memo_free(d->tokens);
   free(d->hash_w);
   free(d);
 }
@@ -206,21 +318,16 @@ void detector_result_cleanup(struct detector_result *r)
     free(s->matches);
     free(s->idx);
     free(s->val);
-    free(s->mixed);
+    free(s->gw);
+    free(s->kept);
+    free(s->tok_start);
+    free(s->tok_end);
+    free(s->tok_hash);
+    free(s->tok_key);
     vader_result_cleanup(&s->vr);
     free(s);
   }
   memset(r, 0, sizeof *r);
-}
-
-static size_t char_grams_of(size_t nlen)
-{
-  size_t l = (nlen > CHAR_WORD_MAX ? CHAR_WORD_MAX : nlen) + 2;
-  size_t n = 0;
-  for (size_t g = CHAR_N_MIN; g <= CHAR_N_MAX; g++)
-    if (l >= g)
-      n += l - g + 1;
-  return n;
 }
 
 /* ---- Words ------------------------------------------------------------- */
@@ -245,27 +352,33 @@ static bool is_letter(uint32_t cp)
   return !is_emoji(cp);
 }
 
-/* ASCII bytes of words: their class and normalised form (lower case,
- * digits as '0'). */
-#define A_WORD 1  /* letter or digit */
-#define A_LOWER 2 /* 'a'..'z' */
-#define A_UPPER 4 /* 'A'..'Z' */
-
-static unsigned ascii_class(unsigned char c)
-{
-  if (c >= 'a' && c <= 'z')
-    return A_WORD | A_LOWER;
-  if (c >= 'A' && c <= 'Z')
-    return A_WORD | A_UPPER;
-  return c >= '0' && c <= '9' ? A_WORD : 0;
-}
+/* The word loop's table: for each ASCII letter or digit, its normalised
+ * form (lower case, digits as '0') in the low byte, W_WORD, and a one in
+ * the count of small (W_LOWER) or capital (W_UPPER) letters, so that a
+ * word's counts are one sum; 0 for every other byte. */
+#define W_WORD ((uint64_t)1 << 8)
+#define W_COUNTS 16 /* the counts start at this bit */
+#define W_LOWER ((uint64_t)1 << W_COUNTS)
+#define W_UPPER ((uint64_t)1 << (W_COUNTS + 24))
+#define W_COUNT_MASK 0xffffffu /* 24 bits each: words are < 64 KiB */
 
 static void init_tables(struct detector *d)
 {
-  for (unsigned c = 0; c < 128; c++) {
-    unsigned k = ascii_class((unsigned char)c);
-    d->ascii[c] = (unsigned char)k;
-    d->lower[c] = (char)(k & A_UPPER ? c + 32 : k & A_LOWER ? c : k ? '0' : c);
+  for (unsigned c = 0; c < 256; c++) {
+    uint64_t e = 0;
+    if (c >= 'a' && c <= 'z')
+      e = c | W_WORD | W_LOWER;
+    else if (c >= 'A' && c <= 'Z')
+      e = (c + 32) | W_WORD | W_UPPER;
+    else if (c >= '0' && c <= '9')
+      e = '0' | W_WORD;
+    d->word_byte[c] = e;
+    /* White space in one byte is ASCII. */
+    char b = (char)c;
+    if (vader_space_at(&b, 1) == 1)
+      d->space[c] = SPACE_ASCII;
+    else if (vader_space_lead((unsigned char)c))
+      d->space[c] = SPACE_LEAD;
   }
   uint32_t seed_c = SEED("c");
   d->seed_u = SEED("u");
@@ -303,7 +416,7 @@ static inline bool word_char_at(const struct detector *d, const char *t,
   unsigned char c = (unsigned char)t[i];
   if (c < 0x80) {
     *n = 1;
-    return d->ascii[c] & A_WORD;
+    return d->word_byte[c] & W_WORD;
   }
   return wide_word_char_at(t, len, i, n);
 }
@@ -320,35 +433,149 @@ static void grow_words(struct scratch *s, size_t need)
   s->words_cap = cap;
 }
 
-/* The FNV-1a states of a word under way: the unigram, this word as the
- * first of a bigram, the bigram that ends here, the support key. Four
- * independent chains over the same bytes, taken as they are written. */
-struct word_hash {
-  uint32_t uni, next, bigram, support;
+static void grow_grams(struct scratch *s, size_t need)
+{
+  if (need <= s->g_cap)
+    return;
+  size_t cap = s->g_cap ? s->g_cap * 2 : 256;
+  while (cap < need)
+    cap *= 2;
+  s->gw = xrealloc(s->gw, cap * sizeof *s->gw);
+  s->g_cap = cap;
+}
+
+/* The weight of the hashed feature whose mixed hash is m, with its sign
+ * (the top bit of m; negating a float is exact). */
+static inline float signed_weight(const struct detector *d, uint32_t m)
+{
+  float w = d->hash_w[m & d->mask];
+  return m >> 31 ? -w : w;
+}
+
+/* The mixed hashes of the character n-grams of a word (not an emoji)
+ * whose normalised form is nw[0..nlen), into grams (room for
+ * CHAR_GRAMS_MAX); returns how many. */
+static size_t char_grams(const struct detector *d, const char *nw, size_t nlen,
+                         uint32_t *grams)
+{
+  unsigned char pad[CHAR_WORD_MAX + 2];
+  size_t l = nlen > CHAR_WORD_MAX ? CHAR_WORD_MAX : nlen;
+  pad[0] = '<';
+  memcpy(pad + 1, nw, l);
+  pad[l + 1] = '>';
+  l += 2;
+  size_t k = 0;
+  for (size_t a = 0; a + CHAR_N_MIN <= l; a++) {
+    uint32_t h = d->gram_first[pad[a]];
+    h = (h ^ pad[a + 1]) * STRMAP_FNV_PRIME;
+    h = (h ^ pad[a + 2]) * STRMAP_FNV_PRIME;
+    h = (h ^ pad[a + 3]) * STRMAP_FNV_PRIME;
+    grams[k++] = strmap_mix(h);
+    if (a + CHAR_N_MAX <= l) {
+      h = (h ^ pad[a + 4]) * STRMAP_FNV_PRIME;
+      grams[k++] = strmap_mix(h);
+    }
+  }
+  return k;
+}
+
+/* Works out what word w (m_uni and emoji set) comes to alone: the signed
+ * weights of its n-grams into grams_w (room for CHAR_GRAMS_MAX), its
+ * support entry, the bigram state of a word that follows it; fills e. */
+static void word_alone(const struct detector *d, const struct scratch *s,
+                       const struct word *w, float *grams_w,
+                       struct word_record *e)
+{
+  const char *nw = s->norm + w->noff;
+  uint32_t grams[CHAR_GRAMS_MAX];
+  size_t k = w->emoji ? 0 : char_grams(d, nw, w->nlen, grams);
+  for (size_t g = 0; g < k; g++)
+    grams_w[g] = signed_weight(d, grams[g]);
+  e->m_uni = w->m_uni;
+  e->emoji = w->emoji;
+  e->n_grams = (uint8_t)k;
+  e->uni_w = signed_weight(d, w->m_uni);
+  e->next = strmap_fnv(d->seed_b, nw, w->nlen);
+  e->support = strmap_fnv(STRMAP_FNV_BASIS, nw, w->nlen);
+  e->support_cat = -1;
+  e->support_flags = 0;
+  /* match_support leaves out emoji and words too long for a phrase. */
+  if (!w->emoji && w->nlen + 1 <= PHRASE_MAX) {
+    unsigned flags;
+    e->support_cat = (int8_t)support_lookup_fnv(&d->support, nw, w->nlen,
+                                                e->support, &flags);
+    e->support_flags = (uint8_t)(flags | (e->support_cat >= 0 ? SUP_HIT : 0));
+  }
+}
+
+/* Gives word w what record e says of it alone (its n-grams stay where e
+ * keeps them). */
+static inline void take_record(struct word *w, const struct word_record *e)
+{
+  w->uni_w = e->uni_w;
+  w->h_support = e->support;
+  w->sup_cat = e->support_cat;
+  w->sup_flags = e->support_flags;
+  w->n_grams = e->n_grams;
+  w->grams_w = e->grams_w;
+}
+
+static inline void set_bigram(const struct detector *d, struct word *w,
+                              uint32_t bigram)
+{
+  w->m_bigram = strmap_mix(bigram);
+  /* Its weight is read when the words are scored, after the others. */
+  __builtin_prefetch(&d->hash_w[w->m_bigram & d->mask]);
+}
+
+/* The word split under way: words and normalised bytes so far, n-grams
+ * (all, and those of the words the memo lacks, in scratch gw), the bigram
+ * state of the last word, the surface signals. */
+struct split {
+  size_t nw, no, ng, fresh;
+  uint32_t prev_b;
+  struct surface f;
 };
 
-static inline void hash_start(const struct detector *d, struct word_hash *h,
-                              uint32_t prev_b)
+/* Fills in word w (emoji set) from its unigram and bigram states: from the
+ * memo when the word was seen before, else worked out (its n-grams into
+ * scratch gw) and remembered. */
+static void finish_word(const struct detector *d, struct scratch *s,
+                        struct split *sp, struct word *w, uint32_t uni,
+                        uint32_t bigram)
 {
-  h->uni = d->seed_u;
-  h->next = d->seed_b;
-  h->bigram = (prev_b ^ ' ') * STRMAP_FNV_PRIME;
-  h->support = STRMAP_FNV_BASIS;
+  w->m_uni = strmap_mix(uni);
+  set_bigram(d, w, bigram);
+  /* Remembered words are looked up by their unigram hash. */
+  bool memo = w->nlen <= WORD_MEMO_MAX;
+  struct memo_key key;
+  const struct word_record *e = NULL;
+  if (memo) {
+    memo_key_of(d->words, s->norm + w->noff, w->nlen, &key);
+    e = memo_find(d->words, &key, w->m_uni);
+  }
+  if (e) {
+    take_record(w, e);
+    sp->prev_b = e->next;
+  } else {
+    float *gw = s->gw + sp->fresh;
+    struct word_record fresh = {0};
+    word_alone(d, s, w, gw, &fresh);
+    sp->fresh += fresh.n_grams;
+    if (memo) {
+      memcpy(fresh.grams_w, gw, fresh.n_grams * sizeof *gw);
+      e = memo_add(d->words, &key, w->m_uni, &fresh);
+    }
+    take_record(w, &fresh);
+    w->grams_w = gw;
+    sp->prev_b = fresh.next;
+  }
+  w->rec = e; /* NULL when the memo had no room */
+  sp->ng += w->n_grams;
 }
 
-static inline void hash_byte(struct word_hash *h, unsigned char c)
-{
-  h->uni = (h->uni ^ c) * STRMAP_FNV_PRIME;
-  h->next = (h->next ^ c) * STRMAP_FNV_PRIME;
-  h->bigram = (h->bigram ^ c) * STRMAP_FNV_PRIME;
-  h->support = (h->support ^ c) * STRMAP_FNV_PRIME;
-}
-
-/* Records a word of the cleaned text t[off..off+len), normalised as
- * s->norm[noff..no), hashed as h; *prev_b becomes its bigram state. */
-static inline void add_word(struct scratch *s, size_t *nw, size_t off,
-                            size_t len, size_t noff, size_t no, bool emoji,
-                            const struct word_hash *h, uint32_t *prev_b)
+static inline struct word *new_word(struct scratch *s, size_t *nw, size_t off,
+                                    size_t len, size_t noff, size_t no)
 {
   if (*nw == s->words_cap)
     grow_words(s, *nw + 1);
@@ -357,34 +584,30 @@ static inline void add_word(struct scratch *s, size_t *nw, size_t off,
   w->len = (uint32_t)len;
   w->noff = (uint32_t)noff;
   w->nlen = (uint32_t)(no - noff);
-  w->h_uni = h->uni;
-  w->h_bigram = h->bigram;
-  w->h_support = h->support;
-  w->emoji = emoji;
+  w->emoji = false;
   w->stop = false;
-  w->covered = false;
-  *prev_b = h->next;
+  return w;
 }
 
-/* Splits the cleaned text into words and emoji, writing their normalised
- * forms (ASCII lower case, digits as '0', U+2019 as ') into s->norm, and
- * takes the surface signals on the way (every ASCII letter is in a word;
- * '!' and '?' never are). Sets *grams to the number of character n-grams
- * of the words and *last_b to the bigram state of the last word. */
-static size_t split_words(const struct detector *d, struct scratch *s,
-                          size_t len, struct surface *f, size_t *grams,
-                          uint32_t *last_b)
+/* Splits the cleaned text s->ct[from..to) into words and emoji (to is at
+ * white space or the end, len, so that no word runs past it), writing
+ * their normalised forms (ASCII lower case, digits as '0', U+2019 as ')
+ * into s->norm, and takes the surface signals on the way (every ASCII
+ * letter is in a word; '!' and '?' never are). Each word's unigram and
+ * bigram hashes are taken byte by byte as it is read, the rest comes from
+ * finish_word. */
+static void split_span(const struct detector *d, struct scratch *s,
+                       struct split *sp, size_t from, size_t to, size_t len)
 {
   const char *t = s->ct;
   char *norm = s->norm;
-  size_t nw = 0, no = 0, i = 0, ng = 0;
-  uint32_t prev_b = d->start_b;
-  memset(f, 0, sizeof *f);
-  while (i < len) {
+  struct surface *f = &sp->f;
+  size_t i = from;
+  while (i < to) {
     unsigned char c = (unsigned char)t[i];
     size_t n = 1;
     if (c < 0x80) {
-      if (!(d->ascii[c] & A_WORD)) {
+      if (!(d->word_byte[c] & W_WORD)) {
         if (c == '!') {
           f->exclaim++;
           f->exclaim_multi =
@@ -405,14 +628,15 @@ static size_t split_words(const struct detector *d, struct scratch *s,
         continue;
       }
       if (is_emoji(cp)) {
-        struct word_hash h;
-        hash_start(d, &h, prev_b);
-        for (size_t k = 0; k < n; k++) {
-          norm[no + k] = t[i + k];
-          hash_byte(&h, (unsigned char)t[i + k]);
-        }
-        add_word(s, &nw, i, n, no, no + n, true, &h, &prev_b);
-        no += n;
+        /* A word of its own, its bytes as they are, no n-grams. */
+        memcpy(norm + sp->no, t + i, n);
+        struct word *w = new_word(s, &sp->nw, i, n, sp->no, sp->no + n);
+        sp->no += n;
+        memset(norm + sp->no, 0, MEMO_KEY_READ);
+        w->emoji = true;
+        uint32_t bigram = (sp->prev_b ^ ' ') * STRMAP_FNV_PRIME;
+        finish_word(d, s, sp, w, strmap_fnv(d->seed_u, t + i, n),
+                    strmap_fnv(bigram, t + i, n));
         i += n;
         continue;
       }
@@ -421,63 +645,418 @@ static size_t split_words(const struct detector *d, struct scratch *s,
         continue;
       }
     }
-    size_t start = i, nstart = no, lo = 0, up = 0, wn;
-    struct word_hash h;
-    hash_start(d, &h, prev_b);
-    while (i < len) {
+    size_t start = i, nstart = sp->no, no = sp->no;
+    uint64_t counts = 0;
+    uint32_t uni = d->seed_u;
+    uint32_t bigram = (sp->prev_b ^ ' ') * STRMAP_FNV_PRIME;
+    for (;;) {
+      /* The common case, a run of ASCII letters and digits: one table
+       * entry a byte, pointers rather than indices (fewer registers). */
+      const unsigned char *p = (const unsigned char *)t + i;
+      const unsigned char *end = (const unsigned char *)t + to;
+      unsigned char *q = (unsigned char *)norm + no;
+      while (p < end) {
+        uint64_t e = d->word_byte[*p];
+        if (!(e & W_WORD))
+          break;
+        unsigned char nc = (unsigned char)e;
+        *q++ = nc;
+        counts += e >> W_COUNTS;
+        uni = (uni ^ nc) * STRMAP_FNV_PRIME;
+        bigram = (bigram ^ nc) * STRMAP_FNV_PRIME;
+        p++;
+      }
+      i = (size_t)(p - (const unsigned char *)t);
+      no = (size_t)(q - (unsigned char *)norm);
+      if (i >= to)
+        break;
+      /* Anything else: an apostrophe between word characters, a letter
+       * of another script (its bytes as they are), or U+2019 as '. */
       c = (unsigned char)t[i];
+      size_t wn, step;
+      unsigned char nc;
       if (c < 0x80) {
-        unsigned k = d->ascii[c];
-        if (k & A_WORD) {
-          unsigned char nc = (unsigned char)d->lower[c];
+        if (!(c == '\'' && i + 1 < len && word_char_at(d, t, len, i + 1, &wn)))
+          break;
+        nc = '\'';
+        step = 1;
+      } else if (wide_word_char_at(t, len, i, &n)) {
+        for (size_t k = 0; k + 1 < n; k++) {
+          nc = (unsigned char)t[i + k];
           norm[no++] = (char)nc;
-          hash_byte(&h, nc);
-          lo += (k & A_LOWER) != 0;
-          up += (k & A_UPPER) != 0;
-          i++;
-          continue;
+          uni = (uni ^ nc) * STRMAP_FNV_PRIME;
+          bigram = (bigram ^ nc) * STRMAP_FNV_PRIME;
         }
-        if (c == '\'' && i + 1 < len && word_char_at(d, t, len, i + 1, &wn)) {
-          norm[no++] = '\'';
-          hash_byte(&h, '\'');
-          i++;
-          continue;
-        }
+        nc = (unsigned char)t[i + n - 1];
+        step = n;
+      } else if (len - i >= 3 && !memcmp(t + i, "\xe2\x80\x99", 3) &&
+                 i + 3 < len && word_char_at(d, t, len, i + 3, &wn)) {
+        nc = '\'';
+        step = 3;
+      } else {
         break;
       }
-      if (wide_word_char_at(t, len, i, &n)) {
-        for (size_t k = 0; k < n; k++) {
-          norm[no++] = t[i + k];
-          hash_byte(&h, (unsigned char)t[i + k]);
-        }
-        i += n;
-        continue;
-      }
-      if (len - i >= 3 && !memcmp(t + i, "\xe2\x80\x99", 3) && i + 3 < len &&
-          word_char_at(d, t, len, i + 3, &wn)) {
-        norm[no++] = '\'';
-        hash_byte(&h, '\'');
-        i += 3;
-        continue;
-      }
-      break;
+      norm[no++] = (char)nc;
+      uni = (uni ^ nc) * STRMAP_FNV_PRIME;
+      bigram = (bigram ^ nc) * STRMAP_FNV_PRIME;
+      i += step;
     }
-    add_word(s, &nw, start, i - start, nstart, no, false, &h, &prev_b);
-    ng += char_grams_of(no - nstart);
+    sp->no = no;
+    struct word *w = new_word(s, &sp->nw, start, i - start, nstart, no);
+    /* Memo keys are read whole: defined bytes past the word. */
+    memset(norm + no, 0, MEMO_KEY_READ);
+    finish_word(d, s, sp, w, uni, bigram);
+    size_t lo = counts & W_COUNT_MASK, up = counts >> 24 & W_COUNT_MASK;
     f->letters += lo + up;
     f->upper += up;
     f->words_with_letters += lo + up > 0;
     f->caps_words += up >= 3 && lo == 0;
   }
+}
+
+/* ---- Tokens ------------------------------------------------------------ */
+
+/* Adds to f the bytewise sums of tokens' counts (LANE_TOKENS at most). */
+static void add_lanes(struct surface *f, uint64_t lanes)
+{
+  unsigned char c[N_COUNTS];
+  memcpy(c, &lanes, sizeof c);
+  f->letters += c[C_LETTERS];
+  f->upper += c[C_UPPER];
+  f->caps_words += c[C_CAPS];
+  f->words_with_letters += c[C_WITH_LETTERS];
+  f->exclaim += c[C_EXCLAIM];
+  f->question += c[C_QUESTION];
+  f->exclaim_multi = f->exclaim_multi || c[C_EXCLAIM_MULTI];
+  f->question_multi = f->question_multi || c[C_QUESTION_MULTI];
+}
+
+/* Notes VADER's reading of the token at start (read_text made room). */
+static inline void add_reading(struct scratch *s, size_t start,
+                               const struct vader_reading *rd)
+{
+  s->marks[0] += rd->marks[0];
+  s->marks[1] += rd->marks[1];
+  if (rd->flags & VADER_KEEP)
+    s->kept[s->n_kept++] = (struct vader_token){(uint32_t)(start + rd->off),
+                                                rd->len, rd->fields, rd->flags};
+}
+
+/* Describes in rec the token at start (of at most MEMO_KEY_MAX bytes)
+ * whose words split_span added after the split state was was, with
+ * surface signals f (its VADER reading is there already). Returns false
+ * when the token cannot be remembered: too many words, or a word the memo
+ * has not kept. */
+static bool describe_token(const struct detector *d, const struct scratch *s,
+                           const struct split *sp, const struct split *was,
+                           size_t start, const struct surface *f,
+                           struct token_record *rec)
+{
+  size_t n = sp->nw - was->nw;
+  if (n > TOKEN_WORDS)
+    return false;
+  for (size_t j = 0; j < n; j++) {
+    const struct word *w = &s->words[was->nw + j];
+    if (!w->rec)
+      return false;
+    rec->words[j] = memo_index_of(d->words, w->rec);
+    rec->off[j] = (uint8_t)(w->off - start);
+    rec->len[j] = (uint8_t)w->len;
+  }
+  rec->n_words = (uint8_t)n;
+  rec->counts[C_LETTERS] = (uint8_t)f->letters;
+  rec->counts[C_UPPER] = (uint8_t)f->upper;
+  rec->counts[C_CAPS] = (uint8_t)f->caps_words;
+  rec->counts[C_WITH_LETTERS] = (uint8_t)f->words_with_letters;
+  rec->counts[C_EXCLAIM] = (uint8_t)f->exclaim;
+  rec->counts[C_QUESTION] = (uint8_t)f->question;
+  rec->counts[C_EXCLAIM_MULTI] = f->exclaim_multi;
+  rec->counts[C_QUESTION_MULTI] = f->question_multi;
+  return true;
+}
+
+/* Reads the token s->ct[start..end) (of a text of len bytes) the memo
+ * lacks (its key and hash given when it may be remembered) with VADER and
+ * split_span, and remembers it. */
+static void read_new_token(const struct detector *d, struct scratch *s,
+                           struct split *sp, size_t start, size_t end,
+                           size_t len, const struct memo_key *key,
+                           uint32_t hash)
+{
+  const char *t = s->ct + start;
+  struct vader_reading rd;
+  vader_read_token(d->vader, &s->vr, t, end - start, &rd);
+  add_reading(s, start, &rd);
+  /* The token's own surface signals, for the record, then added. */
+  struct split was = *sp;
+  memset(&sp->f, 0, sizeof sp->f);
+  split_span(d, s, sp, start, end, len);
+  struct surface f = sp->f, *all = &sp->f;
+  *all = was.f;
+  all->letters += f.letters;
+  all->upper += f.upper;
+  all->caps_words += f.caps_words;
+  all->words_with_letters += f.words_with_letters;
+  all->exclaim += f.exclaim;
+  all->question += f.question;
+  all->exclaim_multi = all->exclaim_multi || f.exclaim_multi;
+  all->question_multi = all->question_multi || f.question_multi;
+  struct token_record fresh = {0};
+  if (key && describe_token(d, s, sp, &was, start, &f, &fresh)) {
+    fresh.fields = rd.fields;
+    fresh.v_off = (uint8_t)rd.off;
+    fresh.v_len = (uint8_t)rd.len;
+    fresh.v_flags = rd.flags;
+    fresh.marks[0] = (uint8_t)rd.marks[0];
+    fresh.marks[1] = (uint8_t)rd.marks[1];
+    memo_add(d->tokens, key, hash, &fresh);
+  }
+}
+
+/* U+1680, OGHAM SPACE MARK: white space to VADER, a letter to the word
+ * split, so that a word may run across two of VADER's tokens. */
+static bool is_ogham_space(const char *t, size_t n)
+{
+  return n == 3 && !memcmp(t, "\xe1\x9a\x80", 3);
+}
+
+/* The first byte at or after t[i] that may start white space (space[] is
+ * not 0); the text has one after it. Eight bytes at a time where the
+ * byte order allows: a byte below 0x21 or from 0x80 is a candidate (one
+ * subtraction and an or find the first), then the table decides. */
+static inline size_t next_space_lead(const unsigned char *t,
+                                     const unsigned char *space, size_t i)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  for (;;) {
+    uint64_t x;
+    memcpy(&x, t + i, sizeof x);
+    uint64_t cand = ((x - 0x2121212121212121u) | x) & 0x8080808080808080u;
+    if (!cand) {
+      i += 8;
+      continue;
+    }
+    /* The lowest flagged byte is a true candidate (a borrow only flags
+     * bytes above one). */
+    i += (size_t)__builtin_ctzll(cand) / 8;
+    if (space[t[i]])
+      return i;
+    i++; /* a control character, or a byte from 0x80 that starts none */
+  }
+#else
+  while (!space[t[i]])
+    i++;
+  return i;
+#endif
+}
+
+/* Finds the tokens (VADER's: the text between white space) of the cleaned
+ * text s->ct[0..len) (a space after it): their bounds into tok_start and
+ * tok_end, the memo key and hash of those short enough to be remembered
+ * into tok_key and tok_hash, and starts loading their memo slots, which
+ * read_tokens reads a little later. Returns the number of tokens, or
+ * SIZE_MAX when the text has U+1680. */
+static size_t find_tokens(const struct detector *d, struct scratch *s,
+                          size_t len)
+{
+  const unsigned char *t = (const unsigned char *)s->ct;
+  const unsigned char *space = d->space;
+  size_t n = 0, i = 0;
+  while (i < len) {
+    if (space[t[i]] == SPACE_ASCII) {
+      i++;
+      continue;
+    }
+    if (space[t[i]] == SPACE_LEAD) {
+      size_t sp = vader_space_at(s->ct + i, len - i);
+      if (is_ogham_space(s->ct + i, sp))
+        return SIZE_MAX;
+      if (sp) {
+        i += sp;
+        continue;
+      }
+    }
+    size_t start = i++;
+    for (;;) {
+      /* The space after the text ends this loop. */
+      i = next_space_lead(t, space, i);
+      if (i >= len || space[t[i]] == SPACE_ASCII)
+        break;
+      size_t sp = vader_space_at(s->ct + i, len - i);
+      if (is_ogham_space(s->ct + i, sp))
+        return SIZE_MAX;
+      if (sp)
+        break;
+      i++; /* a byte that may start white space but does not */
+    }
+    s->tok_start[n] = (uint32_t)start;
+    s->tok_end[n] = (uint32_t)i;
+    if (i - start <= MEMO_KEY_MAX) {
+      struct memo_key *key = &s->tok_key[n];
+      memo_key_of(d->tokens, s->ct + start, i - start, key);
+      uint32_t hash = memo_hash(key);
+      s->tok_hash[n] = hash;
+      __builtin_prefetch(memo_slot_at(d->tokens, memo_home(d->tokens, hash)));
+    }
+    n++;
+  }
+  return n;
+}
+
+/* The memo's record of token k (as find_tokens found it), or NULL. */
+static inline const struct token_record *
+find_token(const struct detector *d, const struct scratch *s, size_t k)
+{
+  size_t tl = s->tok_end[k] - s->tok_start[k];
+  if (tl > MEMO_KEY_MAX)
+    return NULL;
+  return memo_find(d->tokens, &s->tok_key[k], s->tok_hash[k]);
+}
+
+/* Starts loading the word records of a token's record, both lines. */
+static inline void prefetch_words(const struct detector *d,
+                                  const struct token_record *rec)
+{
+  for (size_t j = 0; j < rec->n_words; j++) {
+    const char *slot =
+        (const char *)memo_record_at(d->words, rec->words[j]) - MEMO_RECORD;
+    __builtin_prefetch(slot);
+    __builtin_prefetch(slot + 64);
+  }
+}
+
+/* Reads the n tokens find_tokens found into VADER's result and the words.
+ *
+ * Most tokens were seen before: the memo gives VADER's reading and the
+ * words, and each word's bigram is all that is computed. That path is
+ * written out here with the split state in locals (stores into the words,
+ * through byte-sized fields, would otherwise send it through memory);
+ * read_new_token reads the others. The memo is read a token ahead, so
+ * that the next token's word records are on their way meanwhile. */
+static void read_tokens(const struct detector *d, struct scratch *s,
+                        struct split *sp, size_t n, size_t len)
+{
+  struct word *words = s->words;
+  unsigned char *norm = (unsigned char *)s->norm;
+  size_t nw = sp->nw, no = sp->no, ng = sp->ng;
+  uint32_t prev = sp->prev_b;
+  uint64_t lanes = 0; /* token counts, bytewise */
+  size_t in_lanes = 0;
+  s->n_kept = 0;
+  s->marks[0] = s->marks[1] = 0; /* read_new_token's */
+  size_t marks0 = 0, marks1 = 0;
+  const struct token_record *next = n ? find_token(d, s, 0) : NULL;
+  for (size_t k = 0; k < n; k++) {
+    size_t start = s->tok_start[k], end = s->tok_end[k], tl = end - start;
+    const struct token_record *rec = next;
+    if (k + 1 < n) {
+      next = find_token(d, s, k + 1);
+      if (next)
+        prefetch_words(d, next);
+    }
+    if (!rec) {
+      sp->nw = nw;
+      sp->no = no;
+      sp->ng = ng;
+      sp->prev_b = prev;
+      read_new_token(d, s, sp, start, end, len,
+                     tl <= MEMO_KEY_MAX ? &s->tok_key[k] : NULL,
+                     s->tok_hash[k]);
+      words = s->words; /* room was made, but to be sure */
+      nw = sp->nw;
+      no = sp->no;
+      ng = sp->ng;
+      prev = sp->prev_b;
+      continue;
+    }
+    marks0 += rec->marks[0];
+    marks1 += rec->marks[1];
+    if (rec->v_flags & VADER_KEEP)
+      s->kept[s->n_kept++] =
+          (struct vader_token){(uint32_t)(start + rec->v_off), rec->v_len,
+                               rec->fields, rec->v_flags};
+    for (size_t j = 0; j < rec->n_words; j++) {
+      const struct word_record *e = memo_record_at(d->words, rec->words[j]);
+      /* The normalised form is the key: copied whole (norm has room past
+       * the text, and a fixed size copies faster). */
+      const struct memo_key *wk = memo_key_of_record(e);
+      size_t nlen = wk->len;
+      unsigned char *q = norm + no;
+      memcpy(q, wk->w, sizeof wk->w);
+      uint32_t bigram = (prev ^ ' ') * STRMAP_FNV_PRIME;
+      for (size_t b = 0; b < nlen; b++)
+        bigram = (bigram ^ q[b]) * STRMAP_FNV_PRIME;
+      struct word *w = &words[nw++];
+      w->off = (uint32_t)(start + rec->off[j]);
+      w->len = rec->len[j];
+      w->noff = (uint32_t)no;
+      w->nlen = (uint32_t)nlen;
+      set_bigram(d, w, bigram);
+      w->m_uni = e->m_uni;
+      w->emoji = e->emoji;
+      w->stop = false;
+      w->rec = e;
+      take_record(w, e);
+      no += nlen;
+      prev = e->next;
+      ng += e->n_grams;
+    }
+    uint64_t counts;
+    memcpy(&counts, rec->counts, sizeof counts);
+    lanes += counts;
+    if (++in_lanes == LANE_TOKENS) {
+      add_lanes(&sp->f, lanes);
+      lanes = 0;
+      in_lanes = 0;
+    }
+  }
+  sp->nw = nw;
+  sp->no = no;
+  sp->ng = ng;
+  sp->prev_b = prev;
+  add_lanes(&sp->f, lanes);
+  s->marks[0] += marks0;
+  s->marks[1] += marks1;
+  vader_score_tokens(d->vader, s->ct, s->kept, s->n_kept, s->marks, &s->vr);
+}
+
+/* Splits the cleaned text into words and scores it with VADER. Sets
+ * *grams to the number of character n-grams of the words and *last_b to
+ * the bigram state of the last word; returns the number of words. */
+static size_t read_text(const struct detector *d, struct scratch *s, size_t len,
+                        struct surface *f, size_t *grams, uint32_t *last_b)
+{
+  /* The n-grams of words the memo lacks: fewer than 2 per byte. Words
+   * and tokens: at most one per two bytes (and the last), separators
+   * between them or, for emoji, 3 bytes or more. */
+  grow_grams(s, 2 * len + 1);
+  grow_words(s, len / 2 + 2);
+  if (s->tok_cap < len / 2 + 2) {
+    s->tok_cap = len / 2 + 2;
+    s->kept = xrealloc(s->kept, s->tok_cap * sizeof *s->kept);
+    s->tok_start = xrealloc(s->tok_start, s->tok_cap * sizeof *s->tok_start);
+    s->tok_end = xrealloc(s->tok_end, s->tok_cap * sizeof *s->tok_end);
+    s->tok_hash = xrealloc(s->tok_hash, s->tok_cap * sizeof *s->tok_hash);
+    s->tok_key = xrealloc(s->tok_key, s->tok_cap * sizeof *s->tok_key);
+  }
+  struct split sp = {.prev_b = d->start_b};
+  size_t n = find_tokens(d, s, len);
+  if (n != SIZE_MAX) {
+    read_tokens(d, s, &sp, n, len);
+  } else {
+    vader_score(d->vader, s->ct, len, &s->vr);
+    split_span(d, s, &sp, 0, len, len);
+  }
   /* Shouting: several words in capitals making up a good part of the
    * message, or a message mostly in capitals; a lone acronym is not. */
-  f->shouting =
-      f->caps_words >= 3 ||
-      (f->caps_words >= 2 && f->caps_words * 10 >= f->words_with_letters * 3) ||
-      (f->letters >= 8 && f->upper * 10 >= f->letters * 6);
-  *grams = ng;
-  *last_b = prev_b;
-  return nw;
+  sp.f.shouting = sp.f.caps_words >= 3 ||
+                  (sp.f.caps_words >= 2 &&
+                   sp.f.caps_words * 10 >= sp.f.words_with_letters * 3) ||
+                  (sp.f.letters >= 8 && sp.f.upper * 10 >= sp.f.letters * 6);
+  *f = sp.f;
+  *grams = sp.ng;
+  *last_b = sp.prev_b;
+  return sp.nw;
 }
 
 /* ---- Support phrases --------------------------------------------------- */
@@ -492,15 +1071,16 @@ static size_t match_support(const struct detector *d, struct scratch *s,
      * first word is looked up in place with its own hash; longer keys are
      * built, their hash extended word by word. */
     const struct word *w = &s->words[i];
-    if (w->emoji || w->nlen + 1 > sizeof key) {
+    unsigned flags = w->sup_flags;
+    /* Most words start no phrase (emoji and long words have no flags). */
+    if (!(flags & (SUP_HIT | SUPPORT_MORE))) {
+      s->words[i].stop = (flags & SUPPORT_STOP) != 0;
       i++;
       continue;
     }
     size_t hit_k = 0, klen = w->nlen;
-    unsigned flags;
     uint32_t h = w->h_support;
-    int hit_cat =
-        support_lookup_fnv(&d->support, s->norm + w->noff, klen, h, &flags);
+    int hit_cat = w->sup_cat;
     s->words[i].stop = (flags & SUPPORT_STOP) != 0;
     if (hit_cat >= 0)
       hit_k = 1;
@@ -546,100 +1126,83 @@ static void grow_features(struct scratch *s, size_t need)
     cap *= 2;
   s->idx = xrealloc(s->idx, cap * sizeof *s->idx);
   s->val = xrealloc(s->val, cap * sizeof *s->val);
-  s->mixed = xrealloc(s->mixed, cap * sizeof *s->mixed);
   s->feat_cap = cap;
 }
 
-/* A hashed feature's value, both signs: [0] as is, [1] negated (the top
- * bit of the mixed hash picks one, without a branch). */
-struct value {
-  double d[2];
-  float f[2];
-};
-
-static struct value value_of(float v)
+/* The value of a hashed feature: 1 / sqrt(count of its kind), as a float
+ * (the model's type); values shrink with length so that long messages are
+ * not louder. */
+static float value_of(size_t count)
 {
-  return (struct value){{(double)v, -(double)v}, {v, -v}};
+  return count ? (float)(1.0 / sqrt((double)count)) : 0.0f;
 }
 
-/* Records one hashed feature (its mixed hash m) at s->idx/val[*n] and
- * returns its part of the score. */
-static inline double add_hashed(const struct detector *d, struct scratch *s,
-                                size_t *n, uint32_t m, const struct value *v)
+/* The hashed feature after the last word: the bigram (last word, end). */
+static uint32_t end_bigram(uint32_t last_b)
 {
-  uint32_t idx = m & d->mask;
-  uint32_t neg = m >> 31;
-  if (s->keep) {
-    s->idx[*n] = idx;
-    s->val[*n] = v->f[neg];
-    (*n)++;
+  return strmap_mix(strmap_fnv(strmap_fnv(last_b, " ", 1), "</s>", 4));
+}
+
+/* Its part of the score: the weight of the feature whose mixed hash is m,
+ * times value v, signed. */
+static inline double part_of(const struct detector *d, uint32_t m, double v)
+{
+  return (double)signed_weight(d, m) * v;
+}
+
+/* Records hashed feature m of value v at s->idx/val[*n]. */
+static inline void record(const struct detector *d, struct scratch *s,
+                          size_t *n, uint32_t m, float v)
+{
+  s->idx[*n] = m & d->mask;
+  s->val[*n] = m >> 31 ? -v : v;
+  (*n)++;
+}
+
+/* For trainers: every hashed feature and its signed value, in the order
+ * hash_features sums them. Returns their number. */
+static size_t record_features(const struct detector *d, struct scratch *s,
+                              size_t nw, size_t grams, uint32_t last_b)
+{
+  grow_features(s, 2 * nw + 1 + grams);
+  float vw = value_of(nw), vb = value_of(nw + 1), vc = value_of(grams);
+  size_t n = 0;
+  for (size_t i = 0; i < nw; i++) {
+    const struct word *w = &s->words[i];
+    record(d, s, &n, w->m_uni, vw);
+    record(d, s, &n, w->m_bigram, vb);
+    if (w->emoji)
+      continue;
+    /* The memo keeps the n-grams' weights only: their hashes again. */
+    uint32_t grams[CHAR_GRAMS_MAX];
+    size_t ng = char_grams(d, s->norm + w->noff, w->nlen, grams);
+    for (size_t g = 0; g < ng; g++)
+      record(d, s, &n, grams[g], vc);
   }
-  return (double)d->hash_w[idx] * v->d[neg];
+  record(d, s, &n, end_bigram(last_b), vb);
+  return n;
 }
 
-/* Mixes hash h into the next feature of s->mixed and starts loading its
- * weight: the weights are read later, in feature order, when most of them
- * have arrived. */
-static inline void put_mixed(const struct detector *d, uint32_t *mixed,
-                             size_t *k, uint32_t h)
-{
-  uint32_t m = strmap_mix(h);
-  mixed[(*k)++] = m;
-  __builtin_prefetch(&d->hash_w[m & d->mask]);
-}
-
-/* Extracts the hashed features, adds their part of the score to *z and
- * credits each word with what its features added (a bigram's half to each
- * of its two words), for the reasons. The word hashes come from
- * split_words. Two passes: the hashes of every feature first, then the
- * weights, summed in feature order. Sums are kept in locals: going through
- * memory for each feature would chain the additions. */
+/* Adds the hashed features' part of the score to *z and credits each word
+ * with what its features added (a bigram's half to each of its two
+ * words), for the reasons. read_text gave each word its hashes and the
+ * signed weights of its unigram and n-grams; the sum runs in feature
+ * order, so the score is the same to the last bit however they were
+ * found (a float weight times a float value is exact in double, so the
+ * sign may go on either). Sums are kept in locals: going through memory
+ * for each feature would chain the additions. Returns the number of
+ * features recorded for trainers (none unless s->keep). */
 static size_t hash_features(const struct detector *d, struct scratch *s,
                             size_t nw, size_t grams, uint32_t last_b, double *z)
 {
-  grow_features(s, 2 * nw + 1 + grams);
-  uint32_t *mixed = s->mixed;
-  size_t k = 0;
-  for (size_t i = 0; i < nw; i++) {
-    const struct word *w = &s->words[i];
-    put_mixed(d, mixed, &k, w->h_uni);
-    /* bigram (previous word or start, this word) */
-    put_mixed(d, mixed, &k, w->h_bigram);
-    if (w->emoji)
-      continue;
-    unsigned char pad[CHAR_WORD_MAX + 2];
-    size_t l = w->nlen > CHAR_WORD_MAX ? CHAR_WORD_MAX : w->nlen;
-    pad[0] = '<';
-    memcpy(pad + 1, s->norm + w->noff, l);
-    pad[l + 1] = '>';
-    l += 2;
-    for (size_t a = 0; a + CHAR_N_MIN <= l; a++) {
-      uint32_t h = d->gram_first[pad[a]];
-      h = (h ^ pad[a + 1]) * STRMAP_FNV_PRIME;
-      h = (h ^ pad[a + 2]) * STRMAP_FNV_PRIME;
-      h = (h ^ pad[a + 3]) * STRMAP_FNV_PRIME;
-      put_mixed(d, mixed, &k, h);
-      if (a + CHAR_N_MAX <= l) {
-        h = (h ^ pad[a + 4]) * STRMAP_FNV_PRIME;
-        put_mixed(d, mixed, &k, h);
-      }
-    }
-  }
-  put_mixed(d, mixed, &k, strmap_fnv(strmap_fnv(last_b, " ", 1), "</s>", 4));
-
-  size_t n = 0;
-  /* Values shrink with length so that long messages are not louder. */
-  struct value vw = value_of(nw ? (float)(1.0 / sqrt((double)nw)) : 0.0f);
-  struct value vb = value_of((float)(1.0 / sqrt((double)nw + 1.0)));
-  struct value vc = value_of(grams ? (float)(1.0 / sqrt((double)grams)) : 0.0f);
+  double vw = value_of(nw), vb = value_of(nw + 1), vc = value_of(grams);
   double total = 0.0;
-  k = 0;
   for (size_t i = 0; i < nw; i++) {
     const struct word *w = &s->words[i];
-    double c = add_hashed(d, s, &n, mixed[k++], &vw);
+    double c = (double)w->uni_w * vw;
     double own = c;
     total += c;
-    c = add_hashed(d, s, &n, mixed[k++], &vb);
+    c = part_of(d, w->m_bigram, vb);
     total += c;
     if (i > 0) {
       own += c / 2;
@@ -647,17 +1210,16 @@ static size_t hash_features(const struct detector *d, struct scratch *s,
     } else {
       own += c;
     }
-    size_t ng = w->emoji ? 0 : char_grams_of(w->nlen);
-    for (size_t g = 0; g < ng; g++) {
-      c = add_hashed(d, s, &n, mixed[k++], &vc);
+    for (const float *g = w->grams_w, *end = g + w->n_grams; g < end; g++) {
+      c = (double)*g * vc;
       own += c;
       total += c;
     }
     s->contrib[i] = own;
   }
-  total += add_hashed(d, s, &n, mixed[k], &vb);
+  total += part_of(d, end_bigram(last_b), vb);
   *z += total;
-  return n;
+  return s->keep ? record_features(d, s, nw, grams, last_b) : 0;
 }
 
 /* ---- Dense signals ----------------------------------------------------- */
@@ -668,7 +1230,6 @@ static void dense_features(const struct detector *d, const struct scratch *s,
                            double *x)
 {
   const struct vader_result *vr = &s->vr;
-  memset(x, 0, DETECTOR_N_DENSE * sizeof *x); /* the bins left at 0 */
   x[DETECTOR_DENSE_POLARITY] = polarity;
   x[DETECTOR_DENSE_POLARITY_NEG] = polarity < 0 ? polarity : 0.0;
   /* Bins let the linear model bend its response to the two scores. */
@@ -715,7 +1276,8 @@ static void dense_features(const struct detector *d, const struct scratch *s,
   x[DETECTOR_DENSE_QUESTION_MULTI] = f->question_multi;
   x[DETECTOR_DENSE_NEGATIONS] = log1p_count(d, vr->n_negations);
   int bucket = nw <= 3 ? 0 : nw <= 8 ? 1 : nw <= 16 ? 2 : nw <= 32 ? 3 : 4;
-  x[DETECTOR_DENSE_LEN_TINY + bucket] = 1.0;
+  for (int b = 0; b <= 4; b++)
+    x[DETECTOR_DENSE_LEN_TINY + b] = b == bucket;
   (void)len;
 }
 
@@ -810,6 +1372,48 @@ static size_t put(char *out, size_t cap, const char *lit)
   return n;
 }
 
+/* Writes v as printf's "%.2f" does, exactly: the decimal
+ * nearest to the double, halves to even, "-" for any negative number;
+ * returns the length (cheaper than snprintf, on the hot path). The
+ * comparisons are exact: fma rounds once, which keeps the sign. */
+static size_t put_2f(char *out, size_t cap, double v)
+{
+  double a = fabs(v);
+  /* Beyond this (or NaN), 100 a and the digits outgrow the shortcut. */
+  if (!(a < 1e13)) {
+    char tmp[400];
+    snprintf(tmp, sizeof tmp, "%.2f", v);
+    return put(out, cap, tmp);
+  }
+  long k = (long)(a * 100.0); /* within one of floor(100 a) */
+  while (k > 0 && fma(a, 100.0, (double)-k) < 0)
+    k--;
+  while (fma(a, 100.0, (double)-(k + 1)) >= 0)
+    k++;
+  /* 100 a is in [k, k + 1): round up past k + 1/2, and halves to even. */
+  double half = fma(a, 200.0, (double)-(2 * k + 1));
+  if (half > 0 || (half == 0 && k % 2))
+    k++;
+  char tmp[32];
+  size_t n = 0;
+  if (signbit(v))
+    tmp[n++] = '-';
+  char digits[24];
+  size_t nd = 0;
+  long units = k / 100;
+  do {
+    digits[nd++] = (char)('0' + units % 10);
+    units /= 10;
+  } while (units > 0);
+  while (nd > 0)
+    tmp[n++] = digits[--nd];
+  tmp[n++] = '.';
+  tmp[n++] = (char)('0' + k % 100 / 10);
+  tmp[n++] = (char)('0' + k % 10);
+  tmp[n] = '\0';
+  return put(out, cap, tmp);
+}
+
 /* Quotes t[off..off+len) into out unless an earlier reason of this
  * message quoted the same words; returns whether it did. */
 static bool quote_new(struct scratch *s, char *out, size_t cap, size_t *o,
@@ -833,7 +1437,9 @@ static bool render(struct scratch *s, size_t nm, double polarity, int kind,
   out[0] = '\0';
   switch (kind) {
   case R_TONE:
-    snprintf(out, cap, "negative tone (TextBlob polarity %.2f)", polarity);
+    o = put(out, cap, "negative tone (TextBlob polarity ");
+    o += put_2f(out + o, cap - o, polarity);
+    put(out + o, cap - o, ")");
     return true;
   case R_VADER:
     o = put(out, cap, "negative words: ");
@@ -882,62 +1488,64 @@ static bool render(struct scratch *s, size_t nm, double polarity, int kind,
   }
 }
 
-/* Marks the words quoted by the VADER and support reasons, so that the
- * wording reason names others. */
-static void cover_words(struct scratch *s, size_t nw, size_t nm)
-{
-  for (size_t i = 0; i < nw; i++)
-    s->words[i].covered = false;
-  size_t h = 0;
-  for (size_t i = 0; i < nw; i++) {
-    struct word *w = &s->words[i];
-    while (h < s->vr.n_hits && s->vr.hits[h].off + s->vr.hits[h].len <= w->off)
-      h++;
-    if (h < s->vr.n_hits && s->vr.hits[h].valence < 0 &&
-        s->vr.hits[h].off <= w->off)
-      w->covered = true;
-  }
-  for (size_t i = 0; i < nm; i++)
-    for (uint32_t k = 0; k < s->matches[i].count; k++)
-      s->words[s->matches[i].first + k].covered = true;
-}
-
 /* Picks for the wording reason the (at most QUOTE_ITEMS) distinct words
- * not quoted elsewhere whose n-grams raised the score most; returns what
- * they add together. */
-static double pick_words(struct scratch *s, size_t nw)
+ * whose n-grams raised the score most, leaving out function words and the
+ * words the VADER and support reasons quote (a word inside a negative
+ * VADER hit or a support match); returns what they add together. Only
+ * the words that could be picked are looked at, in order, so that ties go
+ * to the first. */
+static double pick_words(struct scratch *s, size_t nw, size_t nm)
 {
   size_t lim = nw < REASON_WORDS_MAX ? nw : REASON_WORDS_MAX;
+  const struct vader_hit *hits = s->vr.hits;
+  size_t nh = s->vr.n_hits, h = 0, m = 0;
+  uint16_t cand[REASON_WORDS_MAX];
+  bool taken[REASON_WORDS_MAX];
+  size_t nc = 0;
+  for (size_t i = 0; i < lim; i++) {
+    const struct word *w = &s->words[i];
+    if (!(s->contrib[i] > REASON_MIN) || w->stop)
+      continue;
+    /* Hits and matches come in text order, as the words do. */
+    while (h < nh && hits[h].off + hits[h].len <= w->off)
+      h++;
+    if (h < nh && hits[h].valence < 0 && hits[h].off <= w->off)
+      continue;
+    while (m < nm && s->matches[m].first + s->matches[m].count <= i)
+      m++;
+    if (m < nm && s->matches[m].first <= i)
+      continue;
+    taken[nc] = false;
+    cand[nc++] = (uint16_t)i;
+  }
   double total = 0.0;
   s->n_picked = 0;
   while (s->n_picked < QUOTE_ITEMS) {
-    size_t best = lim;
-    for (size_t i = 0; i < lim; i++)
-      if (!s->words[i].covered && s->contrib[i] > REASON_MIN &&
-          (best == lim || s->contrib[i] > s->contrib[best]))
-        best = i;
-    if (best == lim)
+    size_t best = nc;
+    for (size_t c = 0; c < nc; c++)
+      if (!taken[c] &&
+          (best == nc || s->contrib[cand[c]] > s->contrib[cand[best]]))
+        best = c;
+    if (best == nc)
       break;
-    const struct word *b = &s->words[best];
-    for (size_t i = 0; i < lim; i++) {
-      const struct word *w = &s->words[i];
+    /* Each word once: its repetitions go with it. */
+    const struct word *b = &s->words[cand[best]];
+    for (size_t c = 0; c < nc; c++) {
+      const struct word *w = &s->words[cand[c]];
       if (w->nlen == b->nlen &&
           !memcmp(s->norm + w->noff, s->norm + b->noff, b->nlen))
-        s->words[i].covered = true;
+        taken[c] = true;
     }
-    total += s->contrib[best];
-    s->picked[s->n_picked++] = best;
+    total += s->contrib[cand[best]];
+    s->picked[s->n_picked++] = cand[best];
   }
   return total;
 }
 
-static void reasons(const struct detector *d, struct scratch *s, size_t nw,
-                    size_t nm, const double *x, double polarity,
-                    const struct surface *f, struct detector_result *r)
+static void reasons(struct scratch *s, size_t nw, size_t nm, const double *x,
+                    const double *c, double polarity, const struct surface *f,
+                    struct detector_result *r)
 {
-  double c[DETECTOR_N_DENSE];
-  for (size_t j = 0; j < DETECTOR_N_DENSE; j++)
-    c[j] = d->dense_w[j] * (x[j] - d->dense_mean[j]);
   double w[R_COUNT] = {0};
   bool on[R_COUNT] = {0};
   on[R_TONE] = polarity < 0;
@@ -974,41 +1582,46 @@ static void reasons(const struct detector *d, struct scratch *s, size_t nw,
     if (cat != SUPPORT_THANKS && on[R_SUPPORT + cat])
       w[R_SUPPORT + cat] += c[DETECTOR_DENSE_SUP_ANY] / (double)present;
   }
-  cover_words(s, nw, nm);
-  for (size_t i = 0; i < nw; i++)
-    s->words[i].covered = s->words[i].covered || s->words[i].stop;
-  w[R_WORDS] = pick_words(s, nw);
+  w[R_WORDS] = pick_words(s, nw, nm);
   on[R_WORDS] = s->n_picked > 0;
 
+  /* The candidates, strongest first (the first kind of equal ones first,
+   * as a search for the strongest left would take them). */
+  int order[R_COUNT];
+  size_t n = 0;
+  for (int k = 0; k < R_COUNT; k++) {
+    if (!on[k] || !(w[k] > REASON_MIN))
+      continue;
+    size_t at = n++;
+    while (at > 0 && w[k] > w[order[at - 1]]) {
+      order[at] = order[at - 1];
+      at--;
+    }
+    order[at] = k;
+  }
   r->n_reasons = 0;
   s->n_q = 0;
-  bool used[R_COUNT] = {0};
-  while (r->n_reasons < DETECTOR_MAX_REASONS) {
-    int best = -1;
-    for (int k = 0; k < R_COUNT; k++)
-      if (on[k] && !used[k] && w[k] > REASON_MIN &&
-          (best < 0 || w[k] > w[best]))
-        best = k;
-    if (best < 0)
-      break;
-    used[best] = true;
+  for (size_t i = 0; i < n && r->n_reasons < DETECTOR_MAX_REASONS; i++) {
+    int kind = order[i];
     char *text = s->text[r->n_reasons];
-    if (!render(s, nm, polarity, best, text, DETECTOR_REASON_MAX))
+    if (!render(s, nm, polarity, kind, text, DETECTOR_REASON_MAX))
       continue;
     r->reasons[r->n_reasons].text = text;
-    r->reasons[r->n_reasons].weight = w[best];
+    r->reasons[r->n_reasons].weight = w[kind];
     r->n_reasons++;
   }
 }
 
 /* ---- Scoring ----------------------------------------------------------- */
 
+/* Room for a text of len bytes, MEMO_KEY_READ bytes past its end and past
+ * the last word of norm (memo keys are read whole), and a NUL. */
 static void ensure_text(struct scratch *s, size_t len)
 {
-  if (len + 1 <= s->text_cap)
+  if (len + MEMO_KEY_READ + 1 <= s->text_cap)
     return;
   size_t cap = s->text_cap ? s->text_cap : 256;
-  while (cap < len + 1)
+  while (cap < len + MEMO_KEY_READ + 1)
     cap *= 2;
   s->clean = xrealloc(s->clean, cap);
   s->norm = xrealloc(s->norm, cap);
@@ -1025,40 +1638,47 @@ enum err detector_score(const struct detector *d, const char *text, size_t len,
   r->threshold = d->threshold;
   r->n_reasons = 0;
   r->features.n = 0;
-  memset(r->features.dense, 0, sizeof r->features.dense);
   if (len > DETECTOR_MAX_TEXT) {
     len = DETECTOR_MAX_TEXT;
     while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80)
       len--;
   }
-  if (!utf8_is_valid(text, len))
+  if (!utf8_is_valid(text, len)) {
+    memset(r->features.dense, 0, sizeof r->features.dense);
     return ERR_UTF8;
+  }
   if (!isfinite(polarity))
     polarity = 0.0;
   if (!isfinite(subjectivity))
     subjectivity = 0.0;
   s->keep = r->keep_features;
   ensure_text(s, len);
+  /* The cleaned text goes to scratch even when cleaning keeps it: memo
+   * keys are read whole, MEMO_KEY_READ bytes, from anywhere in it, and the
+   * token loop stops at a space after it. */
   size_t clen = len;
-  s->ct = text;
-  if (!detector_clean_keeps(text, len)) {
+  if (detector_clean_keeps(text, len))
+    memcpy(s->clean, text, len);
+  else
     clen = detector_clean(text, len, s->clean);
-    s->clean[clen] = '\0';
-    s->ct = s->clean;
-  }
-  vader_score(d->vader, s->ct, clen, &s->vr);
+  s->clean[clen] = ' ';
+  memset(s->clean + clen + 1, 0, MEMO_KEY_READ);
+  s->ct = s->clean;
   struct surface f;
   size_t grams;
   uint32_t last_b;
-  size_t nw = split_words(d, s, clen, &f, &grams, &last_b);
-  size_t nm = match_support(d, s, nw);
+  size_t nw = read_text(d, s, clen, &f, &grams, &last_b);
   double z = d->bias;
   size_t nf = hash_features(d, s, nw, grams, last_b, &z);
+  size_t nm = match_support(d, s, nw);
   double *x = r->features.dense;
   dense_features(d, s, clen, nw, nm, polarity, subjectivity, &f, x);
 
-  for (size_t j = 0; j < DETECTOR_N_DENSE; j++)
-    z += d->dense_w[j] * (x[j] - d->dense_mean[j]);
+  double c[DETECTOR_N_DENSE]; /* each signal's part, for the reasons */
+  for (size_t j = 0; j < DETECTOR_N_DENSE; j++) {
+    c[j] = d->dense_w[j] * (x[j] - d->dense_mean[j]);
+    z += c[j];
+  }
   r->score = 1.0 / (1.0 + exp(-z));
   r->frustrated = r->score >= d->threshold;
   r->features.idx = s->idx;
@@ -1066,8 +1686,8 @@ enum err detector_score(const struct detector *d, const char *text, size_t len,
   r->features.n = nf;
   /* A calm message has no reasons: what little raised its score would
    * read as an accusation ("frustrated wording: 'help'"). */
-  if (r->score >= d->threshold / 2)
-    reasons(d, s, nw, nm, x, polarity, &f, r);
+  if (!r->skip_reasons && r->score >= d->threshold / 2)
+    reasons(s, nw, nm, x, c, polarity, &f, r);
   return ERR_OK;
 }
 

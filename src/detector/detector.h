@@ -15,9 +15,11 @@
  * reasons: the signals that raised the score most, in words a support agent
  * reads ("repeated contact: 'third time'", "shouting (ALL CAPS)").
  *
- * Pure: no I/O, no globals. A detector is read-only after detector_new and
- * may be shared by threads; each thread scores into its own result, whose
- * buffers are reused, so scoring allocates nothing once warm. */
+ * Pure: no I/O, no globals. A detector may be shared by threads: all that
+ * changes in it after detector_new is its memo of the words and tokens it
+ * has read (about 4 MiB at most, filled lock-free, never changing a
+ * result). Each thread scores into its own result, whose buffers are
+ * reused, so scoring allocates nothing once warm. */
 #ifndef DETECTOR_DETECTOR_H
 #define DETECTOR_DETECTOR_H
 
@@ -177,6 +179,8 @@ struct detector_result {
   size_t n_reasons;
   struct detector_features features;
   bool keep_features; /* set by trainers: fill features.idx/val/n */
+  bool skip_reasons;  /* set by callers that show no reasons: n_reasons
+                         stays 0, and scoring is a little cheaper */
   void *priv;         /* scratch owned by the result */
 };
 

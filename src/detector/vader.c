@@ -4,9 +4,12 @@
  * line, quirks included, so that the "lexicon-only VADER" figures of
  * `frustration-alert eval` are VADER's: negation words are matched with
  * their case, idioms and "but" too, while lexicon and degree words are
- * looked up in lower case. Each token's attributes (lower-case form,
- * lexicon valence, degree scalar, capitals, negation) are computed once,
- * so the three-word look-back costs no further lookups. */
+ * looked up in lower case. Each token is read once, alone
+ * (vader_read_token: its map entry, capitals, negation, marks), so the
+ * three-word look-back costs no further lookups and a caller that
+ * remembers readings (the detector) can hand them in instead of the text
+ * (vader_score_tokens). Only the words of the lexicon go through the
+ * rules: the others are neutral, and their zeros change no sum. */
 #include "detector/vader.h"
 
 #include <math.h>
@@ -96,6 +99,9 @@ static const char *const rule_words[RW_COUNT] = {
 
 struct vader {
   struct strmap words; /* lower-case token -> fields above */
+  /* The tokenizer's entry of each byte: its C_* class << 8 | its lower
+   * case. */
+  uint16_t byte_entry[256];
 };
 
 static const struct {
@@ -178,27 +184,79 @@ static const char *const punc_list[] = {
     "!!", "!!!", "??", "???", "?!?", "!?!", "?!?!", "!?!?",
 };
 
-struct token {
-  const char *raw; /* the token as VADER sees it, in the scored text */
-  size_t len;
-  double lex;   /* lexicon valence; meaningful when in_lex */
-  double boost; /* degree scalar, 0 when not a degree word */
-  bool in_lex;
-  bool upper; /* Python's str.isupper() as VADER's JS port tests it */
-  bool neg;   /* a negation word as VADER's negated([word]) tests it */
-  bool as_is; /* no capital letter: the raw token equals its lower case */
-  unsigned char rule;    /* enum rule_word of the lower-case form */
-  unsigned char special; /* enum special of the lower-case form */
+/* The rules read tokens as struct vader_token: their fields are the map's
+ * (W_*) for their lower-case form, 0 when in none. */
+
+/* Python's str.isupper() as VADER's JS port tests it. */
+static inline bool upper_of(const struct vader_token *t)
+{
+  return (t->flags & VADER_UPPER) != 0;
+}
+
+/* A negation word as VADER's negated([word]) tests it. */
+static inline bool neg_of(const struct vader_token *t)
+{
+  return (t->flags & VADER_NEG) != 0;
+}
+
+/* No capital letter: the raw token equals its lower case. */
+static inline bool as_is_of(const struct vader_token *t)
+{
+  return (t->flags & VADER_AS_IS) != 0;
+}
+
+/* The fields of a token's lower-case form. */
+static inline bool in_lex(const struct vader_token *t)
+{
+  return (t->fields & W_ROW_MASK) != 0;
+}
+
+static inline double lex_of(const struct vader_token *t) /* when in_lex */
+{
+  return vader_data_rows[(t->fields & W_ROW_MASK) - 1].valence;
+}
+
+/* Degree scalar, 0 when not a degree word. */
+static inline double boost_of(const struct vader_token *t)
+{
+  unsigned b = (unsigned)(t->fields >> W_BOOST_SHIFT) & W_BOOST_MASK;
+  return b ? boosters[b - 1].scalar : 0.0;
+}
+
+static inline unsigned rule_of(const struct vader_token *t) /* enum rule_word */
+{
+  return (unsigned)(t->fields >> W_RULE_SHIFT) & W_RULE_MASK;
+}
+
+static inline unsigned
+special_of(const struct vader_token *t) /* enum special */
+{
+  return (unsigned)(t->fields >> W_SPECIAL_SHIFT) & W_SPECIAL_MASK;
+}
+
+/* What the rules need besides the tokens, counted as they are read. */
+struct tally {
+  size_t marks[2]; /* '!' and '?' of the text (all inside tokens) */
+  size_t n_upper, n_negations;
+  size_t but, but_upper; /* first "but" and "BUT", or SIZE_MAX */
+  size_t n_lex;          /* tokens in the lexicon, listed in lexi */
 };
 
 struct scratch {
-  struct token *tok;
-  size_t tok_cap;
-  double *sent;
-  char *lower;
+  const struct vader_token *tok; /* being scored (vader_score_tokens) */
+  size_t n_tok;
+  size_t *lexi; /* the tokens in the lexicon, in order */
+  double *sent; /* their valences */
+  size_t lex_cap;
+  struct tally tally;
+  struct vader_token *own; /* vader_score's tokens */
+  size_t own_cap;
+  char *lower; /* the token being read, in lower case */
   size_t lower_cap;
   size_t hits_cap;
 };
+
+static void init_byte_entries(struct vader *v);
 
 static void merge(struct strmap *m, const char *key, int32_t bits)
 {
@@ -224,6 +282,7 @@ enum err vader_new(struct vader **out)
     merge(&v->words, rule_words[i], i << W_RULE_SHIFT);
   for (int i = SP_KIND; i <= SP_THIS; i++)
     merge(&v->words, special_words[i], i << W_SPECIAL_SHIFT);
+  init_byte_entries(v);
   *out = v;
   return ERR_OK;
 }
@@ -260,7 +319,8 @@ void vader_result_cleanup(struct vader_result *r)
 {
   struct scratch *s = r->priv;
   if (s) {
-    free(s->tok);
+    free(s->own);
+    free(s->lexi);
     free(s->sent);
     free(s->lower);
     free(s);
@@ -300,6 +360,14 @@ static const unsigned char byte_class[256] = {
     32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
 };
 /* clang-format on */
+
+static void init_byte_entries(struct vader *v)
+{
+  for (unsigned c = 0; c < 256; c++) {
+    unsigned cl = byte_class[c];
+    v->byte_entry[c] = (uint16_t)(cl << 8 | (c | (cl & C_UPPER) << 3));
+  }
+}
 
 /* JavaScript's \s beyond ASCII: the Unicode space separators and friends.
  * Returns the byte length of a white-space character at s (starting with
@@ -393,119 +461,96 @@ static bool has_nt(const char *s, size_t len)
   return false;
 }
 
-static void grow_tokens(struct scratch *s, size_t need)
+size_t vader_space_at(const char *s, size_t len)
 {
-  if (need <= s->tok_cap)
-    return;
-  size_t cap = s->tok_cap ? s->tok_cap : 64;
-  while (cap < need)
-    cap *= 2;
-  s->tok = xrealloc(s->tok, cap * sizeof *s->tok);
-  s->sent = xrealloc(s->sent, cap * sizeof *s->sent);
-  s->tok_cap = cap;
+  unsigned cl = byte_class[(unsigned char)s[0]];
+  if (cl & C_SPACE)
+    return 1;
+  return cl & C_USPACE ? wide_space_at(s, len) : 0;
 }
 
-/* Splits text into VADER's words_and_emoticons with their attributes, and
- * counts the '!' and '?' of the text (all inside tokens) into *marks. */
-static size_t tokenize(const struct vader *v, const char *text, size_t len,
-                       struct scratch *s, size_t marks[2])
+bool vader_space_lead(unsigned char c)
 {
-  if (s->lower_cap < len + 1) {
-    s->lower = xrealloc(s->lower, len + 1);
-    s->lower_cap = len + 1;
+  return (byte_class[c] & (C_SPACE | C_USPACE)) != 0;
+}
+
+void vader_read_token(const struct vader *v, struct vader_result *r,
+                      const char *t, size_t tl, struct vader_reading *out)
+{
+  struct scratch *s = r->priv;
+  if (s->lower_cap < tl) {
+    s->lower = xrealloc(s->lower, tl);
+    s->lower_cap = tl;
   }
-  size_t n = 0, i = 0;
-  marks[0] = marks[1] = 0;
-  while (i < len) {
-    unsigned first = byte_class[(unsigned char)text[i]];
-    if (first & C_SPACE) {
-      i++;
-      continue;
-    }
-    if (first & C_USPACE) {
-      size_t sp = wide_space_at(text + i, len - i);
-      if (sp) {
-        i += sp;
-        continue;
-      }
-    }
-    /* One pass over the token: its classes, its lower case (into low,
-     * at the same offsets) and the FNV-1a state of that. */
-    size_t start = i;
-    char *low = s->lower + start;
-    unsigned seen = 0;
-    uint32_t h = STRMAP_FNV_BASIS;
-    for (; i < len; i++) {
-      unsigned char c = (unsigned char)text[i];
-      unsigned cl = byte_class[c];
-      if (cl & (C_SPACE | C_MARK | C_USPACE)) {
-        if (cl & C_SPACE)
-          break;
-        if (cl & C_MARK)
-          marks[c == '?']++;
-        else if (wide_space_at(text + i, len - i))
-          break;
-      }
-      seen |= cl;
-      c = (unsigned char)(c | (cl & C_UPPER) << 3); /* C_UPPER << 3: 32 */
-      low[i - start] = (char)c;
-      h = (h ^ c) * STRMAP_FNV_PRIME;
-    }
-    const char *t = text + start;
-    size_t tl = i - start;
-    if ((seen & C_HIGH) ? js_length(t, tl) <= 1 : tl <= 1)
-      continue;
-    if ((seen & C_PUNCT) && strip_one_mark(&t, &tl)) {
-      /* The classes and the state were of the whole token: redo them. */
-      low += t - (text + start);
-      seen = 0;
-      h = STRMAP_FNV_BASIS;
-      for (size_t j = 0; j < tl; j++) {
-        seen |= byte_class[(unsigned char)t[j]];
-        h = (h ^ (unsigned char)low[j]) * STRMAP_FNV_PRIME;
-      }
-    }
-    if (n == s->tok_cap)
-      grow_tokens(s, n + 1);
-    struct token *k = &s->tok[n++];
-    k->raw = t;
-    k->len = tl;
-    bool caps = (seen & C_UPPER) != 0;
-    int32_t f = 0;
-    strmap_get_hashed(&v->words, low, tl, strmap_hash_of(h), &f);
-    int row = f & W_ROW_MASK, boost = (f >> W_BOOST_SHIFT) & W_BOOST_MASK;
-    k->in_lex = row != 0;
-    k->lex = row ? vader_data_rows[row - 1].valence : 0.0;
-    k->boost = boost ? boosters[boost - 1].scalar : 0.0;
-    /* /^[^a-z]*[A-Z]+[^a-z]*$/: some capital letter and no small one. */
-    k->upper = caps && !(seen & C_LOWER);
-    k->as_is = !caps;
-    /* NEGATE holds lower-case words, matched with their case. */
-    k->neg = (!caps && (f & W_NEGATION)) ||
-             ((seen & C_PUNCT) && has_nt(t, tl));
-    k->rule = (unsigned char)((f >> W_RULE_SHIFT) & W_RULE_MASK);
-    k->special = (unsigned char)((f >> W_SPECIAL_SHIFT) & W_SPECIAL_MASK);
+  /* One pass over the token: its classes, its lower case (into low) and
+   * the FNV-1a state of that. */
+  char *low = s->lower;
+  unsigned seen = 0; /* C_* << 8, and lower-case bytes below */
+  uint32_t h = STRMAP_FNV_BASIS;
+  memset(out, 0, sizeof *out);
+  for (size_t j = 0; j < tl; j++) {
+    unsigned char b = (unsigned char)t[j];
+    unsigned e = v->byte_entry[b];
+    seen |= e;
+    low[j] = (char)e;
+    h = (h ^ (e & 0xff)) * STRMAP_FNV_PRIME;
+    if (e & C_MARK << 8)
+      out->marks[b == '?']++;
   }
-  return n;
+  seen >>= 8;
+  if ((seen & C_HIGH) ? js_length(t, tl) <= 1 : tl <= 1)
+    return;
+  const char *w = t;
+  size_t wl = tl;
+  if ((seen & C_PUNCT) && strip_one_mark(&w, &wl)) {
+    /* The classes and the state were of the whole token: redo them. */
+    low += w - t;
+    seen = 0;
+    h = STRMAP_FNV_BASIS;
+    for (size_t j = 0; j < wl; j++) {
+      seen |= byte_class[(unsigned char)w[j]];
+      h = (h ^ (unsigned char)low[j]) * STRMAP_FNV_PRIME;
+    }
+  }
+  out->off = (uint32_t)(w - t);
+  out->len = (uint32_t)wl;
+  bool caps = (seen & C_UPPER) != 0;
+  int32_t f = 0;
+  strmap_get_hashed(&v->words, low, wl, strmap_hash_of(h), &f);
+  out->fields = f;
+  unsigned fl = VADER_KEEP;
+  /* /^[^a-z]*[A-Z]+[^a-z]*$/: some capital letter and no small one. */
+  if (caps && !(seen & C_LOWER))
+    fl |= VADER_UPPER;
+  if (!caps)
+    fl |= VADER_AS_IS;
+  /* NEGATE holds lower-case words, matched with their case. */
+  if ((!caps && (f & W_NEGATION)) || ((seen & C_PUNCT) && has_nt(w, wl)))
+    fl |= VADER_NEG;
+  if (f & W_ROW_MASK)
+    fl |= VADER_LEX;
+  if (((f >> W_SPECIAL_SHIFT) & W_SPECIAL_MASK) == SP_BUT)
+    fl |= VADER_BUT;
+  out->flags = (uint8_t)fl;
 }
 
 /* Does the run of raw tokens tok[from..from+count) read the phrase of rule
  * words words[0..nwords)? Case-sensitive, as in VADER. */
-static bool seq_is(const struct token *tok, size_t from, size_t count,
+static bool seq_is(const struct vader_token *tok, size_t from, size_t count,
                    const unsigned char *words, size_t nwords)
 {
   if (count != nwords)
     return false;
   for (size_t i = 0; i < count; i++)
-    if (!tok[from + i].as_is || tok[from + i].rule != words[i])
+    if (!as_is_of(&tok[from + i]) || rule_of(&tok[from + i]) != words[i])
       return false;
   return true;
 }
 
-static bool idiom_of(const struct token *tok, size_t from, size_t count,
+static bool idiom_of(const struct vader_token *tok, size_t from, size_t count,
                      double *valence)
 {
-  if (!tok[from].rule)
+  if (!rule_of(&tok[from]))
     return false;
   for (size_t i = 0; i < sizeof idioms / sizeof idioms[0]; i++)
     if (seq_is(tok, from, count, idioms[i].words, idioms[i].count)) {
@@ -515,7 +560,7 @@ static bool idiom_of(const struct token *tok, size_t from, size_t count,
   return false;
 }
 
-static bool booster_pair(const struct token *tok, size_t from)
+static bool booster_pair(const struct vader_token *tok, size_t from)
 {
   for (size_t i = 0; i < sizeof booster_pairs / sizeof booster_pairs[0]; i++)
     if (seq_is(tok, from, 2, booster_pairs[i], 2))
@@ -523,8 +568,8 @@ static bool booster_pair(const struct token *tok, size_t from)
   return false;
 }
 
-static double idioms_check(double valence, const struct token *tok, size_t n,
-                           size_t i)
+static double idioms_check(double valence, const struct vader_token *tok,
+                           size_t n, size_t i)
 {
   /* The sequences in VADER's order; the first known idiom wins. */
   double iv;
@@ -542,32 +587,32 @@ static double idioms_check(double valence, const struct token *tok, size_t n,
 }
 
 /* Raw token comparisons of VADER's rules (case-sensitive). */
-static bool raw_is(const struct token *t, enum special sp)
+static bool raw_is(const struct vader_token *t, enum special sp)
 {
-  return t->as_is && t->special == sp;
+  return as_is_of(t) && special_of(t) == sp;
 }
 
-static bool is_so_or_this(const struct token *t)
+static bool is_so_or_this(const struct vader_token *t)
 {
   return raw_is(t, SP_SO) || raw_is(t, SP_THIS);
 }
 
-static double never_check(double valence, const struct token *tok,
+static double never_check(double valence, const struct vader_token *tok,
                           size_t start_i, size_t i)
 {
   if (start_i == 0) {
-    if (tok[i - 1].neg)
+    if (neg_of(&tok[i - 1]))
       valence *= N_SCALAR;
   } else if (start_i == 1) {
     if (raw_is(&tok[i - 2], SP_NEVER) && is_so_or_this(&tok[i - 1]))
       valence *= 1.5;
-    else if (tok[i - 2].neg)
+    else if (neg_of(&tok[i - 2]))
       valence *= N_SCALAR;
   } else {
     if ((raw_is(&tok[i - 3], SP_NEVER) && is_so_or_this(&tok[i - 2])) ||
         is_so_or_this(&tok[i - 1]))
       valence *= 1.25;
-    else if (tok[i - 3].neg)
+    else if (neg_of(&tok[i - 3]))
       valence *= N_SCALAR;
   }
   return valence;
@@ -575,44 +620,44 @@ static double never_check(double valence, const struct token *tok,
 
 /* Can an idiom or a two-word degree phrase touch word i? (idioms_check
  * looks from i - 3 to i + 2; all their words carry W_RULE.) */
-static bool rule_near(const struct token *tok, size_t n, size_t i)
+static bool rule_near(const struct vader_token *tok, size_t n, size_t i)
 {
   size_t end = i + 3 < n ? i + 3 : n;
   for (size_t j = i - 3; j < end; j++)
-    if (tok[j].rule)
+    if (rule_of(&tok[j]))
       return true;
   return false;
 }
 
-static double scalar_inc_dec(const struct token *t, double valence,
+static double scalar_inc_dec(const struct vader_token *t, double valence,
                              bool cap_diff)
 {
-  double scalar = t->boost;
+  double scalar = boost_of(t);
   if (scalar == 0.0)
     return 0.0;
   if (valence < 0)
     scalar = -scalar;
-  if (cap_diff && t->upper)
+  if (cap_diff && upper_of(t))
     scalar += valence > 0 ? C_INCR : -C_INCR;
   return scalar;
 }
 
-static bool low_is(const struct token *t, enum special sp)
+static bool low_is(const struct vader_token *t, enum special sp)
 {
-  return t->special == sp;
+  return special_of(t) == sp;
 }
 
 static double word_valence(const struct scratch *s, size_t n, size_t i,
                            bool cap_diff)
 {
-  const struct token *tok = s->tok;
-  if (!tok[i].in_lex)
+  const struct vader_token *tok = s->tok;
+  if (!in_lex(&tok[i]))
     return 0.0;
-  double valence = tok[i].lex;
-  if (tok[i].upper && cap_diff)
+  double valence = lex_of(&tok[i]);
+  if (upper_of(&tok[i]) && cap_diff)
     valence += valence > 0 ? C_INCR : -C_INCR;
   for (size_t start_i = 0; start_i < 3; start_i++) {
-    if (i <= start_i || tok[i - (start_i + 1)].in_lex)
+    if (i <= start_i || in_lex(&tok[i - (start_i + 1)]))
       continue;
     double sc = scalar_inc_dec(&tok[i - (start_i + 1)], valence, cap_diff);
     if (start_i == 1 && sc != 0)
@@ -625,10 +670,10 @@ static double word_valence(const struct scratch *s, size_t n, size_t i,
       valence = idioms_check(valence, tok, n, i);
   }
   /* least_check */
-  if (i > 1 && low_is(&tok[i - 1], SP_LEAST) && !tok[i - 1].in_lex) {
+  if (i > 1 && low_is(&tok[i - 1], SP_LEAST) && !in_lex(&tok[i - 1])) {
     if (!low_is(&tok[i - 2], SP_AT) && !low_is(&tok[i - 2], SP_VERY))
       valence *= N_SCALAR;
-  } else if (i > 0 && low_is(&tok[i - 1], SP_LEAST) && !tok[i - 1].in_lex) {
+  } else if (i > 0 && low_is(&tok[i - 1], SP_LEAST) && !in_lex(&tok[i - 1])) {
     valence *= N_SCALAR;
   }
   return valence;
@@ -645,65 +690,126 @@ static double punctuation_emphasis(size_t ep, size_t qm)
   return amp;
 }
 
+static void end(struct vader_result *r);
+
 void vader_score(const struct vader *v, const char *text, size_t len,
                  struct vader_result *r)
 {
   struct scratch *s = r->priv;
-  size_t marks[2];
-  size_t n = tokenize(v, text, len, s, marks);
-  r->compound = r->pos = r->neu = r->neg = r->sum = 0.0;
-  r->n_words = n;
-  r->n_upper = 0;
-  r->n_negations = 0;
-  r->n_hits = 0;
-  /* but_check: the first "but" (else "BUT") splits the message. */
-  size_t but = n, but_upper = n;
+  size_t n = 0, i = 0, marks[2] = {0, 0};
+  while (i < len) {
+    size_t sp = vader_space_at(text + i, len - i);
+    if (sp) {
+      i += sp;
+      continue;
+    }
+    size_t start = i++;
+    while (i < len && !vader_space_at(text + i, len - i))
+      i++;
+    struct vader_reading rd;
+    vader_read_token(v, r, text + start, i - start, &rd);
+    marks[0] += rd.marks[0];
+    marks[1] += rd.marks[1];
+    if (!(rd.flags & VADER_KEEP))
+      continue;
+    if (n == s->own_cap) {
+      s->own_cap = s->own_cap ? 2 * s->own_cap : 64;
+      s->own = xrealloc(s->own, s->own_cap * sizeof *s->own);
+    }
+    s->own[n++] = (struct vader_token){(uint32_t)(start + rd.off), rd.len,
+                                       rd.fields, rd.flags};
+  }
+  vader_score_tokens(v, text, s->own, n, marks, r);
+}
+
+void vader_score_tokens(const struct vader *v, const char *text,
+                        const struct vader_token *tok, size_t n,
+                        const size_t marks[2], struct vader_result *r)
+{
+  (void)v;
+  (void)text;
+  struct scratch *s = r->priv;
+  if (n > s->lex_cap) {
+    s->lex_cap = n;
+    s->lexi = xrealloc(s->lexi, n * sizeof *s->lexi);
+    s->sent = xrealloc(s->sent, n * sizeof *s->sent);
+  }
+  s->tok = tok;
+  s->n_tok = n;
+  size_t *lexi = s->lexi;
+  size_t nl = 0, n_upper = 0, n_neg = 0;
+  size_t but = SIZE_MAX, but_upper = SIZE_MAX;
   for (size_t i = 0; i < n; i++) {
-    const struct token *t = &s->tok[i];
-    r->n_upper += t->upper;
-    r->n_negations += t->neg;
-    if (t->special == SP_BUT) {
-      if (but == n && t->as_is)
+    unsigned fl = tok[i].flags;
+    n_upper += (fl & VADER_UPPER) != 0;
+    n_neg += (fl & VADER_NEG) != 0;
+    if (fl & VADER_BUT) {
+      if (but == SIZE_MAX && (fl & VADER_AS_IS))
         but = i;
-      if (but_upper == n && t->upper)
+      if (but_upper == SIZE_MAX && (fl & VADER_UPPER))
         but_upper = i;
     }
+    if (fl & VADER_LEX)
+      lexi[nl++] = i;
   }
-  if (but == n)
-    but = but_upper;
+  s->tally =
+      (struct tally){{marks[0], marks[1]}, n_upper, n_neg, but, but_upper, nl};
+  end(r);
+}
+
+/* Applies the rules to the tokens added, filling r as vader_score does. */
+static void end(struct vader_result *r)
+{
+  struct scratch *s = r->priv;
+  const struct tally *c = &s->tally;
+  size_t n = s->n_tok;
+  r->compound = r->pos = r->neu = r->neg = r->sum = 0.0;
+  r->n_words = n;
+  r->n_upper = c->n_upper;
+  r->n_negations = c->n_negations;
+  r->n_hits = 0;
+  /* but_check: the first "but" (else "BUT") splits the message. */
+  size_t but = c->but != SIZE_MAX ? c->but : c->but_upper;
   if (n == 0)
     return;
   bool cap_diff = r->n_upper > 0 && r->n_upper < n;
+  /* Only words of the lexicon get a valence: the others count as neutral,
+   * and adding their 0 would change no sum. */
+  const struct vader_token *tok = s->tok;
+  const size_t *lexi = s->lexi;
   double *sent = s->sent;
-  for (size_t i = 0; i < n; i++) {
-    const struct token *t = &s->tok[i];
-    if ((i + 1 < n && low_is(t, SP_KIND) && low_is(&s->tok[i + 1], SP_OF)) ||
-        t->boost != 0.0)
-      sent[i] = 0.0;
+  size_t nl = c->n_lex;
+  for (size_t k = 0; k < nl; k++) {
+    size_t i = lexi[k];
+    const struct vader_token *t = &tok[i];
+    if ((i + 1 < n && low_is(t, SP_KIND) && low_is(&tok[i + 1], SP_OF)) ||
+        boost_of(t) != 0.0)
+      sent[k] = 0.0;
     else
-      sent[i] = word_valence(s, n, i, cap_diff);
+      sent[k] = word_valence(s, n, i, cap_diff);
   }
   if (but < n)
-    for (size_t i = 0; i < n; i++) {
-      if (i < but)
-        sent[i] *= 0.5;
-      else if (i > but)
-        sent[i] *= 1.5;
+    for (size_t k = 0; k < nl; k++) {
+      if (lexi[k] < but)
+        sent[k] *= 0.5;
+      else if (lexi[k] > but)
+        sent[k] *= 1.5;
     }
 
   double sum = 0.0, pos_sum = 0.0, neg_sum = 0.0;
-  size_t neu = 0, hits = 0;
-  for (size_t i = 0; i < n; i++) {
-    hits += sent[i] != 0.0;
-    sum += sent[i];
-    if (sent[i] > 0)
-      pos_sum += sent[i] + 1;
-    else if (sent[i] < 0)
-      neg_sum += sent[i] - 1;
-    else
-      neu++;
+  size_t pos = 0, neg = 0;
+  for (size_t k = 0; k < nl; k++) {
+    sum += sent[k];
+    if (sent[k] > 0) {
+      pos_sum += sent[k] + 1;
+      pos++;
+    } else if (sent[k] < 0) {
+      neg_sum += sent[k] - 1;
+      neg++;
+    }
   }
-  double amp = punctuation_emphasis(marks[0], marks[1]);
+  size_t neu = n - pos - neg, hits = pos + neg;
+  double amp = punctuation_emphasis(c->marks[0], c->marks[1]);
   if (sum > 0)
     sum += amp;
   else if (sum < 0)
@@ -728,11 +834,11 @@ void vader_score(const struct vader *v, const char *text, size_t len,
     r->hits = xrealloc(r->hits, hits * sizeof *r->hits);
     s->hits_cap = hits;
   }
-  for (size_t i = 0; i < n; i++)
-    if (sent[i] != 0.0) {
+  for (size_t k = 0; k < nl; k++)
+    if (sent[k] != 0.0) {
       struct vader_hit *h = &r->hits[r->n_hits++];
-      h->off = (size_t)(s->tok[i].raw - text);
-      h->len = s->tok[i].len;
-      h->valence = sent[i];
+      h->off = tok[lexi[k]].at;
+      h->len = tok[lexi[k]].len;
+      h->valence = sent[k];
     }
 }

@@ -13,7 +13,9 @@
 #ifndef DETECTOR_VADER_H
 #define DETECTOR_VADER_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/err.h"
 
@@ -61,5 +63,55 @@ void vader_result_cleanup(struct vader_result *r);
  * Thread-safe when each thread has its own r. */
 void vader_score(const struct vader *v, const char *text, size_t len,
                  struct vader_result *r);
+
+/* ---- Token by token ------------------------------------------------------
+ *
+ * vader_score splits the text into tokens at white space (vader_space_at)
+ * and reads each token alone (vader_read_token). A caller that splits the
+ * text itself, and may remember what a token reads as, gets the same
+ * result from vader_score_tokens, given the tokens VADER keeps. */
+
+/* What VADER reads in one token, whatever the message. */
+struct vader_reading {
+  int32_t fields;    /* the lexicon's entry of its lower-case form */
+  uint32_t off, len; /* the word VADER keeps of it, within the token */
+  uint32_t marks[2]; /* the '!' and '?' in it (they count even when the
+                        token is not kept) */
+  uint8_t flags;     /* VADER_* */
+};
+
+#define VADER_KEEP 1  /* kept: longer than one character */
+#define VADER_UPPER 2 /* ALL CAPS */
+#define VADER_NEG 4   /* a negation */
+#define VADER_AS_IS 8 /* no capital letter */
+#define VADER_LEX 16  /* in the lexicon */
+#define VADER_BUT 32  /* "but", whatever its case */
+
+/* The byte length of the white-space character at s[0..len) (JavaScript's
+ * \s: ASCII or Unicode), or 0. */
+size_t vader_space_at(const char *s, size_t len);
+
+/* Can byte c start a white-space character? */
+bool vader_space_lead(unsigned char c);
+
+/* Reads the token t[0..len) (no white space in it) into *out, using r's
+ * scratch space. */
+void vader_read_token(const struct vader *v, struct vader_result *r,
+                      const char *t, size_t len, struct vader_reading *out);
+
+/* A token VADER keeps (its reading has VADER_KEEP): the word it keeps
+ * (text[at..at+len)), and its reading's fields and flags. */
+struct vader_token {
+  uint32_t at, len;
+  int32_t fields;
+  uint8_t flags;
+};
+
+/* Scores text, whose kept tokens are tok[0..n) in order and whose tokens
+ * have marks[0] '!' and marks[1] '?' in all, into r: the same result as
+ * vader_score's. tok is read during the call only. */
+void vader_score_tokens(const struct vader *v, const char *text,
+                        const struct vader_token *tok, size_t n,
+                        const size_t marks[2], struct vader_result *r);
 
 #endif
