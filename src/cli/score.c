@@ -599,7 +599,7 @@ struct scorer {
   struct detector_result dr;
   struct nums *nc;
   struct buf text; /* a decoded "text" */
-  char extra[128]; /* the model's fields, ", \"frustrated\": ..." */
+  char extra[160]; /* the model's fields, ", \"frustrated\": ..." */
   size_t extra_len;
   bool frustrated;
   const char *level;
@@ -621,13 +621,28 @@ static enum err score_model(struct scorer *sc, const char *text, size_t len)
   analysis_apply_model(sc->cfg, &a, &sc->dr);
   sc->frustrated = a.frustrated;
   sc->level = sc->cfg->levels[a.level].name;
-  char num[40];
-  jsonw_format_double(sc->dr.score, num);
-  int n = snprintf(sc->extra, sizeof sc->extra,
-                   ", \"frustrated\": %s, \"level\": \"%s\", "
-                   "\"frustration\": %s",
-                   a.frustrated ? "true" : "false", sc->level, num);
-  sc->extra_len = n > 0 && (size_t)n < sizeof sc->extra ? (size_t)n : 0;
+  /* Appended piece by piece: snprintf's format parsing cost more than
+   * the rest of this function. Level names are plain (config.c checks
+   * them) and at most CONFIG_LEVEL_NAME_MAX bytes, so this fits. */
+  char *p = sc->extra;
+  static const char f_true[] = ", \"frustrated\": true, \"level\": \"";
+  static const char f_false[] = ", \"frustrated\": false, \"level\": \"";
+  static const char f_score[] = "\", \"frustration\": ";
+  const char *head = a.frustrated ? f_true : f_false;
+  size_t head_len = a.frustrated ? sizeof f_true - 1 : sizeof f_false - 1;
+  size_t level_len = strlen(sc->level);
+  _Static_assert(sizeof f_false - 1 + CONFIG_LEVEL_NAME_MAX +
+                         sizeof f_score - 1 + 40 <=
+                     sizeof sc->extra,
+                 "the model's fields fit in extra");
+  memcpy(p, head, head_len);
+  p += head_len;
+  memcpy(p, sc->level, level_len);
+  p += level_len;
+  memcpy(p, f_score, sizeof f_score - 1);
+  p += sizeof f_score - 1;
+  p += jsonw_format_double(sc->dr.score, p);
+  sc->extra_len = (size_t)(p - sc->extra);
   return ERR_OK;
 }
 
@@ -852,6 +867,7 @@ int cli_score(int argc, char **argv)
   struct buf out;
   polarity_result_init(&sc.r);
   detector_result_init(&sc.dr);
+  sc.dr.skip_reasons = true; /* score prints no reasons */
   reader_init(&rd);
   buf_init(&sc.text, SCORE_MAX_LINE);
   buf_init(&out, 0);

@@ -162,8 +162,17 @@ enum err config_parse_levels(struct config *cfg, const char *spec, char *err,
       f[i] = c + 1;
     }
     struct config_level *l = &lv[n];
-    if (!*f[0] || strlen(f[0]) >= sizeof l->name) {
-      snprintf(err, errlen, "FRUSTRATION_LEVELS: bad level name '%s'", f[0]);
+    /* Names go into JSON, metrics labels and logs as they are: letters,
+     * digits, '_' and '-' only. */
+    bool plain = *f[0] && strlen(f[0]) < sizeof l->name;
+    for (const char *c = f[0]; plain && *c; c++)
+      plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+              (*c >= '0' && *c <= '9') || *c == '_' || *c == '-';
+    if (!plain) {
+      snprintf(err, errlen,
+               "FRUSTRATION_LEVELS: bad level name '%s' (letters, digits, "
+               "'_' and '-', at most %zu)",
+               f[0], sizeof l->name - 1);
       return ERR_INVALID;
     }
     copy(l->name, sizeof l->name, f[0]);
