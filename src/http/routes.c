@@ -1577,6 +1577,26 @@ static void write_delivery(const struct outbox_stats *os, struct jsonw *w)
   jsonw_object_end(w);
 }
 
+/* Which checks are on (never the secrets themselves), for operators. */
+static void write_security(const struct config *cfg, struct jsonw *w)
+{
+  jsonw_key(w, "security");
+  jsonw_object_begin(w);
+  jsonw_key(w, "api_token");
+  jsonw_bool(w, *cfg->api_token);
+  jsonw_key(w, "webhook_secret");
+  jsonw_bool(w, *cfg->webhook_secret);
+  jsonw_key(w, "devrev_webhook_secret");
+  jsonw_bool(w, *cfg->devrev_webhook_secret);
+  jsonw_key(w, "slack_signing_secret");
+  jsonw_bool(w, *cfg->slack_signing_secret);
+  jsonw_key(w, "tls");
+  jsonw_bool(w, *cfg->tls_cert);
+  jsonw_key(w, "rate_limit");
+  jsonw_int(w, cfg->rate_limit);
+  jsonw_object_end(w);
+}
+
 static void handle_health(struct app *app, struct routes_scratch *s,
                           const struct http_request *req,
                           struct http_response *resp)
@@ -1607,6 +1627,7 @@ static void handle_health(struct app *app, struct routes_scratch *s,
     write_store(app, &cs, &w);
   if (app->outbox)
     write_delivery(&os, &w);
+  write_security(app->cfg, &w);
   jsonw_object_end(&w);
   resp->status = ok ? 200 : 503;
   finish_json(&w, resp);

@@ -436,8 +436,14 @@ def test_metrics_token_optional():
             st, _ = call(srv, "GET", "/metrics", ctype=None,
                          headers={"Authorization": "Bearer " + API_TOKEN})
             check(st == 200, "/metrics with the token")
-            st, _ = call(srv, "GET", "/health", ctype=None)
+            st, h = call(srv, "GET", "/health", ctype=None)
             check(st == 200, "/health stays open for probes")
+            check(h["security"] == {"api_token": True, "webhook_secret": False,
+                                    "devrev_webhook_secret": False,
+                                    "slack_signing_secret": False,
+                                    "tls": False, "rate_limit": 50},
+                  f"/health tells which checks are on: {h.get('security')!r}")
+            check(API_TOKEN not in json.dumps(h), "and never a secret")
         finally:
             srv.stop()
 
