@@ -92,3 +92,24 @@ size_t utf8_encode(uint32_t cp, char *out)
   o[3] = (unsigned char)(0x80 | (cp & 0x3F));
   return 4;
 }
+
+bool utf8_is_space(uint32_t cp)
+{
+  return (cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x20) ||
+         cp == 0x85 || cp == 0xa0 || cp == 0x1680 ||
+         (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 ||
+         cp == 0x202f || cp == 0x205f || cp == 0x3000;
+}
+
+bool utf8_is_blank(const char *s, size_t len)
+{
+  size_t i = 0;
+  while (i < len) {
+    uint32_t cp;
+    size_t n = utf8_decode(s + i, len - i, &cp);
+    if (n == 0 || !utf8_is_space(cp))
+      return false;
+    i += n;
+  }
+  return true;
+}

@@ -22,4 +22,12 @@ size_t utf8_decode(const char *s, size_t len, uint32_t *cp);
  * count. */
 size_t utf8_encode(uint32_t cp, char *out);
 
+/* Python's str.isspace(), which the original service's strip() used: the
+ * Unicode White_Space characters plus the ASCII separators 0x1c..0x1f. */
+bool utf8_is_space(uint32_t cp);
+
+/* True when s[0..len) is empty or only utf8_is_space characters. Invalid
+ * UTF-8 counts as text (not blank). */
+bool utf8_is_blank(const char *s, size_t len);
+
 #endif

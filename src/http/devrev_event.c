@@ -167,33 +167,11 @@ static const char *text_of(const cJSON *obj, const char *name)
   return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* Python's str.isspace(), as routes.c uses for the service's own messages
- * (so both doors agree on what a blank message is): the Unicode
- * White_Space characters plus the ASCII separators 0x1c..0x1f. */
-static bool is_space(uint32_t cp)
-{
-  return (cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x20) ||
-         cp == 0x85 || cp == 0xa0 || cp == 0x1680 ||
-         (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 ||
-         cp == 0x202f || cp == 0x205f || cp == 0x3000;
-}
-
-/* True when s is NULL, empty or only whitespace. Invalid UTF-8 (which the
- * caller's parser refuses before us) counts as text. */
+/* True when s is NULL, empty or only whitespace (as the service's own
+ * messages are judged, utf8_is_blank). */
 static bool is_blank(const char *s)
 {
-  if (!s)
-    return true;
-  size_t len = strlen(s);
-  size_t i = 0;
-  while (i < len) {
-    uint32_t cp;
-    size_t n = utf8_decode(s + i, len - i, &cp);
-    if (n == 0 || !is_space(cp))
-      return false;
-    i += n;
-  }
-  return true;
+  return !s || utf8_is_blank(s, strlen(s));
 }
 
 static bool str_is(const char *s, const char *want)

@@ -564,29 +564,6 @@ static cJSON *parse_json(const struct app *app, const struct http_request *req,
   return root;
 }
 
-/* Python's str.isspace(), which the original service's strip() used: the
- * Unicode White_Space characters plus the ASCII separators 0x1c..0x1f. */
-static bool is_space(uint32_t cp)
-{
-  return (cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x20) ||
-         cp == 0x85 || cp == 0xa0 || cp == 0x1680 ||
-         (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 ||
-         cp == 0x202f || cp == 0x205f || cp == 0x3000;
-}
-
-/* True when the (valid UTF-8) text is empty or only whitespace. */
-static bool is_blank(const char *s, size_t len)
-{
-  size_t i = 0;
-  while (i < len) {
-    uint32_t cp;
-    size_t n = utf8_decode(s + i, len - i, &cp);
-    if (n == 0 || !is_space(cp))
-      return false;
-    i += n;
-  }
-  return true;
-}
 
 /* Reads an optional string field of at most max bytes: absent or null
  * leaves *out NULL. */
@@ -645,7 +622,7 @@ static bool parse_message(const cJSON *obj, struct routes_message *m,
   }
   m->message = msg->valuestring;
   m->message_len = strlen(msg->valuestring);
-  if (is_blank(m->message, m->message_len)) {
+  if (utf8_is_blank(m->message, m->message_len)) {
     fail_set(f, 400, "empty_message", "message is empty or only whitespace");
     return false;
   }
@@ -1384,7 +1361,7 @@ static void handle_slash(struct app *app, struct routes_scratch *s,
     text = v->valuestring;
     text_len = strlen(text);
   }
-  if (is_blank(text, text_len)) {
+  if (utf8_is_blank(text, text_len)) {
     fail_set(&f, 400, "empty_message", "the text is empty or only whitespace");
     goto refuse;
   }
