@@ -12,6 +12,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -221,6 +222,25 @@ def wait_until(fn, timeout=10.0, step=0.05, what="condition"):
             return last
         time.sleep(step)
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def wait_closed(sock, limit_s):
+    """Reads until the peer closes sock; returns (seconds it took, bytes
+    received), or (None, bytes) when it is still open after limit_s."""
+    t0 = time.time()
+    got = b""
+    sock.settimeout(0.1)
+    while time.time() - t0 < limit_s:
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            return time.time() - t0, got
+        if not chunk:
+            return time.time() - t0, got
+        got += chunk
+    return None, got
 
 
 def check(cond, what):

@@ -27,6 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fa_harness as H  # noqa: E402
+wait_closed = H.wait_closed
 
 REQUEST_TIMEOUT_MS = 3000
 TMP = tempfile.mkdtemp(prefix="fa-abuse-")
@@ -95,25 +96,6 @@ def post(path, body, extra=b""):
     return (b"POST %s HTTP/1.1\r\nHost: t\r\nContent-Type: application/json"
             b"\r\nContent-Length: %d\r\n" % (path.encode(), len(body)) + extra
             + b"\r\n" + body)
-
-
-def wait_closed(sock, limit_s):
-    """Reads until the peer closes; returns (seconds, bytes) or (None,
-    bytes) when still open after limit_s."""
-    t0 = time.time()
-    got = b""
-    sock.settimeout(0.1)
-    while time.time() - t0 < limit_s:
-        try:
-            chunk = sock.recv(65536)
-        except socket.timeout:
-            continue
-        except (ConnectionResetError, BrokenPipeError):
-            return time.time() - t0, got
-        if not chunk:
-            return time.time() - t0, got
-        got += chunk
-    return None, got
 
 
 def json_error(body, code):

@@ -24,6 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fa_harness  # noqa: E402
+wait_closed = fa_harness.wait_closed
 
 FA_BIN = fa_harness.FA_BIN
 HOST = fa_harness.HOST
@@ -539,25 +540,6 @@ def keep_alive_two_requests_on_one_connection():
     request("POST", "/slash-analyze", {"text": "hello"}, conn=conn)
     check(conn.sock is sock and sock is not None, "connection was reopened")
     conn.close()
-
-
-def wait_closed(sock, limit_s):
-    """Reads until the server closes sock; returns the seconds it took (or
-    None past limit_s) and what was received."""
-    t0 = time.time()
-    got = b""
-    sock.settimeout(0.2)
-    while time.time() - t0 < limit_s:
-        try:
-            chunk = sock.recv(4096)
-        except socket.timeout:
-            continue
-        except (ConnectionResetError, BrokenPipeError):
-            return time.time() - t0, got
-        if not chunk:
-            return time.time() - t0, got
-        got += chunk
-    return None, got
 
 
 @test
