@@ -12,15 +12,15 @@
  *
  * Speed: most of what a message says was said before. What a token comes
  * to (VADER's reading, its words, its surface counts) and what a word
- * comes to (its unigram weight, its character n-grams' weights, its
- * support entry, its hash states) depend on it alone, so the detector
- * remembers both in memos (memo.h) shared by threads and filled as
- * messages come: a token seen before costs a lookup and the bigram hashes
- * of its words. A memo only holds what would be computed, and the hashed
- * features are summed in feature order whatever the path (a float weight
- * times a float value is exact in double, so the sign may go on either),
- * so the score is the same to the last bit. fa-train records its features
- * from the same code.
+ * comes to (its unigram weight, the sum of its character n-grams'
+ * weights, its support entry, its hash states) depend on it alone, so the
+ * detector remembers both in memos (memo.h) shared by threads and filled
+ * as messages come: a token seen before costs a lookup and the bigram
+ * hashes of its words. A memo only holds what would be computed, and a
+ * word's sums are worked out by one function whatever the path, so the
+ * score is the same to the last bit whether the memo had the word or not.
+ * fa-train records its features from the same code (its own sum of them
+ * may differ from the score in the last bits: its order is another).
  *
  * Each word is credited with what its hashed features added, so the
  * reasons can name words ("frustrated wording: 'delayed'") instead of
@@ -59,13 +59,11 @@
 /* Words considered for the "wording" reason (a bound on its work). */
 #define REASON_WORDS_MAX 256
 
-/* Words of at most WORD_MEMO_MAX bytes (normalised) are remembered in a
- * memo of 2^WORD_MEMO_BITS slots of 128 bytes (2 MiB; two cache lines
- * hold a word's record): longer words are rare, and a word of
- * WORD_MEMO_MAX bytes has WORD_MEMO_GRAMS n-grams. */
-#define WORD_MEMO_MAX 11
-#define WORD_MEMO_GRAMS (2 * (WORD_MEMO_MAX + 2) - CHAR_N_MIN - CHAR_N_MAX + 2)
-#define WORD_MEMO_BITS 14
+/* Words of at most WORD_MEMO_MAX bytes (normalised: a memo key) are
+ * remembered in a memo of 2^WORD_MEMO_BITS slots of 64 bytes (2 MiB; a
+ * word's record and its key fill one cache line). */
+#define WORD_MEMO_MAX MEMO_KEY_MAX
+#define WORD_MEMO_BITS 15
 /* Tokens of at most MEMO_KEY_MAX bytes and TOKEN_WORDS words are
  * remembered in a memo of 2^TOKEN_MEMO_BITS slots of 64 bytes (2 MiB). */
 #define TOKEN_WORDS 2
@@ -151,9 +149,9 @@ struct word {
    * the word before, or the start). */
   uint32_t m_uni, m_bigram;
   float uni_w; /* the unigram's weight, signed */
-  /* The signed weights of its character n-grams, n_grams of them, in the
-   * memo or in scratch gw. */
-  const float *grams_w;
+  /* The sum of the signed weights of its character n-grams (n_grams of
+   * them), in their order, in double. */
+  double grams_w;
   uint8_t n_grams;
   int8_t sup_cat;                /* the support lookup of the word alone, */
   uint8_t sup_flags;             /* and its flags, SUP_HIT when it found one */
@@ -175,11 +173,11 @@ struct word_record {
   uint8_t support_flags;
   uint8_t n_grams;
   bool emoji;
-  float grams_w[WORD_MEMO_GRAMS]; /* its n-grams' weights, signed, in order */
+  double grams_w; /* the sum of its n-grams' signed weights, in order */
 };
 
-_Static_assert(MEMO_RECORD + sizeof(struct word_record) <= 128,
-               "word records fill two lines");
+_Static_assert(MEMO_RECORD + sizeof(struct word_record) <= 64,
+               "word records fill a line");
 
 /* What a token (VADER's: the text between white space) comes to,
  * whatever the message, as the memo keeps it: VADER's reading of it, its
@@ -219,9 +217,6 @@ struct scratch {
   uint32_t *idx;
   float *val;
   size_t feat_cap;
-  /* The n-gram weights of the words the memo did not have. */
-  float *gw;
-  size_t g_cap;
   /* VADER's tokens: bounds, memo key and hash (find_tokens); those VADER
    * keeps and the '!' and '?' of all (read_tokens). */
   uint32_t *tok_start, *tok_end, *tok_hash;
@@ -318,7 +313,6 @@ void detector_result_cleanup(struct detector_result *r)
     free(s->matches);
     free(s->idx);
     free(s->val);
-    free(s->gw);
     free(s->kept);
     free(s->tok_start);
     free(s->tok_end);
@@ -433,17 +427,6 @@ static void grow_words(struct scratch *s, size_t need)
   s->words_cap = cap;
 }
 
-static void grow_grams(struct scratch *s, size_t need)
-{
-  if (need <= s->g_cap)
-    return;
-  size_t cap = s->g_cap ? s->g_cap * 2 : 256;
-  while (cap < need)
-    cap *= 2;
-  s->gw = xrealloc(s->gw, cap * sizeof *s->gw);
-  s->g_cap = cap;
-}
-
 /* The weight of the hashed feature whose mixed hash is m, with its sign
  * (the top bit of m; negating a float is exact). */
 static inline float signed_weight(const struct detector *d, uint32_t m)
@@ -479,18 +462,19 @@ static size_t char_grams(const struct detector *d, const char *nw, size_t nlen,
   return k;
 }
 
-/* Works out what word w (m_uni and emoji set) comes to alone: the signed
- * weights of its n-grams into grams_w (room for CHAR_GRAMS_MAX), its
- * support entry, the bigram state of a word that follows it; fills e. */
+/* Works out what word w (m_uni and emoji set) comes to alone: the sum of
+ * the signed weights of its n-grams, its support entry, the bigram state
+ * of a word that follows it; fills e. */
 static void word_alone(const struct detector *d, const struct scratch *s,
-                       const struct word *w, float *grams_w,
-                       struct word_record *e)
+                       const struct word *w, struct word_record *e)
 {
   const char *nw = s->norm + w->noff;
   uint32_t grams[CHAR_GRAMS_MAX];
   size_t k = w->emoji ? 0 : char_grams(d, nw, w->nlen, grams);
+  double sum = 0.0;
   for (size_t g = 0; g < k; g++)
-    grams_w[g] = signed_weight(d, grams[g]);
+    sum += (double)signed_weight(d, grams[g]);
+  e->grams_w = sum;
   e->m_uni = w->m_uni;
   e->emoji = w->emoji;
   e->n_grams = (uint8_t)k;
@@ -508,8 +492,7 @@ static void word_alone(const struct detector *d, const struct scratch *s,
   }
 }
 
-/* Gives word w what record e says of it alone (its n-grams stay where e
- * keeps them). */
+/* Gives word w what record e says of it alone. */
 static inline void take_record(struct word *w, const struct word_record *e)
 {
   w->uni_w = e->uni_w;
@@ -528,11 +511,11 @@ static inline void set_bigram(const struct detector *d, struct word *w,
   __builtin_prefetch(&d->hash_w[w->m_bigram & d->mask]);
 }
 
-/* The word split under way: words and normalised bytes so far, n-grams
- * (all, and those of the words the memo lacks, in scratch gw), the bigram
+/* The word split under way: words and normalised bytes so far, n-grams,
+ * the bigram
  * state of the last word, the surface signals. */
 struct split {
-  size_t nw, no, ng, fresh;
+  size_t nw, no, ng;
   uint32_t prev_b;
   struct surface f;
 };
@@ -558,16 +541,11 @@ static void finish_word(const struct detector *d, struct scratch *s,
     take_record(w, e);
     sp->prev_b = e->next;
   } else {
-    float *gw = s->gw + sp->fresh;
     struct word_record fresh = {0};
-    word_alone(d, s, w, gw, &fresh);
-    sp->fresh += fresh.n_grams;
-    if (memo) {
-      memcpy(fresh.grams_w, gw, fresh.n_grams * sizeof *gw);
+    word_alone(d, s, w, &fresh);
+    if (memo)
       e = memo_add(d->words, &key, w->m_uni, &fresh);
-    }
     take_record(w, &fresh);
-    w->grams_w = gw;
     sp->prev_b = fresh.next;
   }
   w->rec = e; /* NULL when the memo had no room */
@@ -913,7 +891,7 @@ find_token(const struct detector *d, const struct scratch *s, size_t k)
   return memo_find(d->tokens, &s->tok_key[k], s->tok_hash[k]);
 }
 
-/* Starts loading the word records of a token's record, both lines. */
+/* Starts loading the word records of a token's record. */
 static inline void prefetch_words(const struct detector *d,
                                   const struct token_record *rec)
 {
@@ -921,7 +899,6 @@ static inline void prefetch_words(const struct detector *d,
     const char *slot =
         (const char *)memo_record_at(d->words, rec->words[j]) - MEMO_RECORD;
     __builtin_prefetch(slot);
-    __builtin_prefetch(slot + 64);
   }
 }
 
@@ -1026,10 +1003,8 @@ static void read_tokens(const struct detector *d, struct scratch *s,
 static size_t read_text(const struct detector *d, struct scratch *s, size_t len,
                         struct surface *f, size_t *grams, uint32_t *last_b)
 {
-  /* The n-grams of words the memo lacks: fewer than 2 per byte. Words
-   * and tokens: at most one per two bytes (and the last), separators
+  /* Words and tokens: at most one per two bytes (and the last), separators
    * between them or, for emoji, 3 bytes or more. */
-  grow_grams(s, 2 * len + 1);
   grow_words(s, len / 2 + 2);
   if (s->tok_cap < len / 2 + 2) {
     s->tok_cap = len / 2 + 2;
@@ -1185,12 +1160,11 @@ static size_t record_features(const struct detector *d, struct scratch *s,
 
 /* Adds the hashed features' part of the score to *z and credits each word
  * with what its features added (a bigram's half to each of its two
- * words), for the reasons. read_text gave each word its hashes and the
- * signed weights of its unigram and n-grams; the sum runs in feature
- * order, so the score is the same to the last bit however they were
- * found (a float weight times a float value is exact in double, so the
- * sign may go on either). Sums are kept in locals: going through memory
- * for each feature would chain the additions. Returns the number of
+ * words), for the reasons. read_text gave each word its hashes, the
+ * signed weight of its unigram and the sum of its n-grams' (all n-grams
+ * of a message have the same value, so a word's part is that sum times
+ * it). Sums are kept in locals: going through memory for each feature
+ * would chain the additions. Returns the number of
  * features recorded for trainers (none unless s->keep). */
 static size_t hash_features(const struct detector *d, struct scratch *s,
                             size_t nw, size_t grams, uint32_t last_b, double *z)
@@ -1210,11 +1184,9 @@ static size_t hash_features(const struct detector *d, struct scratch *s,
     } else {
       own += c;
     }
-    for (const float *g = w->grams_w, *end = g + w->n_grams; g < end; g++) {
-      c = (double)*g * vc;
-      own += c;
-      total += c;
-    }
+    c = w->grams_w * vc;
+    own += c;
+    total += c;
     s->contrib[i] = own;
   }
   total += part_of(d, end_bigram(last_b), vb);
