@@ -612,10 +612,10 @@ static enum err score_model(struct scorer *sc, const char *text, size_t len)
   sc->extra_len = 0;
   if (!sc->det)
     return ERR_OK;
-  enum err rc = detector_score(sc->det, text, len, sc->r.polarity,
-                               sc->r.subjectivity, &sc->dr);
-  if (rc)
-    return rc;
+  /* The text is valid UTF-8: polarity_analyze checked it, or score_line
+   * knew it (see there). */
+  detector_score_valid(sc->det, text, len, sc->r.polarity, sc->r.subjectivity,
+                       &sc->dr);
   struct analysis a;
   analysis_compute(sc->cfg, &sc->r, &a);
   analysis_apply_model(sc->cfg, &a, &sc->dr);

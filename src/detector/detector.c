@@ -120,6 +120,7 @@ struct detector {
    * conversion is exact). */
   double dense_w[DETECTOR_N_DENSE];
   double dense_mean[DETECTOR_N_DENSE];
+  double dense_base; /* -(dense_w . dense_mean) */
   float *hash_w;
   /* Tables built once: the word loop's entry of each byte (W_*), the
    * FNV-1a state of each character n-gram's first byte, log1p of small
@@ -265,9 +266,11 @@ enum err detector_new(const struct detector_model *m, struct detector **out)
   d->mask = (1u << m->hash_bits) - 1;
   d->bias = m->bias;
   d->threshold = m->threshold;
+  d->dense_base = 0.0;
   for (size_t j = 0; j < DETECTOR_N_DENSE; j++) {
     d->dense_w[j] = m->dense_w[j];
     d->dense_mean[j] = m->dense_mean[j];
+    d->dense_base -= d->dense_w[j] * d->dense_mean[j];
   }
   size_t n = (size_t)1 << m->hash_bits;
   d->hash_w = xmalloc(n * sizeof *d->hash_w);
@@ -1604,20 +1607,30 @@ enum err detector_score(const struct detector *d, const char *text, size_t len,
                         double polarity, double subjectivity,
                         struct detector_result *r)
 {
+  if (!utf8_is_valid(text, len)) {
+    r->score = 0.0;
+    r->frustrated = false;
+    r->threshold = d->threshold;
+    r->n_reasons = 0;
+    r->features.n = 0;
+    memset(r->features.dense, 0, sizeof r->features.dense);
+    return ERR_UTF8;
+  }
+  detector_score_valid(d, text, len, polarity, subjectivity, r);
+  return ERR_OK;
+}
+
+void detector_score_valid(const struct detector *d, const char *text,
+                          size_t len, double polarity, double subjectivity,
+                          struct detector_result *r)
+{
   struct scratch *s = r->priv;
-  r->score = 0.0;
-  r->frustrated = false;
-  r->threshold = d->threshold;
   r->n_reasons = 0;
-  r->features.n = 0;
+  /* Cut at a character boundary (the text is valid UTF-8). */
   if (len > DETECTOR_MAX_TEXT) {
     len = DETECTOR_MAX_TEXT;
     while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80)
       len--;
-  }
-  if (!utf8_is_valid(text, len)) {
-    memset(r->features.dense, 0, sizeof r->features.dense);
-    return ERR_UTF8;
   }
   if (!isfinite(polarity))
     polarity = 0.0;
@@ -1646,21 +1659,26 @@ enum err detector_score(const struct detector *d, const char *text, size_t len,
   double *x = r->features.dense;
   dense_features(d, s, clen, nw, nm, polarity, subjectivity, &f, x);
 
-  double c[DETECTOR_N_DENSE]; /* each signal's part, for the reasons */
-  for (size_t j = 0; j < DETECTOR_N_DENSE; j++) {
-    c[j] = d->dense_w[j] * (x[j] - d->dense_mean[j]);
-    z += c[j];
-  }
+  /* The signals' part: sum of dense_w[j] * (x[j] - dense_mean[j]), as
+   * dense_w . x plus the constant part, which detector_new took. */
+  double zd = 0.0;
+  for (size_t j = 0; j < DETECTOR_N_DENSE; j++)
+    zd += d->dense_w[j] * x[j];
+  z += d->dense_base + zd;
   r->score = 1.0 / (1.0 + exp(-z));
   r->frustrated = r->score >= d->threshold;
+  r->threshold = d->threshold;
   r->features.idx = s->idx;
   r->features.val = s->val;
   r->features.n = nf;
   /* A calm message has no reasons: what little raised its score would
    * read as an accusation ("frustrated wording: 'help'"). */
-  if (!r->skip_reasons && r->score >= d->threshold / 2)
+  if (!r->skip_reasons && r->score >= d->threshold / 2) {
+    double c[DETECTOR_N_DENSE]; /* each signal's part */
+    for (size_t j = 0; j < DETECTOR_N_DENSE; j++)
+      c[j] = d->dense_w[j] * (x[j] - d->dense_mean[j]);
     reasons(s, nw, nm, x, c, polarity, &f, r);
-  return ERR_OK;
+  }
 }
 
 void detector_write_json(const struct detector_result *r, struct jsonw *w)

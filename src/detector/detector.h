@@ -195,6 +195,12 @@ enum err detector_score(const struct detector *d, const char *text, size_t len,
                         double polarity, double subjectivity,
                         struct detector_result *r);
 
+/* detector_score for a text the caller already knows is valid UTF-8 (the
+ * check is skipped; anything else is undefined). */
+void detector_score_valid(const struct detector *d, const char *text,
+                          size_t len, double polarity, double subjectivity,
+                          struct detector_result *r);
+
 /* Writes "frustration": {"score", "threshold", "frustrated", "reasons":
  * [{"text", "weight"}...]} as a key/value pair into the object open in w. */
 void detector_write_json(const struct detector_result *r, struct jsonw *w);
