@@ -129,7 +129,7 @@ struct detector {
   unsigned char space[256]; /* SPACE_* */
   uint32_t gram_first[256];
   double log1p[LOG1P_TABLE];
-  uint32_t seed_u, seed_b, start_b;
+  uint32_t seed_u, start_b, end_b;
 };
 
 /* A flag of a word's support lookup, beside SUPPORT_MORE and SUPPORT_STOP:
@@ -168,7 +168,6 @@ _Static_assert(WORD_MEMO_MAX <= MEMO_KEY_MAX, "remembered words are keys");
 struct word_record {
   uint32_t m_uni;     /* the mixed hash of its unigram */
   float uni_w;        /* its unigram's weight, signed */
-  uint32_t next;      /* FNV-1a state over it from the bigram seed */
   uint32_t support;   /* FNV-1a state over it from the basis: support key */
   int8_t support_cat; /* support_lookup of the word alone, or -1 */
   uint8_t support_flags;
@@ -379,8 +378,9 @@ static void init_tables(struct detector *d)
   }
   uint32_t seed_c = SEED("c");
   d->seed_u = SEED("u");
-  d->seed_b = SEED("b");
-  d->start_b = strmap_fnv(d->seed_b, "<s>", 3);
+  uint32_t seed_b = SEED("b");
+  d->start_b = strmap_mix(strmap_fnv(seed_b, "<s>", 3));
+  d->end_b = strmap_mix(strmap_fnv(seed_b, "</s>", 4));
   for (unsigned c = 0; c < 256; c++)
     d->gram_first[c] = (seed_c ^ c) * STRMAP_FNV_PRIME;
   for (size_t k = 0; k < LOG1P_TABLE; k++)
@@ -466,7 +466,7 @@ static size_t char_grams(const struct detector *d, const char *nw, size_t nlen,
 }
 
 /* Works out what word w (m_uni and emoji set) comes to alone: the sum of
- * the signed weights of its n-grams, its support entry, the bigram state
+ * the signed weights of its n-grams, its support entry,
  * of a word that follows it; fills e. */
 static void word_alone(const struct detector *d, const struct scratch *s,
                        const struct word *w, struct word_record *e)
@@ -482,7 +482,6 @@ static void word_alone(const struct detector *d, const struct scratch *s,
   e->emoji = w->emoji;
   e->n_grams = (uint8_t)k;
   e->uni_w = signed_weight(d, w->m_uni);
-  e->next = strmap_fnv(d->seed_b, nw, w->nlen);
   e->support = strmap_fnv(STRMAP_FNV_BASIS, nw, w->nlen);
   e->support_cat = -1;
   e->support_flags = 0;
@@ -506,32 +505,41 @@ static inline void take_record(struct word *w, const struct word_record *e)
   w->grams_w = e->grams_w;
 }
 
-static inline void set_bigram(const struct detector *d, struct word *w,
-                              uint32_t bigram)
+/* The mixed hash of the bigram of two words, given by their unigrams'
+ * mixed hashes (or the text's start and end, start_b and end_b): a hash of
+ * the pair, so that a bigram costs no pass over the words' bytes. */
+static inline uint32_t bigram_of(uint32_t prev, uint32_t next)
 {
-  w->m_bigram = strmap_mix(bigram);
+  return strmap_mix(prev * 0x9E3779B1u ^ next);
+}
+
+/* Sets the bigram of w (m_uni set) after the word whose unigram hash is
+ * prev. */
+static inline void set_bigram(const struct detector *d, struct word *w,
+                              uint32_t prev)
+{
+  w->m_bigram = bigram_of(prev, w->m_uni);
   /* Its weight is read when the words are scored, after the others. */
   __builtin_prefetch(&d->hash_w[w->m_bigram & d->mask]);
 }
 
 /* The word split under way: words and normalised bytes so far, n-grams,
- * the bigram
- * state of the last word, the surface signals. */
+ * the unigram hash of the last word (start_b before the first), the
+ * surface signals. */
 struct split {
   size_t nw, no, ng;
   uint32_t prev_b;
   struct surface f;
 };
 
-/* Fills in word w (emoji set) from its unigram and bigram states: from the
- * memo when the word was seen before, else worked out (its n-grams into
- * scratch gw) and remembered. */
+/* Fills in word w (emoji set) from its unigram's FNV-1a state: from the
+ * memo when the word was seen before, else worked out and remembered. */
 static void finish_word(const struct detector *d, struct scratch *s,
-                        struct split *sp, struct word *w, uint32_t uni,
-                        uint32_t bigram)
+                        struct split *sp, struct word *w, uint32_t uni)
 {
   w->m_uni = strmap_mix(uni);
-  set_bigram(d, w, bigram);
+  set_bigram(d, w, sp->prev_b);
+  sp->prev_b = w->m_uni;
   /* Remembered words are looked up by their unigram hash. */
   bool memo = w->nlen <= WORD_MEMO_MAX;
   struct memo_key key;
@@ -542,14 +550,12 @@ static void finish_word(const struct detector *d, struct scratch *s,
   }
   if (e) {
     take_record(w, e);
-    sp->prev_b = e->next;
   } else {
     struct word_record fresh = {0};
     word_alone(d, s, w, &fresh);
     if (memo)
       e = memo_add(d->words, &key, w->m_uni, &fresh);
     take_record(w, &fresh);
-    sp->prev_b = fresh.next;
   }
   w->rec = e; /* NULL when the memo had no room */
   sp->ng += w->n_grams;
@@ -574,9 +580,8 @@ static inline struct word *new_word(struct scratch *s, size_t *nw, size_t off,
  * white space or the end, len, so that no word runs past it), writing
  * their normalised forms (ASCII lower case, digits as '0', U+2019 as ')
  * into s->norm, and takes the surface signals on the way (every ASCII
- * letter is in a word; '!' and '?' never are). Each word's unigram and
- * bigram hashes are taken byte by byte as it is read, the rest comes from
- * finish_word. */
+ * letter is in a word; '!' and '?' never are). Each word's unigram hash
+ * is taken byte by byte as it is read, the rest comes from finish_word. */
 static void split_span(const struct detector *d, struct scratch *s,
                        struct split *sp, size_t from, size_t to, size_t len)
 {
@@ -615,9 +620,7 @@ static void split_span(const struct detector *d, struct scratch *s,
         sp->no += n;
         memset(norm + sp->no, 0, MEMO_KEY_READ);
         w->emoji = true;
-        uint32_t bigram = (sp->prev_b ^ ' ') * STRMAP_FNV_PRIME;
-        finish_word(d, s, sp, w, strmap_fnv(d->seed_u, t + i, n),
-                    strmap_fnv(bigram, t + i, n));
+        finish_word(d, s, sp, w, strmap_fnv(d->seed_u, t + i, n));
         i += n;
         continue;
       }
@@ -629,7 +632,6 @@ static void split_span(const struct detector *d, struct scratch *s,
     size_t start = i, nstart = sp->no, no = sp->no;
     uint64_t counts = 0;
     uint32_t uni = d->seed_u;
-    uint32_t bigram = (sp->prev_b ^ ' ') * STRMAP_FNV_PRIME;
     for (;;) {
       /* The common case, a run of ASCII letters and digits: one table
        * entry a byte, pointers rather than indices (fewer registers). */
@@ -644,7 +646,6 @@ static void split_span(const struct detector *d, struct scratch *s,
         *q++ = nc;
         counts += e >> W_COUNTS;
         uni = (uni ^ nc) * STRMAP_FNV_PRIME;
-        bigram = (bigram ^ nc) * STRMAP_FNV_PRIME;
         p++;
       }
       i = (size_t)(p - (const unsigned char *)t);
@@ -666,7 +667,6 @@ static void split_span(const struct detector *d, struct scratch *s,
           nc = (unsigned char)t[i + k];
           norm[no++] = (char)nc;
           uni = (uni ^ nc) * STRMAP_FNV_PRIME;
-          bigram = (bigram ^ nc) * STRMAP_FNV_PRIME;
         }
         nc = (unsigned char)t[i + n - 1];
         step = n;
@@ -679,14 +679,13 @@ static void split_span(const struct detector *d, struct scratch *s,
       }
       norm[no++] = (char)nc;
       uni = (uni ^ nc) * STRMAP_FNV_PRIME;
-      bigram = (bigram ^ nc) * STRMAP_FNV_PRIME;
       i += step;
     }
     sp->no = no;
     struct word *w = new_word(s, &sp->nw, start, i - start, nstart, no);
     /* Memo keys are read whole: defined bytes past the word. */
     memset(norm + no, 0, MEMO_KEY_READ);
-    finish_word(d, s, sp, w, uni, bigram);
+    finish_word(d, s, sp, w, uni);
     size_t lo = counts & W_COUNT_MASK, up = counts >> 24 & W_COUNT_MASK;
     f->letters += lo + up;
     f->upper += up;
@@ -963,22 +962,19 @@ static void read_tokens(const struct detector *d, struct scratch *s,
       size_t nlen = wk->len;
       unsigned char *q = norm + no;
       memcpy(q, wk->w, sizeof wk->w);
-      uint32_t bigram = (prev ^ ' ') * STRMAP_FNV_PRIME;
-      for (size_t b = 0; b < nlen; b++)
-        bigram = (bigram ^ q[b]) * STRMAP_FNV_PRIME;
       struct word *w = &words[nw++];
       w->off = (uint32_t)(start + rec->off[j]);
       w->len = rec->len[j];
       w->noff = (uint32_t)no;
       w->nlen = (uint32_t)nlen;
-      set_bigram(d, w, bigram);
       w->m_uni = e->m_uni;
+      set_bigram(d, w, prev);
       w->emoji = e->emoji;
       w->stop = false;
       w->rec = e;
       take_record(w, e);
       no += nlen;
-      prev = e->next;
+      prev = e->m_uni;
       ng += e->n_grams;
     }
     uint64_t counts;
@@ -1002,7 +998,8 @@ static void read_tokens(const struct detector *d, struct scratch *s,
 
 /* Splits the cleaned text into words and scores it with VADER. Sets
  * *grams to the number of character n-grams of the words and *last_b to
- * the bigram state of the last word; returns the number of words. */
+ * the unigram hash of the last word (start_b when there is none); returns
+ * the number of words. */
 static size_t read_text(const struct detector *d, struct scratch *s, size_t len,
                         struct surface *f, size_t *grams, uint32_t *last_b)
 {
@@ -1116,9 +1113,9 @@ static float value_of(size_t count)
 }
 
 /* The hashed feature after the last word: the bigram (last word, end). */
-static uint32_t end_bigram(uint32_t last_b)
+static uint32_t end_bigram(const struct detector *d, uint32_t last_b)
 {
-  return strmap_mix(strmap_fnv(strmap_fnv(last_b, " ", 1), "</s>", 4));
+  return bigram_of(last_b, d->end_b);
 }
 
 /* Its part of the score: the weight of the feature whose mixed hash is m,
@@ -1157,7 +1154,7 @@ static size_t record_features(const struct detector *d, struct scratch *s,
     for (size_t g = 0; g < ng; g++)
       record(d, s, &n, grams[g], vc);
   }
-  record(d, s, &n, end_bigram(last_b), vb);
+  record(d, s, &n, end_bigram(d, last_b), vb);
   return n;
 }
 
@@ -1192,7 +1189,7 @@ static size_t hash_features(const struct detector *d, struct scratch *s,
     total += c;
     s->contrib[i] = own;
   }
-  total += part_of(d, end_bigram(last_b), vb);
+  total += part_of(d, end_bigram(d, last_b), vb);
   *z += total;
   return s->keep ? record_features(d, s, nw, grams, last_b) : 0;
 }

@@ -33,7 +33,7 @@
 
 /* Bumped whenever feature extraction changes: a model trained for another
  * version is refused, since its weights would mean something else. */
-#define DETECTOR_FEATURE_VERSION 1
+#define DETECTOR_FEATURE_VERSION 2
 
 /* Hashed feature space: 2^bits weights. */
 #define DETECTOR_MIN_HASH_BITS 10
