@@ -17,8 +17,7 @@
  *
  * Pure: no I/O, no globals. A detector may be shared by threads: all that
  * changes in it after detector_new is its memo of the words and tokens it
- * has read (about 4 MiB at most, filled lock-free, never changing a
- * result). Each thread scores into its own result, whose buffers are
+ * has read (6 MiB at most, filled lock-free, never changing a result). Each thread scores into its own result, whose buffers are
  * reused, so scoring allocates nothing once warm. */
 #ifndef DETECTOR_DETECTOR_H
 #define DETECTOR_DETECTOR_H
