@@ -22,6 +22,7 @@
 #if defined(__SSE2__) && defined(__GNUC__)
 #include <emmintrin.h>
 #endif
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -588,9 +589,10 @@ struct nums {
 };
 
 /* What scoring one line needs. With FRUSTRATION_DETECTOR=model (det set)
- * each line also gets "frustrated", "level" and "frustration" (the model's
- * score); with the default polarity detector only the two TextBlob scores
- * are added, as the original service computed them. */
+ * each line also gets "frustrated", "level", "frustration" (the model's
+ * score) and "reasons" (what raised it, [{"text", "weight"}...], empty for
+ * a calm message); with the default polarity detector only the two
+ * TextBlob scores are added, as the original service computed them. */
 struct scorer {
   const struct config *cfg;
   const struct lexicon *lx;
@@ -601,9 +603,39 @@ struct scorer {
   struct buf text; /* a decoded "text" */
   char extra[160]; /* the model's fields, ", \"frustrated\": ..." */
   size_t extra_len;
+  struct buf why; /* and its reasons, ", \"reasons\": [...]" */
   bool frustrated;
   const char *level;
 };
+
+/* Formats a reason's weight, w rounded to three decimals, as
+ * jsonw_format_double(round(w * 1000) / 1000) does (the other outputs
+ * round them so): below 10^9 the shortest decimal of k / 1000 is k / 1000
+ * written out, trailing zeros dropped. */
+static size_t format_milli(double w, char *out)
+{
+  double k = round(w * 1000);
+  if (!(k >= 1 && k < 1e12))
+    return jsonw_format_double(k / 1000, out);
+  uint64_t n = (uint64_t)k, ip = n / 1000;
+  unsigned frac = (unsigned)(n % 1000);
+  char digits[24];
+  size_t nd = 0, o = 0;
+  do {
+    digits[nd++] = (char)('0' + ip % 10);
+    ip /= 10;
+  } while (ip);
+  while (nd)
+    out[o++] = digits[--nd];
+  out[o++] = '.';
+  out[o++] = (char)('0' + frac / 100);
+  if (frac % 100) {
+    out[o++] = (char)('0' + frac / 10 % 10);
+    if (frac % 10)
+      out[o++] = (char)('0' + frac % 10);
+  }
+  return o;
+}
 
 /* Runs the model on text when it is configured and renders its fields into
  * sc->extra; without a model leaves extra empty. */
@@ -643,6 +675,27 @@ static enum err score_model(struct scorer *sc, const char *text, size_t len)
   p += sizeof f_score - 1;
   p += jsonw_format_double(sc->dr.score, p);
   sc->extra_len = (size_t)(p - sc->extra);
+  buf_reset(&sc->why);
+  if (!sc->dr.n_reasons) {
+    buf_append(&sc->why, ", \"reasons\": []", 15);
+    return ERR_OK;
+  }
+  buf_append(&sc->why, ", \"reasons\": [", 14);
+  for (size_t i = 0; i < sc->dr.n_reasons; i++) {
+    const struct detector_reason *why = &sc->dr.reasons[i];
+    if (i)
+      buf_append(&sc->why, ", ", 2);
+    buf_append(&sc->why, "{\"text\": ", 9);
+    jsonw_escape(&sc->why, why->text, strlen(why->text));
+    static const char wkey[] = ", \"weight\": ";
+    char num[sizeof wkey + 32];
+    memcpy(num, wkey, sizeof wkey - 1);
+    size_t n = sizeof wkey - 1;
+    n += format_milli(why->weight, num + n);
+    num[n++] = '}';
+    buf_append(&sc->why, num, n);
+  }
+  buf_putc(&sc->why, ']');
   return ERR_OK;
 }
 
@@ -675,7 +728,7 @@ static void put_scored(struct buf *out, struct scorer *sc, const char *line,
   const struct polarity_result *r = &sc->r;
   static const char pkey[] = ", \"polarity\": ";
   static const char skey[] = ", \"subjectivity\": ";
-  char tail[sizeof pkey + sizeof skey + 2 * 40 + sizeof sc->extra + 2];
+  char tail[sizeof pkey + sizeof skey + 2 * 40 + sizeof sc->extra];
   size_t n = sizeof pkey - 1;
   memcpy(tail, pkey, n);
   n += format_number(nc, r->polarity, tail + n);
@@ -686,10 +739,11 @@ static void put_scored(struct buf *out, struct scorer *sc, const char *line,
     memcpy(tail + n, sc->extra, sc->extra_len);
     n += sc->extra_len;
   }
-  memcpy(tail + n, "}\n", 2);
-  n += 2;
   buf_append(out, line, end - 1);
   buf_append(out, tail, n);
+  if (sc->extra_len)
+    buf_append(out, sc->why.data, sc->why.len);
+  buf_append(out, "}\n", 2);
 }
 
 /* Scores one line with cJSON: any line scan_line left undecided. On
@@ -745,9 +799,18 @@ static const char *score_line_cjson(struct scorer *sc, char *line,
       cJSON_DeleteItemFromObjectCaseSensitive(obj, "frustrated");
       cJSON_DeleteItemFromObjectCaseSensitive(obj, "level");
       cJSON_DeleteItemFromObjectCaseSensitive(obj, "frustration");
+      cJSON_DeleteItemFromObjectCaseSensitive(obj, "reasons");
       cJSON_AddBoolToObject(obj, "frustrated", sc->frustrated);
       cJSON_AddStringToObject(obj, "level", sc->level);
       cJSON_AddNumberToObject(obj, "frustration", sc->dr.score);
+      cJSON *why = cJSON_AddArrayToObject(obj, "reasons");
+      for (size_t i = 0; why && i < sc->dr.n_reasons; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "text", sc->dr.reasons[i].text);
+        cJSON_AddNumberToObject(o, "weight",
+                                round(sc->dr.reasons[i].weight * 1000) / 1000);
+        cJSON_AddItemToArray(why, o);
+      }
     }
     char *json = cJSON_PrintUnformatted(obj);
     buf_puts(out, json);
@@ -867,9 +930,9 @@ int cli_score(int argc, char **argv)
   struct buf out;
   polarity_result_init(&sc.r);
   detector_result_init(&sc.dr);
-  sc.dr.skip_reasons = true; /* score prints no reasons */
   reader_init(&rd);
   buf_init(&sc.text, SCORE_MAX_LINE);
+  buf_init(&sc.why, 0);
   buf_init(&out, 0);
   sc.nc = xcalloc(1, sizeof *sc.nc);
   unsigned long bad = 0;
@@ -900,6 +963,7 @@ int cli_score(int argc, char **argv)
   reader_cleanup(&rd);
   free(sc.nc);
   buf_cleanup(&sc.text);
+  buf_cleanup(&sc.why);
   buf_cleanup(&out);
   polarity_result_cleanup(&sc.r);
   detector_result_cleanup(&sc.dr);

@@ -176,6 +176,18 @@ def test_score_with_model_detector():
     check(out[1]["frustrated"] is False and out[1]["level"] == "calm"
           and abs(out[1]["polarity"] - 0.45) < 1e-9, "model fields, cJSON path")
     check(all(0 <= o["frustration"] <= 1 for o in out), "scores in [0, 1]")
+    check(any("refund" in r["text"] and r["weight"] > 0 for r in out[0]["reasons"])
+          and any("third time" in r["text"] for r in out[0]["reasons"]),
+          "reasons of a frustrated line, fast path")
+    check(out[1]["reasons"] == [] and out[2]["reasons"] == [],
+          "a calm line has no reasons, on both paths")
+    p = run(["score"], json.dumps({"text": "Still waiting for my refund!!",
+                                   "reasons": "old", "polarity": 1}).encode() + b"\n",
+            env={"FRUSTRATION_DETECTOR": "model"})
+    o = json.loads(p.stdout)
+    check(isinstance(o["reasons"], list) and len(o["reasons"]) > 0
+          and all(set(r) == {"text", "weight"} for r in o["reasons"]),
+          "reasons replaced on the cJSON path")
     p = run(["score"], data)
     check("frustration" not in json.loads(p.stdout.decode().splitlines()[0]),
           "polarity mode adds only the TextBlob scores")
