@@ -603,7 +603,10 @@ struct scorer {
   struct buf text; /* a decoded "text" */
   char extra[160]; /* the model's fields, ", \"frustrated\": ..." */
   size_t extra_len;
-  struct buf why; /* and its reasons, ", \"reasons\": [...]" */
+  /* and its reasons, ", \"reasons\": [...]": each reason's text escaped
+   * (at most 6 bytes a byte) and its weight */
+  char why[32 + DETECTOR_MAX_REASONS * (6 * DETECTOR_REASON_MAX + 64)];
+  size_t why_len;
   bool frustrated;
   const char *level;
 };
@@ -634,6 +637,47 @@ static size_t format_milli(double w, char *out)
     if (frac % 10)
       out[o++] = (char)('0' + frac % 10);
   }
+  return o;
+}
+
+/* Writes ", \"reasons\": [{\"text\": ..., \"weight\": ...}...]" for the
+ * reasons of r into out (room for scorer.why) in one pass; returns its
+ * length. */
+static size_t put_reasons(const struct detector_result *r, char *out)
+{
+  static const char hex[] = "0123456789abcdef";
+  static const char head[] = ", \"reasons\": [", text[] = "{\"text\": \"",
+                    weight[] = "\", \"weight\": ";
+  size_t o = sizeof head - 1;
+  memcpy(out, head, o);
+  for (size_t i = 0; i < r->n_reasons; i++) {
+    if (i) {
+      out[o++] = ',';
+      out[o++] = ' ';
+    }
+    memcpy(out + o, text, sizeof text - 1);
+    o += sizeof text - 1;
+    for (const unsigned char *p = (const unsigned char *)r->reasons[i].text;
+         *p; p++) {
+      unsigned char c = *p;
+      if (c >= 0x20 && c != '"' && c != '\\') {
+        out[o++] = (char)c;
+      } else if (c == '"' || c == '\\') {
+        out[o++] = '\\';
+        out[o++] = (char)c;
+      } else {
+        memcpy(out + o, "\\u00", 4);
+        out[o + 4] = hex[c >> 4];
+        out[o + 5] = hex[c & 15];
+        o += 6;
+      }
+    }
+    memcpy(out + o, weight, sizeof weight - 1);
+    o += sizeof weight - 1;
+    o += format_milli(r->reasons[i].weight, out + o);
+    out[o++] = '}';
+  }
+  out[o++] = ']';
   return o;
 }
 
@@ -675,27 +719,7 @@ static enum err score_model(struct scorer *sc, const char *text, size_t len)
   p += sizeof f_score - 1;
   p += jsonw_format_double(sc->dr.score, p);
   sc->extra_len = (size_t)(p - sc->extra);
-  buf_reset(&sc->why);
-  if (!sc->dr.n_reasons) {
-    buf_append(&sc->why, ", \"reasons\": []", 15);
-    return ERR_OK;
-  }
-  buf_append(&sc->why, ", \"reasons\": [", 14);
-  for (size_t i = 0; i < sc->dr.n_reasons; i++) {
-    const struct detector_reason *why = &sc->dr.reasons[i];
-    if (i)
-      buf_append(&sc->why, ", ", 2);
-    buf_append(&sc->why, "{\"text\": ", 9);
-    jsonw_escape(&sc->why, why->text, strlen(why->text));
-    static const char wkey[] = ", \"weight\": ";
-    char num[sizeof wkey + 32];
-    memcpy(num, wkey, sizeof wkey - 1);
-    size_t n = sizeof wkey - 1;
-    n += format_milli(why->weight, num + n);
-    num[n++] = '}';
-    buf_append(&sc->why, num, n);
-  }
-  buf_putc(&sc->why, ']');
+  sc->why_len = put_reasons(&sc->dr, sc->why);
   return ERR_OK;
 }
 
@@ -742,7 +766,7 @@ static void put_scored(struct buf *out, struct scorer *sc, const char *line,
   buf_append(out, line, end - 1);
   buf_append(out, tail, n);
   if (sc->extra_len)
-    buf_append(out, sc->why.data, sc->why.len);
+    buf_append(out, sc->why, sc->why_len);
   buf_append(out, "}\n", 2);
 }
 
@@ -932,7 +956,6 @@ int cli_score(int argc, char **argv)
   detector_result_init(&sc.dr);
   reader_init(&rd);
   buf_init(&sc.text, SCORE_MAX_LINE);
-  buf_init(&sc.why, 0);
   buf_init(&out, 0);
   sc.nc = xcalloc(1, sizeof *sc.nc);
   unsigned long bad = 0;
@@ -963,7 +986,6 @@ int cli_score(int argc, char **argv)
   reader_cleanup(&rd);
   free(sc.nc);
   buf_cleanup(&sc.text);
-  buf_cleanup(&sc.why);
   buf_cleanup(&out);
   polarity_result_cleanup(&sc.r);
   detector_result_cleanup(&sc.dr);

@@ -438,11 +438,17 @@ static void grow_words(struct scratch *s, size_t need)
 }
 
 /* The weight of the hashed feature whose mixed hash is m, with its sign
- * (the top bit of m; negating a float is exact). */
+ * (the top bit of m; negating a float is exact). The sign bit is flipped
+ * rather than chosen: the top bit of a hash is a coin toss, and a branch
+ * on it is mispredicted every other time. */
 static inline float signed_weight(const struct detector *d, uint32_t m)
 {
   float w = d->hash_w[m & d->mask];
-  return m >> 31 ? -w : w;
+  uint32_t bits;
+  memcpy(&bits, &w, sizeof bits);
+  bits ^= m & 0x80000000u;
+  memcpy(&w, &bits, sizeof w);
+  return w;
 }
 
 /* The mixed hashes of the character n-grams of a word (not an emoji)
