@@ -6,13 +6,31 @@
  * by token with URLs, e-mail addresses, @handles and dataset masks turned
  * into a space and HTML entities decoded. Everything removed is ASCII and
  * every decoded entity is shorter than its source, so the output never
- * grows and stays valid UTF-8. */
+ * grows and stays valid UTF-8.
+ *
+ * Most bytes start nothing, so the scans test sixteen at a time (SSE2
+ * where there is one) for the few that may, and only the tokens that hold
+ * one go through clean_token; the rest is copied as it is. A line is
+ * judged by its first bytes before its end is looked for. No scan reads
+ * outside text[0..len). */
 #include "detector/detector.h"
 
 #include <stdbool.h>
 #include <string.h>
 
 #include "base/utf8.h"
+
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#endif
+
+/* The scans below run once or a few times a message: inlined, their
+ * constants stay in registers across a line. */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
 
 static bool is_space(char c)
 {
@@ -23,8 +41,9 @@ static bool is_space(char c)
 
 static bool is_word(char c)
 {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || c == '_';
+  /* c | 0x20 folds 'A'..'Z' onto 'a'..'z' and nothing else onto them. */
+  return (unsigned char)((c | 0x20) - 'a') < 26 ||
+         (unsigned char)(c - '0') < 10 || c == '_';
 }
 
 static bool starts_ci(const char *s, size_t len, const char *lit)
@@ -86,10 +105,12 @@ static bool is_signature(const char *line, size_t len)
   if (c != 's' && c != 'g')
     return false;
   trim(&s, &n);
-  return starts_ci(s, n, "sent from my ") ||
-         starts_ci(s, n, "sent from mail for ") ||
-         starts_ci(s, n, "get outlook for ") || starts_ci(s, n, "sent via ") ||
-         starts_ci(s, n, "sent with ");
+  if (!starts_ci(s, n, "sent "))
+    return starts_ci(s, n, "get outlook for ");
+  s += 5;
+  n -= 5;
+  return starts_ci(s, n, "from my ") || starts_ci(s, n, "from mail for ") ||
+         starts_ci(s, n, "via ") || starts_ci(s, n, "with ");
 }
 
 /* A quoted line of a reply: "> ..." or the "On <date>, <who> wrote:" that
@@ -121,7 +142,7 @@ static size_t entity(const char *s, size_t len, char *out, size_t *used)
   };
   for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
     size_t n = strlen(named[i].name);
-    if (len >= n && starts_ci(s, n, named[i].name)) {
+    if (starts_ci(s, len, named[i].name)) {
       *used = n;
       out[0] = named[i].text[0];
       return 1;
@@ -162,6 +183,9 @@ static size_t entity(const char *s, size_t len, char *out, size_t *used)
 
 static bool is_email(const char *tok, size_t len)
 {
+  /* A handle's first '@' is its first byte: no address. */
+  if (len && tok[0] == '@')
+    return false;
   const char *at = memchr(tok, '@', len);
   if (!at || at == tok)
     return false;
@@ -170,15 +194,23 @@ static bool is_email(const char *tok, size_t len)
   return dot && dot > at + 1 && (size_t)(dot - tok) + 1 < len;
 }
 
+/* "www.", either case, at s[0..len): c | 0x20 is 'w' only for 'w', 'W'. */
+static bool starts_www(const char *s, size_t len)
+{
+  return len >= 4 && (s[0] | 0x20) == 'w' && (s[1] | 0x20) == 'w' &&
+         (s[2] | 0x20) == 'w' && s[3] == '.';
+}
+
 static const char *find_url(const char *tok, size_t len)
 {
-  if (starts_ci(tok, len, "www."))
+  if (starts_www(tok, len))
     return tok;
   /* Most tokens have no "://": check for it before looking further. */
-  bool scheme = false;
-  for (size_t i = 0; i + 3 <= len && !scheme; i++)
-    scheme = tok[i] == ':' && tok[i + 1] == '/' && tok[i + 2] == '/';
-  if (!scheme)
+  const char *colon = memchr(tok, ':', len);
+  while (colon && !((size_t)(tok + len - colon) >= 3 && colon[1] == '/' &&
+                    colon[2] == '/'))
+    colon = memchr(colon + 1, ':', (size_t)(tok + len - colon) - 1);
+  if (!colon)
     return NULL;
   for (size_t i = 0; i < len; i++)
     if ((tok[i] == 'h' || tok[i] == 'H') &&
@@ -188,16 +220,23 @@ static const char *find_url(const char *tok, size_t len)
   return NULL;
 }
 
+/* The length of the dataset mask ("[NAME]", "[RELIGION]", either case) at
+ * s[0..len), or 0. */
+static size_t mask_len(const char *s, size_t len)
+{
+  if (len < 6)
+    return 0;
+  char c = (char)(s[1] | 0x20); /* 'n' or 'r' only for the letters */
+  if (c == 'n' && starts_ci(s, len, "[name]"))
+    return 6;
+  if (c == 'r' && starts_ci(s, len, "[religion]"))
+    return 10;
+  return 0;
+}
+
 /* Copies one white-space-free token, cleaned; returns bytes written. */
 static size_t clean_token(const char *tok, size_t len, char *out)
 {
-  bool plain = true;
-  for (size_t i = 0; i < len && plain; i++)
-    plain = tok[i] != '@' && tok[i] != '&' && tok[i] != '[' && tok[i] != ':';
-  if (plain && !(len >= 4 && (tok[0] == 'w' || tok[0] == 'W'))) {
-    memcpy(out, tok, len);
-    return len;
-  }
   if (is_email(tok, len))
     return 0;
   const char *url = find_url(tok, len);
@@ -224,9 +263,9 @@ static size_t clean_token(const char *tok, size_t len, char *out)
       }
     }
     /* GoEmotions masks names as [NAME] and religions as [RELIGION]. */
-    if (c == '[' && (starts_ci(tok + i, len - i, "[name]") ||
-                     starts_ci(tok + i, len - i, "[religion]"))) {
-      i += tok[i + 1] == 'N' || tok[i + 1] == 'n' ? 6 : 10;
+    size_t mask = c == '[' ? mask_len(tok + i, len - i) : 0;
+    if (mask) {
+      i += mask;
       out[o++] = ' ';
       continue;
     }
@@ -243,70 +282,231 @@ static const unsigned char may_change[256] = {
     ['W'] = 3,
 };
 
-/* The first byte at or after i that may start a change (may_change), or
- * len. Eight bytes at a time: most text has none. */
-static size_t next_candidate(const char *text, size_t len, size_t i)
+/* The two sets of bytes the scans look for, sixteen at a time. */
+enum scan_set {
+  SCAN_CHANGES, /* may start a change: may_change[b] is not 0 */
+  SCAN_BLANKS,  /* may be white space: b <= ' ' (is_space says) */
+};
+
+/* Bit k set: p[k] is in the set, for k < 16; a set bit may be a false
+ * alarm, never a miss. With SSE2 (all of x86-64), SCAN_CHANGES folds
+ * bytes together by or-ing bits into them, so that five compares find the
+ * seven bytes: | 0x30 takes '\n' and ':' (with '*' and 0x1A) to ':', and
+ * | 0x20 takes '@', '[', 'W' to '`', '{', 'w' (and 0x06 to '&'). The few
+ * others flagged are passed over by changes_at, which reads may_change. */
+static ALWAYS_INLINE unsigned scan16(const unsigned char *p, enum scan_set set)
+{
+#if defined(__SSE2__) && defined(__GNUC__)
+  __m128i v = _mm_loadu_si128((const __m128i *)p);
+  if (set == SCAN_BLANKS) /* min(v, ' ') == v: v <= ' ', unsigned */
+    return (unsigned)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(' ')), v));
+  __m128i b = _mm_or_si128(v, _mm_set1_epi8(0x30));
+  v = _mm_or_si128(v, _mm_set1_epi8(0x20));
+  __m128i x = _mm_or_si128(_mm_cmpeq_epi8(b, _mm_set1_epi8(':')),
+                           _mm_cmpeq_epi8(v, _mm_set1_epi8('&')));
+  __m128i y = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('@' | 0x20)),
+                           _mm_cmpeq_epi8(v, _mm_set1_epi8('[' | 0x20)));
+  __m128i z = _mm_cmpeq_epi8(v, _mm_set1_epi8('w'));
+  return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(x, y), z));
+#else
+  unsigned m = 0;
+  for (unsigned k = 0; k < 16; k++) {
+    bool in = set == SCAN_BLANKS ? p[k] <= ' ' : may_change[p[k]] != 0;
+    m |= (unsigned)in << k;
+  }
+  return m;
+#endif
+}
+
+/* scan16 for the last bytes, text[i..len) (0 < len - i <= 16), reading
+ * nothing outside text[0..len): the sixteen bytes that end at len are
+ * tested and their bits shifted down; a shorter text is tested from a
+ * copy. */
+static ALWAYS_INLINE unsigned scan_last(const char *text, size_t len, size_t i,
+                                        enum scan_set set)
 {
   const unsigned char *u = (const unsigned char *)text;
-  for (; i + 8 <= len; i += 8)
-    if (may_change[u[i]] | may_change[u[i + 1]] | may_change[u[i + 2]] |
-        may_change[u[i + 3]] | may_change[u[i + 4]] | may_change[u[i + 5]] |
-        may_change[u[i + 6]] | may_change[u[i + 7]])
-      break;
-  for (; i < len; i++)
-    if (may_change[u[i]])
-      return i;
-  return len;
+  if (len >= 16)
+    return scan16(u + len - 16, set) >> (16 - (len - i));
+  unsigned char block[16] = {0};
+  memcpy(block, u + i, len - i);
+  return scan16(block, set) & ((1u << (len - i)) - 1);
+}
+
+/* The index of the lowest set bit of m (m != 0). */
+static inline size_t lowest_bit(unsigned m)
+{
+#if defined(__GNUC__)
+  return (size_t)__builtin_ctz(m);
+#else
+  size_t n = 0;
+  for (; !(m & 1); m >>= 1)
+    n++;
+  return n;
+#endif
 }
 
 /* Can the token holding text[i] (< len) change at text[i]? Only a token
  * with '@', '&', '[', "://" or starting "www." does; one without them is
  * copied as it is. */
-static bool changes_at(const char *text, size_t len, size_t i)
+static inline bool changes_at(const char *text, size_t len, size_t i)
 {
-  switch (may_change[(unsigned char)text[i]]) {
-  case 0:
-    return false;
-  case 1:
-    return true;
-  case 2:
-    return len - i >= 3 && text[i + 1] == '/' && text[i + 2] == '/';
+  unsigned char kind = may_change[(unsigned char)text[i]];
+  /* Most candidates are a 'w' that starts no "www." (either case). */
+  if (kind == 3)
+    return i + 3 < len && (text[i + 1] | 0x20) == 'w' &&
+           (text[i + 2] | 0x20) == 'w' && text[i + 3] == '.';
+  if (kind == 2) /* "://" */
+    return i + 2 < len && text[i + 1] == '/' && text[i + 2] == '/';
+  return kind == 1;
+}
+
+enum fate { LINE_KEPT, LINE_DROPPED, LINE_ENDS };
+
+/* What becomes of the line s[0..len) (no '\n' in it): kept, dropped (a
+ * quote) or the end of the text (a signature). */
+static enum fate line_fate(const char *s, size_t len)
+{
+  size_t k = 0;
+  while (k < len && is_space(s[k]))
+    k++;
+  if (k == len)
+    return LINE_KEPT;
+  /* The tests start with different bytes, so at most one holds; most
+   * lines fail at their first two (c | 0x20 folds only the case of a
+   * letter onto what is compared here: s[k] is not '\r'). */
+  int c = s[k] | 0x20, next = k + 1 < len ? s[k + 1] | 0x20 : 0;
+  switch (c) {
+  case '-':
+    return is_signature(s, len) ? LINE_ENDS : LINE_KEPT;
+  case 's': /* "sent ..." */
+  case 'g': /* "get outlook for " */
+    return next == 'e' && is_signature(s, len) ? LINE_ENDS : LINE_KEPT;
+  case '>':
+    return is_quote(s, len) ? LINE_DROPPED : LINE_KEPT;
+  case 'o': /* "on ... wrote:" */
+    return next == 'n' && is_quote(s, len) ? LINE_DROPPED : LINE_KEPT;
   default:
-    return starts_ci(text + i, len - i, "www.");
+    return LINE_KEPT;
   }
+}
+
+/* First bytes (after white space, either case) of the lines that may go:
+ * "--", "Sent ..." and "Get Outlook ..." signatures, "> " and "On ...
+ * wrote:" quotes. */
+static const bool opens_goer[256] = {
+    ['-'] = 1, ['s'] = 1, ['S'] = 1, ['g'] = 1,
+    ['G'] = 1, ['>'] = 1, ['o'] = 1, ['O'] = 1,
+};
+
+/* Could the line that starts at text[pos] go? Looks no further than its
+ * first byte that is not white space, so most lines are judged without
+ * finding their end. */
+static inline bool may_go(const char *text, size_t len, size_t pos)
+{
+  while (pos < len && text[pos] != '\n' && is_space(text[pos]))
+    pos++;
+  return pos < len && opens_goer[(unsigned char)text[pos]];
+}
+
+/* The first byte of text[i..i + 16) flagged in m (scan16) where its token
+ * changes, or len. */
+static ALWAYS_INLINE size_t first_change(const char *text, size_t len, size_t i,
+                                         unsigned m)
+{
+  for (; m; m &= m - 1) {
+    size_t c = i + lowest_bit(m);
+    if (changes_at(text, len, c))
+      return c;
+  }
+  return len;
+}
+
+/* The first byte at or after text[i] (i <= len) where its token changes
+ * (changes_at), a '\n' included, or len. The loop over whole blocks stays
+ * short: most blocks flag nothing. */
+static ALWAYS_INLINE size_t next_change(const char *text, size_t len, size_t i)
+{
+  const unsigned char *u = (const unsigned char *)text;
+  for (size_t last = len > 16 ? len - 16 : 0; i < last; i += 16) {
+    unsigned m = scan16(u + i, SCAN_CHANGES);
+    size_t c = m ? first_change(text, len, i, m) : len;
+    if (c < len)
+      return c;
+  }
+  if (i == len)
+    return len;
+  return first_change(text, len, i, scan_last(text, len, i, SCAN_CHANGES));
+}
+
+/* The first byte of text[i..i + 16) flagged in m (scan16) that is white
+ * space, or len. */
+static ALWAYS_INLINE size_t first_space(const char *text, size_t len, size_t i,
+                                        unsigned m)
+{
+  for (; m; m &= m - 1) {
+    size_t c = i + lowest_bit(m);
+    if (is_space(text[c]))
+      return c;
+  }
+  return len;
+}
+
+/* The end of the token that holds text[i]: the first white space at or
+ * after text[i] (i <= len), or len. */
+static ALWAYS_INLINE size_t token_end(const char *text, size_t len, size_t i)
+{
+  const unsigned char *u = (const unsigned char *)text;
+  for (size_t last = len > 16 ? len - 16 : 0; i < last; i += 16) {
+    unsigned m = scan16(u + i, SCAN_BLANKS);
+    size_t c = m ? first_space(text, len, i, m) : len;
+    if (c < len)
+      return c;
+  }
+  if (i == len)
+    return len;
+  return first_space(text, len, i, scan_last(text, len, i, SCAN_BLANKS));
 }
 
 bool detector_clean_keeps(const char *text, size_t len)
 {
-  for (size_t i = next_candidate(text, len, 0); i < len;
-       i = next_candidate(text, len, i + 1))
-    if (changes_at(text, len, i))
-      return false;
+  if (next_change(text, len, 0) < len)
+    return false;
   /* One line, whose tokens all stay: only the line itself may go. */
-  return !is_signature(text, len) && !is_quote(text, len);
+  return !may_go(text, len, 0) || line_fate(text, len) == LINE_KEPT;
 }
 
-/* Copies one kept line, cleaning only the tokens that may change (the
- * others, and the white space, go as they are); returns bytes written. */
-static size_t clean_line(const char *line, size_t llen, char *out)
+/* Copies the kept line that starts at text[pos], its '\n' included,
+ * cleaning only the tokens that may change (the others, and the white
+ * space, go as they are); sets *next to where the next line starts (len
+ * after the last) and returns the bytes written. */
+static size_t clean_line(const char *text, size_t len, size_t pos, char *out,
+                         size_t *next)
 {
-  size_t o = 0, done = 0;
-  for (size_t i = next_candidate(line, llen, 0); i < llen;
-       i = next_candidate(line, llen, i + 1)) {
-    if (!changes_at(line, llen, i))
-      continue;
-    size_t start = i, end = i;
-    while (start > done && !is_space(line[start - 1]))
+  size_t o = 0, done = pos; /* text[pos..done) is in out[0..o) */
+  for (size_t c = next_change(text, len, done); c < len;
+       c = next_change(text, len, done)) {
+    if (text[c] == '\n') {
+      memcpy(out + o, text + done, c + 1 - done);
+      *next = c + 1;
+      return o + c + 1 - done;
+    }
+    /* The token ends at white space, the line's '\n' included. */
+    size_t start = c;
+    while (start > done && !is_space(text[start - 1]))
       start--;
-    while (end < llen && !is_space(line[end]))
-      end++;
-    memcpy(out + o, line + done, start - done);
-    o += start - done;
-    o += clean_token(line + start, end - start, out + o);
-    done = i = end;
+    size_t end = token_end(text, len, c + 1);
+    if (start > done) { /* the bytes since the last token, if any */
+      memcpy(out + o, text + done, start - done);
+      o += start - done;
+    }
+    o += clean_token(text + start, end - start, out + o);
+    done = end; /* the scan goes on after the token */
   }
-  memcpy(out + o, line + done, llen - done);
-  return o + llen - done;
+  memcpy(out + o, text + done, len - done);
+  *next = len;
+  return o + len - done;
 }
 
 size_t detector_clean(const char *text, size_t len, char *out)
@@ -314,21 +514,18 @@ size_t detector_clean(const char *text, size_t len, char *out)
   size_t o = 0;
   size_t pos = 0;
   while (pos < len) {
-    const char *nl = memchr(text + pos, '\n', len - pos);
-    size_t end = nl ? (size_t)(nl - text) : len;
-    const char *line = text + pos;
-    size_t llen = end - pos;
-    size_t next = nl ? end + 1 : len;
-    if (is_signature(line, llen))
-      break;
-    if (is_quote(line, llen)) {
-      pos = next;
-      continue;
+    if (may_go(text, len, pos)) {
+      const char *nl = memchr(text + pos, '\n', len - pos);
+      size_t end = nl ? (size_t)(nl - text) : len;
+      enum fate fate = line_fate(text + pos, end - pos);
+      if (fate == LINE_ENDS)
+        break;
+      if (fate == LINE_DROPPED) {
+        pos = nl ? end + 1 : len;
+        continue;
+      }
     }
-    o += clean_line(line, llen, out + o);
-    if (nl)
-      out[o++] = '\n';
-    pos = next;
+    o += clean_line(text, len, pos, out + o, &pos);
   }
   return o;
 }
