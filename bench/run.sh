@@ -3,8 +3,11 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 echo "== machine: $(nproc) cores, $(uname -m), $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "== scoring"
-bash "$here/score.sh"
+echo "== scoring (TextBlob polarity, the default detector)"
+FRUSTRATION_DETECTOR=polarity bash "$here/score.sh"
+echo
+echo "== scoring with FRUSTRATION_DETECTOR=model (score, level, reasons)"
+FRUSTRATION_DETECTOR=model bash "$here/score.sh"
 for b in http.sh webhook.sh; do
   if [ -f "$here/$b" ]; then
     echo

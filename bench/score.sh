@@ -4,7 +4,9 @@
 # same corpus, both pinned to one core, interleaved, repeated.
 #
 #   bench/score.sh [CORPUS]     (default: ../shared/data/textblob_golden.jsonl)
-#   env: BENCH_RUNS (3), BENCH_REPEAT (copies of the corpus fed to C, 20)
+#   env: BENCH_RUNS (3), BENCH_REPEAT (copies of the corpus fed to C, 20),
+#        FRUSTRATION_DETECTOR=model (the support-tuned detector as well: its
+#        score, level and reasons on every line; the peer stays TextBlob)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -50,8 +52,8 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1
 minmax() { printf '%s\n' "$@" | sort -g | awk 'NR==1{lo=$1} {hi=$1} END {printf "%.0f..%.0f", lo, hi}'; }
 cm=$(median "${c_rates[@]}")
 pm=$(median "${p_rates[@]}")
-printf '\nscore on %s (%d messages, one core, median of %d runs)\n' \
-  "$corpus_name" "$n" "$runs"
+printf '\nscore (detector: %s) on %s (%d messages, one core, median of %d runs)\n' \
+  "${FRUSTRATION_DETECTOR:-polarity}" "$corpus_name" "$n" "$runs"
 printf '  frustration-alert score : %10.0f msg/s  (range %s)\n' "$cm" "$(minmax "${c_rates[@]}")"
 printf '  %-23s : %10.0f msg/s  (range %s)\n' "$peer" "$pm" "$(minmax "${p_rates[@]}")"
 printf '  ratio                   : %10.1f x\n' "$(echo "$cm / $pm" | bc -l)"
