@@ -6,7 +6,9 @@
 #   bench/score.sh [CORPUS]     (default: ../shared/data/textblob_golden.jsonl)
 #   env: BENCH_RUNS (3), BENCH_REPEAT (copies of the corpus fed to C, 20),
 #        FRUSTRATION_DETECTOR=model (the support-tuned detector as well: its
-#        score, level and reasons on every line; the peer stays TextBlob)
+#        score, level and reasons on every line; the peer stays TextBlob),
+#        BENCH_PEER=textblob-call (the peer also does TextBlob's per-call
+#        work around its analyzer: see textblob_peer.py)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -31,7 +33,11 @@ n=$(grep -c . "$corpus")
 for _ in $(seq "$repeat"); do cat "$corpus"; done >"$tmp/big.jsonl"
 # Warm the page cache and check both work before timing.
 "$bin" score <"$corpus" >/dev/null
-peer=$(cd "$here" && "$py" -c 'from textblob_peer import NAME; print(NAME)')
+if [ "${BENCH_PEER:-}" = textblob-call ]; then
+  peer=$(cd "$here" && "$py" -c 'from textblob_peer import CALL_NAME; print(CALL_NAME)')
+else
+  peer=$(cd "$here" && "$py" -c 'from textblob_peer import NAME; print(NAME)')
+fi
 
 now() { date +%s.%N; }
 c_rates=() p_rates=()
