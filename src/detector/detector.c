@@ -163,7 +163,6 @@ struct word {
   uint8_t sup_flags;             /* and its flags, SUP_HIT when it found one */
   const struct word_record *rec; /* in the memo, or NULL */
   bool emoji;
-  bool stop; /* a function word */
 };
 
 _Static_assert(WORD_MEMO_MAX <= MEMO_KEY_MAX, "remembered words are keys");
@@ -585,7 +584,6 @@ static inline struct word *new_word(struct scratch *s, size_t *nw, size_t off,
   w->noff = (uint32_t)noff;
   w->nlen = (uint32_t)(no - noff);
   w->emoji = false;
-  w->stop = false;
   return w;
 }
 
@@ -989,8 +987,7 @@ static void read_tokens(const struct detector *d, struct scratch *s,
       w->m_uni = e->m_uni;
       set_bigram(d, w, prev);
       w->emoji = e->emoji;
-      w->stop = false;
-      w->rec = e;
+          w->rec = e;
       take_record(w, e);
       no += nlen;
       prev = e->m_uni;
@@ -1069,14 +1066,12 @@ static size_t match_support(const struct detector *d, struct scratch *s,
     unsigned flags = w->sup_flags;
     /* Most words start no phrase (emoji and long words have no flags). */
     if (!(flags & (SUP_HIT | SUPPORT_MORE))) {
-      s->words[i].stop = (flags & SUPPORT_STOP) != 0;
       i++;
       continue;
     }
     size_t hit_k = 0, klen = w->nlen;
     uint32_t h = w->h_support;
     int hit_cat = w->sup_cat;
-    s->words[i].stop = (flags & SUPPORT_STOP) != 0;
     if (hit_cat >= 0)
       hit_k = 1;
     if (flags & SUPPORT_MORE)
@@ -1496,7 +1491,7 @@ static double pick_words(struct scratch *s, size_t nw, size_t nm)
   size_t nc = 0;
   for (size_t i = 0; i < lim; i++) {
     const struct word *w = &s->words[i];
-    if (!(s->contrib[i] > REASON_MIN) || w->stop)
+    if (!(s->contrib[i] > REASON_MIN) || (w->sup_flags & SUPPORT_STOP))
       continue;
     /* Hits and matches come in text order, as the words do. */
     while (h < nh && hits[h].off + hits[h].len <= w->off)
@@ -1678,10 +1673,14 @@ void detector_score_valid(const struct detector *d, const char *text,
 
   /* The signals' part: sum of dense_w[j] * (x[j] - dense_mean[j]), as
    * dense_w . x plus the constant part, which detector_new took. */
-  double zd = 0.0;
-  for (size_t j = 0; j < DETECTOR_N_DENSE; j++)
-    zd += d->dense_w[j] * x[j];
-  z += d->dense_base + zd;
+  double zd[4] = {0}; /* four sums: no addition waits on the one before */
+  size_t j = 0;
+  for (; j + 4 <= DETECTOR_N_DENSE; j += 4)
+    for (size_t k = 0; k < 4; k++)
+      zd[k] += d->dense_w[j + k] * x[j + k];
+  for (; j < DETECTOR_N_DENSE; j++)
+    zd[0] += d->dense_w[j] * x[j];
+  z += d->dense_base + ((zd[0] + zd[1]) + (zd[2] + zd[3]));
   r->score = 1.0 / (1.0 + exp(-z));
   r->frustrated = r->score >= d->threshold;
   r->threshold = d->threshold;
