@@ -221,11 +221,10 @@ struct scratch {
   uint32_t *idx;
   float *val;
   size_t feat_cap;
-  /* VADER's tokens: bounds, memo key and hash (find_tokens); those VADER
+  /* VADER's tokens: bounds and memo records (find_tokens); those VADER
    * keeps and the '!' and '?' of all (read_tokens). */
-  uint32_t *tok_start, *tok_end, *tok_hash;
-  struct memo_key *tok_key;
-  const struct token_record **tok_rec; /* read_tokens' */
+  uint32_t *tok_start, *tok_end;
+  const struct token_record **tok_rec;
   struct vader_token *kept;
   size_t n_kept, marks[2];
   size_t tok_cap;
@@ -323,8 +322,6 @@ void detector_result_cleanup(struct detector_result *r)
     free(s->kept);
     free(s->tok_start);
     free(s->tok_end);
-    free(s->tok_hash);
-    free(s->tok_key);
     free(s->tok_rec);
     vader_result_cleanup(&s->vr);
     free(s);
@@ -841,12 +838,38 @@ static inline size_t next_space_lead(const unsigned char *t,
 #endif
 }
 
+/* Starts loading the word records of a token's record. */
+static inline void prefetch_words(const struct detector *d,
+                                  const struct token_record *rec)
+{
+  for (size_t j = 0; j < rec->n_words; j++) {
+    const char *slot =
+        (const char *)memo_record_at(d->words, rec->words[j]) - MEMO_RECORD;
+    __builtin_prefetch(slot);
+  }
+}
+
+/* The memo's record of the token s->ct[start..end), or NULL; starts
+ * loading its words' records. */
+static inline const struct token_record *
+find_token(const struct detector *d, const struct scratch *s, size_t start,
+           size_t end)
+{
+  if (end - start > MEMO_KEY_MAX)
+    return NULL;
+  struct memo_key key;
+  memo_key_of(d->tokens, s->ct + start, end - start, &key);
+  const struct token_record *rec = memo_find(d->tokens, &key, memo_hash(&key));
+  if (rec)
+    prefetch_words(d, rec);
+  return rec;
+}
+
 /* Finds the tokens (VADER's: the text between white space) of the cleaned
  * text s->ct[0..len) (a space after it): their bounds into tok_start and
- * tok_end, the memo key and hash of those short enough to be remembered
- * into tok_key and tok_hash, and starts loading their memo slots, which
- * read_tokens reads a little later. Returns the number of tokens, or
- * SIZE_MAX when the text has U+1680. */
+ * tok_end, and the memo's record of each into tok_rec (NULL when it has
+ * none), whose word records start loading while the text is scanned on.
+ * Returns the number of tokens, or SIZE_MAX when the text has U+1680. */
 static size_t find_tokens(const struct detector *d, struct scratch *s,
                           size_t len)
 {
@@ -882,37 +905,10 @@ static size_t find_tokens(const struct detector *d, struct scratch *s,
     }
     s->tok_start[n] = (uint32_t)start;
     s->tok_end[n] = (uint32_t)i;
-    if (i - start <= MEMO_KEY_MAX) {
-      struct memo_key *key = &s->tok_key[n];
-      memo_key_of(d->tokens, s->ct + start, i - start, key);
-      uint32_t hash = memo_hash(key);
-      s->tok_hash[n] = hash;
-      __builtin_prefetch(memo_slot_at(d->tokens, memo_home(d->tokens, hash)));
-    }
+    s->tok_rec[n] = find_token(d, s, start, i);
     n++;
   }
   return n;
-}
-
-/* The memo's record of token k (as find_tokens found it), or NULL. */
-static inline const struct token_record *
-find_token(const struct detector *d, const struct scratch *s, size_t k)
-{
-  size_t tl = s->tok_end[k] - s->tok_start[k];
-  if (tl > MEMO_KEY_MAX)
-    return NULL;
-  return memo_find(d->tokens, &s->tok_key[k], s->tok_hash[k]);
-}
-
-/* Starts loading the word records of a token's record. */
-static inline void prefetch_words(const struct detector *d,
-                                  const struct token_record *rec)
-{
-  for (size_t j = 0; j < rec->n_words; j++) {
-    const char *slot =
-        (const char *)memo_record_at(d->words, rec->words[j]) - MEMO_RECORD;
-    __builtin_prefetch(slot);
-  }
 }
 
 /* Reads the n tokens find_tokens found into VADER's result and the words.
@@ -921,10 +917,9 @@ static inline void prefetch_words(const struct detector *d,
  * words, and each word's bigram is all that is computed. That path is
  * written out here with the split state in locals (stores into the words,
  * through byte-sized fields, would otherwise send it through memory);
- * read_new_token reads the others. The token records are all looked up
- * first, each starting the load of its word records, so that those are on
- * their way while the tokens before are read (a record's lines are
- * mostly in the last-level cache: a token ahead was too little). */
+ * read_new_token reads the others. find_tokens looked the token records
+ * up, each starting the load of its word records, so that those are on
+ * their way while the tokens before are read. */
 static void read_tokens(const struct detector *d, struct scratch *s,
                         struct split *sp, size_t n, size_t len)
 {
@@ -939,25 +934,23 @@ static void read_tokens(const struct detector *d, struct scratch *s,
   size_t marks0 = 0, marks1 = 0;
   const struct token_record **recs = s->tok_rec;
   for (size_t k = 0; k < n; k++) {
-    recs[k] = find_token(d, s, k);
-    if (recs[k])
-      prefetch_words(d, recs[k]);
-  }
-  for (size_t k = 0; k < n; k++) {
-    size_t start = s->tok_start[k], end = s->tok_end[k], tl = end - start;
+    size_t start = s->tok_start[k], end = s->tok_end[k];
     const struct token_record *rec = recs[k];
     /* A token new to the memo may come twice in a message: the second
      * finds what the first added. */
     if (!rec)
-      rec = find_token(d, s, k);
+      rec = find_token(d, s, start, end);
     if (!rec) {
       sp->nw = nw;
       sp->no = no;
       sp->ng = ng;
       sp->prev_b = prev;
-      read_new_token(d, s, sp, start, end, len,
-                     tl <= MEMO_KEY_MAX ? &s->tok_key[k] : NULL,
-                     s->tok_hash[k]);
+      struct memo_key key;
+      bool keep = end - start <= MEMO_KEY_MAX;
+      if (keep)
+        memo_key_of(d->tokens, s->ct + start, end - start, &key);
+      read_new_token(d, s, sp, start, end, len, keep ? &key : NULL,
+                     keep ? memo_hash(&key) : 0);
       words = s->words; /* room was made, but to be sure */
       nw = sp->nw;
       no = sp->no;
@@ -1027,8 +1020,6 @@ static size_t read_text(const struct detector *d, struct scratch *s, size_t len,
     s->kept = xrealloc(s->kept, s->tok_cap * sizeof *s->kept);
     s->tok_start = xrealloc(s->tok_start, s->tok_cap * sizeof *s->tok_start);
     s->tok_end = xrealloc(s->tok_end, s->tok_cap * sizeof *s->tok_end);
-    s->tok_hash = xrealloc(s->tok_hash, s->tok_cap * sizeof *s->tok_hash);
-    s->tok_key = xrealloc(s->tok_key, s->tok_cap * sizeof *s->tok_key);
     s->tok_rec = xrealloc(s->tok_rec, s->tok_cap * sizeof *s->tok_rec);
   }
   struct split sp = {.prev_b = d->start_b};
