@@ -39,19 +39,30 @@ else
   peer=$(cd "$here" && "$py" -c 'from textblob_peer import NAME; print(NAME)')
 fi
 
+# Each run is timed twice: wall clock, and CPU time (user + system, from
+# bash's time), which leaves out the time a process waits for the core on
+# a shared machine. The CPU ratio is the median of the runs' own ratios:
+# the two sides of a run met the same load.
 now() { date +%s.%N; }
-c_rates=() p_rates=()
+cpu() { # cpu FILE: seconds of CPU time bash's time wrote there
+  awk '{print $1 + $2}' "$1"
+}
+TIMEFORMAT='%3U %3S'
+c_rates=() p_rates=() ratios_cpu=()
 for r in $(seq "$runs"); do
   t0=$(now)
-  taskset -c 0 "$bin" score <"$tmp/big.jsonl" >/dev/null
+  { time taskset -c 0 "$bin" score <"$tmp/big.jsonl" >/dev/null; } 2>"$tmp/c.time"
   t1=$(now)
   c_rates+=("$(echo "$n * $repeat / ($t1 - $t0)" | bc -l)")
+  c_cpu=$(echo "$n * $repeat / $(cpu "$tmp/c.time")" | bc -l)
   t0=$(now)
-  taskset -c 0 "$py" "$here/score_peer.py" <"$corpus" >/dev/null
+  { time taskset -c 0 "$py" "$here/score_peer.py" <"$corpus" >/dev/null; } 2>"$tmp/p.time"
   t1=$(now)
   p_rates+=("$(echo "$n / ($t1 - $t0)" | bc -l)")
-  printf 'run %d: frustration-alert %.0f msg/s, %s %.0f msg/s\n' "$r" \
-    "${c_rates[-1]}" "$peer" "${p_rates[-1]}"
+  p_cpu=$(echo "$n / $(cpu "$tmp/p.time")" | bc -l)
+  ratios_cpu+=("$(echo "$c_cpu / $p_cpu" | bc -l)")
+  printf 'run %d: frustration-alert %.0f msg/s (CPU time: %.0f), %s %.0f msg/s (CPU time: %.0f), CPU ratio %.1f\n' \
+    "$r" "${c_rates[-1]}" "$c_cpu" "$peer" "${p_rates[-1]}" "$p_cpu" "${ratios_cpu[-1]}"
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -63,3 +74,5 @@ printf '\nscore (detector: %s) on %s (%d messages, one core, median of %d runs)\
 printf '  frustration-alert score : %10.0f msg/s  (range %s)\n' "$cm" "$(minmax "${c_rates[@]}")"
 printf '  %-23s : %10.0f msg/s  (range %s)\n' "$peer" "$pm" "$(minmax "${p_rates[@]}")"
 printf '  ratio                   : %10.1f x\n' "$(echo "$cm / $pm" | bc -l)"
+printf '  ratio of CPU times      : %10.1f x  (median of the runs; range %s)\n' \
+  "$(median "${ratios_cpu[@]}")" "$(printf '%s\n' "${ratios_cpu[@]}" | sort -g | awk 'NR==1{lo=$1} {hi=$1} END {printf "%.1f..%.1f", lo, hi}')"
