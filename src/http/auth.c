@@ -1,12 +1,28 @@
-/* auth: bearer-token checks in constant time. */
+/* auth: where API_TOKEN applies, and bearer-token checks in constant
+ * time. */
 #include "http/auth.h"
 
 #include <string.h>
 #include <strings.h>
 
+#include "config/config.h"
+
 bool auth_path_guarded(const char *path)
 {
   return !strcmp(path, "/slash-analyze") || !strncmp(path, "/api/", 5);
+}
+
+bool auth_needs_token(const struct config *cfg, const char *path,
+                      bool slack_form)
+{
+  if (!*cfg->api_token)
+    return false;
+  if (!strcmp(path, "/metrics"))
+    return cfg->metrics_auth;
+  if (!strcmp(path, "/slash-analyze") && slack_form &&
+      *cfg->slack_signing_secret)
+    return false;
+  return auth_path_guarded(path);
 }
 
 bool auth_equal(const char *a, size_t alen, const char *b, size_t blen)

@@ -1,9 +1,13 @@
-/* auth: the API_TOKEN check (Authorization: Bearer).
+/* auth: where API_TOKEN applies, and the bearer-token check.
  *
- * When API_TOKEN is set, the routes that read data or analyse on demand
- * (/slash-analyze and everything under /api/) need it; the dashboard's static files do not
- * (they hold no data, and the page asks for the token). /webhook, /health
- * and /metrics are not guarded by it. Comparisons take the same time
+ * With API_TOKEN set, a request needs it before anything else is read when
+ * it goes to /slash-analyze (except a Slack form while SLACK_SIGNING_SECRET
+ * is set: its signature authenticates it, in routes.c), to anything under
+ * /api/ (the dashboard's data), or to /metrics with METRICS_REQUIRE_TOKEN.
+ * The dashboard's static files never do (they hold no data; the page asks
+ * for the token), nor does /health. /webhook is not refused here: it takes
+ * the token as one of its credentials, checked with the signatures once
+ * its body is in (routes.c, webhook_auth). Comparisons take the same time
  * whatever the first differing byte. */
 #ifndef HTTP_AUTH_H
 #define HTTP_AUTH_H
@@ -11,8 +15,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* True when path is guarded by API_TOKEN. */
+struct config;
+
+/* True when path is one of the data routes API_TOKEN guards (/slash-analyze
+ * and /api/...), whatever the configuration. */
 bool auth_path_guarded(const char *path);
+
+/* True when a request to path must carry API_TOKEN before anything else
+ * is looked at, under cfg (see above). slack_form: the request is a
+ * form (application/x-www-form-urlencoded), as Slack sends. */
+bool auth_needs_token(const struct config *cfg, const char *path,
+                      bool slack_form);
 
 /* True when the request carries the token: "Authorization: Bearer TOKEN"
  * (authorization may be NULL), or, for the EventSource of the dashboard

@@ -319,20 +319,14 @@ static enum metrics_route route_of(const char *path)
 }
 
 /* True when req must carry the bearer token before anything else is
- * looked at. A Slack form to /slash-analyze with SLACK_SIGNING_SECRET set
- * is authenticated by its signature instead (handle_slash); /webhook
- * checks its credentials once the body is in (webhook_auth). */
+ * looked at (auth.h says where). A Slack form to /slash-analyze with
+ * SLACK_SIGNING_SECRET set is authenticated by its signature instead
+ * (handle_slash); /webhook checks its credentials once the body is in
+ * (webhook_auth). */
 static bool needs_token(const struct app *app, const struct http_request *req)
 {
-  const struct config *cfg = app->cfg;
-  if (!*cfg->api_token)
-    return false;
-  if (!strcmp(req->path, "/metrics"))
-    return cfg->metrics_auth;
-  if (!strcmp(req->path, "/slash-analyze") && *cfg->slack_signing_secret &&
-      media_type(req->content_type) == MEDIA_FORM)
-    return false;
-  return auth_path_guarded(req->path);
+  return auth_needs_token(app->cfg, req->path,
+                          media_type(req->content_type) == MEDIA_FORM);
 }
 
 static enum metrics_route route_of(const char *path);
