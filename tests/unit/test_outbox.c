@@ -868,25 +868,47 @@ row_of(const struct store_outbox_row *rows, size_t n, enum store_kind k)
   return NULL;
 }
 
+/* Where each source test starts: the fake DevRev reset, with the seeded
+ * objects and the failure rules (the inside of a JSON array, or NULL), a
+ * fresh database open in e->st, and the source policy (ticket: the alert's
+ * own ticket too). False (and a failed check) when the store did not
+ * open. */
+struct source_env {
+  char url[512];
+  struct store *st;
+  struct alert_policy pol;
+};
+
+static bool source_setup(struct source_env *e, bool ticket, const char *rules)
+{
+  char control[2048], err[256];
+  snprintf(control, sizeof control,
+           "{\"reset\":true," SEED_OBJECTS ",\"rules\":[%s]}",
+           rules ? rules : "");
+  fake_control(control);
+  e->st = NULL;
+  e->pol = source_policy(ticket);
+  fresh_db(e->url, sizeof e->url);
+  CHECK_INT(store_open(e->url, err, sizeof err, &e->st), ERR_OK);
+  return e->st != NULL;
+}
+
 /* A frustrated message written on the customer's ticket TKT-12, with no
  * alert ticket wanted: exactly an internal comment on TKT-12 and a
  * works.update of its severity and sentiment; no works.create. */
 static void test_source_exact_requests(void)
 {
-  char url[512], err[256];
-  struct store *st = NULL;
-  struct alert_policy pol = source_policy(false);
-  fake_control("{\"reset\":true," SEED_OBJECTS "}");
-  fresh_db(url, sizeof url);
-  CHECK_INT(store_open(url, err, sizeof err, &st), ERR_OK);
-  struct ingest_result a = ingest_from(st, &pol, "s1", "cust-s", 3, &TKT12);
+  struct source_env e;
+  if (!source_setup(&e, false, NULL))
+    return;
+  struct ingest_result a = ingest_from(e.st, &e.pol, "s1", "cust-s", 3, &TKT12);
   CHECK_INT(a.outcome, STORE_ALERT_CREATED);
   struct capture cap;
   capture_open(&cap);
-  struct outbox_options o = options(url);
+  struct outbox_options o = options(e.url);
   o.log = &cap.lg;
   struct outbox *ob = start(&o);
-  if (!ob || !st)
+  if (!ob)
     return;
   CHECK(drained(ob, 2, 5));
   outbox_stop(ob);
@@ -932,12 +954,12 @@ static void test_source_exact_requests(void)
             "TKT-12");
   /* The alert has no ticket; both entries are done. */
   struct store_alert_row row;
-  CHECK_INT(store_alert_get(st, a.alert_id, &row), ERR_OK);
+  CHECK_INT(store_alert_get(e.st, a.alert_id, &row), ERR_OK);
   CHECK(row.ticket_id == NULL && !row.ticket_wanted);
   store_alert_row_cleanup(&row);
   struct store_outbox_row *rows = NULL;
   size_t n = 0;
-  CHECK_INT(store_outbox_list(st, a.alert_id, &rows, &n), ERR_OK);
+  CHECK_INT(store_outbox_list(e.st, a.alert_id, &rows, &n), ERR_OK);
   CHECK_INT(n, 2);
   for (size_t i = 0; i < n; i++) {
     CHECK(store_kind_is_source(rows[i].kind));
@@ -958,23 +980,20 @@ static void test_source_exact_requests(void)
   cJSON_Delete(objects);
   cJSON_Delete(works);
   cJSON_Delete(reqs);
-  store_close(st);
+  store_close(e.st);
 }
 
 /* A conversation is commented on but never updated (works.update is for
  * tickets). */
 static void test_source_conversation(void)
 {
-  char url[512], err[256];
-  struct store *st = NULL;
-  struct alert_policy pol = source_policy(false);
-  fake_control("{\"reset\":true," SEED_OBJECTS "}");
-  fresh_db(url, sizeof url);
-  CHECK_INT(store_open(url, err, sizeof err, &st), ERR_OK);
-  ingest_from(st, &pol, "v1", "cust-v", 2, &CONV5);
-  struct outbox_options o = options(url);
+  struct source_env e;
+  if (!source_setup(&e, false, NULL))
+    return;
+  ingest_from(e.st, &e.pol, "v1", "cust-v", 2, &CONV5);
+  struct outbox_options o = options(e.url);
   struct outbox *ob = start(&o);
-  if (!ob || !st)
+  if (!ob)
     return;
   CHECK(drained(ob, 1, 5));
   cJSON *reqs = fake_requests();
@@ -986,23 +1005,20 @@ static void test_source_conversation(void)
         NULL);
   cJSON_Delete(reqs);
   outbox_stop(ob);
-  store_close(st);
+  store_close(e.st);
 }
 
 /* DEVREV_SOURCE_TICKET on: the alert's ticket too, and the comment on the
  * source points at it. */
 static void test_source_with_ticket(void)
 {
-  char url[512], err[256];
-  struct store *st = NULL;
-  struct alert_policy pol = source_policy(true);
-  fake_control("{\"reset\":true," SEED_OBJECTS "}");
-  fresh_db(url, sizeof url);
-  CHECK_INT(store_open(url, err, sizeof err, &st), ERR_OK);
-  struct ingest_result a = ingest_from(st, &pol, "t1", "cust-t", 2, &TKT12);
-  struct outbox_options o = options(url);
+  struct source_env e;
+  if (!source_setup(&e, true, NULL))
+    return;
+  struct ingest_result a = ingest_from(e.st, &e.pol, "t1", "cust-t", 2, &TKT12);
+  struct outbox_options o = options(e.url);
   struct outbox *ob = start(&o);
-  if (!ob || !st)
+  if (!ob)
     return;
   CHECK(drained(ob, 3, 5));
   cJSON *reqs = fake_requests();
@@ -1026,32 +1042,29 @@ static void test_source_with_ticket(void)
   CHECK_STR(jstr(ub, "severity"), "high");
   CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(ub, "sentiment")), 4);
   struct store_alert_row row;
-  CHECK_INT(store_alert_get(st, a.alert_id, &row), ERR_OK);
+  CHECK_INT(store_alert_get(e.st, a.alert_id, &row), ERR_OK);
   CHECK_STR(row.ticket_id, work_id);
   store_alert_row_cleanup(&row);
   cJSON_Delete(works);
   cJSON_Delete(reqs);
   outbox_stop(ob);
-  store_close(st);
+  store_close(e.st);
 }
 
 /* A 500 on the comment and a 503 on the update: each retried once. */
 static void test_source_retry(void)
 {
-  char url[512], err[256];
-  struct store *st = NULL;
-  struct alert_policy pol = source_policy(false);
-  fake_control("{\"reset\":true," SEED_OBJECTS ",\"rules\":["
-               "{\"action\":\"status\",\"status\":500,"
-               "\"path\":\"/timeline-entries.create\"},"
-               "{\"action\":\"status\",\"status\":503,"
-               "\"path\":\"/works.update\"}]}");
-  fresh_db(url, sizeof url);
-  CHECK_INT(store_open(url, err, sizeof err, &st), ERR_OK);
-  ingest_from(st, &pol, "r1", "cust-r", 3, &TKT12);
-  struct outbox_options o = options(url);
+  struct source_env e;
+  if (!source_setup(&e, false,
+                    "{\"action\":\"status\",\"status\":500,"
+                    "\"path\":\"/timeline-entries.create\"},"
+                    "{\"action\":\"status\",\"status\":503,"
+                    "\"path\":\"/works.update\"}"))
+    return;
+  ingest_from(e.st, &e.pol, "r1", "cust-r", 3, &TKT12);
+  struct outbox_options o = options(e.url);
   struct outbox *ob = start(&o);
-  if (!ob || !st)
+  if (!ob)
     return;
   CHECK(drained(ob, 4, 5));
   cJSON *reqs = fake_requests();
@@ -1075,29 +1088,26 @@ static void test_source_retry(void)
   cJSON_Delete(comments);
   cJSON_Delete(reqs);
   outbox_stop(ob);
-  store_close(st);
+  store_close(e.st);
 }
 
 /* A 400 on the comment: a dead letter with DevRev's error, never
  * retried; the update (same lane, later) still goes. */
 static void test_source_dead_letter(void)
 {
-  char url[512], err[256];
-  struct store *st = NULL;
-  struct alert_policy pol = source_policy(false);
-  fake_control("{\"reset\":true," SEED_OBJECTS ",\"rules\":["
-               "{\"action\":\"status\",\"status\":400,\"type\":"
-               "\"invalid_id\",\"message\":\"object is not a valid id\","
-               "\"path\":\"/timeline-entries.create\"}]}");
-  fresh_db(url, sizeof url);
-  CHECK_INT(store_open(url, err, sizeof err, &st), ERR_OK);
-  struct ingest_result a = ingest_from(st, &pol, "d1", "cust-d", 3, &TKT12);
+  struct source_env e;
+  if (!source_setup(&e, false,
+                    "{\"action\":\"status\",\"status\":400,\"type\":"
+                    "\"invalid_id\",\"message\":\"object is not a valid id\","
+                    "\"path\":\"/timeline-entries.create\"}"))
+    return;
+  struct ingest_result a = ingest_from(e.st, &e.pol, "d1", "cust-d", 3, &TKT12);
   struct capture cap;
   capture_open(&cap);
-  struct outbox_options o = options(url);
+  struct outbox_options o = options(e.url);
   o.log = &cap.lg;
   struct outbox *ob = start(&o);
-  if (!ob || !st)
+  if (!ob)
     return;
   CHECK(drained(ob, 2, 5));
   struct outbox_stats s;
@@ -1112,7 +1122,7 @@ static void test_source_dead_letter(void)
   CHECK_INT(count_path(reqs, "/works.update"), 1);
   struct store_outbox_row *rows = NULL;
   size_t n = 0;
-  CHECK_INT(store_outbox_list(st, a.alert_id, &rows, &n), ERR_OK);
+  CHECK_INT(store_outbox_list(e.st, a.alert_id, &rows, &n), ERR_OK);
   const struct store_outbox_row *c = row_of(rows, n, STORE_KIND_SOURCE_COMMENT);
   const struct store_outbox_row *u = row_of(rows, n, STORE_KIND_UPDATE_SOURCE);
   CHECK(c && c->state == STORE_DEAD && c->last_error &&
@@ -1123,25 +1133,22 @@ static void test_source_dead_letter(void)
   CHECK(strstr(log, "is a dead letter: HTTP 400 invalid_id") != NULL);
   free(log);
   cJSON_Delete(reqs);
-  store_close(st);
+  store_close(e.st);
 }
 
 /* The alert's create_ticket keeps failing (503): the source lane does not
  * wait for it. */
 static void test_source_lane_independent(void)
 {
-  char url[512], err[256];
-  struct store *st = NULL;
-  struct alert_policy pol = source_policy(true);
-  fake_control("{\"reset\":true," SEED_OBJECTS ",\"rules\":["
-               "{\"action\":\"status\",\"status\":503,\"count\":100000,"
-               "\"path\":\"/works.create\"}]}");
-  fresh_db(url, sizeof url);
-  CHECK_INT(store_open(url, err, sizeof err, &st), ERR_OK);
-  struct ingest_result a = ingest_from(st, &pol, "i1", "cust-i", 3, &TKT12);
-  struct outbox_options o = options(url);
+  struct source_env e;
+  if (!source_setup(&e, true,
+                    "{\"action\":\"status\",\"status\":503,\"count\":100000,"
+                    "\"path\":\"/works.create\"}"))
+    return;
+  struct ingest_result a = ingest_from(e.st, &e.pol, "i1", "cust-i", 3, &TKT12);
+  struct outbox_options o = options(e.url);
   struct outbox *ob = start(&o);
-  if (!ob || !st)
+  if (!ob)
     return;
   double until = now_s() + 5;
   cJSON *comments = NULL, *updates = NULL;
@@ -1166,7 +1173,7 @@ static void test_source_lane_independent(void)
   CHECK_INT(cJSON_GetArraySize(works), 0);
   struct store_outbox_row *rows = NULL;
   size_t n = 0;
-  CHECK_INT(store_outbox_list(st, a.alert_id, &rows, &n), ERR_OK);
+  CHECK_INT(store_outbox_list(e.st, a.alert_id, &rows, &n), ERR_OK);
   const struct store_outbox_row *c = row_of(rows, n, STORE_KIND_CREATE_TICKET);
   CHECK(c && c->state == STORE_PENDING && c->attempts >= 1);
   CHECK(row_of(rows, n, STORE_KIND_SOURCE_COMMENT)->state == STORE_DONE);
@@ -1176,7 +1183,7 @@ static void test_source_lane_independent(void)
   cJSON_Delete(reqs);
   cJSON_Delete(updates);
   cJSON_Delete(comments);
-  store_close(st);
+  store_close(e.st);
 }
 
 /* A plain message opens the alert (and its ticket); a DevRev message in
@@ -1184,20 +1191,17 @@ static void test_source_lane_independent(void)
  * the ticket's severity and updates its source. */
 static void test_source_joins_ticket(void)
 {
-  char url[512], err[256];
-  struct store *st = NULL;
-  struct alert_policy pol = source_policy(false);
-  fake_control("{\"reset\":true," SEED_OBJECTS "}");
-  fresh_db(url, sizeof url);
-  CHECK_INT(store_open(url, err, sizeof err, &st), ERR_OK);
-  struct ingest_result a = ingest_from(st, &pol, "j1", "cust-j", 2, NULL);
-  struct ingest_result b = ingest_from(st, &pol, "j2", "cust-j", 3, &TKT12);
+  struct source_env e;
+  if (!source_setup(&e, false, NULL))
+    return;
+  struct ingest_result a = ingest_from(e.st, &e.pol, "j1", "cust-j", 2, NULL);
+  struct ingest_result b = ingest_from(e.st, &e.pol, "j2", "cust-j", 3, &TKT12);
   CHECK_INT(a.outcome, STORE_ALERT_CREATED);
   CHECK_INT(b.outcome, STORE_ALERT_APPENDED);
   CHECK_INT(b.alert_id, a.alert_id);
-  struct outbox_options o = options(url);
+  struct outbox_options o = options(e.url);
   struct outbox *ob = start(&o);
-  if (!ob || !st)
+  if (!ob)
     return;
   CHECK(drained(ob, 5, 5));
   cJSON *reqs = fake_requests();
@@ -1226,7 +1230,7 @@ static void test_source_joins_ticket(void)
   cJSON_Delete(works);
   cJSON_Delete(reqs);
   outbox_stop(ob);
-  store_close(st);
+  store_close(e.st);
 }
 
 /* Entries that cannot be sent as they are (payloads edited in the
@@ -1235,16 +1239,13 @@ static void test_source_joins_ticket(void)
  * integer enum id is a dead letter. */
 static void test_source_bad_payloads(void)
 {
-  char url[512], err[256];
-  struct store *st = NULL;
-  struct alert_policy pol = source_policy(false);
-  fake_control("{\"reset\":true," SEED_OBJECTS "}");
-  fresh_db(url, sizeof url);
-  CHECK_INT(store_open(url, err, sizeof err, &st), ERR_OK);
-  struct ingest_result a = ingest_from(st, &pol, "b1", "cust-b", 3, &TKT12);
-  struct ingest_result b = ingest_from(st, &pol, "b2", "cust-c", 3, &TKT12);
+  struct source_env e;
+  if (!source_setup(&e, false, NULL))
+    return;
+  struct ingest_result a = ingest_from(e.st, &e.pol, "b1", "cust-b", 3, &TKT12);
+  struct ingest_result b = ingest_from(e.st, &e.pol, "b2", "cust-c", 3, &TKT12);
   sqlite3 *db = NULL;
-  CHECK_INT(sqlite3_open(url, &db), SQLITE_OK);
+  CHECK_INT(sqlite3_open(e.url, &db), SQLITE_OK);
   char sql[1024];
   snprintf(sql, sizeof sql,
            "UPDATE outbox SET payload = json_remove(payload, "
@@ -1257,9 +1258,9 @@ static void test_source_bad_payloads(void)
            (long long)a.alert_id, (long long)a.alert_id, (long long)b.alert_id);
   CHECK_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
   sqlite3_close(db);
-  struct outbox_options o = options(url);
+  struct outbox_options o = options(e.url);
   struct outbox *ob = start(&o);
-  if (!ob || !st)
+  if (!ob)
     return;
   CHECK(drained(ob, 1, 5));
   outbox_stop(ob);
@@ -1270,14 +1271,14 @@ static void test_source_bad_payloads(void)
             SRC_OBJ);
   struct store_outbox_row *rows = NULL;
   size_t n = 0;
-  CHECK_INT(store_outbox_list(st, a.alert_id, &rows, &n), ERR_OK);
+  CHECK_INT(store_outbox_list(e.st, a.alert_id, &rows, &n), ERR_OK);
   const struct store_outbox_row *c = row_of(rows, n, STORE_KIND_SOURCE_COMMENT);
   const struct store_outbox_row *u = row_of(rows, n, STORE_KIND_UPDATE_SOURCE);
   CHECK(c && c->state == STORE_DEAD && c->last_error &&
         !strcmp(c->last_error, "payload has no source_object"));
   CHECK(u && u->state == STORE_DONE && u->last_error == NULL);
   store_outbox_rows_free(rows, n);
-  CHECK_INT(store_outbox_list(st, b.alert_id, &rows, &n), ERR_OK);
+  CHECK_INT(store_outbox_list(e.st, b.alert_id, &rows, &n), ERR_OK);
   c = row_of(rows, n, STORE_KIND_SOURCE_COMMENT);
   u = row_of(rows, n, STORE_KIND_UPDATE_SOURCE);
   CHECK(c && c->state == STORE_DONE);
@@ -1285,7 +1286,7 @@ static void test_source_bad_payloads(void)
         !strcmp(u->last_error, "payload has an invalid sentiment"));
   store_outbox_rows_free(rows, n);
   cJSON_Delete(reqs);
-  store_close(st);
+  store_close(e.st);
 }
 
 /* Record-only mode: the source entries are skipped like the others. */
