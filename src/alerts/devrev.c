@@ -179,28 +179,22 @@ char *devrev_create_request(const struct devrev_config *cfg,
   buf_init(&b, 0);
   jsonw_init(&w, &b);
   jsonw_object_begin(&w);
-  jsonw_key(&w, "type");
-  jsonw_string(&w, "ticket");
-  jsonw_key(&w, "title");
-  jsonw_string(&w, title);
-  jsonw_key(&w, "body");
-  jsonw_string(&w, body);
-  jsonw_key(&w, "applies_to_part");
-  jsonw_string(&w, cfg->part_id ? cfg->part_id : "");
+  jsonw_kv_string(&w, "type", "ticket");
+  jsonw_kv_string(&w, "title", title);
+  jsonw_kv_string(&w, "body", body);
+  jsonw_kv_string(&w, "applies_to_part", cfg->part_id ? cfg->part_id : "");
   jsonw_key(&w, "owned_by");
   jsonw_array_begin(&w);
   jsonw_string(&w, cfg->owner_id ? cfg->owner_id : "");
   jsonw_array_end(&w);
   if (given(a->severity)) {
-    jsonw_key(&w, "severity");
-    jsonw_string(&w, a->severity);
+    jsonw_kv_string(&w, "severity", a->severity);
   }
   if (given(cfg->tag_id)) {
     jsonw_key(&w, "tags");
     jsonw_array_begin(&w);
     jsonw_object_begin(&w);
-    jsonw_key(&w, "id");
-    jsonw_string(&w, cfg->tag_id);
+    jsonw_kv_string(&w, "id", cfg->tag_id);
     jsonw_object_end(&w);
     jsonw_array_end(&w);
   }
@@ -218,17 +212,12 @@ static char *comment_json(const char *object, const char *body)
   buf_init(&b, 0);
   jsonw_init(&w, &b);
   jsonw_object_begin(&w);
-  jsonw_key(&w, "object");
-  jsonw_string(&w, object ? object : "");
-  jsonw_key(&w, "type");
-  jsonw_string(&w, "timeline_comment");
-  jsonw_key(&w, "body");
-  jsonw_string(&w, body);
-  jsonw_key(&w, "body_type");
-  jsonw_string(&w, "text");
+  jsonw_kv_string(&w, "object", object ? object : "");
+  jsonw_kv_string(&w, "type", "timeline_comment");
+  jsonw_kv_string(&w, "body", body);
+  jsonw_kv_string(&w, "body_type", "text");
   /* The default, external, would show the alert to the customer. */
-  jsonw_key(&w, "visibility");
-  jsonw_string(&w, "internal");
+  jsonw_kv_string(&w, "visibility", "internal");
   jsonw_object_end(&w);
   return buf_take(&b);
 }
@@ -260,17 +249,13 @@ static char *update_json(const char *work_id, const char *severity,
   buf_init(&b, 0);
   jsonw_init(&w, &b);
   jsonw_object_begin(&w);
-  jsonw_key(&w, "id");
-  jsonw_string(&w, work_id ? work_id : "");
-  jsonw_key(&w, "type");
-  jsonw_string(&w, "ticket");
+  jsonw_kv_string(&w, "id", work_id ? work_id : "");
+  jsonw_kv_string(&w, "type", "ticket");
   if (severity) {
-    jsonw_key(&w, "severity");
-    jsonw_string(&w, severity);
+    jsonw_kv_string(&w, "severity", severity);
   }
   if (sentiment > 0) {
-    jsonw_key(&w, "sentiment");
-    jsonw_int(&w, sentiment);
+    jsonw_kv_int(&w, "sentiment", sentiment);
   }
   jsonw_object_end(&w);
   return buf_take(&b);
@@ -328,16 +313,12 @@ char *devrev_list_request(const struct devrev_config *cfg,
   }
   jsonw_key(&w, "created_date");
   jsonw_object_begin(&w);
-  jsonw_key(&w, "type");
-  jsonw_string(&w, "range");
-  jsonw_key(&w, "after");
-  jsonw_string(&w, after);
+  jsonw_kv_string(&w, "type", "range");
+  jsonw_kv_string(&w, "after", after);
   jsonw_object_end(&w);
-  jsonw_key(&w, "limit");
-  jsonw_int(&w, 50);
+  jsonw_kv_int(&w, "limit", 50);
   if (given(cursor)) {
-    jsonw_key(&w, "cursor");
-    jsonw_string(&w, cursor);
+    jsonw_kv_string(&w, "cursor", cursor);
   }
   jsonw_object_end(&w);
   return buf_take(&b);

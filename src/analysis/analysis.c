@@ -63,16 +63,11 @@ enum err analysis_detector_new(const struct config *cfg, struct detector **out)
 void analysis_write_fields(const struct config *cfg, const struct analysis *a,
                            struct jsonw *w)
 {
-  jsonw_key(w, "polarity");
-  jsonw_double(w, a->polarity);
-  jsonw_key(w, "subjectivity");
-  jsonw_double(w, a->subjectivity);
-  jsonw_key(w, "frustrated");
-  jsonw_bool(w, a->frustrated);
-  jsonw_key(w, "threshold");
-  jsonw_double(w, cfg->threshold);
-  jsonw_key(w, "level");
-  jsonw_string(w, cfg->levels[a->level].name);
+  jsonw_kv_double(w, "polarity", a->polarity);
+  jsonw_kv_double(w, "subjectivity", a->subjectivity);
+  jsonw_kv_bool(w, "frustrated", a->frustrated);
+  jsonw_kv_double(w, "threshold", cfg->threshold);
+  jsonw_kv_string(w, "level", cfg->levels[a->level].name);
   jsonw_key(w, "detector");
   jsonw_string(w,
                cfg->detector == CONFIG_DETECTOR_MODEL ? "model" : "polarity");
@@ -83,12 +78,9 @@ void analysis_write_fields(const struct config *cfg, const struct analysis *a,
   for (size_t i = 0; i < a->scores->n_assessments; i++) {
     const struct polarity_assessment *as = &a->scores->assessments[i];
     jsonw_object_begin(w);
-    jsonw_key(w, "words");
-    jsonw_string(w, as->words);
-    jsonw_key(w, "polarity");
-    jsonw_double(w, as->polarity);
-    jsonw_key(w, "subjectivity");
-    jsonw_double(w, as->subjectivity);
+    jsonw_kv_string(w, "words", as->words);
+    jsonw_kv_double(w, "polarity", as->polarity);
+    jsonw_kv_double(w, "subjectivity", as->subjectivity);
     jsonw_object_end(w);
   }
   jsonw_array_end(w);

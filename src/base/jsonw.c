@@ -393,6 +393,39 @@ void jsonw_bool(struct jsonw *w, bool v)
     put(w, "false", 5);
 }
 
+void jsonw_kv_string(struct jsonw *w, const char *key, const char *s)
+{
+  jsonw_key(w, key);
+  jsonw_string(w, s);
+}
+
+void jsonw_kv_text(struct jsonw *w, const char *key, const char *s)
+{
+  jsonw_key(w, key);
+  if (s && *s)
+    jsonw_string(w, s);
+  else
+    jsonw_null(w);
+}
+
+void jsonw_kv_double(struct jsonw *w, const char *key, double v)
+{
+  jsonw_key(w, key);
+  jsonw_double(w, v);
+}
+
+void jsonw_kv_int(struct jsonw *w, const char *key, int64_t v)
+{
+  jsonw_key(w, key);
+  jsonw_int(w, v);
+}
+
+void jsonw_kv_bool(struct jsonw *w, const char *key, bool v)
+{
+  jsonw_key(w, key);
+  jsonw_bool(w, v);
+}
+
 void jsonw_null(struct jsonw *w)
 {
   before_value(w);

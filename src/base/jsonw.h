@@ -39,6 +39,15 @@ void jsonw_bool(struct jsonw *w, bool v);
 void jsonw_null(struct jsonw *w);
 /* Inserts already-encoded JSON text as one value. */
 void jsonw_raw(struct jsonw *w, const char *json, size_t len);
+
+/* A key and its value in one call, for objects written field by field.
+ * jsonw_kv_string writes null for s NULL; jsonw_kv_text also for "" (an
+ * empty field that means "none"). */
+void jsonw_kv_string(struct jsonw *w, const char *key, const char *s);
+void jsonw_kv_text(struct jsonw *w, const char *key, const char *s);
+void jsonw_kv_double(struct jsonw *w, const char *key, double v);
+void jsonw_kv_int(struct jsonw *w, const char *key, int64_t v);
+void jsonw_kv_bool(struct jsonw *w, const char *key, bool v);
 /* ERR_OK, or the first error met (ERR_TOO_BIG, ERR_INVALID). */
 enum err jsonw_error(const struct jsonw *w);
 

@@ -330,34 +330,22 @@ static void write_json(struct jsonw *w, const struct report *rep)
       "model_p_at_r50", "model_p_at_r80",  "model_oracle",
   };
   jsonw_object_begin(w);
-  jsonw_key(w, "file");
-  jsonw_string(w, rep->file);
-  jsonw_key(w, "labeled");
-  jsonw_int(w, (int64_t)rep->n);
-  jsonw_key(w, "frustrated");
-  jsonw_int(w, (int64_t)rep->positives);
-  jsonw_key(w, "skipped_unlabeled");
-  jsonw_int(w, (int64_t)rep->skipped_unlabeled);
-  jsonw_key(w, "skipped_trained");
-  jsonw_int(w, (int64_t)rep->skipped_trained);
-  jsonw_key(w, "unreadable");
-  jsonw_int(w, (int64_t)rep->bad);
-  jsonw_key(w, "seconds");
-  jsonw_double(w, round(rep->seconds * 1000) / 1000);
+  jsonw_kv_string(w, "file", rep->file);
+  jsonw_kv_int(w, "labeled", (int64_t)rep->n);
+  jsonw_kv_int(w, "frustrated", (int64_t)rep->positives);
+  jsonw_kv_int(w, "skipped_unlabeled", (int64_t)rep->skipped_unlabeled);
+  jsonw_kv_int(w, "skipped_trained", (int64_t)rep->skipped_trained);
+  jsonw_kv_int(w, "unreadable", (int64_t)rep->bad);
+  jsonw_kv_double(w, "seconds", round(rep->seconds * 1000) / 1000);
   for (size_t i = 0; i < rep->n_rows; i++) {
     const struct row *r = &rep->rows[i];
     jsonw_key(w, keys[i]);
     jsonw_object_begin(w);
-    jsonw_key(w, "name");
-    jsonw_string(w, r->name);
-    jsonw_key(w, "threshold");
-    jsonw_double(w, r->threshold);
-    jsonw_key(w, "precision");
-    jsonw_double(w, r->precision);
-    jsonw_key(w, "recall");
-    jsonw_double(w, r->recall);
-    jsonw_key(w, "f1");
-    jsonw_double(w, r->f1);
+    jsonw_kv_string(w, "name", r->name);
+    jsonw_kv_double(w, "threshold", r->threshold);
+    jsonw_kv_double(w, "precision", r->precision);
+    jsonw_kv_double(w, "recall", r->recall);
+    jsonw_kv_double(w, "f1", r->f1);
     jsonw_object_end(w);
   }
   jsonw_object_end(w);
@@ -427,10 +415,8 @@ int cli_eval(int argc, char **argv)
   jsonw_init(&w, &out);
   if (json) {
     jsonw_object_begin(&w);
-    jsonw_key(&w, "model_threshold");
-    jsonw_double(&w, detector_threshold(det));
-    jsonw_key(&w, "model_sources");
-    jsonw_string(&w, m->sources);
+    jsonw_kv_double(&w, "model_threshold", detector_threshold(det));
+    jsonw_kv_string(&w, "model_sources", m->sources);
     jsonw_key(&w, "files");
     jsonw_array_begin(&w);
   } else {

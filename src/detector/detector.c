@@ -1692,20 +1692,15 @@ void detector_write_json(const struct detector_result *r, struct jsonw *w)
 {
   jsonw_key(w, "frustration");
   jsonw_object_begin(w);
-  jsonw_key(w, "score");
-  jsonw_double(w, r->score);
-  jsonw_key(w, "threshold");
-  jsonw_double(w, r->threshold);
-  jsonw_key(w, "frustrated");
-  jsonw_bool(w, r->frustrated);
+  jsonw_kv_double(w, "score", r->score);
+  jsonw_kv_double(w, "threshold", r->threshold);
+  jsonw_kv_bool(w, "frustrated", r->frustrated);
   jsonw_key(w, "reasons");
   jsonw_array_begin(w);
   for (size_t i = 0; i < r->n_reasons; i++) {
     jsonw_object_begin(w);
-    jsonw_key(w, "text");
-    jsonw_string(w, r->reasons[i].text);
-    jsonw_key(w, "weight");
-    jsonw_double(w, round(r->reasons[i].weight * 1000) / 1000);
+    jsonw_kv_string(w, "text", r->reasons[i].text);
+    jsonw_kv_double(w, "weight", round(r->reasons[i].weight * 1000) / 1000);
     jsonw_object_end(w);
   }
   jsonw_array_end(w);

@@ -31,26 +31,21 @@ static char *detector_json(const struct app *app)
   jsonw_key(&w, "detector");
   jsonw_string(&w,
                cfg->detector == CONFIG_DETECTOR_MODEL ? "model" : "polarity");
-  jsonw_key(&w, "threshold");
-  jsonw_double(&w, cfg->threshold);
-  jsonw_key(&w, "lexicon_words");
-  jsonw_int(&w, (int64_t)lexicon_size(app->lexicon));
+  jsonw_kv_double(&w, "threshold", cfg->threshold);
+  jsonw_kv_int(&w, "lexicon_words", (int64_t)lexicon_size(app->lexicon));
   jsonw_key(&w, "levels");
   jsonw_array_begin(&w);
   for (size_t i = 0; i < cfg->n_levels; i++) {
     const struct config_level *l = &cfg->levels[i];
     jsonw_object_begin(&w);
-    jsonw_key(&w, "name");
-    jsonw_string(&w, l->name);
+    jsonw_kv_string(&w, "name", l->name);
     jsonw_key(&w, "below");
     if (i == 0)
       jsonw_null(&w);
     else
       jsonw_double(&w, l->below);
-    jsonw_key(&w, "severity");
-    jsonw_string(&w, l->severity);
-    jsonw_key(&w, "sentiment");
-    jsonw_int(&w, l->sentiment);
+    jsonw_kv_string(&w, "severity", l->severity);
+    jsonw_kv_int(&w, "sentiment", l->sentiment);
     jsonw_object_end(&w);
   }
   jsonw_array_end(&w);

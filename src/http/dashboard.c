@@ -152,10 +152,8 @@ static void write_series(struct jsonw *w, const struct config *cfg,
                          int64_t width_ms)
 {
   jsonw_object_begin(w);
-  jsonw_key(w, "bucket_ms");
-  jsonw_int(w, width_ms);
-  jsonw_key(w, "start_ms");
-  jsonw_int(w, b[0].start_ms);
+  jsonw_kv_int(w, "bucket_ms", width_ms);
+  jsonw_kv_int(w, "start_ms", b[0].start_ms);
   jsonw_key(w, "messages");
   jsonw_array_begin(w);
   for (size_t i = 0; i < n; i++)
@@ -225,39 +223,25 @@ static void write_customers(struct jsonw *w,
   for (size_t i = 0; i < n; i++) {
     const struct store_stats_customer *c = &cs[i];
     jsonw_object_begin(w);
-    jsonw_key(w, "customer_id");
-    jsonw_string(w, c->customer_id);
-    jsonw_key(w, "score");
-    jsonw_double(w, c->score);
-    jsonw_key(w, "messages");
-    jsonw_int(w, c->messages);
-    jsonw_key(w, "max_level");
-    jsonw_int(w, c->max_level);
-    jsonw_key(w, "last_level");
-    jsonw_int(w, c->last_level);
-    jsonw_key(w, "avg_polarity");
-    jsonw_double(w, c->avg_polarity);
-    jsonw_key(w, "last_at_ms");
-    jsonw_int(w, c->last_at_ms);
-    jsonw_key(w, "alert_open");
-    jsonw_bool(w, c->alert_open);
+    jsonw_kv_string(w, "customer_id", c->customer_id);
+    jsonw_kv_double(w, "score", c->score);
+    jsonw_kv_int(w, "messages", c->messages);
+    jsonw_kv_int(w, "max_level", c->max_level);
+    jsonw_kv_int(w, "last_level", c->last_level);
+    jsonw_kv_double(w, "avg_polarity", c->avg_polarity);
+    jsonw_kv_int(w, "last_at_ms", c->last_at_ms);
+    jsonw_kv_bool(w, "alert_open", c->alert_open);
     jsonw_key(w, "recent");
     jsonw_array_begin(w);
     for (size_t k = 0; k < c->n_msgs; k++) {
       const struct store_stats_msg *m = &c->msgs[k];
       jsonw_object_begin(w);
-      jsonw_key(w, "at_ms");
-      jsonw_int(w, m->at_ms);
-      jsonw_key(w, "polarity");
-      jsonw_double(w, m->polarity);
-      jsonw_key(w, "level");
-      jsonw_int(w, m->level);
-      jsonw_key(w, "level_name");
-      jsonw_string(w, m->level_name ? m->level_name : "");
-      jsonw_key(w, "frustrated");
-      jsonw_bool(w, m->frustrated);
-      jsonw_key(w, "alert");
-      jsonw_string(w, store_alert_name(m->outcome));
+      jsonw_kv_int(w, "at_ms", m->at_ms);
+      jsonw_kv_double(w, "polarity", m->polarity);
+      jsonw_kv_int(w, "level", m->level);
+      jsonw_kv_string(w, "level_name", m->level_name ? m->level_name : "");
+      jsonw_kv_bool(w, "frustrated", m->frustrated);
+      jsonw_kv_string(w, "alert", store_alert_name(m->outcome));
       /* Both come from SQLite's json_group_array: valid JSON arrays. */
       jsonw_key(w, "words");
       jsonw_raw(w, m->words_json, strlen(m->words_json));
@@ -284,34 +268,21 @@ static void write_outbox(struct jsonw *w, struct outbox *ob, int64_t now_ms)
   struct outbox_stats os;
   outbox_stats(ob, &os);
   jsonw_object_begin(w);
-  jsonw_key(w, "mode");
-  jsonw_string(w, os.mode);
-  jsonw_key(w, "delivering");
-  jsonw_bool(w, os.delivering);
-  jsonw_key(w, "pending");
-  jsonw_int(w, os.pending);
-  jsonw_key(w, "oldest_pending_age_ms");
-  jsonw_int(w, os.oldest_pending_age_ms);
-  jsonw_key(w, "dead");
-  jsonw_int(w, os.dead);
-  jsonw_key(w, "attempts");
-  jsonw_int(w, os.attempts);
-  jsonw_key(w, "failures");
-  jsonw_int(w, os.failures);
+  jsonw_kv_string(w, "mode", os.mode);
+  jsonw_kv_bool(w, "delivering", os.delivering);
+  jsonw_kv_int(w, "pending", os.pending);
+  jsonw_kv_int(w, "oldest_pending_age_ms", os.oldest_pending_age_ms);
+  jsonw_kv_int(w, "dead", os.dead);
+  jsonw_kv_int(w, "attempts", os.attempts);
+  jsonw_kv_int(w, "failures", os.failures);
   jsonw_key(w, "last_success_ms");
   if (os.last_success_ms)
     jsonw_int(w, os.last_success_ms);
   else
     jsonw_null(w);
-  jsonw_key(w, "rate_limited");
-  jsonw_bool(w, os.rate_limited_until_ms > now_ms);
-  jsonw_key(w, "store_ok");
-  jsonw_bool(w, os.store_ok);
-  jsonw_key(w, "last_error");
-  if (os.last_error[0])
-    jsonw_string(w, os.last_error);
-  else
-    jsonw_null(w);
+  jsonw_kv_bool(w, "rate_limited", os.rate_limited_until_ms > now_ms);
+  jsonw_kv_bool(w, "store_ok", os.store_ok);
+  jsonw_kv_text(w, "last_error", os.last_error);
   jsonw_object_end(w);
 }
 
@@ -367,17 +338,14 @@ static void write_store_part(struct dashboard *d, struct jsonw *w,
 
   jsonw_key(w, "store");
   jsonw_object_begin(w);
-  jsonw_key(w, "ok");
-  jsonw_bool(w, rc == ERR_OK);
+  jsonw_kv_bool(w, "ok", rc == ERR_OK);
   jsonw_key(w, "error");
   if (rc)
     jsonw_string(w, err);
   else
     jsonw_null(w);
-  jsonw_key(w, "messages");
-  jsonw_int(w, total_msgs);
-  jsonw_key(w, "alerts");
-  jsonw_int(w, total_alerts);
+  jsonw_kv_int(w, "messages", total_msgs);
+  jsonw_kv_int(w, "alerts", total_alerts);
   jsonw_object_end(w);
   jsonw_key(w, "hour");
   write_series(w, d->cfg, hour, HOUR_BUCKETS, HOUR_BUCKET_MS);
@@ -398,8 +366,7 @@ static void build_stats(struct dashboard *d, struct buf *out)
   buf_reset(out);
   jsonw_init(&w, out);
   jsonw_object_begin(&w);
-  jsonw_key(&w, "now_ms");
-  jsonw_int(&w, now_ms);
+  jsonw_kv_int(&w, "now_ms", now_ms);
   jsonw_key(&w, "levels");
   jsonw_array_begin(&w);
   for (size_t l = 0; l < d->cfg->n_levels; l++)
@@ -415,20 +382,16 @@ static void build_stats(struct dashboard *d, struct buf *out)
     struct sse_stats ss;
     sse_hub_stats(d->sse, &ss);
     jsonw_object_begin(&w);
-    jsonw_key(&w, "subscribers");
-    jsonw_int(&w, (int64_t)ss.subscribers);
-    jsonw_key(&w, "published");
-    jsonw_int(&w, (int64_t)ss.published);
-    jsonw_key(&w, "dropped");
-    jsonw_int(&w, (int64_t)ss.dropped);
+    jsonw_kv_int(&w, "subscribers", (int64_t)ss.subscribers);
+    jsonw_kv_int(&w, "published", (int64_t)ss.published);
+    jsonw_kv_int(&w, "dropped", (int64_t)ss.dropped);
     jsonw_object_end(&w);
   } else {
     jsonw_null(&w);
   }
-  jsonw_key(&w, "cache_ms");
-  jsonw_int(&w, DASHBOARD_CACHE_MS);
-  jsonw_key(&w, "build_ms");
-  jsonw_double(&w, (double)((app_now_ns() - t0) / 1000u) / 1000.0);
+  jsonw_kv_int(&w, "cache_ms", DASHBOARD_CACHE_MS);
+  jsonw_kv_double(&w, "build_ms",
+                  (double)((app_now_ns() - t0) / 1000u) / 1000.0);
   jsonw_object_end(&w);
 }
 
@@ -501,22 +464,14 @@ void dashboard_publish_message(struct dashboard *d, const struct ingest_msg *m,
   buf_init(&b, SSE_EVENT_MAX);
   jsonw_init(&w, &b);
   jsonw_object_begin(&w);
-  jsonw_key(&w, "at_ms");
-  jsonw_int(&w, now_ms);
-  jsonw_key(&w, "customer_id");
-  jsonw_string(&w, m->customer_id);
-  jsonw_key(&w, "level");
-  jsonw_int(&w, (int64_t)m->level);
-  jsonw_key(&w, "level_name");
-  jsonw_string(&w, m->level_name);
-  jsonw_key(&w, "polarity");
-  jsonw_double(&w, m->polarity);
-  jsonw_key(&w, "frustrated");
-  jsonw_bool(&w, m->frustrated);
-  jsonw_key(&w, "alert");
-  jsonw_string(&w, store_alert_name(r->outcome));
-  jsonw_key(&w, "alert_id");
-  jsonw_int(&w, r->alert_id);
+  jsonw_kv_int(&w, "at_ms", now_ms);
+  jsonw_kv_string(&w, "customer_id", m->customer_id);
+  jsonw_kv_int(&w, "level", (int64_t)m->level);
+  jsonw_kv_string(&w, "level_name", m->level_name);
+  jsonw_kv_double(&w, "polarity", m->polarity);
+  jsonw_kv_bool(&w, "frustrated", m->frustrated);
+  jsonw_kv_string(&w, "alert", store_alert_name(r->outcome));
+  jsonw_kv_int(&w, "alert_id", r->alert_id);
   jsonw_object_end(&w);
   if (!jsonw_error(&w))
     sse_publish(d->sse, "message", buf_ptr(&b), b.len);
@@ -525,16 +480,11 @@ void dashboard_publish_message(struct dashboard *d, const struct ingest_msg *m,
     buf_reset(&b);
     jsonw_init(&w, &b);
     jsonw_object_begin(&w);
-    jsonw_key(&w, "at_ms");
-    jsonw_int(&w, now_ms);
-    jsonw_key(&w, "alert_id");
-    jsonw_int(&w, r->alert_id);
-    jsonw_key(&w, "customer_id");
-    jsonw_string(&w, m->customer_id);
-    jsonw_key(&w, "outcome");
-    jsonw_string(&w, store_alert_name(r->outcome));
-    jsonw_key(&w, "level_name");
-    jsonw_string(&w, m->level_name);
+    jsonw_kv_int(&w, "at_ms", now_ms);
+    jsonw_kv_int(&w, "alert_id", r->alert_id);
+    jsonw_kv_string(&w, "customer_id", m->customer_id);
+    jsonw_kv_string(&w, "outcome", store_alert_name(r->outcome));
+    jsonw_kv_string(&w, "level_name", m->level_name);
     jsonw_object_end(&w);
     if (!jsonw_error(&w))
       sse_publish(d->sse, "alert", buf_ptr(&b), b.len);
@@ -563,20 +513,13 @@ void dashboard_tick(void *ctx)
   buf_init(&b, SSE_EVENT_MAX);
   jsonw_init(&w, &b);
   jsonw_object_begin(&w);
-  jsonw_key(&w, "at_ms");
-  jsonw_int(&w, wall_ms());
-  jsonw_key(&w, "mode");
-  jsonw_string(&w, os.mode);
-  jsonw_key(&w, "pending");
-  jsonw_int(&w, os.pending);
-  jsonw_key(&w, "oldest_pending_age_ms");
-  jsonw_int(&w, os.oldest_pending_age_ms);
-  jsonw_key(&w, "dead");
-  jsonw_int(&w, os.dead);
-  jsonw_key(&w, "attempts");
-  jsonw_int(&w, os.attempts);
-  jsonw_key(&w, "failures");
-  jsonw_int(&w, os.failures);
+  jsonw_kv_int(&w, "at_ms", wall_ms());
+  jsonw_kv_string(&w, "mode", os.mode);
+  jsonw_kv_int(&w, "pending", os.pending);
+  jsonw_kv_int(&w, "oldest_pending_age_ms", os.oldest_pending_age_ms);
+  jsonw_kv_int(&w, "dead", os.dead);
+  jsonw_kv_int(&w, "attempts", os.attempts);
+  jsonw_kv_int(&w, "failures", os.failures);
   jsonw_object_end(&w);
   if (!jsonw_error(&w))
     sse_publish(d->sse, "outbox", buf_ptr(&b), b.len);

@@ -157,13 +157,10 @@ static void write_error(struct http_response *resp, int status,
   buf_reset(&resp->body);
   jsonw_init(&w, &resp->body);
   jsonw_object_begin(&w);
-  jsonw_key(&w, "error");
-  jsonw_string(&w, code);
-  jsonw_key(&w, "message");
-  jsonw_string(&w, message);
+  jsonw_kv_string(&w, "error", code);
+  jsonw_kv_string(&w, "message", message);
   if (index >= 0) {
-    jsonw_key(&w, "index");
-    jsonw_int(&w, index);
+    jsonw_kv_int(&w, "index", index);
   }
   jsonw_object_end(&w);
 }
@@ -715,19 +712,15 @@ static enum err score_message(struct app *app, struct routes_scratch *s,
   s->json_off[i] = s->strs.len;
   jsonw_init(&w, &s->strs);
   jsonw_object_begin(&w);
-  jsonw_key(&w, "customer_id");
-  jsonw_string(&w, m->customer_id);
+  jsonw_kv_string(&w, "customer_id", m->customer_id);
   if (m->message_id) {
-    jsonw_key(&w, "message_id");
-    jsonw_string(&w, m->message_id);
+    jsonw_kv_string(&w, "message_id", m->message_id);
   }
   if (m->conversation_id) {
-    jsonw_key(&w, "conversation_id");
-    jsonw_string(&w, m->conversation_id);
+    jsonw_kv_string(&w, "conversation_id", m->conversation_id);
   }
   if (m->source_display_id) {
-    jsonw_key(&w, "source_display_id");
-    jsonw_string(&w, m->source_display_id);
+    jsonw_kv_string(&w, "source_display_id", m->source_display_id);
   }
   analysis_write_fields(cfg, &a, &w);
   jsonw_object_end(&w);
@@ -858,8 +851,7 @@ static void write_answer(struct app *app, struct routes_scratch *s,
   }
   if (s->batch) {
     jsonw_array_end(&w);
-    jsonw_key(&w, "count");
-    jsonw_int(&w, (int64_t)s->n_pending);
+    jsonw_kv_int(&w, "count", (int64_t)s->n_pending);
     jsonw_object_end(&w);
   }
   resp->status = 200;
@@ -966,8 +958,7 @@ static bool devrev_event(struct app *app, struct routes_scratch *s,
   if (ev.kind == DEVREV_EVENT_VERIFY) {
     /* Echoed byte for byte; answering changes nothing. */
     jsonw_object_begin(&w);
-    jsonw_key(&w, "challenge");
-    jsonw_string(&w, ev.challenge);
+    jsonw_kv_string(&w, "challenge", ev.challenge);
     jsonw_object_end(&w);
     resp->status = 200;
     buf_puts(&resp->note, resp->note.len ? " devrev=verify" : "devrev=verify");
@@ -991,13 +982,10 @@ static bool devrev_event(struct app *app, struct routes_scratch *s,
   }
   if (ev.kind == DEVREV_EVENT_IGNORED) {
     jsonw_object_begin(&w);
-    jsonw_key(&w, "status");
-    jsonw_string(&w, "ignored");
-    jsonw_key(&w, "reason");
-    jsonw_string(&w, ev.ignored);
+    jsonw_kv_string(&w, "status", "ignored");
+    jsonw_kv_string(&w, "reason", ev.ignored);
     if (ev.id) {
-      jsonw_key(&w, "event_id");
-      jsonw_string(&w, ev.id);
+      jsonw_kv_string(&w, "event_id", ev.id);
     }
     jsonw_object_end(&w);
     resp->status = 200;
@@ -1379,8 +1367,7 @@ static void handle_slash(struct app *app, struct routes_scratch *s,
       head = s->verdict.len;
     buf_reset(&s->text); /* the decoded form text is not needed any more */
     slack_escape(&s->text, v, s->verdict.len);
-    jsonw_key(&w, "response_type");
-    jsonw_string(&w, "ephemeral");
+    jsonw_kv_string(&w, "response_type", "ephemeral");
     jsonw_key(&w, "text");
     jsonw_string_len(&w, buf_ptr(&s->text), s->text.len);
     buf_reset(&s->text);
@@ -1391,12 +1378,10 @@ static void handle_slash(struct app *app, struct routes_scratch *s,
     jsonw_key(&w, "blocks");
     jsonw_array_begin(&w);
     jsonw_object_begin(&w);
-    jsonw_key(&w, "type");
-    jsonw_string(&w, "section");
+    jsonw_kv_string(&w, "type", "section");
     jsonw_key(&w, "text");
     jsonw_object_begin(&w);
-    jsonw_key(&w, "type");
-    jsonw_string(&w, "mrkdwn");
+    jsonw_kv_string(&w, "type", "mrkdwn");
     jsonw_key(&w, "text");
     jsonw_string_len(&w, buf_ptr(&s->text), s->text.len);
     jsonw_object_end(&w);
@@ -1414,20 +1399,15 @@ static void handle_slash(struct app *app, struct routes_scratch *s,
     buf_append(&s->text, buf_ptr(&s->verdict), s->verdict.len);
     jsonw_key(&w, "timeline_entry");
     jsonw_object_begin(&w);
-    jsonw_key(&w, "object");
-    jsonw_string(&w, source_id);
-    jsonw_key(&w, "type");
-    jsonw_string(&w, "timeline_comment");
-    jsonw_key(&w, "body_type");
-    jsonw_string(&w, "text");
+    jsonw_kv_string(&w, "object", source_id);
+    jsonw_kv_string(&w, "type", "timeline_comment");
+    jsonw_kv_string(&w, "body_type", "text");
     jsonw_key(&w, "body");
     jsonw_string_len(&w, buf_ptr(&s->text), s->text.len);
-    jsonw_key(&w, "visibility");
-    jsonw_string(&w, "internal");
+    jsonw_kv_string(&w, "visibility", "internal");
     jsonw_object_end(&w);
     if (actor_id) {
-      jsonw_key(&w, "actor_id");
-      jsonw_string(&w, actor_id);
+      jsonw_kv_string(&w, "actor_id", actor_id);
     }
   }
   analysis_write_fields(app->cfg, &a, &w);
@@ -1494,18 +1474,12 @@ static void write_store(struct app *app, const struct committer_stats *cs,
   public_url(app->cfg->database_url, url, sizeof url);
   jsonw_key(w, "store");
   jsonw_object_begin(w);
-  jsonw_key(w, "ok");
-  jsonw_bool(w, store_ok(cs));
-  jsonw_key(w, "url");
-  jsonw_string(w, url);
-  jsonw_key(w, "messages_committed");
-  jsonw_int(w, (int64_t)cs->messages);
-  jsonw_key(w, "transactions");
-  jsonw_int(w, (int64_t)cs->transactions);
-  jsonw_key(w, "failed_commits");
-  jsonw_int(w, (int64_t)cs->failed_transactions);
-  jsonw_key(w, "queued_messages");
-  jsonw_int(w, (int64_t)cs->queued_msgs);
+  jsonw_kv_bool(w, "ok", store_ok(cs));
+  jsonw_kv_string(w, "url", url);
+  jsonw_kv_int(w, "messages_committed", (int64_t)cs->messages);
+  jsonw_kv_int(w, "transactions", (int64_t)cs->transactions);
+  jsonw_kv_int(w, "failed_commits", (int64_t)cs->failed_transactions);
+  jsonw_kv_int(w, "queued_messages", (int64_t)cs->queued_msgs);
   jsonw_key(w, "last_commit");
   json_time(w, cs->last_commit_ms);
   jsonw_key(w, "last_error");
@@ -1520,26 +1494,19 @@ static void write_delivery(const struct outbox_stats *os, struct jsonw *w)
 {
   jsonw_key(w, "delivery");
   jsonw_object_begin(w);
-  jsonw_key(w, "mode");
-  jsonw_string(w, os->mode ? os->mode : "record-only");
-  jsonw_key(w, "configured");
-  jsonw_bool(w, os->delivering);
-  jsonw_key(w, "pending");
-  jsonw_int(w, os->pending);
-  jsonw_key(w, "oldest_pending_age_s");
-  jsonw_double(w, (double)os->oldest_pending_age_ms / 1e3);
+  jsonw_kv_string(w, "mode", os->mode ? os->mode : "record-only");
+  jsonw_kv_bool(w, "configured", os->delivering);
+  jsonw_kv_int(w, "pending", os->pending);
+  jsonw_kv_double(w, "oldest_pending_age_s",
+                  (double)os->oldest_pending_age_ms / 1e3);
   jsonw_key(w, "last_success");
   json_time(w, os->last_success_ms);
-  jsonw_key(w, "attempts");
-  jsonw_int(w, os->attempts);
-  jsonw_key(w, "failures");
-  jsonw_int(w, os->failures);
-  jsonw_key(w, "dead_letters");
-  jsonw_int(w, os->dead);
+  jsonw_kv_int(w, "attempts", os->attempts);
+  jsonw_kv_int(w, "failures", os->failures);
+  jsonw_kv_int(w, "dead_letters", os->dead);
   jsonw_key(w, "rate_limited_until");
   json_time(w, os->rate_limited_until_ms);
-  jsonw_key(w, "store_ok");
-  jsonw_bool(w, os->store_ok);
+  jsonw_kv_bool(w, "store_ok", os->store_ok);
   jsonw_key(w, "last_error");
   if (os->last_error[0])
     jsonw_string(w, os->last_error);
@@ -1553,18 +1520,12 @@ static void write_security(const struct config *cfg, struct jsonw *w)
 {
   jsonw_key(w, "security");
   jsonw_object_begin(w);
-  jsonw_key(w, "api_token");
-  jsonw_bool(w, *cfg->api_token);
-  jsonw_key(w, "webhook_secret");
-  jsonw_bool(w, *cfg->webhook_secret);
-  jsonw_key(w, "devrev_webhook_secret");
-  jsonw_bool(w, *cfg->devrev_webhook_secret);
-  jsonw_key(w, "slack_signing_secret");
-  jsonw_bool(w, *cfg->slack_signing_secret);
-  jsonw_key(w, "tls");
-  jsonw_bool(w, *cfg->tls_cert);
-  jsonw_key(w, "rate_limit");
-  jsonw_int(w, cfg->rate_limit);
+  jsonw_kv_bool(w, "api_token", *cfg->api_token);
+  jsonw_kv_bool(w, "webhook_secret", *cfg->webhook_secret);
+  jsonw_kv_bool(w, "devrev_webhook_secret", *cfg->devrev_webhook_secret);
+  jsonw_kv_bool(w, "slack_signing_secret", *cfg->slack_signing_secret);
+  jsonw_kv_bool(w, "tls", *cfg->tls_cert);
+  jsonw_kv_int(w, "rate_limit", cfg->rate_limit);
   jsonw_object_end(w);
 }
 
@@ -1586,12 +1547,9 @@ static void handle_health(struct app *app, struct routes_scratch *s,
   struct jsonw w;
   jsonw_init(&w, &resp->body);
   jsonw_object_begin(&w);
-  jsonw_key(&w, "status");
-  jsonw_string(&w, ok ? "ok" : "store_unavailable");
-  jsonw_key(&w, "version");
-  jsonw_string(&w, FA_VERSION);
-  jsonw_key(&w, "uptime_s");
-  jsonw_int(&w, (int64_t)app_uptime_s(app));
+  jsonw_kv_string(&w, "status", ok ? "ok" : "store_unavailable");
+  jsonw_kv_string(&w, "version", FA_VERSION);
+  jsonw_kv_int(&w, "uptime_s", (int64_t)app_uptime_s(app));
   jsonw_key(&w, "detector");
   jsonw_raw(&w, app->detector_json, strlen(app->detector_json));
   if (app->committer)

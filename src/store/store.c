@@ -403,10 +403,8 @@ static char *facts_payload(const struct ingest_msg *m)
       jsonw_string(&w, m->text);
     }
   }
-  jsonw_key(&w, "polarity");
-  jsonw_double(&w, m->polarity);
-  jsonw_key(&w, "subjectivity");
-  jsonw_double(&w, m->subjectivity);
+  jsonw_kv_double(&w, "polarity", m->polarity);
+  jsonw_kv_double(&w, "subjectivity", m->subjectivity);
   key_str(&w, "level", m->level_name);
   key_str(&w, "severity", m->severity);
   key_str(&w, "words", m->words);
@@ -437,8 +435,7 @@ static char *source_update_payload(const struct ingest_msg *m,
     key_str(&w, "severity", severity);
   if (pol->source_sentiment && level < pol->n_levels &&
       level < STORE_MAX_LEVELS && pol->sentiments[level] > 0) {
-    jsonw_key(&w, "sentiment");
-    jsonw_int(&w, pol->sentiments[level]);
+    jsonw_kv_int(&w, "sentiment", pol->sentiments[level]);
   }
   jsonw_object_end(&w);
   return buf_take(&b);

@@ -52,6 +52,27 @@ static void utf8_validation(void)
   CHECK_INT(cp, 0x1F621);
 }
 
+static void jsonw_key_value_helpers(void)
+{
+  struct buf b;
+  buf_init(&b, 0);
+  struct jsonw w;
+  jsonw_init(&w, &b);
+  jsonw_object_begin(&w);
+  jsonw_kv_string(&w, "s", "x\"y");
+  jsonw_kv_string(&w, "none", NULL);
+  jsonw_kv_text(&w, "empty", "");
+  jsonw_kv_text(&w, "t", "z");
+  jsonw_kv_int(&w, "i", -42);
+  jsonw_kv_bool(&w, "b", true);
+  jsonw_kv_double(&w, "d", 0.5);
+  jsonw_object_end(&w);
+  CHECK_INT(jsonw_error(&w), ERR_OK);
+  CHECK_STR(buf_ptr(&b), "{\"s\":\"x\\\"y\",\"none\":null,\"empty\":null,"
+                    "\"t\":\"z\",\"i\":-42,\"b\":true,\"d\":0.5}");
+  buf_cleanup(&b);
+}
+
 static void jsonw_writes_nested_values(void)
 {
   struct buf b;
@@ -165,6 +186,7 @@ int main(void)
   RUN(buf_refuses_past_limit);
   RUN(utf8_validation);
   RUN(jsonw_writes_nested_values);
+  RUN(jsonw_key_value_helpers);
   RUN(jsonw_shortest_doubles);
   HARNESS_EXIT();
 }
