@@ -410,63 +410,58 @@ static inline bool may_go(const char *text, size_t len, size_t pos)
   return pos < len && opens_goer[(unsigned char)text[pos]];
 }
 
-/* The first byte of text[i..i + 16) flagged in m (scan16) where its token
- * changes, or len. */
-static ALWAYS_INLINE size_t first_change(const char *text, size_t len, size_t i,
-                                         unsigned m)
+/* Is text[c], flagged by a scan for set, what set looks for: a byte
+ * where its token changes (changes_at) for SCAN_CHANGES, white space for
+ * SCAN_BLANKS? */
+static ALWAYS_INLINE bool confirmed(const char *text, size_t len, size_t c,
+                                    enum scan_set set)
+{
+  return set == SCAN_CHANGES ? changes_at(text, len, c) : is_space(text[c]);
+}
+
+/* The first byte of text[i..i + 16) flagged in m (scan16) and confirmed,
+ * or len. */
+static ALWAYS_INLINE size_t first_of(const char *text, size_t len, size_t i,
+                                     unsigned m, enum scan_set set)
 {
   for (; m; m &= m - 1) {
     size_t c = i + lowest_bit(m);
-    if (changes_at(text, len, c))
+    if (confirmed(text, len, c, set))
       return c;
   }
   return len;
 }
 
-/* The first byte at or after text[i] (i <= len) where its token changes
- * (changes_at), a '\n' included, or len. The loop over whole blocks stays
- * short: most blocks flag nothing. */
-static ALWAYS_INLINE size_t next_change(const char *text, size_t len, size_t i)
+/* The first byte at or after text[i] (i <= len) that set looks for and
+ * confirmed says is one, or len. The loop over whole blocks stays short:
+ * most blocks flag nothing. */
+static ALWAYS_INLINE size_t next_of(const char *text, size_t len, size_t i,
+                                    enum scan_set set)
 {
   const unsigned char *u = (const unsigned char *)text;
   for (size_t last = len > 16 ? len - 16 : 0; i < last; i += 16) {
-    unsigned m = scan16(u + i, SCAN_CHANGES);
-    size_t c = m ? first_change(text, len, i, m) : len;
+    unsigned m = scan16(u + i, set);
+    size_t c = m ? first_of(text, len, i, m, set) : len;
     if (c < len)
       return c;
   }
   if (i == len)
     return len;
-  return first_change(text, len, i, scan_last(text, len, i, SCAN_CHANGES));
+  return first_of(text, len, i, scan_last(text, len, i, set), set);
 }
 
-/* The first byte of text[i..i + 16) flagged in m (scan16) that is white
- * space, or len. */
-static ALWAYS_INLINE size_t first_space(const char *text, size_t len, size_t i,
-                                        unsigned m)
+/* The first byte at or after text[i] where its token changes (changes_at),
+ * a '\n' included, or len. */
+static ALWAYS_INLINE size_t next_change(const char *text, size_t len, size_t i)
 {
-  for (; m; m &= m - 1) {
-    size_t c = i + lowest_bit(m);
-    if (is_space(text[c]))
-      return c;
-  }
-  return len;
+  return next_of(text, len, i, SCAN_CHANGES);
 }
 
 /* The end of the token that holds text[i]: the first white space at or
  * after text[i] (i <= len), or len. */
 static ALWAYS_INLINE size_t token_end(const char *text, size_t len, size_t i)
 {
-  const unsigned char *u = (const unsigned char *)text;
-  for (size_t last = len > 16 ? len - 16 : 0; i < last; i += 16) {
-    unsigned m = scan16(u + i, SCAN_BLANKS);
-    size_t c = m ? first_space(text, len, i, m) : len;
-    if (c < len)
-      return c;
-  }
-  if (i == len)
-    return len;
-  return first_space(text, len, i, scan_last(text, len, i, SCAN_BLANKS));
+  return next_of(text, len, i, SCAN_BLANKS);
 }
 
 bool detector_clean_keeps(const char *text, size_t len)
