@@ -720,54 +720,53 @@ out:
   return out->cls == DEVREV_OK ? ERR_OK : ERR_NET;
 }
 
+/* post, for a request built for it: frees json. */
+static enum err post_built(struct devrev *dv, enum devrev_op op,
+                           const char *path, char *json,
+                           struct devrev_reply *out)
+{
+  enum err rc = post(dv, op, path, json, out);
+  free(json);
+  return rc;
+}
+
 enum err devrev_create_ticket(struct devrev *dv, const struct devrev_alert *a,
                               struct devrev_reply *out)
 {
-  char *json = devrev_create_request(&dv->cfg, a);
-  enum err rc = post(dv, DEVREV_OP_CREATE, "/works.create", json, out);
-  free(json);
-  return rc;
+  return post_built(dv, DEVREV_OP_CREATE, "/works.create",
+                    devrev_create_request(&dv->cfg, a), out);
 }
 
 enum err devrev_add_comment(struct devrev *dv, const char *ticket_id,
                             const struct devrev_alert *a,
                             struct devrev_reply *out)
 {
-  char *json = devrev_comment_request(ticket_id, a);
-  enum err rc =
-      post(dv, DEVREV_OP_COMMENT, "/timeline-entries.create", json, out);
-  free(json);
-  return rc;
+  return post_built(dv, DEVREV_OP_COMMENT, "/timeline-entries.create",
+                    devrev_comment_request(ticket_id, a), out);
 }
 
 enum err devrev_update_severity(struct devrev *dv, const char *ticket_id,
                                 const char *severity, struct devrev_reply *out)
 {
-  char *json = devrev_update_request(ticket_id, severity);
-  enum err rc = post(dv, DEVREV_OP_UPDATE, "/works.update", json, out);
-  free(json);
-  return rc;
+  return post_built(dv, DEVREV_OP_UPDATE, "/works.update",
+                    devrev_update_request(ticket_id, severity), out);
 }
 
 enum err devrev_add_source_comment(struct devrev *dv, const char *object,
                                    const struct devrev_alert *a,
                                    struct devrev_reply *out)
 {
-  char *json = devrev_source_comment_request(object, a);
-  enum err rc =
-      post(dv, DEVREV_OP_COMMENT, "/timeline-entries.create", json, out);
-  free(json);
-  return rc;
+  return post_built(dv, DEVREV_OP_COMMENT, "/timeline-entries.create",
+                    devrev_source_comment_request(object, a), out);
 }
 
 enum err devrev_update_source(struct devrev *dv, const char *work_id,
                               const char *severity, int sentiment,
                               struct devrev_reply *out)
 {
-  char *json = devrev_source_update_request(work_id, severity, sentiment);
-  enum err rc = post(dv, DEVREV_OP_UPDATE, "/works.update", json, out);
-  free(json);
-  return rc;
+  return post_built(dv, DEVREV_OP_UPDATE, "/works.update",
+                    devrev_source_update_request(work_id, severity, sentiment),
+                    out);
 }
 
 enum err devrev_find_ticket(struct devrev *dv, const char *alert_key,
@@ -779,8 +778,7 @@ enum err devrev_find_ticket(struct devrev *dv, const char *alert_key,
   for (int page = 0; page < DEVREV_LIST_PAGES; page++) {
     char *json = devrev_list_request(&dv->cfg, created_after_ms,
                                      *cursor ? cursor : NULL);
-    rc = post(dv, DEVREV_OP_LIST, "/works.list", json, out);
-    free(json);
+    rc = post_built(dv, DEVREV_OP_LIST, "/works.list", json, out);
     total_ms += out->duration_ms;
     if (rc)
       break;
