@@ -59,18 +59,43 @@ void jsonw_object_end(struct jsonw *w) { close_(w, '}'); }
 void jsonw_array_begin(struct jsonw *w) { open(w, '['); }
 void jsonw_array_end(struct jsonw *w) { close_(w, ']'); }
 
-enum err jsonw_escape(struct buf *out, const char *s, size_t len)
+/* Writes into esc (room for 6) the escape of c, a byte JSON strings may
+ * not hold as it is (below 0x20, '"' or '\\'); returns its length. */
+static size_t escape_byte(unsigned char c, char *esc)
 {
   static const char hex[] = "0123456789abcdef";
-  enum err rc = buf_putc(out, '"');
-  size_t run = 0; /* start of the pending run of plain bytes */
-  for (size_t i = 0; i < len && !rc; i++) {
-    /* Eight plain bytes at a time: none below 0x20 (a borrow from a byte
-     * that is flags it; the bytes after a flagged one may be flagged
-     * wrongly, which only sends them to the byte loop), '"' or '\\'
-     * (zero bytes of x ^ those). */
+  esc[0] = '\\';
+  switch (c) {
+  case '"': esc[1] = '"'; return 2;
+  case '\\': esc[1] = '\\'; return 2;
+  case '\n': esc[1] = 'n'; return 2;
+  case '\r': esc[1] = 'r'; return 2;
+  case '\t': esc[1] = 't'; return 2;
+  case '\b': esc[1] = 'b'; return 2;
+  case '\f': esc[1] = 'f'; return 2;
+  default:
+    memcpy(esc + 1, "u00", 3);
+    esc[4] = hex[c >> 4];
+    esc[5] = hex[c & 15];
+    return 6;
+  }
+}
+
+static bool plain_byte(unsigned char c)
+{
+  return c >= 0x20 && c != '"' && c != '\\';
+}
+
+/* The first byte at or after s[i] that needs escaping, or len. Eight
+ * plain bytes at a time: none below 0x20 (a borrow from a byte that is
+ * flags it; the bytes after a flagged one may be flagged wrongly, which
+ * only sends them to the byte loop), '"' or '\\' (zero bytes of x ^
+ * those). */
+static size_t next_escape(const char *s, size_t len, size_t i)
+{
+  const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+  for (;;) {
     while (len - i >= 8) {
-      const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
       uint64_t x;
       memcpy(&x, s + i, sizeof x);
       uint64_t q = x ^ ones * '"', b = x ^ ones * '\\';
@@ -80,40 +105,44 @@ enum err jsonw_escape(struct buf *out, const char *s, size_t len)
         break;
       i += 8;
     }
-    if (i >= len)
-      break;
-    unsigned char c = (unsigned char)s[i];
-    if (c >= 0x20 && c != '"' && c != '\\')
-      continue;
-    rc = buf_append(out, s + run, i - run);
-    run = i + 1;
-    if (rc)
-      break;
-    char esc[7] = {'\\', 0};
-    size_t n = 2;
-    switch (c) {
-    case '"': esc[1] = '"'; break;
-    case '\\': esc[1] = '\\'; break;
-    case '\n': esc[1] = 'n'; break;
-    case '\r': esc[1] = 'r'; break;
-    case '\t': esc[1] = 't'; break;
-    case '\b': esc[1] = 'b'; break;
-    case '\f': esc[1] = 'f'; break;
-    default:
-      esc[1] = 'u';
-      esc[2] = '0';
-      esc[3] = '0';
-      esc[4] = hex[c >> 4];
-      esc[5] = hex[c & 15];
-      n = 6;
-    }
-    rc = buf_append(out, esc, n);
+    if (i == len || !plain_byte((unsigned char)s[i]))
+      return i;
+    i++;
   }
-  if (!rc)
-    rc = buf_append(out, s + run, len - run);
+}
+
+enum err jsonw_escape(struct buf *out, const char *s, size_t len)
+{
+  enum err rc = buf_putc(out, '"');
+  for (size_t i = 0; i < len && !rc;) {
+    size_t e = next_escape(s, len, i);
+    rc = buf_append(out, s + i, e - i);
+    if (rc || e == len)
+      break;
+    char esc[6];
+    rc = buf_append(out, esc, escape_byte((unsigned char)s[e], esc));
+    i = e + 1;
+  }
   if (!rc)
     rc = buf_putc(out, '"');
   return rc;
+}
+
+size_t jsonw_escape_into(char *out, const char *s, size_t len)
+{
+  size_t o = 0;
+  out[o++] = '"';
+  for (size_t i = 0; i < len;) {
+    size_t e = next_escape(s, len, i);
+    memcpy(out + o, s + i, e - i);
+    o += e - i;
+    if (e == len)
+      break;
+    o += escape_byte((unsigned char)s[e], out + o);
+    i = e + 1;
+  }
+  out[o++] = '"';
+  return o;
 }
 
 void jsonw_key(struct jsonw *w, const char *key)

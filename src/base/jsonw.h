@@ -56,6 +56,11 @@ enum err jsonw_error(const struct jsonw *w);
  * are escaped. */
 enum err jsonw_escape(struct buf *out, const char *s, size_t len);
 
+/* jsonw_escape into out, which has room for 6 * len + 2 bytes (the worst
+ * case); returns the length written. For writers that build a line in
+ * place. */
+size_t jsonw_escape_into(char *out, const char *s, size_t len);
+
 /* Formats v into out (room for 32 bytes) as the shortest decimal that
  * round-trips; returns the length. Non-finite values give "null". */
 size_t jsonw_format_double(double v, char *out);

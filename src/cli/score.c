@@ -645,9 +645,8 @@ static size_t format_milli(double w, char *out)
  * length. */
 static size_t put_reasons(const struct detector_result *r, char *out)
 {
-  static const char hex[] = "0123456789abcdef";
-  static const char head[] = ", \"reasons\": [", text[] = "{\"text\": \"",
-                    weight[] = "\", \"weight\": ";
+  static const char head[] = ", \"reasons\": [", text[] = "{\"text\": ",
+                    weight[] = ", \"weight\": ";
   size_t o = sizeof head - 1;
   memcpy(out, head, o);
   for (size_t i = 0; i < r->n_reasons; i++) {
@@ -657,21 +656,8 @@ static size_t put_reasons(const struct detector_result *r, char *out)
     }
     memcpy(out + o, text, sizeof text - 1);
     o += sizeof text - 1;
-    for (const unsigned char *p = (const unsigned char *)r->reasons[i].text;
-         *p; p++) {
-      unsigned char c = *p;
-      if (c >= 0x20 && c != '"' && c != '\\') {
-        out[o++] = (char)c;
-      } else if (c == '"' || c == '\\') {
-        out[o++] = '\\';
-        out[o++] = (char)c;
-      } else {
-        memcpy(out + o, "\\u00", 4);
-        out[o + 4] = hex[c >> 4];
-        out[o + 5] = hex[c & 15];
-        o += 6;
-      }
-    }
+    const char *t = r->reasons[i].text;
+    o += jsonw_escape_into(out + o, t, strlen(t));
     memcpy(out + o, weight, sizeof weight - 1);
     o += sizeof weight - 1;
     o += format_milli(r->reasons[i].weight, out + o);

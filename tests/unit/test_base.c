@@ -52,6 +52,27 @@ static void utf8_validation(void)
   CHECK_INT(cp, 0x1F621);
 }
 
+/* jsonw_escape_into writes what jsonw_escape appends, byte for byte. */
+static void jsonw_escape_into_matches_escape(void)
+{
+  static const char *const cases[] = {
+      "", "plain text, longer than eight bytes", "q\"uote\\back",
+      "\n\r\t\b\f\x01\x1f", "caf\xc3\xa9 \xf0\x9f\x98\x80 \"tail\"",
+      "0123456789abcdef\x7f\"", "\"\"\"\"\"\"\"\"\""};
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    const char *c = cases[k];
+    size_t len = strlen(c);
+    struct buf b;
+    buf_init(&b, 0);
+    CHECK_INT(jsonw_escape(&b, c, len), ERR_OK);
+    char out[6 * 64 + 2];
+    size_t n = jsonw_escape_into(out, c, len);
+    CHECK_INT(n, b.len);
+    CHECK(n == b.len && !memcmp(out, buf_ptr(&b), n));
+    buf_cleanup(&b);
+  }
+}
+
 static void jsonw_key_value_helpers(void)
 {
   struct buf b;
@@ -187,6 +208,7 @@ int main(void)
   RUN(utf8_validation);
   RUN(jsonw_writes_nested_values);
   RUN(jsonw_key_value_helpers);
+  RUN(jsonw_escape_into_matches_escape);
   RUN(jsonw_shortest_doubles);
   HARNESS_EXIT();
 }
