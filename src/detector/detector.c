@@ -936,21 +936,22 @@ static void read_tokens(const struct detector *d, struct scratch *s,
   for (size_t k = 0; k < n; k++) {
     size_t start = s->tok_start[k], end = s->tok_end[k];
     const struct token_record *rec = recs[k];
-    /* A token new to the memo may come twice in a message: the second
-     * finds what the first added. */
-    if (!rec)
-      rec = find_token(d, s, start, end);
+    struct memo_key key;
+    uint32_t hash = 0;
+    bool keep = !rec && end - start <= MEMO_KEY_MAX;
+    if (keep) {
+      /* A token new to the memo may come twice in a message: the second
+       * finds what the first added. */
+      memo_key_of(d->tokens, s->ct + start, end - start, &key);
+      hash = memo_hash(&key);
+      rec = memo_find(d->tokens, &key, hash);
+    }
     if (!rec) {
       sp->nw = nw;
       sp->no = no;
       sp->ng = ng;
       sp->prev_b = prev;
-      struct memo_key key;
-      bool keep = end - start <= MEMO_KEY_MAX;
-      if (keep)
-        memo_key_of(d->tokens, s->ct + start, end - start, &key);
-      read_new_token(d, s, sp, start, end, len, keep ? &key : NULL,
-                     keep ? memo_hash(&key) : 0);
+      read_new_token(d, s, sp, start, end, len, keep ? &key : NULL, hash);
       words = s->words; /* room was made, but to be sure */
       nw = sp->nw;
       no = sp->no;
