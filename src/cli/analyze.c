@@ -9,6 +9,7 @@
 #include "analysis/analysis.h"
 #include "base/buf.h"
 #include "base/jsonw.h"
+#include "detector/model_file.h"
 #include "sentiment/lexicon.h"
 #include "sentiment/polarity.h"
 
@@ -121,7 +122,7 @@ int cli_analyze(int argc, char **argv)
   }
   rc = analysis_detector_new(&cfg, &det);
   if (rc) {
-    fprintf(stderr, "analyze: detector: %s\n", err_str(rc));
+    fprintf(stderr, "analyze: detector: %s\n", detector_model_error(rc));
     goto out;
   }
   struct analysis a;

@@ -386,7 +386,8 @@ int cli_eval(int argc, char **argv)
   enum err rc = load_model(model_path, &m);
   if (rc) {
     fprintf(stderr, "eval: cannot load the model%s%s: %s\n",
-            model_path ? " " : "", model_path ? model_path : "", err_str(rc));
+            model_path ? " " : "", model_path ? model_path : "",
+            detector_model_error(rc));
     return 1;
   }
   struct lexicon *lx = NULL;

@@ -32,6 +32,7 @@
 #include "base/jsonw.h"
 #include "base/utf8.h"
 #include "base/xalloc.h"
+#include "detector/model_file.h"
 #include "sentiment/lexicon.h"
 #include "sentiment/polarity.h"
 
@@ -930,7 +931,7 @@ int cli_score(int argc, char **argv)
   }
   rc = analysis_detector_new(&cfg, &det);
   if (rc) {
-    fprintf(stderr, "score: detector: %s\n", err_str(rc));
+    fprintf(stderr, "score: detector: %s\n", detector_model_error(rc));
     lexicon_free(lx);
     return 1;
   }

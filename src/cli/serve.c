@@ -26,6 +26,7 @@
 
 #include "alerts/outbox.h"
 #include "base/log.h"
+#include "detector/model_file.h"
 #include "http/app.h"
 #include "http/dashboard.h"
 #include "http/server.h"
@@ -193,7 +194,7 @@ int cli_serve(int argc, char **argv)
   if (rc) {
     log_write(&lg, LOG_ERROR,
               "cannot build the lexicon or load the detector model: %s",
-              err_str(rc));
+              detector_model_error(rc));
     goto out;
   }
   struct outbox_options oo;

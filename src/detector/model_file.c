@@ -29,3 +29,26 @@ enum err detector_model_load(const char *path, struct detector_model **out)
   buf_cleanup(&b);
   return rc;
 }
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+const char *detector_model_error(enum err rc)
+{
+  switch (rc) {
+  case ERR_IO:
+    return "cannot read the model file";
+  case ERR_TOO_BIG:
+    return "the model file is too large";
+  case ERR_INVALID:
+    return "not a model file, or a damaged one";
+  case ERR_NOT_FOUND:
+    return "this binary has no model built in";
+  case ERR_UNSUPPORTED:
+    return "the model was trained for another feature version (this build "
+           "reads version " STR(DETECTOR_FEATURE_VERSION) "): train it again "
+           "with make train";
+  default:
+    return err_str(rc);
+  }
+}

@@ -17,4 +17,9 @@ struct detector_model;
  * it is not a model. */
 enum err detector_model_load(const char *path, struct detector_model **out);
 
+/* What a failure of detector_model_load or detector_new means to the
+ * person who set FRUSTRATION_MODEL (static text): e.g. that the file was
+ * trained for another feature version and wants `make train` again. */
+const char *detector_model_error(enum err rc);
+
 #endif

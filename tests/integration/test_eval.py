@@ -130,7 +130,7 @@ def test_table_and_bookkeeping():
         with open(os.path.join(d, "junk.bin"), "wb") as f:
             f.write(b"FADM junk")
         p = run(["eval", path], env={"FRUSTRATION_MODEL": os.path.join(d, "junk.bin")})
-        check(p.returncode == 1 and b"invalid input" in p.stderr, "junk model refused: %r" % p.stderr)
+        check(p.returncode == 1 and b"not a model file" in p.stderr, "junk model refused: %r" % p.stderr)
         check(run(["eval"]).returncode == 2, "eval without files is a usage error")
         check(run(["eval", "--bogus", path]).returncode == 2, "unknown option")
         check(run(["eval", "--help"]).returncode == 0, "eval --help")

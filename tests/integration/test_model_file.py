@@ -80,6 +80,22 @@ def test_bad_model_file_is_refused():
         p = run(["score"], env, json.dumps({"text": TEXT}) + "\n")
         check(p.returncode != 0 and "detector" in p.stderr,
               f"junk model refused: {p.returncode} {p.stderr!r}")
+        check("not a model file" in p.stderr, "says why: " + p.stderr)
+        # A model of another feature version (byte 8 of the header) says
+        # so and what to do.
+        with open(os.path.join(SRC_DIR, "data/model/frustration-model.bin"),
+                  "rb") as f:
+            old = bytearray(f.read())
+        old[8] -= 1
+        stale = os.path.join(d, "stale.bin")
+        with open(stale, "wb") as f:
+            f.write(old)
+        env["FRUSTRATION_MODEL"] = stale
+        for cmd in (["score"], ["analyze", TEXT]):
+            p = run(cmd, env, json.dumps({"text": TEXT}) + "\n")
+            check(p.returncode != 0 and "feature version" in p.stderr
+                  and "make train" in p.stderr,
+                  f"{cmd[0]}: stale model refused: {p.returncode} {p.stderr!r}")
         env["FRUSTRATION_MODEL"] = os.path.join(d, "missing.bin")
         p = run(["check-config"], env)
         check(p.returncode != 0 and "FRUSTRATION_MODEL" in p.stderr,
