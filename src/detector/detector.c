@@ -137,32 +137,39 @@ struct detector {
   uint32_t seed_u, start_b, end_b;
 };
 
-/* A flag of a word's support lookup, beside SUPPORT_MORE and SUPPORT_STOP:
- * it found a phrase. */
+/* Flags of a word beside its support lookup's SUPPORT_MORE and
+ * SUPPORT_STOP: the lookup found a phrase; the word is an emoji. */
 #define SUP_HIT 0x80
+#define WORD_EMOJI 0x40
 
 /* Bytes of white space (VADER's, which splits tokens there). */
 #define SPACE_ASCII 1 /* one of it */
 #define SPACE_LEAD 2  /* may start a wide one: vader_space_at tells */
 
+/* A word of the message. What every word needs is here; the rest (its
+ * normalised form, its support key and category: see word_norm and
+ * word_support) is in its memo record when it has one, which only the
+ * words that may start a phrase or be quoted need to load. */
 struct word {
-  uint32_t off, len;   /* in the cleaned text */
-  uint32_t noff, nlen; /* normalised form, in scratch norm */
-  /* The FNV-1a state of the normalised form from the basis: the support
-   * key, which match_support extends word by word. */
-  uint32_t h_support;
+  uint32_t off, len; /* in the cleaned text */
   /* Mixed hashes of the unigram and of the bigram that ends here (from
    * the word before, or the start). */
   uint32_t m_uni, m_bigram;
   float uni_w; /* the unigram's weight, signed */
+  uint8_t n_grams;
+  uint8_t sup_flags; /* of the support lookup of the word alone, SUP_HIT when
+                        it found a phrase, and WORD_EMOJI */
   /* The sum of the signed weights of its character n-grams (n_grams of
    * them), in their order, in double. */
   double grams_w;
-  uint8_t n_grams;
-  int8_t sup_cat;                /* the support lookup of the word alone, */
-  uint8_t sup_flags;             /* and its flags, SUP_HIT when it found one */
   const struct word_record *rec; /* in the memo, or NULL */
-  bool emoji;
+  /* Read only for a word without rec (set only for words read the slow
+   * way, split_span): its normalised form, in scratch norm, the FNV-1a
+   * state of that from the basis (the support key, which match_support
+   * extends word by word) and its support category. */
+  uint32_t noff, nlen;
+  uint32_t h_support;
+  int8_t sup_cat;
 };
 
 _Static_assert(WORD_MEMO_MAX <= MEMO_KEY_MAX, "remembered words are keys");
@@ -174,9 +181,8 @@ struct word_record {
   float uni_w;        /* its unigram's weight, signed */
   uint32_t support;   /* FNV-1a state over it from the basis: support key */
   int8_t support_cat; /* support_lookup of the word alone, or -1 */
-  uint8_t support_flags;
+  uint8_t flags;      /* as struct word's sup_flags */
   uint8_t n_grams;
-  bool emoji;
   double grams_w; /* the sum of its n-grams' signed weights, in order */
 };
 
@@ -186,20 +192,38 @@ _Static_assert(MEMO_RECORD + sizeof(struct word_record) <= 64,
 /* What a token (VADER's: the text between white space) comes to,
  * whatever the message, as the memo keeps it: VADER's reading of it, its
  * words (at most TOKEN_WORDS, each in the word memo) and what they add to
- * the surface signals. 32 bytes: with the memo's head, one cache line. A
+ * the surface signals. A token of one word, the most common, carries what
+ * the word's record would give every word, so that reading it loads one
+ * cache line, not two. 40 bytes: with the memo's head, one cache line. A
  * token has at most MEMO_KEY_MAX bytes, so its offsets and counts are
  * bytes. */
 struct token_record {
-  int32_t fields;                /* VADER's reading: fields, */
-  uint32_t words[TOKEN_WORDS];   /* its words, by place in the word memo */
-  uint8_t v_off, v_len, v_flags; /* VADER's reading: off, len, flags, */
-  uint8_t marks[2];              /* and marks */
+  int32_t fields; /* VADER's reading: fields, */
+  uint32_t word0; /* its first word, by place in the word memo */
+  union {
+    struct {          /* n_words == 1: the word's */
+      uint32_t m_uni; /* word_record.m_uni, */
+      float uni_w;    /* .uni_w */
+      double grams_w; /* and .grams_w */
+    } one;
+    uint32_t word1; /* n_words == 2: the second word, by place */
+  } u;
+  uint8_t counts[N_COUNTS];      /* what it adds to the surface signals */
+  uint8_t v_off, v_len, v_flags; /* VADER's reading: off, len, flags */
   uint8_t n_words;
-  uint8_t off[TOKEN_WORDS], len[TOKEN_WORDS]; /* each word's, in the token */
-  uint8_t counts[N_COUNTS]; /* what it adds to the surface signals */
+  uint8_t off0, len0; /* the first word's place in the token */
+  union {
+    struct {
+      uint8_t n_grams, flags; /* n_words == 1: the word's */
+    } one;
+    struct {
+      uint8_t off, len; /* n_words == 2: the second word's place */
+    } two;
+  } b;
 };
 
-_Static_assert(sizeof(struct token_record) <= 32, "token records fill a line");
+_Static_assert(MEMO_RECORD + sizeof(struct token_record) <= 64,
+               "token records fill a line");
 _Static_assert(N_COUNTS == sizeof(uint64_t), "counts are summed as a word");
 
 struct match {
@@ -221,9 +245,9 @@ struct scratch {
   uint32_t *idx;
   float *val;
   size_t feat_cap;
-  /* VADER's tokens: bounds and memo records (find_tokens); those VADER
-   * keeps and the '!' and '?' of all (read_tokens). */
-  uint32_t *tok_start, *tok_end;
+  /* VADER's tokens: bounds, memo hashes and records (find_tokens); those
+   * VADER keeps and the '!' and '?' of all (read_tokens). */
+  uint32_t *tok_start, *tok_end, *tok_hash;
   const struct token_record **tok_rec;
   struct vader_token *kept;
   size_t n_kept, marks[2];
@@ -323,6 +347,7 @@ void detector_result_cleanup(struct detector_result *r)
     free(s->tok_start);
     free(s->tok_end);
     free(s->tok_rec);
+    free(s->tok_hash);
     vader_result_cleanup(&s->vr);
     free(s);
   }
@@ -474,32 +499,32 @@ static size_t char_grams(const struct detector *d, const char *nw, size_t nlen,
   return k;
 }
 
-/* Works out what word w (m_uni and emoji set) comes to alone: the sum of
- * the signed weights of its n-grams, its support entry,
- * of a word that follows it; fills e. */
+/* Works out what word w (m_uni set, its normalised form in norm, and
+ * WORD_EMOJI in its flags when it is one) comes to alone: the sum of the
+ * signed weights of its n-grams, its support entry; fills e. */
 static void word_alone(const struct detector *d, const struct scratch *s,
                        const struct word *w, struct word_record *e)
 {
   const char *nw = s->norm + w->noff;
+  bool emoji = w->sup_flags & WORD_EMOJI;
   uint32_t grams[CHAR_GRAMS_MAX];
-  size_t k = w->emoji ? 0 : char_grams(d, nw, w->nlen, grams);
+  size_t k = emoji ? 0 : char_grams(d, nw, w->nlen, grams);
   double sum = 0.0;
   for (size_t g = 0; g < k; g++)
     sum += (double)signed_weight(d, grams[g]);
   e->grams_w = sum;
   e->m_uni = w->m_uni;
-  e->emoji = w->emoji;
   e->n_grams = (uint8_t)k;
   e->uni_w = signed_weight(d, w->m_uni);
   e->support = strmap_fnv(STRMAP_FNV_BASIS, nw, w->nlen);
   e->support_cat = -1;
-  e->support_flags = 0;
+  e->flags = emoji ? WORD_EMOJI : 0;
   /* match_support leaves out emoji and words too long for a phrase. */
-  if (!w->emoji && w->nlen + 1 <= PHRASE_MAX) {
+  if (!emoji && w->nlen + 1 <= PHRASE_MAX) {
     unsigned flags;
     e->support_cat = (int8_t)support_lookup_fnv(&d->support, nw, w->nlen,
                                                 e->support, &flags);
-    e->support_flags = (uint8_t)(flags | (e->support_cat >= 0 ? SUP_HIT : 0));
+    e->flags = (uint8_t)(flags | (e->support_cat >= 0 ? SUP_HIT : 0));
   }
 }
 
@@ -509,9 +534,31 @@ static inline void take_record(struct word *w, const struct word_record *e)
   w->uni_w = e->uni_w;
   w->h_support = e->support;
   w->sup_cat = e->support_cat;
-  w->sup_flags = e->support_flags;
+  w->sup_flags = e->flags;
   w->n_grams = e->n_grams;
   w->grams_w = e->grams_w;
+}
+
+/* The normalised form of word w (MEMO_KEY_READ bytes readable from it);
+ * sets *len. */
+static inline const char *word_norm(const struct scratch *s,
+                                    const struct word *w, size_t *len)
+{
+  if (w->rec)
+    return memo_key_of_record(w->rec, len);
+  *len = w->nlen;
+  return s->norm + w->noff;
+}
+
+/* The support key (FNV-1a state) and category of word w alone. */
+static inline uint32_t word_support(const struct word *w, int *cat)
+{
+  if (w->rec) {
+    *cat = w->rec->support_cat;
+    return w->rec->support;
+  }
+  *cat = w->sup_cat;
+  return w->h_support;
 }
 
 /* The mixed hash of the bigram of two words, given by their unigrams'
@@ -541,7 +588,7 @@ struct split {
   struct surface f;
 };
 
-/* Fills in word w (emoji set) from its unigram's FNV-1a state: from the
+/* Fills in word w (WORD_EMOJI set) from its unigram's FNV-1a state: from the
  * memo when the word was seen before, else worked out and remembered. */
 static void finish_word(const struct detector *d, struct scratch *s,
                         struct split *sp, struct word *w, uint32_t uni)
@@ -580,7 +627,7 @@ static inline struct word *new_word(struct scratch *s, size_t *nw, size_t off,
   w->len = (uint32_t)len;
   w->noff = (uint32_t)noff;
   w->nlen = (uint32_t)(no - noff);
-  w->emoji = false;
+  w->sup_flags = 0;
   return w;
 }
 
@@ -627,7 +674,7 @@ static void split_span(const struct detector *d, struct scratch *s,
         struct word *w = new_word(s, &sp->nw, i, n, sp->no, sp->no + n);
         sp->no += n;
         memset(norm + sp->no, 0, MEMO_KEY_READ);
-        w->emoji = true;
+        w->sup_flags = WORD_EMOJI;
         finish_word(d, s, sp, w, strmap_fnv(d->seed_u, t + i, n));
         i += n;
         continue;
@@ -719,12 +766,12 @@ static void add_lanes(struct surface *f, uint64_t lanes)
   f->question_multi = f->question_multi || c[C_QUESTION_MULTI];
 }
 
-/* Notes VADER's reading of the token at start (read_text made room). */
+/* Notes VADER's reading of the token at start (read_text made room). Its
+ * marks are not needed: they are the '!' and '?' the surface signals
+ * count. */
 static inline void add_reading(struct scratch *s, size_t start,
                                const struct vader_reading *rd)
 {
-  s->marks[0] += rd->marks[0];
-  s->marks[1] += rd->marks[1];
   if (rd->flags & VADER_KEEP)
     s->kept[s->n_kept++] = (struct vader_token){(uint32_t)(start + rd->off),
                                                 rd->len, rd->fields, rd->flags};
@@ -743,13 +790,25 @@ static bool describe_token(const struct detector *d, const struct scratch *s,
   size_t n = sp->nw - was->nw;
   if (n > TOKEN_WORDS)
     return false;
-  for (size_t j = 0; j < n; j++) {
-    const struct word *w = &s->words[was->nw + j];
-    if (!w->rec)
+  const struct word *w = &s->words[was->nw];
+  for (size_t j = 0; j < n; j++)
+    if (!w[j].rec)
       return false;
-    rec->words[j] = memo_index_of(d->words, w->rec);
-    rec->off[j] = (uint8_t)(w->off - start);
-    rec->len[j] = (uint8_t)w->len;
+  if (n >= 1) {
+    rec->word0 = memo_index_of(d->words, w[0].rec);
+    rec->off0 = (uint8_t)(w[0].off - start);
+    rec->len0 = (uint8_t)w[0].len;
+  }
+  if (n == 1) {
+    rec->u.one.m_uni = w[0].m_uni;
+    rec->u.one.uni_w = w[0].uni_w;
+    rec->u.one.grams_w = w[0].grams_w;
+    rec->b.one.n_grams = w[0].n_grams;
+    rec->b.one.flags = w[0].sup_flags;
+  } else if (n == 2) {
+    rec->u.word1 = memo_index_of(d->words, w[1].rec);
+    rec->b.two.off = (uint8_t)(w[1].off - start);
+    rec->b.two.len = (uint8_t)w[1].len;
   }
   rec->n_words = (uint8_t)n;
   rec->counts[C_LETTERS] = (uint8_t)f->letters;
@@ -795,8 +854,6 @@ static void read_new_token(const struct detector *d, struct scratch *s,
     fresh.v_off = (uint8_t)rd.off;
     fresh.v_len = (uint8_t)rd.len;
     fresh.v_flags = rd.flags;
-    fresh.marks[0] = (uint8_t)rd.marks[0];
-    fresh.marks[1] = (uint8_t)rd.marks[1];
     memo_add(d->tokens, key, hash, &fresh);
   }
 }
@@ -838,38 +895,41 @@ static inline size_t next_space_lead(const unsigned char *t,
 #endif
 }
 
-/* Starts loading the word records of a token's record. */
+/* Starts loading the word records of a token's record, when it needs
+ * them (a token of one word carries its word's parts). */
 static inline void prefetch_words(const struct detector *d,
                                   const struct token_record *rec)
 {
-  for (size_t j = 0; j < rec->n_words; j++) {
-    const char *slot =
-        (const char *)memo_record_at(d->words, rec->words[j]) - MEMO_RECORD;
-    __builtin_prefetch(slot);
-  }
+  if (rec->n_words != 2)
+    return;
+  const char *a = memo_record_at(d->words, rec->word0);
+  const char *b = memo_record_at(d->words, rec->u.word1);
+  __builtin_prefetch(a - MEMO_RECORD);
+  __builtin_prefetch(b - MEMO_RECORD);
 }
 
-/* The memo's record of the token s->ct[start..end), or NULL; starts
- * loading its words' records. */
-static inline const struct token_record *
-find_token(const struct detector *d, const struct scratch *s, size_t start,
-           size_t end)
+/* The hash under which the token s->ct[start..end) is remembered (0 for
+ * one too long to be); starts loading its home slot, so that the misses
+ * of a message's tokens overlap rather than come one after another. */
+static inline uint32_t token_hash(const struct detector *d,
+                                  const struct scratch *s, size_t start,
+                                  size_t end)
 {
   if (end - start > MEMO_KEY_MAX)
-    return NULL;
+    return 0;
   struct memo_key key;
   memo_key_of(d->tokens, s->ct + start, end - start, &key);
-  const struct token_record *rec = memo_find(d->tokens, &key, memo_hash(&key));
-  if (rec)
-    prefetch_words(d, rec);
-  return rec;
+  uint32_t hash = memo_hash(&key);
+  __builtin_prefetch(memo_slot_at(d->tokens, memo_home(d->tokens, hash)));
+  return hash;
 }
 
 /* Finds the tokens (VADER's: the text between white space) of the cleaned
  * text s->ct[0..len) (a space after it): their bounds into tok_start and
- * tok_end, and the memo's record of each into tok_rec (NULL when it has
- * none), whose word records start loading while the text is scanned on.
- * Returns the number of tokens, or SIZE_MAX when the text has U+1680. */
+ * tok_end, and then the memo's record of each into tok_rec (NULL when it
+ * has none), each starting the load of its word records. The lookups come
+ * after the scan, which started loading their slots. Returns the number
+ * of tokens, or SIZE_MAX when the text has U+1680. */
 static size_t find_tokens(const struct detector *d, struct scratch *s,
                           size_t len)
 {
@@ -905,10 +965,39 @@ static size_t find_tokens(const struct detector *d, struct scratch *s,
     }
     s->tok_start[n] = (uint32_t)start;
     s->tok_end[n] = (uint32_t)i;
-    s->tok_rec[n] = find_token(d, s, start, i);
+    s->tok_hash[n] = token_hash(d, s, start, i);
     n++;
   }
+  for (size_t k = 0; k < n; k++) {
+    size_t start = s->tok_start[k], end = s->tok_end[k];
+    const struct token_record *rec = NULL;
+    if (end - start <= MEMO_KEY_MAX) {
+      struct memo_key key;
+      memo_key_of(d->tokens, s->ct + start, end - start, &key);
+      rec = memo_find(d->tokens, &key, s->tok_hash[k]);
+      if (rec)
+        prefetch_words(d, rec);
+    }
+    s->tok_rec[k] = rec;
+  }
   return n;
+}
+
+/* Word w of a token, at off and len in the text, from the memo's record
+ * e; the bigram from the word before (*prev), the n-grams counted. */
+static inline void take_word(const struct detector *d, struct word *w,
+                             size_t off, size_t len,
+                             const struct word_record *e, uint32_t *prev,
+                             size_t *ng)
+{
+  w->off = (uint32_t)off;
+  w->len = (uint32_t)len;
+  w->m_uni = e->m_uni;
+  set_bigram(d, w, *prev);
+  w->rec = e;
+  take_record(w, e);
+  *prev = e->m_uni;
+  *ng += e->n_grams;
 }
 
 /* Reads the n tokens find_tokens found into VADER's result and the words.
@@ -924,26 +1013,23 @@ static void read_tokens(const struct detector *d, struct scratch *s,
                         struct split *sp, size_t n, size_t len)
 {
   struct word *words = s->words;
-  unsigned char *norm = (unsigned char *)s->norm;
   size_t nw = sp->nw, no = sp->no, ng = sp->ng;
   uint32_t prev = sp->prev_b;
   uint64_t lanes = 0; /* token counts, bytewise */
   size_t in_lanes = 0;
   s->n_kept = 0;
-  s->marks[0] = s->marks[1] = 0; /* read_new_token's */
-  size_t marks0 = 0, marks1 = 0;
+  unsigned phrase = 0; /* words left of a phrase that may start */
   const struct token_record **recs = s->tok_rec;
   for (size_t k = 0; k < n; k++) {
     size_t start = s->tok_start[k], end = s->tok_end[k];
     const struct token_record *rec = recs[k];
     struct memo_key key;
-    uint32_t hash = 0;
+    uint32_t hash = s->tok_hash[k];
     bool keep = !rec && end - start <= MEMO_KEY_MAX;
     if (keep) {
       /* A token new to the memo may come twice in a message: the second
        * finds what the first added. */
       memo_key_of(d->tokens, s->ct + start, end - start, &key);
-      hash = memo_hash(&key);
       rec = memo_find(d->tokens, &key, hash);
     }
     if (!rec) {
@@ -959,33 +1045,37 @@ static void read_tokens(const struct detector *d, struct scratch *s,
       prev = sp->prev_b;
       continue;
     }
-    marks0 += rec->marks[0];
-    marks1 += rec->marks[1];
     if (rec->v_flags & VADER_KEEP)
       s->kept[s->n_kept++] =
           (struct vader_token){(uint32_t)(start + rec->v_off), rec->v_len,
                                rec->fields, rec->v_flags};
-    for (size_t j = 0; j < rec->n_words; j++) {
-      const struct word_record *e = memo_record_at(d->words, rec->words[j]);
-      /* The normalised form is the key: copied whole (norm has room past
-       * the text, and a fixed size copies faster). */
-      const struct memo_key *wk = memo_key_of_record(e);
-      size_t nlen = wk->len;
-      unsigned char *q = norm + no;
-      memcpy(q, wk->w, sizeof wk->w);
+    if (rec->n_words == 1) {
+      /* The token carries its word's parts: its record is not loaded. */
       struct word *w = &words[nw++];
-      w->off = (uint32_t)(start + rec->off[j]);
-      w->len = rec->len[j];
-      w->noff = (uint32_t)no;
-      w->nlen = (uint32_t)nlen;
-      w->m_uni = e->m_uni;
+      w->off = (uint32_t)(start + rec->off0);
+      w->len = rec->len0;
+      w->m_uni = rec->u.one.m_uni;
       set_bigram(d, w, prev);
-      w->emoji = e->emoji;
-          w->rec = e;
-      take_record(w, e);
-      no += nlen;
-      prev = e->m_uni;
-      ng += e->n_grams;
+      w->uni_w = rec->u.one.uni_w;
+      w->grams_w = rec->u.one.grams_w;
+      w->n_grams = rec->b.one.n_grams;
+      w->sup_flags = rec->b.one.flags;
+      w->rec = memo_record_at(d->words, rec->word0);
+      prev = w->m_uni;
+      ng += w->n_grams;
+      /* match_support reads the records of the words that may start a
+       * phrase and of the words after them: on their way by then. */
+      if (w->sup_flags & (SUP_HIT | SUPPORT_MORE))
+        phrase = SUPPORT_MAX_WORDS;
+      if (phrase) {
+        phrase--;
+        __builtin_prefetch((const char *)w->rec - MEMO_RECORD);
+      }
+    } else if (rec->n_words == 2) {
+      take_word(d, &words[nw++], start + rec->off0, rec->len0,
+                memo_record_at(d->words, rec->word0), &prev, &ng);
+      take_word(d, &words[nw++], start + rec->b.two.off, rec->b.two.len,
+                memo_record_at(d->words, rec->u.word1), &prev, &ng);
     }
     uint64_t counts;
     memcpy(&counts, rec->counts, sizeof counts);
@@ -1001,8 +1091,9 @@ static void read_tokens(const struct detector *d, struct scratch *s,
   sp->ng = ng;
   sp->prev_b = prev;
   add_lanes(&sp->f, lanes);
-  s->marks[0] += marks0;
-  s->marks[1] += marks1;
+  /* VADER's marks: every '!' and '?' of the tokens, as counted there. */
+  s->marks[0] = sp->f.exclaim;
+  s->marks[1] = sp->f.question;
   vader_score_tokens(d->vader, s->ct, s->kept, s->n_kept, s->marks, &s->vr);
 }
 
@@ -1022,6 +1113,7 @@ static size_t read_text(const struct detector *d, struct scratch *s, size_t len,
     s->tok_start = xrealloc(s->tok_start, s->tok_cap * sizeof *s->tok_start);
     s->tok_end = xrealloc(s->tok_end, s->tok_cap * sizeof *s->tok_end);
     s->tok_rec = xrealloc(s->tok_rec, s->tok_cap * sizeof *s->tok_rec);
+    s->tok_hash = xrealloc(s->tok_hash, s->tok_cap * sizeof *s->tok_hash);
   }
   struct split sp = {.prev_b = d->start_b};
   size_t n = find_tokens(d, s, len);
@@ -1061,22 +1153,25 @@ static size_t match_support(const struct detector *d, struct scratch *s,
       i++;
       continue;
     }
-    size_t hit_k = 0, klen = w->nlen;
-    uint32_t h = w->h_support;
-    int hit_cat = w->sup_cat;
+    size_t hit_k = 0, klen;
+    const char *nw0 = word_norm(s, w, &klen);
+    int hit_cat;
+    uint32_t h = word_support(w, &hit_cat);
     if (hit_cat >= 0)
       hit_k = 1;
     if (flags & SUPPORT_MORE)
-      memcpy(key, s->norm + w->noff, klen);
+      memcpy(key, nw0, klen);
     for (size_t k = 1;
          (flags & SUPPORT_MORE) && i + k < nw && k < SUPPORT_MAX_WORDS; k++) {
       w = &s->words[i + k];
-      if (w->emoji || klen + w->nlen + 1 > sizeof key)
+      size_t wl;
+      const char *wn = word_norm(s, w, &wl);
+      if ((w->sup_flags & WORD_EMOJI) || klen + wl + 1 > sizeof key)
         break;
       key[klen++] = ' ';
-      memcpy(key + klen, s->norm + w->noff, w->nlen);
-      h = strmap_fnv(h, key + klen - 1, w->nlen + 1);
-      klen += w->nlen;
+      memcpy(key + klen, wn, wl);
+      h = strmap_fnv(h, key + klen - 1, wl + 1);
+      klen += wl;
       int cat = support_lookup_fnv(&d->support, key, klen, h, &flags);
       if (cat >= 0) {
         hit_k = k + 1;
@@ -1153,11 +1248,13 @@ static size_t record_features(const struct detector *d, struct scratch *s,
     const struct word *w = &s->words[i];
     record(d, s, &n, w->m_uni, vw);
     record(d, s, &n, w->m_bigram, vb);
-    if (w->emoji)
+    if (w->sup_flags & WORD_EMOJI)
       continue;
     /* The memo keeps the n-grams' weights only: their hashes again. */
     uint32_t grams[CHAR_GRAMS_MAX];
-    size_t ng = char_grams(d, s->norm + w->noff, w->nlen, grams);
+    size_t wl;
+    const char *wn = word_norm(s, w, &wl);
+    size_t ng = char_grams(d, wn, wl, grams);
     for (size_t g = 0; g < ng; g++)
       record(d, s, &n, grams[g], vc);
   }
@@ -1508,11 +1605,12 @@ static double pick_words(struct scratch *s, size_t nw, size_t nm)
     if (best == nc)
       break;
     /* Each word once: its repetitions go with it. */
-    const struct word *b = &s->words[cand[best]];
+    size_t bl;
+    const char *bn = word_norm(s, &s->words[cand[best]], &bl);
     for (size_t c = 0; c < nc; c++) {
-      const struct word *w = &s->words[cand[c]];
-      if (w->nlen == b->nlen &&
-          !memcmp(s->norm + w->noff, s->norm + b->noff, b->nlen))
+      size_t wl;
+      const char *wn = word_norm(s, &s->words[cand[c]], &wl);
+      if (wl == bl && !memcmp(wn, bn, bl))
         taken[c] = true;
     }
     total += s->contrib[cand[best]];

@@ -12,7 +12,7 @@ struct memo *memo_new(unsigned bits, size_t record_size)
   struct memo *m = xcalloc(1, sizeof *m);
   size_t n = (size_t)1 << bits;
   m->record_size = record_size;
-  /* Whole cache lines, so that a record of up to 32 bytes is one line. */
+  /* Whole cache lines, so that a record of up to 40 bytes is one line. */
   m->slot_size = (MEMO_RECORD + record_size + 63) & ~(size_t)63;
   m->mask = n - 1;
   m->shift = 32 - bits;
@@ -55,8 +55,8 @@ const void *memo_add(struct memo *m, const struct memo_key *k, uint32_t hash,
                                                  memory_order_relaxed,
                                                  memory_order_relaxed))
       continue;
-    s->hash = hash;
-    s->key = *k;
+    s->len = k->len;
+    memcpy(s->w, k->w, sizeof s->w);
     unsigned char *copy = (unsigned char *)s + MEMO_RECORD;
     memcpy(copy, record, m->record_size);
     atomic_store_explicit(&s->state, MEMO_READY, memory_order_release);

@@ -40,14 +40,17 @@ struct memo_key {
   uint32_t len;
 };
 
-/* The head of a slot; the record follows, at MEMO_RECORD. */
+/* The head of a slot; the record follows, at MEMO_RECORD. 24 bytes, so
+ * that a slot of one cache line has 40 for its record. No hash is kept:
+ * comparing the key costs no more. */
 struct memo_slot {
   _Atomic uint32_t state; /* enum memo_state */
-  uint32_t hash;
-  struct memo_key key; /* valid once ready */
+  uint32_t len;           /* the key's, and its bytes: valid once ready */
+  uint64_t w[2];
 };
 
-#define MEMO_RECORD ((sizeof(struct memo_slot) + 15) & ~(size_t)15)
+#define MEMO_RECORD sizeof(struct memo_slot)
+_Static_assert(sizeof(struct memo_slot) == 24, "a slot's head is 24 bytes");
 
 struct memo {
   unsigned char *slots; /* 2^bits slots of slot_size bytes, cache-aligned */
@@ -114,8 +117,8 @@ static inline const void *memo_find(const struct memo *m,
       return NULL;
     /* The rest of a slot is read only once it is ready: a claimed one is
      * being written. */
-    if (st == MEMO_READY && s->hash == hash && s->key.w[0] == k->w[0] &&
-        s->key.w[1] == k->w[1] && s->key.len == k->len)
+    if (st == MEMO_READY && s->w[0] == k->w[0] && s->w[1] == k->w[1] &&
+        s->len == k->len)
       return (const unsigned char *)s + MEMO_RECORD;
   }
   return NULL;
@@ -133,12 +136,15 @@ static inline const void *memo_record_at(const struct memo *m, uint32_t i)
   return m->slots + (size_t)i * m->slot_size + MEMO_RECORD;
 }
 
-/* The key of a record the memo holds (from memo_find or memo_add). */
-static inline const struct memo_key *memo_key_of_record(const void *record)
+/* The key of a record the memo holds (from memo_find or memo_add): its
+ * bytes (MEMO_KEY_READ of them readable, zeros past the key), and its
+ * length in *len. */
+static inline const char *memo_key_of_record(const void *record, size_t *len)
 {
   const struct memo_slot *s =
       (const struct memo_slot *)((const unsigned char *)record - MEMO_RECORD);
-  return &s->key;
+  *len = s->len;
+  return (const char *)s->w;
 }
 
 /* Remembers record (record_size bytes) for key k of hash hash, when a slot
