@@ -238,7 +238,8 @@ struct scratch {
   char *norm;
   size_t text_cap; /* bytes of clean and of norm */
   struct word *words;
-  double *contrib; /* per word, for the reasons */
+  double *contrib;  /* per word, for the reasons */
+  uint32_t *starts; /* words that may start a phrase (match_support) */
   size_t words_cap;
   struct match *matches;
   size_t matches_cap;
@@ -340,6 +341,7 @@ void detector_result_cleanup(struct detector_result *r)
     free(s->norm);
     free(s->words);
     free(s->contrib);
+    free(s->starts);
     free(s->matches);
     free(s->idx);
     free(s->val);
@@ -455,6 +457,7 @@ static void grow_words(struct scratch *s, size_t need)
     cap *= 2;
   s->words = xrealloc(s->words, cap * sizeof *s->words);
   s->contrib = xrealloc(s->contrib, cap * sizeof *s->contrib);
+  s->starts = xrealloc(s->starts, cap * sizeof *s->starts);
   s->words_cap = cap;
 }
 
@@ -1064,13 +1067,15 @@ static void read_tokens(const struct detector *d, struct scratch *s,
       prev = w->m_uni;
       ng += w->n_grams;
       /* match_support reads the records of the words that may start a
-       * phrase and of the words after them: on their way by then. */
-      if (w->sup_flags & (SUP_HIT | SUPPORT_MORE))
-        phrase = SUPPORT_MAX_WORDS;
-      if (phrase) {
-        phrase--;
-        __builtin_prefetch((const char *)w->rec - MEMO_RECORD);
-      }
+       * phrase and of the words after them: on their way by then. (Chosen
+       * without branches, which these words would mispredict; other words
+       * prefetch the scratch words, in the cache already.) */
+      phrase = (w->sup_flags & (SUP_HIT | SUPPORT_MORE)) ? SUPPORT_MAX_WORDS
+                                                         : phrase;
+      const char *ahead =
+          phrase ? (const char *)w->rec - MEMO_RECORD : (const char *)w;
+      __builtin_prefetch(ahead);
+      phrase -= phrase != 0;
     } else if (rec->n_words == 2) {
       take_word(d, &words[nw++], start + rec->off0, rec->len0,
                 memo_record_at(d->words, rec->word0), &prev, &ng);
@@ -1140,19 +1145,25 @@ static size_t read_text(const struct detector *d, struct scratch *s, size_t len,
 static size_t match_support(const struct detector *d, struct scratch *s,
                             size_t nw)
 {
-  size_t nm = 0;
+  /* Most words start no phrase (emoji and long words have no flags): the
+   * ones that may are listed first, with no branch a word to mispredict. */
+  uint32_t *starts = s->starts;
+  size_t ns = 0;
+  for (size_t i = 0; i < nw; i++) {
+    starts[ns] = (uint32_t)i;
+    ns += (s->words[i].sup_flags & (SUP_HIT | SUPPORT_MORE)) != 0;
+  }
+  size_t nm = 0, next = 0; /* matches do not overlap */
   char key[PHRASE_MAX];
-  for (size_t i = 0; i < nw;) {
+  for (size_t j = 0; j < ns; j++) {
+    size_t i = starts[j];
+    if (i < next)
+      continue;
     /* Longest match: extend while a longer phrase may start here. The
      * first word is looked up in place with its own hash; longer keys are
      * built, their hash extended word by word. */
     const struct word *w = &s->words[i];
     unsigned flags = w->sup_flags;
-    /* Most words start no phrase (emoji and long words have no flags). */
-    if (!(flags & (SUP_HIT | SUPPORT_MORE))) {
-      i++;
-      continue;
-    }
     size_t hit_k = 0, klen;
     const char *nw0 = word_norm(s, w, &klen);
     int hit_cat;
@@ -1178,16 +1189,14 @@ static size_t match_support(const struct detector *d, struct scratch *s,
         hit_cat = cat;
       }
     }
-    if (!hit_k) {
-      i++;
+    if (!hit_k)
       continue;
-    }
     if (nm == s->matches_cap) {
       s->matches_cap = s->matches_cap ? s->matches_cap * 2 : 16;
       s->matches = xrealloc(s->matches, s->matches_cap * sizeof *s->matches);
     }
     s->matches[nm++] = (struct match){(uint32_t)i, (uint32_t)hit_k, hit_cat};
-    i += hit_k;
+    next = i + hit_k;
   }
   return nm;
 }
@@ -1577,11 +1586,19 @@ static double pick_words(struct scratch *s, size_t nw, size_t nm)
   size_t nh = s->vr.n_hits, h = 0, m = 0;
   uint16_t cand[REASON_WORDS_MAX];
   bool taken[REASON_WORDS_MAX];
-  size_t nc = 0;
+  /* The words that raised the score and are no function words, listed
+   * with no branch a word to mispredict, */
+  size_t nr = 0;
   for (size_t i = 0; i < lim; i++) {
+    cand[nr] = (uint16_t)i;
+    nr += (s->contrib[i] > REASON_MIN) &
+          !(s->words[i].sup_flags & SUPPORT_STOP);
+  }
+  /* then those other reasons do not quote. */
+  size_t nc = 0;
+  for (size_t r = 0; r < nr; r++) {
+    size_t i = cand[r];
     const struct word *w = &s->words[i];
-    if (!(s->contrib[i] > REASON_MIN) || (w->sup_flags & SUPPORT_STOP))
-      continue;
     /* Hits and matches come in text order, as the words do. */
     while (h < nh && hits[h].off + hits[h].len <= w->off)
       h++;
@@ -1604,12 +1621,17 @@ static double pick_words(struct scratch *s, size_t nw, size_t nm)
         best = c;
     if (best == nc)
       break;
-    /* Each word once: its repetitions go with it. */
-    size_t bl;
-    const char *bn = word_norm(s, &s->words[cand[best]], &bl);
+    /* Each word once: its repetitions go with it. Words of one form have
+     * one unigram hash, so the forms (in memo records that may have left
+     * the cache) are compared only when the hashes are equal. */
+    const struct word *b = &s->words[cand[best]];
     for (size_t c = 0; c < nc; c++) {
-      size_t wl;
-      const char *wn = word_norm(s, &s->words[cand[c]], &wl);
+      const struct word *w = &s->words[cand[c]];
+      if (w->m_uni != b->m_uni)
+        continue;
+      size_t bl, wl;
+      const char *bn = word_norm(s, b, &bl);
+      const char *wn = word_norm(s, w, &wl);
       if (wl == bl && !memcmp(wn, bn, bl))
         taken[c] = true;
     }
