@@ -86,25 +86,32 @@ static bool plain_byte(unsigned char c)
   return c >= 0x20 && c != '"' && c != '\\';
 }
 
-/* The first byte at or after s[i] that needs escaping, or len. Eight
- * plain bytes at a time: none below 0x20 (a borrow from a byte that is
- * flags it; the bytes after a flagged one may be flagged wrongly, which
- * only sends them to the byte loop), '"' or '\\' (zero bytes of x ^
- * those). */
-static size_t next_escape(const char *s, size_t len, size_t i)
+/* Are the eight bytes at s all plain? None below 0x20 (a borrow from a
+ * byte that is flags it; the bytes after a flagged one may be flagged
+ * wrongly, which only sends them to the byte loop), '"' or '\\' (zero
+ * bytes of x ^ those). Never true when one is not, on any byte order. */
+static bool plain_8(const char *s)
 {
   const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+  uint64_t x;
+  memcpy(&x, s, sizeof x);
+  uint64_t q = x ^ ones * '"', b = x ^ ones * '\\';
+  uint64_t bad =
+      ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b);
+  return !(bad & high);
+}
+
+/* The first byte at or after s[i] that needs escaping, or len: eight
+ * plain bytes at a time, then byte by byte. */
+static size_t next_escape(const char *s, size_t len, size_t i)
+{
   for (;;) {
-    while (len - i >= 8) {
-      uint64_t x;
-      memcpy(&x, s + i, sizeof x);
-      uint64_t q = x ^ ones * '"', b = x ^ ones * '\\';
-      uint64_t bad = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) |
-                     ((b - ones) & ~b);
-      if (bad & high)
-        break;
+    while (len - i >= 8 && plain_8(s + i))
       i += 8;
-    }
+    /* Fewer than eight bytes left (those before i are plain): the last
+     * eight, read at once, are most often plain too. */
+    if (len - i < 8 && len >= 8 && plain_8(s + len - 8))
+      return len;
     if (i == len || !plain_byte((unsigned char)s[i]))
       return i;
     i++;

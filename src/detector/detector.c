@@ -1386,9 +1386,32 @@ enum reason_kind {
   R_COUNT = R_SUPPORT + SUPPORT_N_CATS
 };
 
+/* Eight bytes as quote writes them: ASCII capitals in lower case, '\n',
+ * '\r' and '\t' as spaces, any other byte as it is. Bytewise with no
+ * carry from one byte into the next, so on any byte order. */
+static inline uint64_t quote_8(uint64_t x)
+{
+  const uint64_t ones = 0x0101010101010101u, high = ones * 0x80,
+                 low7 = ones * 0x7f;
+  /* The high bit of each byte: its low seven bits >= 'A', > 'Z'. */
+  uint64_t h = x & low7;
+  uint64_t ge_a = h + ones * (0x80 - 'A'), gt_z = h + ones * (0x80 - 'Z' - 1);
+  uint64_t upper = ge_a & ~gt_z & ~x & high;
+  /* The high bit of each byte equal to '\n', '\r' or '\t' (exactly: the
+   * zero bytes of x ^ c). */
+  uint64_t ctl = 0;
+  static const unsigned char spaces[] = {'\n', '\r', '\t'};
+  for (size_t k = 0; k < sizeof spaces; k++) {
+    uint64_t t = x ^ ones * spaces[k];
+    ctl |= ~(((t & low7) + low7) | t | low7);
+  }
+  uint64_t blank = (ctl >> 7) * 0xff;
+  return ((x ^ upper >> 2) & ~blank) | (ones * ' ' & blank);
+}
+
 /* Appends "'word'" (lower case, shortened at a character boundary) to out
  * of capacity cap at *o; refuses when it would not fit with room for
- * more. */
+ * more. w has eight readable bytes past len (it is in the scratch text). */
 static bool quote(char *out, size_t cap, size_t *o, const char *w, size_t len,
                   bool first)
 {
@@ -1405,13 +1428,21 @@ static bool quote(char *out, size_t cap, size_t *o, const char *w, size_t len,
     out[(*o)++] = ' ';
   }
   out[(*o)++] = '\'';
-  for (size_t i = 0; i < len; i++) {
-    char c = w[i];
-    if (c >= 'A' && c <= 'Z')
-      c = (char)(c + 32);
-    else if (c == '\n' || c == '\r' || c == '\t')
-      c = ' ';
-    out[(*o)++] = c;
+  if (*o + len + 8 <= cap) {
+    /* Eight bytes at a time, the last store running past the word (what
+     * follows overwrites it). */
+    for (size_t i = 0; i < len; i += 8) {
+      uint64_t x;
+      memcpy(&x, w + i, sizeof x);
+      x = quote_8(x);
+      memcpy(out + *o + i, &x, sizeof x);
+    }
+    *o += len;
+  } else {
+    for (size_t i = 0; i < len; i++) {
+      uint64_t x = (unsigned char)w[i];
+      out[(*o)++] = (char)quote_8(x);
+    }
   }
   out[(*o)++] = '\'';
   out[*o] = '\0';
@@ -1614,11 +1645,16 @@ static double pick_words(struct scratch *s, size_t nw, size_t nm)
   double total = 0.0;
   s->n_picked = 0;
   while (s->n_picked < QUOTE_ITEMS) {
+    /* The strongest word not taken, the first of equals (every candidate
+     * adds more than REASON_MIN > 0), chosen with conditional moves. */
     size_t best = nc;
-    for (size_t c = 0; c < nc; c++)
-      if (!taken[c] &&
-          (best == nc || s->contrib[cand[c]] > s->contrib[cand[best]]))
-        best = c;
+    double top = 0.0;
+    for (size_t c = 0; c < nc; c++) {
+      double v = taken[c] ? 0.0 : s->contrib[cand[c]];
+      bool better = v > top;
+      best = better ? c : best;
+      top = better ? v : top;
+    }
     if (best == nc)
       break;
     /* Each word once: its repetitions go with it. Words of one form have
@@ -1686,11 +1722,14 @@ static void reasons(struct scratch *s, size_t nw, size_t nm, const double *x,
 
   /* The candidates, strongest first (the first kind of equal ones first,
    * as a search for the strongest left would take them). */
-  int order[R_COUNT];
-  size_t n = 0;
-  for (int k = 0; k < R_COUNT; k++) {
-    if (!on[k] || !(w[k] > REASON_MIN))
-      continue;
+  int kinds[R_COUNT], order[R_COUNT];
+  size_t nk = 0, n = 0;
+  for (int k = 0; k < R_COUNT; k++) { /* no branch a kind */
+    kinds[nk] = k;
+    nk += on[k] & (w[k] > REASON_MIN);
+  }
+  for (size_t j = 0; j < nk; j++) {
+    int k = kinds[j];
     size_t at = n++;
     while (at > 0 && w[k] > w[order[at - 1]]) {
       order[at] = order[at - 1];

@@ -73,6 +73,53 @@ static void jsonw_escape_into_matches_escape(void)
   }
 }
 
+/* JSON's escaping of one byte, written plainly: the reference. */
+static size_t escape_ref(const char *s, size_t len, char *out)
+{
+  size_t o = 0;
+  out[o++] = '"';
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\') {
+      out[o++] = '\\';
+      out[o++] = (char)c;
+    } else if (c == '\n') {
+      o += (size_t)sprintf(out + o, "\\n");
+    } else if (c < 0x20 && c != '\r' && c != '\t' && c != '\b' &&
+               c != '\f') {
+      o += (size_t)sprintf(out + o, "\\u%04x", c);
+    } else if (c < 0x20) {
+      out[o++] = '\\';
+      out[o++] = c == '\r' ? 'r' : c == '\t' ? 't' : c == '\b' ? 'b' : 'f';
+    } else {
+      out[o++] = (char)c;
+    }
+  }
+  out[o++] = '"';
+  return o;
+}
+
+/* One byte that needs escaping, or none, at every place of texts of 1 to
+ * 24 bytes: the eight-byte scan, its tail read and the byte loop all
+ * find it. */
+static void jsonw_escape_finds_every_place(void)
+{
+  static const char specials[] = {'"', '\\', '\n', '\t', 0x01, 0x1f,
+                                  0x7f, 'a'};
+  for (size_t len = 1; len <= 24; len++)
+    for (size_t at = 0; at < len; at++)
+      for (size_t k = 0; k < sizeof specials; k++) {
+        char text[32];
+        memset(text, 'x', sizeof text);
+        text[at] = specials[k];
+        char want[6 * 32 + 2], got[6 * 32 + 2];
+        size_t wn = escape_ref(text, len, want);
+        size_t gn = jsonw_escape_into(got, text, len);
+        CHECK_INT(gn, wn);
+        CHECK(gn == wn && !memcmp(got, want, wn));
+      }
+}
+
 static void jsonw_key_value_helpers(void)
 {
   struct buf b;
@@ -209,6 +256,7 @@ int main(void)
   RUN(jsonw_writes_nested_values);
   RUN(jsonw_key_value_helpers);
   RUN(jsonw_escape_into_matches_escape);
+  RUN(jsonw_escape_finds_every_place);
   RUN(jsonw_shortest_doubles);
   HARNESS_EXIT();
 }
