@@ -1067,9 +1067,9 @@ static void read_tokens(const struct detector *d, struct scratch *s,
       prev = w->m_uni;
       ng += w->n_grams;
       /* match_support reads the records of the words that may start a
-       * phrase and of the words after them: on their way by then. (Chosen
-       * without branches, which these words would mispredict; other words
-       * prefetch the scratch words, in the cache already.) */
+       * phrase and of the words after them: on their way by then. (Other
+       * words prefetch the scratch word just written: fetching every
+       * word's record would push more useful lines out of the cache.) */
       phrase = (w->sup_flags & (SUP_HIT | SUPPORT_MORE)) ? SUPPORT_MAX_WORDS
                                                          : phrase;
       const char *ahead =
@@ -1650,10 +1650,11 @@ static double pick_words(struct scratch *s, size_t nw, size_t nm)
     size_t best = nc;
     double top = 0.0;
     for (size_t c = 0; c < nc; c++) {
-      double v = taken[c] ? 0.0 : s->contrib[cand[c]];
-      bool better = v > top;
-      best = better ? c : best;
-      top = better ? v : top;
+      double v = s->contrib[cand[c]];
+      size_t better = (size_t)(!taken[c] & (v > top));
+      size_t keep = better - 1; /* all ones when not better */
+      best = (best & keep) | (c & ~keep);
+      top = better ? v : top; /* maxsd-like: a conditional move */
     }
     if (best == nc)
       break;

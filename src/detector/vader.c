@@ -749,8 +749,8 @@ void vader_score_tokens(const struct vader *v, const char *text,
       if (but_upper == SIZE_MAX && (fl & VADER_UPPER))
         but_upper = i;
     }
-    if (fl & VADER_LEX)
-      lexi[nl++] = i;
+    lexi[nl] = i; /* no branch a token to mispredict */
+    nl += (fl & VADER_LEX) != 0;
   }
   s->tally =
       (struct tally){{marks[0], marks[1]}, n_upper, n_neg, but, but_upper, nl};
