@@ -86,19 +86,11 @@ static bool plain_byte(unsigned char c)
   return c >= 0x20 && c != '"' && c != '\\';
 }
 
-/* Are the eight bytes at s all plain? None below 0x20 (a borrow from a
- * byte that is flags it; the bytes after a flagged one may be flagged
- * wrongly, which only sends them to the byte loop), '"' or '\\' (zero
- * bytes of x ^ those). Never true when one is not, on any byte order. */
 static bool plain_8(const char *s)
 {
-  const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
   uint64_t x;
   memcpy(&x, s, sizeof x);
-  uint64_t q = x ^ ones * '"', b = x ^ ones * '\\';
-  uint64_t bad =
-      ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b);
-  return !(bad & high);
+  return jsonw_plain_8(x);
 }
 
 /* The first byte at or after s[i] that needs escaping, or len: eight

@@ -61,6 +61,20 @@ enum err jsonw_escape(struct buf *out, const char *s, size_t len);
  * place. */
 size_t jsonw_escape_into(char *out, const char *s, size_t len);
 
+/* Are the eight bytes of x (as loaded from memory) all plain, left as
+ * they are inside a JSON string? None below 0x20 (a borrow from a byte
+ * that is flags it; the bytes after a flagged one may be flagged wrongly,
+ * which only makes the answer no), '"' or '\\' (zero bytes of x ^
+ * those). Never yes when a byte is not plain, on any byte order. */
+static inline bool jsonw_plain_8(uint64_t x)
+{
+  const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+  uint64_t q = x ^ ones * '"', b = x ^ ones * '\\';
+  uint64_t bad =
+      ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b);
+  return !(bad & high);
+}
+
 /* Formats v into out (room for 32 bytes) as the shortest decimal that
  * round-trips; returns the length. Non-finite values give "null". */
 size_t jsonw_format_double(double v, char *out);

@@ -658,7 +658,15 @@ static size_t put_reasons(const struct detector_result *r, char *out)
     memcpy(out + o, text, sizeof text - 1);
     o += sizeof text - 1;
     const char *t = r->reasons[i].text;
-    o += jsonw_escape_into(out + o, t, strlen(t));
+    size_t tl = strlen(t);
+    if (r->reasons[i].plain) {
+      out[o++] = '"';
+      memcpy(out + o, t, tl);
+      o += tl;
+      out[o++] = '"';
+    } else {
+      o += jsonw_escape_into(out + o, t, tl);
+    }
     memcpy(out + o, weight, sizeof weight - 1);
     o += sizeof weight - 1;
     o += format_milli(r->reasons[i].weight, out + o);

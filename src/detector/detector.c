@@ -259,6 +259,7 @@ struct scratch {
   size_t n_picked;
   uint32_t q_off[QUOTES_MAX], q_len[QUOTES_MAX]; /* quoted so far */
   size_t n_q;
+  bool plain; /* the reason being written needs no JSON escaping */
   char text[DETECTOR_MAX_REASONS][DETECTOR_REASON_MAX];
 };
 
@@ -1411,9 +1412,10 @@ static inline uint64_t quote_8(uint64_t x)
 
 /* Appends "'word'" (lower case, shortened at a character boundary) to out
  * of capacity cap at *o; refuses when it would not fit with room for
- * more. w has eight readable bytes past len (it is in the scratch text). */
+ * more. Clears *plain when what it wrote may need escaping in JSON. w has
+ * eight readable bytes past len (it is in the scratch text). */
 static bool quote(char *out, size_t cap, size_t *o, const char *w, size_t len,
-                  bool first)
+                  bool first, bool *plain)
 {
   if (len > QUOTE_MAX) {
     len = QUOTE_MAX;
@@ -1431,18 +1433,22 @@ static bool quote(char *out, size_t cap, size_t *o, const char *w, size_t len,
   if (*o + len + 8 <= cap) {
     /* Eight bytes at a time, the last store running past the word (what
      * follows overwrites it). */
+    bool all = true; /* the bytes past the word may make this no */
     for (size_t i = 0; i < len; i += 8) {
       uint64_t x;
       memcpy(&x, w + i, sizeof x);
       x = quote_8(x);
+      all &= jsonw_plain_8(x);
       memcpy(out + *o + i, &x, sizeof x);
     }
     *o += len;
+    *plain = *plain && all;
   } else {
     for (size_t i = 0; i < len; i++) {
       uint64_t x = (unsigned char)w[i];
       out[(*o)++] = (char)quote_8(x);
     }
+    *plain = false; /* not looked at: rare */
   }
   out[(*o)++] = '\'';
   out[*o] = '\0';
@@ -1536,7 +1542,8 @@ static bool quote_new(struct scratch *s, char *out, size_t cap, size_t *o,
                       uint32_t off, uint32_t len, size_t *nq)
 {
   if (already(s->ct, s->q_off, s->q_len, s->n_q, off, len) ||
-      s->n_q == QUOTES_MAX || !quote(out, cap, o, s->ct + off, len, !*nq))
+      s->n_q == QUOTES_MAX ||
+      !quote(out, cap, o, s->ct + off, len, !*nq, &s->plain))
     return false;
   s->q_off[s->n_q] = off;
   s->q_len[s->n_q++] = len;
@@ -1743,9 +1750,11 @@ static void reasons(struct scratch *s, size_t nw, size_t nm, const double *x,
   for (size_t i = 0; i < n && r->n_reasons < DETECTOR_MAX_REASONS; i++) {
     int kind = order[i];
     char *text = s->text[r->n_reasons];
+    s->plain = true; /* the reasons' own words are */
     if (!render(s, nm, polarity, kind, text, DETECTOR_REASON_MAX))
       continue;
     r->reasons[r->n_reasons].text = text;
+    r->reasons[r->n_reasons].plain = s->plain;
     r->reasons[r->n_reasons].weight = w[kind];
     r->n_reasons++;
   }

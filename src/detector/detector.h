@@ -158,6 +158,8 @@ struct detector_reason {
   const char *text; /* e.g. "negative words: 'terrible', 'worst'"; borrowed
                        from the result until its next use */
   double weight;    /* how much it raised the log-odds, > 0 */
+  bool plain;       /* text has no byte that JSON escapes (when false, it
+                       may have one) */
 };
 
 /* The extracted features, exposed for trainers (fa-train learns on exactly

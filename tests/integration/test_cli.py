@@ -188,6 +188,18 @@ def test_score_with_model_detector():
     check(isinstance(o["reasons"], list) and len(o["reasons"]) > 0
           and all(set(r) == {"text", "weight"} for r in o["reasons"]),
           "reasons replaced on the cJSON path")
+    # Quoted words with bytes JSON escapes: '"', a control character and
+    # a backslash inside the quoted phrase (the fast path writes plain
+    # reasons without escaping them).
+    odd = ['I am still "waiting" for my refund, this is terrible',
+           "I am still\u0001waiting for my refund, still\\waiting, terrible"]
+    p = run(["score"], "".join(json.dumps({"text": t}) + "\n" for t in odd).encode(),
+            env={"FRUSTRATION_DETECTOR": "model"})
+    out = [json.loads(x) for x in p.stdout.decode().splitlines()]
+    texts = [r["text"] for o in out for r in o["reasons"]]
+    check("waiting, no answer: 'still \"waiting'" in texts
+          and "waiting, no answer: 'still\u0001waiting', 'still\\waiting'" in texts,
+          "reasons quoting '\"', control characters and '\\' are escaped")
     p = run(["score"], data)
     check("frustration" not in json.loads(p.stdout.decode().splitlines()[0]),
           "polarity mode adds only the TextBlob scores")
