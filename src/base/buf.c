@@ -59,6 +59,17 @@ enum err buf_append(struct buf *b, const void *data, size_t len)
   return ERR_OK;
 }
 
+char *buf_room(struct buf *b, size_t n)
+{
+  return reserve(b, n) ? NULL : b->data + b->len;
+}
+
+void buf_grow(struct buf *b, size_t n)
+{
+  b->len += n;
+  b->data[b->len] = '\0';
+}
+
 enum err buf_puts(struct buf *b, const char *s)
 {
   return buf_append(b, s, strlen(s));

@@ -40,6 +40,13 @@ enum err buf_printf(struct buf *b, const char *fmt, ...)
     ;
 enum err buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 
+/* For writers that build a piece in place: room for up to n more bytes at
+ * the end, to be kept with buf_grow; NULL (nothing changed) when b would
+ * pass its limit. Valid until the next call that changes b. */
+char *buf_room(struct buf *b, size_t n);
+/* Keeps the first n bytes written into buf_room's room (n <= its n). */
+void buf_grow(struct buf *b, size_t n);
+
 /* Borrowed pointer to the contents ("" when empty); valid until the next
  * call that changes b. */
 const char *buf_ptr(const struct buf *b);

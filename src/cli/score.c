@@ -747,22 +747,31 @@ static void put_scored(struct buf *out, struct scorer *sc, const char *line,
   const struct polarity_result *r = &sc->r;
   static const char pkey[] = ", \"polarity\": ";
   static const char skey[] = ", \"subjectivity\": ";
-  char tail[sizeof pkey + sizeof skey + 2 * 40 + sizeof sc->extra];
-  size_t n = sizeof pkey - 1;
-  memcpy(tail, pkey, n);
-  n += format_number(nc, r->polarity, tail + n);
-  memcpy(tail + n, skey, sizeof skey - 1);
-  n += sizeof skey - 1;
-  n += format_number(nc, r->subjectivity, tail + n);
+  /* Written in place, in one piece: the line, the scores, the model's
+   * fields and reasons (extra and why, empty without the model). */
+  size_t most = (end - 1) + sizeof pkey + sizeof skey + 2 * 40 +
+                sc->extra_len + sc->why_len + 2;
+  char *at = buf_room(out, most);
+  if (!at)
+    return; /* cannot be: lines are far below the limit of out */
+  char *p = at;
+  memcpy(p, line, end - 1);
+  p += end - 1;
+  memcpy(p, pkey, sizeof pkey - 1);
+  p += sizeof pkey - 1;
+  p += format_number(nc, r->polarity, p);
+  memcpy(p, skey, sizeof skey - 1);
+  p += sizeof skey - 1;
+  p += format_number(nc, r->subjectivity, p);
   if (sc->extra_len) { /* only with the model */
-    memcpy(tail + n, sc->extra, sc->extra_len);
-    n += sc->extra_len;
+    memcpy(p, sc->extra, sc->extra_len);
+    p += sc->extra_len;
+    memcpy(p, sc->why, sc->why_len);
+    p += sc->why_len;
   }
-  buf_append(out, line, end - 1);
-  buf_append(out, tail, n);
-  if (sc->extra_len)
-    buf_append(out, sc->why, sc->why_len);
-  buf_append(out, "}\n", 2);
+  memcpy(p, "}\n", 2);
+  p += 2;
+  buf_grow(out, (size_t)(p - at));
 }
 
 /* Scores one line with cJSON: any line scan_line left undecided. On
