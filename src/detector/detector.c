@@ -1483,8 +1483,13 @@ static bool already(const char *t, const uint32_t *offs, const uint32_t *lens,
 }
 
 /* Copies the static text lit into out (capacity cap, NUL included);
- * returns its length (cheaper than snprintf, on the hot path). */
-static size_t put(char *out, size_t cap, const char *lit)
+ * returns its length (cheaper than snprintf, on the hot path). Always
+ * inline: the length of a literal is then known when compiling, and the
+ * copy is a few moves rather than two calls into the C library. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline size_t put(char *out, size_t cap, const char *lit)
 {
   size_t n = strlen(lit);
   if (n >= cap)
