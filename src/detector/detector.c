@@ -1387,6 +1387,13 @@ enum reason_kind {
   R_COUNT = R_SUPPORT + SUPPORT_N_CATS
 };
 
+/* The high bit of each zero byte of t, and no other bit. */
+static inline uint64_t zero_bytes(uint64_t t)
+{
+  const uint64_t low7 = 0x7f7f7f7f7f7f7f7fu;
+  return ~(((t & low7) + low7) | t | low7); /* exactly: 0x80 where 0 */
+}
+
 /* Eight bytes as quote writes them: ASCII capitals in lower case, '\n',
  * '\r' and '\t' as spaces, any other byte as it is. Bytewise with no
  * carry from one byte into the next, so on any byte order. */
@@ -1397,17 +1404,17 @@ static inline uint64_t quote_8(uint64_t x)
   /* The high bit of each byte: its low seven bits >= 'A', > 'Z'. */
   uint64_t h = x & low7;
   uint64_t ge_a = h + ones * (0x80 - 'A'), gt_z = h + ones * (0x80 - 'Z' - 1);
-  uint64_t upper = ge_a & ~gt_z & ~x & high;
-  /* The high bit of each byte equal to '\n', '\r' or '\t' (exactly: the
-   * zero bytes of x ^ c). */
-  uint64_t ctl = 0;
-  static const unsigned char spaces[] = {'\n', '\r', '\t'};
-  for (size_t k = 0; k < sizeof spaces; k++) {
-    uint64_t t = x ^ ones * spaces[k];
-    ctl |= ~(((t & low7) + low7) | t | low7);
+  x ^= (ge_a & ~gt_z & ~x & high) >> 2;
+  /* Control bytes are rare: the exact test for '\n', '\r' and '\t' only
+   * when a byte may be below 0x20 (never missed; a false alarm costs the
+   * test). */
+  if ((x - ones * 0x20) & ~x & high) {
+    uint64_t ctl = zero_bytes(x ^ ones * '\n') | zero_bytes(x ^ ones * '\r') |
+                   zero_bytes(x ^ ones * '\t');
+    uint64_t blank = (ctl >> 7) * 0xff;
+    x = (x & ~blank) | (ones * ' ' & blank);
   }
-  uint64_t blank = (ctl >> 7) * 0xff;
-  return ((x ^ upper >> 2) & ~blank) | (ones * ' ' & blank);
+  return x;
 }
 
 /* Appends "'word'" (lower case, shortened at a character boundary) to out
