@@ -1623,6 +1623,15 @@ static bool render(struct scratch *s, size_t nm, double polarity, int kind,
   }
 }
 
+/* Do words a and b have the same normalised form? */
+static bool same_norm(const struct scratch *s, const struct word *a,
+                      const struct word *b)
+{
+  size_t al, bl;
+  const char *an = word_norm(s, a, &al), *bn = word_norm(s, b, &bl);
+  return al == bl && !memcmp(an, bn, al);
+}
+
 /* Picks for the wording reason the (at most QUOTE_ITEMS) distinct words
  * whose n-grams raised the score most, leaving out function words and the
  * words the VADER and support reasons quote (a word inside a negative
@@ -1683,13 +1692,8 @@ static double pick_words(struct scratch *s, size_t nw, size_t nm)
     const struct word *b = &s->words[cand[best]];
     for (size_t c = 0; c < nc; c++) {
       const struct word *w = &s->words[cand[c]];
-      if (w->m_uni != b->m_uni)
-        continue;
-      size_t bl, wl;
-      const char *bn = word_norm(s, b, &bl);
-      const char *wn = word_norm(s, w, &wl);
-      if (wl == bl && !memcmp(wn, bn, bl))
-        taken[c] = true;
+      if (w->m_uni == b->m_uni)
+        taken[c] = taken[c] || c == best || same_norm(s, w, b);
     }
     total += s->contrib[cand[best]];
     s->picked[s->n_picked++] = cand[best];
