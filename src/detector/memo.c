@@ -11,15 +11,14 @@ struct memo *memo_new(unsigned bits, size_t record_size)
   assert(bits >= 1 && bits <= 31); /* homes: top bits of 32-bit hashes */
   struct memo *m = xcalloc(1, sizeof *m);
   size_t n = (size_t)1 << bits;
+  assert(MEMO_RECORD + record_size <= MEMO_SLOT);
   m->record_size = record_size;
-  /* Whole cache lines, so that a record of up to 40 bytes is one line. */
-  m->slot_size = (MEMO_RECORD + record_size + 63) & ~(size_t)63;
   m->mask = n - 1;
   m->shift = 32 - bits;
   /* Zeroed memory, whose pages cost nothing until used: a zero state is
    * MEMO_EMPTY (a lock-free 32-bit atomic is its bytes). The slots start
    * at the first cache line in it. */
-  m->block = xcalloc(1, n * m->slot_size + 63);
+  m->block = xcalloc(1, n * MEMO_SLOT + 63);
   m->slots = (unsigned char *)(((uintptr_t)m->block + 63) & ~(uintptr_t)63);
   /* Masks built from bytes, so that they hold on any byte order. */
   for (size_t len = 0; len <= MEMO_KEY_MAX; len++) {

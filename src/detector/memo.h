@@ -54,11 +54,14 @@ struct memo_slot {
 
 #define MEMO_RECORD sizeof(struct memo_slot)
 _Static_assert(sizeof(struct memo_slot) == 24, "a slot's head is 24 bytes");
+/* Every slot is one cache line (records of up to MEMO_SLOT - MEMO_RECORD
+ * bytes): a constant, so that finding a slot is a shift. */
+#define MEMO_SLOT 64
 
 struct memo {
-  unsigned char *slots; /* 2^bits slots of slot_size bytes, cache-aligned */
+  unsigned char *slots; /* 2^bits slots of MEMO_SLOT bytes, cache-aligned */
   void *block;          /* the allocation they are in */
-  size_t slot_size, record_size, mask;
+  size_t record_size, mask;
   unsigned shift; /* 32 - bits: a hash's top bits are its home */
   /* byte_mask[n]: keeps the first n bytes of a MEMO_KEY_READ-byte load. */
   uint64_t byte_mask[MEMO_KEY_MAX + 1][2];
@@ -91,7 +94,7 @@ static inline uint32_t memo_hash(const struct memo_key *k)
 
 static inline struct memo_slot *memo_slot_at(const struct memo *m, size_t i)
 {
-  return (struct memo_slot *)(m->slots + (i & m->mask) * m->slot_size);
+  return (struct memo_slot *)(m->slots + (i & m->mask) * MEMO_SLOT);
 }
 
 /* The home slot of a hash: its top bits (callers' hashes are mixed; the
@@ -109,7 +112,7 @@ static inline const void *memo_find(const struct memo *m,
   /* In locals: the acquire loads below would make the compiler read the
    * memo's fields again at each probe. */
   const unsigned char *slots = m->slots;
-  size_t mask = m->mask, size = m->slot_size;
+  size_t mask = m->mask, size = MEMO_SLOT;
   size_t i = memo_home(m, hash);
   for (size_t p = 0; p < MEMO_PROBES; p++, i = (i + 1) & mask) {
     const struct memo_slot *s = (const struct memo_slot *)(slots + i * size);
@@ -131,12 +134,12 @@ static inline const void *memo_find(const struct memo *m,
  * back: 32 bits where a pointer would take 64. */
 static inline uint32_t memo_index_of(const struct memo *m, const void *record)
 {
-  return (uint32_t)(((const unsigned char *)record - m->slots) / m->slot_size);
+  return (uint32_t)(((const unsigned char *)record - m->slots) / MEMO_SLOT);
 }
 
 static inline const void *memo_record_at(const struct memo *m, uint32_t i)
 {
-  return m->slots + (size_t)i * m->slot_size + MEMO_RECORD;
+  return m->slots + (size_t)i * MEMO_SLOT + MEMO_RECORD;
 }
 
 /* The key of a record the memo holds (from memo_find or memo_add): its
