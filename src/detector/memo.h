@@ -60,7 +60,8 @@ _Static_assert(sizeof(struct memo_slot) == 24, "a slot's head is 24 bytes");
 
 struct memo {
   unsigned char *slots; /* 2^bits slots of MEMO_SLOT bytes, cache-aligned */
-  void *block;          /* the allocation they are in */
+  void *block;          /* the heap block they are in, or NULL: mapped */
+  size_t bytes;         /* of the slots */
   size_t record_size, mask;
   unsigned shift; /* 32 - bits: a hash's top bits are its home */
   /* byte_mask[n]: keeps the first n bytes of a MEMO_KEY_READ-byte load. */
