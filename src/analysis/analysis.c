@@ -47,7 +47,8 @@ void analysis_apply_model(const struct config *cfg, struct analysis *a,
     a->level = cfg->alert_min_level;
 }
 
-enum err analysis_detector_new(const struct config *cfg, struct detector **out)
+enum err analysis_detector_new(const struct config *cfg, bool batch,
+                               struct detector **out)
 {
   *out = NULL;
   if (cfg->detector != CONFIG_DETECTOR_MODEL)
@@ -55,7 +56,7 @@ enum err analysis_detector_new(const struct config *cfg, struct detector **out)
   struct detector_model *m = NULL;
   enum err rc = detector_model_load(cfg->model_path, &m);
   if (!rc)
-    rc = detector_new(m, out);
+    rc = batch ? detector_new_batch(m, out) : detector_new(m, out);
   detector_model_free(m);
   return rc;
 }

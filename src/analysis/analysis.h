@@ -46,8 +46,10 @@ void analysis_apply_model(const struct config *cfg, struct analysis *a,
                           const struct detector_result *dr);
 
 /* Builds the detector the configuration asks for: NULL in *out for
- * FRUSTRATION_DETECTOR=polarity, the compiled-in model otherwise. */
-enum err analysis_detector_new(const struct config *cfg, struct detector **out);
+ * FRUSTRATION_DETECTOR=polarity, the compiled-in model otherwise, made
+ * for batch scoring when batch (see detector_new_batch). */
+enum err analysis_detector_new(const struct config *cfg, bool batch,
+                               struct detector **out);
 
 /* Fills a from the scores r (borrowed: keep r alive while a is used). */
 void analysis_compute(const struct config *cfg,

@@ -120,7 +120,7 @@ int cli_analyze(int argc, char **argv)
     fprintf(stderr, "analyze: lexicon: %s\n", err_str(rc));
     goto out;
   }
-  rc = analysis_detector_new(&cfg, &det);
+  rc = analysis_detector_new(&cfg, false, &det);
   if (rc) {
     fprintf(stderr, "analyze: detector: %s\n", detector_model_error(rc));
     goto out;

@@ -394,7 +394,7 @@ int cli_eval(int argc, char **argv)
   struct vader *vader = NULL;
   struct detector *det = NULL;
   if ((rc = lexicon_new(LEXICON_EN, &lx)) || (rc = vader_new(&vader)) ||
-      (rc = detector_new(m, &det))) {
+      (rc = detector_new_batch(m, &det))) {
     fprintf(stderr, "eval: %s\n", err_str(rc));
     lexicon_free(lx);
     vader_free(vader);

@@ -946,7 +946,7 @@ int cli_score(int argc, char **argv)
     fprintf(stderr, "score: lexicon: %s\n", err_str(rc));
     return 1;
   }
-  rc = analysis_detector_new(&cfg, &det);
+  rc = analysis_detector_new(&cfg, true, &det);
   if (rc) {
     fprintf(stderr, "score: detector: %s\n", detector_model_error(rc));
     lexicon_free(lx);

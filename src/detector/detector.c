@@ -274,7 +274,8 @@ static void init_tables(struct detector *d);
 
 /* ---- Lifetime ---------------------------------------------------------- */
 
-enum err detector_new(const struct detector_model *m, struct detector **out)
+static enum err create(const struct detector_model *m, bool batch,
+                       struct detector **out)
 {
   *out = NULL;
   if (m->feature_version != DETECTOR_FEATURE_VERSION)
@@ -289,8 +290,8 @@ enum err detector_new(const struct detector_model *m, struct detector **out)
   struct detector *d = xcalloc(1, sizeof *d);
   d->vader = v;
   support_index_init(&d->support);
-  d->words = memo_new(WORD_MEMO_BITS, sizeof(struct word_record));
-  d->tokens = memo_new(TOKEN_MEMO_BITS, sizeof(struct token_record));
+  d->words = memo_new(WORD_MEMO_BITS, sizeof(struct word_record), batch);
+  d->tokens = memo_new(TOKEN_MEMO_BITS, sizeof(struct token_record), batch);
   d->hash_bits = m->hash_bits;
   d->mask = (1u << m->hash_bits) - 1;
   d->bias = m->bias;
@@ -307,6 +308,17 @@ enum err detector_new(const struct detector_model *m, struct detector **out)
   init_tables(d);
   *out = d;
   return ERR_OK;
+}
+
+enum err detector_new(const struct detector_model *m, struct detector **out)
+{
+  return create(m, false, out);
+}
+
+enum err detector_new_batch(const struct detector_model *m,
+                            struct detector **out)
+{
+  return create(m, true, out);
 }
 
 void detector_free(struct detector *d)

@@ -11,11 +11,12 @@
 #define MEMO_ALIGN ((size_t)2 << 20)
 
 /* bytes of zeroed memory that cost nothing until touched (an anonymous
- * mapping), aligned to MEMO_ALIGN and, where the system has transparent
- * huge pages, marked for them: a message's tokens land anywhere in a memo
+ * mapping), aligned to MEMO_ALIGN and marked for transparent huge pages,
+ * where the system has them: a message's tokens land anywhere in a memo
  * of megabytes, and with 4 KiB pages most lookups also missed the TLB
  * (with huge pages, CPU-time A/Bs of score with the model ran 2% to 7%
- * faster). NULL when the mapping fails. */
+ * faster). The price: a huge page is resident as soon as one of its
+ * slots is used. NULL when the mapping fails. */
 static void *map_slots(size_t bytes)
 {
   size_t len = bytes + MEMO_ALIGN;
@@ -36,7 +37,7 @@ static void *map_slots(size_t bytes)
   return (void *)at;
 }
 
-struct memo *memo_new(unsigned bits, size_t record_size)
+struct memo *memo_new(unsigned bits, size_t record_size, bool huge)
 {
   assert(bits >= 1 && bits <= 31); /* homes: top bits of 32-bit hashes */
   struct memo *m = xcalloc(1, sizeof *m);
@@ -46,10 +47,11 @@ struct memo *memo_new(unsigned bits, size_t record_size)
   m->mask = n - 1;
   m->shift = 32 - bits;
   /* Zeroed memory, whose pages cost nothing until used: a zero state is
-   * MEMO_EMPTY (a lock-free 32-bit atomic is its bytes). Mapped (see
-   * map_slots), else from the heap, the slots at its first cache line. */
+   * MEMO_EMPTY (a lock-free 32-bit atomic is its bytes). Mapped in huge
+   * pages (see map_slots), else from the heap, the slots at its first
+   * cache line. */
   m->bytes = n * MEMO_SLOT;
-  m->slots = map_slots(m->bytes);
+  m->slots = huge ? map_slots(m->bytes) : NULL;
   if (!m->slots) {
     m->block = xcalloc(1, m->bytes + 63);
     m->slots = (unsigned char *)(((uintptr_t)m->block + 63) & ~(uintptr_t)63);

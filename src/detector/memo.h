@@ -68,9 +68,9 @@ struct memo {
   uint64_t byte_mask[MEMO_KEY_MAX + 1][2];
 };
 
-/* An empty memo of 2^bits slots for records of record_size bytes; release
- * with memo_free. */
-struct memo *memo_new(unsigned bits, size_t record_size);
+/* An empty memo of 2^bits slots for records of record_size bytes, in huge
+ * pages when huge and the system has them; release with memo_free. */
+struct memo *memo_new(unsigned bits, size_t record_size, bool huge);
 void memo_free(struct memo *m); /* NULL is fine */
 
 /* Sets *k to the key bytes[0..len) (len <= MEMO_KEY_MAX, MEMO_KEY_READ

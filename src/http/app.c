@@ -73,7 +73,7 @@ enum err app_init(struct app *app, const struct config *cfg)
   enum err rc = lexicon_new(LEXICON_EN, &app->lexicon);
   if (rc)
     return rc;
-  rc = analysis_detector_new(cfg, &app->detector);
+  rc = analysis_detector_new(cfg, false, &app->detector);
   if (rc) {
     lexicon_free(app->lexicon);
     app->lexicon = NULL;
