@@ -246,10 +246,9 @@ struct scratch {
   uint32_t *idx;
   float *val;
   size_t feat_cap;
-  /* VADER's tokens: bounds, memo hashes and records (find_tokens); those
-   * VADER keeps and the '!' and '?' of all (read_tokens). */
+  /* VADER's tokens: bounds and memo hashes (find_tokens); those VADER
+   * keeps and the '!' and '?' of all (read_tokens). */
   uint32_t *tok_start, *tok_end, *tok_hash;
-  const struct token_record **tok_rec;
   struct vader_token *kept;
   size_t n_kept, marks[2];
   size_t tok_cap;
@@ -361,7 +360,6 @@ void detector_result_cleanup(struct detector_result *r)
     free(s->kept);
     free(s->tok_start);
     free(s->tok_end);
-    free(s->tok_rec);
     free(s->tok_hash);
     vader_result_cleanup(&s->vr);
     free(s);
@@ -911,19 +909,6 @@ static inline size_t next_space_lead(const unsigned char *t,
 #endif
 }
 
-/* Starts loading the word records of a token's record, when it needs
- * them (a token of one word carries its word's parts). */
-static inline void prefetch_words(const struct detector *d,
-                                  const struct token_record *rec)
-{
-  if (rec->n_words != 2)
-    return;
-  const char *a = memo_record_at(d->words, rec->word0);
-  const char *b = memo_record_at(d->words, rec->u.word1);
-  __builtin_prefetch(a - MEMO_RECORD);
-  __builtin_prefetch(b - MEMO_RECORD);
-}
-
 /* The hash under which the token s->ct[start..end) is remembered (0 for
  * one too long to be); starts loading its home slot, so that the misses
  * of a message's tokens overlap rather than come one after another. */
@@ -942,10 +927,9 @@ static inline uint32_t token_hash(const struct detector *d,
 
 /* Finds the tokens (VADER's: the text between white space) of the cleaned
  * text s->ct[0..len) (a space after it): their bounds into tok_start and
- * tok_end, and then the memo's record of each into tok_rec (NULL when it
- * has none), each starting the load of its word records. The lookups come
- * after the scan, which started loading their slots. Returns the number
- * of tokens, or SIZE_MAX when the text has U+1680. */
+ * tok_end, and the hash each is remembered under into tok_hash, starting
+ * the load of its memo slot, which read_tokens looks up. Returns the
+ * number of tokens, or SIZE_MAX when the text has U+1680. */
 static size_t find_tokens(const struct detector *d, struct scratch *s,
                           size_t len)
 {
@@ -984,18 +968,6 @@ static size_t find_tokens(const struct detector *d, struct scratch *s,
     s->tok_hash[n] = token_hash(d, s, start, i);
     n++;
   }
-  for (size_t k = 0; k < n; k++) {
-    size_t start = s->tok_start[k], end = s->tok_end[k];
-    const struct token_record *rec = NULL;
-    if (end - start <= MEMO_KEY_MAX) {
-      struct memo_key key;
-      memo_key_of(d->tokens, s->ct + start, end - start, &key);
-      rec = memo_find(d->tokens, &key, s->tok_hash[k]);
-      if (rec)
-        prefetch_words(d, rec);
-    }
-    s->tok_rec[k] = rec;
-  }
   return n;
 }
 
@@ -1022,9 +994,9 @@ static inline void take_word(const struct detector *d, struct word *w,
  * words, and each word's bigram is all that is computed. That path is
  * written out here with the split state in locals (stores into the words,
  * through byte-sized fields, would otherwise send it through memory);
- * read_new_token reads the others. find_tokens looked the token records
- * up, each starting the load of its word records, so that those are on
- * their way while the tokens before are read. */
+ * read_new_token reads the others. find_tokens started loading every
+ * token's memo slot, so that they are on their way while the tokens
+ * before are read. */
 static void read_tokens(const struct detector *d, struct scratch *s,
                         struct split *sp, size_t n, size_t len)
 {
@@ -1035,16 +1007,15 @@ static void read_tokens(const struct detector *d, struct scratch *s,
   size_t in_lanes = 0;
   s->n_kept = 0;
   unsigned phrase = 0; /* words left of a phrase that may start */
-  const struct token_record **recs = s->tok_rec;
   for (size_t k = 0; k < n; k++) {
     size_t start = s->tok_start[k], end = s->tok_end[k];
-    const struct token_record *rec = recs[k];
+    /* find_tokens started loading the slot. A token new to the memo may
+     * come twice in a message: the second finds what the first added. */
+    const struct token_record *rec = NULL;
     struct memo_key key;
     uint32_t hash = s->tok_hash[k];
-    bool keep = !rec && end - start <= MEMO_KEY_MAX;
+    bool keep = end - start <= MEMO_KEY_MAX;
     if (keep) {
-      /* A token new to the memo may come twice in a message: the second
-       * finds what the first added. */
       memo_key_of(d->tokens, s->ct + start, end - start, &key);
       rec = memo_find(d->tokens, &key, hash);
     }
@@ -1130,7 +1101,6 @@ static size_t read_text(const struct detector *d, struct scratch *s, size_t len,
     s->kept = xrealloc(s->kept, s->tok_cap * sizeof *s->kept);
     s->tok_start = xrealloc(s->tok_start, s->tok_cap * sizeof *s->tok_start);
     s->tok_end = xrealloc(s->tok_end, s->tok_cap * sizeof *s->tok_end);
-    s->tok_rec = xrealloc(s->tok_rec, s->tok_cap * sizeof *s->tok_rec);
     s->tok_hash = xrealloc(s->tok_hash, s->tok_cap * sizeof *s->tok_hash);
   }
   struct split sp = {.prev_b = d->start_b};
