@@ -294,6 +294,89 @@ static void features_are_deterministic(void)
   detector_result_cleanup(&b);
 }
 
+/* What a score says, kept for comparing. */
+struct said {
+  double score;
+  size_t n;
+  char text[DETECTOR_MAX_REASONS][DETECTOR_REASON_MAX];
+  double weight[DETECTOR_MAX_REASONS];
+  bool plain[DETECTOR_MAX_REASONS];
+};
+
+static void say(struct detector *d, const char *t, struct said *out)
+{
+  CHECK_INT(polarity_analyze(lx, t, strlen(t), &pr), ERR_OK);
+  CHECK_INT(detector_score(d, t, strlen(t), pr.polarity, pr.subjectivity,
+                           &res),
+            ERR_OK);
+  out->score = res.score;
+  out->n = res.n_reasons;
+  for (size_t i = 0; i < res.n_reasons; i++) {
+    snprintf(out->text[i], sizeof out->text[i], "%s", res.reasons[i].text);
+    out->weight[i] = res.reasons[i].weight;
+    out->plain[i] = res.reasons[i].plain;
+    /* A reason said to be plain has nothing JSON escapes. */
+    for (const char *c = res.reasons[i].text; res.reasons[i].plain && *c; c++)
+      CHECK(*c != '"' && *c != '\\' && (unsigned char)*c >= 0x20);
+  }
+}
+
+static bool same_said(const struct said *a, const struct said *b)
+{
+  if (a->score != b->score || a->n != b->n)
+    return false;
+  for (size_t i = 0; i < a->n; i++)
+    if (strcmp(a->text[i], b->text[i]) || a->weight[i] != b->weight[i] ||
+        a->plain[i] != b->plain[i])
+      return false;
+  return true;
+}
+
+/* A token is read the slow way the first time (its words split, VADER's
+ * reading, the memos filled) and from the memos afterwards, where a token
+ * of one word carries its word's parts and one of two points at theirs;
+ * a token too long for the memo is read the slow way every time. Each
+ * way must say the same, with the memos on the heap or in huge pages. */
+static void memo_paths_agree(void)
+{
+  static const char *const texts[] = {
+      "Still waiting for my refund, third time asking!!!",
+      "THIS IS UNACCEPTABLE. Cancel my subscription now.",
+      "the app is not working again... well-known bug/issue, e-mail me",
+      "I am still \"waiting\" for a reply \xf0\x9f\x98\xa1\xf0\x9f\x98\xa1",
+      "caf\xc3\xa9 na\xc3\xafve r\xc3\xa9sum\xc3\xa9 is terrible, it\xe2\x80\x99s awful",
+      "unbelievablyfrustratingexperience!!! worst.service.ever.seriously",
+      "still\twaiting, still\\waiting, still\x01waiting for the refund",
+      "@support https://example.com/x why is my order late?? escalate",
+      "a\xe1\x9a\x80" "b: the ogham space makes VADER read it whole",
+      "not bad, not bad at all, thanks for fixing it so fast",
+      "x/y/z a-b-c 1,2,3 don't won't can't NEVER again",
+      "",
+  };
+  enum { N = sizeof texts / sizeof texts[0] };
+  static struct said cold[N], warm[N], batch[N];
+  struct detector *fresh = NULL, *huge = NULL;
+  CHECK_INT(detector_new(model, &fresh), ERR_OK);
+  CHECK_INT(detector_new_batch(model, &huge), ERR_OK);
+  if (!fresh || !huge)
+    return;
+  for (size_t i = 0; i < N; i++)
+    say(fresh, texts[i], &cold[i]);
+  for (size_t i = 0; i < N; i++)
+    say(fresh, texts[i], &warm[i]);
+  for (size_t i = N; i-- > 0;) /* the other order: other memo contents */
+    say(huge, texts[i], &batch[i]);
+  size_t with_reasons = 0;
+  for (size_t i = 0; i < N; i++) {
+    if (!same_said(&cold[i], &warm[i]) || !same_said(&cold[i], &batch[i]))
+      FAIL_AT("'%s': the memo paths disagree", texts[i]);
+    with_reasons += cold[i].n > 0;
+  }
+  CHECK(with_reasons >= 6); /* the reasons were compared too */
+  detector_free(fresh);
+  detector_free(huge);
+}
+
 static void model_file_round_trips(void)
 {
   struct buf b;
@@ -356,6 +439,7 @@ int main(void)
   RUN(reasons_are_readable);
   RUN(scores_are_bounded_and_deterministic);
   RUN(features_are_deterministic);
+  RUN(memo_paths_agree);
   RUN(model_file_round_trips);
   RUN(split_is_documented_rule);
   detector_result_cleanup(&res);
