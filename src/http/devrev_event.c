@@ -102,7 +102,9 @@ static enum err ignore(struct rd *r, const char *fmt, ...)
 static const char *join(char out[JSON_PATH_MAX], const char *path,
                         const char *name)
 {
-  snprintf(out, JSON_PATH_MAX, "%s%s%s", path, *path ? "." : "", name);
+  int n = snprintf(out, JSON_PATH_MAX, "%s%s%s", path, *path ? "." : "", name);
+  if (n < 0 || n >= JSON_PATH_MAX) /* cut short: say so */
+    memcpy(out + JSON_PATH_MAX - 4, "...", 4);
   return out;
 }
 
@@ -159,6 +161,25 @@ static enum err get_obj(struct rd *r, const cJSON *obj, const char *path,
   return ERR_OK;
 }
 
+/* A string field of an object, read with get_str as an id (at most
+ * DEVREV_EVENT_MAX_ID bytes) into *out. */
+struct id_field {
+  const char *name;
+  bool required;
+  const char **out;
+};
+
+/* get_str for each of f[0..n) in order, up to the first error. */
+static enum err get_ids(struct rd *r, const cJSON *obj, const char *path,
+                        const struct id_field *f, size_t n)
+{
+  enum err rc = ERR_OK;
+  for (size_t i = 0; i < n && !rc; i++)
+    rc = get_str(r, obj, path, f[i].name, DEVREV_EVENT_MAX_ID, f[i].required,
+                 f[i].out);
+  return rc;
+}
+
 /* The string value of obj.name, or NULL when it is absent or not a
  * string; for fields that are never required nor bounded (text). */
 static const char *text_of(const cJSON *obj, const char *name)
@@ -194,11 +215,9 @@ static enum err read_org(struct rd *r, const cJSON *obj, const char *path,
     return get_str(r, obj, path, name, DEVREV_EVENT_MAX_ID, false, id);
   if (!cJSON_IsObject(v))
     return ERR_OK;
-  join(p, path, name);
-  enum err rc = get_str(r, v, p, "id", DEVREV_EVENT_MAX_ID, false, id);
-  if (!rc)
-    rc = get_str(r, v, p, "display_id", DEVREV_EVENT_MAX_ID, false, display_id);
-  return rc;
+  const struct id_field f[] = {{"id", false, id},
+                               {"display_id", false, display_id}};
+  return get_ids(r, v, join(p, path, name), f, 2);
 }
 
 /* Reads a user summary at path (an object). Its type is required, and so
@@ -261,6 +280,25 @@ static enum err set_created(struct rd *r, const cJSON *obj, const char *path)
   return rc;
 }
 
+/* What the object at path of every event type starts with, in this order:
+ * its ids (f[0..n)), created_date, and created_by, the author (required
+ * or not: *by is NULL when it is optional and absent), read into u. */
+static enum err read_head(struct rd *r, const cJSON *obj, const char *path,
+                          const struct id_field *f, size_t n, bool by_required,
+                          const cJSON **by, struct user *u)
+{
+  char p[JSON_PATH_MAX];
+  memset(u, 0, sizeof *u);
+  enum err rc = get_ids(r, obj, path, f, n);
+  if (!rc)
+    rc = set_created(r, obj, path);
+  if (!rc)
+    rc = get_obj(r, obj, path, "created_by", by_required, by);
+  if (!rc && *by)
+    rc = read_user(r, *by, join(p, path, "created_by"), u);
+  return rc;
+}
+
 /* ---- timeline_entry_created --------------------------------------- */
 
 static enum err read_timeline_entry(struct rd *r, const cJSON *payload)
@@ -279,23 +317,14 @@ static enum err read_timeline_entry(struct rd *r, const cJSON *payload)
   if (strcmp(etype, "timeline_comment"))
     return ignore(r, "entry is not a timeline_comment (%.64s)", etype);
 
-  rc = get_str(r, entry, P, "id", DEVREV_EVENT_MAX_ID, true, &ev->entry_id);
-  if (!rc)
-    rc = get_str(r, entry, P, "object", DEVREV_EVENT_MAX_ID, true,
-                 &ev->object_id);
-  if (!rc)
-    rc = get_str(r, entry, P, "object_display_id", DEVREV_EVENT_MAX_ID, false,
-                 &ev->object_display_id);
-  if (!rc)
-    rc = get_str(r, entry, P, "object_type", DEVREV_EVENT_MAX_ID, false,
-                 &ev->object_type);
-  if (!rc)
-    rc = set_created(r, entry, P);
-  if (!rc)
-    rc = get_obj(r, entry, P, "created_by", true, &by);
+  const struct id_field f[] = {
+      {"id", true, &ev->entry_id},
+      {"object", true, &ev->object_id},
+      {"object_display_id", false, &ev->object_display_id},
+      {"object_type", false, &ev->object_type},
+  };
   struct user u;
-  if (!rc)
-    rc = read_user(r, by, "timeline_entry_created.entry.created_by", &u);
+  rc = read_head(r, entry, P, f, 4, true, &by, &u);
   if (rc)
     return rc;
 
@@ -381,19 +410,12 @@ static enum err read_conversation(struct rd *r, const cJSON *payload)
   const cJSON *conv, *by;
   const char *conv_id;
   struct user u;
+  const struct id_field f[] = {{"id", true, &conv_id},
+                               {"display_id", false, &ev->object_display_id}};
   enum err rc =
       get_obj(r, payload, "conversation_created", "conversation", true, &conv);
   if (!rc)
-    rc = get_str(r, conv, P, "id", DEVREV_EVENT_MAX_ID, true, &conv_id);
-  if (!rc)
-    rc = get_str(r, conv, P, "display_id", DEVREV_EVENT_MAX_ID, false,
-                 &ev->object_display_id);
-  if (!rc)
-    rc = set_created(r, conv, P);
-  if (!rc)
-    rc = get_obj(r, conv, P, "created_by", true, &by);
-  if (!rc)
-    rc = read_user(r, by, "conversation_created.conversation.created_by", &u);
+    rc = read_head(r, conv, P, f, 2, true, &by, &u);
   if (rc)
     return rc;
   ev->object_id = conv_id;
@@ -435,16 +457,13 @@ static enum err read_conversation(struct rd *r, const cJSON *payload)
     /* The real sample lists the customer's orgs in rev_orgs[] (5.4). */
     const cJSON *orgs = cJSON_GetObjectItemCaseSensitive(conv, "rev_orgs");
     const cJSON *first = cJSON_IsArray(orgs) ? orgs->child : NULL;
-    if (cJSON_IsObject(first)) {
-      rc = get_str(r, first, "conversation_created.conversation.rev_orgs[0]",
-                   "id", DEVREV_EVENT_MAX_ID, false, &ev->rev_org_id);
-      if (!rc)
-        rc = get_str(r, first, "conversation_created.conversation.rev_orgs[0]",
-                     "display_id", DEVREV_EVENT_MAX_ID, false,
-                     &ev->rev_org_display_id);
-      if (rc)
-        return rc;
-    }
+    const struct id_field org[] = {
+        {"id", false, &ev->rev_org_id},
+        {"display_id", false, &ev->rev_org_display_id}};
+    if (cJSON_IsObject(first) &&
+        (rc = get_ids(r, first, "conversation_created.conversation.rev_orgs[0]",
+                      org, 2)))
+      return rc;
   }
   ev->kind = DEVREV_EVENT_MESSAGE;
   return ERR_OK;
@@ -494,21 +513,15 @@ static enum err read_work(struct rd *r, const cJSON *payload)
   struct devrev_event *ev = r->ev;
   const cJSON *work, *by;
   const char *wtype;
+  const struct id_field f[] = {
+      {"id", true, &ev->object_id},
+      {"type", true, &wtype},
+      {"display_id", false, &ev->object_display_id},
+  };
+  struct user u;
   enum err rc = get_obj(r, payload, "work_created", "work", true, &work);
   if (!rc)
-    rc = get_str(r, work, P, "id", DEVREV_EVENT_MAX_ID, true, &ev->object_id);
-  if (!rc)
-    rc = get_str(r, work, P, "type", DEVREV_EVENT_MAX_ID, true, &wtype);
-  if (!rc)
-    rc = get_str(r, work, P, "display_id", DEVREV_EVENT_MAX_ID, false,
-                 &ev->object_display_id);
-  if (!rc)
-    rc = set_created(r, work, P);
-  if (!rc)
-    rc = get_obj(r, work, P, "created_by", false, &by);
-  struct user u = {0};
-  if (!rc && by)
-    rc = read_user(r, by, "work_created.work.created_by", &u);
+    rc = read_head(r, work, P, f, 3, false, &by, &u);
   if (rc)
     return rc;
   ev->object_type = wtype;
