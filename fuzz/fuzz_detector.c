@@ -54,10 +54,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (detector_score(det, text + 1, len - 1, polarity, 0.5, &r) == ERR_OK) {
       if (!(r.score >= 0.0 && r.score <= 1.0))
         abort();
-      for (size_t i = 0; i < r.n_reasons; i++)
-        if (strlen(r.reasons[i].text) >= DETECTOR_REASON_MAX ||
-            !utf8_is_valid(r.reasons[i].text, strlen(r.reasons[i].text)))
+      for (size_t i = 0; i < r.n_reasons; i++) {
+        const char *t = r.reasons[i].text;
+        if (strlen(t) >= DETECTOR_REASON_MAX || !utf8_is_valid(t, strlen(t)))
           abort();
+        /* A reason said to be plain has nothing JSON escapes. */
+        for (; r.reasons[i].plain && *t; t++)
+          if (*t == '"' || *t == '\\' || (unsigned char)*t < 0x20)
+            abort();
+      }
     }
     detector_result_cleanup(&r);
     break;
