@@ -396,6 +396,36 @@ size_t jsonw_format_double(double v, char *out)
   return (size_t)n;
 }
 
+/* From 0.001 up to 10^9 the shortest decimal of k / 1000 (k = round(v *
+ * 1000), an integer) is k / 1000 written out, trailing zeros dropped: at
+ * most 12 significant digits, which a double always reads back. Other
+ * values go the general way. */
+size_t jsonw_format_milli(double v, char *out)
+{
+  double k = round(v * 1000);
+  if (!(k >= 1 && k < 1e12))
+    return jsonw_format_double(k / 1000, out);
+  uint64_t n = (uint64_t)k, ip = n / 1000;
+  unsigned frac = (unsigned)(n % 1000);
+  char digits[24];
+  size_t nd = 0, o = 0;
+  do {
+    digits[nd++] = (char)('0' + ip % 10);
+    ip /= 10;
+  } while (ip);
+  while (nd)
+    out[o++] = digits[--nd];
+  out[o++] = '.';
+  out[o++] = (char)('0' + frac / 100);
+  if (frac % 100) {
+    out[o++] = (char)('0' + frac / 10 % 10);
+    if (frac % 10)
+      out[o++] = (char)('0' + frac % 10);
+  }
+  out[o] = '\0';
+  return o;
+}
+
 void jsonw_double(struct jsonw *w, double v)
 {
   char tmp[40];

@@ -612,35 +612,6 @@ struct scorer {
   const char *level;
 };
 
-/* Formats a reason's weight, w rounded to three decimals, as
- * jsonw_format_double(round(w * 1000) / 1000) does (the other outputs
- * round them so): below 10^9 the shortest decimal of k / 1000 is k / 1000
- * written out, trailing zeros dropped. */
-static size_t format_milli(double w, char *out)
-{
-  double k = round(w * 1000);
-  if (!(k >= 1 && k < 1e12))
-    return jsonw_format_double(k / 1000, out);
-  uint64_t n = (uint64_t)k, ip = n / 1000;
-  unsigned frac = (unsigned)(n % 1000);
-  char digits[24];
-  size_t nd = 0, o = 0;
-  do {
-    digits[nd++] = (char)('0' + ip % 10);
-    ip /= 10;
-  } while (ip);
-  while (nd)
-    out[o++] = digits[--nd];
-  out[o++] = '.';
-  out[o++] = (char)('0' + frac / 100);
-  if (frac % 100) {
-    out[o++] = (char)('0' + frac / 10 % 10);
-    if (frac % 10)
-      out[o++] = (char)('0' + frac % 10);
-  }
-  return o;
-}
-
 /* Writes ", \"reasons\": [{\"text\": ..., \"weight\": ...}...]" for the
  * reasons of r into out (room for scorer.why) in one pass; returns its
  * length. */
@@ -669,7 +640,7 @@ static size_t put_reasons(const struct detector_result *r, char *out)
     }
     memcpy(out + o, weight, sizeof weight - 1);
     o += sizeof weight - 1;
-    o += format_milli(r->reasons[i].weight, out + o);
+    o += jsonw_format_milli(r->reasons[i].weight, out + o);
     out[o++] = '}';
   }
   out[o++] = ']';

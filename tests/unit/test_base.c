@@ -120,6 +120,41 @@ static void jsonw_escape_finds_every_place(void)
       }
 }
 
+/* jsonw_format_milli writes what jsonw_format_double writes for the value
+ * rounded to three decimals: edges, then a million values of the range
+ * reasons' weights take and beyond. */
+static void jsonw_format_milli_matches_double(void)
+{
+  static const double edges[] = {0.0,    -0.0,  0.0004, 0.0005, 0.0015,
+                                 0.001,  1.0,   1.5,    2.0005, 999999999.999,
+                                 1e9,    1e12,  -1.25,  NAN,    INFINITY,
+                                 0.1235, 3.4445};
+  char a[40], b[40];
+  size_t bad = 0;
+  for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+    size_t n = jsonw_format_milli(edges[i], a);
+    jsonw_format_double(round(edges[i] * 1000) / 1000, b);
+    if (n != strlen(a) || strcmp(a, b)) {
+      bad++;
+      FAIL_AT("%.17g: milli '%s' double '%s'", edges[i], a, b);
+    }
+  }
+  uint64_t x = 0x9E3779B97F4A7C15u;
+  for (int i = 0; i < 1000000; i++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    /* Weights are mostly 0.05 to 10; every 16th from 0 to 10^10. */
+    double v = (i & 15) ? (double)(x >> 11) / (double)(1ull << 53) * 10.0
+                        : (double)(x >> 11) / (double)(1ull << 53) * 1e10;
+    jsonw_format_milli(v, a);
+    jsonw_format_double(round(v * 1000) / 1000, b);
+    if (strcmp(a, b) && bad++ < 5)
+      FAIL_AT("%.17g: milli '%s' double '%s'", v, a, b);
+  }
+  CHECK_INT(bad, 0);
+}
+
 static void jsonw_key_value_helpers(void)
 {
   struct buf b;
@@ -257,6 +292,7 @@ int main(void)
   RUN(jsonw_key_value_helpers);
   RUN(jsonw_escape_into_matches_escape);
   RUN(jsonw_escape_finds_every_place);
+  RUN(jsonw_format_milli_matches_double);
   RUN(jsonw_shortest_doubles);
   HARNESS_EXIT();
 }
