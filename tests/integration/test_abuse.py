@@ -14,6 +14,7 @@ reached at 127.0.0.1. Python standard library only.
 
 Exits non-zero on any failure; the last line reads "N passed, M failed".
 """
+import contextlib
 import json
 import os
 import re
@@ -120,12 +121,22 @@ def stop_ok(srv):
     H.check(rc == 0, f"exit status {rc}\n{srv.log()[-3000:]}")
 
 
+@contextlib.contextmanager
+def served(env=None, args=(), **kw):
+    """A server from launch, stopped (and its exit checked) at the end of
+    the with block, whatever happens in it."""
+    srv = launch(env, args, **kw)
+    try:
+        yield srv
+    finally:
+        stop_ok(srv)
+
+
 # ---- rate limit ---------------------------------------------------------
 
 def rate_limit_refuses_after_the_burst_then_serves_again():
-    srv = launch({"RATE_LIMIT": "5", "RATE_LIMIT_BURST": "5",
-                  "RATE_LIMIT_LOOPBACK": "on"})
-    try:
+    with served({"RATE_LIMIT": "5", "RATE_LIMIT_BURST": "5",
+                 "RATE_LIMIT_LOOPBACK": "on"}) as srv:
         H.check("rate limit: 5 requests/s per source address, burst 5 "
                 "(loopback included)" in srv.log(), srv.log())
         s = connect(srv.port, "127.0.0.2")
@@ -184,13 +195,10 @@ def rate_limit_refuses_after_the_burst_then_serves_again():
         m = re.search(r'^fa_http_requests_total\{route="health",'
                       r'status="(429|other)"\} (\S+)$', text.decode(), re.M)
         H.check(m and float(m.group(2)) >= 1, "429s not counted in /metrics")
-    finally:
-        stop_ok(srv)
 
 
 def loopback_is_exempt_by_default_and_zero_is_off():
-    srv = launch({"RATE_LIMIT": "1", "RATE_LIMIT_BURST": "1"})
-    try:
+    with served({"RATE_LIMIT": "1", "RATE_LIMIT_BURST": "1"}) as srv:
         H.check("(loopback exempt)" in srv.log(), srv.log())
         s = connect(srv.port, "127.0.0.2")
         try:
@@ -199,11 +207,8 @@ def loopback_is_exempt_by_default_and_zero_is_off():
                 H.check(st == 200, f"loopback limited at request {i}: {st}")
         finally:
             s.close()
-    finally:
-        stop_ok(srv)
-    srv = launch({"RATE_LIMIT": "0", "RATE_LIMIT_BURST": "1",
-                  "RATE_LIMIT_LOOPBACK": "on"})
-    try:
+    with served({"RATE_LIMIT": "0", "RATE_LIMIT_BURST": "1",
+                 "RATE_LIMIT_LOOPBACK": "on"}) as srv:
         H.check("rate limit: off" in srv.log(), srv.log())
         s = connect(srv.port, "127.0.0.2")
         try:
@@ -212,15 +217,12 @@ def loopback_is_exempt_by_default_and_zero_is_off():
                 H.check(st == 200, f"RATE_LIMIT=0 limited at {i}: {st}")
         finally:
             s.close()
-    finally:
-        stop_ok(srv)
 
 
 # ---- header limit --------------------------------------------------------
 
 def oversized_headers_are_refused_and_the_server_serves_on():
-    srv = launch({"MAX_HEADER_BYTES": "4096"})
-    try:
+    with served({"MAX_HEADER_BYTES": "4096"}) as srv:
         s = connect(srv.port)
         try:
             # Within the limit (the whole block, request line included).
@@ -287,8 +289,6 @@ def oversized_headers_are_refused_and_the_server_serves_on():
                     f"{data[:200]!r}")
         finally:
             s.close()
-    finally:
-        stop_ok(srv)
 
 
 # ---- slow clients --------------------------------------------------------
@@ -380,8 +380,7 @@ def slow_client_is_cut_while_others_are_served():
 
 
 def idle_connections_are_not_mistaken_for_slow_ones():
-    srv = launch({"IDLE_TIMEOUT": "30"})
-    try:
+    with served({"IDLE_TIMEOUT": "30"}) as srv:
         wait = REQUEST_TIMEOUT_MS / 1000.0 + 1.0
         # Connected, silent for longer than a request may take: kept.
         fresh = connect(srv.port)
@@ -397,8 +396,6 @@ def idle_connections_are_not_mistaken_for_slow_ones():
         finally:
             fresh.close()
             used.close()
-    finally:
-        stop_ok(srv)
 
 
 # ---- connection limit ----------------------------------------------------
@@ -460,12 +457,9 @@ def no_secret_in(log):
 
 
 def loopback_without_auth_says_so():
-    srv = launch()
-    try:
+    with served() as srv:
         H.check("no authentication configured: listening on loopback only"
                 in srv.log(), srv.log())
-    finally:
-        stop_ok(srv)
 
 
 def public_address_refused_without_auth():
@@ -482,46 +476,36 @@ def public_address_refused_without_auth():
 
 
 def public_address_allowed_with_auth():
-    srv = launch({"HOST": "0.0.0.0", "API_TOKEN": SECRETS["API_TOKEN"]})
-    try:
+    env = {"HOST": "0.0.0.0", "API_TOKEN": SECRETS["API_TOKEN"]}
+    with served(env) as srv:
         H.check(srv.started and srv.host == "0.0.0.0", srv.log())
         H.check("authentication: API_TOKEN" in srv.log(), srv.log())
         H.check(health_ok(srv.port), "not serving on 127.0.0.1")
         no_secret_in(srv.log())
-    finally:
-        stop_ok(srv)
     env = {"HOST": "0.0.0.0"}
     env.update(SECRETS)
-    srv = launch(env, log_level="debug")
-    try:
+    with served(env, log_level="debug") as srv:
         H.check(srv.started, srv.log())
         H.check("authentication: API_TOKEN, WEBHOOK_SECRET, "
                 "DEVREV_WEBHOOK_SECRET, SLACK_SIGNING_SECRET" in srv.log(),
                 srv.log())
         H.check(health_ok(srv.port), "not serving")
-    finally:
-        stop_ok(srv)
     no_secret_in(srv.log())
     # A signature secret alone is authentication too.
-    srv = launch({"HOST": "0.0.0.0",
-                  "SLACK_SIGNING_SECRET": SECRETS["SLACK_SIGNING_SECRET"]})
-    try:
+    env = {"HOST": "0.0.0.0",
+           "SLACK_SIGNING_SECRET": SECRETS["SLACK_SIGNING_SECRET"]}
+    with served(env) as srv:
         H.check(srv.started and "authentication: SLACK_SIGNING_SECRET"
                 in srv.log(), srv.log())
-    finally:
-        stop_ok(srv)
     no_secret_in(srv.log())
 
 
 def public_address_with_insecure_warns():
-    srv = launch({"HOST": "0.0.0.0"}, args=("--insecure",))
-    try:
+    with served({"HOST": "0.0.0.0"}, args=("--insecure",)) as srv:
         H.check(srv.started, srv.log())
         H.check(re.search(r"WARN.*--insecure: no authentication configured",
                           srv.log()), srv.log())
         H.check(health_ok(srv.port), "not serving")
-    finally:
-        stop_ok(srv)
 
 
 def flags_are_checked_together():
