@@ -602,18 +602,19 @@ struct scorer {
   struct detector_result dr;
   struct nums *nc;
   struct buf text; /* a decoded "text" */
-  char extra[160]; /* the model's fields, ", \"frustrated\": ..." */
-  size_t extra_len;
-  /* and its reasons, ", \"reasons\": [...]": each reason's text escaped
-   * (at most 6 bytes a byte) and its weight */
-  char why[32 + DETECTOR_MAX_REASONS * (6 * DETECTOR_REASON_MAX + 64)];
-  size_t why_len;
-  bool frustrated;
+  bool frustrated;  /* with the model: its verdict and level */
   const char *level;
 };
 
+/* The model's fields as put_model writes them, at most: ", \"frustrated\":
+ * false, \"level\": \"...\", \"frustration\": " and a number, then the
+ * reasons, each text escaped (at most 6 bytes a byte) with its weight. */
+#define MODEL_FIELDS_MAX                                                       \
+  (64 + CONFIG_LEVEL_NAME_MAX + 40 + 32 +                                      \
+   DETECTOR_MAX_REASONS * (6 * DETECTOR_REASON_MAX + 64))
+
 /* Writes ", \"reasons\": [{\"text\": ..., \"weight\": ...}...]" for the
- * reasons of r into out (room for scorer.why) in one pass; returns its
+ * reasons of r into out (see MODEL_FIELDS_MAX) in one pass; returns its
  * length. */
 static size_t put_reasons(const struct detector_result *r, char *out)
 {
@@ -647,11 +648,10 @@ static size_t put_reasons(const struct detector_result *r, char *out)
   return o;
 }
 
-/* Runs the model on text when it is configured and renders its fields into
- * sc->extra; without a model leaves extra empty. */
+/* Runs the model on text when it is configured: its result in sc->dr, its
+ * verdict and level in sc. */
 static enum err score_model(struct scorer *sc, const char *text, size_t len)
 {
-  sc->extra_len = 0;
   if (!sc->det)
     return ERR_OK;
   /* The text is valid UTF-8: polarity_analyze checked it, or score_line
@@ -663,30 +663,29 @@ static enum err score_model(struct scorer *sc, const char *text, size_t len)
   analysis_apply_model(sc->cfg, &a, &sc->dr);
   sc->frustrated = a.frustrated;
   sc->level = sc->cfg->levels[a.level].name;
-  /* Appended piece by piece: snprintf's format parsing cost more than
-   * the rest of this function. Level names are plain (config.c checks
-   * them) and at most CONFIG_LEVEL_NAME_MAX bytes, so this fits. */
-  char *p = sc->extra;
+  return ERR_OK;
+}
+
+/* Writes the model's fields of the line scored last (MODEL_FIELDS_MAX
+ * bytes at most) at out; returns their length. Piece by piece: snprintf's
+ * format parsing cost more than the rest. Level names are plain
+ * (config.c checks them) and at most CONFIG_LEVEL_NAME_MAX bytes. */
+static size_t put_model(const struct scorer *sc, char *out)
+{
   static const char f_true[] = ", \"frustrated\": true, \"level\": \"";
   static const char f_false[] = ", \"frustrated\": false, \"level\": \"";
   static const char f_score[] = "\", \"frustration\": ";
-  const char *head = a.frustrated ? f_true : f_false;
-  size_t head_len = a.frustrated ? sizeof f_true - 1 : sizeof f_false - 1;
+  _Static_assert(sizeof f_false + sizeof f_score <= 64, "MODEL_FIELDS_MAX");
+  const char *head = sc->frustrated ? f_true : f_false;
+  size_t o = sc->frustrated ? sizeof f_true - 1 : sizeof f_false - 1;
+  memcpy(out, head, o);
   size_t level_len = strlen(sc->level);
-  _Static_assert(sizeof f_false - 1 + CONFIG_LEVEL_NAME_MAX +
-                         sizeof f_score - 1 + 40 <=
-                     sizeof sc->extra,
-                 "the model's fields fit in extra");
-  memcpy(p, head, head_len);
-  p += head_len;
-  memcpy(p, sc->level, level_len);
-  p += level_len;
-  memcpy(p, f_score, sizeof f_score - 1);
-  p += sizeof f_score - 1;
-  p += jsonw_format_double(sc->dr.score, p);
-  sc->extra_len = (size_t)(p - sc->extra);
-  sc->why_len = put_reasons(&sc->dr, sc->why);
-  return ERR_OK;
+  memcpy(out + o, sc->level, level_len);
+  o += level_len;
+  memcpy(out + o, f_score, sizeof f_score - 1);
+  o += sizeof f_score - 1;
+  o += jsonw_format_double(sc->dr.score, out + o);
+  return o + put_reasons(&sc->dr, out + o);
 }
 
 /* jsonw_format_double(v, out), from the cache when v was seen. */
@@ -719,9 +718,9 @@ static void put_scored(struct buf *out, struct scorer *sc, const char *line,
   static const char pkey[] = ", \"polarity\": ";
   static const char skey[] = ", \"subjectivity\": ";
   /* Written in place, in one piece: the line, the scores, the model's
-   * fields and reasons (extra and why, empty without the model). */
+   * fields and reasons. */
   size_t most = (end - 1) + sizeof pkey + sizeof skey + 2 * 40 +
-                sc->extra_len + sc->why_len + 2;
+                (sc->det ? MODEL_FIELDS_MAX : 0) + 2;
   char *at = buf_room(out, most);
   if (!at)
     return; /* cannot be: lines are far below the limit of out */
@@ -734,12 +733,8 @@ static void put_scored(struct buf *out, struct scorer *sc, const char *line,
   memcpy(p, skey, sizeof skey - 1);
   p += sizeof skey - 1;
   p += format_number(nc, r->subjectivity, p);
-  if (sc->extra_len) { /* only with the model */
-    memcpy(p, sc->extra, sc->extra_len);
-    p += sc->extra_len;
-    memcpy(p, sc->why, sc->why_len);
-    p += sc->why_len;
-  }
+  if (sc->det)
+    p += put_model(sc, p);
   memcpy(p, "}\n", 2);
   p += 2;
   buf_grow(out, (size_t)(p - at));
