@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "base/bits.h"
 #include "base/utf8.h"
 
 #if defined(__SSE2__) && defined(__GNUC__)
@@ -334,19 +335,6 @@ static ALWAYS_INLINE unsigned scan_last(const char *text, size_t len, size_t i,
   return scan16(block, set) & ((1u << (len - i)) - 1);
 }
 
-/* The index of the lowest set bit of m (m != 0). */
-static inline size_t lowest_bit(unsigned m)
-{
-#if defined(__GNUC__)
-  return (size_t)__builtin_ctz(m);
-#else
-  size_t n = 0;
-  for (; !(m & 1); m >>= 1)
-    n++;
-  return n;
-#endif
-}
-
 /* Can the token holding text[i] (< len) change at text[i]? Only a token
  * with '@', '&', '[', "://" or starting "www." does; one without them is
  * copied as it is. */
@@ -425,7 +413,7 @@ static ALWAYS_INLINE size_t first_of(const char *text, size_t len, size_t i,
                                      unsigned m, enum scan_set set)
 {
   for (; m; m &= m - 1) {
-    size_t c = i + lowest_bit(m);
+    size_t c = i + bits_lowest(m);
     if (confirmed(text, len, c, set))
       return c;
   }

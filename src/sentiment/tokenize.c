@@ -46,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bits.h"
 #include "base/utf8.h"
 #include "base/xalloc.h"
 
@@ -567,19 +568,6 @@ static void mark_other(const unsigned char *u, size_t len, uint64_t *other)
   other[i >> 6] = other64(pad);
 }
 
-/* The index of the lowest set bit of x (x != 0). */
-static inline size_t lowest_bit(uint64_t x)
-{
-#if defined(__GNUC__)
-  return (size_t)__builtin_ctzll(x);
-#else
-  size_t n = 0;
-  for (; !(x & 1); x >>= 1)
-    n++;
-  return n;
-#endif
-}
-
 /* The first index from i on (i <= len) whose byte is not plain, or len. */
 static PER_TOKEN size_t plain_end(const uint64_t *other, size_t i)
 {
@@ -588,7 +576,7 @@ static PER_TOKEN size_t plain_end(const uint64_t *other, size_t i)
     i = (i | 63) + 1;
     bits = other[i >> 6];
   }
-  return i + lowest_bit(bits);
+  return i + bits_lowest(bits);
 }
 
 /* Whether the "\n" at u[i] follows another one in the rewritten string,
