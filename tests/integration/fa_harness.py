@@ -224,9 +224,11 @@ def wait_until(fn, timeout=10.0, step=0.05, what="condition"):
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
-def wait_closed(sock, limit_s):
+def wait_closed(sock, limit_s, closed_by=()):
     """Reads until the peer closes sock; returns (seconds it took, bytes
-    received), or (None, bytes) when it is still open after limit_s."""
+    received), or (None, bytes) when it is still open after limit_s.
+    closed_by: more exceptions that mean the peer closed (ssl.SSLError
+    for a TLS socket)."""
     t0 = time.time()
     got = b""
     sock.settimeout(0.1)
@@ -235,7 +237,7 @@ def wait_closed(sock, limit_s):
             chunk = sock.recv(65536)
         except socket.timeout:
             continue
-        except (ConnectionResetError, BrokenPipeError):
+        except (ConnectionResetError, BrokenPipeError) + tuple(closed_by):
             return time.time() - t0, got
         if not chunk:
             return time.time() - t0, got

@@ -86,18 +86,9 @@ def call(conn, method, path, body=None):
 
 
 def wait_closed(sock, limit_s):
-    t0 = time.time()
-    sock.settimeout(0.1)
-    while time.time() - t0 < limit_s:
-        try:
-            chunk = sock.recv(65536)
-        except socket.timeout:
-            continue
-        except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
-            return time.time() - t0
-        if not chunk:
-            return time.time() - t0
-    return None
+    """H.wait_closed for TLS (an SSLError is the peer closing too): the
+    seconds until it closed, or None."""
+    return H.wait_closed(sock, limit_s, (ssl.SSLError,))[0]
 
 
 # ---- round trips ---------------------------------------------------------
