@@ -472,6 +472,15 @@ void jsonw_kv_double(struct jsonw *w, const char *key, double v)
   jsonw_double(w, v);
 }
 
+void jsonw_kv_milli(struct jsonw *w, const char *key, double v)
+{
+  char tmp[40];
+  size_t n = jsonw_format_milli(v, tmp);
+  jsonw_key(w, key);
+  before_value(w);
+  put(w, tmp, n);
+}
+
 void jsonw_kv_int(struct jsonw *w, const char *key, int64_t v)
 {
   jsonw_key(w, key);

@@ -46,6 +46,9 @@ void jsonw_raw(struct jsonw *w, const char *json, size_t len);
 void jsonw_kv_string(struct jsonw *w, const char *key, const char *s);
 void jsonw_kv_text(struct jsonw *w, const char *key, const char *s);
 void jsonw_kv_double(struct jsonw *w, const char *key, double v);
+/* key, then v rounded to three decimals (as jsonw_format_milli writes it):
+ * reasons' weights, durations. */
+void jsonw_kv_milli(struct jsonw *w, const char *key, double v);
 void jsonw_kv_int(struct jsonw *w, const char *key, int64_t v);
 void jsonw_kv_bool(struct jsonw *w, const char *key, bool v);
 /* ERR_OK, or the first error met (ERR_TOO_BIG, ERR_INVALID). */

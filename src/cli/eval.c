@@ -336,7 +336,7 @@ static void write_json(struct jsonw *w, const struct report *rep)
   jsonw_kv_int(w, "skipped_unlabeled", (int64_t)rep->skipped_unlabeled);
   jsonw_kv_int(w, "skipped_trained", (int64_t)rep->skipped_trained);
   jsonw_kv_int(w, "unreadable", (int64_t)rep->bad);
-  jsonw_kv_double(w, "seconds", round(rep->seconds * 1000) / 1000);
+  jsonw_kv_milli(w, "seconds", rep->seconds);
   for (size_t i = 0; i < rep->n_rows; i++) {
     const struct row *r = &rep->rows[i];
     jsonw_key(w, keys[i]);

@@ -1868,7 +1868,7 @@ void detector_write_json(const struct detector_result *r, struct jsonw *w)
   for (size_t i = 0; i < r->n_reasons; i++) {
     jsonw_object_begin(w);
     jsonw_kv_string(w, "text", r->reasons[i].text);
-    jsonw_kv_double(w, "weight", round(r->reasons[i].weight * 1000) / 1000);
+    jsonw_kv_milli(w, "weight", r->reasons[i].weight);
     jsonw_object_end(w);
   }
   jsonw_array_end(w);
