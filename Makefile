@@ -5,12 +5,17 @@ TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 LEXICON_CACHE ?= $(CURDIR)/.cache/lexicons
-# make train: labeled JSON Lines in, detector weights out (see tools/train.c).
-SHARED_DATA ?= $(CURDIR)/../shared/data
-TRAIN_DATA  ?= $(SHARED_DATA)/goemotions_dev.jsonl data/train/support_messages.jsonl
+# make train: labeled JSON Lines in, detector weights out (see tools/train.c
+# and data/README.md). Everything it reads is in the repository.
+TRAIN_DATA  ?= data/goemotions/goemotions_dev.jsonl data/train/support_messages.jsonl
 MODEL_OUT   ?= data/model/frustration-model.bin
+# make eval: the repository's labeled set, plus the optional ones (airline
+# tweets, GermEval; non-commercial, never committed) when SHARED_DATA names
+# the folder that holds them.
+EVAL_DATA   ?= data/goemotions/goemotions_dev.jsonl \
+  $(if $(SHARED_DATA),$(wildcard $(SHARED_DATA)/airline_dev.jsonl $(SHARED_DATA)/germeval2017_de_dev.jsonl))
 
-.PHONY: all build deps test-deps asan tsan test run bench fuzz format clean train
+.PHONY: all build deps test-deps asan tsan test run bench fuzz format clean train eval
 
 all: build
 
@@ -49,6 +54,11 @@ train: deps $(BUILD)/CMakeCache.txt
 	./$(BUILD)/fa-train --out $(MODEL_OUT) $(TRAIN_DATA)
 	cmake -S . -B $(BUILD) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
+
+# Precision, recall and F1 of the original rule, VADER and the model.
+eval: build
+	@$(if $(SHARED_DATA),,echo "eval: SHARED_DATA unset: the airline and GermEval sets are left out")
+	./$(BUILD)/frustration-alert eval $(EVAL_DATA)
 
 run: build
 	./$(BUILD)/frustration-alert serve

@@ -1,8 +1,9 @@
 """Black-box tests of the command line: score (golden corpus, malformed
 lines, streaming), analyze (human and JSON), check-config, --help, --version.
 
-Run by CTest with FA_BIN (the binary) and SHARED_DATA (the golden file's
-folder) in the environment.
+Run by CTest with FA_BIN (the binary) and SRC_DIR (the repository, whose
+tests/data/textblob_golden.jsonl holds TextBlob's own scores) in the
+environment.
 """
 import json
 import os
@@ -11,8 +12,9 @@ import sys
 import tempfile
 
 BIN = os.environ.get("FA_BIN", "build/frustration-alert")
-SHARED = os.environ.get("SHARED_DATA", "../shared/data")
-GOLDEN = os.path.join(SHARED, "textblob_golden.jsonl")
+SRC = os.environ.get("SRC_DIR") or os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__))))
+GOLDEN = os.path.join(SRC, "tests", "data", "textblob_golden.jsonl")
 
 passed = 0
 failed = 0
@@ -225,4 +227,4 @@ if __name__ == "__main__":
         if name.startswith("test_") and callable(fn):
             fn()
     print("%d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
+    sys.exit(1 if failed or not passed else 0)
