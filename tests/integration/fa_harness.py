@@ -252,7 +252,7 @@ def check(cond, what):
 
 def run_tests(tests):
     """Runs each (name, fn); prints failures and the closing line; returns
-    the process exit status."""
+    the process exit status (a failure when no test passed)."""
     passed = failed = 0
     for fn in tests:
         t0 = time.time()
@@ -265,7 +265,7 @@ def run_tests(tests):
             print(f"FAIL  {fn.__name__} ({time.time() - t0:.1f} s)", flush=True)
             traceback.print_exc()
     print(f"{passed} passed, {failed} failed", flush=True)
-    return 0 if failed == 0 else 1
+    return 0 if failed == 0 and passed > 0 else 1
 
 
 # ---- Startup under any settings (test_abuse.py, test_tls.py) -----------

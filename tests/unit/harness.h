@@ -2,7 +2,10 @@
  *
  * Each test is a void function listed in main via RUN(fn). Checks print the
  * expression and both values on failure and count it; success prints
- * nothing. The process exits non-zero when any check failed. */
+ * nothing. The process exits non-zero when any check failed, and when no
+ * check ran at all (a test that checks nothing proves nothing). A test
+ * that cannot run here (missing data or tool) returns HARNESS_SKIP, which
+ * CTest reports as skipped (SKIP_RETURN_CODE). */
 #ifndef TESTS_HARNESS_H
 #define TESTS_HARNESS_H
 
@@ -10,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The exit status CTest reads as "skipped" (SKIP_RETURN_CODE). */
+#define HARNESS_SKIP 77
 
 static int harness_failed;
 static int harness_checks;
@@ -61,12 +67,17 @@ static const char *harness_test = "";
       FAIL_AT("%s ~= %s: %.17g != %.17g", #a, #b, da_, db_);                 \
   } while (0)
 
-/* Ends main: prints a summary line only on failure. */
+/* Ends main: prints a summary line only on failure, and fails a test that
+ * ran no check. */
 #define HARNESS_EXIT()                                                       \
   do {                                                                       \
     if (harness_failed) {                                                    \
       fprintf(stderr, "%d of %d checks failed\n", harness_failed,            \
               harness_checks);                                               \
+      return 1;                                                              \
+    }                                                                        \
+    if (harness_checks == 0) {                                               \
+      fprintf(stderr, "no check ran\n");                                     \
       return 1;                                                              \
     }                                                                        \
     return 0;                                                                \
