@@ -2,8 +2,9 @@
  *
  *   bench_detector [--runs N] FILE.jsonl...
  *
- * Reads the "text" of every line (default: the labeled sets in
- * $SHARED_DATA), computes each text's TextBlob polarity once, then times
+ * Reads the "text" of every line (default: the repository's GoEmotions
+ * set, data/goemotions/goemotions_dev.jsonl, found from the current folder
+ * or its parent, as `make bench` and build/ run it), computes each text's TextBlob polarity once, then times
  * detector_score alone over the whole corpus, N runs (default 7), and
  * prints the median and the spread in microseconds per message. A last line
  * times the whole model path (polarity_analyze + detector_score), the
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/xalloc.h"
 #include "detector/detector.h"
@@ -87,15 +89,11 @@ int main(int argc, char **argv)
     for (int i = first; i < argc; i++)
       n = load(argv[i], &msgs, n, &cap);
   } else {
-    const char *dir = getenv("SHARED_DATA");
-    if (!dir)
-      dir = "../shared/data";
-    const char *files[] = {"airline_dev.jsonl", "goemotions_dev.jsonl"};
-    for (size_t i = 0; i < 2; i++) {
-      char path[4096];
-      snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-      n = load(path, &msgs, n, &cap);
-    }
+    const char *paths[] = {"data/goemotions/goemotions_dev.jsonl",
+                           "../data/goemotions/goemotions_dev.jsonl"};
+    for (size_t i = 0; i < 2 && !n; i++)
+      if (access(paths[i], R_OK) == 0)
+        n = load(paths[i], &msgs, n, &cap);
   }
   if (!n) {
     fprintf(stderr, "usage: bench_detector [--runs N] FILE.jsonl...\n");

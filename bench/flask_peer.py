@@ -3,9 +3,8 @@
 A Flask app with the three endpoints of the Flask + TextBlob service this
 project replaces: POST /webhook (customer_id, message -> polarity and the
 frustrated verdict, strict `<` threshold), POST /slash-analyze (JSON text
-or message, or a Slack form) and GET /health. Scoring is textblob_peer's
-(TextBlob itself when importable, else Debian's python3-pattern built the
-way TextBlob builds it). The DevRev call of the original is left out: the
+or message, or a Slack form) and GET /health. Scoring is TextBlob itself
+(`TextBlob(text).sentiment`, through textblob_peer). The DevRev call of the original is left out: the
 benchmark measures serving and scoring, and no network is reachable here.
 
     gunicorn -w "$(nproc)" -b 127.0.0.1:PORT --chdir bench flask_peer:app

@@ -28,6 +28,8 @@ tmp=$(mktemp -d)
 . "$here/lib.sh"
 bench_need http.sh wrk nginx "$gunicorn" "$py"
 [ -x "$bin" ] || { echo "http.sh: $bin not built (make build)" >&2; exit 1; }
+# The Flask peer scores with TextBlob itself: stop here when it is missing.
+"$py" "$here/textblob_peer.py" >/dev/null || exit 1
 
 pids=()
 cleanup() {
@@ -63,7 +65,7 @@ nginx=http://127.0.0.1:$nginx_port
 wait_http "$ours/health"
 wait_http "$flask/health"
 wait_http "$nginx/"
-peer=$(cd "$here" && "$py" -c 'from textblob_peer import NAME; print(NAME)')
+peer=$("$py" "$here/textblob_peer.py")
 
 wrk_threads=$wthreads wrk_conns=$conns wrk_secs=$secs
 

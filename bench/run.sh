@@ -3,14 +3,11 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 echo "== machine: $(nproc) cores, $(uname -m), $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "== scoring (TextBlob polarity, the default detector)"
+echo "== scoring (TextBlob polarity, the default detector) against TextBlob"
 FRUSTRATION_DETECTOR=polarity bash "$here/score.sh"
 echo
 echo "== scoring with FRUSTRATION_DETECTOR=model (score, level, reasons),"
-echo "== against TextBlob's call path, TextBlob(text).sentiment (target: 100x)"
-FRUSTRATION_DETECTOR=model BENCH_PEER=textblob-call bash "$here/score.sh"
-echo
-echo "== the same against TextBlob's analyzer alone (a lower bound of its cost)"
+echo "== against TextBlob(text).sentiment (target: 100x)"
 FRUSTRATION_DETECTOR=model bash "$here/score.sh"
 for b in http.sh webhook.sh; do
   if [ -f "$here/$b" ]; then

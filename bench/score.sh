@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# Scoring throughput: `frustration-alert score` against the Python peer
-# (TextBlob, or Debian's python3-pattern built as TextBlob builds it) on the
-# same corpus, both pinned to one core, interleaved, repeated.
+# Scoring throughput: `frustration-alert score` against TextBlob itself
+# (`TextBlob(text).sentiment` per line, bench/score_peer.py) on the same
+# corpus, both pinned to one core, interleaved, repeated.
 #
-#   bench/score.sh [CORPUS]     (default: ../shared/data/textblob_golden.jsonl)
-#   env: BENCH_RUNS (3), BENCH_REPEAT (copies of the corpus fed to C, 20),
-#        FRUSTRATION_DETECTOR=model (the support-tuned detector as well: its
-#        score, level and reasons on every line; the peer stays TextBlob),
-#        BENCH_PEER=textblob-call (the peer also does TextBlob's per-call
-#        work around its analyzer: see textblob_peer.py)
+#   bench/score.sh [CORPUS]     (default: tests/data/textblob_golden.jsonl)
+#   env: BENCH_RUNS (3), BENCH_REPEAT (copies of the corpus fed to C, 20;
+#        TextBlob reads it once), FRUSTRATION_DETECTOR=model (the
+#        support-tuned detector as well: its score, level and reasons on
+#        every line; the peer stays TextBlob), TEXTBLOB_PATH (where TextBlob
+#        is, when Python does not find it: see bench/README.md)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 bin=${FA_BIN:-$root/build/frustration-alert}
-corpus=${1:-$root/../shared/data/textblob_golden.jsonl}
+corpus=${1:-$root/tests/data/textblob_golden.jsonl}
 runs=${BENCH_RUNS:-3}
 repeat=${BENCH_REPEAT:-20}
 py=/usr/bin/python3
@@ -33,11 +33,10 @@ n=$(grep -c . "$corpus")
 for _ in $(seq "$repeat"); do cat "$corpus"; done >"$tmp/big.jsonl"
 # Warm the page cache and check both work before timing.
 "$bin" score <"$corpus" >/dev/null
-if [ "${BENCH_PEER:-}" = textblob-call ]; then
-  peer=$(cd "$here" && "$py" -c 'from textblob_peer import CALL_NAME; print(CALL_NAME)')
-else
-  peer=$(cd "$here" && "$py" -c 'from textblob_peer import NAME; print(NAME)')
-fi
+# The peer is TextBlob itself; without it there is nothing to compare with.
+peer=$("$py" "$here/textblob_peer.py") || exit 1
+echo "peer: $peer"
+peer=TextBlob
 
 # Each run is timed twice: wall clock, and CPU time (user + system, from
 # bash's time), which leaves out the time a process waits for the core on

@@ -1,84 +1,41 @@
-"""The Python peer the benchmarks compare against.
-
-TextBlob itself when it can be imported; otherwise Debian's python3-pattern
-Sentiment, built the way textblob.en builds its English analyzer (same
-lexicon file, negations, modifiers, derived "-ly" adverbs), without importing
-pattern.en (which wants WordNet downloads).
+"""TextBlob itself, the peer every benchmark compares against.
 
     from textblob_peer import analyzer, NAME
-    polarity, subjectivity = analyzer(text)
+    polarity, subjectivity = analyzer(text)   # TextBlob(text).sentiment
 
-`call_analyzer` / `CALL_NAME`: the same, plus the work TextBlob does around
-its analyzer on every `TextBlob(text).sentiment` (read in sloria/TextBlob:
-BaseBlob.__init__ lower-cases the text and strips all punctuation with a
-regular expression; PatternAnalyzer.analyze builds its `Sentiment`
-namedtuple type anew on each call, about 60 microseconds here). With
-TextBlob itself they are the plain ones. The benchmarks use the plain
-analyzer unless BENCH_PEER=textblob-call: the lower bound of TextBlob's
-cost, not its whole.
+TextBlob is imported as Python finds it: installed (`pip install textblob`;
+it needs NLTK, Debian's python3-nltk), on PYTHONPATH, or from the folder
+named by TEXTBLOB_PATH (a folder holding the `textblob` package, such as a
+checkout's `src`). Nothing is emulated: when TextBlob cannot be imported,
+importing this module says so and exits with status 3, and the benchmark
+stops.
 """
 import os
 import sys
 
-NAME = None
-analyzer = None
-
+_path = os.environ.get("TEXTBLOB_PATH")
+if _path:
+    sys.path.insert(0, _path)
 try:
-    from textblob import TextBlob  # noqa: F401
+    import textblob as _textblob
+    from textblob import TextBlob
+except ImportError as e:
+    sys.stderr.write(
+        "bench: TextBlob, the peer, cannot be imported (%s).\n"
+        "bench: install it (pip install textblob; it needs python3-nltk), or\n"
+        "bench: set TEXTBLOB_PATH to a folder holding the textblob package.\n"
+        % e)
+    sys.exit(3)
 
-    def analyzer(text):
-        s = TextBlob(text).sentiment
-        return s.polarity, s.subjectivity
 
-    NAME = "textblob"
-    call_analyzer, CALL_NAME = analyzer, NAME
-except ImportError:
-    sys.path.append("/usr/lib/python3/dist-packages")
-    from pattern.text import Sentiment as _Sentiment
-    from pattern.text import find_tokens
-    import pattern.text as _pt
+def analyzer(text):
+    s = TextBlob(text).sentiment
+    return s.polarity, s.subjectivity
 
-    class _EnglishSentiment(_Sentiment):
-        def load(self, path=None):
-            _Sentiment.load(self, path)
-            # textblob.en: map "terrible" to the adverb "terribly".
-            if not path:
-                for w, pos in list(dict.items(self)):
-                    if "JJ" in pos:
-                        if w.endswith("y"):
-                            w = w[:-1] + "i"
-                        if w.endswith("le"):
-                            w = w[:-2]
-                        p, s, i = pos["JJ"]
-                        self.annotate(w + "ly", "RB", p, s, i)
 
-    _sentiment = _EnglishSentiment(
-        path=os.path.join(os.path.dirname(_pt.__file__), "en", "en-sentiment.xml"),
-        synset="wordnet_id",
-        negations=("no", "not", "n't", "never"),
-        modifiers=("RB",),
-        modifier=lambda w: w.endswith("ly"),
-        tokenizer=find_tokens,
-        language="en",
-    )
+NAME = "TextBlob (%s)" % os.path.dirname(os.path.abspath(_textblob.__file__))
 
-    def analyzer(text):
-        p, s = _sentiment(text)
-        return p, s
 
-    NAME = "python3-pattern"
-
-    import re as _re
-    import string as _string
-    from collections import namedtuple as _namedtuple
-
-    _punctuation = _re.compile("[%s]" % _re.escape(_string.punctuation))
-
-    def call_analyzer(text):
-        # TextBlob(text): the blob keeps a lower-cased, punctuation-free copy.
-        _punctuation.sub("", text.lower().strip())
-        # .sentiment: a fresh namedtuple type for each answer.
-        result = _namedtuple("Sentiment", ["polarity", "subjectivity"])
-        return result(*analyzer(text))
-
-    CALL_NAME = "pattern+TextBlob calls"
+if __name__ == "__main__":
+    # `python3 textblob_peer.py`: says which TextBlob the benchmarks use.
+    print(NAME)

@@ -14,7 +14,9 @@ build_pkgs=(gcc make cmake pkg-config libmicrohttpd-dev libcjson-dev
   libcurl4-openssl-dev libsqlite3-dev libssl-dev python3 ca-certificates)
 # chromium: the dashboard's browser test (playwright-core drives it).
 test_pkgs=(clang libclang-rt-14-dev prometheus curl chromium openssl)
-bench_pkgs=(wrk nginx-light gunicorn python3-flask python3-pattern bc util-linux)
+# python3-nltk: TextBlob, the peer, needs it (TextBlob itself is found as
+# bench/README.md says: no Debian package ships it).
+bench_pkgs=(wrk nginx-light gunicorn python3-flask python3-nltk bc util-linux)
 
 groups=("$@")
 [ ${#groups[@]} -eq 0 ] && groups=(build)
