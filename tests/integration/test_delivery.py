@@ -422,12 +422,7 @@ def tests():
                 check(metric(text, name) is not None, f"{name} missing")
             check('fa_alerts_total{outcome="created"} 1' in text, text)
             check(metric(text, "fa_delivery_attempts_total") >= 1, text)
-            promtool = shutil.which("promtool")
-            if promtool:
-                p = subprocess.run([promtool, "check", "metrics"],
-                                   input=text.encode(), capture_output=True,
-                                   timeout=30)
-                check(p.returncode == 0, p.stdout + p.stderr)
+            # Prometheus' format check of these: test_promtool.py.
         finally:
             srv.stop()
 

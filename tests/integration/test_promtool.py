@@ -1,5 +1,6 @@
 """/metrics passes Prometheus' own format check (`promtool check metrics`)
-after traffic of every kind: messages at each level, an alert, refusals.
+after traffic of every kind: messages at each level, an alert delivered to
+(fake) DevRev so that the outbox and delivery families are present, refusals.
 
 Skipped (exit 77, CTest's SKIP_RETURN_CODE) when promtool is not installed:
 scripts/install-deps.sh test installs it (Debian's prometheus package).
@@ -11,7 +12,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fa_harness import FakeDevRev, Server, check, run_tests, wait_until  # noqa: E402
+from fa_harness import (FakeDevRev, Server, check, metric, run_tests,  # noqa: E402
+                        wait_until)
 
 PROMTOOL = shutil.which("promtool")
 
@@ -29,9 +31,12 @@ def test_metrics_pass_promtool():
             st, _ = srv.post({"customer_id": "c9"})
             check(st == 400, "refusal counted: %d" % st)
             wait_until(lambda: fake.requests("/works.create"), what="ticket")
+            wait_until(lambda: (metric(srv.metrics(), "fa_delivery_attempts_total")
+                                or 0) >= 1, what="delivery counted")
             text = srv.metrics()
-            check('fa_http_requests_total{route="webhook",status="400"}' in text,
-                  "refusal in the metrics")
+            for needle in ('fa_http_requests_total{route="webhook",status="400"}',
+                           "fa_outbox_pending", "fa_delivery_attempts_total"):
+                check(needle in text, "%s in the metrics" % needle)
             p = subprocess.run([PROMTOOL, "check", "metrics"],
                                input=text.encode(), capture_output=True,
                                timeout=30)
