@@ -299,6 +299,30 @@ static enum err read_head(struct rd *r, const cJSON *obj, const char *path,
   return rc;
 }
 
+/* The type of the object a comment is on, when the event leaves
+ * object_type out (it is optional): from the DON's last part
+ * ("...:ticket/12") or else the display id's prefix ("TKT-12"); NULL when
+ * neither says. */
+static const char *object_type_of(const char *don, const char *display_id)
+{
+  static const struct {
+    const char *don_part, *display_prefix, *type;
+  } kinds[] = {{":ticket/", "TKT-", "ticket"},
+               {":issue/", "ISS-", "issue"},
+               {":conversation/", "CONV-", "conversation"}};
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+    const char *at = don ? strstr(don, kinds[i].don_part) : NULL;
+    /* The object's own part: the last ':'-separated part of the DON. */
+    if (at && !strchr(at + 1, ':'))
+      return kinds[i].type;
+  }
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+    if (display_id && !strncmp(display_id, kinds[i].display_prefix,
+                               strlen(kinds[i].display_prefix)))
+      return kinds[i].type;
+  return NULL;
+}
+
 /* ---- timeline_entry_created --------------------------------------- */
 
 static enum err read_timeline_entry(struct rd *r, const cJSON *payload)
@@ -324,10 +348,16 @@ static enum err read_timeline_entry(struct rd *r, const cJSON *payload)
       {"object_type", false, &ev->object_type},
   };
   struct user u;
-  rc = read_head(r, entry, P, f, 4, true, &by, &u);
+  rc = read_head(r, entry, P, f, 4, false, &by, &u);
   if (rc)
     return rc;
+  if (!ev->object_type)
+    ev->object_type = object_type_of(ev->object_id, ev->object_display_id);
 
+  /* created_by is optional in the spec (atom-base requires only id): a
+   * comment whose author is not named cannot be a customer's. */
+  if (!by)
+    return ignore(r, "entry has no author (created_by)");
   if (is_self(r, &u))
     return ignore(r, "our own comment");
   const char *visibility = text_of(entry, "visibility");
@@ -358,6 +388,7 @@ struct candidate {
   const char *created_date;
   bool has_time;
   int64_t ms;
+  struct user author; /* a rev_user; its id NULL when absent or unusable */
 };
 
 static bool read_candidate(const struct rd *r, const cJSON *m,
@@ -374,10 +405,16 @@ static bool read_candidate(const struct rd *r, const cJSON *m,
   const cJSON *by = cJSON_GetObjectItemCaseSensitive(m, "created_by");
   if (!cJSON_IsObject(by) || !str_is(text_of(by, "type"), "rev_user"))
     return false;
-  struct user u = {.id = text_of(by, "id"),
+  struct user u = {.type = "rev_user",
+                   .id = text_of(by, "id"),
                    .display_id = text_of(by, "display_id")};
   if (is_self(r, &u))
     return false;
+  if (u.id && (!*u.id || strlen(u.id) > DEVREV_EVENT_MAX_ID))
+    u.id = NULL;
+  if (u.display_id && strlen(u.display_id) > DEVREV_EVENT_MAX_ID)
+    u.display_id = NULL;
+  c->author = u;
   c->body = text_of(m, "body");
   if (is_blank(c->body))
     return false;
@@ -415,16 +452,18 @@ static enum err read_conversation(struct rd *r, const cJSON *payload)
   enum err rc =
       get_obj(r, payload, "conversation_created", "conversation", true, &conv);
   if (!rc)
-    rc = read_head(r, conv, P, f, 2, true, &by, &u);
+    rc = read_head(r, conv, P, f, 2, false, &by, &u);
   if (rc)
     return rc;
   ev->object_id = conv_id;
   ev->object_type = "conversation";
   ev->entry_id = conv_id;
 
-  if (is_self(r, &u))
+  /* created_by is optional in the spec: without it the author is the
+   * customer who wrote the chosen message (below). */
+  if (by && is_self(r, &u))
     return ignore(r, "our own conversation");
-  if (strcmp(u.type, "rev_user"))
+  if (by && strcmp(u.type, "rev_user"))
     return ignore(r, "author is not a customer (%.64s)", u.type);
 
   struct candidate best = {0}, c;
@@ -444,6 +483,15 @@ static enum err read_conversation(struct rd *r, const cJSON *payload)
     ev->created_date = best.created_date;
     ev->has_created = best.has_time;
     ev->created_ms = best.has_time ? best.ms : 0;
+    if (!by) {
+      if (!best.author.id)
+        return ignore(r, "conversation has no author (created_by) and its "
+                         "message's author has no id");
+      u = best.author;
+    }
+  } else if (!by) {
+    return ignore(r, "conversation has no author (created_by) and no "
+                     "customer message");
   } else if (!is_blank(text_of(conv, "description"))) {
     set_text(ev, text_of(conv, "description"));
   } else if (!is_blank(text_of(conv, "title"))) {

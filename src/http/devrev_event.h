@@ -97,11 +97,15 @@ struct devrev_event {
  *   verify                  verify.challenge, or a top-level challenge
  *   timeline_entry_created  .entry: type must be "timeline_comment", not
  *                           visibility internal/private, created_by a
- *                           rev_user; text = body
+ *                           rev_user (absent: IGNORED); text = body;
+ *                           object_type, when absent, from the object's
+ *                           DON (":ticket/12") or display id ("TKT-12")
  *   conversation_created    .conversation: created_by a rev_user; text =
  *                           the newest (created_date, then array order)
  *                           customer message of messages[] with a body,
- *                           else description, else title
+ *                           else description, else title; without
+ *                           created_by the author is that message's
+ *                           (IGNORED when there is none)
  *   work_created            .work: type ticket or issue; author =
  *                           created_by if a rev_user, else the first
  *                           rev_user of reported_by[]; text = title and
@@ -114,8 +118,8 @@ struct devrev_event {
  * with a short message naming the JSON path in err (for a 400): a required
  * field (type; id and webhook_id except for verify; the challenge of a
  * verify; the payload object, its entry / conversation / work object with
- * its id and type; the object and created_by of a comment, created_by of a
- * conversation, the author's id and type) missing or of the wrong JSON
+ * its id and type; the object of a comment; a named author's id and type)
+ * missing or of the wrong JSON
  * type, or an id, type or timestamp longer than its limit. Optional fields
  * of the wrong JSON type are treated as absent. ERR_TOO_BIG when composed
  * text exceeds compose's limit. On failure ev is zeroed apart from kind

@@ -227,6 +227,67 @@ def test_devrev_message_comments_on_source():
             fake.close()
 
 
+def test_events_with_optional_fields_absent():
+    """created_by and object_type are optional in DevRev's spec: such events
+    are answered 200, never 400 (which DevRev retries, then marks the
+    webhook degraded), and a ticket is known without object_type."""
+    fake = FakeDevRev()
+    with tempfile.TemporaryDirectory() as d:
+        srv = Server(os.path.join(d, "o.db"), env=source_env(fake), devrev=fake)
+        try:
+            def post(ev):
+                raw = json.dumps(ev).encode()
+                return call(srv, "POST", "/webhook", raw,
+                            {"X-DevRev-Signature": devrev_sig(raw)})
+
+            # A comment with no author: ignored, nothing stored.
+            ev = fixture("timeline_comment_customer.json")
+            del ev["timeline_entry_created"]["entry"]["created_by"]
+            st, body = post(ev)
+            check(st == 200 and body.get("status") == "ignored"
+                  and "no author" in body.get("reason", ""),
+                  f"authorless comment: {st} {body!r}")
+            check(counts(srv) == (0, 0, 0), "nothing stored for it")
+
+            # A conversation with no created_by: its message's customer.
+            ev = fixture("conversation_created.json")
+            conv = ev["conversation_created"]["conversation"]
+            author = conv["created_by"]["id"]
+            del conv["created_by"]
+            st, body = post(ev)
+            check(st == 200 and body.get("customer_id") == author,
+                  f"authorless conversation scored for its customer: {st} {body!r}")
+
+            # A comment on a ticket without object_type: the ticket's
+            # severity and sentiment are still updated.
+            ev = fixture("timeline_comment_customer.json")
+            entry = ev["timeline_entry_created"]["entry"]
+            ticket = "don:core:dvrv-us-1:devo/0:ticket/77"
+            fake.control(objects=[{"id": ticket, "display_id": "TKT-77",
+                                   "type": "ticket"}])
+            ev["id"] += "-ticket"
+            entry["id"] = ticket + ":comment/z1"
+            entry["object"] = ticket
+            entry["object_display_id"] = "TKT-77"
+            del entry["object_type"]
+            # Another customer, so that this is an alert of its own.
+            entry["created_by"]["id"] = author.replace("revu/1", "revu/2")
+            entry["created_by"]["display_id"] = "REVU-2"
+            st, body = post(ev)
+            check(st == 200 and body.get("alert") == "created",
+                  f"ticket comment alerted: {st} {body!r}")
+            wait_until(lambda: fake.requests("/works.update"),
+                       what="works.update of the ticket without object_type")
+            u = fake.requests("/works.update")[0]["body"]
+            check(u["id"] == ticket, f"update of the commented ticket: {u!r}")
+            check(db_query(srv.db, "SELECT source_type FROM messages WHERE"
+                           " source_object = ?", (ticket,)) == [("ticket",)],
+                  "stored as a ticket")
+        finally:
+            srv.stop()
+            fake.close()
+
+
 def test_ignored_events():
     with tempfile.TemporaryDirectory() as d:
         srv = Server(os.path.join(d, "i.db"),
@@ -473,6 +534,7 @@ def test_check_config_masks_secrets():
 
 if __name__ == "__main__":
     sys.exit(run_tests([test_verify_handshake,
+                        test_events_with_optional_fields_absent,
                         test_devrev_message_comments_on_source,
                         test_ignored_events, test_devrev_signature_failures,
                         test_generic_signature_and_token, test_slack_signature,
