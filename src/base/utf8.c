@@ -113,3 +113,18 @@ bool utf8_is_blank(const char *s, size_t len)
   }
   return true;
 }
+
+size_t utf8_cut(const char *s, size_t len, size_t max_chars)
+{
+  size_t i = 0, chars = 0;
+  while (i < len) {
+    uint32_t cp;
+    size_t n = utf8_decode(s + i, len - i, &cp);
+    size_t units = n == 0 ? 1 : cp > 0xFFFF ? 2 : 1;
+    if (chars + units > max_chars)
+      break;
+    chars += units;
+    i += n == 0 ? 1 : n;
+  }
+  return i;
+}

@@ -30,4 +30,11 @@ bool utf8_is_space(uint32_t cp);
  * UTF-8 counts as text (not blank). */
 bool utf8_is_blank(const char *s, size_t len);
 
+/* The byte length of the longest prefix of s[0..len) that holds at most
+ * max_chars characters and ends on a character boundary. Characters are
+ * counted in UTF-16 code units (a code point above U+FFFF counts 2), as
+ * JavaScript's length and most web APIs' limits (Slack's Block Kit) count
+ * them; an invalid byte counts 1. */
+size_t utf8_cut(const char *s, size_t len, size_t max_chars);
+
 #endif

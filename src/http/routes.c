@@ -1241,6 +1241,65 @@ static void slack_escape(struct buf *out, const char *s, size_t len)
   }
 }
 
+/* Block Kit's limit on a section's text object, and Slack's on a
+ * message's top-level text (longer is cut by Slack, not refused), in
+ * characters (https://api.slack.com/reference/block-kit/blocks#section,
+ * https://api.slack.com/methods/chat.postMessage#truncating). */
+#define SLACK_SECTION_TEXT_MAX 3000
+#define SLACK_MESSAGE_TEXT_MAX 40000
+
+/* Cuts the mrkdwn text in out to at most max characters (utf8_cut's count)
+ * on a UTF-8 boundary, never inside one of slack_escape's entities, and
+ * marks the cut with an ellipsis. */
+static void slack_cap(struct buf *out, size_t max)
+{
+  const char *t = buf_ptr(out);
+  if (utf8_cut(t, out->len, max) == out->len)
+    return;
+  size_t cut = utf8_cut(t, out->len, max - 1);
+  /* "&amp;" is 5 bytes: an '&' in the 4 bytes before the cut with no ';'
+   * after it starts an entity the cut would split. */
+  for (size_t i = cut; i > 0 && cut - i < 4; i--) {
+    if (t[i - 1] == ';')
+      break;
+    if (t[i - 1] == '&') {
+      cut = i - 1;
+      break;
+    }
+  }
+  out->len = cut;
+  buf_puts(out, "\xe2\x80\xa6"); /* U+2026 */
+}
+
+/* The answer to an empty Slack command: a usage hint only its caller sees
+ * (a 400 would show the user an error from Slack instead). */
+static void slack_usage(struct routes_scratch *s, const struct http_request *req,
+                        struct http_response *resp)
+{
+  bool found = false;
+  buf_reset(&s->verdict);
+  if (form_field(req->body, req->body_len, "command", &s->verdict, &found) ||
+      !found || !s->verdict.len || s->verdict.len > 64 ||
+      !utf8_is_valid(buf_ptr(&s->verdict), s->verdict.len)) {
+    buf_reset(&s->verdict);
+    buf_puts(&s->verdict, "/frustration");
+  }
+  buf_reset(&s->text);
+  buf_puts(&s->text, "Usage: ");
+  slack_escape(&s->text, buf_ptr(&s->verdict), s->verdict.len);
+  buf_puts(&s->text, " TEXT: tells whether a customer's message reads as "
+                     "frustrated, and why.");
+  struct jsonw w;
+  jsonw_init(&w, &resp->body);
+  jsonw_object_begin(&w);
+  jsonw_kv_string(&w, "response_type", "ephemeral");
+  jsonw_key(&w, "text");
+  jsonw_string_len(&w, buf_ptr(&s->text), s->text.len);
+  jsonw_object_end(&w);
+  resp->status = 200;
+  finish_json(&w, resp);
+}
+
 static void handle_slash(struct app *app, struct routes_scratch *s,
                          const struct http_request *req,
                          struct http_response *resp)
@@ -1254,6 +1313,18 @@ static void handle_slash(struct app *app, struct routes_scratch *s,
    * "actor_id"}; answered with a comment the snap-in can post. */
   const char *source_id = NULL, *actor_id = NULL;
 
+  if (slack) {
+    /* Slack's periodic certificate check comes unsigned: answer it (as
+     * Slack's own Bolt does, before verifying), analyse nothing. */
+    bool found;
+    if (form_field(req->body, req->body_len, "ssl_check", &s->text, &found) ==
+            ERR_OK &&
+        found) {
+      resp->status = 200;
+      buf_puts(&resp->body, "{}");
+      return;
+    }
+  }
   if (slack && *app->cfg->slack_signing_secret) {
     enum sig_result r = sig_check_slack(
         app->cfg->slack_signing_secret, req->slack_signature,
@@ -1281,14 +1352,6 @@ static void handle_slash(struct app *app, struct routes_scratch *s,
       goto refuse;
     }
     bool found;
-    if (form_field(req->body, req->body_len, "ssl_check", &s->text, &found) ==
-            ERR_OK &&
-        found) {
-      /* Slack's periodic certificate check: answer, analyse nothing. */
-      resp->status = 200;
-      buf_puts(&resp->body, "{}");
-      return;
-    }
     enum err rc =
         form_field(req->body, req->body_len, "text", &s->text, &found);
     if (rc) {
@@ -1344,6 +1407,10 @@ static void handle_slash(struct app *app, struct routes_scratch *s,
     text_len = strlen(text);
   }
   if (utf8_is_blank(text, text_len)) {
+    if (slack) {
+      slack_usage(s, req, resp);
+      return;
+    }
     fail_set(&f, 400, "empty_message", "the text is empty or only whitespace");
     goto refuse;
   }
@@ -1367,6 +1434,7 @@ static void handle_slash(struct app *app, struct routes_scratch *s,
       head = s->verdict.len;
     buf_reset(&s->text); /* the decoded form text is not needed any more */
     slack_escape(&s->text, v, s->verdict.len);
+    slack_cap(&s->text, SLACK_MESSAGE_TEXT_MAX);
     jsonw_kv_string(&w, "response_type", "ephemeral");
     jsonw_key(&w, "text");
     jsonw_string_len(&w, buf_ptr(&s->text), s->text.len);
@@ -1375,6 +1443,7 @@ static void handle_slash(struct app *app, struct routes_scratch *s,
     slack_escape(&s->text, v, head);
     buf_putc(&s->text, '*');
     slack_escape(&s->text, v + head, s->verdict.len - head);
+    slack_cap(&s->text, SLACK_SECTION_TEXT_MAX);
     jsonw_key(&w, "blocks");
     jsonw_array_begin(&w);
     jsonw_object_begin(&w);
@@ -1410,7 +1479,9 @@ static void handle_slash(struct app *app, struct routes_scratch *s,
       jsonw_kv_string(&w, "actor_id", actor_id);
     }
   }
-  analysis_write_fields(app->cfg, &a, &w);
+  /* Slack gets Slack's fields only; other callers the whole analysis. */
+  if (!slack)
+    analysis_write_fields(app->cfg, &a, &w);
   jsonw_object_end(&w);
   resp->status = 200;
   finish_json(&w, resp);

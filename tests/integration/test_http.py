@@ -311,10 +311,16 @@ def slash_analyze_slack_form():
     check(block["type"] == "section" and block["text"]["type"] == "mrkdwn",
           block)
     check(block["text"]["text"].startswith("*Frustrated*"), block)
-    check("polarity" in data and "assessments" in data, data)
-    expect_error(400, "empty_message", "POST", "/slash-analyze",
-                 "text=+++&user_name=ann",
-                 {"Content-Type": "application/x-www-form-urlencoded"})
+    # Slack's fields only (the analysis goes to JSON callers).
+    check(set(data) == {"response_type", "text", "blocks"}, sorted(data))
+    # An empty command: a usage hint for its caller, not an HTTP error.
+    for body in ["text=+++&user_name=ann&command=%2Ffrustration",
+                 "text=&command=%2Ffrustration"]:
+        st, _, data = request("POST", "/slash-analyze", body,
+                              {"Content-Type": "application/x-www-form-urlencoded"})
+        check(st == 200 and data["response_type"] == "ephemeral"
+              and data["text"].startswith("Usage: /frustration "), f"{st} {data}")
+        check(set(data) == {"response_type", "text"}, sorted(data))
     expect_error(400, "missing_field", "POST", "/slash-analyze",
                  "user_name=ann",
                  {"Content-Type": "application/x-www-form-urlencoded"})
@@ -322,6 +328,27 @@ def slash_analyze_slack_form():
                  {"Content-Type": "application/x-www-form-urlencoded"})
     expect_error(400, "invalid_utf8", "POST", "/slash-analyze", "text=%ff",
                  {"Content-Type": "application/x-www-form-urlencoded"})
+
+
+@test
+def slash_analyze_slack_limits():
+    """Block Kit refuses a section text over 3,000 characters: every text
+    object is cut to its limit on a character boundary."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    for tail in ["%21" * 1600, "%F0%9F%98%A1" * 1600, "%3C" * 1600,
+                 "+%26" * 1600]:
+        st, _, data = request("POST", "/slash-analyze", "text=terrible" + tail,
+                              form)
+        check(st == 200, f"status {st}: {str(data)[:200]}")
+        section = data["blocks"][0]["text"]["text"]
+        # Slack counts characters as JavaScript does (UTF-16 units).
+        units = len(section.encode("utf-16-le")) // 2
+        check(units <= 3000, f"section text of {units} characters")
+        if tail.startswith("%21"):  # a verdict of 4,790 characters uncut
+            check(section.endswith("\u2026"), "the cut is marked")
+        check(re.search(r"&[a-z]*$", section[:-1]) is None,
+              "no entity cut in half: " + section[-12:])
+        check(len(data["text"]) <= 40000, "top-level text within its limit")
 
 
 @test

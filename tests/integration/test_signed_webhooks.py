@@ -422,6 +422,16 @@ def test_slack_signature():
                             slack_headers(raw), form)
             check(st == 200 and body.get("response_type") == "ephemeral",
                   f"signed Slack command: {st} {body!r}")
+            # Slack's certificate check comes unsigned; Bolt answers it
+            # before verifying, and so do we (nothing is analysed).
+            before = counts(srv)
+            st, body = call(srv, "POST", "/slash-analyze",
+                            b"ssl_check=1&token=x", None, form)
+            check(st == 200 and body == {}, f"unsigned ssl_check: {st} {body!r}")
+            check(counts(srv) == before, "ssl_check changes nothing")
+            # Without ssl_check an unsigned form is still refused.
+            refused(srv, "unsigned command", b"text=terrible", {}, 401,
+                    "missing_signature", path="/slash-analyze", ctype=form)
             # A minute past the 300 s window either way: the cases are
             # built at once and sent one by one, seconds apart under ASan,
             # so a timestamp just past the edge could drift back inside.

@@ -33,6 +33,27 @@ static void buf_refuses_past_limit(void)
   buf_cleanup(&b);
 }
 
+static void utf8_cut_on_boundaries(void)
+{
+  /* "a", e-acute (2 bytes), a curly quote (3), an emoji (4, 2 UTF-16). */
+  const char *s = "a\xc3\xa9\xe2\x80\x9c\xf0\x9f\x98\xa1" "b";
+  size_t len = strlen(s);
+  CHECK_INT(utf8_cut(s, len, 0), 0);
+  CHECK_INT(utf8_cut(s, len, 1), 1);
+  CHECK_INT(utf8_cut(s, len, 2), 3);
+  CHECK_INT(utf8_cut(s, len, 3), 6);
+  CHECK_INT(utf8_cut(s, len, 4), 6); /* the emoji needs two units */
+  CHECK_INT(utf8_cut(s, len, 5), 10);
+  CHECK_INT(utf8_cut(s, len, 6), len);
+  CHECK_INT(utf8_cut(s, len, 100), len);
+  /* Invalid bytes count one each and are kept whole. */
+  CHECK_INT(utf8_cut("\xff\xfe", 2, 1), 1);
+  /* Every cut of every prefix is a boundary: what is kept is valid. */
+  for (size_t max = 0; max < 8; max++)
+    for (size_t n = 0; n <= len; n++)
+      CHECK(utf8_is_valid(s, utf8_cut(s, n, max)) || !utf8_is_valid(s, n));
+}
+
 static void utf8_validation(void)
 {
   CHECK(utf8_is_valid("", 0));
@@ -288,6 +309,7 @@ int main(void)
   RUN(buf_grows_and_takes);
   RUN(buf_refuses_past_limit);
   RUN(utf8_validation);
+  RUN(utf8_cut_on_boundaries);
   RUN(jsonw_writes_nested_values);
   RUN(jsonw_key_value_helpers);
   RUN(jsonw_escape_into_matches_escape);
