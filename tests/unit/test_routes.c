@@ -261,8 +261,10 @@ static void slash(void)
 
   CHECK_INT(call("POST", "/slash-analyze", form, "text=%4", 7), 400);
   expect_error(400, "invalid_form");
-  CHECK_INT(call("POST", "/slash-analyze", form, "text=", 5), 400);
-  expect_error(400, "empty_message");
+  /* An empty command: Slack shows its caller a usage hint, not an error. */
+  CHECK_INT(call("POST", "/slash-analyze", form, "text=", 5), 200);
+  CHECK(!strncmp(str_field("text"), "Usage: /frustration ", 20));
+  CHECK_STR(str_field("response_type"), "ephemeral");
   CHECK_INT(call("POST", "/slash-analyze", form, "user=x", 6), 400);
   expect_error(400, "missing_field");
   CHECK_INT(call("POST", "/slash-analyze", form, "ssl_check=1", 11), 200);
