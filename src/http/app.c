@@ -64,6 +64,9 @@ enum err app_init(struct app *app, const struct config *cfg)
   app->detector_json = NULL;
   metrics_init(&app->metrics);
   app->start_ns = app_now_ns();
+  struct timespec wall;
+  clock_gettime(CLOCK_REALTIME, &wall);
+  app->start_unix_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
   atomic_init(&app->next_request, 1);
   /* Request ids need only differ between runs, not be secret: fall back
    * to the clock when the kernel has no randomness to give yet. */

@@ -41,7 +41,8 @@ struct app {
    * polarity (the model then does not run). */
   struct detector *detector;
   struct metrics metrics;
-  uint64_t start_ns; /* CLOCK_MONOTONIC at app_init */
+  uint64_t start_ns;     /* CLOCK_MONOTONIC at app_init */
+  int64_t start_unix_ms; /* CLOCK_REALTIME at app_init, for /metrics */
   /* Owned: /health's "detector" object, fixed for the app's life. */
   char *detector_json;
   uint32_t boot_id; /* random; prefixes generated request ids */

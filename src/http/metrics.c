@@ -243,6 +243,9 @@ enum err metrics_render_backend(const struct metrics_backend *b,
 {
   struct render rd = {out, ERR_OK};
   struct render *r = &rd;
+  header(r, "fa_start_time_seconds", "gauge",
+         "Unix time the server started, in seconds.");
+  put(r, "fa_start_time_seconds %.3f\n", (double)b->start_unix_ms / 1e3);
   if (b->have_store) {
     header(r, "fa_store_commits_total", "counter",
            "Store transactions committed (group commits).");
@@ -283,6 +286,15 @@ enum err metrics_render_backend(const struct metrics_backend *b,
            "Age of the oldest outbox entry still to deliver (0: none).");
     put(r, "fa_outbox_oldest_pending_age_seconds %.3f\n",
         (double)b->oldest_pending_age_ms / 1e3);
+    /* Prometheus' instrumentation guide: export the time of the event,
+     * not the time since (time() - x then works across restarts). */
+    header(r, "fa_outbox_oldest_pending_timestamp_seconds", "gauge",
+           "Unix time the oldest outbox entry still to deliver was "
+           "created (0: none).");
+    put(r, "fa_outbox_oldest_pending_timestamp_seconds %.3f\n",
+        b->oldest_pending_age_ms > 0
+            ? (double)(b->now_unix_ms - b->oldest_pending_age_ms) / 1e3
+            : 0.0);
     header(r, "fa_outbox_dead_letters", "gauge",
            "Outbox entries that failed permanently.");
     put(r, "fa_outbox_dead_letters %lld\n", (long long)b->dead);

@@ -62,6 +62,9 @@ struct metrics {
 /* The state of the store and the delivery worker at one scrape, as plain
  * numbers (the caller reads them from the committer and the outbox). */
 struct metrics_backend {
+  /* Unix times in ms: the server's start, and the scrape's "now" (with
+   * oldest_pending_age_ms below it gives the oldest entry's time). */
+  int64_t start_unix_ms, now_unix_ms;
   bool have_store;
   uint64_t commits, commit_failures, messages_committed, submissions;
   uint64_t last_batch_msgs, max_batch_msgs, queued_msgs;

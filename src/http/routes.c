@@ -1642,6 +1642,10 @@ static void handle_metrics(struct app *app, struct routes_scratch *s,
   resp->status = 200;
   resp->content_type = CT_PROMETHEUS;
   struct metrics_backend b = {0};
+  struct timespec wall;
+  clock_gettime(CLOCK_REALTIME, &wall);
+  b.start_unix_ms = app->start_unix_ms;
+  b.now_unix_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
   if (app->committer) {
     struct committer_stats cs;
     committer_stats(app->committer, &cs);

@@ -422,6 +422,25 @@ def tests():
                 check(metric(text, name) is not None, f"{name} missing")
             check('fa_alerts_total{outcome="created"} 1' in text, text)
             check(metric(text, "fa_delivery_attempts_total") >= 1, text)
+            # Timestamps beside the "time since" gauges (Prometheus'
+            # instrumentation guide): the start, and the oldest pending
+            # entry's creation (0 while nothing is pending).
+            start = metric(text, "fa_start_time_seconds")
+            check(start is not None and time.time() - 120 < start <= time.time(),
+                  f"start time {start}")
+            check(metric(text, "fa_outbox_oldest_pending_timestamp_seconds") == 0,
+                  "nothing pending")
+            FAKE.control(rules=[{"path": "/works.create", "action": "status",
+                                 "status": 500, "count": 1000}])
+            t0 = time.time()
+            posted(srv, msg("m-2", ANGRY, "m-2b"))
+            wait_until(lambda: metric(srv.metrics(), "fa_outbox_pending") >= 1,
+                       what="an entry pending")
+            oldest = metric(srv.metrics(),
+                            "fa_outbox_oldest_pending_timestamp_seconds")
+            check(t0 - 2 < oldest < time.time() + 1,
+                  f"oldest pending at {oldest}, posted at {t0:.3f}")
+            FAKE.reset()
             # Prometheus' format check of these: test_promtool.py.
         finally:
             srv.stop()
