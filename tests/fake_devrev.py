@@ -17,7 +17,10 @@ Test hooks (not recorded as requests):
 
   GET  /_requests   every API request: method, path, headers (lower-case
                     names), body (parsed JSON or null), raw, t (time),
-                    status answered (null if dropped), action applied
+                    status answered (null if dropped), action applied,
+                    conn (which TCP connection, numbered from 1) and
+                    conn_nth (1: the connection's first request; more:
+                    it came on a kept-alive connection)
   GET  /_state      {"works": [...], "comments": [...], "updates": [...],
                     "objects": [...]}: works created through the API,
                     comments (each with its "object"), works.update calls
@@ -45,8 +48,12 @@ Test hooks (not recorded as requests):
                           client may time out although the work exists)
                       {"action": "drop"}          close the connection
                           without answering; nothing is done
-                      {"action": "create_drop"}   process the request, then
-                          close without answering (the unknown outcome)
+                      {"action": "create_drop"}   process the request
+                          (works.create, timeline-entries.create, ...), then
+                          reset the connection without answering: the
+                          unknown outcome. On a kept-alive connection this
+                          is where an HTTP client may silently send the
+                          request again on a new one.
 
 Usage: fake_devrev.py [--port N] [--token T] [--verbose]
 """
@@ -80,6 +87,7 @@ class State:
     def __init__(self, token):
         self.token = token
         self.lock = threading.Lock()
+        self.next_conn = 1  # not reset: connections outlive a reset
         self.reset()
 
     def reset(self):
@@ -347,6 +355,15 @@ class Handler(BaseHTTPRequestHandler):
     # for the client's delayed ACK (40 ms a request on Linux).
     disable_nagle_algorithm = True
 
+    def setup(self):
+        # One handler per TCP connection: number it, and count its requests.
+        super().setup()
+        state = self.server.state
+        with state.lock:
+            self.conn_id = state.next_conn
+            state.next_conn += 1
+        self.conn_nth = 0
+
     def log_message(self, fmt, *args):
         if self.server.verbose:
             sys.stderr.write("fake_devrev: " + (fmt % args) + "\n")
@@ -417,7 +434,10 @@ class Handler(BaseHTTPRequestHandler):
             "raw": raw.decode("utf-8", "replace"),
             "status": None,
             "action": None,
+            "conn": self.conn_id,
+            "conn_nth": self.conn_nth + 1,
         }
+        self.conn_nth += 1
         with state.lock:
             state.requests.append(rec)
         rule = state.take_rule(self.path)

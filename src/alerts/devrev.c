@@ -6,7 +6,9 @@
  * for Retry-After (header, else the body's retry_after); 408 and 5xx are
  * worth retrying; any other 4xx is permanent. A transport failure before
  * the request left is harmless (RETRY); after it, DevRev may have acted
- * (UNKNOWN): libcurl's CURLINFO_REQUEST_SIZE tells the two apart.
+ * (UNKNOWN): libcurl's CURLINFO_REQUEST_SIZE tells the two apart. A
+ * create (works.create, timeline-entries.create) is sent at most once per
+ * call: on a connection of its own, so libcurl never re-sends it.
  *
  * Everything from outside is bounded: reply bodies (DEVREV_REPLY_MAX),
  * fields copied into fixed buffers, text copied into tickets. */
@@ -558,6 +560,9 @@ enum err devrev_open(const struct devrev_config *cfg, struct devrev **out)
     return ERR_INTERNAL;
   struct devrev *dv = xcalloc(1, sizeof *dv);
   dv->curl = curl;
+  /* Keep only the newest idle connection: each create opens one, and the
+   * older one would sit idle until DevRev or CURLOPT_MAXAGE_CONN ends it. */
+  curl_easy_setopt(curl, CURLOPT_MAXCONNECTS, 1L);
   dv->api_url = xstrdup(cfg->api_url);
   size_t n = strlen(dv->api_url);
   while (n > 0 && dv->api_url[n - 1] == '/')
@@ -655,6 +660,14 @@ static int64_t mono_ms(void)
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* True for the calls that DevRev would carry out twice if it received
+ * them twice: works.create and timeline-entries.create. works.update sets
+ * fields to given values and works.list only reads. */
+static bool creates(enum devrev_op op)
+{
+  return op == DEVREV_OP_CREATE || op == DEVREV_OP_COMMENT;
+}
+
 /* POSTs json to path and classifies the answer into out. */
 static enum err post(struct devrev *dv, enum devrev_op op, const char *path,
                      const char *json, struct devrev_reply *out)
@@ -684,6 +697,13 @@ static enum err post(struct devrev *dv, enum devrev_op op, const char *path,
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, dv->cfg.timeout_ms);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, dv->cfg.connect_timeout_ms);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM */
+  /* When a reused connection dies before the first byte of the answer,
+   * libcurl takes it for a stale keep-alive connection and sends the
+   * request again on a new one, without telling us. DevRev may have
+   * carried out the first one: two tickets. On a connection of its own a
+   * create is sent once, and a lost answer is UNKNOWN (looked up before
+   * any new attempt). The cost is a connection setup per create. */
+  curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, creates(op) ? 1L : 0L);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(c, CURLOPT_USERAGENT, "frustration-alert/" FA_VERSION);

@@ -6,7 +6,9 @@
  *    touch no socket, so the unit tests and the fuzzer drive them directly;
  *  - a handle that sends them with libcurl: POST + JSON everywhere,
  *    `Authorization: Bearer <token>`, connect and total timeouts, one
- *    reused connection.
+ *    kept-alive connection for works.update and works.list, and a new
+ *    connection for each works.create and timeline-entries.create (sent
+ *    at most once per call: see devrev.c).
  *
  * Every ticket and comment carries a last line "frustration-alert-id:
  * <alert key>". DevRev has no idempotency key, so after an attempt whose

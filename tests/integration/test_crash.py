@@ -21,6 +21,13 @@ cycle a final run resends what is left and lets the outbox drain. Then:
   - DevRev received exactly one ticket per alert (matched by the marker
     line), none missing, none twice, and every alert holds its ticket id.
 
+Meanwhile DevRev has intermittent faults (CRASH_FAULT_MS, default every
+150 ms, one of): it carries out a works.create or timeline-entries.create
+and then resets the connection without answering, as after a lost answer
+(on a kept-alive connection this is where libcurl used to send the create
+again: two tickets); answers 500 or 503; or resets before doing anything.
+None of it may cost a ticket, add one, or make a dead letter.
+
 A second test kills the server while DevRev hangs in the middle of a
 works.create it has already carried out: after the restart the worker must
 look the ticket up and adopt it rather than create a second one.
@@ -51,6 +58,15 @@ CUSTOMERS = 30
 # frustrated message) drain within the test's time budget.
 PACE_S = float(os.environ.get("CRASH_PACE_MS", "2")) / 1000
 ENV = {"ALERT_COOLDOWN": "1"}
+# DevRev's faults during the load: one rule every FAULT_S (0: none).
+FAULT_S = float(os.environ.get("CRASH_FAULT_MS", "150")) / 1000
+FAULTS = [  # (weight, rule for tests/fake_devrev.py)
+    (3, {"path": "/works.create", "action": "create_drop"}),
+    (2, {"path": "/timeline-entries.create", "action": "create_drop"}),
+    (1, {"path": "/works.create", "action": "status", "status": 500}),
+    (1, {"action": "status", "status": 503}),
+    (1, {"action": "drop"}),
+]
 TMP = tempfile.mkdtemp(prefix="fa-crash-")
 FAKE = None
 
@@ -164,6 +180,37 @@ def load_groups(rng, cycle, t, n):
     return groups
 
 
+def faulter(rng, stop):
+    """Adds one of FAULTS to the fake every FAULT_S until stopped. Each
+    rule applies to the next matching request (or to none, when the load
+    ends first; the few left over apply during the final drain)."""
+    weights = [w for w, _ in FAULTS]
+    while FAULT_S > 0 and not stop.wait(FAULT_S):
+        rule = rng.choices([r for _, r in FAULTS], weights)[0]
+        try:
+            FAKE.control(rules=[dict(rule)])
+        except OSError:
+            return
+
+
+def fault_summary():
+    """What the fake did to the requests it received."""
+    reqs = FAKE.requests()
+    applied = [r for r in reqs if r["action"]]
+
+    def count(path, action, reused=None):
+        return sum(1 for r in applied if r["action"] == action and
+                   (path is None or r["path"] == path) and
+                   (reused is None or (r["conn_nth"] > 1) == reused))
+    return (f"{count('/works.create', 'create_drop')} works.create carried "
+            f"out then reset ({count('/works.create', 'create_drop', True)}"
+            f" of them on a kept-alive connection), "
+            f"{count('/timeline-entries.create', 'create_drop')} "
+            f"timeline-entries.create carried out then reset, "
+            f"{count(None, 'status')} 5xx, {count(None, 'drop')} reset "
+            f"unanswered; {len(reqs)} requests")
+
+
 def check_tickets(db, ledger):
     """Alerts for the frustrated customers, one ticket per alert."""
     with ledger.lock:
@@ -191,7 +238,8 @@ def check_tickets(db, ledger):
     twice = {k: v for k, v in by_key.items() if len(v) > 1}
     stray = set(by_key) - keys
     check(not missing, f"{len(missing)} alerts without a ticket")
-    check(not twice, f"duplicate tickets: {twice}")
+    check(not twice, f"{len(twice)} alerts with more than one ticket: "
+          f"{dict(list(twice.items())[:3])}")
     check(not stray, f"tickets for unknown alerts: {stray}")
     for key, _, ticket in alerts:
         check(ticket == by_key[key][0], f"alert {key}: ticket {ticket} "
@@ -217,6 +265,10 @@ def test_kill_during_load():
                                      stop), daemon=True)
                 for t in range(THREADS)]
             before = len(ledger.acked)
+            faults = threading.Thread(
+                target=faulter, args=(random.Random(rng.random()), stop),
+                daemon=True)
+            faults.start()
             for th in threads:
                 th.start()
             time.sleep(rng.uniform(0.6, 1.2))
@@ -226,7 +278,7 @@ def test_kill_during_load():
             else:
                 srv.kill()
             stop.set()
-            for th in threads:
+            for th in threads + [faults]:
                 th.join(timeout=15)
                 check(not th.is_alive(), "a client thread hung")
             acked, stored = acked_all_stored(db, ledger)
@@ -259,6 +311,7 @@ def test_kill_during_load():
         dead = db_query(db, "SELECT count(*) FROM outbox WHERE state = "
                         "'dead'")[0][0]
         check(dead == 0, f"{dead} dead letters")
+        print(f"  DevRev's faults: {fault_summary()}", flush=True)
         alerts, works = check_tickets(db, ledger)
         lookups = len(FAKE.requests("/works.list"))
         print(f"  total: {len(ledger.msgs)} messages all stored, {alerts} "

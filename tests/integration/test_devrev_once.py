@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""A non-idempotent DevRev call reaches DevRev at most once per attempt.
+
+DevRev carries out works.create (or timeline-entries.create) and the
+connection then dies before the answer. An HTTP client that had sent the
+request on a kept-alive connection may take the silence for a stale
+connection and send the request again on a new one: a second ticket for
+one alert, with nothing in the store to say so. Each attempt must instead
+be one request, so that a lost answer is an unknown outcome: the ticket is
+looked up by its marker line before it is created again (README, "One
+ticket per alert"); a comment is retried (at-least-once, as documented).
+
+Each test first delivers one alert, so that the worker holds a kept-alive
+connection to the fake (tests/fake_devrev.py), then makes the fake carry
+out the next create and reset the connection ("create_drop").
+
+Loopback only; exits non-zero on failure; the last line reads
+"N passed, M failed".
+"""
+import os
+import shutil
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fa_harness import (FakeDevRev, Server, check, db_query,  # noqa: E402
+                        run_tests, wait_until)
+
+TMP = tempfile.mkdtemp(prefix="fa-once-")
+FAKE = None
+MARKER = "frustration-alert-id: "
+ANGRY = "This is terrible, awful service"
+ANGRY2 = "Still broken, this is awful"
+
+
+def drained(db):
+    return db_query(db, "SELECT count(*) FROM outbox WHERE state = "
+                    "'pending'")[0][0] == 0
+
+
+def deliver(srv, customer, mid, text=ANGRY):
+    st, a = srv.post({"customer_id": customer, "message_id": mid,
+                      "message": text})
+    check(st == 200, f"POST /webhook: {st} {a}")
+    wait_until(lambda: drained(srv.db), timeout=15, what="outbox drained")
+    return a
+
+
+def for_key(items, key):
+    return [x for x in items if (x.get("body") or "").rstrip().endswith(
+        MARKER + key)]
+
+
+def attempts(db, kind, key):
+    """Requests the worker recorded for kind's entries of the alert key
+    (marker lookups are recorded too, as found / not_found: left out)."""
+    return db_query(db, "SELECT d.result FROM delivery_attempts d JOIN "
+                    "outbox o ON o.id = d.outbox_id JOIN alerts a ON "
+                    "a.id = o.alert_id WHERE o.kind = ? AND a.alert_key = ? "
+                    "AND d.result NOT IN ('found', 'not_found') ORDER BY "
+                    "d.id", (kind, key))
+
+
+def test_create_dropped_on_kept_alive_connection():
+    FAKE.reset()
+    db = os.path.join(TMP, "create", "fa.db")
+    srv = Server(db, devrev=FAKE)
+    try:
+        deliver(srv, "warm-1", "w-1")  # the worker now holds a connection
+        FAKE.control(rules=[{"path": "/works.create",
+                             "action": "create_drop"}])
+        a = deliver(srv, "once-1", "o-1")
+        key = a["alert_key"]
+        sent = [r for r in FAKE.requests("/works.create")
+                if r["body"] and r["body"]["body"].endswith(MARKER + key)]
+        works = for_key(FAKE.state()["works"], key)
+        check(len(works) == 1, f"{len(works)} tickets for one alert; "
+              f"works.create requests (connection, nth on it): "
+              f"{[(r['conn'], r['conn_nth'], r['action']) for r in sent]}")
+        check(sent and sent[0]["action"] == "create_drop",
+              "the fault was not applied")
+        tried = attempts(db, "create_ticket", key)
+        check(len(sent) == len(tried), f"{len(sent)} works.create requests "
+              f"for {len(tried)} recorded attempts {tried}")
+        check(FAKE.requests("/works.list"),
+              "no marker lookup after the lost answer")
+        ticket = db_query(db, "SELECT ticket_id FROM alerts WHERE "
+                          "alert_key = ?", (key,))[0][0]
+        check(ticket == works[0]["id"], (ticket, works[0]["id"]))
+    finally:
+        srv.stop()
+
+
+def test_comment_dropped_on_kept_alive_connection():
+    FAKE.reset()
+    db = os.path.join(TMP, "comment", "fa.db")
+    srv = Server(db, devrev=FAKE)
+    try:
+        a = deliver(srv, "once-2", "c-1")
+        key = a["alert_key"]
+        FAKE.control(rules=[{"path": "/timeline-entries.create",
+                             "action": "create_drop"}])
+        b = deliver(srv, "once-2", "c-2", ANGRY2)
+        check(b["alert"] == "appended", b)
+        sent = FAKE.requests("/timeline-entries.create")
+        check(sent and sent[0]["action"] == "create_drop",
+              "the fault was not applied")
+        tried = attempts(db, "comment", key)
+        # A comment whose answer was lost is sent again (at-least-once),
+        # but by the worker, as a recorded attempt: never twice in one.
+        check(len(sent) == len(tried), f"{len(sent)} timeline-entries.create"
+              f" requests for {len(tried)} recorded attempts {tried}; "
+              f"(connection, nth on it): "
+              f"{[(r['conn'], r['conn_nth']) for r in sent]}")
+        check(tried[0] == ("unknown",), f"first attempt: {tried}")
+    finally:
+        srv.stop()
+
+
+def main():
+    global FAKE
+    FAKE = FakeDevRev()
+    try:
+        rc = run_tests([test_create_dropped_on_kept_alive_connection,
+                        test_comment_dropped_on_kept_alive_connection])
+    finally:
+        FAKE.close()
+        shutil.rmtree(TMP, ignore_errors=True)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
