@@ -11,7 +11,9 @@ line of stdout) the four endpoints the alert sink uses, checked the way
   POST /works.list                200 {"works": [...], "next_cursor"?}
 
 Every request needs `Authorization: Bearer <token>` (401 otherwise) and the
-required fields (400 missing_required_field / invalid_enum_value / ...).
+required fields (400 missing_required_field / invalid_enum_value / ...). An
+`X-Devrev-Version` header, optional (DevRev then answers with its oldest
+version), must name a version: a date YYYY-MM-DD or `beta` (400 otherwise).
 
 Test hooks (not recorded as requests):
 
@@ -60,6 +62,7 @@ Usage: fake_devrev.py [--port N] [--token T] [--verbose]
 import argparse
 import datetime
 import json
+import re
 import socket
 import struct
 import sys
@@ -478,6 +481,11 @@ class Handler(BaseHTTPRequestHandler):
         if self.headers.get("Authorization") != f"Bearer {state.token}":
             return 401, {"type": "unauthenticated",
                          "message": "missing or invalid token"}
+        version = self.headers.get("X-Devrev-Version")
+        if version is not None and version != "beta" and not re.fullmatch(
+                r"\d{4}-\d{2}-\d{2}", version):
+            return 400, {"type": "bad_request",
+                         "message": f"invalid API version {version!r}"}
         route = ROUTES.get(self.path)
         if route is None:
             return 404, {"message": "route not found"}

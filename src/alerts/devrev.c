@@ -525,7 +525,7 @@ struct devrev {
   CURL *curl;
   char *api_url, *token, *part_id, *owner_id, *tag_id;
   struct devrev_config cfg; /* points at the copies above */
-  char *auth_header;
+  char *auth_header, *version_header;
   atomic_bool aborted;
   struct buf reply;
   char retry_after[64];
@@ -586,6 +586,10 @@ enum err devrev_open(const struct devrev_config *cfg, struct devrev **out)
   buf_init(&h, 0);
   buf_printf(&h, "Authorization: Bearer %s", dv->token);
   dv->auth_header = buf_take(&h);
+  buf_printf(&h, "X-Devrev-Version: %s",
+             given(cfg->api_version) ? cfg->api_version
+                                     : DEVREV_API_VERSION_DEFAULT);
+  dv->version_header = buf_take(&h);
   atomic_init(&dv->aborted, false);
   buf_init(&dv->reply, 0);
   *out = dv;
@@ -603,6 +607,7 @@ void devrev_close(struct devrev *dv)
   memset(dv->auth_header, 0, strlen(dv->auth_header));
   free(dv->token);
   free(dv->auth_header);
+  free(dv->version_header);
   free(dv->part_id);
   free(dv->owner_id);
   free(dv->tag_id);
@@ -685,6 +690,7 @@ static enum err post(struct devrev *dv, enum devrev_op op, const char *path,
   dv->have_retry_after = false;
   dv->retry_after[0] = '\0';
   headers = curl_slist_append(headers, dv->auth_header);
+  headers = curl_slist_append(headers, dv->version_header);
   headers = curl_slist_append(headers, "Content-Type: application/json");
   headers = curl_slist_append(headers, "Accept: application/json");
   headers = curl_slist_append(headers, "Expect:"); /* no 100-continue wait */

@@ -47,12 +47,19 @@
 /* Pages of works.list scanned by devrev_find_ticket. */
 #define DEVREV_LIST_PAGES 20
 
+/* The DevRev API version whose schemas the requests conform to
+ * (https://developer.devrev.ai/api-reference/versioning). */
+#define DEVREV_API_VERSION_DEFAULT "2024-01-24"
+
 struct devrev_config {
   const char *api_url;     /* base URL, e.g. "https://api.devrev.ai" */
   const char *token;       /* PAT or other DevRev token */
   const char *part_id;     /* applies_to_part of created tickets */
   const char *owner_id;    /* owned_by[0] */
   const char *tag_id;      /* tags[0].id; NULL or "" for none */
+  /* X-Devrev-Version of every request; NULL or "": DEVREV_API_VERSION_DEFAULT
+   * (unpinned requests get DevRev's oldest version, 2022-10-20). */
+  const char *api_version;
   long timeout_ms;         /* whole request; 0: 10000 */
   long connect_timeout_ms; /* 0: the smaller of timeout_ms and 5000 */
 };

@@ -75,6 +75,7 @@ void outbox_options_from_config(const struct config *cfg,
   o->devrev.part_id = cfg->devrev_part_id;
   o->devrev.owner_id = cfg->devrev_owner_id;
   o->devrev.tag_id = cfg->devrev_tag_id;
+  o->devrev.api_version = cfg->devrev_api_version;
   o->devrev.timeout_ms = (long)cfg->devrev_timeout_ms;
   o->backoff_base_ms = cfg->outbox_backoff_base_ms;
   o->backoff_max_ms = cfg->outbox_backoff_max_ms;

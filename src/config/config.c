@@ -4,6 +4,7 @@
  * boolean one of 1/0/true/false/yes/no/on/off. */
 #include "config/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@ static void alerts_defaults(struct config *cfg)
   cfg->escalate_drop = 0.5;
   copy(cfg->devrev_url, sizeof cfg->devrev_url, "https://api.devrev.ai");
   cfg->devrev_timeout_ms = 10000;
+  copy(cfg->devrev_api_version, sizeof cfg->devrev_api_version, "2024-01-24");
   cfg->outbox_backoff_base_ms = 1000;
   cfg->outbox_backoff_max_ms = 300000;
 }
@@ -258,6 +260,21 @@ size_t config_level_for(const struct config *cfg, double polarity)
 
 /* Copies the string variable `name` into dst when set; ERR_INVALID when it
  * does not fit or (nonempty) is empty. */
+/* A DevRev API version: a date "YYYY-MM-DD", or "beta" (DevRev's two
+ * forms; the header's value is sent as it is). */
+static bool api_version_ok(const char *v)
+{
+  if (!strcmp(v, "beta"))
+    return true;
+  static const char shape[] = "dddd-dd-dd";
+  if (strlen(v) != sizeof shape - 1)
+    return false;
+  for (size_t i = 0; shape[i]; i++)
+    if (shape[i] == 'd' ? !isdigit((unsigned char)v[i]) : v[i] != shape[i])
+      return false;
+  return true;
+}
+
 static enum err parse_str(const char *name, char *dst, size_t cap,
                           bool nonempty, char *err, size_t errlen)
 {
@@ -438,8 +455,17 @@ static enum err alerts_from_env(struct config *cfg, char *err, size_t errlen)
       parse_str("DEVREV_OWNER_ID", cfg->devrev_owner_id,
                 sizeof cfg->devrev_owner_id, false, err, errlen) ||
       parse_str("DEVREV_TAG_ID", cfg->devrev_tag_id, sizeof cfg->devrev_tag_id,
-                false, err, errlen))
+                false, err, errlen) ||
+      parse_str("DEVREV_API_VERSION", cfg->devrev_api_version,
+                sizeof cfg->devrev_api_version, true, err, errlen))
     return ERR_INVALID;
+  if (!api_version_ok(cfg->devrev_api_version)) {
+    snprintf(err, errlen,
+             "DEVREV_API_VERSION: '%s' is not a version date (YYYY-MM-DD) "
+             "or \"beta\"",
+             cfg->devrev_api_version);
+    return ERR_INVALID;
+  }
   if (strncmp(cfg->devrev_url, "https://", 8) &&
       strncmp(cfg->devrev_url, "http://", 7)) {
     snprintf(err, errlen,
@@ -515,6 +541,7 @@ static void alerts_print(const struct config *cfg, FILE *f)
           cfg->devrev_url, cfg->devrev_part_id, cfg->devrev_owner_id);
   fprintf(f, "DEVREV_TAG_ID=%s\nDEVREV_TIMEOUT_MS=%u\n", cfg->devrev_tag_id,
           cfg->devrev_timeout_ms);
+  fprintf(f, "DEVREV_API_VERSION=%s\n", cfg->devrev_api_version);
   fprintf(f, "OUTBOX_BACKOFF_BASE_MS=%u\nOUTBOX_BACKOFF_MAX_MS=%u\n",
           cfg->outbox_backoff_base_ms, cfg->outbox_backoff_max_ms);
 }

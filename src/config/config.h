@@ -101,6 +101,7 @@ struct config {
   char devrev_part_id[256]; /* DEVREV_PART_ID, required with a token */
   char devrev_owner_id[256]; /* DEVREV_OWNER_ID, required with a token */
   char devrev_tag_id[256];  /* DEVREV_TAG_ID, optional */
+  char devrev_api_version[32]; /* DEVREV_API_VERSION, default 2024-01-24 */
   unsigned devrev_timeout_ms; /* DEVREV_TIMEOUT_MS, default 10000 */
   unsigned outbox_backoff_base_ms; /* OUTBOX_BACKOFF_BASE_MS, default 1000 */
   unsigned outbox_backoff_max_ms;  /* OUTBOX_BACKOFF_MAX_MS, default 300000 */

@@ -20,7 +20,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fa_harness import (OWNER, PART, TAG, TOKEN, FakeDevRev, Server,  # noqa
+from fa_harness import (FA_BIN, OWNER, PART, TAG, TOKEN, FakeDevRev, Server,  # noqa
                         check, db_query, metric, run_tests, wait_until)
 
 TMP = tempfile.mkdtemp(prefix="fa-delivery-")
@@ -78,6 +78,24 @@ def tests():
         return fn
 
     @t
+    def api_version_setting():
+        """DEVREV_API_VERSION pins another version; a malformed one stops
+        the server at startup instead of every request failing."""
+        FAKE.reset()
+        srv = Server(new_db(), devrev=FAKE, env={"DEVREV_API_VERSION": "beta"})
+        try:
+            posted(srv, msg("v-1", ANGRY, "v-1"))
+            wait_until(lambda: len(creates()) == 1, what="works.create")
+            check(creates()[0]["headers"].get("x-devrev-version") == "beta",
+                  creates()[0]["headers"])
+        finally:
+            srv.stop()
+        p = subprocess.run([FA_BIN, "check-config"], capture_output=True,
+                           env=dict(os.environ, DEVREV_API_VERSION="2024-1-24"))
+        check(p.returncode != 0 and b"DEVREV_API_VERSION" in p.stderr,
+              p.stderr)
+
+    @t
     def happy_path_exact_requests():
         FAKE.reset()
         srv = Server(new_db(), devrev=FAKE)
@@ -92,6 +110,9 @@ def tests():
                   r["headers"])
             check(r["headers"].get("content-type", "").startswith(
                 "application/json"), r["headers"])
+            # Pinned to the API version whose schemas the bodies follow.
+            check(r["headers"].get("x-devrev-version") == "2024-01-24",
+                  r["headers"])
             b = r["body"]
             check(b["type"] == "ticket", b)
             check(b["applies_to_part"] == PART, b)
