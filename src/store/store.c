@@ -1095,3 +1095,46 @@ void store_outbox_rows_free(struct store_outbox_row *rows, size_t n)
   }
   free(rows);
 }
+
+enum err store_outbox_select(struct store *st, enum store_state state, bool all,
+                             size_t limit, struct store_outbox_row **out,
+                             size_t *n)
+{
+  *out = NULL;
+  *n = 0;
+  return st->ops->outbox_select(st, state, all, limit, out, n);
+}
+
+enum err store_outbox_retry(struct store *st, int64_t id, int64_t now_ms,
+                            size_t *n)
+{
+  *n = 0;
+  if (id < 0) {
+    store_set_error(st, "outbox entry id %lld is not valid", (long long)id);
+    return ERR_INVALID;
+  }
+  return st->ops->outbox_retry(st, id, now_ms, n);
+}
+
+enum err store_outbox_drop(struct store *st, int64_t id, int64_t now_ms,
+                           size_t *n)
+{
+  *n = 0;
+  if (id < 0) {
+    store_set_error(st, "outbox entry id %lld is not valid", (long long)id);
+    return ERR_INVALID;
+  }
+  return st->ops->outbox_drop(st, id, now_ms, n);
+}
+
+enum err store_own(struct store *st, long *holder_pid)
+{
+  *holder_pid = 0;
+  return st->ops->own(st, holder_pid);
+}
+
+enum err store_owner(struct store *st, long *pid)
+{
+  *pid = 0;
+  return st->ops->owner(st, pid);
+}
