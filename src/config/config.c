@@ -35,6 +35,7 @@ static void alerts_defaults(struct config *cfg)
   cfg->devrev_timeout_ms = 10000;
   cfg->outbox_backoff_base_ms = 1000;
   cfg->outbox_backoff_max_ms = 300000;
+  cfg->devrev_retry_after_max_s = 300;
 }
 
 void config_defaults(struct config *cfg)
@@ -476,6 +477,11 @@ static enum err alerts_from_env(struct config *cfg, char *err, size_t errlen)
       return ERR_INVALID;
     cfg->outbox_backoff_max_ms = (unsigned)n;
   }
+  if ((v = getenv("DEVREV_RETRY_AFTER_MAX"))) {
+    if (parse_ulong("DEVREV_RETRY_AFTER_MAX", v, 1, 86400, &n, err, errlen))
+      return ERR_INVALID;
+    cfg->devrev_retry_after_max_s = (unsigned)n;
+  }
   if (cfg->outbox_backoff_max_ms < cfg->outbox_backoff_base_ms) {
     snprintf(err, errlen,
              "OUTBOX_BACKOFF_MAX_MS (%u) is below OUTBOX_BACKOFF_BASE_MS (%u)",
@@ -517,6 +523,7 @@ static void alerts_print(const struct config *cfg, FILE *f)
           cfg->devrev_timeout_ms);
   fprintf(f, "OUTBOX_BACKOFF_BASE_MS=%u\nOUTBOX_BACKOFF_MAX_MS=%u\n",
           cfg->outbox_backoff_base_ms, cfg->outbox_backoff_max_ms);
+  fprintf(f, "DEVREV_RETRY_AFTER_MAX=%u\n", cfg->devrev_retry_after_max_s);
 }
 
 enum err config_from_env(struct config *cfg, char *err, size_t errlen)
