@@ -326,7 +326,7 @@ static void settle(struct outbox *ob, const struct store_entry *e,
                                           : backoff_ms(ob, e->attempts);
     if (wait > ob->opt.retry_after_max_ms) {
       LOG(ob, LOG_WARN,
-          "outbox: DevRev rate limit: Retry-After of %lld ms is above "
+          "outbox: DevRev rate limit: a wait of %lld ms is above "
           "DEVREV_RETRY_AFTER_MAX, waiting %lld ms",
           (long long)wait, (long long)ob->opt.retry_after_max_ms);
       wait = ob->opt.retry_after_max_ms;
