@@ -326,7 +326,7 @@ int cli_outbox(int argc, char **argv)
   if (cli_load_config(&cfg))
     goto out;
   char err[512];
-  if (store_open(db ? db : cfg.database_url, err, sizeof err, &st)) {
+  if (store_open_existing(db ? db : cfg.database_url, err, sizeof err, &st)) {
     fprintf(stderr, "outbox: %s\n", err);
     goto out;
   }

@@ -71,6 +71,12 @@ struct buf;   /* base/buf.h */
 enum err store_open(const char *url, char *err, size_t errlen,
                     struct store **out);
 
+/* store_open for tools that inspect a store: ERR_NOT_FOUND (err says
+ * where it looked) when the SQLite file does not exist, instead of
+ * creating it. */
+enum err store_open_existing(const char *url, char *err, size_t errlen,
+                             struct store **out);
+
 /* Closes the handle (rolling back an open transaction). NULL is fine. */
 void store_close(struct store *st);
 

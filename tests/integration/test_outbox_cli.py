@@ -164,6 +164,10 @@ def usage_and_refusals():
         check(rc == 1 and "is done, not a dead letter" in err, f"{err!r}")
         check(db_query(db, "SELECT COUNT(*) FROM outbox")[0][0] == done,
               "no entry added or removed")
+        missing = os.path.join(TMP, "nowhere", "fa.db")
+        rc, out, err = outbox(missing, "list")
+        check(rc == 1 and "no store at" in err, f"missing store: {err!r}")
+        check(not os.path.exists(os.path.dirname(missing)), "not created")
         rc, out, _ = outbox(db, "--help")
         check(rc == 0 and "retry" in out, "--help")
         check(srv.health()[0] == 200, "the server serves on")

@@ -94,6 +94,12 @@ static void test_open_urls(void)
   snprintf(url, sizeof url, "sqlite:%s/opts.db?busy_timeout_ms=abc", tmpdir);
   CHECK_INT(store_open(url, err, sizeof err, &st), ERR_INVALID);
   CHECK(st == NULL);
+  /* Tools that inspect a store do not create one. */
+  snprintf(url, sizeof url, "%s/none/x.db", tmpdir);
+  CHECK_INT(store_open_existing(url, err, sizeof err, &st), ERR_NOT_FOUND);
+  CHECK(strstr(err, "no store at") != NULL);
+  CHECK(st == NULL);
+  CHECK(access(url, F_OK) != 0);
   /* Nested directories are created; both URL forms open the same file. */
   snprintf(url, sizeof url, "%s/a/b/c/x.db", tmpdir);
   CHECK_INT(store_open(url, err, sizeof err, &st), ERR_OK);
@@ -108,6 +114,9 @@ static void test_open_urls(void)
   struct store_counts c;
   CHECK_INT(store_counts(st, &c), ERR_OK);
   CHECK_INT(c.messages, 1);
+  store_close(st);
+  st = NULL;
+  CHECK_INT(store_open_existing(url, err, sizeof err, &st), ERR_OK);
   store_close(st);
   store_close(NULL);
 }
