@@ -5,6 +5,7 @@
  *   score         JSON Lines in, JSON Lines out
  *   eval          accuracy of the detectors on labeled JSON Lines
  *   check-config  validate and print the effective configuration
+ *   outbox        list, retry or drop outbox entries (dead letters)
  */
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +29,9 @@ static void usage(FILE *f)
           "  eval FILE...   precision, recall and F1 of the detectors on "
           "labeled JSON Lines\n"
           "  check-config   validate and print the effective configuration\n"
+          "  outbox list|retry|drop\n"
+          "                 the delivery outbox: list entries, re-drive or "
+          "drop dead letters\n"
           "\n"
           "options:\n"
           "  -h, --help     this help (COMMAND --help for a command's)\n"
@@ -59,6 +63,8 @@ int main(int argc, char **argv)
     return cli_eval(argc - 1, argv + 1);
   if (!strcmp(cmd, "check-config"))
     return cli_check_config(argc - 1, argv + 1);
+  if (!strcmp(cmd, "outbox"))
+    return cli_outbox(argc - 1, argv + 1);
   fprintf(stderr, "frustration-alert: unknown command '%s'\n\n", cmd);
   usage(stderr);
   return 2;

@@ -36,6 +36,9 @@ Test hooks (not recorded as requests):
                     conversation a customer wrote on): comments and (for
                     tickets and issues) works.update reach them, works.list
                     does not list them;
+                    {"token": T} makes T the only token accepted from now
+                    on (a token revoked, then restored, answers 401 with
+                    DevRev's "unauthenticated" body meanwhile);
                     {"rules": [RULE, ...]} appends failure rules. A rule
                     applies to the next `count` (default 1) API requests
                     whose path equals `path` (any path when absent):
@@ -420,6 +423,8 @@ class Handler(BaseHTTPRequestHandler):
                 for rule in ctl.get("rules", []):
                     rule.setdefault("count", 1)
                     state.rules.append(rule)
+                if "token" in ctl:
+                    state.token = ctl["token"]
                 for obj in ctl.get("objects", []):
                     seed_object(state, obj)
             self.send_json(200, {"ok": True})
@@ -453,7 +458,8 @@ class Handler(BaseHTTPRequestHandler):
             status = int(rule.get("status", 500))
             headers = {}
             err = {"type": rule.get("type", {
-                400: "bad_request", 429: "too_many_requests",
+                400: "bad_request", 401: "unauthenticated", 403: "forbidden",
+                429: "too_many_requests",
                 500: "internal_error", 503: "service_unavailable",
             }.get(status, "error")), "message": rule.get(
                 "message", f"injected {status}")}

@@ -3,8 +3,9 @@
  * works.list (on the alert's ticket, or on the message's source object).
  *
  * Classification follows devrev-api.md §1.3-1.5: 2xx success; 429 waits
- * for Retry-After (header, else the body's retry_after); 408 and 5xx are
- * worth retrying; any other 4xx is permanent. A transport failure before
+ * for Retry-After (header, else the body's retry_after); 401 and 403 are
+ * the token's fault (AUTH: the worker pauses); 408 and 5xx are worth
+ * retrying; any other 4xx is permanent. A transport failure before
  * the request left is harmless (RETRY); after it, DevRev may have acted
  * (UNKNOWN): libcurl's CURLINFO_REQUEST_SIZE tells the two apart. A
  * create (works.create, timeline-entries.create) is sent at most once per
@@ -341,6 +342,8 @@ const char *devrev_class_name(enum devrev_class c)
     return "permanent";
   case DEVREV_UNKNOWN:
     return "unknown";
+  case DEVREV_AUTH:
+    return "auth";
   }
   return "unknown";
 }
@@ -448,6 +451,10 @@ void devrev_classify(enum devrev_op op, int http_status,
     if (out->retry_after_ms < 0 && cJSON_IsNumber(ra) && ra->valuedouble >= 0)
       out->retry_after_ms =
           (int64_t)((ra->valuedouble > 86400 ? 86400 : ra->valuedouble) * 1000);
+  } else if (http_status == 401 || http_status == 403) {
+    /* The token, not the request (devrev-api.md §1.3: unauthenticated,
+     * forbidden): the same request succeeds once the token is fixed. */
+    out->cls = DEVREV_AUTH;
   } else if (http_status == 408 || http_status >= 500 || http_status < 200) {
     out->cls = DEVREV_RETRY;
   } else if (http_status >= 400) {

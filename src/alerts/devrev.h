@@ -134,12 +134,15 @@ enum devrev_class {
   DEVREV_RETRY,        /* 5xx, 408, or no connection: nothing happened */
   DEVREV_RATE_LIMITED, /* 429: wait retry_after_ms (-1: not given) */
   DEVREV_PERMANENT,    /* other 4xx: retrying cannot help (dead letter) */
+  DEVREV_AUTH,         /* 401, 403: the token is refused, a configuration
+                        * fault of the whole client, not of the request:
+                        * nothing happened, pause and retry */
   DEVREV_UNKNOWN,      /* the request was sent but no usable answer came
                         * (timeout, reset, 2xx without an id): it may
                         * have taken effect */
 };
 
-/* "ok", "retry", "rate_limited", "permanent", "unknown". */
+/* "ok", "retry", "rate_limited", "permanent", "unknown", "auth". */
 const char *devrev_class_name(enum devrev_class c);
 
 struct devrev_reply {

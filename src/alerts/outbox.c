@@ -26,6 +26,7 @@
 #define DEFAULT_TICK_MS 1000
 #define DEFAULT_LOOKUP_MARGIN_MS (10 * 60 * 1000)
 #define DEFAULT_LEASE_MS (5 * 60 * 1000)
+#define DEFAULT_RETRY_AFTER_MAX_MS (5 * 60 * 1000)
 /* Retention runs at most this often, in chunks of this many messages. */
 #define RETENTION_EVERY_MS (60 * 60 * 1000)
 #define RETENTION_CHUNK 1000
@@ -41,6 +42,8 @@ struct outbox {
   const struct log *log;
   uint64_t rng;
   int64_t paused_until_ms; /* worker thread only */
+  bool paused_for_auth;    /* worker thread only: the pause is a 401/403 */
+  int64_t auth_refusals;   /* worker thread only: 401/403 in a row */
   int64_t next_retention_ms;
 
   pthread_t thread;
@@ -80,6 +83,7 @@ void outbox_options_from_config(const struct config *cfg,
   o->backoff_base_ms = cfg->outbox_backoff_base_ms;
   o->backoff_max_ms = cfg->outbox_backoff_max_ms;
   o->text_retention_ms = (int64_t)cfg->text_retention_days * 86400 * 1000;
+  o->retry_after_max_ms = (int64_t)cfg->devrev_retry_after_max_s * 1000;
 }
 
 /* ---- Backoff ---------------------------------------------------------- */
@@ -138,7 +142,8 @@ static int64_t refresh_stats(struct outbox *ob, int64_t now)
   ob->stats.attempts = s.attempts;
   ob->stats.failures = s.failures;
   ob->stats.rate_limited_until_ms =
-      ob->paused_until_ms > now ? ob->paused_until_ms : 0;
+      ob->paused_until_ms > now && !ob->paused_for_auth ? ob->paused_until_ms
+                                                        : 0;
   ob->stats.store_ok = true;
   snprintf(ob->stats.last_error, sizeof ob->stats.last_error, "%s",
            s.last_error);
@@ -233,6 +238,47 @@ static void finish(struct outbox *ob, const struct store_finish *f)
    * keeps its unknown mark and is looked up, not created twice. */
 }
 
+/* A 401 or 403: the pause before the next try (base, doubling with each
+ * refusal in a row, capped), noted in the statistics. */
+static int64_t auth_pause(struct outbox *ob, const struct devrev_reply *r)
+{
+  ob->auth_refusals++;
+  int64_t wait = ob->opt.backoff_base_ms;
+  for (int64_t i = 1; i < ob->auth_refusals && wait < ob->opt.backoff_max_ms;
+       i++)
+    wait *= 2;
+  if (wait > ob->opt.backoff_max_ms)
+    wait = ob->opt.backoff_max_ms;
+  int64_t now = wall_ms();
+  pthread_mutex_lock(&ob->mu);
+  if (!ob->stats.auth_failing)
+    ob->stats.auth_failing_since_ms = now;
+  ob->stats.auth_failing = true;
+  ob->stats.auth_retry_at_ms = now + wait;
+  ob->stats.auth_failures++;
+  snprintf(ob->stats.auth_error, sizeof ob->stats.auth_error, "%s", r->error);
+  pthread_mutex_unlock(&ob->mu);
+  return wait;
+}
+
+/* A request got an answer other than 401/403: the token works again. */
+static void auth_accepted(struct outbox *ob)
+{
+  if (!ob->auth_refusals)
+    return;
+  LOG(ob, LOG_INFO,
+      "outbox: DevRev accepts the token again after %lld refusals: "
+      "delivery resumed",
+      (long long)ob->auth_refusals);
+  ob->auth_refusals = 0;
+  ob->paused_for_auth = false;
+  pthread_mutex_lock(&ob->mu);
+  ob->stats.auth_failing = false;
+  ob->stats.auth_failing_since_ms = 0;
+  ob->stats.auth_retry_at_ms = 0;
+  pthread_mutex_unlock(&ob->mu);
+}
+
 /* The outcome of one request, turned into the entry's next state. */
 static void settle(struct outbox *ob, const struct store_entry *e,
                    const char *target, const struct devrev_reply *r,
@@ -250,6 +296,8 @@ static void settle(struct outbox *ob, const struct store_entry *e,
                            .attempt = &at};
   int64_t now = wall_ms();
   bool create = e->kind == STORE_KIND_CREATE_TICKET;
+  if (r->cls != DEVREV_AUTH && r->http_status)
+    auth_accepted(ob);
   switch (r->cls) {
   case DEVREV_OK:
     f.state = STORE_DONE;
@@ -277,12 +325,33 @@ static void settle(struct outbox *ob, const struct store_entry *e,
   case DEVREV_RATE_LIMITED: {
     int64_t wait = r->retry_after_ms >= 0 ? r->retry_after_ms
                                           : backoff_ms(ob, e->attempts);
+    if (wait > ob->opt.retry_after_max_ms) {
+      LOG(ob, LOG_WARN,
+          "outbox: DevRev rate limit: a wait of %lld ms is above "
+          "DEVREV_RETRY_AFTER_MAX, waiting %lld ms",
+          (long long)wait, (long long)ob->opt.retry_after_max_ms);
+      wait = ob->opt.retry_after_max_ms;
+    }
     f.next_attempt_ms = now + wait;
     ob->paused_until_ms = f.next_attempt_ms;
+    ob->paused_for_auth = false;
     LOG(ob, LOG_WARN, "outbox: DevRev rate limit: pausing %lld ms",
         (long long)wait);
     break;
   }
+  case DEVREV_AUTH:
+    /* Nothing happened at DevRev (the outcome mark stays as it was) and
+     * nothing will until the token is fixed: hold every entry. */
+    f.next_attempt_ms = now + auth_pause(ob, r);
+    ob->paused_until_ms = f.next_attempt_ms;
+    ob->paused_for_auth = true;
+    LOG(ob, LOG_ERROR,
+        "outbox: DevRev refuses the token (%s): delivery paused, nothing "
+        "dropped; %lld entries wait; next try in %lld ms. Check "
+        "DEVREV_API_TOKEN",
+        r->error, (long long)ob->stats.pending,
+        (long long)(f.next_attempt_ms - now));
+    break;
   case DEVREV_UNKNOWN:
   case DEVREV_RETRY:
     /* A 5xx may come after the ticket was made (503 says it was not). */
@@ -587,6 +656,8 @@ enum err outbox_start(const struct outbox_options *o, char *err, size_t errlen,
     ob->opt.lookup_margin_ms = DEFAULT_LOOKUP_MARGIN_MS;
   if (ob->opt.lease_ms <= 0)
     ob->opt.lease_ms = DEFAULT_LEASE_MS;
+  if (ob->opt.retry_after_max_ms <= 0)
+    ob->opt.retry_after_max_ms = DEFAULT_RETRY_AFTER_MAX_MS;
   ob->log = o->log;
   /* The devrev handle copies what it keeps; opt.devrev is not used after
    * this function. */
@@ -609,6 +680,14 @@ enum err outbox_start(const struct outbox_options *o, char *err, size_t errlen,
   rc = store_open(ob->db_url, err, errlen, &ob->st);
   if (rc)
     goto fail;
+  /* The one worker of this store (recovery below takes back every lease):
+   * a second server on it stops here, before it changes anything. */
+  long holder = 0;
+  rc = store_own(ob->st, &holder);
+  if (rc) {
+    snprintf(err, errlen, "%s", store_errmsg(ob->st));
+    goto fail;
+  }
   size_t released = 0;
   if (store_outbox_recover(ob->st, &released)) {
     snprintf(err, errlen, "outbox: %s", store_errmsg(ob->st));

@@ -7,8 +7,13 @@
  *  - success: done; for create_ticket the ticket id goes on the alert;
  *  - 5xx, 408, network error: retry after exponential backoff with full
  *    jitter (base, doubling per attempt, capped);
- *  - 429: waits Retry-After (the whole worker pauses: the limit is per
- *    token, across endpoints);
+ *  - 429: waits Retry-After, at most retry_after_max_ms (the whole worker
+ *    pauses: the limit is per token, across endpoints);
+ *  - 401, 403: DevRev refuses the token, a configuration fault: the entry
+ *    stays pending and the whole worker pauses with exponential backoff
+ *    (base, doubling per refusal in a row, capped; no jitter: one worker),
+ *    logging an error each time, until a request gets through; the stats
+ *    say so (auth_failing) for /health and /metrics. Nothing is dropped;
  *  - other 4xx: dead letter with DevRev's error; a dead create_ticket
  *    takes the alert's pending comments with it.
  *
@@ -66,19 +71,23 @@ struct outbox_options {
                                 * workers; 0: 5 minutes */
   int64_t text_retention_ms;   /* purge message text older than this; 0:
                                 * keep it */
+  int64_t retry_after_max_ms;  /* longest pause a 429 causes; 0: 300000 */
   const struct log *log;       /* NULL: silent. Never logs tokens or text */
 };
 
 /* Fills o from cfg (strings borrowed from cfg: keep it alive while the
- * worker runs): DATABASE_URL, DEVREV_*, OUTBOX_BACKOFF_*,
+ * worker runs): DATABASE_URL, DEVREV_* (DEVREV_RETRY_AFTER_MAX too),
+ * OUTBOX_BACKOFF_*,
  * MESSAGE_TEXT_RETENTION_DAYS. */
 void outbox_options_from_config(const struct config *cfg,
                                 struct outbox_options *o);
 
-/* Opens its own store handle, releases leases a previous process left
- * (single instance), and starts the worker thread. On failure writes a
- * message to err and returns its code (ERR_INVALID for an incomplete
- * DevRev config). Stop with outbox_stop. */
+/* Opens its own store handle, makes this process the store's one serving
+ * instance (store_own), releases leases a previous process left, and
+ * starts the worker thread. On failure writes a message to err and
+ * returns its code (ERR_INVALID for an incomplete DevRev config, ERR_BUSY
+ * when another process owns the store: err names its pid). Stop with
+ * outbox_stop. */
 enum err outbox_start(const struct outbox_options *o, char *err, size_t errlen,
                       struct outbox **out);
 
@@ -100,6 +109,12 @@ struct outbox_stats {
   int64_t failures;              /* of which failed */
   int64_t rate_limited_until_ms; /* epoch ms while paused by a 429, else 0 */
   bool store_ok;                 /* the worker's last store call worked */
+  bool auth_failing;             /* DevRev refused the token (401/403) and
+                                  * no request got through since */
+  int64_t auth_failing_since_ms; /* epoch ms of the first refusal; 0 */
+  int64_t auth_retry_at_ms;      /* epoch ms of the next try; 0 */
+  int64_t auth_failures;         /* refusals since the process started */
+  char auth_error[320];          /* the last refusal; "" none */
   char last_error[256];          /* of the newest failed attempt or store
                                   * call; "" none */
 };

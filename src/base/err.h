@@ -17,6 +17,7 @@
   X(NET, "network error")                            \
   X(UNSUPPORTED, "unsupported")                      \
   X(DUPLICATE, "duplicate")                          \
+  X(BUSY, "in use by another process")               \
   X(INTERNAL, "internal error")
 
 enum err {

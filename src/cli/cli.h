@@ -17,6 +17,8 @@ int cli_eval(int argc, char **argv);
 int cli_check_config(int argc, char **argv);
 /* serve: the HTTP service. */
 int cli_serve(int argc, char **argv);
+/* outbox list|retry|drop: the delivery outbox, through the store. */
+int cli_outbox(int argc, char **argv);
 
 /* Loads the configuration from the environment; on error prints it to
  * stderr and returns nonzero. */

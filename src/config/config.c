@@ -37,6 +37,7 @@ static void alerts_defaults(struct config *cfg)
   copy(cfg->devrev_api_version, sizeof cfg->devrev_api_version, "2024-01-24");
   cfg->outbox_backoff_base_ms = 1000;
   cfg->outbox_backoff_max_ms = 300000;
+  cfg->devrev_retry_after_max_s = 300;
 }
 
 void config_defaults(struct config *cfg)
@@ -502,6 +503,11 @@ static enum err alerts_from_env(struct config *cfg, char *err, size_t errlen)
       return ERR_INVALID;
     cfg->outbox_backoff_max_ms = (unsigned)n;
   }
+  if ((v = getenv("DEVREV_RETRY_AFTER_MAX"))) {
+    if (parse_ulong("DEVREV_RETRY_AFTER_MAX", v, 1, 86400, &n, err, errlen))
+      return ERR_INVALID;
+    cfg->devrev_retry_after_max_s = (unsigned)n;
+  }
   if (cfg->outbox_backoff_max_ms < cfg->outbox_backoff_base_ms) {
     snprintf(err, errlen,
              "OUTBOX_BACKOFF_MAX_MS (%u) is below OUTBOX_BACKOFF_BASE_MS (%u)",
@@ -544,6 +550,7 @@ static void alerts_print(const struct config *cfg, FILE *f)
   fprintf(f, "DEVREV_API_VERSION=%s\n", cfg->devrev_api_version);
   fprintf(f, "OUTBOX_BACKOFF_BASE_MS=%u\nOUTBOX_BACKOFF_MAX_MS=%u\n",
           cfg->outbox_backoff_base_ms, cfg->outbox_backoff_max_ms);
+  fprintf(f, "DEVREV_RETRY_AFTER_MAX=%u\n", cfg->devrev_retry_after_max_s);
 }
 
 enum err config_from_env(struct config *cfg, char *err, size_t errlen)

@@ -105,6 +105,9 @@ struct config {
   unsigned devrev_timeout_ms; /* DEVREV_TIMEOUT_MS, default 10000 */
   unsigned outbox_backoff_base_ms; /* OUTBOX_BACKOFF_BASE_MS, default 1000 */
   unsigned outbox_backoff_max_ms;  /* OUTBOX_BACKOFF_MAX_MS, default 300000 */
+  /* DEVREV_RETRY_AFTER_MAX: the longest a 429's Retry-After pauses
+   * delivery, seconds (1-86400), default 300 */
+  unsigned devrev_retry_after_max_s;
 };
 
 /* Fills cfg with the defaults. */

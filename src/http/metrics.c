@@ -304,6 +304,14 @@ enum err metrics_render_backend(const struct metrics_backend *b,
     header(r, "fa_delivery_failures_total", "counter",
            "Requests to DevRev that failed.");
     put(r, "fa_delivery_failures_total %lld\n", (long long)b->failures);
+    header(r, "fa_delivery_auth_failing", "gauge",
+           "1 while DevRev refuses the token (401/403) and delivery is "
+           "paused; nothing is dropped.");
+    put(r, "fa_delivery_auth_failing %d\n", b->auth_failing ? 1 : 0);
+    header(r, "fa_delivery_auth_failures_total", "counter",
+           "DevRev answers refusing the token (401/403).");
+    put(r, "fa_delivery_auth_failures_total %lld\n",
+        (long long)b->auth_failures);
     header(r, "fa_delivery_last_success_timestamp_seconds", "gauge",
            "Unix time of the last successful DevRev request (0: never).");
     put(r, "fa_delivery_last_success_timestamp_seconds %.3f\n",

@@ -72,6 +72,8 @@ struct metrics_backend {
   bool delivering;
   int64_t pending, dead, oldest_pending_age_ms, last_success_ms;
   int64_t attempts, failures;
+  bool auth_failing;     /* DevRev refuses the token: delivery paused */
+  int64_t auth_failures; /* 401/403 answers since the process started */
 };
 
 /* Sets every counter to zero. */

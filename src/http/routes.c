@@ -1577,6 +1577,13 @@ static void write_delivery(const struct outbox_stats *os, struct jsonw *w)
   jsonw_kv_int(w, "dead_letters", os->dead);
   jsonw_key(w, "rate_limited_until");
   json_time(w, os->rate_limited_until_ms);
+  /* A token DevRev refuses pauses delivery (see outbox.h). */
+  jsonw_kv_bool(w, "auth_failing", os->auth_failing);
+  jsonw_key(w, "auth_failing_since");
+  json_time(w, os->auth_failing_since_ms);
+  jsonw_key(w, "auth_retry_at");
+  json_time(w, os->auth_retry_at_ms);
+  jsonw_kv_int(w, "auth_failures", os->auth_failures);
   jsonw_kv_bool(w, "store_ok", os->store_ok);
   jsonw_key(w, "last_error");
   if (os->last_error[0])
@@ -1618,7 +1625,22 @@ static void handle_health(struct app *app, struct routes_scratch *s,
   struct jsonw w;
   jsonw_init(&w, &resp->body);
   jsonw_object_begin(&w);
-  jsonw_kv_string(&w, "status", ok ? "ok" : "store_unavailable");
+  /* Degraded: serving and storing, but alerts do not reach DevRev
+   * until an operator fixes the token. Still 200: restarting would not
+   * help. */
+  bool degraded = ok && app->outbox && os.auth_failing;
+  jsonw_kv_string(&w, "status",
+                  !ok        ? "store_unavailable"
+                  : degraded ? "degraded"
+                             : "ok");
+  if (degraded) {
+    char reason[512];
+    snprintf(reason, sizeof reason,
+             "DevRev refuses DEVREV_API_TOKEN (%s): delivery is paused and "
+             "retried, nothing is dropped",
+             os.auth_error);
+    jsonw_kv_string(&w, "reason", reason);
+  }
   jsonw_kv_string(&w, "version", FA_VERSION);
   jsonw_kv_int(&w, "uptime_s", (int64_t)app_uptime_s(app));
   jsonw_key(&w, "detector");
@@ -1669,6 +1691,8 @@ static void handle_metrics(struct app *app, struct routes_scratch *s,
     b.last_success_ms = os.last_success_ms;
     b.attempts = os.attempts;
     b.failures = os.failures;
+    b.auth_failing = os.auth_failing;
+    b.auth_failures = os.auth_failures;
   }
   if (metrics_render(&app->metrics, app->cfg, app_uptime_s(app),
                      &resp->body) ||

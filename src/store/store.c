@@ -78,8 +78,8 @@ static enum err parse_opts(char *q, struct store_url_opts *o, char *err,
   return ERR_OK;
 }
 
-static enum err open_url(const char *url, int max_version, char *err,
-                         size_t errlen, struct store **out)
+static enum err open_url(const char *url, int max_version, bool must_exist,
+                         char *err, size_t errlen, struct store **out)
 {
   struct store_url_opts opts = {.busy_timeout_ms = 5000, .synchronous = 2};
   char *path = NULL;
@@ -124,6 +124,12 @@ static enum err open_url(const char *url, int max_version, char *err,
     rc = ERR_INVALID;
     goto out;
   }
+  if (must_exist && strcmp(path, ":memory:") && strncmp(path, "file:", 5) &&
+      access(path, F_OK) != 0) {
+    snprintf(err, errlen, "no store at %s (DATABASE_URL or --db)", path);
+    rc = ERR_NOT_FOUND;
+    goto out;
+  }
   st = xcalloc(1, sizeof *st);
   rc = store_sqlite_open(st, path, &opts, max_version, err, errlen);
   if (rc) {
@@ -140,7 +146,13 @@ out:
 enum err store_open(const char *url, char *err, size_t errlen,
                     struct store **out)
 {
-  return open_url(url, STORE_SCHEMA_VERSION, err, errlen, out);
+  return open_url(url, STORE_SCHEMA_VERSION, false, err, errlen, out);
+}
+
+enum err store_open_existing(const char *url, char *err, size_t errlen,
+                             struct store **out)
+{
+  return open_url(url, STORE_SCHEMA_VERSION, true, err, errlen, out);
 }
 
 enum err store_migrate_to(const char *url, int version, char *err,
@@ -152,7 +164,7 @@ enum err store_migrate_to(const char *url, int version, char *err,
              STORE_SCHEMA_VERSION);
     return ERR_INVALID;
   }
-  enum err rc = open_url(url, version, err, errlen, &st);
+  enum err rc = open_url(url, version, false, err, errlen, &st);
   store_close(st);
   return rc;
 }
@@ -1094,4 +1106,47 @@ void store_outbox_rows_free(struct store_outbox_row *rows, size_t n)
     free(rows[i].last_error);
   }
   free(rows);
+}
+
+enum err store_outbox_select(struct store *st, enum store_state state, bool all,
+                             size_t limit, struct store_outbox_row **out,
+                             size_t *n)
+{
+  *out = NULL;
+  *n = 0;
+  return st->ops->outbox_select(st, state, all, limit, out, n);
+}
+
+enum err store_outbox_retry(struct store *st, int64_t id, int64_t now_ms,
+                            size_t *n)
+{
+  *n = 0;
+  if (id < 0) {
+    store_set_error(st, "outbox entry id %lld is not valid", (long long)id);
+    return ERR_INVALID;
+  }
+  return st->ops->outbox_retry(st, id, now_ms, n);
+}
+
+enum err store_outbox_drop(struct store *st, int64_t id, int64_t now_ms,
+                           size_t *n)
+{
+  *n = 0;
+  if (id < 0) {
+    store_set_error(st, "outbox entry id %lld is not valid", (long long)id);
+    return ERR_INVALID;
+  }
+  return st->ops->outbox_drop(st, id, now_ms, n);
+}
+
+enum err store_own(struct store *st, long *holder_pid)
+{
+  *holder_pid = 0;
+  return st->ops->own(st, holder_pid);
+}
+
+enum err store_owner(struct store *st, long *pid)
+{
+  *pid = 0;
+  return st->ops->owner(st, pid);
 }

@@ -71,6 +71,12 @@ struct buf;   /* base/buf.h */
 enum err store_open(const char *url, char *err, size_t errlen,
                     struct store **out);
 
+/* store_open for tools that inspect a store: ERR_NOT_FOUND (err says
+ * where it looked) when the SQLite file does not exist, instead of
+ * creating it. */
+enum err store_open_existing(const char *url, char *err, size_t errlen,
+                             struct store **out);
+
 /* Closes the handle (rolling back an open transaction). NULL is fine. */
 void store_close(struct store *st);
 
@@ -88,6 +94,35 @@ enum err store_schema_version(struct store *st, int *out);
  * A later store_open upgrades the rest of the way. */
 enum err store_migrate_to(const char *url, int version, char *err,
                           size_t errlen);
+
+/* ---- The serving instance --------------------------------------------- */
+
+/* A store has one serving process: the one whose delivery worker claims
+ * outbox entries and, at startup, takes back the leases a previous worker
+ * left (store_outbox_recover) or, in record-only mode, marks pending
+ * entries skipped (store_outbox_skip_pending); both assume no other
+ * worker. store_own makes st's process that instance for as long as st
+ * stays open:
+ *  - SQLite: an exclusive flock(2) on "<database file>.lock" beside the
+ *    database, which holds the owner's pid as text. The kernel drops the
+ *    lock when the process ends (kill -9 included), so a crash leaves
+ *    nothing stale to clean up. An in-memory database is private to its
+ *    handle: always ERR_OK.
+ *  - PostgreSQL (later, with several instances): the same call registers
+ *    an instance row (id, pid, host, heartbeat) and holds a session
+ *    advisory lock on it through this handle's connection; recovery then
+ *    releases only the leases of instances that are gone.
+ * Processes that only write through transactions (the `outbox` command)
+ * need no ownership and do not disturb the owner.
+ * Returns ERR_BUSY when another process owns the store (*holder_pid is
+ * its pid, 0 if unknown; store_errmsg names it), ERR_IO when the lock
+ * cannot be taken for another reason. Calling it again on an owning
+ * handle is ERR_OK. */
+enum err store_own(struct store *st, long *holder_pid);
+
+/* Without taking it: the pid of the process that owns the store (see
+ * store_own), 0 when none does. */
+enum err store_owner(struct store *st, long *pid);
 
 /* ---- Transactions ----------------------------------------------------- */
 
@@ -474,5 +509,32 @@ struct store_outbox_row {
 enum err store_outbox_list(struct store *st, int64_t alert_id,
                            struct store_outbox_row **out, size_t *n);
 void store_outbox_rows_free(struct store_outbox_row *rows, size_t n);
+
+/* ---- Outbox (operators: the `outbox` command) ------------------------- */
+
+/* Lists entries in `state` (all states when all is true), oldest first,
+ * at most limit (0: no limit): *out is an owned array of *n rows; free
+ * with store_outbox_rows_free. */
+enum err store_outbox_select(struct store *st, enum store_state state, bool all,
+                             size_t limit, struct store_outbox_row **out,
+                             size_t *n);
+
+/* Re-drives dead letters: entry id (0: every dead letter) goes back to
+ * pending, due at now_ms, with its attempt count reset (the attempts
+ * stay recorded) and its unknown-outcome mark kept (a create_ticket that
+ * may have reached DevRev is looked up first). Retrying a create_ticket
+ * also revives the entries of its alert that died with it (no ticket to
+ * go to). One transaction; a running worker picks them up on its next
+ * claim. ERR_NOT_FOUND (nothing changed) when id is not a dead letter.
+ * Sets *n to the number of entries revived. */
+enum err store_outbox_retry(struct store *st, int64_t id, int64_t now_ms,
+                            size_t *n);
+
+/* Gives dead letters up: entry id (0: every dead letter) becomes
+ * skipped, never sent, kept for the record with "dropped by an operator"
+ * before its last error. ERR_NOT_FOUND (nothing changed) when id is not
+ * a dead letter. Sets *n. */
+enum err store_outbox_drop(struct store *st, int64_t id, int64_t now_ms,
+                           size_t *n);
 
 #endif

@@ -75,6 +75,15 @@ struct store_ops {
                            struct store_outbox_stats *out);
   enum err (*outbox_list)(struct store *st, int64_t alert_id,
                           struct store_outbox_row **out, size_t *n);
+  enum err (*outbox_select)(struct store *st, enum store_state state, bool all,
+                            size_t limit, struct store_outbox_row **out,
+                            size_t *n);
+  enum err (*outbox_retry)(struct store *st, int64_t id, int64_t now_ms,
+                           size_t *n);
+  enum err (*outbox_drop)(struct store *st, int64_t id, int64_t now_ms,
+                          size_t *n);
+  enum err (*own)(struct store *st, long *holder_pid);
+  enum err (*owner)(struct store *st, long *pid);
 };
 
 struct store {

@@ -11,16 +11,25 @@
  * transaction on open; the version is the single row of schema_version.
  * A database newer than this build is refused rather than misread.
  *
- * Statements are prepared once per handle and reused. */
+ * Statements are prepared once per handle and reused.
+ *
+ * Ownership (store_own): an exclusive flock on "<database>.lock" held by
+ * the owning handle; the file holds the owner's pid as text. flock rather
+ * than fcntl locks: an fcntl lock belongs to the process and any close()
+ * of the file in it drops the lock, while an flock belongs to the open
+ * file and also conflicts within one process. */
 #include "store/store_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/xalloc.h"
 
@@ -285,6 +294,7 @@ struct sq {
   sqlite3_stmt *stmts[S_COUNT];
   int64_t busy_timeout_ms;
   int64_t busy_since_ns; /* when the current wait for a lock began */
+  int lock_fd;           /* store_own's lock file; -1 when not owner */
 };
 
 /* Pause between looks at a busy lock. SQLite's own busy timeout sleeps
@@ -451,6 +461,8 @@ static void sq_close(struct store *st)
   for (int i = 0; i < S_COUNT; i++)
     sqlite3_finalize(q->stmts[i]);
   sqlite3_close(q->db);
+  if (q->lock_fd >= 0)
+    close(q->lock_fd); /* drops the flock */
   free(q);
   st->impl = NULL;
 }
@@ -566,6 +578,7 @@ enum err store_sqlite_open(struct store *st, const char *path,
   struct sq *q = xcalloc(1, sizeof *q);
   enum err rc = ERR_OK;
   bool memory = !strcmp(path, ":memory:");
+  q->lock_fd = -1;
   st->ops = &sqlite_ops;
   st->impl = q;
   if (!memory && strncmp(path, "file:", 5)) {
@@ -1183,19 +1196,16 @@ out:
   return rc;
 }
 
-static enum err sq_outbox_list(struct store *st, int64_t alert_id,
-                               struct store_outbox_row **out, size_t *n)
+#define OUTBOX_ROW_COLUMNS                                                     \
+  "SELECT id, alert_id, kind, state, payload, last_error, attempts,"           \
+  " next_attempt_at, created_at, outcome_unknown FROM outbox"
+
+/* Reads the rows of s (selecting OUTBOX_ROW_COLUMNS, bound) into *out and
+ * finalizes s. */
+static enum err read_outbox_rows(struct store *st, sqlite3_stmt *s,
+                                 struct store_outbox_row **out, size_t *n)
 {
-  sqlite3_stmt *s = NULL;
   size_t cap = 0;
-  if (sqlite3_prepare_v2(SQ(st)->db,
-                         "SELECT id, alert_id, kind, state, payload,"
-                         " last_error, attempts, next_attempt_at, created_at,"
-                         " outcome_unknown FROM outbox WHERE alert_id = ?1"
-                         " ORDER BY id",
-                         -1, &s, NULL) != SQLITE_OK)
-    return fail(st, "prepare outbox list");
-  sqlite3_bind_int64(s, 1, alert_id);
   int step;
   while ((step = sqlite3_step(s)) == SQLITE_ROW) {
     if (*n == cap) {
@@ -1224,6 +1234,231 @@ static enum err sq_outbox_list(struct store *st, int64_t alert_id,
   return rc;
 }
 
+static enum err sq_outbox_list(struct store *st, int64_t alert_id,
+                               struct store_outbox_row **out, size_t *n)
+{
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(SQ(st)->db,
+                         OUTBOX_ROW_COLUMNS " WHERE alert_id = ?1 ORDER BY id",
+                         -1, &s, NULL) != SQLITE_OK)
+    return fail(st, "prepare outbox list");
+  sqlite3_bind_int64(s, 1, alert_id);
+  return read_outbox_rows(st, s, out, n);
+}
+
+static enum err sq_outbox_select(struct store *st, enum store_state state,
+                                 bool all, size_t limit,
+                                 struct store_outbox_row **out, size_t *n)
+{
+  sqlite3_stmt *s = NULL;
+  /* The state index serves the usual question (the dead letters). */
+  if (sqlite3_prepare_v2(SQ(st)->db,
+                         OUTBOX_ROW_COLUMNS " WHERE ?1 OR state = ?2"
+                                            " ORDER BY id LIMIT ?3",
+                         -1, &s, NULL) != SQLITE_OK)
+    return fail(st, "prepare outbox select");
+  sqlite3_bind_int(s, 1, all);
+  bind_text(s, 2, store_state_name(state));
+  sqlite3_bind_int64(s, 3, limit ? (sqlite3_int64)limit : -1);
+  return read_outbox_rows(st, s, out, n);
+}
+
+/* Runs sql (binding ?1 = id, ?2 = now_ms) in its own transaction or the
+ * caller's; sets *n to the rows changed; ERR_NOT_FOUND when id != 0
+ * changed nothing, with the entry's state in the message. */
+static enum err change_dead(struct store *st, const char *sql, int64_t id,
+                            int64_t now_ms, const char *what, size_t *n)
+{
+  sqlite3_stmt *s = NULL;
+  enum err rc = store_tx_enter(st);
+  if (rc)
+    return rc;
+  if (sqlite3_prepare_v2(SQ(st)->db, sql, -1, &s, NULL) != SQLITE_OK) {
+    rc = fail(st, what);
+    goto out;
+  }
+  sqlite3_bind_int64(s, 1, id);
+  sqlite3_bind_int64(s, 2, now_ms);
+  rc = run(st, s, what);
+  if (rc)
+    goto out;
+  *n = (size_t)sqlite3_changes(SQ(st)->db);
+  if (id && *n == 0) {
+    char state[16] = "";
+    sqlite3_finalize(s);
+    s = NULL;
+    if (sqlite3_prepare_v2(SQ(st)->db, "SELECT state FROM outbox WHERE id = ?1",
+                           -1, &s, NULL) == SQLITE_OK) {
+      sqlite3_bind_int64(s, 1, id);
+      if (sqlite3_step(s) == SQLITE_ROW)
+        col_copy(s, 0, state, sizeof state);
+    }
+    if (*state)
+      store_set_error(st, "outbox entry %lld is %s, not a dead letter",
+                      (long long)id, state);
+    else
+      store_set_error(st, "outbox entry %lld does not exist", (long long)id);
+    rc = ERR_NOT_FOUND;
+  }
+out:
+  sqlite3_finalize(s);
+  /* Nothing was written for ERR_NOT_FOUND: end the transaction as a
+   * success so that a caller's transaction is not poisoned. */
+  enum err left = store_tx_leave(st, rc == ERR_NOT_FOUND ? ERR_OK : rc);
+  return left ? left : rc;
+}
+
+static enum err sq_outbox_retry(struct store *st, int64_t id, int64_t now_ms,
+                                size_t *n)
+{
+  /* The entries a dead create_ticket took with it carry S_CASCADE_DEAD's
+   * last_error. */
+  return change_dead(
+      st,
+      "UPDATE outbox SET state = 'pending', attempts = 0, lease_until = 0,"
+      " next_attempt_at = ?2, finished_at = NULL"
+      " WHERE state = 'dead' AND (?1 = 0 OR id = ?1"
+      "  OR (alert_id = (SELECT alert_id FROM outbox WHERE id = ?1"
+      "                  AND kind = 'create_ticket')"
+      "      AND last_error LIKE 'the alert has no ticket: %'))",
+      id, now_ms, "retry dead letters", n);
+}
+
+static enum err sq_outbox_drop(struct store *st, int64_t id, int64_t now_ms,
+                               size_t *n)
+{
+  return change_dead(st,
+                     "UPDATE outbox SET state = 'skipped', lease_until = 0,"
+                     " finished_at = ?2, last_error = 'dropped by an operator"
+                     " (' || COALESCE(last_error, 'no error') || ')'"
+                     " WHERE state = 'dead' AND (?1 = 0 OR id = ?1)",
+                     id, now_ms, "drop dead letters", n);
+}
+
+/* ---- Ownership -------------------------------------------------------- */
+
+/* How long store_own waits for the lock: long enough to outlast a
+ * store_owner's brief look (it takes the lock shared for a moment), far
+ * shorter than any owner keeps it. */
+#define OWN_TRIES 20
+#define OWN_PAUSE_NS (5 * 1000 * 1000)
+
+/* "<database file>.lock", or NULL for a database without a file. */
+static char *lock_path(struct store *st)
+{
+  const char *file = sqlite3_db_filename(SQ(st)->db, "main");
+  if (!file || !*file)
+    return NULL;
+  size_t len = strlen(file);
+  char *p = xmalloc(len + sizeof ".lock");
+  memcpy(p, file, len);
+  memcpy(p + len, ".lock", sizeof ".lock");
+  return p;
+}
+
+/* The pid written in the lock file; 0 when there is none (yet). */
+static long lock_file_pid(int fd)
+{
+  char text[32];
+  ssize_t got = pread(fd, text, sizeof text - 1, 0);
+  if (got <= 0)
+    return 0;
+  text[got] = '\0';
+  char *end;
+  long pid = strtol(text, &end, 10);
+  return pid > 0 && (*end == '\n' || *end == '\0') ? pid : 0;
+}
+
+static void busy_message(struct store *st, const char *path, long pid)
+{
+  size_t len = strlen(path) - strlen(".lock");
+  if (pid)
+    store_set_error(st,
+                    "the store %.*s is in use by another frustration-alert "
+                    "serve (pid %ld): one server per SQLite file; stop it "
+                    "first or give this one another DATABASE_URL",
+                    (int)len, path, pid);
+  else
+    store_set_error(st,
+                    "the store %.*s is in use by another frustration-alert "
+                    "serve (pid unknown, see %s): one server per SQLite "
+                    "file",
+                    (int)len, path, path);
+}
+
+static enum err sq_own(struct store *st, long *holder_pid)
+{
+  struct sq *q = SQ(st);
+  if (q->lock_fd >= 0)
+    return ERR_OK;
+  char *path = lock_path(st);
+  enum err rc = ERR_OK;
+  int fd = -1;
+  if (!path)
+    goto out;
+  fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    store_set_error(st, "cannot open the lock file %s: %s", path,
+                    strerror(errno));
+    rc = ERR_IO;
+    goto out;
+  }
+  int tries = 0;
+  while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK && errno != EINTR) {
+      store_set_error(st, "cannot lock %s: %s", path, strerror(errno));
+      rc = ERR_IO;
+      goto out;
+    }
+    if (++tries >= OWN_TRIES) {
+      *holder_pid = lock_file_pid(fd);
+      busy_message(st, path, *holder_pid);
+      rc = ERR_BUSY;
+      goto out;
+    }
+    struct timespec pause = {0, OWN_PAUSE_NS};
+    nanosleep(&pause, NULL);
+  }
+  /* For operators and for the next one refused: who holds it. */
+  char text[32];
+  int len = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)len, 0) != len) {
+    store_set_error(st, "cannot write the lock file %s: %s", path,
+                    strerror(errno));
+    rc = ERR_IO;
+    goto out;
+  }
+  q->lock_fd = fd;
+  fd = -1;
+out:
+  if (fd >= 0)
+    close(fd);
+  free(path);
+  return rc;
+}
+
+static enum err sq_owner(struct store *st, long *pid)
+{
+  if (SQ(st)->lock_fd >= 0) {
+    *pid = (long)getpid();
+    return ERR_OK;
+  }
+  char *path = lock_path(st);
+  if (!path)
+    return ERR_OK;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    /* A shared lock is granted only when nobody owns the store. */
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+      flock(fd, LOCK_UN);
+    else if (errno == EWOULDBLOCK)
+      *pid = lock_file_pid(fd);
+    close(fd);
+  }
+  free(path);
+  return ERR_OK;
+}
+
 static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -1248,4 +1483,9 @@ static const struct store_ops sqlite_ops = {
     .outbox_skip_pending = sq_outbox_skip_pending,
     .outbox_stats = sq_outbox_stats,
     .outbox_list = sq_outbox_list,
+    .outbox_select = sq_outbox_select,
+    .outbox_retry = sq_outbox_retry,
+    .outbox_drop = sq_outbox_drop,
+    .own = sq_own,
+    .owner = sq_owner,
 };

@@ -244,8 +244,9 @@ static void test_classify_errors(void)
     int status;
     enum devrev_class cls;
   } table[] = {
-      {400, DEVREV_PERMANENT}, {401, DEVREV_PERMANENT},
-      {403, DEVREV_PERMANENT}, {404, DEVREV_PERMANENT},
+      /* A refused token is the configuration's fault: not a dead letter. */
+      {400, DEVREV_PERMANENT}, {401, DEVREV_AUTH},
+      {403, DEVREV_AUTH},      {404, DEVREV_PERMANENT},
       {409, DEVREV_PERMANENT}, {422, DEVREV_PERMANENT},
       {408, DEVREV_RETRY},     {429, DEVREV_RATE_LIMITED},
       {500, DEVREV_RETRY},     {502, DEVREV_RETRY},
@@ -297,6 +298,7 @@ static void test_classify_rate_limit(void)
                   &r);
   CHECK_INT(r.retry_after_ms, 86400000);
   CHECK_STR(devrev_class_name(DEVREV_RATE_LIMITED), "rate_limited");
+  CHECK_STR(devrev_class_name(DEVREV_AUTH), "auth");
 }
 
 static void test_classify_failure(void)

@@ -568,6 +568,84 @@ static void test_rate_limit(void)
   store_close(st);
 }
 
+/* Retry-After beyond retry_after_max_ms waits only the cap. */
+static void test_retry_after_cap(void)
+{
+  char url[512], err[256];
+  struct store *st = NULL;
+  fake_control("{\"reset\":true,\"rules\":[{\"action\":\"status\","
+               "\"status\":429,\"retry_after\":3600,"
+               "\"path\":\"/works.create\"}]}");
+  fresh_db(url, sizeof url);
+  CHECK_INT(store_open(url, err, sizeof err, &st), ERR_OK);
+  ingest(st, "cap1", "c-cap", 2);
+  struct outbox_options o = options(url);
+  o.retry_after_max_ms = 300;
+  struct outbox *ob = start(&o);
+  if (!ob || !st)
+    return;
+  CHECK(drained(ob, 2, 5));
+  cJSON *reqs = fake_requests();
+  CHECK_INT(count_path(reqs, "/works.create"), 2);
+  double gap = request_time(reqs, "/works.create", 1) -
+               request_time(reqs, "/works.create", 0);
+  CHECK(gap >= 0.28 && gap < 3.0);
+  cJSON_Delete(reqs);
+  outbox_stop(ob);
+  store_close(st);
+}
+
+/* 401 and 403 are the token's fault: the entry waits (no dead letter),
+ * the statistics say so meanwhile, and it is delivered once DevRev takes
+ * the token again. */
+static void test_auth_refused(void)
+{
+  char url[512], err[256];
+  struct store *st = NULL;
+  fake_control("{\"reset\":true,\"rules\":[{\"action\":\"status\","
+               "\"status\":401,\"count\":2},{\"action\":\"status\","
+               "\"status\":403,\"count\":1}]}");
+  fresh_db(url, sizeof url);
+  CHECK_INT(store_open(url, err, sizeof err, &st), ERR_OK);
+  ingest(st, "au1", "c-au", 2);
+  ingest(st, "au2", "c-au", 2); /* a comment behind the ticket */
+  struct outbox_options o = options(url);
+  o.backoff_base_ms = 100;
+  o.backoff_max_ms = 400;
+  struct outbox *ob = start(&o);
+  if (!ob || !st)
+    return;
+  /* Refused, paused: 100 then 200 ms after the first two refusals. */
+  double until = now_s() + 3;
+  struct outbox_stats s;
+  do {
+    usleep(10000);
+    outbox_stats(ob, &s);
+  } while (!s.auth_failing && now_s() < until);
+  CHECK(s.auth_failing);
+  CHECK(s.auth_failing_since_ms > 0);
+  CHECK_INT(s.rate_limited_until_ms, 0);
+  CHECK(drained(ob, 5, 8));
+  outbox_stats(ob, &s);
+  CHECK(!s.auth_failing);
+  CHECK_INT(s.auth_failures, 3);
+  CHECK_INT(s.dead, 0);
+  cJSON *reqs = fake_requests();
+  CHECK_INT(count_path(reqs, "/works.create"), 4);
+  double gap = request_time(reqs, "/works.create", 3) -
+               request_time(reqs, "/works.create", 2);
+  CHECK(gap >= 0.38); /* the third refusal in a row: 400 ms, the cap */
+  cJSON_Delete(reqs);
+  cJSON *works = fake_works();
+  CHECK_INT(cJSON_GetArraySize(works), 1);
+  cJSON_Delete(works);
+  cJSON *comments = fake_comments();
+  CHECK_INT(cJSON_GetArraySize(comments), 1);
+  cJSON_Delete(comments);
+  outbox_stop(ob);
+  store_close(st);
+}
+
 static void test_dead_letter(void)
 {
   char url[512], err[256];
@@ -1343,6 +1421,8 @@ int main(void)
   RUN(test_exact_requests);
   RUN(test_outage_then_back);
   RUN(test_rate_limit);
+  RUN(test_retry_after_cap);
+  RUN(test_auth_refused);
   RUN(test_dead_letter);
   RUN(test_create_then_drop);
   RUN(test_create_then_timeout);

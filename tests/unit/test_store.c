@@ -94,6 +94,12 @@ static void test_open_urls(void)
   snprintf(url, sizeof url, "sqlite:%s/opts.db?busy_timeout_ms=abc", tmpdir);
   CHECK_INT(store_open(url, err, sizeof err, &st), ERR_INVALID);
   CHECK(st == NULL);
+  /* Tools that inspect a store do not create one. */
+  snprintf(url, sizeof url, "%s/none/x.db", tmpdir);
+  CHECK_INT(store_open_existing(url, err, sizeof err, &st), ERR_NOT_FOUND);
+  CHECK(strstr(err, "no store at") != NULL);
+  CHECK(st == NULL);
+  CHECK(access(url, F_OK) != 0);
   /* Nested directories are created; both URL forms open the same file. */
   snprintf(url, sizeof url, "%s/a/b/c/x.db", tmpdir);
   CHECK_INT(store_open(url, err, sizeof err, &st), ERR_OK);
@@ -108,6 +114,9 @@ static void test_open_urls(void)
   struct store_counts c;
   CHECK_INT(store_counts(st, &c), ERR_OK);
   CHECK_INT(c.messages, 1);
+  store_close(st);
+  st = NULL;
+  CHECK_INT(store_open_existing(url, err, sizeof err, &st), ERR_OK);
   store_close(st);
   store_close(NULL);
 }
@@ -570,6 +579,127 @@ static void test_outbox_retry_and_dead(void)
   struct store_finish none = {.entry_id = 424242, .state = STORE_DONE};
   CHECK_INT(store_outbox_finish(st, &none, T0), ERR_NOT_FOUND);
   store_close(st);
+}
+
+/* An operator re-drives and drops dead letters (the outbox command): a
+ * retried create_ticket brings back the comment that died with it, keeps
+ * its unknown mark and starts its attempt count anew; ids that are not
+ * dead letters change nothing. */
+static void test_outbox_redrive(void)
+{
+  struct store *st = open_fresh();
+  if (!st)
+    return;
+  struct ingest_result a, b;
+  CHECK_INT(ingest1(st, msg("1", "ria", 2), T0, &a), STORE_ALERT_CREATED);
+  CHECK_INT(ingest1(st, msg("2", "ria", 2), T0, NULL), STORE_ALERT_APPENDED);
+  CHECK_INT(ingest1(st, msg("3", "sol", 2), T0, &b), STORE_ALERT_CREATED);
+  struct store_entry e;
+  bool found;
+  int64_t ids[2] = {0, 0};
+  for (int i = 0; i < 2; i++) {
+    CHECK_INT(store_outbox_claim(st, T0, 60000, &e, &found), ERR_OK);
+    CHECK(found);
+    ids[i] = e.id;
+    store_entry_cleanup(&e);
+  }
+  finish(st, ids[0], STORE_DEAD, 0, NULL, NULL, 400, "permanent",
+         "HTTP 400 bad_request", T0 + 10);
+  finish(st, ids[1], STORE_DEAD, 0, NULL, NULL, 400, "permanent",
+         "HTTP 400 bad_request", T0 + 11);
+  struct store_outbox_row *rows = NULL;
+  size_t n = 0;
+  CHECK_INT(store_outbox_select(st, STORE_DEAD, false, 0, &rows, &n), ERR_OK);
+  CHECK_INT(n, 3); /* two create_tickets and the comment */
+  store_outbox_rows_free(rows, n);
+  CHECK_INT(store_outbox_select(st, STORE_DEAD, false, 1, &rows, &n), ERR_OK);
+  CHECK_INT(n, 1);
+  store_outbox_rows_free(rows, n);
+  CHECK_INT(store_outbox_select(st, STORE_PENDING, true, 0, &rows, &n), ERR_OK);
+  CHECK_INT(n, 3);
+  store_outbox_rows_free(rows, n);
+  size_t changed = 9;
+  CHECK_INT(store_outbox_retry(st, 424242, T0 + 20, &changed), ERR_NOT_FOUND);
+  CHECK_INT(changed, 0);
+  CHECK(strstr(store_errmsg(st), "does not exist") != NULL);
+  CHECK_INT(store_outbox_retry(st, ids[0], T0 + 20, &changed), ERR_OK);
+  CHECK_INT(changed, 2);
+  CHECK_INT(store_outbox_list(st, a.alert_id, &rows, &n), ERR_OK);
+  CHECK_INT(n, 2);
+  for (size_t i = 0; i < n; i++) {
+    CHECK_INT(rows[i].state, STORE_PENDING);
+    CHECK_INT(rows[i].attempts, 0);
+    CHECK_INT(rows[i].next_attempt_ms, T0 + 20);
+  }
+  store_outbox_rows_free(rows, n);
+  /* Pending now: neither retried nor dropped again. */
+  CHECK_INT(store_outbox_drop(st, ids[0], T0 + 21, &changed), ERR_NOT_FOUND);
+  CHECK(strstr(store_errmsg(st), "is pending, not a dead letter") != NULL);
+  CHECK_INT(store_outbox_claim(st, T0 + 20, 60000, &e, &found), ERR_OK);
+  CHECK(found && e.id == ids[0]);
+  CHECK_INT(e.attempts, 1);
+  store_entry_cleanup(&e);
+  /* The other dead letter is dropped: skipped, with the reason. */
+  CHECK_INT(store_outbox_drop(st, 0, T0 + 30, &changed), ERR_OK);
+  CHECK_INT(changed, 1);
+  CHECK_INT(store_outbox_list(st, b.alert_id, &rows, &n), ERR_OK);
+  CHECK_INT(n, 1);
+  if (n == 1) {
+    CHECK_INT(rows[0].state, STORE_SKIPPED);
+    CHECK_STR(rows[0].last_error,
+              "dropped by an operator (HTTP 400 bad_request)");
+  }
+  store_outbox_rows_free(rows, n);
+  /* Inside a transaction, a miss leaves it usable. */
+  CHECK_INT(store_begin(st), ERR_OK);
+  CHECK_INT(store_outbox_retry(st, ids[1], T0 + 40, &changed), ERR_NOT_FOUND);
+  CHECK_INT(store_commit(st), ERR_OK);
+  CHECK_INT(store_outbox_retry(st, -1, T0, &changed), ERR_INVALID);
+  store_close(st);
+}
+
+/* One serving instance per store: a second handle that wants to own it is
+ * refused, naming the owner's pid; closing the owner frees it. */
+static void test_ownership(void)
+{
+  char url[512], err[256];
+  if (getenv("STORE_TEST_URL"))
+    return;
+  fresh_url(url, sizeof url);
+  struct store *a = NULL, *b = NULL, *m = NULL;
+  CHECK_INT(store_open(url, err, sizeof err, &a), ERR_OK);
+  CHECK_INT(store_open(url, err, sizeof err, &b), ERR_OK);
+  if (!a || !b) {
+    store_close(a);
+    store_close(b);
+    return;
+  }
+  long pid = -1;
+  CHECK_INT(store_owner(b, &pid), ERR_OK);
+  CHECK_INT(pid, 0);
+  CHECK_INT(store_own(a, &pid), ERR_OK);
+  CHECK_INT(store_own(a, &pid), ERR_OK); /* again: still the owner */
+  CHECK_INT(store_own(b, &pid), ERR_BUSY);
+  CHECK_INT(pid, (long)getpid());
+  char want[64];
+  snprintf(want, sizeof want, "(pid %ld)", (long)getpid());
+  CHECK(strstr(store_errmsg(b), want) != NULL);
+  CHECK(strstr(store_errmsg(b), "in use") != NULL);
+  CHECK_INT(store_owner(b, &pid), ERR_OK);
+  CHECK_INT(pid, (long)getpid());
+  /* The non-owner writes as before. */
+  CHECK_INT(ingest1(b, msg("1", "uma", 2), T0, NULL), STORE_ALERT_CREATED);
+  store_close(a);
+  CHECK_INT(store_owner(b, &pid), ERR_OK);
+  CHECK_INT(pid, 0);
+  CHECK_INT(store_own(b, &pid), ERR_OK);
+  store_close(b);
+  /* An in-memory database has no one to share it with. */
+  CHECK_INT(store_open(":memory:", err, sizeof err, &m), ERR_OK);
+  if (m) {
+    CHECK_INT(store_own(m, &pid), ERR_OK);
+    store_close(m);
+  }
 }
 
 /* A crash between claim and finish: the reopened store releases the lease
@@ -1275,6 +1405,8 @@ int main(void)
   RUN(test_outbox_claim_order);
   RUN(test_outbox_retry_and_dead);
   RUN(test_outbox_crash_recovery);
+  RUN(test_outbox_redrive);
+  RUN(test_ownership);
   RUN(test_purge_text);
   RUN(test_excerpt_and_window);
   RUN(test_two_handles);
