@@ -9,6 +9,7 @@ line of stdout) the four endpoints the alert sink uses, checked the way
   POST /timeline-entries.create   201 {"timeline_entry": {...}}
   POST /works.update              200 {"work": {...}}
   POST /works.list                200 {"works": [...], "next_cursor"?}
+  POST /works.get                 200 {"work": {...}} (404 when unknown)
 
 Every request needs `Authorization: Bearer <token>` (401 otherwise) and the
 required fields (400 missing_required_field / invalid_enum_value / ...). An
@@ -302,6 +303,14 @@ def works_update(state, body):
     return 200, {"work": work}
 
 
+def works_get(state, body):
+    """works.get: the work as it is now (404 not_found when unknown)."""
+    wid = need(body, "id")
+    with state.lock:
+        work = dict(find_work(state, wid))
+    return 200, {"work": work}
+
+
 def works_list(state, body):
     types = body.get("type")
     owners = body.get("owned_by")
@@ -350,6 +359,7 @@ ROUTES = {
     "/works.create": works_create,
     "/timeline-entries.create": timeline_create,
     "/works.update": works_update,
+    "/works.get": works_get,
     "/works.list": works_list,
 }
 

@@ -434,6 +434,14 @@ void devrev_classify(enum devrev_op op, int http_status,
                  "HTTP %d without work.id in the reply", http_status);
       }
       copy_str(work, "display_id", out->display_id, sizeof out->display_id);
+    } else if (op == DEVREV_OP_GET) {
+      const cJSON *work = cJSON_GetObjectItemCaseSensitive(root, "work");
+      if (!cJSON_IsObject(work)) {
+        out->cls = DEVREV_RETRY;
+        snprintf(out->error, sizeof out->error,
+                 "HTTP %d without a work in the reply", http_status);
+      }
+      copy_str(work, "severity", out->severity, sizeof out->severity);
     } else if (op == DEVREV_OP_LIST &&
                !cJSON_IsArray(
                    cJSON_GetObjectItemCaseSensitive(root, "works"))) {
@@ -800,6 +808,28 @@ enum err devrev_update_source(struct devrev *dv, const char *work_id,
   return post_built(dv, DEVREV_OP_UPDATE, "/works.update",
                     devrev_source_update_request(work_id, severity, sentiment),
                     out);
+}
+
+enum err devrev_get_work(struct devrev *dv, const char *work_id,
+                         struct devrev_reply *out)
+{
+  struct buf b;
+  struct jsonw w;
+  buf_init(&b, 0);
+  jsonw_init(&w, &b);
+  jsonw_object_begin(&w);
+  jsonw_kv_string(&w, "id", work_id);
+  jsonw_object_end(&w);
+  return post_built(dv, DEVREV_OP_GET, "/works.get", buf_take(&b), out);
+}
+
+int devrev_severity_rank(const char *severity)
+{
+  static const char *const ranks[] = {"low", "medium", "high", "blocker"};
+  for (int i = 0; severity && i < 4; i++)
+    if (!strcmp(severity, ranks[i]))
+      return i + 1;
+  return 0;
 }
 
 enum err devrev_find_ticket(struct devrev *dv, const char *alert_key,

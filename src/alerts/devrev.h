@@ -127,6 +127,7 @@ enum devrev_op {
   DEVREV_OP_COMMENT,
   DEVREV_OP_UPDATE,
   DEVREV_OP_LIST,
+  DEVREV_OP_GET, /* works.get: the work's current fields */
 };
 
 enum devrev_class {
@@ -157,6 +158,7 @@ struct devrev_reply {
   char display_id[64];                /* e.g. "TKT-12"; may be "" */
   bool found;                         /* find: a work carries the marker */
   char next_cursor[DEVREV_FIELD_MAX]; /* list: "" on the last page */
+  char severity[16]; /* get: the work's severity ("" when it has none) */
 };
 
 /* Classifies an HTTP answer to op: status, the Retry-After header value
@@ -212,6 +214,15 @@ enum err devrev_add_source_comment(struct devrev *dv, const char *object,
 enum err devrev_update_source(struct devrev *dv, const char *work_id,
                               const char *severity, int sentiment,
                               struct devrev_reply *out);
+
+/* works.get of work_id: out->severity is its current severity ("" for
+ * none). Safe to repeat: it reads only. */
+enum err devrev_get_work(struct devrev *dv, const char *work_id,
+                         struct devrev_reply *out);
+
+/* The rank of a DevRev severity, higher is more severe: low 1, medium 2,
+ * high 3, blocker 4; 0 for anything else (none, unknown). */
+int devrev_severity_rank(const char *severity);
 
 /* Looks for the ticket of alert_key among tickets created after
  * created_after_ms (up to DEVREV_LIST_PAGES pages). ERR_OK with

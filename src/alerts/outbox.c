@@ -502,13 +502,30 @@ static void deliver(struct outbox *ob, const struct store_entry *e)
       dead_letter(ob, e, target, bad);
       goto out;
     }
+    if (severity) {
+      /* Only ever raise a ticket's severity: an agent may have set it
+       * higher than the level maps to. Read it first (works.get reads
+       * only; a failure is settled like any other). */
+      if (devrev_get_work(ob->dv, source, &r)) {
+        settle(ob, e, target, &r, started);
+        goto out;
+      }
+      if (devrev_severity_rank(r.severity) >= devrev_severity_rank(severity)) {
+        LOG(ob, LOG_INFO,
+            "outbox: alert %s: %s is at severity %s already: not set to %s",
+            e->alert_key, target, *r.severity ? r.severity : "(none)",
+            severity);
+        severity = NULL;
+      }
+      started = wall_ms();
+    }
     if (!severity && !sentiment) {
       /* The policy asked for fields this level does not map (e.g. only
        * DEVREV_UPDATE_SENTIMENT and no sentiment for the level): nothing
        * to tell DevRev, and nothing broken, so not a dead letter. */
       LOG(ob, LOG_INFO,
           "outbox: alert %s: update_source for %s has no severity or "
-          "sentiment to set: done without a request",
+          "sentiment left to set: done without an update",
           e->alert_key, target);
       struct store_finish f = {.entry_id = e->id, .state = STORE_DONE};
       finish(ob, &f);

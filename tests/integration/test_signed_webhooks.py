@@ -288,6 +288,48 @@ def test_events_with_optional_fields_absent():
             fake.close()
 
 
+def test_ticket_severity_only_raised():
+    """A frustrated comment raises its ticket's severity, never lowers what
+    an agent set: the current value is read (works.get) first."""
+    fake = FakeDevRev()
+    with tempfile.TemporaryDirectory() as d:
+        srv = Server(os.path.join(d, "s.db"), env=source_env(fake), devrev=fake)
+        try:
+            base = "don:core:dvrv-us-1:devo/0:ticket/"
+            fake.control(objects=[
+                {"id": base + "1", "display_id": "TKT-1", "type": "ticket",
+                 "severity": "blocker"},
+                {"id": base + "2", "display_id": "TKT-2", "type": "ticket",
+                 "severity": "low"}])
+            for n in ("1", "2"):
+                ev = fixture("timeline_comment_customer.json")
+                entry = ev["timeline_entry_created"]["entry"]
+                ev["id"] += "-sev" + n
+                entry["id"] = base + n + ":comment/c" + n
+                entry["object"], entry["object_display_id"] = base + n, "TKT-" + n
+                entry["object_type"] = "ticket"
+                entry["created_by"]["id"] += "-" + n  # a customer each
+                raw = json.dumps(ev).encode()
+                st, body = call(srv, "POST", "/webhook", raw,
+                                {"X-DevRev-Signature": devrev_sig(raw)})
+                check(st == 200 and body["alert"] == "created"
+                      and body["level"] == "frustrated", f"{st} {body!r}")
+            wait_until(lambda: len(fake.requests("/works.update")) == 2,
+                       what="both tickets updated")
+            ups = {u["body"]["id"]: u["body"] for u in fake.requests("/works.update")}
+            check("severity" not in ups[base + "1"] and ups[base + "1"].get("sentiment") == 5,
+                  f"blocker kept, sentiment set: {ups[base + '1']!r}")
+            check(ups[base + "2"].get("severity") == "high",
+                  f"low raised to high: {ups[base + '2']!r}")
+            gets = [g["body"]["id"] for g in fake.requests("/works.get")]
+            check(sorted(gets) == [base + "1", base + "2"], f"read first: {gets}")
+            objs = {o["id"]: o for o in fake.state()["objects"]}
+            check(objs[base + "1"]["severity"] == "blocker", "still a blocker")
+        finally:
+            srv.stop()
+            fake.close()
+
+
 def test_ignored_events():
     with tempfile.TemporaryDirectory() as d:
         srv = Server(os.path.join(d, "i.db"),
@@ -545,6 +587,7 @@ def test_check_config_masks_secrets():
 if __name__ == "__main__":
     sys.exit(run_tests([test_verify_handshake,
                         test_events_with_optional_fields_absent,
+                        test_ticket_severity_only_raised,
                         test_devrev_message_comments_on_source,
                         test_ignored_events, test_devrev_signature_failures,
                         test_generic_signature_and_token, test_slack_signature,

@@ -223,6 +223,25 @@ static void test_classify_success(void)
   CHECK_INT(r.cls, DEVREV_RETRY);
   devrev_classify(DEVREV_OP_LIST, 200, NULL, "{\"works\":[]}", 12, &r);
   CHECK_INT(r.cls, DEVREV_OK);
+  /* works.get: the current severity, "" when the work has none. */
+  const char *got = "{\"work\":{\"id\":\"don:t/12\",\"severity\":\"blocker\"}}";
+  devrev_classify(DEVREV_OP_GET, 200, NULL, got, strlen(got), &r);
+  CHECK_INT(r.cls, DEVREV_OK);
+  CHECK_STR(r.severity, "blocker");
+  devrev_classify(DEVREV_OP_GET, 200, NULL, "{\"work\":{}}", 11, &r);
+  CHECK_INT(r.cls, DEVREV_OK);
+  CHECK_STR(r.severity, "");
+  devrev_classify(DEVREV_OP_GET, 200, NULL, "{}", 2, &r);
+  CHECK_INT(r.cls, DEVREV_RETRY);
+  devrev_classify(DEVREV_OP_GET, 404, NULL, "{}", 2, &r);
+  CHECK_INT(r.cls, DEVREV_PERMANENT);
+  /* Severities by rank: only a higher one is ever sent. */
+  CHECK(devrev_severity_rank("blocker") > devrev_severity_rank("high"));
+  CHECK(devrev_severity_rank("high") > devrev_severity_rank("medium"));
+  CHECK(devrev_severity_rank("medium") > devrev_severity_rank("low"));
+  CHECK(devrev_severity_rank("low") > devrev_severity_rank(""));
+  CHECK_INT(devrev_severity_rank(NULL), 0);
+  CHECK_INT(devrev_severity_rank("urgent"), 0);
 }
 
 static void test_classify_errors(void)

@@ -972,8 +972,9 @@ static bool source_setup(struct source_env *e, bool ticket, const char *rules)
 }
 
 /* A frustrated message written on the customer's ticket TKT-12, with no
- * alert ticket wanted: exactly an internal comment on TKT-12 and a
- * works.update of its severity and sentiment; no works.create. */
+ * alert ticket wanted: exactly an internal comment on TKT-12, a works.get
+ * of its current severity, and a works.update raising it and setting the
+ * sentiment; no works.create. */
 static void test_source_exact_requests(void)
 {
   struct source_env e;
@@ -993,8 +994,9 @@ static void test_source_exact_requests(void)
   char *log = capture_close(&cap);
 
   cJSON *reqs = fake_requests();
-  CHECK_INT(cJSON_GetArraySize(reqs), 2);
+  CHECK_INT(cJSON_GetArraySize(reqs), 3);
   CHECK_INT(count_path(reqs, "/works.create"), 0);
+  CHECK_STR(jstr(request_body(reqs, "/works.get", 0), "id"), SRC_OBJ);
   const cJSON *cb = request_body(reqs, "/timeline-entries.create", 0);
   CHECK_STR(jstr(cb, "object"), SRC_OBJ);
   CHECK_STR(jstr(cb, "type"), "timeline_comment");
@@ -1100,9 +1102,10 @@ static void test_source_with_ticket(void)
     return;
   CHECK(drained(ob, 3, 5));
   cJSON *reqs = fake_requests();
-  CHECK_INT(cJSON_GetArraySize(reqs), 3);
+  CHECK_INT(cJSON_GetArraySize(reqs), 4);
   CHECK_INT(count_path(reqs, "/works.create"), 1);
   CHECK_INT(count_path(reqs, "/timeline-entries.create"), 1);
+  CHECK_INT(count_path(reqs, "/works.get"), 1);
   CHECK_INT(count_path(reqs, "/works.update"), 1);
   cJSON *works = fake_works();
   CHECK_INT(cJSON_GetArraySize(works), 1);
