@@ -53,13 +53,104 @@ static bool given(const char *s)
   return s && *s;
 }
 
+/* ---- Customer text, quoted --------------------------------------------
+ *
+ * DevRev renders ticket bodies and comments as markdown, where "<don:...>"
+ * is a mention and "[x](url)", "<https://...>" and bare URLs are links.
+ * Text that came from outside (the message, the words quoted from it, the
+ * sender's ids) goes into code, where CommonMark renders nothing: a
+ * customer cannot plant a mention or a link in an internal note. */
+
+/* The longest run of backticks in s[0..len). */
+static size_t longest_backticks(const char *s, size_t len)
+{
+  size_t best = 0, run = 0;
+  for (size_t i = 0; i < len; i++) {
+    run = s[i] == '`' ? run + 1 : 0;
+    if (run > best)
+      best = run;
+  }
+  return best;
+}
+
+static void put_backticks(struct buf *b, size_t n)
+{
+  while (n--)
+    buf_putc(b, '`');
+}
+
+/* s (at most max bytes, cut like put_cut) as an inline code span on one
+ * line: line breaks become spaces; the fence is one backtick longer than
+ * any run inside; spaces pad a span that starts or ends with a backtick or
+ * a space (CommonMark strips one from each side). */
+static void put_code_span(struct buf *b, const char *s, size_t max)
+{
+  struct buf t;
+  buf_init(&t, 0);
+  put_cut(&t, s, max);
+  char *p = t.data ? t.data : "";
+  for (size_t i = 0; i < t.len; i++)
+    if (p[i] == '\n' || p[i] == '\r')
+      p[i] = ' ';
+  size_t fence = longest_backticks(p, t.len) + 1;
+  bool pad = t.len && (p[0] == '`' || p[0] == ' ' || p[t.len - 1] == '`' ||
+                       p[t.len - 1] == ' ');
+  put_backticks(b, fence);
+  if (pad)
+    buf_putc(b, ' ');
+  buf_append(b, p, t.len);
+  if (pad)
+    buf_putc(b, ' ');
+  put_backticks(b, fence);
+  buf_cleanup(&t);
+}
+
+/* s (at most max bytes) as a fenced code block: the fence is longer than
+ * any run of backticks inside, so no line of s can close it. */
+static void put_code_block(struct buf *b, const char *s, size_t max)
+{
+  struct buf t;
+  buf_init(&t, 0);
+  put_cut(&t, s, max);
+  size_t fence = longest_backticks(buf_ptr(&t), t.len) + 1;
+  if (fence < 3)
+    fence = 3;
+  put_backticks(b, fence);
+  buf_putc(b, '\n');
+  buf_append(b, buf_ptr(&t), t.len);
+  if (t.len && buf_ptr(&t)[t.len - 1] != '\n')
+    buf_putc(b, '\n');
+  put_backticks(b, fence);
+  buf_putc(b, '\n');
+  buf_cleanup(&t);
+}
+
+/* For a title, which DevRev shows as plain text: s cut like put_cut, with
+ * the angle brackets of mentions and autolinks replaced by look-alikes. */
+static void put_title_text(struct buf *b, const char *s, size_t max)
+{
+  struct buf t;
+  buf_init(&t, 0);
+  put_cut(&t, s, max);
+  const char *p = buf_ptr(&t);
+  for (size_t i = 0; i < t.len; i++) {
+    if (p[i] == '<')
+      buf_puts(b, "\xe2\x80\xb9"); /* U+2039 */
+    else if (p[i] == '>')
+      buf_puts(b, "\xe2\x80\xba"); /* U+203A */
+    else
+      buf_putc(b, p[i]);
+  }
+  buf_cleanup(&t);
+}
+
 char *devrev_ticket_title(const struct devrev_alert *a)
 {
   struct buf b;
   buf_init(&b, 0);
   buf_puts(&b, "Frustrated customer: ");
   /* 21 + 160 + level: well inside DevRev's 256 characters. */
-  put_cut(&b, given(a->customer_id) ? a->customer_id : "unknown", 160);
+  put_title_text(&b, given(a->customer_id) ? a->customer_id : "unknown", 160);
   if (given(a->level)) {
     buf_puts(&b, " (");
     put_cut(&b, a->level, 32);
@@ -68,12 +159,13 @@ char *devrev_ticket_title(const struct devrev_alert *a)
   return buf_take(&b);
 }
 
+/* A labelled line with a value from outside, quoted. */
 static void put_line(struct buf *b, const char *label, const char *v)
 {
   if (!given(v))
     return;
   buf_puts(b, label);
-  put_cut(b, v, DEVREV_FIELD_MAX);
+  put_code_span(b, v, DEVREV_FIELD_MAX);
   buf_putc(b, '\n');
 }
 
@@ -101,14 +193,13 @@ static void put_facts(struct buf *b, const struct devrev_alert *a)
   }
   if (given(a->words)) {
     buf_puts(b, "Deciding words: ");
-    put_cut(b, a->words, 1000);
+    put_code_span(b, a->words, 1000);
     buf_putc(b, '\n');
   }
   put_line(b, "Message id: ", a->message_id);
   if (given(a->excerpt)) {
     buf_puts(b, "\nMessage:\n");
-    put_cut(b, a->excerpt, DEVREV_EXCERPT_MAX);
-    buf_putc(b, '\n');
+    put_code_block(b, a->excerpt, DEVREV_EXCERPT_MAX);
   }
 }
 
@@ -157,14 +248,17 @@ static char *source_comment_body(const struct devrev_alert *a)
   buf_puts(&b, ".\n");
   if (given(a->words)) {
     buf_puts(&b, "Deciding words: ");
-    put_cut(&b, a->words, 1000);
+    put_code_span(&b, a->words, 1000);
     buf_putc(&b, '\n');
   }
-  put_line(&b, "Alert ticket: ", a->ticket);
-  if (given(a->excerpt)) {
-    buf_puts(&b, "Excerpt: ");
-    put_cut(&b, a->excerpt, DEVREV_EXCERPT_MAX);
+  if (given(a->ticket)) { /* DevRev's own display id: left to link */
+    buf_puts(&b, "Alert ticket: ");
+    put_cut(&b, a->ticket, 64);
     buf_putc(&b, '\n');
+  }
+  if (given(a->excerpt)) {
+    buf_puts(&b, "Excerpt:\n");
+    put_code_block(&b, a->excerpt, DEVREV_EXCERPT_MAX);
   }
   put_marker(&b, a);
   return buf_take(&b);

@@ -122,12 +122,13 @@ def tests():
             check(b["title"] == "Frustrated customer: acme-42 (angry)",
                   b["title"])
             body = b["body"]
-            for want in ("Customer: acme-42\n", "Conversation: conv-9\n",
-                         "Channel: email\n",
+            for want in ("Customer: `acme-42`\n", "Conversation: `conv-9`\n",
+                         "Channel: `email`\n",
                          "Level: angry (severity blocker)\n",
                          "Polarity: -1.0 (subjectivity 1.0)\n",
-                         "Deciding words: terrible, awful\n",
-                         "Message id: hp-1\n", "\nMessage:\n" + ANGRY + "\n",
+                         "Deciding words: `terrible, awful`\n",
+                         "Message id: `hp-1`\n",
+                         "\nMessage:\n```\n" + ANGRY + "\n```\n",
                          "\nfrustration-alert-id: " + a["alert_key"]):
                 check(want in body, f"{want!r} not in ticket body {body!r}")
             check(body.endswith("frustration-alert-id: " + a["alert_key"]),
@@ -149,7 +150,7 @@ def tests():
             check(cb["object"] == ticket["id"], (cb, ticket))
             check(cb["type"] == "timeline_comment", cb)
             check(cb["visibility"] == "internal", cb)
-            check(ANGRY2 in cb["body"] and "Message id: hp-2" in cb["body"],
+            check(ANGRY2 in cb["body"] and "Message id: `hp-2`" in cb["body"],
                   cb)
             check(cb["body"].endswith(a["alert_key"]), cb)
 

@@ -35,12 +35,13 @@ static struct devrev_alert alert(void)
   return a;
 }
 
+/* Text from outside is quoted as code (nothing in it is rendered). */
 #define BODY_JSON                                                              \
-  "Customer: cust-42\\nConversation: CONV-1\\nChannel: chat\\n"                \
+  "Customer: `cust-42`\\nConversation: `CONV-1`\\nChannel: `chat`\\n"          \
   "Level: angry (severity blocker)\\n"                                         \
   "Polarity: -0.75 (subjectivity 0.9)\\n"                                      \
-  "Deciding words: 'terrible', 'never'\\nMessage id: m-1\\n\\n"                \
-  "Message:\\nThis is \\\"terrible\\\".\\nFix it!\\n\\n"                       \
+  "Deciding words: `'terrible', 'never'`\\nMessage id: `m-1`\\n\\n"            \
+  "Message:\\n```\\nThis is \\\"terrible\\\".\\nFix it!\\n```\\n\\n"             \
   "frustration-alert-id: 0123456789abcdef0123456789abcdef"
 
 static void test_create_request(void)
@@ -64,8 +65,36 @@ static void test_create_request(void)
   CHECK_STR(json, "{\"type\":\"ticket\",\"title\":\"Frustrated customer: c\","
                   "\"body\":\"A customer appears frustrated: raised by "
                   "frustration-alert from the customer's message.\\n\\n"
-                  "Customer: c\\n\\nfrustration-alert-id: k\","
+                  "Customer: `c`\\n\\nfrustration-alert-id: k\","
                   "\"applies_to_part\":\"PROD-1\",\"owned_by\":[\"DEVU-1\"]}");
+  free(json);
+}
+
+/* A customer cannot plant a mention or a link in an internal note: what
+ * came from outside is code, whose fence no text inside can close. */
+static void test_customer_text_quoted(void)
+{
+  struct devrev_alert a = alert();
+  a.customer_id = "<don:identity:dvrv-us-1:devo/0:devu/1> `x`";
+  a.words = "'[click](https://evil.example)'";
+  a.excerpt = "hi <don:identity:dvrv-us-1:devo/0:devu/1>\n```\n"
+              "[pay here](https://evil.example) ````` end";
+  char *body = devrev_ticket_body(&a);
+  CHECK(strstr(body, "Customer: `` <don:identity:dvrv-us-1:devo/0:devu/1> "
+                     "`x` ``\n") != NULL);
+  CHECK(strstr(body, "Deciding words: `'[click](https://evil.example)'`\n") !=
+        NULL);
+  /* The block's fence is six backticks: longer than the five inside. */
+  CHECK(strstr(body, "\nMessage:\n``````\nhi <don:") != NULL);
+  CHECK(strstr(body, "````` end\n``````\n") != NULL);
+  free(body);
+  char *title = devrev_ticket_title(&a);
+  CHECK(strchr(title, '<') == NULL && strchr(title, '>') == NULL);
+  CHECK(strstr(title, "\xe2\x80\xb9" "don:identity") != NULL);
+  free(title);
+  /* The source note quotes the same way. */
+  char *json = devrev_source_comment_request("o", &a);
+  CHECK(strstr(json, "Excerpt:\\n``````\\nhi <don:") != NULL);
   free(json);
 }
 
@@ -112,8 +141,8 @@ static void test_source_requests(void)
             "\"type\":\"timeline_comment\","
             "\"body\":\"frustration-alert: this customer's message reads as "
             "angry (polarity -0.75).\\n"
-            "Deciding words: 'terrible', 'never'\\n"
-            "Excerpt: This is \\\"terrible\\\".\\nFix it!\\n\\n"
+            "Deciding words: `'terrible', 'never'`\\n"
+            "Excerpt:\\n```\\nThis is \\\"terrible\\\".\\nFix it!\\n```\\n\\n"
             "frustration-alert-id: 0123456789abcdef0123456789abcdef\","
             "\"body_type\":\"text\",\"visibility\":\"internal\"}");
   free(json);
@@ -121,7 +150,7 @@ static void test_source_requests(void)
   a.ticket = "TKT-3";
   json = devrev_source_comment_request("don:core:x:conversation/7", &a);
   CHECK(strstr(json, "\"object\":\"don:core:x:conversation/7\"") != NULL);
-  CHECK(strstr(json, "'never'\\nAlert ticket: TKT-3\\nExcerpt: ") != NULL);
+  CHECK(strstr(json, "'never'`\\nAlert ticket: TKT-3\\nExcerpt:") != NULL);
   CHECK(strstr(json, "\"visibility\":\"internal\"") != NULL);
   free(json);
   /* Only what is known; the marker stays the last line. */
@@ -411,6 +440,7 @@ int main(void)
 {
   RUN(test_create_request);
   RUN(test_comment_update_list_requests);
+  RUN(test_customer_text_quoted);
   RUN(test_source_requests);
   RUN(test_source_comment_bounds);
   RUN(test_bounds);

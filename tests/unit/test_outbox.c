@@ -415,12 +415,12 @@ static void test_exact_requests(void)
   CHECK_STR(jstr(cJSON_GetArrayItem(cJSON_GetObjectItem(cb, "tags"), 0), "id"),
             "TAG-7");
   const char *body = jstr(cb, "body");
-  CHECK(body && strstr(body, "Customer: cust-1\n"));
-  CHECK(body && strstr(body, "Conversation: CONV-9\n"));
+  CHECK(body && strstr(body, "Customer: `cust-1`\n"));
+  CHECK(body && strstr(body, "Conversation: `CONV-9`\n"));
   CHECK(body && strstr(body, "Level: frustrated (severity high)\n"));
   CHECK(body && strstr(body, "Polarity: -0.5 (subjectivity 0.8)\n"));
-  CHECK(body && strstr(body, "Deciding words: 'terrible'\n"));
-  CHECK(body && strstr(body, "Message id: m1\n"));
+  CHECK(body && strstr(body, "Deciding words: `'terrible'`\n"));
+  CHECK(body && strstr(body, "Message id: `m1`\n"));
   CHECK(body && strstr(body, "Still broken. This is terrible!"));
   char marker[64];
   snprintf(marker, sizeof marker, "\nfrustration-alert-id: %s", a.alert_key);
@@ -1005,8 +1005,8 @@ static void test_source_exact_requests(void)
   CHECK_INT(cJSON_GetArraySize(cb), 5);
   const char *body = jstr(cb, "body");
   const char *head = "frustration-alert: this customer's message reads as "
-                     "angry (polarity -0.8).\nDeciding words: 'terrible'\n"
-                     "Excerpt: Still broken. This is terrible!\n\n"
+                     "angry (polarity -0.8).\nDeciding words: `'terrible'`\n"
+                     "Excerpt:\n```\nStill broken. This is terrible!\n```\n\n"
                      "frustration-alert-id: ";
   CHECK(body && !strncmp(body, head, strlen(head)));
   CHECK(body && strstr(body, "Alert ticket:") == NULL); /* there is none */
