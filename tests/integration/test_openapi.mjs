@@ -256,7 +256,20 @@ function startServer(dir, name, env) {
   });
 }
 
-function stopServer(s) {
+const SANITIZER_MARKS = ["ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+  "runtime error:", "WARNING: ThreadSanitizer"];
+
+// SIGTERM; resolves the exit status. A sanitizer report in the server's
+// log (sanitizer builds) is a failure.
+async function stopServer(s) {
+  const code = await signalStop(s);
+  const log = s.log();
+  const mark = SANITIZER_MARKS.find((m) => log.includes(m));
+  check("no sanitizer report", !mark, mark && log.slice(log.indexOf(mark), log.indexOf(mark) + 3000));
+  return code;
+}
+
+function signalStop(s) {
   return new Promise((resolve) => {
     if (s.proc.exitCode !== null) return resolve(s.proc.exitCode);
     const t = setTimeout(() => s.proc.kill("SIGKILL"), 15000);
