@@ -552,6 +552,9 @@ async function openServer(dir) {
       { status: 200, schema: "SlackVerdict" });
     await postForm(port, "slash ssl_check", "/slash-analyze", "ssl_check=1&token=x",
       { status: 200, schema: "SlackSslCheck" });
+    await postForm(port, "slash empty command", "/slash-analyze",
+      "token=x&command=%2Ffrustration&text=",
+      { status: 200, schema: "SlackUsage" });
     await postJson(port, "slash missing text", "/slash-analyze", { foo: 1 },
       { status: 400, error: "missing_field" }, { valid: false });
     await postJson(port, "slash snap-in without source", "/slash-analyze",
@@ -651,6 +654,8 @@ async function securedServer(dir) {
         "X-Slack-Signature": slackSig(now, form) } });
     await postForm(port, "slack unsigned", "/slash-analyze", form,
       { status: 401 }, { headers: { "X-Slack-Request-Timestamp": String(now) } });
+    await postForm(port, "slack unsigned ssl_check", "/slash-analyze",
+      "ssl_check=1&token=x", { status: 200, schema: "SlackSslCheck" });
     await postForm(port, "slack bad signature", "/slash-analyze", form,
       { status: 401, error: "bad_signature" },
       { headers: { "X-Slack-Request-Timestamp": String(now),
