@@ -17,8 +17,15 @@
  *
  * Pure: no I/O, no globals. A detector may be shared by threads: all that
  * changes in it after detector_new is its memo of the words and tokens it
- * has read (6 MiB at most, filled lock-free, never changing a result). Each thread scores into its own result, whose buffers are
- * reused, so scoring allocates nothing once warm. */
+ * has read (6 MiB at most, filled lock-free, never changing a result).
+ * Each thread scores into its own result, whose buffers are reused, so
+ * scoring allocates nothing once warm.
+ *
+ * One file per stage of the pipeline: clean.c, tokens.c and words.c (the
+ * text read into tokens and words, through the memos of memo.c), vader.c
+ * and support.c (the lexicons), features.c, score.c and reasons.c;
+ * detector.c holds the lifetime, model.c the weights, and detector_int.h
+ * what the stages share. */
 #ifndef DETECTOR_DETECTOR_H
 #define DETECTOR_DETECTOR_H
 

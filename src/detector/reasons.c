@@ -1,0 +1,429 @@
+/* reasons: why a message scored as it did, in words a support agent
+ * reads (see detector_int.h).
+ *
+ * Each reason is a group of signals (the tone, VADER's words, capitals,
+ * marks, one support category, the words whose hashed features weighed
+ * most) with the sum of what they added to the log-odds; the strongest
+ * are shown, each quoting at most QUOTE_ITEMS words of the message, and
+ * no word twice in one message. Written without printf on the hot path;
+ * put_2f gives what "%.2f" would. */
+#include "detector/detector_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Quoted items are of at most QUOTE_MAX bytes each. */
+#define QUOTE_MAX 40
+/* A reason must raise the log-odds by at least this much to be shown. */
+#define REASON_MIN 0.05
+/* Words considered for the "wording" reason (a bound on its work). */
+#define REASON_WORDS_MAX 256
+
+struct cand {
+  double weight;
+  int kind; /* enum reason_kind, or R_SUPPORT + category */
+};
+
+enum reason_kind {
+  R_TONE,
+  R_VADER,
+  R_CAPS,
+  R_EXCLAIM,
+  R_QUESTION,
+  R_NEGATION,
+  R_LENGTH,
+  R_WORDS,
+  R_SUPPORT, /* + enum support_cat */
+  R_COUNT = R_SUPPORT + SUPPORT_N_CATS
+};
+
+/* The high bit of each zero byte of t, and no other bit. */
+static inline uint64_t zero_bytes(uint64_t t)
+{
+  const uint64_t low7 = 0x7f7f7f7f7f7f7f7fu;
+  return ~(((t & low7) + low7) | t | low7); /* exactly: 0x80 where 0 */
+}
+
+/* Eight bytes as quote writes them: ASCII capitals in lower case, '\n',
+ * '\r' and '\t' as spaces, any other byte as it is. Bytewise with no
+ * carry from one byte into the next, so on any byte order. */
+static inline uint64_t quote_8(uint64_t x)
+{
+  const uint64_t ones = 0x0101010101010101u, high = ones * 0x80,
+                 low7 = ones * 0x7f;
+  /* The high bit of each byte: its low seven bits >= 'A', > 'Z'. */
+  uint64_t h = x & low7;
+  uint64_t ge_a = h + ones * (0x80 - 'A'), gt_z = h + ones * (0x80 - 'Z' - 1);
+  x ^= (ge_a & ~gt_z & ~x & high) >> 2;
+  /* Control bytes are rare: the exact test for '\n', '\r' and '\t' only
+   * when a byte may be below 0x20 (never missed; a false alarm costs the
+   * test). */
+  if ((x - ones * 0x20) & ~x & high) {
+    uint64_t ctl = zero_bytes(x ^ ones * '\n') | zero_bytes(x ^ ones * '\r') |
+                   zero_bytes(x ^ ones * '\t');
+    uint64_t blank = (ctl >> 7) * 0xff;
+    x = (x & ~blank) | (ones * ' ' & blank);
+  }
+  return x;
+}
+
+/* Appends "'word'" (lower case, shortened at a character boundary) to out
+ * of capacity cap at *o; refuses when it would not fit with room for
+ * more. Clears *plain when what it wrote may need escaping in JSON. w has
+ * eight readable bytes past len (it is in the scratch text). */
+static bool quote(char *out, size_t cap, size_t *o, const char *w, size_t len,
+                  bool first, bool *plain)
+{
+  if (len > QUOTE_MAX) {
+    len = QUOTE_MAX;
+    while (len > 0 && ((unsigned char)w[len] & 0xC0) == 0x80)
+      len--;
+  }
+  size_t need = (first ? 0 : 2) + len + 2;
+  if (*o + need + 1 > cap)
+    return false;
+  if (!first) {
+    out[(*o)++] = ',';
+    out[(*o)++] = ' ';
+  }
+  out[(*o)++] = '\'';
+  if (*o + len + 8 <= cap) {
+    /* Eight bytes at a time, the last store running past the word (what
+     * follows overwrites it). */
+    bool all = true; /* the bytes past the word may make this no */
+    for (size_t i = 0; i < len; i += 8) {
+      uint64_t x;
+      memcpy(&x, w + i, sizeof x);
+      x = quote_8(x);
+      all &= jsonw_plain_8(x);
+      memcpy(out + *o + i, &x, sizeof x);
+    }
+    *o += len;
+    *plain = *plain && all;
+  } else {
+    for (size_t i = 0; i < len; i++) {
+      uint64_t x = (unsigned char)w[i];
+      out[(*o)++] = (char)quote_8(x);
+    }
+    *plain = false; /* not looked at: rare */
+  }
+  out[(*o)++] = '\'';
+  out[*o] = '\0';
+  return true;
+}
+
+static bool same_text(const char *a, size_t al, const char *b, size_t bl)
+{
+  if (al != bl)
+    return false;
+  for (size_t i = 0; i < al; i++) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z')
+      x = (char)(x + 32);
+    if (y >= 'A' && y <= 'Z')
+      y = (char)(y + 32);
+    if (x != y)
+      return false;
+  }
+  return true;
+}
+
+/* Has the word at t[off..off+len) already been quoted among the first n
+ * of offs/lens? */
+static bool already(const char *t, const uint32_t *offs, const uint32_t *lens,
+                    size_t n, uint32_t off, uint32_t len)
+{
+  for (size_t i = 0; i < n; i++)
+    if (same_text(t + offs[i], lens[i], t + off, len))
+      return true;
+  return false;
+}
+
+/* Copies the static text lit into out (capacity cap, NUL included);
+ * returns its length (cheaper than snprintf, on the hot path). Always
+ * inline: the length of a literal is then known when compiling, and the
+ * copy is a few moves rather than two calls into the C library. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline size_t
+put(char *out, size_t cap, const char *lit)
+{
+  size_t n = strlen(lit);
+  if (n >= cap)
+    n = cap - 1;
+  memcpy(out, lit, n);
+  out[n] = '\0';
+  return n;
+}
+
+/* Writes v as printf's "%.2f" does, exactly: the decimal
+ * nearest to the double, halves to even, "-" for any negative number;
+ * returns the length (cheaper than snprintf, on the hot path). The
+ * comparisons are exact: fma rounds once, which keeps the sign. */
+static size_t put_2f(char *out, size_t cap, double v)
+{
+  double a = fabs(v);
+  /* Beyond this (or NaN), 100 a and the digits outgrow the shortcut. */
+  if (!(a < 1e13)) {
+    char tmp[400];
+    snprintf(tmp, sizeof tmp, "%.2f", v);
+    return put(out, cap, tmp);
+  }
+  long k = (long)(a * 100.0); /* within one of floor(100 a) */
+  while (k > 0 && fma(a, 100.0, (double)-k) < 0)
+    k--;
+  while (fma(a, 100.0, (double)-(k + 1)) >= 0)
+    k++;
+  /* 100 a is in [k, k + 1): round up past k + 1/2, and halves to even. */
+  double half = fma(a, 200.0, (double)-(2 * k + 1));
+  if (half > 0 || (half == 0 && k % 2))
+    k++;
+  char tmp[32];
+  size_t n = 0;
+  if (signbit(v))
+    tmp[n++] = '-';
+  char digits[24];
+  size_t nd = 0;
+  long units = k / 100;
+  do {
+    digits[nd++] = (char)('0' + units % 10);
+    units /= 10;
+  } while (units > 0);
+  while (nd > 0)
+    tmp[n++] = digits[--nd];
+  tmp[n++] = '.';
+  tmp[n++] = (char)('0' + k % 100 / 10);
+  tmp[n++] = (char)('0' + k % 10);
+  tmp[n] = '\0';
+  return put(out, cap, tmp);
+}
+
+/* Quotes t[off..off+len) into out unless an earlier reason of this
+ * message quoted the same words; returns whether it did. */
+static bool quote_new(struct scratch *s, char *out, size_t cap, size_t *o,
+                      uint32_t off, uint32_t len, size_t *nq)
+{
+  if (already(s->ct, s->q_off, s->q_len, s->n_q, off, len) ||
+      s->n_q == QUOTES_MAX ||
+      !quote(out, cap, o, s->ct + off, len, !*nq, &s->plain))
+    return false;
+  s->q_off[s->n_q] = off;
+  s->q_len[s->n_q++] = len;
+  (*nq)++;
+  return true;
+}
+
+/* Writes the text of reason kind into out; returns false when it has
+ * nothing left to say (every word it would quote was quoted already). */
+static bool render(struct scratch *s, size_t nm, double polarity, int kind,
+                   char *out, size_t cap)
+{
+  size_t o = 0, nq = 0;
+  out[0] = '\0';
+  switch (kind) {
+  case R_TONE:
+    o = put(out, cap, "negative tone (TextBlob polarity ");
+    o += put_2f(out + o, cap - o, polarity);
+    put(out + o, cap - o, ")");
+    return true;
+  case R_VADER:
+    o = put(out, cap, "negative words: ");
+    for (size_t i = 0; i < s->vr.n_hits && nq < QUOTE_ITEMS; i++) {
+      const struct vader_hit *h = &s->vr.hits[i];
+      if (h->valence < 0)
+        quote_new(s, out, cap, &o, (uint32_t)h->off, (uint32_t)h->len, &nq);
+    }
+    return nq > 0;
+  case R_CAPS:
+    put(out, cap, "shouting (ALL CAPS)");
+    return true;
+  case R_EXCLAIM:
+    put(out, cap, "exclamation marks");
+    return true;
+  case R_QUESTION:
+    put(out, cap, "insistent question marks (?? or ?!)");
+    return true;
+  case R_NEGATION:
+    put(out, cap, "negations (not, never, no...)");
+    return true;
+  case R_LENGTH:
+    put(out, cap, "long message");
+    return true;
+  case R_WORDS:
+    o = put(out, cap, "frustrated wording: ");
+    for (size_t i = 0; i < s->n_picked; i++) {
+      const struct word *w = &s->words[s->picked[i]];
+      quote_new(s, out, cap, &o, w->off, w->len, &nq);
+    }
+    return nq > 0;
+  default: {
+    int cat = kind - R_SUPPORT;
+    o = put(out, cap, support_cat_label(cat));
+    o += put(out + o, cap - o, ": ");
+    for (size_t i = 0; i < nm && nq < QUOTE_ITEMS; i++) {
+      const struct match *m = &s->matches[i];
+      if (m->cat != cat)
+        continue;
+      const struct word *a = &s->words[m->first];
+      const struct word *b = &s->words[m->first + m->count - 1];
+      quote_new(s, out, cap, &o, a->off, b->off + b->len - a->off, &nq);
+    }
+    return nq > 0;
+  }
+  }
+}
+
+/* Do words a and b have the same normalised form? */
+static bool same_norm(const struct scratch *s, const struct word *a,
+                      const struct word *b)
+{
+  size_t al, bl;
+  const char *an = word_norm(s, a, &al), *bn = word_norm(s, b, &bl);
+  return al == bl && !memcmp(an, bn, al);
+}
+
+/* Picks for the wording reason the (at most QUOTE_ITEMS) distinct words
+ * whose n-grams raised the score most, leaving out function words and the
+ * words the VADER and support reasons quote (a word inside a negative
+ * VADER hit or a support match); returns what they add together. Only
+ * the words that could be picked are looked at, in order, so that ties go
+ * to the first. */
+static double pick_words(struct scratch *s, size_t nw, size_t nm)
+{
+  size_t lim = nw < REASON_WORDS_MAX ? nw : REASON_WORDS_MAX;
+  const struct vader_hit *hits = s->vr.hits;
+  size_t nh = s->vr.n_hits, h = 0, m = 0;
+  uint16_t cand[REASON_WORDS_MAX];
+  bool taken[REASON_WORDS_MAX];
+  /* The words that raised the score and are no function words, listed
+   * with no branch a word to mispredict, */
+  size_t nr = 0;
+  for (size_t i = 0; i < lim; i++) {
+    cand[nr] = (uint16_t)i;
+    nr +=
+        (s->contrib[i] > REASON_MIN) & !(s->words[i].sup_flags & SUPPORT_STOP);
+  }
+  /* then those other reasons do not quote. */
+  size_t nc = 0;
+  for (size_t r = 0; r < nr; r++) {
+    size_t i = cand[r];
+    const struct word *w = &s->words[i];
+    /* Hits and matches come in text order, as the words do. */
+    while (h < nh && hits[h].off + hits[h].len <= w->off)
+      h++;
+    if (h < nh && hits[h].valence < 0 && hits[h].off <= w->off)
+      continue;
+    while (m < nm && s->matches[m].first + s->matches[m].count <= i)
+      m++;
+    if (m < nm && s->matches[m].first <= i)
+      continue;
+    taken[nc] = false;
+    cand[nc++] = (uint16_t)i;
+  }
+  double total = 0.0;
+  s->n_picked = 0;
+  while (s->n_picked < QUOTE_ITEMS) {
+    /* The strongest word not taken, the first of equals (every candidate
+     * adds more than REASON_MIN > 0), chosen with conditional moves. */
+    size_t best = nc;
+    double top = 0.0;
+    for (size_t c = 0; c < nc; c++) {
+      double v = s->contrib[cand[c]];
+      size_t better = (size_t)(!taken[c] & (v > top));
+      size_t keep = better - 1; /* all ones when not better */
+      best = (best & keep) | (c & ~keep);
+      top = better ? v : top; /* maxsd-like: a conditional move */
+    }
+    if (best == nc)
+      break;
+    /* Each word once: its repetitions go with it. Words of one form have
+     * one unigram hash, so the forms (in memo records that may have left
+     * the cache) are compared only when the hashes are equal. */
+    const struct word *b = &s->words[cand[best]];
+    for (size_t c = 0; c < nc; c++) {
+      const struct word *w = &s->words[cand[c]];
+      if (w->m_uni == b->m_uni)
+        taken[c] = taken[c] || c == best || same_norm(s, w, b);
+    }
+    total += s->contrib[cand[best]];
+    s->picked[s->n_picked++] = cand[best];
+  }
+  return total;
+}
+
+void detector_reasons(struct scratch *s, size_t nw, size_t nm, const double *x,
+                      const double *c, double polarity, const struct surface *f,
+                      struct detector_result *r)
+{
+  double w[R_COUNT] = {0};
+  bool on[R_COUNT] = {0};
+  on[R_TONE] = polarity < 0;
+  w[R_TONE] = c[DETECTOR_DENSE_POLARITY] + c[DETECTOR_DENSE_POLARITY_NEG] +
+              c[DETECTOR_DENSE_POL_VNEG] + c[DETECTOR_DENSE_POL_NEG] +
+              c[DETECTOR_DENSE_POL_NEU] + c[DETECTOR_DENSE_POL_POS] +
+              c[DETECTOR_DENSE_SUBJECTIVITY];
+  for (size_t i = 0; i < s->vr.n_hits; i++)
+    on[R_VADER] = on[R_VADER] || s->vr.hits[i].valence < 0;
+  w[R_VADER] = 0.0;
+  for (int j = DETECTOR_DENSE_VADER_COMPOUND;
+       j <= DETECTOR_DENSE_VADER_POS_WORDS; j++)
+    w[R_VADER] += c[j];
+  on[R_CAPS] = f->shouting;
+  w[R_CAPS] = c[DETECTOR_DENSE_CAPS_RATIO] + c[DETECTOR_DENSE_SHOUTING];
+  on[R_EXCLAIM] = f->exclaim > 0;
+  w[R_EXCLAIM] = c[DETECTOR_DENSE_EXCLAIM] + c[DETECTOR_DENSE_EXCLAIM_MULTI];
+  on[R_QUESTION] = f->question_multi;
+  w[R_QUESTION] = c[DETECTOR_DENSE_QUESTION] + c[DETECTOR_DENSE_QUESTION_MULTI];
+  on[R_NEGATION] = s->vr.n_negations > 0;
+  w[R_NEGATION] = c[DETECTOR_DENSE_NEGATIONS];
+  on[R_LENGTH] =
+      x[DETECTOR_DENSE_LEN_LONG] > 0 || x[DETECTOR_DENSE_LEN_HUGE] > 0;
+  w[R_LENGTH] = c[DETECTOR_DENSE_LEN_LONG] + c[DETECTOR_DENSE_LEN_HUGE];
+  size_t present = 0;
+  for (size_t i = 0; i < nm; i++) {
+    int k = R_SUPPORT + s->matches[i].cat;
+    if (!on[k] && s->matches[i].cat != SUPPORT_THANKS)
+      present++;
+    on[k] = true;
+  }
+  for (int cat = 0; cat < SUPPORT_N_CATS; cat++) {
+    w[R_SUPPORT + cat] = c[DETECTOR_DENSE_SUP_REPEAT + cat];
+    if (cat != SUPPORT_THANKS && on[R_SUPPORT + cat])
+      w[R_SUPPORT + cat] += c[DETECTOR_DENSE_SUP_ANY] / (double)present;
+  }
+  w[R_WORDS] = pick_words(s, nw, nm);
+  on[R_WORDS] = s->n_picked > 0;
+
+  /* The candidates, strongest first (the first kind of equal ones first,
+   * as a search for the strongest left would take them). */
+  int kinds[R_COUNT], order[R_COUNT];
+  size_t nk = 0, n = 0;
+  for (int k = 0; k < R_COUNT; k++) { /* no branch a kind */
+    kinds[nk] = k;
+    nk += on[k] & (w[k] > REASON_MIN);
+  }
+  for (size_t j = 0; j < nk; j++) {
+    int k = kinds[j];
+    size_t at = n++;
+    while (at > 0 && w[k] > w[order[at - 1]]) {
+      order[at] = order[at - 1];
+      at--;
+    }
+    order[at] = k;
+  }
+  r->n_reasons = 0;
+  s->n_q = 0;
+  for (size_t i = 0; i < n && r->n_reasons < DETECTOR_MAX_REASONS; i++) {
+    int kind = order[i];
+    char *text = s->text[r->n_reasons];
+    s->plain = true; /* the reasons' own words are */
+    if (!render(s, nm, polarity, kind, text, DETECTOR_REASON_MAX))
+      continue;
+    r->reasons[r->n_reasons].text = text;
+    r->reasons[r->n_reasons].plain = s->plain;
+    r->reasons[r->n_reasons].weight = w[kind];
+    r->n_reasons++;
+  }
+}

@@ -1,0 +1,126 @@
+/* score: one message through the stages (see detector_int.h): clean,
+ * read (tokens and words, VADER), hashed features, support phrases, dense
+ * signals, then the logistic score and, when the score is high enough to
+ * be worth explaining, the reasons. */
+#include "detector/detector_int.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "base/utf8.h"
+#include "base/xalloc.h"
+
+/* Room for a text of len bytes, MEMO_KEY_READ bytes past its end and past
+ * the last word of norm (memo keys are read whole), and a NUL. */
+static void ensure_text(struct scratch *s, size_t len)
+{
+  if (len + MEMO_KEY_READ + 1 <= s->text_cap)
+    return;
+  size_t cap = s->text_cap ? s->text_cap : 256;
+  while (cap < len + MEMO_KEY_READ + 1)
+    cap *= 2;
+  s->clean = xrealloc(s->clean, cap);
+  s->norm = xrealloc(s->norm, cap);
+  s->text_cap = cap;
+}
+
+enum err detector_score(const struct detector *d, const char *text, size_t len,
+                        double polarity, double subjectivity,
+                        struct detector_result *r)
+{
+  if (!utf8_is_valid(text, len)) {
+    r->score = 0.0;
+    r->frustrated = false;
+    r->threshold = d->threshold;
+    r->n_reasons = 0;
+    r->features.n = 0;
+    memset(r->features.dense, 0, sizeof r->features.dense);
+    return ERR_UTF8;
+  }
+  detector_score_valid(d, text, len, polarity, subjectivity, r);
+  return ERR_OK;
+}
+
+void detector_score_valid(const struct detector *d, const char *text,
+                          size_t len, double polarity, double subjectivity,
+                          struct detector_result *r)
+{
+  struct scratch *s = r->priv;
+  r->n_reasons = 0;
+  /* Cut at a character boundary (the text is valid UTF-8). */
+  if (len > DETECTOR_MAX_TEXT) {
+    len = DETECTOR_MAX_TEXT;
+    while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80)
+      len--;
+  }
+  if (!isfinite(polarity))
+    polarity = 0.0;
+  if (!isfinite(subjectivity))
+    subjectivity = 0.0;
+  s->keep = r->keep_features;
+  ensure_text(s, len);
+  /* The cleaned text goes to scratch even when cleaning keeps it: memo
+   * keys are read whole, MEMO_KEY_READ bytes, from anywhere in it, and the
+   * token loop stops at a space after it. */
+  size_t clen = len;
+  if (detector_clean_keeps(text, len))
+    memcpy(s->clean, text, len);
+  else
+    clen = detector_clean(text, len, s->clean);
+  s->clean[clen] = ' ';
+  memset(s->clean + clen + 1, 0, MEMO_KEY_READ);
+  s->ct = s->clean;
+  struct surface f;
+  size_t grams;
+  uint32_t last_b;
+  size_t nw = detector_read_text(d, s, clen, &f, &grams, &last_b);
+  double z = d->bias;
+  size_t nf = detector_hash_features(d, s, nw, grams, last_b, &z);
+  size_t nm = detector_match_support(d, s, nw);
+  double *x = r->features.dense;
+  detector_dense_features(d, s, nw, nm, polarity, subjectivity, &f, x);
+
+  /* The signals' part: sum of dense_w[j] * (x[j] - dense_mean[j]), as
+   * dense_w . x plus the constant part, which detector_new took. */
+  double zd[4] = {0}; /* four sums: no addition waits on the one before */
+  size_t j = 0;
+  for (; j + 4 <= DETECTOR_N_DENSE; j += 4)
+    for (size_t k = 0; k < 4; k++)
+      zd[k] += d->dense_w[j + k] * x[j + k];
+  for (; j < DETECTOR_N_DENSE; j++)
+    zd[0] += d->dense_w[j] * x[j];
+  z += d->dense_base + ((zd[0] + zd[1]) + (zd[2] + zd[3]));
+  r->score = 1.0 / (1.0 + exp(-z));
+  r->frustrated = r->score >= d->threshold;
+  r->threshold = d->threshold;
+  r->features.idx = s->idx;
+  r->features.val = s->val;
+  r->features.n = nf;
+  /* A calm message has no reasons: what little raised its score would
+   * read as an accusation ("frustrated wording: 'help'"). */
+  if (!r->skip_reasons && r->score >= d->threshold / 2) {
+    double c[DETECTOR_N_DENSE]; /* each signal's part */
+    for (size_t j = 0; j < DETECTOR_N_DENSE; j++)
+      c[j] = d->dense_w[j] * (x[j] - d->dense_mean[j]);
+    detector_reasons(s, nw, nm, x, c, polarity, &f, r);
+  }
+}
+
+void detector_write_json(const struct detector_result *r, struct jsonw *w)
+{
+  jsonw_key(w, "frustration");
+  jsonw_object_begin(w);
+  jsonw_kv_double(w, "score", r->score);
+  jsonw_kv_double(w, "threshold", r->threshold);
+  jsonw_kv_bool(w, "frustrated", r->frustrated);
+  jsonw_key(w, "reasons");
+  jsonw_array_begin(w);
+  for (size_t i = 0; i < r->n_reasons; i++) {
+    jsonw_object_begin(w);
+    jsonw_kv_string(w, "text", r->reasons[i].text);
+    jsonw_kv_milli(w, "weight", r->reasons[i].weight);
+    jsonw_object_end(w);
+  }
+  jsonw_array_end(w);
+  jsonw_object_end(w);
+}
