@@ -78,6 +78,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -585,9 +586,88 @@ static enum MHD_Result refuse_before_body(struct conn *c,
   return answer(c, mc, true);
 }
 
+/* ---- message framing ------------------------------------------------ */
+
+/* What a request says about its body length, from every header line (a
+ * lookup sees only the first of repeated headers). */
+struct framing {
+  unsigned n_length; /* Content-Length lines */
+  unsigned n_coding; /* Transfer-Encoding lines */
+  const char *coding;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind,
+                                     const char *key, const char *value)
+{
+  struct framing *fr = cls;
+  (void)kind;
+  if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
+    fr->n_length++;
+  else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+    fr->n_coding++;
+    fr->coding = value;
+  }
+  return MHD_YES;
+}
+
+/* Whether s, a list of transfer codings or its last item, is exactly
+ * "chunked" (any case, optional whitespace around it). */
+static bool only_chunked(const char *s)
+{
+  s += strspn(s, " \t");
+  size_t n = strcspn(s, " \t");
+  return n == 7 && !strncasecmp(s, "chunked", 7) &&
+         !s[n + strspn(s + n, " \t")];
+}
+
+static bool ends_chunked(const char *s)
+{
+  const char *comma = strrchr(s, ',');
+  return only_chunked(comma ? comma + 1 : s);
+}
+
+/* Checks the request's framing as RFC 9112 section 6 asks of a server,
+ * which libmicrohttpd 0.9 does not: it takes Content-Length together with
+ * Transfer-Encoding (reading the chunked body, then the bytes the length
+ * would have covered as a new request: request smuggling behind a proxy
+ * that framed it by the length), a second Content-Length, and codings it
+ * cannot decode. Such a request cannot be delimited, so it is refused
+ * before a byte of its body is read and the connection is closed (section
+ * 6.3, items 3 and 4; 501 for a coding it does not know, section 6.1).
+ * A second Transfer-Encoding line is refused like a second length. Fills
+ * c->resp and returns false when it refuses. */
+static bool framing_ok(struct conn *c, struct MHD_Connection *mc,
+                       const char *version)
+{
+  struct framing fr = {0};
+  MHD_get_connection_values(mc, MHD_HEADER_KIND, count_framing, &fr);
+  if (fr.n_coding && fr.n_length)
+    routes_error(&c->resp, 400, "bad_framing",
+                 "both Content-Length and Transfer-Encoding: the body "
+                 "length is ambiguous (RFC 9112 section 6.3)");
+  else if (fr.n_length > 1)
+    routes_error(&c->resp, 400, "bad_framing",
+                 "more than one Content-Length header");
+  else if (fr.n_coding && strcmp(version, MHD_HTTP_VERSION_1_1))
+    routes_error(&c->resp, 400, "bad_framing",
+                 "Transfer-Encoding in an HTTP/1.0 request");
+  else if (fr.n_coding && (fr.n_coding > 1 || !ends_chunked(fr.coding)))
+    routes_error(&c->resp, 400, "bad_framing",
+                 "Transfer-Encoding does not end with chunked");
+  else if (fr.n_coding && !only_chunked(fr.coding))
+    routes_error(&c->resp, 501, "unsupported_transfer_coding",
+                 "the only transfer coding accepted is \"chunked\" "
+                 "(RFC 9112 section 6.1)");
+  else
+    return true;
+  c->resp.allow = NULL;
+  return false;
+}
+
 /* The first handler call: headers are known, no body yet. */
 static enum MHD_Result first_call(struct conn *c, struct MHD_Connection *mc,
-                                  const char *url, const char *method)
+                                  const char *url, const char *method,
+                                  const char *version)
 {
   struct server *srv = c->srv;
   struct request *r = &c->req;
@@ -609,6 +689,8 @@ static enum MHD_Result first_call(struct conn *c, struct MHD_Connection *mc,
   /* Run first even when a limit refuses: it names the route the refusal
    * is counted under. */
   bool go_on = routes_preflight(srv->app, &hr, &c->resp);
+  if (!framing_ok(c, mc, version))
+    return answer(c, mc, true); /* the body cannot be delimited: close */
 
   const union MHD_ConnectionInfo *peer =
       MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -652,7 +734,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
                                   size_t *upload_data_size, void **req_cls)
 {
   (void)cls;
-  (void)version;
   struct conn *c = *req_cls;
   if (!c) {
     /* The URI callback always runs first; without a conn there is no
@@ -663,7 +744,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
   const struct config *cfg = c->srv->app->cfg;
 
   if (r->stage == STAGE_NEW)
-    return first_call(c, mc, url, method);
+    return first_call(c, mc, url, method, version);
 
   if (*upload_data_size > 0) {
     size_t n = *upload_data_size;

@@ -167,8 +167,100 @@ def nul_in_json_strings_is_refused_and_stores_nothing():
         H.check(srv.stop() == 0, "exit status")
 
 
+# ---- framing ----------------------------------------------------------------
+
+def smuggled():
+    return json.dumps({"customer_id": "smuggled", "message_id": "smug-1",
+                       "message": "This is terrible, awful service"}).encode()
+
+
+def smuggle_request(method=b"POST"):
+    """Content-Length covering a chunked body plus a whole second request:
+    a proxy that frames by the length forwards it as one request."""
+    inner = (b"POST /webhook HTTP/1.1\r\nHost: t\r\nContent-Type: "
+             b"application/json\r\nContent-Length: %d\r\n\r\n%s"
+             % (len(smuggled()), smuggled()))
+    body = b"0\r\n\r\n" + inner
+    return (method + b" /webhook HTTP/1.1\r\nHost: t\r\nContent-Type: "
+            b"application/json\r\nContent-Length: %d\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n%s" % (len(body), body))
+
+
+def refused_and_closed(port, raw, status, code, what):
+    s = connect(port)
+    try:
+        s.sendall(raw)
+        st, hdrs, body = read_response(s)
+        H.check(st == status, f"{what}: {st} {body[:200]!r}")
+        json_error(hdrs, body, code)
+        H.check(hdrs.get("connection", "").lower() == "close",
+                f"{what}: no Connection: close {hdrs}")
+        dt, rest = H.wait_closed(s, 3)
+        H.check(dt is not None, f"{what}: connection left open")
+        H.check(b"HTTP/" not in rest, f"{what}: a second answer {rest!r}")
+    finally:
+        s.close()
+
+
+def ambiguous_framing_is_refused_and_closed():
+    srv = served()
+    try:
+        port = srv.port
+        refused_and_closed(port, smuggle_request(), 400, "bad_framing",
+                           "CL + TE POST")
+        refused_and_closed(port, smuggle_request(b"GET"), 400, "bad_framing",
+                           "CL + TE GET")
+        # Transfer-Encoding first, then Content-Length: the same.
+        body = b"0\r\n\r\n"
+        refused_and_closed(
+            port, b"POST /webhook HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: "
+            b"chunked\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 5\r\n\r\n" + body, 400, "bad_framing",
+            "TE + CL")
+        one = b'{"customer_id": "x", "message": "fine"}'
+        refused_and_closed(
+            port, b"POST /webhook HTTP/1.1\r\nHost: t\r\nContent-Type: "
+            b"application/json\r\nContent-Length: %d\r\nContent-Length: "
+            b"%d\r\n\r\n%s" % (len(one), len(one), one), 400, "bad_framing",
+            "two Content-Length")
+        for te, status, code in ((b"gzip", 400, "bad_framing"),
+                                 (b"chunked, gzip", 400, "bad_framing"),
+                                 (b"gzip, chunked", 501,
+                                  "unsupported_transfer_coding")):
+            refused_and_closed(
+                port, b"POST /webhook HTTP/1.1\r\nHost: t\r\nContent-Type: "
+                b"application/json\r\nTransfer-Encoding: %s\r\n\r\n0\r\n"
+                b"\r\n" % te, status, code, te.decode())
+        refused_and_closed(
+            port, b"POST /webhook HTTP/1.0\r\nContent-Type: application/json"
+            b"\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400,
+            "bad_framing", "HTTP/1.0 chunked")
+        time.sleep(0.3)
+        H.check(count(srv.db, "SELECT count(*) FROM messages") == 0,
+                "a smuggled request was stored")
+        # Plain chunked and plain Content-Length still work, kept alive.
+        s = connect(port)
+        try:
+            chunked = (b"POST /webhook HTTP/1.1\r\nHost: t\r\nContent-Type: "
+                       b"application/json\r\nTransfer-Encoding: Chunked\r\n"
+                       b"\r\n%x\r\n%s\r\n0\r\n\r\n" % (len(one), one))
+            s.sendall(chunked)
+            st, hdrs, _ = read_response(s)
+            H.check(st == 200, f"chunked: {st}")
+            s.sendall(b"POST /webhook HTTP/1.1\r\nHost: t\r\nContent-Type: "
+                      b"application/json\r\nContent-Length: %d\r\n\r\n%s"
+                      % (len(one), one))
+            st, _, _ = read_response(s)
+            H.check(st == 200, f"after chunked, on the same connection: {st}")
+        finally:
+            s.close()
+    finally:
+        H.check(srv.stop() == 0, "exit status")
+
+
 TESTS = [
     nul_in_json_strings_is_refused_and_stores_nothing,
+    ambiguous_framing_is_refused_and_closed,
 ]
 
 if __name__ == "__main__":
