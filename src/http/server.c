@@ -113,6 +113,10 @@
 #define SERVER_PEM_MAX ((size_t)1 << 20)
 /* GnuTLS priorities: its defaults, without TLS 1.0 and 1.1. */
 #define SERVER_TLS_PRIORITIES "NORMAL:-VERS-TLS1.1:-VERS-TLS1.0"
+/* How long a stopping server keeps open connections that have nothing in
+ * flight, answering what arrives on them with 503 shutting_down: long
+ * enough for a client that sent just before the stop. */
+#define SERVER_DRAIN_MS 1000u
 /* Bytes of the method and path kept for the log line. */
 #define SERVER_LOG_METHOD 16
 #define SERVER_LOG_PATH 160
@@ -183,7 +187,8 @@ struct server {
   char url[INET6_ADDRSTRLEN + 32];
   atomic_int_least64_t in_flight;
   atomic_int_least64_t suspended; /* connections waiting for a commit */
-  atomic_bool draining;           /* server_stop began: no new commits */
+  atomic_bool closing;            /* server_stop began: new requests get 503 */
+  atomic_bool draining;           /* past the drain: no new commits */
 
   pthread_mutex_t lock; /* guards conns and stopping */
   pthread_cond_t wake;  /* wakes the watchdog to stop */
@@ -412,7 +417,7 @@ static enum MHD_Result answer(struct conn *c, struct MHD_Connection *mc,
     snprintf(secs, sizeof secs, "%u", c->req.retry_after_s);
     MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, secs);
   }
-  if (close)
+  if (close || atomic_load_explicit(&c->srv->closing, memory_order_relaxed))
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
   enum MHD_Result ret = MHD_queue_response(mc, (unsigned)resp->status, mr);
   MHD_destroy_response(mr);
@@ -691,6 +696,16 @@ static enum MHD_Result first_call(struct conn *c, struct MHD_Connection *mc,
   bool go_on = routes_preflight(srv->app, &hr, &c->resp);
   if (!framing_ok(c, mc, version))
     return answer(c, mc, true); /* the body cannot be delimited: close */
+  if (atomic_load(&srv->closing)) {
+    /* Answered after its body, which is read and dropped like any refused
+     * one: closing with unread bytes would reset the connection and lose
+     * the answer. answer() adds Connection: close while stopping. */
+    c->resp.allow = NULL;
+    routes_error(&c->resp, 503, "shutting_down",
+                 "the server is stopping; nothing was recorded, retry");
+    r->stage = STAGE_REFUSED;
+    return MHD_YES;
+  }
 
   const union MHD_ConnectionInfo *peer =
       MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -1120,6 +1135,7 @@ enum err server_start(struct app *app, const struct log *lg, bool allow_public,
   srv->log = lg;
   atomic_init(&srv->in_flight, 0);
   atomic_init(&srv->suspended, 0);
+  atomic_init(&srv->closing, false);
   atomic_init(&srv->draining, false);
   atomic_init(&srv->starting, true);
   pthread_mutex_init(&srv->lock, NULL);
@@ -1241,10 +1257,23 @@ void server_stop(struct server *srv, unsigned grace_ms)
      * in flight, and suspended when idle). */
     dashboard_shutdown(srv->app->dashboard);
     MHD_socket lfd = MHD_quiesce_daemon(srv->daemon);
-    uint64_t until = app_now_ns() + ms_to_ns(grace_ms);
-    while (atomic_load(&srv->in_flight) > 0 && app_now_ns() < until) {
+    /* The drain: requests in flight finish (answered with Connection:
+     * close); requests that arrive on connections still open get 503
+     * shutting_down (first_call) instead of a closed socket, for as long
+     * as any request is in flight, and for at least SERVER_DRAIN_MS while
+     * connections remain open; all of it within grace_ms. */
+    atomic_store(&srv->closing, true);
+    uint64_t now = app_now_ns();
+    uint64_t until = now + ms_to_ns(grace_ms);
+    uint64_t linger =
+        now + ms_to_ns(grace_ms < SERVER_DRAIN_MS ? grace_ms : SERVER_DRAIN_MS);
+    const struct metrics *m = &srv->app->metrics;
+    while (now < until &&
+           (atomic_load(&srv->in_flight) > 0 ||
+            (now < linger && atomic_load(&m->connections_open) > 0))) {
       struct timespec pause = {0, 5 * 1000000L};
       nanosleep(&pause, NULL);
+      now = app_now_ns();
     }
     /* Past the grace period too: libmicrohttpd aborts when stopped with a
      * suspended connection, and each one has a commit in progress that

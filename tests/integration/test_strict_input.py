@@ -258,9 +258,97 @@ def ambiguous_framing_is_refused_and_closed():
         H.check(srv.stop() == 0, "exit status")
 
 
+# ---- SIGTERM: 503 on open connections ------------------------------------
+
+def webhook_request(cid, mid):
+    one = json.dumps({"customer_id": cid, "message_id": mid,
+                      "message": "This is terrible, awful service"}).encode()
+    return (b"POST /webhook HTTP/1.1\r\nHost: t\r\nContent-Type: "
+            b"application/json\r\nContent-Length: %d\r\n\r\n%s"
+            % (len(one), one))
+
+
+def sigterm_answers_503_on_open_connections():
+    srv = served()
+    idle = busy = None
+    try:
+        port = srv.port
+        idle = connect(port)
+        idle.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        st, hdrs, _ = read_response(idle)
+        H.check(st == 200 and hdrs.get("connection", "") != "close",
+                f"keep-alive GET: {st} {hdrs}")
+        # A request in flight: half of its body sent.
+        busy = connect(port)
+        req = webhook_request("inflight", "in-1")
+        busy.sendall(req[:-10])
+        time.sleep(0.2)
+        t0 = time.time()
+        srv.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        H.check(srv.proc.poll() is None, "exited with a request in flight")
+        # A new request on the idle keep-alive connection: 503, closed.
+        idle.sendall(webhook_request("late", "late-1"))
+        st, hdrs, body = read_response(idle)
+        H.check(st == 503, f"request during the drain: {st} {body!r}")
+        json_error(hdrs, body, "shutting_down")
+        H.check(hdrs.get("connection", "").lower() == "close", hdrs)
+        dt, _ = H.wait_closed(idle, 3)
+        H.check(dt is not None, "connection kept after the 503")
+        # New connections are not accepted.
+        try:
+            c = connect(port, timeout=1)
+            c.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+            c.settimeout(1)
+            got = c.recv(100)
+            c.close()
+            H.check(not got, f"a new connection was served: {got!r}")
+        except OSError:
+            pass
+        # The request in flight finishes, stored, told to close.
+        busy.sendall(req[-10:])
+        st, hdrs, body = read_response(busy)
+        H.check(st == 200, f"in-flight request: {st} {body!r}")
+        H.check(hdrs.get("connection", "").lower() == "close", hdrs)
+        rc = srv.proc.wait(timeout=15)
+        H.check(rc == 0, f"exit {rc}")
+        H.check(time.time() - t0 < 5, f"drain took {time.time() - t0:.1f} s")
+        rows = H.db_query(srv.db, "SELECT customer_id FROM messages")
+        H.check(rows == [("inflight",)], f"stored: {rows}")
+    finally:
+        for s in (idle, busy):
+            if s:
+                s.close()
+        srv.stop()
+    # Nothing in flight: an idle connection still gets its 503 when it
+    # sends right after the signal, and the stop takes about SERVER_DRAIN_MS.
+    srv = served()
+    idle = None
+    try:
+        idle = connect(srv.port)
+        idle.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        st, _, _ = read_response(idle)
+        H.check(st == 200, st)
+        t0 = time.time()
+        srv.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        idle.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        st, hdrs, body = read_response(idle)
+        H.check(st == 503, f"idle connection after SIGTERM: {st}")
+        json_error(hdrs, body, "shutting_down")
+        rc = srv.proc.wait(timeout=15)
+        H.check(rc == 0 and time.time() - t0 < 3,
+                f"exit {rc} after {time.time() - t0:.1f} s")
+    finally:
+        if idle:
+            idle.close()
+        srv.stop()
+
+
 TESTS = [
     nul_in_json_strings_is_refused_and_stores_nothing,
     ambiguous_framing_is_refused_and_closed,
+    sigterm_answers_503_on_open_connections,
 ]
 
 if __name__ == "__main__":
