@@ -38,10 +38,14 @@
  * Abuse limits, decided in the first handler call, before any body is
  * read: a token bucket per source address (ratelimit.h; 429 with
  * Retry-After) and the size of the request line and headers (431 over
- * MAX_HEADER_BYTES). Headers that do not fit in libmicrohttpd's memory
- * pool at all (sized at MAX_HEADER_BYTES plus SERVER_POOL_HEADROOM) never
- * reach the handler: libmicrohttpd answers those itself, 431 with its own
- * small HTML body, and closes the connection; it has no hook for that.
+ * MAX_HEADER_BYTES, or over one header line or cookie per
+ * SERVER_LINE_BYTES of it). Headers that do not fit in libmicrohttpd's
+ * memory pool at all (sized for both limits plus SERVER_POOL_HEADROOM)
+ * never reach the handler: libmicrohttpd answers those itself, 431 with
+ * its own small HTML body, and closes the connection; it has no hook for
+ * that, nor for its other refusals of what it cannot parse (a malformed
+ * request or header line, Content-Length value or chunk, an HTTP version
+ * other than 1.0 and 1.1).
  *
  * TLS. With a certificate and key, libmicrohttpd speaks TLS through
  * GnuTLS; everything above works the same, except that a refusal in the
@@ -101,18 +105,31 @@
 /* libmicrohttpd's memory per connection, for the request line, headers
  * and read buffer (its default is 32 KiB). It zeroes the whole pool after
  * every request, which showed up at 5% of the server's CPU under load, so
- * it is kept to what real requests need: MAX_HEADER_BYTES of headers plus
- * room for the read buffer and the response headers, at least 16 KiB.
+ * it is kept to what requests within the limits need, at least 16 KiB.
  * Bodies do not need to fit: they reach the handler in chunks of what the
- * read buffer holds. Measured with the default 16 KiB pool: a header block
- * of 15.5 KiB is still parsed (and refused by our own check), 16.5 KiB
- * gets libmicrohttpd's own 431. */
+ * read buffer holds. Each header line, and each cookie of a Cookie
+ * header, takes its bytes plus SERVER_LINE_COST in the pool (measured
+ * with libmicrohttpd 0.9.75: a 16 KiB pool held 219 lines of 10 bytes or
+ * 174 of 28; 8 KiB more, 111 and 88 more lines). So the number of lines
+ * is limited too, one per SERVER_LINE_BYTES of MAX_HEADER_BYTES (256 at
+ * the default 8 KiB), and the pool holds MAX_HEADER_BYTES in that many
+ * lines plus SERVER_POOL_HEADROOM: any block within both limits is
+ * parsed, and blocks over them get our JSON 431 until they overflow the
+ * pool (28 KiB at the default: about 370 lines of 10 bytes). */
 #define SERVER_POOL_BYTES ((size_t)16 << 10)
-#define SERVER_POOL_HEADROOM ((size_t)8 << 10)
+#define SERVER_POOL_HEADROOM ((size_t)4 << 10)
+#define SERVER_LINE_BYTES 32u
+#define SERVER_LINE_COST 64u
 /* Largest PEM file read for TLS_CERT or TLS_KEY (a certificate chain). */
 #define SERVER_PEM_MAX ((size_t)1 << 20)
 /* GnuTLS priorities: its defaults, without TLS 1.0 and 1.1. */
 #define SERVER_TLS_PRIORITIES "NORMAL:-VERS-TLS1.1:-VERS-TLS1.0"
+/* The watchdog's answer to a request that overran REQUEST_TIMEOUT_MS while
+ * arriving (routes_error's shape; the watchdog cannot use the conn's
+ * response buffer, which belongs to the connection's thread). */
+#define SERVER_TIMEOUT_JSON                                                    \
+  "{\"error\":\"request_timeout\",\"message\":\"the request took longer "      \
+  "than REQUEST_TIMEOUT_MS to arrive\"}"
 /* How long a stopping server keeps open connections that have nothing in
  * flight, answering what arrives on them with 503 shutting_down: long
  * enough for a client that sent just before the stop. */
@@ -120,6 +137,12 @@
 /* Bytes of the method and path kept for the log line. */
 #define SERVER_LOG_METHOD 16
 #define SERVER_LOG_PATH 160
+
+enum replier {
+  REPLIER_NONE,
+  REPLIER_HANDLER, /* the access handler: a response queued or written */
+  REPLIER_WATCHDOG /* the watchdog's 408, written on the socket */
+};
 
 enum stage {
   STAGE_IDLE,     /* between requests */
@@ -164,6 +187,11 @@ struct conn {
   struct MHD_Connection *mc;
   enum err commit_rc;
   atomic_bool commit_done;
+  /* Who answers the current request (enum replier), claimed once: the
+   * connection's thread, or the watchdog when the request overran its
+   * deadline while still arriving. Reset when a request completes, so a
+   * claim on a request line still arriving outlives on_uri. */
+  atomic_int replier;
   struct buf body;
   struct http_response resp;
   struct routes_scratch scratch;
@@ -278,6 +306,40 @@ static struct conn *conn_of(struct MHD_Connection *mc)
   return ci ? ci->socket_context : NULL;
 }
 
+/* Claims the answer of c's current request for who; true when it is
+ * who's to give (claimed now or before by the same one). */
+static bool claim_reply(struct conn *c, enum replier who)
+{
+  int expected = REPLIER_NONE;
+  return atomic_compare_exchange_strong(&c->replier, &expected, (int)who) ||
+         expected == (int)who;
+}
+
+/* Writes a whole response on the plain socket fd, beside libmicrohttpd,
+ * and ends the sending side; false when it could not be written whole at
+ * once (then the caller just closes). Only for a request that is still
+ * being received, when nothing else is being sent on the socket. */
+static bool write_raw(int fd, int status, const char *content_type,
+                      const char *body, size_t body_len, const char *rid)
+{
+  char head[256];
+  const char *reason = MHD_get_reason_phrase_for((unsigned)status);
+  int n = snprintf(head, sizeof head,
+                   "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: "
+                   "%zu\r\n%s%s%sConnection: close\r\n\r\n",
+                   status, reason, content_type, body_len,
+                   *rid ? "X-Request-Id: " : "", rid, *rid ? "\r\n" : "");
+  if (n <= 0 || (size_t)n >= sizeof head || fd < 0)
+    return false;
+  struct iovec iov[2] = {{head, (size_t)n}, {(void *)body, body_len}};
+  struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+  ssize_t sent = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (sent != (ssize_t)((size_t)n + body_len))
+    return false;
+  shutdown(fd, SHUT_WR);
+  return true;
+}
+
 /* ---- connections ---------------------------------------------------- */
 
 static void conn_free(struct conn *c)
@@ -302,6 +364,7 @@ static void on_connection(void *cls, struct MHD_Connection *mc,
     c->fd = ci ? ci->connect_fd : -1;
     atomic_init(&c->cut, false);
     atomic_init(&c->commit_done, false);
+    atomic_init(&c->replier, REPLIER_NONE);
     atomic_init(&c->phase_start_ns, 0);
     atomic_init(&c->deadline_ns, UINT64_MAX);
     atomic_init(&c->idle_since_ns, 0);
@@ -404,6 +467,8 @@ static enum MHD_Result answer(struct conn *c, struct MHD_Connection *mc,
                               bool close)
 {
   struct http_response *resp = &c->resp;
+  if (!claim_reply(c, REPLIER_HANDLER))
+    return MHD_NO; /* the watchdog answered 408 and is closing it */
   struct MHD_Response *mr = MHD_create_response_from_buffer(
       resp->body.len, (void *)buf_ptr(&resp->body), MHD_RESPMEM_PERSISTENT);
   if (!mr)
@@ -452,24 +517,11 @@ static enum MHD_Result refuse_midway(struct conn *c, int status,
   routes_error(resp, status, code, "%s", message);
   c->req.stage = STAGE_ANSWERED;
   c->req.answered_early = true;
-  if (c->srv->tls)
-    return MHD_NO; /* TLS: see the file comment */
-  char head[256];
-  const char *reason = MHD_get_reason_phrase_for((unsigned)status);
-  int n =
-      snprintf(head, sizeof head,
-               "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: "
-               "%zu\r\nX-Request-Id: %s\r\nConnection: close\r\n\r\n",
-               status, reason, resp->content_type, resp->body.len, c->req.id);
-  if (n <= 0 || (size_t)n >= sizeof head || c->fd < 0)
-    return MHD_NO;
-  struct iovec iov[2] = {{head, (size_t)n},
-                         {(void *)buf_ptr(&resp->body), resp->body.len}};
-  struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
-  ssize_t sent = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-  if (sent != (ssize_t)((size_t)n + resp->body.len))
+  if (c->srv->tls || !claim_reply(c, REPLIER_HANDLER))
+    return MHD_NO; /* TLS: see the file comment; or the watchdog's 408 */
+  if (!write_raw(c->fd, status, resp->content_type, buf_ptr(&resp->body),
+                 resp->body.len, c->req.id))
     return MHD_NO; /* could not say it whole: just close */
-  shutdown(c->fd, SHUT_WR);
   return MHD_YES;
 }
 
@@ -514,6 +566,10 @@ static enum MHD_Result start_commit(struct conn *c, struct MHD_Connection *mc)
 {
   struct server *srv = c->srv;
   struct routes_scratch *s = &c->scratch;
+  if (!claim_reply(c, REPLIER_HANDLER)) {
+    routes_abandon(s); /* the watchdog answered 408: nothing is stored */
+    return MHD_NO;
+  }
   /* Counted before draining is read, and server_stop sets draining before
    * it reads the count (both sequentially consistent): either this
    * request sees draining and backs off, or server_stop sees it counted
@@ -548,6 +604,8 @@ static enum MHD_Result start_stream(struct conn *c, struct MHD_Connection *mc,
 {
   struct app *app = c->srv->app;
   c->req.stage = STAGE_ANSWERED;
+  if (!claim_reply(c, REPLIER_HANDLER))
+    return MHD_NO; /* the watchdog answered 408 */
   if (!dashboard_authorized(app->dashboard, hr)) {
     routes_error(&c->resp, 401, "unauthorized",
                  "the dashboard needs Authorization: Bearer API_TOKEN");
@@ -731,6 +789,17 @@ static enum MHD_Result first_call(struct conn *c, struct MHD_Connection *mc,
                  hs->header_size, cfg->max_header_bytes);
     return refuse_before_body(c, mc);
   }
+  size_t max_lines = cfg->max_header_bytes / SERVER_LINE_BYTES;
+  size_t lines = (size_t)MHD_get_connection_values(
+      mc, MHD_HEADER_KIND | MHD_COOKIE_KIND, NULL, NULL);
+  if (lines > max_lines) {
+    c->resp.allow = NULL;
+    routes_error(&c->resp, 431, "too_many_headers",
+                 "%zu header lines and cookies, more than %zu (one per %u "
+                 "bytes of MAX_HEADER_BYTES)",
+                 lines, max_lines, SERVER_LINE_BYTES);
+    return refuse_before_body(c, mc);
+  }
   r->stage = go_on ? STAGE_BODY : STAGE_REFUSED;
 
   /* A declared length over the limit is refused before a byte of the
@@ -866,6 +935,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
     atomic_fetch_sub_explicit(&srv->in_flight, 1, memory_order_relaxed);
   r->in_flight = false;
   r->stage = STAGE_IDLE;
+  atomic_store(&c->replier, REPLIER_NONE);
 
   /* Give back what one large request made the buffers grow to. */
   if (c->body.cap > SERVER_KEEP_BODY)
@@ -939,6 +1009,12 @@ static void *watchdog_main(void *arg)
       uint64_t start =
           atomic_load_explicit(&c->phase_start_ns, memory_order_relaxed);
       atomic_store_explicit(&c->cut, true, memory_order_relaxed);
+      /* A request still arriving (not an idle wait) is told why, in JSON,
+       * unless its handler has answered or is answering it. */
+      bool arriving = !waiting || (c->wd_wait == waiting && c->wd_rx_since);
+      if (arriving && !srv->tls && claim_reply(c, REPLIER_WATCHDOG))
+        write_raw(c->fd, 408, "application/json", SERVER_TIMEOUT_JSON,
+                  sizeof SERVER_TIMEOUT_JSON - 1, "");
       shutdown(c->fd, SHUT_RDWR);
       log_write(srv->log, LOG_INFO,
                 "closing a connection that overran its deadline "
@@ -1172,7 +1248,9 @@ enum err server_start(struct app *app, const struct log *lg, bool allow_public,
     flags |= MHD_USE_TLS;
   else
     tls_opts[0].option = MHD_OPTION_END;
-  size_t pool = cfg->max_header_bytes + SERVER_POOL_HEADROOM;
+  size_t pool = cfg->max_header_bytes +
+                cfg->max_header_bytes / SERVER_LINE_BYTES * SERVER_LINE_COST +
+                SERVER_POOL_HEADROOM;
   if (pool < SERVER_POOL_BYTES)
     pool = SERVER_POOL_BYTES;
   srv->daemon = MHD_start_daemon(
