@@ -455,8 +455,15 @@ static size_t number_len(const char *p, size_t len)
 }
 
 /* Lexical checks cJSON does not make, in one pass: nesting depth, raw
- * control characters (in strings and between tokens), NUL bytes and
- * number syntax. The body is valid UTF-8 already. */
+ * control characters (in strings and between tokens), NUL bytes, raw or
+ * escaped, and number syntax. The body is valid UTF-8 already.
+ *
+ * An escaped NUL ("\u0000") is valid JSON (RFC 8259 section 7), but cJSON
+ * stores strings NUL-terminated, so every string would silently end there:
+ * two message ids that differ after it would collide, a customer id would
+ * lose its tail, a message its text. Refusing it here covers every string
+ * of every JSON body, keys included. A surrogate pair cannot encode U+0000,
+ * so this one spelling is the only one. */
 static bool prescan(const char *p, size_t len, int max_depth, struct fail *f)
 {
   int depth = 0;
@@ -468,6 +475,13 @@ static bool prescan(const char *p, size_t len, int max_depth, struct fail *f)
         i++; /* the escaped character; cJSON checks which ones are valid */
         if (i < len && (unsigned char)p[i] < 0x20)
           goto control;
+        if (i + 4 < len && p[i] == 'u' && !memcmp(p + i + 1, "0000", 4)) {
+          fail_set(f, 400, "nul_in_string",
+                   "a JSON string contains \\u0000 (NUL) at byte %zu; it "
+                   "is not accepted in any field",
+                   i - 1);
+          return false;
+        }
       } else if (c == '"') {
         in_string = false;
       } else if (c < 0x20) {
@@ -1190,6 +1204,8 @@ static enum err form_decode(const char *p, size_t len, struct buf *out)
         return ERR_INVALID;
       c = (char)(hi * 16 + lo);
       i += 2;
+      if (c == '\0')
+        return ERR_INVALID; /* %00 would cut the text where it is read */
     }
     enum err rc = buf_putc(out, c);
     if (rc)
@@ -1356,7 +1372,7 @@ static void handle_slash(struct app *app, struct routes_scratch *s,
         form_field(req->body, req->body_len, "text", &s->text, &found);
     if (rc) {
       fail_set(&f, 400, "invalid_form",
-               "the form body has a malformed %%-escape");
+               "the form body has a malformed %%-escape or a NUL (%%00)");
       goto refuse;
     }
     if (!found) {

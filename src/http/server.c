@@ -38,10 +38,14 @@
  * Abuse limits, decided in the first handler call, before any body is
  * read: a token bucket per source address (ratelimit.h; 429 with
  * Retry-After) and the size of the request line and headers (431 over
- * MAX_HEADER_BYTES). Headers that do not fit in libmicrohttpd's memory
- * pool at all (sized at MAX_HEADER_BYTES plus SERVER_POOL_HEADROOM) never
- * reach the handler: libmicrohttpd answers those itself, 431 with its own
- * small HTML body, and closes the connection; it has no hook for that.
+ * MAX_HEADER_BYTES, or over one header line or cookie per
+ * SERVER_LINE_BYTES of it). Headers that do not fit in libmicrohttpd's
+ * memory pool at all (sized for both limits plus SERVER_POOL_HEADROOM)
+ * never reach the handler: libmicrohttpd answers those itself, 431 with
+ * its own small HTML body, and closes the connection; it has no hook for
+ * that, nor for its other refusals of what it cannot parse (a malformed
+ * request or header line, Content-Length value or chunk, an HTTP version
+ * other than 1.0 and 1.1).
  *
  * TLS. With a certificate and key, libmicrohttpd speaks TLS through
  * GnuTLS; everything above works the same, except that a refusal in the
@@ -78,6 +82,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -100,21 +105,44 @@
 /* libmicrohttpd's memory per connection, for the request line, headers
  * and read buffer (its default is 32 KiB). It zeroes the whole pool after
  * every request, which showed up at 5% of the server's CPU under load, so
- * it is kept to what real requests need: MAX_HEADER_BYTES of headers plus
- * room for the read buffer and the response headers, at least 16 KiB.
+ * it is kept to what requests within the limits need, at least 16 KiB.
  * Bodies do not need to fit: they reach the handler in chunks of what the
- * read buffer holds. Measured with the default 16 KiB pool: a header block
- * of 15.5 KiB is still parsed (and refused by our own check), 16.5 KiB
- * gets libmicrohttpd's own 431. */
+ * read buffer holds. Each header line, and each cookie of a Cookie
+ * header, takes its bytes plus SERVER_LINE_COST in the pool (measured
+ * with libmicrohttpd 0.9.75: a 16 KiB pool held 219 lines of 10 bytes or
+ * 174 of 28; 8 KiB more, 111 and 88 more lines). So the number of lines
+ * is limited too, one per SERVER_LINE_BYTES of MAX_HEADER_BYTES (256 at
+ * the default 8 KiB), and the pool holds MAX_HEADER_BYTES in that many
+ * lines plus SERVER_POOL_HEADROOM: any block within both limits is
+ * parsed, and blocks over them get our JSON 431 until they overflow the
+ * pool (28 KiB at the default: about 370 lines of 10 bytes). */
 #define SERVER_POOL_BYTES ((size_t)16 << 10)
-#define SERVER_POOL_HEADROOM ((size_t)8 << 10)
+#define SERVER_POOL_HEADROOM ((size_t)4 << 10)
+#define SERVER_LINE_BYTES 32u
+#define SERVER_LINE_COST 64u
 /* Largest PEM file read for TLS_CERT or TLS_KEY (a certificate chain). */
 #define SERVER_PEM_MAX ((size_t)1 << 20)
 /* GnuTLS priorities: its defaults, without TLS 1.0 and 1.1. */
 #define SERVER_TLS_PRIORITIES "NORMAL:-VERS-TLS1.1:-VERS-TLS1.0"
+/* The watchdog's answer to a request that overran REQUEST_TIMEOUT_MS while
+ * arriving (routes_error's shape; the watchdog cannot use the conn's
+ * response buffer, which belongs to the connection's thread). */
+#define SERVER_TIMEOUT_JSON                                                    \
+  "{\"error\":\"request_timeout\",\"message\":\"the request took longer "      \
+  "than REQUEST_TIMEOUT_MS to arrive\"}"
+/* How long a stopping server keeps open connections that have nothing in
+ * flight, answering what arrives on them with 503 shutting_down: long
+ * enough for a client that sent just before the stop. */
+#define SERVER_DRAIN_MS 1000u
 /* Bytes of the method and path kept for the log line. */
 #define SERVER_LOG_METHOD 16
 #define SERVER_LOG_PATH 160
+
+enum replier {
+  REPLIER_NONE,
+  REPLIER_HANDLER, /* the access handler: a response queued or written */
+  REPLIER_WATCHDOG /* the watchdog's 408, written on the socket */
+};
 
 enum stage {
   STAGE_IDLE,     /* between requests */
@@ -159,6 +187,11 @@ struct conn {
   struct MHD_Connection *mc;
   enum err commit_rc;
   atomic_bool commit_done;
+  /* Who answers the current request (enum replier), claimed once: the
+   * connection's thread, or the watchdog when the request overran its
+   * deadline while still arriving. Reset when a request completes, so a
+   * claim on a request line still arriving outlives on_uri. */
+  atomic_int replier;
   struct buf body;
   struct http_response resp;
   struct routes_scratch scratch;
@@ -182,7 +215,8 @@ struct server {
   char url[INET6_ADDRSTRLEN + 32];
   atomic_int_least64_t in_flight;
   atomic_int_least64_t suspended; /* connections waiting for a commit */
-  atomic_bool draining;           /* server_stop began: no new commits */
+  atomic_bool closing;            /* server_stop began: new requests get 503 */
+  atomic_bool draining;           /* past the drain: no new commits */
 
   pthread_mutex_t lock; /* guards conns and stopping */
   pthread_cond_t wake;  /* wakes the watchdog to stop */
@@ -272,6 +306,40 @@ static struct conn *conn_of(struct MHD_Connection *mc)
   return ci ? ci->socket_context : NULL;
 }
 
+/* Claims the answer of c's current request for who; true when it is
+ * who's to give (claimed now or before by the same one). */
+static bool claim_reply(struct conn *c, enum replier who)
+{
+  int expected = REPLIER_NONE;
+  return atomic_compare_exchange_strong(&c->replier, &expected, (int)who) ||
+         expected == (int)who;
+}
+
+/* Writes a whole response on the plain socket fd, beside libmicrohttpd,
+ * and ends the sending side; false when it could not be written whole at
+ * once (then the caller just closes). Only for a request that is still
+ * being received, when nothing else is being sent on the socket. */
+static bool write_raw(int fd, int status, const char *content_type,
+                      const char *body, size_t body_len, const char *rid)
+{
+  char head[256];
+  const char *reason = MHD_get_reason_phrase_for((unsigned)status);
+  int n = snprintf(head, sizeof head,
+                   "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: "
+                   "%zu\r\n%s%s%sConnection: close\r\n\r\n",
+                   status, reason, content_type, body_len,
+                   *rid ? "X-Request-Id: " : "", rid, *rid ? "\r\n" : "");
+  if (n <= 0 || (size_t)n >= sizeof head || fd < 0)
+    return false;
+  struct iovec iov[2] = {{head, (size_t)n}, {(void *)body, body_len}};
+  struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+  ssize_t sent = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (sent != (ssize_t)((size_t)n + body_len))
+    return false;
+  shutdown(fd, SHUT_WR);
+  return true;
+}
+
 /* ---- connections ---------------------------------------------------- */
 
 static void conn_free(struct conn *c)
@@ -296,6 +364,7 @@ static void on_connection(void *cls, struct MHD_Connection *mc,
     c->fd = ci ? ci->connect_fd : -1;
     atomic_init(&c->cut, false);
     atomic_init(&c->commit_done, false);
+    atomic_init(&c->replier, REPLIER_NONE);
     atomic_init(&c->phase_start_ns, 0);
     atomic_init(&c->deadline_ns, UINT64_MAX);
     atomic_init(&c->idle_since_ns, 0);
@@ -398,6 +467,8 @@ static enum MHD_Result answer(struct conn *c, struct MHD_Connection *mc,
                               bool close)
 {
   struct http_response *resp = &c->resp;
+  if (!claim_reply(c, REPLIER_HANDLER))
+    return MHD_NO; /* the watchdog answered 408 and is closing it */
   struct MHD_Response *mr = MHD_create_response_from_buffer(
       resp->body.len, (void *)buf_ptr(&resp->body), MHD_RESPMEM_PERSISTENT);
   if (!mr)
@@ -411,7 +482,7 @@ static enum MHD_Result answer(struct conn *c, struct MHD_Connection *mc,
     snprintf(secs, sizeof secs, "%u", c->req.retry_after_s);
     MHD_add_response_header(mr, MHD_HTTP_HEADER_RETRY_AFTER, secs);
   }
-  if (close)
+  if (close || atomic_load_explicit(&c->srv->closing, memory_order_relaxed))
     MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
   enum MHD_Result ret = MHD_queue_response(mc, (unsigned)resp->status, mr);
   MHD_destroy_response(mr);
@@ -446,24 +517,11 @@ static enum MHD_Result refuse_midway(struct conn *c, int status,
   routes_error(resp, status, code, "%s", message);
   c->req.stage = STAGE_ANSWERED;
   c->req.answered_early = true;
-  if (c->srv->tls)
-    return MHD_NO; /* TLS: see the file comment */
-  char head[256];
-  const char *reason = MHD_get_reason_phrase_for((unsigned)status);
-  int n =
-      snprintf(head, sizeof head,
-               "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: "
-               "%zu\r\nX-Request-Id: %s\r\nConnection: close\r\n\r\n",
-               status, reason, resp->content_type, resp->body.len, c->req.id);
-  if (n <= 0 || (size_t)n >= sizeof head || c->fd < 0)
-    return MHD_NO;
-  struct iovec iov[2] = {{head, (size_t)n},
-                         {(void *)buf_ptr(&resp->body), resp->body.len}};
-  struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
-  ssize_t sent = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-  if (sent != (ssize_t)((size_t)n + resp->body.len))
+  if (c->srv->tls || !claim_reply(c, REPLIER_HANDLER))
+    return MHD_NO; /* TLS: see the file comment; or the watchdog's 408 */
+  if (!write_raw(c->fd, status, resp->content_type, buf_ptr(&resp->body),
+                 resp->body.len, c->req.id))
     return MHD_NO; /* could not say it whole: just close */
-  shutdown(c->fd, SHUT_WR);
   return MHD_YES;
 }
 
@@ -508,6 +566,10 @@ static enum MHD_Result start_commit(struct conn *c, struct MHD_Connection *mc)
 {
   struct server *srv = c->srv;
   struct routes_scratch *s = &c->scratch;
+  if (!claim_reply(c, REPLIER_HANDLER)) {
+    routes_abandon(s); /* the watchdog answered 408: nothing is stored */
+    return MHD_NO;
+  }
   /* Counted before draining is read, and server_stop sets draining before
    * it reads the count (both sequentially consistent): either this
    * request sees draining and backs off, or server_stop sees it counted
@@ -542,6 +604,8 @@ static enum MHD_Result start_stream(struct conn *c, struct MHD_Connection *mc,
 {
   struct app *app = c->srv->app;
   c->req.stage = STAGE_ANSWERED;
+  if (!claim_reply(c, REPLIER_HANDLER))
+    return MHD_NO; /* the watchdog answered 408 */
   if (!dashboard_authorized(app->dashboard, hr)) {
     routes_error(&c->resp, 401, "unauthorized",
                  "the dashboard needs Authorization: Bearer API_TOKEN");
@@ -585,9 +649,88 @@ static enum MHD_Result refuse_before_body(struct conn *c,
   return answer(c, mc, true);
 }
 
+/* ---- message framing ------------------------------------------------ */
+
+/* What a request says about its body length, from every header line (a
+ * lookup sees only the first of repeated headers). */
+struct framing {
+  unsigned n_length; /* Content-Length lines */
+  unsigned n_coding; /* Transfer-Encoding lines */
+  const char *coding;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind,
+                                     const char *key, const char *value)
+{
+  struct framing *fr = cls;
+  (void)kind;
+  if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
+    fr->n_length++;
+  else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+    fr->n_coding++;
+    fr->coding = value;
+  }
+  return MHD_YES;
+}
+
+/* Whether s, a list of transfer codings or its last item, is exactly
+ * "chunked" (any case, optional whitespace around it). */
+static bool only_chunked(const char *s)
+{
+  s += strspn(s, " \t");
+  size_t n = strcspn(s, " \t");
+  return n == 7 && !strncasecmp(s, "chunked", 7) &&
+         !s[n + strspn(s + n, " \t")];
+}
+
+static bool ends_chunked(const char *s)
+{
+  const char *comma = strrchr(s, ',');
+  return only_chunked(comma ? comma + 1 : s);
+}
+
+/* Checks the request's framing as RFC 9112 section 6 asks of a server,
+ * which libmicrohttpd 0.9 does not: it takes Content-Length together with
+ * Transfer-Encoding (reading the chunked body, then the bytes the length
+ * would have covered as a new request: request smuggling behind a proxy
+ * that framed it by the length), a second Content-Length, and codings it
+ * cannot decode. Such a request cannot be delimited, so it is refused
+ * before a byte of its body is read and the connection is closed (section
+ * 6.3, items 3 and 4; 501 for a coding it does not know, section 6.1).
+ * A second Transfer-Encoding line is refused like a second length. Fills
+ * c->resp and returns false when it refuses. */
+static bool framing_ok(struct conn *c, struct MHD_Connection *mc,
+                       const char *version)
+{
+  struct framing fr = {0};
+  MHD_get_connection_values(mc, MHD_HEADER_KIND, count_framing, &fr);
+  if (fr.n_coding && fr.n_length)
+    routes_error(&c->resp, 400, "bad_framing",
+                 "both Content-Length and Transfer-Encoding: the body "
+                 "length is ambiguous (RFC 9112 section 6.3)");
+  else if (fr.n_length > 1)
+    routes_error(&c->resp, 400, "bad_framing",
+                 "more than one Content-Length header");
+  else if (fr.n_coding && strcmp(version, MHD_HTTP_VERSION_1_1))
+    routes_error(&c->resp, 400, "bad_framing",
+                 "Transfer-Encoding in an HTTP/1.0 request");
+  else if (fr.n_coding && (fr.n_coding > 1 || !ends_chunked(fr.coding)))
+    routes_error(&c->resp, 400, "bad_framing",
+                 "Transfer-Encoding does not end with chunked");
+  else if (fr.n_coding && !only_chunked(fr.coding))
+    routes_error(&c->resp, 501, "unsupported_transfer_coding",
+                 "the only transfer coding accepted is \"chunked\" "
+                 "(RFC 9112 section 6.1)");
+  else
+    return true;
+  c->resp.allow = NULL;
+  return false;
+}
+
 /* The first handler call: headers are known, no body yet. */
 static enum MHD_Result first_call(struct conn *c, struct MHD_Connection *mc,
-                                  const char *url, const char *method)
+                                  const char *url, const char *method,
+                                  const char *version)
 {
   struct server *srv = c->srv;
   struct request *r = &c->req;
@@ -609,6 +752,18 @@ static enum MHD_Result first_call(struct conn *c, struct MHD_Connection *mc,
   /* Run first even when a limit refuses: it names the route the refusal
    * is counted under. */
   bool go_on = routes_preflight(srv->app, &hr, &c->resp);
+  if (!framing_ok(c, mc, version))
+    return answer(c, mc, true); /* the body cannot be delimited: close */
+  if (atomic_load(&srv->closing)) {
+    /* Answered after its body, which is read and dropped like any refused
+     * one: closing with unread bytes would reset the connection and lose
+     * the answer. answer() adds Connection: close while stopping. */
+    c->resp.allow = NULL;
+    routes_error(&c->resp, 503, "shutting_down",
+                 "the server is stopping; nothing was recorded, retry");
+    r->stage = STAGE_REFUSED;
+    return MHD_YES;
+  }
 
   const union MHD_ConnectionInfo *peer =
       MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -634,6 +789,17 @@ static enum MHD_Result first_call(struct conn *c, struct MHD_Connection *mc,
                  hs->header_size, cfg->max_header_bytes);
     return refuse_before_body(c, mc);
   }
+  size_t max_lines = cfg->max_header_bytes / SERVER_LINE_BYTES;
+  size_t lines = (size_t)MHD_get_connection_values(
+      mc, MHD_HEADER_KIND | MHD_COOKIE_KIND, NULL, NULL);
+  if (lines > max_lines) {
+    c->resp.allow = NULL;
+    routes_error(&c->resp, 431, "too_many_headers",
+                 "%zu header lines and cookies, more than %zu (one per %u "
+                 "bytes of MAX_HEADER_BYTES)",
+                 lines, max_lines, SERVER_LINE_BYTES);
+    return refuse_before_body(c, mc);
+  }
   r->stage = go_on ? STAGE_BODY : STAGE_REFUSED;
 
   /* A declared length over the limit is refused before a byte of the
@@ -652,7 +818,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
                                   size_t *upload_data_size, void **req_cls)
 {
   (void)cls;
-  (void)version;
   struct conn *c = *req_cls;
   if (!c) {
     /* The URI callback always runs first; without a conn there is no
@@ -663,7 +828,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc,
   const struct config *cfg = c->srv->app->cfg;
 
   if (r->stage == STAGE_NEW)
-    return first_call(c, mc, url, method);
+    return first_call(c, mc, url, method, version);
 
   if (*upload_data_size > 0) {
     size_t n = *upload_data_size;
@@ -770,6 +935,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
     atomic_fetch_sub_explicit(&srv->in_flight, 1, memory_order_relaxed);
   r->in_flight = false;
   r->stage = STAGE_IDLE;
+  atomic_store(&c->replier, REPLIER_NONE);
 
   /* Give back what one large request made the buffers grow to. */
   if (c->body.cap > SERVER_KEEP_BODY)
@@ -843,6 +1009,12 @@ static void *watchdog_main(void *arg)
       uint64_t start =
           atomic_load_explicit(&c->phase_start_ns, memory_order_relaxed);
       atomic_store_explicit(&c->cut, true, memory_order_relaxed);
+      /* A request still arriving (not an idle wait) is told why, in JSON,
+       * unless its handler has answered or is answering it. */
+      bool arriving = !waiting || (c->wd_wait == waiting && c->wd_rx_since);
+      if (arriving && !srv->tls && claim_reply(c, REPLIER_WATCHDOG))
+        write_raw(c->fd, 408, "application/json", SERVER_TIMEOUT_JSON,
+                  sizeof SERVER_TIMEOUT_JSON - 1, "");
       shutdown(c->fd, SHUT_RDWR);
       log_write(srv->log, LOG_INFO,
                 "closing a connection that overran its deadline "
@@ -1039,6 +1211,7 @@ enum err server_start(struct app *app, const struct log *lg, bool allow_public,
   srv->log = lg;
   atomic_init(&srv->in_flight, 0);
   atomic_init(&srv->suspended, 0);
+  atomic_init(&srv->closing, false);
   atomic_init(&srv->draining, false);
   atomic_init(&srv->starting, true);
   pthread_mutex_init(&srv->lock, NULL);
@@ -1075,7 +1248,9 @@ enum err server_start(struct app *app, const struct log *lg, bool allow_public,
     flags |= MHD_USE_TLS;
   else
     tls_opts[0].option = MHD_OPTION_END;
-  size_t pool = cfg->max_header_bytes + SERVER_POOL_HEADROOM;
+  size_t pool = cfg->max_header_bytes +
+                cfg->max_header_bytes / SERVER_LINE_BYTES * SERVER_LINE_COST +
+                SERVER_POOL_HEADROOM;
   if (pool < SERVER_POOL_BYTES)
     pool = SERVER_POOL_BYTES;
   srv->daemon = MHD_start_daemon(
@@ -1160,10 +1335,23 @@ void server_stop(struct server *srv, unsigned grace_ms)
      * in flight, and suspended when idle). */
     dashboard_shutdown(srv->app->dashboard);
     MHD_socket lfd = MHD_quiesce_daemon(srv->daemon);
-    uint64_t until = app_now_ns() + ms_to_ns(grace_ms);
-    while (atomic_load(&srv->in_flight) > 0 && app_now_ns() < until) {
+    /* The drain: requests in flight finish (answered with Connection:
+     * close); requests that arrive on connections still open get 503
+     * shutting_down (first_call) instead of a closed socket, for as long
+     * as any request is in flight, and for at least SERVER_DRAIN_MS while
+     * connections remain open; all of it within grace_ms. */
+    atomic_store(&srv->closing, true);
+    uint64_t now = app_now_ns();
+    uint64_t until = now + ms_to_ns(grace_ms);
+    uint64_t linger =
+        now + ms_to_ns(grace_ms < SERVER_DRAIN_MS ? grace_ms : SERVER_DRAIN_MS);
+    const struct metrics *m = &srv->app->metrics;
+    while (now < until &&
+           (atomic_load(&srv->in_flight) > 0 ||
+            (now < linger && atomic_load(&m->connections_open) > 0))) {
       struct timespec pause = {0, 5 * 1000000L};
       nanosleep(&pause, NULL);
+      now = app_now_ns();
     }
     /* Past the grace period too: libmicrohttpd aborts when stopped with a
      * suspended connection, and each one has a commit in progress that

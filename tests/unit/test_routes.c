@@ -170,6 +170,17 @@ static void strict_json(void)
   CHECK_INT(call("POST", "/webhook", "application/json", nul, sizeof nul - 1),
             400);
   expect_error(400, "invalid_json");
+  /* An escaped NUL would end the string for cJSON: refused in any
+   * string, while an escaped backslash before "u0000" is plain text. */
+  CHECK_INT(post("/webhook", "{\"customer_id\": \"c\\u0000d\", "
+                             "\"message\": \"x\"}"),
+            400);
+  expect_error(400, "nul_in_string");
+  CHECK_INT(post("/slash-analyze", "{\"text\": \"ok\\u0000 bad\"}"), 400);
+  expect_error(400, "nul_in_string");
+  CHECK_INT(post("/webhook", "{\"customer_id\": \"c\\\\u0000\", "
+                             "\"message\": \"x\\u0001\"}"),
+            200);
   /* Valid numbers pass. */
   CHECK_INT(post("/webhook", "{\"customer_id\": \"c\", \"message\": \"x\", "
                              "\"n\": [-0.5e+3, 0, 12, 1E2]}"),
