@@ -104,8 +104,8 @@ enum err store_reader_open(const char *url, char *err, size_t errlen,
    * touched in the last hour (with 300,000 customers a 256 MiB map put
    * the server at 82 MiB). Read through the page cache, the series of a
    * day over 100,000 messages take about as long. */
-  if (sqlite3_exec(r->db, "PRAGMA query_only=1; PRAGMA mmap_size=0",
-                   NULL, NULL, NULL) != SQLITE_OK) {
+  if (sqlite3_exec(r->db, "PRAGMA query_only=1; PRAGMA mmap_size=0", NULL, NULL,
+                   NULL) != SQLITE_OK) {
     snprintf(err, errlen, "database %s: %s", file, sqlite3_errmsg(r->db));
     rc = ERR_STORE;
   }
@@ -356,9 +356,8 @@ static bool ranks_before(const struct store_stats_customer *a,
  * alert_open and msgs); false when none of them is above level 0. The
  * arithmetic is that of the SQL this replaced, term for term, so the
  * scores are the same doubles. */
-static bool rank_window(const struct store_score *win, size_t n,
-                        int64_t now_ms, int64_t since_ms,
-                        struct store_stats_customer *c)
+static bool rank_window(const struct store_score *win, size_t n, int64_t now_ms,
+                        int64_t since_ms, struct store_stats_customer *c)
 {
   double pol_sum = 0;
   memset(c, 0, sizeof *c);

@@ -130,9 +130,8 @@ static void test_top_bounded(void)
     CHECK_STR(top[2].customer_id, "z-tie");
     CHECK_STR(top[3].customer_id, "c-44");
     CHECK(top[0].score == top[1].score);
-    CHECK_NEAR(top[3].score, 3.0 / (1.0 + (double)(now - (T0 + 44000)) /
-                                              900000.0),
-               1e-12);
+    CHECK_NEAR(top[3].score,
+               3.0 / (1.0 + (double)(now - (T0 + 44000)) / 900000.0), 1e-12);
     CHECK_INT(top[3].last_level, 3);
   }
   for (size_t i = 0; i < n; i++)
@@ -144,8 +143,7 @@ static void test_top_bounded(void)
 static void test_window_parse(void)
 {
   struct store_score w[3];
-  CHECK_INT(store_window_parse("[[1,-0.5,2],[2,0.25,0,77],[x],[3,1,1]]", w,
-                               3),
+  CHECK_INT(store_window_parse("[[1,-0.5,2],[2,0.25,0,77],[x],[3,1,1]]", w, 3),
             3);
   CHECK_INT(w[0].at_ms, 1);
   CHECK_NEAR(w[1].polarity, 0.25, 0);
