@@ -53,12 +53,13 @@
  * for its next request (of that address, for the per-address limit), and
  * when every connection is busy it is answered 503 with Retry-After and
  * closed. libmicrohttpd itself is allowed a few more sockets than
- * MAX_CONNECTIONS (SERVER_BUSY_SLOTS) for those answers. A connection is
- * idle from the end of a request (or from its accept) until the next
- * request line is parsed, unless the watchdog has seen bytes of that next
- * request arrive; a client whose request crosses the close sees a closed
- * keep-alive connection, which HTTP clients are prepared for (RFC 9112
- * section 9.3.1).
+ * MAX_CONNECTIONS (at least SERVER_BUSY_SLOTS_MIN) for those answers. A
+ * connection is idle from the end of a request (or from its accept) until
+ * the next request line is parsed, unless bytes of that next request have
+ * arrived (seen by the watchdog, or waiting unread in the socket); a
+ * client whose request crosses the close sees a closed keep-alive
+ * connection, which HTTP clients are prepared for (RFC 9112 section
+ * 9.3.1).
  *
  * TLS. With a certificate and key, libmicrohttpd speaks TLS through
  * GnuTLS; everything above works the same, except that a refusal in the
@@ -96,6 +97,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -133,6 +135,9 @@
  * to clients that arrive when every connection is busy (see the file
  * comment): an eighth of MAX_CONNECTIONS, at least this many. */
 #define SERVER_BUSY_SLOTS_MIN 16u
+/* Idle candidates checked with the kernel per new connection over a
+ * limit, before it is answered 503 (see oldest_idle). */
+#define SERVER_EVICT_TRIES 4u
 /* Retry-After of that 503, in seconds. */
 #define SERVER_BUSY_RETRY_S 1u
 /* Bytes of the method and path kept for the log line. */
@@ -336,23 +341,34 @@ static uint64_t idle_since(const struct conn *c)
 }
 
 /* The admitted connection other than c that has been idle longest, of
- * c's address only when same_peer; NULL if none is idle. Under
- * srv->lock. */
+ * c's address only when same_peer; NULL if none is idle. The one found
+ * is checked with the kernel: bytes waiting in its socket are a request
+ * its thread has not read yet (a client that sent one right after
+ * connecting, say), so it is not idle; that is noted where the watchdog
+ * notes it (the request is timed from now) and the next oldest is
+ * tried, a few times at most. Under srv->lock. */
 static struct conn *oldest_idle(struct server *srv, const struct conn *c,
                                 bool same_peer)
 {
-  struct conn *best = NULL;
-  uint64_t best_since = 0;
-  for (struct conn *o = srv->conns; o; o = o->next) {
-    uint64_t since = o == c ? 0 : idle_since(o);
-    if (!since || (same_peer && !same_host(&o->peer, &c->peer)))
-      continue;
-    if (!best || since < best_since) {
-      best = o;
-      best_since = since;
+  for (unsigned tries = 0; tries < SERVER_EVICT_TRIES; tries++) {
+    struct conn *best = NULL;
+    uint64_t best_since = 0;
+    for (struct conn *o = srv->conns; o; o = o->next) {
+      uint64_t since = o == c ? 0 : idle_since(o);
+      if (!since || (same_peer && !same_host(&o->peer, &c->peer)))
+        continue;
+      if (!best || since < best_since) {
+        best = o;
+        best_since = since;
+      }
     }
+    int unread = 0;
+    if (!best || (!ioctl(best->fd, FIONREAD, &unread) && unread == 0))
+      return best;
+    best->wd_wait = best_since;
+    best->wd_rx_since = app_now_ns();
   }
-  return best;
+  return NULL;
 }
 
 /* Decides whether the new connection c is served, closing an idle one

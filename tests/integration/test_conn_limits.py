@@ -70,11 +70,14 @@ def is_closed(s, limit_s=1.0):
     return took is not None
 
 
-def busy(port, source=None):
+def busy(port, source=None, partial_line=False):
     """A connection in the middle of a request: the request line and part
-    of the headers sent, the rest held back."""
+    of the headers sent, the rest held back; or, partial_line, only part
+    of the request line (the server has read bytes of a request it cannot
+    parse yet)."""
     s = connect(port, source)
-    s.sendall(b"POST /webhook HTTP/1.1\r\nHost: t\r\n")
+    s.sendall(b"POST /web" if partial_line else
+              b"POST /webhook HTTP/1.1\r\nHost: t\r\n")
     return s
 
 
@@ -129,9 +132,9 @@ def test_all_busy_gets_503_then_served():
         srv = server(tmp)
         held = []
         try:
-            for _ in range(MAX):
-                held.append(busy(srv.port))
-            time.sleep(0.3)
+            for i in range(MAX):
+                held.append(busy(srv.port, partial_line=i % 2 == 1))
+            time.sleep(0.6)
             for i in range(3):
                 s = connect(srv.port)
                 r = get(s)
