@@ -46,6 +46,8 @@ void metrics_init(struct metrics *m)
   atomic_init(&m->connections_total, 0);
   atomic_init(&m->connections_open, 0);
   atomic_init(&m->requests_cut, 0);
+  atomic_init(&m->connections_evicted, 0);
+  atomic_init(&m->connections_busy, 0);
   zero(m->alerts, METRICS_N_ALERTS);
   atomic_init(&m->store_unavailable, 0);
 }
@@ -226,6 +228,16 @@ enum err metrics_render(struct metrics *m, const struct config *cfg,
          "Connections closed for exceeding the per-request deadline.");
   put(r, "fa_http_requests_cut_total %llu\n",
       (unsigned long long)get(&m->requests_cut));
+  header(r, "fa_http_connections_evicted_total", "counter",
+         "Idle connections closed, oldest first, to serve a new one at "
+         "MAX_CONNECTIONS or MAX_CONNECTIONS_PER_IP.");
+  put(r, "fa_http_connections_evicted_total %llu\n",
+      (unsigned long long)get(&m->connections_evicted));
+  header(r, "fa_http_connections_busy_total", "counter",
+         "New connections answered 503 at the connection limit because no "
+         "connection was idle.");
+  put(r, "fa_http_connections_busy_total %llu\n",
+      (unsigned long long)get(&m->connections_busy));
   header(r, "fa_alerts_total", "counter",
          "Committed /webhook messages by what they did to alerts.");
   for (size_t i = 0; i < METRICS_N_ALERTS; i++)

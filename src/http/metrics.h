@@ -55,6 +55,10 @@ struct metrics {
   atomic_uint_least64_t connections_total;
   atomic_int_least64_t connections_open;
   atomic_uint_least64_t requests_cut; /* over the per-request deadline */
+  /* At the connection limit: idle connections closed to serve a new
+   * one, and new ones answered 503 because none was idle. */
+  atomic_uint_least64_t connections_evicted;
+  atomic_uint_least64_t connections_busy;
   atomic_uint_least64_t alerts[METRICS_N_ALERTS]; /* committed messages */
   atomic_uint_least64_t store_unavailable;        /* /webhook answered 503 */
 };

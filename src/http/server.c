@@ -47,6 +47,24 @@
  * request or header line, Content-Length value or chunk, an HTTP version
  * other than 1.0 and 1.1).
  *
+ * Connection limits. libmicrohttpd, at its connection limit, stops
+ * accepting (new clients wait unanswered in the kernel's queue until an
+ * idle connection times out) and, at its per-address limit, closes new
+ * sockets without a word. So both limits are kept here instead, the way
+ * nginx reuses keep-alive connections (ngx_drain_connections): a new
+ * connection over MAX_CONNECTIONS, or over MAX_CONNECTIONS_PER_IP for its
+ * address, makes room by closing the connection that has waited longest
+ * for its next request (of that address, for the per-address limit), and
+ * when every connection is busy it is answered 503 with Retry-After and
+ * closed. libmicrohttpd itself is allowed a few more sockets than
+ * MAX_CONNECTIONS (at least SERVER_BUSY_SLOTS_MIN) for those answers. A
+ * connection is idle from the end of a request (or from its accept) until
+ * the next request line is parsed, unless bytes of that next request have
+ * arrived (seen by the watchdog, or waiting unread in the socket); a
+ * client whose request crosses the close sees a closed keep-alive
+ * connection, which HTTP clients are prepared for (RFC 9112 section
+ * 9.3.1).
+ *
  * TLS. With a certificate and key, libmicrohttpd speaks TLS through
  * GnuTLS; everything above works the same, except that a refusal in the
  * middle of a body cannot be written beside libmicrohttpd (the socket
@@ -83,6 +101,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -134,6 +153,15 @@
  * flight, answering what arrives on them with 503 shutting_down: long
  * enough for a client that sent just before the stop. */
 #define SERVER_DRAIN_MS 1000u
+/* Sockets libmicrohttpd may hold beyond MAX_CONNECTIONS, to answer 503
+ * to clients that arrive when every connection is busy (see the file
+ * comment): an eighth of MAX_CONNECTIONS, at least this many. */
+#define SERVER_BUSY_SLOTS_MIN 16u
+/* Idle candidates checked with the kernel per new connection over a
+ * limit, before it is answered 503 (see oldest_idle). */
+#define SERVER_EVICT_TRIES 4u
+/* Retry-After of that 503, in seconds. */
+#define SERVER_BUSY_RETRY_S 1u
 /* Bytes of the method and path kept for the log line. */
 #define SERVER_LOG_METHOD 16
 #define SERVER_LOG_PATH 160
@@ -181,6 +209,13 @@ struct conn {
    * the wait they belong to, the bytes received when it first looked, and
    * when it first saw more (0: not yet). */
   uint64_t wd_wait, wd_rx_bytes, wd_rx_since;
+  /* Connection limits (see the file comment). The peer's address, set
+   * before the conn is listed; admitted: counted in server.admitted
+   * (under server.lock); over_limit: to be answered 503 (set when the
+   * conn is made, read by its own thread only). */
+  struct sockaddr_storage peer;
+  bool admitted;
+  bool over_limit;
   struct request req;
   /* STAGE_COMMIT: the connection to resume, and the commit's outcome,
    * written by the committer's thread before it sets commit_done. */
@@ -221,6 +256,7 @@ struct server {
   pthread_mutex_t lock; /* guards conns and stopping */
   pthread_cond_t wake;  /* wakes the watchdog to stop */
   struct conn *conns;
+  size_t admitted; /* conns within the connection limits */
   bool stopping;
   bool watchdog_running;
   pthread_t watchdog;
@@ -340,6 +376,105 @@ static bool write_raw(int fd, int status, const char *content_type,
   return true;
 }
 
+/* ---- connection limits ---------------------------------------------- */
+
+static bool same_host(const struct sockaddr_storage *a,
+                      const struct sockaddr_storage *b)
+{
+  if (a->ss_family != b->ss_family)
+    return false;
+  if (a->ss_family == AF_INET)
+    return !memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+                   &((const struct sockaddr_in *)b)->sin_addr,
+                   sizeof(struct in_addr));
+  if (a->ss_family == AF_INET6)
+    return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                   &((const struct sockaddr_in6 *)b)->sin6_addr,
+                   sizeof(struct in6_addr));
+  return false;
+}
+
+/* Whether c waits for a request of which nothing has arrived, as far as
+ * the watchdog has seen: since when (0: it does not). Under srv->lock. */
+static uint64_t idle_since(const struct conn *c)
+{
+  uint64_t since =
+      atomic_load_explicit(&c->idle_since_ns, memory_order_relaxed);
+  if (!since || !c->admitted || c->fd < 0 ||
+      atomic_load_explicit(&c->cut, memory_order_relaxed))
+    return 0;
+  if (c->wd_wait == since && c->wd_rx_since)
+    return 0;
+  return since;
+}
+
+/* The admitted connection other than c that has been idle longest, of
+ * c's address only when same_peer; NULL if none is idle. The one found
+ * is checked with the kernel: bytes waiting in its socket are a request
+ * its thread has not read yet (a client that sent one right after
+ * connecting, say), so it is not idle; that is noted where the watchdog
+ * notes it (the request is timed from now) and the next oldest is
+ * tried, a few times at most. Under srv->lock. */
+static struct conn *oldest_idle(struct server *srv, const struct conn *c,
+                                bool same_peer)
+{
+  for (unsigned tries = 0; tries < SERVER_EVICT_TRIES; tries++) {
+    struct conn *best = NULL;
+    uint64_t best_since = 0;
+    for (struct conn *o = srv->conns; o; o = o->next) {
+      uint64_t since = o == c ? 0 : idle_since(o);
+      if (!since || (same_peer && !same_host(&o->peer, &c->peer)))
+        continue;
+      if (!best || since < best_since) {
+        best = o;
+        best_since = since;
+      }
+    }
+    int unread = 0;
+    if (!best || (!ioctl(best->fd, FIONREAD, &unread) && unread == 0))
+      return best;
+    best->wd_wait = best_since;
+    best->wd_rx_since = app_now_ns();
+  }
+  return NULL;
+}
+
+/* Decides whether the new connection c is served, closing an idle one
+ * to make room if it must (see the file comment); otherwise marks it
+ * over_limit. Under srv->lock, c already listed. */
+static void admit(struct server *srv, struct conn *c)
+{
+  const struct config *cfg = srv->app->cfg;
+  struct metrics *m = &srv->app->metrics;
+  size_t same = 0;
+  /* Counted only when the address could be at its limit. */
+  if (srv->admitted >= cfg->max_per_ip)
+    for (struct conn *o = srv->conns; o; o = o->next)
+      if (o != c && o->admitted && same_host(&o->peer, &c->peer))
+        same++;
+  bool peer_full = same >= cfg->max_per_ip;
+  if (peer_full || srv->admitted >= cfg->max_connections) {
+    struct conn *victim = oldest_idle(srv, c, peer_full);
+    if (!victim) {
+      c->over_limit = true;
+      atomic_fetch_add_explicit(&m->connections_busy, 1, memory_order_relaxed);
+      return;
+    }
+    /* As the watchdog does: its own thread sees end-of-file and closes
+     * it; the fd stays valid until CLOSED unlinks it under this lock. */
+    atomic_store_explicit(&victim->cut, true, memory_order_relaxed);
+    shutdown(victim->fd, SHUT_RDWR);
+    victim->admitted = false;
+    srv->admitted--;
+    atomic_fetch_add_explicit(&m->connections_evicted, 1, memory_order_relaxed);
+    log_write(srv->log, LOG_DEBUG,
+              "closing an idle connection to serve a new one (%s limit)",
+              peer_full ? "MAX_CONNECTIONS_PER_IP" : "MAX_CONNECTIONS");
+  }
+  c->admitted = true;
+  srv->admitted++;
+}
+
 /* ---- connections ---------------------------------------------------- */
 
 static void conn_free(struct conn *c)
@@ -362,6 +497,14 @@ static void on_connection(void *cls, struct MHD_Connection *mc,
         MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
     c->srv = srv;
     c->fd = ci ? ci->connect_fd : -1;
+    const union MHD_ConnectionInfo *pi =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (pi && pi->client_addr) {
+      size_t len = pi->client_addr->sa_family == AF_INET6
+                       ? sizeof(struct sockaddr_in6)
+                       : sizeof(struct sockaddr_in);
+      memcpy(&c->peer, pi->client_addr, len);
+    }
     atomic_init(&c->cut, false);
     atomic_init(&c->commit_done, false);
     atomic_init(&c->replier, REPLIER_NONE);
@@ -383,7 +526,11 @@ static void on_connection(void *cls, struct MHD_Connection *mc,
     if (srv->conns)
       srv->conns->prev = c;
     srv->conns = c;
+    admit(srv, c);
     pthread_mutex_unlock(&srv->lock);
+    /* Over the limit: only the time to send a request and hear 503. */
+    if (c->over_limit)
+      set_phase(c, now, ms_to_ns(srv->app->cfg->request_timeout_ms), true);
     atomic_fetch_add_explicit(&m->connections_total, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->connections_open, 1, memory_order_relaxed);
     *socket_context = c;
@@ -399,6 +546,8 @@ static void on_connection(void *cls, struct MHD_Connection *mc,
     srv->conns = c->next;
   if (c->next)
     c->next->prev = c->prev;
+  if (c->admitted)
+    srv->admitted--;
   pthread_mutex_unlock(&srv->lock);
   atomic_fetch_sub_explicit(&m->connections_open, 1, memory_order_relaxed);
   *socket_context = NULL;
@@ -542,6 +691,20 @@ static enum MHD_Result too_large_midway(struct conn *c)
            "the body exceeds %zu bytes (MAX_BODY_BYTES)",
            c->srv->app->cfg->max_body_bytes);
   return refuse_midway(c, 413, "body_too_large", message);
+}
+
+/* Answers a connection that came over the connection limits when none
+ * was idle (see admit): 503, and the connection closes. */
+static enum MHD_Result refuse_busy(struct conn *c, struct MHD_Connection *mc)
+{
+  const struct config *cfg = c->srv->app->cfg;
+  c->req.retry_after_s = SERVER_BUSY_RETRY_S;
+  c->resp.allow = NULL;
+  routes_error(&c->resp, 503, "too_many_connections",
+               "every connection is busy (MAX_CONNECTIONS %u, "
+               "MAX_CONNECTIONS_PER_IP %u); retry in %u s",
+               cfg->max_connections, cfg->max_per_ip, SERVER_BUSY_RETRY_S);
+  return answer(c, mc, true);
 }
 
 /* ---- commits -------------------------------------------------------- */
@@ -752,6 +915,8 @@ static enum MHD_Result first_call(struct conn *c, struct MHD_Connection *mc,
   /* Run first even when a limit refuses: it names the route the refusal
    * is counted under. */
   bool go_on = routes_preflight(srv->app, &hr, &c->resp);
+  if (c->over_limit)
+    return refuse_busy(c, mc);
   if (!framing_ok(c, mc, version))
     return answer(c, mc, true); /* the body cannot be delimited: close */
   if (atomic_load(&srv->closing)) {
@@ -1253,6 +1418,12 @@ enum err server_start(struct app *app, const struct log *lg, bool allow_public,
                 SERVER_POOL_HEADROOM;
   if (pool < SERVER_POOL_BYTES)
     pool = SERVER_POOL_BYTES;
+  /* The connection limits are kept by admit; libmicrohttpd only caps the
+   * sockets, with room for the 503 answers, and has no per-address
+   * limit. */
+  unsigned busy_slots = cfg->max_connections / 8;
+  if (busy_slots < SERVER_BUSY_SLOTS_MIN)
+    busy_slots = SERVER_BUSY_SLOTS_MIN;
   srv->daemon = MHD_start_daemon(
       flags, 0, NULL, NULL, on_request, srv,
       /* The logger goes first so that no option's message bypasses it. */
@@ -1261,12 +1432,11 @@ enum err server_start(struct app *app, const struct log *lg, bool allow_public,
       /* 0: no pool, the one internal thread (1 draws a warning). */
       cfg->threads > 1 ? (unsigned)cfg->threads : 0u,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-      (unsigned)cfg->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
-      (unsigned)cfg->idle_timeout_s, MHD_OPTION_NOTIFY_CONNECTION,
-      on_connection, srv, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_ARRAY,
-      tls_opts, MHD_OPTION_END);
+      (unsigned)cfg->max_connections + busy_slots,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout_s,
+      MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+      MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED,
+      on_completed, srv, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
   atomic_store(&srv->starting, false);
   if (!srv->daemon) {
     pthread_mutex_lock(&srv->lock);

@@ -1006,6 +1006,18 @@ void store_alert_row_cleanup(struct store_alert_row *a)
   memset(a, 0, sizeof *a);
 }
 
+size_t store_window_parse(const char *json, struct store_score *out,
+                          size_t cap)
+{
+  struct win_entry win[STORE_WINDOW_MAX];
+  size_t n = window_parse(json, win);
+  if (n > cap)
+    n = cap;
+  for (size_t i = 0; i < n; i++)
+    out[i] = (struct store_score){win[i].at_ms, win[i].polarity, win[i].level};
+  return n;
+}
+
 enum err store_customer_recent(struct store *st, const char *customer_id,
                                struct store_score *out, size_t cap, size_t *n)
 {

@@ -351,6 +351,13 @@ struct store_score {
   int64_t level;
 };
 
+/* Parses a customer's window as customer_state stores it (the text of
+ * its recent column) into out (room for cap), oldest first; returns the
+ * count. Entries of another shape are skipped. No allocation: the
+ * dashboard runs it over every customer of the last hour. */
+size_t store_window_parse(const char *json, struct store_score *out,
+                          size_t cap);
+
 /* The customer's most recent scores (up to STORE_WINDOW_MAX), oldest
  * first, into out (room for cap); *n is how many. */
 enum err store_customer_recent(struct store *st, const char *customer_id,

@@ -96,10 +96,13 @@ struct store_stats_customer {
 };
 
 /* The at most cap customers with the highest score whose windows hold a
- * score since since_ms with level > 0, highest first, into out; *n is
- * how many. Each gets its last messages since since_ms (found by walking
- * back through the newest messages, at most scan_max rows: 0 means
- * 50000). Free each entry with store_stats_customer_cleanup. */
+ * score since since_ms with level > 0, highest first (ties: the most
+ * recent last_at_ms, then the smaller customer id), into out; *n is how
+ * many. One streamed pass over the windows touched since since_ms, in
+ * memory bounded by cap whatever the number of customers. Each gets its
+ * last messages since since_ms (found by walking back through the newest
+ * messages, at most scan_max rows: 0 means 50000). Free each entry with
+ * store_stats_customer_cleanup. */
 enum err store_stats_top_customers(struct store_reader *r, int64_t now_ms,
                                    int64_t since_ms, size_t cap,
                                    size_t scan_max,

@@ -98,6 +98,60 @@ static void test_series_and_top(void)
   store_close(st);
 }
 
+/* More customers than the cap: exactly the cap best come back, in rank
+ * order, equal scores ordered by the later message and then by id. */
+static void test_top_bounded(void)
+{
+  char path[512], err[256];
+  snprintf(path, sizeof path, "%s/top.db", tmpdir);
+  struct store *st = NULL;
+  CHECK_INT(store_open(path, err, sizeof err, &st), ERR_OK);
+  char id[32];
+  for (int i = 0; i < 50; i++) {
+    snprintf(id, sizeof id, "c-%02d", i);
+    /* Level 1 to 3 in turn, later customers more recent. */
+    ingest(st, id, -0.2, (size_t)(1 + i % 3), "m", T0 + i * 1000);
+  }
+  /* Two with the same score as c-47 (level 3 at the same time). */
+  ingest(st, "z-tie", -0.9, 3, "m", T0 + 47 * 1000);
+  ingest(st, "a-tie", -0.9, 3, "m", T0 + 47 * 1000);
+  struct store_reader *r = NULL;
+  CHECK_INT(store_reader_open(path, err, sizeof err, &r), ERR_OK);
+  struct store_stats_customer top[4];
+  size_t n = 0;
+  int64_t now = T0 + 60 * 1000;
+  CHECK_INT(store_stats_top_customers(r, now, now - 60 * MIN, 4, 0, top, &n),
+            ERR_OK);
+  CHECK_INT(n, 4);
+  if (n == 4) {
+    /* The latest at level 3, three of them, by id. */
+    CHECK_STR(top[0].customer_id, "a-tie");
+    CHECK_STR(top[1].customer_id, "c-47");
+    CHECK_STR(top[2].customer_id, "z-tie");
+    CHECK_STR(top[3].customer_id, "c-44");
+    CHECK(top[0].score == top[1].score);
+    CHECK_NEAR(top[3].score,
+               3.0 / (1.0 + (double)(now - (T0 + 44000)) / 900000.0), 1e-12);
+    CHECK_INT(top[3].last_level, 3);
+  }
+  for (size_t i = 0; i < n; i++)
+    store_stats_customer_cleanup(&top[i]);
+  store_reader_close(r);
+  store_close(st);
+}
+
+static void test_window_parse(void)
+{
+  struct store_score w[3];
+  CHECK_INT(store_window_parse("[[1,-0.5,2],[2,0.25,0,77],[x],[3,1,1]]", w, 3),
+            3);
+  CHECK_INT(w[0].at_ms, 1);
+  CHECK_NEAR(w[1].polarity, 0.25, 0);
+  CHECK_INT(w[2].level, 1);
+  CHECK_INT(store_window_parse(NULL, w, 3), 0);
+  CHECK_INT(store_window_parse("[[1,2,3],[4,5,6]]", w, 1), 1);
+}
+
 static void test_reader_refuses_memory(void)
 {
   char err[256];
@@ -139,6 +193,8 @@ int main(void)
     return 1;
   }
   RUN(test_series_and_top);
+  RUN(test_top_bounded);
+  RUN(test_window_parse);
   RUN(test_reader_refuses_memory);
   RUN(test_hub_ring);
   char cmd[300];
