@@ -12,10 +12,12 @@ import json
 import os
 import re
 import signal
+import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -266,6 +268,31 @@ def run_tests(tests):
             traceback.print_exc()
     print(f"{passed} passed, {failed} failed", flush=True)
     return 0 if failed == 0 and passed > 0 else 1
+
+
+def new_store_dir(prefix):
+    """A temporary folder for a test file's stores, removed at exit, and
+    a function that names a new store in it each call."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, tmp, True)
+    count = [0]
+
+    def new_db():
+        count[0] += 1
+        return os.path.join(tmp, f"db{count[0]}", "fa.db")
+
+    return tmp, new_db
+
+
+def run_with_fake(module_globals, tests):
+    """run_tests with a fake DevRev set as the calling module's FAKE for
+    the run, closed afterwards; returns the exit status."""
+    fake = FakeDevRev()
+    module_globals["FAKE"] = fake
+    try:
+        return run_tests(tests)
+    finally:
+        fake.close()
 
 
 # ---- Startup under any settings (test_abuse.py, test_tls.py) -----------

@@ -40,15 +40,13 @@ import http.client
 import json
 import os
 import random
-import shutil
 import sys
-import tempfile
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fa_harness import (HOST, FakeDevRev, Server, check, db_query,  # noqa
-                        run_tests, wait_until)
+from fa_harness import (HOST, check, db_query, FakeDevRev, new_store_dir,  # noqa
+                        run_tests, run_with_fake, Server, wait_until)
 
 CYCLES = int(os.environ.get("CRASH_CYCLES", "4"))  # the last one: SIGTERM
 THREADS = 4
@@ -67,7 +65,7 @@ FAULTS = [  # (weight, rule for tests/fake_devrev.py)
     (1, {"action": "status", "status": 503}),
     (1, {"action": "drop"}),
 ]
-TMP = tempfile.mkdtemp(prefix="fa-crash-")
+TMP, new_db = new_store_dir("fa-crash-")
 FAKE = None
 
 FRUSTRATED = ["This is terrible, awful service",
@@ -357,15 +355,8 @@ def test_kill_while_devrev_hangs_mid_create():
 
 
 def main():
-    global FAKE
-    FAKE = FakeDevRev()
-    try:
-        rc = run_tests([test_kill_during_load,
+    return run_with_fake(globals(), [test_kill_during_load,
                         test_kill_while_devrev_hangs_mid_create])
-    finally:
-        FAKE.close()
-        shutil.rmtree(TMP, ignore_errors=True)
-    return rc
 
 
 if __name__ == "__main__":

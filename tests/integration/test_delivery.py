@@ -12,31 +12,24 @@ restart, 503 while the store is locked, a store that cannot be opened, and
 Exits non-zero on any failure; the last line reads "N passed, M failed".
 """
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fa_harness import (FA_BIN, OWNER, PART, TAG, TOKEN, FakeDevRev, Server,  # noqa
-                        check, db_query, metric, run_tests, wait_until)
+from fa_harness import (FA_BIN, OWNER, PART, TAG, TOKEN, check, db_query,  # noqa
+                        FakeDevRev, metric, new_store_dir, run_tests,
+                        run_with_fake, Server, wait_until)
 
-TMP = tempfile.mkdtemp(prefix="fa-delivery-")
+TMP, new_db = new_store_dir("fa-delivery-")
 FAKE = None
-N_DB = 0
 
 ANGRY = "This is terrible, awful service"          # -1.0, angry (blocker)
 ANGRY2 = "Still broken, this is awful"             # -0.7, angry
 FRUSTRATED = "The service was poor"                # -0.4, frustrated (high)
 CALM = "Thanks, all good now"
 
-
-def new_db():
-    global N_DB
-    N_DB += 1
-    return os.path.join(TMP, f"db{N_DB}", "fa.db")
 
 
 def msg(customer, text, mid=None, **extra):
@@ -471,13 +464,7 @@ def tests():
 
 
 def main():
-    global FAKE
-    FAKE = FakeDevRev()
-    try:
-        return run_tests(tests())
-    finally:
-        FAKE.close()
-        shutil.rmtree(TMP, ignore_errors=True)
+    return run_with_fake(globals(), tests())
 
 
 if __name__ == "__main__":

@@ -12,26 +12,19 @@ standard library only.
 Exits non-zero on any failure; the last line reads "N passed, M failed".
 """
 import os
-import shutil
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fa_harness import (TOKEN, FakeDevRev, Server, check, db_query,  # noqa
-                        metric, run_tests, wait_until)
+from fa_harness import (TOKEN, check, db_query, FakeDevRev, metric,  # noqa
+                        new_store_dir, run_tests, run_with_fake, Server,
+                        wait_until)
 
-TMP = tempfile.mkdtemp(prefix="fa-auth-")
+TMP, new_db = new_store_dir("fa-auth-")
 FAKE = None
-N_DB = 0
 ANGRY = "This is terrible, awful service"
 N_ALERTS = 10
 
-
-def new_db():
-    global N_DB
-    N_DB += 1
-    return os.path.join(TMP, f"db{N_DB}", "fa.db")
 
 
 def post_alerts(srv, prefix, n):
@@ -137,14 +130,8 @@ def retry_after_capped():
 
 
 def main():
-    global FAKE
-    FAKE = FakeDevRev()
-    try:
-        return run_tests([token_revoked_then_restored, forbidden_is_retried,
+    return run_with_fake(globals(), [token_revoked_then_restored, forbidden_is_retried,
                           retry_after_capped])
-    finally:
-        FAKE.close()
-        shutil.rmtree(TMP, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -18,15 +18,13 @@ Loopback only; exits non-zero on failure; the last line reads
 "N passed, M failed".
 """
 import os
-import shutil
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fa_harness import (FakeDevRev, Server, check, db_query,  # noqa: E402
-                        run_tests, wait_until)
+                        new_store_dir, run_with_fake, wait_until)
 
-TMP = tempfile.mkdtemp(prefix="fa-once-")
+TMP, new_db = new_store_dir("fa-once-")
 FAKE = None
 MARKER = "frustration-alert-id: "
 ANGRY = "This is terrible, awful service"
@@ -118,15 +116,8 @@ def test_comment_dropped_on_kept_alive_connection():
 
 
 def main():
-    global FAKE
-    FAKE = FakeDevRev()
-    try:
-        rc = run_tests([test_create_dropped_on_kept_alive_connection,
+    return run_with_fake(globals(), [test_create_dropped_on_kept_alive_connection,
                         test_comment_dropped_on_kept_alive_connection])
-    finally:
-        FAKE.close()
-        shutil.rmtree(TMP, ignore_errors=True)
-    return rc
 
 
 if __name__ == "__main__":

@@ -13,25 +13,18 @@ Exits non-zero on any failure; the last line reads "N passed, M failed".
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fa_harness import (FA_BIN, FakeDevRev, Server, check, db_query,  # noqa
-                        run_tests, wait_until)
+from fa_harness import (FA_BIN, check, db_query, FakeDevRev,  # noqa
+                        new_store_dir, run_tests, run_with_fake, Server,
+                        wait_until)
 
-TMP = tempfile.mkdtemp(prefix="fa-outbox-cli-")
+TMP, new_db = new_store_dir("fa-outbox-cli-")
 FAKE = None
-N_DB = 0
 ANGRY = "This is terrible, awful service"
 
-
-def new_db():
-    global N_DB
-    N_DB += 1
-    return os.path.join(TMP, f"db{N_DB}", "fa.db")
 
 
 def outbox(db, *args):
@@ -56,9 +49,10 @@ def dead_letters(srv, n):
     FAKE.control(rules=[{"path": "/works.create", "action": "status",
                          "status": 400, "type": "invalid_field",
                          "message": "bad part", "count": n}])
+    store = os.path.basename(os.path.dirname(srv.db))  # unique per store
     for i in range(n):
-        st, _ = srv.post({"customer_id": f"dl-{N_DB}-{i}", "message": ANGRY,
-                          "message_id": f"dl-{N_DB}-m{i}"})
+        st, _ = srv.post({"customer_id": f"dl-{store}-{i}", "message": ANGRY,
+                          "message_id": f"dl-{store}-m{i}"})
         check(st == 200, f"POST: {st}")
     wait_until(lambda: states(srv.db).get("dead", 0) == n,
                what=f"{n} dead letters")
@@ -177,15 +171,9 @@ def usage_and_refusals():
 
 
 def main():
-    global FAKE
-    FAKE = FakeDevRev()
-    try:
-        return run_tests([list_and_redrive_while_running,
+    return run_with_fake(globals(), [list_and_redrive_while_running,
                           drop_and_retry_on_stopped_service,
                           usage_and_refusals])
-    finally:
-        FAKE.close()
-        shutil.rmtree(TMP, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -11,24 +11,17 @@ starts. Python standard library only.
 Exits non-zero on any failure; the last line reads "N passed, M failed".
 """
 import os
-import shutil
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fa_harness import (FakeDevRev, Launch, Server, check, db_query,  # noqa
-                        run_tests, wait_until)
+from fa_harness import (check, db_query, FakeDevRev, Launch,  # noqa
+                        new_store_dir, run_tests, run_with_fake, Server,
+                        wait_until)
 
-TMP = tempfile.mkdtemp(prefix="fa-lock-")
+TMP, new_db = new_store_dir("fa-lock-")
 FAKE = None
-N_DB = 0
 ANGRY = "This is terrible, awful service"
 
-
-def new_db():
-    global N_DB
-    N_DB += 1
-    return os.path.join(TMP, f"db{N_DB}", "fa.db")
 
 
 def refused_second(db, env=None):
@@ -117,15 +110,9 @@ def lock_goes_with_the_process():
 
 
 def main():
-    global FAKE
-    FAKE = FakeDevRev()
-    try:
-        return run_tests([second_serve_refused_with_pid,
+    return run_with_fake(globals(), [second_serve_refused_with_pid,
                           second_serve_leaves_deliveries_alone,
                           lock_goes_with_the_process])
-    finally:
-        FAKE.close()
-        shutil.rmtree(TMP, ignore_errors=True)
 
 
 if __name__ == "__main__":
