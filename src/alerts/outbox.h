@@ -52,7 +52,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "alerts/devrev.h"
+#include "devrev/client.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "config/config.h"

@@ -36,7 +36,7 @@
 #include "base/xalloc.h"
 #include "base/log.h"
 #include "http/dashboard.h"
-#include "http/devrev_event.h"
+#include "devrev/event.h"
 #include "http/sig.h"
 #include "store/committer.h"
 
