@@ -29,7 +29,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "alerts/outbox.h"
+#include "alerting/outbox.h"
 #include "analysis/analysis.h"
 #include "base/jsonw.h"
 #include "base/utf8.h"
@@ -38,7 +38,7 @@
 #include "http/dashboard.h"
 #include "devrev/event.h"
 #include "http/sig.h"
-#include "store/committer.h"
+#include "alerting/committer.h"
 
 #define CT_JSON "application/json"
 #define CT_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"

@@ -8,7 +8,7 @@
  * the unknown-outcome mark, dead letters) is written there before the
  * next entry is taken, so a restart resumes exactly. The mutex guards
  * only the wake flag, the stop flag and the statistics snapshot. */
-#include "alerts/outbox.h"
+#include "alerting/outbox.h"
 
 #include <cjson/cJSON.h>
 #include <pthread.h>

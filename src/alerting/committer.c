@@ -11,7 +11,7 @@
  * touch it after marking it finished (the caller may return at once), so
  * it reads `next` first. Asynchronous submissions are heap copies freed by
  * the writer after their callback. */
-#include "store/committer.h"
+#include "alerting/committer.h"
 
 #include <pthread.h>
 #include <stdbool.h>

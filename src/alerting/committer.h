@@ -17,8 +17,8 @@
  * the bound is accepted when the queue is empty).
  *
  * All functions are thread-safe except committer_open/committer_close. */
-#ifndef STORE_COMMITTER_H
-#define STORE_COMMITTER_H
+#ifndef ALERTING_COMMITTER_H
+#define ALERTING_COMMITTER_H
 
 #include <stddef.h>
 #include <stdint.h>
