@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alerting/policy.h"
 #include "base/xalloc.h"
 
 #define DEFAULT_MAX_QUEUE 65536

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alerting/policy.h"
 #include "base/err.h"
 #include "config/config.h"
 #include "store/store.h"

@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "alerting/outbox.h"
+#include "alerting/policy.h"
 #include "analysis/analysis.h"
 #include "base/jsonw.h"
 #include "base/utf8.h"

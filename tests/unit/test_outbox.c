@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alerting/policy.h"
 #include "base/buf.h"
 #include "harness.h"
 #include "store/store.h"
