@@ -11,9 +11,9 @@
  * most one alert per customer is open (the backend enforces it with a
  * unique index).
  *
- * The functions keep the store_ prefix of the interface they had when the
- * policy lived in the store; they take a store handle and are not
- * thread-safe beyond it. */
+ * The functions carry the store_ prefix: they are how a scored message
+ * enters a store (the committer calls store_ingest), and take a store
+ * handle, used by one thread at a time. */
 #ifndef ALERTING_POLICY_H
 #define ALERTING_POLICY_H
 
