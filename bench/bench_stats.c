@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alerting/policy.h"
 #include "store/store.h"
 #include "store/store_stats.h"
 

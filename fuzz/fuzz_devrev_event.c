@@ -4,7 +4,7 @@
  * would (bounded JSON depth is the server's job; the input size is capped
  * here at 64 KiB so that cJSON's own nesting limit keeps runs fast), then
  * recognised and read with and without a self id, so that the loop guard
- * and every other path of devrev_event.h see outside bytes. The first
+ * and every other path of devrev/event.h see outside bytes. The first
  * byte of the input also picks the compose buffer's limit, so the
  * ERR_TOO_BIG path of composed work_created text is reached. Invariants
  * that must hold for any input abort on failure. */
@@ -14,7 +14,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "http/devrev_event.h"
+#include "devrev/event.h"
 
 #define MAX_INPUT (64 * 1024)
 

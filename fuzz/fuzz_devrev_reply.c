@@ -3,12 +3,12 @@
  * modulo 600), then the Retry-After header value up to the first newline,
  * then the reply body. Runs the classifier and the works.list marker
  * search, and builds every request body from fields cut out of the input,
- * so all the pure functions of devrev.h see outside bytes. */
+ * so all the pure functions of devrev/client.h see outside bytes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "alerts/devrev.h"
+#include "devrev/client.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -24,13 +24,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "alerts/outbox.h"
+#include "alerting/outbox.h"
 #include "base/log.h"
 #include "detector/model_file.h"
 #include "http/app.h"
 #include "http/dashboard.h"
 #include "http/server.h"
-#include "store/committer.h"
+#include "alerting/committer.h"
 
 static void usage(FILE *f)
 {

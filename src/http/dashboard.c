@@ -23,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "alerts/outbox.h"
+#include "alerting/outbox.h"
 #include "base/jsonw.h"
 #include "base/xalloc.h"
 #include "http/sse.h"

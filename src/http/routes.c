@@ -29,16 +29,17 @@
 #include <strings.h>
 #include <time.h>
 
-#include "alerts/outbox.h"
+#include "alerting/outbox.h"
+#include "alerting/policy.h"
 #include "analysis/analysis.h"
 #include "base/jsonw.h"
 #include "base/utf8.h"
 #include "base/xalloc.h"
 #include "base/log.h"
 #include "http/dashboard.h"
-#include "http/devrev_event.h"
+#include "devrev/event.h"
 #include "http/sig.h"
-#include "store/committer.h"
+#include "alerting/committer.h"
 
 #define CT_JSON "application/json"
 #define CT_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"

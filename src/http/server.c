@@ -114,7 +114,7 @@
 #include "http/ratelimit.h"
 #include "http/routes.h"
 #include "http/sse.h"
-#include "store/committer.h"
+#include "alerting/committer.h"
 
 /* Kept memory per idle connection: buffers that grew past these sizes for
  * one large request are released when it completes, so many connections

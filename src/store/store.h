@@ -139,7 +139,11 @@ enum err store_commit(struct store *st);
 /* Rolls back the open transaction, if any. */
 void store_rollback(struct store *st);
 
-/* ---- Ingest: messages and the alert policy ---------------------------- */
+/* ---- Messages and alerts: the records of the alert policy ------------- */
+
+/* The policy itself (duplicates, episodes, cooldown, escalation, the
+ * outbox entries each decision needs) is alerting/policy.h: it decides
+ * once, for every backend, over the calls below. */
 
 /* What a message did to alerts. */
 enum store_alert {
@@ -151,57 +155,6 @@ enum store_alert {
 
 /* "none", "created", "appended", "duplicate". */
 const char *store_alert_name(enum store_alert a);
-
-struct alert_policy {
-  /* ALERT_COOLDOWN: a frustrated message joins the customer's open alert
-   * when that alert's last activity is at most this old; otherwise the old
-   * alert is closed and a new one opened. */
-  int64_t cooldown_ms;
-  /* ALERT_MIN_LEVEL as a level index: frustrated messages below it raise
-   * nothing. */
-  size_t min_level;
-  /* Conversation context (ESCALATION, default on in the service; a zeroed
-   * policy has it off). Over the customer's window of recent scores (see
-   * customer_state), a message's effective level is raised when:
-   *  - it is negative (level >= 1) and, with it, negative_count negative
-   *    messages of the customer fall within window_ms: to min_level;
-   *  - its level is at least 2 above the window's mean level, or its
-   *    polarity is more than drop below the window's mean polarity: one
-   *    level up (never above the top);
-   *  - with it, repeat_count messages of its conversation_id fall within
-   *    window_ms, all negative (level >= 1 or polarity < 0) or while the
-   *    customer's alert is open: to min_level.
-   * An escalated message alerts like a frustrated one at its effective
-   * level. Counts are at most STORE_WINDOW_MAX. */
-  bool escalation;
-  int64_t window_ms;    /* ESCALATE_WINDOW */
-  size_t negative_count; /* ESCALATE_NEGATIVE_COUNT */
-  size_t repeat_count;   /* ESCALATE_REPEAT_COUNT */
-  double drop;           /* ESCALATE_DROP */
-  /* The configured levels (names and DevRev severities), needed to name an
-   * effective level the detector did not give; escalation needs n_levels
-   * >= 1. */
-  size_t n_levels;
-  char level_names[STORE_MAX_LEVELS][STORE_LEVEL_NAME_MAX];
-  char severities[STORE_MAX_LEVELS][16];
-  int sentiments[STORE_MAX_LEVELS]; /* DevRev ticket sentiment per level */
-  /* What an alert does for a message that came from DevRev (its
-   * source_object is set):
-   *  - source_comment (DEVREV_COMMENT_SOURCE): an internal comment on the
-   *    source object (outbox source_comment);
-   *  - source_ticket (DEVREV_SOURCE_TICKET): the alert's own ticket too,
-   *    as for any message (otherwise the alert is recorded without one
-   *    until a message without a source joins it);
-   *  - source_severity / source_sentiment (DEVREV_UPDATE_SEVERITY /
-   *    _SENTIMENT): when the source is a ticket, set its severity and/or
-   *    sentiment to the alert's (outbox update_source).
-   * An alert that has a ticket gets every message's comment on it,
-   * whatever its source. */
-  bool source_comment;
-  bool source_ticket;
-  bool source_severity;
-  bool source_sentiment;
-};
 
 /* One message as the caller scored it. Strings are borrowed for the call;
  * NULL means absent. The caller bounds their sizes (HTTP body limit). */
@@ -229,8 +182,8 @@ struct ingest_msg {
   const char *source_type;
   const char *rev_org;
   /* The analysis as answered to the client (without the alert outcome,
-   * which the store decides). Stored, and handed back for a duplicate so
-   * that the answer can be rebuilt identically. */
+   * which the alert policy decides). Stored, and handed back for a
+   * duplicate so that the answer can be rebuilt identically. */
   const char *result_json;
 };
 
@@ -256,42 +209,6 @@ struct ingest_result {
    * stored). Free with store_ingest_result_cleanup. */
   char *result_json;
 };
-
-/* Records msgs[0..n) and applies the alert policy, in one transaction (or
- * as part of the one store_begin opened): either every message of the
- * batch is written with its alerts and outbox entries, or nothing is. For
- * each
- * message, in order:
- *  - a message_id already stored (also earlier in this batch): DUPLICATE,
- *    nothing written, result_json/original from the first one;
- *  - otherwise the message is inserted, and if it is frustrated at
- *    pol->min_level or above: the customer's open alert whose last activity
- *    is within pol->cooldown_ms gets it (APPENDED: outbox `comment`, plus
- *    `update_severity` when the level rose to a different severity; the
- *    alert's level, activity and count are updated); else a new alert is
- *    opened (CREATED: outbox `create_ticket`); otherwise NONE.
- *    With pol->escalation, the customer's window (read before the message
- *    joins it) may first raise the message's effective level (see struct
- *    alert_policy); the alert then uses that level, its name and severity,
- *    the result says why (level, level_name, escalation) and the stored
- *    result_json carries "escalated" so a duplicate replays it. The
- *    message row and the window keep the detector's level.
- * now_ms is the commit time used for cooldowns and created_at.
- * results has room for n; on success every entry is filled (clean each
- * with store_ingest_result_cleanup); on failure none needs cleaning.
- * Returns ERR_INVALID (a message lacks customer_id or level_name; nothing
- * written) or ERR_STORE. */
-enum err store_ingest(struct store *st, const struct ingest_msg *msgs, size_t n,
-                      const struct alert_policy *pol, int64_t now_ms,
-                      struct ingest_result *results);
-
-/* Appends "escalated":{"level":NAME,"reason":TEXT} for a result whose
- * escalation is not "" (the member an answer gets; the stored result_json
- * of an escalated message already holds it). Returns buf's error. */
-enum err store_escalation_json(const struct ingest_result *r, struct buf *out);
-
-/* Checks the fields store_ingest requires; ERR_INVALID if one is missing. */
-enum err store_ingest_check(const struct ingest_msg *msgs, size_t n);
 
 /* Frees what an ingest result owns; the struct can be reused. */
 void store_ingest_result_cleanup(struct ingest_result *r);
@@ -345,23 +262,23 @@ enum err store_alert_get(struct store *st, int64_t id,
                          struct store_alert_row *out);
 void store_alert_row_cleanup(struct store_alert_row *a);
 
+/* One entry of a customer's window of recent scores (customer_state's
+ * recent column): when, the polarity and level, and the conversation's
+ * hash (0: none, or an entry written before conversations were kept). */
 struct store_score {
   int64_t at_ms;
   double polarity;
   int64_t level;
+  uint32_t conversation;
 };
 
-/* Parses a customer's window as customer_state stores it (the text of
- * its recent column) into out (room for cap), oldest first; returns the
- * count. Entries of another shape are skipped. No allocation: the
- * dashboard runs it over every customer of the last hour. */
+/* Parses a customer's window as customer_state stores it, the text
+ * "[[at,polarity,level(,conversation)],...]" (written only by the alert
+ * policy), into out (room for cap), oldest first; returns the count.
+ * Entries of another shape are skipped. No allocation: the policy runs it
+ * for every message, the dashboard over every customer of the last hour. */
 size_t store_window_parse(const char *json, struct store_score *out,
                           size_t cap);
-
-/* The customer's most recent scores (up to STORE_WINDOW_MAX), oldest
- * first, into out (room for cap); *n is how many. */
-enum err store_customer_recent(struct store *st, const char *customer_id,
-                               struct store_score *out, size_t cap, size_t *n);
 
 struct store_counts {
   int64_t messages, alerts, open_alerts;
@@ -401,14 +318,7 @@ const char *store_kind_name(enum store_kind k);
 const char *store_state_name(enum store_state s);
 
 /* One claimed outbox entry; free with store_entry_cleanup. The payload is
- * the JSON object of facts the entry reports: customer_id,
- * conversation_id, channel, message_id, excerpt, polarity, subjectivity,
- * level, severity, words (absent when unknown); for update_severity:
- * level, severity, previous_severity. A message from DevRev adds
- * source_object, source_display_id, source_type and rev_org to the facts;
- * source_comment carries the facts; update_source carries source_object,
- * source_display_id, level and severity and/or sentiment (the ticket
- * fields to set). */
+ * JSON text written by the alert policy (its schema: alerting/payload.h). */
 struct store_entry {
   int64_t id;
   int64_t alert_id;
@@ -543,5 +453,55 @@ enum err store_outbox_retry(struct store *st, int64_t id, int64_t now_ms,
  * a dead letter. Sets *n. */
 enum err store_outbox_drop(struct store *st, int64_t id, int64_t now_ms,
                            size_t *n);
+
+/* ---- Records of the alert policy (alerting/policy.c) ------------------ */
+
+/* The record calls the alert policy runs inside one write transaction
+ * (store_tx_enter). Each returns ERR_STORE (detail in store_errmsg) when
+ * the backend fails. */
+
+/* The message stored under message_id: fills out's outcome (as
+ * `original`), row_id, alert_id, alert_key and result_json (owned);
+ * *found is false when there is none. */
+enum err store_msg_find(struct store *st, const char *message_id,
+                        struct ingest_result *out, bool *found);
+/* Inserts m with its alert outcome; sets *row_id. */
+enum err store_msg_insert(struct store *st, const struct ingest_msg *m,
+                          enum store_alert outcome, int64_t alert_id,
+                          int64_t now_ms, int64_t *row_id);
+/* The customer's open alert (key, level, severity, activity, count, ticket
+ * wanted); clean with store_alert_row_cleanup. */
+enum err store_alert_find_open(struct store *st, const char *customer_id,
+                               struct store_alert_row *out, bool *found);
+/* Inserts a (sets a->id); at most one open alert per customer. */
+enum err store_alert_insert(struct store *st, struct store_alert_row *a);
+/* Writes a's level, level_name, severity, open, ticket_wanted,
+ * last_activity_ms and message_count. */
+enum err store_alert_update(struct store *st, const struct store_alert_row *a);
+/* Queues a pending outbox entry of alert_id, due now_ms. payload is JSON
+ * text the store keeps as it is (alerting/payload.h). */
+enum err store_outbox_insert(struct store *st, int64_t alert_id,
+                             enum store_kind kind, const char *payload,
+                             int64_t now_ms);
+/* The customer's window of recent scores as text (owned; NULL when there
+ * is none) and its replacement. The format is alerting/policy.c's. */
+enum err store_window_get(struct store *st, const char *customer_id,
+                          char **json);
+enum err store_window_put(struct store *st, const char *customer_id,
+                          const char *json, int64_t now_ms);
+
+/* Runs a multi-statement write atomically: as its own transaction, or
+ * inside the caller's store_begin (joining it; a failure then marks it
+ * failed so that store_commit rolls back instead). store_tx_leave commits
+ * (rc == ERR_OK) or undoes, and returns rc or the commit's error. */
+enum err store_tx_enter(struct store *st);
+enum err store_tx_leave(struct store *st, enum err rc);
+
+/* Sets st's error message (printf-style), for store_errmsg. */
+void store_set_error(struct store *st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
 #endif

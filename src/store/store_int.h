@@ -1,9 +1,10 @@
 /* store_int: what a store backend implements. Private to src/store/.
  *
- * store.c holds the logic that must not differ between backends (URL
- * parsing, input checks, the alert policy, outbox payloads, the customer
- * window); a backend supplies storage primitives through struct store_ops,
- * the way redis's connection.h makes TCP and TLS interchangeable. A new
+ * store.c holds what must not differ between backends (URL parsing,
+ * transactions); the alert policy above (src/alerting/) calls the record
+ * functions of store.h. A backend supplies storage primitives through
+ * struct store_ops, the way redis's connection.h makes TCP and TLS
+ * interchangeable. A new
  * backend (PostgreSQL) implements these and passes tests/unit/test_store.c.
  *
  * Every primitive sets the handle's message with store_set_error on
@@ -31,7 +32,8 @@ struct store_ops {
   enum err (*schema_version)(struct store *st, int *out);
   enum err (*tx)(struct store *st, enum store_tx op);
 
-  /* Ingest primitives, called inside a transaction by store_ingest. */
+  /* Record primitives of the alert policy (store.h: store_msg_find ...),
+   * called inside a transaction. */
   enum err (*msg_find)(struct store *st, const char *message_id,
                        struct ingest_result *out, bool *found);
   enum err (*msg_insert)(struct store *st, const struct ingest_msg *m,
@@ -93,20 +95,6 @@ struct store {
   bool tx_failed; /* a write inside it failed: commit must not happen */
   char errmsg[512];
 };
-
-/* Sets st's error message (printf-style). */
-void store_set_error(struct store *st, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
-/* Runs a multi-statement write atomically: as its own transaction, or
- * inside the caller's store_begin (joining it; a failure then marks it
- * failed so that store_commit rolls back instead). store_tx_leave commits
- * (rc == ERR_OK) or undoes, and returns rc or the commit's error. */
-enum err store_tx_enter(struct store *st);
-enum err store_tx_leave(struct store *st, enum err rc);
 
 /* Backends. Each fills st->ops and st->impl, or returns an error with
  * the message in err. */

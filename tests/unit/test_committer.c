@@ -4,7 +4,7 @@
  *
  * COMMITTER_BENCH=1 also measures throughput (messages/s with
  * synchronous=FULL) and prints it. */
-#include "store/committer.h"
+#include "alerting/committer.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

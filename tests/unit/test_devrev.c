@@ -1,7 +1,7 @@
 /* Tests of the DevRev client's pure half: the exact request bodies (on the
  * alert's ticket and on a message's source object), the classification of every
  * kind of reply, and the marker search in works.list replies. No socket. */
-#include "alerts/devrev.h"
+#include "devrev/client.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Unit tests of http/devrev_event: DevRev webhook envelopes in, events out.
+/* Unit tests of devrev/event: DevRev webhook envelopes in, events out.
  *
  * The fixtures in tests/fixtures/devrev/ are the same files the integration
  * tests post to a running server; each is read here field by field. Other
@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
-#include "http/devrev_event.h"
+#include "devrev/event.h"
 
 #define HOOK "don:integration:dvrv-us-1:devo/0:webhook/AbC"
 #define EVT HOOK ":webhook_event/"

@@ -7,7 +7,7 @@
  * works.update of its severity/sentiment, in their own lane.
  *
  * The fake is found from SRC_DIR, else relative to this file's path. */
-#include "alerts/outbox.h"
+#include "alerting/outbox.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alerting/policy.h"
 #include "base/buf.h"
 #include "harness.h"
 #include "store/store.h"

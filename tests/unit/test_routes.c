@@ -5,7 +5,7 @@
 
 #include "http/app.h"
 #include "http/routes.h"
-#include "store/committer.h"
+#include "alerting/committer.h"
 
 static struct config cfg;
 static struct app app;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alerting/policy.h"
 #include "base/buf.h"
 #include "base/utf8.h"
 #include "harness.h"

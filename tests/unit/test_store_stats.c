@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alerting/policy.h"
 #include "harness.h"
 #include "http/sse.h"
 

@@ -6,8 +6,8 @@
  * const char * handed back is borrowed from the cJSON tree given to
  * devrev_event_read (or from its compose buffer, see there) and is valid
  * until that tree is deleted. Thread-safe: nothing is shared. */
-#ifndef HTTP_DEVREV_EVENT_H
-#define HTTP_DEVREV_EVENT_H
+#ifndef DEVREV_EVENT_H
+#define DEVREV_EVENT_H
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>

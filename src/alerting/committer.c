@@ -11,7 +11,7 @@
  * touch it after marking it finished (the caller may return at once), so
  * it reads `next` first. Asynchronous submissions are heap copies freed by
  * the writer after their callback. */
-#include "store/committer.h"
+#include "alerting/committer.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alerting/policy.h"
 #include "base/xalloc.h"
 
 #define DEFAULT_MAX_QUEUE 65536

@@ -8,9 +8,8 @@
  * the unknown-outcome mark, dead letters) is written there before the
  * next entry is taken, so a restart resumes exactly. The mutex guards
  * only the wake flag, the stop flag and the statistics snapshot. */
-#include "alerts/outbox.h"
+#include "alerting/outbox.h"
 
-#include <cjson/cJSON.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alerting/payload.h"
 #include "base/xalloc.h"
 #include "store/store.h"
 
@@ -166,34 +166,6 @@ void outbox_stats(struct outbox *ob, struct outbox_stats *out)
 
 /* ---- Delivery --------------------------------------------------------- */
 
-static const char *str_of(const cJSON *obj, const char *key)
-{
-  return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
-}
-
-/* Reads the payload's facts into a (borrowing from root). */
-static void alert_from_payload(const cJSON *root, const struct store_entry *e,
-                               struct devrev_alert *a)
-{
-  memset(a, 0, sizeof *a);
-  a->alert_key = e->alert_key;
-  a->customer_id = str_of(root, "customer_id");
-  a->conversation_id = str_of(root, "conversation_id");
-  a->channel = str_of(root, "channel");
-  a->message_id = str_of(root, "message_id");
-  a->excerpt = str_of(root, "excerpt");
-  a->level = str_of(root, "level");
-  a->severity = str_of(root, "severity");
-  a->words = str_of(root, "words");
-  const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, "polarity");
-  const cJSON *s = cJSON_GetObjectItemCaseSensitive(root, "subjectivity");
-  a->has_scores = cJSON_IsNumber(p) && cJSON_IsNumber(s);
-  if (a->has_scores) {
-    a->polarity = p->valuedouble;
-    a->subjectivity = s->valuedouble;
-  }
-}
-
 static const char *attempt_result(enum devrev_class c)
 {
   return devrev_class_name(c);
@@ -202,14 +174,14 @@ static const char *attempt_result(enum devrev_class c)
 /* What an entry is sent to, for log lines, as printable text: the source
  * object's display id (else its DON) for the source kinds, which may
  * have no alert ticket at all; the alert's ticket for the others. */
-static void target_of(const struct store_entry *e, const cJSON *root, char *out,
-                      size_t cap)
+static void target_of(const struct store_entry *e, const struct payload *p,
+                      char *out, size_t cap)
 {
   const char *t = NULL;
   if (store_kind_is_source(e->kind)) {
-    t = str_of(root, "source_display_id");
+    t = p->source_display_id;
     if (!t || !*t)
-      t = str_of(root, "source_object");
+      t = p->source_object;
     if (!t || !*t)
       t = "(no source object)";
   } else if (e->ticket_display_id && *e->ticket_display_id) {
@@ -422,48 +394,24 @@ static void dead_letter(struct outbox *ob, const struct store_entry *e,
   finish(ob, &f);
 }
 
-/* The ticket fields an update_source sets: severity (NULL: not set) and
- * sentiment (0: not set). Returns the reason when the payload holds a
- * field of the wrong shape, NULL when it is fine. */
-static const char *source_fields(const cJSON *root, const char **severity,
-                                 int *sentiment)
-{
-  const cJSON *sev = cJSON_GetObjectItemCaseSensitive(root, "severity");
-  const cJSON *sen = cJSON_GetObjectItemCaseSensitive(root, "sentiment");
-  *severity = NULL;
-  *sentiment = 0;
-  if (sev && !cJSON_IsString(sev))
-    return "payload has an invalid severity";
-  if (sev && *sev->valuestring)
-    *severity = sev->valuestring;
-  if (sen) {
-    /* DevRev's sentiment is an integer enum id, 1 or more. */
-    if (!cJSON_IsNumber(sen) || sen->valuedouble < 1 ||
-        sen->valuedouble > 1e6 ||
-        sen->valuedouble != (double)(int)sen->valuedouble)
-      return "payload has an invalid sentiment";
-    *sentiment = (int)sen->valuedouble;
-  }
-  return NULL;
-}
-
 static void deliver(struct outbox *ob, const struct store_entry *e)
 {
   struct devrev_reply r;
-  cJSON *root = e->payload ? cJSON_Parse(e->payload) : NULL;
+  struct payload p;
   struct devrev_alert a;
   char target[128] = "";
   const char *source = NULL;
-  if (!cJSON_IsObject(root)) {
+  if (!payload_read(e->payload, &p)) {
     dead_letter(ob, e, target, "unreadable outbox payload");
     goto out;
   }
-  target_of(e, root, target, sizeof target);
-  alert_from_payload(root, e, &a);
+  target_of(e, &p, target, sizeof target);
+  a = p.facts;
+  a.alert_key = e->alert_key;
   if (store_kind_is_source(e->kind)) {
     /* These go to the message's own DevRev object; e->ticket_id may well
      * be NULL (the alert may have no ticket, or not yet). */
-    source = str_of(root, "source_object");
+    source = p.source_object;
     if (!source || !*source) {
       dead_letter(ob, e, target, "payload has no source_object");
       goto out;
@@ -497,7 +445,7 @@ static void deliver(struct outbox *ob, const struct store_entry *e)
   case STORE_KIND_UPDATE_SOURCE: {
     const char *severity;
     int sentiment;
-    const char *bad = source_fields(root, &severity, &sentiment);
+    const char *bad = payload_source_fields(&p, &severity, &sentiment);
     if (bad) {
       dead_letter(ob, e, target, bad);
       goto out;
@@ -542,7 +490,7 @@ static void deliver(struct outbox *ob, const struct store_entry *e)
   }
   settle(ob, e, target, &r, started);
 out:
-  cJSON_Delete(root);
+  payload_cleanup(&p);
 }
 
 /* ---- The loop --------------------------------------------------------- */

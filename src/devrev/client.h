@@ -8,7 +8,7 @@
  *    `Authorization: Bearer <token>`, connect and total timeouts, one
  *    kept-alive connection for works.update and works.list, and a new
  *    connection for each works.create and timeline-entries.create (sent
- *    at most once per call: see devrev.c).
+ *    at most once per call: see client.c).
  *
  * Every ticket and comment carries a last line "frustration-alert-id:
  * <alert key>". DevRev has no idempotency key, so after an attempt whose
@@ -22,8 +22,8 @@
  *
  * A handle is used by one thread at a time; devrev_abort may be called
  * from any thread. */
-#ifndef ALERTS_DEVREV_H
-#define ALERTS_DEVREV_H
+#ifndef DEVREV_CLIENT_H
+#define DEVREV_CLIENT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -13,7 +13,7 @@
  *
  * Everything from outside is bounded: reply bodies (DEVREV_REPLY_MAX),
  * fields copied into fixed buffers, text copied into tickets. */
-#include "alerts/devrev.h"
+#include "devrev/client.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>

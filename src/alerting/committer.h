@@ -17,12 +17,13 @@
  * the bound is accepted when the queue is empty).
  *
  * All functions are thread-safe except committer_open/committer_close. */
-#ifndef STORE_COMMITTER_H
-#define STORE_COMMITTER_H
+#ifndef ALERTING_COMMITTER_H
+#define ALERTING_COMMITTER_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alerting/policy.h"
 #include "base/err.h"
 #include "config/config.h"
 #include "store/store.h"

@@ -17,7 +17,7 @@
  *
  * Nothing is allocated except composed work_created text, which goes into
  * the caller's buffer; every other string is borrowed from the tree. */
-#include "http/devrev_event.h"
+#include "devrev/event.h"
 
 #include <stdarg.h>
 #include <stdio.h>

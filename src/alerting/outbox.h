@@ -45,14 +45,14 @@
  * Latency: outbox_wake (e.g. from the committer after a commit that
  * queued entries) wakes the worker at once; it also wakes every tick_ms,
  * and when the next retry is due. */
-#ifndef ALERTS_OUTBOX_H
-#define ALERTS_OUTBOX_H
+#ifndef ALERTING_OUTBOX_H
+#define ALERTING_OUTBOX_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "alerts/devrev.h"
+#include "devrev/client.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "config/config.h"
