@@ -42,4 +42,12 @@ const char *err_str(enum err rc);
 /* Returns the static name of rc ("OK", "INVALID", ...); never NULL. */
 const char *err_name(enum err rc);
 
+/* Drops a result that may be ignored, as a (void) cast would if GCC
+ * honoured one for WARN_UNUSED_RESULT. The call says why ignoring is
+ * right there. */
+static inline void err_ignore(enum err rc)
+{
+  (void)rc;
+}
+
 #endif
