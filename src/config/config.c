@@ -241,11 +241,12 @@ typedef void (*setting_print_fn)(const struct setting *s,
 struct setting {
   const char *name; /* the environment variable */
   enum kind kind;
-  size_t off;      /* offsetof the field in struct config */
-  size_t size;     /* sizeof the field (room of a string) */
-  double lo, hi;   /* numbers: the accepted range */
-  unsigned flags;  /* SECRET, NONEMPTY, URL_MASK, TRUE_FALSE */
-  const char *def; /* default as written in the environment; NULL: zero */
+  size_t off;             /* offsetof the field in struct config */
+  size_t size;            /* sizeof the field (room of a string) */
+  double lo, hi;          /* numbers: the accepted range */
+  unsigned flags;         /* SECRET, NONEMPTY, URL_MASK, TRUE_FALSE */
+  const char *def;        /* default as written in the environment; NULL: zero
+                           * (HTTP_THREADS: set by config_defaults) */
   setting_parse_fn parse; /* NULL: the kind's reading */
   setting_print_fn print; /* NULL: the kind's printing */
   const char *help;
@@ -537,100 +538,99 @@ static enum err parse_api_version(const struct setting *s, struct config *cfg,
 static const struct setting settings[] = {
     /* Scoring */
     DOUBLE("FRUSTRATION_THRESHOLD", threshold, -1.0, 1.0, "-0.3",
-           "the original rule alerts when polarity is below this"),
+           "frustrated when polarity < this (the original rule)"),
     OTHER("FRUSTRATION_DETECTOR", detector, "polarity", parse_detector,
           print_detector, "polarity (the original rule) or model"),
     STR("FRUSTRATION_MODEL", model_path, 0, NULL, parse_model,
-        "weights file of the model; empty: the built-in weights"),
+        "the model's weights file; empty: built in"),
     OTHER("FRUSTRATION_LEVELS", levels,
           "calm::low:3,dissatisfied:-0.1:medium:4,frustrated:-0.3:high:5,"
           "angry:-0.6:blocker:5",
           parse_levels, print_levels,
-          "name:bound:severity:sentiment,... from the lowest level up"),
+          "ordered levels name:bound:severity:sentiment,..."),
     /* HTTP */
     STR("HOST", host, 0, "127.0.0.1", parse_host, "address to listen on"),
     UINT("PORT", port, 0, 65535, "8080", "port to listen on; 0: ephemeral"),
     SIZE("MAX_BODY_BYTES", max_body_bytes, 256, 64ul << 20, "65536",
-         "largest request body, bytes"),
-    INT("MAX_JSON_DEPTH", max_json_depth, 2, 1000, "32",
-        "deepest JSON nesting accepted"),
-    SIZE("MAX_BATCH", max_batch, 1, 100000, "1000",
-         "most messages in one batch request"),
+         "request body limit, bytes"),
+    INT("MAX_JSON_DEPTH", max_json_depth, 2, 1000, "32", "JSON nesting limit"),
+    SIZE("MAX_BATCH", max_batch, 1, 100000, "1000", "messages per batch"),
     UINT("HTTP_THREADS", threads, 1, 256, NULL,
-         "HTTP worker threads; default: the number of cores"),
+         "HTTP thread pool; default: the number of cores"),
     UINT("MAX_CONNECTIONS", max_connections, 1, 100000, "512",
-         "open connections at most"),
+         "connection limit"),
     UINT("MAX_CONNECTIONS_PER_IP", max_per_ip, 1, 100000, "256",
-         "open connections per source address at most"),
+         "connection limit per source address"),
     UINT("IDLE_TIMEOUT", idle_timeout_s, 1, 3600, "30",
          "seconds before an idle connection is closed"),
     UINT("REQUEST_TIMEOUT_MS", request_timeout_ms, 100, 600000, "10000",
-         "milliseconds a request may take"),
+         "total time a request may take to arrive, ms"),
     STR("API_TOKEN", api_token, SECRET, NULL, parse_api_token,
-        "bearer token requests must carry; empty: not required"),
+        "bearer token the API needs; empty: not required"),
     BOOL("METRICS_REQUIRE_TOKEN", metrics_auth, 0, "off",
          "/metrics also needs API_TOKEN"),
     /* Request signatures; empty: that check is off */
     STR("WEBHOOK_SECRET", webhook_secret, SECRET, NULL, NULL,
-        "HMAC key of X-Signature-256 on /webhook"),
+        "key of /webhook's X-Signature-256 (HMAC-SHA256)"),
     STR("DEVREV_WEBHOOK_SECRET", devrev_webhook_secret, SECRET, NULL, NULL,
-        "key of DevRev's event signatures"),
+        "key of DevRev's X-DevRev-Signature on /webhook"),
     STR("SLACK_SIGNING_SECRET", slack_signing_secret, SECRET, NULL, NULL,
-        "Slack's signing secret"),
+        "Slack forms need Slack's v0 signature"),
     UINT("SIGNATURE_MAX_AGE", signature_max_age_s, 1, 86400, "300",
-         "seconds a signed Slack or DevRev timestamp stays valid"),
+         "seconds a Slack or DevRev timestamp may be off"),
     /* Abuse limits */
     UINT("RATE_LIMIT", rate_limit, 0, 1000000, "50",
          "requests per second per source address; 0: off"),
     UINT("RATE_LIMIT_BURST", rate_limit_burst, 1, 1000000, "100",
-         "requests a source may send at once"),
+         "burst of requests per source address"),
     BOOL("RATE_LIMIT_LOOPBACK", rate_limit_loopback, 0, "off",
-         "also limit loopback peers (a local proxy is one source)"),
+         "also limit loopback peers"),
     SIZE("MAX_HEADER_BYTES", max_header_bytes, 1024, 1ul << 20, "8192",
-         "largest request header block, bytes"),
+         "request header limit, bytes"),
     STR("TLS_CERT", tls_cert, 0, NULL, NULL,
-        "PEM certificate file (--tls-cert); empty: plain HTTP"),
+        "PEM certificate: serve HTTPS (--tls-cert)"),
     STR("TLS_KEY", tls_key, 0, NULL, NULL, "PEM key file (--tls-key)"),
     /* DevRev events received on /webhook */
     STR("DEVREV_SELF_ID", devrev_self_id, 0, NULL, NULL,
-        "our own DevRev user, whose events are ignored"),
+        "the service's own DevRev user (its events are ignored)"),
     BOOL("DEVREV_COMMENT_SOURCE", devrev_comment_source, 0, "on",
-         "an alert from a DevRev message comments on its object"),
+         "an alert from a DevRev message comments on its source"),
     BOOL("DEVREV_SOURCE_TICKET", devrev_source_ticket, 0, "off",
          "such an alert also opens an alert ticket"),
     BOOL("DEVREV_UPDATE_SEVERITY", devrev_update_severity, 0, "off",
-         "raise the severity of the customer's ticket"),
+         "set the source ticket's severity to the alert's level"),
     BOOL("DEVREV_UPDATE_SENTIMENT", devrev_update_sentiment, 0, "off",
-         "set the sentiment of the customer's ticket"),
+         "set the source ticket's sentiment to the alert's level"),
     /* Logs */
     BOOL("LOG_MESSAGE_TEXT", log_text, TRUE_FALSE, "false",
-         "log customer text (off: lengths and ids only)"),
+         "include message text in logs"),
     STR("LOG_LEVEL", log_level, 0, "info", parse_log_level,
         "debug, info, warn or error"),
     /* Store and alert policy */
     STR("DATABASE_URL", database_url, NONEMPTY | URL_MASK,
-        "./var/frustration.db", NULL, "SQLite file or database URL"),
+        "./var/frustration.db", NULL, "where alerts and messages are stored"),
     UINT("ALERT_COOLDOWN", alert_cooldown_s, 0, 30ul * 86400, "1800",
-         "seconds during which a customer's alert is not repeated"),
+         "seconds a customer's open alert takes more messages"),
     STR("ALERT_MIN_LEVEL", alert_min_level_name, NONEMPTY, "frustrated",
-        parse_min_level, "lowest level that alerts"),
+        parse_min_level, "the lowest level that opens an alert"),
     UINT("MESSAGE_TEXT_RETENTION_DAYS", text_retention_days, 0, 36500, "0",
-         "days message text is kept; 0: forever"),
+         "forget message text after N days; 0: keep"),
     /* Escalation over each customer's recent scores */
-    BOOL("ESCALATION", escalation, 0, "on", "alert on a worsening streak"),
+    BOOL("ESCALATION", escalation, 0, "on",
+         "raise levels from a customer's recent messages"),
     UINT("ESCALATE_WINDOW", escalate_window_s, 1, 7ul * 86400, "600",
-         "seconds of a customer's history that count"),
+         "how far back the escalation rules look, seconds"),
     /* The store keeps a customer's last 20 scores (STORE_WINDOW_MAX): a
      * count above that could never be reached. */
     UINT("ESCALATE_NEGATIVE_COUNT", escalate_negative_count, 1, 20, "3",
          "negative messages in the window that escalate"),
     UINT("ESCALATE_REPEAT_COUNT", escalate_repeat_count, 1, 20, "3",
-         "repeated messages in the window that escalate"),
+         "messages on one conversation that escalate"),
     DOUBLE("ESCALATE_DROP", escalate_drop, 0.0, 2.0, "0.5",
-           "fall in polarity within the window that escalates"),
+           "fall below the window's mean polarity that escalates"),
     /* DevRev delivery; no token: record-only mode */
     STR("DEVREV_API_TOKEN", devrev_token, SECRET, NULL, NULL,
-        "DevRev API token; empty: alerts are recorded only"),
+        "DevRev API token; empty: record alerts only"),
     STR("DEVREV_API_URL", devrev_url, NONEMPTY, "https://api.devrev.ai",
         parse_devrev_url, "DevRev API base URL"),
     STR("DEVREV_PART_ID", devrev_part_id, 0, NULL, NULL,
@@ -644,11 +644,11 @@ static const struct setting settings[] = {
     STR("DEVREV_API_VERSION", devrev_api_version, NONEMPTY, "2024-01-24",
         parse_api_version, "DevRev API version: YYYY-MM-DD or beta"),
     UINT("OUTBOX_BACKOFF_BASE_MS", outbox_backoff_base_ms, 1, 3600000, "1000",
-         "first retry delay of a failed delivery, ms"),
+         "first retry delay of a delivery, ms"),
     UINT("OUTBOX_BACKOFF_MAX_MS", outbox_backoff_max_ms, 1, 86400000, "300000",
          "longest retry delay, ms"),
     UINT("DEVREV_RETRY_AFTER_MAX", devrev_retry_after_max_s, 1, 86400, "300",
-         "longest pause a 429's Retry-After imposes, seconds"),
+         "longest pause for a 429's Retry-After, seconds"),
 };
 
 #define N_SETTINGS (sizeof settings / sizeof settings[0])
