@@ -28,7 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       (void)config_level_for(&cfg, -0.5);
   } else {
     setenv(name, value, 1);
-    (void)config_from_env(&cfg, err, sizeof err);
+    if (config_from_env(&cfg, err, sizeof err) == ERR_OK)
+      (void)config_level_for(&cfg, cfg.threshold);
     unsetenv(name);
   }
   free(value);

@@ -60,8 +60,9 @@ char *payload_facts(const struct ingest_msg *m)
     if (cut < len) {
       struct buf e;
       buf_init(&e, 0);
-      buf_append(&e, m->text, cut);
-      buf_puts(&e, "\xe2\x80\xa6"); /* U+2026, the text goes on */
+      /* At most STORE_EXCERPT_MAX bytes and an ellipsis. */
+      buf_must_fit(buf_append(&e, m->text, cut));
+      buf_must_fit(buf_puts(&e, "\xe2\x80\xa6")); /* U+2026, the text goes on */
       jsonw_string(&w, buf_ptr(&e));
       buf_cleanup(&e);
     } else {

@@ -120,7 +120,7 @@ static enum err window_push(struct store *st, const struct ingest_msg *m,
 {
   struct buf b;
   buf_init(&b, 0);
-  buf_putc(&b, '[');
+  enum err rc = buf_putc(&b, '[');
   size_t len = old ? strlen(old) : 0;
   if (len > 4 && !strncmp(old, "[[", 2) && !strcmp(old + len - 2, "]]")) {
     /* Entries hold no brackets inside, so "],[" separates them. */
@@ -132,19 +132,22 @@ static enum err window_push(struct store *st, const struct ingest_msg *m,
       body = strstr(body, "],[") + 2;
       count--;
     }
-    buf_append(&b, body, (size_t)(end - body));
-    buf_putc(&b, ',');
+    if (!rc)
+      rc = buf_append(&b, body, (size_t)(end - body));
+    if (!rc)
+      rc = buf_putc(&b, ',');
   }
   char pol[32];
   jsonw_format_double(m->polarity, pol);
   uint32_t conv = conversation_hash(m->conversation_id);
-  if (conv)
-    buf_printf(&b, "[%lld,%s,%lld,%lu]]", (long long)now_ms, pol,
-               (long long)m->level, (unsigned long)conv);
-  else
-    buf_printf(&b, "[%lld,%s,%lld]]", (long long)now_ms, pol,
-               (long long)m->level);
-  enum err rc = store_window_put(st, m->customer_id, buf_ptr(&b), now_ms);
+  if (!rc && conv)
+    rc = buf_printf(&b, "[%lld,%s,%lld,%lu]]", (long long)now_ms, pol,
+                    (long long)m->level, (unsigned long)conv);
+  else if (!rc)
+    rc = buf_printf(&b, "[%lld,%s,%lld]]", (long long)now_ms, pol,
+                    (long long)m->level);
+  if (!rc)
+    rc = store_window_put(st, m->customer_id, buf_ptr(&b), now_ms);
   buf_cleanup(&b);
   return rc;
 }
@@ -240,22 +243,28 @@ static size_t escalate(const struct alert_policy *pol,
 }
 
 /* m's result object with "escalated" spliced in before its closing brace
- * (caller frees), so that a duplicate replays it; NULL when m has no
- * result object. */
-static char *escalated_json(const struct ingest_msg *m,
-                            const struct ingest_result *r)
+ * into *out (caller frees), so that a duplicate replays it; *out NULL when
+ * m has no result object. */
+static enum err escalated_json(const struct ingest_msg *m,
+                               const struct ingest_result *r, char **out)
 {
+  *out = NULL;
   size_t len = m->result_json ? strlen(m->result_json) : 0;
   if (len < 2 || m->result_json[0] != '{' || m->result_json[len - 1] != '}')
-    return NULL;
+    return ERR_OK;
   struct buf b;
   buf_init(&b, 0);
-  buf_append(&b, m->result_json, len - 1);
-  if (len > 2)
-    buf_putc(&b, ',');
-  store_escalation_json(r, &b);
-  buf_putc(&b, '}');
-  return buf_take(&b);
+  enum err rc = buf_append(&b, m->result_json, len - 1);
+  if (!rc && len > 2)
+    rc = buf_putc(&b, ',');
+  if (!rc)
+    rc = store_escalation_json(r, &b);
+  if (!rc)
+    rc = buf_putc(&b, '}');
+  if (!rc)
+    *out = buf_take(&b);
+  buf_cleanup(&b);
+  return rc;
 }
 
 /* Opens a new alert for m; sets *id and key. */
@@ -406,7 +415,9 @@ static enum err ingest_one(struct store *st, const struct ingest_msg *m,
       em.frustrated = true;
       r->level = level;
       snprintf(r->level_name, sizeof r->level_name, "%s", em.level_name);
-      stored_json = escalated_json(m, r);
+      rc = escalated_json(m, r, &stored_json);
+      if (rc)
+        goto out;
     }
   }
   if (em.frustrated && em.level >= pol->min_level) {

@@ -47,6 +47,14 @@ static enum err reserve(struct buf *b, size_t extra)
   return ERR_OK;
 }
 
+void buf_must_fit(enum err rc)
+{
+  if (rc == ERR_OK)
+    return;
+  fprintf(stderr, "fatal: a bounded buffer overflowed: %s\n", err_str(rc));
+  abort();
+}
+
 enum err buf_append(struct buf *b, const void *data, size_t len)
 {
   enum err rc = reserve(b, len);

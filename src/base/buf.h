@@ -3,7 +3,9 @@
  * The contents are always NUL-terminated (the NUL is not counted in len), so
  * buf_ptr can be passed to C string functions when the data has no NUL.
  * A buffer that would grow past its limit refuses the append with
- * ERR_TOO_BIG and keeps what it had. */
+ * ERR_TOO_BIG and keeps what it had. The appenders' results are marked
+ * WARN_UNUSED_RESULT: each call checks, or says why it cannot fail
+ * (buf_must_fit) or why a refusal does not matter (err_ignore). */
 #ifndef BASE_BUF_H
 #define BASE_BUF_H
 
@@ -30,22 +32,30 @@ void buf_cleanup(struct buf *b);
 /* Forgets the contents but keeps the memory for reuse. */
 void buf_reset(struct buf *b);
 
-enum err buf_append(struct buf *b, const void *data, size_t len);
-enum err buf_puts(struct buf *b, const char *s);
-enum err buf_putc(struct buf *b, char c);
-enum err buf_printf(struct buf *b, const char *fmt, ...)
+WARN_UNUSED_RESULT enum err buf_append(struct buf *b, const void *data,
+                                       size_t len);
+WARN_UNUSED_RESULT enum err buf_puts(struct buf *b, const char *s);
+WARN_UNUSED_RESULT enum err buf_putc(struct buf *b, char c);
+WARN_UNUSED_RESULT enum err buf_printf(struct buf *b, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-enum err buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+WARN_UNUSED_RESULT enum err buf_vprintf(struct buf *b, const char *fmt,
+                                        va_list ap);
 
 /* For writers that build a piece in place: room for up to n more bytes at
  * the end, to be kept with buf_grow; NULL (nothing changed) when b would
  * pass its limit. Valid until the next call that changes b. */
-char *buf_room(struct buf *b, size_t n);
+WARN_UNUSED_RESULT char *buf_room(struct buf *b, size_t n);
 /* Keeps the first n bytes written into buf_room's room (n <= its n). */
 void buf_grow(struct buf *b, size_t n);
+
+/* For writers whose output is bounded by construction (every piece cut to
+ * a fixed size, the whole far below the buffer's limit): a refused append
+ * there is a bug, not bad input, so it aborts with a message, as xmalloc
+ * does when memory runs out. Wraps the append: buf_must_fit(buf_puts(...)). */
+void buf_must_fit(enum err rc);
 
 /* Borrowed pointer to the contents ("" when empty); valid until the next
  * call that changes b. */
@@ -53,6 +63,6 @@ const char *buf_ptr(const struct buf *b);
 
 /* Moves the contents to the caller (caller frees; never NULL) and leaves b
  * empty. */
-char *buf_take(struct buf *b);
+WARN_UNUSED_RESULT char *buf_take(struct buf *b);
 
 #endif

@@ -20,6 +20,16 @@
   X(BUSY, "in use by another process")               \
   X(INTERNAL, "internal error")
 
+/* Marks a function whose result must be looked at: the compiler warns when
+ * a call drops it (curl's habit). GCC warns even through a (void) cast, so
+ * a call whose failure really does not matter says why in a comment and
+ * tests the result with an empty branch. */
+#if defined(__GNUC__)
+#define WARN_UNUSED_RESULT __attribute__((warn_unused_result))
+#else
+#define WARN_UNUSED_RESULT
+#endif
+
 enum err {
 #define X(name, msg) ERR_##name,
   ERR_MAP(X)
@@ -31,5 +41,13 @@ const char *err_str(enum err rc);
 
 /* Returns the static name of rc ("OK", "INVALID", ...); never NULL. */
 const char *err_name(enum err rc);
+
+/* Drops a result that may be ignored, as a (void) cast would if GCC
+ * honoured one for WARN_UNUSED_RESULT. The call says why ignoring is
+ * right there. */
+static inline void err_ignore(enum err rc)
+{
+  (void)rc;
+}
 
 #endif

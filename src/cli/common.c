@@ -22,7 +22,9 @@ int cli_check_config(int argc, char **argv)
     printf("usage: frustration-alert check-config\n\n"
            "Reads the configuration from the environment, validates it and\n"
            "prints the effective values (secrets masked). Exits 1 with a\n"
-           "message naming the variable when a value is invalid.\n");
+           "message naming the variable when a value is invalid.\n\n"
+           "Settings (environment variables):\n");
+    config_describe(stdout);
     return 0;
   }
   struct config cfg;

@@ -443,7 +443,10 @@ int cli_eval(int argc, char **argv)
   if (json) {
     jsonw_array_end(&w);
     jsonw_object_end(&w);
-    buf_putc(&out, '\n');
+    if (jsonw_error(&w) || buf_putc(&out, '\n')) {
+      fprintf(stderr, "eval: the report exceeds its size limit\n");
+      status = 1;
+    }
     fwrite(out.data, 1, out.len, stdout);
   }
   if (fflush(stdout) != 0)

@@ -535,8 +535,8 @@ static bool scan_line(const char *s, size_t len, struct scan *sc)
 
 /* Decodes the escapes of a string scan_string accepted (the simple ones,
  * \u of a BMP code point other than U+0000 and surrogates, and surrogate
- * pairs) into out, as cJSON does. */
-static void unescape(const char *s, size_t len, struct buf *out)
+ * pairs) into out, as cJSON does. ERR_TOO_BIG past out's limit. */
+static enum err unescape(const char *s, size_t len, struct buf *out)
 {
   buf_reset(out);
   size_t run = 0;
@@ -545,7 +545,8 @@ static void unescape(const char *s, size_t len, struct buf *out)
     if (!slash)
       break;
     size_t k = (size_t)(slash - s);
-    buf_append(out, s + run, k - run);
+    if (buf_append(out, s + run, k - run))
+      return ERR_TOO_BIG;
     char e = s[k + 1], c = e;
     switch (e) {
     case 'b': c = '\b'; break;
@@ -561,17 +562,19 @@ static void unescape(const char *s, size_t len, struct buf *out)
         v = 0x10000 + ((v - 0xD800) << 10) + (hex4(s + k + 3) - 0xDC00);
         k += 6;
       }
-      buf_append(out, enc, utf8_encode(v, enc));
+      if (buf_append(out, enc, utf8_encode(v, enc)))
+        return ERR_TOO_BIG;
       run = k + 1;
       continue;
     }
     default: break; /* '"', '\\', '/' */
     }
-    buf_putc(out, c);
+    if (buf_putc(out, c))
+      return ERR_TOO_BIG;
     k++;
     run = k + 1;
   }
-  buf_append(out, s + run, len - run);
+  return buf_append(out, s + run, len - run);
 }
 
 /* Recently formatted doubles, direct-mapped by their bits. Scores repeat
@@ -807,8 +810,8 @@ static const char *score_line_cjson(struct scorer *sc, char *line,
       }
     }
     char *json = cJSON_PrintUnformatted(obj);
-    buf_puts(out, json);
-    buf_putc(out, '\n');
+    if (!json || buf_puts(out, json) || buf_putc(out, '\n'))
+      why = "the scored line exceeds the output limit";
     cJSON_free(json);
   }
 out:
@@ -837,7 +840,8 @@ static const char *score_line(struct scorer *s, char *line, size_t len,
   const char *t = sc.text;
   size_t tlen = sc.text_len;
   if (sc.text_escaped) {
-    unescape(sc.text, sc.text_len, &s->text);
+    if (unescape(sc.text, sc.text_len, &s->text))
+      return "text cannot be scored";
     t = s->text.data;
     tlen = s->text.len;
   }

@@ -1,9 +1,18 @@
-/* config: defaults, environment parsing and validation.
+/* config: the settings as one table, read from the environment by one
+ * parser and written back by one printer.
+ *
+ * Each row of `settings` names a variable, the struct config field it fills,
+ * how it is read (a number within bounds, a boolean, a string, or a hook of
+ * its own), its default written as it would be in the environment, whether
+ * it is a secret, and a line of help. The table's order is the order of
+ * check-config's lines and the order in which values are read; checks that
+ * go across settings run after every row.
  *
  * Parsing is strict: a number must be a whole valid number within range, a
  * boolean one of 1/0/true/false/yes/no/on/off. */
 #include "config/config.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -16,62 +25,6 @@
 static void copy(char *dst, size_t cap, const char *src)
 {
   snprintf(dst, cap, "%s", src);
-}
-
-/* Store, alert policy and DevRev delivery (issue 4). */
-static void alerts_defaults(struct config *cfg)
-{
-  copy(cfg->database_url, sizeof cfg->database_url, "./var/frustration.db");
-  cfg->alert_cooldown_s = 1800;
-  copy(cfg->alert_min_level_name, sizeof cfg->alert_min_level_name,
-       "frustrated");
-  cfg->alert_min_level = 2; /* "frustrated" among the default levels */
-  cfg->text_retention_days = 0;
-  cfg->escalation = true;
-  cfg->escalate_window_s = 600;
-  cfg->escalate_negative_count = 3;
-  cfg->escalate_repeat_count = 3;
-  cfg->escalate_drop = 0.5;
-  copy(cfg->devrev_url, sizeof cfg->devrev_url, "https://api.devrev.ai");
-  cfg->devrev_timeout_ms = 10000;
-  copy(cfg->devrev_api_version, sizeof cfg->devrev_api_version, "2024-01-24");
-  cfg->outbox_backoff_base_ms = 1000;
-  cfg->outbox_backoff_max_ms = 300000;
-  cfg->devrev_retry_after_max_s = 300;
-}
-
-void config_defaults(struct config *cfg)
-{
-  memset(cfg, 0, sizeof *cfg);
-  cfg->threshold = -0.3;
-  cfg->detector = CONFIG_DETECTOR_POLARITY;
-  char err[128];
-  /* Default levels of design.md: calm, dissatisfied (< -0.1), frustrated
-   * (< -0.3, the original threshold), angry (< -0.6). */
-  config_parse_levels(cfg,
-                      "calm::low:3,dissatisfied:-0.1:medium:4,"
-                      "frustrated:-0.3:high:5,angry:-0.6:blocker:5",
-                      err, sizeof err);
-  copy(cfg->host, sizeof cfg->host, "127.0.0.1");
-  cfg->port = 8080;
-  cfg->max_body_bytes = 64 * 1024;
-  cfg->max_json_depth = 32;
-  cfg->max_batch = 1000;
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  cfg->threads = n > 0 && n < 64 ? (unsigned)n : 2;
-  cfg->max_connections = 512;
-  cfg->max_per_ip = 256;
-  cfg->idle_timeout_s = 30;
-  cfg->request_timeout_ms = 10000;
-  cfg->log_text = false;
-  cfg->signature_max_age_s = 300;
-  cfg->rate_limit = 50;
-  cfg->rate_limit_burst = 100;
-  cfg->rate_limit_loopback = false;
-  cfg->max_header_bytes = 8 * 1024;
-  cfg->devrev_comment_source = true;
-  copy(cfg->log_level, sizeof cfg->log_level, "info");
-  alerts_defaults(cfg);
 }
 
 static enum err parse_double(const char *name, const char *v, double lo,
@@ -259,97 +212,468 @@ size_t config_level_for(const struct config *cfg, double polarity)
   return level;
 }
 
-/* Copies the string variable `name` into dst when set; ERR_INVALID when it
- * does not fit or (nonempty) is empty. */
+/* How a setting's value is read from the environment and printed. */
+enum kind {
+  KIND_DOUBLE, /* double, strtod within [lo, hi], printed %g */
+  KIND_UINT,   /* unsigned, a whole number within [lo, hi] */
+  KIND_SIZE,   /* size_t, likewise */
+  KIND_INT,    /* int, likewise */
+  KIND_BOOL,   /* bool, 1/0/true/false/yes/no/on/off, printed on/off */
+  KIND_STR,    /* char array, at most its size - 1 bytes */
+  KIND_OTHER,  /* read and printed by the row's own hooks */
+};
+
+#define SECRET 0x1u     /* printed as ******** when set */
+#define NONEMPTY 0x2u   /* a string that may not be "" */
+#define URL_MASK 0x4u   /* printed with the password of a URL masked */
+#define TRUE_FALSE 0x8u /* a boolean printed true/false, not on/off */
+
+struct setting;
+/* Reads v into the row's field; ERR_INVALID with a message naming the
+ * variable. Hooks that extend the kind's reading call read_kind first. */
+typedef enum err (*setting_parse_fn)(const struct setting *s,
+                                     struct config *cfg, const char *v,
+                                     char *err, size_t errlen);
+/* Writes the row's value, without name and newline. */
+typedef void (*setting_print_fn)(const struct setting *s,
+                                 const struct config *cfg, FILE *f);
+
+struct setting {
+  const char *name; /* the environment variable */
+  enum kind kind;
+  size_t off;             /* offsetof the field in struct config */
+  size_t size;            /* sizeof the field (room of a string) */
+  double lo, hi;          /* numbers: the accepted range */
+  unsigned flags;         /* SECRET, NONEMPTY, URL_MASK, TRUE_FALSE */
+  const char *def;        /* default as written in the environment; NULL: zero
+                           * (HTTP_THREADS: set by config_defaults) */
+  setting_parse_fn parse; /* NULL: the kind's reading */
+  setting_print_fn print; /* NULL: the kind's printing */
+  const char *help;
+};
+
+/* The field of a row, typed: a row whose kind does not match its field's
+ * type does not compile. */
+#define FIELD(f, T)                                                            \
+  _Generic(((struct config *)0)->f, T : offsetof(struct config, f))
+#define FSIZE(f) sizeof(((struct config *)0)->f)
+
+#define ROW(name, kind, off, f, lo, hi, flags, def, parse, print, help)        \
+  {                                                                            \
+    name, kind, off, FSIZE(f), lo, hi, flags, def, parse, print, help          \
+  }
+
+/* clang-format off */
+#define DOUBLE(name, f, lo, hi, def, help) \
+  ROW(name, KIND_DOUBLE, FIELD(f, double), f, lo, hi, 0, def, NULL, NULL, help)
+#define UINT(name, f, lo, hi, def, help) \
+  ROW(name, KIND_UINT, FIELD(f, unsigned), f, lo, hi, 0, def, NULL, NULL, help)
+#define SIZE(name, f, lo, hi, def, help) \
+  ROW(name, KIND_SIZE, FIELD(f, size_t), f, lo, hi, 0, def, NULL, NULL, help)
+#define INT(name, f, lo, hi, def, help) \
+  ROW(name, KIND_INT, FIELD(f, int), f, lo, hi, 0, def, NULL, NULL, help)
+#define BOOL(name, f, flags, def, help) \
+  ROW(name, KIND_BOOL, FIELD(f, bool), f, 0, 0, flags, def, NULL, NULL, help)
+#define STR(name, f, flags, def, parse, help) \
+  ROW(name, KIND_STR, FIELD(f, char *), f, 0, 0, flags, def, parse, NULL, help)
+#define OTHER(name, f, def, parse, print, help) \
+  ROW(name, KIND_OTHER, offsetof(struct config, f), f, 0, 0, 0, def, parse, \
+      print, help)
+/* clang-format on */
+
+static void *field(const struct setting *s, struct config *cfg)
+{
+  return (char *)cfg + s->off;
+}
+
+static const void *cfield(const struct setting *s, const struct config *cfg)
+{
+  return (const char *)cfg + s->off;
+}
+
+/* Reads v as the row's kind says. */
+static enum err read_kind(const struct setting *s, struct config *cfg,
+                          const char *v, char *err, size_t errlen)
+{
+  void *p = field(s, cfg);
+  unsigned long n;
+  switch (s->kind) {
+  case KIND_DOUBLE:
+    return parse_double(s->name, v, s->lo, s->hi, p, err, errlen);
+  case KIND_UINT:
+  case KIND_SIZE:
+  case KIND_INT:
+    if (parse_ulong(s->name, v, (unsigned long)s->lo, (unsigned long)s->hi, &n,
+                    err, errlen))
+      return ERR_INVALID;
+    /* The bounds of every row fit its field's type. */
+    if (s->kind == KIND_UINT)
+      *(unsigned *)p = (unsigned)n;
+    else if (s->kind == KIND_SIZE)
+      *(size_t *)p = n;
+    else
+      *(int *)p = (int)n;
+    return ERR_OK;
+  case KIND_BOOL:
+    return parse_bool(s->name, v, p, err, errlen);
+  case KIND_STR:
+    if (strlen(v) >= s->size || ((s->flags & NONEMPTY) && !*v)) {
+      snprintf(err, errlen, "%s: %s", s->name,
+               *v ? "value too long" : "must not be empty");
+      return ERR_INVALID;
+    }
+    copy(p, s->size, v);
+    return ERR_OK;
+  case KIND_OTHER:
+    break;
+  }
+  assert(!"a KIND_OTHER row without a parse hook");
+  return ERR_INTERNAL;
+}
+
+/* Writes url with the password of a "scheme://user:password@host" masked. */
+static void print_masked_url(FILE *f, const char *url)
+{
+  const char *scheme = strstr(url, "://");
+  const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+  const char *slash = scheme ? strchr(scheme + 3, '/') : NULL;
+  const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+  if (at && (!slash || at < slash) && colon && colon < at)
+    fprintf(f, "%.*s:****%s", (int)(colon - url), url, at);
+  else
+    fprintf(f, "%s", url);
+}
+
+static void print_kind(const struct setting *s, const struct config *cfg,
+                       FILE *f)
+{
+  const void *p = cfield(s, cfg);
+  switch (s->kind) {
+  case KIND_DOUBLE:
+    fprintf(f, "%g", *(const double *)p);
+    break;
+  case KIND_UINT:
+    fprintf(f, "%u", *(const unsigned *)p);
+    break;
+  case KIND_SIZE:
+    fprintf(f, "%zu", *(const size_t *)p);
+    break;
+  case KIND_INT:
+    fprintf(f, "%d", *(const int *)p);
+    break;
+  case KIND_BOOL:
+    if (s->flags & TRUE_FALSE)
+      fprintf(f, "%s", *(const bool *)p ? "true" : "false");
+    else
+      fprintf(f, "%s", *(const bool *)p ? "on" : "off");
+    break;
+  case KIND_STR:
+    if (s->flags & SECRET)
+      fprintf(f, "%s", *(const char *)p ? "********" : "");
+    else if (s->flags & URL_MASK)
+      print_masked_url(f, p);
+    else
+      fprintf(f, "%s", (const char *)p);
+    break;
+  case KIND_OTHER:
+    assert(!"a KIND_OTHER row without a print hook");
+    break;
+  }
+}
+
+/* Hooks of the rows that read more than their kind. */
+
+static enum err parse_detector(const struct setting *s, struct config *cfg,
+                               const char *v, char *err, size_t errlen)
+{
+  if (!strcmp(v, "polarity"))
+    cfg->detector = CONFIG_DETECTOR_POLARITY;
+  else if (!strcmp(v, "model"))
+    cfg->detector = CONFIG_DETECTOR_MODEL;
+  else {
+    snprintf(err, errlen, "%s: '%s' is not 'polarity' or 'model'", s->name, v);
+    return ERR_INVALID;
+  }
+  return ERR_OK;
+}
+
+static void print_detector(const struct setting *s, const struct config *cfg,
+                           FILE *f)
+{
+  (void)s;
+  fprintf(f, "%s",
+          cfg->detector == CONFIG_DETECTOR_MODEL ? "model" : "polarity");
+}
+
+static enum err parse_model(const struct setting *s, struct config *cfg,
+                            const char *v, char *err, size_t errlen)
+{
+  if (read_kind(s, cfg, v, err, errlen))
+    return ERR_INVALID;
+  if (*cfg->model_path && access(cfg->model_path, R_OK) != 0) {
+    snprintf(err, errlen, "%s: cannot read '%s'", s->name, cfg->model_path);
+    return ERR_INVALID;
+  }
+  return ERR_OK;
+}
+
+static enum err parse_levels(const struct setting *s, struct config *cfg,
+                             const char *v, char *err, size_t errlen)
+{
+  (void)s;
+  return config_parse_levels(cfg, v, err, errlen);
+}
+
+static void print_levels(const struct setting *s, const struct config *cfg,
+                         FILE *f)
+{
+  (void)s;
+  for (size_t i = 0; i < cfg->n_levels; i++) {
+    const struct config_level *l = &cfg->levels[i];
+    if (i == 0)
+      fprintf(f, "%s::%s:%d", l->name, l->severity, l->sentiment);
+    else
+      fprintf(f, ",%s:%g:%s:%d", l->name, l->below, l->severity, l->sentiment);
+  }
+}
+
+static enum err parse_host(const struct setting *s, struct config *cfg,
+                           const char *v, char *err, size_t errlen)
+{
+  if (!*v || strlen(v) >= sizeof cfg->host) {
+    snprintf(err, errlen, "%s: '%s' is not a host name or address", s->name, v);
+    return ERR_INVALID;
+  }
+  copy(cfg->host, sizeof cfg->host, v);
+  return ERR_OK;
+}
+
+static enum err parse_api_token(const struct setting *s, struct config *cfg,
+                                const char *v, char *err, size_t errlen)
+{
+  if (strlen(v) >= sizeof cfg->api_token || strchr(v, ' ')) {
+    snprintf(err, errlen, "%s: must be at most %zu characters without spaces",
+             s->name, sizeof cfg->api_token - 1);
+    return ERR_INVALID;
+  }
+  copy(cfg->api_token, sizeof cfg->api_token, v);
+  return ERR_OK;
+}
+
+static enum err parse_log_level(const struct setting *s, struct config *cfg,
+                                const char *v, char *err, size_t errlen)
+{
+  if (strcmp(v, "debug") && strcmp(v, "info") && strcmp(v, "warn") &&
+      strcmp(v, "error")) {
+    snprintf(err, errlen, "%s: '%s' is not debug, info, warn or error", s->name,
+             v);
+    return ERR_INVALID;
+  }
+  copy(cfg->log_level, sizeof cfg->log_level, v);
+  return ERR_OK;
+}
+
+/* The level must be one of the levels in force: FRUSTRATION_LEVELS comes
+ * earlier in the table. */
+static enum err parse_min_level(const struct setting *s, struct config *cfg,
+                                const char *v, char *err, size_t errlen)
+{
+  if (read_kind(s, cfg, v, err, errlen))
+    return ERR_INVALID;
+  for (size_t i = 0; i < cfg->n_levels; i++)
+    if (!strcmp(cfg->levels[i].name, cfg->alert_min_level_name)) {
+      cfg->alert_min_level = i;
+      return ERR_OK;
+    }
+  snprintf(err, errlen, "%s: '%s' is not one of the levels", s->name,
+           cfg->alert_min_level_name);
+  return ERR_INVALID;
+}
+
+/* An http:// or https:// URL, kept without trailing slashes (paths are
+ * appended to it). */
+static enum err parse_devrev_url(const struct setting *s, struct config *cfg,
+                                 const char *v, char *err, size_t errlen)
+{
+  if (read_kind(s, cfg, v, err, errlen))
+    return ERR_INVALID;
+  if (strncmp(cfg->devrev_url, "https://", 8) &&
+      strncmp(cfg->devrev_url, "http://", 7)) {
+    snprintf(err, errlen, "%s: '%s' is not an http:// or https:// URL", s->name,
+             cfg->devrev_url);
+    return ERR_INVALID;
+  }
+  size_t len = strlen(cfg->devrev_url);
+  while (len > 8 && cfg->devrev_url[len - 1] == '/')
+    cfg->devrev_url[--len] = '\0';
+  return ERR_OK;
+}
+
 /* A DevRev API version: a date "YYYY-MM-DD", or "beta" (DevRev's two
  * forms; the header's value is sent as it is). */
-static bool api_version_ok(const char *v)
+static enum err parse_api_version(const struct setting *s, struct config *cfg,
+                                  const char *v, char *err, size_t errlen)
 {
-  if (!strcmp(v, "beta"))
-    return true;
   static const char shape[] = "dddd-dd-dd";
-  if (strlen(v) != sizeof shape - 1)
-    return false;
-  for (size_t i = 0; shape[i]; i++)
-    if (shape[i] == 'd' ? !isdigit((unsigned char)v[i]) : v[i] != shape[i])
-      return false;
-  return true;
-}
-
-static enum err parse_str(const char *name, char *dst, size_t cap,
-                          bool nonempty, char *err, size_t errlen)
-{
-  const char *v = getenv(name);
-  if (!v)
-    return ERR_OK;
-  if (strlen(v) >= cap || (nonempty && !*v)) {
-    snprintf(err, errlen, "%s: %s", name,
-             *v ? "value too long" : "must not be empty");
+  if (read_kind(s, cfg, v, err, errlen))
+    return ERR_INVALID;
+  bool ok = !strcmp(v, "beta");
+  if (!ok && strlen(v) == sizeof shape - 1) {
+    ok = true;
+    for (size_t i = 0; shape[i]; i++)
+      if (shape[i] == 'd' ? !isdigit((unsigned char)v[i]) : v[i] != shape[i])
+        ok = false;
+  }
+  if (!ok) {
+    snprintf(err, errlen,
+             "%s: '%s' is not a version date (YYYY-MM-DD) or \"beta\"", s->name,
+             v);
     return ERR_INVALID;
   }
-  copy(dst, cap, v);
   return ERR_OK;
 }
 
-/* Signatures, abuse limits, TLS and DevRev events (issue 5). */
-static enum err security_from_env(struct config *cfg, char *err, size_t errlen)
+/* Every setting, in check-config's order. A new setting is a field in
+ * struct config and one row here. */
+static const struct setting settings[] = {
+    /* Scoring */
+    DOUBLE("FRUSTRATION_THRESHOLD", threshold, -1.0, 1.0, "-0.3",
+           "frustrated when polarity < this (the original rule)"),
+    OTHER("FRUSTRATION_DETECTOR", detector, "polarity", parse_detector,
+          print_detector, "polarity (the original rule) or model"),
+    STR("FRUSTRATION_MODEL", model_path, 0, NULL, parse_model,
+        "the model's weights file; empty: built in"),
+    OTHER("FRUSTRATION_LEVELS", levels,
+          "calm::low:3,dissatisfied:-0.1:medium:4,frustrated:-0.3:high:5,"
+          "angry:-0.6:blocker:5",
+          parse_levels, print_levels,
+          "ordered levels name:bound:severity:sentiment,..."),
+    /* HTTP */
+    STR("HOST", host, 0, "127.0.0.1", parse_host, "address to listen on"),
+    UINT("PORT", port, 0, 65535, "8080", "port to listen on; 0: ephemeral"),
+    SIZE("MAX_BODY_BYTES", max_body_bytes, 256, 64ul << 20, "65536",
+         "request body limit, bytes"),
+    INT("MAX_JSON_DEPTH", max_json_depth, 2, 1000, "32", "JSON nesting limit"),
+    SIZE("MAX_BATCH", max_batch, 1, 100000, "1000", "messages per batch"),
+    UINT("HTTP_THREADS", threads, 1, 256, NULL,
+         "HTTP thread pool; default: the number of cores"),
+    UINT("MAX_CONNECTIONS", max_connections, 1, 100000, "512",
+         "connection limit"),
+    UINT("MAX_CONNECTIONS_PER_IP", max_per_ip, 1, 100000, "256",
+         "connection limit per source address"),
+    UINT("IDLE_TIMEOUT", idle_timeout_s, 1, 3600, "30",
+         "seconds before an idle connection is closed"),
+    UINT("REQUEST_TIMEOUT_MS", request_timeout_ms, 100, 600000, "10000",
+         "total time a request may take to arrive, ms"),
+    STR("API_TOKEN", api_token, SECRET, NULL, parse_api_token,
+        "bearer token the API needs; empty: not required"),
+    BOOL("METRICS_REQUIRE_TOKEN", metrics_auth, 0, "off",
+         "/metrics also needs API_TOKEN"),
+    /* Request signatures; empty: that check is off */
+    STR("WEBHOOK_SECRET", webhook_secret, SECRET, NULL, NULL,
+        "key of /webhook's X-Signature-256 (HMAC-SHA256)"),
+    STR("DEVREV_WEBHOOK_SECRET", devrev_webhook_secret, SECRET, NULL, NULL,
+        "key of DevRev's X-DevRev-Signature on /webhook"),
+    STR("SLACK_SIGNING_SECRET", slack_signing_secret, SECRET, NULL, NULL,
+        "Slack forms need Slack's v0 signature"),
+    UINT("SIGNATURE_MAX_AGE", signature_max_age_s, 1, 86400, "300",
+         "seconds a Slack or DevRev timestamp may be off"),
+    /* Abuse limits */
+    UINT("RATE_LIMIT", rate_limit, 0, 1000000, "50",
+         "requests per second per source address; 0: off"),
+    UINT("RATE_LIMIT_BURST", rate_limit_burst, 1, 1000000, "100",
+         "burst of requests per source address"),
+    BOOL("RATE_LIMIT_LOOPBACK", rate_limit_loopback, 0, "off",
+         "also limit loopback peers"),
+    SIZE("MAX_HEADER_BYTES", max_header_bytes, 1024, 1ul << 20, "8192",
+         "request header limit, bytes"),
+    STR("TLS_CERT", tls_cert, 0, NULL, NULL,
+        "PEM certificate: serve HTTPS (--tls-cert)"),
+    STR("TLS_KEY", tls_key, 0, NULL, NULL, "PEM key file (--tls-key)"),
+    /* DevRev events received on /webhook */
+    STR("DEVREV_SELF_ID", devrev_self_id, 0, NULL, NULL,
+        "the service's own DevRev user (its events are ignored)"),
+    BOOL("DEVREV_COMMENT_SOURCE", devrev_comment_source, 0, "on",
+         "an alert from a DevRev message comments on its source"),
+    BOOL("DEVREV_SOURCE_TICKET", devrev_source_ticket, 0, "off",
+         "such an alert also opens an alert ticket"),
+    BOOL("DEVREV_UPDATE_SEVERITY", devrev_update_severity, 0, "off",
+         "set the source ticket's severity to the alert's level"),
+    BOOL("DEVREV_UPDATE_SENTIMENT", devrev_update_sentiment, 0, "off",
+         "set the source ticket's sentiment to the alert's level"),
+    /* Logs */
+    BOOL("LOG_MESSAGE_TEXT", log_text, TRUE_FALSE, "false",
+         "include message text in logs"),
+    STR("LOG_LEVEL", log_level, 0, "info", parse_log_level,
+        "debug, info, warn or error"),
+    /* Store and alert policy */
+    STR("DATABASE_URL", database_url, NONEMPTY | URL_MASK,
+        "./var/frustration.db", NULL, "where alerts and messages are stored"),
+    UINT("ALERT_COOLDOWN", alert_cooldown_s, 0, 30ul * 86400, "1800",
+         "seconds a customer's open alert takes more messages"),
+    STR("ALERT_MIN_LEVEL", alert_min_level_name, NONEMPTY, "frustrated",
+        parse_min_level, "the lowest level that opens an alert"),
+    UINT("MESSAGE_TEXT_RETENTION_DAYS", text_retention_days, 0, 36500, "0",
+         "forget message text after N days; 0: keep"),
+    /* Escalation over each customer's recent scores */
+    BOOL("ESCALATION", escalation, 0, "on",
+         "raise levels from a customer's recent messages"),
+    UINT("ESCALATE_WINDOW", escalate_window_s, 1, 7ul * 86400, "600",
+         "how far back the escalation rules look, seconds"),
+    /* The store keeps a customer's last 20 scores (STORE_WINDOW_MAX): a
+     * count above that could never be reached. */
+    UINT("ESCALATE_NEGATIVE_COUNT", escalate_negative_count, 1, 20, "3",
+         "negative messages in the window that escalate"),
+    UINT("ESCALATE_REPEAT_COUNT", escalate_repeat_count, 1, 20, "3",
+         "messages on one conversation that escalate"),
+    DOUBLE("ESCALATE_DROP", escalate_drop, 0.0, 2.0, "0.5",
+           "fall below the window's mean polarity that escalates"),
+    /* DevRev delivery; no token: record-only mode */
+    STR("DEVREV_API_TOKEN", devrev_token, SECRET, NULL, NULL,
+        "DevRev API token; empty: record alerts only"),
+    STR("DEVREV_API_URL", devrev_url, NONEMPTY, "https://api.devrev.ai",
+        parse_devrev_url, "DevRev API base URL"),
+    STR("DEVREV_PART_ID", devrev_part_id, 0, NULL, NULL,
+        "part of alert tickets (e.g. PROD-1); needed with a token"),
+    STR("DEVREV_OWNER_ID", devrev_owner_id, 0, NULL, NULL,
+        "owner of alert tickets (e.g. DEVU-1); needed with a token"),
+    STR("DEVREV_TAG_ID", devrev_tag_id, 0, NULL, NULL,
+        "tag put on alert tickets; optional"),
+    UINT("DEVREV_TIMEOUT_MS", devrev_timeout_ms, 100, 600000, "10000",
+         "milliseconds a DevRev call may take"),
+    STR("DEVREV_API_VERSION", devrev_api_version, NONEMPTY, "2024-01-24",
+        parse_api_version, "DevRev API version: YYYY-MM-DD or beta"),
+    UINT("OUTBOX_BACKOFF_BASE_MS", outbox_backoff_base_ms, 1, 3600000, "1000",
+         "first retry delay of a delivery, ms"),
+    UINT("OUTBOX_BACKOFF_MAX_MS", outbox_backoff_max_ms, 1, 86400000, "300000",
+         "longest retry delay, ms"),
+    UINT("DEVREV_RETRY_AFTER_MAX", devrev_retry_after_max_s, 1, 86400, "300",
+         "longest pause for a 429's Retry-After, seconds"),
+};
+
+#define N_SETTINGS (sizeof settings / sizeof settings[0])
+
+static enum err read_setting(const struct setting *s, struct config *cfg,
+                             const char *v, char *err, size_t errlen)
 {
-  const char *v;
-  unsigned long n;
-  if (parse_str("WEBHOOK_SECRET", cfg->webhook_secret,
-                sizeof cfg->webhook_secret, false, err, errlen) ||
-      parse_str("DEVREV_WEBHOOK_SECRET", cfg->devrev_webhook_secret,
-                sizeof cfg->devrev_webhook_secret, false, err, errlen) ||
-      parse_str("SLACK_SIGNING_SECRET", cfg->slack_signing_secret,
-                sizeof cfg->slack_signing_secret, false, err, errlen) ||
-      parse_str("TLS_CERT", cfg->tls_cert, sizeof cfg->tls_cert, false, err,
-                errlen) ||
-      parse_str("TLS_KEY", cfg->tls_key, sizeof cfg->tls_key, false, err,
-                errlen) ||
-      parse_str("DEVREV_SELF_ID", cfg->devrev_self_id,
-                sizeof cfg->devrev_self_id, false, err, errlen))
-    return ERR_INVALID;
-  if ((v = getenv("SIGNATURE_MAX_AGE"))) {
-    if (parse_ulong("SIGNATURE_MAX_AGE", v, 1, 86400, &n, err, errlen))
-      return ERR_INVALID;
-    cfg->signature_max_age_s = (unsigned)n;
+  return s->parse ? s->parse(s, cfg, v, err, errlen)
+                  : read_kind(s, cfg, v, err, errlen);
+}
+
+void config_defaults(struct config *cfg)
+{
+  memset(cfg, 0, sizeof *cfg);
+  for (size_t i = 0; i < N_SETTINGS; i++) {
+    if (!settings[i].def)
+      continue;
+    char err[256];
+    enum err rc =
+        read_setting(&settings[i], cfg, settings[i].def, err, sizeof err);
+    assert(rc == ERR_OK && "every default passes its own row's checks");
+    (void)rc;
   }
-  if ((v = getenv("RATE_LIMIT"))) {
-    if (parse_ulong("RATE_LIMIT", v, 0, 1000000, &n, err, errlen))
-      return ERR_INVALID;
-    cfg->rate_limit = (unsigned)n;
-  }
-  if ((v = getenv("RATE_LIMIT_BURST"))) {
-    if (parse_ulong("RATE_LIMIT_BURST", v, 1, 1000000, &n, err, errlen))
-      return ERR_INVALID;
-    cfg->rate_limit_burst = (unsigned)n;
-  }
-  if ((v = getenv("RATE_LIMIT_LOOPBACK")) &&
-      parse_bool("RATE_LIMIT_LOOPBACK", v, &cfg->rate_limit_loopback, err,
-                 errlen))
-    return ERR_INVALID;
-  if ((v = getenv("MAX_HEADER_BYTES"))) {
-    if (parse_ulong("MAX_HEADER_BYTES", v, 1024, 1ul << 20, &n, err, errlen))
-      return ERR_INVALID;
-    cfg->max_header_bytes = n;
-  }
-  if ((v = getenv("DEVREV_COMMENT_SOURCE")) &&
-      parse_bool("DEVREV_COMMENT_SOURCE", v, &cfg->devrev_comment_source, err,
-                 errlen))
-    return ERR_INVALID;
-  if ((v = getenv("DEVREV_SOURCE_TICKET")) &&
-      parse_bool("DEVREV_SOURCE_TICKET", v, &cfg->devrev_source_ticket, err,
-                 errlen))
-    return ERR_INVALID;
-  if ((v = getenv("DEVREV_UPDATE_SEVERITY")) &&
-      parse_bool("DEVREV_UPDATE_SEVERITY", v, &cfg->devrev_update_severity, err,
-                 errlen))
-    return ERR_INVALID;
-  if ((v = getenv("DEVREV_UPDATE_SENTIMENT")) &&
-      parse_bool("DEVREV_UPDATE_SENTIMENT", v, &cfg->devrev_update_sentiment,
-                 err, errlen))
-    return ERR_INVALID;
-  return ERR_OK;
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  cfg->threads = n > 0 && n < 64 ? (unsigned)n : 2;
 }
 
 /* Checks that go across settings; run once everything is read. */
@@ -383,24 +707,10 @@ enum err config_check(const struct config *cfg, char *err, size_t errlen)
   return security_check(cfg, err, errlen);
 }
 
-static enum err alerts_from_env(struct config *cfg, char *err, size_t errlen)
+/* Checks of the alert policy and DevRev delivery across settings. */
+static enum err alerts_check(struct config *cfg, char *err, size_t errlen)
 {
-  const char *v;
-  unsigned long n;
-  if (parse_str("DATABASE_URL", cfg->database_url, sizeof cfg->database_url,
-                true, err, errlen))
-    return ERR_INVALID;
-  if ((v = getenv("ALERT_COOLDOWN"))) {
-    if (parse_ulong("ALERT_COOLDOWN", v, 0, 30ul * 86400, &n, err, errlen))
-      return ERR_INVALID;
-    cfg->alert_cooldown_s = (unsigned)n;
-  }
-  bool min_set = getenv("ALERT_MIN_LEVEL") != NULL;
-  if (parse_str("ALERT_MIN_LEVEL", cfg->alert_min_level_name,
-                sizeof cfg->alert_min_level_name, true, err, errlen))
-    return ERR_INVALID;
-  /* Resolved against the levels in force (FRUSTRATION_LEVELS is read
-   * first). Custom levels without "frustrated" and no ALERT_MIN_LEVEL: the
+  /* ALERT_MIN_LEVEL unset and custom levels without its default: the
    * detector alone decides (index 0). */
   cfg->alert_min_level = 0;
   bool found = false;
@@ -409,74 +719,9 @@ static enum err alerts_from_env(struct config *cfg, char *err, size_t errlen)
       cfg->alert_min_level = i;
       found = true;
     }
-  if (!found && min_set) {
-    snprintf(err, errlen, "ALERT_MIN_LEVEL: '%s' is not one of the levels",
-             cfg->alert_min_level_name);
-    return ERR_INVALID;
-  }
   if (!found)
     copy(cfg->alert_min_level_name, sizeof cfg->alert_min_level_name,
          cfg->levels[0].name);
-  if ((v = getenv("MESSAGE_TEXT_RETENTION_DAYS"))) {
-    if (parse_ulong("MESSAGE_TEXT_RETENTION_DAYS", v, 0, 36500, &n, err,
-                    errlen))
-      return ERR_INVALID;
-    cfg->text_retention_days = (unsigned)n;
-  }
-  if ((v = getenv("ESCALATION")) &&
-      parse_bool("ESCALATION", v, &cfg->escalation, err, errlen))
-    return ERR_INVALID;
-  if ((v = getenv("ESCALATE_WINDOW"))) {
-    if (parse_ulong("ESCALATE_WINDOW", v, 1, 7ul * 86400, &n, err, errlen))
-      return ERR_INVALID;
-    cfg->escalate_window_s = (unsigned)n;
-  }
-  /* The store keeps a customer's last 20 scores (STORE_WINDOW_MAX): a
-   * count above that could never be reached. */
-  if ((v = getenv("ESCALATE_NEGATIVE_COUNT"))) {
-    if (parse_ulong("ESCALATE_NEGATIVE_COUNT", v, 1, 20, &n, err, errlen))
-      return ERR_INVALID;
-    cfg->escalate_negative_count = (unsigned)n;
-  }
-  if ((v = getenv("ESCALATE_REPEAT_COUNT"))) {
-    if (parse_ulong("ESCALATE_REPEAT_COUNT", v, 1, 20, &n, err, errlen))
-      return ERR_INVALID;
-    cfg->escalate_repeat_count = (unsigned)n;
-  }
-  if ((v = getenv("ESCALATE_DROP")) &&
-      parse_double("ESCALATE_DROP", v, 0.0, 2.0, &cfg->escalate_drop, err,
-                   errlen))
-    return ERR_INVALID;
-  if (parse_str("DEVREV_API_TOKEN", cfg->devrev_token, sizeof cfg->devrev_token,
-                false, err, errlen) ||
-      parse_str("DEVREV_API_URL", cfg->devrev_url, sizeof cfg->devrev_url, true,
-                err, errlen) ||
-      parse_str("DEVREV_PART_ID", cfg->devrev_part_id,
-                sizeof cfg->devrev_part_id, false, err, errlen) ||
-      parse_str("DEVREV_OWNER_ID", cfg->devrev_owner_id,
-                sizeof cfg->devrev_owner_id, false, err, errlen) ||
-      parse_str("DEVREV_TAG_ID", cfg->devrev_tag_id, sizeof cfg->devrev_tag_id,
-                false, err, errlen) ||
-      parse_str("DEVREV_API_VERSION", cfg->devrev_api_version,
-                sizeof cfg->devrev_api_version, true, err, errlen))
-    return ERR_INVALID;
-  if (!api_version_ok(cfg->devrev_api_version)) {
-    snprintf(err, errlen,
-             "DEVREV_API_VERSION: '%s' is not a version date (YYYY-MM-DD) "
-             "or \"beta\"",
-             cfg->devrev_api_version);
-    return ERR_INVALID;
-  }
-  if (strncmp(cfg->devrev_url, "https://", 8) &&
-      strncmp(cfg->devrev_url, "http://", 7)) {
-    snprintf(err, errlen,
-             "DEVREV_API_URL: '%s' is not an http:// or https:// URL",
-             cfg->devrev_url);
-    return ERR_INVALID;
-  }
-  size_t len = strlen(cfg->devrev_url);
-  while (len > 8 && cfg->devrev_url[len - 1] == '/')
-    cfg->devrev_url[--len] = '\0';
   if (*cfg->devrev_token && (!*cfg->devrev_part_id || !*cfg->devrev_owner_id)) {
     snprintf(err, errlen,
              "DEVREV_API_TOKEN is set but %s%s%s %s not: a DevRev ticket "
@@ -488,26 +733,6 @@ static enum err alerts_from_env(struct config *cfg, char *err, size_t errlen)
              !*cfg->devrev_part_id && !*cfg->devrev_owner_id ? "are" : "is");
     return ERR_INVALID;
   }
-  if ((v = getenv("DEVREV_TIMEOUT_MS"))) {
-    if (parse_ulong("DEVREV_TIMEOUT_MS", v, 100, 600000, &n, err, errlen))
-      return ERR_INVALID;
-    cfg->devrev_timeout_ms = (unsigned)n;
-  }
-  if ((v = getenv("OUTBOX_BACKOFF_BASE_MS"))) {
-    if (parse_ulong("OUTBOX_BACKOFF_BASE_MS", v, 1, 3600000, &n, err, errlen))
-      return ERR_INVALID;
-    cfg->outbox_backoff_base_ms = (unsigned)n;
-  }
-  if ((v = getenv("OUTBOX_BACKOFF_MAX_MS"))) {
-    if (parse_ulong("OUTBOX_BACKOFF_MAX_MS", v, 1, 86400000, &n, err, errlen))
-      return ERR_INVALID;
-    cfg->outbox_backoff_max_ms = (unsigned)n;
-  }
-  if ((v = getenv("DEVREV_RETRY_AFTER_MAX"))) {
-    if (parse_ulong("DEVREV_RETRY_AFTER_MAX", v, 1, 86400, &n, err, errlen))
-      return ERR_INVALID;
-    cfg->devrev_retry_after_max_s = (unsigned)n;
-  }
   if (cfg->outbox_backoff_max_ms < cfg->outbox_backoff_base_ms) {
     snprintf(err, errlen,
              "OUTBOX_BACKOFF_MAX_MS (%u) is below OUTBOX_BACKOFF_BASE_MS (%u)",
@@ -517,151 +742,14 @@ static enum err alerts_from_env(struct config *cfg, char *err, size_t errlen)
   return ERR_OK;
 }
 
-/* Writes url with the password of a "scheme://user:password@host" masked. */
-static void print_masked_url(FILE *f, const char *url)
-{
-  const char *scheme = strstr(url, "://");
-  const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-  const char *slash = scheme ? strchr(scheme + 3, '/') : NULL;
-  const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
-  if (at && (!slash || at < slash) && colon && colon < at)
-    fprintf(f, "%.*s:****%s", (int)(colon - url), url, at);
-  else
-    fprintf(f, "%s", url);
-}
-
-static void alerts_print(const struct config *cfg, FILE *f)
-{
-  fprintf(f, "DATABASE_URL=");
-  print_masked_url(f, cfg->database_url);
-  fprintf(f, "\nALERT_COOLDOWN=%u\nALERT_MIN_LEVEL=%s\n", cfg->alert_cooldown_s,
-          cfg->alert_min_level_name);
-  fprintf(f, "MESSAGE_TEXT_RETENTION_DAYS=%u\n", cfg->text_retention_days);
-  fprintf(f, "ESCALATION=%s\nESCALATE_WINDOW=%u\n",
-          cfg->escalation ? "on" : "off", cfg->escalate_window_s);
-  fprintf(f, "ESCALATE_NEGATIVE_COUNT=%u\nESCALATE_REPEAT_COUNT=%u\n",
-          cfg->escalate_negative_count, cfg->escalate_repeat_count);
-  fprintf(f, "ESCALATE_DROP=%g\n", cfg->escalate_drop);
-  fprintf(f, "DEVREV_API_TOKEN=%s\n", *cfg->devrev_token ? "********" : "");
-  fprintf(f, "DEVREV_API_URL=%s\nDEVREV_PART_ID=%s\nDEVREV_OWNER_ID=%s\n",
-          cfg->devrev_url, cfg->devrev_part_id, cfg->devrev_owner_id);
-  fprintf(f, "DEVREV_TAG_ID=%s\nDEVREV_TIMEOUT_MS=%u\n", cfg->devrev_tag_id,
-          cfg->devrev_timeout_ms);
-  fprintf(f, "DEVREV_API_VERSION=%s\n", cfg->devrev_api_version);
-  fprintf(f, "OUTBOX_BACKOFF_BASE_MS=%u\nOUTBOX_BACKOFF_MAX_MS=%u\n",
-          cfg->outbox_backoff_base_ms, cfg->outbox_backoff_max_ms);
-  fprintf(f, "DEVREV_RETRY_AFTER_MAX=%u\n", cfg->devrev_retry_after_max_s);
-}
-
 enum err config_from_env(struct config *cfg, char *err, size_t errlen)
 {
-  const char *v;
-  unsigned long n;
-  if ((v = getenv("FRUSTRATION_THRESHOLD")) &&
-      parse_double("FRUSTRATION_THRESHOLD", v, -1.0, 1.0, &cfg->threshold, err,
-                   errlen))
-    return ERR_INVALID;
-  if ((v = getenv("FRUSTRATION_DETECTOR"))) {
-    if (!strcmp(v, "polarity"))
-      cfg->detector = CONFIG_DETECTOR_POLARITY;
-    else if (!strcmp(v, "model"))
-      cfg->detector = CONFIG_DETECTOR_MODEL;
-    else {
-      snprintf(err, errlen,
-               "FRUSTRATION_DETECTOR: '%s' is not 'polarity' or 'model'", v);
+  for (size_t i = 0; i < N_SETTINGS; i++) {
+    const char *v = getenv(settings[i].name);
+    if (v && read_setting(&settings[i], cfg, v, err, errlen))
       return ERR_INVALID;
-    }
   }
-  if (parse_str("FRUSTRATION_MODEL", cfg->model_path, sizeof cfg->model_path,
-                false, err, errlen))
-    return ERR_INVALID;
-  if (*cfg->model_path && access(cfg->model_path, R_OK) != 0) {
-    snprintf(err, errlen, "FRUSTRATION_MODEL: cannot read '%s'",
-             cfg->model_path);
-    return ERR_INVALID;
-  }
-  if ((v = getenv("FRUSTRATION_LEVELS")) &&
-      config_parse_levels(cfg, v, err, errlen))
-    return ERR_INVALID;
-  if ((v = getenv("HOST"))) {
-    if (!*v || strlen(v) >= sizeof cfg->host) {
-      snprintf(err, errlen, "HOST: '%s' is not a host name or address", v);
-      return ERR_INVALID;
-    }
-    copy(cfg->host, sizeof cfg->host, v);
-  }
-  if ((v = getenv("PORT"))) {
-    if (parse_ulong("PORT", v, 0, 65535, &n, err, errlen))
-      return ERR_INVALID;
-    cfg->port = (unsigned)n;
-  }
-  if ((v = getenv("MAX_BODY_BYTES"))) {
-    if (parse_ulong("MAX_BODY_BYTES", v, 256, 64ul << 20, &n, err, errlen))
-      return ERR_INVALID;
-    cfg->max_body_bytes = n;
-  }
-  if ((v = getenv("MAX_JSON_DEPTH"))) {
-    if (parse_ulong("MAX_JSON_DEPTH", v, 2, 1000, &n, err, errlen))
-      return ERR_INVALID;
-    cfg->max_json_depth = (int)n;
-  }
-  if ((v = getenv("MAX_BATCH"))) {
-    if (parse_ulong("MAX_BATCH", v, 1, 100000, &n, err, errlen))
-      return ERR_INVALID;
-    cfg->max_batch = n;
-  }
-  if ((v = getenv("HTTP_THREADS"))) {
-    if (parse_ulong("HTTP_THREADS", v, 1, 256, &n, err, errlen))
-      return ERR_INVALID;
-    cfg->threads = (unsigned)n;
-  }
-  if ((v = getenv("MAX_CONNECTIONS"))) {
-    if (parse_ulong("MAX_CONNECTIONS", v, 1, 100000, &n, err, errlen))
-      return ERR_INVALID;
-    cfg->max_connections = (unsigned)n;
-  }
-  if ((v = getenv("MAX_CONNECTIONS_PER_IP"))) {
-    if (parse_ulong("MAX_CONNECTIONS_PER_IP", v, 1, 100000, &n, err, errlen))
-      return ERR_INVALID;
-    cfg->max_per_ip = (unsigned)n;
-  }
-  if ((v = getenv("IDLE_TIMEOUT"))) {
-    if (parse_ulong("IDLE_TIMEOUT", v, 1, 3600, &n, err, errlen))
-      return ERR_INVALID;
-    cfg->idle_timeout_s = (unsigned)n;
-  }
-  if ((v = getenv("REQUEST_TIMEOUT_MS"))) {
-    if (parse_ulong("REQUEST_TIMEOUT_MS", v, 100, 600000, &n, err, errlen))
-      return ERR_INVALID;
-    cfg->request_timeout_ms = (unsigned)n;
-  }
-  if ((v = getenv("API_TOKEN"))) {
-    if (strlen(v) >= sizeof cfg->api_token || strchr(v, ' ')) {
-      snprintf(err, errlen,
-               "API_TOKEN: must be at most %zu characters without spaces",
-               sizeof cfg->api_token - 1);
-      return ERR_INVALID;
-    }
-    copy(cfg->api_token, sizeof cfg->api_token, v);
-  }
-  if ((v = getenv("METRICS_REQUIRE_TOKEN")) &&
-      parse_bool("METRICS_REQUIRE_TOKEN", v, &cfg->metrics_auth, err, errlen))
-    return ERR_INVALID;
-  if (security_from_env(cfg, err, errlen))
-    return ERR_INVALID;
-  if ((v = getenv("LOG_MESSAGE_TEXT")) &&
-      parse_bool("LOG_MESSAGE_TEXT", v, &cfg->log_text, err, errlen))
-    return ERR_INVALID;
-  if ((v = getenv("LOG_LEVEL"))) {
-    if (strcmp(v, "debug") && strcmp(v, "info") && strcmp(v, "warn") &&
-        strcmp(v, "error")) {
-      snprintf(err, errlen, "LOG_LEVEL: '%s' is not debug, info, warn or error",
-               v);
-      return ERR_INVALID;
-    }
-    copy(cfg->log_level, sizeof cfg->log_level, v);
-  }
-  if (alerts_from_env(cfg, err, errlen))
+  if (alerts_check(cfg, err, errlen))
     return ERR_INVALID;
   return security_check(cfg, err, errlen);
 }
@@ -669,47 +757,23 @@ enum err config_from_env(struct config *cfg, char *err, size_t errlen)
 void config_print(const struct config *cfg, void *file)
 {
   FILE *f = file;
-  fprintf(f, "FRUSTRATION_THRESHOLD=%g\n", cfg->threshold);
-  fprintf(f, "FRUSTRATION_DETECTOR=%s\n",
-          cfg->detector == CONFIG_DETECTOR_MODEL ? "model" : "polarity");
-  fprintf(f, "FRUSTRATION_MODEL=%s\n", cfg->model_path);
-  fprintf(f, "FRUSTRATION_LEVELS=");
-  for (size_t i = 0; i < cfg->n_levels; i++) {
-    const struct config_level *l = &cfg->levels[i];
-    if (i == 0)
-      fprintf(f, "%s::%s:%d", l->name, l->severity, l->sentiment);
+  for (size_t i = 0; i < N_SETTINGS; i++) {
+    const struct setting *s = &settings[i];
+    fprintf(f, "%s=", s->name);
+    if (s->print)
+      s->print(s, cfg, f);
     else
-      fprintf(f, ",%s:%g:%s:%d", l->name, l->below, l->severity, l->sentiment);
+      print_kind(s, cfg, f);
+    fputc('\n', f);
   }
-  fprintf(f, "\n");
-  fprintf(f, "HOST=%s\nPORT=%u\n", cfg->host, cfg->port);
-  fprintf(f, "MAX_BODY_BYTES=%zu\nMAX_JSON_DEPTH=%d\nMAX_BATCH=%zu\n",
-          cfg->max_body_bytes, cfg->max_json_depth, cfg->max_batch);
-  fprintf(f, "HTTP_THREADS=%u\nMAX_CONNECTIONS=%u\nMAX_CONNECTIONS_PER_IP=%u\n",
-          cfg->threads, cfg->max_connections, cfg->max_per_ip);
-  fprintf(f, "IDLE_TIMEOUT=%u\nREQUEST_TIMEOUT_MS=%u\n", cfg->idle_timeout_s,
-          cfg->request_timeout_ms);
-  fprintf(f, "API_TOKEN=%s\n", cfg->api_token[0] ? "********" : "");
-  fprintf(f, "METRICS_REQUIRE_TOKEN=%s\n", cfg->metrics_auth ? "on" : "off");
-  fprintf(f, "WEBHOOK_SECRET=%s\n", *cfg->webhook_secret ? "********" : "");
-  fprintf(f, "DEVREV_WEBHOOK_SECRET=%s\n",
-          *cfg->devrev_webhook_secret ? "********" : "");
-  fprintf(f, "SLACK_SIGNING_SECRET=%s\n",
-          *cfg->slack_signing_secret ? "********" : "");
-  fprintf(f, "SIGNATURE_MAX_AGE=%u\n", cfg->signature_max_age_s);
-  fprintf(f, "RATE_LIMIT=%u\nRATE_LIMIT_BURST=%u\nRATE_LIMIT_LOOPBACK=%s\n",
-          cfg->rate_limit, cfg->rate_limit_burst,
-          cfg->rate_limit_loopback ? "on" : "off");
-  fprintf(f, "MAX_HEADER_BYTES=%zu\nTLS_CERT=%s\nTLS_KEY=%s\n",
-          cfg->max_header_bytes, cfg->tls_cert, cfg->tls_key);
-  fprintf(f, "DEVREV_SELF_ID=%s\nDEVREV_COMMENT_SOURCE=%s\n",
-          cfg->devrev_self_id, cfg->devrev_comment_source ? "on" : "off");
-  fprintf(f, "DEVREV_SOURCE_TICKET=%s\nDEVREV_UPDATE_SEVERITY=%s\n",
-          cfg->devrev_source_ticket ? "on" : "off",
-          cfg->devrev_update_severity ? "on" : "off");
-  fprintf(f, "DEVREV_UPDATE_SENTIMENT=%s\n",
-          cfg->devrev_update_sentiment ? "on" : "off");
-  fprintf(f, "LOG_MESSAGE_TEXT=%s\nLOG_LEVEL=%s\n",
-          cfg->log_text ? "true" : "false", cfg->log_level);
-  alerts_print(cfg, f);
+}
+
+void config_describe(void *file)
+{
+  FILE *f = file;
+  for (size_t i = 0; i < N_SETTINGS; i++) {
+    const struct setting *s = &settings[i];
+    fprintf(f, "  %-28s %s%s\n", s->name, s->help,
+            (s->flags & SECRET) ? " (secret)" : "");
+  }
 }

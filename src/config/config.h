@@ -116,18 +116,21 @@ void config_defaults(struct config *cfg);
 /* Reads every known variable from the environment on top of the current
  * values. On an invalid value returns ERR_INVALID and writes a message
  * naming the variable into err (errlen bytes). */
-enum err config_from_env(struct config *cfg, char *err, size_t errlen);
+WARN_UNUSED_RESULT enum err config_from_env(struct config *cfg, char *err,
+                                            size_t errlen);
 
 /* Parses a FRUSTRATION_LEVELS value, "name:bound:severity:sentiment,..."
  * from the lowest level up; the first level has no bound ("calm::low:3").
  * Bounds must decrease. ERR_INVALID with a message on bad input. */
-enum err config_parse_levels(struct config *cfg, const char *spec, char *err,
-                             size_t errlen);
+WARN_UNUSED_RESULT enum err config_parse_levels(struct config *cfg,
+                                                const char *spec, char *err,
+                                                size_t errlen);
 
 /* Applies a --listen value, "HOST:PORT", "[IPV6]:PORT" or ":PORT" (keeps
  * the host), to cfg->host and cfg->port. ERR_INVALID with a message. */
-enum err config_parse_listen(struct config *cfg, const char *spec, char *err,
-                             size_t errlen);
+WARN_UNUSED_RESULT enum err config_parse_listen(struct config *cfg,
+                                                const char *spec, char *err,
+                                                size_t errlen);
 
 /* True when some request authentication is configured (API_TOKEN or a
  * signature secret): the server may then listen beyond loopback. */
@@ -135,12 +138,16 @@ bool config_has_auth(const struct config *cfg);
 
 /* Re-checks the settings that go together (TLS_CERT with TLS_KEY,
  * METRICS_REQUIRE_TOKEN with API_TOKEN) after flags changed them. */
-enum err config_check(const struct config *cfg, char *err, size_t errlen);
+WARN_UNUSED_RESULT enum err config_check(const struct config *cfg, char *err,
+                                         size_t errlen);
 
 /* Index into cfg->levels of the level for polarity p. */
 size_t config_level_for(const struct config *cfg, double polarity);
 
 /* Writes the effective configuration as KEY=value lines, secrets masked. */
 void config_print(const struct config *cfg, void *file /* FILE * */);
+
+/* Writes one line per setting: the variable and what it sets. */
+void config_describe(void *file /* FILE * */);
 
 #endif

@@ -32,20 +32,24 @@
 
 /* ---- Text helpers ----------------------------------------------------- */
 
+/* Every piece of a title or body is a literal or cut to a fixed size here
+ * (put_cut), so the texts stay far below a buffer's limit: their appends
+ * are wrapped in buf_must_fit. */
+
 /* Appends at most max bytes of s, cut on a UTF-8 boundary, with an
  * ellipsis when cut. */
 static void put_cut(struct buf *b, const char *s, size_t max)
 {
   size_t len = strlen(s);
   if (len <= max) {
-    buf_append(b, s, len);
+    buf_must_fit(buf_append(b, s, len));
     return;
   }
   size_t n = max;
   while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
     n--;
-  buf_append(b, s, n);
-  buf_puts(b, "\xe2\x80\xa6");
+  buf_must_fit(buf_append(b, s, n));
+  buf_must_fit(buf_puts(b, "\xe2\x80\xa6"));
 }
 
 static bool given(const char *s)
@@ -76,7 +80,7 @@ static size_t longest_backticks(const char *s, size_t len)
 static void put_backticks(struct buf *b, size_t n)
 {
   while (n--)
-    buf_putc(b, '`');
+    buf_must_fit(buf_putc(b, '`'));
 }
 
 /* s (at most max bytes, cut like put_cut) as an inline code span on one
@@ -97,10 +101,10 @@ static void put_code_span(struct buf *b, const char *s, size_t max)
                        p[t.len - 1] == ' ');
   put_backticks(b, fence);
   if (pad)
-    buf_putc(b, ' ');
-  buf_append(b, p, t.len);
+    buf_must_fit(buf_putc(b, ' '));
+  buf_must_fit(buf_append(b, p, t.len));
   if (pad)
-    buf_putc(b, ' ');
+    buf_must_fit(buf_putc(b, ' '));
   put_backticks(b, fence);
   buf_cleanup(&t);
 }
@@ -116,12 +120,12 @@ static void put_code_block(struct buf *b, const char *s, size_t max)
   if (fence < 3)
     fence = 3;
   put_backticks(b, fence);
-  buf_putc(b, '\n');
-  buf_append(b, buf_ptr(&t), t.len);
+  buf_must_fit(buf_putc(b, '\n'));
+  buf_must_fit(buf_append(b, buf_ptr(&t), t.len));
   if (t.len && buf_ptr(&t)[t.len - 1] != '\n')
-    buf_putc(b, '\n');
+    buf_must_fit(buf_putc(b, '\n'));
   put_backticks(b, fence);
-  buf_putc(b, '\n');
+  buf_must_fit(buf_putc(b, '\n'));
   buf_cleanup(&t);
 }
 
@@ -135,11 +139,11 @@ static void put_title_text(struct buf *b, const char *s, size_t max)
   const char *p = buf_ptr(&t);
   for (size_t i = 0; i < t.len; i++) {
     if (p[i] == '<')
-      buf_puts(b, "\xe2\x80\xb9"); /* U+2039 */
+      buf_must_fit(buf_puts(b, "\xe2\x80\xb9")); /* U+2039 */
     else if (p[i] == '>')
-      buf_puts(b, "\xe2\x80\xba"); /* U+203A */
+      buf_must_fit(buf_puts(b, "\xe2\x80\xba")); /* U+203A */
     else
-      buf_putc(b, p[i]);
+      buf_must_fit(buf_putc(b, p[i]));
   }
   buf_cleanup(&t);
 }
@@ -148,13 +152,13 @@ char *devrev_ticket_title(const struct devrev_alert *a)
 {
   struct buf b;
   buf_init(&b, 0);
-  buf_puts(&b, "Frustrated customer: ");
+  buf_must_fit(buf_puts(&b, "Frustrated customer: "));
   /* 21 + 160 + level: well inside DevRev's 256 characters. */
   put_title_text(&b, given(a->customer_id) ? a->customer_id : "unknown", 160);
   if (given(a->level)) {
-    buf_puts(&b, " (");
+    buf_must_fit(buf_puts(&b, " ("));
     put_cut(&b, a->level, 32);
-    buf_puts(&b, ")");
+    buf_must_fit(buf_puts(&b, ")"));
   }
   return buf_take(&b);
 }
@@ -164,9 +168,9 @@ static void put_line(struct buf *b, const char *label, const char *v)
 {
   if (!given(v))
     return;
-  buf_puts(b, label);
+  buf_must_fit(buf_puts(b, label));
   put_code_span(b, v, DEVREV_FIELD_MAX);
-  buf_putc(b, '\n');
+  buf_must_fit(buf_putc(b, '\n'));
 }
 
 /* The facts shared by ticket bodies and comments. */
@@ -176,29 +180,29 @@ static void put_facts(struct buf *b, const struct devrev_alert *a)
   put_line(b, "Conversation: ", a->conversation_id);
   put_line(b, "Channel: ", a->channel);
   if (given(a->level)) {
-    buf_puts(b, "Level: ");
+    buf_must_fit(buf_puts(b, "Level: "));
     put_cut(b, a->level, 32);
     if (given(a->severity)) {
-      buf_puts(b, " (severity ");
+      buf_must_fit(buf_puts(b, " (severity "));
       put_cut(b, a->severity, 16);
-      buf_puts(b, ")");
+      buf_must_fit(buf_puts(b, ")"));
     }
-    buf_putc(b, '\n');
+    buf_must_fit(buf_putc(b, '\n'));
   }
   if (a->has_scores) {
     char p[32], s[32];
     jsonw_format_double(a->polarity, p);
     jsonw_format_double(a->subjectivity, s);
-    buf_printf(b, "Polarity: %s (subjectivity %s)\n", p, s);
+    buf_must_fit(buf_printf(b, "Polarity: %s (subjectivity %s)\n", p, s));
   }
   if (given(a->words)) {
-    buf_puts(b, "Deciding words: ");
+    buf_must_fit(buf_puts(b, "Deciding words: "));
     put_code_span(b, a->words, 1000);
-    buf_putc(b, '\n');
+    buf_must_fit(buf_putc(b, '\n'));
   }
   put_line(b, "Message id: ", a->message_id);
   if (given(a->excerpt)) {
-    buf_puts(b, "\nMessage:\n");
+    buf_must_fit(buf_puts(b, "\nMessage:\n"));
     put_code_block(b, a->excerpt, DEVREV_EXCERPT_MAX);
   }
 }
@@ -207,7 +211,7 @@ static void put_facts(struct buf *b, const struct devrev_alert *a)
  * so it cannot fake the line that devrev_find_marker reads. */
 static void put_marker(struct buf *b, const struct devrev_alert *a)
 {
-  buf_puts(b, "\n" DEVREV_MARKER);
+  buf_must_fit(buf_puts(b, "\n" DEVREV_MARKER));
   put_cut(b, given(a->alert_key) ? a->alert_key : "", 64);
 }
 
@@ -215,8 +219,9 @@ char *devrev_ticket_body(const struct devrev_alert *a)
 {
   struct buf b;
   buf_init(&b, 0);
-  buf_puts(&b, "A customer appears frustrated: raised by frustration-alert "
-               "from the customer's message.\n\n");
+  buf_must_fit(
+      buf_puts(&b, "A customer appears frustrated: raised by frustration-alert "
+                   "from the customer's message.\n\n"));
   put_facts(&b, a);
   put_marker(&b, a);
   return buf_take(&b);
@@ -226,7 +231,8 @@ static char *comment_body(const struct devrev_alert *a)
 {
   struct buf b;
   buf_init(&b, 0);
-  buf_puts(&b, "Another frustrated message from this customer.\n\n");
+  buf_must_fit(
+      buf_puts(&b, "Another frustrated message from this customer.\n\n"));
   put_facts(&b, a);
   put_marker(&b, a);
   return buf_take(&b);
@@ -238,26 +244,27 @@ static char *source_comment_body(const struct devrev_alert *a)
 {
   struct buf b;
   buf_init(&b, 0);
-  buf_puts(&b, "frustration-alert: this customer's message reads as ");
+  buf_must_fit(
+      buf_puts(&b, "frustration-alert: this customer's message reads as "));
   put_cut(&b, given(a->level) ? a->level : "frustrated", 32);
   if (a->has_scores) {
     char p[32];
     jsonw_format_double(a->polarity, p);
-    buf_printf(&b, " (polarity %s)", p);
+    buf_must_fit(buf_printf(&b, " (polarity %s)", p));
   }
-  buf_puts(&b, ".\n");
+  buf_must_fit(buf_puts(&b, ".\n"));
   if (given(a->words)) {
-    buf_puts(&b, "Deciding words: ");
+    buf_must_fit(buf_puts(&b, "Deciding words: "));
     put_code_span(&b, a->words, 1000);
-    buf_putc(&b, '\n');
+    buf_must_fit(buf_putc(&b, '\n'));
   }
   if (given(a->ticket)) { /* DevRev's own display id: left to link */
-    buf_puts(&b, "Alert ticket: ");
+    buf_must_fit(buf_puts(&b, "Alert ticket: "));
     put_cut(&b, a->ticket, 64);
-    buf_putc(&b, '\n');
+    buf_must_fit(buf_putc(&b, '\n'));
   }
   if (given(a->excerpt)) {
-    buf_puts(&b, "Excerpt:\n");
+    buf_must_fit(buf_puts(&b, "Excerpt:\n"));
     put_code_block(&b, a->excerpt, DEVREV_EXCERPT_MAX);
   }
   put_marker(&b, a);
@@ -693,11 +700,11 @@ enum err devrev_open(const struct devrev_config *cfg, struct devrev **out)
         dv->cfg.timeout_ms < 5000 ? dv->cfg.timeout_ms : 5000;
   struct buf h;
   buf_init(&h, 0);
-  buf_printf(&h, "Authorization: Bearer %s", dv->token);
+  buf_must_fit(buf_printf(&h, "Authorization: Bearer %s", dv->token));
   dv->auth_header = buf_take(&h);
-  buf_printf(&h, "X-Devrev-Version: %s",
-             given(cfg->api_version) ? cfg->api_version
-                                     : DEVREV_API_VERSION_DEFAULT);
+  buf_must_fit(buf_printf(
+      &h, "X-Devrev-Version: %s",
+      given(cfg->api_version) ? cfg->api_version : DEVREV_API_VERSION_DEFAULT));
   dv->version_header = buf_take(&h);
   atomic_init(&dv->aborted, false);
   buf_init(&dv->reply, 0);
@@ -736,7 +743,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
   size_t room = DEVREV_REPLY_MAX - dv->reply.len;
   /* Keep reading past the cap (so the status line and the connection
    * stay usable), but keep only the first DEVREV_REPLY_MAX bytes. */
-  buf_append(&dv->reply, data, len < room ? len : room);
+  buf_must_fit(buf_append(&dv->reply, data, len < room ? len : room));
   return len;
 }
 

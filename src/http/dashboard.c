@@ -403,8 +403,12 @@ static void handle_stats(struct dashboard *d, struct http_response *resp)
     build_stats(d, &d->cache);
     d->cache_at_ms = mono_ms();
   }
-  buf_append(&resp->body, buf_ptr(&d->cache), d->cache.len);
+  enum err rc = buf_append(&resp->body, buf_ptr(&d->cache), d->cache.len);
   pthread_mutex_unlock(&d->lock);
+  if (rc) {
+    routes_error(resp, 500, "internal", "response too large");
+    return;
+  }
   resp->status = 200;
   resp->content_type = "application/json";
 }

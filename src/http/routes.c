@@ -667,10 +667,12 @@ static void note_text(const struct app *app, struct http_response *resp,
   /* Cut on a character boundary so the excerpt stays UTF-8. */
   while (n > 0 && n < len && ((unsigned char)text[n] & 0xc0) == 0x80)
     n--;
-  buf_puts(&resp->note, "text=");
-  jsonw_escape(&resp->note, text, n);
+  /* The note is a log annotation with its own small limit: words that do
+   * not fit are left out, the request goes on. */
+  err_ignore(buf_puts(&resp->note, "text="));
+  err_ignore(jsonw_escape(&resp->note, text, n));
   if (n < len)
-    buf_puts(&resp->note, "...");
+    err_ignore(buf_puts(&resp->note, "..."));
 }
 
 /* ---- POST /webhook -------------------------------------------------- */
@@ -938,9 +940,10 @@ static bool webhook_auth(const struct app *app, const struct http_request *req,
              "/webhook needs %s", want);
     return false;
   }
+  /* Log note: what does not fit is left out (see note_text). */
   if (resp->note.len)
-    buf_putc(&resp->note, ' ');
-  buf_printf(&resp->note, "auth=%s", passed);
+    err_ignore(buf_putc(&resp->note, ' '));
+  err_ignore(buf_printf(&resp->note, "auth=%s", passed));
   return true;
 }
 
@@ -976,7 +979,8 @@ static bool devrev_event(struct app *app, struct routes_scratch *s,
     jsonw_kv_string(&w, "challenge", ev.challenge);
     jsonw_object_end(&w);
     resp->status = 200;
-    buf_puts(&resp->note, resp->note.len ? " devrev=verify" : "devrev=verify");
+    err_ignore(buf_puts(&resp->note, /* log note, see note_text */
+                        resp->note.len ? " devrev=verify" : "devrev=verify"));
     finish_json(&w, resp);
     return true;
   }
@@ -1004,8 +1008,9 @@ static bool devrev_event(struct app *app, struct routes_scratch *s,
     }
     jsonw_object_end(&w);
     resp->status = 200;
-    buf_printf(&resp->note, "%sdevrev=ignored type=%s",
-               resp->note.len ? " " : "", ev.type ? ev.type : "?");
+    /* Log note: what does not fit is left out (see note_text). */
+    err_ignore(buf_printf(&resp->note, "%sdevrev=ignored type=%s",
+                          resp->note.len ? " " : "", ev.type ? ev.type : "?"));
     finish_json(&w, resp);
     return true;
   }
@@ -1025,8 +1030,10 @@ static bool devrev_event(struct app *app, struct routes_scratch *s,
   m->source_display_id = ev.object_display_id;
   m->source_type = ev.object_type;
   m->rev_org = ev.rev_org_id;
-  buf_printf(&resp->note, "%sdevrev=%s object=%s", resp->note.len ? " " : "",
-             ev.type, ev.object_display_id ? ev.object_display_id : "?");
+  /* Log note: what does not fit is left out (see note_text). */
+  err_ignore(buf_printf(&resp->note, "%sdevrev=%s object=%s",
+                        resp->note.len ? " " : "", ev.type,
+                        ev.object_display_id ? ev.object_display_id : "?"));
   return false;
 }
 
@@ -1238,24 +1245,27 @@ static enum err form_field(const char *body, size_t len, const char *name,
   return ERR_OK;
 }
 
-/* Appends s with Slack's three mrkdwn escapes (&, <, >). */
-static void slack_escape(struct buf *out, const char *s, size_t len)
+/* Appends s with Slack's three mrkdwn escapes (&, <, >). ERR_TOO_BIG
+ * past out's limit. */
+static enum err slack_escape(struct buf *out, const char *s, size_t len)
 {
-  for (size_t i = 0; i < len; i++) {
+  enum err rc = ERR_OK;
+  for (size_t i = 0; i < len && !rc; i++) {
     switch (s[i]) {
     case '&':
-      buf_puts(out, "&amp;");
+      rc = buf_puts(out, "&amp;");
       break;
     case '<':
-      buf_puts(out, "&lt;");
+      rc = buf_puts(out, "&lt;");
       break;
     case '>':
-      buf_puts(out, "&gt;");
+      rc = buf_puts(out, "&gt;");
       break;
     default:
-      buf_putc(out, s[i]);
+      rc = buf_putc(out, s[i]);
     }
   }
+  return rc;
 }
 
 /* Block Kit's limit on a section's text object, and Slack's on a
@@ -1268,11 +1278,11 @@ static void slack_escape(struct buf *out, const char *s, size_t len)
 /* Cuts the mrkdwn text in out to at most max characters (utf8_cut's count)
  * on a UTF-8 boundary, never inside one of slack_escape's entities, and
  * marks the cut with an ellipsis. */
-static void slack_cap(struct buf *out, size_t max)
+static enum err slack_cap(struct buf *out, size_t max)
 {
   const char *t = buf_ptr(out);
   if (utf8_cut(t, out->len, max) == out->len)
-    return;
+    return ERR_OK;
   size_t cut = utf8_cut(t, out->len, max - 1);
   /* "&amp;" is 5 bytes: an '&' in the 4 bytes before the cut with no ';'
    * after it starts an entity the cut would split. */
@@ -1285,7 +1295,7 @@ static void slack_cap(struct buf *out, size_t max)
     }
   }
   out->len = cut;
-  buf_puts(out, "\xe2\x80\xa6"); /* U+2026 */
+  return buf_puts(out, "\xe2\x80\xa6"); /* U+2026 */
 }
 
 /* The answer to an empty Slack command: a usage hint only its caller sees
@@ -1299,13 +1309,15 @@ static void slack_usage(struct routes_scratch *s, const struct http_request *req
       !found || !s->verdict.len || s->verdict.len > 64 ||
       !utf8_is_valid(buf_ptr(&s->verdict), s->verdict.len)) {
     buf_reset(&s->verdict);
-    buf_puts(&s->verdict, "/frustration");
+    buf_must_fit(buf_puts(&s->verdict, "/frustration"));
   }
+  /* A command of at most 64 bytes and two literals. */
   buf_reset(&s->text);
-  buf_puts(&s->text, "Usage: ");
-  slack_escape(&s->text, buf_ptr(&s->verdict), s->verdict.len);
-  buf_puts(&s->text, " TEXT: tells whether a customer's message reads as "
-                     "frustrated, and why.");
+  buf_must_fit(buf_puts(&s->text, "Usage: "));
+  buf_must_fit(slack_escape(&s->text, buf_ptr(&s->verdict), s->verdict.len));
+  buf_must_fit(buf_puts(&s->text,
+                        " TEXT: tells whether a customer's message reads as "
+                        "frustrated, and why."));
   struct jsonw w;
   jsonw_init(&w, &resp->body);
   jsonw_object_begin(&w);
@@ -1338,7 +1350,7 @@ static void handle_slash(struct app *app, struct routes_scratch *s,
             ERR_OK &&
         found) {
       resp->status = 200;
-      buf_puts(&resp->body, "{}");
+      buf_must_fit(buf_puts(&resp->body, "{}")); /* an empty body */
       return;
     }
   }
@@ -1450,17 +1462,25 @@ static void handle_slash(struct app *app, struct routes_scratch *s,
     if (head > s->verdict.len)
       head = s->verdict.len;
     buf_reset(&s->text); /* the decoded form text is not needed any more */
-    slack_escape(&s->text, v, s->verdict.len);
-    slack_cap(&s->text, SLACK_MESSAGE_TEXT_MAX);
+    enum err rc = slack_escape(&s->text, v, s->verdict.len);
+    if (!rc)
+      rc = slack_cap(&s->text, SLACK_MESSAGE_TEXT_MAX);
     jsonw_kv_string(&w, "response_type", "ephemeral");
     jsonw_key(&w, "text");
     jsonw_string_len(&w, buf_ptr(&s->text), s->text.len);
     buf_reset(&s->text);
-    buf_putc(&s->text, '*');
-    slack_escape(&s->text, v, head);
-    buf_putc(&s->text, '*');
-    slack_escape(&s->text, v + head, s->verdict.len - head);
-    slack_cap(&s->text, SLACK_SECTION_TEXT_MAX);
+    if (!rc)
+      rc = buf_putc(&s->text, '*');
+    if (!rc)
+      rc = slack_escape(&s->text, v, head);
+    if (!rc)
+      rc = buf_putc(&s->text, '*');
+    if (!rc)
+      rc = slack_escape(&s->text, v + head, s->verdict.len - head);
+    if (!rc)
+      rc = slack_cap(&s->text, SLACK_SECTION_TEXT_MAX);
+    if (rc)
+      goto too_big;
     jsonw_key(&w, "blocks");
     jsonw_array_begin(&w);
     jsonw_object_begin(&w);
@@ -1481,8 +1501,9 @@ static void handle_slash(struct app *app, struct routes_scratch *s,
     /* Ready for timeline-entries.create as it is: internal, so the
      * customer never sees the verdict. */
     buf_reset(&s->text);
-    buf_puts(&s->text, "frustration-alert: ");
-    buf_append(&s->text, buf_ptr(&s->verdict), s->verdict.len);
+    if (buf_puts(&s->text, "frustration-alert: ") ||
+        buf_append(&s->text, buf_ptr(&s->verdict), s->verdict.len))
+      goto too_big;
     jsonw_key(&w, "timeline_entry");
     jsonw_object_begin(&w);
     jsonw_kv_string(&w, "object", source_id);
@@ -1502,6 +1523,12 @@ static void handle_slash(struct app *app, struct routes_scratch *s,
   jsonw_object_end(&w);
   resp->status = 200;
   finish_json(&w, resp);
+  cJSON_Delete(root);
+  return;
+
+too_big:
+  routes_error(resp, 500, "internal_error",
+               "the response exceeds its size limit");
   cJSON_Delete(root);
   return;
 

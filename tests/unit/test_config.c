@@ -1,6 +1,8 @@
 /* Unit tests of config: defaults, environment parsing, levels. */
 #include "harness.h"
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "config/config.h"
@@ -74,11 +76,116 @@ static void env_values_are_validated(void)
   unsetenv("LOG_MESSAGE_TEXT");
 }
 
+/* config_print (or config_describe) into a string; the caller frees. */
+static char *capture(const struct config *cfg, bool describe)
+{
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (!f)
+    return NULL;
+  if (describe)
+    config_describe(f);
+  else
+    config_print(cfg, f);
+  fclose(f);
+  return text;
+}
+
+static void secrets_are_masked_in_print(void)
+{
+  static const char *const secrets[] = {
+      "API_TOKEN", "WEBHOOK_SECRET", "DEVREV_WEBHOOK_SECRET",
+      "SLACK_SIGNING_SECRET", "DEVREV_API_TOKEN"};
+  struct config cfg;
+  char err[256];
+  config_defaults(&cfg);
+  for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
+    setenv(secrets[i], "hush-hush", 1);
+  setenv("DEVREV_PART_ID", "PROD-1", 1);
+  setenv("DEVREV_OWNER_ID", "DEVU-1", 1);
+  setenv("DATABASE_URL", "postgres://fa:hush-hush@db/fa", 1);
+  CHECK_INT(config_from_env(&cfg, err, sizeof err), ERR_OK);
+  CHECK_STR(cfg.devrev_token, "hush-hush");
+  char *text = capture(&cfg, false);
+  CHECK(text && !strstr(text, "hush-hush"));
+  CHECK(text && strstr(text, "\nDEVREV_API_TOKEN=********\n"));
+  CHECK(text && strstr(text, "\nDATABASE_URL=postgres://fa:****@db/fa\n"));
+  free(text);
+  for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
+    unsetenv(secrets[i]);
+  unsetenv("DEVREV_PART_ID");
+  unsetenv("DEVREV_OWNER_ID");
+  unsetenv("DATABASE_URL");
+}
+
+/* Every printed variable is described, in the same order: both come from
+ * the one table. */
+static void describe_lists_every_printed_setting(void)
+{
+  struct config cfg;
+  config_defaults(&cfg);
+  char *printed = capture(&cfg, false);
+  char *described = capture(NULL, true);
+  CHECK(printed && described);
+  if (!printed || !described)
+    goto out;
+  size_t lines = 0;
+  const char *d = described;
+  for (const char *p = printed; *p; lines++) {
+    size_t name_len = strcspn(p, "=");
+    while (*d == ' ')
+      d++;
+    CHECK(!strncmp(p, d, name_len) && d[name_len] == ' ');
+    p += strcspn(p, "\n");
+    p += *p == '\n';
+    d += strcspn(d, "\n");
+    d += *d == '\n';
+  }
+  CHECK(*d == '\0');
+  CHECK(lines >= 50);
+out:
+  free(printed);
+  free(described);
+}
+
+/* The defaults pass their own rows' checks (an empty environment read over
+ * them changes nothing); DEVREV_API_URL loses its trailing slashes; a bad
+ * value is refused with the message naming its variable and bounds. */
+static void defaults_read_back_unchanged(void)
+{
+  struct config a, b;
+  char err[256];
+  config_defaults(&a);
+  config_defaults(&b);
+  CHECK_INT(config_from_env(&b, err, sizeof err), ERR_OK);
+  char *ta = capture(&a, false), *tb = capture(&b, false);
+  CHECK(ta && tb && !strcmp(ta, tb));
+  CHECK_INT(a.alert_min_level, 2);
+  CHECK_STR(a.alert_min_level_name, "frustrated");
+  CHECK_STR(a.devrev_url, "https://api.devrev.ai");
+  CHECK(a.devrev_comment_source && a.escalation && !a.log_text);
+  free(ta);
+  free(tb);
+  setenv("DEVREV_API_URL", "https://example.test//", 1);
+  CHECK_INT(config_from_env(&b, err, sizeof err), ERR_OK);
+  CHECK_STR(b.devrev_url, "https://example.test");
+  setenv("DEVREV_TIMEOUT_MS", "99", 1);
+  CHECK_INT(config_from_env(&b, err, sizeof err), ERR_INVALID);
+  CHECK_STR(err, "DEVREV_TIMEOUT_MS: '99' is not a whole number in [100, "
+                 "600000]");
+  unsetenv("DEVREV_TIMEOUT_MS");
+  unsetenv("DEVREV_API_URL");
+}
+
 int main(void)
 {
   RUN(defaults_match_the_design);
   RUN(levels_are_strict_lower_bounds);
   RUN(bad_levels_are_refused);
   RUN(env_values_are_validated);
+  RUN(secrets_are_masked_in_print);
+  RUN(describe_lists_every_printed_setting);
+  RUN(defaults_read_back_unchanged);
   HARNESS_EXIT();
 }

@@ -70,7 +70,7 @@ static cJSON *fixture(const char *name)
   char chunk[4096];
   size_t n;
   while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-    buf_append(&b, chunk, n);
+    CHECK_INT(buf_append(&b, chunk, n), ERR_OK);
   fclose(f);
   cJSON *root = cJSON_ParseWithLength(buf_ptr(&b), b.len);
   buf_cleanup(&b);

@@ -1187,8 +1187,8 @@ static void drain(struct store *st, int64_t now, char *out, size_t cap,
     snprintf(out + len, cap - len, "%s%s", len ? "," : "",
              store_kind_name(e.kind));
     if (payloads) {
-      buf_puts(payloads, e.payload);
-      buf_putc(payloads, '\n');
+      CHECK_INT(buf_puts(payloads, e.payload), ERR_OK);
+      CHECK_INT(buf_putc(payloads, '\n'), ERR_OK);
     }
     bool create = e.kind == STORE_KIND_CREATE_TICKET;
     finish(st, e.id, STORE_DONE, 0, create ? "don:ticket/99" : NULL,
