@@ -3,7 +3,7 @@
 
 Serves on 127.0.0.1 (port 0 = any free port, printed alone on the first
 line of stdout) the four endpoints the alert sink uses, checked the way
-../shared/docs/devrev-api.md describes them:
+docs/devrev-api.md describes them:
 
   POST /works.create              201 {"work": {...}}
   POST /timeline-entries.create   201 {"timeline_entry": {...}}

@@ -2,7 +2,7 @@
  * for DevRev's works.create, timeline-entries.create, works.update and
  * works.list (on the alert's ticket, or on the message's source object).
  *
- * Classification follows devrev-api.md §1.3-1.5: 2xx success; 429 waits
+ * Classification follows docs/devrev-api.md §1.3-1.5: 2xx success; 429 waits
  * for Retry-After (header, else the body's retry_after); 401 and 403 are
  * the token's fault (AUTH: the worker pauses); 408 and 5xx are worth
  * retrying; any other 4xx is permanent. A transport failure before
@@ -561,7 +561,7 @@ void devrev_classify(enum devrev_op op, int http_status,
       out->retry_after_ms =
           (int64_t)((ra->valuedouble > 86400 ? 86400 : ra->valuedouble) * 1000);
   } else if (http_status == 401 || http_status == 403) {
-    /* The token, not the request (devrev-api.md §1.3: unauthenticated,
+    /* The token, not the request (docs/devrev-api.md §1.3: unauthenticated,
      * forbidden): the same request succeeds once the token is fixed. */
     out->cls = DEVREV_AUTH;
   } else if (http_status == 408 || http_status >= 500 || http_status < 200) {

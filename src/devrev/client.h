@@ -1,5 +1,5 @@
 /* devrev: the DevRev REST client of the alert sink (the only file that
- * includes curl/curl.h). See ../shared/docs/devrev-api.md.
+ * includes curl/curl.h). See docs/devrev-api.md.
  *
  * Two layers:
  *  - pure functions that build request bodies and classify replies; they

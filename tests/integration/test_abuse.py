@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Abuse limits and secure defaults of `frustration-alert serve` (issue 5).
+"""Abuse limits and secure defaults of `frustration-alert serve`.
 
 Starts the real binary ($FA_BIN) on ephemeral loopback ports, each with a
 temporary database, and checks: the per-source rate limit (429, Retry-After,

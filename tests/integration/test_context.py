@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Conversation context (issue 6, item 5): black-box tests of the real
+"""Conversation context: black-box tests of the real
 binary with a temporary SQLite store, in record-only mode.
 
 Scripted conversations: mild messages from one customer escalate on the

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The crash test (issue 4): kill -9 the server during a webhook load and
+"""The crash test: kill -9 the server during a webhook load and
 check that nothing acknowledged is lost and that DevRev gets exactly one
 ticket per alert.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Alerts reach DevRev, once (issue 4): black-box tests of the real binary
+"""Alerts reach DevRev, once: black-box tests of the real binary
 with a temporary SQLite store and tests/fake_devrev.py.
 
 Checks the exact requests DevRev receives (auth, works.create fields,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Black-box tests of `frustration-alert serve` (issue 3).
+"""Black-box tests of `frustration-alert serve`.
 
 Starts the real binary ($FA_BIN) on an ephemeral loopback port (PORT=0),
 reads the bound address from its log, and checks every endpoint, every

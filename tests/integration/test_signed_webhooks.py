@@ -1,4 +1,4 @@
-"""Issue 5 end to end: DevRev events on /webhook, request signatures and
+"""End to end: DevRev events on /webhook, request signatures and
 access control, against the real binary and the fake DevRev.
 
 Every refused request is checked to have changed nothing: the counts of
@@ -50,7 +50,7 @@ def hmac_sha256(key, msg):
 
 
 def devrev_sig(raw, form="hex-text"):
-    """The four ways DevRev's docs leave open (see devrev-api.md 5.5)."""
+    """The four ways DevRev's docs leave open (see docs/devrev-api.md 5.5)."""
     key = (DEVREV_SECRET.encode() if form.endswith("text")
            else base64.b64decode(DEVREV_SECRET))
     d = hmac_sha256(key, raw)

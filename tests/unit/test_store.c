@@ -1142,7 +1142,7 @@ static void test_two_handles(void)
 }
 
 
-/* ---- Messages from DevRev events (issue 5) ----------------------------- */
+/* ---- Messages from DevRev events ---------------------------------------- */
 
 static struct alert_policy source_policy(void)
 {
