@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/jsonw.h"
 #include "base/xalloc.h"
 
@@ -774,13 +775,6 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
   return atomic_load(&dv->aborted) ? 1 : 0;
 }
 
-static int64_t mono_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* True for the calls that DevRev would carry out twice if it received
  * them twice: works.create and timeline-entries.create. works.update sets
  * fields to given values and works.list only reads. */
@@ -793,7 +787,7 @@ static bool creates(enum devrev_op op)
 static enum err post(struct devrev *dv, enum devrev_op op, const char *path,
                      const char *json, struct devrev_reply *out)
 {
-  int64_t t0 = mono_ms();
+  int64_t t0 = clock_mono_ms();
   struct curl_slist *headers = NULL;
   char url[1024];
   char errbuf[CURL_ERROR_SIZE] = "";
@@ -858,7 +852,7 @@ static enum err post(struct devrev *dv, enum devrev_op op, const char *path,
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
 out:
   curl_slist_free_all(headers);
-  out->duration_ms = mono_ms() - t0;
+  out->duration_ms = clock_mono_ms() - t0;
   return out->cls == DEVREV_OK ? ERR_OK : ERR_NET;
 }
 
