@@ -29,6 +29,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/jsonw.h"
+#include "base/utf8.h"
 #include "base/xalloc.h"
 
 /* ---- Text helpers ----------------------------------------------------- */
@@ -42,15 +43,10 @@
 static void put_cut(struct buf *b, const char *s, size_t max)
 {
   size_t len = strlen(s);
-  if (len <= max) {
-    buf_must_fit(buf_append(b, s, len));
-    return;
-  }
-  size_t n = max;
-  while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-    n--;
+  size_t n = utf8_cut_bytes(s, len, max);
   buf_must_fit(buf_append(b, s, n));
-  buf_must_fit(buf_puts(b, "\xe2\x80\xa6"));
+  if (n < len)
+    buf_must_fit(buf_puts(b, "\xe2\x80\xa6"));
 }
 
 static bool given(const char *s)

@@ -25,6 +25,7 @@
 #include "alerting/outbox.h"
 #include "base/clock.h"
 #include "base/jsonw.h"
+#include "base/utf8.h"
 #include "base/xalloc.h"
 #include "http/sse.h"
 #include "store/store_stats.h"
@@ -193,9 +194,7 @@ static void write_excerpt(struct jsonw *w, const char *text)
     jsonw_string_len(w, text, len);
     return;
   }
-  size_t cut = DASHBOARD_TEXT_MAX;
-  while (cut > 0 && ((unsigned char)text[cut] & 0xC0) == 0x80)
-    cut--;
+  size_t cut = utf8_cut_bytes(text, len, DASHBOARD_TEXT_MAX);
   char tmp[DASHBOARD_TEXT_MAX + 4];
   memcpy(tmp, text, cut);
   memcpy(tmp + cut, "...", 3);
