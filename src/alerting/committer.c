@@ -18,9 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "alerting/policy.h"
+#include "base/clock.h"
 #include "base/xalloc.h"
 
 #define DEFAULT_MAX_QUEUE 65536
@@ -50,13 +50,6 @@ struct committer {
   struct committer_options opt;
   struct committer_stats stats; /* under mu */
 };
-
-static int64_t wall_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 _Static_assert(CONFIG_MAX_LEVELS <= STORE_MAX_LEVELS &&
                    CONFIG_LEVEL_NAME_MAX <= STORE_LEVEL_NAME_MAX,
@@ -93,7 +86,7 @@ static bool commit_jobs(struct committer *c, struct job *jobs, char *errbuf,
                         size_t errlen, enum err *trc)
 {
   bool outbox = false;
-  int64_t now = wall_ms();
+  int64_t now = clock_wall_ms();
   /* A job whose ingest never ran has nothing in its results. */
   for (struct job *j = jobs; j; j = j->next)
     j->rc = ERR_STORE;
@@ -163,7 +156,7 @@ static void *writer(void *arg)
     } else {
       c->stats.transactions++;
       c->stats.messages += msgs;
-      c->stats.last_commit_ms = wall_ms();
+      c->stats.last_commit_ms = clock_wall_ms();
     }
     c->stats.last_rc = trc;
     c->stats.last_batch_msgs = msgs;

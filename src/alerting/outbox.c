@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "alerting/payload.h"
+#include "base/clock.h"
 #include "base/xalloc.h"
 #include "store/store.h"
 
@@ -54,13 +55,6 @@ struct outbox {
   struct outbox_stats stats; /* under mu */
   int64_t oldest_pending_ms; /* under mu */
 };
-
-static int64_t wall_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 #define LOG(ob, lvl, ...)                                                      \
   do {                                                                         \
@@ -157,7 +151,7 @@ void outbox_stats(struct outbox *ob, struct outbox_stats *out)
   *out = ob->stats;
   int64_t oldest = ob->oldest_pending_ms;
   pthread_mutex_unlock(&ob->mu);
-  int64_t now = wall_ms();
+  int64_t now = clock_wall_ms();
   out->oldest_pending_age_ms =
       out->pending > 0 && oldest > 0 && now > oldest ? now - oldest : 0;
   if (out->rate_limited_until_ms && out->rate_limited_until_ms <= now)
@@ -201,7 +195,7 @@ static void target_of(const struct store_entry *e, const struct payload *p,
 static void finish(struct outbox *ob, const struct store_finish *f)
 {
   for (int i = 0; i < FINISH_TRIES; i++) {
-    if (!store_outbox_finish(ob->st, f, wall_ms()))
+    if (!store_outbox_finish(ob->st, f, clock_wall_ms()))
       return;
     note_store_error(ob, "recording a delivery");
     usleep(STORE_RETRY_MS * 1000);
@@ -221,7 +215,7 @@ static int64_t auth_pause(struct outbox *ob, const struct devrev_reply *r)
     wait *= 2;
   if (wait > ob->opt.backoff_max_ms)
     wait = ob->opt.backoff_max_ms;
-  int64_t now = wall_ms();
+  int64_t now = clock_wall_ms();
   pthread_mutex_lock(&ob->mu);
   if (!ob->stats.auth_failing)
     ob->stats.auth_failing_since_ms = now;
@@ -266,7 +260,7 @@ static void settle(struct outbox *ob, const struct store_entry *e,
                            .outcome_unknown = e->outcome_unknown,
                            .error = at.error,
                            .attempt = &at};
-  int64_t now = wall_ms();
+  int64_t now = clock_wall_ms();
   bool create = e->kind == STORE_KIND_CREATE_TICKET;
   if (r->cls != DEVREV_AUTH && r->http_status)
     auth_accepted(ob);
@@ -348,7 +342,7 @@ static void settle(struct outbox *ob, const struct store_entry *e,
 static bool settled_by_lookup(struct outbox *ob, const struct store_entry *e)
 {
   struct devrev_reply r;
-  int64_t started = wall_ms();
+  int64_t started = clock_wall_ms();
   int64_t after = e->first_attempt_ms - ob->opt.lookup_margin_ms;
   devrev_find_ticket(ob->dv, e->alert_key, after, &r);
   if (r.cls != DEVREV_OK) {
@@ -417,13 +411,13 @@ static void deliver(struct outbox *ob, const struct store_entry *e)
       goto out;
     }
   }
-  int64_t started = wall_ms();
+  int64_t started = clock_wall_ms();
   bool sent = false;
   switch (e->kind) {
   case STORE_KIND_CREATE_TICKET:
     if (e->outcome_unknown && settled_by_lookup(ob, e))
       goto out;
-    started = wall_ms();
+    started = clock_wall_ms();
     devrev_create_ticket(ob->dv, &a, &r);
     sent = true;
     break;
@@ -465,7 +459,7 @@ static void deliver(struct outbox *ob, const struct store_entry *e)
             severity);
         severity = NULL;
       }
-      started = wall_ms();
+      started = clock_wall_ms();
     }
     if (!severity && !sentiment) {
       /* The policy asked for fields this level does not map (e.g. only
@@ -518,18 +512,12 @@ static void retention(struct outbox *ob, int64_t now)
  * tick_ms). Returns false when stopping. */
 static bool nap(struct outbox *ob, int64_t until)
 {
-  int64_t now = wall_ms();
+  int64_t now = clock_wall_ms();
   int64_t ms = ob->opt.tick_ms;
   if (until > now && until - now < ms)
     ms = until - now;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  ts.tv_sec += ms / 1000;
-  ts.tv_nsec += (ms % 1000) * 1000000;
-  if (ts.tv_nsec >= 1000000000) {
-    ts.tv_sec++;
-    ts.tv_nsec -= 1000000000;
-  }
+  struct timespec ts =
+      clock_deadline(CLOCK_MONOTONIC, ms > 0 ? (uint64_t)ms * 1000000u : 0);
   pthread_mutex_lock(&ob->mu);
   while (!ob->wake && !ob->stopping)
     if (pthread_cond_timedwait(&ob->cv, &ob->mu, &ts))
@@ -554,7 +542,7 @@ static void *worker(void *arg)
   for (;;) {
     if (stopping(ob))
       break;
-    int64_t now = wall_ms();
+    int64_t now = clock_wall_ms();
     if (!ob->dv) {
       size_t n = 0;
       if (store_outbox_skip_pending(ob->st,
@@ -590,7 +578,7 @@ static void *worker(void *arg)
     if (found) {
       deliver(ob, &e);
       store_entry_cleanup(&e);
-      refresh_stats(ob, wall_ms());
+      refresh_stats(ob, clock_wall_ms());
       continue;
     }
     int64_t due = refresh_stats(ob, now);
@@ -630,7 +618,7 @@ enum err outbox_start(const struct outbox_options *o, char *err, size_t errlen,
   unsigned char seed[8];
   if (getentropy(seed, sizeof seed) == 0)
     memcpy(&ob->rng, seed, sizeof seed);
-  ob->rng ^= (uint64_t)wall_ms() | 1;
+  ob->rng ^= (uint64_t)clock_wall_ms() | 1;
 
   bool deliver = o->devrev.token && *o->devrev.token;
   if (deliver) {
@@ -668,7 +656,7 @@ enum err outbox_start(const struct outbox_options *o, char *err, size_t errlen,
   ob->stats.delivering = deliver;
   ob->stats.mode = deliver ? "deliver" : "record-only";
   ob->stats.store_ok = true;
-  refresh_stats(ob, wall_ms());
+  refresh_stats(ob, clock_wall_ms());
   if (deliver)
     LOG(ob, LOG_INFO, "outbox: delivering to DevRev at %s (%lld pending)",
         o->devrev.api_url, (long long)ob->stats.pending);

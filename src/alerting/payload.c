@@ -8,19 +8,9 @@
 
 #include "base/buf.h"
 #include "base/jsonw.h"
+#include "base/utf8.h"
 
 /* ---- Writing ------------------------------------------------------------ */
-
-/* Length of at most max bytes of s that ends on a UTF-8 boundary. */
-static size_t byte_cut(const char *s, size_t len, size_t max)
-{
-  if (len <= max)
-    return len;
-  size_t n = max;
-  while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-    n--;
-  return n;
-}
 
 static void key_str(struct jsonw *w, const char *key, const char *v)
 {
@@ -55,7 +45,7 @@ char *payload_facts(const struct ingest_msg *m)
   key_str(&w, "message_id", m->message_id);
   if (m->text) {
     size_t len = strlen(m->text);
-    size_t cut = byte_cut(m->text, len, STORE_EXCERPT_MAX);
+    size_t cut = utf8_cut_bytes(m->text, len, STORE_EXCERPT_MAX);
     jsonw_key(&w, "excerpt");
     if (cut < len) {
       struct buf e;

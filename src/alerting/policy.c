@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "alerting/payload.h"
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/jsonw.h"
 #include "base/xalloc.h"
 
@@ -36,10 +36,8 @@ static void new_alert_key(char key[STORE_ALERT_KEY_LEN])
     /* getentropy cannot fail for 16 bytes on Linux >= 3.17; keep a
      * unique-enough fallback rather than aborting. */
     static unsigned long counter;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    unsigned long long x = (unsigned long long)ts.tv_sec * 1000000007ull ^
-                           (unsigned long long)ts.tv_nsec ^
+    unsigned long long x = (unsigned long long)clock_wall_ms() * 1000000007ull ^
+                           (unsigned long long)clock_mono_ns() ^
                            ((unsigned long long)getpid() << 32) ^
                            (unsigned long long)++counter;
     for (size_t i = 0; i < sizeof b; i++) {

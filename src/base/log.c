@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+
 static const char *const level_names[] = {"DEBUG", "INFO ", "WARN ", "ERROR"};
 
 enum err log_level_parse(const char *name, enum log_level *out)
@@ -39,13 +41,13 @@ bool log_enabled(const struct log *lg, enum log_level lvl)
 /* Writes "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 bytes) into out. */
 static size_t format_time(char *out, size_t cap)
 {
-  struct timespec ts;
+  int64_t ms = clock_wall_ms();
+  time_t sec = (time_t)(ms / 1000);
   struct tm tm;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  gmtime_r(&ts.tv_sec, &tm);
-  int n = snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+  gmtime_r(&sec, &tm);
+  int n = snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                   tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+                   tm.tm_min, tm.tm_sec, (int)(ms % 1000));
   return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 

@@ -128,3 +128,13 @@ size_t utf8_cut(const char *s, size_t len, size_t max_chars)
   }
   return i;
 }
+
+size_t utf8_cut_bytes(const char *s, size_t len, size_t max_bytes)
+{
+  if (len <= max_bytes)
+    return len;
+  size_t n = max_bytes;
+  while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+    n--;
+  return n;
+}

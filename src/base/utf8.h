@@ -37,4 +37,11 @@ bool utf8_is_blank(const char *s, size_t len);
  * them; an invalid byte counts 1. */
 size_t utf8_cut(const char *s, size_t len, size_t max_chars);
 
+/* The byte length of the longest prefix of s[0..len) that holds at most
+ * max_bytes bytes and does not end inside a character: len when it fits,
+ * else max_bytes less the continuation bytes (10xxxxxx) that s[max_bytes]
+ * would split off. For limits counted in bytes (database columns, log
+ * lines, DevRev fields). */
+size_t utf8_cut_bytes(const char *s, size_t len, size_t max_bytes);
+
 #endif

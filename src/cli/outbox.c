@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/jsonw.h"
 #include "store/store.h"
 
@@ -56,13 +57,6 @@ static void usage(FILE *f)
           "\n"
           "retry and drop change nothing when an ID is not a dead letter.\n"
           "Exit status: 0 done, 1 failed, 2 usage.\n");
-}
-
-static int64_t now_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* "2026-12-07T03:04:05Z" (UTC, to the second), or "-" for 0. */
@@ -208,7 +202,7 @@ static int cmd_change(struct store *st, bool retry, const int64_t *ids,
 {
   enum err (*change)(struct store *, int64_t, int64_t, size_t *) =
       retry ? store_outbox_retry : store_outbox_drop;
-  int64_t now = now_ms();
+  int64_t now = clock_wall_ms();
   size_t total = 0;
   enum err rc = store_begin(st);
   for (size_t i = 0; !rc && i < (n ? n : 1); i++) {

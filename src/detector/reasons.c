@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/utf8.h"
+
 /* Quoted items are of at most QUOTE_MAX bytes each. */
 #define QUOTE_MAX 40
 /* A reason must raise the log-odds by at least this much to be shown. */
@@ -75,11 +77,7 @@ static inline uint64_t quote_8(uint64_t x)
 static bool quote(char *out, size_t cap, size_t *o, const char *w, size_t len,
                   bool first, bool *plain)
 {
-  if (len > QUOTE_MAX) {
-    len = QUOTE_MAX;
-    while (len > 0 && ((unsigned char)w[len] & 0xC0) == 0x80)
-      len--;
-  }
+  len = utf8_cut_bytes(w, len, QUOTE_MAX);
   size_t need = (first ? 0 : 2) + len + 2;
   if (*o + need + 1 > cap)
     return false;

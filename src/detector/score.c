@@ -48,11 +48,7 @@ void detector_score_valid(const struct detector *d, const char *text,
   struct scratch *s = r->priv;
   r->n_reasons = 0;
   /* Cut at a character boundary (the text is valid UTF-8). */
-  if (len > DETECTOR_MAX_TEXT) {
-    len = DETECTOR_MAX_TEXT;
-    while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80)
-      len--;
-  }
+  len = utf8_cut_bytes(text, len, DETECTOR_MAX_TEXT);
   if (!isfinite(polarity))
     polarity = 0.0;
   if (!isfinite(subjectivity))

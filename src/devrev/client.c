@@ -27,7 +27,9 @@
 #include <time.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/jsonw.h"
+#include "base/utf8.h"
 #include "base/xalloc.h"
 
 /* ---- Text helpers ----------------------------------------------------- */
@@ -41,15 +43,10 @@
 static void put_cut(struct buf *b, const char *s, size_t max)
 {
   size_t len = strlen(s);
-  if (len <= max) {
-    buf_must_fit(buf_append(b, s, len));
-    return;
-  }
-  size_t n = max;
-  while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-    n--;
+  size_t n = utf8_cut_bytes(s, len, max);
   buf_must_fit(buf_append(b, s, n));
-  buf_must_fit(buf_puts(b, "\xe2\x80\xa6"));
+  if (n < len)
+    buf_must_fit(buf_puts(b, "\xe2\x80\xa6"));
 }
 
 static bool given(const char *s)
@@ -774,13 +771,6 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
   return atomic_load(&dv->aborted) ? 1 : 0;
 }
 
-static int64_t mono_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* True for the calls that DevRev would carry out twice if it received
  * them twice: works.create and timeline-entries.create. works.update sets
  * fields to given values and works.list only reads. */
@@ -793,7 +783,7 @@ static bool creates(enum devrev_op op)
 static enum err post(struct devrev *dv, enum devrev_op op, const char *path,
                      const char *json, struct devrev_reply *out)
 {
-  int64_t t0 = mono_ms();
+  int64_t t0 = clock_mono_ms();
   struct curl_slist *headers = NULL;
   char url[1024];
   char errbuf[CURL_ERROR_SIZE] = "";
@@ -858,7 +848,7 @@ static enum err post(struct devrev *dv, enum devrev_op op, const char *path,
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
 out:
   curl_slist_free_all(headers);
-  out->duration_ms = mono_ms() - t0;
+  out->duration_ms = clock_mono_ms() - t0;
   return out->cls == DEVREV_OK ? ERR_OK : ERR_NET;
 }
 

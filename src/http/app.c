@@ -6,16 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/jsonw.h"
 
 uint64_t app_now_ns(void)
 {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+  return clock_mono_ns();
 }
 
 /* The detector settings as a JSON object, written once: /health repeats
@@ -63,16 +61,14 @@ enum err app_init(struct app *app, const struct config *cfg)
   app->detector = NULL;
   app->detector_json = NULL;
   metrics_init(&app->metrics);
-  app->start_ns = app_now_ns();
-  struct timespec wall;
-  clock_gettime(CLOCK_REALTIME, &wall);
-  app->start_unix_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+  app->start_ns = clock_mono_ns();
+  app->start_unix_ms = clock_wall_ms();
   atomic_init(&app->next_request, 1);
   /* Request ids need only differ between runs, not be secret: fall back
    * to the clock when the kernel has no randomness to give yet. */
   if (getrandom(&app->boot_id, sizeof app->boot_id, GRND_NONBLOCK) !=
       (ssize_t)sizeof app->boot_id)
-    app->boot_id = (uint32_t)(app->start_ns ^ (uint64_t)time(NULL));
+    app->boot_id = (uint32_t)(app->start_ns ^ (uint64_t)app->start_unix_ms);
   enum err rc = lexicon_new(LEXICON_EN, &app->lexicon);
   if (rc)
     return rc;
@@ -98,7 +94,7 @@ void app_cleanup(struct app *app)
 
 double app_uptime_s(const struct app *app)
 {
-  return (double)(app_now_ns() - app->start_ns) / 1e9;
+  return (double)(clock_mono_ns() - app->start_ns) / 1e9;
 }
 
 /* Writes the low digits hex digits of v, most significant first. */

@@ -21,10 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "alerting/outbox.h"
+#include "base/clock.h"
 #include "base/jsonw.h"
+#include "base/utf8.h"
 #include "base/xalloc.h"
 #include "http/sse.h"
 #include "store/store_stats.h"
@@ -52,20 +53,6 @@ struct dashboard {
   struct outbox_stats last_outbox;
   bool have_last_outbox;
 };
-
-static int64_t wall_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t mono_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 enum err dashboard_new(struct app *app, struct dashboard **out)
 {
@@ -207,9 +194,7 @@ static void write_excerpt(struct jsonw *w, const char *text)
     jsonw_string_len(w, text, len);
     return;
   }
-  size_t cut = DASHBOARD_TEXT_MAX;
-  while (cut > 0 && ((unsigned char)text[cut] & 0xC0) == 0x80)
-    cut--;
+  size_t cut = utf8_cut_bytes(text, len, DASHBOARD_TEXT_MAX);
   char tmp[DASHBOARD_TEXT_MAX + 4];
   memcpy(tmp, text, cut);
   memcpy(tmp + cut, "...", 3);
@@ -360,8 +345,8 @@ static void write_store_part(struct dashboard *d, struct jsonw *w,
 static void build_stats(struct dashboard *d, struct buf *out)
 {
   struct app *app = d->app;
-  uint64_t t0 = app_now_ns();
-  int64_t now_ms = wall_ms();
+  uint64_t t0 = clock_mono_ns();
+  int64_t now_ms = clock_wall_ms();
   struct jsonw w;
   buf_reset(out);
   jsonw_init(&w, out);
@@ -391,17 +376,17 @@ static void build_stats(struct dashboard *d, struct buf *out)
   }
   jsonw_kv_int(&w, "cache_ms", DASHBOARD_CACHE_MS);
   jsonw_kv_double(&w, "build_ms",
-                  (double)((app_now_ns() - t0) / 1000u) / 1000.0);
+                  (double)((clock_mono_ns() - t0) / 1000u) / 1000.0);
   jsonw_object_end(&w);
 }
 
 static void handle_stats(struct dashboard *d, struct http_response *resp)
 {
   pthread_mutex_lock(&d->lock);
-  uint64_t now = mono_ms();
+  uint64_t now = (uint64_t)clock_mono_ms();
   if (!d->cache_at_ms || now - d->cache_at_ms >= DASHBOARD_CACHE_MS) {
     build_stats(d, &d->cache);
-    d->cache_at_ms = mono_ms();
+    d->cache_at_ms = (uint64_t)clock_mono_ms();
   }
   enum err rc = buf_append(&resp->body, buf_ptr(&d->cache), d->cache.len);
   pthread_mutex_unlock(&d->lock);
@@ -517,7 +502,7 @@ void dashboard_tick(void *ctx)
   buf_init(&b, SSE_EVENT_MAX);
   jsonw_init(&w, &b);
   jsonw_object_begin(&w);
-  jsonw_kv_int(&w, "at_ms", wall_ms());
+  jsonw_kv_int(&w, "at_ms", clock_wall_ms());
   jsonw_kv_string(&w, "mode", os.mode);
   jsonw_kv_int(&w, "pending", os.pending);
   jsonw_kv_int(&w, "oldest_pending_age_ms", os.oldest_pending_age_ms);

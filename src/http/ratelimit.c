@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "base/xalloc.h"
 
 /* Tokens are counted in billionths: one token, and the refill per
@@ -164,10 +164,8 @@ struct ratelimit *ratelimit_new(unsigned rate_per_s, unsigned burst,
    * kernel has no randomness to give yet. */
   if (getrandom(rl->seed, sizeof rl->seed, GRND_NONBLOCK) !=
       (ssize_t)sizeof rl->seed) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    rl->seed[0] = mix((uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)rl);
-    rl->seed[1] = mix((uint64_t)ts.tv_sec ^ rl->seed[0]);
+    rl->seed[0] = mix(clock_mono_ns() ^ (uint64_t)(uintptr_t)rl);
+    rl->seed[1] = mix((uint64_t)clock_wall_ms() ^ rl->seed[0]);
   }
   return rl;
 }

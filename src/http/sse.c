@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/xalloc.h"
 
 /* Bytes libmicrohttpd asks the reader for at most per call. */
@@ -85,24 +86,14 @@ static void resume_all(struct sse_hub *h)
   }
 }
 
-static uint64_t mono_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void *hub_main(void *arg)
 {
   struct sse_hub *h = arg;
-  uint64_t next_beat = mono_ms() + h->heartbeat_ms;
+  uint64_t next_beat = (uint64_t)clock_mono_ms() + h->heartbeat_ms;
   pthread_mutex_lock(&h->lock);
   while (!h->closing) {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    uint64_t ns = (uint64_t)until.tv_nsec + (uint64_t)h->tick_ms * 1000000u;
-    until.tv_sec += (time_t)(ns / 1000000000u);
-    until.tv_nsec = (long)(ns % 1000000000u);
+    struct timespec until =
+        clock_deadline(CLOCK_REALTIME, (uint64_t)h->tick_ms * 1000000u);
     pthread_cond_timedwait(&h->wake, &h->lock, &until);
     if (h->closing)
       break;
@@ -114,7 +105,7 @@ static void *hub_main(void *arg)
       tick(ctx);
       pthread_mutex_lock(&h->lock);
     }
-    uint64_t now = mono_ms();
+    uint64_t now = (uint64_t)clock_mono_ms();
     if (now >= next_beat) {
       next_beat = now + h->heartbeat_ms;
       h->beats++;

@@ -1,7 +1,11 @@
-/* Unit tests of base/: buf limits, UTF-8 validation, the JSON writer. */
+/* Unit tests of base/: buf limits, UTF-8 validation and cuts, the clock,
+ * the JSON writer. */
 #include "harness.h"
 
+#include <time.h>
+
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/jsonw.h"
 #include "base/utf8.h"
 
@@ -52,6 +56,59 @@ static void utf8_cut_on_boundaries(void)
   for (size_t max = 0; max < 8; max++)
     for (size_t n = 0; n <= len; n++)
       CHECK(utf8_is_valid(s, utf8_cut(s, n, max)) || !utf8_is_valid(s, n));
+}
+
+static void utf8_cut_bytes_on_boundaries(void)
+{
+  /* "a", e-acute (2 bytes), a curly quote (3), an emoji (4), "b": the
+   * characters end at bytes 1, 3, 6, 10 and 11. */
+  const char *s = "a\xc3\xa9\xe2\x80\x9c\xf0\x9f\x98\xa1" "b";
+  size_t len = strlen(s);
+  static const size_t want[] = {0, 1, 1, 3, 3, 3, 6, 6, 6, 6, 10, 11};
+  for (size_t max = 0; max <= len; max++)
+    CHECK_INT(utf8_cut_bytes(s, len, max), want[max]);
+  CHECK_INT(utf8_cut_bytes(s, len, 100), len);
+  /* Only the byte at the cut is looked at: a prefix that fits is whole,
+   * even when it ends inside a character. */
+  CHECK_INT(utf8_cut_bytes(s, 2, 2), 2);
+  CHECK_INT(utf8_cut_bytes(s, 2, 1), 1);
+  /* Invalid lead bytes are kept as they are. */
+  CHECK_INT(utf8_cut_bytes("\xff\xfe", 2, 1), 1);
+  /* Every cut of valid text keeps valid text. */
+  for (size_t max = 0; max <= len; max++)
+    for (size_t n = 0; n <= len; n++)
+      if (utf8_is_valid(s, n))
+        CHECK(utf8_is_valid(s, utf8_cut_bytes(s, n, max)));
+}
+
+static void clock_reads_and_deadlines(void)
+{
+  /* Monotonic time does not go back; the two units agree. */
+  uint64_t ns0 = clock_mono_ns();
+  int64_t ms = clock_mono_ms();
+  uint64_t ns1 = clock_mono_ns();
+  CHECK(ns1 >= ns0);
+  CHECK((uint64_t)ms >= ns0 / 1000000u && (uint64_t)ms <= ns1 / 1000000u);
+  /* Wall-clock milliseconds match time(). */
+  time_t t0 = time(NULL);
+  int64_t wall = clock_wall_ms();
+  time_t t1 = time(NULL);
+  CHECK(wall / 1000 >= (int64_t)t0 && wall / 1000 <= (int64_t)t1);
+  /* A deadline is normalized (nanoseconds below a second) and lies the
+   * given time ahead, also when it carries whole seconds. */
+  static const uint64_t aheads[] = {0, 1, 999999999u, 1000000000u,
+                                    1500000000u, 5999999999u};
+  for (size_t i = 0; i < sizeof aheads / sizeof aheads[0]; i++) {
+    uint64_t before = clock_mono_ns();
+    struct timespec d = clock_deadline(CLOCK_MONOTONIC, aheads[i]);
+    uint64_t after = clock_mono_ns();
+    CHECK(d.tv_nsec >= 0 && d.tv_nsec < 1000000000);
+    uint64_t at = (uint64_t)d.tv_sec * 1000000000u + (uint64_t)d.tv_nsec;
+    CHECK(at >= before + aheads[i] && at <= after + aheads[i]);
+  }
+  struct timespec w = clock_deadline(CLOCK_REALTIME, 2000000000u);
+  CHECK((int64_t)w.tv_sec >= (int64_t)t0 + 2);
+  CHECK(w.tv_nsec >= 0 && w.tv_nsec < 1000000000);
 }
 
 static void utf8_validation(void)
@@ -310,6 +367,8 @@ int main(void)
   RUN(buf_refuses_past_limit);
   RUN(utf8_validation);
   RUN(utf8_cut_on_boundaries);
+  RUN(utf8_cut_bytes_on_boundaries);
+  RUN(clock_reads_and_deadlines);
   RUN(jsonw_writes_nested_values);
   RUN(jsonw_key_value_helpers);
   RUN(jsonw_escape_into_matches_escape);
