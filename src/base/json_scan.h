@@ -5,10 +5,12 @@
  * kind and a byte offset. It is stricter than cJSON where cJSON reads a
  * text differently from the standard: raw control characters anywhere, a
  * "\u0000" escape (cJSON stores strings NUL-terminated and would cut the
- * string there), lone surrogate escapes, and numbers that are not exactly
- * RFC 8259 numbers. A text json_scan accepts, cJSON accepts too (when its
- * numbers are at most 63 bytes and it nests at most 1000 levels, cJSON's
- * own limits), with the same strings.
+ * string there), a "\u" escape with a non-hex digit (cJSON reads it as
+ * "\u0000"), and numbers that are not exactly RFC 8259 numbers (cJSON
+ * takes "01" or "1." to strtod). A text json_scan accepts, cJSON accepts
+ * too (when its numbers are under 63 bytes and it nests at most 1000
+ * levels, cJSON's own limits), with the same strings;
+ * fuzz/fuzz_json_scan.c checks both directions.
  *
  * Optionally it hands each member of a top-level object to a callback, so
  * that a caller can find a field without parsing the text (cli/score.c). */
