@@ -5,6 +5,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* For the small helpers of a hot loop that must be inlined at every call
+ * (a call would cost as much as the work): GCC and clang otherwise weigh
+ * each call site on their own. */
+#if defined(__GNUC__)
+#define BITS_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define BITS_ALWAYS_INLINE inline
+#endif
+
 /* The index of the lowest set bit of x (x != 0). */
 static inline size_t bits_lowest(uint64_t x)
 {

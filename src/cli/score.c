@@ -9,9 +9,9 @@
  * status is 1 when any line was bad.
  *
  * Speed: most lines are plain objects such as {"id": 7, "text": "..."}.
- * For those, scan_line validates the line against strict JSON and finds
- * "text" without building a tree. Anything it is not sure about (escaped
- * keys, surrogate or NUL escapes, non-standard numbers, odd whitespace,
+ * For those, scan_line validates the line against strict JSON with
+ * base/json_scan and finds "text" without building a tree. Anything it is
+ * not sure about (escaped keys, NUL escapes, long numbers, odd whitespace,
  * deep nesting, "polarity" or "subjectivity" already present, or any
  * error) is handed to cJSON, which decides exactly as before: the scanner
  * only ever accepts lines that cJSON accepts, with the same text. */
@@ -19,16 +19,15 @@
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
-#if defined(__SSE2__) && defined(__GNUC__)
-#include <emmintrin.h>
-#endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "analysis/analysis.h"
+#include "base/bits.h"
 #include "base/buf.h"
+#include "base/json_scan.h"
 #include "base/jsonw.h"
 #include "base/utf8.h"
 #include "base/xalloc.h"
@@ -43,15 +42,10 @@
 /* Output is written in blocks of about this size: one write per line
  * would dominate. */
 #define SCORE_FLUSH ((size_t)1 << 16)
-#if defined(__GNUC__)
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define ALWAYS_INLINE inline
-#endif
 
-/* Nesting that scan_line handles itself; deeper lines go to cJSON (whose
- * own limit is 1000). */
-#define SCAN_MAX_DEPTH 64
+/* Nesting that scan_line handles itself, the line's object counting 1;
+ * deeper lines go to cJSON (whose own limit is 1000). */
+#define SCAN_MAX_DEPTH 65
 /* Longest number scan_line handles itself: cJSON copies a number into a
  * small buffer before strtod, so very long ones are left to it. */
 #define SCAN_MAX_NUMBER 32
@@ -186,395 +180,59 @@ struct scan {
   size_t text_len;  /* its quotes, when it is a string */
   bool text_escaped;   /* it contains a backslash */
   bool text_other;     /* the first "text" value is not a string */
-  bool has_scores;     /* a "polarity" or "subjectivity" key */
-  size_t end;          /* just past the closing brace */
-  uint64_t high;       /* bytes of the strings scanned, or-ed: the line is
-                          ASCII when no high bit is set (everything outside
-                          strings that scan_line accepts is ASCII) */
+  bool seen_text;      /* a "text" key was read */
+  bool unsure;         /* an escaped key (it could spell "text"), or a
+                          "polarity" or "subjectivity" key */
 };
 
-static bool is_ws(char c)
+static bool is_key(const struct json_member *m, const char *key)
 {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+  return strlen(key) == m->key_len && memcmp(m->key, key, m->key_len) == 0;
 }
 
-/* The value of four hex digits, or UINT32_MAX when one is not a digit. */
-static uint32_t hex4(const char *h)
+/* json_scan's callback: notes the first "text" member and the keys that
+ * make the line cJSON's. */
+static void scan_member(void *ctx, const struct json_member *m)
 {
-  uint32_t v = 0;
-  for (int k = 0; k < 4; k++) {
-    char c = h[k];
-    uint32_t d = c >= '0' && c <= '9'   ? (uint32_t)(c - '0')
-                 : c >= 'a' && c <= 'f' ? (uint32_t)(c - 'a' + 10)
-                 : c >= 'A' && c <= 'F' ? (uint32_t)(c - 'A' + 10)
-                                        : 16u;
-    if (d == 16)
-      return UINT32_MAX;
-    v = v << 4 | d;
+  struct scan *sc = ctx;
+  if (m->key_escaped) {
+    sc->unsure = true;
+    return;
   }
-  return v;
-}
-
-#if !(defined(__SSE2__) && defined(__GNUC__))
-/* The bytes of w below 0x20, '"' or '\\' have their high bit set in the
- * result (the classic "has a zero byte" test on w, and on w xor the two
- * quote-like bytes). It never misses one, and a false flag can only sit
- * above a true one, so the lowest flag is exact. */
-static uint64_t special_bytes(uint64_t w)
-{
-  const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
-  uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-  uint64_t hits = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
-                  ((b - ones) & ~b);
-  return hits & highs;
-}
-#endif
-
-/* The offset in s[k..len) of the first byte below 0x20, '"' or '\\', or
- * len - k when there is none; ors the high bits of the bytes it passes (and
- * maybe a few past the one found: harmless, *high is only a hint) into
- * *high. Sixteen bytes at a time with SSE2 (all of x86-64), the last ones
- * through a load that ends at len, so nothing outside s is read; eight at
- * a time otherwise. */
-static ALWAYS_INLINE size_t plain_run(const char *s, size_t len, size_t k,
-                                      uint64_t *high)
-{
-  size_t from = k;
-  uint64_t any = 0;
-#if defined(__SSE2__) && defined(__GNUC__)
-  if (len - k >= 16) {
-    const __m128i below = _mm_set1_epi8(0x1F), quote = _mm_set1_epi8('"');
-    const __m128i bslash = _mm_set1_epi8('\\');
-    __m128i bytes = _mm_setzero_si128();
-    size_t at = k;
-    unsigned m = 0;
-    for (;;) {
-      __m128i v = _mm_loadu_si128((const __m128i *)(s + at));
-      bytes = _mm_or_si128(bytes, v);
-      /* min(v, 0x1F) == v: v <= 0x1F, unsigned */
-      __m128i hit = _mm_or_si128(
-          _mm_cmpeq_epi8(_mm_min_epu8(v, below), v),
-          _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
-      m = (unsigned)_mm_movemask_epi8(hit);
-      if (m || len - at == 16)
-        break;
-      /* The next sixteen, or the last sixteen of s: they overlap the ones
-       * just tested, whose bits are shifted out below. */
-      k = at + 16;
-      at = len - k >= 16 ? k : len - 16;
-    }
-    m >>= k - at;
-    k = m ? k + (size_t)__builtin_ctz(m) : len;
-    if (_mm_movemask_epi8(bytes))
-      *high |= 0x80;
-    return k - from;
-  }
-#else
-  while (len - k >= 8) {
-    uint64_t w;
-    memcpy(&w, s + k, 8);
-    any |= w;
-    uint64_t hits = special_bytes(w);
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && \
-    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (hits) {
-      k += (size_t)__builtin_ctzll(hits) >> 3; /* the first one */
-      break;
-    }
-#else
-    if (hits)
-      break;
-#endif
-    k += 8;
-  }
-#endif
-  while (k < len && (unsigned char)s[k] >= 0x20 && s[k] != '"' &&
-         s[k] != '\\')
-    any |= (unsigned char)s[k++];
-  *high |= any;
-  return k - from;
-}
-
-/* A string at s[*i] (on its opening quote): strict JSON, and nothing cJSON
- * would read differently from the standard (no raw control characters, no
- * \u0000, which cJSON cuts the string at, no lone surrogate escapes).
- * Moves *i past the closing quote; sets *escaped when it holds a
- * backslash. */
-static bool scan_string_slow(const char *s, size_t len, size_t *i,
-                             bool *escaped, uint64_t *high)
-{
-  size_t k = *i + 1;
-  *escaped = false;
-  for (;;) {
-    k += plain_run(s, len, k, high);
-    if (k >= len || (unsigned char)s[k] < 0x20)
-      return false;
-    if (s[k] == '"')
-      break;
-    *escaped = true;
-    if (k + 1 >= len)
-      return false;
-    char e = s[k + 1];
-    if (e == 'u') {
-      if (len - k < 6)
-        return false;
-      uint32_t v = hex4(s + k + 2);
-      if (v >= 0xD800 && v <= 0xDBFF && len - k >= 12 && s[k + 6] == '\\' &&
-          s[k + 7] == 'u') {
-        uint32_t lo = hex4(s + k + 8); /* a surrogate pair */
-        if (lo < 0xDC00 || lo > 0xDFFF)
-          return false;
-        k += 12;
-        continue;
-      }
-      if (v == 0 || v > 0xFFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return false;
-      k += 6;
-    } else if (e && strchr("\"\\/bfnrt", e)) {
-      k += 2;
+  if (!sc->seen_text && is_key(m, "text")) {
+    sc->seen_text = true;
+    if (m->value_string) {
+      sc->text = m->value;
+      sc->text_len = m->value_len;
+      sc->text_escaped = m->value_escaped;
     } else {
-      return false;
+      sc->text_other = true;
     }
   }
-  *i = k + 1;
-  return true;
+  if (is_key(m, "polarity") || is_key(m, "subjectivity"))
+    sc->unsure = true;
 }
 
-/* scan_string_slow, with the usual case inline (at every call: a call
- * costs as much as scanning a short string): plain bytes up to the closing
- * quote. */
-static ALWAYS_INLINE bool scan_string(const char *s, size_t len, size_t *i,
-                                      bool *escaped, uint64_t *high)
-{
-  size_t k = *i + 1;
-  k += plain_run(s, len, k, high);
-  if (k < len && s[k] == '"') {
-    *escaped = false;
-    *i = k + 1;
-    return true;
-  }
-  return scan_string_slow(s, len, i, escaped, high);
-}
-
-/* A strict JSON number of at most SCAN_MAX_NUMBER bytes. */
-static bool scan_number(const char *s, size_t len, size_t *i)
-{
-  size_t k = *i, start = k;
-  if (k < len && s[k] == '-')
-    k++;
-  if (k < len && s[k] == '0') {
-    k++;
-  } else if (k < len && s[k] >= '1' && s[k] <= '9') {
-    while (k < len && s[k] >= '0' && s[k] <= '9')
-      k++;
-  } else {
-    return false;
-  }
-  if (k < len && s[k] == '.') {
-    k++;
-    if (k >= len || s[k] < '0' || s[k] > '9')
-      return false;
-    while (k < len && s[k] >= '0' && s[k] <= '9')
-      k++;
-  }
-  if (k < len && (s[k] == 'e' || s[k] == 'E')) {
-    k++;
-    if (k < len && (s[k] == '+' || s[k] == '-'))
-      k++;
-    if (k >= len || s[k] < '0' || s[k] > '9')
-      return false;
-    while (k < len && s[k] >= '0' && s[k] <= '9')
-      k++;
-  }
-  if (k - start > SCAN_MAX_NUMBER)
-    return false;
-  *i = k;
-  return true;
-}
-
-static inline void skip_ws(const char *s, size_t len, size_t *i)
-{
-  while (*i < len && is_ws(s[*i]))
-    (*i)++;
-}
-
-static bool is_key(const char *s, size_t len, const char *key)
-{
-  return strlen(key) == len && memcmp(s, key, len) == 0;
-}
-
-/* One JSON value at s[*i] (whitespace skipped), nested at most depth more
- * levels. Iterative over arrays and objects would be longer; the depth is
- * capped, so recursion is bounded. */
-static bool scan_value(const char *s, size_t len, size_t *i, int depth,
-                       uint64_t *high)
-{
-  if (*i >= len)
-    return false;
-  char c = s[*i];
-  bool escaped;
-  switch (c) {
-  case '"':
-    return scan_string(s, len, i, &escaped, high);
-  case 't':
-  case 'f':
-  case 'n': {
-    const char *lit = c == 't' ? "true" : c == 'f' ? "false" : "null";
-    size_t n = strlen(lit);
-    if (len - *i < n || memcmp(s + *i, lit, n) != 0)
-      return false;
-    *i += n;
-    return true;
-  }
-  case '[':
-  case '{':
-    if (depth == 0)
-      return false;
-    (*i)++;
-    skip_ws(s, len, i);
-    char close = c == '[' ? ']' : '}';
-    if (*i < len && s[*i] == close) {
-      (*i)++;
-      return true;
-    }
-    for (;;) {
-      if (c == '{') {
-        if (*i >= len || s[*i] != '"' ||
-            !scan_string(s, len, i, &escaped, high))
-          return false;
-        skip_ws(s, len, i);
-        if (*i >= len || s[*i] != ':')
-          return false;
-        (*i)++;
-        skip_ws(s, len, i);
-      }
-      if (!scan_value(s, len, i, depth - 1, high))
-        return false;
-      skip_ws(s, len, i);
-      if (*i < len && s[*i] == ',') {
-        (*i)++;
-        skip_ws(s, len, i);
-        continue;
-      }
-      if (*i < len && s[*i] == close) {
-        (*i)++;
-        return true;
-      }
-      return false;
-    }
-  default:
-    return scan_number(s, len, i);
-  }
-}
-
-/* Validates a whole line as one JSON object (surrounded by whitespace) and
- * finds its first "text" key. Returns false when cJSON must decide. */
-static bool scan_line(const char *s, size_t len, struct scan *sc)
+/* Validates a whole line as one JSON object (surrounded by whitespace),
+ * finds its first "text" key and sets *end just past the closing brace.
+ * Returns false when cJSON must decide. */
+static bool scan_line(const char *s, size_t len, struct scan *sc,
+                      size_t *end, bool *non_ascii)
 {
   *sc = (struct scan){0};
   size_t i = 0;
-  bool seen_text = false;
-  skip_ws(s, len, &i);
+  while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
+    i++;
   if (i >= len || s[i] != '{')
     return false;
-  i++;
-  skip_ws(s, len, &i);
-  if (i < len && s[i] == '}') {
-    i++;
-  } else {
-    for (;;) {
-      size_t key = i + 1;
-      bool escaped;
-      if (i >= len || s[i] != '"' ||
-          !scan_string(s, len, &i, &escaped, &sc->high) || escaped)
-        return false; /* escaped keys could spell "text" */
-      size_t key_len = i - 1 - key;
-      skip_ws(s, len, &i);
-      if (i >= len || s[i] != ':')
-        return false;
-      i++;
-      skip_ws(s, len, &i);
-      size_t value = i;
-      bool text_escaped = false;
-      if (value < len && s[value] == '"') { /* the common case: tells escapes */
-        if (!scan_string(s, len, &i, &text_escaped, &sc->high))
-          return false;
-      } else if (!scan_value(s, len, &i, SCAN_MAX_DEPTH, &sc->high)) {
-        return false;
-      }
-      if (!seen_text && is_key(s + key, key_len, "text")) {
-        seen_text = true;
-        if (s[value] == '"') {
-          sc->text = s + value + 1;
-          sc->text_len = i - value - 2;
-          sc->text_escaped = text_escaped;
-        } else {
-          sc->text_other = true;
-        }
-      }
-      if (is_key(s + key, key_len, "polarity") ||
-          is_key(s + key, key_len, "subjectivity"))
-        sc->has_scores = true;
-      skip_ws(s, len, &i);
-      if (i < len && s[i] == ',') {
-        i++;
-        skip_ws(s, len, &i);
-        continue;
-      }
-      if (i < len && s[i] == '}') {
-        i++;
-        break;
-      }
-      return false;
-    }
-  }
-  sc->end = i;
-  skip_ws(s, len, &i);
-  return i == len;
-}
-
-/* Decodes the escapes of a string scan_string accepted (the simple ones,
- * \u of a BMP code point other than U+0000 and surrogates, and surrogate
- * pairs) into out, as cJSON does. ERR_TOO_BIG past out's limit. */
-static enum err unescape(const char *s, size_t len, struct buf *out)
-{
-  buf_reset(out);
-  size_t run = 0;
-  for (;;) {
-    const char *slash = memchr(s + run, '\\', len - run);
-    if (!slash)
-      break;
-    size_t k = (size_t)(slash - s);
-    if (buf_append(out, s + run, k - run))
-      return ERR_TOO_BIG;
-    char e = s[k + 1], c = e;
-    switch (e) {
-    case 'b': c = '\b'; break;
-    case 'f': c = '\f'; break;
-    case 'n': c = '\n'; break;
-    case 'r': c = '\r'; break;
-    case 't': c = '\t'; break;
-    case 'u': {
-      char enc[4];
-      uint32_t v = hex4(s + k + 2);
-      k += 5;
-      if (v >= 0xD800 && v <= 0xDBFF) {
-        v = 0x10000 + ((v - 0xD800) << 10) + (hex4(s + k + 3) - 0xDC00);
-        k += 6;
-      }
-      if (buf_append(out, enc, utf8_encode(v, enc)))
-        return ERR_TOO_BIG;
-      run = k + 1;
-      continue;
-    }
-    default: break; /* '"', '\\', '/' */
-    }
-    if (buf_putc(out, c))
-      return ERR_TOO_BIG;
-    k++;
-    run = k + 1;
-  }
-  return buf_append(out, s + run, len - run);
+  struct json_scan js = {
+      .max_depth = SCAN_MAX_DEPTH, .member = scan_member, .ctx = sc};
+  if (json_scan(s, len, &js) || js.longest_number > SCAN_MAX_NUMBER ||
+      sc->unsure)
+    return false;
+  *end = js.end;
+  *non_ascii = js.non_ascii;
+  return true;
 }
 
 /* Recently formatted doubles, direct-mapped by their bits. Scores repeat
@@ -692,7 +350,8 @@ static size_t put_model(const struct scorer *sc, char *out)
 }
 
 /* jsonw_format_double(v, out), from the cache when v was seen. */
-static ALWAYS_INLINE size_t format_number(struct nums *nc, double v, char *out)
+static BITS_ALWAYS_INLINE size_t format_number(struct nums *nc, double v,
+                                               char *out)
 {
   uint64_t bits;
   memcpy(&bits, &v, sizeof bits);
@@ -824,14 +483,16 @@ static const char *score_line(struct scorer *s, char *line, size_t len,
                               struct buf *out)
 {
   struct scan sc;
-  if (!scan_line(line, len, &sc) || sc.has_scores) {
+  size_t end;
+  bool non_ascii;
+  if (!scan_line(line, len, &sc, &end, &non_ascii)) {
     if (!utf8_is_valid(line, len))
       return "invalid UTF-8";
     return score_line_cjson(s, line, len, out);
   }
-  /* scan_line saw every byte outside its strings to be ASCII; only a line
+  /* json_scan saw every byte outside its strings to be ASCII; only a line
    * with a high bit in a string needs the full check. */
-  if ((sc.high & 0x8080808080808080u) && !utf8_is_valid(line, len))
+  if (non_ascii && !utf8_is_valid(line, len))
     return "invalid UTF-8";
   if (sc.text_other)
     return "\"text\" is not a string";
@@ -840,7 +501,7 @@ static const char *score_line(struct scorer *s, char *line, size_t len,
   const char *t = sc.text;
   size_t tlen = sc.text_len;
   if (sc.text_escaped) {
-    if (unescape(sc.text, sc.text_len, &s->text))
+    if (json_unescape(sc.text, sc.text_len, &s->text))
       return "text cannot be scored";
     t = s->text.data;
     tlen = s->text.len;
@@ -849,7 +510,7 @@ static const char *score_line(struct scorer *s, char *line, size_t len,
    * ASCII bytes, or that with escapes decoded to valid code points. */
   if (polarity_analyze_valid(s->lx, t, tlen, &s->r) || score_model(s, t, tlen))
     return "text cannot be scored";
-  put_scored(out, s, line, sc.end);
+  put_scored(out, s, line, end);
   return NULL;
 }
 
