@@ -3,8 +3,9 @@
  * (struct store_ops); store_sqlite_schema.c has the migrations and the
  * text of the prepared statements, store_sqlite_records.c messages,
  * alerts, customer windows and retention, store_sqlite_outbox.c the
- * outbox, store_sqlite_own.c the store lock. store_sqlite_int.h is what
- * they share.
+ * outbox, store_sqlite_own.c the store lock, store_sqlite_stats.c the
+ * dashboard's reads. store_sqlite_int.h is what they share; these files
+ * are the only ones of the program that include sqlite3.h.
  *
  * Durability: WAL journal with synchronous=FULL, so a COMMIT that returned
  * has been fsync'ed; a process or machine crash keeps every committed
@@ -138,6 +139,15 @@ enum err sq_query_int(struct store *st, const char *sql, int64_t v1,
       rc == SQLITE_ROW || rc == SQLITE_DONE ? ERR_OK : sq_fail(st, sql);
   sqlite3_finalize(s);
   return e;
+}
+
+enum store_alert sq_outcome_parse(const char *s)
+{
+  if (s && !strcmp(s, "created"))
+    return STORE_ALERT_CREATED;
+  if (s && !strcmp(s, "appended"))
+    return STORE_ALERT_APPENDED;
+  return STORE_ALERT_NONE;
 }
 
 /* ---- Lifecycle -------------------------------------------------------- */
