@@ -4,8 +4,9 @@
  * transactions); the alert policy above (src/alerting/) calls the record
  * functions of store.h. A backend supplies storage primitives through
  * struct store_ops, the way redis's connection.h makes TCP and TLS
- * interchangeable. A new
- * backend (PostgreSQL) implements these and passes tests/unit/test_store.c.
+ * interchangeable, and the dashboard's reads through struct
+ * store_reader_ops. A new backend (PostgreSQL) implements both and
+ * passes tests/unit/test_store.c and tests/unit/test_store_stats.c.
  *
  * Every primitive sets the handle's message with store_set_error on
  * failure and returns ERR_STORE (or the code documented in store.h). */
@@ -13,6 +14,7 @@
 #define STORE_STORE_INT_H
 
 #include "store/store.h"
+#include "store/store_stats.h"
 
 enum store_tx {
   STORE_TX_BEGIN, /* start a write transaction, taking the lock now */
@@ -96,10 +98,52 @@ struct store {
   char errmsg[512];
 };
 
+/* The dashboard's reads (store_stats.h), on a read-only handle of the
+ * backend's own. store_stats.c checks the arguments and ranks; these
+ * only query. Each sets r->errmsg on failure. */
+struct store_reader_ops {
+  void (*close)(struct store_reader *r);
+  /* Adds the traffic of [since_ms, since_ms + n * width_ms) into out,
+   * whose start_ms are set and sums zero; since_ms and width_ms are whole
+   * minutes. */
+  enum err (*series)(struct store_reader *r, int64_t since_ms, int64_t width_ms,
+                     size_t n, struct store_stats_bucket *out);
+  /* Calls each with every customer window (store_window_parse's JSON)
+   * updated since since_ms; both strings are borrowed for the call. */
+  enum err (*windows)(struct store_reader *r, int64_t since_ms,
+                      void (*each)(void *arg, const char *customer_id,
+                                   const char *json),
+                      void *arg);
+  /* Sets alert_open of cs[0..n). */
+  enum err (*alerts_open)(struct store_reader *r,
+                          struct store_stats_customer *cs, size_t n);
+  /* Fills msgs of cs[0..n), newest first: walks back from the newest
+   * message until each has its share, the messages get older than
+   * since_ms, or scan_max messages were read. */
+  enum err (*last_messages)(struct store_reader *r, int64_t since_ms,
+                            size_t scan_max, struct store_stats_customer *cs,
+                            size_t n);
+  /* Total messages and alerts, as store_stats_totals. */
+  enum err (*totals)(struct store_reader *r, int64_t *messages,
+                     int64_t *alerts);
+};
+
+struct store_reader {
+  const struct store_reader_ops *ops;
+  void *impl; /* the backend's state */
+  char errmsg[512];
+};
+
 /* Backends. Each fills st->ops and st->impl, or returns an error with
  * the message in err. */
 enum err store_sqlite_open(struct store *st, const char *path,
                            const struct store_url_opts *opts, int max_version,
                            char *err, size_t errlen);
+
+/* Fills r->ops and r->impl for the file at path, opened read-only; on
+ * failure the message goes to err and r is released by
+ * store_reader_close. */
+enum err store_sqlite_reader_open(struct store_reader *r, const char *path,
+                                  char *err, size_t errlen);
 
 #endif
