@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/xalloc.h"
 
 /* Pause between looks at a busy lock. SQLite's own busy timeout sleeps
@@ -33,18 +34,11 @@
  * pauses find the gaps between the other writer's transactions. */
 #define SQ_BUSY_PAUSE_NS 250000
 
-static int64_t mono_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* sqlite3_busy_handler: keep waiting (non-zero) until the timeout. */
 static int on_busy(void *arg, int n)
 {
   struct sq *q = arg;
-  int64_t now = mono_ns();
+  int64_t now = (int64_t)clock_mono_ns();
   if (n == 0)
     q->busy_since_ns = now;
   if (now - q->busy_since_ns >= q->busy_timeout_ms * 1000000)
