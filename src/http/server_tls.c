@@ -1,7 +1,7 @@
 /* server_tls: the certificate and key for HTTPS.
  *
  * TLS. With a certificate and key, libmicrohttpd speaks TLS through
- * GnuTLS; everything above works the same, except that a refusal in the
+ * GnuTLS; everything else works the same, except that a refusal in the
  * middle of a body cannot be written beside libmicrohttpd (the socket
  * carries TLS records), so such a connection is closed without an answer.
  * The PEM text read from the files is kept until the daemon stops, then
