@@ -6,7 +6,9 @@
  * body is read, a total deadline per request that cuts trickling clients
  * (from their first byte, request line included), connection limits, and
  * answers queued after the first handler call so keep-alive survives. One
- * log line per request. microhttpd.h stays inside this file's .c.
+ * log line per request. microhttpd.h stays inside src/http/server*.c (and
+ * sse.c, which streams on a connection); server_int.h, private to those
+ * files, says which of them holds which concern.
  *
  * Abuse limits, all decided before a byte of the body is read:
  *   - RATE_LIMIT / RATE_LIMIT_BURST: a token bucket per source address
