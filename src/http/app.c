@@ -11,11 +11,6 @@
 #include "base/clock.h"
 #include "base/jsonw.h"
 
-uint64_t app_now_ns(void)
-{
-  return clock_mono_ns();
-}
-
 /* The detector settings as a JSON object, written once: /health repeats
  * them on every call, and formatting doubles is most of its cost. */
 static char *detector_json(const struct app *app)

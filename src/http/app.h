@@ -57,9 +57,6 @@ enum err app_init(struct app *app, const struct config *cfg);
 /* Releases what app_init acquired. */
 void app_cleanup(struct app *app);
 
-/* clock_mono_ns (base/clock.h), under the name the server still uses. */
-uint64_t app_now_ns(void);
-
 /* Seconds since app_init. */
 double app_uptime_s(const struct app *app);
 

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/buf.h"
 #include "http/dashboard.h"
 #include "http/ratelimit.h"
@@ -95,7 +96,7 @@ void *server_on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
   struct conn *c = conn_of(mc);
   if (!c)
     return NULL;
-  uint64_t now = app_now_ns();
+  uint64_t now = clock_mono_ns();
   struct request *r = &c->req;
   r->stage = STAGE_NEW;
   r->in_flight = false;
@@ -255,7 +256,7 @@ static enum MHD_Result start_stream(struct conn *c, struct MHD_Connection *mc,
                  "the dashboard needs Authorization: Bearer API_TOKEN");
     return server_answer(c, mc, false);
   }
-  server_set_phase(c, app_now_ns(), UINT64_MAX, false);
+  server_set_phase(c, clock_mono_ns(), UINT64_MAX, false);
   bool refused = true;
   const char *last =
       MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Last-Event-ID");
@@ -390,7 +391,7 @@ enum MHD_Result server_on_request(void *cls, struct MHD_Connection *mc,
     *upload_data_size = 0;
     if (r->stage == STAGE_ANSWERED)
       return MHD_YES; /* refused midway: discard */
-    if (app_now_ns() - r->start_ns > server_ms_to_ns(cfg->request_timeout_ms))
+    if (clock_mono_ns() - r->start_ns > server_ms_to_ns(cfg->request_timeout_ms))
       return refuse_midway(c, 408, "request_timeout",
                            "the request took longer than "
                            "REQUEST_TIMEOUT_MS");
@@ -462,7 +463,7 @@ void server_on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
      * committed or not, as the outcome says; nobody hears of it. */
     routes_finish(srv->app, &c->scratch, c->commit_rc, &c->resp);
   }
-  uint64_t now = app_now_ns();
+  uint64_t now = clock_mono_ns();
   uint64_t dur = now - r->start_ns;
   bool cut = atomic_load_explicit(&c->cut, memory_order_relaxed);
   bool answered = r->stage == STAGE_ANSWERED;

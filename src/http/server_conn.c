@@ -29,6 +29,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include "base/clock.h"
 #include "base/xalloc.h"
 #include "http/server_int.h"
 
@@ -106,7 +107,7 @@ static struct conn *oldest_idle(struct server *srv, const struct conn *c,
     if (!best || (!ioctl(best->fd, FIONREAD, &unread) && unread == 0))
       return best;
     best->wd_wait = best_since;
-    best->wd_rx_since = app_now_ns();
+    best->wd_rx_since = clock_mono_ns();
   }
   return NULL;
 }
@@ -183,7 +184,7 @@ void server_on_connection(void *cls, struct MHD_Connection *mc,
     atomic_init(&c->phase_start_ns, 0);
     atomic_init(&c->deadline_ns, UINT64_MAX);
     atomic_init(&c->idle_since_ns, 0);
-    uint64_t now = app_now_ns();
+    uint64_t now = clock_mono_ns();
     server_set_phase(c, now, server_idle_limit_ns(srv->app->cfg), true);
     /* A new socket has received nothing but what its first request (or
      * TLS handshake) sent: time that from the watchdog's first look. */

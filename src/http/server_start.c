@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/xalloc.h"
 #include "http/dashboard.h"
 #include "http/ratelimit.h"
@@ -249,7 +250,7 @@ void server_stop(struct server *srv, unsigned grace_ms)
      * as any request is in flight, and for at least SERVER_DRAIN_MS while
      * connections remain open; all of it within grace_ms. */
     atomic_store(&srv->closing, true);
-    uint64_t now = app_now_ns();
+    uint64_t now = clock_mono_ns();
     uint64_t until = now + server_ms_to_ns(grace_ms);
     uint64_t linger =
         now + server_ms_to_ns(grace_ms < SERVER_DRAIN_MS ? grace_ms
@@ -260,17 +261,17 @@ void server_stop(struct server *srv, unsigned grace_ms)
             (now < linger && atomic_load(&m->connections_open) > 0))) {
       struct timespec pause = {0, 5 * 1000000L};
       nanosleep(&pause, NULL);
-      now = app_now_ns();
+      now = clock_mono_ns();
     }
     /* Past the grace period too: libmicrohttpd aborts when stopped with a
      * suspended connection, and each one has a commit in progress that
      * the committer will end (committed or failed) and call back for. No
      * new one starts once draining is set (see server_submit_commit). */
     atomic_store(&srv->draining, true);
-    uint64_t waited_from = app_now_ns();
+    uint64_t waited_from = clock_mono_ns();
     bool said = false;
     while (atomic_load_explicit(&srv->suspended, memory_order_acquire) > 0) {
-      if (!said && app_now_ns() - waited_from > server_ms_to_ns(1000)) {
+      if (!said && clock_mono_ns() - waited_from > server_ms_to_ns(1000)) {
         log_write(srv->log, LOG_WARN,
                   "waiting for %lld commits in progress before stopping",
                   (long long)atomic_load(&srv->suspended));

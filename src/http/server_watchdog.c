@@ -28,6 +28,8 @@
 
 #include "http/server_int.h"
 
+#include "base/clock.h"
+
 /* The watchdog's answer to a request that overran REQUEST_TIMEOUT_MS while
  * arriving (routes_error's shape; the watchdog cannot use the conn's
  * response buffer, which belongs to the connection's thread). */
@@ -82,7 +84,7 @@ void *server_watchdog_main(void *arg)
   struct server *srv = arg;
   pthread_mutex_lock(&srv->lock);
   while (!srv->stopping) {
-    uint64_t now = app_now_ns();
+    uint64_t now = clock_mono_ns();
     for (struct conn *c = srv->conns; c; c = c->next) {
       if (atomic_load_explicit(&c->cut, memory_order_relaxed) || c->fd < 0)
         continue;
@@ -109,11 +111,7 @@ void *server_watchdog_main(void *arg)
       atomic_fetch_add_explicit(&srv->app->metrics.requests_cut, 1,
                                 memory_order_relaxed);
     }
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    uint64_t ns = (uint64_t)until.tv_nsec + srv->tick_ns;
-    until.tv_sec += (time_t)(ns / 1000000000u);
-    until.tv_nsec = (long)(ns % 1000000000u);
+    struct timespec until = clock_deadline(CLOCK_MONOTONIC, srv->tick_ns);
     pthread_cond_timedwait(&srv->wake, &srv->lock, &until);
   }
   pthread_mutex_unlock(&srv->lock);
