@@ -27,7 +27,8 @@
 
 #include "base/err.h"
 #include "config/config.h"
-#include "http/routes.h"
+#include "http/app.h"
+#include "http/response.h"
 #include "store/store.h"
 
 /* How long one /api/stats answer is reused. */

@@ -41,7 +41,6 @@
 #include "http/sig.h"
 #include "alerting/committer.h"
 
-#define CT_JSON "application/json"
 #define CT_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"
 
 /* Longest identifier fields (customer_id, message_id, ...), in bytes. */
@@ -75,36 +74,6 @@ struct fail {
   char message[256];
 };
 
-/* ---- responses ------------------------------------------------------ */
-
-void http_response_init(struct http_response *resp)
-{
-  resp->status = 0;
-  resp->content_type = CT_JSON;
-  resp->allow = NULL;
-  resp->error = NULL;
-  resp->route = METRICS_ROUTE_OTHER;
-  buf_init(&resp->body, ROUTES_MAX_RESPONSE);
-  buf_init(&resp->note, 512);
-}
-
-void http_response_reset(struct http_response *resp)
-{
-  resp->status = 0;
-  resp->content_type = CT_JSON;
-  resp->allow = NULL;
-  resp->error = NULL;
-  resp->route = METRICS_ROUTE_OTHER;
-  buf_reset(&resp->body);
-  buf_reset(&resp->note);
-}
-
-void http_response_cleanup(struct http_response *resp)
-{
-  buf_cleanup(&resp->body);
-  buf_cleanup(&resp->note);
-}
-
 void routes_scratch_init(struct routes_scratch *s)
 {
   polarity_result_init(&s->scores);
@@ -120,7 +89,7 @@ void routes_scratch_init(struct routes_scratch *s)
   s->results = NULL;
   s->n_pending = 0;
   s->json_off = NULL;
-  buf_init(&s->strs, ROUTES_MAX_RESPONSE);
+  buf_init(&s->strs, HTTP_MAX_RESPONSE);
   buf_init(&s->compose, 0);
 }
 
@@ -148,35 +117,6 @@ void routes_scratch_cleanup(struct routes_scratch *s)
   s->msgs_cap = 0;
 }
 
-static void write_error(struct http_response *resp, int status,
-                        const char *code, const char *message, long index)
-{
-  struct jsonw w;
-  resp->status = status;
-  resp->content_type = CT_JSON;
-  resp->error = code;
-  buf_reset(&resp->body);
-  jsonw_init(&w, &resp->body);
-  jsonw_object_begin(&w);
-  jsonw_kv_string(&w, "error", code);
-  jsonw_kv_string(&w, "message", message);
-  if (index >= 0) {
-    jsonw_kv_int(&w, "index", index);
-  }
-  jsonw_object_end(&w);
-}
-
-void routes_error(struct http_response *resp, int status, const char *code,
-                  const char *fmt, ...)
-{
-  char message[256];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(message, sizeof message, fmt, ap);
-  va_end(ap);
-  write_error(resp, status, code, message, -1);
-}
-
 static void fail_set(struct fail *f, int status, const char *code,
                      const char *fmt, ...)
 #if defined(__GNUC__)
@@ -197,16 +137,7 @@ static void fail_set(struct fail *f, int status, const char *code,
 
 static void fail_write(const struct fail *f, struct http_response *resp)
 {
-  write_error(resp, f->status, f->code, f->message, f->index);
-}
-
-/* A response that could not be written whole (only the size limit can
- * stop jsonw) becomes a 500 rather than a truncated 200. */
-static void finish_json(struct jsonw *w, struct http_response *resp)
-{
-  if (jsonw_error(w))
-    routes_error(resp, 500, "internal_error",
-                 "the response exceeds its size limit");
+  http_response_error_at(resp, f->status, f->code, f->message, f->index);
 }
 
 /* ---- content types -------------------------------------------------- */
@@ -336,16 +267,16 @@ bool routes_preflight(const struct app *app, const struct http_request *req,
       !auth_token_ok(app->cfg->api_token, req->authorization,
                      req->access_token)) {
     resp->route = route_of(req->path);
-    routes_error(resp, 401, "unauthorized",
-                 "%s needs Authorization: Bearer API_TOKEN", req->path);
+    http_response_error(resp, 401, "unauthorized",
+                        "%s needs Authorization: Bearer API_TOKEN", req->path);
     return false;
   }
   if (dashboard_owns(req->path)) {
     /* The dashboard (dashboard.h) answers its own paths, GET or HEAD. */
     resp->route = METRICS_ROUTE_OTHER;
     if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")) {
-      routes_error(resp, 405, "method_not_allowed", "%s takes GET or HEAD",
-                   req->path);
+      http_response_error(resp, 405, "method_not_allowed",
+                          "%s takes GET or HEAD", req->path);
       resp->allow = "GET, HEAD";
       return false;
     }
@@ -354,9 +285,10 @@ bool routes_preflight(const struct app *app, const struct http_request *req,
   const struct route *rt = find_route(req->path);
   if (!rt) {
     resp->route = METRICS_ROUTE_OTHER;
-    routes_error(resp, 404, "not_found",
-                 "no such endpoint; try POST /webhook, POST /slash-analyze, "
-                 "GET /health or GET /metrics");
+    http_response_error(
+        resp, 404, "not_found",
+        "no such endpoint; try POST /webhook, POST /slash-analyze, "
+        "GET /health or GET /metrics");
     return false;
   }
   resp->route = rt->id;
@@ -364,17 +296,18 @@ bool routes_preflight(const struct app *app, const struct http_request *req,
       rt->post ? !strcmp(req->method, "POST")
                : !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
   if (!method_ok) {
-    routes_error(resp, 405, "method_not_allowed", "%s takes %s", rt->path,
-                 rt->post ? "POST" : "GET or HEAD");
+    http_response_error(resp, 405, "method_not_allowed", "%s takes %s",
+                        rt->path, rt->post ? "POST" : "GET or HEAD");
     resp->allow = rt->post ? "POST" : "GET, HEAD";
     return false;
   }
   if (rt->post) {
     enum media m = media_type(req->content_type);
     if (m != MEDIA_JSON && !(m == MEDIA_FORM && rt->form_ok)) {
-      routes_error(resp, 415, "unsupported_media_type",
-                   "%s takes Content-Type: application/json%s", rt->path,
-                   rt->form_ok ? " or application/x-www-form-urlencoded" : "");
+      http_response_error(resp, 415, "unsupported_media_type",
+                          "%s takes Content-Type: application/json%s", rt->path,
+                          rt->form_ok ? " or application/x-www-form-urlencoded"
+                                      : "");
       return false;
     }
   }
@@ -390,9 +323,9 @@ static void routes_handle_inner(struct app *app, struct routes_scratch *s,
   if (!routes_preflight(app, req, resp))
     return;
   if (req->body_len > app->cfg->max_body_bytes) {
-    routes_error(resp, 413, "body_too_large",
-                 "the body exceeds %zu bytes (MAX_BODY_BYTES)",
-                 app->cfg->max_body_bytes);
+    http_response_error(resp, 413, "body_too_large",
+                        "the body exceeds %zu bytes (MAX_BODY_BYTES)",
+                        app->cfg->max_body_bytes);
     return;
   }
   if (dashboard_owns(req->path)) {
@@ -569,7 +502,6 @@ static cJSON *parse_json(const struct app *app, const struct http_request *req,
   }
   return root;
 }
-
 
 /* Reads an optional string field of at most max bytes: absent or null
  * leaves *out NULL. */
@@ -850,8 +782,8 @@ static enum metrics_alert metrics_outcome(enum store_alert o)
 
 /* Writes the answer of the pending request into resp. stored: s->results
  * hold the commit's outcomes (otherwise every alert is "none"). */
-static void write_answer(struct app *app, struct routes_scratch *s,
-                         bool stored, struct http_response *resp)
+static void write_answer(struct app *app, struct routes_scratch *s, bool stored,
+                         struct http_response *resp)
 {
   struct jsonw w;
   jsonw_init(&w, &resp->body);
@@ -872,7 +804,7 @@ static void write_answer(struct app *app, struct routes_scratch *s,
     jsonw_object_end(&w);
   }
   resp->status = 200;
-  finish_json(&w, resp);
+  http_response_finish_json(&w, resp);
 }
 
 /* ---- Authentication of /webhook ----------------------------------- */
@@ -896,9 +828,9 @@ static bool webhook_auth(const struct app *app, const struct http_request *req,
   char form[96] = "";
   if (sent_devrev && devrev) {
     enum sig_devrev_form m;
-    enum sig_result r = sig_check_devrev(cfg->devrev_webhook_secret,
-                                         req->devrev_signature, req->body,
-                                         req->body_len, &m);
+    enum sig_result r =
+        sig_check_devrev(cfg->devrev_webhook_secret, req->devrev_signature,
+                         req->body, req->body_len, &m);
     if (r != SIG_OK) {
       fail_set(f, 401, "bad_signature",
                "X-DevRev-Signature does not verify (%s) against "
@@ -911,9 +843,8 @@ static bool webhook_auth(const struct app *app, const struct http_request *req,
     passed = form;
   }
   if (sent_generic && generic) {
-    enum sig_result r = sig_check_generic(cfg->webhook_secret,
-                                          req->signature_256, req->body,
-                                          req->body_len);
+    enum sig_result r = sig_check_generic(
+        cfg->webhook_secret, req->signature_256, req->body, req->body_len);
     if (r != SIG_OK) {
       fail_set(f, 401, "bad_signature",
                "X-Signature-256 does not verify (%s): expected sha256=<hex "
@@ -929,8 +860,7 @@ static bool webhook_auth(const struct app *app, const struct http_request *req,
     passed = "bearer";
   if (!passed) {
     char want[160];
-    snprintf(want, sizeof want, "%s%s%s%s%s",
-             generic ? "X-Signature-256" : "",
+    snprintf(want, sizeof want, "%s%s%s%s%s", generic ? "X-Signature-256" : "",
              generic && (devrev || token) ? " or " : "",
              devrev ? "X-DevRev-Signature" : "", devrev && token ? " or " : "",
              token ? "Authorization: Bearer API_TOKEN" : "");
@@ -960,9 +890,8 @@ static bool devrev_event(struct app *app, struct routes_scratch *s,
   const struct config *cfg = app->cfg;
   struct devrev_event ev;
   char err[200];
-  enum err rc =
-      devrev_event_read(root, cfg->devrev_self_id, &s->compose, &ev, err,
-                        sizeof err);
+  enum err rc = devrev_event_read(root, cfg->devrev_self_id, &s->compose, &ev,
+                                  err, sizeof err);
   if (rc == ERR_TOO_BIG) {
     fail_set(f, 413, "body_too_large", "the event's text is too long");
     return true;
@@ -981,7 +910,7 @@ static bool devrev_event(struct app *app, struct routes_scratch *s,
     resp->status = 200;
     err_ignore(buf_puts(&resp->note, /* log note, see note_text */
                         resp->note.len ? " devrev=verify" : "devrev=verify"));
-    finish_json(&w, resp);
+    http_response_finish_json(&w, resp);
     return true;
   }
   /* A signed event replayed long after it was signed: DevRev's own
@@ -1011,7 +940,7 @@ static bool devrev_event(struct app *app, struct routes_scratch *s,
     /* Log note: what does not fit is left out (see note_text). */
     err_ignore(buf_printf(&resp->note, "%sdevrev=ignored type=%s",
                           resp->note.len ? " " : "", ev.type ? ev.type : "?"));
-    finish_json(&w, resp);
+    http_response_finish_json(&w, resp);
     return true;
   }
   memset(m, 0, sizeof *m);
@@ -1126,8 +1055,8 @@ static void handle_webhook(struct app *app, struct routes_scratch *s,
     free(at);
   if (rc) {
     release_pending(s);
-    routes_error(resp, 500, "internal_error",
-                 "the response exceeds its size limit");
+    http_response_error(resp, 500, "internal_error",
+                        "the response exceeds its size limit");
     return;
   }
   if (!app->committer) {
@@ -1163,14 +1092,15 @@ void routes_finish(struct app *app, struct routes_scratch *s, enum err rc,
   if (rc == ERR_STORE) {
     atomic_fetch_add_explicit(&app->metrics.store_unavailable, 1,
                               memory_order_relaxed);
-    routes_error(resp, 503, "store_unavailable",
-                 "the message%s could not be stored; nothing was recorded, "
-                 "retry later",
-                 s->n_pending > 1 ? "s" : "");
+    http_response_error(
+        resp, 503, "store_unavailable",
+        "the message%s could not be stored; nothing was recorded, "
+        "retry later",
+        s->n_pending > 1 ? "s" : "");
   } else if (rc) {
-    routes_error(resp, 500, "internal_error",
-                 "the message%s could not be stored: %s",
-                 s->n_pending > 1 ? "s" : "", err_str(rc));
+    http_response_error(resp, 500, "internal_error",
+                        "the message%s could not be stored: %s",
+                        s->n_pending > 1 ? "s" : "", err_str(rc));
   } else {
     write_answer(app, s, true, resp);
     /* Committed: the live dashboard hears of each message. */
@@ -1300,7 +1230,8 @@ static enum err slack_cap(struct buf *out, size_t max)
 
 /* The answer to an empty Slack command: a usage hint only its caller sees
  * (a 400 would show the user an error from Slack instead). */
-static void slack_usage(struct routes_scratch *s, const struct http_request *req,
+static void slack_usage(struct routes_scratch *s,
+                        const struct http_request *req,
                         struct http_response *resp)
 {
   bool found = false;
@@ -1326,7 +1257,7 @@ static void slack_usage(struct routes_scratch *s, const struct http_request *req
   jsonw_string_len(&w, buf_ptr(&s->text), s->text.len);
   jsonw_object_end(&w);
   resp->status = 200;
-  finish_json(&w, resp);
+  http_response_finish_json(&w, resp);
 }
 
 static void handle_slash(struct app *app, struct routes_scratch *s,
@@ -1367,7 +1298,8 @@ static void handle_slash(struct app *app, struct routes_scratch *s,
       goto refuse;
     }
     if (r != SIG_OK) {
-      fail_set(&f, 401, r == SIG_MISSING ? "missing_signature" : "bad_signature",
+      fail_set(&f, 401,
+               r == SIG_MISSING ? "missing_signature" : "bad_signature",
                "X-Slack-Signature does not verify (%s) against "
                "SLACK_SIGNING_SECRET",
                sig_result_name(r));
@@ -1522,13 +1454,13 @@ static void handle_slash(struct app *app, struct routes_scratch *s,
     analysis_write_fields(app->cfg, &a, &w);
   jsonw_object_end(&w);
   resp->status = 200;
-  finish_json(&w, resp);
+  http_response_finish_json(&w, resp);
   cJSON_Delete(root);
   return;
 
 too_big:
-  routes_error(resp, 500, "internal_error",
-               "the response exceeds its size limit");
+  http_response_error(resp, 500, "internal_error",
+                      "the response exceeds its size limit");
   cJSON_Delete(root);
   return;
 
@@ -1696,7 +1628,7 @@ static void handle_health(struct app *app, struct routes_scratch *s,
   write_security(app->cfg, &w);
   jsonw_object_end(&w);
   resp->status = ok ? 200 : 503;
-  finish_json(&w, resp);
+  http_response_finish_json(&w, resp);
 }
 
 static void handle_metrics(struct app *app, struct routes_scratch *s,
@@ -1738,9 +1670,8 @@ static void handle_metrics(struct app *app, struct routes_scratch *s,
     b.auth_failing = os.auth_failing;
     b.auth_failures = os.auth_failures;
   }
-  if (metrics_render(&app->metrics, app->cfg, app_uptime_s(app),
-                     &resp->body) ||
+  if (metrics_render(&app->metrics, app->cfg, app_uptime_s(app), &resp->body) ||
       metrics_render_backend(&b, &resp->body))
-    routes_error(resp, 500, "internal_error",
-                 "the metrics exceed the response size limit");
+    http_response_error(resp, 500, "internal_error",
+                        "the metrics exceed the response size limit");
 }
