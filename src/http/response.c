@@ -6,24 +6,26 @@
 
 #include "base/jsonw.h"
 
-void http_response_init(struct http_response *resp)
+/* The fields of an empty response, the buffers aside. */
+static void clear(struct http_response *resp)
 {
   resp->status = 0;
   resp->content_type = HTTP_CT_JSON;
   resp->allow = NULL;
   resp->error = NULL;
   resp->route = METRICS_ROUTE_OTHER;
+}
+
+void http_response_init(struct http_response *resp)
+{
+  clear(resp);
   buf_init(&resp->body, HTTP_MAX_RESPONSE);
   buf_init(&resp->note, 512);
 }
 
 void http_response_reset(struct http_response *resp)
 {
-  resp->status = 0;
-  resp->content_type = HTTP_CT_JSON;
-  resp->allow = NULL;
-  resp->error = NULL;
-  resp->route = METRICS_ROUTE_OTHER;
+  clear(resp);
   buf_reset(&resp->body);
   buf_reset(&resp->note);
 }
