@@ -9,9 +9,12 @@
  *   GET  /metrics         Prometheus text format
  *
  * server.c feeds these from libmicrohttpd; the unit tests and the fuzzer
- * call them directly.
+ * call them directly. routes.c is the router (dispatch, preflight, the
+ * strict JSON input); each endpoint family has its file in api/:
+ * webhook.c, slash.c, health.c (with /metrics). The dashboard's paths go
+ * to dashboard.h. Requests and responses are response.h's types.
  *
- * Authentication (issue 5), all comparisons constant-time:
+ * Authentication, all comparisons constant-time:
  *  - /webhook, when WEBHOOK_SECRET, DEVREV_WEBHOOK_SECRET or API_TOKEN is
  *    set, needs one of: X-Signature-256 (generic senders), X-DevRev-
  *    Signature (DevRev), Authorization: Bearer API_TOKEN. A signature that
@@ -40,7 +43,7 @@
 #include "sentiment/polarity.h"
 #include "store/store.h"
 
-struct routes_message; /* a parsed /webhook message, private to routes.c */
+struct routes_message; /* a parsed /webhook message, private to api/webhook.c */
 
 /* Scratch memory reused from one request to the next (server.c keeps one
  * per connection), so that a warmed-up connection scores without
