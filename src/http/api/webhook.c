@@ -44,8 +44,6 @@ struct routes_message {
   const char *rev_org;
 };
 
-/* A refusal being built: where in a batch (index >= 0) and what. */
-
 /* Reads one /webhook message object into m. */
 static bool parse_message(const cJSON *obj, struct routes_message *m,
                           struct routes_fail *f)
