@@ -2,12 +2,12 @@
  *
  * With API_TOKEN set, a request needs it before anything else is read when
  * it goes to /slash-analyze (except a Slack form while SLACK_SIGNING_SECRET
- * is set: its signature authenticates it, in routes.c), to anything under
+ * is set: its signature authenticates it, in api/slash.c), to anything under
  * /api/ (the dashboard's data), or to /metrics with METRICS_REQUIRE_TOKEN.
  * The dashboard's static files never do (they hold no data; the page asks
  * for the token), nor does /health. /webhook is not refused here: it takes
  * the token as one of its credentials, checked with the signatures once
- * its body is in (routes.c, webhook_auth). Comparisons take the same time
+ * its body is in (api/webhook.c, webhook_auth). Comparisons take the same time
  * whatever the first differing byte. */
 #ifndef HTTP_AUTH_H
 #define HTTP_AUTH_H

@@ -391,11 +391,11 @@ static void handle_stats(struct dashboard *d, struct http_response *resp)
   enum err rc = buf_append(&resp->body, buf_ptr(&d->cache), d->cache.len);
   pthread_mutex_unlock(&d->lock);
   if (rc) {
-    routes_error(resp, 500, "internal", "response too large");
+    http_response_error(resp, 500, "internal", "response too large");
     return;
   }
   resp->status = 200;
-  resp->content_type = "application/json";
+  resp->content_type = HTTP_CT_JSON;
 }
 
 void dashboard_handle(struct dashboard *d, const struct http_request *req,
@@ -403,36 +403,37 @@ void dashboard_handle(struct dashboard *d, const struct http_request *req,
 {
   resp->route = METRICS_ROUTE_OTHER;
   if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")) {
-    routes_error(resp, 405, "method_not_allowed", "%s takes GET or HEAD",
-                 req->path);
+    http_response_error(resp, 405, "method_not_allowed", "%s takes GET or HEAD",
+                        req->path);
     resp->allow = "GET, HEAD";
     return;
   }
   if (!dashboard_authorized(d, req)) {
-    routes_error(resp, 401, "unauthorized",
-                 "the dashboard needs Authorization: Bearer API_TOKEN");
+    http_response_error(resp, 401, "unauthorized",
+                        "the dashboard needs Authorization: Bearer API_TOKEN");
     return;
   }
   if (!strcmp(req->path, "/api/stats")) {
     if (!d) {
-      routes_error(resp, 503, "unavailable", "the dashboard is not running");
+      http_response_error(resp, 503, "unavailable",
+                          "the dashboard is not running");
       return;
     }
     handle_stats(d, resp);
     return;
   }
   if (dashboard_is_stream(req->path)) {
-    routes_error(resp, 501, "not_streaming",
-                 "GET /api/stream is served by the HTTP server only");
+    http_response_error(resp, 501, "not_streaming",
+                        "GET /api/stream is served by the HTTP server only");
     return;
   }
   const struct dashboard_file *f = dashboard_file_find(req->path);
   if (!f) {
-    routes_error(resp, 404, "not_found", "no such dashboard file");
+    http_response_error(resp, 404, "not_found", "no such dashboard file");
     return;
   }
   if (buf_append(&resp->body, f->data, f->len)) {
-    routes_error(resp, 500, "internal", "response too large");
+    http_response_error(resp, 500, "internal", "response too large");
     return;
   }
   resp->status = 200;

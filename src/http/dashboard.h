@@ -14,10 +14,11 @@
  * DASHBOARD_CACHE_MS whatever the number of viewers: concurrent requests
  * wait for the one computing it and share its answer.
  *
- * Live updates: routes.c calls dashboard_publish_message for every message
- * it committed, which becomes an "event: message" (and "event: alert"
- * when it opened or joined an alert) on the hub; the hub's tick publishes
- * "event: outbox" when the delivery counters move. */
+ * Live updates: the webhook endpoint (api/webhook.c) calls
+ * dashboard_publish_message for every message it committed, which becomes an
+ * "event: message" (and "event: alert" when it opened or joined an alert) on
+ * the hub; the hub's tick publishes "event: outbox" when the delivery counters
+ * move. */
 #ifndef HTTP_DASHBOARD_H
 #define HTTP_DASHBOARD_H
 
@@ -27,7 +28,8 @@
 
 #include "base/err.h"
 #include "config/config.h"
-#include "http/routes.h"
+#include "http/app.h"
+#include "http/response.h"
 #include "store/store.h"
 
 /* How long one /api/stats answer is reused. */
@@ -77,9 +79,9 @@ bool dashboard_owns(const char *path);
 /* True for GET /api/stream, which server.c streams with sse_respond. */
 bool dashboard_is_stream(const char *path);
 
-/* The one place where the dashboard's access is decided: API_TOKEN
- * (issue 5) is to be checked here for every dashboard path, the stream
- * included. Until then every request is allowed. */
+/* The one place where the dashboard's access is decided: with API_TOKEN
+ * set, the paths auth.h guards (/api/..., the stream included) need the
+ * bearer token or ?access_token=; the page's static files never do. */
 bool dashboard_authorized(const struct dashboard *d,
                           const struct http_request *req);
 

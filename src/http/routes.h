@@ -9,9 +9,12 @@
  *   GET  /metrics         Prometheus text format
  *
  * server.c feeds these from libmicrohttpd; the unit tests and the fuzzer
- * call them directly.
+ * call them directly. routes.c is the router (dispatch, preflight, the
+ * strict JSON input); each endpoint family has its file in api/:
+ * webhook.c, slash.c, health.c (with /metrics). The dashboard's paths go
+ * to dashboard.h. Requests and responses are response.h's types.
  *
- * Authentication (issue 5), all comparisons constant-time:
+ * Authentication, all comparisons constant-time:
  *  - /webhook, when WEBHOOK_SECRET, DEVREV_WEBHOOK_SECRET or API_TOKEN is
  *    set, needs one of: X-Signature-256 (generic senders), X-DevRev-
  *    Signature (DevRev), Authorization: Bearer API_TOKEN. A signature that
@@ -35,48 +38,12 @@
 
 #include "base/buf.h"
 #include "http/app.h"
-#include "http/metrics.h"
+#include "http/response.h"
 #include "detector/detector.h"
 #include "sentiment/polarity.h"
 #include "store/store.h"
 
-/* Largest response body: a full batch with every assessment fits. */
-#define ROUTES_MAX_RESPONSE ((size_t)16 << 20)
-
-/* One request as received. All strings are borrowed for the call. */
-struct http_request {
-  const char *method;       /* "GET", "POST", ... as sent */
-  const char *path;         /* without the query string */
-  const char *content_type; /* the Content-Type header; NULL when absent */
-  const char *body;         /* body_len bytes, then a NUL (body[body_len]) */
-  size_t body_len;
-  const char *authorization; /* the Authorization header; NULL if absent */
-  const char *access_token;  /* the ?access_token= query value, or NULL */
-  /* Signature headers (NULL when absent): X-Signature-256,
-   * X-DevRev-Signature, X-Slack-Signature, X-Slack-Request-Timestamp. */
-  const char *signature_256;
-  const char *devrev_signature;
-  const char *slack_signature;
-  const char *slack_timestamp;
-};
-
-/* One response. The strings are static; the body is owned. */
-struct http_response {
-  int status;
-  const char *content_type;
-  const char *allow;        /* the Allow header of a 405; NULL otherwise */
-  const char *error;        /* the error code of a refusal; NULL otherwise */
-  enum metrics_route route; /* what the request is counted under */
-  struct buf body;
-  struct buf note; /* words for the request's log line ("" if none) */
-};
-
-void http_response_init(struct http_response *resp);
-/* Forgets the previous response but keeps the memory for the next one. */
-void http_response_reset(struct http_response *resp);
-void http_response_cleanup(struct http_response *resp);
-
-struct routes_message; /* a parsed /webhook message, private to routes.c */
+struct routes_message; /* a parsed /webhook message, private to api/webhook.c */
 
 /* Scratch memory reused from one request to the next (server.c keeps one
  * per connection), so that a warmed-up connection scores without
@@ -89,8 +56,8 @@ struct routes_message; /* a parsed /webhook message, private to routes.c */
 struct routes_scratch {
   struct polarity_result scores;
   struct detector_result model; /* used when app->detector is set */
-  struct buf text;    /* a decoded form field */
-  struct buf verdict; /* analysis_describe's sentence */
+  struct buf text;              /* a decoded form field */
+  struct buf verdict;           /* analysis_describe's sentence */
   struct routes_message *msgs;
   size_t msgs_cap;
 
@@ -100,8 +67,8 @@ struct routes_scratch {
   struct ingest_msg *ingest;     /* n_pending messages to commit */
   struct ingest_result *results; /* room for n_pending results */
   size_t n_pending;
-  size_t *json_off; /* per message: its analysis object in strs */
-  struct buf strs;  /* analysis objects, deciding words, timestamps */
+  size_t *json_off;   /* per message: its analysis object in strs */
+  struct buf strs;    /* analysis objects, deciding words, timestamps */
   struct buf compose; /* a DevRev work's title and body, as one text */
 };
 
@@ -153,12 +120,7 @@ void routes_finish(struct app *app, struct routes_scratch *s, enum err rc,
  * submitted (the server is stopping), releasing what it held in s. */
 void routes_abandon(struct routes_scratch *s);
 
-/* Makes resp a JSON refusal: status, {"error": code, "message": ...}. */
-void routes_error(struct http_response *resp, int status, const char *code,
-                  const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 4, 5)))
-#endif
-    ;
+/* The JSON refusal's writer under its former name, for server.c. */
+#define routes_error http_response_error
 
 #endif
