@@ -24,6 +24,7 @@
 #include <strings.h>
 
 #include "alerting/committer.h"
+#include "base/json_scan.h"
 #include "base/jsonw.h"
 #include "base/utf8.h"
 #include "http/dashboard.h"
@@ -302,125 +303,58 @@ void routes_finish(struct app *app, struct routes_scratch *s, enum err rc,
 
 /* ---- JSON input ----------------------------------------------------- */
 
-/* Length of a JSON number (RFC 8259 section 6) at p[0..len), or 0 when
- * the run of number characters there is not one. */
-static size_t number_len(const char *p, size_t len)
-{
-  size_t i = 0;
-  /* cJSON reads every character of this set as part of the number, so
-   * the whole run must be one valid number. */
-  size_t run = 0;
-  while (run < len && strchr("0123456789+-.eE", p[run]) && p[run])
-    run++;
-  if (i < run && p[i] == '-')
-    i++;
-  if (i < run && p[i] == '0')
-    i++;
-  else if (i < run && p[i] >= '1' && p[i] <= '9')
-    while (i < run && p[i] >= '0' && p[i] <= '9')
-      i++;
-  else
-    return 0;
-  if (i < run && p[i] == '.') {
-    i++;
-    size_t d = i;
-    while (i < run && p[i] >= '0' && p[i] <= '9')
-      i++;
-    if (i == d)
-      return 0;
-  }
-  if (i < run && (p[i] == 'e' || p[i] == 'E')) {
-    i++;
-    if (i < run && (p[i] == '+' || p[i] == '-'))
-      i++;
-    size_t d = i;
-    while (i < run && p[i] >= '0' && p[i] <= '9')
-      i++;
-    if (i == d)
-      return 0;
-  }
-  return i == run ? run : 0;
-}
-
-/* Lexical checks cJSON does not make, in one pass: nesting depth, raw
- * control characters (in strings and between tokens), NUL bytes, raw or
- * escaped, and number syntax. The body is valid UTF-8 already.
+/* Lexical checks cJSON does not make, by base/json_scan: nesting depth,
+ * raw control characters (in strings and between tokens), NUL bytes, raw
+ * or escaped, and number syntax. The body is valid UTF-8 already.
  *
  * An escaped NUL ("\u0000") is valid JSON (RFC 8259 section 7), but cJSON
  * stores strings NUL-terminated, so every string would silently end there:
  * two message ids that differ after it would collide, a customer id would
  * lose its tail, a message its text. Refusing it here covers every string
  * of every JSON body, keys included. A surrogate pair cannot encode U+0000,
- * so this one spelling is the only one. */
+ * so this one spelling is the only one.
+ *
+ * cJSON also reads a "\u" escape with a non-hex digit as U+0000 and cuts
+ * the string there, so bad strings (that, a lone surrogate, an unknown
+ * escape, no closing quote) are refused here too. Syntax errors are left
+ * to cJSON, which refuses every one (fuzz/fuzz_json_scan.c checks that it
+ * does). The scan stops at the first problem. cJSON skips a UTF-8 byte
+ * order mark before the value, so the scan starts after one. */
 static bool prescan(const char *p, size_t len, int max_depth,
                     struct routes_fail *f)
 {
-  int depth = 0;
-  bool in_string = false;
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)p[i];
-    if (in_string) {
-      if (c == '\\') {
-        i++; /* the escaped character; cJSON checks which ones are valid */
-        if (i < len && (unsigned char)p[i] < 0x20)
-          goto control;
-        if (i + 4 < len && p[i] == 'u' && !memcmp(p + i + 1, "0000", 4)) {
-          routes_fail_set(
-              f, 400, "nul_in_string",
-              "a JSON string contains \\u0000 (NUL) at byte %zu; it "
-              "is not accepted in any field",
-              i - 1);
-          return false;
-        }
-      } else if (c == '"') {
-        in_string = false;
-      } else if (c < 0x20) {
-        goto control;
-      }
-      continue;
-    }
-    switch (c) {
-    case '"':
-      in_string = true;
-      break;
-    case '{':
-    case '[':
-      if (++depth > max_depth) {
-        routes_fail_set(f, 400, "too_deep",
-                        "JSON nesting deeper than %d levels (MAX_JSON_DEPTH)",
-                        max_depth);
-        return false;
-      }
-      break;
-    case '}':
-    case ']':
-      depth--;
-      break;
-    case ' ':
-    case '\t':
-    case '\n':
-    case '\r':
-      break;
-    default:
-      if (c == '-' || (c >= '0' && c <= '9')) {
-        size_t n = number_len(p + i, len - i);
-        if (n == 0) {
-          routes_fail_set(f, 400, "invalid_json", "invalid number at byte %zu",
-                          i);
-          return false;
-        }
-        i += n - 1;
-      } else if (c < 0x20) {
-        goto control;
-      }
-      break;
-    }
+  size_t bom = len >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3) ? 3 : 0;
+  struct json_scan js = {.max_depth = max_depth};
+  enum json_scan_problem problem = json_scan(p + bom, len - bom, &js);
+  size_t at = bom + js.offset;
+  switch (problem) {
+  case JSON_SCAN_TOO_DEEP:
+    routes_fail_set(f, 400, "too_deep",
+                    "JSON nesting deeper than %d levels (MAX_JSON_DEPTH)",
+                    max_depth);
+    return false;
+  case JSON_SCAN_NUL_ESCAPE:
+    routes_fail_set(f, 400, "nul_in_string",
+                    "a JSON string contains \\u0000 (NUL) at byte %zu; it "
+                    "is not accepted in any field",
+                    at);
+    return false;
+  case JSON_SCAN_BAD_NUMBER:
+    routes_fail_set(f, 400, "invalid_json", "invalid number at byte %zu", at);
+    return false;
+  case JSON_SCAN_BAD_STRING:
+    routes_fail_set(f, 400, "invalid_json", "malformed JSON near byte %zu",
+                    at);
+    return false;
+  case JSON_SCAN_CONTROL:
+    routes_fail_set(f, 400, "invalid_json",
+                    "control character or NUL byte in the JSON text");
+    return false;
+  case JSON_SCAN_OK:
+  case JSON_SCAN_SYNTAX:
+    break;
   }
   return true;
-control:
-  routes_fail_set(f, 400, "invalid_json",
-                  "control character or NUL byte in the JSON text");
-  return false;
 }
 
 /* Parses the body as JSON; on failure fills f and returns NULL. The caller

@@ -181,6 +181,14 @@ static void strict_json(void)
   CHECK_INT(post("/webhook", "{\"customer_id\": \"c\\\\u0000\", "
                              "\"message\": \"x\\u0001\"}"),
             200);
+  /* cJSON reads a \u escape with a non-hex digit as U+0000 and would cut
+   * the string there too ("victim\uZZZZattacker" stored as "victim"). */
+  CHECK_INT(post("/webhook", "{\"customer_id\": \"victim\\uZZZZattacker\", "
+                             "\"message\": \"x\"}"),
+            400);
+  expect_error(400, "invalid_json");
+  CHECK_INT(post("/slash-analyze", "{\"text\": \"calm \\ud83d alone\"}"), 400);
+  expect_error(400, "invalid_json");
   /* Valid numbers pass. */
   CHECK_INT(post("/webhook", "{\"customer_id\": \"c\", \"message\": \"x\", "
                              "\"n\": [-0.5e+3, 0, 12, 1E2]}"),
