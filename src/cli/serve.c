@@ -28,7 +28,7 @@
 #include "base/log.h"
 #include "detector/model_file.h"
 #include "http/app.h"
-#include "http/dashboard.h"
+#include "http/api/dashboard.h"
 #include "http/server.h"
 #include "alerting/committer.h"
 

@@ -27,7 +27,7 @@
 #include "base/json_scan.h"
 #include "base/jsonw.h"
 #include "base/utf8.h"
-#include "http/dashboard.h"
+#include "http/api/dashboard.h"
 
 /* Bytes of message text in a log line when LOG_MESSAGE_TEXT is on. */
 #define ROUTES_LOG_TEXT 80
@@ -422,10 +422,8 @@ void routes_note_text(const struct app *app, struct http_response *resp,
 {
   if (!app->cfg->log_text)
     return;
-  size_t n = len < ROUTES_LOG_TEXT ? len : ROUTES_LOG_TEXT;
   /* Cut on a character boundary so the excerpt stays UTF-8. */
-  while (n > 0 && n < len && ((unsigned char)text[n] & 0xc0) == 0x80)
-    n--;
+  size_t n = utf8_cut_bytes(text, len, ROUTES_LOG_TEXT);
   /* The note is a log annotation with its own small limit: words that do
    * not fit are left out, the request goes on. */
   err_ignore(buf_puts(&resp->note, "text="));

@@ -120,7 +120,4 @@ void routes_finish(struct app *app, struct routes_scratch *s, enum err rc,
  * submitted (the server is stopping), releasing what it held in s. */
 void routes_abandon(struct routes_scratch *s);
 
-/* The JSON refusal's writer under its former name, for server.c. */
-#define routes_error http_response_error
-
 #endif

@@ -35,7 +35,7 @@
 
 #include "base/clock.h"
 #include "base/buf.h"
-#include "http/dashboard.h"
+#include "http/api/dashboard.h"
 #include "http/ratelimit.h"
 #include "http/routes.h"
 #include "http/server_int.h"
@@ -179,7 +179,7 @@ static enum MHD_Result refuse_first(struct conn *c, struct MHD_Connection *mc,
                                     int status, const char *code,
                                     const char *message)
 {
-  routes_error(&c->resp, status, code, "%s", message);
+  http_response_error(&c->resp, status, code, "%s", message);
   return server_answer(c, mc, true);
 }
 
@@ -196,7 +196,7 @@ static enum MHD_Result refuse_midway(struct conn *c, int status,
                                      const char *code, const char *message)
 {
   struct http_response *resp = &c->resp;
-  routes_error(resp, status, code, "%s", message);
+  http_response_error(resp, status, code, "%s", message);
   c->req.stage = STAGE_ANSWERED;
   c->req.answered_early = true;
   if (c->srv->tls || !server_claim_reply(c, REPLIER_HANDLER))
@@ -233,7 +233,7 @@ static enum MHD_Result refuse_busy(struct conn *c, struct MHD_Connection *mc)
   const struct config *cfg = c->srv->app->cfg;
   c->req.retry_after_s = SERVER_BUSY_RETRY_S;
   c->resp.allow = NULL;
-  routes_error(&c->resp, 503, "too_many_connections",
+  http_response_error(&c->resp, 503, "too_many_connections",
                "every connection is busy (MAX_CONNECTIONS %u, "
                "MAX_CONNECTIONS_PER_IP %u); retry in %u s",
                cfg->max_connections, cfg->max_per_ip, SERVER_BUSY_RETRY_S);
@@ -252,7 +252,7 @@ static enum MHD_Result start_stream(struct conn *c, struct MHD_Connection *mc,
   if (!server_claim_reply(c, REPLIER_HANDLER))
     return MHD_NO; /* the watchdog answered 408 */
   if (!dashboard_authorized(app->dashboard, hr)) {
-    routes_error(&c->resp, 401, "unauthorized",
+    http_response_error(&c->resp, 401, "unauthorized",
                  "the dashboard needs Authorization: Bearer API_TOKEN");
     return server_answer(c, mc, false);
   }
@@ -315,7 +315,7 @@ static enum MHD_Result first_call(struct conn *c, struct MHD_Connection *mc,
      * one: closing with unread bytes would reset the connection and lose
      * the answer. server_answer() adds Connection: close while stopping. */
     c->resp.allow = NULL;
-    routes_error(&c->resp, 503, "shutting_down",
+    http_response_error(&c->resp, 503, "shutting_down",
                  "the server is stopping; nothing was recorded, retry");
     r->stage = STAGE_REFUSED;
     return MHD_YES;
@@ -328,7 +328,7 @@ static enum MHD_Result first_call(struct conn *c, struct MHD_Connection *mc,
                       r->start_ns, &retry_s)) {
     r->retry_after_s = retry_s;
     c->resp.allow = NULL;
-    routes_error(&c->resp, 429, "rate_limited",
+    http_response_error(&c->resp, 429, "rate_limited",
                  "too many requests from your address: at most %u a second "
                  "after a burst of %u (RATE_LIMIT, RATE_LIMIT_BURST); retry "
                  "in %u s",
@@ -339,7 +339,7 @@ static enum MHD_Result first_call(struct conn *c, struct MHD_Connection *mc,
       MHD_get_connection_info(mc, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
   if (hs && hs->header_size > cfg->max_header_bytes) {
     c->resp.allow = NULL;
-    routes_error(&c->resp, 431, "header_too_large",
+    http_response_error(&c->resp, 431, "header_too_large",
                  "the request line and headers take %zu bytes, more than "
                  "%zu (MAX_HEADER_BYTES)",
                  hs->header_size, cfg->max_header_bytes);
@@ -350,7 +350,7 @@ static enum MHD_Result first_call(struct conn *c, struct MHD_Connection *mc,
       mc, MHD_HEADER_KIND | MHD_COOKIE_KIND, NULL, NULL);
   if (lines > max_lines) {
     c->resp.allow = NULL;
-    routes_error(&c->resp, 431, "too_many_headers",
+    http_response_error(&c->resp, 431, "too_many_headers",
                  "%zu header lines and cookies, more than %zu (one per %u "
                  "bytes of MAX_HEADER_BYTES)",
                  lines, max_lines, SERVER_LINE_BYTES);

@@ -53,7 +53,7 @@ enum MHD_Result server_submit_commit(struct conn *c, struct MHD_Connection *mc)
   if (atomic_load(&srv->draining)) {
     atomic_fetch_sub(&srv->suspended, 1);
     routes_abandon(s);
-    routes_error(&c->resp, 503, "shutting_down",
+    http_response_error(&c->resp, 503, "shutting_down",
                  "the server is stopping; nothing was recorded, retry");
     return server_answer(c, mc, true);
   }

@@ -88,20 +88,20 @@ bool server_framing_ok(struct conn *c, struct MHD_Connection *mc,
   struct framing fr = {0};
   MHD_get_connection_values(mc, MHD_HEADER_KIND, count_framing, &fr);
   if (fr.n_coding && fr.n_length)
-    routes_error(&c->resp, 400, "bad_framing",
+    http_response_error(&c->resp, 400, "bad_framing",
                  "both Content-Length and Transfer-Encoding: the body "
                  "length is ambiguous (RFC 9112 section 6.3)");
   else if (fr.n_length > 1)
-    routes_error(&c->resp, 400, "bad_framing",
+    http_response_error(&c->resp, 400, "bad_framing",
                  "more than one Content-Length header");
   else if (fr.n_coding && strcmp(version, MHD_HTTP_VERSION_1_1))
-    routes_error(&c->resp, 400, "bad_framing",
+    http_response_error(&c->resp, 400, "bad_framing",
                  "Transfer-Encoding in an HTTP/1.0 request");
   else if (fr.n_coding && (fr.n_coding > 1 || !ends_chunked(fr.coding)))
-    routes_error(&c->resp, 400, "bad_framing",
+    http_response_error(&c->resp, 400, "bad_framing",
                  "Transfer-Encoding does not end with chunked");
   else if (fr.n_coding && !only_chunked(fr.coding))
-    routes_error(&c->resp, 501, "unsupported_transfer_coding",
+    http_response_error(&c->resp, 501, "unsupported_transfer_coding",
                  "the only transfer coding accepted is \"chunked\" "
                  "(RFC 9112 section 6.1)");
   else

@@ -13,7 +13,7 @@
 
 #include "base/clock.h"
 #include "base/xalloc.h"
-#include "http/dashboard.h"
+#include "http/api/dashboard.h"
 #include "http/ratelimit.h"
 #include "http/server_int.h"
 

@@ -31,7 +31,7 @@
 #include "base/clock.h"
 
 /* The watchdog's answer to a request that overran REQUEST_TIMEOUT_MS while
- * arriving (routes_error's shape; the watchdog cannot use the conn's
+ * arriving (http_response_error's shape; the watchdog cannot use the conn's
  * response buffer, which belongs to the connection's thread). */
 #define SERVER_TIMEOUT_JSON                                                    \
   "{\"error\":\"request_timeout\",\"message\":\"the request took longer "      \

@@ -10,6 +10,7 @@
 
 #include "alerting/committer.h"
 #include "alerting/outbox.h"
+#include "base/clock.h"
 #include "base/jsonw.h"
 
 #define CT_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"
@@ -183,10 +184,8 @@ void api_metrics_handle(struct app *app, struct routes_scratch *s,
   resp->status = 200;
   resp->content_type = CT_PROMETHEUS;
   struct metrics_backend b = {0};
-  struct timespec wall;
-  clock_gettime(CLOCK_REALTIME, &wall);
   b.start_unix_ms = app->start_unix_ms;
-  b.now_unix_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+  b.now_unix_ms = clock_wall_ms();
   if (app->committer) {
     struct committer_stats cs;
     committer_stats(app->committer, &cs);

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "analysis/analysis.h"
+#include "base/clock.h"
 #include "base/jsonw.h"
 #include "base/utf8.h"
 #include "http/sig.h"
@@ -187,7 +188,7 @@ void api_slash_handle(struct app *app, struct routes_scratch *s,
   if (slack && *app->cfg->slack_signing_secret) {
     enum sig_result r = sig_check_slack(
         app->cfg->slack_signing_secret, req->slack_signature,
-        req->slack_timestamp, req->body, req->body_len, (int64_t)time(NULL),
+        req->slack_timestamp, req->body, req->body_len, clock_wall_ms() / 1000,
         (int64_t)app->cfg->signature_max_age_s);
     if (r == SIG_STALE) {
       routes_fail_set(

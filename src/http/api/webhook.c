@@ -20,12 +20,13 @@
 
 #include "alerting/policy.h"
 #include "analysis/analysis.h"
+#include "base/clock.h"
 #include "base/jsonw.h"
 #include "base/utf8.h"
 #include "base/xalloc.h"
 #include "devrev/event.h"
 #include "http/auth.h"
-#include "http/dashboard.h"
+#include "http/api/dashboard.h"
 #include "http/sig.h"
 
 struct routes_message {
@@ -419,7 +420,7 @@ static bool devrev_event(struct app *app, struct routes_scratch *s,
   /* A signed event replayed long after it was signed: DevRev's own
    * retries come within about 3.5 minutes, and a duplicate of one already
    * taken is caught by its id. */
-  int64_t now_ms = (int64_t)time(NULL) * 1000;
+  int64_t now_ms = clock_wall_ms() / 1000 * 1000; /* whole seconds */
   int64_t max_ms = (int64_t)cfg->signature_max_age_s * 1000;
   bool unreadable = ev.timestamp && !ev.has_time;
   if (*cfg->devrev_webhook_secret && req->devrev_signature &&
@@ -594,9 +595,7 @@ void api_webhook_finish(struct app *app, struct routes_scratch *s, enum err rc,
   } else {
     write_answer(app, s, true, resp);
     /* Committed: the live dashboard hears of each message. */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t now_ms = clock_wall_ms();
     for (size_t i = 0; app->dashboard && i < s->n_pending; i++)
       dashboard_publish_message(app->dashboard, &s->ingest[i], &s->results[i],
                                 now_ms);

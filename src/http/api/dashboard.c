@@ -13,7 +13,7 @@
  * their width (whole minutes, whole ten minutes) so that a bucket keeps
  * its start from one answer to the next and the page can add live events
  * to the right one. */
-#include "http/dashboard.h"
+#include "http/api/dashboard.h"
 
 #include "http/auth.h"
 

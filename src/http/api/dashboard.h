@@ -19,8 +19,8 @@
  * "event: message" (and "event: alert" when it opened or joined an alert) on
  * the hub; the hub's tick publishes "event: outbox" when the delivery counters
  * move. */
-#ifndef HTTP_DASHBOARD_H
-#define HTTP_DASHBOARD_H
+#ifndef HTTP_API_DASHBOARD_H
+#define HTTP_API_DASHBOARD_H
 
 #include <stdbool.h>
 #include <stddef.h>
