@@ -6,7 +6,8 @@
  * struct store_ops, the way redis's connection.h makes TCP and TLS
  * interchangeable, and the dashboard's reads through struct
  * store_reader_ops. A new backend (PostgreSQL) implements both and
- * passes tests/unit/test_store.c and tests/unit/test_store_stats.c.
+ * passes tests/unit/test_store*.c (the store, its outbox, the policy over
+ * it, and the dashboard's reads).
  *
  * Every primitive sets the handle's message with store_set_error on
  * failure and returns ERR_STORE (or the code documented in store.h). */
