@@ -5,7 +5,7 @@
 #
 # build: compiler, CMake and the libraries the binary links.
 # test:  what `make test` uses on top (clang/libFuzzer, promtool, python3,
-#        Chromium for the dashboard's browser test).
+#        Chromium for the dashboard's browser test, PostgreSQL).
 # bench: load generators and the peers the benchmarks compare against.
 # Without root (or apt-get) it prints the missing packages and stops.
 set -euo pipefail
@@ -13,7 +13,9 @@ set -euo pipefail
 build_pkgs=(gcc make cmake pkg-config libmicrohttpd-dev libcjson-dev
   libcurl4-openssl-dev libsqlite3-dev libssl-dev python3 ca-certificates)
 # chromium: the dashboard's browser test (playwright-core drives it).
-test_pkgs=(clang libclang-rt-14-dev prometheus curl chromium openssl)
+# postgresql: the PostgreSQL tests start a throwaway cluster of their own
+# (tests/integration/pg_cluster.py); the system cluster is never used.
+test_pkgs=(clang libclang-rt-14-dev prometheus curl chromium openssl postgresql)
 # python3-nltk: TextBlob, the peer, needs it (TextBlob itself is found as
 # bench/README.md says: no Debian package ships it).
 bench_pkgs=(wrk nginx-light gunicorn python3-flask python3-nltk bc util-linux)
