@@ -152,8 +152,9 @@ void outbox_stats(struct outbox *ob, struct outbox_stats *out)
   int64_t oldest = ob->oldest_pending_ms;
   pthread_mutex_unlock(&ob->mu);
   int64_t now = clock_wall_ms();
+  out->oldest_pending_ms = out->pending > 0 && oldest > 0 ? oldest : 0;
   out->oldest_pending_age_ms =
-      out->pending > 0 && oldest > 0 && now > oldest ? now - oldest : 0;
+      out->oldest_pending_ms && now > oldest ? now - oldest : 0;
   if (out->rate_limited_until_ms && out->rate_limited_until_ms <= now)
     out->rate_limited_until_ms = 0;
 }

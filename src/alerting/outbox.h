@@ -103,6 +103,7 @@ struct outbox_stats {
   int64_t pending;               /* entries still to deliver */
   int64_t dead;                  /* dead letters */
   int64_t oldest_pending_age_ms; /* 0 when nothing is pending */
+  int64_t oldest_pending_ms;     /* its creation, epoch ms; 0: none */
   int64_t last_success_ms;       /* epoch ms of the last answered request;
                                   * 0: never */
   int64_t attempts;              /* requests ever recorded */

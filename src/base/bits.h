@@ -27,4 +27,16 @@ static inline size_t bits_lowest(uint64_t x)
 #endif
 }
 
+/* The value of the hex digit c (either case), or -1. */
+static inline int bits_hex_digit(int c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
 #endif

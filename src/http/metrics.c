@@ -304,9 +304,7 @@ enum err metrics_render_backend(const struct metrics_backend *b,
            "Unix time the oldest outbox entry still to deliver was "
            "created (0: none).");
     put(r, "fa_outbox_oldest_pending_timestamp_seconds %.3f\n",
-        b->oldest_pending_age_ms > 0
-            ? (double)(b->now_unix_ms - b->oldest_pending_age_ms) / 1e3
-            : 0.0);
+        (double)b->oldest_pending_ms / 1e3);
     header(r, "fa_outbox_dead_letters", "gauge",
            "Outbox entries that failed permanently.");
     put(r, "fa_outbox_dead_letters %lld\n", (long long)b->dead);

@@ -66,15 +66,14 @@ struct metrics {
 /* The state of the store and the delivery worker at one scrape, as plain
  * numbers (the caller reads them from the committer and the outbox). */
 struct metrics_backend {
-  /* Unix times in ms: the server's start, and the scrape's "now" (with
-   * oldest_pending_age_ms below it gives the oldest entry's time). */
-  int64_t start_unix_ms, now_unix_ms;
+  int64_t start_unix_ms; /* the server's start, epoch ms */
   bool have_store;
   uint64_t commits, commit_failures, messages_committed, submissions;
   uint64_t last_batch_msgs, max_batch_msgs, queued_msgs;
   bool have_outbox;
   bool delivering;
   int64_t pending, dead, oldest_pending_age_ms, last_success_ms;
+  int64_t oldest_pending_ms; /* the oldest pending entry's creation; 0 */
   int64_t attempts, failures;
   bool auth_failing;     /* DevRev refuses the token: delivery paused */
   int64_t auth_failures; /* 401/403 answers since the process started */

@@ -22,6 +22,8 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include "base/bits.h"
+
 #define DIGEST_LEN 32 /* SHA-256 */
 
 const char *sig_result_name(enum sig_result r)
@@ -153,17 +155,6 @@ static bool skip_prefix(const char **s, size_t *n, const char *prefix)
   return true;
 }
 
-static int hex_value(unsigned char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* Decodes exactly 64 hex digits (either case) into 32 bytes. */
 static bool hex_decode_digest(const char *s, size_t n,
                               unsigned char out[DIGEST_LEN])
@@ -171,8 +162,8 @@ static bool hex_decode_digest(const char *s, size_t n,
   if (n != 2 * DIGEST_LEN)
     return false;
   for (size_t i = 0; i < DIGEST_LEN; i++) {
-    int hi = hex_value((unsigned char)s[2 * i]);
-    int lo = hex_value((unsigned char)s[2 * i + 1]);
+    int hi = bits_hex_digit((unsigned char)s[2 * i]);
+    int lo = bits_hex_digit((unsigned char)s[2 * i + 1]);
     if (hi < 0 || lo < 0)
       return false;
     out[i] = (unsigned char)(hi << 4 | lo);

@@ -540,26 +540,29 @@ enum err store_outbox_select(struct store *st, enum store_state state, bool all,
   return st->ops->outbox_select(st, state, all, limit, out, n);
 }
 
+/* An entry id for retry and drop: >= 0 (0 is every dead letter). */
+static enum err outbox_id_ok(struct store *st, int64_t id)
+{
+  if (id >= 0)
+    return ERR_OK;
+  store_set_error(st, "outbox entry id %lld is not valid", (long long)id);
+  return ERR_INVALID;
+}
+
 enum err store_outbox_retry(struct store *st, int64_t id, int64_t now_ms,
                             size_t *n)
 {
   *n = 0;
-  if (id < 0) {
-    store_set_error(st, "outbox entry id %lld is not valid", (long long)id);
-    return ERR_INVALID;
-  }
-  return st->ops->outbox_retry(st, id, now_ms, n);
+  enum err rc = outbox_id_ok(st, id);
+  return rc ? rc : st->ops->outbox_retry(st, id, now_ms, n);
 }
 
 enum err store_outbox_drop(struct store *st, int64_t id, int64_t now_ms,
                            size_t *n)
 {
   *n = 0;
-  if (id < 0) {
-    store_set_error(st, "outbox entry id %lld is not valid", (long long)id);
-    return ERR_INVALID;
-  }
-  return st->ops->outbox_drop(st, id, now_ms, n);
+  enum err rc = outbox_id_ok(st, id);
+  return rc ? rc : st->ops->outbox_drop(st, id, now_ms, n);
 }
 
 enum err store_own(struct store *st, long *holder_pid)

@@ -10,7 +10,6 @@
 
 #include "alerting/committer.h"
 #include "alerting/outbox.h"
-#include "base/clock.h"
 #include "base/jsonw.h"
 
 #define CT_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"
@@ -185,7 +184,6 @@ void api_metrics_handle(struct app *app, struct routes_scratch *s,
   resp->content_type = CT_PROMETHEUS;
   struct metrics_backend b = {0};
   b.start_unix_ms = app->start_unix_ms;
-  b.now_unix_ms = clock_wall_ms();
   if (app->committer) {
     struct committer_stats cs;
     committer_stats(app->committer, &cs);
@@ -206,6 +204,7 @@ void api_metrics_handle(struct app *app, struct routes_scratch *s,
     b.pending = os.pending;
     b.dead = os.dead;
     b.oldest_pending_age_ms = os.oldest_pending_age_ms;
+    b.oldest_pending_ms = os.oldest_pending_ms;
     b.last_success_ms = os.last_success_ms;
     b.attempts = os.attempts;
     b.failures = os.failures;

@@ -11,21 +11,11 @@
 #include <time.h>
 
 #include "analysis/analysis.h"
+#include "base/bits.h"
 #include "base/clock.h"
 #include "base/jsonw.h"
 #include "base/utf8.h"
 #include "http/sig.h"
-
-static int hex_value(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
 
 /* Decodes one application/x-www-form-urlencoded component ('+' is a
  * space, %XX a byte) and appends it to out. ERR_INVALID on a bad escape. */
@@ -36,8 +26,8 @@ static enum err form_decode(const char *p, size_t len, struct buf *out)
     if (c == '+') {
       c = ' ';
     } else if (c == '%') {
-      int hi = i + 2 < len ? hex_value(p[i + 1]) : -1;
-      int lo = i + 2 < len ? hex_value(p[i + 2]) : -1;
+      int hi = i + 2 < len ? bits_hex_digit((unsigned char)p[i + 1]) : -1;
+      int lo = i + 2 < len ? bits_hex_digit((unsigned char)p[i + 2]) : -1;
       if (hi < 0 || lo < 0)
         return ERR_INVALID;
       c = (char)(hi * 16 + lo);
