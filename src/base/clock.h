@@ -21,6 +21,10 @@ int64_t clock_mono_ms(void);
 /* Wall-clock time in milliseconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t clock_wall_ms(void);
 
+/* ms since the epoch (negative taken as 0) as RFC 3339 in UTC with
+ * milliseconds, e.g. "2025-07-02T13:07:40.937Z", into out. */
+void clock_format_rfc3339(int64_t ms, char out[32]);
+
 /* The time ns nanoseconds from now on clock id (CLOCK_MONOTONIC or
  * CLOCK_REALTIME), as the absolute deadline pthread_cond_timedwait takes;
  * the clock must be the one the condition variable waits on. */

@@ -66,10 +66,11 @@ static void format_time(int64_t ms, char *out, size_t cap)
     snprintf(out, cap, "-");
     return;
   }
-  time_t t = (time_t)(ms / 1000);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  char full[32]; /* "...:SS.mmmZ": this table shows whole seconds */
+  clock_format_rfc3339(ms, full);
+  full[19] = 'Z';
+  full[20] = '\0';
+  snprintf(out, cap, "%s", full);
 }
 
 /* A positive decimal id; false for anything else. */

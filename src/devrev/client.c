@@ -373,25 +373,13 @@ char *devrev_source_update_request(const char *work_id, const char *severity,
   return update_json(work_id, given(severity) ? severity : NULL, sentiment);
 }
 
-/* RFC 3339 in UTC with milliseconds, e.g. "2025-07-02T13:07:40.937Z". */
-static void rfc3339(int64_t ms, char out[32])
-{
-  if (ms < 0)
-    ms = 0;
-  time_t t = (time_t)(ms / 1000);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(out + n, 32 - n, ".%03dZ", (int)(ms % 1000));
-}
-
 char *devrev_list_request(const struct devrev_config *cfg,
                           int64_t created_after_ms, const char *cursor)
 {
   struct buf b;
   struct jsonw w;
   char after[32];
-  rfc3339(created_after_ms, after);
+  clock_format_rfc3339(created_after_ms, after);
   buf_init(&b, 0);
   jsonw_init(&w, &b);
   jsonw_object_begin(&w);

@@ -81,6 +81,19 @@ static void utf8_cut_bytes_on_boundaries(void)
         CHECK(utf8_is_valid(s, utf8_cut_bytes(s, n, max)));
 }
 
+static void clock_formats_rfc3339(void)
+{
+  char out[32];
+  clock_format_rfc3339(1700000000123LL, out);
+  CHECK_STR(out, "2023-11-14T22:13:20.123Z");
+  clock_format_rfc3339(0, out);
+  CHECK_STR(out, "1970-01-01T00:00:00.000Z");
+  clock_format_rfc3339(-5, out);
+  CHECK_STR(out, "1970-01-01T00:00:00.000Z");
+  clock_format_rfc3339(1709251199999LL, out); /* leap day, last ms */
+  CHECK_STR(out, "2024-02-29T23:59:59.999Z");
+}
+
 static void clock_reads_and_deadlines(void)
 {
   /* Monotonic time does not go back; the two units agree. */
@@ -369,6 +382,7 @@ int main(void)
   RUN(utf8_cut_on_boundaries);
   RUN(utf8_cut_bytes_on_boundaries);
   RUN(clock_reads_and_deadlines);
+  RUN(clock_formats_rfc3339);
   RUN(jsonw_writes_nested_values);
   RUN(jsonw_key_value_helpers);
   RUN(jsonw_escape_into_matches_escape);

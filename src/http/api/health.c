@@ -10,6 +10,7 @@
 
 #include "alerting/committer.h"
 #include "alerting/outbox.h"
+#include "base/clock.h"
 #include "base/jsonw.h"
 
 #define CT_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"
@@ -41,12 +42,8 @@ static void json_time(struct jsonw *w, int64_t ms)
     jsonw_null(w);
     return;
   }
-  time_t t = (time_t)(ms / 1000);
-  struct tm tm;
-  char out[40];
-  gmtime_r(&t, &tm);
-  size_t n = strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(out + n, sizeof out - n, ".%03dZ", (int)(ms % 1000));
+  char out[32];
+  clock_format_rfc3339(ms, out);
   jsonw_string(w, out);
 }
 
