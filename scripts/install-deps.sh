@@ -11,7 +11,8 @@
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config libmicrohttpd-dev libcjson-dev
-  libcurl4-openssl-dev libsqlite3-dev libssl-dev python3 ca-certificates)
+  libcurl4-openssl-dev libsqlite3-dev libpq-dev libssl-dev python3
+  ca-certificates)
 # chromium: the dashboard's browser test (playwright-core drives it).
 # postgresql: the PostgreSQL tests start a throwaway cluster of their own
 # (tests/integration/pg_cluster.py); the system cluster is never used.

@@ -26,6 +26,9 @@
 #define DEFAULT_MAX_QUEUE 65536
 #define DEFAULT_MAX_BATCH 10000
 
+/* Times a transaction given up by the backend (ERR_BUSY) runs again. */
+#define BUSY_RETRIES 5
+
 struct job {
   const struct ingest_msg *msgs;
   size_t n;
@@ -82,42 +85,71 @@ void committer_options_from_config(const struct config *cfg,
 
 /* Runs one transaction over the jobs list; sets each job's rc. Returns
  * true when something for the outbox was committed. */
-static bool commit_jobs(struct committer *c, struct job *jobs, char *errbuf,
-                        size_t errlen, enum err *trc)
+/* Runs the jobs in one transaction; sets each job's rc (results filled
+ * only when the transaction committed). */
+static enum err run_jobs(struct committer *c, struct job *jobs, int64_t now)
 {
-  bool outbox = false;
-  int64_t now = clock_wall_ms();
-  /* A job whose ingest never ran has nothing in its results. */
   for (struct job *j = jobs; j; j = j->next)
     j->rc = ERR_STORE;
   enum err rc = store_begin(c->st);
+  if (!rc) {
+    /* Every message of the transaction, announced at once: a store
+     * shared by several instances locks them in one order. */
+    size_t n = 0;
+    for (struct job *j = jobs; j; j = j->next)
+      n += j->n;
+    const struct ingest_msg **all = xmalloc((n ? n : 1) * sizeof *all);
+    n = 0;
+    for (struct job *j = jobs; j; j = j->next)
+      for (size_t i = 0; i < j->n; i++)
+        all[n++] = &j->msgs[i];
+    rc = store_prepare_batch(c->st, all, n);
+    free(all);
+  }
   for (struct job *j = jobs; j && !rc; j = j->next) {
     j->rc = store_ingest(c->st, j->msgs, j->n, &c->opt.policy, now, j->results);
     /* A backend failure may have ended the whole transaction (SQLite rolls
      * back on a full disk): commit nothing rather than a part. */
-    if (j->rc == ERR_STORE)
-      rc = ERR_STORE;
+    if (j->rc == ERR_STORE || j->rc == ERR_BUSY)
+      rc = j->rc;
   }
   if (!rc)
     rc = store_commit(c->st);
   else
     store_rollback(c->st);
-  *trc = rc;
   if (rc)
-    snprintf(errbuf, errlen, "%s", store_errmsg(c->st));
-  for (struct job *j = jobs; j; j = j->next) {
-    if (rc) {
+    for (struct job *j = jobs; j; j = j->next) {
       if (j->rc == ERR_OK)
         for (size_t i = 0; i < j->n; i++)
           store_ingest_result_cleanup(&j->results[i]);
       j->rc = ERR_STORE;
-      continue;
     }
+  return rc;
+}
+
+/* Runs one transaction over the jobs list; sets each job's rc. Returns
+ * true when something for the outbox was committed. */
+static bool commit_jobs(struct committer *c, struct job *jobs, char *errbuf,
+                        size_t errlen, enum err *trc)
+{
+  bool outbox = false;
+  int64_t now = clock_wall_ms();
+  enum err rc = run_jobs(c, jobs, now);
+  /* ERR_BUSY: the backend broke a deadlock with another process by
+   * giving this transaction up; nothing of it is stored, so it runs
+   * again. */
+  for (int again = 0; rc == ERR_BUSY && again < BUSY_RETRIES; again++)
+    rc = run_jobs(c, jobs, now);
+  *trc = rc;
+  if (rc) {
+    snprintf(errbuf, errlen, "%s", store_errmsg(c->st));
+    return false;
+  }
+  for (struct job *j = jobs; j; j = j->next)
     for (size_t i = 0; i < j->n && !j->rc; i++)
       if (j->results[i].outcome == STORE_ALERT_CREATED ||
           j->results[i].outcome == STORE_ALERT_APPENDED)
         outbox = true;
-  }
   return outbox;
 }
 

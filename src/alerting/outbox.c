@@ -135,6 +135,11 @@ static int64_t refresh_stats(struct outbox *ob, int64_t now)
   ob->stats.last_success_ms = s.last_success_ms;
   ob->stats.attempts = s.attempts;
   ob->stats.failures = s.failures;
+  /* A pause another instance recorded holds this one back too. */
+  if (s.paused_until_ms > now && s.paused_until_ms > ob->paused_until_ms) {
+    ob->paused_until_ms = s.paused_until_ms;
+    ob->paused_for_auth = false;
+  }
   ob->stats.rate_limited_until_ms =
       ob->paused_until_ms > now && !ob->paused_for_auth ? ob->paused_until_ms
                                                         : 0;
@@ -196,8 +201,15 @@ static void target_of(const struct store_entry *e, const struct payload *p,
 static void finish(struct outbox *ob, const struct store_finish *f)
 {
   for (int i = 0; i < FINISH_TRIES; i++) {
-    if (!store_outbox_finish(ob->st, f, clock_wall_ms()))
+    enum err rc = store_outbox_finish(ob->st, f, clock_wall_ms());
+    if (!rc)
       return;
+    if (rc == ERR_BUSY || rc == ERR_NOT_FOUND) {
+      /* Fenced: the lease ran out and another claim owns the entry now
+       * (it looks up what this attempt may have created). */
+      LOG(ob, LOG_WARN, "outbox: %s", store_errmsg(ob->st));
+      return;
+    }
     note_store_error(ob, "recording a delivery");
     usleep(STORE_RETRY_MS * 1000);
   }
@@ -257,6 +269,7 @@ static void settle(struct outbox *ob, const struct store_entry *e,
                              .result = attempt_result(r->cls),
                              .error = r->cls == DEVREV_OK ? NULL : r->error};
   struct store_finish f = {.entry_id = e->id,
+                           .lease = e->lease,
                            .state = STORE_PENDING,
                            .outcome_unknown = e->outcome_unknown,
                            .error = at.error,
@@ -302,6 +315,9 @@ static void settle(struct outbox *ob, const struct store_entry *e,
     f.next_attempt_ms = now + wait;
     ob->paused_until_ms = f.next_attempt_ms;
     ob->paused_for_auth = false;
+    /* Every instance on the store holds back, not only this one. */
+    if (store_delivery_pause(ob->st, f.next_attempt_ms, r->error))
+      note_store_error(ob, "sharing the rate-limit pause");
     LOG(ob, LOG_WARN, "outbox: DevRev rate limit: pausing %lld ms",
         (long long)wait);
     break;
@@ -368,6 +384,7 @@ static bool settled_by_lookup(struct outbox *ob, const struct store_entry *e)
       "attempt",
       e->alert_key, *r.display_id ? r.display_id : r.work_id);
   struct store_finish f = {.entry_id = e->id,
+                           .lease = e->lease,
                            .state = STORE_DONE,
                            .ticket_id = r.work_id,
                            .ticket_display_id =
@@ -384,8 +401,10 @@ static void dead_letter(struct outbox *ob, const struct store_entry *e,
   LOG(ob, LOG_ERROR, "outbox: %s%s%s for alert %s is a dead letter: %s",
       store_kind_name(e->kind), *target ? " to " : "", target, e->alert_key,
       why);
-  struct store_finish f = {
-      .entry_id = e->id, .state = STORE_DEAD, .error = why};
+  struct store_finish f = {.entry_id = e->id,
+                           .lease = e->lease,
+                           .state = STORE_DEAD,
+                           .error = why};
   finish(ob, &f);
 }
 
@@ -470,7 +489,8 @@ static void deliver(struct outbox *ob, const struct store_entry *e)
           "outbox: alert %s: update_source for %s has no severity or "
           "sentiment left to set: done without an update",
           e->alert_key, target);
-      struct store_finish f = {.entry_id = e->id, .state = STORE_DONE};
+      struct store_finish f = {
+          .entry_id = e->id, .lease = e->lease, .state = STORE_DONE};
       finish(ob, &f);
       goto out;
     }

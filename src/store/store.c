@@ -30,6 +30,12 @@ static bool starts_with(const char *s, const char *prefix)
   return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+bool store_url_is_pg(const char *url)
+{
+  return url &&
+         (starts_with(url, "postgres://") || starts_with(url, "postgresql://"));
+}
+
 /* Parses "busy_timeout_ms=N&synchronous=full" into o. */
 static enum err parse_opts(char *q, struct store_url_opts *o, char *err,
                            size_t errlen)
@@ -83,11 +89,17 @@ static enum err open_url(const char *url, int max_version, bool must_exist,
     rc = ERR_INVALID;
     goto out;
   }
-  if (starts_with(url, "postgres://") || starts_with(url, "postgresql://")) {
-    snprintf(err, errlen,
-             "DATABASE_URL: the PostgreSQL backend is not part of this "
-             "build; use a file path or sqlite:PATH");
-    rc = ERR_UNSUPPORTED;
+  if (store_url_is_pg(url)) {
+    /* A PostgreSQL URL is libpq's to parse; must_exist does not apply (a
+     * server is there or the connection fails). */
+    st = xcalloc(1, sizeof *st);
+    rc = store_pg_open(st, url, max_version, err, errlen);
+    if (rc) {
+      free(st);
+      st = NULL;
+      goto out;
+    }
+    *out = st;
     goto out;
   }
   if (starts_with(url, "sqlite:")) {
@@ -226,6 +238,21 @@ enum err store_commit(struct store *st)
   enum err rc = st->ops->tx(st, STORE_TX_COMMIT);
   if (rc)
     undo(st, STORE_TX_ROLLBACK);
+  return rc;
+}
+
+enum err store_prepare_batch(struct store *st,
+                             const struct ingest_msg *const *msgs, size_t n)
+{
+  if (!st->in_tx) {
+    store_set_error(st, "store_prepare_batch: no transaction is open");
+    return ERR_INVALID;
+  }
+  if (!st->ops->prepare_batch || st->tx_failed)
+    return st->tx_failed ? ERR_STORE : ERR_OK;
+  enum err rc = st->ops->prepare_batch(st, msgs, n);
+  if (rc)
+    st->tx_failed = true;
   return rc;
 }
 
@@ -563,6 +590,13 @@ enum err store_outbox_drop(struct store *st, int64_t id, int64_t now_ms,
   *n = 0;
   enum err rc = outbox_id_ok(st, id);
   return rc ? rc : st->ops->outbox_drop(st, id, now_ms, n);
+}
+
+enum err store_delivery_pause(struct store *st, int64_t until_ms,
+                              const char *reason)
+{
+  return st->ops->delivery_pause ? st->ops->delivery_pause(st, until_ms, reason)
+                                 : ERR_OK;
 }
 
 enum err store_own(struct store *st, long *holder_pid)

@@ -2,8 +2,9 @@
  *
  * One interface, several backends chosen by the URL given to store_open:
  * a plain path or "sqlite:PATH" is SQLite (WAL, synchronous=FULL, so a
- * commit that returned is on disk); "postgres://..." is reserved for the
- * PostgreSQL backend (ERR_UNSUPPORTED for now).
+ * commit that returned is on disk), for one serving process;
+ * "postgres://..." is PostgreSQL (libpq), for any number of serving
+ * processes on one database (docs/scaling.md).
  *
  * What lives here:
  *  - messages: scores, level, ids, the text (until purged by retention),
@@ -37,6 +38,7 @@
 
 struct store; /* opaque; see store_int.h */
 struct buf;   /* base/buf.h */
+struct ingest_msg; /* below */
 
 /* The newest schema version this build knows. */
 #define STORE_SCHEMA_VERSION 4
@@ -64,7 +66,9 @@ struct buf;   /* base/buf.h */
  *   PATH, sqlite:PATH, sqlite://PATH  SQLite file (":memory:" works too)
  *   sqlite:PATH?busy_timeout_ms=N&synchronous=full|normal|off
  *                                     (defaults 5000 and full)
- *   postgres://..., postgresql://...  ERR_UNSUPPORTED (not built yet)
+ *   postgres://..., postgresql://...  PostgreSQL: any libpq URI, several
+ *                                     hosts and target_session_attrs
+ *                                     included
  * On failure returns ERR_INVALID / ERR_UNSUPPORTED / ERR_STORE / ERR_IO and
  * writes a message into err (errlen bytes); *out is untouched. On success
  * sets *out; release with store_close. */
@@ -77,13 +81,16 @@ enum err store_open(const char *url, char *err, size_t errlen,
 enum err store_open_existing(const char *url, char *err, size_t errlen,
                              struct store **out);
 
+/* True for a PostgreSQL URL (postgres:// or postgresql://). */
+bool store_url_is_pg(const char *url);
+
 /* Closes the handle (rolling back an open transaction). NULL is fine. */
 void store_close(struct store *st);
 
 /* The last error's detail, borrowed until the next call on st; "" if none. */
 const char *store_errmsg(const struct store *st);
 
-/* Static backend name: "sqlite". */
+/* Static backend name: "sqlite" or "postgresql". */
 const char *store_backend(const struct store *st);
 
 /* The schema version of the open database. */
@@ -108,10 +115,11 @@ enum err store_migrate_to(const char *url, int version, char *err,
  *    lock when the process ends (kill -9 included), so a crash leaves
  *    nothing stale to clean up. An in-memory database is private to its
  *    handle: always ERR_OK.
- *  - PostgreSQL (later, with several instances): the same call registers
- *    an instance row (id, pid, host, heartbeat) and holds a session
- *    advisory lock on it through this handle's connection; recovery then
- *    releases only the leases of instances that are gone.
+ *  - PostgreSQL, where several instances serve one database: the call
+ *    registers an instance row (id, pid, host) and holds a session
+ *    advisory lock on its id through this handle's connection (taken
+ *    again after a reconnection); recovery then releases only the leases
+ *    of instances whose lock is gone. Never ERR_BUSY.
  * Processes that only write through transactions (the `outbox` command)
  * need no ownership and do not disturb the owner.
  * Returns ERR_BUSY when another process owns the store (*holder_pid is
@@ -134,10 +142,19 @@ enum err store_owner(struct store *st, long *pid);
  * nothing). */
 enum err store_begin(struct store *st);
 /* Commits; when it returns ERR_OK the data is durable. On failure the
- * transaction is rolled back. */
+ * transaction is rolled back. ERR_BUSY (from any call inside it) means
+ * the backend gave up the transaction to break a deadlock with another
+ * process: nothing is committed and running it again is safe. */
 enum err store_commit(struct store *st);
 /* Rolls back the open transaction, if any. */
 void store_rollback(struct store *st);
+
+/* Optional, right after store_begin: announces every message the
+ * transaction will ingest, so that a backend shared by several processes
+ * takes their locks (message ids, customers) at once and in one order,
+ * which no two transactions can deadlock on. A no-op for SQLite. */
+enum err store_prepare_batch(struct store *st,
+                             const struct ingest_msg *const *msgs, size_t n);
 
 /* ---- Messages and alerts: the records of the alert policy ------------- */
 
@@ -331,6 +348,10 @@ struct store_entry {
   int64_t created_at_ms;
   int64_t first_attempt_ms; /* when the first attempt started */
   char alert_key[STORE_ALERT_KEY_LEN];
+  /* The claim's fencing token (PostgreSQL; 0 for SQLite, whose single
+   * worker needs none): store_outbox_finish with it changes nothing once
+   * the lease has passed to another claim. */
+  int64_t lease;
   char *ticket_id;         /* owned; the alert's ticket, NULL until known */
   char *ticket_display_id; /* owned; may be NULL */
 };
@@ -360,6 +381,7 @@ struct store_attempt {
 /* The end of one claimed delivery. */
 struct store_finish {
   int64_t entry_id;
+  int64_t lease; /* the claim's store_entry.lease */
   enum store_state state; /* PENDING = retry at next_attempt_ms */
   int64_t next_attempt_ms;
   /* Written as given; the worker keeps it set once an attempt may have
@@ -375,7 +397,10 @@ struct store_finish {
 /* Records the outcome of a claimed entry in one transaction: the attempt,
  * the new state, and for a DONE create_ticket the alert's ticket. A DEAD
  * create_ticket also makes the alert's other pending entries DEAD (they
- * have no ticket to go to). ERR_NOT_FOUND if the entry does not exist. */
+ * have no ticket to go to). ERR_NOT_FOUND if the entry does not exist;
+ * ERR_BUSY, with nothing changed, when its lease has passed to another
+ * claim (the entry is the new owner's: a late answer cannot overwrite
+ * its result). */
 enum err store_outbox_finish(struct store *st, const struct store_finish *f,
                              int64_t now_ms);
 
@@ -404,6 +429,7 @@ struct store_outbox_stats {
   int64_t failures;          /* of which not successful */
   int64_t last_success_ms;   /* 0: never */
   char last_error[256];      /* of the newest failed attempt; "" none */
+  int64_t paused_until_ms;   /* store_delivery_pause in force; 0 none */
 };
 
 /* Delivery statistics. Cheap (index lookups over pending and dead entries
@@ -426,6 +452,13 @@ struct store_outbox_row {
 enum err store_outbox_list(struct store *st, int64_t alert_id,
                            struct store_outbox_row **out, size_t *n);
 void store_outbox_rows_free(struct store_outbox_row *rows, size_t n);
+
+/* Pauses every worker of the store until until_ms (DevRev's 429 seen by
+ * one instance holds back all of them): claims return nothing before
+ * then. A pause never shortens one already in force. SQLite has one
+ * worker, which pauses itself: a no-op there. */
+enum err store_delivery_pause(struct store *st, int64_t until_ms,
+                              const char *reason);
 
 /* ---- Outbox (operators: the `outbox` command) ------------------------- */
 

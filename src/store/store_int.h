@@ -34,6 +34,9 @@ struct store_ops {
   void (*close)(struct store *st);
   enum err (*schema_version)(struct store *st, int *out);
   enum err (*tx)(struct store *st, enum store_tx op);
+  /* Optional (NULL: nothing to do): store_prepare_batch. */
+  enum err (*prepare_batch)(struct store *st,
+                            const struct ingest_msg *const *msgs, size_t n);
 
   /* Record primitives of the alert policy (store.h: store_msg_find ...),
    * called inside a transaction. */
@@ -87,6 +90,9 @@ struct store_ops {
                            size_t *n);
   enum err (*outbox_drop)(struct store *st, int64_t id, int64_t now_ms,
                           size_t *n);
+  /* Optional (NULL: a no-op): store_delivery_pause. */
+  enum err (*delivery_pause)(struct store *st, int64_t until_ms,
+                             const char *reason);
   enum err (*own)(struct store *st, long *holder_pid);
   enum err (*owner)(struct store *st, long *pid);
 };
@@ -137,6 +143,10 @@ struct store_reader {
 
 /* Backends. Each fills st->ops and st->impl, or returns an error with
  * the message in err. */
+enum err store_pg_open(struct store *st, const char *url, int max_version,
+                       char *err, size_t errlen);
+enum err store_pg_reader_open(struct store_reader *r, const char *url,
+                              char *err, size_t errlen);
 enum err store_sqlite_open(struct store *st, const char *path,
                            const struct store_url_opts *opts, int max_version,
                            char *err, size_t errlen);

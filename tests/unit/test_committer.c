@@ -341,8 +341,9 @@ static void test_invalid_and_store_error(void)
 
   /* A store that cannot open. */
   c = NULL;
-  CHECK_INT(committer_open("postgres://x/y", &o, err, sizeof err, &c),
-            ERR_UNSUPPORTED);
+  CHECK_INT(committer_open("postgres://u@127.0.0.1:1/y", &o, err, sizeof err,
+                           &c),
+            ERR_STORE);
   CHECK(c == NULL);
 }
 

@@ -159,8 +159,6 @@ static void test_outbox_retry_and_dead(void)
 static void test_outbox_crash_recovery(void)
 {
   char url[512], err[256];
-  if (getenv("STORE_TEST_URL"))
-    return;
   fresh_url(url, sizeof url);
   struct store *st = NULL;
   CHECK_INT(store_open(url, err, sizeof err, &st), ERR_OK);
@@ -282,7 +280,7 @@ static void test_outbox_redrive(void)
 static void test_ownership(void)
 {
   char url[512], err[256];
-  if (getenv("STORE_TEST_URL"))
+  if (test_pg()) /* SQLite only */
     return;
   fresh_url(url, sizeof url);
   struct store *a = NULL, *b = NULL, *m = NULL;

@@ -1,0 +1,391 @@
+/* store_pg: the PostgreSQL backend of store. This file connects (and
+ * reconnects), runs statements and transactions and holds the backend
+ * table (struct store_ops); store_pg_schema.c has the migrations and the
+ * text of the prepared statements, store_pg_records.c messages, alerts,
+ * customer windows and retention, store_pg_outbox.c the outbox and the
+ * instances, store_pg_stats.c the dashboard's reads. store_pg_int.h is
+ * what they share; these files are the only ones that include libpq-fe.h.
+ *
+ * Durability: a COMMIT that returned is durable as the server is set up
+ * (synchronous_commit on, PostgreSQL's default; with synchronous standbys
+ * it is on them too).
+ *
+ * Connection loss: a statement that fails because the connection is gone
+ * fails its transaction (ERR_STORE: the caller answers 503 and nothing is
+ * half-stored); the next transaction, or the next call outside one,
+ * connects again (PQreset, so a URI with several hosts and
+ * target_session_attrs=read-write finds the new primary). */
+#include "store/store_pg_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/xalloc.h"
+
+/* ---- Parameters ------------------------------------------------------- */
+
+void pp_text(struct pg_params *p, const char *s)
+{
+  p->v[p->n++] = s;
+}
+
+void pp_int(struct pg_params *p, int64_t v)
+{
+  snprintf(p->num[p->n], sizeof p->num[p->n], "%" PRId64, v);
+  p->v[p->n] = p->num[p->n];
+  p->n++;
+}
+
+void pp_double(struct pg_params *p, double v)
+{
+  /* %.17g reads back as the same double. */
+  snprintf(p->num[p->n], sizeof p->num[p->n], "%.17g", v);
+  p->v[p->n] = p->num[p->n];
+  p->n++;
+}
+
+void pp_bool(struct pg_params *p, bool v)
+{
+  p->v[p->n++] = v ? "t" : "f";
+}
+
+/* ---- Errors and connection -------------------------------------------- */
+
+/* The handle's message from what and the server's (or libpq's) error. */
+static void set_error(struct store *st, const char *what, const PGresult *r)
+{
+  const char *msg = r ? PQresultErrorMessage(r) : "";
+  if (!msg || !*msg)
+    msg = PQerrorMessage(PG(st)->conn);
+  size_t len = strlen(msg);
+  while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+    len--;
+  store_set_error(st, "postgresql: %s: %.*s", what, (int)len, msg);
+}
+
+static const char *sqlstate(const PGresult *r)
+{
+  const char *s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+  return s ? s : "";
+}
+
+/* Remembered from the last failure, for pg_failed. */
+static _Thread_local bool last_retryable;
+
+static PGresult *check(struct store *st, PGresult *r, const char *what)
+{
+  ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
+    return r;
+  const char *code = sqlstate(r);
+  /* 40001 serialization failure, 40P01 deadlock detected. */
+  last_retryable = !strcmp(code, "40001") || !strcmp(code, "40P01");
+  set_error(st, what, r);
+  PQclear(r);
+  return NULL;
+}
+
+enum err pg_failed(struct store *st)
+{
+  (void)st;
+  return last_retryable ? ERR_BUSY : ERR_STORE;
+}
+
+/* Prepares statement id on this connection if it is not yet. */
+static bool prepare(struct store *st, enum pg_stmt id)
+{
+  struct pg *q = PG(st);
+  if (q->prepared[id])
+    return true;
+  char name[16];
+  snprintf(name, sizeof name, "fa%d", (int)id);
+  PGresult *r = check(st, PQprepare(q->conn, name, pg_sql_text[id], 0, NULL),
+                      "prepare");
+  if (!r)
+    return false;
+  PQclear(r);
+  q->prepared[id] = true;
+  return true;
+}
+
+PGresult *pg_run(struct store *st, enum pg_stmt id, const struct pg_params *p,
+                 const char *what)
+{
+  last_retryable = false;
+  if (!PG(st)->in_tx && pg_ready(st))
+    return NULL;
+  if (!prepare(st, id))
+    return NULL;
+  char name[16];
+  snprintf(name, sizeof name, "fa%d", (int)id);
+  return check(st,
+               PQexecPrepared(PG(st)->conn, name, p ? p->n : 0,
+                              p ? p->v : NULL, NULL, NULL, 0),
+               what);
+}
+
+PGresult *pg_query(struct store *st, const char *sql,
+                   const struct pg_params *p, const char *what)
+{
+  last_retryable = false;
+  if (!PG(st)->in_tx && pg_ready(st))
+    return NULL;
+  return check(st,
+               PQexecParams(PG(st)->conn, sql, p ? p->n : 0, NULL,
+                            p ? p->v : NULL, NULL, NULL, 0),
+               what);
+}
+
+enum err pg_exec(struct store *st, const char *sql, const char *what)
+{
+  last_retryable = false;
+  if (!PG(st)->in_tx && pg_ready(st))
+    return ERR_STORE;
+  /* The simple protocol: sql may hold several statements. */
+  PGresult *r = check(st, PQexec(PG(st)->conn, sql), what);
+  if (!r)
+    return pg_failed(st);
+  PQclear(r);
+  return ERR_OK;
+}
+
+char *pg_dup(const PGresult *r, int row, int col)
+{
+  return PQgetisnull(r, row, col) ? NULL : xstrdup(PQgetvalue(r, row, col));
+}
+
+void pg_copy(const PGresult *r, int row, int col, char *dst, size_t cap)
+{
+  snprintf(dst, cap, "%s",
+           PQgetisnull(r, row, col) ? "" : PQgetvalue(r, row, col));
+}
+
+int64_t pg_int(const PGresult *r, int row, int col)
+{
+  return PQgetisnull(r, row, col) ? 0
+                                  : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+bool pg_bool(const PGresult *r, int row, int col)
+{
+  return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
+}
+
+enum err pg_query_int(struct store *st, const char *sql, int64_t dflt,
+                      int64_t *out)
+{
+  *out = dflt;
+  PGresult *r = pg_query(st, sql, NULL, sql);
+  if (!r)
+    return pg_failed(st);
+  if (PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+    *out = pg_int(r, 0, 0);
+  PQclear(r);
+  return ERR_OK;
+}
+
+int64_t pg_lock_key(char ns, const char *key)
+{
+  /* FNV-1a over the namespace letter and the key; a collision only makes
+   * two keys wait for each other. */
+  uint64_t h = 14695981039346656037u;
+  h = (h ^ (unsigned char)ns) * 1099511628211u;
+  for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+    h = (h ^ *p) * 1099511628211u;
+  return (int64_t)h;
+}
+
+enum store_alert pg_outcome_parse(const char *s)
+{
+  if (s && !strcmp(s, "created"))
+    return STORE_ALERT_CREATED;
+  if (s && !strcmp(s, "appended"))
+    return STORE_ALERT_APPENDED;
+  return STORE_ALERT_NONE;
+}
+
+/* Takes the instance lock again after a new connection (the server
+ * dropped it with the old session). */
+static enum err relock_instance(struct store *st)
+{
+  struct pg *q = PG(st);
+  if (!q->instance_id)
+    return ERR_OK;
+  char sql[128];
+  snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%d, %d)",
+           PG_LOCK_CLASS_INSTANCE, (int)q->instance_id);
+  PGresult *r = check(st, PQexec(q->conn, sql), "take the instance lock");
+  if (!r)
+    return ERR_STORE;
+  PQclear(r);
+  return ERR_OK;
+}
+
+enum err pg_ready(struct store *st)
+{
+  struct pg *q = PG(st);
+  if (PQstatus(q->conn) == CONNECTION_OK)
+    return ERR_OK;
+  PQreset(q->conn);
+  memset(q->prepared, 0, sizeof q->prepared);
+  if (PQstatus(q->conn) != CONNECTION_OK) {
+    set_error(st, "PostgreSQL unavailable", NULL);
+    return ERR_STORE;
+  }
+  return relock_instance(st);
+}
+
+/* ---- Transactions ----------------------------------------------------- */
+
+static enum err pg_tx(struct store *st, enum store_tx op)
+{
+  struct pg *q = PG(st);
+  switch (op) {
+  case STORE_TX_BEGIN: {
+    enum err rc = pg_ready(st);
+    if (rc)
+      return rc;
+    PGresult *r = check(st, PQexec(q->conn, "BEGIN"), "begin");
+    if (!r)
+      return ERR_STORE;
+    PQclear(r);
+    q->in_tx = true;
+    q->batch_locked = false;
+    return ERR_OK;
+  }
+  case STORE_TX_COMMIT: {
+    last_retryable = false;
+    PGresult *r = check(st, PQexec(q->conn, "COMMIT"), "commit");
+    q->in_tx = false;
+    if (!r)
+      return pg_failed(st);
+    /* A transaction that had failed answers COMMIT with ROLLBACK. */
+    bool committed = !strcmp(PQcmdStatus(r), "COMMIT");
+    PQclear(r);
+    if (!committed) {
+      store_set_error(st, "postgresql: commit: the transaction was rolled "
+                          "back");
+      return ERR_STORE;
+    }
+    return ERR_OK;
+  }
+  case STORE_TX_ROLLBACK:
+    q->in_tx = false;
+    if (PQstatus(q->conn) != CONNECTION_OK ||
+        PQtransactionStatus(q->conn) == PQTRANS_IDLE)
+      return ERR_OK;
+    PQclear(PQexec(q->conn, "ROLLBACK"));
+    return ERR_OK;
+  }
+  return ERR_INTERNAL;
+}
+
+/* ---- Lifecycle -------------------------------------------------------- */
+
+static void pg_close(struct store *st)
+{
+  struct pg *q = PG(st);
+  if (!q)
+    return;
+  /* Ending the session drops the instance lock; the row stays for the
+   * record until an instance's recovery removes it. */
+  PQfinish(q->conn);
+  free(q->conninfo);
+  free(q);
+  st->impl = NULL;
+}
+
+static enum err pg_schema_version(struct store *st, int *out)
+{
+  int64_t v = 0;
+  enum err rc =
+      pg_query_int(st, "SELECT version FROM schema_version", 0, &v);
+  *out = (int)v;
+  return rc;
+}
+
+/* Connects with the project's defaults under what the URL says:
+ * keywords before "dbname" are defaults the URL overrides. */
+PGconn *pg_connect(const char *url)
+{
+  const char *const keys[] = {"connect_timeout", "application_name",
+                              "dbname", NULL};
+  const char *const vals[] = {"5", "frustration-alert", url, NULL};
+  return PQconnectdbParams(keys, vals, 1);
+}
+
+/* The server's notices ("relation already exists, skipping") are not
+ * errors and must not reach stderr. */
+static void ignore_notice(void *arg, const char *message)
+{
+  (void)arg;
+  (void)message;
+}
+
+static const struct store_ops pg_ops;
+
+enum err store_pg_open(struct store *st, const char *url, int max_version,
+                       char *err, size_t errlen)
+{
+  struct pg *q = xcalloc(1, sizeof *q);
+  enum err rc = ERR_OK;
+  st->ops = &pg_ops;
+  st->impl = q;
+  q->conninfo = xstrdup(url);
+  q->conn = pg_connect(url);
+  if (!q->conn || PQstatus(q->conn) != CONNECTION_OK) {
+    const char *m = q->conn ? PQerrorMessage(q->conn) : "out of memory";
+    size_t len = strlen(m);
+    while (len && (m[len - 1] == '\n' || m[len - 1] == ' '))
+      len--;
+    snprintf(err, errlen, "cannot connect to PostgreSQL: %.*s", (int)len, m);
+    rc = ERR_STORE;
+    goto fail;
+  }
+  PQsetNoticeProcessor(q->conn, ignore_notice, NULL);
+  /* Plain text comes back as it was stored; times are numbers, not
+   * timestamps, so the session's time zone does not matter. */
+  PQsetClientEncoding(q->conn, "UTF8");
+  rc = pg_migrate(st, max_version, err, errlen);
+  if (rc)
+    goto fail;
+  return ERR_OK;
+fail:
+  pg_close(st);
+  return rc;
+}
+
+static const struct store_ops pg_ops = {
+    .name = "postgresql",
+    .close = pg_close,
+    .schema_version = pg_schema_version,
+    .tx = pg_tx,
+    .prepare_batch = pg_prepare_batch,
+    .msg_find = pg_msg_find,
+    .msg_insert = pg_msg_insert,
+    .alert_find_open = pg_alert_find_open,
+    .alert_insert = pg_alert_insert,
+    .alert_update = pg_alert_update,
+    .outbox_insert = pg_outbox_insert,
+    .window_get = pg_window_get,
+    .window_put = pg_window_put,
+    .purge_text = pg_purge_text,
+    .message_get = pg_message_get,
+    .alert_get = pg_alert_get,
+    .counts = pg_counts,
+    .outbox_claim = pg_outbox_claim,
+    .outbox_finish = pg_outbox_finish,
+    .outbox_record_attempt = pg_outbox_record_attempt,
+    .outbox_recover = pg_outbox_recover,
+    .outbox_skip_pending = pg_outbox_skip_pending,
+    .outbox_stats = pg_outbox_stats,
+    .outbox_list = pg_outbox_list,
+    .outbox_select = pg_outbox_select,
+    .outbox_retry = pg_outbox_retry,
+    .outbox_drop = pg_outbox_drop,
+    .delivery_pause = pg_delivery_pause,
+    .own = pg_own,
+    .owner = pg_owner,
+};

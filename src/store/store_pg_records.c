@@ -1,0 +1,386 @@
+/* store_pg_records: messages, alerts, customer windows and the insertion
+ * of outbox entries on PostgreSQL (the primitives the alert policy calls
+ * inside its transaction), with the record locks that make several
+ * instances decide one message and one customer at a time; retention and
+ * reading back. */
+#include "store/store_pg_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/xalloc.h"
+
+/* ---- Record locks ----------------------------------------------------- */
+
+/* Two transactions that both ingest message id M (or customer C) must
+ * take turns: the second then finds what the first committed (READ
+ * COMMITTED reads the newest committed rows in each statement). */
+static enum err lock_key(struct store *st, char ns, const char *key)
+{
+  if (PG(st)->batch_locked || !key)
+    return ERR_OK;
+  struct pg_params p = {0};
+  pp_int(&p, pg_lock_key(ns, key));
+  PGresult *r = pg_run(st, P_LOCK_KEY, &p, "lock record");
+  if (!r)
+    return pg_failed(st);
+  PQclear(r);
+  return ERR_OK;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+enum err pg_prepare_batch(struct store *st, const struct ingest_msg *const *m,
+                          size_t n)
+{
+  int64_t *keys = xmalloc((2 * n + 1) * sizeof *keys);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (m[i]->message_id)
+      keys[k++] = pg_lock_key('m', m[i]->message_id);
+    if (m[i]->customer_id)
+      keys[k++] = pg_lock_key('c', m[i]->customer_id);
+  }
+  /* One order for every transaction: none waits for a lock held by one
+   * that waits for its own. */
+  qsort(keys, k, sizeof *keys, cmp_key);
+  struct buf b;
+  buf_init(&b, 0);
+  enum err rc = buf_putc(&b, '{');
+  for (size_t i = 0; i < k && !rc; i++) {
+    if (i && keys[i] == keys[i - 1])
+      continue;
+    rc = buf_printf(&b, "%s%lld", b.len > 1 ? "," : "", (long long)keys[i]);
+  }
+  if (!rc)
+    rc = buf_putc(&b, '}');
+  free(keys);
+  if (rc) {
+    buf_cleanup(&b);
+    store_set_error(st, "postgresql: lock the batch: too many keys");
+    return ERR_STORE;
+  }
+  struct pg_params p = {0};
+  pp_text(&p, buf_ptr(&b));
+  PGresult *r = pg_run(st, P_LOCK_KEYS, &p, "lock the batch");
+  buf_cleanup(&b);
+  if (!r)
+    return pg_failed(st);
+  PQclear(r);
+  PG(st)->batch_locked = true;
+  return ERR_OK;
+}
+
+/* ---- Ingest primitives ------------------------------------------------ */
+
+enum err pg_msg_find(struct store *st, const char *message_id,
+                     struct ingest_result *out, bool *found)
+{
+  *found = false;
+  enum err rc = lock_key(st, 'm', message_id);
+  if (rc)
+    return rc;
+  struct pg_params p = {0};
+  pp_text(&p, message_id);
+  PGresult *r = pg_run(st, P_MSG_FIND, &p, "find message");
+  if (!r)
+    return pg_failed(st);
+  if (PQntuples(r) > 0) {
+    *found = true;
+    out->row_id = pg_int(r, 0, 0);
+    out->original = pg_outcome_parse(PQgetvalue(r, 0, 1));
+    out->alert_id = pg_int(r, 0, 2);
+    out->result_json = pg_dup(r, 0, 3);
+    pg_copy(r, 0, 4, out->alert_key, sizeof out->alert_key);
+  }
+  PQclear(r);
+  return ERR_OK;
+}
+
+enum err pg_msg_insert(struct store *st, const struct ingest_msg *m,
+                       enum store_alert outcome, int64_t alert_id,
+                       int64_t now_ms, int64_t *row_id)
+{
+  struct pg_params p = {0};
+  pp_text(&p, m->message_id);
+  pp_text(&p, m->customer_id);
+  pp_text(&p, m->conversation_id);
+  pp_text(&p, m->channel);
+  pp_text(&p, m->timestamp);
+  pp_text(&p, m->lang);
+  pp_text(&p, m->text);
+  pp_double(&p, m->polarity);
+  pp_double(&p, m->subjectivity);
+  pp_int(&p, (int64_t)m->level);
+  pp_text(&p, m->level_name);
+  pp_bool(&p, m->frustrated);
+  pp_text(&p, store_alert_name(outcome));
+  if (alert_id)
+    pp_int(&p, alert_id);
+  else
+    pp_text(&p, NULL);
+  pp_text(&p, m->result_json);
+  pp_int(&p, now_ms);
+  pp_text(&p, m->source_object);
+  pp_text(&p, m->source_display_id);
+  pp_text(&p, m->source_type);
+  pp_text(&p, m->rev_org);
+  PGresult *r = pg_run(st, P_MSG_INSERT, &p, "insert message");
+  if (!r)
+    return pg_failed(st);
+  *row_id = pg_int(r, 0, 0);
+  PQclear(r);
+  return ERR_OK;
+}
+
+/* Reads an alerts row selected with ALERT_COLUMNS. */
+static void read_alert(const PGresult *r, struct store_alert_row *a)
+{
+  a->id = pg_int(r, 0, 0);
+  pg_copy(r, 0, 1, a->key, sizeof a->key);
+  a->customer_id = pg_dup(r, 0, 2);
+  a->conversation_id = pg_dup(r, 0, 3);
+  a->level = pg_int(r, 0, 4);
+  a->level_name = pg_dup(r, 0, 5);
+  a->severity = pg_dup(r, 0, 6);
+  a->ticket_id = pg_dup(r, 0, 7);
+  a->ticket_display_id = pg_dup(r, 0, 8);
+  a->created_at_ms = pg_int(r, 0, 9);
+  a->last_activity_ms = pg_int(r, 0, 10);
+  a->message_count = pg_int(r, 0, 11);
+  a->ticket_wanted = pg_bool(r, 0, 12);
+  a->open = !strcmp(PQgetvalue(r, 0, 13), "open");
+}
+
+enum err pg_alert_find_open(struct store *st, const char *customer_id,
+                            struct store_alert_row *out, bool *found)
+{
+  *found = false;
+  enum err rc = lock_key(st, 'c', customer_id);
+  if (rc)
+    return rc;
+  struct pg_params p = {0};
+  pp_text(&p, customer_id);
+  PGresult *r = pg_run(st, P_ALERT_FIND_OPEN, &p, "find open alert");
+  if (!r)
+    return pg_failed(st);
+  if (PQntuples(r) > 0) {
+    *found = true;
+    read_alert(r, out);
+  }
+  PQclear(r);
+  return ERR_OK;
+}
+
+enum err pg_alert_insert(struct store *st, struct store_alert_row *a)
+{
+  struct pg_params p = {0};
+  pp_text(&p, a->key);
+  pp_text(&p, a->customer_id);
+  pp_text(&p, a->conversation_id);
+  pp_int(&p, a->level);
+  pp_text(&p, a->level_name);
+  pp_text(&p, a->severity);
+  pp_int(&p, a->created_at_ms);
+  pp_int(&p, a->last_activity_ms);
+  pp_int(&p, a->message_count);
+  pp_bool(&p, a->ticket_wanted);
+  PGresult *r = pg_run(st, P_ALERT_INSERT, &p, "insert alert");
+  if (!r)
+    return pg_failed(st);
+  a->id = pg_int(r, 0, 0);
+  PQclear(r);
+  return ERR_OK;
+}
+
+enum err pg_alert_update(struct store *st, const struct store_alert_row *a)
+{
+  struct pg_params p = {0};
+  pp_int(&p, a->id);
+  pp_int(&p, a->level);
+  pp_text(&p, a->level_name);
+  pp_text(&p, a->severity);
+  pp_text(&p, a->open ? "open" : "closed");
+  pp_int(&p, a->last_activity_ms);
+  pp_int(&p, a->message_count);
+  pp_bool(&p, a->ticket_wanted);
+  PGresult *r = pg_run(st, P_ALERT_UPDATE, &p, "update alert");
+  if (!r)
+    return pg_failed(st);
+  PQclear(r);
+  return ERR_OK;
+}
+
+enum err pg_outbox_insert(struct store *st, int64_t alert_id,
+                          enum store_kind kind, const char *payload,
+                          int64_t now_ms)
+{
+  struct pg_params p = {0};
+  pp_int(&p, alert_id);
+  pp_text(&p, store_kind_name(kind));
+  pp_text(&p, payload);
+  pp_int(&p, now_ms);
+  PGresult *r = pg_run(st, P_OUTBOX_INSERT, &p, "insert outbox entry");
+  if (!r)
+    return pg_failed(st);
+  PQclear(r);
+  return ERR_OK;
+}
+
+enum err pg_window_get(struct store *st, const char *customer_id, char **json)
+{
+  *json = NULL;
+  enum err rc = lock_key(st, 'c', customer_id);
+  if (rc)
+    return rc;
+  struct pg_params p = {0};
+  pp_text(&p, customer_id);
+  PGresult *r = pg_run(st, P_WIN_GET, &p, "read customer state");
+  if (!r)
+    return pg_failed(st);
+  if (PQntuples(r) > 0)
+    *json = pg_dup(r, 0, 0);
+  PQclear(r);
+  return ERR_OK;
+}
+
+enum err pg_window_put(struct store *st, const char *customer_id,
+                       const char *json, int64_t now_ms)
+{
+  struct pg_params p = {0};
+  pp_text(&p, customer_id);
+  pp_text(&p, json);
+  pp_int(&p, now_ms);
+  PGresult *r = pg_run(st, P_WIN_PUT, &p, "write customer state");
+  if (!r)
+    return pg_failed(st);
+  PQclear(r);
+  return ERR_OK;
+}
+
+/* ---- Retention and reading back --------------------------------------- */
+
+/* Runs sql with p for its effect inside the current transaction; sets
+ * *changed (may be NULL) to the rows it changed. */
+static enum err run_changes(struct store *st, const char *sql,
+                            const struct pg_params *p, const char *what,
+                            size_t *changed)
+{
+  PGresult *r = pg_query(st, sql, p, what);
+  if (!r)
+    return pg_failed(st);
+  if (changed)
+    *changed = (size_t)strtoull(PQcmdTuples(r), NULL, 10);
+  PQclear(r);
+  return ERR_OK;
+}
+
+enum err pg_purge_text(struct store *st, int64_t older_than_ms, size_t max_rows,
+                       size_t *purged)
+{
+  enum err rc = store_tx_enter(st);
+  if (rc)
+    return rc;
+  struct pg_params p = {0};
+  pp_int(&p, older_than_ms);
+  if (max_rows)
+    pp_int(&p, (int64_t)max_rows);
+  else
+    pp_text(&p, NULL); /* LIMIT NULL: no limit */
+  rc = run_changes(st,
+                   "UPDATE messages SET text = NULL WHERE id IN"
+                   " (SELECT id FROM messages WHERE text IS NOT NULL"
+                   " AND created_at < $1 ORDER BY created_at LIMIT $2)",
+                   &p, "purge message text", purged);
+  if (!rc) {
+    struct pg_params q = {0};
+    pp_int(&q, older_than_ms);
+    /* The excerpt copied into finished outbox payloads goes too. */
+    rc = run_changes(st,
+                     "UPDATE outbox SET payload = (payload::jsonb - 'excerpt')"
+                     "::text WHERE state <> 'pending' AND created_at < $1"
+                     " AND payload::jsonb ? 'excerpt'",
+                     &q, "purge outbox excerpts", NULL);
+  }
+  return store_tx_leave(st, rc);
+}
+
+enum err pg_message_get(struct store *st, const char *message_id,
+                        struct store_message *m, bool *found)
+{
+  struct pg_params p = {0};
+  pp_text(&p, message_id);
+  PGresult *r = pg_run(st, P_MSG_GET, &p, "read message");
+  if (!r)
+    return pg_failed(st);
+  *found = PQntuples(r) > 0;
+  if (*found) {
+    m->row_id = pg_int(r, 0, 0);
+    m->message_id = pg_dup(r, 0, 1);
+    m->customer_id = pg_dup(r, 0, 2);
+    m->conversation_id = pg_dup(r, 0, 3);
+    m->text = pg_dup(r, 0, 4);
+    m->level_name = pg_dup(r, 0, 5);
+    m->result_json = pg_dup(r, 0, 6);
+    m->polarity = strtod(PQgetvalue(r, 0, 7), NULL);
+    m->subjectivity = strtod(PQgetvalue(r, 0, 8), NULL);
+    m->level = pg_int(r, 0, 9);
+    m->frustrated = pg_bool(r, 0, 10);
+    m->outcome = pg_outcome_parse(PQgetvalue(r, 0, 11));
+    m->alert_id = pg_int(r, 0, 12);
+    m->created_at_ms = pg_int(r, 0, 13);
+    m->source_object = pg_dup(r, 0, 14);
+    m->source_display_id = pg_dup(r, 0, 15);
+    m->source_type = pg_dup(r, 0, 16);
+    m->rev_org = pg_dup(r, 0, 17);
+  }
+  PQclear(r);
+  return ERR_OK;
+}
+
+enum err pg_alert_get(struct store *st, int64_t id, struct store_alert_row *a)
+{
+  struct pg_params p = {0};
+  pp_int(&p, id);
+  PGresult *r = pg_run(st, P_ALERT_GET, &p, "read alert");
+  if (!r)
+    return pg_failed(st);
+  bool found = PQntuples(r) > 0;
+  if (found)
+    read_alert(r, a);
+  PQclear(r);
+  if (!found) {
+    store_set_error(st, "alert %lld not found", (long long)id);
+    return ERR_NOT_FOUND;
+  }
+  return ERR_OK;
+}
+
+enum err pg_counts(struct store *st, struct store_counts *c)
+{
+  PGresult *r = pg_query(
+      st,
+      "SELECT (SELECT count(*) FROM messages), (SELECT count(*) FROM alerts),"
+      " (SELECT count(*) FROM alerts WHERE state = 'open'),"
+      " count(*) FILTER (WHERE state = 'pending'),"
+      " count(*) FILTER (WHERE state = 'done'),"
+      " count(*) FILTER (WHERE state = 'dead'),"
+      " count(*) FILTER (WHERE state = 'skipped') FROM outbox",
+      NULL, "count rows");
+  if (!r)
+    return pg_failed(st);
+  c->messages = pg_int(r, 0, 0);
+  c->alerts = pg_int(r, 0, 1);
+  c->open_alerts = pg_int(r, 0, 2);
+  c->outbox_pending = pg_int(r, 0, 3);
+  c->outbox_done = pg_int(r, 0, 4);
+  c->outbox_dead = pg_int(r, 0, 5);
+  c->outbox_skipped = pg_int(r, 0, 6);
+  PQclear(r);
+  return ERR_OK;
+}
