@@ -76,6 +76,7 @@ void outbox_options_from_config(const struct config *cfg,
   o->devrev.timeout_ms = (long)cfg->devrev_timeout_ms;
   o->backoff_base_ms = cfg->outbox_backoff_base_ms;
   o->backoff_max_ms = cfg->outbox_backoff_max_ms;
+  o->lease_ms = cfg->outbox_lease_ms;
   o->text_retention_ms = (int64_t)cfg->text_retention_days * 86400 * 1000;
   o->retry_after_max_ms = (int64_t)cfg->devrev_retry_after_max_s * 1000;
 }

@@ -647,6 +647,8 @@ static const struct setting settings[] = {
          "first retry delay of a delivery, ms"),
     UINT("OUTBOX_BACKOFF_MAX_MS", outbox_backoff_max_ms, 1, 86400000, "300000",
          "longest retry delay, ms"),
+    UINT("OUTBOX_LEASE_MS", outbox_lease_ms, 1000, 86400000, "300000",
+         "how long a claimed delivery is kept from other workers, ms"),
     UINT("DEVREV_RETRY_AFTER_MAX", devrev_retry_after_max_s, 1, 86400, "300",
          "longest pause for a 429's Retry-After, seconds"),
 };
@@ -731,6 +733,14 @@ static enum err alerts_check(struct config *cfg, char *err, size_t errlen)
              !*cfg->devrev_part_id && !*cfg->devrev_owner_id ? " and " : "",
              !*cfg->devrev_owner_id ? "DEVREV_OWNER_ID" : "",
              !*cfg->devrev_part_id && !*cfg->devrev_owner_id ? "are" : "is");
+    return ERR_INVALID;
+  }
+  if (cfg->outbox_lease_ms <= cfg->devrev_timeout_ms) {
+    snprintf(err, errlen,
+             "OUTBOX_LEASE_MS (%u) must be above DEVREV_TIMEOUT_MS (%u): a "
+             "lease that ends during its request lets another worker send "
+             "the same entry",
+             cfg->outbox_lease_ms, cfg->devrev_timeout_ms);
     return ERR_INVALID;
   }
   if (cfg->outbox_backoff_max_ms < cfg->outbox_backoff_base_ms) {

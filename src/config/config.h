@@ -105,6 +105,10 @@ struct config {
   unsigned devrev_timeout_ms; /* DEVREV_TIMEOUT_MS, default 10000 */
   unsigned outbox_backoff_base_ms; /* OUTBOX_BACKOFF_BASE_MS, default 1000 */
   unsigned outbox_backoff_max_ms;  /* OUTBOX_BACKOFF_MAX_MS, default 300000 */
+  /* OUTBOX_LEASE_MS: a claim's lease (1000-86400000, above
+   * DEVREV_TIMEOUT_MS), default 300000; with several instances, how soon
+   * another takes over the deliveries of one that died */
+  unsigned outbox_lease_ms;
   /* DEVREV_RETRY_AFTER_MAX: the longest a 429's Retry-After pauses
    * delivery, seconds (1-86400), default 300 */
   unsigned devrev_retry_after_max_s;
