@@ -6,6 +6,9 @@
         pg.restart()                 # a server restart under the tests
     # stopped (fast) and its folder removed
 
+    sb = PgCluster.standby_of(pg)   # a streaming standby (pg_basebackup -R)
+    sb.start(); sb.promote()        # ... promoted to primary
+
 The cluster lives in a temporary folder, listens on 127.0.0.1 at a free
 port and on a Unix socket in that folder, trusts local connections, and is
 never a system cluster. PostgreSQL refuses to run as root: under root the
@@ -66,7 +69,7 @@ def _free_port():
 
 
 class PgCluster:
-    def __init__(self, prefix="fa-pg-"):
+    def __init__(self, prefix="fa-pg-", init=True):
         ok, why = available()
         if not ok:
             raise RuntimeError("no PostgreSQL here: " + why)
@@ -84,9 +87,36 @@ class PgCluster:
             self._as = ["runuser", "-u", RUN_AS, "--"]
         else:
             self._as = []
-        self._run([os.path.join(self.bin, "initdb"), "-D", self.data,
-                   "-U", USER, "-A", "trust", "-E", "UTF8", "--no-sync"],
-                  timeout=120)
+        if init:
+            self._run([os.path.join(self.bin, "initdb"), "-D", self.data,
+                       "-U", USER, "-A", "trust", "-E", "UTF8", "--no-sync"],
+                      timeout=120)
+
+    @classmethod
+    def standby_of(cls, primary, prefix="fa-pg-standby-"):
+        """A standby streaming from primary (running), not yet started:
+        a base backup with -R writes standby.signal and the connection
+        to the primary."""
+        sb = cls(prefix=prefix, init=False)
+        sb._run([os.path.join(sb.bin, "pg_basebackup"), "-D", sb.data,
+                 "-h", "127.0.0.1", "-p", str(primary.port), "-U", USER,
+                 "-R", "-X", "stream", "--no-sync"], timeout=120)
+        return sb
+
+    def conf(self, line):
+        """Appends a line to postgresql.conf (takes effect at the next
+        start, or after reload())."""
+        self._run(["sh", "-c", f"echo \"$0\" >> {self.data}/postgresql.conf",
+                   line])
+
+    def reload(self):
+        self._run([os.path.join(self.bin, "pg_ctl"), "-D", self.data,
+                   "reload"])
+
+    def promote(self):
+        """Makes a standby the primary (waits until it accepts writes)."""
+        self._run([os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-w",
+                   "-t", "60", "promote"], timeout=90)
 
     def _run(self, argv, timeout=60):
         p = subprocess.run(self._as + argv, capture_output=True, text=True,
