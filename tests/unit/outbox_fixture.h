@@ -27,6 +27,7 @@
 #include "base/buf.h"
 #include "harness.h"
 #include "store/store.h"
+#include "test_db.h"
 
 #define TOKEN "test-token"
 
@@ -194,7 +195,7 @@ static const struct alert_policy POLICY = {.cooldown_ms = 1800000,
 
 static void fresh_db(char *url, size_t cap)
 {
-  snprintf(url, cap, "%s/o%d.db", tmpdir, ++db_seq);
+  test_db_url(url, cap, tmpdir, "o", ++db_seq);
 }
 
 static const char *const LEVEL_NAMES[] = {"calm", "dissatisfied", "frustrated",

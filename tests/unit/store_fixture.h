@@ -11,45 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libpq-fe.h>
-#include <unistd.h>
-
 #include "alerting/policy.h"
 #include "harness.h"
 #include "store/store.h"
+#include "test_db.h"
 
 static char tmpdir[256];
 static int db_seq;
 
-/* The PostgreSQL server of this run, or NULL for SQLite. */
-static inline const char *test_pg(void)
-{
-  const char *pg = getenv("STORE_TEST_PG");
-  return pg && *pg ? pg : NULL;
-}
-
-/* A fresh database URL per test: a new SQLite file, or a new schema on
- * the PostgreSQL server, named first in the connection's search_path. */
+/* A fresh database URL per test (test_db.h). */
 static inline void fresh_url(char *url, size_t cap)
 {
-  const char *pg = test_pg();
-  if (!pg) {
-    snprintf(url, cap, "%s/t%d/store.db", tmpdir, ++db_seq);
-    return;
-  }
-  char schema[64], sql[128];
-  snprintf(schema, sizeof schema, "t%ld_%d", (long)getpid(), ++db_seq);
-  snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
-  PGconn *c = PQconnectdb(pg);
-  PGresult *r = PQexec(c, sql);
-  if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-    fprintf(stderr, "fixture: %s: %s", sql, PQerrorMessage(c));
-    exit(1);
-  }
-  PQclear(r);
-  PQfinish(c);
-  snprintf(url, cap, "%s%soptions=-csearch_path%%3D%s", pg,
-           strchr(pg, '?') ? "&" : "?", schema);
+  test_db_url(url, cap, tmpdir, "t", ++db_seq);
 }
 
 static inline struct store *open_fresh(void)

@@ -501,20 +501,41 @@ static void test_source_bad_payloads(void)
     return;
   struct ingest_result a = ingest_from(e.st, &e.pol, "b1", "cust-b", 3, &TKT12);
   struct ingest_result b = ingest_from(e.st, &e.pol, "b2", "cust-c", 3, &TKT12);
-  sqlite3 *db = NULL;
-  CHECK_INT(sqlite3_open(e.url, &db), SQLITE_OK);
   char sql[1024];
-  snprintf(sql, sizeof sql,
-           "UPDATE outbox SET payload = json_remove(payload, "
-           "'$.source_object') WHERE alert_id = %lld AND kind = "
-           "'source_comment';"
-           "UPDATE outbox SET payload = json_remove(payload, '$.severity', "
-           "'$.sentiment') WHERE alert_id = %lld AND kind = 'update_source';"
-           "UPDATE outbox SET payload = json_set(payload, '$.sentiment', "
-           "'five') WHERE alert_id = %lld AND kind = 'update_source';",
-           (long long)a.alert_id, (long long)a.alert_id, (long long)b.alert_id);
-  CHECK_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-  sqlite3_close(db);
+  if (test_pg()) {
+    snprintf(sql, sizeof sql,
+             "UPDATE outbox SET payload = (payload::jsonb - 'source_object')"
+             "::text WHERE alert_id = %lld AND kind = 'source_comment';"
+             "UPDATE outbox SET payload = (payload::jsonb - 'severity' -"
+             " 'sentiment')::text WHERE alert_id = %lld AND kind ="
+             " 'update_source';"
+             "UPDATE outbox SET payload = jsonb_set(payload::jsonb,"
+             " '{sentiment}', '\"five\"')::text WHERE alert_id = %lld AND"
+             " kind = 'update_source';",
+             (long long)a.alert_id, (long long)a.alert_id,
+             (long long)b.alert_id);
+    PGconn *pc = PQconnectdb(e.url);
+    PGresult *pr = PQexec(pc, sql);
+    CHECK_INT(PQresultStatus(pr), PGRES_COMMAND_OK);
+    PQclear(pr);
+    PQfinish(pc);
+  } else {
+    sqlite3 *db = NULL;
+    CHECK_INT(sqlite3_open(e.url, &db), SQLITE_OK);
+    snprintf(sql, sizeof sql,
+             "UPDATE outbox SET payload = json_remove(payload, "
+             "'$.source_object') WHERE alert_id = %lld AND kind = "
+             "'source_comment';"
+             "UPDATE outbox SET payload = json_remove(payload, '$.severity', "
+             "'$.sentiment') WHERE alert_id = %lld AND kind = "
+             "'update_source';"
+             "UPDATE outbox SET payload = json_set(payload, '$.sentiment', "
+             "'five') WHERE alert_id = %lld AND kind = 'update_source';",
+             (long long)a.alert_id, (long long)a.alert_id,
+             (long long)b.alert_id);
+    CHECK_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+  }
   struct outbox_options o = options(e.url);
   struct outbox *ob = start(&o);
   if (!ob)
