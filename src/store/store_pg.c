@@ -207,20 +207,20 @@ enum store_alert pg_outcome_parse(const char *s)
 }
 
 /* Takes the instance lock again after a new connection (the server
- * dropped it with the old session). */
-static enum err relock_instance(struct store *st)
+ * dropped it with the old session). Without waiting: while the server
+ * has not yet noticed the old session is gone, the lock is still held
+ * there, and this instance then looks gone to the others for a moment,
+ * which costs at most a lease taken over (and fenced), never a second
+ * ticket. */
+static void relock_instance(struct store *st)
 {
   struct pg *q = PG(st);
   if (!q->instance_id)
-    return ERR_OK;
+    return;
   char sql[128];
-  snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%d, %d)",
+  snprintf(sql, sizeof sql, "SELECT pg_try_advisory_lock(%d, %d)",
            PG_LOCK_CLASS_INSTANCE, (int)q->instance_id);
-  PGresult *r = check(st, PQexec(q->conn, sql), "take the instance lock");
-  if (!r)
-    return ERR_STORE;
-  PQclear(r);
-  return ERR_OK;
+  PQclear(PQexec(q->conn, sql));
 }
 
 enum err pg_ready(struct store *st)
@@ -234,7 +234,8 @@ enum err pg_ready(struct store *st)
     set_error(st, "PostgreSQL unavailable", NULL);
     return ERR_STORE;
   }
-  return relock_instance(st);
+  relock_instance(st);
+  return ERR_OK;
 }
 
 /* ---- Transactions ----------------------------------------------------- */
@@ -259,6 +260,7 @@ static enum err pg_tx(struct store *st, enum store_tx op)
     last_retryable = false;
     PGresult *r = check(st, PQexec(q->conn, "COMMIT"), "commit");
     q->in_tx = false;
+    q->batch_locked = false;
     if (!r)
       return pg_failed(st);
     /* A transaction that had failed answers COMMIT with ROLLBACK. */
@@ -273,6 +275,7 @@ static enum err pg_tx(struct store *st, enum store_tx op)
   }
   case STORE_TX_ROLLBACK:
     q->in_tx = false;
+    q->batch_locked = false;
     if (PQstatus(q->conn) != CONNECTION_OK ||
         PQtransactionStatus(q->conn) == PQTRANS_IDLE)
       return ERR_OK;
