@@ -145,6 +145,9 @@ struct store_reader {
  * the message in err. */
 enum err store_pg_open(struct store *st, const char *url, int max_version,
                        char *err, size_t errlen);
+/* Fills r->ops and r->impl for the PostgreSQL database at url, on a
+ * connection of its own (store_pg_stats.c); on failure the message goes
+ * to err and r is released by store_reader_close. */
 enum err store_pg_reader_open(struct store_reader *r, const char *url,
                               char *err, size_t errlen);
 enum err store_sqlite_open(struct store *st, const char *path,

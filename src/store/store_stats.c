@@ -3,7 +3,8 @@
  * This file holds what does not depend on the backend: the URL, the
  * checks of the arguments and the ranking of the top customers. The
  * queries are the backend's (struct store_reader_ops in store_int.h;
- * SQLite's in store_sqlite_stats.c), on a read-only handle of its own.
+ * SQLite's in store_sqlite_stats.c, PostgreSQL's in store_pg_stats.c), on
+ * a read-only handle of its own.
  *
  * Top customers come from the customers' windows of recent scores,
  * streamed by the backend and ranked here into a top-N of fixed size, so
@@ -34,9 +35,16 @@ enum err store_reader_open(const char *url, char *err, size_t errlen,
                            struct store_reader **out)
 {
   const char *path = url;
-  if (!strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13)) {
-    snprintf(err, errlen, "the dashboard reads SQLite stores only");
-    return ERR_UNSUPPORTED;
+  if (store_url_is_pg(url)) {
+    /* libpq parses the URL, options included. */
+    struct store_reader *r = xcalloc(1, sizeof *r);
+    enum err rc = store_pg_reader_open(r, url, err, errlen);
+    if (rc) {
+      store_reader_close(r);
+      return rc;
+    }
+    *out = r;
+    return ERR_OK;
   }
   if (!strncmp(path, "sqlite://", 9))
     path += 9;

@@ -2,8 +2,9 @@
  * (GET /api/stats).
  *
  * A struct store_reader is its own read-only connection to the database
- * (SQLite in WAL mode lets readers run beside the committer's writes
- * without blocking them or being blocked). It never migrates: it reads
+ * (SQLite in WAL mode, like PostgreSQL, lets readers run beside the
+ * committer's writes without blocking them or being blocked; a reader of
+ * PostgreSQL connects again after losing its server). It never migrates: it reads
  * whatever schema the writer left, and is fast from schema version 3 on,
  * which adds the time indexes these queries use.
  *
@@ -37,7 +38,8 @@ struct store_reader; /* opaque */
 
 /* Opens a read-only connection to the database at url (the forms of
  * store_open). ERR_UNSUPPORTED for ":memory:" (another connection cannot
- * see it) and for PostgreSQL; ERR_STORE when the file cannot be opened.
+ * see it); ERR_STORE when the file cannot be opened or the PostgreSQL
+ * server cannot be reached.
  * The message goes to err. Release with store_reader_close. */
 enum err store_reader_open(const char *url, char *err, size_t errlen,
                            struct store_reader **out);
@@ -110,8 +112,9 @@ enum err store_stats_top_customers(struct store_reader *r, int64_t now_ms,
 
 void store_stats_customer_cleanup(struct store_stats_customer *c);
 
-/* Total messages and alerts (max rowid: cheap, approximate after a
- * delete, which never happens). */
+/* Total messages and alerts (the highest ids: cheap; approximate after a
+ * delete, which never happens, and on PostgreSQL after rolled-back
+ * inserts, whose ids are not given back). */
 enum err store_stats_totals(struct store_reader *r, int64_t *messages,
                             int64_t *alerts);
 

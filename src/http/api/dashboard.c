@@ -227,7 +227,7 @@ static void write_customers(struct jsonw *w,
       jsonw_kv_string(w, "level_name", m->level_name ? m->level_name : "");
       jsonw_kv_bool(w, "frustrated", m->frustrated);
       jsonw_kv_string(w, "alert", store_alert_name(m->outcome));
-      /* Both come from SQLite's json_group_array: valid JSON arrays. */
+      /* Both are JSON arrays, built by the store reader. */
       jsonw_key(w, "words");
       jsonw_raw(w, m->words_json, strlen(m->words_json));
       jsonw_key(w, "reasons");
