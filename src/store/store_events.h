@@ -13,9 +13,10 @@
  * only ends a wait early: what a read hands over comes from the tables, so
  * a notification that never arrives delays rows by at most the caller's
  * timeout and loses none. A session with the PostgreSQL setting
- * frustration_alert.notify = off (for example ?options=-c%20frustration_
- * alert.notify%3Doff in its URL) commits without notifying; the tests use
- * it to check that the periodic read alone suffices.
+ * frustration_alert.notify = off (set, for example, by "options=-c
+ * frustration_alert.notify=off" in its URL, percent-encoded) commits
+ * without notifying; the tests use it to check that the periodic read
+ * alone suffices.
  *
  * Rows are followed by id, and ids are not handed out in commit order: a
  * transaction holding a smaller id may commit after one holding a larger.

@@ -47,7 +47,7 @@ struct store_events {
   int64_t high; /* the highest id handed over (or the start) */
   struct gap gaps[STORE_EVENTS_GAPS_MAX];
   size_t n_gaps;
-  bool notified; /* a notification came during a read */
+  bool notified;        /* a notification came during a read */
   int wake_rd, wake_wr; /* store_events_interrupt's pipe */
   char errmsg[512];
 };
@@ -91,8 +91,8 @@ static void ignore_notice(void *arg, const char *message)
 static PGresult *run(struct store_events *ev, const char *sql,
                      const struct pg_params *p, const char *what)
 {
-  PGresult *r = PQexecParams(ev->conn, sql, p ? p->n : 0, NULL,
-                             p ? p->v : NULL, NULL, NULL, 0);
+  PGresult *r = PQexecParams(ev->conn, sql, p ? p->n : 0, NULL, p ? p->v : NULL,
+                             NULL, NULL, 0);
   ExecStatusType s = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
     return r;

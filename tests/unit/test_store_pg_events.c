@@ -128,8 +128,7 @@ static void test_periodic_read_without_notify(void)
   char url[512], quiet[600];
   fresh_url(url, sizeof url);
   /* fresh_url's options come last: add the setting to them. */
-  snprintf(quiet, sizeof quiet, "%s%%20-cfrustration_alert.notify%%3Doff",
-           url);
+  snprintf(quiet, sizeof quiet, "%s%%20-cfrustration_alert.notify%%3Doff", url);
   struct store *st = open_url(quiet);
   struct store_events *ev = NULL;
   CHECK_INT(store_events_open(url, &ev), ERR_OK);

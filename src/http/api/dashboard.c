@@ -530,9 +530,8 @@ void dashboard_publish_message(struct dashboard *d, const struct ingest_msg *m,
    * instance's: publishing it here too would show it twice. */
   if (!d || d->live || r->outcome == STORE_ALERT_DUPLICATE)
     return;
-  publish_message(d, now_ms, m->customer_id, (int64_t)m->level,
-                  m->level_name, m->polarity, m->frustrated, r->outcome,
-                  r->alert_id);
+  publish_message(d, now_ms, m->customer_id, (int64_t)m->level, m->level_name,
+                  m->polarity, m->frustrated, r->outcome, r->alert_id);
 }
 
 static void publish_row(void *arg, const struct store_event_msg *m)

@@ -78,8 +78,8 @@ enum err dashboard_new(struct app *app, struct dashboard **out);
 /* The event hub, for server.c's sse_respond; NULL for a NULL d. */
 struct sse_hub *dashboard_hub(struct dashboard *d);
 
-/* Stops the feed's thread and ends the event streams (sse_hub_shutdown): call before stopping the
- * HTTP daemon. NULL is fine. */
+/* Stops the feed's thread and ends the event streams (sse_hub_shutdown):
+ * call before stopping the HTTP daemon. NULL is fine. */
 void dashboard_shutdown(struct dashboard *d);
 
 /* Stops the hub and frees d; the HTTP daemon must be stopped. NULL is
