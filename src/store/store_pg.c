@@ -3,7 +3,8 @@
  * table (struct store_ops); store_pg_schema.c has the migrations and the
  * text of the prepared statements, store_pg_records.c messages, alerts,
  * customer windows and retention, store_pg_outbox.c the outbox and the
- * instances, store_pg_stats.c the dashboard's reads. store_pg_int.h is
+ * instances, store_pg_stats.c the dashboard's reads, store_pg_events.c
+ * the live feed of committed messages. store_pg_int.h is
  * what they share; these files are the only ones that include libpq-fe.h.
  *
  * Durability: a COMMIT that returned is durable as the server is set up
@@ -240,6 +241,15 @@ enum err pg_ready(struct store *st)
 
 /* ---- Transactions ----------------------------------------------------- */
 
+/* The wake-up of the live feeds (store_events.h), sent once per
+ * transaction that stored messages. A session whose setting
+ * frustration_alert.notify is 'off' sends none (the feeds then find the
+ * rows by their periodic read; the tests use it to prove that). */
+static const char notify_sql[] =
+    "SELECT pg_notify('" PG_EVENTS_CHANNEL "', '')"
+    " WHERE current_setting('frustration_alert.notify', true)"
+    " IS DISTINCT FROM 'off'";
+
 static enum err pg_tx(struct store *st, enum store_tx op)
 {
   struct pg *q = PG(st);
@@ -254,10 +264,23 @@ static enum err pg_tx(struct store *st, enum store_tx op)
     PQclear(r);
     q->in_tx = true;
     q->batch_locked = false;
+    q->notify = false;
     return ERR_OK;
   }
   case STORE_TX_COMMIT: {
     last_retryable = false;
+    bool notify = q->notify;
+    q->notify = false;
+    if (notify) {
+      /* Inside the transaction: PostgreSQL delivers the notification
+       * when the rows are visible, and only if it commits. */
+      PGresult *n = check(st, PQexec(q->conn, notify_sql), "notify");
+      if (!n) {
+        pg_tx(st, STORE_TX_ROLLBACK);
+        return pg_failed(st);
+      }
+      PQclear(n);
+    }
     PGresult *r = check(st, PQexec(q->conn, "COMMIT"), "commit");
     q->in_tx = false;
     q->batch_locked = false;

@@ -48,6 +48,10 @@ extern const char *const pg_sql_text[P_COUNT];
 #define PG_LOCK_CLASS_MIGRATE 0x46410001 /* schema migrations */
 #define PG_LOCK_CLASS_INSTANCE 0x46410002 /* a live instance's id */
 
+/* The channel a transaction that stored messages notifies at commit, for
+ * the live feeds of every instance (store_pg_events.c). */
+#define PG_EVENTS_CHANNEL "fa_events"
+
 /* Parameters of one statement, as text (libpq's text format). */
 #define PG_MAX_PARAMS 24
 struct pg_params {
@@ -68,6 +72,8 @@ struct pg {
   bool prepared[P_COUNT]; /* on this connection */
   bool in_tx;             /* BEGIN sent and not ended */
   bool batch_locked;      /* this transaction's keys are locked already */
+  bool notify;            /* this transaction stored messages: commit
+                           * notifies PG_EVENTS_CHANNEL */
   int64_t instance_id;    /* store_own's row; 0 when not owner */
   int64_t lease_owner;    /* the id written on claimed leases */
 };

@@ -135,6 +135,7 @@ enum err pg_msg_insert(struct store *st, const struct ingest_msg *m,
     return pg_failed(st);
   *row_id = pg_int(r, 0, 0);
   PQclear(r);
+  PG(st)->notify = true;
   return ERR_OK;
 }
 

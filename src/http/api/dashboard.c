@@ -18,6 +18,7 @@
 #include "http/auth.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include "base/utf8.h"
 #include "base/xalloc.h"
 #include "http/sse.h"
+#include "store/store_events.h"
 #include "store/store_stats.h"
 
 #define HOUR_BUCKET_MS 60000
@@ -52,7 +54,16 @@ struct dashboard {
   /* The outbox counters last published (the hub's thread only). */
   struct outbox_stats last_outbox;
   bool have_last_outbox;
+  /* With a shared store (PostgreSQL): the feed of every instance's
+   * messages and the thread that publishes it. NULL: this process's
+   * webhook publishes its own messages. */
+  struct store_events *live;
+  pthread_t live_thread;
+  bool live_running;
+  atomic_bool live_stop;
 };
+
+static void *live_main(void *arg);
 
 enum err dashboard_new(struct app *app, struct dashboard **out)
 {
@@ -69,8 +80,29 @@ enum err dashboard_new(struct app *app, struct dashboard **out)
     return rc;
   }
   sse_hub_set_tick(d->sse, dashboard_tick, d);
+  if (store_events_supported(d->cfg->database_url)) {
+    rc = store_events_open(d->cfg->database_url, &d->live);
+    if (!rc && pthread_create(&d->live_thread, NULL, live_main, d))
+      rc = ERR_INTERNAL;
+    if (rc) {
+      dashboard_free(d);
+      return rc;
+    }
+    d->live_running = true;
+  }
   *out = d;
   return ERR_OK;
+}
+
+/* Stops and joins the feed's thread; idempotent. */
+static void live_stop(struct dashboard *d)
+{
+  if (!d->live_running)
+    return;
+  atomic_store(&d->live_stop, true);
+  store_events_interrupt(d->live);
+  pthread_join(d->live_thread, NULL);
+  d->live_running = false;
 }
 
 struct sse_hub *dashboard_hub(struct dashboard *d)
@@ -80,14 +112,18 @@ struct sse_hub *dashboard_hub(struct dashboard *d)
 
 void dashboard_shutdown(struct dashboard *d)
 {
-  if (d)
-    sse_hub_shutdown(d->sse);
+  if (!d)
+    return;
+  live_stop(d);
+  sse_hub_shutdown(d->sse);
 }
 
 void dashboard_free(struct dashboard *d)
 {
   if (!d)
     return;
+  live_stop(d);
+  store_events_close(d->live);
   sse_hub_free(d->sse);
   store_reader_close(d->reader);
   buf_cleanup(&d->cache);
@@ -442,11 +478,16 @@ void dashboard_handle(struct dashboard *d, const struct http_request *req,
 
 /* ---- live events ------------------------------------------------------ */
 
-void dashboard_publish_message(struct dashboard *d, const struct ingest_msg *m,
-                               const struct ingest_result *r, int64_t now_ms)
+/* Publishes "event: message" and, for a message that opened or joined an
+ * alert, "event: alert". Both the webhook (a store of this process only)
+ * and the feed (a shared store) come here, so the page gets the same
+ * fields whichever instance handled a message. */
+static void publish_message(struct dashboard *d, int64_t at_ms,
+                            const char *customer_id, int64_t level,
+                            const char *level_name, double polarity,
+                            bool frustrated, enum store_alert outcome,
+                            int64_t alert_id)
 {
-  if (!d || r->outcome == STORE_ALERT_DUPLICATE)
-    return;
   struct buf b;
   struct jsonw w;
   /* A message's event is small; one with a customer id too long for a
@@ -454,32 +495,66 @@ void dashboard_publish_message(struct dashboard *d, const struct ingest_msg *m,
   buf_init(&b, SSE_EVENT_MAX);
   jsonw_init(&w, &b);
   jsonw_object_begin(&w);
-  jsonw_kv_int(&w, "at_ms", now_ms);
-  jsonw_kv_string(&w, "customer_id", m->customer_id);
-  jsonw_kv_int(&w, "level", (int64_t)m->level);
-  jsonw_kv_string(&w, "level_name", m->level_name);
-  jsonw_kv_double(&w, "polarity", m->polarity);
-  jsonw_kv_bool(&w, "frustrated", m->frustrated);
-  jsonw_kv_string(&w, "alert", store_alert_name(r->outcome));
-  jsonw_kv_int(&w, "alert_id", r->alert_id);
+  jsonw_kv_int(&w, "at_ms", at_ms);
+  jsonw_kv_string(&w, "customer_id", customer_id);
+  jsonw_kv_int(&w, "level", level);
+  jsonw_kv_string(&w, "level_name", level_name);
+  jsonw_kv_double(&w, "polarity", polarity);
+  jsonw_kv_bool(&w, "frustrated", frustrated);
+  jsonw_kv_string(&w, "alert", store_alert_name(outcome));
+  jsonw_kv_int(&w, "alert_id", alert_id);
   jsonw_object_end(&w);
   if (!jsonw_error(&w))
     sse_publish(d->sse, "message", buf_ptr(&b), b.len);
-  if (!jsonw_error(&w) && (r->outcome == STORE_ALERT_CREATED ||
-                           r->outcome == STORE_ALERT_APPENDED)) {
+  if (!jsonw_error(&w) &&
+      (outcome == STORE_ALERT_CREATED || outcome == STORE_ALERT_APPENDED)) {
     buf_reset(&b);
     jsonw_init(&w, &b);
     jsonw_object_begin(&w);
-    jsonw_kv_int(&w, "at_ms", now_ms);
-    jsonw_kv_int(&w, "alert_id", r->alert_id);
-    jsonw_kv_string(&w, "customer_id", m->customer_id);
-    jsonw_kv_string(&w, "outcome", store_alert_name(r->outcome));
-    jsonw_kv_string(&w, "level_name", m->level_name);
+    jsonw_kv_int(&w, "at_ms", at_ms);
+    jsonw_kv_int(&w, "alert_id", alert_id);
+    jsonw_kv_string(&w, "customer_id", customer_id);
+    jsonw_kv_string(&w, "outcome", store_alert_name(outcome));
+    jsonw_kv_string(&w, "level_name", level_name);
     jsonw_object_end(&w);
     if (!jsonw_error(&w))
       sse_publish(d->sse, "alert", buf_ptr(&b), b.len);
   }
   buf_cleanup(&b);
+}
+
+void dashboard_publish_message(struct dashboard *d, const struct ingest_msg *m,
+                               const struct ingest_result *r, int64_t now_ms)
+{
+  /* With a feed, this message comes back from the store like every other
+   * instance's: publishing it here too would show it twice. */
+  if (!d || d->live || r->outcome == STORE_ALERT_DUPLICATE)
+    return;
+  publish_message(d, now_ms, m->customer_id, (int64_t)m->level, m->level_name,
+                  m->polarity, m->frustrated, r->outcome, r->alert_id);
+}
+
+static void publish_row(void *arg, const struct store_event_msg *m)
+{
+  publish_message(arg, m->at_ms, m->customer_id, m->level, m->level_name,
+                  m->polarity, m->frustrated, m->outcome, m->alert_id);
+}
+
+/* The feed's thread: reads what was committed since the last read,
+ * publishes it, and waits for a notification, at most
+ * DASHBOARD_LIVE_POLL_MS, so that a notification that never comes only
+ * delays the events. A failed read is tried again after the wait (the
+ * wait itself sleeps while the database is away). */
+static void *live_main(void *arg)
+{
+  struct dashboard *d = arg;
+  while (!atomic_load(&d->live_stop)) {
+    store_events_read(d->live, publish_row, d, NULL);
+    if (atomic_load(&d->live_stop))
+      break;
+    store_events_wait(d->live, DASHBOARD_LIVE_POLL_MS, NULL);
+  }
+  return NULL;
 }
 
 void dashboard_tick(void *ctx)

@@ -14,11 +14,19 @@
  * DASHBOARD_CACHE_MS whatever the number of viewers: concurrent requests
  * wait for the one computing it and share its answer.
  *
- * Live updates: the webhook endpoint (api/webhook.c) calls
- * dashboard_publish_message for every message it committed, which becomes an
- * "event: message" (and "event: alert" when it opened or joined an alert) on
- * the hub; the hub's tick publishes "event: outbox" when the delivery counters
- * move. */
+ * Live updates: every committed message becomes an "event: message" (and
+ * "event: alert" when it opened or joined an alert) on the hub; the hub's
+ * tick publishes "event: outbox" when the delivery counters move (they
+ * are the store's, so they include every instance's deliveries). Where the
+ * message events come from depends on the store:
+ *  - SQLite (one serve per file): the webhook endpoint (api/webhook.c)
+ *    calls dashboard_publish_message for every message it committed;
+ *  - PostgreSQL (any number of serve processes on one database): a thread
+ *    of the dashboard follows the messages table (store_events.h), woken
+ *    by the committing transactions' notifications and reading at least
+ *    every DASHBOARD_LIVE_POLL_MS, and publishes every instance's
+ *    messages, this one's included; dashboard_publish_message then
+ *    publishes nothing, so no message shows twice. */
 #ifndef HTTP_API_DASHBOARD_H
 #define HTTP_API_DASHBOARD_H
 
@@ -31,6 +39,10 @@
 #include "http/app.h"
 #include "http/response.h"
 #include "store/store.h"
+
+/* With a shared store: the longest a feed waits for a notification before
+ * it reads the store anyway (store_events.h). */
+#define DASHBOARD_LIVE_POLL_MS 1000
 
 /* How long one /api/stats answer is reused. */
 #define DASHBOARD_CACHE_MS 1000
@@ -57,16 +69,17 @@ struct dashboard; /* opaque */
 
 /* Makes the dashboard of app (borrowed: it must outlive the dashboard;
  * its committer and outbox are read when used, so they may be set later)
- * and starts its event hub. No store I/O happens until the first
- * /api/stats. ERR_INTERNAL if the hub's thread cannot start. Release with
- * dashboard_free. */
+ * and starts its event hub and, for a PostgreSQL DATABASE_URL, the feed's
+ * thread, which connects on its own (and again after a failure). Other
+ * store I/O waits for the first /api/stats. ERR_INTERNAL if a thread
+ * cannot start. Release with dashboard_free. */
 enum err dashboard_new(struct app *app, struct dashboard **out);
 
 /* The event hub, for server.c's sse_respond; NULL for a NULL d. */
 struct sse_hub *dashboard_hub(struct dashboard *d);
 
-/* Ends the event streams (sse_hub_shutdown): call before stopping the
- * HTTP daemon. NULL is fine. */
+/* Stops the feed's thread and ends the event streams (sse_hub_shutdown):
+ * call before stopping the HTTP daemon. NULL is fine. */
 void dashboard_shutdown(struct dashboard *d);
 
 /* Stops the hub and frees d; the HTTP daemon must be stopped. NULL is
@@ -92,7 +105,8 @@ void dashboard_handle(struct dashboard *d, const struct http_request *req,
                       struct http_response *resp);
 
 /* Publishes one committed message to the live page (no-op without a
- * hub, or for a duplicate). Thread-safe; never blocks on a viewer. */
+ * hub, for a duplicate, and with a PostgreSQL store, whose feed publishes
+ * it). Thread-safe; never blocks on a viewer. */
 void dashboard_publish_message(struct dashboard *d, const struct ingest_msg *m,
                                const struct ingest_result *r, int64_t now_ms);
 
