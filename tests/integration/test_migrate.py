@@ -10,7 +10,7 @@ attempts and errors recorded). The migration refuses to run while the
 server owns the store and writes nothing then; it copies every row of
 every table as it was (ids, states, attempts, due times, unknown-outcome
 marks, errors, scores to the last bit) without leases; it refuses a
-target that holds data; a failure half-way (a text PostgreSQL cannot
+target that holds data or that an instance serves; a failure half-way (a text PostgreSQL cannot
 store, in the last table copied) leaves the target empty. `serve` on the
 PostgreSQL URL then answers a message_id seen before the migration as a
 duplicate with the first answer, delivers each pending entry once (one
@@ -332,6 +332,32 @@ def failure_half_way_writes_nothing():
     check(count("half", "messages") == 3, "three messages")
 
 
+def target_served_refused():
+    """An instance serving the (still empty) target: refused, nothing
+    written."""
+    src = new_db()
+    srv = Server(src)
+    try:
+        post(srv, "served-0", ANGRY, "served-0")
+        check(srv.stop() == 0, "server stops")
+    finally:
+        srv.kill()
+    url = new_database("served")
+    pg_srv = Server(url)
+    try:
+        rc, out, err = migrate(src, url)
+        check(rc == 1 and f"pid {pg_srv.proc.pid}" in err and
+              "stop every instance" in err,
+              f"refused while the target is served: {rc} {out} {err}")
+        check(count("served", "messages") == 0, "nothing written")
+        check(pg_srv.stop() == 0, "server stops")
+    finally:
+        pg_srv.kill()
+    rc, out, err = migrate(src, url)
+    check(rc == 0 and count("served", "messages") == 1,
+          f"then migrates: {rc} {out} {err}")
+
+
 def usage_and_wrong_sources():
     rc, out, err = migrate("sqlite:" + os.path.join(TMP, "none", "fa.db"),
                            pg_url("postgres"))
@@ -362,6 +388,7 @@ if __name__ == "__main__":
         status = run_with_fake(globals(), [
             migrate_copies_then_serve_continues,
             failure_half_way_writes_nothing,
+            target_served_refused,
             usage_and_wrong_sources,
         ])
     finally:
