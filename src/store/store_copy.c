@@ -121,8 +121,25 @@ static const char *pq_message(PGconn *conn, const PGresult *r)
   return msg;
 }
 
-/* Appends text in COPY's text format: backslash, tab, newline and
- * carriage return escaped (PostgreSQL's "COPY ... text format" rules). */
+/* The letter that follows a backslash for byte ch in COPY's text format
+ * (backslash, tab, newline, carriage return), 0 for a byte sent as it is. */
+static char copy_escape(unsigned char ch)
+{
+  switch (ch) {
+  case '\\':
+    return '\\';
+  case '\t':
+    return 't';
+  case '\n':
+    return 'n';
+  case '\r':
+    return 'r';
+  }
+  return 0;
+}
+
+/* Appends text in COPY's text format (PostgreSQL's "COPY", File Formats,
+ * Text Format): escaped bytes take two, the rest one. */
 static enum err put_text(struct buf *b, const unsigned char *s, size_t len)
 {
   if (!len)
@@ -132,13 +149,7 @@ static enum err put_text(struct buf *b, const unsigned char *s, size_t len)
     return ERR_TOO_BIG;
   size_t n = 0;
   for (size_t i = 0; i < len; i++) {
-    char e = 0;
-    switch (s[i]) {
-    case '\\': e = '\\'; break;
-    case '\t': e = 't'; break;
-    case '\n': e = 'n'; break;
-    case '\r': e = 'r'; break;
-    }
+    char e = copy_escape(s[i]);
     if (e) {
       room[n++] = '\\';
       room[n++] = e;
@@ -201,8 +212,7 @@ static enum err put_row(struct copy *c, const struct copy_table *t,
 static enum err flush(struct copy *c, const struct copy_table *t)
 {
   PGconn *conn = PG(c->dst)->conn;
-  if (c->out.len &&
-      PQputCopyData(conn, buf_ptr(&c->out), (int)c->out.len) != 1)
+  if (c->out.len && PQputCopyData(conn, buf_ptr(&c->out), (int)c->out.len) != 1)
     return fail(c, ERR_STORE, "postgresql: copy %s: %s", t->name,
                 pq_message(conn, NULL));
   buf_reset(&c->out);
@@ -227,8 +237,8 @@ static enum err copy_end(struct copy *c, const struct copy_table *t,
     else if (!rc && !abort_msg &&
              strtoll(PQcmdTuples(r), NULL, 10) != (long long)sent)
       rc = fail(c, ERR_STORE,
-                "postgresql: copy %s: %s rows taken, %" PRId64 " sent",
-                t->name, PQcmdTuples(r), sent);
+                "postgresql: copy %s: %s rows taken, %" PRId64 " sent", t->name,
+                PQcmdTuples(r), sent);
     PQclear(r);
   }
   return rc;
@@ -267,8 +277,8 @@ static enum err copy_table(struct copy *c, const struct copy_table *t,
       break;
     sent++;
     if (t->by_state) {
-      const char *state = (const char *)sqlite3_column_text(s,
-                                                            OUTBOX_STATE_COLUMN);
+      const char *state =
+          (const char *)sqlite3_column_text(s, OUTBOX_STATE_COLUMN);
       for (int k = 0; k < 4; k++)
         if (state && !strcmp(state, store_state_name((enum store_state)k)))
           states[k]++;
@@ -316,8 +326,10 @@ static enum err target_check(struct copy *c)
   for (size_t i = 0; i < N_TABLES; i++) {
     char sql[128];
     int64_t any = 0;
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM (SELECT 1 FROM %s"
-             " LIMIT 1) AS t", tables[i].name);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM (SELECT 1 FROM %s"
+             " LIMIT 1) AS t",
+             tables[i].name);
     enum err rc = target_int(c, sql, &any);
     if (rc)
       return rc;
@@ -370,14 +382,16 @@ enum err store_copy(const char *from_url, const char *to_url,
   enum err rc = ERR_OK;
   buf_init(&c.out, 0);
   if (!from_url || !*from_url || store_url_is_pg(from_url)) {
-    rc = fail(&c, ERR_INVALID, "the source must be a SQLite store (a path or"
-                               " sqlite:PATH), not '%s'",
+    rc = fail(&c, ERR_INVALID,
+              "the source must be a SQLite store (a path or"
+              " sqlite:PATH), not '%s'",
               from_url ? from_url : "");
     goto out;
   }
   if (!store_url_is_pg(to_url)) {
-    rc = fail(&c, ERR_INVALID, "the target must be a PostgreSQL URL"
-                               " (postgres://...), not '%s'",
+    rc = fail(&c, ERR_INVALID,
+              "the target must be a PostgreSQL URL"
+              " (postgres://...), not '%s'",
               to_url ? to_url : "");
     goto out;
   }

@@ -9,9 +9,10 @@ dropped with `outbox drop`) and pending (DevRev refused the token, 401:
 attempts and errors recorded). The migration refuses to run while the
 server owns the store and writes nothing then; it copies every row of
 every table as it was (ids, states, attempts, due times, unknown-outcome
-marks, errors, scores to the last bit) without leases; it refuses a
-target that holds data or that an instance serves; a failure half-way (a text PostgreSQL cannot
-store, in the last table copied) leaves the target empty. `serve` on the
+marks, errors, scores to the last bit, texts with tabs, newlines and
+backslashes) without leases; it refuses a target that holds data or that
+an instance serves; a failure half-way (a text PostgreSQL cannot store, in
+the last table copied) leaves the target empty. `serve` on the
 PostgreSQL URL then answers a message_id seen before the migration as a
 duplicate with the first answer, delivers each pending entry once (one
 ticket per pending alert, none for the others again), and gives new rows
@@ -36,6 +37,7 @@ PG = None
 ANGRY = "This is terrible, awful service"
 WORSE = "Still broken, this is the worst, I am furious"
 CALM = "Thanks, all good now"
+ESCAPES = "Thanks\tall good\nnow \\N \\ \"really\"\r\n\u00e9 \U0001f642"
 
 # Every column both backends have, per table, in a stable order.
 COLUMNS = {
@@ -91,11 +93,11 @@ def psql(dbname, sql):
     p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-F", "\x1f",
                         "-R", "\x1e", "-P", "null=\x1d", "-v",
                         "ON_ERROR_STOP=1", "-d", pg_url(dbname), "-c", sql],
-                       capture_output=True, text=True, timeout=60,
+                       capture_output=True, timeout=60,
                        stdin=subprocess.DEVNULL)
     if p.returncode != 0:
-        raise RuntimeError(f"psql: {p.stderr.strip()}")
-    out = p.stdout
+        raise RuntimeError(f"psql: {p.stderr.decode().strip()}")
+    out = p.stdout.decode()  # as bytes: text mode would turn \r\n into \n
     if out.endswith("\n"):
         out = out[:-1]
     if not out:
@@ -170,6 +172,8 @@ def build_sqlite_store():
             answers[f"a{i}"] = post(srv, f"cust-a{i}", ANGRY, f"a{i}")
             answers[f"n{i}"] = post(srv, f"cust-n{i}", CALM, f"n{i}")
         answers["a0b"] = post(srv, "cust-a0", WORSE, "a0b")
+        # What COPY's text format escapes, and more than ASCII.
+        answers["esc"] = post(srv, "cust-esc\tb\\c", ESCAPES, "esc\n1")
         wait_until(lambda: sqlite_states(db).get("done", 0) >= 4 and
                    not sqlite_states(db).get("pending"),
                    what="the first deliveries")
