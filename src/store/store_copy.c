@@ -193,9 +193,10 @@ static enum err put_row(struct copy *c, const struct copy_table *t,
       size_t len = (size_t)sqlite3_column_bytes(s, i);
       if (v && memchr(v, '\0', len))
         return fail(c, ERR_INVALID,
-                    "%s: row %" PRId64 ": a text holds a NUL byte, which "
-                    "PostgreSQL cannot store",
-                    t->name, (int64_t)sqlite3_column_int64(s, 0));
+                    "%s: the row whose %.*s is %s: a text holds a NUL byte,"
+                    " which PostgreSQL cannot store",
+                    t->name, (int)strcspn(t->columns, ","), t->columns,
+                    (const char *)sqlite3_column_text(s, 0));
       rc = put_text(b, v ? v : (const unsigned char *)"", len);
     }
     }
@@ -229,8 +230,7 @@ static enum err copy_end(struct copy *c, const struct copy_table *t,
   if (PQputCopyEnd(conn, abort_msg) != 1)
     rc = fail(c, ERR_STORE, "postgresql: copy %s: %s", t->name,
               pq_message(conn, NULL));
-  PGresult *r;
-  while ((r = PQgetResult(conn))) {
+  for (PGresult *r = PQgetResult(conn); r; r = PQgetResult(conn)) {
     if (!rc && !abort_msg && PQresultStatus(r) != PGRES_COMMAND_OK)
       rc = fail(c, ERR_STORE, "postgresql: copy %s: %s", t->name,
                 pq_message(conn, r));
@@ -268,8 +268,8 @@ static enum err copy_table(struct copy *c, const struct copy_table *t,
     goto out;
   }
   PQclear(r);
-  int step;
-  while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+  int step = sqlite3_step(s);
+  for (; step == SQLITE_ROW; step = sqlite3_step(s)) {
     rc = put_row(c, t, s);
     if (!rc && c->out.len >= COPY_CHUNK)
       rc = flush(c, t);
