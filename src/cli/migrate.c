@@ -42,26 +42,26 @@ static void print_stats(const struct store_copy_stats *s)
 {
   int64_t rows =
       s->alerts + s->messages + s->outbox + s->attempts + s->customers;
-  printf("  %-18s %12" PRId64 "\n", "alerts", s->alerts);
-  printf("  %-18s %12" PRId64 "\n", "messages", s->messages);
-  printf("  %-18s %12" PRId64 "  (pending %" PRId64 ", done %" PRId64
+  printf("  %-18s %10" PRId64 "\n", "alerts", s->alerts);
+  printf("  %-18s %10" PRId64 "\n", "messages", s->messages);
+  printf("  %-18s %10" PRId64 "  (pending %" PRId64 ", done %" PRId64
          ", dead %" PRId64 ", skipped %" PRId64 ")\n",
          "outbox", s->outbox, s->outbox_states[STORE_PENDING],
          s->outbox_states[STORE_DONE], s->outbox_states[STORE_DEAD],
          s->outbox_states[STORE_SKIPPED]);
-  printf("  %-18s %12" PRId64 "\n", "delivery_attempts", s->attempts);
-  printf("  %-18s %12" PRId64 "\n", "customer_state", s->customers);
+  printf("  %-18s %10" PRId64 "\n", "delivery_attempts", s->attempts);
+  printf("  %-18s %10" PRId64 "\n", "customer_state", s->customers);
   double secs = (double)s->elapsed_ms / 1000.0;
   printf("%" PRId64 " rows in %.2f s", rows, secs);
   if (s->elapsed_ms > 0)
     printf(" (%.0f rows/s)", (double)rows / secs);
   printf("\n");
-  printf("Start the service with DATABASE_URL set to the PostgreSQL URL");
+  printf("Next: start the service with DATABASE_URL set to the PostgreSQL"
+         " URL.\n");
   if (s->outbox_states[STORE_PENDING])
-    printf("; its first instance delivers the %" PRId64 " pending entr%s",
+    printf("It delivers the %" PRId64 " pending outbox entr%s.\n",
            s->outbox_states[STORE_PENDING],
            s->outbox_states[STORE_PENDING] == 1 ? "y" : "ies");
-  printf(".\n");
 }
 
 int cli_migrate(int argc, char **argv)
