@@ -6,6 +6,7 @@
  *   eval          accuracy of the detectors on labeled JSON Lines
  *   check-config  validate and print the effective configuration
  *   outbox        list, retry or drop outbox entries (dead letters)
+ *   migrate       copy a SQLite store into an empty PostgreSQL database
  */
 #include <stdio.h>
 #include <string.h>
@@ -32,6 +33,9 @@ static void usage(FILE *f)
           "  outbox list|retry|drop\n"
           "                 the delivery outbox: list entries, re-drive or "
           "drop dead letters\n"
+          "  migrate --from sqlite:PATH --to postgres://...\n"
+          "                 copy a stopped SQLite store into an empty "
+          "PostgreSQL database\n"
           "\n"
           "options:\n"
           "  -h, --help     this help (COMMAND --help for a command's)\n"
@@ -65,6 +69,8 @@ int main(int argc, char **argv)
     return cli_check_config(argc - 1, argv + 1);
   if (!strcmp(cmd, "outbox"))
     return cli_outbox(argc - 1, argv + 1);
+  if (!strcmp(cmd, "migrate"))
+    return cli_migrate(argc - 1, argv + 1);
   fprintf(stderr, "frustration-alert: unknown command '%s'\n\n", cmd);
   usage(stderr);
   return 2;

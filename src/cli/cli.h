@@ -19,6 +19,9 @@ int cli_check_config(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 /* outbox list|retry|drop: the delivery outbox, through the store. */
 int cli_outbox(int argc, char **argv);
+/* migrate --from sqlite:PATH --to postgres://...: copies a stopped SQLite
+ * store into an empty PostgreSQL database. */
+int cli_migrate(int argc, char **argv);
 
 /* Loads the configuration from the environment; on error prints it to
  * stderr and returns nonzero. */

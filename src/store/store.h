@@ -102,6 +102,31 @@ enum err store_schema_version(struct store *st, int *out);
 enum err store_migrate_to(const char *url, int version, char *err,
                           size_t errlen);
 
+/* ---- Moving a store (the `migrate` command) --------------------------- */
+
+/* What store_copy copied: rows per table, the outbox entries by state
+ * (indexed by enum store_state), and how long it took. */
+struct store_copy_stats {
+  int64_t alerts, messages, outbox, attempts, customers;
+  int64_t outbox_states[4];
+  int64_t elapsed_ms;
+};
+
+/* Copies the SQLite store at from_url (a path or sqlite:PATH; it must
+ * exist, and is brought to STORE_SCHEMA_VERSION) into the PostgreSQL
+ * database at to_url (its schema is created if needed), in one PostgreSQL
+ * transaction: all of it or nothing. Ids are kept and the target's id
+ * sequences moved past them; outbox entries keep their state, attempts,
+ * due time and unknown-outcome mark, without a lease. The source is owned
+ * (store_own) for the duration, so no server may run on it.
+ * Returns ERR_INVALID for URLs of the wrong kind, ERR_NOT_FOUND when the
+ * source does not exist, ERR_BUSY when a server owns the source or serves
+ * the target, ERR_DUPLICATE when the target holds data already (nothing
+ * written), ERR_STORE (or another code) when a backend fails; the message
+ * goes to err. Sets *out (may be NULL) on success. */
+enum err store_copy(const char *from_url, const char *to_url,
+                    struct store_copy_stats *out, char *err, size_t errlen);
+
 /* ---- The serving instance --------------------------------------------- */
 
 /* A store has one serving process: the one whose delivery worker claims
