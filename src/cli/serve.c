@@ -218,6 +218,7 @@ int cli_serve(int argc, char **argv)
   }
   app.committer = cm;
   app.outbox = ob;
+  app.log = &lg;
   rc = dashboard_new(&app, &dash);
   if (rc) {
     log_write(&lg, LOG_ERROR, "cannot start the dashboard: %s", err_str(rc));

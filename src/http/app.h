@@ -26,6 +26,8 @@ struct committer;
 struct outbox;
 struct dashboard;
 
+struct log; /* base/log.h */
+
 struct app {
   const struct config *cfg; /* borrowed; read-only */
   /* Borrowed; set by serve before the server starts, NULL otherwise.
@@ -36,6 +38,9 @@ struct app {
   /* Borrowed; set by serve: /api/stats and /api/stream (NULL: /api/stats
    * answers 503 and nothing is published). */
   struct dashboard *dashboard;
+  /* Borrowed; set by serve (NULL: nothing is logged by the app's parts
+   * that log, such as the dashboard's live feed). */
+  const struct log *log;
   struct lexicon *lexicon; /* owned; read-only after app_init */
   /* Owned; read-only after app_init; NULL with FRUSTRATION_DETECTOR=
    * polarity (the model then does not run). */

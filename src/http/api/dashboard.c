@@ -26,6 +26,7 @@
 #include "alerting/outbox.h"
 #include "base/clock.h"
 #include "base/jsonw.h"
+#include "base/log.h"
 #include "base/utf8.h"
 #include "base/xalloc.h"
 #include "http/sse.h"
@@ -548,8 +549,19 @@ static void publish_row(void *arg, const struct store_event_msg *m)
 static void *live_main(void *arg)
 {
   struct dashboard *d = arg;
+  bool failing = false;
   while (!atomic_load(&d->live_stop)) {
-    store_events_read(d->live, publish_row, d, NULL);
+    enum err rc = store_events_read(d->live, publish_row, d, NULL);
+    /* Said once when the feed fails and once when it is back: meanwhile
+     * /api/stream shows no message, this instance's included. */
+    if (rc && !failing && d->app->log)
+      log_write(d->app->log, LOG_WARN,
+                "dashboard: live feed: %s: /api/stream shows no messages "
+                "until it reconnects",
+                store_events_errmsg(d->live));
+    else if (!rc && failing && d->app->log)
+      log_write(d->app->log, LOG_INFO, "dashboard: live feed reconnected");
+    failing = rc != ERR_OK;
     if (atomic_load(&d->live_stop))
       break;
     store_events_wait(d->live, DASHBOARD_LIVE_POLL_MS, NULL);
