@@ -168,6 +168,46 @@ def test_late_answer_after_lease_is_fenced():
         pgi.stop_all(servers)
 
 
+def test_result_recorded_after_outage():
+    """PostgreSQL stops while DevRev holds a works.create; the answer
+    comes while the store is down. Once PostgreSQL is back, the worker
+    records that answer (the ticket), without waiting for its lease to
+    run out and without asking DevRev again."""
+    FAKE.reset()
+    url = pgi.fresh_db()
+    srv = pgi.instances(1, url, devrev=FAKE)[0]
+    try:
+        FAKE.control(rules=[{"path": "/works.create", "action": "hang",
+                             "seconds": 1.5}])
+        st, body = srv.post({"message_id": "o-1", "customer_id": "o",
+                             "message": ANGRY})
+        check(st == 200, body)
+        wait_until(lambda: FAKE.requests("/works.create"),
+                   what="works.create at the fake")
+        pgi.PG.stop()
+        wait_until(lambda: FAKE.requests("/works.create")[0]["status"],
+                   timeout=10, what="the fake's answer")
+        # Longer than the worker's first tries to record it.
+        time.sleep(2.0)
+        pgi.PG.start()
+        up = time.time()
+        wait_until(lambda: sql_int(url, "SELECT count(*) FROM alerts"
+                                   " WHERE ticket_id IS NOT NULL") == 1,
+                   timeout=15, what="the ticket recorded after the outage")
+        took = time.time() - up
+        check(len(FAKE.state()["works"]) == 1, "one ticket")
+        check(FAKE.requests("/works.list") == [] and
+              len(FAKE.requests("/works.create")) == 1,
+              "recorded, not asked again")
+        rows = sql(url, "SELECT state, attempts FROM outbox")
+        check(rows == [["done", "1"]], rows)
+        print(f"  recorded {took:.2f} s after PostgreSQL was back")
+    finally:
+        if not pgi.PG.running:
+            pgi.PG.start()
+        srv.stop()
+
+
 class Load:
     """Threads posting new messages to the servers in turn; records every
     answer (message id, status, error code)."""
@@ -303,6 +343,7 @@ if __name__ == "__main__":
         try:
             rc = run_tests([test_killed_instance_lease_taken_over,
                             test_late_answer_after_lease_is_fenced,
+                            test_result_recorded_after_outage,
                             test_postgres_restart_under_load])
         finally:
             FAKE.close()
