@@ -364,7 +364,11 @@ void store_entry_cleanup(struct store_entry *e);
  * worker will not take it meanwhile) and, for create_ticket, durably
  * marks the outcome unknown until store_outbox_finish says otherwise: a
  * crash in the middle of the request leads to a lookup, not a second
- * ticket. *found is false when nothing is due. */
+ * ticket. *found is false when nothing is due. On a store shared by
+ * several instances (PostgreSQL), an entry leased to this handle's own
+ * instance (store_own) counts as not leased: the instance's one worker
+ * claims only when it holds no entry, so such a lease is a leftover (a
+ * claim whose answer a broken connection lost, a finish given up). */
 enum err store_outbox_claim(struct store *st, int64_t now_ms, int64_t lease_ms,
                             struct store_entry *out, bool *found);
 

@@ -208,6 +208,36 @@ def test_result_recorded_after_outage():
         srv.stop()
 
 
+def test_lost_claim_taken_again_by_its_instance():
+    """A claim committed whose answer the instance never got (the
+    connection broke): the entry is leased to a live instance that does
+    not work on it. Its worker claims it again at once (its one worker
+    holds nothing when it claims), not after the lease."""
+    FAKE.reset()
+    url = pgi.fresh_db()
+    srv = pgi.instances(1, url, devrev=FAKE)[0]
+    try:
+        FAKE.control(rules=[{"path": "/works.create", "action": "status",
+                             "status": 429, "retry_after": 2}])
+        st, body = srv.post({"message_id": "l-1", "customer_id": "l",
+                             "message": ANGRY})
+        check(st == 200, body)
+        wait_until(lambda: FAKE.requests("/works.create"), what="the 429")
+        # During the pause: what the lost claim left behind.
+        sql(url, "UPDATE outbox SET attempts = attempts + 1,"
+            " lease_until = (extract(epoch from now()) * 1000)::bigint"
+            " + 300000, lease_owner = (SELECT max(id) FROM instances),"
+            " lease_token = nextval('lease_tokens'), outcome_unknown = true"
+            " WHERE state = 'pending'")
+        wait_until(lambda: sql_int(url, "SELECT count(*) FROM alerts"
+                                   " WHERE ticket_id IS NOT NULL") == 1,
+                   timeout=10, what="the entry delivered after the pause")
+        check(len(FAKE.state()["works"]) == 1, "one ticket")
+        check(FAKE.requests("/works.list"), "looked up first (unknown)")
+    finally:
+        srv.stop()
+
+
 class Load:
     """Threads posting new messages to the servers in turn; records every
     answer (message id, status, error code)."""
@@ -344,6 +374,7 @@ if __name__ == "__main__":
             rc = run_tests([test_killed_instance_lease_taken_over,
                             test_late_answer_after_lease_is_fenced,
                             test_result_recorded_after_outage,
+                            test_lost_claim_taken_again_by_its_instance,
                             test_postgres_restart_under_load])
         finally:
             FAKE.close()
