@@ -100,6 +100,58 @@ def test_killed_instance_lease_taken_over():
         pgi.stop_all(servers)
 
 
+def test_new_instance_recovers_only_dead_leases():
+    """Two instances each hold a works.create at DevRev; one is killed
+    (-9). An instance started then releases the dead one's lease at once
+    (its instance lock is gone), not the live one's, and forgets the dead
+    instance; the dead one's entry is looked up and adopted long before
+    its lease (the default, 5 minutes) would have run out."""
+    FAKE.reset()
+    url = pgi.fresh_db()
+    env = {"DEVREV_TIMEOUT_MS": "20000"}
+    servers = pgi.instances(2, url, env=env, devrev=FAKE)
+    late = None
+    try:
+        FAKE.control(rules=[{"path": "/works.create", "action": "hang",
+                             "seconds": 15, "count": 2}])
+        for i, s in enumerate(servers):
+            st, body = s.post({"message_id": f"r-{i}", "customer_id":
+                               f"r-{i}", "message": ANGRY})
+            check(st == 200, body)
+        wait_until(lambda: len(FAKE.requests("/works.create")) == 2,
+                   what="both works.create held")
+        held = {}
+        for row in sql(url, "SELECT o.id, i.pid, o.lease_token FROM outbox o"
+                       " JOIN instances i ON i.id = o.lease_owner"
+                       " WHERE o.lease_until > 0"):
+            held[int(row[1])] = (row[0], row[2])
+        check(sorted(held) == sorted(s.proc.pid for s in servers),
+              f"each instance holds one: {held}")
+        dead, alive = servers
+        dead_entry, alive_entry = held[dead.proc.pid], held[alive.proc.pid]
+        dead.kill()
+        t0 = time.time()
+        late = pgi.instances(1, url, env=env, devrev=FAKE)[0]
+        # The live instance's lease is untouched.
+        row = sql(url, "SELECT i.pid, o.lease_token FROM outbox o JOIN"
+                  f" instances i ON i.id = o.lease_owner WHERE o.id ="
+                  f" {alive_entry[0]}")
+        check(row == [[str(alive.proc.pid), alive_entry[1]]],
+              f"the live instance keeps its lease: {row}")
+        pids = {int(r[0]) for r in sql(url, "SELECT pid FROM instances")}
+        check(dead.proc.pid not in pids and alive.proc.pid in pids and
+              late.proc.pid in pids, f"instances: {pids}")
+        wait_until(lambda: sql(url, "SELECT state FROM outbox WHERE id ="
+                               f" {dead_entry[0]}") == [["done"]],
+                   timeout=10, what="the dead instance's entry adopted")
+        took = time.time() - t0
+        check(len(FAKE.requests("/works.create")) == 2 and
+              len(FAKE.state()["works"]) == 2, "two alerts, two tickets")
+        print(f"  the dead instance's entry done {took:.2f} s after the kill")
+    finally:
+        pgi.stop_all(servers + ([late] if late else []))
+
+
 STATE_SQL = ("SELECT o.state, o.lease_token, o.lease_owner, o.lease_until,"
              " o.outcome_unknown, o.last_error, a.ticket_id,"
              " (SELECT count(*) FROM delivery_attempts d"
@@ -372,6 +424,7 @@ if __name__ == "__main__":
         FAKE = FakeDevRev()
         try:
             rc = run_tests([test_killed_instance_lease_taken_over,
+                            test_new_instance_recovers_only_dead_leases,
                             test_late_answer_after_lease_is_fenced,
                             test_result_recorded_after_outage,
                             test_lost_claim_taken_again_by_its_instance,
