@@ -409,6 +409,31 @@ static bool settled_by_lookup(struct outbox *ob, const struct store_entry *e)
   return true;
 }
 
+/* Before the second request of one delivery (the create after a lookup,
+ * the update after a read): the lease starts again from now, so that this
+ * request too ends within it. Otherwise another instance could claim the
+ * entry meanwhile, find no ticket yet and create a second one. Returns
+ * false, and nothing is to be sent, when the lease has passed to another
+ * claim or the store failed (the entry is claimed again later). A claim
+ * without a fencing token (SQLite's one worker) has no one to fence off. */
+static bool renew_lease(struct outbox *ob, const struct store_entry *e)
+{
+  if (!e->lease)
+    return true;
+  int64_t now = clock_wall_ms();
+  enum err rc =
+      store_outbox_renew(ob->st, e->id, e->lease, now + ob->opt.lease_ms);
+  if (!rc) {
+    ob->lease_end_ms = now + ob->opt.lease_ms;
+    return true;
+  }
+  if (rc == ERR_BUSY)
+    LOG(ob, LOG_WARN, "outbox: %s", store_errmsg(ob->st));
+  else
+    note_store_error(ob, "renewing a lease");
+  return false;
+}
+
 /* Ends an entry that cannot be sent as it is: no request, no retry. */
 static void dead_letter(struct outbox *ob, const struct store_entry *e,
                         const char *target, const char *why)
@@ -450,7 +475,7 @@ static void deliver(struct outbox *ob, const struct store_entry *e)
   bool sent = false;
   switch (e->kind) {
   case STORE_KIND_CREATE_TICKET:
-    if (e->outcome_unknown && settled_by_lookup(ob, e))
+    if (e->outcome_unknown && (settled_by_lookup(ob, e) || !renew_lease(ob, e)))
       goto out;
     started = clock_wall_ms();
     devrev_create_ticket(ob->dv, &a, &r);
@@ -494,6 +519,8 @@ static void deliver(struct outbox *ob, const struct store_entry *e)
             severity);
         severity = NULL;
       }
+      if (!renew_lease(ob, e))
+        goto out;
       started = clock_wall_ms();
     }
     if (!severity && !sentiment) {

@@ -408,6 +408,14 @@ struct store_finish {
 enum err store_outbox_finish(struct store *st, const struct store_finish *f,
                              int64_t now_ms);
 
+/* Extends a claim's lease to until_ms, before a second request of one
+ * delivery (the create after a lookup), so that the request ends within
+ * the lease. ERR_BUSY, with nothing changed, when the entry is no longer
+ * pending under that claim (lease: its store_entry.lease; the lease has
+ * passed to another claim, which may send the request itself). */
+enum err store_outbox_renew(struct store *st, int64_t entry_id, int64_t lease,
+                            int64_t until_ms);
+
 /* Records one extra attempt (a lookup before a create) for entry_id. */
 enum err store_outbox_record_attempt(struct store *st, int64_t entry_id,
                                      const struct store_attempt *a);

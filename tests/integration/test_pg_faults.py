@@ -220,6 +220,39 @@ def test_late_answer_after_lease_is_fenced():
         pgi.stop_all(servers)
 
 
+def test_lookup_then_create_within_the_lease():
+    """A create_ticket whose outcome is unknown is looked up, then
+    created: two requests, each within DEVREV_TIMEOUT_MS, together
+    longer than the lease. The create must not go out under a lease
+    that ends before it does: another instance would claim the entry,
+    find no ticket yet (DevRev acts late) and create a second one."""
+    FAKE.reset()
+    url = pgi.fresh_db()
+    servers = pgi.instances(2, url, env=LEASE_ENV, devrev=FAKE)
+    try:
+        FAKE.control(rules=[
+            # First attempt: the connection breaks, nothing is done.
+            {"path": "/works.create", "action": "drop"},
+            # The lookup is slow and finds nothing...
+            {"path": "/works.list", "action": "hang", "seconds": 1.0},
+            # ...and the create is slow before DevRev acts on it.
+            {"path": "/works.create", "action": "delay", "seconds": 1.2}])
+        st, body = servers[0].post({"message_id": "lc-1", "customer_id":
+                                    "lc", "message": ANGRY})
+        check(st == 200, body)
+        wait_until(lambda: sql_int(url, "SELECT count(*) FROM alerts"
+                                   " WHERE ticket_id IS NOT NULL") == 1,
+                   timeout=20, what="the ticket")
+        time.sleep(LEASE_MS / 1000 + 1)
+        works = FAKE.state()["works"]
+        check(len(works) == 1, f"{len(works)} tickets: "
+              f"{[(round(r['t'] % 100, 2), r['path']) for r in FAKE.requests()]}")
+        ticket = sql(url, "SELECT ticket_id FROM alerts")[0][0]
+        check(ticket == works[0]["id"], "the alert holds it")
+    finally:
+        pgi.stop_all(servers)
+
+
 def test_result_recorded_after_outage():
     """PostgreSQL stops while DevRev holds a works.create; the answer
     comes while the store is down. Once PostgreSQL is back, the worker
@@ -426,6 +459,7 @@ if __name__ == "__main__":
             rc = run_tests([test_killed_instance_lease_taken_over,
                             test_new_instance_recovers_only_dead_leases,
                             test_late_answer_after_lease_is_fenced,
+                            test_lookup_then_create_within_the_lease,
                             test_result_recorded_after_outage,
                             test_lost_claim_taken_again_by_its_instance,
                             test_postgres_restart_under_load])
