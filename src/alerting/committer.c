@@ -197,10 +197,10 @@ static void *writer(void *arg)
         pthread_cond_wait(&c->work_cv, &c->mu);
         continue;
       }
-      struct timespec ts = clock_deadline(
-          CLOCK_REALTIME, (uint64_t)CHECK_EVERY_MS * 1000000u);
-      if (pthread_cond_timedwait(&c->work_cv, &c->mu, &ts) &&
-          !c->head && !c->closing)
+      struct timespec ts =
+          clock_deadline(CLOCK_REALTIME, (uint64_t)CHECK_EVERY_MS * 1000000u);
+      if (pthread_cond_timedwait(&c->work_cv, &c->mu, &ts) && !c->head &&
+          !c->closing)
         check_store(c);
     }
     if (!c->head)
