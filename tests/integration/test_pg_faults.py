@@ -200,6 +200,7 @@ def test_late_answer_after_lease_is_fenced():
         new_token = before[0][1]
         check(f"is pending under lease {new_token}, not lease {token}"
               in refused[0], refused[0])
+        print("  " + refused[0].split(None, 2)[2])
         now = sql(url, STATE_SQL)
         if now[0][0] == "pending":
             check(now == before, f"the late result changed the entry:\n"
