@@ -52,6 +52,9 @@ Test hooks (not recorded as requests):
                       {"action": "hang", "seconds": 3}   process the request,
                           then wait before answering (a slow DevRev: the
                           client may time out although the work exists)
+                      {"action": "delay", "seconds": 2}  wait, then
+                          process the request and answer (a DevRev that
+                          is slow before it acts)
                       {"action": "drop"}          close the connection
                           without answering; nothing is done
                       {"action": "create_drop"}   process the request
@@ -480,6 +483,8 @@ class Handler(BaseHTTPRequestHandler):
             rec["status"] = status
             self.send_json(status, err, headers)
             return
+        if action == "delay":
+            time.sleep(float(rule.get("seconds", 5)))
         status, reply = self.process(body)
         if action == "create_drop":
             self.drop()

@@ -10,7 +10,11 @@
  * A synchronous submission lives on its caller's stack; the writer must not
  * touch it after marking it finished (the caller may return at once), so
  * it reads `next` first. Asynchronous submissions are heap copies freed by
- * the writer after their callback. */
+ * the writer after their callback.
+ *
+ * An idle writer checks its store once a second after a failed
+ * transaction, and always on a database server: /health then tells
+ * whether a message would be stored now, traffic or not. */
 #include "alerting/committer.h"
 
 #include <pthread.h>
@@ -28,6 +32,8 @@
 
 /* Times a transaction given up by the backend (ERR_BUSY) runs again. */
 #define BUSY_RETRIES 5
+/* How often an idle writer checks its store (see check_store). */
+#define CHECK_EVERY_MS 1000
 
 struct job {
   const struct ingest_msg *msgs;
@@ -51,6 +57,7 @@ struct committer {
   pthread_t thread;
   struct store *st; /* the writer's own */
   struct committer_options opt;
+  bool server_store; /* a database server, which may go away by itself */
   struct committer_stats stats; /* under mu */
 };
 
@@ -153,13 +160,49 @@ static bool commit_jobs(struct committer *c, struct job *jobs, char *errbuf,
   return outbox;
 }
 
+/* Whether an idle writer should look at its store now and then: after a
+ * failed transaction (to learn that the store is back without waiting for
+ * a message: /health reads last_rc), and always for a database server,
+ * which can stop or restart while no message arrives. */
+static bool wants_check(const struct committer *c)
+{
+  return c->stats.last_rc != ERR_OK || c->server_store;
+}
+
+/* An empty transaction on the idle writer's store (connecting again if
+ * the connection was lost); its result becomes last_rc. Called with mu
+ * held and returns with it held; the store is the writer's own. */
+static void check_store(struct committer *c)
+{
+  pthread_mutex_unlock(&c->mu);
+  enum err rc = store_begin(c->st);
+  char errbuf[sizeof c->stats.last_error] = "";
+  if (rc)
+    snprintf(errbuf, sizeof errbuf, "%s", store_errmsg(c->st));
+  else
+    store_rollback(c->st);
+  pthread_mutex_lock(&c->mu);
+  if (rc)
+    memcpy(c->stats.last_error, errbuf, sizeof errbuf);
+  c->stats.last_rc = rc;
+}
+
 static void *writer(void *arg)
 {
   struct committer *c = arg;
   pthread_mutex_lock(&c->mu);
   for (;;) {
-    while (!c->head && !c->closing)
-      pthread_cond_wait(&c->work_cv, &c->mu);
+    while (!c->head && !c->closing) {
+      if (!wants_check(c)) {
+        pthread_cond_wait(&c->work_cv, &c->mu);
+        continue;
+      }
+      struct timespec ts =
+          clock_deadline(CLOCK_REALTIME, (uint64_t)CHECK_EVERY_MS * 1000000u);
+      if (pthread_cond_timedwait(&c->work_cv, &c->mu, &ts) && !c->head &&
+          !c->closing)
+        check_store(c);
+    }
     if (!c->head)
       break; /* closing and drained */
     /* Take jobs up to the batch bound (always at least one). */
@@ -235,6 +278,7 @@ enum err committer_open(const char *db_url, const struct committer_options *o,
     free(c);
     return rc;
   }
+  c->server_store = store_url_is_pg(db_url);
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->work_cv, NULL);
   pthread_cond_init(&c->done_cv, NULL);

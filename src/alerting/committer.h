@@ -87,7 +87,8 @@ struct committer_stats {
   size_t last_batch_msgs; /* messages in the last transaction */
   size_t max_batch_msgs_seen;
   int64_t last_commit_ms; /* wall clock; 0: none yet */
-  enum err last_rc;       /* of the last transaction */
+  enum err last_rc;       /* of the last transaction, or of the idle
+                           * writer's check of the store */
   char last_error[256];   /* detail of the last failure; "" none */
 };
 

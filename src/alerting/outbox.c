@@ -45,6 +45,7 @@ struct outbox {
   int64_t paused_until_ms; /* worker thread only */
   bool paused_for_auth;    /* worker thread only: the pause is a 401/403 */
   int64_t auth_refusals;   /* worker thread only: 401/403 in a row */
+  int64_t lease_end_ms;    /* worker thread only: the current claim's */
   int64_t next_retention_ms;
 
   pthread_t thread;
@@ -197,25 +198,38 @@ static void target_of(const struct store_entry *e, const struct payload *p,
   out[n] = '\0';
 }
 
-/* Writes f, retrying a busy store a few times: losing this record would
- * mean sending the entry again. */
+static bool stopping(struct outbox *ob);
+
+/* Writes f. A failing store (busy, or a database server that went away)
+ * is tried again until the claim's lease ends, at least FINISH_TRIES
+ * times: losing this record would mean sending the entry again. */
 static void finish(struct outbox *ob, const struct store_finish *f)
 {
-  for (int i = 0; i < FINISH_TRIES; i++) {
+  for (int i = 1;; i++) {
     enum err rc = store_outbox_finish(ob->st, f, clock_wall_ms());
-    if (!rc)
+    if (!rc) {
+      if (i > 1)
+        LOG(ob, LOG_INFO, "outbox: delivery recorded at try %d", i);
       return;
+    }
     if (rc == ERR_BUSY || rc == ERR_NOT_FOUND) {
       /* Fenced: the lease ran out and another claim owns the entry now
        * (it looks up what this attempt may have created). */
       LOG(ob, LOG_WARN, "outbox: %s", store_errmsg(ob->st));
       return;
     }
-    note_store_error(ob, "recording a delivery");
+    if (i == 1)
+      note_store_error(ob, "recording a delivery");
+    if (stopping(ob) ||
+        (i >= FINISH_TRIES && clock_wall_ms() >= ob->lease_end_ms)) {
+      note_store_error(ob, "recording a delivery, given up");
+      break;
+    }
     usleep(STORE_RETRY_MS * 1000);
   }
-  /* The lease runs out and the entry is claimed again; a create_ticket
-   * keeps its unknown mark and is looked up, not created twice. */
+  /* The entry is claimed again (by this instance at once, by others when
+   * the lease has run out); a create_ticket keeps its unknown mark and is
+   * looked up, not created twice. */
 }
 
 /* A 401 or 403: the pause before the next try (base, doubling with each
@@ -395,6 +409,31 @@ static bool settled_by_lookup(struct outbox *ob, const struct store_entry *e)
   return true;
 }
 
+/* Before the second request of one delivery (the create after a lookup,
+ * the update after a read): the lease starts again from now, so that this
+ * request too ends within it. Otherwise another instance could claim the
+ * entry meanwhile, find no ticket yet and create a second one. Returns
+ * false, and nothing is to be sent, when the lease has passed to another
+ * claim or the store failed (the entry is claimed again later). A claim
+ * without a fencing token (SQLite's one worker) has no one to fence off. */
+static bool renew_lease(struct outbox *ob, const struct store_entry *e)
+{
+  if (!e->lease)
+    return true;
+  int64_t now = clock_wall_ms();
+  enum err rc =
+      store_outbox_renew(ob->st, e->id, e->lease, now + ob->opt.lease_ms);
+  if (!rc) {
+    ob->lease_end_ms = now + ob->opt.lease_ms;
+    return true;
+  }
+  if (rc == ERR_BUSY)
+    LOG(ob, LOG_WARN, "outbox: %s", store_errmsg(ob->st));
+  else
+    note_store_error(ob, "renewing a lease");
+  return false;
+}
+
 /* Ends an entry that cannot be sent as it is: no request, no retry. */
 static void dead_letter(struct outbox *ob, const struct store_entry *e,
                         const char *target, const char *why)
@@ -436,7 +475,7 @@ static void deliver(struct outbox *ob, const struct store_entry *e)
   bool sent = false;
   switch (e->kind) {
   case STORE_KIND_CREATE_TICKET:
-    if (e->outcome_unknown && settled_by_lookup(ob, e))
+    if (e->outcome_unknown && (settled_by_lookup(ob, e) || !renew_lease(ob, e)))
       goto out;
     started = clock_wall_ms();
     devrev_create_ticket(ob->dv, &a, &r);
@@ -480,6 +519,8 @@ static void deliver(struct outbox *ob, const struct store_entry *e)
             severity);
         severity = NULL;
       }
+      if (!renew_lease(ob, e))
+        goto out;
       started = clock_wall_ms();
     }
     if (!severity && !sentiment) {
@@ -598,6 +639,7 @@ static void *worker(void *arg)
       continue;
     }
     if (found) {
+      ob->lease_end_ms = now + ob->opt.lease_ms;
       deliver(ob, &e);
       store_entry_cleanup(&e);
       refresh_stats(ob, clock_wall_ms());

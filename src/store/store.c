@@ -515,6 +515,12 @@ enum err store_outbox_finish(struct store *st, const struct store_finish *f,
   return st->ops->outbox_finish(st, f, now_ms);
 }
 
+enum err store_outbox_renew(struct store *st, int64_t entry_id, int64_t lease,
+                            int64_t until_ms)
+{
+  return st->ops->outbox_renew(st, entry_id, lease, until_ms);
+}
+
 enum err store_outbox_record_attempt(struct store *st, int64_t entry_id,
                                      const struct store_attempt *a)
 {

@@ -389,7 +389,11 @@ void store_entry_cleanup(struct store_entry *e);
  * worker will not take it meanwhile) and, for create_ticket, durably
  * marks the outcome unknown until store_outbox_finish says otherwise: a
  * crash in the middle of the request leads to a lookup, not a second
- * ticket. *found is false when nothing is due. */
+ * ticket. *found is false when nothing is due. On a store shared by
+ * several instances (PostgreSQL), an entry leased to this handle's own
+ * instance (store_own) counts as not leased: the instance's one worker
+ * claims only when it holds no entry, so such a lease is a leftover (a
+ * claim whose answer a broken connection lost, a finish given up). */
 enum err store_outbox_claim(struct store *st, int64_t now_ms, int64_t lease_ms,
                             struct store_entry *out, bool *found);
 
@@ -428,6 +432,14 @@ struct store_finish {
  * its result). */
 enum err store_outbox_finish(struct store *st, const struct store_finish *f,
                              int64_t now_ms);
+
+/* Extends a claim's lease to until_ms, before a second request of one
+ * delivery (the create after a lookup), so that the request ends within
+ * the lease. ERR_BUSY, with nothing changed, when the entry is no longer
+ * pending under that claim (lease: its store_entry.lease; the lease has
+ * passed to another claim, which may send the request itself). */
+enum err store_outbox_renew(struct store *st, int64_t entry_id, int64_t lease,
+                            int64_t until_ms);
 
 /* Records one extra attempt (a lookup before a create) for entry_id. */
 enum err store_outbox_record_attempt(struct store *st, int64_t entry_id,

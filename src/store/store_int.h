@@ -74,6 +74,8 @@ struct store_ops {
                            struct store_entry *out, bool *found);
   enum err (*outbox_finish)(struct store *st, const struct store_finish *f,
                             int64_t now_ms);
+  enum err (*outbox_renew)(struct store *st, int64_t entry_id, int64_t lease,
+                           int64_t until_ms);
   enum err (*outbox_record_attempt)(struct store *st, int64_t entry_id,
                                     const struct store_attempt *a);
   enum err (*outbox_recover)(struct store *st, size_t *released);

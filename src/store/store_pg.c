@@ -403,6 +403,7 @@ static const struct store_ops pg_ops = {
     .counts = pg_counts,
     .outbox_claim = pg_outbox_claim,
     .outbox_finish = pg_outbox_finish,
+    .outbox_renew = pg_outbox_renew,
     .outbox_record_attempt = pg_outbox_record_attempt,
     .outbox_recover = pg_outbox_recover,
     .outbox_skip_pending = pg_outbox_skip_pending,

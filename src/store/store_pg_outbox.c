@@ -203,6 +203,28 @@ static enum err changes(struct store *st, const char *sql,
   return ERR_OK;
 }
 
+enum err pg_outbox_renew(struct store *st, int64_t entry_id, int64_t lease,
+                         int64_t until_ms)
+{
+  struct pg_params p = {0};
+  pp_int(&p, entry_id);
+  pp_int(&p, lease);
+  pp_int(&p, until_ms);
+  size_t n = 0;
+  enum err rc = changes(st,
+                        "UPDATE outbox SET lease_until = $3 WHERE id = $1"
+                        " AND state = 'pending' AND lease_token = $2",
+                        &p, "renew lease", &n);
+  if (!rc && n == 0) {
+    store_set_error(st,
+                    "outbox entry %lld is no longer pending under lease "
+                    "%lld: another claim owns it now, nothing is sent",
+                    (long long)entry_id, (long long)lease);
+    rc = ERR_BUSY;
+  }
+  return rc;
+}
+
 enum err pg_outbox_recover(struct store *st, size_t *released)
 {
   /* Other instances keep theirs: only leases whose owner is gone (or

@@ -186,14 +186,18 @@ const char *const pg_sql_text[P_COUNT] = {
     /* The oldest due entry whose alert has no older pending entry in the
      * same lane (see the SQLite backend), skipping rows another instance
      * is claiming right now, and nothing while a delivery pause is in
-     * force. The claim takes a new fencing token. $1 now, $2 lease end,
-     * $3 the claiming instance. */
+     * force. An entry still leased to the claiming instance is free for
+     * it: its one worker claims only when it holds no entry, so that
+     * lease is a leftover (a claim whose answer the broken connection
+     * lost, a finish the store refused until the worker gave up). The
+     * claim takes a new fencing token. $1 now, $2 lease end, $3 the
+     * claiming instance. */
     [P_CLAIM] =
         "WITH c AS (SELECT o.id, o.outcome_unknown AS was_unknown"
         " FROM outbox o JOIN alerts a"
         "   ON a.id = o.alert_id"
         " WHERE o.state = 'pending' AND o.next_attempt_at <= $1"
-        " AND o.lease_until <= $1"
+        " AND (o.lease_until <= $1 OR o.lease_owner = $3)"
         " AND (o.kind = 'create_ticket' OR o.kind IN " SOURCE_KINDS
         "   OR a.ticket_id IS NOT NULL)"
         " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.alert_id = o.alert_id"

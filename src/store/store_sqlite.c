@@ -312,6 +312,7 @@ static const struct store_ops sqlite_ops = {
     .counts = sq_counts,
     .outbox_claim = sq_outbox_claim,
     .outbox_finish = sq_outbox_finish,
+    .outbox_renew = sq_outbox_renew,
     .outbox_record_attempt = sq_outbox_record_attempt,
     .outbox_recover = sq_outbox_recover,
     .outbox_skip_pending = sq_outbox_skip_pending,

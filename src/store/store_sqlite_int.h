@@ -117,6 +117,8 @@ enum err sq_outbox_claim(struct store *st, int64_t now_ms, int64_t lease_ms,
                          struct store_entry *out, bool *found);
 enum err sq_outbox_finish(struct store *st, const struct store_finish *f,
                           int64_t now_ms);
+enum err sq_outbox_renew(struct store *st, int64_t entry_id, int64_t lease,
+                         int64_t until_ms);
 enum err sq_outbox_record_attempt(struct store *st, int64_t entry_id,
                                   const struct store_attempt *a);
 enum err sq_outbox_recover(struct store *st, size_t *released);

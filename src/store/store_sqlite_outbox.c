@@ -180,6 +180,33 @@ out:
   return store_tx_leave(st, rc);
 }
 
+enum err sq_outbox_renew(struct store *st, int64_t entry_id, int64_t lease,
+                         int64_t until_ms)
+{
+  /* One worker: no other claim to fence off, only a finished entry. */
+  (void)lease;
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(SQ(st)->db,
+                         "UPDATE outbox SET lease_until = ?1"
+                         " WHERE id = ?2 AND state = 'pending'",
+                         -1, &s, NULL) != SQLITE_OK) {
+    sqlite3_finalize(s);
+    return sq_fail(st, "renew lease");
+  }
+  sqlite3_bind_int64(s, 1, until_ms);
+  sqlite3_bind_int64(s, 2, entry_id);
+  enum err rc = sq_run(st, s, "renew lease");
+  sqlite3_finalize(s);
+  if (!rc && sqlite3_changes(SQ(st)->db) == 0) {
+    store_set_error(st,
+                    "outbox entry %lld is not pending: its lease is not "
+                    "renewed",
+                    (long long)entry_id);
+    rc = ERR_BUSY;
+  }
+  return rc;
+}
+
 enum err sq_outbox_record_attempt(struct store *st, int64_t entry_id,
                                   const struct store_attempt *a)
 {

@@ -154,6 +154,40 @@ static void test_outbox_retry_and_dead(void)
   store_close(st);
 }
 
+/* A lease is renewed for its claim while the entry is pending: not once
+ * the entry is finished, nor (PostgreSQL, several instances) with the
+ * token of a claim that another claim has replaced. */
+static void test_outbox_renew(void)
+{
+  struct store *st = open_fresh();
+  if (!st)
+    return;
+  CHECK_INT(ingest1(st, msg("1", "ren", 2), T0, NULL), STORE_ALERT_CREATED);
+  struct store_entry e;
+  bool found = false;
+  CHECK_INT(store_outbox_claim(st, T0, 1000, &e, &found), ERR_OK);
+  CHECK(found);
+  int64_t id = e.id, first = e.lease;
+  store_entry_cleanup(&e);
+  CHECK_INT(store_outbox_renew(st, id, first, T0 + 5000), ERR_OK);
+  /* Still leased after the first lease's end, free at the new one. */
+  CHECK_INT(store_outbox_claim(st, T0 + 4999, 1000, &e, &found), ERR_OK);
+  CHECK(!found);
+  CHECK_INT(store_outbox_claim(st, T0 + 5000, 1000, &e, &found), ERR_OK);
+  CHECK(found && e.id == id);
+  int64_t second = e.lease;
+  store_entry_cleanup(&e);
+  if (test_pg()) {
+    CHECK(second != first);
+    CHECK_INT(store_outbox_renew(st, id, first, T0 + 9000), ERR_BUSY);
+    CHECK(strstr(store_errmsg(st), "another claim owns it") != NULL);
+  }
+  finish(st, id, STORE_DONE, 0, "don:ticket/1", "TKT-1", 201, "ok", NULL,
+         T0 + 5100);
+  CHECK_INT(store_outbox_renew(st, id, second, T0 + 9000), ERR_BUSY);
+  store_close(st);
+}
+
 /* A crash between claim and finish: the reopened store releases the lease
  * and the create_ticket is marked unknown, so the worker looks it up. */
 static void test_outbox_crash_recovery(void)
@@ -325,6 +359,7 @@ int main(void)
     return 1;
   RUN(test_outbox_claim_order);
   RUN(test_outbox_retry_and_dead);
+  RUN(test_outbox_renew);
   RUN(test_outbox_crash_recovery);
   RUN(test_outbox_redrive);
   RUN(test_ownership);

@@ -48,7 +48,9 @@ static void json_time(struct jsonw *w, int64_t ms)
 }
 
 /* The store is unusable when its last transaction failed: /webhook is
- * answering 503 then. One that succeeds again makes it usable. */
+ * answering 503 then. One that succeeds again makes it usable; so does
+ * the idle writer's check of the store, which also notices a database
+ * server that went away while no message came (see committer.c). */
 static bool store_ok(const struct committer_stats *cs)
 {
   return cs->last_rc == ERR_OK;
