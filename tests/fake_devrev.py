@@ -54,6 +54,9 @@ Test hooks (not recorded as requests):
                       {"action": "hang", "seconds": 3}   process the request,
                           then wait before answering (a slow DevRev: the
                           client may time out although the work exists)
+                      {"action": "slow", "seconds": 1}   wait, then process
+                          the request and answer (DevRev slow to carry it
+                          out: meanwhile a lookup does not find it)
                       {"action": "drop"}          close the connection
                           without answering; nothing is done
                       {"action": "create_drop"}   process the request
@@ -486,6 +489,8 @@ class Handler(BaseHTTPRequestHandler):
             rec["status"] = status
             self.send_json(status, err, headers)
             return
+        if action == "slow":
+            time.sleep(float(rule.get("seconds", 1)))
         status, reply = self.process(body)
         if action == "create_drop":
             self.drop()

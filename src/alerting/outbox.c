@@ -356,7 +356,8 @@ static void settle(struct outbox *ob, const struct store_entry *e,
 
 /* Before re-creating a ticket whose earlier attempt may have created it:
  * looks it up. Returns true when the entry is settled (found, or the
- * lookup failed and a retry is scheduled); false to go on and create. */
+ * lookup failed and a retry is scheduled, or the claim is lost); false to
+ * go on and create, under a renewed lease. */
 static bool settled_by_lookup(struct outbox *ob, const struct store_entry *e)
 {
   struct devrev_reply r;
@@ -378,6 +379,22 @@ static bool settled_by_lookup(struct outbox *ob, const struct store_entry *e)
         e->alert_key);
     if (store_outbox_record_attempt(ob->st, e->id, &at))
       note_store_error(ob, "recording a lookup");
+    /* The create must be over before the lease is: once it has run out,
+     * another instance may claim the entry, look the ticket up while
+     * DevRev is still making it, miss it and make a second one. The
+     * lookup may have used most of the lease: a full one again. */
+    enum err rc = store_outbox_renew(ob->st, e->id, e->lease,
+                                     clock_wall_ms() + ob->opt.lease_ms);
+    if (rc == ERR_BUSY || rc == ERR_NOT_FOUND) {
+      LOG(ob, LOG_WARN, "outbox: %s", store_errmsg(ob->st));
+      return true; /* another claim owns the entry: not ours to create */
+    }
+    if (rc) {
+      /* Not created: the lease runs out and the entry is claimed again,
+       * still marked unknown. */
+      note_store_error(ob, "renewing a lease");
+      return true;
+    }
     return false;
   }
   LOG(ob, LOG_INFO,

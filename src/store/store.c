@@ -521,6 +521,12 @@ enum err store_outbox_record_attempt(struct store *st, int64_t entry_id,
   return st->ops->outbox_record_attempt(st, entry_id, a);
 }
 
+enum err store_outbox_renew(struct store *st, int64_t entry_id, int64_t lease,
+                            int64_t until_ms)
+{
+  return st->ops->outbox_renew(st, entry_id, lease, until_ms);
+}
+
 enum err store_outbox_recover(struct store *st, size_t *released)
 {
   *released = 0;

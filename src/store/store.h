@@ -408,6 +408,14 @@ enum err store_outbox_finish(struct store *st, const struct store_finish *f,
 enum err store_outbox_record_attempt(struct store *st, int64_t entry_id,
                                      const struct store_attempt *a);
 
+/* Extends a claimed entry's lease to until_ms, for a second request under
+ * one claim (the create after a ticket's lookup): the first may have used
+ * most of the lease. lease is the claim's store_entry.lease. ERR_BUSY,
+ * with nothing changed, when the claim is no longer the caller's (its
+ * lease passed to another claim, or the entry is finished). */
+enum err store_outbox_renew(struct store *st, int64_t entry_id, int64_t lease,
+                            int64_t until_ms);
+
 /* At startup of the only worker of a single-instance store: releases the
  * leases left by a previous process so its entries are due again now.
  * Their outcome_unknown marks stay. Sets *released. */

@@ -76,6 +76,8 @@ struct store_ops {
                             int64_t now_ms);
   enum err (*outbox_record_attempt)(struct store *st, int64_t entry_id,
                                     const struct store_attempt *a);
+  enum err (*outbox_renew)(struct store *st, int64_t entry_id, int64_t lease,
+                           int64_t until_ms);
   enum err (*outbox_recover)(struct store *st, size_t *released);
   enum err (*outbox_skip_pending)(struct store *st, const char *reason,
                                   int64_t now_ms, size_t *skipped);

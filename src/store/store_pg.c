@@ -378,6 +378,7 @@ static const struct store_ops pg_ops = {
     .outbox_claim = pg_outbox_claim,
     .outbox_finish = pg_outbox_finish,
     .outbox_record_attempt = pg_outbox_record_attempt,
+    .outbox_renew = pg_outbox_renew,
     .outbox_recover = pg_outbox_recover,
     .outbox_skip_pending = pg_outbox_skip_pending,
     .outbox_stats = pg_outbox_stats,

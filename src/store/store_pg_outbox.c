@@ -103,8 +103,10 @@ static enum err insert_attempt(struct store *st, int64_t entry_id,
   return ERR_OK;
 }
 
-/* Why a fenced finish changed nothing: ERR_NOT_FOUND or ERR_BUSY. */
-static enum err finish_refused(struct store *st, const struct store_finish *f)
+/* Why a fenced finish (or renewal) changed nothing: ERR_NOT_FOUND or
+ * ERR_BUSY; outcome says what is lost. */
+static enum err finish_refused(struct store *st, const struct store_finish *f,
+                               const char *outcome)
 {
   struct pg_params p = {0};
   pp_int(&p, f->entry_id);
@@ -119,10 +121,9 @@ static enum err finish_refused(struct store *st, const struct store_finish *f)
   } else {
     store_set_error(st,
                     "outbox entry %lld is %s under lease %lld, not lease "
-                    "%lld: another claim owns it now, this result is not "
-                    "recorded",
+                    "%lld: another claim owns it now, %s",
                     (long long)f->entry_id, PQgetvalue(r, 0, 0),
-                    (long long)pg_int(r, 0, 1), (long long)f->lease);
+                    (long long)pg_int(r, 0, 1), (long long)f->lease, outcome);
     rc = ERR_BUSY;
   }
   PQclear(r);
@@ -150,7 +151,7 @@ enum err pg_outbox_finish(struct store *st, const struct store_finish *f,
   }
   if (PQntuples(r) == 0) {
     PQclear(r);
-    rc = finish_refused(st, f);
+    rc = finish_refused(st, f, "this result is not recorded");
     /* Nothing was written: the caller's transaction stays usable. */
     enum err left = store_tx_leave(st, ERR_OK);
     return left ? left : rc;
@@ -189,6 +190,30 @@ enum err pg_outbox_record_attempt(struct store *st, int64_t entry_id,
                                   const struct store_attempt *a)
 {
   return insert_attempt(st, entry_id, a);
+}
+
+enum err pg_outbox_renew(struct store *st, int64_t entry_id, int64_t lease,
+                         int64_t until_ms)
+{
+  struct pg_params p = {0};
+  pp_int(&p, entry_id);
+  pp_int(&p, lease);
+  pp_int(&p, until_ms);
+  /* Fenced like a finish: a claim that has lost the entry cannot take
+   * it back from the instance holding it now. */
+  PGresult *r = pg_query(st,
+                         "UPDATE outbox SET lease_until = $3"
+                         " WHERE id = $1 AND state = 'pending'"
+                         " AND ($2::bigint = 0 OR lease_token = $2::bigint)",
+                         &p, "renew lease");
+  if (!r)
+    return pg_failed(st);
+  bool renewed = strtoll(PQcmdTuples(r), NULL, 10) > 0;
+  PQclear(r);
+  if (renewed)
+    return ERR_OK;
+  struct store_finish f = {.entry_id = entry_id, .lease = lease};
+  return finish_refused(st, &f, "the lease is not renewed");
 }
 
 /* Runs sql with p; sets *n to the rows it changed. */

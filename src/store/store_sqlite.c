@@ -313,6 +313,7 @@ static const struct store_ops sqlite_ops = {
     .outbox_claim = sq_outbox_claim,
     .outbox_finish = sq_outbox_finish,
     .outbox_record_attempt = sq_outbox_record_attempt,
+    .outbox_renew = sq_outbox_renew,
     .outbox_recover = sq_outbox_recover,
     .outbox_skip_pending = sq_outbox_skip_pending,
     .outbox_stats = sq_outbox_stats,

@@ -31,6 +31,7 @@ enum stmt_id {
   S_ATTEMPT_INSERT,
   S_ALERT_TICKET,
   S_CASCADE_DEAD,
+  S_RENEW,
   S_COUNT
 };
 
@@ -119,6 +120,8 @@ enum err sq_outbox_finish(struct store *st, const struct store_finish *f,
                           int64_t now_ms);
 enum err sq_outbox_record_attempt(struct store *st, int64_t entry_id,
                                   const struct store_attempt *a);
+enum err sq_outbox_renew(struct store *st, int64_t entry_id, int64_t lease,
+                         int64_t until_ms);
 enum err sq_outbox_recover(struct store *st, size_t *released);
 enum err sq_outbox_skip_pending(struct store *st, const char *reason,
                                 int64_t now_ms, size_t *skipped);

@@ -186,6 +186,26 @@ enum err sq_outbox_record_attempt(struct store *st, int64_t entry_id,
   return insert_attempt(st, entry_id, a);
 }
 
+enum err sq_outbox_renew(struct store *st, int64_t entry_id, int64_t lease,
+                         int64_t until_ms)
+{
+  /* One worker per file: no other claim to fence off (lease is 0). */
+  (void)lease;
+  sqlite3_stmt *s = sq_stmt(st, S_RENEW);
+  if (!s)
+    return ERR_STORE;
+  sqlite3_bind_int64(s, 1, entry_id);
+  sqlite3_bind_int64(s, 2, until_ms);
+  enum err rc = sq_run(st, s, "renew lease");
+  if (!rc && sqlite3_changes(SQ(st)->db) == 0) {
+    store_set_error(st, "outbox entry %lld is not pending: the lease is not "
+                        "renewed",
+                    (long long)entry_id);
+    rc = ERR_BUSY;
+  }
+  return rc;
+}
+
 enum err sq_outbox_recover(struct store *st, size_t *released)
 {
   enum err rc = sq_exec(st, "UPDATE outbox SET lease_until = 0"

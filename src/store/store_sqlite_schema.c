@@ -242,6 +242,8 @@ const char *const sq_sql_text[S_COUNT] = {
         " last_error = 'the alert has no ticket: ' || ?4"
         " WHERE alert_id = ?1 AND state = 'pending' AND id <> ?2"
         " AND (kind = 'comment' OR kind = 'update_severity')",
+    [S_RENEW] = "UPDATE outbox SET lease_until = ?2"
+                " WHERE id = ?1 AND state = 'pending'",
 };
 
 /* ---- Migration -------------------------------------------------------- */

@@ -154,6 +154,38 @@ static void test_outbox_retry_and_dead(void)
   store_close(st);
 }
 
+/* A second request under one claim (a ticket's create after its lookup)
+ * renews the lease first: the entry stays the claim's past the first
+ * lease's end; a claim that has lost its entry cannot renew it. */
+static void test_outbox_renew(void)
+{
+  struct store *st = open_fresh();
+  if (!st)
+    return;
+  CHECK_INT(ingest1(st, msg("1", "rio", 2), T0, NULL), STORE_ALERT_CREATED);
+  struct store_entry e, again;
+  bool found = false;
+  CHECK_INT(store_outbox_claim(st, T0, 1000, &e, &found), ERR_OK);
+  CHECK(found);
+  CHECK_INT(store_outbox_renew(st, e.id, e.lease, T0 + 5000), ERR_OK);
+  CHECK_INT(store_outbox_claim(st, T0 + 1000, 1000, &again, &found), ERR_OK);
+  CHECK(!found);
+  CHECK_INT(store_outbox_claim(st, T0 + 5000, 1000, &again, &found), ERR_OK);
+  CHECK(found);
+  CHECK_INT(again.id, e.id);
+  /* Fenced where several workers share the store (SQLite has one, and
+   * no tokens): the lost claim does not take the entry back. */
+  if (test_pg())
+    CHECK_INT(store_outbox_renew(st, e.id, e.lease, T0 + 9000), ERR_BUSY);
+  finish(st, again.id, STORE_DONE, 0, "don:ticket/1", "TKT-1", 201, "ok",
+         NULL, T0 + 5001);
+  CHECK_INT(store_outbox_renew(st, again.id, again.lease, T0 + 9000),
+            ERR_BUSY);
+  store_entry_cleanup(&e);
+  store_entry_cleanup(&again);
+  store_close(st);
+}
+
 /* A crash between claim and finish: the reopened store releases the lease
  * and the create_ticket is marked unknown, so the worker looks it up. */
 static void test_outbox_crash_recovery(void)
@@ -325,6 +357,7 @@ int main(void)
     return 1;
   RUN(test_outbox_claim_order);
   RUN(test_outbox_retry_and_dead);
+  RUN(test_outbox_renew);
   RUN(test_outbox_crash_recovery);
   RUN(test_outbox_redrive);
   RUN(test_ownership);
