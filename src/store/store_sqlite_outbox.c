@@ -198,8 +198,9 @@ enum err sq_outbox_renew(struct store *st, int64_t entry_id, int64_t lease,
   sqlite3_bind_int64(s, 2, until_ms);
   enum err rc = sq_run(st, s, "renew lease");
   if (!rc && sqlite3_changes(SQ(st)->db) == 0) {
-    store_set_error(st, "outbox entry %lld is not pending: the lease is not "
-                        "renewed",
+    store_set_error(st,
+                    "outbox entry %lld is not pending: the lease is not "
+                    "renewed",
                     (long long)entry_id);
     rc = ERR_BUSY;
   }

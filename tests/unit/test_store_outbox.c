@@ -177,10 +177,9 @@ static void test_outbox_renew(void)
    * no tokens): the lost claim does not take the entry back. */
   if (test_pg())
     CHECK_INT(store_outbox_renew(st, e.id, e.lease, T0 + 9000), ERR_BUSY);
-  finish(st, again.id, STORE_DONE, 0, "don:ticket/1", "TKT-1", 201, "ok",
-         NULL, T0 + 5001);
-  CHECK_INT(store_outbox_renew(st, again.id, again.lease, T0 + 9000),
-            ERR_BUSY);
+  finish(st, again.id, STORE_DONE, 0, "don:ticket/1", "TKT-1", 201, "ok", NULL,
+         T0 + 5001);
+  CHECK_INT(store_outbox_renew(st, again.id, again.lease, T0 + 9000), ERR_BUSY);
   store_entry_cleanup(&e);
   store_entry_cleanup(&again);
   store_close(st);
