@@ -364,8 +364,8 @@ def test_three_instances_kill_during_load():
                   f"DevRev made {work}")
         if orphaned:
             ids = ",".join(str(i) for i in sorted(orphaned))
-            left = rows(url, f"SELECT id, state FROM outbox WHERE id IN ({ids})"
-                        " AND state <> 'done'")
+            left = rows(url, "SELECT id, state FROM outbox"
+                        f" WHERE id IN ({ids}) AND state <> 'done'")
             check(not left, f"leases of killed instances not finished: "
                   f"{left}")
         lookups = len(FAKE.requests("/works.list"))
