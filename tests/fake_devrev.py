@@ -23,7 +23,9 @@ Test hooks (not recorded as requests):
                     status answered (null if dropped), action applied,
                     conn (which TCP connection, numbered from 1) and
                     conn_nth (1: the connection's first request; more:
-                    it came on a kept-alive connection)
+                    it came on a kept-alive connection); "count": how
+                    many there are. ?since=N lists only those from the
+                    N-th on (0-based), for a test that polls
   GET  /_state      {"works": [...], "comments": [...], "updates": [...],
                     "objects": [...]}: works created through the API,
                     comments (each with its "object"), works.update calls
@@ -413,9 +415,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         state = self.server.state
-        if self.path == "/_requests":
+        path, _, query = self.path.partition("?")
+        if path == "/_requests":
+            since = query[len("since="):] if query.startswith("since=") else ""
+            start = int(since) if since.isdigit() else 0
             with state.lock:
-                self.send_json(200, {"requests": list(state.requests)})
+                self.send_json(200, {"requests": state.requests[start:],
+                                     "count": len(state.requests)})
         elif self.path == "/_state":
             with state.lock:
                 self.send_json(200, {"works": list(state.works),

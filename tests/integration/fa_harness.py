@@ -73,9 +73,14 @@ class FakeDevRev:
         finally:
             conn.close()
 
-    def requests(self, path=None):
-        reqs = self._call("GET", "/_requests")["requests"]
+    def requests(self, path=None, since=0):
+        """The API requests received (from the since-th on), of path."""
+        reqs = self._call("GET", f"/_requests?since={since}")["requests"]
         return [r for r in reqs if path is None or r["path"] == path]
+
+    def request_count(self):
+        """How many API requests were received (lists none of them)."""
+        return self._call("GET", f"/_requests?since={1 << 62}")["count"]
 
     def state(self):
         return self._call("GET", "/_state")

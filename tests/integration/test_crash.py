@@ -36,8 +36,6 @@ Loopback only, bounded time (well under a minute); processes are killed
 in finally blocks. Exits non-zero on failure; the last line reads
 "N passed, M failed".
 """
-import http.client
-import json
 import os
 import random
 import sys
@@ -45,8 +43,11 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fa_harness import (HOST, check, db_query, FakeDevRev, new_store_dir,  # noqa
-                        run_tests, run_with_fake, Server, wait_until)
+from fa_harness import (check, db_query, new_store_dir,  # noqa: E402
+                        run_with_fake, Server, wait_until)
+from crash_load import (acked_all_stored, check_tickets, client,  # noqa
+                        fault_summary, faulter, FRUSTRATED, Ledger,
+                        load_groups, resend, seeded_rng)
 
 CYCLES = int(os.environ.get("CRASH_CYCLES", "4"))  # the last one: SIGTERM
 THREADS = 4
@@ -56,215 +57,38 @@ CUSTOMERS = 30
 # frustrated message) drain within the test's time budget.
 PACE_S = float(os.environ.get("CRASH_PACE_MS", "2")) / 1000
 ENV = {"ALERT_COOLDOWN": "1"}
-# DevRev's faults during the load: one rule every FAULT_S (0: none).
+# DevRev's faults during the load (crash_load.FAULTS): one rule every
+# FAULT_S (0: none).
 FAULT_S = float(os.environ.get("CRASH_FAULT_MS", "150")) / 1000
-FAULTS = [  # (weight, rule for tests/fake_devrev.py)
-    (3, {"path": "/works.create", "action": "create_drop"}),
-    (2, {"path": "/timeline-entries.create", "action": "create_drop"}),
-    (1, {"path": "/works.create", "action": "status", "status": 500}),
-    (1, {"action": "status", "status": 503}),
-    (1, {"action": "drop"}),
-]
 TMP, new_db = new_store_dir("fa-crash-")
 FAKE = None
-
-FRUSTRATED = ["This is terrible, awful service",
-              "Still broken, this is awful",
-              "The service was poor",
-              "Your app is frustrating and the support is useless"]
-CALM = ["Thanks, all good now", "Can you tell me how to export invoices?"]
-
-
-class Ledger:
-    """What the clients sent and what the server acknowledged."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.msgs = {}      # message_id -> message
-        self.acked = {}     # message_id -> the answer (one result object)
-        self.sent = set()   # sent at least once
-
-    def unacked(self):
-        with self.lock:
-            return [self.msgs[m] for m in sorted(self.sent)
-                    if m not in self.acked]
-
-
-def make_msg(rng, mid):
-    cust = f"cust-{rng.randrange(CUSTOMERS):02d}"
-    text = rng.choice(FRUSTRATED if rng.random() < 0.7 else CALM)
-    return {"customer_id": cust, "message_id": mid, "message": text}
-
-
-def post(conn, body):
-    conn.request("POST", "/webhook", body=json.dumps(body).encode(),
-                 headers={"Content-Type": "application/json"})
-    resp = conn.getresponse()
-    return resp.status, json.loads(resp.read())
-
-
-def client(port, ledger, items, stop):
-    """Sends items (lists of messages: one, or a batch) until stopped or
-    the server goes away; records what was acknowledged."""
-    conn = http.client.HTTPConnection(HOST, port, timeout=10)
-    try:
-        for group in items:
-            if stop.is_set():
-                return
-            with ledger.lock:
-                for m in group:
-                    ledger.msgs[m["message_id"]] = m
-                    ledger.sent.add(m["message_id"])
-            body = group[0] if len(group) == 1 else {"messages": group}
-            try:
-                st, data = post(conn, body)
-            except (OSError, http.client.HTTPException):
-                return  # killed: whatever was in flight is unknown
-            if st != 200:
-                continue  # not acknowledged: resent later
-            results = data["results"] if len(group) > 1 else [data]
-            with ledger.lock:
-                for m, r in zip(group, results):
-                    ledger.acked.setdefault(m["message_id"], r)
-            time.sleep(PACE_S)
-    finally:
-        conn.close()
-
-
-def resend(srv, ledger, rng):
-    """Resends every unacknowledged message and a sample of acknowledged
-    ones; duplicates must answer their first result."""
-    todo = ledger.unacked()
-    with ledger.lock:
-        acked = list(ledger.acked)
-    sample = rng.sample(acked, min(len(acked), 25))
-    conn = http.client.HTTPConnection(HOST, srv.port, timeout=10)
-    dup_unacked = 0
-    try:
-        for m in todo:
-            st, data = post(conn, m)
-            check(st == 200, f"resend {m['message_id']}: {st} {data}")
-            dup_unacked += bool(data.get("duplicate"))
-            with ledger.lock:
-                ledger.acked[m["message_id"]] = data
-        for mid in sample:
-            st, data = post(conn, ledger.msgs[mid])
-            check(st == 200 and data.pop("duplicate", None) is True,
-                  f"acknowledged {mid} not seen as a duplicate: {data}")
-            first = dict(ledger.acked[mid])
-            first.pop("duplicate", None)
-            check(data == first, f"{mid}: {data} != first answer {first}")
-    finally:
-        conn.close()
-    return len(todo), dup_unacked, len(sample)
-
-
-def acked_all_stored(db, ledger):
-    with ledger.lock:
-        acked = set(ledger.acked)
-    stored = {r[0] for r in db_query(db, "SELECT message_id FROM messages")}
-    lost = acked - stored
-    check(not lost, f"{len(lost)} acknowledged messages lost: "
-          f"{sorted(lost)[:5]}")
-    return len(acked), len(stored)
-
-
-def load_groups(rng, cycle, t, n):
-    groups = []
-    for i in range(n):
-        size = 3 if i % 5 == 4 else 1
-        groups.append([make_msg(rng, f"c{cycle}-t{t}-{i}-{k}")
-                       for k in range(size)])
-    return groups
-
-
-def faulter(rng, stop):
-    """Adds one of FAULTS to the fake every FAULT_S until stopped. Each
-    rule applies to the next matching request (or to none, when the load
-    ends first; the few left over apply during the final drain)."""
-    weights = [w for w, _ in FAULTS]
-    while FAULT_S > 0 and not stop.wait(FAULT_S):
-        rule = rng.choices([r for _, r in FAULTS], weights)[0]
-        try:
-            FAKE.control(rules=[dict(rule)])
-        except OSError:
-            return
-
-
-def fault_summary():
-    """What the fake did to the requests it received."""
-    reqs = FAKE.requests()
-    applied = [r for r in reqs if r["action"]]
-
-    def count(path, action, reused=None):
-        return sum(1 for r in applied if r["action"] == action and
-                   (path is None or r["path"] == path) and
-                   (reused is None or (r["conn_nth"] > 1) == reused))
-    return (f"{count('/works.create', 'create_drop')} works.create carried "
-            f"out then reset ({count('/works.create', 'create_drop', True)}"
-            f" of them on a kept-alive connection), "
-            f"{count('/timeline-entries.create', 'create_drop')} "
-            f"timeline-entries.create carried out then reset, "
-            f"{count(None, 'status')} 5xx, {count(None, 'drop')} reset "
-            f"unanswered; {len(reqs)} requests")
-
-
-def check_tickets(db, ledger):
-    """Alerts for the frustrated customers, one ticket per alert."""
-    with ledger.lock:
-        frustrated = {m["customer_id"] for m in ledger.msgs.values()
-                      if m["message"] in FRUSTRATED}
-    alerts = db_query(db, "SELECT alert_key, customer_id, ticket_id "
-                      "FROM alerts")
-    per_customer = {}
-    for key, cust, _ in alerts:
-        per_customer[cust] = per_customer.get(cust, 0) + 1
-    check(set(per_customer) == frustrated,
-          f"alerts for {sorted(per_customer)} != {sorted(frustrated)}")
-    open_per_customer = db_query(db, "SELECT customer_id, count(*) FROM "
-                                 "alerts WHERE state = 'open' GROUP BY "
-                                 "customer_id HAVING count(*) > 1")
-    check(not open_per_customer, f"two open alerts: {open_per_customer}")
-    works = FAKE.state()["works"]
-    marker = "frustration-alert-id: "
-    by_key = {}
-    for w in works:
-        key = w["body"].rsplit(marker, 1)[-1].strip()
-        by_key.setdefault(key, []).append(w["id"])
-    keys = {a[0] for a in alerts}
-    missing = keys - set(by_key)
-    twice = {k: v for k, v in by_key.items() if len(v) > 1}
-    stray = set(by_key) - keys
-    check(not missing, f"{len(missing)} alerts without a ticket")
-    check(not twice, f"{len(twice)} alerts with more than one ticket: "
-          f"{dict(list(twice.items())[:3])}")
-    check(not stray, f"tickets for unknown alerts: {stray}")
-    for key, _, ticket in alerts:
-        check(ticket == by_key[key][0], f"alert {key}: ticket {ticket} "
-              f"!= {by_key[key][0]}")
-    return len(alerts), len(works)
 
 
 def test_kill_during_load():
     FAKE.reset()
     db = os.path.join(TMP, "load", "fa.db")
     ledger = Ledger()
-    rng = random.Random(int(os.environ.get("CRASH_SEED", "0")) or None)
+    rng, seed = seeded_rng(os.environ.get("CRASH_SEED"))
+    print(f"  CRASH_SEED={seed}", flush=True)
+
+    def query(sql):
+        return db_query(db, sql)
     stats = []
     for cycle in range(CYCLES):
         graceful = cycle == CYCLES - 1
         srv = Server(db, devrev=FAKE, env=ENV)
         try:
-            resent, dups, sampled = resend(srv, ledger, rng)
+            resent, dups, sampled = resend(srv.port, ledger, rng)
             stop = threading.Event()
             threads = [threading.Thread(
-                target=client, args=(srv.port, ledger,
-                                     load_groups(rng, cycle, t, 100000),
-                                     stop), daemon=True)
+                target=client, args=(ledger, load_groups(
+                    rng, f"c{cycle}-t{t}", 100000, CUSTOMERS), stop,
+                    lambda p=srv.port: p, PACE_S), daemon=True)
                 for t in range(THREADS)]
             before = len(ledger.acked)
             faults = threading.Thread(
-                target=faulter, args=(random.Random(rng.random()), stop),
+                target=faulter, args=(FAKE, random.Random(rng.random()),
+                                      stop, FAULT_S),
                 daemon=True)
             faults.start()
             for th in threads:
@@ -279,7 +103,7 @@ def test_kill_during_load():
             for th in threads + [faults]:
                 th.join(timeout=15)
                 check(not th.is_alive(), "a client thread hung")
-            acked, stored = acked_all_stored(db, ledger)
+            acked, stored = acked_all_stored(query, ledger)
             unacked = len(ledger.unacked())
             stats.append((cycle, len(ledger.acked) - before, unacked,
                           resent, dups, sampled))
@@ -295,22 +119,22 @@ def test_kill_during_load():
     # The final run: resend what is left, let the outbox drain.
     srv = Server(db, devrev=FAKE, env=ENV)
     try:
-        resend(srv, ledger, rng)
+        resend(srv.port, ledger, rng)
         t0 = time.time()
         wait_until(lambda: db_query(db, "SELECT count(*) FROM outbox WHERE "
                                     "state = 'pending'")[0][0] == 0,
                    timeout=30, what="outbox drained")
         print(f"  outbox drained {time.time() - t0:.1f} s after the last "
               f"restart", flush=True)
-        acked, stored = acked_all_stored(db, ledger)
+        acked, stored = acked_all_stored(query, ledger)
         check(acked == len(ledger.msgs) == stored,
               f"sent {len(ledger.msgs)}, acknowledged {acked}, "
               f"stored {stored}")
         dead = db_query(db, "SELECT count(*) FROM outbox WHERE state = "
                         "'dead'")[0][0]
         check(dead == 0, f"{dead} dead letters")
-        print(f"  DevRev's faults: {fault_summary()}", flush=True)
-        alerts, works = check_tickets(db, ledger)
+        print(f"  DevRev's faults: {fault_summary(FAKE)}", flush=True)
+        alerts, works = check_tickets(query, FAKE, ledger)
         lookups = len(FAKE.requests("/works.list"))
         print(f"  total: {len(ledger.msgs)} messages all stored, {alerts} "
               f"alerts, {works} tickets ({lookups} lookups after unknown "

@@ -298,7 +298,11 @@ static void test_recovery_spares_live_instances(void)
   CHECK(found);
   CHECK_INT(ec.id, eb.id); /* b's entry, not a's */
   CHECK(ec.outcome_unknown);
-  CHECK_INT(store_outbox_claim(c, T0 + 2, 600000, &ec, &found), ERR_OK);
+  struct store_finish f = {
+      .entry_id = ec.id, .lease = ec.lease, .state = STORE_DONE};
+  CHECK_INT(store_outbox_finish(c, &f, T0 + 2), ERR_OK);
+  store_entry_cleanup(&ec);
+  CHECK_INT(store_outbox_claim(c, T0 + 3, 600000, &ec, &found), ERR_OK);
   CHECK(!found); /* a's lease holds */
   CHECK_INT(store_owner(c, &pid), ERR_OK);
   CHECK_INT(pid, (long)getpid());
