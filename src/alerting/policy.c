@@ -349,7 +349,11 @@ static enum err append_alert(struct store *st, const struct ingest_msg *m,
     free(a->severity);
     a->severity = xstrdup(m->severity);
   }
-  a->last_activity_ms = now_ms;
+  /* Never backwards: with several instances, a transaction that took its
+   * time before waiting for the customer's lock may run after one that
+   * took it later. */
+  if (now_ms > a->last_activity_ms)
+    a->last_activity_ms = now_ms;
   a->message_count++;
   rc = store_alert_update(st, a);
   if (rc)
