@@ -41,7 +41,7 @@ py=/usr/bin/python3
 tmp=$(mktemp -d)
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
-bench_need webhook_pg.sh wrk "$py" curl psql
+bench_need webhook_pg.sh wrk "$py" curl psql pgrep getconf
 [ -x "$bin" ] || { echo "webhook_pg.sh: $bin not built (make build)" >&2; exit 1; }
 
 pids=() pg_pid=
@@ -79,7 +79,10 @@ done
 }
 pg_base=$(cat "$tmp/pg.url")
 pg_sql() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "${pg_base}postgres" -c "$1"; }
-pg_log=$(pg_sql "SELECT current_setting('data_directory')")/../server.log
+pg_data=$(pg_sql "SELECT current_setting('data_directory')")
+pg_log=$pg_data/../server.log
+pg_pm=$(head -n 1 "$pg_data/postmaster.pid")
+hz=$(getconf CLK_TCK)
 if [ "${BENCH_PG_LOG_STATEMENTS:-}" = 1 ]; then
   pg_sql "ALTER SYSTEM SET log_min_duration_statement = 0" >/dev/null
   pg_sql "SELECT pg_reload_conf()" >/dev/null
@@ -118,10 +121,29 @@ metric_sum() { # NAME: summed over the running servers
   done | awk '{s += $1} END {printf "%.0f", s}'
 }
 
+# CPU clock ticks used so far by the servers and, for a PostgreSQL
+# configuration, the cluster: the postmaster with the children it reaped
+# (connections that ended) and those it has now.
+cpu_ticks() { # CONFIG
+  local p
+  {
+    for p in "${pids[@]}"; do cat "/proc/$p/stat" 2>/dev/null || true; done
+    if [ "$1" != sqlite ]; then
+      cat "/proc/$pg_pm/stat"
+      for p in $(pgrep -P "$pg_pm"); do cat "/proc/$p/stat" 2>/dev/null || true; done
+    fi
+  } | awk '{sub(/^.*\) /, ""); t += $12 + $13 + $14 + $15} END {print t + 0}'
+}
+
 # One measurement over every running server at once: prints
-# "MESSAGES_PER_S P99_MS" (the sum of the rates, the worst p99).
-measure() { # BATCH RUN_NAME
-  local n=${#ports[@]} i w=()
+# "MESSAGES_PER_S P99_MS CPU_US_PER_MESSAGE" (the sum of the rates, the
+# worst p99, the CPU time of servers and cluster per committed message).
+measure() { # CONFIG BATCH RUN_NAME
+  local c=$1
+  shift
+  local n=${#ports[@]} i w=() t0 m0
+  t0=$(cpu_ticks "$c")
+  m0=$(metric_sum fa_store_messages_committed_total)
   wrk_threads=1 wrk_secs=$secs
   wrk_conns=$((conns / n))
   [ "$n" -eq 1 ] && wrk_threads=2
@@ -132,8 +154,12 @@ measure() { # BATCH RUN_NAME
     w+=($!)
   done
   wait "${w[@]}"
-  cat "$tmp/m-$2"-* | awk -v b="$1" '{s += $1 * b; if ($2 > p) p = $2}
-    END {printf "%.0f %.2f\n", s, p}'
+  local ticks msgs
+  ticks=$(($(cpu_ticks "$c") - t0))
+  msgs=$(($(metric_sum fa_store_messages_committed_total) - m0))
+  cat "$tmp/m-$2"-* | awk -v b="$1" -v t="$ticks" -v m="$msgs" -v hz="$hz" \
+    '{s += $1 * b; if ($2 > p) p = $2}
+    END {printf "%.0f %.2f %.0f\n", s, p, (m > 0) ? t / hz * 1e6 / m : 0}'
 }
 
 url_of() { # CONFIG
@@ -153,11 +179,12 @@ for r in $(seq "$runs"); do
   for c in $configs; do
     start_servers "$(instances_of "$c")" "$(url_of "$c")"
     for b in 1 "$batch"; do
-      read -r msgs p99 < <(measure "$b" "r$r-$c-b$b")
+      read -r msgs p99 cpu < <(measure "$c" "$b" "r$r-$c-b$b")
       echo "$msgs" >>"$tmp/$c-b$b.msgs"
       echo "$p99" >>"$tmp/$c-b$b.p99"
-      printf 'round %d  %-6s batch %-3s %10.0f msg/s  p99 %8.2f ms\n' \
-        "$r" "$c" "$b" "$msgs" "$p99"
+      echo "$cpu" >>"$tmp/$c-b$b.cpu"
+      printf 'round %d  %-6s batch %-3s %10.0f msg/s  p99 %8.2f ms  %6.0f CPU us/msg\n' \
+        "$r" "$c" "$b" "$msgs" "$p99" "$cpu"
     done
     commits=$(metric_sum fa_store_commits_total)
     committed=$(metric_sum fa_store_messages_committed_total)
@@ -169,8 +196,8 @@ for r in $(seq "$runs"); do
 done
 
 echo
-printf '%-40s %14s %14s %10s\n' "POST /webhook (durable), messages/s" \
-  "one/request" "batches of $batch" "p99 ms"
+printf '%-34s %12s %12s %13s %14s\n' "POST /webhook (durable)" \
+  "msg/s one" "msg/s b$batch" "p99 ms 1/b$batch" "CPU us/msg 1/b$batch"
 label() {
   case $1 in
   sqlite) echo "SQLite, one instance" ;;
@@ -179,10 +206,15 @@ label() {
   esac
 }
 for c in $configs; do
-  printf '%-40s %14.0f %14.0f %4.1f/%-5.1f\n' "$(label "$c")" \
+  printf '%-34s %12.0f %12.0f %13s %14s\n' "$(label "$c")" \
     "$(median <"$tmp/$c-b1.msgs")" "$(median <"$tmp/$c-b$batch.msgs")" \
-    "$(median <"$tmp/$c-b1.p99")" "$(median <"$tmp/$c-b$batch.p99")"
+    "$(median <"$tmp/$c-b1.p99")/$(median <"$tmp/$c-b$batch.p99")" \
+    "$(median <"$tmp/$c-b1.cpu")/$(median <"$tmp/$c-b$batch.cpu")"
 done
+echo "(CPU us/msg: CPU time of the server(s), and of PostgreSQL's processes"
+echo " for its configurations, per committed message; wrk not counted. On a"
+echo " machine shared with other work, msg/s follows the share this run got,"
+echo " CPU per message much less so.)"
 echo
 for c in $configs; do tail -n 1 "$tmp/$c.commits"; done
 if [ -f "$tmp/pg2-b1.msgs" ]; then
