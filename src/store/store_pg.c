@@ -110,9 +110,128 @@ static bool prepare(struct store *st, enum pg_stmt id)
   return true;
 }
 
+/* ---- Pipeline mode ---------------------------------------------------- */
+
+/* Statements sent before their results are read: enough to spare the
+ * round trips, few enough that the server's answers to them always fit in
+ * the sockets' buffers. */
+#define PG_PIPELINE_MAX 512
+
+/* Reads the results of one pending statement: NULL, and its error
+ * recorded, when it failed (or was skipped after an earlier failure). */
+static PGresult *read_pending(struct store *st, const char *what)
+{
+  PGresult *r = PQgetResult(PG(st)->conn), *extra;
+  /* Each statement's results end with NULL. */
+  while ((extra = PQgetResult(PG(st)->conn)))
+    PQclear(extra);
+  if (r && PQresultStatus(r) == PGRES_PIPELINE_ABORTED) {
+    PQclear(r);
+    return NULL;
+  }
+  return check(st, r, what);
+}
+
+enum err pg_drain(struct store *st)
+{
+  struct pg *q = PG(st);
+  if (PQpipelineStatus(q->conn) == PQ_PIPELINE_OFF)
+    return ERR_OK;
+  if (PQstatus(q->conn) != CONNECTION_OK) {
+    /* Lost: what was sent is lost with its transaction; the next
+     * transaction connects again (pg_ready). */
+    bool had = q->npend > 0;
+    q->npend = 0;
+    if (had) {
+      set_error(st, "connection lost", NULL);
+      return ERR_STORE;
+    }
+    return ERR_OK;
+  }
+  enum err rc = ERR_OK;
+  bool retry = false;
+  char first[sizeof st->errmsg] = "";
+  if (!PQpipelineSync(q->conn)) {
+    set_error(st, "send", NULL);
+    rc = ERR_STORE;
+  }
+  for (size_t i = 0; i < q->npend && !rc; i++) {
+    PGresult *r = read_pending(st, q->pend[i].what);
+    if (!r) {
+      /* The first failure tells why; the rest were skipped for it. */
+      if (!*first) {
+        retry = last_retryable;
+        snprintf(first, sizeof first, "%s", st->errmsg);
+      }
+      if (PQstatus(q->conn) != CONNECTION_OK)
+        rc = ERR_STORE;
+    } else if (q->pend[i].keep) {
+      *q->pend[i].keep = r;
+    } else {
+      PQclear(r);
+    }
+  }
+  q->npend = 0;
+  if (!rc) {
+    PGresult *r = PQgetResult(q->conn);
+    if (!r || PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+      set_error(st, "pipeline sync", r);
+      rc = ERR_STORE;
+    }
+    PQclear(r);
+  }
+  if (!PQexitPipelineMode(q->conn) && !rc) {
+    set_error(st, "leave pipeline mode", NULL);
+    rc = ERR_STORE;
+  }
+  if (*first) {
+    store_set_error(st, "%s", first);
+    last_retryable = retry;
+    return retry ? ERR_BUSY : ERR_STORE;
+  }
+  return rc;
+}
+
+enum err pg_send(struct store *st, enum pg_stmt id, const struct pg_params *p,
+                 const char *what, PGresult **keep)
+{
+  struct pg *q = PG(st);
+  last_retryable = false;
+  if (!q->prepared[id]) {
+    /* Preparing waits for its answer: not in pipeline mode. */
+    enum err rc = pg_drain(st);
+    if (rc)
+      return rc;
+    if (!prepare(st, id))
+      return ERR_STORE;
+  }
+  if (PQpipelineStatus(q->conn) == PQ_PIPELINE_OFF &&
+      !PQenterPipelineMode(q->conn)) {
+    set_error(st, "enter pipeline mode", NULL);
+    return ERR_STORE;
+  }
+  if (q->npend == q->cappend) {
+    q->cappend = q->cappend ? 2 * q->cappend : 64;
+    q->pend = xrealloc(q->pend, q->cappend * sizeof *q->pend);
+  }
+  char name[16];
+  snprintf(name, sizeof name, "fa%d", (int)id);
+  if (!PQsendQueryPrepared(q->conn, name, p ? p->n : 0, p ? p->v : NULL, NULL,
+                           NULL, 0)) {
+    set_error(st, what, NULL);
+    pg_drain(st);
+    return ERR_STORE;
+  }
+  q->pend[q->npend++] = (struct pg_pending){.what = what, .keep = keep};
+  return q->npend >= PG_PIPELINE_MAX ? pg_drain(st) : ERR_OK;
+}
+
 PGresult *pg_run(struct store *st, enum pg_stmt id, const struct pg_params *p,
                  const char *what)
 {
+  last_retryable = false;
+  if (pg_drain(st))
+    return NULL;
   last_retryable = false;
   if (!PG(st)->in_tx && pg_ready(st))
     return NULL;
@@ -130,6 +249,8 @@ PGresult *pg_query(struct store *st, const char *sql,
                    const struct pg_params *p, const char *what)
 {
   last_retryable = false;
+  if (pg_drain(st))
+    return NULL;
   if (!PG(st)->in_tx && pg_ready(st))
     return NULL;
   return check(st,
@@ -141,6 +262,9 @@ PGresult *pg_query(struct store *st, const char *sql,
 enum err pg_exec(struct store *st, const char *sql, const char *what)
 {
   last_retryable = false;
+  enum err drc = pg_drain(st);
+  if (drc)
+    return drc;
   if (!PG(st)->in_tx && pg_ready(st))
     return ERR_STORE;
   /* The simple protocol: sql may hold several statements. */
@@ -230,6 +354,9 @@ enum err pg_ready(struct store *st)
     return ERR_OK;
   PQreset(q->conn);
   memset(q->prepared, 0, sizeof q->prepared);
+  q->npend = 0;
+  if (PQpipelineStatus(q->conn) != PQ_PIPELINE_OFF)
+    PQexitPipelineMode(q->conn);
   if (PQstatus(q->conn) != CONNECTION_OK) {
     set_error(st, "PostgreSQL unavailable", NULL);
     return ERR_STORE;
@@ -253,9 +380,20 @@ static enum err pg_tx(struct store *st, enum store_tx op)
     PQclear(r);
     q->in_tx = true;
     q->batch_locked = false;
+    pg_batch_free(st);
     return ERR_OK;
   }
   case STORE_TX_COMMIT: {
+    pg_batch_free(st);
+    /* The writes still in the pipeline first: one that failed fails the
+     * commit (the server has aborted the transaction). */
+    enum err drc = pg_drain(st);
+    if (drc) {
+      q->in_tx = false;
+      if (PQstatus(q->conn) == CONNECTION_OK)
+        PQclear(PQexec(q->conn, "ROLLBACK"));
+      return drc;
+    }
     last_retryable = false;
     PGresult *r = check(st, PQexec(q->conn, "COMMIT"), "commit");
     q->in_tx = false;
@@ -271,13 +409,21 @@ static enum err pg_tx(struct store *st, enum store_tx op)
     }
     return ERR_OK;
   }
-  case STORE_TX_ROLLBACK:
+  case STORE_TX_ROLLBACK: {
+    pg_batch_free(st);
+    /* The handle's message tells why the caller rolls back: a failure of
+     * a write still in the pipeline must not replace it. */
+    char why[sizeof st->errmsg];
+    memcpy(why, st->errmsg, sizeof why);
+    pg_drain(st);
+    memcpy(st->errmsg, why, sizeof why);
     q->in_tx = false;
     if (PQstatus(q->conn) != CONNECTION_OK ||
         PQtransactionStatus(q->conn) == PQTRANS_IDLE)
       return ERR_OK;
     PQclear(PQexec(q->conn, "ROLLBACK"));
     return ERR_OK;
+  }
   }
   return ERR_INTERNAL;
 }
@@ -291,7 +437,9 @@ static void pg_close(struct store *st)
     return;
   /* Ending the session drops the instance lock; the row stays for the
    * record until an instance's recovery removes it. */
+  pg_batch_free(st);
   PQfinish(q->conn);
+  free(q->pend);
   free(q->conninfo);
   free(q);
   st->impl = NULL;

@@ -38,6 +38,11 @@ enum pg_stmt {
   P_ATTEMPT_INSERT,
   P_ALERT_TICKET,
   P_CASCADE_DEAD,
+  P_BATCH_MSGS,
+  P_BATCH_WINDOWS,
+  P_BATCH_OPEN,
+  P_MSG_IDS,
+  P_MSG_INSERT_ID,
   P_COUNT
 };
 
@@ -61,6 +66,15 @@ void pp_int(struct pg_params *p, int64_t v);
 void pp_double(struct pg_params *p, double v);
 void pp_bool(struct pg_params *p, bool v);
 
+/* A statement sent in pipeline mode whose result is not read yet. */
+struct pg_pending {
+  const char *what;
+  PGresult **keep; /* receives the result; NULL: only its status matters */
+};
+
+/* What a prepared batch read ahead (store_pg_batch.c). */
+struct pg_batch;
+
 /* The state of a PostgreSQL handle (st->impl). */
 struct pg {
   PGconn *conn;
@@ -70,6 +84,12 @@ struct pg {
   bool batch_locked;      /* this transaction's keys are locked already */
   int64_t instance_id;    /* store_own's row; 0 when not owner */
   int64_t lease_owner;    /* the id written on claimed leases */
+  /* Statements sent in pipeline mode and not read yet (pg_send). */
+  struct pg_pending *pend;
+  size_t npend, cappend;
+  /* The rows of the prepared batch's keys, read ahead; NULL outside a
+   * prepared batch. */
+  struct pg_batch *batch;
 };
 
 static inline struct pg *PG(struct store *st)
@@ -88,6 +108,16 @@ PGresult *pg_run(struct store *st, enum pg_stmt id, const struct pg_params *p,
 /* The same for a statement not worth preparing. */
 PGresult *pg_query(struct store *st, const char *sql,
                    const struct pg_params *p, const char *what);
+/* Sends statement id with p in pipeline mode and returns at once: the
+ * result is read by the next pg_drain, which every other statement of
+ * the handle (and commit) runs first, into *keep when keep is not NULL
+ * (the caller frees it), else only checked. A failure shows at that
+ * drain, which then fails; the transaction is lost anyway. */
+enum err pg_send(struct store *st, enum pg_stmt id, const struct pg_params *p,
+                 const char *what, PGresult **keep);
+/* Reads every pending result and leaves pipeline mode: ERR_OK when all
+ * succeeded, else the first failure's code with its message set. */
+enum err pg_drain(struct store *st);
 /* Runs sql (one or more statements, no parameters) for its effect;
  * ERR_STORE (message set) on failure. */
 enum err pg_exec(struct store *st, const char *sql, const char *what);
@@ -120,9 +150,31 @@ enum err pg_migrate(struct store *st, int max_version, char *err,
 
 /* ---- The backend table's entries --------------------------------------- */
 
-/* store_pg_records.c */
+/* store_pg_batch.c: the record locks of a batch and its rows read ahead.
+ * The pg_batch_* lookups answer from those rows (true) or say that they
+ * cannot (false: the key is not the batch's, or no batch is prepared);
+ * the writes keep them current. */
 enum err pg_prepare_batch(struct store *st, const struct ingest_msg *const *m,
                           size_t n);
+void pg_batch_free(struct store *st);
+bool pg_batch_msg_find(struct store *st, const char *message_id,
+                       struct ingest_result *out, bool *found);
+/* A message id for the batch's next message row (0: none left). */
+int64_t pg_batch_msg_id(struct store *st);
+void pg_batch_msg_inserted(struct store *st, const struct ingest_msg *m,
+                           enum store_alert outcome, int64_t alert_id,
+                           int64_t row_id);
+bool pg_batch_window_get(struct store *st, const char *customer_id,
+                         char **json);
+void pg_batch_window_put(struct store *st, const char *customer_id,
+                         const char *json);
+bool pg_batch_alert_find_open(struct store *st, const char *customer_id,
+                              struct store_alert_row *out, bool *found);
+/* a was written (inserted or updated): the customer's open alert. */
+void pg_batch_alert_written(struct store *st, const struct store_alert_row *a,
+                            bool inserted);
+
+/* store_pg_records.c */
 enum err pg_msg_find(struct store *st, const char *message_id,
                      struct ingest_result *out, bool *found);
 enum err pg_msg_insert(struct store *st, const struct ingest_msg *m,

@@ -170,6 +170,28 @@ const char *const pg_sql_text[P_COUNT] = {
         "INSERT INTO outbox (alert_id, kind, payload, state, next_attempt_at,"
         " created_at) VALUES ($1, $2, $3, 'pending', $4, $4)",
     [P_WIN_GET] = "SELECT recent FROM customer_state WHERE customer_id = $1",
+    /* A prepared batch's rows, read ahead under its locks
+     * (store_pg_batch.c): $1 is a text array of its keys. */
+    [P_BATCH_MSGS] =
+        "SELECT m.message_id, m.id, m.alert_outcome, m.alert_id,"
+        " m.result_json, a.alert_key"
+        " FROM messages m LEFT JOIN alerts a ON a.id = m.alert_id"
+        " WHERE m.message_id = ANY($1::text[])",
+    [P_BATCH_WINDOWS] = "SELECT customer_id, recent FROM customer_state"
+                        " WHERE customer_id = ANY($1::text[])",
+    [P_BATCH_OPEN] = "SELECT " ALERT_COLUMNS " FROM alerts"
+                     " WHERE customer_id = ANY($1::text[])"
+                     " AND state = 'open'",
+    [P_MSG_IDS] = "SELECT nextval(pg_get_serial_sequence('messages', 'id'))"
+                  " FROM generate_series(1, $1::bigint)",
+    /* P_MSG_INSERT with the row's id ($21) taken by P_MSG_IDS. */
+    [P_MSG_INSERT_ID] =
+        "INSERT INTO messages (message_id, customer_id, conversation_id,"
+        " channel, timestamp, lang, text, polarity, subjectivity, level,"
+        " level_name, frustrated, alert_outcome, alert_id, result_json,"
+        " created_at, source_object, source_display_id, source_type,"
+        " rev_org, id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
+        " $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
     [P_WIN_PUT] =
         "INSERT INTO customer_state (customer_id, recent, messages,"
         " updated_at) VALUES ($1, $2, 1, $3) ON CONFLICT (customer_id) DO"
