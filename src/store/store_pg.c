@@ -192,19 +192,13 @@ enum err pg_drain(struct store *st)
   return rc;
 }
 
-enum err pg_send(struct store *st, enum pg_stmt id, const struct pg_params *p,
-                 const char *what, PGresult **keep)
+/* Sends the prepared statement name, or sql when name is NULL (planned
+ * with these parameters, each time), in pipeline mode. */
+static enum err send_one(struct store *st, const char *name, const char *sql,
+                         const struct pg_params *p, const char *what,
+                         PGresult **keep)
 {
   struct pg *q = PG(st);
-  last_retryable = false;
-  if (!q->prepared[id]) {
-    /* Preparing waits for its answer: not in pipeline mode. */
-    enum err rc = pg_drain(st);
-    if (rc)
-      return rc;
-    if (!prepare(st, id))
-      return ERR_STORE;
-  }
   if (PQpipelineStatus(q->conn) == PQ_PIPELINE_OFF &&
       !PQenterPipelineMode(q->conn)) {
     set_error(st, "enter pipeline mode", NULL);
@@ -214,16 +208,42 @@ enum err pg_send(struct store *st, enum pg_stmt id, const struct pg_params *p,
     q->cappend = q->cappend ? 2 * q->cappend : 64;
     q->pend = xrealloc(q->pend, q->cappend * sizeof *q->pend);
   }
-  char name[16];
-  snprintf(name, sizeof name, "fa%d", (int)id);
-  if (!PQsendQueryPrepared(q->conn, name, p ? p->n : 0, p ? p->v : NULL, NULL,
-                           NULL, 0)) {
+  int sent = name ? PQsendQueryPrepared(q->conn, name, p ? p->n : 0,
+                                        p ? p->v : NULL, NULL, NULL, 0)
+                  : PQsendQueryParams(q->conn, sql, p ? p->n : 0, NULL,
+                                      p ? p->v : NULL, NULL, NULL, 0);
+  if (!sent) {
     set_error(st, what, NULL);
     pg_drain(st);
     return ERR_STORE;
   }
   q->pend[q->npend++] = (struct pg_pending){.what = what, .keep = keep};
   return q->npend >= PG_PIPELINE_MAX ? pg_drain(st) : ERR_OK;
+}
+
+enum err pg_send(struct store *st, enum pg_stmt id, const struct pg_params *p,
+                 const char *what, PGresult **keep)
+{
+  last_retryable = false;
+  if (!PG(st)->prepared[id]) {
+    /* Preparing waits for its answer: not in pipeline mode. */
+    enum err rc = pg_drain(st);
+    if (rc)
+      return rc;
+    if (!prepare(st, id))
+      return ERR_STORE;
+  }
+  char name[16];
+  snprintf(name, sizeof name, "fa%d", (int)id);
+  return send_one(st, name, NULL, p, what, keep);
+}
+
+enum err pg_send_query(struct store *st, const char *sql,
+                       const struct pg_params *p, const char *what,
+                       PGresult **keep)
+{
+  last_retryable = false;
+  return send_one(st, NULL, sql, p, what, keep);
 }
 
 PGresult *pg_run(struct store *st, enum pg_stmt id, const struct pg_params *p,

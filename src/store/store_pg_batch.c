@@ -284,13 +284,14 @@ enum err pg_prepare_batch(struct store *st, const struct ingest_msg *const *m,
   /* In order, in one round trip: the reads run once the locks are held. */
   rc = pg_send(st, P_LOCK_KEYS, &lp, "lock the batch", NULL);
   if (!rc)
-    rc = pg_send(st, P_BATCH_MSGS, &mp, "read the batch's messages", &res[0]);
+    rc = pg_send_query(st, pg_sql_batch_msgs, &mp, "read the batch's messages",
+                       &res[0]);
   if (!rc)
-    rc = pg_send(st, P_BATCH_WINDOWS, &cp, "read the batch's customer state",
-                 &res[1]);
+    rc = pg_send_query(st, pg_sql_batch_windows, &cp,
+                       "read the batch's customer state", &res[1]);
   if (!rc)
-    rc = pg_send(st, P_BATCH_OPEN, &cp, "read the batch's open alerts",
-                 &res[2]);
+    rc = pg_send_query(st, pg_sql_batch_open, &cp,
+                       "read the batch's open alerts", &res[2]);
   if (!rc)
     rc = pg_send(st, P_MSG_IDS, &np, "take message ids", &res[3]);
   if (!rc)

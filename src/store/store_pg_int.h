@@ -38,15 +38,18 @@ enum pg_stmt {
   P_ATTEMPT_INSERT,
   P_ALERT_TICKET,
   P_CASCADE_DEAD,
-  P_BATCH_MSGS,
-  P_BATCH_WINDOWS,
-  P_BATCH_OPEN,
   P_MSG_IDS,
   P_MSG_INSERT_ID,
   P_COUNT
 };
 
 extern const char *const pg_sql_text[P_COUNT];
+
+/* A prepared batch's reads (store_pg_schema.c), sent with pg_send_query:
+ * $1 is a text array of the batch's keys, whose number the plan must
+ * know. */
+extern const char pg_sql_batch_msgs[], pg_sql_batch_windows[],
+    pg_sql_batch_open[];
 
 /* Advisory lock classes (the two-key form; the one-key form holds the
  * record locks, a separate key space). */
@@ -115,6 +118,12 @@ PGresult *pg_query(struct store *st, const char *sql,
  * drain, which then fails; the transaction is lost anyway. */
 enum err pg_send(struct store *st, enum pg_stmt id, const struct pg_params *p,
                  const char *what, PGresult **keep);
+/* The same for sql, planned for these parameters each time it runs (a
+ * prepared statement's plan, made once for any parameters, may suit
+ * some badly). */
+enum err pg_send_query(struct store *st, const char *sql,
+                       const struct pg_params *p, const char *what,
+                       PGresult **keep);
 /* Reads every pending result and leaves pipeline mode: ERR_OK when all
  * succeeded, else the first failure's code with its message set. */
 enum err pg_drain(struct store *st);

@@ -139,6 +139,23 @@ _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
 
 #define SOURCE_KINDS "('source_comment', 'update_source')"
 
+/* A prepared batch's rows, read ahead under its locks
+ * (store_pg_batch.c). A join with the keys, not "= ANY($1)", and planned
+ * for the keys at hand: a plan made once, while the tables were small,
+ * scanned a whole table and compared each row with every key. */
+const char pg_sql_batch_msgs[] =
+    "SELECT m.message_id, m.id, m.alert_outcome, m.alert_id,"
+    " m.result_json, a.alert_key"
+    " FROM unnest($1::text[]) AS k(id)"
+    " JOIN messages m ON m.message_id = k.id"
+    " LEFT JOIN alerts a ON a.id = m.alert_id";
+const char pg_sql_batch_windows[] =
+    "SELECT s.customer_id, s.recent FROM unnest($1::text[]) AS k(id)"
+    " JOIN customer_state s ON s.customer_id = k.id";
+const char pg_sql_batch_open[] =
+    "SELECT " ALERT_COLUMNS " FROM unnest($1::text[]) AS k(c)"
+    " JOIN alerts ON customer_id = k.c AND state = 'open'";
+
 const char *const pg_sql_text[P_COUNT] = {
     [P_LOCK_KEY] = "SELECT pg_advisory_xact_lock($1::bigint)",
     /* $1 is sorted: the locks are taken in that order. */
@@ -170,21 +187,6 @@ const char *const pg_sql_text[P_COUNT] = {
         "INSERT INTO outbox (alert_id, kind, payload, state, next_attempt_at,"
         " created_at) VALUES ($1, $2, $3, 'pending', $4, $4)",
     [P_WIN_GET] = "SELECT recent FROM customer_state WHERE customer_id = $1",
-    /* A prepared batch's rows, read ahead under its locks
-     * (store_pg_batch.c): $1 is a text array of its keys. A join with
-     * the keys, not "= ANY($1)": that one may be planned as a scan of the
-     * whole table comparing each row with every key. */
-    [P_BATCH_MSGS] =
-        "SELECT m.message_id, m.id, m.alert_outcome, m.alert_id,"
-        " m.result_json, a.alert_key"
-        " FROM unnest($1::text[]) AS k(id)"
-        " JOIN messages m ON m.message_id = k.id"
-        " LEFT JOIN alerts a ON a.id = m.alert_id",
-    [P_BATCH_WINDOWS] = "SELECT s.customer_id, s.recent"
-                        " FROM unnest($1::text[]) AS k(id)"
-                        " JOIN customer_state s ON s.customer_id = k.id",
-    [P_BATCH_OPEN] = "SELECT " ALERT_COLUMNS " FROM unnest($1::text[]) AS k(c)"
-                     " JOIN alerts ON customer_id = k.c AND state = 'open'",
     [P_MSG_IDS] = "SELECT nextval(pg_get_serial_sequence('messages', 'id'))"
                   " FROM generate_series(1, $1::bigint)",
     /* P_MSG_INSERT with the row's id ($21) taken by P_MSG_IDS. */
