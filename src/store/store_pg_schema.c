@@ -140,21 +140,20 @@ _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
 #define SOURCE_KINDS "('source_comment', 'update_source')"
 
 /* A prepared batch's rows, read ahead under its locks
- * (store_pg_batch.c). A join with the keys, not "= ANY($1)", and planned
- * for the keys at hand: a plan made once, while the tables were small,
- * scanned a whole table and compared each row with every key. */
+ * (store_pg_batch.c), planned for the keys at hand: a plan made once,
+ * while the tables were small, scanned a whole table and compared each
+ * row with every key. */
 const char pg_sql_batch_msgs[] =
     "SELECT m.message_id, m.id, m.alert_outcome, m.alert_id,"
     " m.result_json, a.alert_key"
-    " FROM unnest($1::text[]) AS k(id)"
-    " JOIN messages m ON m.message_id = k.id"
-    " LEFT JOIN alerts a ON a.id = m.alert_id";
+    " FROM messages m LEFT JOIN alerts a ON a.id = m.alert_id"
+    " WHERE m.message_id = ANY($1::text[])";
 const char pg_sql_batch_windows[] =
-    "SELECT s.customer_id, s.recent FROM unnest($1::text[]) AS k(id)"
-    " JOIN customer_state s ON s.customer_id = k.id";
+    "SELECT customer_id, recent FROM customer_state"
+    " WHERE customer_id = ANY($1::text[])";
 const char pg_sql_batch_open[] =
-    "SELECT " ALERT_COLUMNS " FROM unnest($1::text[]) AS k(c)"
-    " JOIN alerts ON customer_id = k.c AND state = 'open'";
+    "SELECT " ALERT_COLUMNS " FROM alerts"
+    " WHERE customer_id = ANY($1::text[]) AND state = 'open'";
 
 const char *const pg_sql_text[P_COUNT] = {
     [P_LOCK_KEY] = "SELECT pg_advisory_xact_lock($1::bigint)",
