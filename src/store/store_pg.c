@@ -135,8 +135,12 @@ static PGresult *read_pending(struct store *st, const char *what)
 enum err pg_drain(struct store *st)
 {
   struct pg *q = PG(st);
+  /* The rows a batch holds back go first: what runs next sees them. */
+  enum err frc = ERR_OK;
+  if (q->batch && PQstatus(q->conn) == CONNECTION_OK)
+    frc = pg_batch_flush(st);
   if (PQpipelineStatus(q->conn) == PQ_PIPELINE_OFF)
-    return ERR_OK;
+    return frc;
   if (PQstatus(q->conn) != CONNECTION_OK) {
     /* Lost: what was sent is lost with its transaction; the next
      * transaction connects again (pg_ready). */
@@ -189,7 +193,7 @@ enum err pg_drain(struct store *st)
     last_retryable = retry;
     return retry ? ERR_BUSY : ERR_STORE;
   }
-  return rc;
+  return rc ? rc : frc;
 }
 
 /* Sends the prepared statement name, or sql when name is NULL (planned
@@ -404,10 +408,10 @@ static enum err pg_tx(struct store *st, enum store_tx op)
     return ERR_OK;
   }
   case STORE_TX_COMMIT: {
-    pg_batch_free(st);
-    /* The writes still in the pipeline first: one that failed fails the
-     * commit (the server has aborted the transaction). */
+    /* The writes held back or still in the pipeline first: one that
+     * failed fails the commit (the server has aborted the transaction). */
     enum err drc = pg_drain(st);
+    pg_batch_free(st);
     if (drc) {
       q->in_tx = false;
       if (PQstatus(q->conn) == CONNECTION_OK)

@@ -38,6 +38,9 @@ struct bmsg {
 struct bcust {
   char *key;
   char *window; /* NULL: none stored */
+  /* Windows written since the last flush (0: nothing to write), the last
+   * one's time. */
+  int64_t puts, put_ms;
   bool alert_found;
   struct store_alert_row alert; /* the open alert when alert_found */
 };
@@ -50,7 +53,24 @@ struct keymap {
   size_t mask;
 };
 
+/* Rows held back for one insert: a text array literal per column. */
+#define ROWS_MAX_COLS 21
+struct rows {
+  struct buf col[ROWS_MAX_COLS];
+  int ncols;
+  size_t n;
+  enum err rc; /* the first failure to append */
+};
+
+/* Rows held back before they are sent. Enough to make one statement
+ * worth it, few enough to keep the arrays small. */
+#define ROWS_FLUSH 1000
+
 struct pg_batch {
+  struct rows msg_rows, outbox_rows;
+  bool flushing;
+  int64_t *alert_ids; /* alert ids taken from the sequence */
+  size_t n_alert_ids, next_alert_id;
   struct bmsg *msgs;
   size_t n_msgs;
   struct keymap msg_map;
@@ -110,11 +130,177 @@ static struct bcust *find_cust(struct pg_batch *b, const char *key)
   return b->cust_map.slot[i] ? &b->custs[b->cust_map.slot[i] - 1] : NULL;
 }
 
+/* ---- Rows held back ---------------------------------------------------- */
+
+static void rows_init(struct rows *r, int ncols)
+{
+  r->ncols = ncols;
+  for (int i = 0; i < ncols; i++)
+    buf_init(&r->col[i], 0);
+}
+
+static void rows_cleanup(struct rows *r)
+{
+  for (int i = 0; i < r->ncols; i++)
+    buf_cleanup(&r->col[i]);
+}
+
+/* Appends one value (NULL: SQL NULL) to column c of the row being added. */
+static void rows_text(struct rows *r, int c, const char *v)
+{
+  struct buf *b = &r->col[c];
+  enum err rc = buf_putc(b, b->len ? ',' : '{');
+  if (!rc && !v)
+    rc = buf_puts(b, "NULL");
+  else if (!rc) {
+    rc = buf_putc(b, '"');
+    for (const char *p = v; *p && !rc; p++) {
+      if (*p == '"' || *p == '\\')
+        rc = buf_putc(b, '\\');
+      if (!rc)
+        rc = buf_putc(b, *p);
+    }
+    if (!rc)
+      rc = buf_putc(b, '"');
+  }
+  if (rc && !r->rc)
+    r->rc = rc;
+}
+
+static void rows_params(struct rows *r, const struct pg_params *p)
+{
+  for (int i = 0; i < p->n; i++)
+    rows_text(r, i, p->v[i]);
+  r->n++;
+}
+
+/* Sends the rows held in r as one statement id. */
+static enum err rows_send(struct store *st, struct rows *r, enum pg_stmt id,
+                          const char *what)
+{
+  if (!r->n)
+    return ERR_OK;
+  enum err rc = r->rc;
+  for (int i = 0; i < r->ncols && !rc; i++)
+    rc = buf_putc(&r->col[i], '}');
+  if (rc) {
+    store_set_error(st, "postgresql: %s: the rows are too large", what);
+    return ERR_STORE;
+  }
+  struct pg_params p = {0};
+  for (int i = 0; i < r->ncols; i++)
+    pp_text(&p, buf_ptr(&r->col[i]));
+  rc = pg_send(st, id, &p, what, NULL);
+  for (int i = 0; i < r->ncols; i++)
+    buf_reset(&r->col[i]);
+  r->n = 0;
+  return rc;
+}
+
+enum err pg_batch_flush(struct store *st)
+{
+  struct pg_batch *b = PG(st)->batch;
+  if (!b || b->flushing)
+    return ERR_OK;
+  b->flushing = true;
+  /* Messages and entries refer to alerts, sent already. */
+  enum err rc = rows_send(st, &b->msg_rows, P_MSG_ROWS, "insert messages");
+  if (!rc)
+    rc = rows_send(st, &b->outbox_rows, P_OUTBOX_ROWS, "insert outbox entries");
+  struct rows w = {0};
+  rows_init(&w, 4);
+  for (size_t i = 0; i < b->n_custs && !rc; i++) {
+    struct bcust *c = &b->custs[i];
+    if (!c->puts)
+      continue;
+    struct pg_params p = {0};
+    pp_text(&p, c->key);
+    pp_text(&p, c->window);
+    pp_int(&p, c->puts);
+    pp_int(&p, c->put_ms);
+    rows_params(&w, &p);
+    c->puts = 0;
+  }
+  if (!rc)
+    rc = rows_send(st, &w, P_WIN_ROWS, "write customer state");
+  rows_cleanup(&w);
+  b->flushing = false;
+  return rc;
+}
+
+bool pg_batch_msg_insert(struct store *st, const struct ingest_msg *m,
+                         enum store_alert outcome, int64_t alert_id,
+                         int64_t now_ms, int64_t *row_id, enum err *rc)
+{
+  struct pg_batch *b = PG(st)->batch;
+  if (!b || b->next_id >= b->n_ids)
+    return false;
+  int64_t id = b->ids[b->next_id++];
+  struct pg_params p = {0};
+  pp_text(&p, m->message_id);
+  pp_text(&p, m->customer_id);
+  pp_text(&p, m->conversation_id);
+  pp_text(&p, m->channel);
+  pp_text(&p, m->timestamp);
+  pp_text(&p, m->lang);
+  pp_text(&p, m->text);
+  pp_double(&p, m->polarity);
+  pp_double(&p, m->subjectivity);
+  pp_int(&p, (int64_t)m->level);
+  pp_text(&p, m->level_name);
+  pp_bool(&p, m->frustrated);
+  pp_text(&p, store_alert_name(outcome));
+  if (alert_id)
+    pp_int(&p, alert_id);
+  else
+    pp_text(&p, NULL);
+  pp_text(&p, m->result_json);
+  pp_int(&p, now_ms);
+  pp_text(&p, m->source_object);
+  pp_text(&p, m->source_display_id);
+  pp_text(&p, m->source_type);
+  pp_text(&p, m->rev_org);
+  pp_int(&p, id);
+  rows_params(&b->msg_rows, &p);
+  *row_id = id;
+  pg_batch_msg_inserted(st, m, outcome, alert_id, id);
+  *rc = b->msg_rows.n >= ROWS_FLUSH ? pg_batch_flush(st) : ERR_OK;
+  return true;
+}
+
+bool pg_batch_outbox_insert(struct store *st, int64_t alert_id,
+                            enum store_kind kind, const char *payload,
+                            int64_t now_ms, enum err *rc)
+{
+  struct pg_batch *b = PG(st)->batch;
+  if (!b)
+    return false;
+  struct pg_params p = {0};
+  pp_int(&p, alert_id);
+  pp_text(&p, store_kind_name(kind));
+  pp_text(&p, payload);
+  pp_int(&p, now_ms);
+  rows_params(&b->outbox_rows, &p);
+  *rc = b->outbox_rows.n >= ROWS_FLUSH ? pg_batch_flush(st) : ERR_OK;
+  return true;
+}
+
+int64_t pg_batch_alert_id(struct store *st)
+{
+  struct pg_batch *b = PG(st)->batch;
+  return b && b->next_alert_id < b->n_alert_ids
+             ? b->alert_ids[b->next_alert_id++]
+             : 0;
+}
+
 void pg_batch_free(struct store *st)
 {
   struct pg_batch *b = PG(st)->batch;
   if (!b)
     return;
+  rows_cleanup(&b->msg_rows);
+  rows_cleanup(&b->outbox_rows);
+  free(b->alert_ids);
   for (size_t i = 0; i < b->n_msgs; i++) {
     free(b->msgs[i].key);
     free(b->msgs[i].result_json);
@@ -228,8 +414,8 @@ static void read_alert_row(const PGresult *r, int i, struct store_alert_row *a)
   a->open = !strcmp(PQgetvalue(r, i, 13), "open");
 }
 
-/* Fills the batch's rows from the four results read ahead. */
-static void fill(struct pg_batch *b, PGresult *const res[4])
+/* Fills the batch's rows from the results read ahead. */
+static void fill(struct pg_batch *b, PGresult *const res[5])
 {
   for (int i = 0; i < PQntuples(res[0]); i++) {
     struct bmsg *m = find_msg(b, PQgetvalue(res[0], i, 0));
@@ -258,6 +444,11 @@ static void fill(struct pg_batch *b, PGresult *const res[4])
   b->ids = xmalloc((b->n_ids ? b->n_ids : 1) * sizeof *b->ids);
   for (size_t i = 0; i < b->n_ids; i++)
     b->ids[i] = pg_int(res[3], (int)i, 0);
+  b->n_alert_ids = (size_t)PQntuples(res[4]);
+  b->alert_ids = xmalloc((b->n_alert_ids ? b->n_alert_ids : 1) *
+                         sizeof *b->alert_ids);
+  for (size_t i = 0; i < b->n_alert_ids; i++)
+    b->alert_ids[i] = pg_int(res[4], (int)i, 0);
 }
 
 enum err pg_prepare_batch(struct store *st, const struct ingest_msg *const *m,
@@ -265,22 +456,30 @@ enum err pg_prepare_batch(struct store *st, const struct ingest_msg *const *m,
 {
   pg_batch_free(st);
   struct pg_batch *b = xcalloc(1, sizeof *b);
+  rows_init(&b->msg_rows, 21);
+  rows_init(&b->outbox_rows, 4);
+  /* An alert id for each message frustrated on its own (more are taken
+   * one by one if escalation raises others). */
+  size_t frustrated = 0;
+  for (size_t i = 0; i < n; i++)
+    frustrated += m[i]->frustrated;
   struct buf mids, custs, locks;
   buf_init(&mids, 0);
   buf_init(&custs, 0);
   buf_init(&locks, 0);
-  PGresult *res[4] = {0};
+  PGresult *res[5] = {0};
   enum err rc = collect(b, m, n, &mids, &custs, &locks);
   if (rc) {
     store_set_error(st, "postgresql: lock the batch: too many keys");
     rc = ERR_STORE;
     goto out;
   }
-  struct pg_params lp = {0}, mp = {0}, cp = {0}, np = {0};
+  struct pg_params lp = {0}, mp = {0}, cp = {0}, np = {0}, ap = {0};
   pp_text(&lp, buf_ptr(&locks));
   pp_text(&mp, buf_ptr(&mids));
   pp_text(&cp, buf_ptr(&custs));
   pp_int(&np, (int64_t)n); /* every message may need a row */
+  pp_int(&ap, (int64_t)frustrated);
   /* In order, in one round trip: the reads run once the locks are held. */
   rc = pg_send(st, P_LOCK_KEYS, &lp, "lock the batch", NULL);
   if (!rc)
@@ -295,6 +494,8 @@ enum err pg_prepare_batch(struct store *st, const struct ingest_msg *const *m,
   if (!rc)
     rc = pg_send(st, P_MSG_IDS, &np, "take message ids", &res[3]);
   if (!rc)
+    rc = pg_send(st, P_ALERT_IDS, &ap, "take alert ids", &res[4]);
+  if (!rc)
     rc = pg_drain(st);
   if (rc)
     goto out;
@@ -303,7 +504,7 @@ enum err pg_prepare_batch(struct store *st, const struct ingest_msg *const *m,
   PG(st)->batch = b;
   b = NULL;
 out:
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < 5; i++)
     PQclear(res[i]);
   buf_cleanup(&mids);
   buf_cleanup(&custs);
@@ -333,12 +534,6 @@ bool pg_batch_msg_find(struct store *st, const char *message_id,
     memcpy(out->alert_key, m->alert_key, sizeof out->alert_key);
   }
   return true;
-}
-
-int64_t pg_batch_msg_id(struct store *st)
-{
-  struct pg_batch *b = PG(st)->batch;
-  return b && b->next_id < b->n_ids ? b->ids[b->next_id++] : 0;
 }
 
 void pg_batch_msg_inserted(struct store *st, const struct ingest_msg *m,
@@ -378,15 +573,18 @@ bool pg_batch_window_get(struct store *st, const char *customer_id,
   return true;
 }
 
-void pg_batch_window_put(struct store *st, const char *customer_id,
-                         const char *json)
+bool pg_batch_window_put(struct store *st, const char *customer_id,
+                         const char *json, int64_t now_ms)
 {
   struct pg_batch *b = PG(st)->batch;
   struct bcust *c = b ? find_cust(b, customer_id) : NULL;
   if (!c)
-    return;
+    return false;
   free(c->window);
   c->window = xstrdup(json);
+  c->puts++;
+  c->put_ms = now_ms;
+  return true;
 }
 
 static void copy_alert(struct store_alert_row *dst,

@@ -39,7 +39,11 @@ enum pg_stmt {
   P_ALERT_TICKET,
   P_CASCADE_DEAD,
   P_MSG_IDS,
-  P_MSG_INSERT_ID,
+  P_ALERT_IDS,
+  P_ALERT_INSERT_ID,
+  P_MSG_ROWS,
+  P_OUTBOX_ROWS,
+  P_WIN_ROWS,
   P_COUNT
 };
 
@@ -168,15 +172,30 @@ enum err pg_prepare_batch(struct store *st, const struct ingest_msg *const *m,
 void pg_batch_free(struct store *st);
 bool pg_batch_msg_find(struct store *st, const char *message_id,
                        struct ingest_result *out, bool *found);
-/* A message id for the batch's next message row (0: none left). */
-int64_t pg_batch_msg_id(struct store *st);
+/* Writes the rows the batch holds back (sends them in the pipeline);
+ * pg_drain does first. */
+enum err pg_batch_flush(struct store *st);
+/* Holds m's row back for the batch's one insert of them all: true, with
+ * *row_id set, or false when there is no batch. */
+bool pg_batch_msg_insert(struct store *st, const struct ingest_msg *m,
+                         enum store_alert outcome, int64_t alert_id,
+                         int64_t now_ms, int64_t *row_id, enum err *rc);
+/* An id for the batch's next alert (0: none left). */
+int64_t pg_batch_alert_id(struct store *st);
+/* Holds an outbox entry back for the batch's one insert: true, or false
+ * when there is no batch. */
+bool pg_batch_outbox_insert(struct store *st, int64_t alert_id,
+                            enum store_kind kind, const char *payload,
+                            int64_t now_ms, enum err *rc);
 void pg_batch_msg_inserted(struct store *st, const struct ingest_msg *m,
                            enum store_alert outcome, int64_t alert_id,
                            int64_t row_id);
 bool pg_batch_window_get(struct store *st, const char *customer_id,
                          char **json);
-void pg_batch_window_put(struct store *st, const char *customer_id,
-                         const char *json);
+/* Keeps the customer's window for the batch's one write of them all:
+ * true, or false when the customer is not the batch's. */
+bool pg_batch_window_put(struct store *st, const char *customer_id,
+                         const char *json, int64_t now_ms);
 bool pg_batch_alert_find_open(struct store *st, const char *customer_id,
                               struct store_alert_row *out, bool *found);
 /* a was written (inserted or updated): the customer's open alert. */

@@ -61,6 +61,9 @@ enum err pg_msg_insert(struct store *st, const struct ingest_msg *m,
                        enum store_alert outcome, int64_t alert_id,
                        int64_t now_ms, int64_t *row_id)
 {
+  enum err brc;
+  if (pg_batch_msg_insert(st, m, outcome, alert_id, now_ms, row_id, &brc))
+    return brc;
   struct pg_params p = {0};
   pp_text(&p, m->message_id);
   pp_text(&p, m->customer_id);
@@ -85,17 +88,6 @@ enum err pg_msg_insert(struct store *st, const struct ingest_msg *m,
   pp_text(&p, m->source_display_id);
   pp_text(&p, m->source_type);
   pp_text(&p, m->rev_org);
-  int64_t id = pg_batch_msg_id(st);
-  if (id) {
-    /* In a prepared batch: the row's id is known, nothing to wait for. */
-    pp_int(&p, id);
-    enum err rc = pg_send(st, P_MSG_INSERT_ID, &p, "insert message", NULL);
-    if (rc)
-      return rc;
-    *row_id = id;
-    pg_batch_msg_inserted(st, m, outcome, alert_id, id);
-    return ERR_OK;
-  }
   PGresult *r = pg_run(st, P_MSG_INSERT, &p, "insert message");
   if (!r)
     return pg_failed(st);
@@ -159,6 +151,17 @@ enum err pg_alert_insert(struct store *st, struct store_alert_row *a)
   pp_int(&p, a->last_activity_ms);
   pp_int(&p, a->message_count);
   pp_bool(&p, a->ticket_wanted);
+  int64_t id = pg_batch_alert_id(st);
+  if (id) {
+    /* In a prepared batch: the alert's id is known, nothing to wait for. */
+    pp_int(&p, id);
+    enum err rc = pg_send(st, P_ALERT_INSERT_ID, &p, "insert alert", NULL);
+    if (rc)
+      return rc;
+    a->id = id;
+    pg_batch_alert_written(st, a, true);
+    return ERR_OK;
+  }
   PGresult *r = pg_run(st, P_ALERT_INSERT, &p, "insert alert");
   if (!r)
     return pg_failed(st);
@@ -196,13 +199,14 @@ enum err pg_outbox_insert(struct store *st, int64_t alert_id,
                           enum store_kind kind, const char *payload,
                           int64_t now_ms)
 {
+  enum err brc;
+  if (pg_batch_outbox_insert(st, alert_id, kind, payload, now_ms, &brc))
+    return brc;
   struct pg_params p = {0};
   pp_int(&p, alert_id);
   pp_text(&p, store_kind_name(kind));
   pp_text(&p, payload);
   pp_int(&p, now_ms);
-  if (PG(st)->batch)
-    return pg_send(st, P_OUTBOX_INSERT, &p, "insert outbox entry", NULL);
   PGresult *r = pg_run(st, P_OUTBOX_INSERT, &p, "insert outbox entry");
   if (!r)
     return pg_failed(st);
@@ -236,12 +240,10 @@ enum err pg_window_put(struct store *st, const char *customer_id,
   pp_text(&p, customer_id);
   pp_text(&p, json);
   pp_int(&p, now_ms);
-  if (PG(st)->batch) {
-    enum err rc = pg_send(st, P_WIN_PUT, &p, "write customer state", NULL);
-    if (!rc)
-      pg_batch_window_put(st, customer_id, json);
-    return rc;
-  }
+  if (pg_batch_window_put(st, customer_id, json, now_ms))
+    return ERR_OK;
+  if (PG(st)->batch)
+    return pg_send(st, P_WIN_PUT, &p, "write customer state", NULL);
   PGresult *r = pg_run(st, P_WIN_PUT, &p, "write customer state");
   if (!r)
     return pg_failed(st);

@@ -615,6 +615,18 @@ static void batch_scenario(bool prepared)
   CHECK_INT(store_alert_get(st, before[1].alert_id, &a), ERR_OK);
   CHECK(!a.open);
   store_alert_row_cleanup(&a);
+  /* bob's entries in the order they were written: deliveries follow it. */
+  struct store_outbox_row *rows = NULL;
+  size_t nrows = 0;
+  CHECK_INT(store_outbox_list(st, r[2].alert_id, &rows, &nrows), ERR_OK);
+  CHECK_INT(nrows, 3);
+  if (nrows == 3) {
+    CHECK_INT(rows[0].kind, STORE_KIND_CREATE_TICKET);
+    CHECK_INT(rows[1].kind, STORE_KIND_COMMENT);
+    CHECK_INT(rows[2].kind, STORE_KIND_UPDATE_SEVERITY);
+    CHECK(rows[0].id < rows[1].id && rows[1].id < rows[2].id);
+  }
+  store_outbox_rows_free(rows, nrows);
   struct store_score w[STORE_WINDOW_MAX];
   size_t n = 0;
   CHECK_INT(store_customer_recent(st, "erin", w, STORE_WINDOW_MAX, &n), ERR_OK);
