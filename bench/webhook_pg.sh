@@ -72,11 +72,19 @@ for _ in $(seq 600); do
   kill -0 "$pg_pid" 2>/dev/null || break
   sleep 0.1
 done
-[ -f "$tmp/pg.url" ] || {
+if [ ! -f "$tmp/pg.url" ]; then
+  hold_rc=0
+  wait "$pg_pid" || hold_rc=$?
+  pg_pid=
+  if [ "$hold_rc" = 77 ]; then
+    # No PostgreSQL here (scripts/install-deps.sh test installs it).
+    echo "webhook_pg.sh: skipped: $(cat "$tmp/pg_hold.log")"
+    exit 0
+  fi
   echo "webhook_pg.sh: no PostgreSQL cluster:" >&2
   cat "$tmp/pg_hold.log" >&2
   exit 1
-}
+fi
 pg_base=$(cat "$tmp/pg.url")
 pg_sql() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "${pg_base}postgres" -c "$1"; }
 pg_data=$(pg_sql "SELECT current_setting('data_directory')")

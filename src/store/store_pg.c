@@ -3,8 +3,10 @@
  * table (struct store_ops); store_pg_schema.c has the migrations and the
  * text of the prepared statements, store_pg_records.c messages, alerts,
  * customer windows and retention, store_pg_outbox.c the outbox and the
- * instances, store_pg_stats.c the dashboard's reads. store_pg_int.h is
- * what they share; these files are the only ones that include libpq-fe.h.
+ * instances, store_pg_batch.c a prepared batch (its rows read ahead, its
+ * writes held back and pipelined), store_pg_stats.c the dashboard's
+ * reads. store_pg_int.h is what they share; these files are the only
+ * ones that include libpq-fe.h.
  *
  * Durability: a COMMIT that returned is durable as the server is set up
  * (synchronous_commit on, PostgreSQL's default; with synchronous standbys
