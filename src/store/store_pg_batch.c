@@ -414,8 +414,29 @@ static void read_alert_row(const PGresult *r, int i, struct store_alert_row *a)
   a->open = !strcmp(PQgetvalue(r, i, 13), "open");
 }
 
+/* The integers of the bigint array in column col ("{1,2,3}"). */
+static int64_t *read_ids(const PGresult *r, int col, size_t *n)
+{
+  const char *s = PQntuples(r) > 0 ? PQgetvalue(r, 0, col) : "";
+  size_t cap = 1;
+  for (const char *p = s; *p; p++)
+    cap += *p == ',';
+  int64_t *ids = xmalloc(cap * sizeof *ids);
+  *n = 0;
+  for (const char *p = s; *p && *n < cap;) {
+    if (*p == '-' || (*p >= '0' && *p <= '9')) {
+      char *end;
+      ids[(*n)++] = strtoll(p, &end, 10);
+      p = end;
+    } else {
+      p++;
+    }
+  }
+  return ids;
+}
+
 /* Fills the batch's rows from the results read ahead. */
-static void fill(struct pg_batch *b, PGresult *const res[5])
+static void fill(struct pg_batch *b, PGresult *const res[4])
 {
   for (int i = 0; i < PQntuples(res[0]); i++) {
     struct bmsg *m = find_msg(b, PQgetvalue(res[0], i, 0));
@@ -440,15 +461,8 @@ static void fill(struct pg_batch *b, PGresult *const res[5])
       read_alert_row(res[2], i, &c->alert);
     }
   }
-  b->n_ids = (size_t)PQntuples(res[3]);
-  b->ids = xmalloc((b->n_ids ? b->n_ids : 1) * sizeof *b->ids);
-  for (size_t i = 0; i < b->n_ids; i++)
-    b->ids[i] = pg_int(res[3], (int)i, 0);
-  b->n_alert_ids = (size_t)PQntuples(res[4]);
-  b->alert_ids = xmalloc((b->n_alert_ids ? b->n_alert_ids : 1) *
-                         sizeof *b->alert_ids);
-  for (size_t i = 0; i < b->n_alert_ids; i++)
-    b->alert_ids[i] = pg_int(res[4], (int)i, 0);
+  b->ids = read_ids(res[3], 1, &b->n_ids);
+  b->alert_ids = read_ids(res[3], 2, &b->n_alert_ids);
 }
 
 enum err pg_prepare_batch(struct store *st, const struct ingest_msg *const *m,
@@ -467,21 +481,21 @@ enum err pg_prepare_batch(struct store *st, const struct ingest_msg *const *m,
   buf_init(&mids, 0);
   buf_init(&custs, 0);
   buf_init(&locks, 0);
-  PGresult *res[5] = {0};
+  PGresult *res[4] = {0};
   enum err rc = collect(b, m, n, &mids, &custs, &locks);
   if (rc) {
     store_set_error(st, "postgresql: lock the batch: too many keys");
     rc = ERR_STORE;
     goto out;
   }
-  struct pg_params lp = {0}, mp = {0}, cp = {0}, np = {0}, ap = {0};
+  struct pg_params lp = {0}, mp = {0}, cp = {0};
   pp_text(&lp, buf_ptr(&locks));
+  pp_int(&lp, (int64_t)n); /* every message may need a row */
+  pp_int(&lp, (int64_t)frustrated);
   pp_text(&mp, buf_ptr(&mids));
   pp_text(&cp, buf_ptr(&custs));
-  pp_int(&np, (int64_t)n); /* every message may need a row */
-  pp_int(&ap, (int64_t)frustrated);
   /* In order, in one round trip: the reads run once the locks are held. */
-  rc = pg_send(st, P_LOCK_KEYS, &lp, "lock the batch", NULL);
+  rc = pg_send(st, P_BATCH_START, &lp, "lock the batch", &res[3]);
   if (!rc)
     rc = pg_send_query(st, pg_sql_batch_msgs, &mp, "read the batch's messages",
                        &res[0]);
@@ -492,10 +506,6 @@ enum err pg_prepare_batch(struct store *st, const struct ingest_msg *const *m,
     rc = pg_send_query(st, pg_sql_batch_open, &cp,
                        "read the batch's open alerts", &res[2]);
   if (!rc)
-    rc = pg_send(st, P_MSG_IDS, &np, "take message ids", &res[3]);
-  if (!rc)
-    rc = pg_send(st, P_ALERT_IDS, &ap, "take alert ids", &res[4]);
-  if (!rc)
     rc = pg_drain(st);
   if (rc)
     goto out;
@@ -504,7 +514,7 @@ enum err pg_prepare_batch(struct store *st, const struct ingest_msg *const *m,
   PG(st)->batch = b;
   b = NULL;
 out:
-  for (int i = 0; i < 5; i++)
+  for (int i = 0; i < 4; i++)
     PQclear(res[i]);
   buf_cleanup(&mids);
   buf_cleanup(&custs);

@@ -22,7 +22,6 @@
 /* The statements prepared on each connection (text in store_pg_schema.c). */
 enum pg_stmt {
   P_LOCK_KEY,
-  P_LOCK_KEYS,
   P_MSG_FIND,
   P_MSG_INSERT,
   P_ALERT_FIND_OPEN,
@@ -38,8 +37,7 @@ enum pg_stmt {
   P_ATTEMPT_INSERT,
   P_ALERT_TICKET,
   P_CASCADE_DEAD,
-  P_MSG_IDS,
-  P_ALERT_IDS,
+  P_BATCH_START,
   P_ALERT_INSERT_ID,
   P_MSG_ROWS,
   P_OUTBOX_ROWS,

@@ -157,9 +157,6 @@ const char pg_sql_batch_open[] =
 
 const char *const pg_sql_text[P_COUNT] = {
     [P_LOCK_KEY] = "SELECT pg_advisory_xact_lock($1::bigint)",
-    /* $1 is sorted: the locks are taken in that order. */
-    [P_LOCK_KEYS] = "SELECT count(pg_advisory_xact_lock(k))"
-                    " FROM unnest($1::bigint[]) AS k",
     [P_MSG_FIND] =
         "SELECT m.id, m.alert_outcome, m.alert_id, m.result_json, a.alert_key"
         " FROM messages m LEFT JOIN alerts a ON a.id = m.alert_id"
@@ -186,9 +183,7 @@ const char *const pg_sql_text[P_COUNT] = {
         "INSERT INTO outbox (alert_id, kind, payload, state, next_attempt_at,"
         " created_at) VALUES ($1, $2, $3, 'pending', $4, $4)",
     [P_WIN_GET] = "SELECT recent FROM customer_state WHERE customer_id = $1",
-    [P_ALERT_IDS] = "SELECT nextval(pg_get_serial_sequence('alerts', 'id'))"
-                    " FROM generate_series(1, $1::bigint)",
-    /* P_ALERT_INSERT with the alert's id ($11) taken by P_ALERT_IDS. */
+    /* P_ALERT_INSERT with the alert's id ($11) taken by P_BATCH_START. */
     [P_ALERT_INSERT_ID] =
         "INSERT INTO alerts (alert_key, customer_id, conversation_id, level,"
         " level_name, severity, state, created_at, last_activity_at,"
@@ -221,8 +216,15 @@ const char *const pg_sql_text[P_COUNT] = {
         " UPDATE SET recent = excluded.recent,"
         " messages = customer_state.messages + excluded.messages,"
         " updated_at = excluded.updated_at",
-    [P_MSG_IDS] = "SELECT nextval(pg_get_serial_sequence('messages', 'id'))"
-                  " FROM generate_series(1, $1::bigint)",
+    /* A prepared batch's first statement: its record locks ($1, sorted),
+     * then as many message ($2) and alert ($3) ids as it may need. */
+    [P_BATCH_START] =
+        "SELECT (SELECT count(pg_advisory_xact_lock(k))"
+        " FROM unnest($1::bigint[]) AS k),"
+        " ARRAY(SELECT nextval(pg_get_serial_sequence('messages', 'id'))"
+        " FROM generate_series(1, $2::bigint)),"
+        " ARRAY(SELECT nextval(pg_get_serial_sequence('alerts', 'id'))"
+        " FROM generate_series(1, $3::bigint))",
     [P_WIN_PUT] =
         "INSERT INTO customer_state (customer_id, recent, messages,"
         " updated_at) VALUES ($1, $2, 1, $3) ON CONFLICT (customer_id) DO"
