@@ -2,11 +2,16 @@
  * takes the record locks of every message id and customer of the
  * committer's transaction, sorted, and in the same round trip reads what
  * the alert policy will ask about those keys: the messages already
- * stored, the customers' windows and their open alerts, and message row
- * ids from the sequence. The policy's questions are then answered here,
- * and its writes keep these rows current and go out in pipeline mode
- * (pg_send), so a batch costs a few round trips instead of several per
- * message.
+ * stored, the customers' windows and their open alerts, and takes message
+ * and alert ids from the sequences. The policy's questions are then
+ * answered here, and its writes keep these rows current: alerts go out at
+ * once in pipeline mode (pg_send), messages, outbox entries and windows
+ * are held back and written in one statement per table before anything
+ * else runs (pg_drain) or at commit. A batch thus costs a few round trips
+ * and statements instead of several per message.
+ *
+ * Ids taken for messages that turn out duplicates, and for alerts that
+ * were not needed, are left unused: a batch leaves gaps in the ids.
  *
  * Why the rows cannot go stale: the transaction holds the record locks of
  * every key read ahead until it ends, and every writer of those rows takes
