@@ -110,8 +110,8 @@ static size_t map_slot(const struct keymap *m, const char *key,
 {
   size_t i = hash_key(key) & m->mask;
   while (m->slot[i]) {
-    const char *k = *(char *const *)((const char *)rows +
-                                     (m->slot[i] - 1) * stride);
+    const char *k =
+        *(char *const *)((const char *)rows + (m->slot[i] - 1) * stride);
     if (!strcmp(k, key))
       return i;
     i = (i + 1) & m->mask;
@@ -577,8 +577,7 @@ void pg_batch_msg_inserted(struct store *st, const struct ingest_msg *m,
   }
 }
 
-bool pg_batch_window_get(struct store *st, const char *customer_id,
-                         char **json)
+bool pg_batch_window_get(struct store *st, const char *customer_id, char **json)
 {
   struct pg_batch *b = PG(st)->batch;
   struct bcust *c = b ? find_cust(b, customer_id) : NULL;
