@@ -46,20 +46,23 @@ stop_pids() {
 
 # One wrk run with --latency; prints "REQUESTS_PER_S P99_MS" and reports
 # non-2xx answers and socket errors on stderr. Usage: wrk_measure URL
-# [LUA] (with wrk_threads, wrk_conns and wrk_secs set by the caller).
+# [LUA] (with wrk_threads, wrk_conns and wrk_secs set by the caller;
+# wrk_out, default $tmp/wrk.out, keeps wrk's output: runs at once need
+# one each).
 wrk_measure() {
   local args=(-t"$wrk_threads" -c"$wrk_conns" -d"${wrk_secs}s" --latency)
+  local out=${wrk_out:-$tmp/wrk.out}
   [ -n "${2:-}" ] && args+=(-s "$2")
-  wrk "${args[@]}" "$1" >"$tmp/wrk.out" 2>&1 || true
+  wrk "${args[@]}" "$1" >"$out" 2>&1 || true
   local rps p99
-  rps=$(awk '/^Requests\/sec:/ {print $2}' "$tmp/wrk.out")
-  p99=$(awk '$1 == "99%" {print $2}' "$tmp/wrk.out")
+  rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+  p99=$(awk '$1 == "99%" {print $2}' "$out")
   # wrk prints latencies as 1.23ms, 456.00us or 1.02s.
   p99=$(echo "$p99" | awk '/us$/ {sub("us",""); print $1/1000; next}
     /ms$/ {sub("ms",""); print $1; next} /s$/ {sub("s",""); print $1*1000}')
-  if grep -q 'Non-2xx\|Socket errors' "$tmp/wrk.out"; then
+  if grep -q 'Non-2xx\|Socket errors' "$out"; then
     echo "bench: errors from $1:" >&2
-    grep 'Non-2xx\|Socket errors' "$tmp/wrk.out" >&2
+    grep 'Non-2xx\|Socket errors' "$out" >&2
   fi
   echo "${rps:-0} ${p99:-0}"
 }

@@ -9,7 +9,7 @@ echo
 echo "== scoring with FRUSTRATION_DETECTOR=model (score, level, reasons),"
 echo "== against TextBlob(text).sentiment (target: 100x)"
 FRUSTRATION_DETECTOR=model bash "$here/score.sh"
-for b in http.sh webhook.sh; do
+for b in http.sh webhook.sh webhook_pg.sh; do
   if [ -f "$here/$b" ]; then
     echo
     echo "== ${b%.sh}"

@@ -63,7 +63,8 @@ metric() { curl -s "$url/metrics" | awk -v n="$1" '$1 == n {print $2}'; }
 echo "wrk -t$wthreads -c$conns -d${secs}s --latency, $runs round(s), $(nproc) cores; SQLite WAL synchronous=FULL"
 for r in $(seq "$runs"); do
   for b in 1 "$batch"; do
-    read -r rps p99 < <(WEBHOOK_BATCH=$b wrk_measure "$url/webhook" "$here/webhook.lua")
+    read -r rps p99 < <(WEBHOOK_BATCH=$b WEBHOOK_RUN="r$r-b$b" \
+      wrk_measure "$url/webhook" "$here/webhook.lua")
     msgs=$(awk -v r="$rps" -v b="$b" 'BEGIN {printf "%.0f", r * b}')
     echo "$msgs" >>"$tmp/b$b.msgs"
     echo "$p99" >>"$tmp/b$b.p99"

@@ -177,7 +177,11 @@ void store_rollback(struct store *st);
 /* Optional, right after store_begin: announces every message the
  * transaction will ingest, so that a backend shared by several processes
  * takes their locks (message ids, customers) at once and in one order,
- * which no two transactions can deadlock on. A no-op for SQLite. */
+ * which no two transactions can deadlock on. A no-op for SQLite.
+ * PostgreSQL also reads those messages' rows ahead and holds the
+ * transaction's writes back to send them together: a write may then fail
+ * only at store_commit (nothing is committed), and row ids are taken for
+ * the whole batch (a batch can leave gaps in them). */
 enum err store_prepare_batch(struct store *st,
                              const struct ingest_msg *const *msgs, size_t n);
 

@@ -3,9 +3,11 @@
  * table (struct store_ops); store_pg_schema.c has the migrations and the
  * text of the prepared statements, store_pg_records.c messages, alerts,
  * customer windows and retention, store_pg_outbox.c the outbox and the
- * instances, store_pg_stats.c the dashboard's reads, store_pg_events.c
- * the live feed of committed messages. store_pg_int.h is
- * what they share; these files are the only ones that include libpq-fe.h.
+ * instances, store_pg_batch.c a prepared batch (its rows read ahead, its
+ * writes held back and pipelined), store_pg_stats.c the dashboard's
+ * reads, store_pg_events.c the live feed of committed messages.
+ * store_pg_int.h is what they share; these files are the only ones that
+ * include libpq-fe.h.
  *
  * Durability: a COMMIT that returned is durable as the server is set up
  * (synchronous_commit on, PostgreSQL's default; with synchronous standbys
@@ -111,9 +113,152 @@ static bool prepare(struct store *st, enum pg_stmt id)
   return true;
 }
 
+/* ---- Pipeline mode ---------------------------------------------------- */
+
+/* Statements sent before their results are read: enough to spare the
+ * round trips, few enough that the server's answers to them always fit in
+ * the sockets' buffers. */
+#define PG_PIPELINE_MAX 512
+
+/* Reads the results of one pending statement: NULL, and its error
+ * recorded, when it failed (or was skipped after an earlier failure). */
+static PGresult *read_pending(struct store *st, const char *what)
+{
+  PGresult *r = PQgetResult(PG(st)->conn), *extra;
+  /* Each statement's results end with NULL. */
+  while ((extra = PQgetResult(PG(st)->conn)))
+    PQclear(extra);
+  if (r && PQresultStatus(r) == PGRES_PIPELINE_ABORTED) {
+    PQclear(r);
+    return NULL;
+  }
+  return check(st, r, what);
+}
+
+enum err pg_drain(struct store *st)
+{
+  struct pg *q = PG(st);
+  /* The rows a batch holds back go first: what runs next sees them. */
+  enum err frc = ERR_OK;
+  if (q->batch && PQstatus(q->conn) == CONNECTION_OK)
+    frc = pg_batch_flush(st);
+  if (PQpipelineStatus(q->conn) == PQ_PIPELINE_OFF)
+    return frc;
+  if (PQstatus(q->conn) != CONNECTION_OK) {
+    /* Lost: what was sent is lost with its transaction; the next
+     * transaction connects again (pg_ready). */
+    bool had = q->npend > 0;
+    q->npend = 0;
+    if (had) {
+      set_error(st, "connection lost", NULL);
+      return ERR_STORE;
+    }
+    return ERR_OK;
+  }
+  enum err rc = ERR_OK;
+  bool retry = false;
+  char first[sizeof st->errmsg] = "";
+  if (!PQpipelineSync(q->conn)) {
+    set_error(st, "send", NULL);
+    rc = ERR_STORE;
+  }
+  for (size_t i = 0; i < q->npend && !rc; i++) {
+    PGresult *r = read_pending(st, q->pend[i].what);
+    if (!r) {
+      /* The first failure tells why; the rest were skipped for it. */
+      if (!*first) {
+        retry = last_retryable;
+        snprintf(first, sizeof first, "%s", st->errmsg);
+      }
+      if (PQstatus(q->conn) != CONNECTION_OK)
+        rc = ERR_STORE;
+    } else if (q->pend[i].keep) {
+      *q->pend[i].keep = r;
+    } else {
+      PQclear(r);
+    }
+  }
+  q->npend = 0;
+  if (!rc) {
+    PGresult *r = PQgetResult(q->conn);
+    if (!r || PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+      set_error(st, "pipeline sync", r);
+      rc = ERR_STORE;
+    }
+    PQclear(r);
+  }
+  if (!PQexitPipelineMode(q->conn) && !rc) {
+    set_error(st, "leave pipeline mode", NULL);
+    rc = ERR_STORE;
+  }
+  if (*first) {
+    store_set_error(st, "%s", first);
+    last_retryable = retry;
+    return retry ? ERR_BUSY : ERR_STORE;
+  }
+  return rc ? rc : frc;
+}
+
+/* Sends the prepared statement name, or sql when name is NULL (planned
+ * with these parameters, each time), in pipeline mode. */
+static enum err send_one(struct store *st, const char *name, const char *sql,
+                         const struct pg_params *p, const char *what,
+                         PGresult **keep)
+{
+  struct pg *q = PG(st);
+  if (PQpipelineStatus(q->conn) == PQ_PIPELINE_OFF &&
+      !PQenterPipelineMode(q->conn)) {
+    set_error(st, "enter pipeline mode", NULL);
+    return ERR_STORE;
+  }
+  if (q->npend == q->cappend) {
+    q->cappend = q->cappend ? 2 * q->cappend : 64;
+    q->pend = xrealloc(q->pend, q->cappend * sizeof *q->pend);
+  }
+  int sent = name ? PQsendQueryPrepared(q->conn, name, p ? p->n : 0,
+                                        p ? p->v : NULL, NULL, NULL, 0)
+                  : PQsendQueryParams(q->conn, sql, p ? p->n : 0, NULL,
+                                      p ? p->v : NULL, NULL, NULL, 0);
+  if (!sent) {
+    set_error(st, what, NULL);
+    pg_drain(st);
+    return ERR_STORE;
+  }
+  q->pend[q->npend++] = (struct pg_pending){.what = what, .keep = keep};
+  return q->npend >= PG_PIPELINE_MAX ? pg_drain(st) : ERR_OK;
+}
+
+enum err pg_send(struct store *st, enum pg_stmt id, const struct pg_params *p,
+                 const char *what, PGresult **keep)
+{
+  last_retryable = false;
+  if (!PG(st)->prepared[id]) {
+    /* Preparing waits for its answer: not in pipeline mode. */
+    enum err rc = pg_drain(st);
+    if (rc)
+      return rc;
+    if (!prepare(st, id))
+      return ERR_STORE;
+  }
+  char name[16];
+  snprintf(name, sizeof name, "fa%d", (int)id);
+  return send_one(st, name, NULL, p, what, keep);
+}
+
+enum err pg_send_query(struct store *st, const char *sql,
+                       const struct pg_params *p, const char *what,
+                       PGresult **keep)
+{
+  last_retryable = false;
+  return send_one(st, NULL, sql, p, what, keep);
+}
+
 PGresult *pg_run(struct store *st, enum pg_stmt id, const struct pg_params *p,
                  const char *what)
 {
+  last_retryable = false;
+  if (pg_drain(st))
+    return NULL;
   last_retryable = false;
   if (!PG(st)->in_tx && pg_ready(st))
     return NULL;
@@ -131,6 +276,8 @@ PGresult *pg_query(struct store *st, const char *sql,
                    const struct pg_params *p, const char *what)
 {
   last_retryable = false;
+  if (pg_drain(st))
+    return NULL;
   if (!PG(st)->in_tx && pg_ready(st))
     return NULL;
   return check(st,
@@ -142,6 +289,9 @@ PGresult *pg_query(struct store *st, const char *sql,
 enum err pg_exec(struct store *st, const char *sql, const char *what)
 {
   last_retryable = false;
+  enum err drc = pg_drain(st);
+  if (drc)
+    return drc;
   if (!PG(st)->in_tx && pg_ready(st))
     return ERR_STORE;
   /* The simple protocol: sql may hold several statements. */
@@ -231,6 +381,9 @@ enum err pg_ready(struct store *st)
     return ERR_OK;
   PQreset(q->conn);
   memset(q->prepared, 0, sizeof q->prepared);
+  q->npend = 0;
+  if (PQpipelineStatus(q->conn) != PQ_PIPELINE_OFF)
+    PQexitPipelineMode(q->conn);
   if (PQstatus(q->conn) != CONNECTION_OK) {
     set_error(st, "PostgreSQL unavailable", NULL);
     return ERR_STORE;
@@ -245,10 +398,13 @@ enum err pg_ready(struct store *st)
  * transaction that stored messages. A session whose setting
  * frustration_alert.notify is 'off' sends none (the feeds then find the
  * rows by their periodic read; the tests use it to prove that). */
-static const char notify_sql[] =
+/* Sent with the COMMIT, in one round trip: inside the transaction,
+ * PostgreSQL delivers the notification when the rows are visible, and
+ * only if it commits. */
+static const char notify_commit_sql[] =
     "SELECT pg_notify('" PG_EVENTS_CHANNEL "', '')"
     " WHERE current_setting('frustration_alert.notify', true)"
-    " IS DISTINCT FROM 'off'";
+    " IS DISTINCT FROM 'off'; COMMIT";
 
 static enum err pg_tx(struct store *st, enum store_tx op)
 {
@@ -265,27 +421,33 @@ static enum err pg_tx(struct store *st, enum store_tx op)
     q->in_tx = true;
     q->batch_locked = false;
     q->notify = false;
+    pg_batch_free(st);
     return ERR_OK;
   }
   case STORE_TX_COMMIT: {
-    last_retryable = false;
-    bool notify = q->notify;
-    q->notify = false;
-    if (notify) {
-      /* Inside the transaction: PostgreSQL delivers the notification
-       * when the rows are visible, and only if it commits. */
-      PGresult *n = check(st, PQexec(q->conn, notify_sql), "notify");
-      if (!n) {
-        pg_tx(st, STORE_TX_ROLLBACK);
-        return pg_failed(st);
-      }
-      PQclear(n);
+    /* The writes held back or still in the pipeline first: one that
+     * failed fails the commit (the server has aborted the transaction). */
+    enum err drc = pg_drain(st);
+    pg_batch_free(st);
+    if (drc) {
+      q->in_tx = false;
+      if (PQstatus(q->conn) == CONNECTION_OK)
+        PQclear(PQexec(q->conn, "ROLLBACK"));
+      return drc;
     }
-    PGresult *r = check(st, PQexec(q->conn, "COMMIT"), "commit");
+    last_retryable = false;
+    const char *sql = q->notify ? notify_commit_sql : "COMMIT";
+    q->notify = false;
+    PGresult *r = check(st, PQexec(q->conn, sql), "commit");
     q->in_tx = false;
     q->batch_locked = false;
-    if (!r)
+    if (!r) {
+      /* The notification failed and the COMMIT was not run. */
+      if (PQstatus(q->conn) == CONNECTION_OK &&
+          PQtransactionStatus(q->conn) != PQTRANS_IDLE)
+        PQclear(PQexec(q->conn, "ROLLBACK"));
       return pg_failed(st);
+    }
     /* A transaction that had failed answers COMMIT with ROLLBACK. */
     bool committed = !strcmp(PQcmdStatus(r), "COMMIT");
     PQclear(r);
@@ -296,7 +458,14 @@ static enum err pg_tx(struct store *st, enum store_tx op)
     }
     return ERR_OK;
   }
-  case STORE_TX_ROLLBACK:
+  case STORE_TX_ROLLBACK: {
+    pg_batch_free(st);
+    /* The handle's message tells why the caller rolls back: a failure of
+     * a write still in the pipeline must not replace it. */
+    char why[sizeof st->errmsg];
+    memcpy(why, st->errmsg, sizeof why);
+    pg_drain(st);
+    memcpy(st->errmsg, why, sizeof why);
     q->in_tx = false;
     q->batch_locked = false;
     if (PQstatus(q->conn) != CONNECTION_OK ||
@@ -304,6 +473,7 @@ static enum err pg_tx(struct store *st, enum store_tx op)
       return ERR_OK;
     PQclear(PQexec(q->conn, "ROLLBACK"));
     return ERR_OK;
+  }
   }
   return ERR_INTERNAL;
 }
@@ -317,7 +487,9 @@ static void pg_close(struct store *st)
     return;
   /* Ending the session drops the instance lock; the row stays for the
    * record until an instance's recovery removes it. */
+  pg_batch_free(st);
   PQfinish(q->conn);
+  free(q->pend);
   free(q->conninfo);
   free(q);
   st->impl = NULL;

@@ -22,7 +22,6 @@
 /* The statements prepared on each connection (text in store_pg_schema.c). */
 enum pg_stmt {
   P_LOCK_KEY,
-  P_LOCK_KEYS,
   P_MSG_FIND,
   P_MSG_INSERT,
   P_ALERT_FIND_OPEN,
@@ -38,10 +37,21 @@ enum pg_stmt {
   P_ATTEMPT_INSERT,
   P_ALERT_TICKET,
   P_CASCADE_DEAD,
+  P_BATCH_START,
+  P_ALERT_INSERT_ID,
+  P_MSG_ROWS,
+  P_OUTBOX_ROWS,
+  P_WIN_ROWS,
   P_COUNT
 };
 
 extern const char *const pg_sql_text[P_COUNT];
+
+/* A prepared batch's reads (store_pg_schema.c), sent with pg_send_query:
+ * $1 is a text array of the batch's keys, whose number the plan must
+ * know. */
+extern const char pg_sql_batch_msgs[], pg_sql_batch_windows[],
+    pg_sql_batch_open[];
 
 /* Advisory lock classes (the two-key form; the one-key form holds the
  * record locks, a separate key space). */
@@ -65,6 +75,15 @@ void pp_int(struct pg_params *p, int64_t v);
 void pp_double(struct pg_params *p, double v);
 void pp_bool(struct pg_params *p, bool v);
 
+/* A statement sent in pipeline mode whose result is not read yet. */
+struct pg_pending {
+  const char *what;
+  PGresult **keep; /* receives the result; NULL: only its status matters */
+};
+
+/* What a prepared batch read ahead (store_pg_batch.c). */
+struct pg_batch;
+
 /* The state of a PostgreSQL handle (st->impl). */
 struct pg {
   PGconn *conn;
@@ -76,6 +95,12 @@ struct pg {
                            * notifies PG_EVENTS_CHANNEL */
   int64_t instance_id;    /* store_own's row; 0 when not owner */
   int64_t lease_owner;    /* the id written on claimed leases */
+  /* Statements sent in pipeline mode and not read yet (pg_send). */
+  struct pg_pending *pend;
+  size_t npend, cappend;
+  /* The rows of the prepared batch's keys, read ahead; NULL outside a
+   * prepared batch. */
+  struct pg_batch *batch;
 };
 
 static inline struct pg *PG(struct store *st)
@@ -94,6 +119,22 @@ PGresult *pg_run(struct store *st, enum pg_stmt id, const struct pg_params *p,
 /* The same for a statement not worth preparing. */
 PGresult *pg_query(struct store *st, const char *sql,
                    const struct pg_params *p, const char *what);
+/* Sends statement id with p in pipeline mode and returns at once: the
+ * result is read by the next pg_drain, which every other statement of
+ * the handle (and commit) runs first, into *keep when keep is not NULL
+ * (the caller frees it), else only checked. A failure shows at that
+ * drain, which then fails; the transaction is lost anyway. */
+enum err pg_send(struct store *st, enum pg_stmt id, const struct pg_params *p,
+                 const char *what, PGresult **keep);
+/* The same for sql, planned for these parameters each time it runs (a
+ * prepared statement's plan, made once for any parameters, may suit
+ * some badly). */
+enum err pg_send_query(struct store *st, const char *sql,
+                       const struct pg_params *p, const char *what,
+                       PGresult **keep);
+/* Reads every pending result and leaves pipeline mode: ERR_OK when all
+ * succeeded, else the first failure's code with its message set. */
+enum err pg_drain(struct store *st);
 /* Runs sql (one or more statements, no parameters) for its effect;
  * ERR_STORE (message set) on failure. */
 enum err pg_exec(struct store *st, const char *sql, const char *what);
@@ -126,9 +167,46 @@ enum err pg_migrate(struct store *st, int max_version, char *err,
 
 /* ---- The backend table's entries --------------------------------------- */
 
-/* store_pg_records.c */
+/* store_pg_batch.c: the record locks of a batch and its rows read ahead.
+ * The pg_batch_* lookups answer from those rows (true) or say that they
+ * cannot (false: the key is not the batch's, or no batch is prepared);
+ * the writes keep them current. */
 enum err pg_prepare_batch(struct store *st, const struct ingest_msg *const *m,
                           size_t n);
+void pg_batch_free(struct store *st);
+bool pg_batch_msg_find(struct store *st, const char *message_id,
+                       struct ingest_result *out, bool *found);
+/* Writes the rows the batch holds back (sends them in the pipeline);
+ * pg_drain does first. */
+enum err pg_batch_flush(struct store *st);
+/* Holds m's row back for the batch's one insert of them all: true, with
+ * *row_id set, or false when there is no batch. */
+bool pg_batch_msg_insert(struct store *st, const struct ingest_msg *m,
+                         enum store_alert outcome, int64_t alert_id,
+                         int64_t now_ms, int64_t *row_id, enum err *rc);
+/* An id for the batch's next alert (0: none left). */
+int64_t pg_batch_alert_id(struct store *st);
+/* Holds an outbox entry back for the batch's one insert: true, or false
+ * when there is no batch. */
+bool pg_batch_outbox_insert(struct store *st, int64_t alert_id,
+                            enum store_kind kind, const char *payload,
+                            int64_t now_ms, enum err *rc);
+void pg_batch_msg_inserted(struct store *st, const struct ingest_msg *m,
+                           enum store_alert outcome, int64_t alert_id,
+                           int64_t row_id);
+bool pg_batch_window_get(struct store *st, const char *customer_id,
+                         char **json);
+/* Keeps the customer's window for the batch's one write of them all:
+ * true, or false when the customer is not the batch's. */
+bool pg_batch_window_put(struct store *st, const char *customer_id,
+                         const char *json, int64_t now_ms);
+bool pg_batch_alert_find_open(struct store *st, const char *customer_id,
+                              struct store_alert_row *out, bool *found);
+/* a was written (inserted or updated): the customer's open alert. */
+void pg_batch_alert_written(struct store *st, const struct store_alert_row *a,
+                            bool inserted);
+
+/* store_pg_records.c */
 enum err pg_msg_find(struct store *st, const char *message_id,
                      struct ingest_result *out, bool *found);
 enum err pg_msg_insert(struct store *st, const struct ingest_msg *m,

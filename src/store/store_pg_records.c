@@ -29,59 +29,14 @@ static enum err lock_key(struct store *st, char ns, const char *key)
   return ERR_OK;
 }
 
-static int cmp_key(const void *a, const void *b)
-{
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return (x > y) - (x < y);
-}
-
-enum err pg_prepare_batch(struct store *st, const struct ingest_msg *const *m,
-                          size_t n)
-{
-  int64_t *keys = xmalloc((2 * n + 1) * sizeof *keys);
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (m[i]->message_id)
-      keys[k++] = pg_lock_key('m', m[i]->message_id);
-    if (m[i]->customer_id)
-      keys[k++] = pg_lock_key('c', m[i]->customer_id);
-  }
-  /* One order for every transaction: none waits for a lock held by one
-   * that waits for its own. */
-  qsort(keys, k, sizeof *keys, cmp_key);
-  struct buf b;
-  buf_init(&b, 0);
-  enum err rc = buf_putc(&b, '{');
-  for (size_t i = 0; i < k && !rc; i++) {
-    if (i && keys[i] == keys[i - 1])
-      continue;
-    rc = buf_printf(&b, "%s%lld", b.len > 1 ? "," : "", (long long)keys[i]);
-  }
-  if (!rc)
-    rc = buf_putc(&b, '}');
-  free(keys);
-  if (rc) {
-    buf_cleanup(&b);
-    store_set_error(st, "postgresql: lock the batch: too many keys");
-    return ERR_STORE;
-  }
-  struct pg_params p = {0};
-  pp_text(&p, buf_ptr(&b));
-  PGresult *r = pg_run(st, P_LOCK_KEYS, &p, "lock the batch");
-  buf_cleanup(&b);
-  if (!r)
-    return pg_failed(st);
-  PQclear(r);
-  PG(st)->batch_locked = true;
-  return ERR_OK;
-}
-
 /* ---- Ingest primitives ------------------------------------------------ */
 
 enum err pg_msg_find(struct store *st, const char *message_id,
                      struct ingest_result *out, bool *found)
 {
   *found = false;
+  if (pg_batch_msg_find(st, message_id, out, found))
+    return ERR_OK;
   enum err rc = lock_key(st, 'm', message_id);
   if (rc)
     return rc;
@@ -106,6 +61,11 @@ enum err pg_msg_insert(struct store *st, const struct ingest_msg *m,
                        enum store_alert outcome, int64_t alert_id,
                        int64_t now_ms, int64_t *row_id)
 {
+  enum err brc;
+  /* The live feeds are told at commit (store_pg.c). */
+  PG(st)->notify = true;
+  if (pg_batch_msg_insert(st, m, outcome, alert_id, now_ms, row_id, &brc))
+    return brc;
   struct pg_params p = {0};
   pp_text(&p, m->message_id);
   pp_text(&p, m->customer_id);
@@ -135,7 +95,7 @@ enum err pg_msg_insert(struct store *st, const struct ingest_msg *m,
     return pg_failed(st);
   *row_id = pg_int(r, 0, 0);
   PQclear(r);
-  PG(st)->notify = true;
+  pg_batch_msg_inserted(st, m, outcome, alert_id, *row_id);
   return ERR_OK;
 }
 
@@ -162,6 +122,8 @@ enum err pg_alert_find_open(struct store *st, const char *customer_id,
                             struct store_alert_row *out, bool *found)
 {
   *found = false;
+  if (pg_batch_alert_find_open(st, customer_id, out, found))
+    return ERR_OK;
   enum err rc = lock_key(st, 'c', customer_id);
   if (rc)
     return rc;
@@ -191,11 +153,23 @@ enum err pg_alert_insert(struct store *st, struct store_alert_row *a)
   pp_int(&p, a->last_activity_ms);
   pp_int(&p, a->message_count);
   pp_bool(&p, a->ticket_wanted);
+  int64_t id = pg_batch_alert_id(st);
+  if (id) {
+    /* In a prepared batch: the alert's id is known, nothing to wait for. */
+    pp_int(&p, id);
+    enum err rc = pg_send(st, P_ALERT_INSERT_ID, &p, "insert alert", NULL);
+    if (rc)
+      return rc;
+    a->id = id;
+    pg_batch_alert_written(st, a, true);
+    return ERR_OK;
+  }
   PGresult *r = pg_run(st, P_ALERT_INSERT, &p, "insert alert");
   if (!r)
     return pg_failed(st);
   a->id = pg_int(r, 0, 0);
   PQclear(r);
+  pg_batch_alert_written(st, a, true);
   return ERR_OK;
 }
 
@@ -210,6 +184,12 @@ enum err pg_alert_update(struct store *st, const struct store_alert_row *a)
   pp_int(&p, a->last_activity_ms);
   pp_int(&p, a->message_count);
   pp_bool(&p, a->ticket_wanted);
+  if (PG(st)->batch) {
+    enum err rc = pg_send(st, P_ALERT_UPDATE, &p, "update alert", NULL);
+    if (!rc)
+      pg_batch_alert_written(st, a, false);
+    return rc;
+  }
   PGresult *r = pg_run(st, P_ALERT_UPDATE, &p, "update alert");
   if (!r)
     return pg_failed(st);
@@ -221,6 +201,9 @@ enum err pg_outbox_insert(struct store *st, int64_t alert_id,
                           enum store_kind kind, const char *payload,
                           int64_t now_ms)
 {
+  enum err brc;
+  if (pg_batch_outbox_insert(st, alert_id, kind, payload, now_ms, &brc))
+    return brc;
   struct pg_params p = {0};
   pp_int(&p, alert_id);
   pp_text(&p, store_kind_name(kind));
@@ -236,6 +219,8 @@ enum err pg_outbox_insert(struct store *st, int64_t alert_id,
 enum err pg_window_get(struct store *st, const char *customer_id, char **json)
 {
   *json = NULL;
+  if (pg_batch_window_get(st, customer_id, json))
+    return ERR_OK;
   enum err rc = lock_key(st, 'c', customer_id);
   if (rc)
     return rc;
@@ -257,6 +242,10 @@ enum err pg_window_put(struct store *st, const char *customer_id,
   pp_text(&p, customer_id);
   pp_text(&p, json);
   pp_int(&p, now_ms);
+  if (pg_batch_window_put(st, customer_id, json, now_ms))
+    return ERR_OK;
+  if (PG(st)->batch)
+    return pg_send(st, P_WIN_PUT, &p, "write customer state", NULL);
   PGresult *r = pg_run(st, P_WIN_PUT, &p, "write customer state");
   if (!r)
     return pg_failed(st);

@@ -139,11 +139,24 @@ _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
 
 #define SOURCE_KINDS "('source_comment', 'update_source')"
 
+/* A prepared batch's rows, read ahead under its locks
+ * (store_pg_batch.c), planned for the keys at hand: a plan made once,
+ * while the tables were small, scanned a whole table and compared each
+ * row with every key. */
+const char pg_sql_batch_msgs[] =
+    "SELECT m.message_id, m.id, m.alert_outcome, m.alert_id,"
+    " m.result_json, a.alert_key"
+    " FROM messages m LEFT JOIN alerts a ON a.id = m.alert_id"
+    " WHERE m.message_id = ANY($1::text[])";
+const char pg_sql_batch_windows[] =
+    "SELECT customer_id, recent FROM customer_state"
+    " WHERE customer_id = ANY($1::text[])";
+const char pg_sql_batch_open[] =
+    "SELECT " ALERT_COLUMNS " FROM alerts"
+    " WHERE customer_id = ANY($1::text[]) AND state = 'open'";
+
 const char *const pg_sql_text[P_COUNT] = {
     [P_LOCK_KEY] = "SELECT pg_advisory_xact_lock($1::bigint)",
-    /* $1 is sorted: the locks are taken in that order. */
-    [P_LOCK_KEYS] = "SELECT count(pg_advisory_xact_lock(k))"
-                    " FROM unnest($1::bigint[]) AS k",
     [P_MSG_FIND] =
         "SELECT m.id, m.alert_outcome, m.alert_id, m.result_json, a.alert_key"
         " FROM messages m LEFT JOIN alerts a ON a.id = m.alert_id"
@@ -170,6 +183,48 @@ const char *const pg_sql_text[P_COUNT] = {
         "INSERT INTO outbox (alert_id, kind, payload, state, next_attempt_at,"
         " created_at) VALUES ($1, $2, $3, 'pending', $4, $4)",
     [P_WIN_GET] = "SELECT recent FROM customer_state WHERE customer_id = $1",
+    /* P_ALERT_INSERT with the alert's id ($11) taken by P_BATCH_START. */
+    [P_ALERT_INSERT_ID] =
+        "INSERT INTO alerts (alert_key, customer_id, conversation_id, level,"
+        " level_name, severity, state, created_at, last_activity_at,"
+        " message_count, ticket_wanted, id) VALUES ($1, $2, $3, $4, $5, $6,"
+        " 'open', $7, $8, $9, $10, $11)",
+    /* A prepared batch's rows, written at once: each parameter is an
+     * array holding one column of every row. */
+    [P_MSG_ROWS] =
+        "INSERT INTO messages (message_id, customer_id, conversation_id,"
+        " channel, timestamp, lang, text, polarity, subjectivity, level,"
+        " level_name, frustrated, alert_outcome, alert_id, result_json,"
+        " created_at, source_object, source_display_id, source_type,"
+        " rev_org, id) SELECT * FROM unnest($1::text[], $2::text[],"
+        " $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],"
+        " $8::float8[], $9::float8[], $10::bigint[], $11::text[],"
+        " $12::boolean[], $13::text[], $14::bigint[], $15::text[],"
+        " $16::bigint[], $17::text[], $18::text[], $19::text[], $20::text[],"
+        " $21::bigint[])",
+    /* In the order written: entry ids order deliveries. */
+    [P_OUTBOX_ROWS] =
+        "INSERT INTO outbox (alert_id, kind, payload, state, next_attempt_at,"
+        " created_at) SELECT a, k, p, 'pending', t, t FROM unnest($1::bigint[],"
+        " $2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY"
+        " AS r(a, k, p, t, o) ORDER BY o",
+    /* One row per customer: its last window and how many it replaced. */
+    [P_WIN_ROWS] =
+        "INSERT INTO customer_state (customer_id, recent, messages,"
+        " updated_at) SELECT * FROM unnest($1::text[], $2::text[],"
+        " $3::bigint[], $4::bigint[]) ON CONFLICT (customer_id) DO"
+        " UPDATE SET recent = excluded.recent,"
+        " messages = customer_state.messages + excluded.messages,"
+        " updated_at = excluded.updated_at",
+    /* A prepared batch's first statement: its record locks ($1, sorted),
+     * then as many message ($2) and alert ($3) ids as it may need. */
+    [P_BATCH_START] =
+        "SELECT (SELECT count(pg_advisory_xact_lock(k))"
+        " FROM unnest($1::bigint[]) AS k),"
+        " ARRAY(SELECT nextval(pg_get_serial_sequence('messages', 'id'))"
+        " FROM generate_series(1, $2::bigint)),"
+        " ARRAY(SELECT nextval(pg_get_serial_sequence('alerts', 'id'))"
+        " FROM generate_series(1, $3::bigint))",
     [P_WIN_PUT] =
         "INSERT INTO customer_state (customer_id, recent, messages,"
         " updated_at) VALUES ($1, $2, 1, $3) ON CONFLICT (customer_id) DO"

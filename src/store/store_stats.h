@@ -112,9 +112,9 @@ enum err store_stats_top_customers(struct store_reader *r, int64_t now_ms,
 
 void store_stats_customer_cleanup(struct store_stats_customer *c);
 
-/* Total messages and alerts (the highest ids: cheap; approximate after a
- * delete, which never happens, and on PostgreSQL after rolled-back
- * inserts, whose ids are not given back). */
+/* Total messages and alerts: on SQLite the highest ids (cheap; rows are
+ * never deleted and ids have no gaps), on PostgreSQL counts (its ids have
+ * gaps: taken for a batch ahead, not given back on a rollback). */
 enum err store_stats_totals(struct store_reader *r, int64_t *messages,
                             int64_t *alerts);
 

@@ -525,18 +525,203 @@ static void test_migration_4_keeps_outbox(void)
   sqlite3_close(db);
 }
 
+/* One transaction of ten messages announced with store_prepare_batch (as
+ * the committer does) or not: duplicates of stored messages and within
+ * the batch, alerts created and appended within it, an episode past its
+ * cooldown closed and a new one opened, windows carried from message to
+ * message. Both ways give the same answers and rows. */
+static void batch_scenario(bool prepared)
+{
+  struct store *st = open_fresh();
+  if (!st)
+    return;
+  struct ingest_result before[3];
+  CHECK_INT(ingest1(st, msg("p1", "alice", 2), T0, &before[0]),
+            STORE_ALERT_CREATED);
+  CHECK_INT(ingest1(st, msg("p2", "dave", 2), T0 - 7200000, &before[1]),
+            STORE_ALERT_CREATED);
+  CHECK_INT(ingest1(st, msg("p3", "erin", 0), T0, &before[2]),
+            STORE_ALERT_NONE);
+  struct ingest_msg b[10] = {
+      msg("p1", "alice", 3), msg("b1", "alice", 2), msg("b2", "bob", 2),
+      msg("b2", "bob", 2),   msg("b3", "bob", 3),   msg("b4", "dave", 2),
+      msg("b5", "dave", 2),  msg(NULL, "erin", 0),  msg("b6", "erin", 2),
+      msg("b1", "alice", 2)};
+  const struct ingest_msg *all[10];
+  for (int i = 0; i < 10; i++)
+    all[i] = &b[i];
+  struct ingest_result r[10];
+  int64_t now = T0 + 60000;
+  CHECK_INT(store_begin(st), ERR_OK);
+  if (prepared)
+    CHECK_INT(store_prepare_batch(st, all, 10), ERR_OK);
+  CHECK_INT(store_ingest(st, b, 10, &POLICY, now, r), ERR_OK);
+  CHECK_INT(store_commit(st), ERR_OK);
+
+  const enum store_alert want[10] = {
+      STORE_ALERT_DUPLICATE, STORE_ALERT_APPENDED, STORE_ALERT_CREATED,
+      STORE_ALERT_DUPLICATE, STORE_ALERT_APPENDED, STORE_ALERT_CREATED,
+      STORE_ALERT_APPENDED,  STORE_ALERT_NONE,     STORE_ALERT_CREATED,
+      STORE_ALERT_DUPLICATE};
+  for (int i = 0; i < 10; i++)
+    CHECK_INT(r[i].outcome, want[i]);
+  /* A stored message: its first answer. */
+  CHECK_INT(r[0].original, STORE_ALERT_CREATED);
+  CHECK_INT(r[0].row_id, before[0].row_id);
+  CHECK_INT(r[0].alert_id, before[0].alert_id);
+  CHECK_STR(r[0].alert_key, before[0].alert_key);
+  CHECK_STR(r[0].result_json, "{\"polarity\":-0.5}");
+  CHECK_INT(r[1].alert_id, before[0].alert_id);
+  /* A message of this batch: the answer it got in it. */
+  CHECK_INT(r[3].original, STORE_ALERT_CREATED);
+  CHECK_INT(r[3].row_id, r[2].row_id);
+  CHECK_INT(r[3].alert_id, r[2].alert_id);
+  CHECK_STR(r[3].alert_key, r[2].alert_key);
+  CHECK_STR(r[3].result_json, "{\"polarity\":-0.5}");
+  CHECK_INT(r[9].original, STORE_ALERT_APPENDED);
+  CHECK_INT(r[9].row_id, r[1].row_id);
+  CHECK_INT(r[9].alert_id, before[0].alert_id);
+  CHECK_STR(r[9].alert_key, before[0].alert_key);
+  CHECK_INT(r[4].alert_id, r[2].alert_id);
+  /* dave's episode was over: a new alert, the old one closed. */
+  CHECK(r[5].alert_id != before[1].alert_id);
+  CHECK_INT(r[6].alert_id, r[5].alert_id);
+  /* Every new row has an id of its own. */
+  const int fresh[7] = {1, 2, 4, 5, 6, 7, 8};
+  for (int i = 0; i < 7; i++) {
+    CHECK(r[fresh[i]].row_id > 0);
+    for (int j = 0; j < i; j++)
+      CHECK(r[fresh[i]].row_id != r[fresh[j]].row_id);
+  }
+
+  struct store_counts c;
+  CHECK_INT(store_counts(st, &c), ERR_OK);
+  CHECK_INT(c.messages, 10);
+  CHECK_INT(c.alerts, 5);
+  CHECK_INT(c.open_alerts, 4);
+  /* create_ticket x5, comments on alice's, bob's and dave's new alert,
+   * bob's severity raised. */
+  CHECK_INT(c.outbox_pending, 9);
+  struct store_alert_row a;
+  CHECK_INT(store_alert_get(st, before[0].alert_id, &a), ERR_OK);
+  CHECK_INT(a.message_count, 2);
+  CHECK_INT(a.last_activity_ms, now);
+  store_alert_row_cleanup(&a);
+  CHECK_INT(store_alert_get(st, r[2].alert_id, &a), ERR_OK);
+  CHECK_INT(a.message_count, 2);
+  CHECK_INT(a.level, 3);
+  CHECK_STR(a.severity, "blocker");
+  store_alert_row_cleanup(&a);
+  CHECK_INT(store_alert_get(st, before[1].alert_id, &a), ERR_OK);
+  CHECK(!a.open);
+  store_alert_row_cleanup(&a);
+  /* bob's entries in the order they were written: deliveries follow it. */
+  struct store_outbox_row *rows = NULL;
+  size_t nrows = 0;
+  CHECK_INT(store_outbox_list(st, r[2].alert_id, &rows, &nrows), ERR_OK);
+  CHECK_INT(nrows, 3);
+  if (nrows == 3) {
+    CHECK_INT(rows[0].kind, STORE_KIND_CREATE_TICKET);
+    CHECK_INT(rows[1].kind, STORE_KIND_COMMENT);
+    CHECK_INT(rows[2].kind, STORE_KIND_UPDATE_SEVERITY);
+    CHECK(rows[0].id < rows[1].id && rows[1].id < rows[2].id);
+  }
+  store_outbox_rows_free(rows, nrows);
+  struct store_score w[STORE_WINDOW_MAX];
+  size_t n = 0;
+  CHECK_INT(store_customer_recent(st, "erin", w, STORE_WINDOW_MAX, &n), ERR_OK);
+  CHECK_INT(n, 3);
+  CHECK_INT(store_customer_recent(st, "bob", w, STORE_WINDOW_MAX, &n), ERR_OK);
+  CHECK_INT(n, 2);
+  for (int i = 0; i < 10; i++)
+    store_ingest_result_cleanup(&r[i]);
+  for (int i = 0; i < 3; i++)
+    store_ingest_result_cleanup(&before[i]);
+  store_close(st);
+}
+
+static void test_batch_unprepared(void)
+{
+  batch_scenario(false);
+}
+
+static void test_batch_prepared(void)
+{
+  batch_scenario(true);
+}
+
+/* A write that fails late (on PostgreSQL a prepared batch's writes are
+ * sent without waiting, and the failure is read at commit) fails the
+ * commit: nothing of the transaction is stored, and the handle goes on. */
+static void test_batch_late_failure(void)
+{
+  char url[512], err[256];
+  struct store *st = NULL;
+  fresh_url(url, sizeof url);
+  if (store_open(url, err, sizeof err, &st)) {
+    fprintf(stderr, "store_open(%s): %s\n", url, err);
+    CHECK(0);
+    return;
+  }
+  /* The store refuses customer zed's state. */
+  if (test_pg()) {
+    PGconn *c = PQconnectdb(url);
+    PGresult *res = PQexec(c, "ALTER TABLE customer_state ADD CONSTRAINT"
+                              " no_zed CHECK (customer_id <> 'zed')");
+    CHECK_INT(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    PQfinish(c);
+  } else {
+    sqlite3 *db = NULL;
+    CHECK_INT(sqlite3_open(url, &db), SQLITE_OK);
+    CHECK_INT(sqlite3_exec(db,
+                           "CREATE TRIGGER no_zed BEFORE INSERT ON"
+                           " customer_state WHEN NEW.customer_id = 'zed'"
+                           " BEGIN SELECT RAISE(ABORT, 'no zed'); END",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  struct ingest_msg b[3] = {msg("z0", "yan", 2), msg("z1", "zed", 2),
+                            msg("z2", "amy", 0)};
+  const struct ingest_msg *all[3] = {&b[0], &b[1], &b[2]};
+  struct ingest_result r[3];
+  CHECK_INT(store_begin(st), ERR_OK);
+  CHECK_INT(store_prepare_batch(st, all, 3), ERR_OK);
+  enum err rc = store_ingest(st, b, 3, &POLICY, T0, r);
+  if (!rc)
+    rc = store_commit(st);
+  else
+    store_rollback(st);
+  CHECK(rc != ERR_OK);
+  CHECK(strstr(store_errmsg(st), "customer") != NULL);
+  struct store_counts c;
+  CHECK_INT(store_counts(st, &c), ERR_OK);
+  CHECK_INT(c.messages, 0);
+  CHECK_INT(c.alerts, 0);
+  CHECK_INT(c.outbox_pending, 0);
+  /* The next transaction is not touched by it. */
+  CHECK_INT(ingest1(st, msg("z3", "yan", 2), T0, NULL), STORE_ALERT_CREATED);
+  CHECK_INT(store_counts(st, &c), ERR_OK);
+  CHECK_INT(c.messages, 1);
+  store_close(st);
+}
+
 int main(void)
 {
   if (fixture_begin("test_store"))
     return 1;
   RUN(test_open_urls);
   RUN(test_migrations);
-  RUN(test_ingest_outcomes);
-  RUN(test_cooldown_expiry);
-  RUN(test_severity_raise);
+  RUN_BOTH(test_ingest_outcomes);
+  RUN_BOTH(test_cooldown_expiry);
+  RUN_BOTH(test_severity_raise);
   RUN(test_batch_atomicity);
+  RUN(test_batch_unprepared);
+  RUN(test_batch_prepared);
+  RUN(test_batch_late_failure);
   RUN(test_purge_text);
-  RUN(test_excerpt_and_window);
+  RUN_BOTH(test_excerpt_and_window);
   RUN(test_two_handles);
   RUN(test_migration_4_keeps_outbox);
   fixture_end();

@@ -45,7 +45,7 @@ static enum store_alert ingest_ctx(struct store *st, const struct ingest_msg *m,
                                    const struct alert_policy *pol, int64_t now,
                                    struct ingest_result *r)
 {
-  enum err rc = store_ingest(st, m, 1, pol, now, r);
+  enum err rc = fixture_ingest(st, m, 1, pol, now, r);
   CHECK_INT(rc, ERR_OK);
   return rc ? STORE_ALERT_NONE : r->outcome;
 }
@@ -103,7 +103,7 @@ static void test_escalate_negative_count(void)
   struct ingest_msg batch[3] = {mild("b1", "bob"), mild("b2", "bob"),
                                 mild("b3", "bob")};
   struct ingest_result rs[3];
-  CHECK_INT(store_ingest(st, batch, 3, &pol, T0, rs), ERR_OK);
+  CHECK_INT(fixture_ingest(st, batch, 3, &pol, T0, rs), ERR_OK);
   CHECK_INT(rs[0].outcome, STORE_ALERT_NONE);
   CHECK_INT(rs[1].outcome, STORE_ALERT_NONE);
   CHECK_INT(rs[2].outcome, STORE_ALERT_CREATED);
@@ -309,7 +309,7 @@ static void test_source_alerts(void)
   struct alert_policy pol = source_policy();
   struct ingest_msg m = source_msg("ev1", "revu/1", 2, "ticket");
   struct ingest_result r;
-  CHECK_INT(store_ingest(st, &m, 1, &pol, T0, &r), ERR_OK);
+  CHECK_INT(fixture_ingest(st, &m, 1, &pol, T0, &r), ERR_OK);
   CHECK_INT(r.outcome, STORE_ALERT_CREATED);
   struct store_alert_row a;
   CHECK_INT(store_alert_get(st, r.alert_id, &a), ERR_OK);
@@ -353,7 +353,7 @@ static void test_source_alerts(void)
    * its ticket, at the episode's level. */
   struct ingest_msg plain = msg("p1", "revu/1", 2);
   store_ingest_result_cleanup(&r);
-  CHECK_INT(store_ingest(st, &plain, 1, &pol, T0 + 1000, &r), ERR_OK);
+  CHECK_INT(fixture_ingest(st, &plain, 1, &pol, T0 + 1000, &r), ERR_OK);
   CHECK_INT(r.outcome, STORE_ALERT_APPENDED);
   CHECK_INT(store_alert_get(st, r.alert_id, &a), ERR_OK);
   CHECK(a.ticket_wanted);
@@ -367,7 +367,7 @@ static void test_source_alerts(void)
   struct ingest_msg conv = source_msg("ev2", "revu/1", 3, "conversation");
   conv.source_object = "don:core:dvrv-us-1:devo/0:conversation/5";
   store_ingest_result_cleanup(&r);
-  CHECK_INT(store_ingest(st, &conv, 1, &pol, T0 + 2000, &r), ERR_OK);
+  CHECK_INT(fixture_ingest(st, &conv, 1, &pol, T0 + 2000, &r), ERR_OK);
   CHECK_INT(r.outcome, STORE_ALERT_APPENDED);
   drain(st, T0 + 2000, kinds, sizeof kinds, NULL);
   CHECK_STR(kinds, "comment,update_severity,source_comment");
@@ -378,7 +378,7 @@ static void test_source_alerts(void)
   pol.source_sentiment = false;
   struct ingest_msg t2 = source_msg("ev3", "revu/1", 2, "ticket");
   store_ingest_result_cleanup(&r);
-  CHECK_INT(store_ingest(st, &t2, 1, &pol, T0 + 3000, &r), ERR_OK);
+  CHECK_INT(fixture_ingest(st, &t2, 1, &pol, T0 + 3000, &r), ERR_OK);
   drain(st, T0 + 3000, kinds, sizeof kinds, &pay);
   CHECK_STR(kinds, "comment,update_source");
   const char *u = strchr(buf_ptr(&pay), '\n') + 1;
@@ -399,7 +399,7 @@ static void test_source_ticket_and_lanes(void)
   pol.source_severity = pol.source_sentiment = false;
   struct ingest_msg m = source_msg("ev1", "revu/2", 2, "conversation");
   struct ingest_result r;
-  CHECK_INT(store_ingest(st, &m, 1, &pol, T0, &r), ERR_OK);
+  CHECK_INT(fixture_ingest(st, &m, 1, &pol, T0, &r), ERR_OK);
   CHECK_INT(r.outcome, STORE_ALERT_CREATED);
   /* The source comment does not wait for the ticket, nor die with it. */
   struct store_entry e1, e2, e3;
@@ -417,7 +417,7 @@ static void test_source_ticket_and_lanes(void)
    * waits only for the first source comment. */
   struct ingest_msg m2 = source_msg("ev2", "revu/2", 2, "conversation");
   store_ingest_result_cleanup(&r);
-  CHECK_INT(store_ingest(st, &m2, 1, &pol, T0, &r), ERR_OK);
+  CHECK_INT(fixture_ingest(st, &m2, 1, &pol, T0, &r), ERR_OK);
   CHECK_INT(store_outbox_claim(st, T0, 60000, &e3, &found), ERR_OK);
   CHECK(!found);
   finish(st, e2.id, STORE_DONE, 0, NULL, NULL, 201, "ok", NULL, T0);
@@ -443,13 +443,13 @@ int main(void)
 {
   if (fixture_begin("test_store_policy"))
     return 1;
-  RUN(test_escalate_negative_count);
-  RUN(test_escalate_outside_window);
-  RUN(test_escalate_trend);
-  RUN(test_escalate_repeat_contact);
-  RUN(test_escalation_off);
-  RUN(test_source_alerts);
-  RUN(test_source_ticket_and_lanes);
+  RUN_BOTH(test_escalate_negative_count);
+  RUN_BOTH(test_escalate_outside_window);
+  RUN_BOTH(test_escalate_trend);
+  RUN_BOTH(test_escalate_repeat_contact);
+  RUN_BOTH(test_escalation_off);
+  RUN_BOTH(test_source_alerts);
+  RUN_BOTH(test_source_ticket_and_lanes);
   fixture_end();
   HARNESS_EXIT();
 }
