@@ -287,11 +287,12 @@ def migrate_copies_then_serve_continues():
                               "message_id": "n0"})
         check(again.get("duplicate") is True and again["alert"] == "none",
               f"the calm message's duplicate: {again}")
-        # New rows take ids after the copied ones.
+        # New rows take ids after the copied ones (not necessarily the next
+        # ones: a batch takes its ids ahead, and duplicates leave gaps).
         post(srv, "cust-new", ANGRY, "new-1")
         row = psql("target", "SELECT id, alert_id FROM messages"
                    " WHERE message_id = 'new-1'")[0]
-        check(int(row[0]) == max_msg + 1 and int(row[1]) == max_alert + 1,
+        check(int(row[0]) > max_msg and int(row[1]) > max_alert,
               f"new ids {row} after {max_msg}, {max_alert}")
         wait_until(lambda: sum("cust-new" in w["title"]
                                for w in FAKE.state()["works"]) == 1,
