@@ -34,6 +34,9 @@
 /* A failed store call (e.g. the database is busy) is retried this often. */
 #define STORE_RETRY_MS 200
 #define FINISH_TRIES 5
+/* Record-only mode: the shortest time between two rounds of marking
+ * pending entries skipped. */
+#define RECORD_ONLY_PACE_MS 100
 
 struct outbox {
   struct outbox_options opt;
@@ -591,6 +594,19 @@ static bool nap(struct outbox *ob, int64_t until)
   return go_on;
 }
 
+/* Sleeps ms, whatever wakes it, unless stopping; false when stopping. */
+static bool pause_for(struct outbox *ob, int64_t ms)
+{
+  struct timespec ts = clock_deadline(CLOCK_MONOTONIC, (uint64_t)ms * 1000000u);
+  pthread_mutex_lock(&ob->mu);
+  while (!ob->stopping)
+    if (pthread_cond_timedwait(&ob->cv, &ob->mu, &ts))
+      break;
+  bool go_on = !ob->stopping;
+  pthread_mutex_unlock(&ob->mu);
+  return go_on;
+}
+
 static bool stopping(struct outbox *ob)
 {
   pthread_mutex_lock(&ob->mu);
@@ -620,7 +636,10 @@ static void *worker(void *arg)
             n);
       refresh_stats(ob, now);
       retention(ob, now);
-      if (!nap(ob, 0))
+      /* At most one round per RECORD_ONLY_PACE_MS however often commits
+       * wake it: each round scans the pending entries, which on a busy
+       * shared store cost as much as the commits themselves. */
+      if (!pause_for(ob, RECORD_ONLY_PACE_MS) || !nap(ob, 0))
         break;
       continue;
     }

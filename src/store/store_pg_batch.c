@@ -71,8 +71,18 @@ struct rows {
  * worth it, few enough to keep the arrays small. */
 #define ROWS_FLUSH 1000
 
+/* An update of an open alert, held back (the columns of P_ALERT_UPDATE). */
+struct bupdate {
+  int64_t id, level, last_activity_ms, message_count;
+  char *level_name, *severity;
+  bool ticket_wanted;
+  size_t seq; /* the order written: the last one per alert is sent */
+};
+
 struct pg_batch {
   struct rows msg_rows, outbox_rows;
+  struct bupdate *updates;
+  size_t n_updates, cap_updates;
   bool flushing;
   int64_t *alert_ids; /* alert ids taken from the sequence */
   size_t n_alert_ids, next_alert_id;
@@ -202,6 +212,82 @@ static enum err rows_send(struct store *st, struct rows *r, enum pg_stmt id,
   return rc;
 }
 
+static void updates_clear(struct pg_batch *b)
+{
+  for (size_t i = 0; i < b->n_updates; i++) {
+    free(b->updates[i].level_name);
+    free(b->updates[i].severity);
+  }
+  b->n_updates = 0;
+}
+
+/* By alert, the last written first. */
+static int cmp_update(const void *x, const void *y)
+{
+  const struct bupdate *a = x, *b = y;
+  if (a->id != b->id)
+    return (a->id > b->id) - (a->id < b->id);
+  return (a->seq < b->seq) - (a->seq > b->seq);
+}
+
+enum err pg_batch_alert_flush(struct store *st)
+{
+  struct pg_batch *b = PG(st)->batch;
+  if (!b || !b->n_updates)
+    return ERR_OK;
+  qsort(b->updates, b->n_updates, sizeof *b->updates, cmp_update);
+  struct rows r = {0};
+  rows_init(&r, 8);
+  for (size_t i = 0; i < b->n_updates; i++) {
+    const struct bupdate *u = &b->updates[i];
+    if (i && u->id == b->updates[i - 1].id)
+      continue; /* an earlier state of the same alert */
+    struct pg_params p = {0};
+    pp_int(&p, u->id);
+    pp_int(&p, u->level);
+    pp_text(&p, u->level_name);
+    pp_text(&p, u->severity);
+    pp_text(&p, "open");
+    pp_int(&p, u->last_activity_ms);
+    pp_int(&p, u->message_count);
+    pp_bool(&p, u->ticket_wanted);
+    rows_params(&r, &p);
+  }
+  updates_clear(b);
+  enum err rc = rows_send(st, &r, P_ALERT_ROWS, "update alerts");
+  rows_cleanup(&r);
+  return rc;
+}
+
+bool pg_batch_alert_update(struct store *st, const struct store_alert_row *a,
+                           enum err *rc)
+{
+  struct pg_batch *b = PG(st)->batch;
+  if (!b)
+    return false;
+  if (!a->open) {
+    *rc = pg_batch_alert_flush(st);
+    return *rc != ERR_OK; /* sent by the caller when the flush worked */
+  }
+  if (b->n_updates == b->cap_updates) {
+    b->cap_updates = b->cap_updates ? 2 * b->cap_updates : 16;
+    b->updates = xrealloc(b->updates, b->cap_updates * sizeof *b->updates);
+  }
+  struct bupdate *u = &b->updates[b->n_updates];
+  *u = (struct bupdate){.id = a->id,
+                        .level = a->level,
+                        .last_activity_ms = a->last_activity_ms,
+                        .message_count = a->message_count,
+                        .level_name = xstrdup(a->level_name ? a->level_name
+                                                            : ""),
+                        .severity = xstrdup(a->severity ? a->severity : ""),
+                        .ticket_wanted = a->ticket_wanted,
+                        .seq = b->n_updates};
+  b->n_updates++;
+  *rc = ERR_OK;
+  return true;
+}
+
 enum err pg_batch_flush(struct store *st)
 {
   struct pg_batch *b = PG(st)->batch;
@@ -209,7 +295,9 @@ enum err pg_batch_flush(struct store *st)
     return ERR_OK;
   b->flushing = true;
   /* Messages and entries refer to alerts, sent already. */
-  enum err rc = rows_send(st, &b->msg_rows, P_MSG_ROWS, "insert messages");
+  enum err rc = pg_batch_alert_flush(st);
+  if (!rc)
+    rc = rows_send(st, &b->msg_rows, P_MSG_ROWS, "insert messages");
   if (!rc)
     rc = rows_send(st, &b->outbox_rows, P_OUTBOX_ROWS, "insert outbox entries");
   struct rows w = {0};
@@ -305,6 +393,8 @@ void pg_batch_free(struct store *st)
     return;
   rows_cleanup(&b->msg_rows);
   rows_cleanup(&b->outbox_rows);
+  updates_clear(b);
+  free(b->updates);
   free(b->alert_ids);
   for (size_t i = 0; i < b->n_msgs; i++) {
     free(b->msgs[i].key);

@@ -42,6 +42,7 @@ enum pg_stmt {
   P_MSG_ROWS,
   P_OUTBOX_ROWS,
   P_WIN_ROWS,
+  P_ALERT_ROWS,
   P_COUNT
 };
 
@@ -186,6 +187,14 @@ bool pg_batch_msg_insert(struct store *st, const struct ingest_msg *m,
                          int64_t now_ms, int64_t *row_id, enum err *rc);
 /* An id for the batch's next alert (0: none left). */
 int64_t pg_batch_alert_id(struct store *st);
+/* An update of an alert that stays open is held back (true) and sent
+ * with the others of the batch, one row per alert, at the next flush; an
+ * update that closes an alert, and an insert, first send those held
+ * (pg_batch_alert_flush), so that the one open alert per customer holds
+ * at every statement. */
+bool pg_batch_alert_update(struct store *st, const struct store_alert_row *a,
+                           enum err *rc);
+enum err pg_batch_alert_flush(struct store *st);
 /* Holds an outbox entry back for the batch's one insert: true, or false
  * when there is no batch. */
 bool pg_batch_outbox_insert(struct store *st, int64_t alert_id,

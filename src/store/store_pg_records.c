@@ -155,9 +155,13 @@ enum err pg_alert_insert(struct store *st, struct store_alert_row *a)
   pp_bool(&p, a->ticket_wanted);
   int64_t id = pg_batch_alert_id(st);
   if (id) {
-    /* In a prepared batch: the alert's id is known, nothing to wait for. */
+    /* In a prepared batch: the alert's id is known, nothing to wait for.
+     * The updates held back go first (one of them may close the
+     * customer's previous alert). */
     pp_int(&p, id);
-    enum err rc = pg_send(st, P_ALERT_INSERT_ID, &p, "insert alert", NULL);
+    enum err rc = pg_batch_alert_flush(st);
+    if (!rc)
+      rc = pg_send(st, P_ALERT_INSERT_ID, &p, "insert alert", NULL);
     if (rc)
       return rc;
     a->id = id;
@@ -184,8 +188,14 @@ enum err pg_alert_update(struct store *st, const struct store_alert_row *a)
   pp_int(&p, a->last_activity_ms);
   pp_int(&p, a->message_count);
   pp_bool(&p, a->ticket_wanted);
+  enum err rc = ERR_OK;
+  if (pg_batch_alert_update(st, a, &rc)) {
+    if (!rc)
+      pg_batch_alert_written(st, a, false);
+    return rc;
+  }
   if (PG(st)->batch) {
-    enum err rc = pg_send(st, P_ALERT_UPDATE, &p, "update alert", NULL);
+    rc = pg_send(st, P_ALERT_UPDATE, &p, "update alert", NULL);
     if (!rc)
       pg_batch_alert_written(st, a, false);
     return rc;

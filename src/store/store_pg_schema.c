@@ -216,6 +216,16 @@ const char *const pg_sql_text[P_COUNT] = {
         " UPDATE SET recent = excluded.recent,"
         " messages = customer_state.messages + excluded.messages,"
         " updated_at = excluded.updated_at",
+    /* The alerts a batch updated, each once (its last state). */
+    [P_ALERT_ROWS] =
+        "UPDATE alerts a SET level = u.level, level_name = u.level_name,"
+        " severity = u.severity, state = u.state,"
+        " last_activity_at = u.last_activity_at,"
+        " message_count = u.message_count, ticket_wanted = u.ticket_wanted"
+        " FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[],"
+        " $5::text[], $6::bigint[], $7::bigint[], $8::boolean[])"
+        " AS u(id, level, level_name, severity, state, last_activity_at,"
+        " message_count, ticket_wanted) WHERE a.id = u.id",
     /* A prepared batch's first statement: its record locks ($1, sorted),
      * then as many message ($2) and alert ($3) ids as it may need. */
     [P_BATCH_START] =

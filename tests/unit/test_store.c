@@ -542,28 +542,29 @@ static void batch_scenario(bool prepared)
             STORE_ALERT_CREATED);
   CHECK_INT(ingest1(st, msg("p3", "erin", 0), T0, &before[2]),
             STORE_ALERT_NONE);
-  struct ingest_msg b[10] = {
+  /* alice's alert is updated twice in the batch: its last state counts. */
+  struct ingest_msg b[11] = {
       msg("p1", "alice", 3), msg("b1", "alice", 2), msg("b2", "bob", 2),
       msg("b2", "bob", 2),   msg("b3", "bob", 3),   msg("b4", "dave", 2),
       msg("b5", "dave", 2),  msg(NULL, "erin", 0),  msg("b6", "erin", 2),
-      msg("b1", "alice", 2)};
-  const struct ingest_msg *all[10];
-  for (int i = 0; i < 10; i++)
+      msg("b1", "alice", 2), msg("b7", "alice", 3)};
+  const struct ingest_msg *all[11];
+  for (int i = 0; i < 11; i++)
     all[i] = &b[i];
-  struct ingest_result r[10];
+  struct ingest_result r[11];
   int64_t now = T0 + 60000;
   CHECK_INT(store_begin(st), ERR_OK);
   if (prepared)
-    CHECK_INT(store_prepare_batch(st, all, 10), ERR_OK);
-  CHECK_INT(store_ingest(st, b, 10, &POLICY, now, r), ERR_OK);
+    CHECK_INT(store_prepare_batch(st, all, 11), ERR_OK);
+  CHECK_INT(store_ingest(st, b, 11, &POLICY, now, r), ERR_OK);
   CHECK_INT(store_commit(st), ERR_OK);
 
-  const enum store_alert want[10] = {
+  const enum store_alert want[11] = {
       STORE_ALERT_DUPLICATE, STORE_ALERT_APPENDED, STORE_ALERT_CREATED,
       STORE_ALERT_DUPLICATE, STORE_ALERT_APPENDED, STORE_ALERT_CREATED,
       STORE_ALERT_APPENDED,  STORE_ALERT_NONE,     STORE_ALERT_CREATED,
-      STORE_ALERT_DUPLICATE};
-  for (int i = 0; i < 10; i++)
+      STORE_ALERT_DUPLICATE, STORE_ALERT_APPENDED};
+  for (int i = 0; i < 11; i++)
     CHECK_INT(r[i].outcome, want[i]);
   /* A stored message: its first answer. */
   CHECK_INT(r[0].original, STORE_ALERT_CREATED);
@@ -596,15 +597,17 @@ static void batch_scenario(bool prepared)
 
   struct store_counts c;
   CHECK_INT(store_counts(st, &c), ERR_OK);
-  CHECK_INT(c.messages, 10);
+  CHECK_INT(c.messages, 11);
   CHECK_INT(c.alerts, 5);
   CHECK_INT(c.open_alerts, 4);
-  /* create_ticket x5, comments on alice's, bob's and dave's new alert,
-   * bob's severity raised. */
-  CHECK_INT(c.outbox_pending, 9);
+  /* create_ticket x5, comments on alice's (two), bob's and dave's new
+   * alert, bob's and alice's severity raised. */
+  CHECK_INT(c.outbox_pending, 11);
   struct store_alert_row a;
   CHECK_INT(store_alert_get(st, before[0].alert_id, &a), ERR_OK);
-  CHECK_INT(a.message_count, 2);
+  CHECK_INT(a.message_count, 3);
+  CHECK_INT(a.level, 3);
+  CHECK_STR(a.severity, "blocker");
   CHECK_INT(a.last_activity_ms, now);
   store_alert_row_cleanup(&a);
   CHECK_INT(store_alert_get(st, r[2].alert_id, &a), ERR_OK);
@@ -633,11 +636,55 @@ static void batch_scenario(bool prepared)
   CHECK_INT(n, 3);
   CHECK_INT(store_customer_recent(st, "bob", w, STORE_WINDOW_MAX, &n), ERR_OK);
   CHECK_INT(n, 2);
-  for (int i = 0; i < 10; i++)
+  for (int i = 0; i < 11; i++)
     store_ingest_result_cleanup(&r[i]);
   for (int i = 0; i < 3; i++)
     store_ingest_result_cleanup(&before[i]);
   store_close(st);
+}
+
+/* One alert updated by several messages of a batch, with nothing in
+ * between that sends the updates held back (PostgreSQL writes one row per
+ * alert): its last state is the one stored. */
+static void updates_scenario(bool prepared)
+{
+  struct store *st = open_fresh();
+  if (!st)
+    return;
+  struct ingest_result first;
+  CHECK_INT(ingest1(st, msg("u0", "uma", 2), T0, &first), STORE_ALERT_CREATED);
+  struct ingest_msg b[3] = {msg("u1", "uma", 2), msg("u2", "uma", 3),
+                            msg("u3", "uma", 2)};
+  const struct ingest_msg *all[3] = {&b[0], &b[1], &b[2]};
+  struct ingest_result r[3];
+  CHECK_INT(store_begin(st), ERR_OK);
+  if (prepared)
+    CHECK_INT(store_prepare_batch(st, all, 3), ERR_OK);
+  CHECK_INT(store_ingest(st, b, 3, &POLICY, T0 + 1000, r), ERR_OK);
+  CHECK_INT(store_commit(st), ERR_OK);
+  struct store_alert_row a;
+  CHECK_INT(store_alert_get(st, first.alert_id, &a), ERR_OK);
+  CHECK_INT(a.message_count, 4);
+  CHECK_INT(a.level, 3);
+  CHECK_STR(a.severity, "blocker");
+  CHECK(a.open);
+  store_alert_row_cleanup(&a);
+  for (int i = 0; i < 3; i++) {
+    CHECK_INT(r[i].outcome, STORE_ALERT_APPENDED);
+    store_ingest_result_cleanup(&r[i]);
+  }
+  store_ingest_result_cleanup(&first);
+  store_close(st);
+}
+
+static void test_batch_updates_unprepared(void)
+{
+  updates_scenario(false);
+}
+
+static void test_batch_updates_prepared(void)
+{
+  updates_scenario(true);
 }
 
 static void test_batch_unprepared(void)
@@ -719,6 +766,8 @@ int main(void)
   RUN(test_batch_atomicity);
   RUN(test_batch_unprepared);
   RUN(test_batch_prepared);
+  RUN(test_batch_updates_unprepared);
+  RUN(test_batch_updates_prepared);
   RUN(test_batch_late_failure);
   RUN(test_purge_text);
   RUN_BOTH(test_excerpt_and_window);
