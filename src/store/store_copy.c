@@ -107,17 +107,13 @@ static enum err fail(struct copy *c, enum err rc, const char *fmt, ...)
   return rc;
 }
 
-/* libpq's last message without its trailing newline. */
+/* libpq's last message without its trailing newline (pg_error_text). */
 static const char *pq_message(PGconn *conn, const PGresult *r)
 {
   static _Thread_local char msg[512];
-  const char *m = r ? PQresultErrorMessage(r) : "";
-  if (!m || !*m)
-    m = PQerrorMessage(conn);
-  snprintf(msg, sizeof msg, "%s", m);
-  size_t len = strlen(msg);
-  while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
-    msg[--len] = '\0';
+  int len;
+  const char *m = pg_error_text(conn, r, &len);
+  snprintf(msg, sizeof msg, "%.*s", len, m);
   return msg;
 }
 

@@ -56,16 +56,26 @@ void pp_bool(struct pg_params *p, bool v)
 
 /* ---- Errors and connection -------------------------------------------- */
 
+const char *pg_error_text(const PGconn *conn, const PGresult *r, int *len)
+{
+  const char *msg = r ? PQresultErrorMessage(r) : "";
+  if ((!msg || !*msg) && conn)
+    msg = PQerrorMessage(conn);
+  if (!msg)
+    msg = "";
+  size_t n = strlen(msg);
+  while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+    n--;
+  *len = (int)n;
+  return msg;
+}
+
 /* The handle's message from what and the server's (or libpq's) error. */
 static void set_error(struct store *st, const char *what, const PGresult *r)
 {
-  const char *msg = r ? PQresultErrorMessage(r) : "";
-  if (!msg || !*msg)
-    msg = PQerrorMessage(PG(st)->conn);
-  size_t len = strlen(msg);
-  while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
-    len--;
-  store_set_error(st, "postgresql: %s: %.*s", what, (int)len, msg);
+  int len;
+  const char *msg = pg_error_text(PG(st)->conn, r, &len);
+  store_set_error(st, "postgresql: %s: %.*s", what, len, msg);
 }
 
 static const char *sqlstate(const PGresult *r)
@@ -534,11 +544,9 @@ enum err store_pg_open(struct store *st, const char *url, int max_version,
   q->conninfo = xstrdup(url);
   q->conn = pg_connect(url);
   if (!q->conn || PQstatus(q->conn) != CONNECTION_OK) {
-    const char *m = q->conn ? PQerrorMessage(q->conn) : "out of memory";
-    size_t len = strlen(m);
-    while (len && (m[len - 1] == '\n' || m[len - 1] == ' '))
-      len--;
-    snprintf(err, errlen, "cannot connect to PostgreSQL: %.*s", (int)len, m);
+    int len;
+    const char *m = pg_error_text(q->conn, NULL, &len);
+    snprintf(err, errlen, "cannot connect to PostgreSQL: %.*s", len, m);
     rc = ERR_STORE;
     goto fail;
   }

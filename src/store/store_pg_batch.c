@@ -330,29 +330,7 @@ bool pg_batch_msg_insert(struct store *st, const struct ingest_msg *m,
     return false;
   int64_t id = b->ids[b->next_id++];
   struct pg_params p = {0};
-  pp_text(&p, m->message_id);
-  pp_text(&p, m->customer_id);
-  pp_text(&p, m->conversation_id);
-  pp_text(&p, m->channel);
-  pp_text(&p, m->timestamp);
-  pp_text(&p, m->lang);
-  pp_text(&p, m->text);
-  pp_double(&p, m->polarity);
-  pp_double(&p, m->subjectivity);
-  pp_int(&p, (int64_t)m->level);
-  pp_text(&p, m->level_name);
-  pp_bool(&p, m->frustrated);
-  pp_text(&p, store_alert_name(outcome));
-  if (alert_id)
-    pp_int(&p, alert_id);
-  else
-    pp_text(&p, NULL);
-  pp_text(&p, m->result_json);
-  pp_int(&p, now_ms);
-  pp_text(&p, m->source_object);
-  pp_text(&p, m->source_display_id);
-  pp_text(&p, m->source_type);
-  pp_text(&p, m->rev_org);
+  pg_msg_params(&p, m, outcome, alert_id, now_ms);
   pp_int(&p, id);
   rows_params(&b->msg_rows, &p);
   *row_id = id;

@@ -60,16 +60,10 @@ bool store_events_supported(const char *url)
 static void set_error(struct store_events *ev, const char *what,
                       const PGresult *r)
 {
-  const char *msg = r ? PQresultErrorMessage(r) : "";
-  if ((!msg || !*msg) && ev->conn)
-    msg = PQerrorMessage(ev->conn);
-  if (!msg)
-    msg = "";
-  size_t len = strlen(msg);
-  while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
-    len--;
-  snprintf(ev->errmsg, sizeof ev->errmsg, "postgresql: %s: %.*s", what,
-           (int)len, msg);
+  int len;
+  const char *msg = pg_error_text(ev->conn, r, &len);
+  snprintf(ev->errmsg, sizeof ev->errmsg, "postgresql: %s: %.*s", what, len,
+           msg);
 }
 
 /* Drops the connection after a failure: the next call connects again. */

@@ -63,7 +63,8 @@ extern const char pg_sql_batch_msgs[], pg_sql_batch_windows[],
  * the live feeds of every instance (store_pg_events.c). */
 #define PG_EVENTS_CHANNEL "fa_events"
 
-/* Parameters of one statement, as text (libpq's text format). */
+/* Parameters of one statement, as text (libpq's text format). Numbers
+ * point into num[] of the same struct: fill it in place, never copy it. */
 #define PG_MAX_PARAMS 24
 struct pg_params {
   const char *v[PG_MAX_PARAMS];
@@ -151,6 +152,11 @@ bool pg_bool(const PGresult *r, int row, int col);
 /* A single integer from sql (no parameters); dflt for NULL or no row. */
 enum err pg_query_int(struct store *st, const char *sql, int64_t dflt,
                       int64_t *out);
+/* libpq's message for r, or else the connection's last one (conn may be
+ * NULL), without its trailing newline: *len bytes at the pointer
+ * returned (borrowed from r or conn). For "%.*s". */
+const char *pg_error_text(const PGconn *conn, const PGresult *r, int *len);
+
 /* A connection with the project's defaults (connect_timeout 5 s) under
  * what the URL says; check PQstatus. */
 PGconn *pg_connect(const char *url);
@@ -216,6 +222,9 @@ void pg_batch_alert_written(struct store *st, const struct store_alert_row *a,
                             bool inserted);
 
 /* store_pg_records.c */
+/* The columns of a messages row, as P_MSG_INSERT takes them ($1..$20). */
+void pg_msg_params(struct pg_params *p, const struct ingest_msg *m,
+                   enum store_alert outcome, int64_t alert_id, int64_t now_ms);
 enum err pg_msg_find(struct store *st, const char *message_id,
                      struct ingest_result *out, bool *found);
 enum err pg_msg_insert(struct store *st, const struct ingest_msg *m,

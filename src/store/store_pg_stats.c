@@ -60,13 +60,9 @@ static PGconn *CONN(struct store_reader *r)
 static enum err fail(struct store_reader *r, const char *what,
                      const PGresult *res)
 {
-  const char *msg = res ? PQresultErrorMessage(res) : "";
-  if (!msg || !*msg)
-    msg = PQerrorMessage(CONN(r));
-  size_t len = strlen(msg);
-  while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
-    len--;
-  snprintf(r->errmsg, sizeof r->errmsg, "postgresql: %s: %.*s", what, (int)len,
+  int len;
+  const char *msg = pg_error_text(CONN(r), res, &len);
+  snprintf(r->errmsg, sizeof r->errmsg, "postgresql: %s: %.*s", what, len,
            msg);
   return ERR_STORE;
 }
@@ -547,11 +543,9 @@ enum err store_pg_reader_open(struct store_reader *r, const char *url,
   r->impl = q;
   q->conn = pg_connect(url);
   if (!q->conn || PQstatus(q->conn) != CONNECTION_OK) {
-    const char *m = q->conn ? PQerrorMessage(q->conn) : "out of memory";
-    size_t len = strlen(m);
-    while (len && (m[len - 1] == '\n' || m[len - 1] == ' '))
-      len--;
-    snprintf(err, errlen, "cannot connect to PostgreSQL: %.*s", (int)len, m);
+    int len;
+    const char *m = pg_error_text(q->conn, NULL, &len);
+    snprintf(err, errlen, "cannot connect to PostgreSQL: %.*s", len, m);
     return ERR_STORE;
   }
   if (setup(r)) {
