@@ -608,7 +608,9 @@ static const struct setting settings[] = {
         "debug, info, warn or error"),
     /* Store and alert policy */
     STR("DATABASE_URL", database_url, NONEMPTY | URL_MASK,
-        "./var/frustration.db", NULL, "where alerts and messages are stored"),
+        "./var/frustration.db", NULL,
+        "where alerts and messages are stored: a SQLite file (PATH, "
+        "sqlite:PATH) or postgres://... for several instances"),
     UINT("ALERT_COOLDOWN", alert_cooldown_s, 0, 30ul * 86400, "1800",
          "seconds a customer's open alert takes more messages"),
     STR("ALERT_MIN_LEVEL", alert_min_level_name, NONEMPTY, "frustrated",
