@@ -425,6 +425,15 @@ static enum err pg_tx(struct store *st, enum store_tx op)
     if (rc)
       return rc;
     PGresult *r = check(st, PQexec(q->conn, "BEGIN"), "begin");
+    if (!r && PQstatus(q->conn) != CONNECTION_OK) {
+      /* The connection was gone without our knowing (a server restart
+       * or failover while idle): nothing of the transaction was sent,
+       * so it starts again on a new connection rather than failing. */
+      rc = pg_ready(st);
+      if (rc)
+        return rc;
+      r = check(st, PQexec(q->conn, "BEGIN"), "begin");
+    }
     if (!r)
       return ERR_STORE;
     PQclear(r);

@@ -422,6 +422,35 @@ out:
   store_close(killer);
 }
 
+/* The server ends an idle session (a restart or a failover between two
+ * requests): the next transaction starts on a new connection at once,
+ * not after failing once. */
+static void test_reconnect_idle(void)
+{
+  char url[512];
+  fresh_url(url, sizeof url);
+  struct store *st = open_url(url);
+  CHECK(st != NULL);
+  if (!st)
+    return;
+  CHECK_INT(ingest1(st, msg("1", "eve", 0), T0, NULL), STORE_ALERT_NONE);
+  PGconn *k = PQconnectdb(test_pg());
+  PGresult *r = PQexec(k, "SELECT pg_terminate_backend(pid) FROM"
+                          " pg_stat_activity WHERE state = 'idle' AND"
+                          " application_name = 'frustration-alert'");
+  CHECK_INT(PQresultStatus(r), PGRES_TUPLES_OK);
+  CHECK_INT(PQntuples(r), 1);
+  PQclear(r);
+  PQfinish(k);
+  /* Let the server finish ending it. */
+  usleep(200 * 1000);
+  CHECK_INT(ingest1(st, msg("2", "eve", 0), T0 + 1, NULL), STORE_ALERT_NONE);
+  struct store_counts c;
+  CHECK_INT(store_counts(st, &c), ERR_OK);
+  CHECK_INT(c.messages, 2);
+  store_close(st);
+}
+
 int main(void)
 {
   if (!test_pg()) {
@@ -438,6 +467,7 @@ int main(void)
   RUN(test_shared_pause);
   RUN(test_migrations_at_once);
   RUN(test_reconnect);
+  RUN(test_reconnect_idle);
   fixture_end();
   HARNESS_EXIT();
 }
