@@ -384,6 +384,28 @@ static void relock_instance(struct store *st)
   PQclear(PQexec(q->conn, sql));
 }
 
+/* A session that stays inside a transaction without a word for this
+ * long is ended by the server, its record locks with it: an instance
+ * that stalls or loses its network in the middle of a transaction holds
+ * back the others' messages of the same customers for at most this long
+ * (its own transaction then fails, nothing of it stored). Applied when
+ * neither the URL nor the server set one. */
+#define PG_IDLE_IN_TX_TIMEOUT_MS 10000
+
+static void session_defaults(PGconn *conn)
+{
+  PGresult *r = PQexec(conn, "SHOW idle_in_transaction_session_timeout");
+  bool unset = r && PQresultStatus(r) == PGRES_TUPLES_OK &&
+               PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "0");
+  PQclear(r);
+  if (unset) {
+    char sql[96];
+    snprintf(sql, sizeof sql, "SET idle_in_transaction_session_timeout = %d",
+             PG_IDLE_IN_TX_TIMEOUT_MS);
+    PQclear(PQexec(conn, sql));
+  }
+}
+
 enum err pg_ready(struct store *st)
 {
   struct pg *q = PG(st);
@@ -398,6 +420,7 @@ enum err pg_ready(struct store *st)
     set_error(st, "PostgreSQL unavailable", NULL);
     return ERR_STORE;
   }
+  session_defaults(q->conn);
   relock_instance(st);
   return ERR_OK;
 }
@@ -560,6 +583,7 @@ enum err store_pg_open(struct store *st, const char *url, int max_version,
     goto fail;
   }
   PQsetNoticeProcessor(q->conn, ignore_notice, NULL);
+  session_defaults(q->conn);
   /* Plain text comes back as it was stored; times are numbers, not
    * timestamps, so the session's time zone does not matter. */
   PQsetClientEncoding(q->conn, "UTF8");

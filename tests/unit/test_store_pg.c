@@ -7,6 +7,8 @@
 
 #include <pthread.h>
 
+#include "base/clock.h"
+
 #include "store_fixture.h"
 
 static struct store *open_url(const char *url)
@@ -451,6 +453,47 @@ static void test_reconnect_idle(void)
   store_close(st);
 }
 
+/* An instance that stalls inside a transaction (its process stopped,
+ * its network gone; here a handle that never commits) holds back the
+ * other instances' messages of the same customer only until the server
+ * ends its session (idle_in_transaction_session_timeout, 10 s unless the
+ * URL or the server set it: 0.5 s here). */
+static void test_stalled_instance(void)
+{
+  char url[512], stalled[700];
+  fresh_url(url, sizeof url);
+  snprintf(stalled, sizeof stalled,
+           "%s%%20-cidle_in_transaction_session_timeout%%3D500", url);
+  struct store *a = open_url(stalled), *b = open_url(url);
+  CHECK(a && b);
+  if (!a || !b)
+    goto out;
+  struct ingest_msg m = msg("s1", "sam", 2);
+  struct ingest_result r;
+  CHECK_INT(store_begin(a), ERR_OK);
+  CHECK_INT(store_ingest(a, &m, 1, &POLICY, T0, &r), ERR_OK);
+  store_ingest_result_cleanup(&r);
+  /* a holds sam's lock and says nothing more. */
+  int64_t t0 = (int64_t)clock_mono_ms();
+  CHECK_INT(ingest1(b, msg("s2", "sam", 2), T0 + 1, NULL),
+            STORE_ALERT_CREATED);
+  int64_t waited = (int64_t)clock_mono_ms() - t0;
+  CHECK(waited >= 400);
+  CHECK(waited < 5000);
+  /* a's transaction was ended by the server: nothing of it is stored. */
+  CHECK_INT(store_commit(a), ERR_STORE);
+  struct store_counts c;
+  CHECK_INT(store_counts(b, &c), ERR_OK);
+  CHECK_INT(c.messages, 1);
+  CHECK_INT(c.alerts, 1);
+  /* And a works again afterwards. */
+  CHECK_INT(ingest1(a, msg("s3", "sam", 2), T0 + 2, NULL),
+            STORE_ALERT_APPENDED);
+out:
+  store_close(a);
+  store_close(b);
+}
+
 int main(void)
 {
   if (!test_pg()) {
@@ -468,6 +511,7 @@ int main(void)
   RUN(test_migrations_at_once);
   RUN(test_reconnect);
   RUN(test_reconnect_idle);
+  RUN(test_stalled_instance);
   fixture_end();
   HARNESS_EXIT();
 }
