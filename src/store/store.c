@@ -343,6 +343,41 @@ const char *store_state_name(enum store_state s)
   return "pending";
 }
 
+/* The inverses of the names above, for backends reading their rows back
+ * (store_int.h). */
+enum store_alert store_alert_parse(const char *s)
+{
+  if (s && !strcmp(s, "created"))
+    return STORE_ALERT_CREATED;
+  if (s && !strcmp(s, "appended"))
+    return STORE_ALERT_APPENDED;
+  return STORE_ALERT_NONE;
+}
+
+enum store_kind store_kind_parse(const char *s)
+{
+  if (s && !strcmp(s, "create_ticket"))
+    return STORE_KIND_CREATE_TICKET;
+  if (s && !strcmp(s, "update_severity"))
+    return STORE_KIND_UPDATE_SEVERITY;
+  if (s && !strcmp(s, "source_comment"))
+    return STORE_KIND_SOURCE_COMMENT;
+  if (s && !strcmp(s, "update_source"))
+    return STORE_KIND_UPDATE_SOURCE;
+  return STORE_KIND_COMMENT;
+}
+
+enum store_state store_state_parse(const char *s)
+{
+  if (s && !strcmp(s, "done"))
+    return STORE_DONE;
+  if (s && !strcmp(s, "dead"))
+    return STORE_DEAD;
+  if (s && !strcmp(s, "skipped"))
+    return STORE_SKIPPED;
+  return STORE_PENDING;
+}
+
 /* ---- Records of the alert policy -------------------------------------- */
 
 void store_ingest_result_cleanup(struct ingest_result *r)

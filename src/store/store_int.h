@@ -29,6 +29,13 @@ struct store_url_opts {
   int synchronous;      /* 0 off, 1 normal, 2 full */
 };
 
+/* Backends read their rows back with these (store.c): the inverses of
+ * store_alert_name ("none" for anything else, NULL included),
+ * store_kind_name ("comment") and store_state_name ("pending"). */
+enum store_alert store_alert_parse(const char *s);
+enum store_kind store_kind_parse(const char *s);
+enum store_state store_state_parse(const char *s);
+
 struct store_ops {
   const char *name;
   void (*close)(struct store *st);

@@ -358,15 +358,6 @@ int64_t pg_lock_key(char ns, const char *key)
   return (int64_t)h;
 }
 
-enum store_alert pg_outcome_parse(const char *s)
-{
-  if (s && !strcmp(s, "created"))
-    return STORE_ALERT_CREATED;
-  if (s && !strcmp(s, "appended"))
-    return STORE_ALERT_APPENDED;
-  return STORE_ALERT_NONE;
-}
-
 /* Takes the instance lock again after a new connection (the server
  * dropped it with the old session). Without waiting: while the server
  * has not yet noticed the old session is gone, the lock is still held

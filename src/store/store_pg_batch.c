@@ -468,25 +468,6 @@ static enum err collect(struct pg_batch *b, const struct ingest_msg *const *m,
   return rc;
 }
 
-/* Reads an alerts row selected with ALERT_COLUMNS at row i. */
-static void read_alert_row(const PGresult *r, int i, struct store_alert_row *a)
-{
-  a->id = pg_int(r, i, 0);
-  pg_copy(r, i, 1, a->key, sizeof a->key);
-  a->customer_id = pg_dup(r, i, 2);
-  a->conversation_id = pg_dup(r, i, 3);
-  a->level = pg_int(r, i, 4);
-  a->level_name = pg_dup(r, i, 5);
-  a->severity = pg_dup(r, i, 6);
-  a->ticket_id = pg_dup(r, i, 7);
-  a->ticket_display_id = pg_dup(r, i, 8);
-  a->created_at_ms = pg_int(r, i, 9);
-  a->last_activity_ms = pg_int(r, i, 10);
-  a->message_count = pg_int(r, i, 11);
-  a->ticket_wanted = pg_bool(r, i, 12);
-  a->open = !strcmp(PQgetvalue(r, i, 13), "open");
-}
-
 /* The integers of the bigint array in column col ("{1,2,3}"). */
 static int64_t *read_ids(const PGresult *r, int col, size_t *n)
 {
@@ -517,7 +498,7 @@ static void fill(struct pg_batch *b, PGresult *const res[4])
       continue;
     m->found = true;
     m->row_id = pg_int(res[0], i, 1);
-    m->outcome = pg_outcome_parse(PQgetvalue(res[0], i, 2));
+    m->outcome = store_alert_parse(PQgetvalue(res[0], i, 2));
     m->alert_id = pg_int(res[0], i, 3);
     m->result_json = pg_dup(res[0], i, 4);
     pg_copy(res[0], i, 5, m->alert_key, sizeof m->alert_key);
@@ -531,7 +512,7 @@ static void fill(struct pg_batch *b, PGresult *const res[4])
     struct bcust *c = find_cust(b, PQgetvalue(res[2], i, 2));
     if (c && !c->alert_found) {
       c->alert_found = true;
-      read_alert_row(res[2], i, &c->alert);
+      pg_read_alert(res[2], i, &c->alert);
     }
   }
   b->ids = read_ids(res[3], 1, &b->n_ids);

@@ -291,7 +291,7 @@ static void hand_over(const PGresult *r, int i,
       .level_name = PQgetvalue(r, i, 4),
       .polarity = strtod(PQgetvalue(r, i, 5), NULL),
       .frustrated = pg_bool(r, i, 6),
-      .outcome = pg_outcome_parse(PQgetvalue(r, i, 7)),
+      .outcome = store_alert_parse(PQgetvalue(r, i, 7)),
       .alert_id = pg_int(r, i, 8),
   };
   each(arg, &m);

@@ -165,7 +165,6 @@ enum err pg_ready(struct store *st);
 /* 64-bit key of an advisory record lock. */
 int64_t pg_lock_key(char ns, const char *key);
 
-enum store_alert pg_outcome_parse(const char *s);
 
 /* ---- Schema (store_pg_schema.c) ---------------------------------------- */
 
@@ -222,6 +221,9 @@ void pg_batch_alert_written(struct store *st, const struct store_alert_row *a,
                             bool inserted);
 
 /* store_pg_records.c */
+/* Reads row `row` of a result selecting ALERT_COLUMNS
+ * (store_pg_schema.c) into a. */
+void pg_read_alert(const PGresult *r, int row, struct store_alert_row *a);
 /* The columns of a messages row, as P_MSG_INSERT takes them ($1..$20). */
 void pg_msg_params(struct pg_params *p, const struct ingest_msg *m,
                    enum store_alert outcome, int64_t alert_id, int64_t now_ms);

@@ -14,30 +14,6 @@
 #include "base/clock.h"
 #include "base/xalloc.h"
 
-static enum store_kind kind_parse(const char *s)
-{
-  if (!strcmp(s, "create_ticket"))
-    return STORE_KIND_CREATE_TICKET;
-  if (!strcmp(s, "update_severity"))
-    return STORE_KIND_UPDATE_SEVERITY;
-  if (!strcmp(s, "source_comment"))
-    return STORE_KIND_SOURCE_COMMENT;
-  if (!strcmp(s, "update_source"))
-    return STORE_KIND_UPDATE_SOURCE;
-  return STORE_KIND_COMMENT;
-}
-
-static enum store_state state_parse(const char *s)
-{
-  if (!strcmp(s, "done"))
-    return STORE_DONE;
-  if (!strcmp(s, "dead"))
-    return STORE_DEAD;
-  if (!strcmp(s, "skipped"))
-    return STORE_SKIPPED;
-  return STORE_PENDING;
-}
-
 /* The instances alive now: those whose session holds their lock. */
 #define LIVE_INSTANCES                                                         \
   "(SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory'"            \
@@ -67,7 +43,7 @@ enum err pg_outbox_claim(struct store *st, int64_t now_ms, int64_t lease_ms,
     *found = true;
     e->id = pg_int(r, 0, 0);
     e->alert_id = pg_int(r, 0, 1);
-    e->kind = kind_parse(PQgetvalue(r, 0, 2));
+    e->kind = store_kind_parse(PQgetvalue(r, 0, 2));
     e->payload = pg_dup(r, 0, 3);
     e->attempts = pg_int(r, 0, 4);
     e->outcome_unknown = pg_bool(r, 0, 5);
@@ -307,8 +283,8 @@ static enum err read_rows(struct store *st, const char *sql,
     struct store_outbox_row *w = &(*out)[i];
     w->id = pg_int(r, i, 0);
     w->alert_id = pg_int(r, i, 1);
-    w->kind = kind_parse(PQgetvalue(r, i, 2));
-    w->state = state_parse(PQgetvalue(r, i, 3));
+    w->kind = store_kind_parse(PQgetvalue(r, i, 2));
+    w->state = store_state_parse(PQgetvalue(r, i, 3));
     w->payload = pg_dup(r, i, 4);
     w->last_error = pg_dup(r, i, 5);
     w->attempts = pg_int(r, i, 6);

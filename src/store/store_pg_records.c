@@ -29,6 +29,22 @@ static enum err lock_key(struct store *st, char ns, const char *key)
   return ERR_OK;
 }
 
+/* Takes key's record lock (namespace ns) and runs statement id with key
+ * as its one parameter: the result, or NULL with *rc set. */
+static PGresult *locked_lookup(struct store *st, char ns, const char *key,
+                               enum pg_stmt id, const char *what, enum err *rc)
+{
+  *rc = lock_key(st, ns, key);
+  if (*rc)
+    return NULL;
+  struct pg_params p = {0};
+  pp_text(&p, key);
+  PGresult *r = pg_run(st, id, &p, what);
+  if (!r)
+    *rc = pg_failed(st);
+  return r;
+}
+
 /* ---- Ingest primitives ------------------------------------------------ */
 
 enum err pg_msg_find(struct store *st, const char *message_id,
@@ -37,18 +53,15 @@ enum err pg_msg_find(struct store *st, const char *message_id,
   *found = false;
   if (pg_batch_msg_find(st, message_id, out, found))
     return ERR_OK;
-  enum err rc = lock_key(st, 'm', message_id);
-  if (rc)
-    return rc;
-  struct pg_params p = {0};
-  pp_text(&p, message_id);
-  PGresult *r = pg_run(st, P_MSG_FIND, &p, "find message");
+  enum err rc;
+  PGresult *r =
+      locked_lookup(st, 'm', message_id, P_MSG_FIND, "find message", &rc);
   if (!r)
-    return pg_failed(st);
+    return rc;
   if (PQntuples(r) > 0) {
     *found = true;
     out->row_id = pg_int(r, 0, 0);
-    out->original = pg_outcome_parse(PQgetvalue(r, 0, 1));
+    out->original = store_alert_parse(PQgetvalue(r, 0, 1));
     out->alert_id = pg_int(r, 0, 2);
     out->result_json = pg_dup(r, 0, 3);
     pg_copy(r, 0, 4, out->alert_key, sizeof out->alert_key);
@@ -105,23 +118,22 @@ enum err pg_msg_insert(struct store *st, const struct ingest_msg *m,
   return ERR_OK;
 }
 
-/* Reads an alerts row selected with ALERT_COLUMNS. */
-static void read_alert(const PGresult *r, struct store_alert_row *a)
+void pg_read_alert(const PGresult *r, int row, struct store_alert_row *a)
 {
-  a->id = pg_int(r, 0, 0);
-  pg_copy(r, 0, 1, a->key, sizeof a->key);
-  a->customer_id = pg_dup(r, 0, 2);
-  a->conversation_id = pg_dup(r, 0, 3);
-  a->level = pg_int(r, 0, 4);
-  a->level_name = pg_dup(r, 0, 5);
-  a->severity = pg_dup(r, 0, 6);
-  a->ticket_id = pg_dup(r, 0, 7);
-  a->ticket_display_id = pg_dup(r, 0, 8);
-  a->created_at_ms = pg_int(r, 0, 9);
-  a->last_activity_ms = pg_int(r, 0, 10);
-  a->message_count = pg_int(r, 0, 11);
-  a->ticket_wanted = pg_bool(r, 0, 12);
-  a->open = !strcmp(PQgetvalue(r, 0, 13), "open");
+  a->id = pg_int(r, row, 0);
+  pg_copy(r, row, 1, a->key, sizeof a->key);
+  a->customer_id = pg_dup(r, row, 2);
+  a->conversation_id = pg_dup(r, row, 3);
+  a->level = pg_int(r, row, 4);
+  a->level_name = pg_dup(r, row, 5);
+  a->severity = pg_dup(r, row, 6);
+  a->ticket_id = pg_dup(r, row, 7);
+  a->ticket_display_id = pg_dup(r, row, 8);
+  a->created_at_ms = pg_int(r, row, 9);
+  a->last_activity_ms = pg_int(r, row, 10);
+  a->message_count = pg_int(r, row, 11);
+  a->ticket_wanted = pg_bool(r, row, 12);
+  a->open = !strcmp(PQgetvalue(r, row, 13), "open");
 }
 
 enum err pg_alert_find_open(struct store *st, const char *customer_id,
@@ -130,17 +142,14 @@ enum err pg_alert_find_open(struct store *st, const char *customer_id,
   *found = false;
   if (pg_batch_alert_find_open(st, customer_id, out, found))
     return ERR_OK;
-  enum err rc = lock_key(st, 'c', customer_id);
-  if (rc)
-    return rc;
-  struct pg_params p = {0};
-  pp_text(&p, customer_id);
-  PGresult *r = pg_run(st, P_ALERT_FIND_OPEN, &p, "find open alert");
+  enum err rc;
+  PGresult *r = locked_lookup(st, 'c', customer_id, P_ALERT_FIND_OPEN,
+                              "find open alert", &rc);
   if (!r)
-    return pg_failed(st);
+    return rc;
   if (PQntuples(r) > 0) {
     *found = true;
-    read_alert(r, out);
+    pg_read_alert(r, 0, out);
   }
   PQclear(r);
   return ERR_OK;
@@ -237,14 +246,11 @@ enum err pg_window_get(struct store *st, const char *customer_id, char **json)
   *json = NULL;
   if (pg_batch_window_get(st, customer_id, json))
     return ERR_OK;
-  enum err rc = lock_key(st, 'c', customer_id);
-  if (rc)
-    return rc;
-  struct pg_params p = {0};
-  pp_text(&p, customer_id);
-  PGresult *r = pg_run(st, P_WIN_GET, &p, "read customer state");
+  enum err rc;
+  PGresult *r = locked_lookup(st, 'c', customer_id, P_WIN_GET,
+                              "read customer state", &rc);
   if (!r)
-    return pg_failed(st);
+    return rc;
   if (PQntuples(r) > 0)
     *json = pg_dup(r, 0, 0);
   PQclear(r);
@@ -337,7 +343,7 @@ enum err pg_message_get(struct store *st, const char *message_id,
     m->subjectivity = strtod(PQgetvalue(r, 0, 8), NULL);
     m->level = pg_int(r, 0, 9);
     m->frustrated = pg_bool(r, 0, 10);
-    m->outcome = pg_outcome_parse(PQgetvalue(r, 0, 11));
+    m->outcome = store_alert_parse(PQgetvalue(r, 0, 11));
     m->alert_id = pg_int(r, 0, 12);
     m->created_at_ms = pg_int(r, 0, 13);
     m->source_object = pg_dup(r, 0, 14);
@@ -358,7 +364,7 @@ enum err pg_alert_get(struct store *st, int64_t id, struct store_alert_row *a)
     return pg_failed(st);
   bool found = PQntuples(r) > 0;
   if (found)
-    read_alert(r, a);
+    pg_read_alert(r, 0, a);
   PQclear(r);
   if (!found) {
     store_set_error(st, "alert %lld not found", (long long)id);

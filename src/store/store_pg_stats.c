@@ -392,7 +392,7 @@ static void read_message(const PGresult *res, int k, struct store_stats_msg *m)
   m->level = pg_int(res, k, 3);
   m->level_name = pg_dup(res, k, 4);
   m->frustrated = pg_bool(res, k, 5);
-  m->outcome = pg_outcome_parse(PQgetvalue(res, k, 6));
+  m->outcome = store_alert_parse(PQgetvalue(res, k, 6));
   m->text = pg_dup(res, k, 7);
   cJSON *root =
       PQgetisnull(res, k, 8) ? NULL : cJSON_Parse(PQgetvalue(res, k, 8));

@@ -135,15 +135,6 @@ enum err sq_query_int(struct store *st, const char *sql, int64_t v1,
   return e;
 }
 
-enum store_alert sq_outcome_parse(const char *s)
-{
-  if (s && !strcmp(s, "created"))
-    return STORE_ALERT_CREATED;
-  if (s && !strcmp(s, "appended"))
-    return STORE_ALERT_APPENDED;
-  return STORE_ALERT_NONE;
-}
-
 /* ---- Lifecycle -------------------------------------------------------- */
 
 static void sq_close(struct store *st)

@@ -72,10 +72,6 @@ enum err sq_exec(struct store *st, const char *sql);
 enum err sq_query_int(struct store *st, const char *sql, int64_t v1,
                       int64_t dflt, int64_t *out);
 
-/* The outcome stored as text ("created", "appended"; anything else is
- * STORE_ALERT_NONE). */
-enum store_alert sq_outcome_parse(const char *s);
-
 /* ---- Schema (store_sqlite_schema.c) ------------------------------------ */
 
 /* Brings the schema up to max_version in one transaction; the message goes

@@ -8,30 +8,6 @@
 
 #include "base/xalloc.h"
 
-static enum store_kind kind_parse(const char *s)
-{
-  if (s && !strcmp(s, "create_ticket"))
-    return STORE_KIND_CREATE_TICKET;
-  if (s && !strcmp(s, "update_severity"))
-    return STORE_KIND_UPDATE_SEVERITY;
-  if (s && !strcmp(s, "source_comment"))
-    return STORE_KIND_SOURCE_COMMENT;
-  if (s && !strcmp(s, "update_source"))
-    return STORE_KIND_UPDATE_SOURCE;
-  return STORE_KIND_COMMENT;
-}
-
-static enum store_state state_parse(const char *s)
-{
-  if (s && !strcmp(s, "done"))
-    return STORE_DONE;
-  if (s && !strcmp(s, "dead"))
-    return STORE_DEAD;
-  if (s && !strcmp(s, "skipped"))
-    return STORE_SKIPPED;
-  return STORE_PENDING;
-}
-
 /* ---- Outbox ----------------------------------------------------------- */
 
 enum err sq_outbox_claim(struct store *st, int64_t now_ms, int64_t lease_ms,
@@ -51,7 +27,7 @@ enum err sq_outbox_claim(struct store *st, int64_t now_ms, int64_t lease_ms,
     *found = true;
     e->id = sqlite3_column_int64(s, 0);
     e->alert_id = sqlite3_column_int64(s, 1);
-    e->kind = kind_parse((const char *)sqlite3_column_text(s, 2));
+    e->kind = store_kind_parse((const char *)sqlite3_column_text(s, 2));
     e->payload = sq_col_dup(s, 3);
     e->attempts = sqlite3_column_int64(s, 4) + 1;
     e->outcome_unknown = sqlite3_column_int(s, 5) != 0;
@@ -322,8 +298,8 @@ static enum err read_outbox_rows(struct store *st, sqlite3_stmt *s,
     struct store_outbox_row *r = &(*out)[(*n)++];
     r->id = sqlite3_column_int64(s, 0);
     r->alert_id = sqlite3_column_int64(s, 1);
-    r->kind = kind_parse((const char *)sqlite3_column_text(s, 2));
-    r->state = state_parse((const char *)sqlite3_column_text(s, 3));
+    r->kind = store_kind_parse((const char *)sqlite3_column_text(s, 2));
+    r->state = store_state_parse((const char *)sqlite3_column_text(s, 3));
     r->payload = sq_col_dup(s, 4);
     r->last_error = sq_col_dup(s, 5);
     r->attempts = sqlite3_column_int64(s, 6);

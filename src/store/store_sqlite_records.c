@@ -26,7 +26,7 @@ enum err sq_msg_find(struct store *st, const char *message_id,
   *found = rc == SQLITE_ROW;
   if (rc == SQLITE_ROW) {
     out->row_id = sqlite3_column_int64(s, 0);
-    out->original = sq_outcome_parse((const char *)sqlite3_column_text(s, 1));
+    out->original = store_alert_parse((const char *)sqlite3_column_text(s, 1));
     out->alert_id = sqlite3_column_int64(s, 2);
     out->result_json = sq_col_dup(s, 3);
     sq_col_copy(s, 4, out->alert_key, sizeof out->alert_key);
@@ -249,7 +249,7 @@ enum err sq_message_get(struct store *st, const char *message_id,
     m->subjectivity = sqlite3_column_double(s, 8);
     m->level = sqlite3_column_int64(s, 9);
     m->frustrated = sqlite3_column_int(s, 10) != 0;
-    m->outcome = sq_outcome_parse((const char *)sqlite3_column_text(s, 11));
+    m->outcome = store_alert_parse((const char *)sqlite3_column_text(s, 11));
     m->alert_id = sqlite3_column_int64(s, 12);
     m->created_at_ms = sqlite3_column_int64(s, 13);
     m->source_object = sq_col_dup(s, 14);

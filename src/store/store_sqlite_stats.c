@@ -200,7 +200,7 @@ static enum err read_message(struct store_reader *r, sqlite3_stmt *s,
   m->level = sqlite3_column_int64(s, 2);
   m->level_name = sq_col_dup(s, 3);
   m->frustrated = sqlite3_column_int(s, 4) != 0;
-  m->outcome = sq_outcome_parse((const char *)sqlite3_column_text(s, 5));
+  m->outcome = store_alert_parse((const char *)sqlite3_column_text(s, 5));
   m->text = sq_col_dup(s, 6);
   m->words_json = sq_col_dup(s, 7);
   m->reasons_json = sq_col_dup(s, 8);
