@@ -444,10 +444,8 @@ static void dead_letter(struct outbox *ob, const struct store_entry *e,
   LOG(ob, LOG_ERROR, "outbox: %s%s%s for alert %s is a dead letter: %s",
       store_kind_name(e->kind), *target ? " to " : "", target, e->alert_key,
       why);
-  struct store_finish f = {.entry_id = e->id,
-                           .lease = e->lease,
-                           .state = STORE_DEAD,
-                           .error = why};
+  struct store_finish f = {
+      .entry_id = e->id, .lease = e->lease, .state = STORE_DEAD, .error = why};
   finish(ob, &f);
 }
 

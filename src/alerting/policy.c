@@ -175,9 +175,9 @@ static void add_reason(struct ingest_result *r, const char *fmt, ...)
  * (win[0..n), before m) and whether the customer has an alert open within
  * the cooldown. Fills r->escalation with the rules that raised it. */
 static size_t escalate(const struct alert_policy *pol,
-                       const struct ingest_msg *m, const struct store_score *win,
-                       size_t n, bool alert_open, int64_t now_ms,
-                       struct ingest_result *r)
+                       const struct ingest_msg *m,
+                       const struct store_score *win, size_t n, bool alert_open,
+                       int64_t now_ms, struct ingest_result *r)
 {
   size_t level = m->level;
   size_t top = pol->n_levels - 1;

@@ -114,8 +114,8 @@ static bool prepare(struct store *st, enum pg_stmt id)
     return true;
   char name[16];
   snprintf(name, sizeof name, "fa%d", (int)id);
-  PGresult *r = check(st, PQprepare(q->conn, name, pg_sql_text[id], 0, NULL),
-                      "prepare");
+  PGresult *r =
+      check(st, PQprepare(q->conn, name, pg_sql_text[id], 0, NULL), "prepare");
   if (!r)
     return false;
   PQclear(r);
@@ -277,13 +277,13 @@ PGresult *pg_run(struct store *st, enum pg_stmt id, const struct pg_params *p,
   char name[16];
   snprintf(name, sizeof name, "fa%d", (int)id);
   return check(st,
-               PQexecPrepared(PG(st)->conn, name, p ? p->n : 0,
-                              p ? p->v : NULL, NULL, NULL, 0),
+               PQexecPrepared(PG(st)->conn, name, p ? p->n : 0, p ? p->v : NULL,
+                              NULL, NULL, 0),
                what);
 }
 
-PGresult *pg_query(struct store *st, const char *sql,
-                   const struct pg_params *p, const char *what)
+PGresult *pg_query(struct store *st, const char *sql, const struct pg_params *p,
+                   const char *what)
 {
   last_retryable = false;
   if (pg_drain(st))
@@ -386,8 +386,8 @@ static void relock_instance(struct store *st)
 static void session_defaults(PGconn *conn)
 {
   PGresult *r = PQexec(conn, "SHOW idle_in_transaction_session_timeout");
-  bool unset = r && PQresultStatus(r) == PGRES_TUPLES_OK &&
-               PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "0");
+  bool unset = r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+               !strcmp(PQgetvalue(r, 0, 0), "0");
   PQclear(r);
   if (unset) {
     char sql[96];
@@ -531,8 +531,7 @@ static void pg_close(struct store *st)
 static enum err pg_schema_version(struct store *st, int *out)
 {
   int64_t v = 0;
-  enum err rc =
-      pg_query_int(st, "SELECT version FROM schema_version", 0, &v);
+  enum err rc = pg_query_int(st, "SELECT version FROM schema_version", 0, &v);
   *out = (int)v;
   return rc;
 }
@@ -541,8 +540,8 @@ static enum err pg_schema_version(struct store *st, int *out)
  * keywords before "dbname" are defaults the URL overrides. */
 PGconn *pg_connect(const char *url)
 {
-  const char *const keys[] = {"connect_timeout", "application_name",
-                              "dbname", NULL};
+  const char *const keys[] = {"connect_timeout", "application_name", "dbname",
+                              NULL};
   const char *const vals[] = {"5", "frustration-alert", url, NULL};
   return PQconnectdbParams(keys, vals, 1);
 }

@@ -278,8 +278,8 @@ bool pg_batch_alert_update(struct store *st, const struct store_alert_row *a,
                         .level = a->level,
                         .last_activity_ms = a->last_activity_ms,
                         .message_count = a->message_count,
-                        .level_name = xstrdup(a->level_name ? a->level_name
-                                                            : ""),
+                        .level_name =
+                            xstrdup(a->level_name ? a->level_name : ""),
                         .severity = xstrdup(a->severity ? a->severity : ""),
                         .ticket_wanted = a->ticket_wanted,
                         .seq = b->n_updates};

@@ -56,7 +56,7 @@ extern const char pg_sql_batch_msgs[], pg_sql_batch_windows[],
 
 /* Advisory lock classes (the two-key form; the one-key form holds the
  * record locks, a separate key space). */
-#define PG_LOCK_CLASS_MIGRATE 0x46410001 /* schema migrations */
+#define PG_LOCK_CLASS_MIGRATE 0x46410001  /* schema migrations */
 #define PG_LOCK_CLASS_INSTANCE 0x46410002 /* a live instance's id */
 
 /* The channel a transaction that stored messages notifies at commit, for
@@ -119,8 +119,8 @@ static inline struct pg *PG(struct store *st)
 PGresult *pg_run(struct store *st, enum pg_stmt id, const struct pg_params *p,
                  const char *what);
 /* The same for a statement not worth preparing. */
-PGresult *pg_query(struct store *st, const char *sql,
-                   const struct pg_params *p, const char *what);
+PGresult *pg_query(struct store *st, const char *sql, const struct pg_params *p,
+                   const char *what);
 /* Sends statement id with p in pipeline mode and returns at once: the
  * result is read by the next pg_drain, which every other statement of
  * the handle (and commit) runs first, into *keep when keep is not NULL
@@ -164,7 +164,6 @@ PGconn *pg_connect(const char *url);
 enum err pg_ready(struct store *st);
 /* 64-bit key of an advisory record lock. */
 int64_t pg_lock_key(char ns, const char *key);
-
 
 /* ---- Schema (store_pg_schema.c) ---------------------------------------- */
 

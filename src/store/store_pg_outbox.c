@@ -84,8 +84,9 @@ static enum err finish_refused(struct store *st, const struct store_finish *f)
 {
   struct pg_params p = {0};
   pp_int(&p, f->entry_id);
-  PGresult *r = pg_query(st, "SELECT state, lease_token FROM outbox"
-                             " WHERE id = $1",
+  PGresult *r = pg_query(st,
+                         "SELECT state, lease_token FROM outbox"
+                         " WHERE id = $1",
                          &p, "read outbox entry");
   if (!r)
     return pg_failed(st);
@@ -205,12 +206,12 @@ enum err pg_outbox_recover(struct store *st, size_t *released)
 {
   /* Other instances keep theirs: only leases whose owner is gone (or
    * unknown) are released. Leases also run out by themselves. */
-  enum err rc = changes(st,
-                        "UPDATE outbox SET lease_until = 0, lease_owner = NULL"
-                        " WHERE state = 'pending' AND lease_until > 0"
-                        " AND (lease_owner IS NULL OR lease_owner NOT IN "
-                        LIVE_INSTANCES ")",
-                        NULL, "release leases", released);
+  enum err rc = changes(
+      st,
+      "UPDATE outbox SET lease_until = 0, lease_owner = NULL"
+      " WHERE state = 'pending' AND lease_until > 0"
+      " AND (lease_owner IS NULL OR lease_owner NOT IN " LIVE_INSTANCES ")",
+      NULL, "release leases", released);
   size_t gone = 0;
   if (!rc)
     rc = changes(st, "DELETE FROM instances WHERE id NOT IN " LIVE_INSTANCES,
@@ -236,20 +237,20 @@ enum err pg_outbox_stats(struct store *st, int64_t now_ms,
   struct pg_params p = {0};
   pp_int(&p, now_ms);
   /* One statement: one snapshot. */
-  PGresult *r = pg_query(
-      st,
-      "SELECT count(*), min(created_at),"
-      " min(CASE WHEN greatest(next_attempt_at, lease_until) > $1"
-      "   THEN greatest(next_attempt_at, lease_until) END),"
-      " (SELECT count(*) FROM outbox WHERE state = 'dead'),"
-      " (SELECT max(id) FROM delivery_attempts),"
-      " (SELECT count(*) FROM delivery_attempts WHERE NOT ok),"
-      " (SELECT max(at) FROM delivery_attempts WHERE ok),"
-      " (SELECT error FROM delivery_attempts WHERE NOT ok"
-      "   ORDER BY at DESC, id DESC LIMIT 1),"
-      " (SELECT until_ms FROM delivery_pause WHERE until_ms > $1)"
-      " FROM outbox WHERE state = 'pending'",
-      &p, "outbox stats");
+  PGresult *r =
+      pg_query(st,
+               "SELECT count(*), min(created_at),"
+               " min(CASE WHEN greatest(next_attempt_at, lease_until) > $1"
+               "   THEN greatest(next_attempt_at, lease_until) END),"
+               " (SELECT count(*) FROM outbox WHERE state = 'dead'),"
+               " (SELECT max(id) FROM delivery_attempts),"
+               " (SELECT count(*) FROM delivery_attempts WHERE NOT ok),"
+               " (SELECT max(at) FROM delivery_attempts WHERE ok),"
+               " (SELECT error FROM delivery_attempts WHERE NOT ok"
+               "   ORDER BY at DESC, id DESC LIMIT 1),"
+               " (SELECT until_ms FROM delivery_pause WHERE until_ms > $1)"
+               " FROM outbox WHERE state = 'pending'",
+               &p, "outbox stats");
   if (!r)
     return pg_failed(st);
   o->pending = pg_int(r, 0, 0);
@@ -435,10 +436,11 @@ enum err pg_owner(struct store *st, long *pid)
     return ERR_OK;
   }
   int64_t v = 0;
-  enum err rc = pg_query_int(st,
-                             "SELECT pid FROM instances WHERE id IN "
-                             LIVE_INSTANCES " ORDER BY id LIMIT 1",
-                             0, &v);
+  enum err rc =
+      pg_query_int(st,
+                   "SELECT pid FROM instances WHERE id IN " LIVE_INSTANCES
+                   " ORDER BY id LIMIT 1",
+                   0, &v);
   *pid = (long)v;
   return rc;
 }

@@ -209,13 +209,12 @@ const char *const pg_sql_text[P_COUNT] = {
         " $2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY"
         " AS r(a, k, p, t, o) ORDER BY o",
     /* One row per customer: its last window and how many it replaced. */
-    [P_WIN_ROWS] =
-        "INSERT INTO customer_state (customer_id, recent, messages,"
-        " updated_at) SELECT * FROM unnest($1::text[], $2::text[],"
-        " $3::bigint[], $4::bigint[]) ON CONFLICT (customer_id) DO"
-        " UPDATE SET recent = excluded.recent,"
-        " messages = customer_state.messages + excluded.messages,"
-        " updated_at = excluded.updated_at",
+    [P_WIN_ROWS] = "INSERT INTO customer_state (customer_id, recent, messages,"
+                   " updated_at) SELECT * FROM unnest($1::text[], $2::text[],"
+                   " $3::bigint[], $4::bigint[]) ON CONFLICT (customer_id) DO"
+                   " UPDATE SET recent = excluded.recent,"
+                   " messages = customer_state.messages + excluded.messages,"
+                   " updated_at = excluded.updated_at",
     /* The alerts a batch updated, each once (its last state). */
     [P_ALERT_ROWS] =
         "UPDATE alerts a SET level = u.level, level_name = u.level_name,"

@@ -62,8 +62,7 @@ static enum err fail(struct store_reader *r, const char *what,
 {
   int len;
   const char *msg = pg_error_text(CONN(r), res, &len);
-  snprintf(r->errmsg, sizeof r->errmsg, "postgresql: %s: %.*s", what, len,
-           msg);
+  snprintf(r->errmsg, sizeof r->errmsg, "postgresql: %s: %.*s", what, len, msg);
   return ERR_STORE;
 }
 
