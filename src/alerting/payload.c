@@ -42,6 +42,7 @@ char *payload_facts(const struct ingest_msg *m)
   key_str(&w, "customer_id", m->customer_id);
   key_str(&w, "conversation_id", m->conversation_id);
   key_str(&w, "channel", m->channel);
+  key_str(&w, "language", m->lang);
   key_str(&w, "message_id", m->message_id);
   if (m->text) {
     size_t len = strlen(m->text);
@@ -123,6 +124,7 @@ bool payload_read(const char *json, struct payload *p)
   a->customer_id = str_of(root, "customer_id");
   a->conversation_id = str_of(root, "conversation_id");
   a->channel = str_of(root, "channel");
+  a->language = str_of(root, "language");
   a->message_id = str_of(root, "message_id");
   a->excerpt = str_of(root, "excerpt");
   a->level = str_of(root, "level");

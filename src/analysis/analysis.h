@@ -1,10 +1,19 @@
 /* analysis: the verdict on one message, as every interface reports it.
  *
- * Combines the TextBlob-exact scores with the configuration: the original
- * rule (frustrated when polarity < FRUSTRATION_THRESHOLD, strictly), the
- * level from the ordered level list, and the words that decided. The CLI,
- * /webhook and /slash-analyze all write the same JSON fields through
- * analysis_write_fields, so a verdict reads the same everywhere. */
+ * First the language: the one the sender gave, else the one lang_detect
+ * finds in the text. Then the polarity of the language's own lexicon
+ * (TextBlob for English, pattern's rules for French, Italian and Dutch;
+ * German, Spanish and Portuguese have none and score 0), the original
+ * rule on it (frustrated when polarity < FRUSTRATION_THRESHOLD,
+ * strictly), the level from the ordered level list, and, by default, the
+ * multilingual model, which decides. A language outside
+ * FRUSTRATION_LANGUAGES, or one the service does not support, is scored
+ * by the model on its language-independent signals only, and says so.
+ * With FRUSTRATION_DETECTOR=polarity every text is scored exactly as the
+ * original service did: English TextBlob, whatever the language.
+ *
+ * The CLI, /webhook and /slash-analyze all write the same JSON fields
+ * through analysis_write_fields, so a verdict reads the same everywhere. */
 #ifndef ANALYSIS_ANALYSIS_H
 #define ANALYSIS_ANALYSIS_H
 
@@ -15,12 +24,34 @@
 #include "base/jsonw.h"
 #include "config/config.h"
 #include "detector/detector.h"
+#include "lang/lang.h"
 #include "sentiment/polarity.h"
 
+/* The polarity lexicons, one per language that has one (en, fr, it, nl);
+ * read-only once built, shared by threads. */
+struct analysis_lexicons {
+  struct lexicon *by_lang[LANG_N]; /* NULL: the language has none */
+};
+
+/* Builds every compiled-in lexicon into *out. On failure nothing is left
+ * to free. */
+enum err analysis_lexicons_new(struct analysis_lexicons *out);
+void analysis_lexicons_free(struct analysis_lexicons *l);
+
 struct analysis {
+  /* The language: what was given or detected (its ISO 639-1 code, "und"
+   * when unknown), and what it was scored as: lang is LANG_OTHER when
+   * the language is not supported or not in FRUSTRATION_LANGUAGES. */
+  char language[4];
+  bool language_given; /* the sender said it */
+  enum lang lang;
+  /* The lexicon polarity was computed with (LANG_OTHER: none, polarity
+   * and subjectivity are 0 and the original rule has no verdict). */
+  enum lang polarity_lang;
   double polarity;
   double subjectivity;
-  bool frustrated; /* the configured detector's verdict */
+  bool rule_frustrated; /* the original rule: polarity < threshold */
+  bool frustrated;      /* the configured detector's verdict */
   size_t level;    /* index into cfg->levels */
   const struct polarity_result *scores; /* borrowed: assessments */
   /* Borrowed: the support-tuned model's result, or NULL when it did not
@@ -28,16 +59,33 @@ struct analysis {
   const struct detector_result *model;
 };
 
-/* Scores text[0..len) completely: TextBlob polarity with lx, then, when d
- * is not NULL, the support-tuned model; fills a (which borrows pr and dr:
- * keep them alive while a is used). With FRUSTRATION_DETECTOR=model the
- * model decides `frustrated`, and a frustrated message is at least at the
- * alert level (ALERT_MIN_LEVEL) so that it raises an alert. Returns ERR_UTF8
- * on invalid UTF-8. */
-enum err analysis_run(const struct config *cfg, const struct lexicon *lx,
-                      const struct detector *d, const char *text, size_t len,
-                      struct polarity_result *pr, struct detector_result *dr,
-                      struct analysis *a);
+/* Scores text[0..len) completely: its language (given, an ISO 639-1 code
+ * such as "fr" or "pt-BR", wins; NULL: detected), polarity with the
+ * language's lexicon from lxs, then, when d is not NULL, the model; fills
+ * a (which borrows pr and dr: keep them alive while a is used). With
+ * FRUSTRATION_DETECTOR=model the model decides `frustrated`, and a
+ * frustrated message is at least at the alert level (ALERT_MIN_LEVEL) so
+ * that it raises an alert. Returns ERR_UTF8 on invalid UTF-8. A given
+ * code that is not one (analysis_lang_valid) is taken as absent. */
+enum err analysis_run(const struct config *cfg,
+                      const struct analysis_lexicons *lxs,
+                      const struct detector *d, const char *given_lang,
+                      const char *text, size_t len, struct polarity_result *pr,
+                      struct detector_result *dr, struct analysis *a);
+
+/* Is s a language code a message may give ("fr", "pt-BR", "zh_Hant")? */
+bool analysis_lang_valid(const char *s);
+
+/* Steps of analysis_run for callers that score in their own loop (the
+ * score command): the language of the text (sets a's language fields),
+ * then the lexicon polarity must be computed with the one
+ * analysis_polarity_lexicon returns (NULL: none, scores stay 0). */
+void analysis_language(const struct config *cfg, const char *given_lang,
+                       const char *text, size_t len, struct analysis *a);
+const struct lexicon *
+analysis_polarity_lexicon(const struct config *cfg,
+                          const struct analysis_lexicons *lxs,
+                          struct analysis *a);
 
 /* Records the model's result dr in a (borrowed) and, with
  * FRUSTRATION_DETECTOR=model, lets it decide `frustrated` and lifts a
@@ -51,13 +99,15 @@ void analysis_apply_model(const struct config *cfg, struct analysis *a,
 enum err analysis_detector_new(const struct config *cfg, bool batch,
                                struct detector **out);
 
-/* Fills a from the scores r (borrowed: keep r alive while a is used). */
+/* Fills a's scores from r (borrowed: keep r alive while a is used); a's
+ * language fields are kept. */
 void analysis_compute(const struct config *cfg,
                       const struct polarity_result *r, struct analysis *a);
 
-/* Writes the analysis fields (polarity, subjectivity, frustrated,
- * threshold, level, detector, assessments) as key/value pairs into the
- * object currently open in w. */
+/* Writes the analysis fields (language, language_supported,
+ * language_source, polarity, subjectivity, polarity_lexicon,
+ * rule_frustrated, frustrated, threshold, level, detector, frustration,
+ * assessments) as key/value pairs into the object currently open in w. */
 void analysis_write_fields(const struct config *cfg, const struct analysis *a,
                            struct jsonw *w);
 

@@ -19,14 +19,18 @@
 static void usage(FILE *f)
 {
   fprintf(f,
-          "usage: frustration-alert analyze [--json] [TEXT...]\n"
+          "usage: frustration-alert analyze [--json] [--lang CODE] [TEXT...]\n"
           "\n"
           "Scores one message (TEXT, or standard input when absent) and\n"
-          "prints the verdict: polarity and subjectivity exactly as TextBlob\n"
-          "computes them, whether polarity is below FRUSTRATION_THRESHOLD\n"
+          "prints the verdict: its language, the model's score and reasons\n"
+          "(FRUSTRATION_DETECTOR=model, the default), polarity and\n"
+          "subjectivity of the language's lexicon (TextBlob's exactly for\n"
+          "English), whether polarity is below FRUSTRATION_THRESHOLD\n"
           "(default -0.3), the level and the words that decided.\n"
           "\n"
-          "  --json   print the full analysis as one JSON object\n");
+          "  --json       print the full analysis as one JSON object\n"
+          "  --lang CODE  the text's language (\"fr\", \"pt-BR\"...); default:\n"
+          "               detected from the text\n");
 }
 
 static enum err read_all(FILE *in, struct buf *out)
@@ -46,7 +50,14 @@ static void print_human(const struct config *cfg, const struct analysis *a,
 {
   analysis_describe(cfg, a, line);
   printf("%s\n", buf_ptr(line));
-  printf("  polarity      %+.4f\n", a->polarity);
+  printf("  language      %s (%s%s)\n", a->language,
+         a->language_given ? "given" : "detected",
+         a->lang == LANG_OTHER ? ", not supported" : "");
+  if (a->polarity_lang == LANG_OTHER)
+    printf("  polarity      none (no lexicon for this language)\n");
+  else
+    printf("  polarity      %+.4f (%s lexicon)\n", a->polarity,
+           lang_code(a->polarity_lang));
   printf("  subjectivity  %.4f\n", a->subjectivity);
   printf("  level         %s\n", cfg->levels[a->level].name);
   if (a->model)
@@ -66,10 +77,18 @@ static void print_human(const struct config *cfg, const struct analysis *a,
 int cli_analyze(int argc, char **argv)
 {
   bool json = false;
+  const char *lang = NULL;
   int first = 1;
   for (; first < argc; first++) {
     if (!strcmp(argv[first], "--json")) {
       json = true;
+    } else if (!strcmp(argv[first], "--lang")) {
+      if (first + 1 >= argc || !analysis_lang_valid(argv[first + 1])) {
+        fprintf(stderr, "analyze: --lang needs a language code such as fr "
+                        "or pt-BR\n");
+        return 2;
+      }
+      lang = argv[++first];
     } else if (!strcmp(argv[first], "-h") || !strcmp(argv[first], "--help")) {
       usage(stdout);
       return 0;
@@ -93,7 +112,7 @@ int cli_analyze(int argc, char **argv)
   struct buf text, out;
   buf_init(&text, ANALYZE_MAX_INPUT);
   buf_init(&out, 0);
-  struct lexicon *lx = NULL;
+  struct analysis_lexicons lxs = {0};
   struct detector *det = NULL;
   struct polarity_result r;
   struct detector_result dr;
@@ -115,7 +134,7 @@ int cli_analyze(int argc, char **argv)
     fprintf(stderr, "analyze: cannot read the text: %s\n", err_str(rc));
     goto out;
   }
-  rc = lexicon_new(LEXICON_EN, &lx);
+  rc = analysis_lexicons_new(&lxs);
   if (rc) {
     fprintf(stderr, "analyze: lexicon: %s\n", err_str(rc));
     goto out;
@@ -126,8 +145,8 @@ int cli_analyze(int argc, char **argv)
     goto out;
   }
   struct analysis a;
-  rc = analysis_run(&cfg, lx, det, text.data ? text.data : "", text.len, &r,
-                    &dr, &a);
+  rc = analysis_run(&cfg, &lxs, det, lang, text.data ? text.data : "",
+                    text.len, &r, &dr, &a);
   if (rc) {
     fprintf(stderr, "analyze: %s\n", err_str(rc));
     goto out;
@@ -147,7 +166,7 @@ out:
   polarity_result_cleanup(&r);
   detector_result_cleanup(&dr);
   detector_free(det);
-  lexicon_free(lx);
+  analysis_lexicons_free(&lxs);
   buf_cleanup(&text);
   buf_cleanup(&out);
   return status;

@@ -257,7 +257,8 @@ struct nums {
  * TextBlob scores are added, as the original service computed them. */
 struct scorer {
   const struct config *cfg;
-  const struct lexicon *lx;
+  const struct analysis_lexicons *lxs;
+  struct analysis a; /* the line scored last: its language, verdict */
   const struct detector *det; /* NULL: polarity only */
   struct polarity_result r;
   struct detector_result dr;
@@ -317,14 +318,33 @@ static enum err score_model(struct scorer *sc, const char *text, size_t len)
     return ERR_OK;
   /* The text is valid UTF-8: polarity_analyze checked it, or score_line
    * knew it (see there). */
-  detector_score_valid(sc->det, text, len, sc->r.polarity, sc->r.subjectivity,
-                       &sc->dr);
-  struct analysis a;
-  analysis_compute(sc->cfg, &sc->r, &a);
-  analysis_apply_model(sc->cfg, &a, &sc->dr);
-  sc->frustrated = a.frustrated;
-  sc->level = sc->cfg->levels[a.level].name;
+  detector_score_valid(sc->det, text, len, sc->a.lang, sc->r.polarity,
+                       sc->r.subjectivity, &sc->dr);
+  analysis_compute(sc->cfg, &sc->r, &sc->a);
+  analysis_apply_model(sc->cfg, &sc->a, &sc->dr);
+  sc->frustrated = sc->a.frustrated;
+  sc->level = sc->cfg->levels[sc->a.level].name;
   return ERR_OK;
+}
+
+/* Scores text[0..len): its language, the polarity of the language's
+ * lexicon (none: 0), the model. valid: the caller knows the text is valid
+ * UTF-8. */
+static enum err score_text(struct scorer *sc, const char *t, size_t len,
+                           bool valid)
+{
+  analysis_language(sc->cfg, NULL, t, len, &sc->a);
+  const struct lexicon *lx = analysis_polarity_lexicon(sc->cfg, sc->lxs, &sc->a);
+  enum err rc;
+  if (lx) {
+    rc = valid ? polarity_analyze_valid(lx, t, len, &sc->r)
+               : polarity_analyze(lx, t, len, &sc->r);
+  } else {
+    rc = polarity_analyze_valid(sc->lxs->by_lang[LANG_EN], "", 0, &sc->r);
+    if (!rc && !valid && !utf8_is_valid(t, len))
+      rc = ERR_UTF8;
+  }
+  return rc ? rc : score_model(sc, t, len);
 }
 
 /* Writes the model's fields of the line scored last (MODEL_FIELDS_MAX
@@ -379,9 +399,11 @@ static void put_scored(struct buf *out, struct scorer *sc, const char *line,
   const struct polarity_result *r = &sc->r;
   static const char pkey[] = ", \"polarity\": ";
   static const char skey[] = ", \"subjectivity\": ";
-  /* Written in place, in one piece: the line, the scores, the model's
-   * fields and reasons. */
+  static const char lkey[] = ", \"language\": \"";
+  /* Written in place, in one piece: the line, the scores, the language,
+   * the model's fields and reasons. */
   size_t most = (end - 1) + sizeof pkey + sizeof skey + 2 * 40 +
+                sizeof lkey + sizeof sc->a.language + 1 +
                 (sc->det ? MODEL_FIELDS_MAX : 0) + 2;
   char *at = buf_room(out, most);
   if (!at)
@@ -395,6 +417,13 @@ static void put_scored(struct buf *out, struct scorer *sc, const char *line,
   memcpy(p, skey, sizeof skey - 1);
   p += sizeof skey - 1;
   p += format_number(nc, r->subjectivity, p);
+  /* Language codes are ASCII letters ("en", "und"): nothing to escape. */
+  memcpy(p, lkey, sizeof lkey - 1);
+  p += sizeof lkey - 1;
+  size_t ll = strlen(sc->a.language);
+  memcpy(p, sc->a.language, ll);
+  p += ll;
+  *p++ = '"';
   if (sc->det)
     p += put_model(sc, p);
   memcpy(p, "}\n", 2);
@@ -428,9 +457,7 @@ static const char *score_line_cjson(struct scorer *sc, char *line,
     why = text ? "\"text\" is not a string" : "no \"text\" field";
     goto out;
   }
-  if (polarity_analyze(sc->lx, text->valuestring, strlen(text->valuestring),
-                       r) ||
-      score_model(sc, text->valuestring, strlen(text->valuestring))) {
+  if (score_text(sc, text->valuestring, strlen(text->valuestring), false)) {
     why = "text cannot be scored";
     goto out;
   }
@@ -508,7 +535,7 @@ static const char *score_line(struct scorer *s, char *line, size_t len,
   }
   /* The line is valid UTF-8, and so is the text: a slice of it between
    * ASCII bytes, or that with escapes decoded to valid code points. */
-  if (polarity_analyze_valid(s->lx, t, tlen, &s->r) || score_model(s, t, tlen))
+  if (score_text(s, t, tlen, true))
     return "text cannot be scored";
   put_scored(out, s, line, end);
   return NULL;
@@ -570,9 +597,9 @@ int cli_score(int argc, char **argv)
   if (cli_load_config(&cfg))
     return 1;
   struct scorer sc = {.cfg = &cfg};
-  struct lexicon *lx = NULL;
+  struct analysis_lexicons lxs;
   struct detector *det = NULL;
-  enum err rc = lexicon_new(LEXICON_EN, &lx);
+  enum err rc = analysis_lexicons_new(&lxs);
   if (rc) {
     fprintf(stderr, "score: lexicon: %s\n", err_str(rc));
     return 1;
@@ -580,10 +607,10 @@ int cli_score(int argc, char **argv)
   rc = analysis_detector_new(&cfg, true, &det);
   if (rc) {
     fprintf(stderr, "score: detector: %s\n", detector_model_error(rc));
-    lexicon_free(lx);
+    analysis_lexicons_free(&lxs);
     return 1;
   }
-  sc.lx = lx;
+  sc.lxs = &lxs;
   sc.det = det;
   struct reader rd;
   struct buf out;
@@ -625,6 +652,6 @@ int cli_score(int argc, char **argv)
   polarity_result_cleanup(&sc.r);
   detector_result_cleanup(&sc.dr);
   detector_free(det);
-  lexicon_free(lx);
+  analysis_lexicons_free(&lxs);
   return status;
 }

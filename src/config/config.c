@@ -12,6 +12,8 @@
  * boolean one of 1/0/true/false/yes/no/on/off. */
 #include "config/config.h"
 
+#include "lang/lang.h"
+
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
@@ -405,6 +407,48 @@ static void print_detector(const struct setting *s, const struct config *cfg,
           cfg->detector == CONFIG_DETECTOR_MODEL ? "model" : "polarity");
 }
 
+static enum err parse_languages(const struct setting *s, struct config *cfg,
+                                const char *v, char *err, size_t errlen)
+{
+  unsigned mask = 0;
+  const char *p = v;
+  for (;;) {
+    size_t n = strcspn(p, ",");
+    const char *w = p;
+    size_t wn = n;
+    while (wn && (*w == ' ' || *w == '\t'))
+      w++, wn--;
+    while (wn && (w[wn - 1] == ' ' || w[wn - 1] == '\t'))
+      wn--;
+    int l = wn ? lang_from_code(w, wn) : -1;
+    if (l < 0 || l == LANG_OTHER) {
+      snprintf(err, errlen,
+               "%s: '%.*s' is not a supported language (en, fr, de, es, it, "
+               "nl, pt)",
+               s->name, (int)wn, w);
+      return ERR_INVALID;
+    }
+    mask |= 1u << l;
+    if (!p[n])
+      break;
+    p += n + 1;
+  }
+  cfg->languages = mask;
+  return ERR_OK;
+}
+
+static void print_languages(const struct setting *s, const struct config *cfg,
+                            FILE *f)
+{
+  (void)s;
+  const char *sep = "";
+  for (int l = 0; l < LANG_N; l++)
+    if (cfg->languages & (1u << l)) {
+      fprintf(f, "%s%s", sep, lang_code((enum lang)l));
+      sep = ",";
+    }
+}
+
 static enum err parse_model(const struct setting *s, struct config *cfg,
                             const char *v, char *err, size_t errlen)
 {
@@ -539,8 +583,14 @@ static const struct setting settings[] = {
     /* Scoring */
     DOUBLE("FRUSTRATION_THRESHOLD", threshold, -1.0, 1.0, "-0.3",
            "frustrated when polarity < this (the original rule)"),
-    OTHER("FRUSTRATION_DETECTOR", detector, "polarity", parse_detector,
-          print_detector, "polarity (the original rule) or model"),
+    OTHER("FRUSTRATION_DETECTOR", detector, "model", parse_detector,
+          print_detector,
+          "model (the multilingual model) or polarity (the original "
+          "English TextBlob rule)"),
+    OTHER("FRUSTRATION_LANGUAGES", languages, "en,fr,de,es,it,nl,pt",
+          parse_languages, print_languages,
+          "languages scored with their own signals; others: emoji, "
+          "punctuation and capitals only"),
     STR("FRUSTRATION_MODEL", model_path, 0, NULL, parse_model,
         "the model's weights file; empty: built in"),
     OTHER("FRUSTRATION_LEVELS", levels,

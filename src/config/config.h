@@ -32,8 +32,10 @@ enum config_detector {
 struct config {
   /* Scoring */
   double threshold; /* FRUSTRATION_THRESHOLD, default -0.3 */
-  enum config_detector detector;
+  enum config_detector detector; /* FRUSTRATION_DETECTOR, default model */
   char model_path[1024]; /* FRUSTRATION_MODEL: weights file; "" = built in */
+  unsigned languages;    /* FRUSTRATION_LANGUAGES: bit (1u << enum lang) set
+                            for each language scored with its own signals */
   struct config_level levels[CONFIG_MAX_LEVELS]; /* FRUSTRATION_LEVELS */
   size_t n_levels;
 

@@ -176,6 +176,7 @@ static void put_facts(struct buf *b, const struct devrev_alert *a)
   put_line(b, "Customer: ", a->customer_id);
   put_line(b, "Conversation: ", a->conversation_id);
   put_line(b, "Channel: ", a->channel);
+  put_line(b, "Language: ", a->language);
   if (given(a->level)) {
     buf_must_fit(buf_puts(b, "Level: "));
     put_cut(b, a->level, 32);

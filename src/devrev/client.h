@@ -70,6 +70,7 @@ struct devrev_alert {
   const char *customer_id;
   const char *conversation_id;
   const char *channel;
+  const char *language; /* the code the message was scored in, "fr" */
   const char *message_id;
   const char *excerpt;
   const char *level;

@@ -25,7 +25,14 @@ static char *detector_json(const struct app *app)
   jsonw_string(&w,
                cfg->detector == CONFIG_DETECTOR_MODEL ? "model" : "polarity");
   jsonw_kv_double(&w, "threshold", cfg->threshold);
-  jsonw_kv_int(&w, "lexicon_words", (int64_t)lexicon_size(app->lexicon));
+  jsonw_kv_int(&w, "lexicon_words",
+               (int64_t)lexicon_size(app->lexicons.by_lang[LANG_EN]));
+  jsonw_key(&w, "languages");
+  jsonw_array_begin(&w);
+  for (int l = 0; l < LANG_N; l++)
+    if (cfg->languages & (1u << l))
+      jsonw_string(&w, lang_code((enum lang)l));
+  jsonw_array_end(&w);
   jsonw_key(&w, "levels");
   jsonw_array_begin(&w);
   for (size_t i = 0; i < cfg->n_levels; i++) {
@@ -52,7 +59,7 @@ enum err app_init(struct app *app, const struct config *cfg)
   app->committer = NULL;
   app->outbox = NULL;
   app->dashboard = NULL;
-  app->lexicon = NULL;
+  memset(&app->lexicons, 0, sizeof app->lexicons);
   app->detector = NULL;
   app->detector_json = NULL;
   metrics_init(&app->metrics);
@@ -64,13 +71,12 @@ enum err app_init(struct app *app, const struct config *cfg)
   if (getrandom(&app->boot_id, sizeof app->boot_id, GRND_NONBLOCK) !=
       (ssize_t)sizeof app->boot_id)
     app->boot_id = (uint32_t)(app->start_ns ^ (uint64_t)app->start_unix_ms);
-  enum err rc = lexicon_new(LEXICON_EN, &app->lexicon);
+  enum err rc = analysis_lexicons_new(&app->lexicons);
   if (rc)
     return rc;
   rc = analysis_detector_new(cfg, false, &app->detector);
   if (rc) {
-    lexicon_free(app->lexicon);
-    app->lexicon = NULL;
+    analysis_lexicons_free(&app->lexicons);
     return rc;
   }
   app->detector_json = detector_json(app);
@@ -79,8 +85,7 @@ enum err app_init(struct app *app, const struct config *cfg)
 
 void app_cleanup(struct app *app)
 {
-  lexicon_free(app->lexicon);
-  app->lexicon = NULL;
+  analysis_lexicons_free(&app->lexicons);
   detector_free(app->detector);
   app->detector = NULL;
   free(app->detector_json);

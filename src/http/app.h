@@ -15,7 +15,7 @@
 #include "base/err.h"
 #include "config/config.h"
 #include "http/metrics.h"
-#include "sentiment/lexicon.h"
+#include "analysis/analysis.h"
 
 /* Room for a request id: ours are 17 (or 25) characters; a client's
  * X-Request-Id is echoed when it is at most APP_REQUEST_ID_MAX - 1 safe
@@ -41,7 +41,8 @@ struct app {
   /* Borrowed; set by serve (NULL: nothing is logged by the app's parts
    * that log, such as the dashboard's live feed). */
   const struct log *log;
-  struct lexicon *lexicon; /* owned; read-only after app_init */
+  /* Owned; read-only after app_init: the polarity lexicons. */
+  struct analysis_lexicons lexicons;
   /* Owned; read-only after app_init; NULL with FRUSTRATION_DETECTOR=
    * polarity (the model then does not run). */
   struct detector *detector;
@@ -55,7 +56,7 @@ struct app {
 };
 
 /* Sets up app for cfg (borrowed: it must outlive app) and builds the
- * English lexicon. Returns the lexicon's error on failure, with nothing
+ * lexicons. Returns the lexicons' error on failure, with nothing
  * left to clean up. */
 enum err app_init(struct app *app, const struct config *cfg);
 

@@ -29,6 +29,7 @@ RICH = {
     "FRUSTRATION_THRESHOLD": "-0.45",
     "FRUSTRATION_DETECTOR": "model",
     "FRUSTRATION_MODEL": "data/model/frustration-model.bin",
+    "FRUSTRATION_LANGUAGES": "fr,en,nl",
     "FRUSTRATION_LEVELS": "ok::low:2,meh:0.05:medium:4,bad:-0.25:high:5,"
                           "awful:-0.7:blocker:5",
     "HOST": "::1",
@@ -94,6 +95,8 @@ GOOD = [
      "WEBHOOK_SECRET": "", "DEVREV_API_URL": "https://api.devrev.ai/"},
     {"FRUSTRATION_THRESHOLD": "1e-3", "ESCALATE_DROP": "2",
      "LOG_MESSAGE_TEXT": "0", "ESCALATION": "ON", "PORT": "65535"},
+    {"FRUSTRATION_LANGUAGES": "en, fr,DE"},
+    {"FRUSTRATION_DETECTOR": "polarity", "FRUSTRATION_LANGUAGES": "pt-BR"},
     {"DEVREV_API_VERSION": "2025-06-30", "MAX_BODY_BYTES": "256",
      "MAX_HEADER_BYTES": "1048576", "HTTP_THREADS": "256"},
 ]
@@ -104,6 +107,10 @@ BAD = [
     {"FRUSTRATION_THRESHOLD": "1.5"},
     {"FRUSTRATION_DETECTOR": "vader"},
     {"FRUSTRATION_MODEL": "no/such/model.bin"},
+    {"FRUSTRATION_LANGUAGES": "en,pl"},
+    {"FRUSTRATION_LANGUAGES": ""},
+    {"FRUSTRATION_LANGUAGES": "en,,fr"},
+    {"FRUSTRATION_LANGUAGES": "english"},
     {"FRUSTRATION_LEVELS": "calm::low:3,x:-0.2:high:5,y:0.1:low:1"},
     {"FRUSTRATION_LEVELS": "calm:0.1:low:3"},
     {"FRUSTRATION_LEVELS": "calm::urgent:3"},

@@ -38,11 +38,13 @@ def run(args, stdin=b"", env=None):
 
 
 def test_score_golden():
-    """Every golden text through `score` matches TextBlob within 1e-9."""
+    """Every golden text through `score` matches TextBlob within 1e-9 with
+    the original rule (English TextBlob on every text, whatever language
+    it is detected in)."""
     rows = [json.loads(line) for line in open(GOLDEN, encoding="utf-8")]
     data = "".join(json.dumps({"i": i, "text": r["text"]}) + "\n"
                    for i, r in enumerate(rows)).encode()
-    p = run(["score"], data)
+    p = run(["score"], data, env={"FRUSTRATION_DETECTOR": "polarity"})
     check(p.returncode == 0, "score exit status %d: %s" % (p.returncode, p.stderr[:500]))
     out = p.stdout.decode().splitlines()
     check(len(out) == len(rows), "score wrote %d lines for %d" % (len(out), len(rows)))
@@ -128,9 +130,16 @@ def test_analyze():
     check(abs(o["polarity"] - 0.5) < 1e-12 and o["frustrated"] is False, "json verdict")
     check(o["level"] == "calm" and isinstance(o["assessments"], list), "json level")
     p = run(["analyze", "--json", "This is not good at all!!!"],
-            env={"FRUSTRATION_THRESHOLD": "-0.5"})
+            env={"FRUSTRATION_THRESHOLD": "-0.5", "FRUSTRATION_DETECTOR": "polarity"})
     o = json.loads(p.stdout)
-    check(o["polarity"] == -0.5 and o["frustrated"] is False, "strict < threshold")
+    check(o["polarity"] == -0.5 and o["frustrated"] is False
+          and o["rule_frustrated"] is False, "strict < threshold")
+    p = run(["analyze", "--json", "This is not good at all!!!"],
+            env={"FRUSTRATION_THRESHOLD": "-0.4"})
+    o = json.loads(p.stdout)
+    check(o["detector"] == "model" and o["rule_frustrated"] is True
+          and o["polarity_lexicon"] == "en" and o["language"] == "en",
+          "the original rule's verdict is shown beside the model's")
     p = run(["analyze", "--json", "This is not good at all!!!"],
             env={"FRUSTRATION_THRESHOLD": "-0.49"})
     check(json.loads(p.stdout)["frustrated"] is True, "below threshold")
@@ -159,8 +168,9 @@ def test_analyze_with_model_detector():
     o = json.loads(p.stdout)
     check(o["frustrated"] is False and o["level"] == "calm", "calm under the model")
     p = run(["analyze", "Still waiting for my refund, third time."], env=env)
-    check(p.stdout.startswith(b"Frustrated - model score"), "human verdict names the model")
-    p = run(["analyze", "--json", "not good"])
+    check(p.stdout.startswith(b"Frustrated - English, model score"),
+          "human verdict names the language and the model: %r" % p.stdout[:60])
+    p = run(["analyze", "--json", "not good"], env={"FRUSTRATION_DETECTOR": "polarity"})
     check("frustration" not in json.loads(p.stdout), "polarity mode runs no model")
 
 
@@ -202,7 +212,7 @@ def test_score_with_model_detector():
     check("waiting, no answer: 'still \"waiting'" in texts
           and "waiting, no answer: 'still\u0001waiting', 'still\\waiting'" in texts,
           "reasons quoting '\"', control characters and '\\' are escaped")
-    p = run(["score"], data)
+    p = run(["score"], data, env={"FRUSTRATION_DETECTOR": "polarity"})
     check("frustration" not in json.loads(p.stdout.decode().splitlines()[0]),
           "polarity mode adds only the TextBlob scores")
 

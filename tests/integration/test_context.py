@@ -38,12 +38,16 @@ def posted(srv, body):
     return data
 
 
+# The escalation rules count the original rule's negative messages.
+POLARITY = {"FRUSTRATION_DETECTOR": "polarity"}
+
+
 def mild(customer, mid):
     return {"customer_id": customer, "message": MILD, "message_id": mid}
 
 
 def test_three_mild_messages_escalate():
-    srv = Server(new_db())
+    srv = Server(new_db(), env=POLARITY)
     try:
         for mid in ("m1", "m2"):
             r = posted(srv, mild("cust-a", mid))
@@ -75,7 +79,7 @@ def test_three_mild_messages_escalate():
 
 
 def test_escalation_off():
-    srv = Server(new_db(), env={"ESCALATION": "off"})
+    srv = Server(new_db(), env=dict(POLARITY, ESCALATION="off"))
     try:
         for mid in ("m1", "m2", "m3", "m4"):
             r = posted(srv, mild("cust-a", mid))

@@ -157,7 +157,7 @@ async function main() {
     check("initial stats include the earlier message",
       (before.byLevel.calm || 0) >= 1, JSON.stringify(before.byLevel));
     const detector = await page.textContent("#det-name");
-    check("detector settings shown", detector === "polarity", detector);
+    check("detector settings shown", detector === "model", detector);
 
     // A frustrated message: charts, customer table and feed update live.
     const reloads = await page.evaluate(() => performance.navigation.type);

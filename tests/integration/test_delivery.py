@@ -119,7 +119,8 @@ def tests():
                          "Channel: `email`\n",
                          "Level: angry (severity blocker)\n",
                          "Polarity: -1.0 (subjectivity 1.0)\n",
-                         "Deciding words: `terrible, awful`\n",
+                         "Language: `en`\n",
+                         "Deciding words: `negative words: 'terrible', 'awful'",
                          "Message id: `hp-1`\n",
                          "\nMessage:\n```\n" + ANGRY + "\n```\n",
                          "\nfrustration-alert-id: " + a["alert_key"]):

@@ -39,8 +39,11 @@ class Server(fa_harness.Server):
 
     def __init__(self, extra_env=None, args=()):
         self.tmp = tempfile.mkdtemp(prefix="fa-http-")
+        # The original rule: its verdicts are checked here by their numbers
+        # (the model's are in test_languages and test_model_alert).
         env = {"REQUEST_TIMEOUT_MS": str(REQUEST_TIMEOUT_MS),
-               "IDLE_TIMEOUT": "5", "MAX_BATCH": str(MAX_BATCH)}
+               "IDLE_TIMEOUT": "5", "MAX_BATCH": str(MAX_BATCH),
+               "FRUSTRATION_DETECTOR": "polarity"}
         env.update(extra_env or {})
         try:
             super().__init__(os.path.join(self.tmp, "fa.db"), env=env,

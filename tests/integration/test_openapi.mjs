@@ -438,7 +438,9 @@ const FRUSTRATED = "This is terrible, the app is still not working! Third time I
 
 async function openServer(dir) {
   // No credentials: every form, and the errors of bad input.
-  const s = await startServer(dir, "open", { MAX_BATCH: "5", MAX_JSON_DEPTH: "8" });
+  // The original rule (the escalation below counts its negative messages).
+  const s = await startServer(dir, "open", { MAX_BATCH: "5", MAX_JSON_DEPTH: "8",
+    FRUSTRATION_DETECTOR: "polarity" });
   const port = s.port;
   try {
     await get(port, "health", "/health", { status: 200, schema: "Health" });
@@ -464,6 +466,14 @@ async function openServer(dir) {
         { customer_id: "c3", message: "Awful. Still broken!" }] },
       { status: 200, schema: "BatchResult" });
     check("webhook batch: count", batch && batch.count === 2 && batch.results.length === 2);
+    const given = await postJson(port, "webhook given language", "/webhook",
+      { customer_id: "c4", message: "Ça ne marche toujours pas", lang: "fr-CA" },
+      { status: 200, schema: "WebhookResult" });
+    check("webhook given language: kept", given && given.language === "fr" &&
+      given.language_source === "given", JSON.stringify(given));
+    await postJson(port, "webhook bad language", "/webhook",
+      { customer_id: "c4", message: "hello", lang: "français!" },
+      { status: 400, error: "invalid_lang" }, { valid: false });
     // Three negative messages from one customer: the escalation rule.
     let esc = null;
     for (let i = 0; i < 3; i++)

@@ -253,10 +253,40 @@ static void fields(void)
             200);
 }
 
+/* The language a message gives wins over the detected one; one that is
+ * not a language code is refused and nothing is stored. */
+static void webhook_lang(void)
+{
+  CHECK_INT(post("/webhook", "{\"customer_id\": \"c\", \"message\": "
+                             "\"terrible\", \"lang\": \"pt-BR\"}"),
+            200);
+  CHECK(!strcmp(str_field("language"), "pt"));
+  CHECK(!strcmp(str_field("language_source"), "given"));
+  CHECK(cJSON_IsNull(cJSON_GetObjectItem(parsed, "polarity_lexicon")));
+  CHECK(cJSON_IsNull(cJSON_GetObjectItem(parsed, "rule_frustrated")));
+  CHECK_INT(post("/webhook", "{\"customer_id\": \"c\", \"message\": "
+                             "\"terrible\", \"lang\": \"pl\"}"),
+            200);
+  CHECK(!strcmp(str_field("language"), "pl"));
+  CHECK(cJSON_IsFalse(cJSON_GetObjectItem(parsed, "language_supported")));
+  CHECK_INT(post("/webhook", "{\"customer_id\": \"c\", \"message\": "
+                             "\"terrible\", \"lang\": \"english!\"}"),
+            400);
+  expect_error(400, "invalid_lang");
+  CHECK_INT(post("/webhook", "{\"customer_id\": \"c\", \"message\": "
+                             "\"terrible\"}"),
+            200);
+  CHECK(!strcmp(str_field("language"), "en"));
+  CHECK(!strcmp(str_field("language_source"), "detected"));
+  CHECK(!strcmp(str_field("polarity_lexicon"), "en"));
+}
+
 static void slash(void)
 {
   CHECK_INT(post("/slash-analyze", "{\"text\": \"not good, terrible\"}"), 200);
-  CHECK(!strncmp(str_field("text"), "Frustrated - polarity", 21));
+  CHECK(!strncmp(str_field("text"), "Frustrated - ", 13));
+  CHECK(strstr(str_field("text"), "model score") != NULL);
+  CHECK(!strcmp(str_field("language"), "en"));
   CHECK(cJSON_GetObjectItem(parsed, "alert") == NULL);
   CHECK_INT(post("/slash-analyze", "{\"message\": \"lovely\"}"), 200);
   CHECK(!strncmp(str_field("text"), "Not frustrated", 14));
@@ -358,6 +388,7 @@ int main(void)
 
   RUN(dispatch);
   RUN(content_types);
+  RUN(webhook_lang);
   RUN(webhook_single);
   RUN(webhook_batch_all_or_nothing);
   RUN(strict_json);

@@ -94,6 +94,12 @@ static bool parse_message(const cJSON *obj, struct routes_message *m,
       !routes_opt_string(obj, "channel", ROUTES_MAX_ID, &m->channel, f) ||
       !routes_opt_string(obj, "lang", ROUTES_MAX_SHORT, &m->lang, f))
     return false;
+  if (m->lang && !analysis_lang_valid(m->lang)) {
+    routes_fail_set(f, 400, "invalid_lang",
+                    "lang must be a language code such as \"fr\" or "
+                    "\"pt-BR\"");
+    return false;
+  }
 
   const cJSON *ts = cJSON_GetObjectItemCaseSensitive(obj, "timestamp");
   if (ts && !cJSON_IsNull(ts)) {
@@ -142,7 +148,7 @@ void api_webhook_release(struct routes_scratch *s)
 /* Offsets into s->strs of one message's strings, turned into pointers
  * once every message is written (the buffer may move while it grows). */
 struct strs_at {
-  size_t words, timestamp;
+  size_t words, timestamp, language;
   bool has_timestamp;
 };
 
@@ -156,8 +162,8 @@ static enum err score_message(struct app *app, struct routes_scratch *s,
   const struct routes_message *m = &s->msgs[i];
   const struct config *cfg = app->cfg;
   struct analysis a;
-  analysis_run(cfg, app->lexicon, app->detector, m->message, m->message_len,
-               &s->scores, &s->model, &a);
+  analysis_run(cfg, &app->lexicons, app->detector, m->lang, m->message,
+               m->message_len, &s->scores, &s->model, &a);
   metrics_count_message(&app->metrics, a.level, a.frustrated);
 
   struct jsonw w;
@@ -184,6 +190,10 @@ static enum err score_message(struct app *app, struct routes_scratch *s,
     rc = analysis_words(&a, &s->strs);
   if (!rc)
     rc = buf_putc(&s->strs, '\0');
+  /* The language the message was scored in is what the store keeps. */
+  at->language = s->strs.len;
+  if (!rc)
+    rc = buf_append(&s->strs, a.language, strlen(a.language) + 1);
   at->has_timestamp = m->timestamp && cJSON_IsNumber(m->timestamp);
   at->timestamp = s->strs.len;
   if (!rc && at->has_timestamp) {
@@ -203,7 +213,6 @@ static enum err score_message(struct app *app, struct routes_scratch *s,
       .timestamp = m->timestamp && cJSON_IsString(m->timestamp)
                        ? m->timestamp->valuestring
                        : NULL,
-      .lang = m->lang,
       .text = m->message,
       .polarity = a.polarity,
       .subjectivity = a.subjectivity,
@@ -552,6 +561,7 @@ void api_webhook_handle(struct app *app, struct routes_scratch *s,
     struct ingest_msg *m = &s->ingest[i];
     m->result_json = base + s->json_off[i];
     m->words = base[at[i].words] ? base + at[i].words : NULL;
+    m->lang = base + at[i].language;
     if (at[i].has_timestamp)
       m->timestamp = base + at[i].timestamp;
   }
