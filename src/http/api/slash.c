@@ -162,6 +162,7 @@ void api_slash_handle(struct app *app, struct routes_scratch *s,
   /* A DevRev snap-in command forward: {"parameters", "source_id",
    * "actor_id"}; answered with a comment the snap-in can post. */
   const char *source_id = NULL, *actor_id = NULL;
+  const char *lang = NULL; /* JSON callers may give the text's language */
 
   if (slack) {
     /* Slack's periodic certificate check comes unsigned: answer it (as
@@ -226,6 +227,14 @@ void api_slash_handle(struct app *app, struct routes_scratch *s,
     root = routes_parse_json(app, req, &f);
     if (!root)
       goto refuse;
+    if (!routes_opt_string(root, "lang", ROUTES_MAX_SHORT, &lang, &f))
+      goto refuse;
+    if (lang && !analysis_lang_valid(lang)) {
+      routes_fail_set(&f, 400, "invalid_lang",
+                      "lang must be a language code such as \"fr\" or "
+                      "\"pt-BR\"");
+      goto refuse;
+    }
     const char *name = "text";
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "text");
     if (!v || cJSON_IsNull(v)) {
@@ -274,7 +283,7 @@ void api_slash_handle(struct app *app, struct routes_scratch *s,
   routes_note_text(app, resp, text, text_len);
 
   struct analysis a;
-  analysis_run(app->cfg, &app->lexicons, app->detector, NULL, text,
+  analysis_run(app->cfg, &app->lexicons, app->detector, lang, text,
                text_len, &s->scores, &s->model, &a);
   buf_reset(&s->verdict);
   analysis_describe(app->cfg, &a, &s->verdict);
