@@ -6,7 +6,7 @@
  * The messages go in through store_ingest (the alert policy applies, so
  * alerts and outbox entries exist too), 20 per transaction, with times
  * spread evenly over the 24 hours before now, in a mix of languages (one
- * in ten with none stored). Then each query that
+ * in twelve with none stored). Then each query that
  * GET /api/stats runs is repeated and its median and worst time printed.
  * A PostgreSQL URL is used as it is (an empty database, or a schema named
  * by the URL's search_path). The filled database is left behind, so the
