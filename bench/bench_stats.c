@@ -5,7 +5,8 @@
  *
  * The messages go in through store_ingest (the alert policy applies, so
  * alerts and outbox entries exist too), 20 per transaction, with times
- * spread evenly over the 24 hours before now. Then each query that
+ * spread evenly over the 24 hours before now, in a mix of languages (one
+ * in twelve with none stored). Then each query that
  * GET /api/stats runs is repeated and its median and worst time printed.
  * A PostgreSQL URL is used as it is (an empty database, or a schema named
  * by the URL's search_path). The filled database is left behind, so the
@@ -33,6 +34,10 @@ static const char *const texts[] = {
     "I am very disappointed with the slow answers.",
     "Worst experience ever, I want to escalate this.",
 };
+/* Drawn in turn: English most, NULL for a message stored without one. */
+static const char *const langs[] = {"en", "en", "en", "en", "fr", "de",
+                                    "es", "it", "nl", "pt", "pl", NULL};
+
 static const double pols[] = {0.25, 0.4, -0.15, -0.7, -0.45, 0.0, -0.35, -1.0};
 static const char *const level_names[] = {"calm", "dissatisfied", "frustrated",
                                           "angry"};
@@ -105,6 +110,8 @@ int main(int argc, char **argv)
       long c = (long)((seed >> 8) % (unsigned)customers);
       double p = pols[t];
       size_t lv = level_of(p);
+      seed = seed * 1103515245u + 12345u;
+      const char *lang = langs[(seed >> 16) % (sizeof langs / sizeof *langs)];
       snprintf(cust[k], sizeof cust[k], "cust-%05ld", c);
       snprintf(json[k], sizeof json[k],
                "{\"polarity\":%g,\"subjectivity\":0.5,\"frustrated\":%s,"
@@ -116,6 +123,7 @@ int main(int argc, char **argv)
       msgs[k] = (struct ingest_msg){
           .customer_id = cust[k],
           .channel = "email",
+          .lang = lang,
           .text = texts[t],
           .polarity = p,
           .subjectivity = 0.5,
@@ -146,7 +154,8 @@ int main(int argc, char **argv)
   }
   static struct store_stats_bucket hour[60], dayb[144];
   struct store_stats_customer top[10];
-  double th[RUNS], td[RUNS], tt[RUNS];
+  struct store_stats_langs lh, ld;
+  double th[RUNS], td[RUNS], tt[RUNS], tlh[RUNS], tld[RUNS];
   now = wall_ms();
   for (int run = 0; run < RUNS; run++) {
     double a = mono_s();
@@ -162,9 +171,22 @@ int main(int argc, char **argv)
     double d = mono_s();
     for (size_t j = 0; j < nt; j++)
       store_stats_customer_cleanup(&top[j]);
+    int64_t hs = (now / 60000 - 59) * 60000, ds = (now / 600000 - 143) * 600000;
+    if (store_stats_langs(r, hs, hs + 60 * 60000, &lh))
+      goto fail;
+    double e = mono_s();
+    if (store_stats_langs(r, ds, ds + 144 * 600000, &ld))
+      goto fail;
+    double f = mono_s();
+    if (run < RUNS - 1) {
+      store_stats_langs_cleanup(&lh);
+      store_stats_langs_cleanup(&ld);
+    }
     th[run] = b - a;
     td[run] = c - b;
     tt[run] = d - c;
+    tlh[run] = e - d;
+    tld[run] = f - e;
   }
   int64_t day_msgs = 0;
   for (int i = 0; i < 144; i++)
@@ -173,6 +195,14 @@ int main(int argc, char **argv)
   report("series, hour (60 x 1 min)", th);
   report("series, day (144 x 10 min)", td);
   report("top customers", tt);
+  report("languages, hour", tlh);
+  report("languages, day", tld);
+  printf("languages of the day:");
+  for (size_t j = 0; j < ld.n; j++)
+    printf(" %s %lld", ld.langs[j].code, (long long)ld.langs[j].messages);
+  printf("\n");
+  store_stats_langs_cleanup(&lh);
+  store_stats_langs_cleanup(&ld);
   store_reader_close(r);
   return 0;
 fail:

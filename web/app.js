@@ -17,6 +17,13 @@
     created: "#d2363a", appended: "#e07b24", delivered: "#2f6fdf",
     failed: "#6b2737"
   };
+  /* The languages the service scores, by their ISO 639-1 codes; other
+   * codes are named by the browser (Intl.DisplayNames) when it can. */
+  var LANG_NAMES = {
+    en: "English", fr: "French", de: "German", es: "Spanish",
+    it: "Italian", nl: "Dutch", pt: "Portuguese", und: "Undetermined"
+  };
+  var LANGS_MAX = 16; /* as the server's list; the rest is "other" */
   var REFRESH_AFTER_EVENT_MS = 1200; /* > the server's 1 s stats cache */
   var REFRESH_EVERY_MS = 30000;      /* slides the windows when idle */
   var FEED_MAX = 30;
@@ -30,7 +37,7 @@
     lastRefresh: 0,
     source: null
   };
-  var charts = { trend: null, alerts: null };
+  var charts = { trend: null, alerts: null, langs: null };
   /* For tests and curious operators: window.dashboard.state / .charts. */
   window.dashboard = { state: state, charts: charts };
 
@@ -68,6 +75,24 @@
     if (s < 60) return s + " s";
     if (s < 3600) return Math.round(s / 60) + " min";
     return (s / 3600).toFixed(1) + " h";
+  }
+
+  var displayNames = null;
+  try {
+    displayNames = new Intl.DisplayNames(["en"], { type: "language" });
+  } catch (e) { displayNames = null; }
+
+  function langName(code) {
+    if (LANG_NAMES[code]) return LANG_NAMES[code];
+    try {
+      var n = displayNames && displayNames.of(code);
+      if (n && n !== code) return n;
+    } catch (e) { /* not a code the browser knows */ }
+    return code;
+  }
+
+  function pct(part, whole) {
+    return whole ? Math.round(100 * part / whole) + "%" : "–";
   }
 
   function fmtPol(p) {
@@ -161,6 +186,19 @@
         }
       })
     });
+    charts.langs = new Chart($("langs-chart"), {
+      type: "bar",
+      data: { labels: [], datasets: [] },
+      options: Object.assign({}, common, {
+        indexAxis: "y",
+        interaction: { mode: "index", intersect: false, axis: "y" },
+        scales: {
+          x: { stacked: true, beginAtZero: true, ticks: { precision: 0 },
+               title: { display: true, text: "messages" } },
+          y: { stacked: true, ticks: { autoSkip: false } }
+        }
+      })
+    });
   }
 
   function drawCharts() {
@@ -196,6 +234,58 @@
     var per = state.range === "hour" ? "minute" : "10 minutes";
     $("trend-sub").textContent = "messages by level and average polarity per " + per;
     $("alerts-sub").textContent = "per " + per + ", by outcome";
+    drawLangs(sr);
+  }
+
+  /* The series' language mix, with the rest summed as "other". */
+  function langRows(sr) {
+    var rows = (sr.languages || []).map(function (l) {
+      return { code: l.code, name: langName(l.code), messages: l.messages,
+               frustrated: l.frustrated };
+    });
+    var o = sr.languages_other;
+    if (o && o.messages)
+      rows.push({ code: null, name: "other (" + o.languages + ")",
+                  messages: o.messages, frustrated: o.frustrated });
+    return rows;
+  }
+
+  function drawLangs(sr) {
+    var rows = langRows(sr);
+    $("langs-sub").textContent = (state.range === "hour" ? "last hour" : "last day") +
+      ", by messages";
+    var tb = $("langs-table").tBodies[0];
+    tb.textContent = "";
+    if (!rows.length) {
+      var tr = el("tr", "empty");
+      var td = el("td", null, "No messages in the last " + state.range + ".");
+      td.colSpan = 3;
+      tr.appendChild(td);
+      tb.appendChild(tr);
+    }
+    rows.forEach(function (r) {
+      var tr = el("tr");
+      tr.dataset.lang = r.code === null ? "other" : r.code;
+      var name = el("td");
+      if (r.code !== null) name.appendChild(el("span", "lang", r.code));
+      name.appendChild(document.createTextNode(" " + r.name));
+      tr.appendChild(name);
+      tr.appendChild(el("td", "num", String(r.messages)));
+      tr.appendChild(el("td", "num share", r.frustrated + " · " +
+        pct(r.frustrated, r.messages)));
+      tb.appendChild(tr);
+    });
+    if (!charts.langs) return;
+    charts.langs.data.labels = rows.map(function (r) {
+      return r.code === null ? r.name : r.name + " (" + r.code + ")";
+    });
+    charts.langs.data.datasets = [
+      { label: "frustrated", backgroundColor: LEVEL_COLORS.frustrated, stack: "l",
+        data: rows.map(function (r) { return r.frustrated; }) },
+      { label: "not frustrated", backgroundColor: LEVEL_COLORS.calm, stack: "l",
+        data: rows.map(function (r) { return r.messages - r.frustrated; }) }
+    ];
+    charts.langs.update("none");
   }
 
   /* ---- panels ------------------------------------------------------ */
@@ -236,6 +326,10 @@
         var li = el("li");
         var meta = el("span", "meta");
         meta.appendChild(badge(m.level_name));
+        if (m.lang) {
+          meta.appendChild(document.createTextNode(" "));
+          meta.appendChild(el("span", "lang", m.lang));
+        }
         meta.appendChild(document.createTextNode(
           " " + fmtPol(m.polarity) + " · " + clock(m.at_ms) +
           (m.alert && m.alert !== "none" ? " · alert " + m.alert : "")));
@@ -331,6 +425,33 @@
     var name = levels[m.level] || m.level_name;
     if (sr.by_level[name]) sr.by_level[name][i] += 1;
     if (m.alert === "created" || m.alert === "appended") sr.alerts[m.alert][i] += 1;
+    addToLangs(sr, m);
+  }
+
+  /* Counts m in the series' language mix until the next /api/stats
+   * brings the stored one. */
+  function addToLangs(sr, m) {
+    var code = m.lang || "und";
+    var list = sr.languages || (sr.languages = []);
+    var l = null;
+    for (var i = 0; i < list.length; i++)
+      if (list[i].code === code) l = list[i];
+    if (!l && list.length >= LANGS_MAX) {
+      var o = sr.languages_other ||
+        (sr.languages_other = { languages: 0, messages: 0, frustrated: 0 });
+      o.messages += 1;
+      if (m.frustrated) o.frustrated += 1;
+      return;
+    }
+    if (!l) {
+      l = { code: code, messages: 0, frustrated: 0 };
+      list.push(l);
+    }
+    l.messages += 1;
+    if (m.frustrated) l.frustrated += 1;
+    list.sort(function (a, b) {
+      return b.messages - a.messages || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0);
+    });
   }
 
   function addToCustomers(m) {
@@ -358,6 +479,7 @@
     c.recent.unshift({
       at_ms: m.at_ms, polarity: m.polarity, level: m.level,
       level_name: m.level_name, frustrated: m.frustrated, alert: m.alert,
+      lang: m.lang,
       words: [], reasons: []
     });
     c.recent = c.recent.slice(0, 5);
@@ -369,6 +491,7 @@
   function addToFeed(m) {
     var li = el("li");
     li.appendChild(el("span", "t", clock(m.at_ms)));
+    li.appendChild(el("span", "lang", m.lang || "und"));
     li.appendChild(badge(m.level_name));
     li.appendChild(el("span", null, m.customer_id));
     li.appendChild(el("span", "words", fmtPol(m.polarity) +

@@ -139,6 +139,10 @@ struct store_reader_ops {
   enum err (*last_messages)(struct store_reader *r, int64_t since_ms,
                             size_t scan_max, struct store_stats_customer *cs,
                             size_t n);
+  /* Fills out (zeroed) with the language mix of [since_ms, until_ms),
+   * whole minutes, as store_stats_langs. */
+  enum err (*langs)(struct store_reader *r, int64_t since_ms, int64_t until_ms,
+                    struct store_stats_langs *out);
   /* Total messages and alerts, as store_stats_totals. */
   enum err (*totals)(struct store_reader *r, int64_t *messages,
                      int64_t *alerts);

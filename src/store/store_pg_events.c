@@ -33,7 +33,7 @@
 
 #define MSG_COLUMNS                                                            \
   "id, created_at, customer_id, level, level_name, polarity, frustrated,"      \
-  " alert_outcome, alert_id"
+  " alert_outcome, alert_id, lang"
 
 struct gap {
   int64_t id;
@@ -293,6 +293,7 @@ static void hand_over(const PGresult *r, int i,
       .frustrated = pg_bool(r, i, 6),
       .outcome = store_alert_parse(PQgetvalue(r, i, 7)),
       .alert_id = pg_int(r, i, 8),
+      .lang = PQgetisnull(r, i, 9) ? NULL : PQgetvalue(r, i, 9),
   };
   each(arg, &m);
 }

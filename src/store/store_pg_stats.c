@@ -10,7 +10,10 @@
  * customer_state_updated (updated_at); the open alerts come from
  * alerts_one_open and the top customers' last messages from a walk back
  * along the primary key, in pages, which stops as soon as each customer
- * has its messages (there is no index on messages(customer_id)).
+ * has its messages (there is no index on messages(customer_id)). The
+ * language mix is grouped and ranked by the server, so at most
+ * STORE_STATS_LANGS + 1 rows come back; it reads the messages of its range
+ * through messages_created and then the table, as no index covers lang.
  *
  * Memory does not grow with the store: the customer windows, the one
  * read that grows with traffic, are streamed row by row (libpq's
@@ -398,6 +401,7 @@ static void read_message(const PGresult *res, int k, struct store_stats_msg *m)
   m->words_json = pluck(root, assessments, 1, "words");
   m->reasons_json = pluck(root, reasons, 2, "text");
   cJSON_Delete(root);
+  m->lang = pg_dup(res, k, 9);
 }
 
 /* Fills the customers' msgs: walks back from the newest message by id,
@@ -472,8 +476,9 @@ static enum err rd_last_messages(struct store_reader *r, int64_t since_ms,
   PGresult *res =
       query(r,
             "SELECT id, created_at, polarity, level, level_name, frustrated,"
-            " alert_outcome, text, result_json FROM messages"
-            " WHERE id = ANY ($1::bigint[])",
+            " alert_outcome, text, result_json,"
+            " COALESCE(NULLIF(lang, ''), '" STORE_STATS_LANG_NONE "')"
+            " FROM messages WHERE id = ANY ($1::bigint[])",
             1, v, "stats messages");
   if (!res) {
     rc = ERR_STORE;
@@ -494,6 +499,48 @@ out:
   free(ids);
   free(have);
   return rc;
+}
+
+/* ---- Languages -------------------------------------------------------- */
+
+static enum err rd_langs(struct store_reader *r, int64_t since_ms,
+                         int64_t until_ms, struct store_stats_langs *out)
+{
+  struct pg_params p = {0};
+  pp_int(&p, since_ms);
+  pp_int(&p, until_ms);
+  pp_int(&p, STORE_STATS_LANGS);
+  /* The query of SQLite's rd_langs: codes are ordered bytewise (COLLATE
+   * "C", SQLite's BINARY) so that ties rank the same on both. */
+  PGresult *res =
+      query(r,
+            "SELECT CASE WHEN rk <= $3::bigint THEN code END, sum(n), sum(f),"
+            " count(*) FROM (SELECT code, n, f,"
+            "   row_number() OVER (ORDER BY n DESC, code COLLATE \"C\") AS rk"
+            "   FROM (SELECT COALESCE(NULLIF(lang, ''),"
+            "     '" STORE_STATS_LANG_NONE "') AS code, count(*) AS n,"
+            "     count(*) FILTER (WHERE frustrated) AS f FROM messages"
+            "     WHERE created_at >= $1::bigint AND created_at < $2::bigint"
+            "     GROUP BY 1) AS per_lang) AS ranked"
+            " GROUP BY 1 ORDER BY min(rk)",
+            p.n, p.v, "languages");
+  if (!res)
+    return ERR_STORE;
+  for (int i = 0; i < PQntuples(res); i++) {
+    int64_t n = pg_int(res, i, 1), f = pg_int(res, i, 2);
+    if (PQgetisnull(res, i, 0)) {
+      out->other_langs = pg_int(res, i, 3);
+      out->other_messages = n;
+      out->other_frustrated = f;
+    } else if (out->n < STORE_STATS_LANGS) {
+      struct store_stats_lang *l = &out->langs[out->n++];
+      l->code = pg_dup(res, i, 0);
+      l->messages = n;
+      l->frustrated = f;
+    }
+  }
+  PQclear(res);
+  return ERR_OK;
 }
 
 static enum err rd_totals(struct store_reader *r, int64_t *messages,
@@ -531,6 +578,7 @@ static const struct store_reader_ops pg_reader_ops = {
     .windows = rd_windows,
     .alerts_open = rd_alerts_open,
     .last_messages = rd_last_messages,
+    .langs = rd_langs,
     .totals = rd_totals,
 };
 

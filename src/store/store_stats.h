@@ -4,8 +4,8 @@
  * A struct store_reader is its own read-only connection to the database
  * (SQLite in WAL mode, like PostgreSQL, lets readers run beside the
  * committer's writes without blocking them or being blocked; a reader of
- * PostgreSQL connects again after losing its server). It never migrates: it reads
- * whatever schema the writer left, and is fast from schema version 3 on,
+ * PostgreSQL connects again after losing its server). It never migrates: it
+ * reads whatever schema the writer left, and is fast from schema version 3 on,
  * which adds the time indexes these queries use.
  *
  * What it answers, all over a time range [since, since + n * width):
@@ -14,7 +14,9 @@
  *  - delivered outbox entries (state done, by finished_at) and failed
  *    delivery attempts per bucket, from outbox and delivery_attempts;
  *  - the customers whose frustration is highest now (from the windows of
- *    customer_state) with their last messages.
+ *    customer_state) with their last messages;
+ *  - the language mix: messages and frustrated messages per language the
+ *    messages were scored in (messages.lang), the most frequent first.
  *
  * Threads: a reader is not thread-safe; one user at a time. Times are
  * milliseconds since the Unix epoch. */
@@ -72,6 +74,8 @@ struct store_stats_msg {
   int64_t level;
   bool frustrated;
   enum store_alert outcome; /* NONE, CREATED or APPENDED */
+  char *lang;               /* owned: the language scored in, "und" when
+                             * none was stored */
   char *level_name;         /* owned */
   char *text;               /* owned; NULL when purged (retention) */
   char *words_json;         /* owned: JSON array of the assessments'
@@ -117,5 +121,39 @@ void store_stats_customer_cleanup(struct store_stats_customer *c);
  * gaps: taken for a batch ahead, not given back on a rollback). */
 enum err store_stats_totals(struct store_reader *r, int64_t *messages,
                             int64_t *alerts);
+
+/* Languages listed at most by store_stats_langs; the others are summed
+ * into one "other" row. */
+#define STORE_STATS_LANGS 16
+
+/* The code every message stored without a language counts under. */
+#define STORE_STATS_LANG_NONE "und"
+
+struct store_stats_lang {
+  char *code; /* owned: messages.lang as stored, STORE_STATS_LANG_NONE for
+               * NULL or "" */
+  int64_t messages;
+  int64_t frustrated;
+};
+
+struct store_stats_langs {
+  size_t n; /* filled entries of langs, most messages first (ties: the
+             * smaller code, bytewise) */
+  struct store_stats_lang langs[STORE_STATS_LANGS];
+  /* The languages past the first STORE_STATS_LANGS, summed. */
+  int64_t other_langs; /* how many */
+  int64_t other_messages, other_frustrated;
+};
+
+/* The language mix of the messages stored in [since_ms, until_ms), both
+ * whole minutes (ERR_INVALID otherwise), into out (clean up with
+ * store_stats_langs_cleanup, also after a failure). Grouped and ranked by
+ * the database: at most STORE_STATS_LANGS + 1 rows come back whatever the
+ * number of distinct languages. Reads every message of the range (no index
+ * covers lang), through the time index. */
+enum err store_stats_langs(struct store_reader *r, int64_t since_ms,
+                           int64_t until_ms, struct store_stats_langs *out);
+
+void store_stats_langs_cleanup(struct store_stats_langs *l);
 
 #endif

@@ -3,7 +3,8 @@
 // playwright-core (no browser download). It opens /dashboard, posts
 // frustrated and calm messages to /webhook, and checks that the charts'
 // data, the customer table and the live feed change without a reload,
-// within a couple of seconds. Saves screenshots (wide and narrow) to
+// within a couple of seconds; messages with an explicit "lang" show in the
+// languages panel (live, then from the store) and in the feed. Saves screenshots (wide and narrow) to
 // $BUILD_DIR (or the temp dir) as artifacts. Prints "N passed, M failed"
 // and exits non-zero on failure.
 //
@@ -229,12 +230,91 @@ async function main() {
     const obMode = await page.textContent("#ob-mode");
     check("outbox panel shows the delivery mode", /record-only/.test(obMode), obMode);
 
+    // Messages with a language: the languages panel counts them per
+    // language live, then as stored; the feed shows each one's code.
+    // Whether each is frustrated is taken from the webhook's answer.
+    const sent = [
+      ["fr", "cust-fr-1", "This is terrible, the worst service ever! Cancel my account!"],
+      ["fr", "cust-fr-2", "Great, thank you so much, works perfectly."],
+      ["de", "cust-de-1", "Still not working again, I am very disappointed."],
+      ["pt", "cust-pt-1", "Thanks, all good now."],
+    ];
+    const want = {};
+    // The page's stats before the posts: the live counts must show before
+    // a refresh replaces them (which comes REFRESH_AFTER_EVENT_MS after
+    // the first event).
+    await page.evaluate(() => { window.statsBefore = window.dashboard.state.stats; });
+    for (const [lang, customer_id, message] of sent) {
+      const r = await post(url, { customer_id, message, lang });
+      const w = want[lang] || (want[lang] = { messages: 0, frustrated: 0 });
+      w.messages++;
+      if (r.json.frustrated === true) w.frustrated++;
+      check(`webhook with lang ${lang} accepted`, r.status === 200 &&
+        typeof r.json.frustrated === "boolean", JSON.stringify(r.json));
+    }
+    const langRows = () => page.evaluate(() =>
+      Object.fromEntries([...document.querySelectorAll("#langs-table tbody tr")]
+        .filter((r) => r.dataset.lang)
+        .map((r) => [r.dataset.lang, [...r.cells].map((c) => c.textContent)])));
+    took = await waitFor(page, (w) => {
+      const rows = document.querySelectorAll("#langs-table tbody tr");
+      const got = {};
+      for (const r of rows) if (r.dataset.lang) got[r.dataset.lang] = Number(r.cells[1].textContent);
+      return window.dashboard.state.stats === window.statsBefore &&
+        Object.keys(w).every((k) => got[k] === w[k].messages);
+    }, want, LIVE_MS);
+    check("languages panel counts the messages per language live (before a refresh)", took >= 0,
+      JSON.stringify(await langRows()));
+    took = await waitFor(page,
+      () => [...document.querySelectorAll("#feed li")].slice(0, 4)
+        .map((li) => li.querySelector(".lang")?.textContent).join(",") === "pt,de,fr,fr",
+      null, LIVE_MS);
+    check("live feed shows each message's language", took >= 0,
+      await page.evaluate(() => [...document.querySelectorAll("#feed li .lang")]
+        .slice(0, 6).map((e) => e.textContent).join(",")));
+    // From the store (the refresh after events): counts and frustrated
+    // shares as sent; the earlier messages without a lang count as "und";
+    // most messages first.
+    took = await waitFor(page, (w) => {
+      const l = window.dashboard.state.stats.hour.languages || [];
+      const by = Object.fromEntries(l.map((x) => [x.code, x]));
+      return Object.keys(w).every((k) => by[k] && by[k].messages === w[k].messages &&
+        by[k].frustrated === w[k].frustrated) && by.und && by.und.messages >= 7;
+    }, want, 4000);
+    const stored = await page.evaluate(() => window.dashboard.state.stats.hour.languages);
+    check("stored language mix as sent (und for no lang)", took >= 0,
+      JSON.stringify(stored) + " want " + JSON.stringify(want));
+    check("stored language mix most first", stored.every((x, i) =>
+      i === 0 || stored[i - 1].messages >= x.messages) && stored[0].code === "und",
+      JSON.stringify(stored));
+    const rows = await langRows();
+    const share = (w) => `${w.frustrated} · ${Math.round(100 * w.frustrated / w.messages)}%`;
+    check("languages panel names them and shows the frustrated share",
+      rows.fr && /French/.test(rows.fr[0]) && rows.fr[2] === share(want.fr) &&
+      rows.de && /German/.test(rows.de[0]) && rows.de[2] === share(want.de) &&
+      rows.pt && /Portuguese/.test(rows.pt[0]) && rows.und && /Undetermined/.test(rows.und[0]),
+      JSON.stringify(rows));
+    const chartLangs = await page.evaluate(() => {
+      const c = window.dashboard.charts.langs;
+      const [fr, calm] = c.data.datasets;
+      return c.data.labels.map((l, i) => [l, fr.data[i], calm.data[i]]);
+    });
+    const frBar = chartLangs.find((x) => x[0] === "French (fr)");
+    check("languages chart draws frustrated and other messages per language",
+      frBar && frBar[1] === want.fr.frustrated &&
+      frBar[1] + frBar[2] === want.fr.messages, JSON.stringify(chartLangs));
+
     // Day range switch redraws from the same data.
     await page.click("#range-day");
     const day = await chartTotals(page);
     check("day range has 144 buckets", day.labels === 144, String(day.labels));
     check("day range counts the messages",
       sum(Object.values(day.byLevel)) >= 7, JSON.stringify(day.byLevel));
+    const dayLangs = await langRows();
+    check("day range shows the day's languages",
+      (await page.textContent("#langs-sub")).startsWith("last day") &&
+      dayLangs.fr && Number(dayLangs.fr[1]) === want.fr.messages,
+      JSON.stringify(dayLangs));
     await page.click("#range-hour");
 
     check("no requests outside the service", external.length === 0,

@@ -1,6 +1,6 @@
 """The dashboard on PostgreSQL: GET /api/stats of a server whose store is
 PostgreSQL gives what the same messages give on SQLite (counts, series,
-top customers and their messages), and keeps answering across a restart
+language mix, top customers and their messages), and keeps answering across a restart
 of the PostgreSQL server.
 
 Skipped (exit 77, CTest's SKIP_RETURN_CODE) where no PostgreSQL cluster
@@ -35,8 +35,15 @@ BATCHES = [
 ]
 
 
+# The language each message is sent with (none: counted as "und").
+LANGS = {"m1": "en", "m2": "fr", "m4": "en", "m5": "de", "m6": "en",
+         "m7": "fr", "m9": "pt", "m10": "fr", "m11": "en"}
+
+
 def body(batch):
-    return {"messages": [{"customer_id": c, "message": t, "message_id": m}
+    return {"messages": [dict({"customer_id": c, "message": t,
+                               "message_id": m},
+                              **({"lang": LANGS[m]} if m in LANGS else {}))
                          for c, t, m in batch]}
 
 
@@ -110,6 +117,14 @@ def test_same_answer_as_sqlite_and_survives_restart():
             for part in ("hour", "day"):
                 sa, sb = series_sums(a[part]), series_sums(b[part])
                 check(sa == sb, f"{part} series: {sa} != {sb}")
+                la = (a[part]["languages"], a[part]["languages_other"])
+                lb = (b[part]["languages"], b[part]["languages_other"])
+                check(la == lb, f"{part} languages: {la} != {lb}")
+            # Equal counts rank by code: en before fr.
+            check([(x["code"], x["messages"]) for x in
+                   a["hour"]["languages"]] ==
+                  [("en", 3), ("fr", 3), ("und", 2), ("de", 1), ("pt", 1)],
+                  f"the hour's languages: {a['hour']['languages']}")
             ha = series_sums(a["hour"])
             check(ha["messages"] == 10 and ha["alerts created"] == 4 and
                   ha["alerts delivered"] >= 4,

@@ -28,8 +28,8 @@ import pg_cluster  # noqa: E402
 
 ANGRY = "This is terrible, awful service, I am furious"
 CALM = "Thanks, all good now"
-MESSAGE_FIELDS = {"at_ms", "customer_id", "level", "level_name", "polarity",
-                  "frustrated", "alert", "alert_id"}
+MESSAGE_FIELDS = {"at_ms", "customer_id", "lang", "level", "level_name",
+                  "polarity", "frustrated", "alert", "alert_id"}
 ALERT_FIELDS = {"at_ms", "alert_id", "customer_id", "outcome", "level_name"}
 PG = None
 NO_NOTIFY = "options=" + urllib.parse.quote("-c frustration_alert.notify=off")
@@ -101,10 +101,13 @@ class Stream:
         self.conn.close()
 
 
-def post(srv, customer_id, text):
+def post(srv, customer_id, text, lang=None):
     """Posts one message; returns (time sent, answer)."""
     t0 = time.time()
-    st, data = srv.post({"customer_id": customer_id, "message": text})
+    body = {"customer_id": customer_id, "message": text}
+    if lang:
+        body["lang"] = lang
+    st, data = srv.post(body)
     check(st == 200, f"post {customer_id}: {st} {data!r}")
     return t0, data
 
@@ -161,7 +164,7 @@ def test_every_instance_on_every_stream():
 
         # B's frustrated message: the message and the alert on A's
         # stream within 1 s, with the fields and values B answered.
-        t0, ans = post(b, "cust-b", ANGRY)
+        t0, ans = post(b, "cust-b", ANGRY, lang="en")
         msg = sa.wait("message", "cust-b", 1.0)
         check(msg is not None, "B's message on A's stream within 1 s")
         alert = sa.wait("alert", "cust-b", 1.0 - (time.time() - t0))
@@ -169,6 +172,7 @@ def test_every_instance_on_every_stream():
         m, al = msg[1], alert[1]
         check(set(m) == MESSAGE_FIELDS, f"message fields {sorted(m)}")
         check(set(al) == ALERT_FIELDS, f"alert fields {sorted(al)}")
+        check(m["lang"] == "en", f"the language B stored: {m['lang']}")
         check(m["frustrated"] is True and ans["frustrated"] is True, m)
         check(abs(m["polarity"] - ans["polarity"]) < 1e-9,
               f"polarity {m['polarity']} vs answered {ans['polarity']}")

@@ -105,6 +105,16 @@ def main():
         check("day series holds the messages", total >= N * 0.99,
               "%d" % total)
         check("top customers listed", len(stats["top_customers"]) == 10)
+        # bench_stats writes nine languages (one in twelve with none):
+        # every message of the day is in the mix, English first.
+        langs = stats["day"]["languages"]
+        in_mix = (sum(x["messages"] for x in langs) +
+                  stats["day"]["languages_other"]["messages"])
+        check("day's language mix counts every message", in_mix == total,
+              "%d != %d" % (in_mix, total))
+        check("language mix most first, no language missing",
+              len(langs) == 9 and langs[0]["code"] == "en" and
+              "und" in [x["code"] for x in langs], json.dumps(langs))
         med = statistics.median(computed)
         print("     /api/stats with %d messages: computed median %.1f ms, "
               "max %.1f ms (server build_ms %.1f); cached median %.2f ms"

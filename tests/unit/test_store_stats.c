@@ -24,15 +24,16 @@
   "\"frustration\":{\"reasons\":[{\"text\":\"negative "                        \
   "words\",\"weight\":1}]}}"
 
-static void ingest_result(struct store *st, const char *cust, double pol,
-                          size_t level, const char *text, int64_t at,
-                          const char *result_json)
+static void ingest_full(struct store *st, const char *cust, const char *lang,
+                        double pol, size_t level, const char *text, int64_t at,
+                        const char *result_json)
 {
   static const char *const names[] = {"calm", "dissatisfied", "frustrated",
                                       "angry"};
   struct alert_policy pol_ = {.cooldown_ms = 30 * MIN, .min_level = 2};
   struct ingest_msg m = {
       .customer_id = cust,
+      .lang = lang,
       .text = text,
       .polarity = pol,
       .level = level,
@@ -44,6 +45,22 @@ static void ingest_result(struct store *st, const char *cust, double pol,
   struct ingest_result r;
   CHECK_INT(store_ingest(st, &m, 1, &pol_, at, &r), ERR_OK);
   store_ingest_result_cleanup(&r);
+}
+
+static void ingest_result(struct store *st, const char *cust, double pol,
+                          size_t level, const char *text, int64_t at,
+                          const char *result_json)
+{
+  ingest_full(st, cust, NULL, pol, level, text, at, result_json);
+}
+
+/* A message in language lang (NULL: none stored), frustrated from level
+ * 2 on. */
+static void ingest_lang(struct store *st, const char *cust, const char *lang,
+                        size_t level, int64_t at)
+{
+  ingest_full(st, cust, lang, level >= 2 ? -0.8 : 0.3, level, "text", at,
+              RESULT_JSON);
 }
 
 static void ingest(struct store *st, const char *cust, double pol, size_t level,
@@ -365,6 +382,131 @@ static void test_reader_reconnects(void)
   store_close(st);
 }
 
+/* The mix counts messages and frustrated messages per stored language,
+ * NULL and "" as "und" (together with an explicit "und"), only inside the
+ * range, most first and equal counts bytewise by code. */
+static void test_langs_mix(void)
+{
+  char url[512];
+  struct store *st = open_store(url, sizeof url);
+  if (!st)
+    return;
+  ingest_lang(st, "early", "es", 3, T0 - 1); /* before the range */
+  ingest_lang(st, "c1", "fr", 3, T0);
+  ingest_lang(st, "c2", "fr", 2, T0 + 1000);
+  ingest_lang(st, "c3", "fr", 0, T0 + 2000);
+  ingest_lang(st, "c4", NULL, 3, T0 + 3000);
+  ingest_lang(st, "c5", "", 0, T0 + 4000);
+  ingest_lang(st, "c6", "und", 2, T0 + 5000);
+  ingest_lang(st, "c7", "en", 3, T0 + MIN);
+  ingest_lang(st, "c8", "en", 1, T0 + MIN + 1);
+  ingest_lang(st, "c9", "de", 0, T0 + 2 * MIN);
+  ingest_lang(st, "c9", "de", 0, T0 + 9 * MIN + 59999);
+  ingest_lang(st, "late", "es", 3, T0 + 10 * MIN); /* at the end: out */
+  struct store_reader *r = open_reader(url);
+  struct store_stats_langs l = {0};
+  enum err rc = r ? store_stats_langs(r, T0, T0 + 10 * MIN, &l) : ERR_STORE;
+  CHECK_INT(rc, ERR_OK);
+  CHECK_INT(l.n, 4);
+  if (!rc && l.n == 4) {
+    CHECK_STR(l.langs[0].code, "fr");
+    CHECK_INT(l.langs[0].messages, 3);
+    CHECK_INT(l.langs[0].frustrated, 2);
+    CHECK_STR(l.langs[1].code, "und");
+    CHECK_INT(l.langs[1].messages, 3);
+    CHECK_INT(l.langs[1].frustrated, 2);
+    CHECK_STR(l.langs[2].code, "de");
+    CHECK_INT(l.langs[2].messages, 2);
+    CHECK_INT(l.langs[2].frustrated, 0);
+    CHECK_STR(l.langs[3].code, "en");
+    CHECK_INT(l.langs[3].messages, 2);
+    CHECK_INT(l.langs[3].frustrated, 1);
+  }
+  CHECK_INT(l.other_langs, 0);
+  CHECK_INT(l.other_messages, 0);
+  store_stats_langs_cleanup(&l);
+  /* An empty range, and ranges that are not whole minutes. */
+  CHECK_INT(r ? store_stats_langs(r, T0 + 60 * MIN, T0 + 61 * MIN, &l)
+              : ERR_STORE,
+            ERR_OK);
+  CHECK_INT(l.n + (size_t)l.other_langs, 0);
+  store_stats_langs_cleanup(&l);
+  CHECK_INT(r ? store_stats_langs(r, T0 + 1, T0 + MIN, &l) : ERR_STORE,
+            ERR_INVALID);
+  CHECK_INT(r ? store_stats_langs(r, T0 + MIN, T0, &l) : ERR_STORE,
+            ERR_INVALID);
+
+  /* The top customers' messages carry their language, "und" for none. */
+  struct store_stats_customer top[8];
+  size_t n = 0;
+  int64_t now = T0 + 10 * MIN;
+  CHECK_INT(r ? store_stats_top_customers(r, now, T0, 8, 0, top, &n)
+              : ERR_STORE,
+            ERR_OK);
+  for (size_t i = 0; i < n; i++) {
+    const char *want = !strcmp(top[i].customer_id, "c1")   ? "fr"
+                       : !strcmp(top[i].customer_id, "c4") ? "und"
+                       : !strcmp(top[i].customer_id, "c7") ? "en"
+                                                           : NULL;
+    if (want && top[i].n_msgs == 1)
+      CHECK_STR(top[i].msgs[0].lang, want);
+    else if (want)
+      CHECK(!"one message each");
+    store_stats_customer_cleanup(&top[i]);
+  }
+  CHECK(n >= 3);
+  store_reader_close(r);
+  store_close(st);
+}
+
+/* More languages than STORE_STATS_LANGS: the first ones by count and
+ * then bytewise by code ("Zq" before "a00": bytewise, not a locale's
+ * order), the rest summed into the other row; no message is lost. */
+static void test_langs_bounded(void)
+{
+  char url[512], code[8];
+  struct store *st = open_store(url, sizeof url);
+  if (!st)
+    return;
+  int64_t at = T0;
+  for (int i = 0; i < 20; i++) {
+    snprintf(code, sizeof code, "a%02d", i);
+    ingest_lang(st, "c", code, i == 19 ? 3 : 0, at++);
+  }
+  ingest_lang(st, "c", "Zq", 0, at++);
+  for (int i = 0; i < 3; i++)
+    ingest_lang(st, "c", "zz", 2, at++);
+  for (int i = 0; i < 2; i++)
+    ingest_lang(st, "c", "yy", 0, at++);
+  struct store_reader *r = open_reader(url);
+  struct store_stats_langs l = {0};
+  enum err rc = r ? store_stats_langs(r, T0, T0 + MIN, &l) : ERR_STORE;
+  CHECK_INT(rc, ERR_OK);
+  CHECK_INT(l.n, STORE_STATS_LANGS);
+  if (!rc && l.n == STORE_STATS_LANGS) {
+    CHECK_STR(l.langs[0].code, "zz");
+    CHECK_INT(l.langs[0].messages, 3);
+    CHECK_INT(l.langs[0].frustrated, 3);
+    CHECK_STR(l.langs[1].code, "yy");
+    CHECK_INT(l.langs[1].messages, 2);
+    CHECK_STR(l.langs[2].code, "Zq");
+    CHECK_STR(l.langs[3].code, "a00");
+    CHECK_STR(l.langs[15].code, "a12");
+    CHECK_INT(l.langs[15].messages, 1);
+  }
+  /* a13 .. a19 */
+  CHECK_INT(l.other_langs, 7);
+  CHECK_INT(l.other_messages, 7);
+  CHECK_INT(l.other_frustrated, 1);
+  int64_t total = l.other_messages;
+  for (size_t i = 0; i < l.n; i++)
+    total += l.langs[i].messages;
+  CHECK_INT(total, 26);
+  store_stats_langs_cleanup(&l);
+  store_reader_close(r);
+  store_close(st);
+}
+
 static void test_reader_refuses(void)
 {
   char err[256];
@@ -412,6 +554,8 @@ int main(void)
   RUN(test_series_delivery);
   RUN(test_message_fields);
   RUN(test_last_messages_scan_max);
+  RUN(test_langs_mix);
+  RUN(test_langs_bounded);
   RUN(test_reader_reconnects);
   RUN(test_window_parse);
   RUN(test_reader_refuses);

@@ -1,13 +1,13 @@
 /* dashboard: embedded files, /api/stats and the live events (see
  * dashboard.h).
  *
- * /api/stats is built from four store reads (two series, the top
- * customers, the totals) plus the outbox worker's and the hub's in-memory
- * snapshots. The answer is kept as text and reused for DASHBOARD_CACHE_MS;
- * the lock that guards it is held while it is rebuilt, so a burst of
- * viewers costs one computation. The store is read-only here: a failure
- * to read it is reported in the answer ("store": {"ok": false, ...}) and
- * retried with a fresh connection on the next rebuild.
+ * /api/stats is built from six store reads (two series and the language
+ * mix over each, the top customers, the totals) plus the outbox worker's and
+ * the hub's in-memory snapshots. The answer is kept as text and reused for
+ * DASHBOARD_CACHE_MS; the lock that guards it is held while it is rebuilt, so a
+ * burst of viewers costs one computation. The store is read-only here: a
+ * failure to read it is reported in the answer ("store": {"ok": false, ...})
+ * and retried with a fresh connection on the next rebuild.
  *
  * Times sent to the page are epoch milliseconds; buckets are aligned on
  * their width (whole minutes, whole ten minutes) so that a bucket keeps
@@ -171,9 +171,31 @@ bool dashboard_authorized(const struct dashboard *d,
 
 /* ---- /api/stats ------------------------------------------------------- */
 
+/* The language mix of a series' window: "languages", most first, and
+ * "languages_other", the sum of those past the bound. */
+static void write_langs(struct jsonw *w, const struct store_stats_langs *l)
+{
+  jsonw_key(w, "languages");
+  jsonw_array_begin(w);
+  for (size_t i = 0; i < l->n; i++) {
+    jsonw_object_begin(w);
+    jsonw_kv_string(w, "code", l->langs[i].code);
+    jsonw_kv_int(w, "messages", l->langs[i].messages);
+    jsonw_kv_int(w, "frustrated", l->langs[i].frustrated);
+    jsonw_object_end(w);
+  }
+  jsonw_array_end(w);
+  jsonw_key(w, "languages_other");
+  jsonw_object_begin(w);
+  jsonw_kv_int(w, "languages", l->other_langs);
+  jsonw_kv_int(w, "messages", l->other_messages);
+  jsonw_kv_int(w, "frustrated", l->other_frustrated);
+  jsonw_object_end(w);
+}
+
 static void write_series(struct jsonw *w, const struct config *cfg,
                          const struct store_stats_bucket *b, size_t n,
-                         int64_t width_ms)
+                         int64_t width_ms, const struct store_stats_langs *l)
 {
   jsonw_object_begin(w);
   jsonw_kv_int(w, "bucket_ms", width_ms);
@@ -219,6 +241,7 @@ static void write_series(struct jsonw *w, const struct config *cfg,
     jsonw_array_end(w);
   }
   jsonw_object_end(w);
+  write_langs(w, l);
   jsonw_object_end(w);
 }
 
@@ -263,6 +286,7 @@ static void write_customers(struct jsonw *w,
       jsonw_kv_int(w, "level", m->level);
       jsonw_kv_string(w, "level_name", m->level_name ? m->level_name : "");
       jsonw_kv_bool(w, "frustrated", m->frustrated);
+      jsonw_kv_string(w, "lang", m->lang ? m->lang : STORE_STATS_LANG_NONE);
       jsonw_kv_string(w, "alert", store_alert_name(m->outcome));
       /* Both are JSON arrays, built by the store reader. */
       jsonw_key(w, "words");
@@ -316,6 +340,7 @@ static void write_store_part(struct dashboard *d, struct jsonw *w,
 {
   struct app *app = d->app;
   static struct store_stats_bucket hour[HOUR_BUCKETS], day[DAY_BUCKETS];
+  struct store_stats_langs hour_langs = {0}, day_langs = {0};
   struct store_stats_customer top[DASHBOARD_TOP_CUSTOMERS];
   size_t n_top = 0;
   int64_t total_msgs = 0, total_alerts = 0;
@@ -340,6 +365,13 @@ static void write_store_part(struct dashboard *d, struct jsonw *w,
     rc = store_stats_series(d->reader, day_since, DAY_BUCKET_MS, DAY_BUCKETS,
                             day);
   if (!rc)
+    rc = store_stats_langs(d->reader, hour_since,
+                           hour_since + HOUR_BUCKETS * HOUR_BUCKET_MS,
+                           &hour_langs);
+  if (!rc)
+    rc = store_stats_langs(d->reader, day_since,
+                           day_since + DAY_BUCKETS * DAY_BUCKET_MS, &day_langs);
+  if (!rc)
     rc = store_stats_top_customers(d->reader, now_ms, now_ms - TOP_WINDOW_MS,
                                    DASHBOARD_TOP_CUSTOMERS, 0, top, &n_top);
   if (!rc)
@@ -350,6 +382,8 @@ static void write_store_part(struct dashboard *d, struct jsonw *w,
     d->reader = NULL;
   }
   if (rc) {
+    store_stats_langs_cleanup(&hour_langs);
+    store_stats_langs_cleanup(&day_langs);
     memset(hour, 0, sizeof hour);
     memset(day, 0, sizeof day);
     for (size_t i = 0; i < HOUR_BUCKETS; i++)
@@ -370,9 +404,11 @@ static void write_store_part(struct dashboard *d, struct jsonw *w,
   jsonw_kv_int(w, "alerts", total_alerts);
   jsonw_object_end(w);
   jsonw_key(w, "hour");
-  write_series(w, d->cfg, hour, HOUR_BUCKETS, HOUR_BUCKET_MS);
+  write_series(w, d->cfg, hour, HOUR_BUCKETS, HOUR_BUCKET_MS, &hour_langs);
   jsonw_key(w, "day");
-  write_series(w, d->cfg, day, DAY_BUCKETS, DAY_BUCKET_MS);
+  write_series(w, d->cfg, day, DAY_BUCKETS, DAY_BUCKET_MS, &day_langs);
+  store_stats_langs_cleanup(&hour_langs);
+  store_stats_langs_cleanup(&day_langs);
   jsonw_key(w, "top_customers");
   write_customers(w, top, n_top);
   for (size_t i = 0; i < n_top; i++)
@@ -484,10 +520,10 @@ void dashboard_handle(struct dashboard *d, const struct http_request *req,
  * and the feed (a shared store) come here, so the page gets the same
  * fields whichever instance handled a message. */
 static void publish_message(struct dashboard *d, int64_t at_ms,
-                            const char *customer_id, int64_t level,
-                            const char *level_name, double polarity,
-                            bool frustrated, enum store_alert outcome,
-                            int64_t alert_id)
+                            const char *customer_id, const char *lang,
+                            int64_t level, const char *level_name,
+                            double polarity, bool frustrated,
+                            enum store_alert outcome, int64_t alert_id)
 {
   struct buf b;
   struct jsonw w;
@@ -498,6 +534,8 @@ static void publish_message(struct dashboard *d, int64_t at_ms,
   jsonw_object_begin(&w);
   jsonw_kv_int(&w, "at_ms", at_ms);
   jsonw_kv_string(&w, "customer_id", customer_id);
+  /* As /api/stats counts it: a message stored without one is "und". */
+  jsonw_kv_string(&w, "lang", lang && *lang ? lang : STORE_STATS_LANG_NONE);
   jsonw_kv_int(&w, "level", level);
   jsonw_kv_string(&w, "level_name", level_name);
   jsonw_kv_double(&w, "polarity", polarity);
@@ -531,14 +569,16 @@ void dashboard_publish_message(struct dashboard *d, const struct ingest_msg *m,
    * instance's: publishing it here too would show it twice. */
   if (!d || d->live || r->outcome == STORE_ALERT_DUPLICATE)
     return;
-  publish_message(d, now_ms, m->customer_id, (int64_t)m->level, m->level_name,
-                  m->polarity, m->frustrated, r->outcome, r->alert_id);
+  publish_message(d, now_ms, m->customer_id, m->lang, (int64_t)m->level,
+                  m->level_name, m->polarity, m->frustrated, r->outcome,
+                  r->alert_id);
 }
 
 static void publish_row(void *arg, const struct store_event_msg *m)
 {
-  publish_message(arg, m->at_ms, m->customer_id, m->level, m->level_name,
-                  m->polarity, m->frustrated, m->outcome, m->alert_id);
+  publish_message(arg, m->at_ms, m->customer_id, m->lang, m->level,
+                  m->level_name, m->polarity, m->frustrated, m->outcome,
+                  m->alert_id);
 }
 
 /* The feed's thread: reads what was committed since the last read,
