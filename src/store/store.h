@@ -41,7 +41,7 @@ struct buf;   /* base/buf.h */
 struct ingest_msg; /* below */
 
 /* The newest schema version this build knows. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /* Bytes of message text copied into an outbox payload (cut on a UTF-8
  * boundary): enough for an agent to see what was said, small enough that
