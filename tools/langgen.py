@@ -92,7 +92,7 @@ def read_words(path, codes):
 
 
 def word_table(words):
-    size = pow2_at_least(len(words) * 3 // 2)
+    size = pow2_at_least(len(words) * 5 // 2)
     slots = [None] * size
     for w in sorted(words):
         h = fnv(w.encode("utf-8"))

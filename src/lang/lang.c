@@ -19,7 +19,6 @@
  * skipped. No allocation, no state: two passes over the text at most. */
 #include "lang/lang.h"
 
-#include <math.h>
 #ifdef LANG_DEBUG
 #include <stdio.h>
 #endif
@@ -176,6 +175,16 @@ static enum script script_of(uint32_t cp)
       (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x20000 && cp <= 0x2FFFF))
     return SC_HAN;
   return SC_NONE;
+}
+
+static inline bool is_alpha(unsigned char c)
+{
+  return (unsigned)((c | 0x20) - 'a') < 26;
+}
+
+static inline bool is_digit(unsigned char c)
+{
+  return (unsigned)(c - '0') < 10;
 }
 
 /* True for the letters of the scripts above (Latin: the letters of
@@ -444,7 +453,7 @@ static bool skip_noise(struct scan *s)
   else if (c == '&') {
     size_t k = s->i + 1;
     while (k < s->len && k - s->i <= 8 &&
-           (((s->s[k] | 0x20) - 'a') < 26 || (s->s[k] - '0') < 10 ||
+           (is_alpha(s->s[k]) || is_digit(s->s[k]) ||
             s->s[k] == '#'))
       k++;
     if (k < s->len && k > s->i + 1 && s->s[k] == ';') {
@@ -467,24 +476,60 @@ struct tally {
   int32_t ev[LANGID_N]; /* word and letter evidence, 1/16 nat */
   unsigned script[SC_N];
   unsigned marks;       /* letters that name a Cyrillic or Arabic language */
+  unsigned other_letters; /* letters of scripts other than Latin */
   unsigned latin_words;
 };
 
-/* Reads the next Latin word into w (folded, hashed), counting letters of
- * other scripts and letter evidence into t when t is not NULL. Returns
- * false at the end of the text. A word glued to what precedes it by '.'
- * or '/' (a domain, a path) is skipped. */
-static bool next_word(struct scan *s, struct word *w, struct tally *t)
+static bool is_latin_letter(uint32_t cp)
 {
+  return cp == 0xFFFD ||
+         (is_letter(cp) && (cp < 0x250 || script_of(cp) == SC_LATIN));
+}
+
+/* The FNV-1a hash of the folded letters of s[from..to) (a word's tail
+ * after its apostrophe). */
+static uint64_t hash_span(const struct scan *s, size_t from, size_t to)
+{
+  struct scan r = *s;
+  uint64_t h = FNV_OFFSET;
+  for (r.i = from; r.i < to;) {
+    size_t n;
+    uint32_t cp = peek(&r, &n);
+    r.i += n;
+    if (cp >= 0x300 && cp <= 0x36F)
+      continue;
+    h = fnv_cp(h, fold(cp));
+  }
+  return h;
+}
+
+/* Reads the next Latin word of s. With t (the first pass) it hashes the
+ * word into w and counts letters of other scripts and letter evidence
+ * into t; without (the n-gram pass) it keeps the word's folded code
+ * points in w. Returns false at the end of the text. A word glued to what
+ * precedes it by '.' or '/' (a domain, a path) is skipped. Inlined into
+ * each pass so that each does only its own work; ASCII letters take a
+ * short path. */
+static inline bool next_word(struct scan *s, struct word *w, struct tally *t)
+{
+  const unsigned char *p = s->s;
   while (s->i < s->len) {
-    if (skip_noise(s))
+    unsigned char c = p[s->i];
+    if (c < 0x80 && !is_alpha(c)) {
+      if ((c == '@' || c == '#' || c == '&') && skip_noise(s))
+        continue;
+      s->prev = c;
+      s->i++;
+      continue;
+    }
+    if (((c | 0x20) == 'h' || (c | 0x20) == 'w') && skip_noise(s))
       continue;
     size_t n;
     uint32_t cp = peek(s, &n);
-    bool letter = cp == 0xFFFD || is_letter(cp);
-    if (!letter || (cp >= 0x250 && script_of(cp) != SC_LATIN)) {
-      if (letter && t) {
+    if (!is_latin_letter(cp)) {
+      if (t && is_letter(cp)) {
         t->script[script_of(cp)]++;
+        t->other_letters++;
         if (cp >= 0x400 && cp <= 0x6FF)
           t->marks |= script_mark(cp);
       }
@@ -497,68 +542,85 @@ static bool next_word(struct scan *s, struct word *w, struct tally *t)
     /* A Latin word starts here. */
     bool glued = false;
     if ((s->prev == '.' || s->prev == '/') && s->i >= 2) {
-      unsigned char b = s->s[s->i - 2];
-      glued = ((b | 0x20) - 'a') < 26 || (b - '0') < 10;
+      unsigned char b = p[s->i - 2];
+      glued = is_alpha(b) || is_digit(b);
     }
-    w->n = 0;
-    w->hash = FNV_OFFSET;
-    w->apostrophe = false;
-    w->head = w->tail = FNV_OFFSET;
+    uint64_t h = FNV_OFFSET;
+    size_t count = 0, wn = 0, tail_from = 0;
     uint32_t last = 0;
-    size_t count = 0;
+    w->apostrophe = false;
     while (s->i < s->len) {
+      c = p[s->i];
+      if (c < 0x80) {
+        uint32_t f = c | 0x20u;
+        if ((f - 'a') < 26) {
+          if (t)
+            h = fnv_byte(h, (unsigned char)f);
+          else if (wn < WORD_MAX)
+            w->cps[wn++] = f;
+          count++;
+          s->i++;
+          if (t && f == 'j' && last == 'i')
+            t->ev[L_NL] += 2 * LETTER_UNIT;
+          last = f;
+          continue;
+        }
+        if (c != '\'')
+          break;
+      }
       cp = peek(s, &n);
       if (cp >= 0x300 && cp <= 0x36F) { /* combining mark */
         s->i += n;
         continue;
       }
-      if (is_apostrophe(cp) && count > 0 && s->i + n < s->len) {
+      if (is_apostrophe(cp)) {
         size_t n2;
         struct scan ahead = *s;
         ahead.i += n;
-        uint32_t next = peek(&ahead, &n2);
-        if (!(is_letter(next) && (next < 0x250 || script_of(next) == SC_LATIN)))
+        if (count == 0 || ahead.i >= s->len ||
+            !is_latin_letter(peek(&ahead, &n2)))
           break;
-        if (!w->apostrophe) {
-          w->apostrophe = true;
-          w->head = fnv_byte(w->hash, '\'');
-        }
-        w->hash = fnv_byte(w->hash, '\'');
-        w->tail = FNV_OFFSET;
-        if (w->n < WORD_MAX)
-          w->cps[w->n++] = '\'';
+        if (t && !w->apostrophe)
+          w->head = fnv_byte(h, '\'');
+        w->apostrophe = true;
+        if (t)
+          h = fnv_byte(h, '\'');
+        else if (wn < WORD_MAX)
+          w->cps[wn++] = '\'';
         s->i += n;
+        tail_from = s->i;
         last = '\'';
         count++;
         continue;
       }
-      if (!(cp == 0xFFFD ||
-            (is_letter(cp) && (cp < 0x250 || script_of(cp) == SC_LATIN))))
+      if (!is_latin_letter(cp))
         break;
       uint32_t f = fold(cp);
-      w->hash = fnv_cp(w->hash, f);
-      if (w->apostrophe)
-        w->tail = fnv_cp(w->tail, f);
-      if (w->n < WORD_MAX)
-        w->cps[w->n++] = f;
-      if (t && f >= 0xC0) {
-        const struct letter_ev *e = letter_evidence(f);
+      if (t) {
+        h = fnv_cp(h, f);
+        const struct letter_ev *e = f >= 0xC0 ? letter_evidence(f) : NULL;
         if (e)
           for (int k = 0; k < e->n; k++)
             t->ev[e->lang[k]] += e->pts[k] * LETTER_UNIT;
+      } else if (wn < WORD_MAX) {
+        w->cps[wn++] = f;
       }
-      if (t && f == 'j' && last == 'i')
-        t->ev[L_NL] += 2 * LETTER_UNIT;
       last = f;
       count++;
       s->i += n;
     }
     s->prev = last;
+    if (glued)
+      continue;
+    w->n = wn;
+    w->hash = h;
     w->hashable = count <= WORD_MAX;
-    if (t && !glued)
+    if (t) {
+      if (w->apostrophe)
+        w->tail = hash_span(s, tail_from, s->i);
       t->script[SC_LATIN] += (unsigned)count;
-    if (!glued)
-      return true;
+    }
+    return true;
   }
   return false;
 }
@@ -643,27 +705,36 @@ static void set_guess(struct lang_guess *out, int idx, double confidence)
 }
 
 /* A margin of m (1/16 nat) as a confidence in 0..1: one nat is a fair
- * hint, five are near certainty. */
+ * hint (0.33), five are near certainty (0.71), twenty leave no doubt. */
 static double confidence_of(int32_t margin)
 {
   if (margin <= 0)
     return 0.0;
-  return 1.0 - exp(-(double)margin / (16.0 * 2.0));
+  return (double)margin / (double)(margin + 2 * 16);
 }
 
+/* The best language (the first on a tie: English before the others) and
+ * its lead over the next. */
 static void best_two(const int32_t *score, int *best, int32_t *margin)
 {
   int b = 0;
-  for (int l = 1; l < LANGID_N; l++)
-    if (score[l] > score[b])
+  int32_t first = score[0], second = INT32_MIN;
+  for (int l = 1; l < LANGID_N; l++) {
+    if (score[l] > first) {
+      second = first;
+      first = score[l];
       b = l;
-  int32_t second = INT32_MIN;
-  for (int l = 0; l < LANGID_N; l++)
-    if (l != b && score[l] > second)
+    } else if (score[l] > second) {
       second = score[l];
+    }
+  }
   *best = b;
-  *margin = score[b] - second;
+  *margin = first - second;
 }
+
+#ifdef LANG_COUNT
+unsigned long lang_count_grams;
+#endif
 
 void lang_detect(const char *text, size_t len, struct lang_guess *out)
 {
@@ -683,28 +754,28 @@ void lang_detect(const char *text, size_t len, struct lang_guess *out)
   }
 
   /* The script: the one with the most letters, Latin on a tie. */
-  enum script sc = SC_LATIN;
-  unsigned letters_total = 0;
-  for (int k = 1; k < SC_N; k++) {
-    letters_total += t.script[k];
-    if (t.script[k] > t.script[sc])
-      sc = (enum script)k;
-  }
-  if (letters_total == 0) {
+  if (t.other_letters == 0 && t.script[SC_LATIN] == 0) {
     set_guess(out, LANG_EN, 0.0);
     return;
   }
-  if (sc != SC_LATIN) {
-    /* Kana among Han is Japanese: a Japanese sentence has both. */
-    if (sc == SC_HAN && t.script[SC_KANA] > 0)
-      sc = SC_KANA;
-    out->lang = LANG_OTHER;
-    if (sc == SC_CYRILLIC || sc == SC_ARABIC)
-      strcpy(out->code, mark_code(sc, t.marks));
-    else
-      memcpy(out->code, script_code[sc], 4);
-    out->confidence = (double)t.script[sc] / letters_total;
-    return;
+  if (t.other_letters > 0) {
+    enum script sc = SC_LATIN;
+    for (int k = 1; k < SC_N; k++)
+      if (t.script[k] > t.script[sc])
+        sc = (enum script)k;
+    if (sc != SC_LATIN) {
+      /* Kana among Han is Japanese: a Japanese sentence has both. */
+      if (sc == SC_HAN && t.script[SC_KANA] > 0)
+        sc = SC_KANA;
+      out->lang = LANG_OTHER;
+      if (sc == SC_CYRILLIC || sc == SC_ARABIC)
+        strcpy(out->code, mark_code(sc, t.marks));
+      else
+        memcpy(out->code, script_code[sc], 4);
+      out->confidence =
+          (double)t.script[sc] / (t.other_letters + t.script[SC_LATIN]);
+      return;
+    }
   }
 
   int32_t ev[LANGID_N];
@@ -719,6 +790,9 @@ void lang_detect(const char *text, size_t len, struct lang_guess *out)
   }
 
   /* Unclear: add the n-gram log-likelihood of each language. */
+#ifdef LANG_COUNT
+  lang_count_grams++;
+#endif
   uint32_t cost[LANGID_N];
   memset(cost, 0, sizeof cost);
   unsigned absent = 0;
