@@ -10,9 +10,10 @@ arguments give the languages in the order of the tables (src/lang/
 lang_data.h): the supported ones first, in the order of lang.h.
 
 Writes:
-  - langid_words: an open-addressing table of the function words, keyed by
-    the FNV-1a hash of their UTF-8 bytes (slot from the low bits, the high
-    32 bits kept as the check), each with up to LANGID_WORD_LANGS
+  - langid_word_check, langid_words: an open-addressing table of the
+    function words, keyed by the FNV-1a hash of their UTF-8 bytes (slot
+    from the low bits, the high 32 bits kept as the check, apart from the
+    data so that a probe reads 4 bytes), each with up to LANGID_WORD_LANGS
     (language, weight) pairs;
   - langid_gram_*: an open-addressing table of every n-gram of the
     profiles, keyed by its code points packed 12 bits each, each with a row
@@ -92,7 +93,7 @@ def read_words(path, codes):
 
 
 def word_table(words):
-    size = pow2_at_least(len(words) * 5 // 2)
+    size = pow2_at_least(len(words) * 2)
     slots = [None] * size
     for w in sorted(words):
         h = fnv(w.encode("utf-8"))
@@ -219,15 +220,19 @@ def main():
     o.append("const char langid_codes[LANGID_N][4] = {")
     o.append("  " + ", ".join(c_string(c) for c in codes) + "};\n")
     o.append(f"const uint32_t langid_words_mask = {len(wslots) - 1};")
+    o.append("const uint32_t langid_word_check[] = {")
+    for i in range(0, len(wslots), 8):
+        o.append("  " + ", ".join(f"{s[0] if s else 0}u" for s in wslots[i:i + 8]) + ",")
+    o.append("};")
     o.append("const struct langid_word langid_words[] = {")
     for s in wslots:
         if s is None:
-            o.append("  {0, {0}, {0}},")
+            o.append("  {{0}, {0}},")
             continue
         check, pairs, w = s
         langs = [p[0] for p in pairs] + [0xFF] * (WORD_LANGS - len(pairs))
         wts = [p[1] for p in pairs] + [0] * (WORD_LANGS - len(pairs))
-        o.append(f"  {{{check}u, {{{', '.join(map(str, langs))}}}, "
+        o.append(f"  {{{{{', '.join(map(str, langs))}}}, "
                  f"{{{', '.join(map(str, wts))}}}}}, /* {w.encode('ascii', 'backslashreplace').decode()} */")
     o.append("};\n")
     o.append(f"const unsigned langid_gram_bits = {bits};")

@@ -634,14 +634,15 @@ static bool add_word(uint64_t h, int32_t *ev)
     check = 1;
   uint32_t i = (uint32_t)h & langid_words_mask;
   for (;;) {
-    const struct langid_word *e = &langid_words[i];
-    if (e->check == check) {
+    uint32_t c = langid_word_check[i];
+    if (c == check) {
+      const struct langid_word *e = &langid_words[i];
       for (int k = 0; k < LANGID_WORD_LANGS && e->lang[k] != LANGID_NO_LANG;
            k++)
         ev[e->lang[k]] += e->weight[k] * WORD_UNIT;
       return true;
     }
-    if (!e->check)
+    if (!c)
       return false;
     i = (i + 1) & langid_words_mask;
   }

@@ -15,15 +15,17 @@
 
 extern const char langid_codes[LANGID_N][4];
 
-/* A function word: the high 32 bits of its FNV-1a hash (0 for an empty
- * slot) and up to LANGID_WORD_LANGS (language, weight) pairs, unused ones
- * LANGID_NO_LANG. The slot is the low bits of the hash, probed linearly. */
+/* The function words: slot i holds the high 32 bits of a word's FNV-1a
+ * hash in langid_word_check[i] (0 for an empty slot) and its up to
+ * LANGID_WORD_LANGS (language, weight) pairs in langid_words[i], unused
+ * ones LANGID_NO_LANG. The slot is the low bits of the hash, probed
+ * linearly. */
 struct langid_word {
-  uint32_t check;
   uint8_t lang[LANGID_WORD_LANGS];
   uint8_t weight[LANGID_WORD_LANGS];
 };
 extern const uint32_t langid_words_mask;
+extern const uint32_t langid_word_check[];
 extern const struct langid_word langid_words[];
 
 /* The n-grams of the profiles: key = up to five lower-cased code points
