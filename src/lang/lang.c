@@ -24,6 +24,7 @@
 #endif
 #include <stdint.h>
 #include <string.h>
+#include <uchar.h>
 
 #include "base/utf8.h"
 #include "lang/lang_data.h"
@@ -696,6 +697,50 @@ static void word_grams(const struct word *w, uint32_t *cost, unsigned *absent)
   }
 }
 
+/* Word endings that few languages have, for the texts the n-grams
+ * decide: a short text often has one such word and no function word. */
+struct suffix_ev {
+  const uint32_t *cps; /* folded, NUL-terminated */
+  uint8_t lang, pts;
+};
+
+#define SUFFIX(s, l, p) {(const uint32_t *)U##s, l, p}
+static const struct suffix_ev suffixes[] = {
+    SUFFIX("ável", L_PT, 4),   SUFFIX("ível", L_PT, 4),
+    SUFFIX("cao", L_PT, 3),    SUFFIX("coes", L_PT, 3),
+    SUFFIX("inho", L_PT, 3),   SUFFIX("inha", L_PT, 3),
+    SUFFIX("agem", L_PT, 3),   SUFFIX("ción", L_ES, 4),
+    SUFFIX("cion", L_ES, 3),   SUFFIX("ciones", L_ES, 3),
+    SUFFIX("ísimo", L_ES, 4),  SUFFIX("ísima", L_ES, 4),
+    SUFFIX("dad", L_ES, 2),    SUFFIX("dades", L_ES, 2),
+    SUFFIX("zione", L_IT, 4),  SUFFIX("zioni", L_IT, 4),
+    SUFFIX("issimo", L_IT, 3), SUFFIX("issima", L_IT, 3),
+    SUFFIX("eux", L_FR, 2),    SUFFIX("euse", L_FR, 2),
+    SUFFIX("ière", L_FR, 3),   SUFFIX("aient", L_FR, 3),
+    SUFFIX("ung", L_DE, 3),    SUFFIX("ungen", L_DE, 3),
+    SUFFIX("keit", L_DE, 3),   SUFFIX("heit", L_DE, 3),
+    SUFFIX("lich", L_DE, 3),   SUFFIX("isch", L_DE, 2),
+    SUFFIX("heid", L_NL, 3),   SUFFIX("lijk", L_NL, 3),
+    SUFFIX("tje", L_NL, 3),    SUFFIX("tjes", L_NL, 3),
+    SUFFIX("ing", L_EN, 2),    SUFFIX("ness", L_EN, 3),
+    SUFFIX("ly", L_EN, 2),
+};
+#undef SUFFIX
+
+static void add_suffixes(const struct word *w, int32_t *ev)
+{
+  for (size_t k = 0; k < sizeof suffixes / sizeof *suffixes; k++) {
+    const uint32_t *sfx = suffixes[k].cps;
+    size_t n = 0;
+    while (sfx[n])
+      n++;
+    if (w->n < n + 2 || w->n >= WORD_MAX)
+      continue;
+    if (!memcmp(w->cps + w->n - n, sfx, n * sizeof *sfx))
+      ev[suffixes[k].lang] += suffixes[k].pts * LETTER_UNIT;
+  }
+}
+
 /* --- Decision ------------------------------------------------------- */
 
 static void set_guess(struct lang_guess *out, int idx, double confidence)
@@ -799,8 +844,10 @@ void lang_detect(const char *text, size_t len, struct lang_guess *out)
   unsigned absent = 0;
   s.i = 0;
   s.prev = 0;
-  while (next_word(&s, &w, NULL))
+  while (next_word(&s, &w, NULL)) {
     word_grams(&w, cost, &absent);
+    add_suffixes(&w, ev);
+  }
   for (int l = 0; l < LANGID_N; l++) {
     ev[l] -= (int32_t)(cost[l] + absent * langid_gram_missing[l]) / GRAM_DIV;
     if (l >= LANG_N && t.ev[l] < OTHER_EV &&
