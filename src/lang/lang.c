@@ -19,9 +19,6 @@
  * skipped. No allocation, no state: two passes over the text at most. */
 #include "lang/lang.h"
 
-#ifdef LANG_DEBUG
-#include <stdio.h>
-#endif
 #include <stdint.h>
 #include <string.h>
 #include <uchar.h>
@@ -478,7 +475,6 @@ struct tally {
   unsigned script[SC_N];
   unsigned marks;       /* letters that name a Cyrillic or Arabic language */
   unsigned other_letters; /* letters of scripts other than Latin */
-  unsigned latin_words;
 };
 
 static bool is_latin_letter(uint32_t cp)
@@ -778,10 +774,6 @@ static void best_two(const int32_t *score, int *best, int32_t *margin)
   *margin = first - second;
 }
 
-#ifdef LANG_COUNT
-unsigned long lang_count_grams;
-#endif
-
 void lang_detect(const char *text, size_t len, struct lang_guess *out)
 {
   struct tally t;
@@ -790,7 +782,6 @@ void lang_detect(const char *text, size_t len, struct lang_guess *out)
                    0, 0};
   struct word w;
   while (next_word(&s, &w, &t)) {
-    t.latin_words++;
     if (!w.hashable)
       continue;
     if (!add_word(w.hash, t.ev) && w.apostrophe) {
@@ -836,9 +827,6 @@ void lang_detect(const char *text, size_t len, struct lang_guess *out)
   }
 
   /* Unclear: add the n-gram log-likelihood of each language. */
-#ifdef LANG_COUNT
-  lang_count_grams++;
-#endif
   uint32_t cost[LANGID_N];
   memset(cost, 0, sizeof cost);
   unsigned absent = 0;
@@ -854,11 +842,6 @@ void lang_detect(const char *text, size_t len, struct lang_guess *out)
         t.script[SC_LATIN] < OTHER_LETTERS)
       ev[l] = INT32_MIN / 2;
   }
-#ifdef LANG_DEBUG
-  for (int l = 0; l < LANGID_N; l++)
-    fprintf(stderr, "%s ev %d gram %d total %d\n", langid_codes[l], t.ev[l],
-            -(int32_t)(cost[l] + absent * langid_gram_missing[l]), ev[l]);
-#endif
   best_two(ev, &best, &margin);
   set_guess(out, best, confidence_of(margin));
 }
