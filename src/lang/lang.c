@@ -101,15 +101,15 @@ enum script {
 
 /* The language a script names, "und" when it is written by several. */
 static const char script_code[SC_N][4] = {
-    [SC_NONE] = "und",      [SC_LATIN] = "und",    [SC_CYRILLIC] = "und",
-    [SC_GREEK] = "el",      [SC_ARMENIAN] = "hy",  [SC_HEBREW] = "he",
-    [SC_ARABIC] = "und",    [SC_DEVANAGARI] = "und", [SC_BENGALI] = "bn",
-    [SC_GURMUKHI] = "pa",   [SC_GUJARATI] = "gu",  [SC_TAMIL] = "ta",
-    [SC_TELUGU] = "te",     [SC_KANNADA] = "kn",   [SC_MALAYALAM] = "ml",
-    [SC_SINHALA] = "si",    [SC_THAI] = "th",      [SC_LAO] = "lo",
-    [SC_TIBETAN] = "bo",    [SC_MYANMAR] = "my",   [SC_GEORGIAN] = "ka",
-    [SC_HANGUL] = "ko",     [SC_ETHIOPIC] = "und", [SC_KHMER] = "km",
-    [SC_KANA] = "ja",       [SC_HAN] = "zh",
+    [SC_NONE] = "und",    [SC_LATIN] = "und",      [SC_CYRILLIC] = "und",
+    [SC_GREEK] = "el",    [SC_ARMENIAN] = "hy",    [SC_HEBREW] = "he",
+    [SC_ARABIC] = "und",  [SC_DEVANAGARI] = "und", [SC_BENGALI] = "bn",
+    [SC_GURMUKHI] = "pa", [SC_GUJARATI] = "gu",    [SC_TAMIL] = "ta",
+    [SC_TELUGU] = "te",   [SC_KANNADA] = "kn",     [SC_MALAYALAM] = "ml",
+    [SC_SINHALA] = "si",  [SC_THAI] = "th",        [SC_LAO] = "lo",
+    [SC_TIBETAN] = "bo",  [SC_MYANMAR] = "my",     [SC_GEORGIAN] = "ka",
+    [SC_HANGUL] = "ko",   [SC_ETHIOPIC] = "und",   [SC_KHMER] = "km",
+    [SC_KANA] = "ja",     [SC_HAN] = "zh",
 };
 
 static enum script script_of(uint32_t cp)
@@ -225,9 +225,33 @@ static uint32_t fold(uint32_t cp)
  * indices are those of the tables: the order of the profiles given to
  * tools/langgen.py in CMakeLists.txt (test_lang checks it). */
 enum {
-  L_EN, L_FR, L_DE, L_ES, L_IT, L_NL, L_PT, L_PL, L_CS, L_SK, L_SV, L_DA,
-  L_NO, L_FI, L_TR, L_RO, L_HU, L_ID, L_CA, L_HR, L_SL, L_ET, L_LV, L_LT,
-  L_IS, L_AF, L_SQ
+  L_EN,
+  L_FR,
+  L_DE,
+  L_ES,
+  L_IT,
+  L_NL,
+  L_PT,
+  L_PL,
+  L_CS,
+  L_SK,
+  L_SV,
+  L_DA,
+  L_NO,
+  L_FI,
+  L_TR,
+  L_RO,
+  L_HU,
+  L_ID,
+  L_CA,
+  L_HR,
+  L_SL,
+  L_ET,
+  L_LV,
+  L_LT,
+  L_IS,
+  L_AF,
+  L_SQ
 };
 
 struct letter_ev {
@@ -238,76 +262,76 @@ struct letter_ev {
 };
 
 static const struct letter_ev letters[] = {
-    {0xDF, 1, {L_DE}, {8}},                           /* ß */
-    {0xE4, 4, {L_DE, L_SV, L_FI, L_ET}, {3, 2, 3, 2}}, /* ä */
-    {0xF6, 4, {L_DE, L_SV, L_FI, L_HU}, {3, 2, 2, 2}}, /* ö */
-    {0xFC, 4, {L_DE, L_TR, L_HU, L_ET}, {3, 2, 2, 1}}, /* ü */
-    {0xF1, 1, {L_ES}, {7}},                           /* ñ */
-    {0xE3, 1, {L_PT}, {7}},                           /* ã */
-    {0xF5, 2, {L_PT, L_ET}, {7, 3}},                  /* õ */
-    {0xE7, 4, {L_FR, L_PT, L_CA, L_TR}, {3, 3, 3, 2}}, /* ç */
-    {0xEA, 2, {L_FR, L_PT}, {3, 3}},                  /* ê */
-    {0xE2, 3, {L_FR, L_PT, L_RO}, {3, 2, 2}},         /* â */
-    {0xF4, 3, {L_FR, L_PT, L_SK}, {3, 3, 1}},         /* ô */
-    {0xEE, 2, {L_FR, L_RO}, {3, 3}},                  /* î */
-    {0xFB, 1, {L_FR}, {4}},                           /* û */
-    {0xEB, 3, {L_FR, L_NL, L_SQ}, {1, 2, 4}},         /* ë */
-    {0xEF, 3, {L_FR, L_NL, L_CA}, {2, 2, 1}},         /* ï */
-    {0x153, 1, {L_FR}, {7}},                          /* œ */
-    {0xF9, 2, {L_FR, L_IT}, {4, 1}},                  /* ù */
-    {0xE8, 3, {L_FR, L_IT, L_CA}, {3, 3, 2}},         /* è */
-    {0xE0, 4, {L_FR, L_IT, L_PT, L_CA}, {3, 3, 2, 2}}, /* à */
-    {0xEC, 1, {L_IT}, {6}},                           /* ì */
-    {0xF2, 2, {L_IT, L_CA}, {6, 2}},                  /* ò */
-    {0xE9, 4, {L_FR, L_ES, L_PT, L_IT}, {2, 1, 1, 1}}, /* é */
-    {0xE1, 4, {L_ES, L_PT, L_HU, L_CS}, {2, 2, 2, 2}}, /* á */
-    {0xED, 4, {L_ES, L_PT, L_CS, L_HU}, {2, 2, 2, 1}}, /* í */
-    {0xF3, 4, {L_ES, L_PT, L_PL, L_HU}, {2, 2, 1, 1}}, /* ó */
-    {0xFA, 3, {L_ES, L_PT, L_HU}, {3, 1, 2}},         /* ú */
-    {0x133, 1, {L_NL}, {8}},                          /* ĳ */
-    {0x105, 1, {L_PL}, {8}},                          /* ą */
-    {0x119, 1, {L_PL}, {8}},                          /* ę */
-    {0x142, 1, {L_PL}, {8}},                          /* ł */
-    {0x15B, 1, {L_PL}, {8}},                          /* ś */
-    {0x17A, 1, {L_PL}, {8}},                          /* ź */
-    {0x17C, 1, {L_PL}, {8}},                          /* ż */
-    {0x144, 1, {L_PL}, {8}},                          /* ń */
-    {0x107, 2, {L_PL, L_HR}, {4, 4}},                 /* ć */
-    {0x159, 1, {L_CS}, {8}},                          /* ř */
-    {0x11B, 1, {L_CS}, {8}},                          /* ě */
-    {0x16F, 1, {L_CS}, {8}},                          /* ů */
+    {0xDF, 1, {L_DE}, {8}},                             /* ß */
+    {0xE4, 4, {L_DE, L_SV, L_FI, L_ET}, {3, 2, 3, 2}},  /* ä */
+    {0xF6, 4, {L_DE, L_SV, L_FI, L_HU}, {3, 2, 2, 2}},  /* ö */
+    {0xFC, 4, {L_DE, L_TR, L_HU, L_ET}, {3, 2, 2, 1}},  /* ü */
+    {0xF1, 1, {L_ES}, {7}},                             /* ñ */
+    {0xE3, 1, {L_PT}, {7}},                             /* ã */
+    {0xF5, 2, {L_PT, L_ET}, {7, 3}},                    /* õ */
+    {0xE7, 4, {L_FR, L_PT, L_CA, L_TR}, {3, 3, 3, 2}},  /* ç */
+    {0xEA, 2, {L_FR, L_PT}, {3, 3}},                    /* ê */
+    {0xE2, 3, {L_FR, L_PT, L_RO}, {3, 2, 2}},           /* â */
+    {0xF4, 3, {L_FR, L_PT, L_SK}, {3, 3, 1}},           /* ô */
+    {0xEE, 2, {L_FR, L_RO}, {3, 3}},                    /* î */
+    {0xFB, 1, {L_FR}, {4}},                             /* û */
+    {0xEB, 3, {L_FR, L_NL, L_SQ}, {1, 2, 4}},           /* ë */
+    {0xEF, 3, {L_FR, L_NL, L_CA}, {2, 2, 1}},           /* ï */
+    {0x153, 1, {L_FR}, {7}},                            /* œ */
+    {0xF9, 2, {L_FR, L_IT}, {4, 1}},                    /* ù */
+    {0xE8, 3, {L_FR, L_IT, L_CA}, {3, 3, 2}},           /* è */
+    {0xE0, 4, {L_FR, L_IT, L_PT, L_CA}, {3, 3, 2, 2}},  /* à */
+    {0xEC, 1, {L_IT}, {6}},                             /* ì */
+    {0xF2, 2, {L_IT, L_CA}, {6, 2}},                    /* ò */
+    {0xE9, 4, {L_FR, L_ES, L_PT, L_IT}, {2, 1, 1, 1}},  /* é */
+    {0xE1, 4, {L_ES, L_PT, L_HU, L_CS}, {2, 2, 2, 2}},  /* á */
+    {0xED, 4, {L_ES, L_PT, L_CS, L_HU}, {2, 2, 2, 1}},  /* í */
+    {0xF3, 4, {L_ES, L_PT, L_PL, L_HU}, {2, 2, 1, 1}},  /* ó */
+    {0xFA, 3, {L_ES, L_PT, L_HU}, {3, 1, 2}},           /* ú */
+    {0x133, 1, {L_NL}, {8}},                            /* ĳ */
+    {0x105, 1, {L_PL}, {8}},                            /* ą */
+    {0x119, 1, {L_PL}, {8}},                            /* ę */
+    {0x142, 1, {L_PL}, {8}},                            /* ł */
+    {0x15B, 1, {L_PL}, {8}},                            /* ś */
+    {0x17A, 1, {L_PL}, {8}},                            /* ź */
+    {0x17C, 1, {L_PL}, {8}},                            /* ż */
+    {0x144, 1, {L_PL}, {8}},                            /* ń */
+    {0x107, 2, {L_PL, L_HR}, {4, 4}},                   /* ć */
+    {0x159, 1, {L_CS}, {8}},                            /* ř */
+    {0x11B, 1, {L_CS}, {8}},                            /* ě */
+    {0x16F, 1, {L_CS}, {8}},                            /* ů */
     {0x10D, 4, {L_CS, L_SK, L_HR, L_SL}, {3, 3, 3, 3}}, /* č */
     {0x161, 4, {L_CS, L_SK, L_HR, L_SL}, {3, 3, 3, 3}}, /* š */
     {0x17E, 4, {L_CS, L_SK, L_HR, L_SL}, {3, 3, 3, 3}}, /* ž */
-    {0x165, 2, {L_CS, L_SK}, {5, 5}},                 /* ť */
-    {0x10F, 2, {L_CS, L_SK}, {5, 5}},                 /* ď */
-    {0x148, 2, {L_CS, L_SK}, {5, 5}},                 /* ň */
-    {0x13E, 1, {L_SK}, {8}},                          /* ľ */
-    {0x151, 1, {L_HU}, {8}},                          /* ő */
-    {0x171, 1, {L_HU}, {8}},                          /* ű */
-    {0x11F, 1, {L_TR}, {8}},                          /* ğ */
-    {0x131, 1, {L_TR}, {8}},                          /* ı */
-    {0x15F, 2, {L_TR, L_RO}, {7, 3}},                 /* ş */
-    {0x163, 1, {L_RO}, {7}},                          /* ţ */
-    {0x219, 1, {L_RO}, {8}},                          /* ș */
-    {0x21B, 1, {L_RO}, {8}},                          /* ț */
-    {0x103, 1, {L_RO}, {7}},                          /* ă */
-    {0xE5, 3, {L_SV, L_DA, L_NO}, {4, 4, 4}},         /* å */
-    {0xE6, 3, {L_DA, L_NO, L_IS}, {5, 5, 3}},         /* æ */
-    {0xF8, 2, {L_DA, L_NO}, {6, 6}},                  /* ø */
-    {0xF0, 1, {L_IS}, {8}},                           /* ð */
-    {0xFE, 1, {L_IS}, {8}},                           /* þ */
-    {0x101, 1, {L_LV}, {6}},                          /* ā */
-    {0x113, 1, {L_LV}, {6}},                          /* ē */
-    {0x12B, 1, {L_LV}, {6}},                          /* ī */
-    {0x137, 1, {L_LV}, {6}},                          /* ķ */
-    {0x13C, 1, {L_LV}, {6}},                          /* ļ */
-    {0x146, 1, {L_LV}, {6}},                          /* ņ */
-    {0x123, 1, {L_LV}, {6}},                          /* ģ */
-    {0x16B, 2, {L_LV, L_LT}, {4, 4}},                 /* ū */
-    {0x117, 1, {L_LT}, {8}},                          /* ė */
-    {0x12F, 1, {L_LT}, {8}},                          /* į */
-    {0x173, 1, {L_LT}, {8}},                          /* ų */
+    {0x165, 2, {L_CS, L_SK}, {5, 5}},                   /* ť */
+    {0x10F, 2, {L_CS, L_SK}, {5, 5}},                   /* ď */
+    {0x148, 2, {L_CS, L_SK}, {5, 5}},                   /* ň */
+    {0x13E, 1, {L_SK}, {8}},                            /* ľ */
+    {0x151, 1, {L_HU}, {8}},                            /* ő */
+    {0x171, 1, {L_HU}, {8}},                            /* ű */
+    {0x11F, 1, {L_TR}, {8}},                            /* ğ */
+    {0x131, 1, {L_TR}, {8}},                            /* ı */
+    {0x15F, 2, {L_TR, L_RO}, {7, 3}},                   /* ş */
+    {0x163, 1, {L_RO}, {7}},                            /* ţ */
+    {0x219, 1, {L_RO}, {8}},                            /* ș */
+    {0x21B, 1, {L_RO}, {8}},                            /* ț */
+    {0x103, 1, {L_RO}, {7}},                            /* ă */
+    {0xE5, 3, {L_SV, L_DA, L_NO}, {4, 4, 4}},           /* å */
+    {0xE6, 3, {L_DA, L_NO, L_IS}, {5, 5, 3}},           /* æ */
+    {0xF8, 2, {L_DA, L_NO}, {6, 6}},                    /* ø */
+    {0xF0, 1, {L_IS}, {8}},                             /* ð */
+    {0xFE, 1, {L_IS}, {8}},                             /* þ */
+    {0x101, 1, {L_LV}, {6}},                            /* ā */
+    {0x113, 1, {L_LV}, {6}},                            /* ē */
+    {0x12B, 1, {L_LV}, {6}},                            /* ī */
+    {0x137, 1, {L_LV}, {6}},                            /* ķ */
+    {0x13C, 1, {L_LV}, {6}},                            /* ļ */
+    {0x146, 1, {L_LV}, {6}},                            /* ņ */
+    {0x123, 1, {L_LV}, {6}},                            /* ģ */
+    {0x16B, 2, {L_LV, L_LT}, {4, 4}},                   /* ū */
+    {0x117, 1, {L_LT}, {8}},                            /* ė */
+    {0x12F, 1, {L_LT}, {8}},                            /* į */
+    {0x173, 1, {L_LT}, {8}},                            /* ų */
 };
 
 static const struct letter_ev *letter_evidence(uint32_t cp)
@@ -331,16 +355,35 @@ enum {
 static unsigned script_mark(uint32_t cp)
 {
   switch (cp) {
-  case 0x44B: case 0x42B: case 0x44D: case 0x42D: case 0x451: case 0x401:
+  case 0x44B:
+  case 0x42B:
+  case 0x44D:
+  case 0x42D:
+  case 0x451:
+  case 0x401:
     return MK_RU;
-  case 0x456: case 0x406: case 0x457: case 0x407: case 0x454: case 0x404:
-  case 0x491: case 0x490:
+  case 0x456:
+  case 0x406:
+  case 0x457:
+  case 0x407:
+  case 0x454:
+  case 0x404:
+  case 0x491:
+  case 0x490:
     return MK_UK;
-  case 0x45E: case 0x40E:
+  case 0x45E:
+  case 0x40E:
     return MK_BE;
-  case 0x67E: case 0x686: case 0x698: case 0x6AF:
+  case 0x67E:
+  case 0x686:
+  case 0x698:
+  case 0x6AF:
     return MK_FA;
-  case 0x679: case 0x688: case 0x691: case 0x6BA: case 0x6D2:
+  case 0x679:
+  case 0x688:
+  case 0x691:
+  case 0x6BA:
+  case 0x6D2:
     return MK_UR;
   default:
     return 0;
@@ -376,7 +419,7 @@ struct word {
   uint64_t hash;          /* FNV-1a of the folded UTF-8 of the whole word */
   uint64_t head, tail;    /* around the first apostrophe: "l'" and "ami" */
   bool apostrophe;
-  bool hashable;          /* no longer than WORD_MAX code points */
+  bool hashable; /* no longer than WORD_MAX code points */
 };
 
 struct scan {
@@ -451,8 +494,7 @@ static bool skip_noise(struct scan *s)
   else if (c == '&') {
     size_t k = s->i + 1;
     while (k < s->len && k - s->i <= 8 &&
-           (is_alpha(s->s[k]) || is_digit(s->s[k]) ||
-            s->s[k] == '#'))
+           (is_alpha(s->s[k]) || is_digit(s->s[k]) || s->s[k] == '#'))
       k++;
     if (k < s->len && k > s->i + 1 && s->s[k] == ';') {
       s->i = k + 1;
@@ -473,7 +515,7 @@ static bool skip_noise(struct scan *s)
 struct tally {
   int32_t ev[LANGID_N]; /* word and letter evidence, 1/16 nat */
   unsigned script[SC_N];
-  unsigned marks;       /* letters that name a Cyrillic or Arabic language */
+  unsigned marks;         /* letters that name a Cyrillic or Arabic language */
   unsigned other_letters; /* letters of scripts other than Latin */
 };
 
@@ -700,7 +742,10 @@ struct suffix_ev {
   uint8_t lang, pts;
 };
 
-#define SUFFIX(s, l, p) {(const uint32_t *)U##s, l, p}
+#define SUFFIX(s, l, p)                                                        \
+  {                                                                            \
+    (const uint32_t *)U##s, l, p                                               \
+  }
 static const struct suffix_ev suffixes[] = {
     SUFFIX("ável", L_PT, 4),   SUFFIX("ível", L_PT, 4),
     SUFFIX("cao", L_PT, 3),    SUFFIX("coes", L_PT, 3),
@@ -778,8 +823,8 @@ void lang_detect(const char *text, size_t len, struct lang_guess *out)
 {
   struct tally t;
   memset(&t, 0, sizeof t);
-  struct scan s = {(const unsigned char *)(text ? text : ""), text ? len : 0,
-                   0, 0};
+  struct scan s = {(const unsigned char *)(text ? text : ""), text ? len : 0, 0,
+                   0};
   struct word w;
   while (next_word(&s, &w, &t)) {
     if (!w.hashable)
@@ -838,8 +883,7 @@ void lang_detect(const char *text, size_t len, struct lang_guess *out)
   }
   for (int l = 0; l < LANGID_N; l++) {
     ev[l] -= (int32_t)(cost[l] + absent * langid_gram_missing[l]) / GRAM_DIV;
-    if (l >= LANG_N && t.ev[l] < OTHER_EV &&
-        t.script[SC_LATIN] < OTHER_LETTERS)
+    if (l >= LANG_N && t.ev[l] < OTHER_EV && t.script[SC_LATIN] < OTHER_LETTERS)
       ev[l] = INT32_MIN / 2;
   }
   best_two(ev, &best, &margin);
@@ -894,8 +938,8 @@ int lang_from_code(const char *s, size_t len)
   for (int l = 0; l < LANG_N; l++)
     if (!strcmp(codes[l], c))
       return l;
-  for (const char *p = iso639_1; *p; p += 3)
-    if (p[0] == c[0] && p[1] == c[1])
+  for (size_t k = 0; k + 2 <= sizeof iso639_1 - 1; k += 3)
+    if (iso639_1[k] == c[0] && iso639_1[k + 1] == c[1])
       return LANG_OTHER;
   return -1;
 }

@@ -15,13 +15,13 @@ static struct lang_guess guess(const char *text)
   return g;
 }
 
-#define CHECK_LANG(text, want)                                               \
-  do {                                                                       \
-    struct lang_guess g_ = guess(text);                                      \
-    harness_checks++;                                                        \
-    if (strcmp(g_.code, want) != 0)                                          \
-      FAIL_AT("\"%s\": got %s (%.2f), want %s", text, g_.code,             \
-              g_.confidence, want);                                          \
+#define CHECK_LANG(text, want)                                                 \
+  do {                                                                         \
+    struct lang_guess g_ = guess(text);                                        \
+    harness_checks++;                                                          \
+    if (strcmp(g_.code, want) != 0)                                            \
+      FAIL_AT("\"%s\": got %s (%.2f), want %s", text, g_.code, g_.confidence,  \
+              want);                                                           \
   } while (0)
 
 static void test_supported_sentences(void)
