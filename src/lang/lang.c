@@ -478,9 +478,9 @@ static bool starts_with_ci(const struct scan *s, const char *p)
   return true;
 }
 
-/* Skips what is not language: URLs, @handles, #hashtags and e-mail
- * addresses up to the next space; HTML entities (&amp; &#39;). Returns
- * true when it skipped something. */
+/* Skips what is not language: URLs, @handles, #hashtags and what follows
+ * the @ of an e-mail address, up to the next space; HTML entities (&amp;
+ * &#39;). Returns true when it skipped something. */
 static bool skip_noise(struct scan *s)
 {
   unsigned char c = s->s[s->i];
