@@ -1,0 +1,635 @@
+/* tokenize_pattern: a port of pattern's find_tokens (pattern/text/
+ * __init__.py, pattern 2.6 as Debian ships it) and of the Parser.find_tokens
+ * of pattern.fr, pattern.it and pattern.nl.
+ *
+ * find_tokens rewrites the string, splits it into words, splits
+ * punctuation off each word, groups the tokens into sentences, joins each
+ * sentence with spaces and rewrites it with three regular expressions; the
+ * language's parser then rewrites each sentence once more. This port runs
+ * the same steps as passes over buffers kept in the struct, each linear:
+ *
+ * 1. prepare: the contractions (the replace dict, applied in turn with
+ *    re.sub) only put a space after a key that ends with an apostrophe, or
+ *    before one that starts with it; no key holds a space or a second
+ *    apostrophe, so no rewrite can make or break a match of another, and
+ *    the result is a space at every apostrophe that ends (starts) a match
+ *    in the text. pattern.fr's regular expression turns U+2019 after an
+ *    elided word into "&rsquo; " (in capitals "&RSQUO; ", which its parser
+ *    never turns back: kept). The other curly quotes, and the remaining
+ *    U+2019, are padded with spaces; "\r\n" becomes "\n".
+ * 2. words: the text is split on whitespace (Python's str.isspace() set,
+ *    which \s uses), a run of two or more "\n" being the word
+ *    END-OF-SENTENCE; each word has its punctuation split off (split_word)
+ *    and the tokens go through the sentence loop: a sentence ends after
+ *    each run of ".", "!", "?", "..." and END-OF-SENTENCE tokens (the
+ *    quote-balance test counts quotes in a list that is always empty, so a
+ *    quote ends the run). The sentences are written to one buffer, tokens
+ *    separated by " ", sentences by "\n".
+ * 3. RE_SARCASM, RE_EMOTICONS and RE_EMOJI over that buffer, where "\n"
+ *    stands for the end of a sentence ($, or the \s after an emoticon);
+ *    then double spaces are collapsed and sentences stripped, and the
+ *    language's clean-up (enum pattern_fixup) runs.
+ * 4. The buffer is split on its spaces and newlines into the tokens.
+ *
+ * The emoticons of one group are a Python set, whose order varies with the
+ * hash seed; no emoticon is a prefix of another of its group, so the order
+ * never changes a match, and they are listed here group by group. */
+#include "sentiment/tokenize_pattern.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/utf8.h"
+#include "base/xalloc.h"
+
+static const char EOS[] = "END-OF-SENTENCE";
+#define EOS_LEN (sizeof EOS - 1)
+
+/* clang-format off */
+const char *const tokenize_pattern_emoticons[] = {
+  "<3", "\xe2\x99\xa5", "\xe2\x9d\xa4",
+  ">:D", ":-D", ":D", "=-D", "=D", "X-D", "x-D", "XD", "xD", "8-D",
+  ">:P", ":-P", ":P", ":-p", ":p", ":-b", ":b", ":c)", ":o)", ":^)",
+  ">:)", ":-)", ":)", "=)", "=]", ":]", ":}", ":>", ":3", "8)", "8-)",
+  ">;]", ";-)", ";)", ";-]", ";]", ";D", ";^)", "*-)", "*)",
+  ":-|", ":|",
+  ">:o", ":-O", ":O", ":o", ":-o", "o_O", "o.O", "\xc2\xb0O\xc2\xb0",
+  "\xc2\xb0o\xc2\xb0",
+  ">:/", ":-/", ":/", ":\\", ">:\\", ":-.", ":-s", ":s", ":S", ":-S", ">.>",
+  ">:[", ":-(", ":(", "=(", ":-[", ":[", ":{", ":-<", ":c", ":-c", "=/",
+  ":'(", ":'''(", ";'(",
+  NULL,
+};
+
+const double tokenize_pattern_emoticon_polarity[] = {
+  1.0, 1.0, 1.0,
+  1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0,
+  0.75, 0.75, 0.75, 0.75, 0.75, 0.75, 0.75, 0.75, 0.75, 0.75,
+  0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5,
+  0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25,
+  0.0, 0.0,
+  -0.05, -0.05, -0.05, -0.05, -0.05, -0.05, -0.05, -0.05, -0.05,
+  -0.25, -0.25, -0.25, -0.25, -0.25, -0.25, -0.25, -0.25, -0.25, -0.25, -0.25,
+  -0.75, -0.75, -0.75, -0.75, -0.75, -0.75, -0.75, -0.75, -0.75, -0.75, -0.75,
+  -1.0, -1.0, -1.0,
+};
+
+const char *const tokenize_pattern_emoji[] = {
+  "\xe2\x9d\xa4\xef\xb8\x8f", "\xf0\x9f\x92\x9c", "\xf0\x9f\x92\x9a",
+  "\xf0\x9f\x92\x99", "\xf0\x9f\x92\x9b", "\xf0\x9f\x92\x95",
+  "\xf0\x9f\x98\x80", "\xf0\x9f\x98\x84", "\xf0\x9f\x98\x83",
+  "\xf0\x9f\x98\x86", "\xf0\x9f\x98\x85", "\xf0\x9f\x98\x82",
+  "\xf0\x9f\x98\x81", "\xf0\x9f\x98\xbb", "\xf0\x9f\x98\x8d",
+  "\xf0\x9f\x98\x88", "\xf0\x9f\x91\x8c",
+  "\xf0\x9f\x98\x9b", "\xf0\x9f\x98\x9d", "\xf0\x9f\x98\x9c",
+  "\xf0\x9f\x98\x8b", "\xf0\x9f\x98\x87",
+  "\xf0\x9f\x98\x8a", "\xf0\x9f\x98\x8c", "\xf0\x9f\x98\x8f",
+  "\xf0\x9f\x98\x8e", "\xe2\x98\xba", "\xf0\x9f\x91\x8d",
+  "\xf0\x9f\x98\x89",
+  "\xf0\x9f\x98\x90", "\xf0\x9f\x98\xb6",
+  "\xf0\x9f\x98\xb3", "\xf0\x9f\x98\xae", "\xf0\x9f\x98\xaf",
+  "\xf0\x9f\x98\xa7", "\xf0\x9f\x98\xa6", "\xf0\x9f\x99\x80",
+  "\xf0\x9f\x98\x95", "\xf0\x9f\x98\xac",
+  "\xf0\x9f\x98\x9f", "\xf0\x9f\x98\x92", "\xf0\x9f\x98\x94",
+  "\xf0\x9f\x98\x9e", "\xf0\x9f\x98\xa0", "\xf0\x9f\x98\xa9",
+  "\xf0\x9f\x98\xab", "\xf0\x9f\x98\xa1", "\xf0\x9f\x91\xbf",
+  "\xf0\x9f\x98\xa2", "\xf0\x9f\x98\xa5", "\xf0\x9f\x98\x93",
+  "\xf0\x9f\x98\xaa", "\xf0\x9f\x98\xad", "\xf0\x9f\x98\xbf",
+  NULL,
+};
+
+const double tokenize_pattern_emoji_polarity[] = {
+  1.0, 1.0, 1.0, 1.0, 1.0, 1.0,
+  1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0,
+  0.75, 0.75, 0.75, 0.75, 0.75,
+  0.5, 0.5, 0.5, 0.5, 0.5, 0.5,
+  0.25,
+  0.0, 0.0,
+  -0.05, -0.05, -0.05, -0.05, -0.05, -0.05,
+  -0.25, -0.25,
+  -0.75, -0.75, -0.75, -0.75, -0.75, -0.75, -0.75, -0.75, -0.75,
+  -1.0, -1.0, -1.0, -1.0, -1.0, -1.0,
+};
+/* clang-format on */
+
+/* PUNCTUATION of find_tokens: ".,;:!?()[]{}`''\"@#$^&*+-|=~_". */
+static bool is_punct(unsigned char c)
+{
+  return c && c < 0x80 && strchr(".,;:!?()[]{}`'\"@#$^&*+-|=~_", c);
+}
+
+struct scratch {
+  char *a, *b, *c; /* prepared text; sentences (two buffers, in turn) */
+  size_t cap_a, cap_b, cap_c;
+  struct tokenize_pattern_token *raw; /* tokens of step 2, into a */
+  size_t cap_raw, n_raw;
+  size_t cap_tokens;
+};
+
+static void *grow(void *p, size_t *cap, size_t need, size_t size)
+{
+  if (need <= *cap)
+    return p;
+  size_t c = *cap ? *cap : 64;
+  while (c < need)
+    c *= 2;
+  *cap = c;
+  return xrealloc(p, c * size);
+}
+
+void tokenize_pattern_init(struct tokenize_pattern *tk)
+{
+  tk->tokens = NULL;
+  tk->n_tokens = 0;
+  tk->priv = NULL;
+}
+
+void tokenize_pattern_cleanup(struct tokenize_pattern *tk)
+{
+  struct scratch *s = tk->priv;
+  if (s) {
+    free(s->a);
+    free(s->b);
+    free(s->c);
+    free(s->raw);
+    free(s);
+  }
+  free(tk->tokens);
+  tokenize_pattern_init(tk);
+}
+
+static bool same(const char *s, size_t len, const char *lit)
+{
+  return strlen(lit) == len && memcmp(s, lit, len) == 0;
+}
+
+static bool in_list(const char *s, size_t len, const char *const *list)
+{
+  for (; *list; list++)
+    if (same(s, len, *list))
+      return true;
+  return false;
+}
+
+/* The apostrophe at text[i] ends (after) or starts (!after) a match of a
+ * contraction key. */
+static bool contraction_at(const struct pattern_rules *r, const char *text,
+                           size_t len, size_t i, bool after)
+{
+  for (const char *const *k = r->contractions; *k; k++) {
+    size_t n = strlen(*k);
+    if (after && (*k)[n - 1] == '\'' && i + 1 >= n &&
+        memcmp(text + i + 1 - n, *k, n) == 0)
+      return true;
+    if (!after && (*k)[0] == '\'' && n <= len - i &&
+        memcmp(text + i, *k, n) == 0)
+      return true;
+  }
+  return false;
+}
+
+/* pattern.fr's (l|c|d|j|m|n|qu|s|t|jusqu|lorsqu|puisqu)’ before the U+2019
+ * at text[i]: every alternative ends with one of those letters or "qu";
+ * "lower" selects the expression in capitals. */
+static bool elision_before(const char *text, size_t i, bool lower)
+{
+  if (i == 0)
+    return false;
+  char c = text[i - 1];
+  if (strchr(lower ? "lcdjmnst" : "LCDJMNST", c) && c)
+    return true;
+  return i >= 2 && text[i - 1] == (lower ? 'u' : 'U') &&
+         text[i - 2] == (lower ? 'q' : 'Q');
+}
+
+/* Step 1 into s->a; returns its length. */
+static size_t prepare(struct scratch *s, const struct pattern_rules *r,
+                      const char *text, size_t len)
+{
+  /* At most 8 bytes for 3 ("’" -> "&rsquo; "). */
+  s->a = grow(s->a, &s->cap_a, 3 * len + 16, 1);
+  char *o = s->a;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)text[i];
+    if (c == '\'') {
+      if (contraction_at(r, text, len, i, false))
+        *o++ = ' ';
+      *o++ = '\'';
+      if (contraction_at(r, text, len, i, true))
+        *o++ = ' ';
+    } else if (c == '\r' && i + 1 < len && text[i + 1] == '\n') {
+      continue;
+    } else if (c == 0xE2 && i + 2 < len && (unsigned char)text[i + 1] == 0x80 &&
+               strchr("\x98\x99\x9c\x9d", text[i + 2])) {
+      /* U+2018, U+2019, U+201C, U+201D */
+      if ((unsigned char)text[i + 2] == 0x99 && r->rsquo &&
+          elision_before(text, i, true)) {
+        memcpy(o, "&rsquo; ", 8);
+        o += 8;
+      } else if ((unsigned char)text[i + 2] == 0x99 && r->rsquo &&
+                 elision_before(text, i, false)) {
+        memcpy(o, "&RSQUO; ", 8);
+        o += 8;
+      } else {
+        *o++ = ' ';
+        memcpy(o, text + i, 3);
+        o += 3;
+        *o++ = ' ';
+      }
+      i += 2;
+    } else {
+      *o++ = (char)c;
+    }
+  }
+  return (size_t)(o - s->a);
+}
+
+static bool is_abbreviation(const struct pattern_rules *r, const char *t,
+                            size_t n)
+{
+  if (in_list(t, n, r->abbreviations))
+    return true;
+  /* RE_ABBR2 ^([A-Za-z]\.)+$, which holds RE_ABBR1 ^[A-Za-z]\.$ */
+  bool abbr2 = n >= 2 && n % 2 == 0;
+  for (size_t i = 0; abbr2 && i < n; i += 2) {
+    unsigned char c = (unsigned char)(t[i] | 0x20);
+    abbr2 = c >= 'a' && c <= 'z' && t[i + 1] == '.';
+  }
+  if (abbr2)
+    return true;
+  /* RE_ABBR3 ^[A-Z][b|c|d|...|z]+.$: the class holds "|" too, and the
+   * last "." is any character; here it is the final period. */
+  if (n < 3 || t[0] < 'A' || t[0] > 'Z')
+    return false;
+  for (size_t i = 1; i + 1 < n; i++)
+    if (!t[i] || !strchr("bcdfghjklmnpqrstvwxz|", t[i]))
+      return false;
+  return true;
+}
+
+/* RE_MENTION.match: "@", one or more of [0-9A-z_], then the end or one of
+ * ",:.!?" (no other character of that set is in the class, so the greedy
+ * run needs no backtracking). */
+static bool is_mention(const char *t, size_t n)
+{
+  if (n < 2 || t[0] != '@')
+    return false;
+  size_t k = 1;
+  while (k < n && ((t[k] >= '0' && t[k] <= '9') || (t[k] >= 'A' && t[k] <= 'z')))
+    k++;
+  return k > 1 && (k == n || strchr(",:.!?", t[k]));
+}
+
+struct sentences {
+  struct scratch *s;
+  char *out;       /* s->b */
+  size_t n;        /* bytes written */
+  size_t cur;      /* tokens in the open sentence */
+  bool in_run;     /* after a terminator, in the run that ends it */
+};
+
+static bool is_terminator(const char *t, size_t n)
+{
+  return (n == 1 && (t[0] == '.' || t[0] == '!' || t[0] == '?')) ||
+         same(t, n, "...") || same(t, n, EOS);
+}
+
+static bool is_quote(const char *t, size_t n)
+{
+  return same(t, n, "'") || same(t, n, "\"") || same(t, n, "\xe2\x80\x9d") ||
+         same(t, n, "\xe2\x80\x99");
+}
+
+static void close_sentence(struct sentences *st)
+{
+  if (st->cur > 0)
+    st->out[st->n++] = '\n';
+  st->cur = 0;
+  st->in_run = false;
+}
+
+/* One token through the sentence loop of find_tokens. */
+static void emit(struct sentences *st, const char *t, size_t n)
+{
+  bool term = is_terminator(t, n);
+  if (st->in_run && (!term || is_quote(t, n)))
+    close_sentence(st);
+  if (term)
+    st->in_run = true;
+  if (same(t, n, EOS))
+    return;
+  if (st->cur > 0)
+    st->out[st->n++] = ' ';
+  memcpy(st->out + st->n, t, n);
+  st->n += n;
+  st->cur++;
+}
+
+/* The punctuation loop of find_tokens for one word. */
+static void split_word(struct sentences *st, const struct pattern_rules *r,
+                       const char *t, size_t n)
+{
+  struct scratch *s = st->s;
+  if (!is_mention(t, n))
+    while (n > 0 && is_punct((unsigned char)t[0]) &&
+           !in_list(t, n, r->contractions)) {
+      emit(st, t, 1);
+      t++;
+      n--;
+    }
+  /* The tail, in reverse order, as spans ending at t + n. */
+  size_t tail0 = s->n_raw;
+  while (n > 0 && is_punct((unsigned char)t[n - 1]) &&
+         !in_list(t, n, r->contractions)) {
+    if (t[n - 1] != '.') {
+      s->raw[s->n_raw++] = (struct tokenize_pattern_token){t + n - 1, 1};
+      n--;
+    }
+    if (n >= 3 && memcmp(t + n - 3, "...", 3) == 0) {
+      s->raw[s->n_raw++] = (struct tokenize_pattern_token){t + n - 3, 3};
+      n -= 3;
+      while (n > 0 && t[n - 1] == '.')
+        n--;
+    }
+    if (n > 0 && t[n - 1] == '.') {
+      if (is_abbreviation(r, t, n))
+        break;
+      s->raw[s->n_raw++] = (struct tokenize_pattern_token){t + n - 1, 1};
+      n--;
+    }
+  }
+  if (n > 0)
+    emit(st, t, n);
+  while (s->n_raw > tail0) {
+    s->n_raw--;
+    emit(st, s->raw[s->n_raw].str, s->raw[s->n_raw].len);
+  }
+}
+
+/* Step 2: the words of a[0..len) into sentences in s->b; returns the
+ * length written. */
+static size_t words(struct scratch *s, const struct pattern_rules *r,
+                    size_t len)
+{
+  /* Each byte yields at most one token and one separator; EOS words come
+   * from two bytes or more. */
+  s->b = grow(s->b, &s->cap_b, 2 * len + 16, 1);
+  s->raw = grow(s->raw, &s->cap_raw, len + 1, sizeof *s->raw);
+  s->n_raw = 0;
+  struct sentences st = {.s = s, .out = s->b};
+  const char *a = s->a;
+  size_t i = 0;
+  while (i < len) {
+    uint32_t cp;
+    size_t k = utf8_decode(a + i, len - i, &cp);
+    if (k == 0)
+      k = 1; /* not reached: the text is valid */
+    if (cp == '\n' && i + 1 < len && a[i + 1] == '\n') {
+      while (i < len && a[i] == '\n')
+        i++;
+      split_word(&st, r, EOS, EOS_LEN);
+      continue;
+    }
+    if (utf8_is_space(cp)) {
+      i += k;
+      continue;
+    }
+    size_t start = i;
+    while (i < len) {
+      k = utf8_decode(a + i, len - i, &cp);
+      if (k == 0)
+        k = 1;
+      if (utf8_is_space(cp))
+        break;
+      i += k;
+    }
+    split_word(&st, r, a + start, i - start);
+  }
+  close_sentence(&st);
+  return st.n;
+}
+
+static bool sep(char c)
+{
+  return c == ' ' || c == '\n';
+}
+
+/* RE_SARCASM \( ?\! ?\) -> "(!)". */
+static size_t sarcasm(const char *in, size_t n, char *out)
+{
+  size_t o = 0;
+  for (size_t i = 0; i < n;) {
+    if (in[i] == '(') {
+      size_t j = i + 1;
+      if (j < n && in[j] == ' ')
+        j++;
+      if (j < n && in[j] == '!') {
+        j++;
+        if (j < n && in[j] == ' ')
+          j++;
+        if (j < n && in[j] == ')') {
+          memcpy(out + o, "(!)", 3);
+          o += 3;
+          i = j + 1;
+          continue;
+        }
+      }
+    }
+    out[o++] = in[i++];
+  }
+  return o;
+}
+
+/* One alternative of RE_EMOTICONS at in[i]: its characters with an
+ * optional space between two of them, then the end of the sentence or
+ * whitespace. Sets *end past the emoticon. */
+static bool emoticon_at(const char *in, size_t n, size_t i, const char *e,
+                        size_t *end)
+{
+  for (size_t k = 0; e[k]; k++) {
+    if (k > 0 && ((unsigned char)e[k] & 0xC0) != 0x80 && i < n && in[i] == ' ' &&
+        i + 1 < n && in[i + 1] == e[k])
+      i++; /* " ?" between two characters */
+    if (i >= n || in[i] != e[k])
+      return false;
+    i++;
+  }
+  if (i < n && !sep(in[i]))
+    return false;
+  *end = i;
+  return true;
+}
+
+/* RE_EMOTICONS: an emoticon spelled with spaces loses them. */
+static size_t emoticons(const char *in, size_t n, char *out)
+{
+  /* The first bytes of the emoticons. */
+  static const bool first[256] = {
+      ['<'] = true, [0xE2] = true, ['>'] = true, [':'] = true, ['='] = true,
+      ['X'] = true, ['x'] = true,  ['8'] = true, [';'] = true, ['*'] = true,
+      ['o'] = true, [0xC2] = true,
+  };
+  size_t o = 0;
+  for (size_t i = 0; i < n;) {
+    size_t end = 0, k = 0;
+    if (first[(unsigned char)in[i]])
+      for (; tokenize_pattern_emoticons[k]; k++)
+        if (emoticon_at(in, n, i, tokenize_pattern_emoticons[k], &end))
+          break;
+    if (end) {
+      for (; i < end; i++)
+        if (in[i] != ' ')
+          out[o++] = in[i];
+      if (i < n)
+        out[o++] = in[i++]; /* group 2: the whitespace */
+      continue;
+    }
+    out[o++] = in[i++];
+  }
+  return o;
+}
+
+/* The length of the emoji of EMOJI at in[i], or 0. */
+static size_t emoji_at(const char *in, size_t n, size_t i)
+{
+  unsigned char c = (unsigned char)in[i];
+  if (c != 0xE2 && c != 0xF0)
+    return 0;
+  for (size_t k = 0; tokenize_pattern_emoji[k]; k++) {
+    size_t m = strlen(tokenize_pattern_emoji[k]);
+    if (m <= n - i && memcmp(in + i, tokenize_pattern_emoji[k], m) == 0)
+      return m;
+  }
+  return 0;
+}
+
+/* RE_EMOJI (\s?)(emoji)(\s?): each emoji gets whitespace on both sides. */
+static size_t emoji(const char *in, size_t n, char *out)
+{
+  size_t o = 0;
+  for (size_t i = 0; i < n;) {
+    size_t m = 0, at = i;
+    if (sep(in[i]) && i + 1 < n)
+      m = emoji_at(in, n, at = i + 1);
+    if (!m)
+      m = emoji_at(in, n, at = i);
+    if (!m) {
+      out[o++] = in[i++];
+      continue;
+    }
+    out[o++] = at > i ? in[i] : ' ';
+    memcpy(out + o, in + at, m);
+    o += m;
+    i = at + m;
+    out[o++] = i < n && sep(in[i]) ? in[i++] : ' ';
+  }
+  return o;
+}
+
+/* s.replace("  ", " ").strip() per sentence. Spaces come at most two in a
+ * row here (one from the join, one from RE_EMOJI), so each run becomes one
+ * space. */
+static size_t squeeze(const char *in, size_t n, char *out)
+{
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (in[i] == ' ' && (o == 0 || sep(out[o - 1])))
+      continue;
+    if (in[i] == '\n' && o > 0 && out[o - 1] == ' ')
+      o--;
+    out[o++] = in[i];
+  }
+  if (o > 0 && out[o - 1] == ' ')
+    o--;
+  return o;
+}
+
+/* str.replace(from, to), left to right, without overlaps. */
+static size_t replace(const char *in, size_t n, const char *from,
+                      const char *to, char *out)
+{
+  size_t fl = strlen(from), tl = strlen(to), o = 0;
+  for (size_t i = 0; i < n;) {
+    if (in[i] == from[0] && fl <= n - i && memcmp(in + i, from, fl) == 0) {
+      memcpy(out + o, to, tl);
+      o += tl;
+      i += fl;
+    } else {
+      out[o++] = in[i++];
+    }
+  }
+  return o;
+}
+
+/* pattern.nl: re.sub(r"' s (ochtends|morgens|middags|avonds)", "'s \1"). */
+static size_t s_time(const char *in, size_t n, char *out)
+{
+  static const char *const when[] = {"ochtends", "morgens", "middags",
+                                     "avonds"};
+  size_t o = 0;
+  for (size_t i = 0; i < n;) {
+    if (in[i] == '\'' && 4 <= n - i && memcmp(in + i, "' s ", 4) == 0) {
+      size_t k = 0;
+      while (k < 4 && !(strlen(when[k]) <= n - i - 4 &&
+                        memcmp(in + i + 4, when[k], strlen(when[k])) == 0))
+        k++;
+      if (k < 4) {
+        memcpy(out + o, "'s ", 3);
+        o += 3;
+        i += 4;
+        continue;
+      }
+    }
+    out[o++] = in[i++];
+  }
+  return o;
+}
+
+enum err tokenize_pattern_run(struct tokenize_pattern *tk,
+                              const struct pattern_rules *r, const char *text,
+                              size_t len, bool valid)
+{
+  tk->n_tokens = 0;
+  if (!valid && !utf8_is_valid(text, len))
+    return ERR_UTF8;
+  struct scratch *s = tk->priv;
+  if (!s)
+    s = tk->priv = xcalloc(1, sizeof *s);
+
+  size_t n = prepare(s, r, text, len);
+  n = words(s, r, n);
+  /* RE_EMOJI adds at most two bytes per emoji (of three bytes or more). */
+  s->b = grow(s->b, &s->cap_b, 2 * n + 16, 1);
+  s->c = grow(s->c, &s->cap_c, 2 * n + 16, 1);
+  n = sarcasm(s->b, n, s->c);
+  n = emoticons(s->c, n, s->b);
+  n = emoji(s->b, n, s->c);
+  n = squeeze(s->c, n, s->b);
+  char *buf = s->b;
+  if (r->fixup == PATTERN_FIXUP_RSQUO) {
+    n = replace(s->b, n, "&rsquo ;", "\xe2\x80\x99", s->c);
+    buf = s->c;
+  } else if (r->fixup == PATTERN_FIXUP_CONTRACTION) {
+    n = replace(s->b, n, " &contraction ;", "'", s->c);
+    n = replace(s->c, n, "XXX -", "-", s->b);
+  } else if (r->fixup == PATTERN_FIXUP_S_TIME) {
+    n = s_time(s->b, n, s->c);
+    buf = s->c;
+  }
+
+  tk->tokens = grow(tk->tokens, &s->cap_tokens, n / 2 + 2, sizeof *tk->tokens);
+  for (size_t i = 0; i < n;) {
+    if (sep(buf[i])) {
+      i++;
+      continue;
+    }
+    size_t start = i;
+    while (i < n && !sep(buf[i]))
+      i++;
+    tk->tokens[tk->n_tokens++] =
+        (struct tokenize_pattern_token){buf + start, i - start};
+  }
+  return ERR_OK;
+}
