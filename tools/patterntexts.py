@@ -65,6 +65,11 @@ OTHER = ["https://example.com/a?b=1", "www.example.org", "info@example.com",
          "49,99", "3.5", "2024-01-02", "10h30", "100%", "€", "END-OF-SENTENCE",
          "great", "terrible", "not", "good", "very", "bad", "the", "I",
          "İyi", "KELVIN", "\u212a", "ÉTÉ", "Über", "ÇA", "naïve", "façon"]
+# Single characters for the "chaos" texts: every rule's trigger, glued.
+CHAOS = list("abeéèêàïÉÈ'’‘“”\"!?.,;:()[]{}-_@#&*+=|~^$`<>/\\38xXDdPpoO°♥❤") + [
+    "\ufe0f", "😀", "😡", "☺", "👍", " ", " ", " ", "\n", "\r", "\t",
+    "\u00a0", "\u2028", "\u0130", "\u212a", "...", "(!)", ": )",
+    "&rsquo;", "&RSQUO;", "END-OF-SENTENCE"]
 SEPS = [" "] * 12 + [""] * 3 + ["  ", "\n", "\n\n", "\r\n\r\n", "\t",
                                   "\u00a0", " \n \n ", "\u2028"]
 
@@ -103,12 +108,20 @@ def main():
              (extra["modifiers"], 8), (extra["small"], 14), (MOODS, 6),
              (PUNCT, 12), (OTHER, 5)]
     flat = [p for p, n in pools for _ in range(n)]
+    glue = [words, extra["negations"], extra["modifiers"], extra["small"]]
     for k in range(count):
         n = rng.choice([1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 30])
         if k % 97 == 0:
             n = 1500  # long texts
         parts = []
-        for _ in range(n):
+        if k % 8 == 1:  # chaos: words and single characters, glued
+            for _ in range(rng.randint(1, 40)):
+                if rng.random() < 0.4:
+                    parts.append(rng.choice(rng.choice(glue)))
+                else:
+                    parts.append(rng.choice(CHAOS))
+            parts.append("")
+        for _ in range(0 if parts else n):
             w = rng.choice(rng.choice(flat))
             parts.append(variants(rng, w))
             parts.append(rng.choice(SEPS))

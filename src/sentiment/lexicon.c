@@ -256,10 +256,10 @@ static void add_plain(struct lexicon *lx, struct form *forms,
       unsigned char c = (unsigned char)form[i], c2 = 0;
       if (c == 0xC3 && i + 1 < len)
         c2 = (unsigned char)form[i + 1];
-      char plain = c2 == 0xA0                                ? 'a'
+      char plain = c2 == 0xA0                               ? 'a'
                    : c2 == 0xA8 || c2 == 0xA9 || c2 == 0xAA ? 'e'
-                   : c2 == 0xAF                              ? 'i'
-                                                             : 0;
+                   : c2 == 0xAF                             ? 'i'
+                                                            : 0;
       if (plain) {
         out[n++] = plain;
         i++;
@@ -309,10 +309,10 @@ static bool cps_end(const uint32_t *w, size_t n, const char *ascii)
 static size_t attributive(uint32_t *w, size_t n)
 {
   static const char *const irregular[][2] = {
-      {"civiel", "civiele"}, {"complex", "complexe"}, {"enkel", "enkele"},
-      {"grof", "grove"},     {"half", "halve"},       {"luttel", "luttele"},
-      {"mobiel", "mobiele"}, {"parijs", "parijse"},   {"ruw", "ruwe"},
-      {"simpel", "simpele"}, {"stabiel", "stabiele"}, {"steriel", "steriele"},
+      {"civiel", "civiele"},   {"complex", "complexe"}, {"enkel", "enkele"},
+      {"grof", "grove"},       {"half", "halve"},       {"luttel", "luttele"},
+      {"mobiel", "mobiele"},   {"parijs", "parijse"},   {"ruw", "ruwe"},
+      {"simpel", "simpele"},   {"stabiel", "stabiele"}, {"steriel", "steriele"},
       {"subtiel", "subtiele"}, {"teer", "tere"},
   };
   for (size_t k = 0; k < sizeof irregular / sizeof irregular[0]; k++)
@@ -338,9 +338,9 @@ static size_t attributive(uint32_t *w, size_t n)
     w[n++] = 'e';
     return n;
   }
-  if (n > 2 && ((!is_vowel(w[n - 1]) && is_vowel(w[n - 2]) &&
-                 is_vowel(w[n - 3])) ||
-                (w[n - 3] == 'i' && w[n - 2] == 'j'))) {
+  if (n > 2 &&
+      ((!is_vowel(w[n - 1]) && is_vowel(w[n - 2]) && is_vowel(w[n - 3])) ||
+       (w[n - 3] == 'i' && w[n - 2] == 'j'))) {
     /* A long vowel before one consonant: the vowel is written once, and a
      * final f or s is voiced ("groot" -> "grote", "vies" -> "vieze"). */
     if (w[n - 1] == 'f')
@@ -351,8 +351,8 @@ static size_t attributive(uint32_t *w, size_t n)
       w[n - 2] = w[n - 1];
       n--;
     }
-  } else if (n > 1 && is_vowel(w[n - 2]) && w[n - 1] != 0 &&
-             w[n - 1] < 0x80 && strchr("bdfgklmnprst", (int)w[n - 1])) {
+  } else if (n > 1 && is_vowel(w[n - 2]) && w[n - 1] != 0 && w[n - 1] < 0x80 &&
+             strchr("bdfgklmnprst", (int)w[n - 1])) {
     /* A short vowel: the consonant is doubled ("fel" -> "felle"). */
     w[n] = w[n - 1];
     n++;

@@ -30,7 +30,7 @@ enum pattern_fixup {
 /* What the language's Sentiment.load adds to the lexicon. */
 enum pattern_load {
   PATTERN_LOAD_NONE,
-  PATTERN_LOAD_PLAIN, /* fr: "précaire" also as "precaire" */
+  PATTERN_LOAD_PLAIN,       /* fr: "précaire" also as "precaire" */
   PATTERN_LOAD_ATTRIBUTIVE, /* nl: "fel" (JJ) also as "felle" */
 };
 
@@ -39,7 +39,7 @@ struct pattern_rules {
    * strings that hold one apostrophe, at their end (a space is put after
    * each match: "l'" -> "l' ") or at their start (a space before it: "'n"
    * -> " 'n"). A word equal to a key keeps its apostrophe. */
-  const char *const *contractions; /* NULL-terminated */
+  const char *const *contractions;  /* NULL-terminated */
   const char *const *abbreviations; /* NULL-terminated */
   bool rsquo; /* fr: U+2019 after l c d j m n s t or qu becomes "&rsquo; ",
                  after L C D J M N S T or QU "&RSQUO; " */

@@ -277,17 +277,18 @@ static bool is_mention(const char *t, size_t n)
   if (n < 2 || t[0] != '@')
     return false;
   size_t k = 1;
-  while (k < n && ((t[k] >= '0' && t[k] <= '9') || (t[k] >= 'A' && t[k] <= 'z')))
+  while (k < n &&
+         ((t[k] >= '0' && t[k] <= '9') || (t[k] >= 'A' && t[k] <= 'z')))
     k++;
   return k > 1 && (k == n || strchr(",:.!?", t[k]));
 }
 
 struct sentences {
   struct scratch *s;
-  char *out;       /* s->b */
-  size_t n;        /* bytes written */
-  size_t cur;      /* tokens in the open sentence */
-  bool in_run;     /* after a terminator, in the run that ends it */
+  char *out;   /* s->b */
+  size_t n;    /* bytes written */
+  size_t cur;  /* tokens in the open sentence */
+  bool in_run; /* after a terminator, in the run that ends it */
 };
 
 static bool is_terminator(const char *t, size_t n)
@@ -449,8 +450,8 @@ static bool emoticon_at(const char *in, size_t n, size_t i, const char *e,
                         size_t *end)
 {
   for (size_t k = 0; e[k]; k++) {
-    if (k > 0 && ((unsigned char)e[k] & 0xC0) != 0x80 && i < n && in[i] == ' ' &&
-        i + 1 < n && in[i + 1] == e[k])
+    if (k > 0 && ((unsigned char)e[k] & 0xC0) != 0x80 && i < n &&
+        in[i] == ' ' && i + 1 < n && in[i + 1] == e[k])
       i++; /* " ?" between two characters */
     if (i >= n || in[i] != e[k])
       return false;
@@ -467,9 +468,9 @@ static size_t emoticons(const char *in, size_t n, char *out)
 {
   /* The first bytes of the emoticons. */
   static const bool first[256] = {
-      ['<'] = true, [0xE2] = true, ['>'] = true, [':'] = true, ['='] = true,
-      ['X'] = true, ['x'] = true,  ['8'] = true, [';'] = true, ['*'] = true,
-      ['o'] = true, [0xC2] = true,
+      ['<'] = true, [0xE2] = true, ['>'] = true, [':'] = true,
+      ['='] = true, ['X'] = true,  ['x'] = true, ['8'] = true,
+      [';'] = true, ['*'] = true,  ['o'] = true, [0xC2] = true,
   };
   size_t o = 0;
   for (size_t i = 0; i < n;) {

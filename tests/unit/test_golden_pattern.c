@@ -34,8 +34,7 @@ static bool near(double a, double b)
 }
 
 /* The assessments of r equal the golden list want. */
-static bool same_assessments(const struct polarity_result *r,
-                             const cJSON *want)
+static bool same_assessments(const struct polarity_result *r, const cJSON *want)
 {
   if (!cJSON_IsArray(want) || cJSON_GetArraySize(want) != (int)r->n_assessments)
     return false;
@@ -49,15 +48,16 @@ static bool same_assessments(const struct polarity_result *r,
         !cJSON_IsNumber(p) || !near(p->valuedouble, a->polarity) ||
         !cJSON_IsNumber(s) || !near(s->valuedouble, a->subjectivity))
       return false;
-    if (cJSON_IsString(label) ? !a->label ||
-                                    strcmp(label->valuestring, a->label) != 0
-                              : a->label != NULL)
+    if (cJSON_IsString(label)
+            ? !a->label || strcmp(label->valuestring, a->label) != 0
+            : a->label != NULL)
       return false;
   }
   return true;
 }
 
-static void show(size_t line_no, const char *line, const struct polarity_result *r)
+static void show(size_t line_no, const char *line,
+                 const struct polarity_result *r)
 {
   fprintf(stderr, "line %zu: %.400s  got %.17g %.17g\n", line_no, line,
           r->polarity, r->subjectivity);

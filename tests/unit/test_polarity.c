@@ -62,8 +62,7 @@ static void lexicon_averages_and_adverbs(void)
 static void other_languages(void)
 {
   struct lexicon *en = lx;
-  static const enum lexicon_lang langs[] = {LEXICON_FR, LEXICON_IT,
-                                            LEXICON_NL};
+  static const enum lexicon_lang langs[] = {LEXICON_FR, LEXICON_IT, LEXICON_NL};
   struct lexicon *other[3] = {NULL, NULL, NULL};
   for (size_t k = 0; k < 3; k++) {
     CHECK_INT(lexicon_new(langs[k], &other[k]), ERR_OK);
@@ -76,8 +75,12 @@ static void other_languages(void)
   CHECK_SCORE("vraiment pas bon", "vraiment pas bon", -0.5, 1.0);
   /* Load: "précaire" is also "precaire"; U+2019 elisions split off. */
   CHECK_SCORE("precaire", "precaire", -0.12, -0.25);
-  CHECK_SCORE("L\xe2\x80\x99" "avion est pr\xc3\xa9" "caire !",
-              "pr\xc3\xa9" "caire !", -0.15, -0.25);
+  CHECK_SCORE("L\xe2\x80\x99"
+              "avion est pr\xc3\xa9"
+              "caire !",
+              "pr\xc3\xa9"
+              "caire !",
+              -0.15, -0.25);
   lx = other[1];
   CHECK_SCORE("non \xc3\xa8 male", "non male", 0.2925, 0.375);
   CHECK_SCORE("veramente non bello", "veramente non bello", -0.5, 1.0);

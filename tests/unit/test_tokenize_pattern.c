@@ -29,12 +29,14 @@ static const char *tokens(enum lexicon_lang lang, const char *text)
 
 static void french_elisions(void)
 {
-  CHECK_STR(tokens(LEXICON_FR, "l\xe2\x80\x99" "avion"),
+  CHECK_STR(tokens(LEXICON_FR, "l\xe2\x80\x99"
+                               "avion"),
             "l\xe2\x80\x99|avion");
   /* The capital form is never turned back. */
-  CHECK_STR(tokens(LEXICON_FR, "L\xe2\x80\x99" "AVION"), "L&RSQUO|;|AVION");
-  CHECK_STR(tokens(LEXICON_FR, "aujourd'hui qu'il"),
-            "aujourd|'|hui|qu'|il");
+  CHECK_STR(tokens(LEXICON_FR, "L\xe2\x80\x99"
+                               "AVION"),
+            "L&RSQUO|;|AVION");
+  CHECK_STR(tokens(LEXICON_FR, "aujourd'hui qu'il"), "aujourd|'|hui|qu'|il");
 }
 
 static void italian_fixups(void)
@@ -46,8 +48,7 @@ static void italian_fixups(void)
 static void dutch_fixups(void)
 {
   CHECK_STR(tokens(LEXICON_NL, "' s ochtends zo'n"), "'s|ochtends|zo|'n");
-  CHECK_STR(tokens(LEXICON_NL, "min. goed @bob, ok"),
-            "min.|goed|@bob|,|ok");
+  CHECK_STR(tokens(LEXICON_NL, "min. goed @bob, ok"), "min.|goed|@bob|,|ok");
   CHECK_STR(tokens(LEXICON_NL, "Dit is goed.\n\nEND-OF-SENTENCE ... dus"),
             "Dit|is|goed|.|.|.|.|dus");
 }
@@ -61,8 +62,8 @@ static void moods(void)
 
 static void invalid_utf8(void)
 {
-  CHECK_INT(tokenize_pattern_run(&tk, pattern_rules_get(LEXICON_FR),
-                                 "bon \xff", 5, false),
+  CHECK_INT(tokenize_pattern_run(&tk, pattern_rules_get(LEXICON_FR), "bon \xff",
+                                 5, false),
             ERR_UTF8);
   CHECK_INT(tk.n_tokens, 0);
   CHECK(pattern_rules_get(LEXICON_EN) == NULL);
