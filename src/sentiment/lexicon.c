@@ -1,12 +1,14 @@
-/* lexicon: the word table of TextBlob's Sentiment.load, built from the rows
- * that tools/lexgen.py compiles in, and its lookup.
+/* lexicon: the word table of Sentiment.load (TextBlob's for English,
+ * pattern's, which is the same, for fr, it and nl), built from the rows that
+ * tools/lexgen.py compiles in, and its lookup.
  *
  * Sentiment.load groups the senses (<word> rows) of a form by part of
  * speech, averages polarity, subjectivity and intensity within each part of
  * speech, then averages those averages across the parts of speech, in order
  * of first appearance; that last average is what untagged text (all that
- * TextBlob's PatternAnalyzer ever sees) looks up. A missing pos and an empty
- * pos="" are distinct groups, as None and "" are distinct dict keys. Sums
+ * TextBlob's PatternAnalyzer and pattern's sentiment() of a string ever
+ * see) looks up. A missing pos and an empty pos="" are distinct groups,
+ * as None and "" are distinct dict keys. Sums
  * run left to right from zero, as Python's sum() does up to CPython 3.11, so
  * the entries are bit-identical to TextBlob's there (3.12's compensated sum
  * can differ in the last bit, far below the 1e-9 we promise).
@@ -16,7 +18,11 @@
  * carrying the JJ averages. Like annotate(), this overwrites the untagged
  * entry of a form that already exists and gives it an RB sense; when two
  * adjectives derive the same adverb the later one wins. Rows without a form
- * are skipped; the last label given to a form wins.
+ * are skipped; the last non-empty label given to a form wins (the Italian
+ * lexicon gives every row label="", which `if w and label` ignores).
+ * French and Dutch add forms of their own at load (add_plain,
+ * add_attributives); which words modify the next one is a per-language
+ * set of parts of speech (struct pattern_rules).
  *
  * Lookup is an open-addressing hash table (linear probing, at most a
  * quarter full) sized once at build time; a word of up to eight bytes is
