@@ -32,8 +32,11 @@ struct polarity_assessment {
 };
 
 struct polarity_result {
-  double polarity;                         /* -1..1 */
-  double subjectivity;                     /* 0..1 */
+  double polarity;     /* -1..1 */
+  double subjectivity; /* 0..1 for en; for fr, it and nl what pattern
+                          gives: their lexicons hold values outside 0..1
+                          (fr down to -1, it up to 3.25), which pattern
+                          passes on unclamped, and so does this */
   struct polarity_assessment *assessments; /* n_assessments items */
   size_t n_assessments;
   void *priv; /* scratch space owned by the result */
