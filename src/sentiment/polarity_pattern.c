@@ -73,10 +73,13 @@ static double clamp(double x)
   return y > -1.0 ? y : -1.0;
 }
 
+/* w[0..len) (len > 0) is a word of list. Most tokens differ from every
+ * word in their first byte, which is tested first. */
 static bool in_list(const char *w, size_t len, const char *const *list)
 {
   for (; *list; list++)
-    if (strlen(*list) == len && memcmp(*list, w, len) == 0)
+    if ((*list)[0] == w[0] && strlen(*list) == len &&
+        memcmp(*list, w, len) == 0)
       return true;
   return false;
 }
@@ -122,6 +125,14 @@ static bool same_lower(const char *s, size_t len, const char *lit)
  * none is longer than five characters or a substring of PUNCTUATION. */
 static bool mood(const char *w, size_t len, double *value)
 {
+  /* The first bytes of the lowered emoticons and of the emoji. */
+  static const bool first[256] = {
+      ['<'] = true, [0xE2] = true, ['>'] = true,  [':'] = true,
+      ['='] = true, ['x'] = true,  ['8'] = true,  [';'] = true,
+      ['*'] = true, ['o'] = true,  [0xC2] = true, [0xF0] = true,
+  };
+  if (!first[(unsigned char)w[0]])
+    return false;
   bool alpha = true;
   for (size_t k = 0; k < len && alpha; k++)
     alpha = (w[k] >= 'a' && w[k] <= 'z');

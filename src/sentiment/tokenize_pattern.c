@@ -117,13 +117,22 @@ const double tokenize_pattern_emoji_polarity[] = {
 /* PUNCTUATION of find_tokens: ".,;:!?()[]{}`''\"@#$^&*+-|=~_". */
 static bool is_punct(unsigned char c)
 {
-  return c && c < 0x80 && strchr(".,;:!?()[]{}`'\"@#$^&*+-|=~_", c);
+  static const bool punct[256] = {
+      ['.'] = true, [','] = true, [';'] = true, [':'] = true,  ['!'] = true,
+      ['?'] = true, ['('] = true, [')'] = true, ['['] = true,  [']'] = true,
+      ['{'] = true, ['}'] = true, ['`'] = true, ['\''] = true, ['"'] = true,
+      ['@'] = true, ['#'] = true, ['$'] = true, ['^'] = true,  ['&'] = true,
+      ['*'] = true, ['+'] = true, ['-'] = true, ['|'] = true,  ['='] = true,
+      ['~'] = true, ['_'] = true,
+  };
+  return punct[c];
 }
 
 struct scratch {
   char *a, *b, *c; /* prepared text; sentences (two buffers, in turn) */
   size_t cap_a, cap_b, cap_c;
   struct tokenize_pattern_token *raw; /* tokens of step 2, into a */
+  bool ascii;                         /* the text is ASCII: no emoji */
   size_t cap_raw, n_raw;
   size_t cap_tokens;
 };
@@ -168,7 +177,7 @@ static bool same(const char *s, size_t len, const char *lit)
 static bool in_list(const char *s, size_t len, const char *const *list)
 {
   for (; *list; list++)
-    if (same(s, len, *list))
+    if (len > 0 && (*list)[0] == s[0] && same(s, len, *list))
       return true;
   return false;
 }
@@ -211,8 +220,10 @@ static size_t prepare(struct scratch *s, const struct pattern_rules *r,
   /* At most 8 bytes for 3 ("’" -> "&rsquo; "). */
   s->a = grow(s->a, &s->cap_a, 3 * len + 16, 1);
   char *o = s->a;
+  unsigned char any = 0;
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)text[i];
+    any |= c;
     if (c == '\'') {
       if (contraction_at(r, text, len, i, false))
         *o++ = ' ';
@@ -243,6 +254,7 @@ static size_t prepare(struct scratch *s, const struct pattern_rules *r,
       *o++ = (char)c;
     }
   }
+  s->ascii = any < 0x80;
   return (size_t)(o - s->a);
 }
 
@@ -293,14 +305,19 @@ struct sentences {
 
 static bool is_terminator(const char *t, size_t n)
 {
-  return (n == 1 && (t[0] == '.' || t[0] == '!' || t[0] == '?')) ||
-         same(t, n, "...") || same(t, n, EOS);
+  if (n == 1)
+    return t[0] == '.' || t[0] == '!' || t[0] == '?';
+  if (n == 3)
+    return memcmp(t, "...", 3) == 0;
+  return n == EOS_LEN && memcmp(t, EOS, EOS_LEN) == 0;
 }
 
 static bool is_quote(const char *t, size_t n)
 {
-  return same(t, n, "'") || same(t, n, "\"") || same(t, n, "\xe2\x80\x9d") ||
-         same(t, n, "\xe2\x80\x99");
+  if (n == 1)
+    return t[0] == '\'' || t[0] == '"';
+  return n == 3 && (memcmp(t, "\xe2\x80\x9d", 3) == 0 ||
+                    memcmp(t, "\xe2\x80\x99", 3) == 0);
 }
 
 static void close_sentence(struct sentences *st)
@@ -319,7 +336,7 @@ static void emit(struct sentences *st, const char *t, size_t n)
     close_sentence(st);
   if (term)
     st->in_run = true;
-  if (same(t, n, EOS))
+  if (n == EOS_LEN && memcmp(t, EOS, EOS_LEN) == 0)
     return;
   if (st->cur > 0)
     st->out[st->n++] = ' ';
@@ -369,6 +386,27 @@ static void split_word(struct sentences *st, const struct pattern_rules *r,
   }
 }
 
+/* The bytes of the character at a[i]. */
+static size_t next_cp(const char *a, size_t len, size_t i)
+{
+  uint32_t cp;
+  size_t k = utf8_decode(a + i, len - i, &cp);
+  return k ? k : 1;
+}
+
+/* Whether the character at a[i] is whitespace (str.isspace()). */
+static bool space_at(const char *a, size_t len, size_t i, size_t *bytes)
+{
+  unsigned char c = (unsigned char)a[i];
+  if (c > ' ' && c < 0x7F)
+    return false;
+  uint32_t cp;
+  size_t k = utf8_decode(a + i, len - i, &cp);
+  if (bytes)
+    *bytes = k ? k : 1;
+  return k && utf8_is_space(cp);
+}
+
 /* Step 2: the words of a[0..len) into sentences in s->b; returns the
  * length written. */
 static size_t words(struct scratch *s, const struct pattern_rules *r,
@@ -383,6 +421,16 @@ static size_t words(struct scratch *s, const struct pattern_rules *r,
   const char *a = s->a;
   size_t i = 0;
   while (i < len) {
+    unsigned char c = (unsigned char)a[i];
+    if (c > ' ' && c < 0x7F) { /* a word starting with a printable ASCII */
+      size_t start = i;
+      while (i < len && (unsigned char)a[i] > ' ' && (unsigned char)a[i] < 0x7F)
+        i++;
+      while (i < len && !space_at(a, len, i, NULL))
+        i += next_cp(a, len, i);
+      split_word(&st, r, a + start, i - start);
+      continue;
+    }
     uint32_t cp;
     size_t k = utf8_decode(a + i, len - i, &cp);
     if (k == 0)
@@ -422,20 +470,25 @@ static size_t sarcasm(const char *in, size_t n, char *out)
 {
   size_t o = 0;
   for (size_t i = 0; i < n;) {
-    if (in[i] == '(') {
-      size_t j = i + 1;
+    const char *p = memchr(in + i, '(', n - i);
+    size_t gap = p ? (size_t)(p - in) - i : n - i;
+    memcpy(out + o, in + i, gap);
+    o += gap;
+    i += gap;
+    if (i == n)
+      break;
+    size_t j = i + 1;
+    if (j < n && in[j] == ' ')
+      j++;
+    if (j < n && in[j] == '!') {
+      j++;
       if (j < n && in[j] == ' ')
         j++;
-      if (j < n && in[j] == '!') {
-        j++;
-        if (j < n && in[j] == ' ')
-          j++;
-        if (j < n && in[j] == ')') {
-          memcpy(out + o, "(!)", 3);
-          o += 3;
-          i = j + 1;
-          continue;
-        }
+      if (j < n && in[j] == ')') {
+        memcpy(out + o, "(!)", 3);
+        o += 3;
+        i = j + 1;
+        continue;
       }
     }
     out[o++] = in[i++];
@@ -463,20 +516,65 @@ static bool emoticon_at(const char *in, size_t n, size_t i, const char *e,
   return true;
 }
 
+/* Whether an emoticon may start at in[i]: its first character is one
+ * that starts an emoticon, and the next one (after an optional space) one
+ * that follows it in some emoticon. Most bytes fail the first test, most
+ * letters "o" and "x" the second, so the alternatives are tried rarely. */
+static bool may_start(const char *in, size_t n, size_t i)
+{
+  const char *next;
+  size_t j = i + 1;
+  switch ((unsigned char)in[i]) {
+  case '*':
+  case '8':
+    next = ")-";
+    break;
+  case ':':
+    next = "'()-/3>DOPS[\\]^bcops{|}";
+    break;
+  case ';':
+    next = "')-D]^";
+    break;
+  case '<':
+    next = "3";
+    break;
+  case '=':
+    next = "()-/D]";
+    break;
+  case '>':
+    next = ".:;";
+    break;
+  case 'X':
+  case 'x':
+    next = "-D";
+    break;
+  case 'o':
+    next = "._";
+    break;
+  case 0xC2: /* U+00B0 DEGREE SIGN */
+    if (j >= n || (unsigned char)in[j] != 0xB0)
+      return false;
+    next = "Oo";
+    j++;
+    break;
+  case 0xE2: /* U+2665, U+2764: one character */
+    return true;
+  default:
+    return false;
+  }
+  if (j < n && in[j] == ' ')
+    j++;
+  return j < n && in[j] && strchr(next, in[j]);
+}
+
 /* RE_EMOTICONS: an emoticon spelled with spaces loses them. */
 static size_t emoticons(const char *in, size_t n, char *out)
 {
-  /* The first bytes of the emoticons. */
-  static const bool first[256] = {
-      ['<'] = true, [0xE2] = true, ['>'] = true, [':'] = true,
-      ['='] = true, ['X'] = true,  ['x'] = true, ['8'] = true,
-      [';'] = true, ['*'] = true,  ['o'] = true, [0xC2] = true,
-  };
   size_t o = 0;
   for (size_t i = 0; i < n;) {
-    size_t end = 0, k = 0;
-    if (first[(unsigned char)in[i]])
-      for (; tokenize_pattern_emoticons[k]; k++)
+    size_t end = 0;
+    if (may_start(in, n, i))
+      for (size_t k = 0; tokenize_pattern_emoticons[k]; k++)
         if (emoticon_at(in, n, i, tokenize_pattern_emoticons[k], &end))
           break;
     if (end) {
@@ -499,15 +597,19 @@ static size_t emoji_at(const char *in, size_t n, size_t i)
   if (c != 0xE2 && c != 0xF0)
     return 0;
   for (size_t k = 0; tokenize_pattern_emoji[k]; k++) {
-    size_t m = strlen(tokenize_pattern_emoji[k]);
-    if (m <= n - i && memcmp(in + i, tokenize_pattern_emoji[k], m) == 0)
+    const char *e = tokenize_pattern_emoji[k];
+    size_t m = 0;
+    while (e[m] && i + m < n && in[i + m] == e[m])
+      m++;
+    if (!e[m])
       return m;
   }
   return 0;
 }
 
-/* RE_EMOJI (\s?)(emoji)(\s?): each emoji gets whitespace on both sides. */
-static size_t emoji(const char *in, size_t n, char *out)
+/* RE_EMOJI (\s?)(emoji)(\s?): each emoji gets whitespace on both sides.
+ * Sets *found when there was one. */
+static size_t emoji(const char *in, size_t n, char *out, bool *found)
 {
   size_t o = 0;
   for (size_t i = 0; i < n;) {
@@ -520,6 +622,7 @@ static size_t emoji(const char *in, size_t n, char *out)
       out[o++] = in[i++];
       continue;
     }
+    *found = true;
     out[o++] = at > i ? in[i] : ' ';
     memcpy(out + o, in + at, m);
     o += m;
@@ -553,7 +656,14 @@ static size_t replace(const char *in, size_t n, const char *from,
 {
   size_t fl = strlen(from), tl = strlen(to), o = 0;
   for (size_t i = 0; i < n;) {
-    if (in[i] == from[0] && fl <= n - i && memcmp(in + i, from, fl) == 0) {
+    const char *p = memchr(in + i, from[0], n - i);
+    size_t gap = p ? (size_t)(p - in) - i : n - i;
+    memcpy(out + o, in + i, gap);
+    o += gap;
+    i += gap;
+    if (i == n)
+      break;
+    if (fl <= n - i && memcmp(in + i, from, fl) == 0) {
       memcpy(out + o, to, tl);
       o += tl;
       i += fl;
@@ -606,8 +716,13 @@ enum err tokenize_pattern_run(struct tokenize_pattern *tk,
   s->c = grow(s->c, &s->cap_c, 2 * n + 16, 1);
   n = sarcasm(s->b, n, s->c);
   n = emoticons(s->c, n, s->b);
-  n = emoji(s->b, n, s->c);
-  n = squeeze(s->c, n, s->b);
+  /* Joined sentences hold single spaces, none at either end, and the two
+   * passes above keep it so: only an emoji makes squeeze needed. */
+  bool found = false;
+  if (!s->ascii)
+    n = emoji(s->b, n, s->c, &found);
+  if (found)
+    n = squeeze(s->c, n, s->b);
   char *buf = s->b;
   if (r->fixup == PATTERN_FIXUP_RSQUO) {
     n = replace(s->b, n, "&rsquo ;", "\xe2\x80\x99", s->c);
