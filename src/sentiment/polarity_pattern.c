@@ -131,8 +131,8 @@ static bool mood(const char *w, size_t len, double *value)
       ['='] = true, ['x'] = true,  ['8'] = true,  [';'] = true,
       ['*'] = true, ['o'] = true,  [0xC2] = true, [0xF0] = true,
   };
-  if (!first[(unsigned char)w[0]])
-    return false;
+  if (len < 2 || !first[(unsigned char)w[0]])
+    return false; /* every emoticon and emoji has two bytes or more */
   bool alpha = true;
   for (size_t k = 0; k < len && alpha; k++)
     alpha = (w[k] >= 'a' && w[k] <= 'z');

@@ -258,27 +258,44 @@ static size_t prepare(struct scratch *s, const struct pattern_rules *r,
   return (size_t)(o - s->a);
 }
 
+/* What the regular abbreviations need to know of a word, whose period
+ * loop only ever shortens it from the end: measured once, so that the loop
+ * stays linear however many periods it splits off. */
+struct abbr_prefix {
+  size_t pairs; /* length of the longest prefix of letter-period pairs */
+  size_t run;   /* characters of [b|c|d|...|z] from index 1 on, if the word
+                   starts with A-Z (else 0) */
+};
+
+static struct abbr_prefix abbr_measure(const char *t, size_t n)
+{
+  struct abbr_prefix a = {0, 0};
+  while (a.pairs + 1 < n) {
+    unsigned char c = (unsigned char)(t[a.pairs] | 0x20);
+    if (c < 'a' || c > 'z' || t[a.pairs + 1] != '.')
+      break;
+    a.pairs += 2;
+  }
+  if (n > 0 && t[0] >= 'A' && t[0] <= 'Z')
+    while (1 + a.run < n && t[1 + a.run] &&
+           strchr("bcdfghjklmnpqrstvwxz|", t[1 + a.run]))
+      a.run++;
+  return a;
+}
+
+/* t[0..n) (ending with a period, a prefix of the word a was measured on)
+ * is a known abbreviation of the language or matches RE_ABBR1
+ * ^[A-Za-z]\.$, RE_ABBR2 ^([A-Za-z]\.)+$ or RE_ABBR3 ^[A-Z][b|c|...|z]+.$
+ * (the class holds "|" too, and the last "." is any character: here the
+ * final period). */
 static bool is_abbreviation(const struct pattern_rules *r, const char *t,
-                            size_t n)
+                            size_t n, const struct abbr_prefix *a)
 {
   if (in_list(t, n, r->abbreviations))
     return true;
-  /* RE_ABBR2 ^([A-Za-z]\.)+$, which holds RE_ABBR1 ^[A-Za-z]\.$ */
-  bool abbr2 = n >= 2 && n % 2 == 0;
-  for (size_t i = 0; abbr2 && i < n; i += 2) {
-    unsigned char c = (unsigned char)(t[i] | 0x20);
-    abbr2 = c >= 'a' && c <= 'z' && t[i + 1] == '.';
-  }
-  if (abbr2)
-    return true;
-  /* RE_ABBR3 ^[A-Z][b|c|d|...|z]+.$: the class holds "|" too, and the
-   * last "." is any character; here it is the final period. */
-  if (n < 3 || t[0] < 'A' || t[0] > 'Z')
-    return false;
-  for (size_t i = 1; i + 1 < n; i++)
-    if (!t[i] || !strchr("bcdfghjklmnpqrstvwxz|", t[i]))
-      return false;
-  return true;
+  if (n >= 2 && n % 2 == 0 && n <= a->pairs)
+    return true;                    /* ABBR2, which holds ABBR1 */
+  return n >= 3 && n - 2 <= a->run; /* ABBR3 */
 }
 
 /* RE_MENTION.match: "@", one or more of [0-9A-z_], then the end or one of
@@ -359,6 +376,8 @@ static void split_word(struct sentences *st, const struct pattern_rules *r,
     }
   /* The tail, in reverse order, as spans ending at t + n. */
   size_t tail0 = s->n_raw;
+  struct abbr_prefix abbr;
+  bool measured = false;
   while (n > 0 && is_punct((unsigned char)t[n - 1]) &&
          !in_list(t, n, r->contractions)) {
     if (t[n - 1] != '.') {
@@ -372,7 +391,11 @@ static void split_word(struct sentences *st, const struct pattern_rules *r,
         n--;
     }
     if (n > 0 && t[n - 1] == '.') {
-      if (is_abbreviation(r, t, n))
+      if (!measured) {
+        abbr = abbr_measure(t, n);
+        measured = true;
+      }
+      if (is_abbreviation(r, t, n, &abbr))
         break;
       s->raw[s->n_raw++] = (struct tokenize_pattern_token){t + n - 1, 1};
       n--;
