@@ -1,7 +1,14 @@
-/* Fuzz target: the tokenizer and the TextBlob-exact scorer, on raw bytes
- * (invalid UTF-8 included). Each input is scored twice with one result
- * struct, to exercise buffer reuse, and must give the same scores both
- * times, within [-1, 1] and [0, 1]. The lexicon is built once and kept. */
+/* Fuzz target: the tokenizers and the scorers of every language with a
+ * lexicon (TextBlob's rules for English, pattern's for fr, it and nl), on
+ * raw bytes (invalid UTF-8 included). Each input is scored in each language,
+ * twice with one result struct, to exercise buffer reuse, and must give the
+ * same scores both times, and assessments with words. Polarity is within
+ * [-1, 1]; subjectivity within [0, 1] for English, and finite for the
+ * others, whose lexicons pattern passes on unclamped (French has negative
+ * subjectivities, Italian some up to 3.25). The lexicons are built once
+ * and kept. */
+#include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,34 +16,47 @@
 #include "sentiment/lexicon.h"
 #include "sentiment/polarity.h"
 #include "sentiment/tokenize.h"
+#include "sentiment/tokenize_pattern.h"
 
-static struct lexicon *lexicon_once(void)
+static const enum lexicon_lang langs[] = {LEXICON_EN, LEXICON_FR, LEXICON_IT,
+                                          LEXICON_NL};
+#define N_LANGS (sizeof langs / sizeof langs[0])
+
+static struct lexicon *lexicon_once(size_t k)
 {
-  static struct lexicon *lx;
-  if (!lx && lexicon_new(LEXICON_EN, &lx) != ERR_OK)
+  static struct lexicon *lx[N_LANGS];
+  if (!lx[k] && lexicon_new(langs[k], &lx[k]) != ERR_OK)
     abort();
-  return lx;
+  return lx[k];
+}
+
+static void score(struct lexicon *lx, bool english, const char *text,
+                  size_t size)
+{
+  struct polarity_result r;
+  polarity_result_init(&r);
+  enum err rc = polarity_analyze(lx, text, size, &r);
+  if (rc != ERR_OK && rc != ERR_UTF8)
+    abort();
+  double p = r.polarity, s = r.subjectivity;
+  size_t n = r.n_assessments;
+  if (!(p >= -1.0 && p <= 1.0 && isfinite(s)) ||
+      (english && !(s >= 0.0 && s <= 1.0)))
+    abort();
+  for (size_t i = 0; i < n; i++)
+    if (!r.assessments[i].words || !r.assessments[i].words[0])
+      abort();
+  if (polarity_analyze(lx, text, size, &r) != rc || r.polarity != p ||
+      r.subjectivity != s || r.n_assessments != n)
+    abort();
+  polarity_result_cleanup(&r);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   const char *text = (const char *)data;
-  struct polarity_result r;
-  polarity_result_init(&r);
-  enum err rc = polarity_analyze(lexicon_once(), text, size, &r);
-  if (rc != ERR_OK && rc != ERR_UTF8)
-    abort();
-  double p = r.polarity, s = r.subjectivity;
-  size_t n = r.n_assessments;
-  if (!(p >= -1.0 && p <= 1.0 && s >= 0.0 && s <= 1.0))
-    abort();
-  for (size_t i = 0; i < n; i++)
-    if (!r.assessments[i].words || !r.assessments[i].words[0])
-      abort();
-  if (polarity_analyze(lexicon_once(), text, size, &r) != rc ||
-      r.polarity != p || r.subjectivity != s || r.n_assessments != n)
-    abort();
-  polarity_result_cleanup(&r);
+  for (size_t k = 0; k < N_LANGS; k++)
+    score(lexicon_once(k), langs[k] == LEXICON_EN, text, size);
 
   struct tokenize tk;
   tokenize_init(&tk);
@@ -46,5 +66,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
           memchr(tk.tokens[i].str, ' ', tk.tokens[i].len))
         abort();
   tokenize_cleanup(&tk);
+
+  struct tokenize_pattern tp;
+  tokenize_pattern_init(&tp);
+  for (size_t k = 1; k < N_LANGS; k++)
+    if (tokenize_pattern_run(&tp, pattern_rules_get(langs[k]), text, size,
+                             false) == ERR_OK)
+      for (size_t i = 0; i < tp.n_tokens; i++)
+        if (tp.tokens[i].len == 0 ||
+            memchr(tp.tokens[i].str, ' ', tp.tokens[i].len) ||
+            memchr(tp.tokens[i].str, '\n', tp.tokens[i].len))
+          abort();
+  tokenize_pattern_cleanup(&tp);
   return 0;
 }

@@ -1,11 +1,16 @@
 /* lexicon: an immutable word -> sentiment table, built from the pattern
- * lexicons compiled into the binary (lexicon_data.h).
+ * lexicons compiled into the binary (lexicon_data.h): en, fr, it, nl. There
+ * is none for de, es or pt (pattern has no sentiment lexicon for them).
  *
- * Building reproduces TextBlob's Sentiment.load: the scores of all senses of
- * a word are averaged per part of speech, then across parts of speech (the
- * entry used when no tag is known); for English, the derived "-ly" adverbs
- * of textblob.en are added. After lexicon_new returns, the lexicon is
- * read-only and may be shared by any number of threads. */
+ * Building reproduces Sentiment.load (TextBlob's for English, pattern's for
+ * the others: the same averaging): the scores of all senses of a word are
+ * averaged per part of speech, then across parts of speech (the entry used
+ * when no tag is known). Then each language's load adds its own forms: for
+ * English, the derived "-ly" adverbs of textblob.en; for French, the forms
+ * without the diacritics of "àéèêï" of pattern.fr ("précaire" ->
+ * "precaire"); for Dutch, the attributive forms of pattern.nl's adjectives
+ * ("fel" -> "felle"). After lexicon_new returns, the lexicon is read-only
+ * and may be shared by any number of threads. */
 #ifndef SENTIMENT_LEXICON_H
 #define SENTIMENT_LEXICON_H
 
@@ -28,7 +33,8 @@ struct lexicon_entry {
   double polarity;
   double subjectivity;
   double intensity;
-  bool is_adverb;    /* has an RB sense: TextBlob treats it as a modifier */
+  bool is_adverb;    /* modifies the next word: has a sense of the
+                        language's modifier tags (RB; for nl, JJ or RB) */
   const char *label; /* semantic label such as "profanity", or NULL */
 };
 

@@ -38,6 +38,8 @@
 
 #include "base/xalloc.h"
 #include "sentiment/lexicon_int.h"
+#include "sentiment/pattern_rules.h"
+#include "sentiment/polarity_pattern.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -73,6 +75,7 @@ struct scratch {
   char *text; /* the groups' words, NUL-terminated strings */
   size_t cap_text, n_text;
   size_t cap_assessments;
+  void *pattern; /* polarity_pattern's buffers, for the other languages */
   bool ascii; /* the lower-cased tokens are ASCII: code points = bytes */
 };
 
@@ -471,6 +474,7 @@ void polarity_result_cleanup(struct polarity_result *r)
     free(s->front);
     free(s->back);
     free(s->text);
+    polarity_pattern_free(s->pattern);
     free(s);
   }
   free(r->assessments);
@@ -501,13 +505,17 @@ static enum err analyze(const struct lexicon *lx, const char *text,
   r->polarity = 0.0;
   r->subjectivity = 0.0;
   r->n_assessments = 0;
-  if (lx->lang != LEXICON_EN)
-    return ERR_UNSUPPORTED;
   struct scratch *s = r->priv;
   if (!s) {
     s = r->priv = xcalloc(1, sizeof *s);
     tokenize_init(&s->tk);
   }
+  const struct pattern_rules *rules = pattern_rules_get(lx->lang);
+  if (rules)
+    return polarity_pattern_analyze(lx, rules, text, len, check, r,
+                                    &s->pattern, &s->cap_assessments);
+  if (lx->lang != LEXICON_EN)
+    return ERR_UNSUPPORTED;
   if (check) {
     enum err rc = tokenize_run(&s->tk, text, len);
     if (rc)

@@ -144,6 +144,61 @@ static void nul_bytes_and_empty(void)
   CHECK_INT(r.n_assessments, 0);
 }
 
+/* The same traps and those of pattern's own tokenizer, for fr, it and nl:
+ * elisions and curly apostrophes everywhere, emoji runs (each one padded
+ * with spaces), the Italian and Dutch clean-ups, and a word that stays an
+ * abbreviation candidate while a million periods are split off it. */
+static void pattern_languages(void)
+{
+  static const enum lexicon_lang langs[] = {LEXICON_FR, LEXICON_IT, LEXICON_NL};
+  static const char *const units[] = {
+      "Ce n'est pas tr\xc3\xa8s bon :) ( ! ) c.-\xc3\xa0-d. ... "
+      "\xe2\x80\x9cg\xc3\xa9nial\xe2\x80\x9d!!\n\nVraiment pas mal, "
+      "8 ) : - ( l\xe2\x80\x99"
+      "avion \xf0\x9f\x98\x80 ",
+      "vraiment pas ",
+      "l'",
+      "l\xe2\x80\x99",
+      "L\xe2\x80\x99",
+      "\xe2\x80\x99",
+      "\xf0\x9f\x98\x80",
+      "\xf0\x9f\x98\x80 ",
+      "o",
+      "o ",
+      ":",
+      "' s ",
+      "XXX -",
+      "&rsquo ;",
+      " &contraction ;",
+      "'n",
+      "a.",
+      "@a",
+  };
+  struct lexicon *en = lx;
+  for (size_t k = 0; k < sizeof langs / sizeof langs[0]; k++) {
+    CHECK_INT(lexicon_new(langs[k], &lx), ERR_OK);
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++) {
+      size_t len = repeat(units[u], MIB);
+      CHECK_INT(timed(units[u], big, len), ERR_OK);
+      CHECK(r.polarity >= -1.0 && r.polarity <= 1.0);
+    }
+    /* A capital, half a million consonants, then "!." pairs: every period
+     * split off is tested against RE_ABBR3 on the whole word. */
+    big[0] = 'A';
+    memset(big + 1, 'b', MIB / 2);
+    size_t len = 1 + MIB / 2;
+    while (len + 2 <= MIB)
+      memcpy(big + len, "!.", 2), len += 2;
+    CHECK_INT(timed("Abbb...!.!.", big, len), ERR_OK);
+    memcpy(big, "bon", 3);
+    memset(big + 3, '!', MIB);
+    CHECK_INT(timed("bon!!!...", big, MIB + 3), ERR_OK);
+    CHECK_INT(timed("nul", "bon\0mal \0 bien", 15), ERR_OK);
+    lexicon_free(lx);
+  }
+  lx = en;
+}
+
 int main(void)
 {
   if (lexicon_new(LEXICON_EN, &lx) != ERR_OK)
@@ -155,6 +210,7 @@ int main(void)
   RUN(quadratic_traps);
   RUN(invalid_utf8);
   RUN(nul_bytes_and_empty);
+  RUN(pattern_languages);
   polarity_result_cleanup(&r);
   free(big);
   lexicon_free(lx);

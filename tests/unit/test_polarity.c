@@ -56,18 +56,47 @@ static void lexicon_averages_and_adverbs(void)
   CHECK_INT(lexicon_lang(lx), LEXICON_EN);
 }
 
+/* fr, it and nl follow pattern's own rules (values from pattern.fr, .it
+ * and .nl's sentiment()); the golden files test_golden_pattern reads cover
+ * them in depth. */
 static void other_languages(void)
 {
-  struct lexicon *fr = NULL;
-  CHECK_INT(lexicon_new(LEXICON_FR, &fr), ERR_OK);
-  CHECK(fr && lexicon_size(fr) > 0);
-  struct polarity_result rr;
-  polarity_result_init(&rr);
-  CHECK_INT(polarity_analyze(fr, "bien", 4, &rr), ERR_UNSUPPORTED);
-  polarity_result_cleanup(&rr);
-  lexicon_free(fr);
-  CHECK_INT(lexicon_new((enum lexicon_lang)99, &fr), ERR_UNSUPPORTED);
-  CHECK(fr == NULL);
+  struct lexicon *en = lx;
+  static const enum lexicon_lang langs[] = {LEXICON_FR, LEXICON_IT, LEXICON_NL};
+  struct lexicon *other[3] = {NULL, NULL, NULL};
+  for (size_t k = 0; k < 3; k++) {
+    CHECK_INT(lexicon_new(langs[k], &other[k]), ERR_OK);
+    CHECK(other[k] && lexicon_size(other[k]) > 0);
+  }
+  lx = other[0];
+  CHECK_SCORE("bien", "bien", 0.0, 0.2);
+  /* "n'" is both a negation and a lexicon word; "pas" carries on. */
+  CHECK_SCORE("Ce n'est pas bon", "n'/pas bon", -0.19999999999999998, 0.35);
+  CHECK_SCORE("vraiment pas bon", "vraiment pas bon", -0.5, 1.0);
+  /* Load: "précaire" is also "precaire"; U+2019 elisions split off. */
+  CHECK_SCORE("precaire", "precaire", -0.12, -0.25);
+  CHECK_SCORE("L\xe2\x80\x99"
+              "avion est pr\xc3\xa9"
+              "caire !",
+              "pr\xc3\xa9"
+              "caire !",
+              -0.15, -0.25);
+  lx = other[1];
+  CHECK_SCORE("non \xc3\xa8 male", "non male", 0.2925, 0.375);
+  CHECK_SCORE("veramente non bello", "veramente non bello", -0.5, 1.0);
+  lx = other[2];
+  CHECK_SCORE("niet goed", "niet goed", -0.275, 0.9);
+  /* Load: JJ forms gain their attributive ("Amsterdams" -> lower-cased
+   * "amsterdamse"); JJ words modify the next one. */
+  CHECK_SCORE("amsterdamse", "amsterdamse", 0.0, 0.1);
+  CHECK_SCORE("verschrikkelijk niet goed", "verschrikkelijk niet goed", -0.5,
+              1.0);
+  lx = en;
+  for (size_t k = 0; k < 3; k++)
+    lexicon_free(other[k]);
+  struct lexicon *bad = NULL;
+  CHECK_INT(lexicon_new((enum lexicon_lang)99, &bad), ERR_UNSUPPORTED);
+  CHECK(bad == NULL);
   lexicon_free(NULL);
 }
 
