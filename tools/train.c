@@ -227,7 +227,7 @@ static int load_file(const char *path, const struct lexicon *lx,
     const cJSON *src = cJSON_GetObjectItemCaseSensitive(o, "source");
     if (!(weight > 0 && weight < 1e6) ||
         polarity_analyze(lx, t, len, pr) != ERR_OK ||
-        detector_score(det, t, len, pr->polarity, pr->subjectivity, dr) !=
+        detector_score(det, t, len, LANG_EN, pr->polarity, pr->subjectivity, dr) !=
             ERR_OK) {
       fprintf(stderr, "%s:%lu: cannot be used (weight or text)\n", path,
               lineno);

@@ -224,7 +224,7 @@ static int eval_file(struct engines *e, const char *path, struct report *rep)
       continue;
     }
     if (polarity_analyze(e->lx, t, len, &e->pr) ||
-        detector_score(e->det, t, len, e->pr.polarity, e->pr.subjectivity,
+        detector_score(e->det, t, len, LANG_EN, e->pr.polarity, e->pr.subjectivity,
                        &e->dr)) {
       rep->bad++;
       cJSON_Delete(o);

@@ -36,10 +36,11 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/jsonw.h"
+#include "lang/lang.h"
 
 /* Bumped whenever feature extraction changes: a model trained for another
  * version is refused, since its weights would mean something else. */
-#define DETECTOR_FEATURE_VERSION 2
+#define DETECTOR_FEATURE_VERSION 3
 
 /* Hashed feature space: 2^bits weights. */
 #define DETECTOR_MIN_HASH_BITS 10
@@ -202,19 +203,20 @@ struct detector_result {
 void detector_result_init(struct detector_result *r);
 void detector_result_cleanup(struct detector_result *r);
 
-/* Scores text[0..len) (UTF-8) with the TextBlob polarity and subjectivity
- * of the same raw text, filling r. ERR_UTF8 on invalid UTF-8 (r then holds
- * a score of 0 and no reasons). Thread-safe when each thread has its own r.
- */
+/* Scores text[0..len) (UTF-8), written in language lang (LANG_OTHER for
+ * a language without lexicons), with the TextBlob polarity and
+ * subjectivity of the same raw text (0 where the language has no TextBlob
+ * lexicon), filling r. ERR_UTF8 on invalid UTF-8 (r then holds a score of
+ * 0 and no reasons). Thread-safe when each thread has its own r. */
 enum err detector_score(const struct detector *d, const char *text, size_t len,
-                        double polarity, double subjectivity,
+                        enum lang lang, double polarity, double subjectivity,
                         struct detector_result *r);
 
 /* detector_score for a text the caller already knows is valid UTF-8 (the
  * check is skipped; anything else is undefined). */
 void detector_score_valid(const struct detector *d, const char *text,
-                          size_t len, double polarity, double subjectivity,
-                          struct detector_result *r);
+                          size_t len, enum lang lang, double polarity,
+                          double subjectivity, struct detector_result *r);
 
 /* Writes "frustration": {"score", "threshold", "frustrated", "reasons":
  * [{"text", "weight"}...]} as a key/value pair into the object open in w. */

@@ -25,7 +25,7 @@ static void ensure_text(struct scratch *s, size_t len)
 }
 
 enum err detector_score(const struct detector *d, const char *text, size_t len,
-                        double polarity, double subjectivity,
+                        enum lang lang, double polarity, double subjectivity,
                         struct detector_result *r)
 {
   if (!utf8_is_valid(text, len)) {
@@ -37,14 +37,15 @@ enum err detector_score(const struct detector *d, const char *text, size_t len,
     memset(r->features.dense, 0, sizeof r->features.dense);
     return ERR_UTF8;
   }
-  detector_score_valid(d, text, len, polarity, subjectivity, r);
+  detector_score_valid(d, text, len, lang, polarity, subjectivity, r);
   return ERR_OK;
 }
 
 void detector_score_valid(const struct detector *d, const char *text,
-                          size_t len, double polarity, double subjectivity,
-                          struct detector_result *r)
+                          size_t len, enum lang lang, double polarity,
+                          double subjectivity, struct detector_result *r)
 {
+  (void)lang;
   struct scratch *s = r->priv;
   r->n_reasons = 0;
   /* Cut at a character boundary (the text is valid UTF-8). */
