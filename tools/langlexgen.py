@@ -130,6 +130,8 @@ def parse(code, path):
                 raise Bad("at most %d words in a phrase" % MAX_WORDS)
             for w in words:
                 check_word(code, w, section)
+            if any(w.endswith("*") for w in words[:-1]):
+                raise Bad("a stem may only end an entry: %r" % text)
             # One meaning per entry: the sentiment and function words
             # share one reading, the support phrases another.
             group = "support" if SECTIONS.index(section) >= 4 else "words"

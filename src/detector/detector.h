@@ -172,7 +172,8 @@ double detector_threshold(const struct detector *d);
 struct detector_reason {
   const char *text; /* e.g. "negative words: 'terrible', 'worst'"; borrowed
                        from the result until its next use */
-  double weight;    /* how much it raised the log-odds, > 0 */
+  double weight;    /* how much it raised the log-odds, > 0; 0 for the
+                       note that the language is not supported */
   bool plain;       /* text has no byte that JSON escapes (when false, it
                        may have one) */
 };
