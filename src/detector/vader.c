@@ -691,8 +691,9 @@ static double punctuation_emphasis(size_t ep, size_t qm)
 }
 
 static void end(struct vader_result *r);
-static void totals(struct vader_result *r, struct scratch *s, size_t n,
-                   const size_t marks[2], const struct vader_word *words);
+static inline void totals(struct vader_result *r, struct scratch *s, size_t n,
+                          const size_t marks[2],
+                          const struct vader_word *words);
 
 void vader_score(const struct vader *v, const char *text, size_t len,
                  struct vader_result *r)
@@ -803,8 +804,13 @@ static void end(struct vader_result *r)
 /* VADER's sums over the valences s->sent of the s->tally.n_lex words
  * s->lexi of n tokens, with the emphasis of marks: compound, proportions
  * and hits (placed by tok, the scratch's tokens, or by words when not
- * NULL), into r. */
-static void totals(struct vader_result *r, struct scratch *s, size_t n,
+ * NULL), into r. Always inline: English texts pay no call for it, and
+ * words is known NULL there. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void
+totals(struct vader_result *r, struct scratch *s, size_t n,
                    const size_t marks[2], const struct vader_word *words)
 {
   const size_t *lexi = s->lexi;
