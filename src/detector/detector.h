@@ -95,7 +95,8 @@
   X(LEN_SHORT, "4-8 words")                                                    \
   X(LEN_MEDIUM, "9-16 words")                                                  \
   X(LEN_LONG, "17-32 words")                                                   \
-  X(LEN_HUGE, "33+ words")
+  X(LEN_HUGE, "33+ words")                                                     \
+  X(LANG_OTHER, "language without lexicons")
 
 enum detector_dense {
 #define X(name, desc) DETECTOR_DENSE_##name,

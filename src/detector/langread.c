@@ -14,9 +14,9 @@
  * such as "horrible" shares its character n-grams).
  *
  * LANG_OTHER, a language without lexicons, is read for what does not
- * depend on it: emoji and emoticons, capitals, '!' and '?', length. No
- * word is matched or hashed; emoji remain words (unigrams and bigrams of
- * emoji only).
+ * depend on it: emoji and emoticons (their valence), capitals, '!' and
+ * '?', length. No word is matched, nothing is hashed (score.c takes no
+ * hashed feature).
  *
  * The memos are English's (their records hold English lookups): these
  * texts are read the slow way, a word at a time. */
@@ -299,18 +299,14 @@ size_t detector_read_lang(const struct detector *d, struct scratch *s,
   s->marks[1] = f->question;
   vader_score_words(s->vw, nv, s->marks, &s->vr);
   *nm = 0;
-  if (lang < LANG_N) {
-    *nm = match_support(d, s, nw, lang);
-  } else {
-    /* No words of an unknown language: its emoji only. */
-    size_t k = 0;
-    for (size_t i = 0; i < nw; i++)
-      if (s->words[i].sup_flags & WORD_EMOJI) {
-        s->words[k] = s->words[i];
-        s->lw[k++] = s->lw[i];
-      }
-    nw = k;
+  if (lang == LANG_OTHER) {
+    /* No words of an unknown language: what they and its emoji say is in
+     * VADER's reading, and no hashed feature is taken. */
+    *grams = 0;
+    *last_b = d->start_b;
+    return 0;
   }
+  *nm = match_support(d, s, nw, lang);
   hash_words(d, s, nw, grams, last_b);
   return nw;
 }

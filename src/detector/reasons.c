@@ -253,9 +253,7 @@ static bool render(struct scratch *s, size_t nm, double polarity, int kind,
     put(out, cap, "long message");
     return true;
   case R_WORDS:
-    /* Of a language without lexicons, only emoji are words. */
-    o = s->lang == LANG_OTHER ? put(out, cap, "emoji: ")
-                              : put(out, cap, "frustrated wording: ");
+    o = put(out, cap, "frustrated wording: ");
     for (size_t i = 0; i < s->n_picked; i++) {
       const struct word *w = &s->words[s->picked[i]];
       quote_new(s, out, cap, &o, w->off, w->len, &nq);

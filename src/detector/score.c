@@ -81,9 +81,12 @@ void detector_score_valid(const struct detector *d, const char *text,
   } else {
     nw = detector_read_lang(d, s, clen, lang, &f, &grams, &last_b, &nm,
                             &n_all);
-    nf = detector_hash_features(d, s, nw, grams, last_b, &z);
-    /* A language without lexicons has no TextBlob polarity either. */
-    if (lang == LANG_OTHER)
+    nf = 0;
+    /* A language without lexicons has no words, no hashed features and no
+     * TextBlob polarity. */
+    if (lang != LANG_OTHER)
+      nf = detector_hash_features(d, s, nw, grams, last_b, &z);
+    else
       polarity = subjectivity = 0.0;
   }
   double *x = r->features.dense;

@@ -19,6 +19,7 @@ CTest's SKIP_RETURN_CODE), never passed.
 Run by CTest with FA_BIN, SRC_DIR and BUILD_DIR in the environment. Set
 SKIP_TRAIN_REPRO=1 to skip the full retraining (~30 s).
 """
+import glob
 import json
 import os
 import subprocess
@@ -204,7 +205,10 @@ def test_make_train_reproduces_committed_model():
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "model.bin")
         t0 = time.time()
-        p = run(["--quiet", "--out", out, GOEMO, AUTHORED], exe=TRAIN)
+        # As make train: GoEmotions and every support_*.jsonl, sorted.
+        support = sorted(glob.glob(os.path.join(os.path.dirname(AUTHORED),
+                                                "support_*.jsonl")))
+        p = run(["--quiet", "--out", out, GOEMO] + support, exe=TRAIN)
         check(p.returncode == 0, "fa-train exit %d: %s" % (p.returncode, p.stderr[:300]))
         check(time.time() - t0 < 400, "training took %.0f s" % (time.time() - t0))
         if p.returncode == 0:
