@@ -66,9 +66,9 @@ struct options {
   unsigned iters;
   double l2_hash;
   double l2_dense;
-  double pos_weight;  /* 0: balanced (negatives' weight / positives') */
+  double pos_weight;   /* 0: balanced (negatives' weight / positives') */
   double other_weight; /* of each record's LANG_OTHER copy (0: none) */
-  const char *scores; /* where to write the out-of-fold scores, or NULL */
+  const char *scores;  /* where to write the out-of-fold scores, or NULL */
   bool quiet;
 };
 
@@ -293,8 +293,8 @@ static int load_file(const char *path, const struct lexicons *lx,
     enum lang lang = lang_of(cJSON_GetObjectItemCaseSensitive(o, "lang"));
     if (!(weight > 0 && weight < 1e6) ||
         polarity_of(lx, lang, t, len, pr) != ERR_OK ||
-        detector_score(det, t, len, lang, pr->polarity, pr->subjectivity,
-                       dr) != ERR_OK) {
+        detector_score(det, t, len, lang, pr->polarity, pr->subjectivity, dr) !=
+            ERR_OK) {
       fprintf(stderr, "%s:%lu: cannot be used (weight or text)\n", path,
               lineno);
       ds->bad++;

@@ -26,7 +26,8 @@ enum err analysis_run(const struct config *cfg, const struct lexicon *lx,
   analysis_compute(cfg, pr, a);
   if (rc || !d)
     return rc;
-  rc = detector_score(d, text, len, LANG_EN, pr->polarity, pr->subjectivity, dr);
+  rc =
+      detector_score(d, text, len, LANG_EN, pr->polarity, pr->subjectivity, dr);
   if (rc)
     return rc;
   analysis_apply_model(cfg, a, dr);

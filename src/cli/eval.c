@@ -90,7 +90,8 @@ static enum lang lang_of(const cJSON *l)
     return LANG_EN;
   const char *s = l->valuestring;
   for (int i = 0; i < LANG_N; i++)
-    if ((s[0] | 0x20) == lang_codes[i][0] && (s[1] | 0x20) == lang_codes[i][1] &&
+    if ((s[0] | 0x20) == lang_codes[i][0] &&
+        (s[1] | 0x20) == lang_codes[i][1] &&
         (!s[2] || s[2] == '-' || s[2] == '_'))
       return (enum lang)i;
   return LANG_OTHER;
@@ -283,9 +284,9 @@ static int eval_file(struct engines *e, const char *path, struct report *rep)
       cap = cap ? cap * 2 : 1024;
       items = xrealloc(items, cap * sizeof *items);
     }
-    items[n_items++] = (struct item){e->pr.polarity, e->vr.compound,
-                                     e->dr.score, cJSON_IsTrue(fr),
-                                     (signed char)lang};
+    items[n_items++] =
+        (struct item){e->pr.polarity, e->vr.compound, e->dr.score,
+                      cJSON_IsTrue(fr), (signed char)lang};
     cJSON_Delete(o);
   }
   free(line);

@@ -317,8 +317,8 @@ static enum err score_model(struct scorer *sc, const char *text, size_t len)
     return ERR_OK;
   /* The text is valid UTF-8: polarity_analyze checked it, or score_line
    * knew it (see there). */
-  detector_score_valid(sc->det, text, len, LANG_EN, sc->r.polarity, sc->r.subjectivity,
-                       &sc->dr);
+  detector_score_valid(sc->det, text, len, LANG_EN, sc->r.polarity,
+                       sc->r.subjectivity, &sc->dr);
   struct analysis a;
   analysis_compute(sc->cfg, &sc->r, &a);
   analysis_apply_model(sc->cfg, &a, &sc->dr);

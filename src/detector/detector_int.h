@@ -369,7 +369,8 @@ static inline size_t scratch_cap(size_t cap, size_t need, size_t first)
 static inline bool surface_shouting(const struct surface *f)
 {
   return f->caps_words >= 3 ||
-         (f->caps_words >= 2 && f->caps_words * 10 >= f->words_with_letters * 3) ||
+         (f->caps_words >= 2 &&
+          f->caps_words * 10 >= f->words_with_letters * 3) ||
          (f->letters >= 8 && f->upper * 10 >= f->letters * 6);
 }
 

@@ -21,33 +21,31 @@
  * without their apostrophe (the same lists as ELISIONS in
  * tools/langlexgen.py). */
 static const char *const elisions_fr[] = {
-    "l", "d", "j", "n", "m", "t", "s", "c", "qu", "jusqu", "lorsqu",
-    "puisqu", "quoiqu", NULL,
+    "l", "d",  "j",     "n",      "m",      "t",      "s",
+    "c", "qu", "jusqu", "lorsqu", "puisqu", "quoiqu", NULL,
 };
 static const char *const elisions_it[] = {
-    "l",    "d",     "un",    "dell", "all", "dall", "nell", "sull", "coll",
-    "quell", "quest", "c",    "m",    "t",   "s",    "v",    "n",    NULL,
+    "l",     "d",     "un", "dell", "all", "dall", "nell", "sull", "coll",
+    "quell", "quest", "c",  "m",    "t",   "s",    "v",    "n",    NULL,
 };
 
 /* The folded form of U+00C0..U+017F: the base letter(s) without the
  * diacritic ("" for the two signs of Latin-1, U+00D7 and U+00F7). */
 static const char fold_latin[][3] = {
-    "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e",
-    "i", "i", "i", "i", "d", "n", "o", "o", "o", "o", "o", "",
-    "o", "u", "u", "u", "u", "y", "th", "ss", "a", "a", "a", "a",
-    "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
-    "d", "n", "o", "o", "o", "o", "o", "", "o", "u", "u", "u",
-    "u", "y", "th", "y", "a", "a", "a", "a", "a", "a", "c", "c",
-    "c", "c", "c", "c", "c", "c", "d", "d", "d", "d", "e", "e",
-    "e", "e", "e", "e", "e", "e", "e", "e", "g", "g", "g", "g",
-    "g", "g", "g", "g", "h", "h", "h", "h", "i", "i", "i", "i",
-    "i", "i", "i", "i", "i", "i", "ij", "ij", "j", "j", "k", "k",
-    "k", "l", "l", "l", "l", "l", "l", "l", "l", "l", "l", "n",
-    "n", "n", "n", "n", "n", "n", "n", "n", "o", "o", "o", "o",
-    "o", "o", "oe", "oe", "r", "r", "r", "r", "r", "r", "s", "s",
-    "s", "s", "s", "s", "s", "s", "t", "t", "t", "t", "t", "t",
-    "u", "u", "u", "u", "u", "u", "u", "u", "u", "u", "u", "u",
-    "w", "w", "y", "y", "y", "z", "z", "z", "z", "z", "z", "s",
+    "a", "a", "a",  "a",  "a", "a", "ae", "c",  "e", "e", "e",  "e", "i", "i",
+    "i", "i", "d",  "n",  "o", "o", "o",  "o",  "o", "",  "o",  "u", "u", "u",
+    "u", "y", "th", "ss", "a", "a", "a",  "a",  "a", "a", "ae", "c", "e", "e",
+    "e", "e", "i",  "i",  "i", "i", "d",  "n",  "o", "o", "o",  "o", "o", "",
+    "o", "u", "u",  "u",  "u", "y", "th", "y",  "a", "a", "a",  "a", "a", "a",
+    "c", "c", "c",  "c",  "c", "c", "c",  "c",  "d", "d", "d",  "d", "e", "e",
+    "e", "e", "e",  "e",  "e", "e", "e",  "e",  "g", "g", "g",  "g", "g", "g",
+    "g", "g", "h",  "h",  "h", "h", "i",  "i",  "i", "i", "i",  "i", "i", "i",
+    "i", "i", "ij", "ij", "j", "j", "k",  "k",  "k", "l", "l",  "l", "l", "l",
+    "l", "l", "l",  "l",  "l", "n", "n",  "n",  "n", "n", "n",  "n", "n", "n",
+    "o", "o", "o",  "o",  "o", "o", "oe", "oe", "r", "r", "r",  "r", "r", "r",
+    "s", "s", "s",  "s",  "s", "s", "s",  "s",  "t", "t", "t",  "t", "t", "t",
+    "u", "u", "u",  "u",  "u", "u", "u",  "u",  "u", "u", "u",  "u", "w", "w",
+    "y", "y", "y",  "z",  "z", "z", "z",  "z",  "z", "s",
 };
 
 _Static_assert(sizeof fold_latin / sizeof fold_latin[0] == 0x180 - 0xC0,
@@ -137,8 +135,9 @@ static bool word_char_at(const char *t, size_t len, size_t i, size_t *n,
 /* Is t[0..len) (ASCII letters of any case) an elision of language l? */
 static bool is_elision(enum lang l, const char *t, size_t len)
 {
-  const char *const *list =
-      l == LANG_FR ? elisions_fr : l == LANG_IT ? elisions_it : NULL;
+  const char *const *list = l == LANG_FR   ? elisions_fr
+                            : l == LANG_IT ? elisions_it
+                                           : NULL;
   if (!list || len > 6)
     return false;
   char low[6];
@@ -221,7 +220,9 @@ void langlex_norm(const char *w, size_t len, bool umlaut_e, char *low,
   while (i < len) {
     unsigned char c = (unsigned char)w[i];
     if (c < 0x80) {
-      char b = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c >= '0' && c <= '9' ? '0' : c);
+      char b = (char)(c >= 'A' && c <= 'Z'   ? c + 32
+                      : c >= '0' && c <= '9' ? '0'
+                                             : c);
       low[lo++] = b;
       fold[fo++] = b;
       i++;

@@ -48,7 +48,7 @@ bool langlex_is_emoji(uint32_t cp);
 
 /* A word found by langlex_next_word. */
 struct langlex_span {
-  uint32_t off, len;      /* in the text */
+  uint32_t off, len;       /* in the text */
   uint32_t letters, upper; /* its letters, of them capitals */
   bool emoji;
 };

@@ -103,8 +103,8 @@ static size_t find_emoticons(const struct detector *d, struct scratch *s,
       continue;
     double v = vader_valence(d->vader, t + start + rd.off, rd.len);
     if (v != 0.0)
-      s->emo[n++] = (struct vader_word){(uint32_t)(start + rd.off), rd.len, v,
-                                        0.0, 0};
+      s->emo[n++] =
+          (struct vader_word){(uint32_t)(start + rd.off), rd.len, v, 0.0, 0};
   }
   return n;
 }
@@ -229,8 +229,8 @@ static size_t match_support(const struct detector *d, struct scratch *s,
     size_t k = 0;
     int ent = -1;
     if (!(s->words[i].sup_flags & WORD_EMOJI))
-      ent = langlex_match(x, LANGLEX_GROUP_SUPPORT, &s->lw[i],
-                          run_of(s, i, nw), &k);
+      ent = langlex_match(x, LANGLEX_GROUP_SUPPORT, &s->lw[i], run_of(s, i, nw),
+                          &k);
     if (ent < 0) {
       i++;
       continue;

@@ -79,8 +79,7 @@ void detector_score_valid(const struct detector *d, const char *text,
     nm = detector_match_support(d, s, nw);
     n_all = nw;
   } else {
-    nw = detector_read_lang(d, s, clen, lang, &f, &grams, &last_b, &nm,
-                            &n_all);
+    nw = detector_read_lang(d, s, clen, lang, &f, &grams, &last_b, &nm, &n_all);
     nf = 0;
     /* A language without lexicons has no words, no hashed features and no
      * TextBlob polarity. */

@@ -811,7 +811,7 @@ __attribute__((always_inline))
 #endif
 static inline void
 totals(struct vader_result *r, struct scratch *s, size_t n,
-                   const size_t marks[2], const struct vader_word *words)
+       const size_t marks[2], const struct vader_word *words)
 {
   const size_t *lexi = s->lexi;
   const double *sent = s->sent;
@@ -887,8 +887,8 @@ void vader_score_words(const struct vader_word *w, size_t n,
     if (w[i].valence != 0.0)
       s->lexi[nl++] = i;
   }
-  s->tally = (struct tally){{marks[0], marks[1]}, n_upper, n_neg, but,
-                            SIZE_MAX, nl};
+  s->tally =
+      (struct tally){{marks[0], marks[1]}, n_upper, n_neg, but, SIZE_MAX, nl};
   r->compound = r->pos = r->neu = r->neg = r->sum = 0.0;
   r->n_words = n;
   r->n_upper = n_upper;
