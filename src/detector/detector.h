@@ -10,6 +10,13 @@
  * for this detector only: URLs, e-mail addresses, @handles, quoted reply
  * lines, signatures and HTML entities.
  *
+ * The caller says the text's language. English is read with VADER's
+ * lexicon and support.c's phrases; French, German, Spanish, Italian, Dutch
+ * and Portuguese with their own lexicons (data/lang/, compiled in), under
+ * the same rules and into the same signals (langread.c); a language
+ * without lexicons (LANG_OTHER) only for what does not depend on it:
+ * emoji and emoticons, capitals, marks and length, never as English.
+ *
  * The result is a score in [0, 1] (the model's probability that the writer
  * is frustrated), the verdict at the model's operating point, and the
  * reasons: the signals that raised the score most, in words a support agent
@@ -22,8 +29,9 @@
  * scoring allocates nothing once warm.
  *
  * One file per stage of the pipeline: clean.c, tokens.c and words.c (the
- * text read into tokens and words, through the memos of memo.c), vader.c
- * and support.c (the lexicons), features.c, score.c and reasons.c;
+ * text read into tokens and words, through the memos of memo.c; for the
+ * other languages langread.c and langlex.c), vader.c and support.c (the
+ * lexicons), features.c, score.c and reasons.c;
  * detector.c holds the lifetime, model.c the weights, and detector_int.h
  * what the stages share. */
 #ifndef DETECTOR_DETECTOR_H
