@@ -10,6 +10,9 @@
  *               seen before; then VADER's rules (detector_read_text)
  *   words.c     the word split (lower case, digits as '0') and what a
  *               word comes to alone, from the word memo when seen before
+ *   langread.c  in place of tokens.c and words.c for a text in another
+ *               language: its words read with its lexicon (langlex.c),
+ *               VADER's rules over them, its support phrases
  *   features.c  support phrases (longest match first), hashed features
  *               (signed hashing: FNV-1a, MurmurHash3 finaliser, the top
  *               bit gives the sign) and the dense signals
