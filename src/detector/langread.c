@@ -68,8 +68,10 @@ static void count_marks(const char *t, size_t len, struct surface *f)
   }
 }
 
-/* The emoticons of the text: VADER's tokens (between white space) with no
- * letter or digit that its lexicon rates, into s->emo; returns how many. */
+/* The emoticons of the text: VADER's tokens (between white space) that its
+ * lexicon rates and that start with a mark, not a letter or digit (":(",
+ * ":D", "<3", not "ok!": VADER's lexicon rates English words too), into
+ * s->emo; returns how many. */
 static size_t find_emoticons(const struct detector *d, struct scratch *s,
                              size_t len)
 {
@@ -87,21 +89,21 @@ static size_t find_emoticons(const struct detector *d, struct scratch *s,
       plain = plain && (unsigned char)t[i] < 0x80;
       i++;
     }
-    if (!plain || i - start > EMOTICON_MAX)
-      continue;
-    bool letters = false;
-    for (size_t k = start; k < i; k++) {
-      unsigned char c = (unsigned char)t[k];
-      letters = letters || (c >= '0' && c <= '9') ||
-                ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
-    }
-    if (letters)
+    unsigned char c0 = (unsigned char)t[start];
+    if (!plain || i - start > EMOTICON_MAX || (c0 >= '0' && c0 <= '9') ||
+        ((c0 | 0x20) >= 'a' && (c0 | 0x20) <= 'z'))
       continue;
     struct vader_reading rd;
     vader_read_token(d->vader, &s->vr, t + start, i - start, &rd);
     if (!(rd.flags & VADER_KEEP) || !(rd.flags & VADER_LEX))
       continue;
-    double v = vader_valence(d->vader, t + start + rd.off, rd.len);
+    /* Its lower case, as VADER looks it up (":D" is ":d"). */
+    char low[EMOTICON_MAX];
+    for (size_t k = 0; k < rd.len; k++) {
+      char c = t[start + rd.off + k];
+      low[k] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    double v = vader_valence(d->vader, low, rd.len);
     if (v != 0.0)
       s->emo[n++] =
           (struct vader_word){(uint32_t)(start + rd.off), rd.len, v, 0.0, 0};

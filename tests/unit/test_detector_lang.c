@@ -250,6 +250,11 @@ static void unsupported_language_uses_independent_signals(void)
   CHECK(dense("ok :(", LANG_OTHER, DETECTOR_DENSE_VADER_MIN) < 0);
   CHECK(dense("ok :(", LANG_FR, DETECTOR_DENSE_VADER_MIN) ==
         dense("ok :(", LANG_EN, DETECTOR_DENSE_VADER_MIN));
+  CHECK(dense("super :D", LANG_OTHER, DETECTOR_DENSE_VADER_POS_WORDS) > 0);
+  /* Not an English word with a mark on it. */
+  CHECK(dense("ok! fine. bad!", LANG_OTHER, DETECTOR_DENSE_VADER_NEG_WORDS) ==
+        0);
+  CHECK(dense("bad!", LANG_EN, DETECTOR_DENSE_VADER_NEG_WORDS) > 0);
 }
 
 static void english_is_unchanged_between_languages(void)
