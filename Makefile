@@ -6,13 +6,17 @@ JOBS       ?= $(shell nproc)
 CMAKE_FLAGS ?=
 LEXICON_CACHE ?= $(CURDIR)/.cache/lexicons
 # make train: labeled JSON Lines in, detector weights out (see tools/train.c
-# and data/README.md). Everything it reads is in the repository.
-TRAIN_DATA  ?= data/goemotions/goemotions_dev.jsonl data/train/support_messages.jsonl
+# and data/README.md). Everything it reads is in the repository: GoEmotions,
+# the English support messages and every language's (support_<code>.jsonl).
+TRAIN_DATA  ?= data/goemotions/goemotions_dev.jsonl \
+  $(sort $(wildcard data/train/support_*.jsonl))
 MODEL_OUT   ?= data/model/frustration-model.bin
-# make eval: the repository's labeled set, plus the optional ones (airline
-# tweets, GermEval; non-commercial, never committed) when SHARED_DATA names
-# the folder that holds them.
+# make eval: the repository's labeled sets (GoEmotions and, when present,
+# each language's support messages in data/eval/), plus the optional ones
+# (airline tweets, GermEval; non-commercial, never committed) when
+# SHARED_DATA names the folder that holds them.
 EVAL_DATA   ?= data/goemotions/goemotions_dev.jsonl \
+  $(sort $(wildcard data/eval/support_*.jsonl)) \
   $(if $(SHARED_DATA),$(wildcard $(SHARED_DATA)/airline_dev.jsonl $(SHARED_DATA)/germeval2017_de_dev.jsonl))
 
 .PHONY: all build deps test-deps asan tsan test run bench fuzz format clean train eval

@@ -127,7 +127,7 @@ int main(int argc, char **argv)
   for (int k = 0; k < runs; k++) {
     double t0 = now_s();
     for (size_t i = 0; i < n; i++) {
-      detector_score(d, msgs[i].text, msgs[i].len, msgs[i].polarity,
+      detector_score(d, msgs[i].text, msgs[i].len, LANG_EN, msgs[i].polarity,
                      msgs[i].subjectivity, &r);
       sink += r.score;
     }
@@ -137,8 +137,8 @@ int main(int argc, char **argv)
     t0 = now_s();
     for (size_t i = 0; i < n; i++) {
       polarity_analyze(lx, msgs[i].text, msgs[i].len, &pr);
-      detector_score(d, msgs[i].text, msgs[i].len, pr.polarity, pr.subjectivity,
-                     &r);
+      detector_score(d, msgs[i].text, msgs[i].len, LANG_EN, pr.polarity,
+                     pr.subjectivity, &r);
       sink += r.score;
     }
     us_all[k] = (now_s() - t0) * 1e6 / (double)n;

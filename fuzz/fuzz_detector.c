@@ -1,7 +1,8 @@
 /* Fuzz target: the support-tuned detector. The first byte picks the entry
  * point, the rest is the input:
  *   0: detector_clean (never longer than its input, UTF-8 kept valid)
- *   1: detector_score with the built-in model, polarity from byte 2
+ *   1: detector_score with the built-in model, polarity from byte 2, the
+ *      language from the first byte's upper bits
  *   2: vader_score
  *   3: detector_model_parse (a model file)
  * The lexicons and the model are built once and kept for the process. */
@@ -51,7 +52,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct detector_result r;
     detector_result_init(&r);
     r.keep_features = (text[0] & 1) != 0;
-    if (detector_score(det, text + 1, len - 1, polarity, 0.5, &r) == ERR_OK) {
+    enum lang lang = (enum lang)(data[0] / 4 % (LANG_N + 1));
+    if (detector_score(det, text + 1, len - 1, lang, polarity, 0.5, &r) ==
+        ERR_OK) {
       if (!(r.score >= 0.0 && r.score <= 1.0))
         abort();
       for (size_t i = 0; i < r.n_reasons; i++) {

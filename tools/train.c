@@ -5,9 +5,22 @@
  * Each input line is a JSON object with "text" and "label": {"frustrated":
  * true|false|null}; null or missing labels are skipped, as are records of
  * the held-out split (see detector_split_of: meta.orig_split "dev"/"test").
- * Optional fields: "weight" (a positive number, default 1) and "source"
+ * Optional fields: "weight" (a positive number, default 1), "source"
  * (default "file:<name of the file>"), which the model records so that
- * `frustration-alert eval` leaves out records of the sources it saw.
+ * `frustration-alert eval` leaves out records of the sources it saw, and
+ * "lang" (ISO 639-1, default "en"): the language the record is read in,
+ * its TextBlob polarity from that language's lexicon where there is one
+ * (en, fr, it, nl; 0 elsewhere, as the service scores them), an
+ * unsupported language's record read for emoji, marks and capitals only.
+ *
+ * Every record is also learned a second time as if its language were not
+ * supported (LANG_OTHER: no words, no polarity), at --other-weight times
+ * its weight, so that the model knows what those signals alone are worth
+ * (the signal "language without lexicons" is 1 there, 0 elsewhere). These
+ * copies share their record's fold, keep the classes unbalanced (a text
+ * the detector cannot read is frustrated only on strong signs: angry
+ * emoji, "!!!", capitals) and never count for the operating point or the
+ * reported figures.
  *
  * Features come from detector_score itself, so training sees exactly what
  * scoring computes. The fit is a logistic regression with L2, minimised by
@@ -40,6 +53,10 @@
 #define DEF_L2_HASH 1e-4
 #define DEF_L2_DENSE 1e-3
 #define LBFGS_M 10
+/* Weight of a record's copy read as an unsupported language: enough to
+ * set that case's intercept and its few signals, little enough to leave
+ * the shared signals to the real texts. */
+#define DEF_OTHER_WEIGHT 0.2
 /* Floor of a signal's spread in standardisation. */
 #define SD_FLOOR 0.25
 
@@ -49,8 +66,9 @@ struct options {
   unsigned iters;
   double l2_hash;
   double l2_dense;
-  double pos_weight;  /* 0: balanced (negatives' weight / positives') */
-  const char *scores; /* where to write the out-of-fold scores, or NULL */
+  double pos_weight;   /* 0: balanced (negatives' weight / positives') */
+  double other_weight; /* of each record's LANG_OTHER copy (0: none) */
+  const char *scores;  /* where to write the out-of-fold scores, or NULL */
   bool quiet;
 };
 
@@ -61,6 +79,7 @@ struct example {
   bool label;
   int fold;
   int source; /* index into dataset.sources, for the per-source report */
+  bool copy;  /* a record's copy read as an unsupported language */
 };
 
 struct dataset {
@@ -90,10 +109,12 @@ static void usage(FILE *f)
           "  --l2-dense X      L2 penalty of the signals (default %g)\n"
           "  --pos-weight X    weight of frustrated examples (default:\n"
           "                    balanced classes)\n"
+          "  --other-weight X  weight of each record's copy read as an\n"
+          "                    unsupported language (default %g; 0: none)\n"
           "  --scores FILE     write the out-of-fold scores as TSV (label,\n"
           "                    source, fold, score)\n"
           "  --quiet           no progress on stderr\n",
-          DEF_BITS, DEF_ITERS, DEF_L2_HASH, DEF_L2_DENSE);
+          DEF_BITS, DEF_ITERS, DEF_L2_HASH, DEF_L2_DENSE, DEF_OTHER_WEIGHT);
 }
 
 /* Records src among the sources; returns its index (in order of first
@@ -147,7 +168,8 @@ static void sort_sources(struct dataset *ds)
 }
 
 static void add_example(struct dataset *ds, const struct detector_result *r,
-                        bool label, double weight, int fold, int source)
+                        bool label, double weight, int fold, int source,
+                        bool copy)
 {
   if (ds->n == ds->cap) {
     ds->cap = ds->cap ? ds->cap * 2 : 1024;
@@ -173,11 +195,54 @@ static void add_example(struct dataset *ds, const struct detector_result *r,
   e->weight = weight;
   e->fold = fold;
   e->source = source;
+  e->copy = copy;
 }
 
-static int load_file(const char *path, const struct lexicon *lx,
-                     const struct detector *det, struct polarity_result *pr,
-                     struct detector_result *dr, struct dataset *ds)
+/* The language of a record's "lang" (absent: English; a code of another
+ * language: LANG_OTHER). */
+static enum lang lang_of(const cJSON *l)
+{
+  static const char *const codes[LANG_N] = {
+#define X(id, code, name) code,
+      LANG_MAP(X)
+#undef X
+  };
+  if (!cJSON_IsString(l))
+    return LANG_EN;
+  for (int i = 0; i < LANG_N; i++)
+    if (!strncmp(l->valuestring, codes[i], 2) &&
+        (!l->valuestring[2] || l->valuestring[2] == '-' ||
+         l->valuestring[2] == '_'))
+      return (enum lang)i;
+  return LANG_OTHER;
+}
+
+/* The lexicons of TextBlob polarity, by language (NULL: none). */
+struct lexicons {
+  struct lexicon *of[LANG_N];
+};
+
+/* TextBlob polarity and subjectivity of text in language l into pr: 0 and
+ * 0 where l has no lexicon, or where polarity_analyze cannot read it
+ * (ERR_UNSUPPORTED); the service does the same. Fails on any other
+ * error. */
+static enum err polarity_of(const struct lexicons *lx, enum lang l,
+                            const char *t, size_t len,
+                            struct polarity_result *pr)
+{
+  const struct lexicon *x = (unsigned)l < LANG_N ? lx->of[l] : NULL;
+  enum err rc = x ? polarity_analyze(x, t, len, pr) : ERR_UNSUPPORTED;
+  if (rc == ERR_UNSUPPORTED) {
+    pr->polarity = pr->subjectivity = 0.0;
+    rc = ERR_OK;
+  }
+  return rc;
+}
+
+static int load_file(const char *path, const struct lexicons *lx,
+                     const struct detector *det, double other_weight,
+                     struct polarity_result *pr, struct detector_result *dr,
+                     struct dataset *ds)
 {
   FILE *f = fopen(path, "rb");
   if (!f) {
@@ -225,9 +290,10 @@ static int load_file(const char *path, const struct lexicon *lx,
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "weight");
     double weight = cJSON_IsNumber(w) ? w->valuedouble : 1.0;
     const cJSON *src = cJSON_GetObjectItemCaseSensitive(o, "source");
+    enum lang lang = lang_of(cJSON_GetObjectItemCaseSensitive(o, "lang"));
     if (!(weight > 0 && weight < 1e6) ||
-        polarity_analyze(lx, t, len, pr) != ERR_OK ||
-        detector_score(det, t, len, pr->polarity, pr->subjectivity, dr) !=
+        polarity_of(lx, lang, t, len, pr) != ERR_OK ||
+        detector_score(det, t, len, lang, pr->polarity, pr->subjectivity, dr) !=
             ERR_OK) {
       fprintf(stderr, "%s:%lu: cannot be used (weight or text)\n", path,
               lineno);
@@ -242,7 +308,12 @@ static int load_file(const char *path, const struct lexicon *lx,
       cJSON_Delete(o);
       continue;
     }
-    add_example(ds, dr, cJSON_IsTrue(fr), weight, fold, si);
+    add_example(ds, dr, cJSON_IsTrue(fr), weight, fold, si, false);
+    if (other_weight > 0 && lang != LANG_OTHER) {
+      detector_score(det, t, len, LANG_OTHER, 0.0, 0.0, dr);
+      add_example(ds, dr, cJSON_IsTrue(fr), weight * other_weight, fold, si,
+                  true);
+    }
     cJSON_Delete(o);
   }
   free(line);
@@ -521,6 +592,7 @@ int main(int argc, char **argv)
                         DEF_L2_HASH,
                         DEF_L2_DENSE,
                         0.0,
+                        DEF_OTHER_WEIGHT,
                         NULL,
                         false};
   int first = 1;
@@ -556,6 +628,9 @@ int main(int argc, char **argv)
     } else if (v && !strcmp(a, "--pos-weight")) {
       opt.pos_weight = strtod(v, NULL);
       first++;
+    } else if (v && !strcmp(a, "--other-weight")) {
+      opt.other_weight = strtod(v, NULL);
+      first++;
     } else {
       fprintf(stderr, "fa-train: unknown option or missing value: %s\n", a);
       usage(stderr);
@@ -567,16 +642,20 @@ int main(int argc, char **argv)
     return 2;
   }
   if (opt.bits < DETECTOR_MIN_HASH_BITS || opt.bits > DETECTOR_MAX_HASH_BITS ||
-      !(opt.l2_hash >= 0) || !(opt.l2_dense >= 0) || !(opt.pos_weight >= 0)) {
+      !(opt.l2_hash >= 0) || !(opt.l2_dense >= 0) || !(opt.pos_weight >= 0) ||
+      !(opt.other_weight >= 0 && opt.other_weight < 1e6)) {
     fprintf(stderr, "fa-train: option out of range\n");
     return 2;
   }
   clock_t t0 = clock();
 
-  struct lexicon *lx = NULL;
+  struct lexicons lx = {0};
   struct detector_model *m = detector_model_new(opt.bits);
   struct detector *det = NULL;
-  if (lexicon_new(LEXICON_EN, &lx) || detector_new(m, &det)) {
+  if (lexicon_new(LEXICON_EN, &lx.of[LANG_EN]) ||
+      lexicon_new(LEXICON_FR, &lx.of[LANG_FR]) ||
+      lexicon_new(LEXICON_IT, &lx.of[LANG_IT]) ||
+      lexicon_new(LEXICON_NL, &lx.of[LANG_NL]) || detector_new(m, &det)) {
     fprintf(stderr, "fa-train: cannot set up the lexicons\n");
     return 1;
   }
@@ -588,11 +667,12 @@ int main(int argc, char **argv)
   struct dataset ds = {0};
   int status = 0;
   for (int i = first; i < argc; i++)
-    status |= load_file(argv[i], lx, det, &pr, &dr, &ds);
+    status |= load_file(argv[i], &lx, det, opt.other_weight, &pr, &dr, &ds);
   polarity_result_cleanup(&pr);
   detector_result_cleanup(&dr);
   detector_free(det);
-  lexicon_free(lx);
+  for (int l = 0; l < LANG_N; l++)
+    lexicon_free(lx.of[l]);
   if (status) {
     fprintf(stderr, "fa-train: could not read every input\n");
     return 1;
@@ -656,7 +736,10 @@ int main(int argc, char **argv)
     p.total_w = 0;
     for (size_t i = 0; i < ds.n; i++) {
       const struct example *e = &ds.ex[i];
-      p.cw[i] = e->fold == k ? 0.0 : e->weight * (e->label ? pos_weight : 1.0);
+      /* The copies keep the classes as they come: a text whose language
+       * the detector cannot read is frustrated only on strong signs. */
+      double pw = e->label && !e->copy ? pos_weight : 1.0;
+      p.cw[i] = e->fold == k ? 0.0 : e->weight * pw;
       p.total_w += p.cw[i];
     }
     memset(th, 0, p.dim * sizeof *th);
@@ -677,22 +760,28 @@ int main(int argc, char **argv)
   if (opt.scores) {
     FILE *sf = fopen(opt.scores, "w");
     for (size_t i = 0; sf && i < ds.n; i++)
-      fprintf(sf, "%d\t%d\t%d\t%.6f\n", sc[i].label, sc[i].source,
-              ds.ex[i].fold, sc[i].score);
+      if (!ds.ex[i].copy)
+        fprintf(sf, "%d\t%d\t%d\t%.6f\n", sc[i].label, sc[i].source,
+                ds.ex[i].fold, sc[i].score);
     if (!sf || fclose(sf) != 0)
       perror(opt.scores);
   }
+  /* The records themselves, not their copies, set the operating point. */
+  size_t n_sc = 0;
+  for (size_t i = 0; i < ds.n; i++)
+    if (!ds.ex[i].copy)
+      sc[n_sc++] = sc[i];
   char order[sizeof ds.sources];
   memcpy(order, ds.sources, sizeof order);
   int si = 0;
   for (char *nm = strtok(order, ","); nm && !opt.quiet;
        nm = strtok(NULL, ","), si++)
-    report_source(sc, ds.n, si, nm);
+    report_source(sc, n_sc, si, nm);
   sort_sources(&ds);
   memcpy(m->sources, ds.sources, sizeof m->sources);
-  qsort(sc, ds.n, sizeof *sc, by_score_desc);
+  qsort(sc, n_sc, sizeof *sc, by_score_desc);
   double f1, prec, rec;
-  double thr = best_threshold(sc, ds.n, &f1, &prec, &rec);
+  double thr = best_threshold(sc, n_sc, &f1, &prec, &rec);
   if (thr < 0.01)
     thr = 0.01;
   if (thr > 0.99)
@@ -715,7 +804,7 @@ int main(int argc, char **argv)
     fprintf(stderr,
             "fa-train: out of fold, all (%zu): threshold %.4f, precision "
             "%.3f, recall %.3f, F1 %.3f\n",
-            ds.n, thr, prec, rec, f1);
+            n_sc, thr, prec, rec, f1);
     for (size_t j = 0; j < DETECTOR_N_DENSE; j++)
       fprintf(stderr, "fa-train:   %-40s %+.4f (x standardised: %+.4f)\n",
               detector_dense_name(j), m->dense_w[j], th[1 + j]);

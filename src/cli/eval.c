@@ -11,7 +11,14 @@
  *     on the file (oracle, for comparison).
  * Records of a source the model was trained on are left out unless they
  * belong to the held-out split (detector_fold_of), so a figure never
- * includes training data; --all keeps them. */
+ * includes training data; --all keeps them.
+ *
+ * Each record is scored in its language ("lang", ISO 639-1; absent: en),
+ * with the TextBlob polarity of that language's lexicon where there is one
+ * (en, fr, it, nl; 0 elsewhere, as the service scores it). A file of
+ * several languages also gets the figures of each language. The sets of
+ * the other languages (data/eval/support_<code>.jsonl) are files like any
+ * other: `make eval` passes those present. */
 #include "cli/cli.h"
 
 #include <cjson/cJSON.h>
@@ -39,6 +46,7 @@ struct item {
   double vader;
   double score;
   bool label;
+  signed char lang; /* enum lang */
 };
 
 struct row {
@@ -49,14 +57,45 @@ struct row {
   bool has_threshold;
 };
 
-struct report {
-  const char *file;
+/* The figures of a set of records. */
+struct figures {
   size_t n, positives;
-  size_t skipped_unlabeled, skipped_trained, bad;
-  double seconds;
   struct row rows[8];
   size_t n_rows;
 };
+
+struct report {
+  const char *file;
+  size_t skipped_unlabeled, skipped_trained, bad;
+  double seconds;
+  struct figures all;
+  /* Per language, in enum order, when the file has more than one. */
+  struct figures by_lang[LANG_N + 1];
+  int langs[LANG_N + 1];
+  size_t n_langs;
+};
+
+static const char *const lang_codes[LANG_N + 1] = {
+#define X(id, code, name) code,
+    LANG_MAP(X)
+#undef X
+        "other",
+};
+
+/* The language of a record's "lang" (absent: English; a code of another
+ * language: LANG_OTHER). */
+static enum lang lang_of(const cJSON *l)
+{
+  if (!cJSON_IsString(l))
+    return LANG_EN;
+  const char *s = l->valuestring;
+  for (int i = 0; i < LANG_N; i++)
+    if ((s[0] | 0x20) == lang_codes[i][0] &&
+        (s[1] | 0x20) == lang_codes[i][1] &&
+        (!s[2] || s[2] == '-' || s[2] == '_'))
+      return (enum lang)i;
+  return LANG_OTHER;
+}
 
 static void usage(FILE *f)
 {
@@ -70,7 +109,8 @@ static void usage(FILE *f)
           "< FRUSTRATION_THRESHOLD), of the best polarity threshold on each\n"
           "file (an oracle), of VADER at compound <= -0.05, and of the model\n"
           "at its operating point, with its precision at 50%% and 80%%\n"
-          "recall.\n"
+          "recall. Each record is scored in its \"lang\" (default en); a\n"
+          "file of several languages also gets each language's figures.\n"
           "\n"
           "  --json        one JSON object instead of the table\n"
           "  --all         also count records of sources the model was\n"
@@ -161,7 +201,7 @@ static void model_cut(const struct item *it, size_t n, size_t pos,
 
 struct engines {
   const struct config *cfg;
-  const struct lexicon *lx;
+  const struct lexicon *lx[LANG_N]; /* TextBlob's, where there is one */
   const struct vader *vader;
   const struct detector *det;
   const struct detector_model *model;
@@ -170,6 +210,9 @@ struct engines {
   struct detector_result dr;
   bool all;
 };
+
+static void figures_of(const struct engines *e, struct item *items, size_t n,
+                       struct figures *rep);
 
 static int eval_file(struct engines *e, const char *path, struct report *rep)
 {
@@ -186,7 +229,7 @@ static int eval_file(struct engines *e, const char *path, struct report *rep)
   char file_source[256];
   snprintf(file_source, sizeof file_source, "file:%s", base);
   struct item *items = NULL;
-  size_t cap = 0;
+  size_t cap = 0, n_items = 0;
   char *line = NULL;
   size_t lcap = 0;
   ssize_t got;
@@ -223,28 +266,61 @@ static int eval_file(struct engines *e, const char *path, struct report *rep)
       cJSON_Delete(o);
       continue;
     }
-    if (polarity_analyze(e->lx, t, len, &e->pr) ||
-        detector_score(e->det, t, len, e->pr.polarity, e->pr.subjectivity,
-                       &e->dr)) {
+    enum lang lang = lang_of(cJSON_GetObjectItemCaseSensitive(o, "lang"));
+    const struct lexicon *lx = lang < LANG_N ? e->lx[lang] : NULL;
+    enum err rc = lx ? polarity_analyze(lx, t, len, &e->pr) : ERR_UNSUPPORTED;
+    if (rc == ERR_UNSUPPORTED) {
+      e->pr.polarity = e->pr.subjectivity = 0.0;
+      rc = ERR_OK;
+    }
+    if (rc || detector_score(e->det, t, len, lang, e->pr.polarity,
+                             e->pr.subjectivity, &e->dr)) {
       rep->bad++;
       cJSON_Delete(o);
       continue;
     }
     vader_score(e->vader, t, len, &e->vr);
-    if (rep->n == cap) {
+    if (n_items == cap) {
       cap = cap ? cap * 2 : 1024;
       items = xrealloc(items, cap * sizeof *items);
     }
-    items[rep->n++] = (struct item){e->pr.polarity, e->vr.compound, e->dr.score,
-                                    cJSON_IsTrue(fr)};
+    items[n_items++] =
+        (struct item){e->pr.polarity, e->vr.compound, e->dr.score,
+                      cJSON_IsTrue(fr), (signed char)lang};
     cJSON_Delete(o);
   }
   free(line);
   int status = ferror(f) ? 1 : 0;
   if (f != stdin)
     fclose(f);
+  figures_of(e, items, n_items, &rep->all);
+  /* Each language apart, when there are several. */
+  size_t count[LANG_N + 1] = {0};
+  for (size_t i = 0; i < n_items; i++)
+    count[items[i].lang]++;
+  for (int l = 0; l <= LANG_N; l++)
+    if (count[l] && count[l] < n_items)
+      rep->langs[rep->n_langs++] = l;
+  struct item *sub = rep->n_langs ? xmalloc(n_items * sizeof *sub) : NULL;
+  for (size_t k = 0; k < rep->n_langs; k++) {
+    size_t m = 0;
+    for (size_t i = 0; i < n_items; i++)
+      if (items[i].lang == rep->langs[k])
+        sub[m++] = items[i];
+    figures_of(e, sub, m, &rep->by_lang[k]);
+  }
+  free(sub);
+  rep->seconds = (double)(clock() - t0) / CLOCKS_PER_SEC;
+  free(items);
+  return status;
+}
 
-  size_t n = rep->n, pos = 0;
+/* The figures of the n items (reordered). */
+static void figures_of(const struct engines *e, struct item *items, size_t n,
+                       struct figures *rep)
+{
+  size_t pos = 0;
+  rep->n = n;
   size_t tp[3] = {0}, fp[3] = {0};
   double mthr = detector_threshold(e->det);
   for (size_t i = 0; i < n; i++) {
@@ -295,50 +371,54 @@ static int eval_file(struct engines *e, const char *path, struct report *rep)
       "model, best threshold (oracle)", "score >= %.3f", 0, 0, 0, 0, true};
   model_cut(items, n, pos, -1, &r[6]);
   rep->n_rows = 7;
-  rep->seconds = (double)(clock() - t0) / CLOCKS_PER_SEC;
-  free(items);
-  return status;
+}
+
+static void print_rows(const struct figures *fg)
+{
+  printf("  %-34s %-20s %9s %7s %6s\n", "detector", "setting", "precision",
+         "recall", "F1");
+  for (size_t i = 0; i < fg->n_rows; i++) {
+    const struct row *r = &fg->rows[i];
+    char setting[64];
+    snprintf(setting, sizeof setting, r->rule, r->threshold);
+    printf("  %-34s %-20s %9.3f %7.3f %6.3f\n", r->name, setting, r->precision,
+           r->recall, r->f1);
+  }
+}
+
+static double share(const struct figures *fg)
+{
+  return fg->n ? 100.0 * (double)fg->positives / (double)fg->n : 0.0;
 }
 
 static void print_table(const struct report *rep)
 {
-  printf("%s: %zu labeled (%zu frustrated, %.1f%%)", rep->file, rep->n,
-         rep->positives,
-         rep->n ? 100.0 * (double)rep->positives / (double)rep->n : 0.0);
+  printf("%s: %zu labeled (%zu frustrated, %.1f%%)", rep->file, rep->all.n,
+         rep->all.positives, share(&rep->all));
   printf("; skipped %zu unlabeled", rep->skipped_unlabeled);
   if (rep->skipped_trained)
     printf(", %zu of the model's training sources", rep->skipped_trained);
   if (rep->bad)
     printf(", %zu unreadable", rep->bad);
   printf(" (%.1f s)\n", rep->seconds);
-  printf("  %-34s %-20s %9s %7s %6s\n", "detector", "setting", "precision",
-         "recall", "F1");
-  for (size_t i = 0; i < rep->n_rows; i++) {
-    const struct row *r = &rep->rows[i];
-    char setting[64];
-    snprintf(setting, sizeof setting, r->rule, r->threshold);
-    printf("  %-34s %-20s %9.3f %7.3f %6.3f\n", r->name, setting, r->precision,
-           r->recall, r->f1);
+  print_rows(&rep->all);
+  for (size_t k = 0; k < rep->n_langs; k++) {
+    const struct figures *fg = &rep->by_lang[k];
+    printf("  language %s: %zu labeled (%zu frustrated, %.1f%%)\n",
+           lang_codes[rep->langs[k]], fg->n, fg->positives, share(fg));
+    print_rows(fg);
   }
   printf("\n");
 }
 
-static void write_json(struct jsonw *w, const struct report *rep)
+static void write_rows(struct jsonw *w, const struct figures *fg)
 {
   static const char *const keys[] = {
       "rule",           "polarity_oracle", "vader",        "model",
       "model_p_at_r50", "model_p_at_r80",  "model_oracle",
   };
-  jsonw_object_begin(w);
-  jsonw_kv_string(w, "file", rep->file);
-  jsonw_kv_int(w, "labeled", (int64_t)rep->n);
-  jsonw_kv_int(w, "frustrated", (int64_t)rep->positives);
-  jsonw_kv_int(w, "skipped_unlabeled", (int64_t)rep->skipped_unlabeled);
-  jsonw_kv_int(w, "skipped_trained", (int64_t)rep->skipped_trained);
-  jsonw_kv_int(w, "unreadable", (int64_t)rep->bad);
-  jsonw_kv_milli(w, "seconds", rep->seconds);
-  for (size_t i = 0; i < rep->n_rows; i++) {
-    const struct row *r = &rep->rows[i];
+  for (size_t i = 0; i < fg->n_rows; i++) {
+    const struct row *r = &fg->rows[i];
     jsonw_key(w, keys[i]);
     jsonw_object_begin(w);
     jsonw_kv_string(w, "name", r->name);
@@ -348,6 +428,33 @@ static void write_json(struct jsonw *w, const struct report *rep)
     jsonw_kv_double(w, "f1", r->f1);
     jsonw_object_end(w);
   }
+}
+
+static void write_json(struct jsonw *w, const struct report *rep)
+{
+  jsonw_object_begin(w);
+  jsonw_kv_string(w, "file", rep->file);
+  jsonw_kv_int(w, "labeled", (int64_t)rep->all.n);
+  jsonw_kv_int(w, "frustrated", (int64_t)rep->all.positives);
+  jsonw_kv_int(w, "skipped_unlabeled", (int64_t)rep->skipped_unlabeled);
+  jsonw_kv_int(w, "skipped_trained", (int64_t)rep->skipped_trained);
+  jsonw_kv_int(w, "unreadable", (int64_t)rep->bad);
+  jsonw_kv_milli(w, "seconds", rep->seconds);
+  write_rows(w, &rep->all);
+  /* "languages": {"fr": {"labeled", "frustrated", rows...}}, when the
+   * file has several. */
+  jsonw_key(w, "languages");
+  jsonw_object_begin(w);
+  for (size_t k = 0; k < rep->n_langs; k++) {
+    const struct figures *fg = &rep->by_lang[k];
+    jsonw_key(w, lang_codes[rep->langs[k]]);
+    jsonw_object_begin(w);
+    jsonw_kv_int(w, "labeled", (int64_t)fg->n);
+    jsonw_kv_int(w, "frustrated", (int64_t)fg->positives);
+    write_rows(w, fg);
+    jsonw_object_end(w);
+  }
+  jsonw_object_end(w);
   jsonw_object_end(w);
 }
 
@@ -390,23 +497,25 @@ int cli_eval(int argc, char **argv)
             detector_model_error(rc));
     return 1;
   }
-  struct lexicon *lx = NULL;
+  struct lexicon *lx[LANG_N] = {0};
   struct vader *vader = NULL;
   struct detector *det = NULL;
-  if ((rc = lexicon_new(LEXICON_EN, &lx)) || (rc = vader_new(&vader)) ||
-      (rc = detector_new_batch(m, &det))) {
+  if ((rc = lexicon_new(LEXICON_EN, &lx[LANG_EN])) ||
+      (rc = lexicon_new(LEXICON_FR, &lx[LANG_FR])) ||
+      (rc = lexicon_new(LEXICON_IT, &lx[LANG_IT])) ||
+      (rc = lexicon_new(LEXICON_NL, &lx[LANG_NL])) ||
+      (rc = vader_new(&vader)) || (rc = detector_new_batch(m, &det))) {
     fprintf(stderr, "eval: %s\n", err_str(rc));
-    lexicon_free(lx);
+    for (int l = 0; l < LANG_N; l++)
+      lexicon_free(lx[l]);
     vader_free(vader);
     detector_model_free(m);
     return 1;
   }
-  struct engines e = {.cfg = &cfg,
-                      .lx = lx,
-                      .vader = vader,
-                      .det = det,
-                      .model = m,
-                      .all = all};
+  struct engines e = {
+      .cfg = &cfg, .vader = vader, .det = det, .model = m, .all = all};
+  for (int l = 0; l < LANG_N; l++)
+    e.lx[l] = lx[l];
   polarity_result_init(&e.pr);
   vader_result_init(&e.vr);
   detector_result_init(&e.dr);
@@ -457,7 +566,8 @@ int cli_eval(int argc, char **argv)
   polarity_result_cleanup(&e.pr);
   detector_free(det);
   vader_free(vader);
-  lexicon_free(lx);
+  for (int l = 0; l < LANG_N; l++)
+    lexicon_free(lx[l]);
   detector_model_free(m);
   return status;
 }

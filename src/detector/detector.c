@@ -91,6 +91,8 @@ static enum err create(const struct detector_model *m, bool batch,
   d->hash_w = xmalloc(n * sizeof *d->hash_w);
   memcpy(d->hash_w, m->hash_w, n * sizeof *d->hash_w);
   init_tables(d);
+  for (int l = 0; l < LANG_N; l++)
+    langlex_init(&d->lex[l], (enum lang)l);
   *out = d;
   return ERR_OK;
 }
@@ -114,6 +116,8 @@ void detector_free(struct detector *d)
   support_index_cleanup(&d->support);
   memo_free(d->words);
   memo_free(d->tokens);
+  for (int l = 0; l < LANG_N; l++)
+    langlex_cleanup(&d->lex[l]);
   free(d->hash_w);
   free(d);
 }
@@ -147,6 +151,10 @@ void detector_result_cleanup(struct detector_result *r)
     free(s->tok_start);
     free(s->tok_end);
     free(s->tok_hash);
+    free(s->low);
+    free(s->lw);
+    free(s->vw);
+    free(s->emo);
     vader_result_cleanup(&s->vr);
     free(s);
   }

@@ -10,6 +10,13 @@
  * for this detector only: URLs, e-mail addresses, @handles, quoted reply
  * lines, signatures and HTML entities.
  *
+ * The caller says the text's language. English is read with VADER's
+ * lexicon and support.c's phrases; French, German, Spanish, Italian, Dutch
+ * and Portuguese with their own lexicons (data/lang/, compiled in), under
+ * the same rules and into the same signals (langread.c); a language
+ * without lexicons (LANG_OTHER) only for what does not depend on it:
+ * emoji and emoticons, capitals, marks and length, never as English.
+ *
  * The result is a score in [0, 1] (the model's probability that the writer
  * is frustrated), the verdict at the model's operating point, and the
  * reasons: the signals that raised the score most, in words a support agent
@@ -22,8 +29,9 @@
  * scoring allocates nothing once warm.
  *
  * One file per stage of the pipeline: clean.c, tokens.c and words.c (the
- * text read into tokens and words, through the memos of memo.c), vader.c
- * and support.c (the lexicons), features.c, score.c and reasons.c;
+ * text read into tokens and words, through the memos of memo.c; for the
+ * other languages langread.c and langlex.c), vader.c and support.c (the
+ * lexicons), features.c, score.c and reasons.c;
  * detector.c holds the lifetime, model.c the weights, and detector_int.h
  * what the stages share. */
 #ifndef DETECTOR_DETECTOR_H
@@ -36,10 +44,11 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/jsonw.h"
+#include "lang/lang.h"
 
 /* Bumped whenever feature extraction changes: a model trained for another
  * version is refused, since its weights would mean something else. */
-#define DETECTOR_FEATURE_VERSION 2
+#define DETECTOR_FEATURE_VERSION 3
 
 /* Hashed feature space: 2^bits weights. */
 #define DETECTOR_MIN_HASH_BITS 10
@@ -94,7 +103,8 @@
   X(LEN_SHORT, "4-8 words")                                                    \
   X(LEN_MEDIUM, "9-16 words")                                                  \
   X(LEN_LONG, "17-32 words")                                                   \
-  X(LEN_HUGE, "33+ words")
+  X(LEN_HUGE, "33+ words")                                                     \
+  X(LANG_OTHER, "language without lexicons")
 
 enum detector_dense {
 #define X(name, desc) DETECTOR_DENSE_##name,
@@ -171,7 +181,8 @@ double detector_threshold(const struct detector *d);
 struct detector_reason {
   const char *text; /* e.g. "negative words: 'terrible', 'worst'"; borrowed
                        from the result until its next use */
-  double weight;    /* how much it raised the log-odds, > 0 */
+  double weight;    /* how much it raised the log-odds, > 0; 0 for the
+                       note that the language is not supported */
   bool plain;       /* text has no byte that JSON escapes (when false, it
                        may have one) */
 };
@@ -202,19 +213,20 @@ struct detector_result {
 void detector_result_init(struct detector_result *r);
 void detector_result_cleanup(struct detector_result *r);
 
-/* Scores text[0..len) (UTF-8) with the TextBlob polarity and subjectivity
- * of the same raw text, filling r. ERR_UTF8 on invalid UTF-8 (r then holds
- * a score of 0 and no reasons). Thread-safe when each thread has its own r.
- */
+/* Scores text[0..len) (UTF-8), written in language lang (LANG_OTHER for
+ * a language without lexicons), with the TextBlob polarity and
+ * subjectivity of the same raw text (0 where the language has no TextBlob
+ * lexicon), filling r. ERR_UTF8 on invalid UTF-8 (r then holds a score of
+ * 0 and no reasons). Thread-safe when each thread has its own r. */
 enum err detector_score(const struct detector *d, const char *text, size_t len,
-                        double polarity, double subjectivity,
+                        enum lang lang, double polarity, double subjectivity,
                         struct detector_result *r);
 
 /* detector_score for a text the caller already knows is valid UTF-8 (the
  * check is skipped; anything else is undefined). */
 void detector_score_valid(const struct detector *d, const char *text,
-                          size_t len, double polarity, double subjectivity,
-                          struct detector_result *r);
+                          size_t len, enum lang lang, double polarity,
+                          double subjectivity, struct detector_result *r);
 
 /* Writes "frustration": {"score", "threshold", "frustrated", "reasons":
  * [{"text", "weight"}...]} as a key/value pair into the object open in w. */

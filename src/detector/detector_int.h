@@ -10,6 +10,9 @@
  *               seen before; then VADER's rules (detector_read_text)
  *   words.c     the word split (lower case, digits as '0') and what a
  *               word comes to alone, from the word memo when seen before
+ *   langread.c  in place of tokens.c and words.c for a text in another
+ *               language: its words read with its lexicon (langlex.c),
+ *               VADER's rules over them, its support phrases
  *   features.c  support phrases (longest match first), hashed features
  *               (signed hashing: FNV-1a, MurmurHash3 finaliser, the top
  *               bit gives the sign) and the dense signals
@@ -47,6 +50,7 @@
 #include <string.h>
 
 #include "detector/detector.h"
+#include "detector/langlex.h"
 #include "detector/memo.h"
 #include "detector/strmap.h"
 #include "detector/support.h"
@@ -121,6 +125,9 @@ struct detector {
   uint32_t gram_first[256];
   double log1p[LOG1P_TABLE];
   uint32_t seed_u, start_b, end_b;
+  /* The other languages' lexicons (langread.c; English's entry is
+   * empty): read only for texts in those languages. */
+  struct langlex lex[LANG_N];
 };
 
 /* Flags of a word beside its support lookup's SUPPORT_MORE and
@@ -249,6 +256,13 @@ struct scratch {
   size_t n_q;
   bool plain; /* the reason being written needs no JSON escaping */
   char text[DETECTOR_MAX_REASONS][DETECTOR_REASON_MAX];
+  /* The reading of a text in another language (langread.c). */
+  enum lang lang;              /* of the text being scored */
+  char *low;                   /* the words' lower-case forms */
+  size_t low_cap;              /* bytes of low */
+  struct langlex_word *lw;     /* each word's forms */
+  struct vader_word *vw, *emo; /* VADER's words; the emoticons */
+  size_t lw_cap, vw_cap, emo_cap;
 };
 
 /* The surface signals of a message: letters, capitals, marks. */
@@ -353,6 +367,16 @@ static inline size_t scratch_cap(size_t cap, size_t need, size_t first)
   return cap;
 }
 
+/* Shouting: several words in capitals making up a good part of the
+ * message, or a message mostly in capitals; a lone acronym is not. */
+static inline bool surface_shouting(const struct surface *f)
+{
+  return f->caps_words >= 3 ||
+         (f->caps_words >= 2 &&
+          f->caps_words * 10 >= f->words_with_letters * 3) ||
+         (f->letters >= 8 && f->upper * 10 >= f->letters * 6);
+}
+
 /* ---- words.c ---------------------------------------------------------- */
 
 /* Room in the scratch for need words. */
@@ -380,6 +404,20 @@ void detector_split_span(const struct detector *d, struct scratch *s,
 size_t detector_read_text(const struct detector *d, struct scratch *s,
                           size_t len, struct surface *f, size_t *grams,
                           uint32_t *last_b);
+
+/* ---- langread.c -------------------------------------------------------- */
+
+/* detector_read_text for a text in another language than English (lang,
+ * LANG_OTHER included): its words read with the language's lexicon, VADER's
+ * rules over it into s->vr, the support phrases into s->matches (their
+ * number in *nm) and the words' hashed parts. Sets *f, *grams and *last_b
+ * as detector_read_text does, and *n_all to the number of words of the
+ * text (emoji included); returns the number of words in s->words (none
+ * for LANG_OTHER, whose words are not read). */
+size_t detector_read_lang(const struct detector *d, struct scratch *s,
+                          size_t len, enum lang lang, struct surface *f,
+                          size_t *grams, uint32_t *last_b, size_t *nm,
+                          size_t *n_all);
 
 /* ---- features.c -------------------------------------------------------- */
 
@@ -409,5 +447,10 @@ void detector_dense_features(const struct detector *d, const struct scratch *s,
 void detector_reasons(struct scratch *s, size_t nw, size_t nm, const double *x,
                       const double *c, double polarity, const struct surface *f,
                       struct detector_result *r);
+
+/* Adds to r's reasons the note that the text's language is not supported
+ * (weight 0: it raised nothing), in place of the last when they are
+ * full. */
+void detector_note_unsupported(struct scratch *s, struct detector_result *r);
 
 #endif

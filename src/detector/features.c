@@ -235,4 +235,5 @@ void detector_dense_features(const struct detector *d, const struct scratch *s,
   int bucket = nw <= 3 ? 0 : nw <= 8 ? 1 : nw <= 16 ? 2 : nw <= 32 ? 3 : 4;
   for (int b = 0; b <= 4; b++)
     x[DETECTOR_DENSE_LEN_TINY + b] = b == bucket;
+  x[DETECTOR_DENSE_LANG_OTHER] = s->lang == LANG_OTHER;
 }

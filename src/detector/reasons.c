@@ -227,7 +227,9 @@ static bool render(struct scratch *s, size_t nm, double polarity, int kind,
     put(out + o, cap - o, ")");
     return true;
   case R_VADER:
-    o = put(out, cap, "negative words: ");
+    /* A language without lexicons has no words of its own to rate. */
+    o = s->lang == LANG_OTHER ? put(out, cap, "negative emoji: ")
+                              : put(out, cap, "negative words: ");
     for (size_t i = 0; i < s->vr.n_hits && nq < QUOTE_ITEMS; i++) {
       const struct vader_hit *h = &s->vr.hits[i];
       if (h->valence < 0)
@@ -244,7 +246,8 @@ static bool render(struct scratch *s, size_t nm, double polarity, int kind,
     put(out, cap, "insistent question marks (?? or ?!)");
     return true;
   case R_NEGATION:
-    put(out, cap, "negations (not, never, no...)");
+    put(out, cap,
+        s->lang == LANG_EN ? "negations (not, never, no...)" : "negations");
     return true;
   case R_LENGTH:
     put(out, cap, "long message");
@@ -424,4 +427,16 @@ void detector_reasons(struct scratch *s, size_t nw, size_t nm, const double *x,
     r->reasons[r->n_reasons].weight = w[kind];
     r->n_reasons++;
   }
+}
+
+void detector_note_unsupported(struct scratch *s, struct detector_result *r)
+{
+  size_t i = r->n_reasons < DETECTOR_MAX_REASONS ? r->n_reasons++
+                                                 : DETECTOR_MAX_REASONS - 1;
+  put(s->text[i], DETECTOR_REASON_MAX,
+      "language not supported: scored on emoji, punctuation and capitals "
+      "only");
+  r->reasons[i].text = s->text[i];
+  r->reasons[i].plain = true;
+  r->reasons[i].weight = 0.0;
 }

@@ -25,7 +25,7 @@ static void ensure_text(struct scratch *s, size_t len)
 }
 
 enum err detector_score(const struct detector *d, const char *text, size_t len,
-                        double polarity, double subjectivity,
+                        enum lang lang, double polarity, double subjectivity,
                         struct detector_result *r)
 {
   if (!utf8_is_valid(text, len)) {
@@ -37,13 +37,13 @@ enum err detector_score(const struct detector *d, const char *text, size_t len,
     memset(r->features.dense, 0, sizeof r->features.dense);
     return ERR_UTF8;
   }
-  detector_score_valid(d, text, len, polarity, subjectivity, r);
+  detector_score_valid(d, text, len, lang, polarity, subjectivity, r);
   return ERR_OK;
 }
 
 void detector_score_valid(const struct detector *d, const char *text,
-                          size_t len, double polarity, double subjectivity,
-                          struct detector_result *r)
+                          size_t len, enum lang lang, double polarity,
+                          double subjectivity, struct detector_result *r)
 {
   struct scratch *s = r->priv;
   r->n_reasons = 0;
@@ -67,14 +67,29 @@ void detector_score_valid(const struct detector *d, const char *text,
   memset(s->clean + clen + 1, 0, MEMO_KEY_READ);
   s->ct = s->clean;
   struct surface f;
-  size_t grams;
+  size_t grams, nw, nm, nf, n_all;
   uint32_t last_b;
-  size_t nw = detector_read_text(d, s, clen, &f, &grams, &last_b);
   double z = d->bias;
-  size_t nf = detector_hash_features(d, s, nw, grams, last_b, &z);
-  size_t nm = detector_match_support(d, s, nw);
+  if ((unsigned)lang > LANG_OTHER)
+    lang = LANG_OTHER;
+  s->lang = lang;
+  if (lang == LANG_EN) {
+    nw = detector_read_text(d, s, clen, &f, &grams, &last_b);
+    nf = detector_hash_features(d, s, nw, grams, last_b, &z);
+    nm = detector_match_support(d, s, nw);
+    n_all = nw;
+  } else {
+    nw = detector_read_lang(d, s, clen, lang, &f, &grams, &last_b, &nm, &n_all);
+    nf = 0;
+    /* A language without lexicons has no words, no hashed features and no
+     * TextBlob polarity. */
+    if (lang != LANG_OTHER)
+      nf = detector_hash_features(d, s, nw, grams, last_b, &z);
+    else
+      polarity = subjectivity = 0.0;
+  }
   double *x = r->features.dense;
-  detector_dense_features(d, s, nw, nm, polarity, subjectivity, &f, x);
+  detector_dense_features(d, s, n_all, nm, polarity, subjectivity, &f, x);
 
   /* The signals' part: sum of dense_w[j] * (x[j] - dense_mean[j]), as
    * dense_w . x plus the constant part, which detector_new took. */
@@ -100,6 +115,8 @@ void detector_score_valid(const struct detector *d, const char *text,
       c[j] = d->dense_w[j] * (x[j] - d->dense_mean[j]);
     detector_reasons(s, nw, nm, x, c, polarity, &f, r);
   }
+  if (lang == LANG_OTHER && !r->skip_reasons)
+    detector_note_unsupported(s, r);
 }
 
 void detector_write_json(const struct detector_result *r, struct jsonw *w)

@@ -362,12 +362,7 @@ size_t detector_read_text(const struct detector *d, struct scratch *s,
     vader_score(d->vader, s->ct, len, &s->vr);
     detector_split_span(d, s, &sp, 0, len, len);
   }
-  /* Shouting: several words in capitals making up a good part of the
-   * message, or a message mostly in capitals; a lone acronym is not. */
-  sp.f.shouting = sp.f.caps_words >= 3 ||
-                  (sp.f.caps_words >= 2 &&
-                   sp.f.caps_words * 10 >= sp.f.words_with_letters * 3) ||
-                  (sp.f.letters >= 8 && sp.f.upper * 10 >= sp.f.letters * 6);
+  sp.f.shouting = surface_shouting(&sp.f);
   *f = sp.f;
   *grams = sp.ng;
   *last_b = sp.prev_b;

@@ -691,6 +691,9 @@ static double punctuation_emphasis(size_t ep, size_t qm)
 }
 
 static void end(struct vader_result *r);
+static inline void totals(struct vader_result *r, struct scratch *s, size_t n,
+                          const size_t marks[2],
+                          const struct vader_word *words);
 
 void vader_score(const struct vader *v, const char *text, size_t len,
                  struct vader_result *r)
@@ -795,7 +798,24 @@ static void end(struct vader_result *r)
       else if (lexi[k] > but)
         sent[k] *= 1.5;
     }
+  totals(r, s, n, c->marks, NULL);
+}
 
+/* VADER's sums over the valences s->sent of the s->tally.n_lex words
+ * s->lexi of n tokens, with the emphasis of marks: compound, proportions
+ * and hits (placed by tok, the scratch's tokens, or by words when not
+ * NULL), into r. Always inline: English texts pay no call for it, and
+ * words is known NULL there. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void
+totals(struct vader_result *r, struct scratch *s, size_t n,
+       const size_t marks[2], const struct vader_word *words)
+{
+  const size_t *lexi = s->lexi;
+  const double *sent = s->sent;
+  size_t nl = s->tally.n_lex;
   double sum = 0.0, pos_sum = 0.0, neg_sum = 0.0;
   size_t pos = 0, neg = 0;
   for (size_t k = 0; k < nl; k++) {
@@ -809,7 +829,7 @@ static void end(struct vader_result *r)
     }
   }
   size_t neu = n - pos - neg, hits = pos + neg;
-  double amp = punctuation_emphasis(c->marks[0], c->marks[1]);
+  double amp = punctuation_emphasis(marks[0], marks[1]);
   if (sum > 0)
     sum += amp;
   else if (sum < 0)
@@ -837,8 +857,75 @@ static void end(struct vader_result *r)
   for (size_t k = 0; k < nl; k++)
     if (sent[k] != 0.0) {
       struct vader_hit *h = &r->hits[r->n_hits++];
-      h->off = tok[lexi[k]].at;
-      h->len = tok[lexi[k]].len;
+      h->off = words ? words[lexi[k]].at : s->tok[lexi[k]].at;
+      h->len = words ? words[lexi[k]].len : s->tok[lexi[k]].len;
       h->valence = sent[k];
     }
+}
+
+/* The rules over another language's words: VADER's, without the English
+ * idioms and the quirks of its negation list ("never so", "least", "kind
+ * of"): capitals, up to three degree words before a sentiment word (damped
+ * with distance), a negation in the same window, the first contrast word
+ * (before it x0.5, after it x1.5). A degree word or a negation that is
+ * itself a sentiment word cannot be (langlexgen refuses it). */
+void vader_score_words(const struct vader_word *w, size_t n,
+                       const size_t marks[2], struct vader_result *r)
+{
+  struct scratch *s = r->priv;
+  if (n > s->lex_cap) {
+    s->lex_cap = n;
+    s->lexi = xrealloc(s->lexi, n * sizeof *s->lexi);
+    s->sent = xrealloc(s->sent, n * sizeof *s->sent);
+  }
+  size_t nl = 0, n_upper = 0, n_neg = 0, but = SIZE_MAX;
+  for (size_t i = 0; i < n; i++) {
+    n_upper += (w[i].flags & VADER_UPPER) != 0;
+    n_neg += (w[i].flags & VADER_NEG) != 0;
+    if ((w[i].flags & VADER_BUT) && but == SIZE_MAX)
+      but = i;
+    if (w[i].valence != 0.0)
+      s->lexi[nl++] = i;
+  }
+  s->tally =
+      (struct tally){{marks[0], marks[1]}, n_upper, n_neg, but, SIZE_MAX, nl};
+  r->compound = r->pos = r->neu = r->neg = r->sum = 0.0;
+  r->n_words = n;
+  r->n_upper = n_upper;
+  r->n_negations = n_neg;
+  r->n_hits = 0;
+  if (n == 0)
+    return;
+  bool cap_diff = n_upper > 0 && n_upper < n;
+  for (size_t k = 0; k < nl; k++) {
+    size_t i = s->lexi[k];
+    double v = w[i].valence;
+    if (cap_diff && (w[i].flags & VADER_UPPER))
+      v += v > 0 ? C_INCR : -C_INCR;
+    for (size_t back = 1; back <= 3 && back <= i; back++) {
+      const struct vader_word *b = &w[i - back];
+      if (b->valence != 0.0)
+        continue;
+      double sc = b->boost;
+      if (sc != 0.0) {
+        if (v < 0)
+          sc = -sc;
+        if (cap_diff && (b->flags & VADER_UPPER))
+          sc += v > 0 ? C_INCR : -C_INCR;
+        sc *= back == 1 ? 1.0 : back == 2 ? 0.95 : 0.9;
+        v += sc;
+      }
+      if (b->flags & VADER_NEG)
+        v *= N_SCALAR;
+    }
+    s->sent[k] = v;
+  }
+  if (but < n)
+    for (size_t k = 0; k < nl; k++) {
+      if (s->lexi[k] < but)
+        s->sent[k] *= 0.5;
+      else if (s->lexi[k] > but)
+        s->sent[k] *= 1.5;
+    }
+  totals(r, s, n, marks, w);
 }

@@ -114,4 +114,23 @@ void vader_score_tokens(const struct vader *v, const char *text,
                         const struct vader_token *tok, size_t n,
                         const size_t marks[2], struct vader_result *r);
 
+/* ---- Other languages ------------------------------------------------------
+ *
+ * The same rules over the words of another language, read by the caller
+ * with that language's lexicon (see vader_score_words in vader.c). */
+
+/* A word (or a phrase read as one) of another language, in text order. */
+struct vader_word {
+  uint32_t at, len; /* its place in the text */
+  double valence;   /* -4..4; 0 when it is no sentiment word */
+  double boost;     /* degree increment (0.293 "very"), 0 when none */
+  uint8_t flags;    /* VADER_UPPER, VADER_NEG, VADER_BUT */
+};
+
+/* Scores the n words w (the hits are placed by their at and len) with
+ * marks[0] '!' and marks[1] '?' in the text into r, replacing its
+ * contents. */
+void vader_score_words(const struct vader_word *w, size_t n,
+                       const size_t marks[2], struct vader_result *r);
+
 #endif

@@ -19,6 +19,7 @@ CTest's SKIP_RETURN_CODE), never passed.
 Run by CTest with FA_BIN, SRC_DIR and BUILD_DIR in the environment. Set
 SKIP_TRAIN_REPRO=1 to skip the full retraining (~30 s).
 """
+import glob
 import json
 import os
 import subprocess
@@ -151,8 +152,45 @@ def test_table_and_bookkeeping():
             check(f["skipped_unlabeled"] == 2, "null and missing labels skipped: %r" % f)
             check(f["unreadable"] == 2, "bad lines counted: %r" % f)
             check(f["model"]["f1"] == 1.0, "obvious pair: %r" % f["model"])
+            check(f["languages"] == {}, "one language, no split: %r" % f["languages"])
         p = run(["eval", "--model", os.path.join(d, "nope.bin"), path])
         check(p.returncode == 1 and b"cannot load the model" in p.stderr, "missing model refused")
+
+
+def test_figures_per_language():
+    """Each record is scored in its "lang"; a file of several languages gets
+    each one's figures."""
+    rows = [
+        ("C'est nul, je suis déçu, toujours pas de réponse !!", True, "fr"),
+        ("Merci beaucoup, bonne journée.", False, "fr"),
+        ("Das ist schlecht, ich bin enttäuscht!!", True, "de"),
+        ("Danke, schönen Tag.", False, "de"),
+        ("Third time asking, still no refund. Unacceptable!", True, None),
+        ("Thanks, all sorted now.", False, "en"),
+        ("To jest skandal!!! \U0001F621", True, "pl"),
+    ]
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "mixed.jsonl")
+        with open(path, "w", encoding="utf-8") as f:
+            for text, label, lang in rows:
+                r = {"text": text, "label": {"frustrated": label}}
+                if lang:
+                    r["lang"] = lang
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        rep = eval_json([path])
+        if not rep:
+            return
+        f = rep["files"][0]
+        langs = f["languages"]
+        check(sorted(langs) == ["de", "en", "fr", "other"], "languages %r" % sorted(langs))
+        check(f["labeled"] == 7, "all records counted: %r" % f["labeled"])
+        for code, n in (("en", 2), ("fr", 2), ("de", 2), ("other", 1)):
+            check(langs.get(code, {}).get("labeled") == n, "%s labeled %r" % (code, langs.get(code)))
+        for code in ("en", "fr", "de"):
+            check(langs.get(code, {}).get("model", {}).get("f1") == 1.0,
+                  "%s: the obvious pair is separated: %r" % (code, langs.get(code)))
+        p = run(["eval", path])
+        check(b"language fr: 2 labeled" in p.stdout, "table per language")
         with open(os.path.join(d, "junk.bin"), "wb") as f:
             f.write(b"FADM junk")
         p = run(["eval", path], env={"FRUSTRATION_MODEL": os.path.join(d, "junk.bin")})
@@ -204,7 +242,10 @@ def test_make_train_reproduces_committed_model():
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "model.bin")
         t0 = time.time()
-        p = run(["--quiet", "--out", out, GOEMO, AUTHORED], exe=TRAIN)
+        # As make train: GoEmotions and every support_*.jsonl, sorted.
+        support = sorted(glob.glob(os.path.join(os.path.dirname(AUTHORED),
+                                                "support_*.jsonl")))
+        p = run(["--quiet", "--out", out, GOEMO] + support, exe=TRAIN)
         check(p.returncode == 0, "fa-train exit %d: %s" % (p.returncode, p.stderr[:300]))
         check(time.time() - t0 < 400, "training took %.0f s" % (time.time() - t0))
         if p.returncode == 0:
@@ -223,6 +264,7 @@ if "--shared" in sys.argv[1:]:
     tests = (test_floor_on_shared_sets,)
 else:
     tests = (test_floor_on_goemotions, test_table_and_bookkeeping,
+             test_figures_per_language,
              test_training_is_deterministic,
              test_make_train_reproduces_committed_model)
 for t in tests:

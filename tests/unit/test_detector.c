@@ -29,9 +29,9 @@ static const char *clean(const char *s)
 static const struct detector_result *score(const char *s)
 {
   CHECK_INT(polarity_analyze(lx, s, strlen(s), &pr), ERR_OK);
-  CHECK_INT(
-      detector_score(det, s, strlen(s), pr.polarity, pr.subjectivity, &res),
-      ERR_OK);
+  CHECK_INT(detector_score(det, s, strlen(s), LANG_EN, pr.polarity,
+                           pr.subjectivity, &res),
+            ERR_OK);
   return &res;
 }
 
@@ -245,18 +245,19 @@ static void scores_are_bounded_and_deterministic(void)
     CHECK(s1 == s2);
   }
   /* Extreme signal values stay in range, NaN is ignored. */
-  CHECK_INT(detector_score(det, "x", 1, -1e300, 1e300, &res), ERR_OK);
+  CHECK_INT(detector_score(det, "x", 1, LANG_EN, -1e300, 1e300, &res), ERR_OK);
   CHECK(res.score >= 0 && res.score <= 1);
-  CHECK_INT(detector_score(det, "x", 1, NAN, NAN, &res), ERR_OK);
+  CHECK_INT(detector_score(det, "x", 1, LANG_EN, NAN, NAN, &res), ERR_OK);
   CHECK(res.score >= 0 && res.score <= 1);
-  CHECK_INT(detector_score(det, "bad \xff utf8", 10, 0, 0, &res), ERR_UTF8);
+  CHECK_INT(detector_score(det, "bad \xff utf8", 10, LANG_EN, 0, 0, &res),
+            ERR_UTF8);
   CHECK(res.score == 0.0 && res.n_reasons == 0);
   /* Texts past DETECTOR_MAX_TEXT are scored on their head. */
   size_t n = DETECTOR_MAX_TEXT + 1000;
   char *huge = malloc(n);
   for (size_t i = 0; i < n; i++)
     huge[i] = "awful delay "[i % 12];
-  CHECK_INT(detector_score(det, huge, n, -0.5, 0.9, &res), ERR_OK);
+  CHECK_INT(detector_score(det, huge, n, LANG_EN, -0.5, 0.9, &res), ERR_OK);
   CHECK(res.score >= 0 && res.score <= 1);
   free(huge);
 }
@@ -268,10 +269,10 @@ static void features_are_deterministic(void)
   detector_result_init(&a);
   detector_result_init(&b);
   a.keep_features = b.keep_features = true;
-  CHECK_INT(detector_score(det, t, strlen(t), -0.2, 0.4, &a), ERR_OK);
+  CHECK_INT(detector_score(det, t, strlen(t), LANG_EN, -0.2, 0.4, &a), ERR_OK);
   /* Score something else in between: no state may leak. */
-  CHECK_INT(detector_score(det, "hello there", 11, 0, 0, &b), ERR_OK);
-  CHECK_INT(detector_score(det, t, strlen(t), -0.2, 0.4, &b), ERR_OK);
+  CHECK_INT(detector_score(det, "hello there", 11, LANG_EN, 0, 0, &b), ERR_OK);
+  CHECK_INT(detector_score(det, t, strlen(t), LANG_EN, -0.2, 0.4, &b), ERR_OK);
   CHECK(a.features.n > 20);
   CHECK_INT(a.features.n, b.features.n);
   CHECK(!memcmp(a.features.idx, b.features.idx,
@@ -287,7 +288,8 @@ static void features_are_deterministic(void)
   CHECK(a.features.dense[DETECTOR_DENSE_QUESTION_MULTI] == 1.0);
   CHECK(a.features.dense[DETECTOR_DENSE_POLARITY] == -0.2);
   /* Without keep_features, no hashed features are stored. */
-  CHECK_INT(detector_score(det, t, strlen(t), -0.2, 0.4, &res), ERR_OK);
+  CHECK_INT(detector_score(det, t, strlen(t), LANG_EN, -0.2, 0.4, &res),
+            ERR_OK);
   CHECK_INT(res.features.n, 0);
   CHECK(res.score == a.score);
   detector_result_cleanup(&a);
@@ -306,8 +308,8 @@ struct said {
 static void say(struct detector *d, const char *t, struct said *out)
 {
   CHECK_INT(polarity_analyze(lx, t, strlen(t), &pr), ERR_OK);
-  CHECK_INT(detector_score(d, t, strlen(t), pr.polarity, pr.subjectivity,
-                           &res),
+  CHECK_INT(detector_score(d, t, strlen(t), LANG_EN, pr.polarity,
+                           pr.subjectivity, &res),
             ERR_OK);
   out->score = res.score;
   out->n = res.n_reasons;
