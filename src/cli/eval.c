@@ -13,12 +13,17 @@
  * belong to the held-out split (detector_fold_of), so a figure never
  * includes training data; --all keeps them.
  *
- * Each record is scored in its language ("lang", ISO 639-1; absent: en),
- * with the TextBlob polarity of that language's lexicon where there is one
- * (en, fr, it, nl; 0 elsewhere, as the service scores it). A file of
- * several languages also gets the figures of each language. The sets of
- * the other languages (data/eval/support_<code>.jsonl) are files like any
- * other: `make eval` passes those present. */
+ * Each record is scored as the service scores a message sent without a
+ * language: in the language lang_detect finds (a supported one outside
+ * FRUSTRATION_LANGUAGES is scored as unsupported), with the polarity of
+ * that language's lexicon where there is one (en, fr, it, nl; 0
+ * elsewhere). The record's own "lang" (ISO 639-1; absent: en) is the
+ * truth the identification is measured against, and what a file of
+ * several languages is split by for the figures of each language. With
+ * --given-lang each record is scored in its "lang" instead, as when the
+ * sender gives it. The sets of the other languages
+ * (data/eval/support_<code>.jsonl) are files like any other: `make eval`
+ * passes those present. */
 #include "cli/cli.h"
 
 #include <cjson/cJSON.h>
@@ -26,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "base/buf.h"
@@ -35,6 +41,7 @@
 #include "detector/detector.h"
 #include "detector/model_file.h"
 #include "detector/vader.h"
+#include "lang/lang.h"
 #include "sentiment/lexicon.h"
 #include "sentiment/polarity.h"
 
@@ -46,7 +53,7 @@ struct item {
   double vader;
   double score;
   bool label;
-  signed char lang; /* enum lang */
+  signed char lang; /* enum lang: the record's own */
 };
 
 struct row {
@@ -67,6 +74,15 @@ struct figures {
 struct report {
   const char *file;
   size_t skipped_unlabeled, skipped_trained, bad;
+  /* Language identification: records whose "lang" names a language,
+   * those guessed right, and the wrong guesses' codes, most frequent
+   * first (at most 4 kept). */
+  size_t lang_known, lang_right;
+  struct {
+    char code[4];
+    size_t n;
+  } wrong[16];
+  size_t n_wrong;
   double seconds;
   struct figures all;
   /* Per language, in enum order, when the file has more than one. */
@@ -88,20 +104,38 @@ static enum lang lang_of(const cJSON *l)
 {
   if (!cJSON_IsString(l))
     return LANG_EN;
-  const char *s = l->valuestring;
-  for (int i = 0; i < LANG_N; i++)
-    if ((s[0] | 0x20) == lang_codes[i][0] &&
-        (s[1] | 0x20) == lang_codes[i][1] &&
-        (!s[2] || s[2] == '-' || s[2] == '_'))
-      return (enum lang)i;
-  return LANG_OTHER;
+  int v = lang_from_code(l->valuestring, strlen(l->valuestring));
+  return v < 0 ? LANG_OTHER : (enum lang)v;
+}
+
+/* Counts a wrong guess of code in rep->wrong. */
+static void note_wrong(struct report *rep, const char *code)
+{
+  size_t i = 0;
+  while (i < rep->n_wrong && strcmp(rep->wrong[i].code, code))
+    i++;
+  if (i == rep->n_wrong) {
+    if (rep->n_wrong == sizeof rep->wrong / sizeof rep->wrong[0])
+      return;
+    snprintf(rep->wrong[i].code, sizeof rep->wrong[i].code, "%s", code);
+    rep->wrong[i].n = 0;
+    rep->n_wrong++;
+  }
+  rep->wrong[i].n++;
+  while (i > 0 && rep->wrong[i].n > rep->wrong[i - 1].n) {
+    char tmp[sizeof rep->wrong[0]];
+    memcpy(tmp, &rep->wrong[i], sizeof tmp);
+    memcpy(&rep->wrong[i], &rep->wrong[i - 1], sizeof tmp);
+    memcpy(&rep->wrong[i - 1], tmp, sizeof tmp);
+    i--;
+  }
 }
 
 static void usage(FILE *f)
 {
   fprintf(f,
-          "usage: frustration-alert eval [--json] [--all] [--model FILE] "
-          "FILE...\n"
+          "usage: frustration-alert eval [--json] [--all] [--given-lang] "
+          "[--model FILE] FILE...\n"
           "\n"
           "Measures the detectors on labeled JSON Lines (\"text\" and\n"
           "\"label\": {\"frustrated\": true|false|null}; null is skipped):\n"
@@ -109,10 +143,14 @@ static void usage(FILE *f)
           "< FRUSTRATION_THRESHOLD), of the best polarity threshold on each\n"
           "file (an oracle), of VADER at compound <= -0.05, and of the model\n"
           "at its operating point, with its precision at 50%% and 80%%\n"
-          "recall. Each record is scored in its \"lang\" (default en); a\n"
-          "file of several languages also gets each language's figures.\n"
+          "recall. Each record is scored in the language detected in its\n"
+          "text, as the service scores a message sent without one; its\n"
+          "\"lang\" (default en) is what the identification is measured\n"
+          "against, and a file of several languages also gets each\n"
+          "language's figures.\n"
           "\n"
           "  --json        one JSON object instead of the table\n"
+          "  --given-lang  score each record in its \"lang\" instead\n"
           "  --all         also count records of sources the model was\n"
           "                trained on (by default only their held-out split)\n"
           "  --model FILE  a model made by fa-train (default: "
@@ -209,6 +247,7 @@ struct engines {
   struct vader_result vr;
   struct detector_result dr;
   bool all;
+  bool given_lang; /* score in the record's "lang", not the detected one */
 };
 
 static void figures_of(const struct engines *e, struct item *items, size_t n,
@@ -266,14 +305,32 @@ static int eval_file(struct engines *e, const char *path, struct report *rep)
       cJSON_Delete(o);
       continue;
     }
-    enum lang lang = lang_of(cJSON_GetObjectItemCaseSensitive(o, "lang"));
-    const struct lexicon *lx = lang < LANG_N ? e->lx[lang] : NULL;
+    const cJSON *given = cJSON_GetObjectItemCaseSensitive(o, "lang");
+    enum lang lang = lang_of(given);
+    enum lang scored = lang;
+    if (!e->given_lang) {
+      struct lang_guess g;
+      lang_detect(t, len, &g);
+      scored = g.lang;
+      if (cJSON_IsString(given)) {
+        rep->lang_known++;
+        size_t k = strcspn(given->valuestring, "-_");
+        if (k == strlen(g.code) &&
+            !strncasecmp(given->valuestring, g.code, k))
+          rep->lang_right++;
+        else
+          note_wrong(rep, g.code);
+      }
+    }
+    if (scored < LANG_N && !(e->cfg->languages & (1u << scored)))
+      scored = LANG_OTHER;
+    const struct lexicon *lx = scored < LANG_N ? e->lx[scored] : NULL;
     enum err rc = lx ? polarity_analyze(lx, t, len, &e->pr) : ERR_UNSUPPORTED;
     if (rc == ERR_UNSUPPORTED) {
       e->pr.polarity = e->pr.subjectivity = 0.0;
       rc = ERR_OK;
     }
-    if (rc || detector_score(e->det, t, len, lang, e->pr.polarity,
+    if (rc || detector_score(e->det, t, len, scored, e->pr.polarity,
                              e->pr.subjectivity, &e->dr)) {
       rep->bad++;
       cJSON_Delete(o);
@@ -401,6 +458,15 @@ static void print_table(const struct report *rep)
   if (rep->bad)
     printf(", %zu unreadable", rep->bad);
   printf(" (%.1f s)\n", rep->seconds);
+  if (rep->lang_known) {
+    printf("  language detected right: %zu of %zu (%.1f%%)", rep->lang_right,
+           rep->lang_known,
+           100.0 * (double)rep->lang_right / (double)rep->lang_known);
+    for (size_t i = 0; i < rep->n_wrong && i < 4; i++)
+      printf("%s%s %zu", i ? ", " : "; wrong: ", rep->wrong[i].code,
+             rep->wrong[i].n);
+    printf("\n");
+  }
   print_rows(&rep->all);
   for (size_t k = 0; k < rep->n_langs; k++) {
     const struct figures *fg = &rep->by_lang[k];
@@ -440,6 +506,8 @@ static void write_json(struct jsonw *w, const struct report *rep)
   jsonw_kv_int(w, "skipped_trained", (int64_t)rep->skipped_trained);
   jsonw_kv_int(w, "unreadable", (int64_t)rep->bad);
   jsonw_kv_milli(w, "seconds", rep->seconds);
+  jsonw_kv_int(w, "lang_known", (int64_t)rep->lang_known);
+  jsonw_kv_int(w, "lang_right", (int64_t)rep->lang_right);
   write_rows(w, &rep->all);
   /* "languages": {"fr": {"labeled", "frustrated", rows...}}, when the
    * file has several. */
@@ -460,7 +528,7 @@ static void write_json(struct jsonw *w, const struct report *rep)
 
 int cli_eval(int argc, char **argv)
 {
-  bool json = false, all = false;
+  bool json = false, all = false, given_lang = false;
   const char *model_path = NULL;
   int nfiles = 0;
   for (int i = 1; i < argc; i++) {
@@ -472,6 +540,8 @@ int cli_eval(int argc, char **argv)
       json = true;
     } else if (!strcmp(a, "--all")) {
       all = true;
+    } else if (!strcmp(a, "--given-lang")) {
+      given_lang = true;
     } else if (!strcmp(a, "--model") && i + 1 < argc) {
       model_path = argv[++i];
     } else if (a[0] == '-' && a[1]) {
@@ -513,7 +583,12 @@ int cli_eval(int argc, char **argv)
     return 1;
   }
   struct engines e = {
-      .cfg = &cfg, .vader = vader, .det = det, .model = m, .all = all};
+      .cfg = &cfg,
+      .vader = vader,
+      .det = det,
+      .model = m,
+      .all = all,
+      .given_lang = given_lang};
   for (int l = 0; l < LANG_N; l++)
     e.lx[l] = lx[l];
   polarity_result_init(&e.pr);

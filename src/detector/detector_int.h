@@ -429,6 +429,18 @@ size_t detector_match_support(const struct detector *d, struct scratch *s,
 /* Adds the hashed features' part of the score to *z and credits each word
  * with what its features added (s->contrib). Returns the number of
  * features recorded for trainers (none unless s->keep). */
+/* The language's own part of the signals: each nonzero signal x[j] of a
+ * text in lang (neither English nor LANG_OTHER) is also a hashed feature
+ * keyed by the language and j, with value x[j]. The shared weights of the
+ * signals are learned mostly from English; these learn, from the
+ * language's own training messages, how far its signals weigh otherwise
+ * (a long German message, say, is less telling than a long English one).
+ * Adds their part to *z; records them after the nf already recorded when
+ * s->keep. Returns the new count. */
+size_t detector_lang_signals(const struct detector *d, struct scratch *s,
+                             enum lang lang, const double *x, size_t nf,
+                             double *z);
+
 size_t detector_hash_features(const struct detector *d, struct scratch *s,
                               size_t nw, size_t grams, uint32_t last_b,
                               double *z);

@@ -120,6 +120,26 @@ static inline void record(const struct detector *d, struct scratch *s,
   (*n)++;
 }
 
+size_t detector_lang_signals(const struct detector *d, struct scratch *s,
+                             enum lang lang, const double *x, size_t nf,
+                             double *z)
+{
+  if (s->keep)
+    grow_features(s, nf + DETECTOR_N_DENSE);
+  uint32_t base = strmap_mix(0x9E3779B9u * ((uint32_t)lang + 1u));
+  double total = 0.0;
+  for (size_t j = 0; j < DETECTOR_N_DENSE; j++) {
+    if (x[j] == 0.0)
+      continue;
+    uint32_t m = strmap_mix(base ^ ((uint32_t)j * 0x85EBCA6Bu));
+    total += part_of(d, m, x[j]);
+    if (s->keep)
+      record(d, s, &nf, m, (float)x[j]);
+  }
+  *z += total;
+  return nf;
+}
+
 /* For trainers: every hashed feature and its signed value, in the order
  * detector_hash_features sums them. Returns their number. */
 static size_t record_features(const struct detector *d, struct scratch *s,

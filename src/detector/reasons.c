@@ -222,7 +222,10 @@ static bool render(struct scratch *s, size_t nm, double polarity, int kind,
   out[0] = '\0';
   switch (kind) {
   case R_TONE:
-    o = put(out, cap, "negative tone (TextBlob polarity ");
+    /* English is TextBlob's; French, Italian and Dutch pattern's. */
+    o = put(out, cap,
+            s->lang == LANG_EN ? "negative tone (TextBlob polarity "
+                               : "negative tone (pattern polarity ");
     o += put_2f(out + o, cap - o, polarity);
     put(out + o, cap - o, ")");
     return true;

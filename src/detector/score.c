@@ -80,16 +80,20 @@ void detector_score_valid(const struct detector *d, const char *text,
     n_all = nw;
   } else {
     nw = detector_read_lang(d, s, clen, lang, &f, &grams, &last_b, &nm, &n_all);
+    /* Another language's words take no hashed feature: the few hundred
+     * messages written in it would teach its words' weights from one
+     * style of writing (its function words became "frustrated wording"),
+     * where its lexicons and the signals generalise. A language without
+     * lexicons has no TextBlob polarity either. */
     nf = 0;
-    /* A language without lexicons has no words, no hashed features and no
-     * TextBlob polarity. */
-    if (lang != LANG_OTHER)
-      nf = detector_hash_features(d, s, nw, grams, last_b, &z);
-    else
+    memset(s->contrib, 0, nw * sizeof *s->contrib);
+    if (lang == LANG_OTHER)
       polarity = subjectivity = 0.0;
   }
   double *x = r->features.dense;
   detector_dense_features(d, s, n_all, nm, polarity, subjectivity, &f, x);
+  if (lang != LANG_EN && lang != LANG_OTHER)
+    nf = detector_lang_signals(d, s, lang, x, nf, &z);
 
   /* The signals' part: sum of dense_w[j] * (x[j] - dense_mean[j]), as
    * dense_w . x plus the constant part, which detector_new took. */

@@ -72,7 +72,8 @@ def test_default_detector_is_the_model_in_every_language():
             check(pl["language"] in ("pl", "und"), pl)
             rs = reasons(pl)
             check(any("not supported" in r for r in rs), rs)
-            check(not any("'" in r for r in rs),
+            check(not any(w in r.lower() for r in rs
+                          for w in ("skandal", "nikt", "odpowiada")),
                   "no word of an unsupported language is quoted: %r" % rs)
 
             # The sender's language wins, even over a clear guess.
