@@ -121,6 +121,15 @@ def test_floor_on_shared_sets():
     check_model_row(rep, air)
     check(air["skipped_trained"] == 0, "airline was never trained on")
     check(ger["labeled"] > 3000 and ger["skipped_trained"] == 0, "germeval read: %r" % ger)
+    # German, identified from the text and scored with German signals:
+    # well above English VADER (0.368), though below the 0.50 aimed at.
+    check(ger["lang_known"] == ger["labeled"] and
+          ger["lang_right"] >= 0.95 * ger["lang_known"],
+          "German identified: %d of %d" % (ger["lang_right"], ger["lang_known"]))
+    check(air["lang_right"] >= 0.98 * air["lang_known"],
+          "English identified: %d of %d" % (air["lang_right"], air["lang_known"]))
+    check(ger["model"]["f1"] >= 0.45 and ger["model"]["f1"] > ger["vader"]["f1"] + 0.08,
+          "germeval model F1 %.3f, VADER %.3f" % (ger["model"]["f1"], ger["vader"]["f1"]))
 
 
 def test_table_and_bookkeeping():
