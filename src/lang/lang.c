@@ -41,6 +41,11 @@
 #endif
 #ifndef EARLY_MARGIN
 #define EARLY_MARGIN (3 * WORD_UNIT)
+/* How often (in words) an ASCII text checks whether English already leads
+ * far enough to stop reading. */
+#define EARLY_EVERY 2
+/* The lead over every other language that stops it. */
+#define EARLY_LEAD (EARLY_MARGIN + WORD_UNIT)
 #endif
 /* Priors: English wins ties; an unsupported language must beat the best
  * supported one by this much (its profile was learnt from one formal
@@ -819,6 +824,21 @@ static void best_two(const int32_t *score, int *best, int32_t *margin)
   *margin = first - second;
 }
 
+/* Is text[0..len) all ASCII? Eight bytes at a time. */
+static bool all_ascii(const unsigned char *p, size_t len)
+{
+  uint64_t acc = 0;
+  size_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t v;
+    memcpy(&v, p + i, 8);
+    acc |= v;
+  }
+  for (; i < len; i++)
+    acc |= p[i];
+  return !(acc & 0x8080808080808080ull);
+}
+
 void lang_detect(const char *text, size_t len, struct lang_guess *out)
 {
   struct tally t;
@@ -826,12 +846,31 @@ void lang_detect(const char *text, size_t len, struct lang_guess *out)
   struct scan s = {(const unsigned char *)(text ? text : ""), text ? len : 0, 0,
                    0};
   struct word w;
+  /* Most messages are English: in a text of ASCII only (no letter of
+   * another script or alphabet left to find), stop reading once English
+   * leads by twice what the end of the first pass asks, checked every
+   * EARLY_EVERY words. */
+  bool ascii = all_ascii(s.s, s.len);
+  unsigned words = 0;
   while (next_word(&s, &w, &t)) {
     if (!w.hashable)
       continue;
     if (!add_word(w.hash, t.ev) && w.apostrophe) {
       add_word(w.head, t.ev);
       add_word(w.tail, t.ev);
+    }
+    if (ascii && ++words % EARLY_EVERY == 0 && t.ev[LANG_EN] >= EARLY_LEAD) {
+      int32_t lead = INT32_MAX;
+      for (int l = 1; l < LANGID_N; l++) {
+        int32_t d = t.ev[LANG_EN] + PRIOR_EN - t.ev[l] -
+                    (l >= LANG_N ? PRIOR_OTHER : 0);
+        if (d < lead)
+          lead = d;
+      }
+      if (lead >= EARLY_LEAD) {
+        set_guess(out, LANG_EN, confidence_of(lead));
+        return;
+      }
     }
   }
 
