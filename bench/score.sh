@@ -5,9 +5,10 @@
 #
 #   bench/score.sh [CORPUS]     (default: tests/data/textblob_golden.jsonl)
 #   env: BENCH_RUNS (3), BENCH_REPEAT (copies of the corpus fed to C, 20;
-#        TextBlob reads it once), FRUSTRATION_DETECTOR=model (the
-#        support-tuned detector as well: its score, level and reasons on
-#        every line; the peer stays TextBlob), TEXTBLOB_PATH (where TextBlob
+#        TextBlob reads it once), FRUSTRATION_DETECTOR (model, the
+#        default: every line's language, the model's score, level and
+#        reasons; polarity: the language and TextBlob's two scores; the
+#        peer stays TextBlob), TEXTBLOB_PATH (where TextBlob
 #        is, when Python does not find it: see bench/README.md)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -69,7 +70,7 @@ minmax() { printf '%s\n' "$@" | sort -g | awk 'NR==1{lo=$1} {hi=$1} END {printf 
 cm=$(median "${c_rates[@]}")
 pm=$(median "${p_rates[@]}")
 printf '\nscore (detector: %s) on %s (%d messages, one core, median of %d runs)\n' \
-  "${FRUSTRATION_DETECTOR:-polarity}" "$corpus_name" "$n" "$runs"
+  "${FRUSTRATION_DETECTOR:-model}" "$corpus_name" "$n" "$runs"
 printf '  frustration-alert score : %10.0f msg/s  (range %s)\n' "$cm" "$(minmax "${c_rates[@]}")"
 printf '  %-23s : %10.0f msg/s  (range %s)\n' "$peer" "$pm" "$(minmax "${p_rates[@]}")"
 printf '  ratio                   : %10.1f x\n' "$(echo "$cm / $pm" | bc -l)"
