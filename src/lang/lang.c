@@ -43,7 +43,7 @@
 #define EARLY_MARGIN (3 * WORD_UNIT)
 /* How often (in words) an ASCII text checks whether English already leads
  * far enough to stop reading. */
-#define EARLY_EVERY 2
+#define EARLY_EVERY 1
 /* The lead over every other language that stops it. */
 #define EARLY_LEAD (EARLY_MARGIN + WORD_UNIT)
 #endif
@@ -848,8 +848,8 @@ void lang_detect(const char *text, size_t len, struct lang_guess *out)
   struct word w;
   /* Most messages are English: in a text of ASCII only (no letter of
    * another script or alphabet left to find), stop reading once English
-   * leads by twice what the end of the first pass asks, checked every
-   * EARLY_EVERY words. */
+   * leads every other language by EARLY_LEAD, checked every EARLY_EVERY
+   * words. */
   bool ascii = all_ascii(s.s, s.len);
   unsigned words = 0;
   while (next_word(&s, &w, &t)) {
