@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "base/utf8.h"
+#include "detector/langlex.h"
 
 /* Quoted items are of at most QUOTE_MAX bytes each. */
 #define QUOTE_MAX 40
@@ -86,7 +87,36 @@ static bool quote(char *out, size_t cap, size_t *o, const char *w, size_t len,
     out[(*o)++] = ' ';
   }
   out[(*o)++] = '\'';
-  if (*o + len + 8 <= cap) {
+  bool ascii = true;
+  for (size_t i = 0; i < len && ascii; i++)
+    ascii = (unsigned char)w[i] < 0x80;
+  if (!ascii) {
+    /* Letters beyond ASCII in lower case too ("ENTTÄUSCHT" is quoted
+     * 'enttäuscht'): code point by code point; a lower-case letter is
+     * never longer in UTF-8 than its capital among those langlex_lower
+     * maps. */
+    for (size_t i = 0; i < len;) {
+      uint32_t cp;
+      size_t n = utf8_decode(w + i, len - i, &cp);
+      if (n == 0) { /* cannot be: the text is valid UTF-8 */
+        out[(*o)++] = w[i++];
+        continue;
+      }
+      char enc[4];
+      uint32_t lc = langlex_lower(cp);
+      size_t m = utf8_encode(lc, enc);
+      if (m > n) { /* keep the capital rather than overrun */
+        memcpy(enc, w + i, n);
+        m = n;
+      }
+      if (m == 1)
+        enc[0] = (char)quote_8((unsigned char)enc[0]);
+      memcpy(out + *o, enc, m);
+      *o += m;
+      i += n;
+    }
+    *plain = false; /* not looked at: rare */
+  } else if (*o + len + 8 <= cap) {
     /* Eight bytes at a time, the last store running past the word (what
      * follows overwrites it). */
     bool all = true; /* the bytes past the word may make this no */

@@ -203,6 +203,12 @@ static void accents_case_and_negation(void)
   /* The quoted word is the text's. */
   score("Ich bin so enttaeuscht und es ist schlecht!!!", LANG_DE);
   CHECK(!res.frustrated || has_reason(&res, "'enttaeuscht'"));
+  /* Quoted in lower case beyond ASCII too. */
+  score("ICH BIN SO ENTTÄUSCHT UND ES IST SCHLECHT!!!", LANG_DE);
+  CHECK(res.frustrated && has_reason(&res, "'enttäuscht'"));
+  CHECK(!has_reason(&res, "Ä"));
+  score("C'EST NUL, TRÈS DÉÇU !!!", LANG_FR);
+  CHECK(res.frustrated && has_reason(&res, "'déçu'"));
   /* A negation turns a negative word's valence around (VADER's rules). */
   CHECK(dense("c'est nul", LANG_FR, DETECTOR_DENSE_VADER_COMPOUND) < 0);
   CHECK(dense("c'est pas nul", LANG_FR, DETECTOR_DENSE_VADER_COMPOUND) > 0);
