@@ -263,6 +263,7 @@ struct scratch {
   struct langlex_word *lw;     /* each word's forms */
   struct vader_word *vw, *emo; /* VADER's words; the emoticons */
   size_t lw_cap, vw_cap, emo_cap;
+  size_t n_vw; /* VADER's words of the last text in another language */
 };
 
 /* The surface signals of a message: letters, capitals, marks. */

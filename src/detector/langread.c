@@ -297,6 +297,7 @@ size_t detector_read_lang(const struct detector *d, struct scratch *s,
     s->vw = xrealloc(s->vw, s->vw_cap * sizeof *s->vw);
   }
   size_t nv = vader_words(d, s, nw, ne, lang);
+  s->n_vw = nv;
   s->marks[0] = f->exclaim;
   s->marks[1] = f->question;
   vader_score_words(s->vw, nv, s->marks, &s->vr);

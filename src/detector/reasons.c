@@ -279,8 +279,18 @@ static bool render(struct scratch *s, size_t nm, double polarity, int kind,
     put(out, cap, "insistent question marks (?? or ?!)");
     return true;
   case R_NEGATION:
-    put(out, cap,
-        s->lang == LANG_EN ? "negations (not, never, no...)" : "negations");
+    if (s->lang == LANG_EN || s->lang == LANG_OTHER) {
+      put(out, cap,
+          s->lang == LANG_EN ? "negations (not, never, no...)" : "negations");
+      return true;
+    }
+    /* The language's own negators, as the text writes them. */
+    o = put(out, cap, "negations: ");
+    for (size_t i = 0; i < s->n_vw && nq < QUOTE_ITEMS; i++)
+      if (s->vw[i].flags & VADER_NEG)
+        quote_new(s, out, cap, &o, s->vw[i].at, s->vw[i].len, &nq);
+    if (nq == 0)
+      put(out, cap, "negations");
     return true;
   case R_LENGTH:
     put(out, cap, "long message");

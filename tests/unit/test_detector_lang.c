@@ -203,6 +203,9 @@ static void accents_case_and_negation(void)
   /* The quoted word is the text's. */
   score("Ich bin so enttaeuscht und es ist schlecht!!!", LANG_DE);
   CHECK(!res.frustrated || has_reason(&res, "'enttaeuscht'"));
+  /* The negation reason names the language's negators in the text. */
+  score("Das funktioniert nicht, keine Antwort, nie wieder", LANG_DE);
+  CHECK(res.frustrated && has_reason(&res, "negations: 'nicht'"));
   /* Quoted in lower case beyond ASCII too. */
   score("ICH BIN SO ENTTÄUSCHT UND ES IST SCHLECHT!!!", LANG_DE);
   CHECK(res.frustrated && has_reason(&res, "'enttäuscht'"));
