@@ -39,6 +39,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "analysis/analysis.h"
 #include "base/buf.h"
 #include "base/xalloc.h"
 #include "detector/detector.h"
@@ -204,35 +205,21 @@ static void add_example(struct dataset *ds, const struct detector_result *r,
  * language: LANG_OTHER). */
 static enum lang lang_of(const cJSON *l)
 {
-  static const char *const codes[LANG_N] = {
-#define X(id, code, name) code,
-      LANG_MAP(X)
-#undef X
-  };
   if (!cJSON_IsString(l))
     return LANG_EN;
-  for (int i = 0; i < LANG_N; i++)
-    if (!strncmp(l->valuestring, codes[i], 2) &&
-        (!l->valuestring[2] || l->valuestring[2] == '-' ||
-         l->valuestring[2] == '_'))
-      return (enum lang)i;
-  return LANG_OTHER;
+  int v = lang_from_code(l->valuestring, strlen(l->valuestring));
+  return v < 0 ? LANG_OTHER : (enum lang)v;
 }
-
-/* The lexicons of TextBlob polarity, by language (NULL: none). */
-struct lexicons {
-  struct lexicon *of[LANG_N];
-};
 
 /* TextBlob polarity and subjectivity of text in language l into pr: 0 and
  * 0 where l has no lexicon, or where polarity_analyze cannot read it
  * (ERR_UNSUPPORTED); the service does the same. Fails on any other
  * error. */
-static enum err polarity_of(const struct lexicons *lx, enum lang l,
+static enum err polarity_of(const struct analysis_lexicons *lx, enum lang l,
                             const char *t, size_t len,
                             struct polarity_result *pr)
 {
-  const struct lexicon *x = (unsigned)l < LANG_N ? lx->of[l] : NULL;
+  const struct lexicon *x = (unsigned)l < LANG_N ? lx->by_lang[l] : NULL;
   enum err rc = x ? polarity_analyze(x, t, len, pr) : ERR_UNSUPPORTED;
   if (rc == ERR_UNSUPPORTED) {
     pr->polarity = pr->subjectivity = 0.0;
@@ -241,7 +228,7 @@ static enum err polarity_of(const struct lexicons *lx, enum lang l,
   return rc;
 }
 
-static int load_file(const char *path, const struct lexicons *lx,
+static int load_file(const char *path, const struct analysis_lexicons *lx,
                      const struct detector *det, double other_weight,
                      struct polarity_result *pr, struct detector_result *dr,
                      struct dataset *ds)
@@ -653,13 +640,10 @@ int main(int argc, char **argv)
   }
   clock_t t0 = clock();
 
-  struct lexicons lx = {0};
+  struct analysis_lexicons lx;
   struct detector_model *m = detector_model_new(opt.bits);
   struct detector *det = NULL;
-  if (lexicon_new(LEXICON_EN, &lx.of[LANG_EN]) ||
-      lexicon_new(LEXICON_FR, &lx.of[LANG_FR]) ||
-      lexicon_new(LEXICON_IT, &lx.of[LANG_IT]) ||
-      lexicon_new(LEXICON_NL, &lx.of[LANG_NL]) || detector_new(m, &det)) {
+  if (analysis_lexicons_new(&lx) || detector_new(m, &det)) {
     fprintf(stderr, "fa-train: cannot set up the lexicons\n");
     return 1;
   }
@@ -675,8 +659,7 @@ int main(int argc, char **argv)
   polarity_result_cleanup(&pr);
   detector_result_cleanup(&dr);
   detector_free(det);
-  for (int l = 0; l < LANG_N; l++)
-    lexicon_free(lx.of[l]);
+  analysis_lexicons_free(&lx);
   if (status) {
     fprintf(stderr, "fa-train: could not read every input\n");
     return 1;

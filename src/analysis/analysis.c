@@ -85,16 +85,23 @@ void analysis_language(const struct config *cfg, const char *given_lang,
                 : LANG_OTHER;
 }
 
-const struct lexicon *
-analysis_polarity_lexicon(const struct config *cfg,
-                          const struct analysis_lexicons *lxs,
-                          struct analysis *a)
+enum err analysis_polarity(const struct config *cfg,
+                           const struct analysis_lexicons *lxs,
+                           struct analysis *a, const char *text, size_t len,
+                           bool valid, struct polarity_result *pr)
 {
   /* The original rule is English TextBlob on every text, exactly. */
   enum lang l = cfg->detector == CONFIG_DETECTOR_POLARITY ? LANG_EN : a->lang;
   const struct lexicon *lx = l < LANG_N ? lxs->by_lang[l] : NULL;
   a->polarity_lang = lx ? l : LANG_OTHER;
-  return lx;
+  if (lx)
+    return valid ? polarity_analyze_valid(lx, text, len, pr)
+                 : polarity_analyze(lx, text, len, pr);
+  /* No lexicon: the scores of an empty text (0, 0, nothing assessed). */
+  enum err rc = polarity_analyze_valid(lxs->by_lang[LANG_EN], "", 0, pr);
+  if (!rc && !valid && !utf8_is_valid(text, len))
+    rc = ERR_UTF8;
+  return rc;
 }
 
 void analysis_compute(const struct config *cfg, const struct polarity_result *r,
@@ -119,16 +126,7 @@ enum err analysis_run(const struct config *cfg,
                       struct detector_result *dr, struct analysis *a)
 {
   analysis_language(cfg, given_lang, text, len, a);
-  const struct lexicon *lx = analysis_polarity_lexicon(cfg, lxs, a);
-  enum err rc;
-  if (lx) {
-    rc = polarity_analyze(lx, text, len, pr);
-  } else {
-    /* No lexicon: the scores of an empty text (0, 0, nothing assessed). */
-    rc = polarity_analyze(lxs->by_lang[LANG_EN], "", 0, pr);
-    if (!rc && !utf8_is_valid(text, len))
-      rc = ERR_UTF8;
-  }
+  enum err rc = analysis_polarity(cfg, lxs, a, text, len, false, pr);
   analysis_compute(cfg, pr, a);
   if (rc || !d)
     return rc;

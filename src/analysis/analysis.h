@@ -77,11 +77,18 @@ enum err analysis_run(const struct config *cfg,
 bool analysis_lang_valid(const char *s);
 
 /* Steps of analysis_run for callers that score in their own loop (the
- * score command): the language of the text (sets a's language fields),
- * then the lexicon polarity must be computed with the one
- * analysis_polarity_lexicon returns (NULL: none, scores stay 0). */
+ * score command, eval): the language of the text (sets a's language
+ * fields), then polarity and subjectivity into pr with the lexicon of
+ * that language (English TextBlob on every text with
+ * FRUSTRATION_DETECTOR=polarity; no lexicon: both 0, nothing assessed),
+ * which sets a->polarity_lang. valid: the caller knows the text is valid
+ * UTF-8; otherwise ERR_UTF8 when it is not. */
 void analysis_language(const struct config *cfg, const char *given_lang,
                        const char *text, size_t len, struct analysis *a);
+enum err analysis_polarity(const struct config *cfg,
+                           const struct analysis_lexicons *lxs,
+                           struct analysis *a, const char *text, size_t len,
+                           bool valid, struct polarity_result *pr);
 const struct lexicon *
 analysis_polarity_lexicon(const struct config *cfg,
                           const struct analysis_lexicons *lxs,

@@ -35,6 +35,17 @@ void *xrealloc(void *p, size_t size)
   return q;
 }
 
+void *xgrow(void *p, size_t *cap, size_t need, size_t size)
+{
+  if (need <= *cap)
+    return p;
+  size_t c = *cap ? *cap : 64;
+  while (c < need)
+    c *= 2;
+  *cap = c;
+  return xrealloc(p, c * size);
+}
+
 char *xstrndup(const char *s, size_t len)
 {
   char *p = xmalloc(len + 1);

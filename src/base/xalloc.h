@@ -11,6 +11,10 @@
 void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t size);
+/* The array p of *cap items of size bytes, grown when need items do not
+ * fit: its capacity doubles from 64 until they do (*cap is updated).
+ * Returns p itself when they fit; scratch buffers reused across calls. */
+void *xgrow(void *p, size_t *cap, size_t need, size_t size);
 /* Copies s (NUL-terminated); caller frees. */
 char *xstrdup(const char *s);
 /* Copies len bytes of s and adds a NUL; caller frees. */

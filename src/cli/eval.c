@@ -17,7 +17,9 @@
  * language: in the language lang_detect finds (a supported one outside
  * FRUSTRATION_LANGUAGES is scored as unsupported), with the polarity of
  * that language's lexicon where there is one (en, fr, it, nl; 0
- * elsewhere). The record's own "lang" (ISO 639-1; absent: en) is the
+ * elsewhere; English TextBlob on every text with
+ * FRUSTRATION_DETECTOR=polarity): analysis_language and analysis_polarity,
+ * the service's own steps. The record's own "lang" (ISO 639-1; absent: en) is the
  * truth the identification is measured against, and what a file of
  * several languages is split by for the figures of each language. With
  * --given-lang each record is scored in its "lang" instead, as when the
@@ -34,6 +36,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "analysis/analysis.h"
 #include "base/buf.h"
 #include "base/jsonw.h"
 #include "base/utf8.h"
@@ -239,7 +242,7 @@ static void model_cut(const struct item *it, size_t n, size_t pos,
 
 struct engines {
   const struct config *cfg;
-  const struct lexicon *lx[LANG_N]; /* TextBlob's, where there is one */
+  const struct analysis_lexicons *lxs; /* polarity, where there is one */
   const struct vader *vader;
   const struct detector *det;
   const struct detector_model *model;
@@ -307,30 +310,25 @@ static int eval_file(struct engines *e, const char *path, struct report *rep)
     }
     const cJSON *given = cJSON_GetObjectItemCaseSensitive(o, "lang");
     enum lang lang = lang_of(given);
-    enum lang scored = lang;
-    if (!e->given_lang) {
-      struct lang_guess g;
-      lang_detect(t, len, &g);
-      scored = g.lang;
-      if (cJSON_IsString(given)) {
-        rep->lang_known++;
-        size_t k = strcspn(given->valuestring, "-_");
-        if (k == strlen(g.code) &&
-            !strncasecmp(given->valuestring, g.code, k))
-          rep->lang_right++;
-        else
-          note_wrong(rep, g.code);
-      }
+    /* As the service scores a message sent without a language, or (with
+     * --given-lang) with the record's (none: English). */
+    struct analysis a;
+    analysis_language(e->cfg,
+                      !e->given_lang          ? NULL
+                      : cJSON_IsString(given) ? given->valuestring
+                                              : "en",
+                      t, len, &a);
+    if (!e->given_lang && cJSON_IsString(given)) {
+      rep->lang_known++;
+      size_t k = strcspn(given->valuestring, "-_");
+      if (k == strlen(a.language) &&
+          !strncasecmp(given->valuestring, a.language, k))
+        rep->lang_right++;
+      else
+        note_wrong(rep, a.language);
     }
-    if (scored < LANG_N && !(e->cfg->languages & (1u << scored)))
-      scored = LANG_OTHER;
-    const struct lexicon *lx = scored < LANG_N ? e->lx[scored] : NULL;
-    enum err rc = lx ? polarity_analyze(lx, t, len, &e->pr) : ERR_UNSUPPORTED;
-    if (rc == ERR_UNSUPPORTED) {
-      e->pr.polarity = e->pr.subjectivity = 0.0;
-      rc = ERR_OK;
-    }
-    if (rc || detector_score(e->det, t, len, scored, e->pr.polarity,
+    enum err rc = analysis_polarity(e->cfg, e->lxs, &a, t, len, false, &e->pr);
+    if (rc || detector_score(e->det, t, len, a.lang, e->pr.polarity,
                              e->pr.subjectivity, &e->dr)) {
       rep->bad++;
       cJSON_Delete(o);
@@ -567,17 +565,13 @@ int cli_eval(int argc, char **argv)
             detector_model_error(rc));
     return 1;
   }
-  struct lexicon *lx[LANG_N] = {0};
+  struct analysis_lexicons lxs;
   struct vader *vader = NULL;
   struct detector *det = NULL;
-  if ((rc = lexicon_new(LEXICON_EN, &lx[LANG_EN])) ||
-      (rc = lexicon_new(LEXICON_FR, &lx[LANG_FR])) ||
-      (rc = lexicon_new(LEXICON_IT, &lx[LANG_IT])) ||
-      (rc = lexicon_new(LEXICON_NL, &lx[LANG_NL])) ||
+  if ((rc = analysis_lexicons_new(&lxs)) ||
       (rc = vader_new(&vader)) || (rc = detector_new_batch(m, &det))) {
     fprintf(stderr, "eval: %s\n", err_str(rc));
-    for (int l = 0; l < LANG_N; l++)
-      lexicon_free(lx[l]);
+    analysis_lexicons_free(&lxs);
     vader_free(vader);
     detector_model_free(m);
     return 1;
@@ -588,9 +582,8 @@ int cli_eval(int argc, char **argv)
       .det = det,
       .model = m,
       .all = all,
-      .given_lang = given_lang};
-  for (int l = 0; l < LANG_N; l++)
-    e.lx[l] = lx[l];
+      .given_lang = given_lang,
+      .lxs = &lxs};
   polarity_result_init(&e.pr);
   vader_result_init(&e.vr);
   detector_result_init(&e.dr);
@@ -641,8 +634,7 @@ int cli_eval(int argc, char **argv)
   polarity_result_cleanup(&e.pr);
   detector_free(det);
   vader_free(vader);
-  for (int l = 0; l < LANG_N; l++)
-    lexicon_free(lx[l]);
+  analysis_lexicons_free(&lxs);
   detector_model_free(m);
   return status;
 }

@@ -334,16 +334,8 @@ static enum err score_text(struct scorer *sc, const char *t, size_t len,
                            bool valid)
 {
   analysis_language(sc->cfg, NULL, t, len, &sc->a);
-  const struct lexicon *lx = analysis_polarity_lexicon(sc->cfg, sc->lxs, &sc->a);
-  enum err rc;
-  if (lx) {
-    rc = valid ? polarity_analyze_valid(lx, t, len, &sc->r)
-               : polarity_analyze(lx, t, len, &sc->r);
-  } else {
-    rc = polarity_analyze_valid(sc->lxs->by_lang[LANG_EN], "", 0, &sc->r);
-    if (!rc && !valid && !utf8_is_valid(t, len))
-      rc = ERR_UTF8;
-  }
+  enum err rc = analysis_polarity(sc->cfg, sc->lxs, &sc->a, t, len, valid,
+                                  &sc->r);
   return rc ? rc : score_model(sc, t, len);
 }
 

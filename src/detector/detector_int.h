@@ -411,14 +411,13 @@ size_t detector_read_text(const struct detector *d, struct scratch *s,
 /* detector_read_text for a text in another language than English (lang,
  * LANG_OTHER included): its words read with the language's lexicon, VADER's
  * rules over it into s->vr, the support phrases into s->matches (their
- * number in *nm) and the words' hashed parts. Sets *f, *grams and *last_b
- * as detector_read_text does, and *n_all to the number of words of the
- * text (emoji included); returns the number of words in s->words (none
- * for LANG_OTHER, whose words are not read). */
+ * number in *nm); no word has a hashed part (s->contrib is 0). Sets *f as
+ * detector_read_text does, and *n_all to the number of words of the text
+ * (emoji included); returns the number of words in s->words (none for
+ * LANG_OTHER, whose words are not read). */
 size_t detector_read_lang(const struct detector *d, struct scratch *s,
                           size_t len, enum lang lang, struct surface *f,
-                          size_t *grams, uint32_t *last_b, size_t *nm,
-                          size_t *n_all);
+                          size_t *nm, size_t *n_all);
 
 /* ---- features.c -------------------------------------------------------- */
 

@@ -9,14 +9,14 @@
  * the same struct word, vader_result and matches as an English text, so
  * that features.c, score.c and reasons.c need not know the language.
  * Emoji (a small valence table of langlex's) and VADER's emoticons keep
- * their valence in every language. A word's hashed features are those of
- * its folded form, in the same hashed space as English ones (a cognate
- * such as "horrible" shares its character n-grams).
+ * their valence in every language. The words take no hashed feature:
+ * a few hundred messages per language would teach their weights from one
+ * style of writing, where the lexicons' signals generalise (score.c adds
+ * the language's own part of each signal instead).
  *
  * LANG_OTHER, a language without lexicons, is read for what does not
  * depend on it: emoji and emoticons (their valence), capitals, '!' and
- * '?', length. No word is matched, nothing is hashed (score.c takes no
- * hashed feature).
+ * '?', length. No word is matched.
  *
  * The memos are English's (their records hold English lookups): these
  * texts are read the slow way, a word at a time. */
@@ -248,42 +248,9 @@ static size_t match_support(const struct detector *d, struct scratch *s,
   return nm;
 }
 
-/* The hashed parts of the nw words, from their folded forms, as words.c
- * works them out for English ones (features.c sums them). */
-static void hash_words(const struct detector *d, struct scratch *s, size_t nw,
-                       size_t *grams, uint32_t *last_b)
-{
-  uint32_t prev = d->start_b;
-  size_t ng = 0;
-  for (size_t i = 0; i < nw; i++) {
-    struct word *w = &s->words[i];
-    const char *nf = s->norm + w->noff;
-    w->m_uni = strmap_mix(strmap_fnv(d->seed_u, nf, w->nlen));
-    set_bigram(d, w, prev);
-    prev = w->m_uni;
-    w->uni_w = signed_weight(d, w->m_uni);
-    w->grams_w = 0.0;
-    w->n_grams = 0;
-    w->rec = NULL;
-    if (!(w->sup_flags & WORD_EMOJI)) {
-      uint32_t g[CHAR_GRAMS_MAX];
-      size_t k = detector_char_grams(d, nf, w->nlen, g);
-      double sum = 0.0;
-      for (size_t j = 0; j < k; j++)
-        sum += (double)signed_weight(d, g[j]);
-      w->grams_w = sum;
-      w->n_grams = (uint8_t)k;
-    }
-    ng += w->n_grams;
-  }
-  *grams = ng;
-  *last_b = prev;
-}
-
 size_t detector_read_lang(const struct detector *d, struct scratch *s,
                           size_t len, enum lang lang, struct surface *f,
-                          size_t *grams, uint32_t *last_b, size_t *nm,
-                          size_t *n_all)
+                          size_t *nm, size_t *n_all)
 {
   grow(s, len);
   memset(f, 0, sizeof *f);
@@ -302,14 +269,10 @@ size_t detector_read_lang(const struct detector *d, struct scratch *s,
   s->marks[1] = f->question;
   vader_score_words(s->vw, nv, s->marks, &s->vr);
   *nm = 0;
-  if (lang == LANG_OTHER) {
-    /* No words of an unknown language: what they and its emoji say is in
-     * VADER's reading, and no hashed feature is taken. */
-    *grams = 0;
-    *last_b = d->start_b;
-    return 0;
-  }
+  if (lang == LANG_OTHER) /* no words of an unknown language: what they */
+    return 0;             /* and its emoji say is in VADER's reading */
   *nm = match_support(d, s, nw, lang);
-  hash_words(d, s, nw, grams, last_b);
+  /* No hashed feature: no word has a part of its own in the score. */
+  memset(s->contrib, 0, nw * sizeof *s->contrib);
   return nw;
 }

@@ -79,14 +79,10 @@ void detector_score_valid(const struct detector *d, const char *text,
     nm = detector_match_support(d, s, nw);
     n_all = nw;
   } else {
-    nw = detector_read_lang(d, s, clen, lang, &f, &grams, &last_b, &nm, &n_all);
-    /* Another language's words take no hashed feature: the few hundred
-     * messages written in it would teach its words' weights from one
-     * style of writing (its function words became "frustrated wording"),
-     * where its lexicons and the signals generalise. A language without
-     * lexicons has no TextBlob polarity either. */
+    /* Another language's words take no hashed feature (langread.c says
+     * why). A language without lexicons has no TextBlob polarity either. */
+    nw = detector_read_lang(d, s, clen, lang, &f, &nm, &n_all);
     nf = 0;
-    memset(s->contrib, 0, nw * sizeof *s->contrib);
     if (lang == LANG_OTHER)
       polarity = subjectivity = 0.0;
   }

@@ -142,17 +142,6 @@ static const unsigned char special_first[256] = {
 
 static const char PUNCTUATION[] = ".,;:!?()[]{}`''\"@#$^&*+-|=~_";
 
-static void *grow(void *p, size_t *cap, size_t need, size_t size)
-{
-  if (need <= *cap)
-    return p;
-  size_t c = *cap ? *cap : 64;
-  while (c < need)
-    c *= 2;
-  *cap = c;
-  return xrealloc(p, c * size);
-}
-
 /* s[0..len) == lit, without measuring lit first. */
 static bool is_text(const char *s, size_t len, const char *lit)
 {
@@ -487,13 +476,13 @@ static void reserve(struct scratch *s, size_t n, size_t bytes)
 {
   /* Lower-casing grows a token by at most half (U+0130: 2 -> 3 bytes);
    * LOWER_PAD zero bytes follow the words, for the lexicon lookup. */
-  s->lower = grow(s->lower, &s->cap_lower, bytes + bytes / 2 + LOWER_PAD, 1);
-  s->groups = grow(s->groups, &s->cap_groups, n + 1, sizeof *s->groups);
+  s->lower = xgrow(s->lower, &s->cap_lower, bytes + bytes / 2 + LOWER_PAD, 1);
+  s->groups = xgrow(s->groups, &s->cap_groups, n + 1, sizeof *s->groups);
   /* A token joins groups at most twice: as itself, and as a negation that
    * a later word takes in (only if a negation were a lexicon word). */
-  s->front = grow(s->front, &s->cap_front, 2 * n + 1, sizeof *s->front);
-  s->back = grow(s->back, &s->cap_back, 2 * n + 1, sizeof *s->back);
-  s->text = grow(s->text, &s->cap_text,
+  s->front = xgrow(s->front, &s->cap_front, 2 * n + 1, sizeof *s->front);
+  s->back = xgrow(s->back, &s->cap_back, 2 * n + 1, sizeof *s->back);
+  s->text = xgrow(s->text, &s->cap_text,
                  2 * (bytes + bytes / 2 + n) + 1 + LOWER_PAD, 1);
 }
 
@@ -554,7 +543,7 @@ static enum err analyze(const struct lexicon *lx, const char *text,
   assess(s, lx, n);
 
   /* __call__'s avg(): s += w * score from 0, then s / float(n or 1). */
-  r->assessments = grow(r->assessments, &s->cap_assessments, s->n_groups + 1,
+  r->assessments = xgrow(r->assessments, &s->cap_assessments, s->n_groups + 1,
                         sizeof *r->assessments);
   double sum_p = 0.0, sum_s = 0.0;
   for (size_t k = 0; k < s->n_groups; k++) {

@@ -56,17 +56,6 @@ struct scratch {
   size_t cap_text, n_text;
 };
 
-static void *grow(void *p, size_t *cap, size_t need, size_t size)
-{
-  if (need <= *cap)
-    return p;
-  size_t c = *cap ? *cap : 64;
-  while (c < need)
-    c *= 2;
-  *cap = c;
-  return xrealloc(p, c * size);
-}
-
 static double clamp(double x)
 {
   double y = 1.0 < x ? 1.0 : x; /* max(-1.0, min(x, +1.0)) */
@@ -249,8 +238,8 @@ static void lower_words(struct scratch *s)
   for (size_t t = 0; t < tk->n_tokens; t++)
     bytes += tk->tokens[t].len;
   /* U+0130 (2 bytes) lowers to 3. */
-  s->lower = grow(s->lower, &s->cap_lower, bytes + bytes / 2 + LOWER_PAD, 1);
-  s->words = grow(s->words, &s->cap_words, tk->n_tokens + 1, sizeof *s->words);
+  s->lower = xgrow(s->lower, &s->cap_lower, bytes + bytes / 2 + LOWER_PAD, 1);
+  s->words = xgrow(s->words, &s->cap_words, tk->n_tokens + 1, sizeof *s->words);
   size_t o = 0;
   for (size_t t = 0; t < tk->n_tokens; t++) {
     const char *p = tk->tokens[t].str;
@@ -298,16 +287,16 @@ enum err polarity_pattern_analyze(const struct lexicon *lx,
   size_t n = s->tk.n_tokens, bytes = 0;
   for (size_t t = 0; t < n; t++)
     bytes += s->words[t].len;
-  s->groups = grow(s->groups, &s->cap_groups, n + 1, sizeof *s->groups);
+  s->groups = xgrow(s->groups, &s->cap_groups, n + 1, sizeof *s->groups);
   /* A token joins groups at most twice (as itself, and as a negation). */
-  s->front = grow(s->front, &s->cap_front, 2 * n + 1, sizeof *s->front);
-  s->back = grow(s->back, &s->cap_back, 2 * n + 1, sizeof *s->back);
-  s->text = grow(s->text, &s->cap_text, 2 * (bytes + n) + 1, 1);
+  s->front = xgrow(s->front, &s->cap_front, 2 * n + 1, sizeof *s->front);
+  s->back = xgrow(s->back, &s->cap_back, 2 * n + 1, sizeof *s->back);
+  s->text = xgrow(s->text, &s->cap_text, 2 * (bytes + n) + 1, 1);
   s->n_groups = s->n_front = s->n_back = s->n_text = 0;
   assess(s, lx, rules, n);
 
   /* __call__'s avg(): s += w * score from 0, then s / float(n or 1). */
-  r->assessments = grow(r->assessments, cap_assessments, s->n_groups + 1,
+  r->assessments = xgrow(r->assessments, cap_assessments, s->n_groups + 1,
                         sizeof *r->assessments);
   double sum_p = 0.0, sum_s = 0.0;
   for (size_t k = 0; k < s->n_groups; k++) {

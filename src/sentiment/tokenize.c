@@ -138,17 +138,6 @@ static const struct {
     {59, 62}, {62, 69}, {69, 71}, {71, 73}, {73, 75}, {75, 76},
 };
 
-static void *grow(void *p, size_t *cap, size_t need, size_t size)
-{
-  if (need <= *cap)
-    return p;
-  size_t c = *cap ? *cap : 64;
-  while (c < need)
-    c *= 2;
-  *cap = c;
-  return xrealloc(p, c * size);
-}
-
 /* s == lit, without measuring lit first. */
 static bool is_text(struct span s, const char *lit)
 {
@@ -814,7 +803,7 @@ static bool join_and_split(struct scratch *s, struct tokenize *tk)
   size_t need = 1;
   for (size_t k = 0; k < tk->n_tokens; k++)
     need += tk->tokens[k].len + 1;
-  s->joined = grow(s->joined, &s->cap_joined, need, 1);
+  s->joined = xgrow(s->joined, &s->cap_joined, need, 1);
   size_t joined = 0;
   for (size_t k = 0; k < tk->n_tokens; k++) {
     const struct tokenize_token *t = &tk->tokens[k];
@@ -864,9 +853,9 @@ void tokenize_run_valid(struct tokenize *tk, const char *text, size_t len)
   /* Every token holds at least one byte of the text (END-OF-SENTENCE
    * tokens are dropped), so len + 1 entries are enough and nothing grows
    * while scanning. */
-  s->spans = grow(s->spans, &s->cap_spans, len + 1, sizeof *s->spans);
-  s->other = grow(s->other, &s->cap_other, len / 64 + 1, sizeof *s->other);
-  tk->tokens = grow(tk->tokens, &s->cap_tokens, len + 1, sizeof *tk->tokens);
+  s->spans = xgrow(s->spans, &s->cap_spans, len + 1, sizeof *s->spans);
+  s->other = xgrow(s->other, &s->cap_other, len / 64 + 1, sizeof *s->other);
+  tk->tokens = xgrow(tk->tokens, &s->cap_tokens, len + 1, sizeof *tk->tokens);
   scan(s, tk, text, len);
   tk->in_text = true;
   if (s->may_join)

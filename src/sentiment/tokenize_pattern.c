@@ -137,17 +137,6 @@ struct scratch {
   size_t cap_tokens;
 };
 
-static void *grow(void *p, size_t *cap, size_t need, size_t size)
-{
-  if (need <= *cap)
-    return p;
-  size_t c = *cap ? *cap : 64;
-  while (c < need)
-    c *= 2;
-  *cap = c;
-  return xrealloc(p, c * size);
-}
-
 void tokenize_pattern_init(struct tokenize_pattern *tk)
 {
   tk->tokens = NULL;
@@ -218,7 +207,7 @@ static size_t prepare(struct scratch *s, const struct pattern_rules *r,
                       const char *text, size_t len)
 {
   /* At most 8 bytes for 3 ("’" -> "&rsquo; "). */
-  s->a = grow(s->a, &s->cap_a, 3 * len + 16, 1);
+  s->a = xgrow(s->a, &s->cap_a, 3 * len + 16, 1);
   char *o = s->a;
   unsigned char any = 0;
   for (size_t i = 0; i < len; i++) {
@@ -437,8 +426,8 @@ static size_t words(struct scratch *s, const struct pattern_rules *r,
 {
   /* Each byte yields at most one token and one separator; EOS words come
    * from two bytes or more. */
-  s->b = grow(s->b, &s->cap_b, 2 * len + 16, 1);
-  s->raw = grow(s->raw, &s->cap_raw, len + 1, sizeof *s->raw);
+  s->b = xgrow(s->b, &s->cap_b, 2 * len + 16, 1);
+  s->raw = xgrow(s->raw, &s->cap_raw, len + 1, sizeof *s->raw);
   s->n_raw = 0;
   struct sentences st = {.s = s, .out = s->b};
   const char *a = s->a;
@@ -735,8 +724,8 @@ enum err tokenize_pattern_run(struct tokenize_pattern *tk,
   size_t n = prepare(s, r, text, len);
   n = words(s, r, n);
   /* RE_EMOJI adds at most two bytes per emoji (of three bytes or more). */
-  s->b = grow(s->b, &s->cap_b, 2 * n + 16, 1);
-  s->c = grow(s->c, &s->cap_c, 2 * n + 16, 1);
+  s->b = xgrow(s->b, &s->cap_b, 2 * n + 16, 1);
+  s->c = xgrow(s->c, &s->cap_c, 2 * n + 16, 1);
   n = sarcasm(s->b, n, s->c);
   n = emoticons(s->c, n, s->b);
   /* Joined sentences hold single spaces, none at either end, and the two
@@ -758,7 +747,7 @@ enum err tokenize_pattern_run(struct tokenize_pattern *tk,
     buf = s->c;
   }
 
-  tk->tokens = grow(tk->tokens, &s->cap_tokens, n / 2 + 2, sizeof *tk->tokens);
+  tk->tokens = xgrow(tk->tokens, &s->cap_tokens, n / 2 + 2, sizeof *tk->tokens);
   for (size_t i = 0; i < n;) {
     if (sep(buf[i])) {
       i++;
