@@ -24,6 +24,7 @@
 #include <strings.h>
 
 #include "alerting/committer.h"
+#include "analysis/analysis.h"
 #include "base/json_scan.h"
 #include "base/jsonw.h"
 #include "base/utf8.h"
@@ -413,6 +414,20 @@ bool routes_opt_string(const cJSON *obj, const char *name, size_t max,
     return false;
   }
   *out = v->valuestring;
+  return true;
+}
+
+bool routes_opt_lang(const cJSON *obj, const char **out,
+                     struct routes_fail *f)
+{
+  if (!routes_opt_string(obj, "lang", ROUTES_MAX_SHORT, out, f))
+    return false;
+  if (*out && !analysis_lang_valid(*out)) {
+    routes_fail_set(f, 400, "invalid_lang",
+                    "lang must be a language code such as \"fr\" or "
+                    "\"pt-BR\"");
+    return false;
+  }
   return true;
 }
 

@@ -60,6 +60,12 @@ cJSON *routes_parse_json(const struct app *app, const struct http_request *req,
 bool routes_opt_string(const cJSON *obj, const char *name, size_t max,
                        const char **out, struct routes_fail *f);
 
+/* Reads the optional "lang" field: a language code such as "fr" or
+ * "pt-BR" (analysis_lang_valid); absent or null leaves *out NULL. False,
+ * with f filled (400 invalid_lang), for anything else. */
+bool routes_opt_lang(const cJSON *obj, const char **out,
+                     struct routes_fail *f);
+
 /* Appends a printable excerpt of text to the log note (LOG_MESSAGE_TEXT). */
 void routes_note_text(const struct app *app, struct http_response *resp,
                       const char *text, size_t len);

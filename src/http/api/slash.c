@@ -227,14 +227,8 @@ void api_slash_handle(struct app *app, struct routes_scratch *s,
     root = routes_parse_json(app, req, &f);
     if (!root)
       goto refuse;
-    if (!routes_opt_string(root, "lang", ROUTES_MAX_SHORT, &lang, &f))
+    if (!routes_opt_lang(root, &lang, &f))
       goto refuse;
-    if (lang && !analysis_lang_valid(lang)) {
-      routes_fail_set(&f, 400, "invalid_lang",
-                      "lang must be a language code such as \"fr\" or "
-                      "\"pt-BR\"");
-      goto refuse;
-    }
     const char *name = "text";
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "text");
     if (!v || cJSON_IsNull(v)) {

@@ -92,14 +92,8 @@ static bool parse_message(const cJSON *obj, struct routes_message *m,
       !routes_opt_string(obj, "conversation_id", ROUTES_MAX_ID,
                          &m->conversation_id, f) ||
       !routes_opt_string(obj, "channel", ROUTES_MAX_ID, &m->channel, f) ||
-      !routes_opt_string(obj, "lang", ROUTES_MAX_SHORT, &m->lang, f))
+      !routes_opt_lang(obj, &m->lang, f))
     return false;
-  if (m->lang && !analysis_lang_valid(m->lang)) {
-    routes_fail_set(f, 400, "invalid_lang",
-                    "lang must be a language code such as \"fr\" or "
-                    "\"pt-BR\"");
-    return false;
-  }
 
   const cJSON *ts = cJSON_GetObjectItemCaseSensitive(obj, "timestamp");
   if (ts && !cJSON_IsNull(ts)) {
