@@ -79,8 +79,8 @@ struct example {
   double weight;
   bool label;
   int fold;
-  int source; /* index into dataset.sources, for the per-source report */
-  bool copy;  /* a record's copy read as an unsupported language */
+  int source;   /* index into dataset.sources, for the per-source report */
+  bool copy;    /* a record's copy read as an unsupported language */
   bool english; /* a record in English (not a copy) */
 };
 

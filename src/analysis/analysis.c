@@ -80,9 +80,8 @@ void analysis_language(const struct config *cfg, const char *given_lang,
     a->language_given = false;
     l = (int)g.lang;
   }
-  a->lang = l >= 0 && l < LANG_N && (cfg->languages & (1u << l))
-                ? (enum lang)l
-                : LANG_OTHER;
+  a->lang = l >= 0 && l < LANG_N && (cfg->languages & (1u << l)) ? (enum lang)l
+                                                                 : LANG_OTHER;
 }
 
 enum err analysis_polarity(const struct config *cfg,
@@ -130,8 +129,8 @@ enum err analysis_run(const struct config *cfg,
   analysis_compute(cfg, pr, a);
   if (rc || !d)
     return rc;
-  rc = detector_score(d, text, len, a->lang, pr->polarity, pr->subjectivity,
-                      dr);
+  rc =
+      detector_score(d, text, len, a->lang, pr->polarity, pr->subjectivity, dr);
   if (rc)
     return rc;
   analysis_apply_model(cfg, a, dr);

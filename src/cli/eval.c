@@ -19,9 +19,9 @@
  * that language's lexicon where there is one (en, fr, it, nl; 0
  * elsewhere; English TextBlob on every text with
  * FRUSTRATION_DETECTOR=polarity): analysis_language and analysis_polarity,
- * the service's own steps. The record's own "lang" (ISO 639-1; absent: en) is the
- * truth the identification is measured against, and what a file of
- * several languages is split by for the figures of each language. With
+ * the service's own steps. The record's own "lang" (ISO 639-1; absent: en) is
+ * the truth the identification is measured against, and what a file of several
+ * languages is split by for the figures of each language. With
  * --given-lang each record is scored in its "lang" instead, as when the
  * sender gives it. The sets of the other languages
  * (data/eval/support_<code>.jsonl) are files like any other: `make eval`
@@ -568,22 +568,21 @@ int cli_eval(int argc, char **argv)
   struct analysis_lexicons lxs;
   struct vader *vader = NULL;
   struct detector *det = NULL;
-  if ((rc = analysis_lexicons_new(&lxs)) ||
-      (rc = vader_new(&vader)) || (rc = detector_new_batch(m, &det))) {
+  if ((rc = analysis_lexicons_new(&lxs)) || (rc = vader_new(&vader)) ||
+      (rc = detector_new_batch(m, &det))) {
     fprintf(stderr, "eval: %s\n", err_str(rc));
     analysis_lexicons_free(&lxs);
     vader_free(vader);
     detector_model_free(m);
     return 1;
   }
-  struct engines e = {
-      .cfg = &cfg,
-      .vader = vader,
-      .det = det,
-      .model = m,
-      .all = all,
-      .given_lang = given_lang,
-      .lxs = &lxs};
+  struct engines e = {.cfg = &cfg,
+                      .vader = vader,
+                      .det = det,
+                      .model = m,
+                      .all = all,
+                      .given_lang = given_lang,
+                      .lxs = &lxs};
   polarity_result_init(&e.pr);
   vader_result_init(&e.vr);
   detector_result_init(&e.dr);

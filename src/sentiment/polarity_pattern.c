@@ -297,7 +297,7 @@ enum err polarity_pattern_analyze(const struct lexicon *lx,
 
   /* __call__'s avg(): s += w * score from 0, then s / float(n or 1). */
   r->assessments = xgrow(r->assessments, cap_assessments, s->n_groups + 1,
-                        sizeof *r->assessments);
+                         sizeof *r->assessments);
   double sum_p = 0.0, sum_s = 0.0;
   for (size_t k = 0; k < s->n_groups; k++) {
     const struct group *g = &s->groups[k];

@@ -277,8 +277,8 @@ void api_slash_handle(struct app *app, struct routes_scratch *s,
   routes_note_text(app, resp, text, text_len);
 
   struct analysis a;
-  analysis_run(app->cfg, &app->lexicons, app->detector, lang, text,
-               text_len, &s->scores, &s->model, &a);
+  analysis_run(app->cfg, &app->lexicons, app->detector, lang, text, text_len,
+               &s->scores, &s->model, &a);
   buf_reset(&s->verdict);
   analysis_describe(app->cfg, &a, &s->verdict);
 
