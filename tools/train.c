@@ -29,9 +29,10 @@
  *
  * The operating point comes from cross-fitting: the records are cut into
  * DETECTOR_FOLDS folds by a hash of their text; a model fitted on the other
- * folds scores each fold, and the threshold is the one that maximises F1 over
- * all those out-of-fold scores (every record scored by a model that never
- * saw it). The shipped weights are then fitted on all folds. */
+ * folds scores each fold, and the threshold is the one that maximises the
+ * mean over sources of each source's F1 on those out-of-fold scores (every
+ * record scored by a model that never saw it). The shipped weights are then
+ * fitted on all folds. */
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -79,9 +80,8 @@ struct example {
   double weight;
   bool label;
   int fold;
-  int source;   /* index into dataset.sources, for the per-source report */
-  bool copy;    /* a record's copy read as an unsupported language */
-  bool english; /* a record in English (not a copy) */
+  int source; /* index into dataset.sources: reports, operating point */
+  bool copy;  /* a record's copy read as an unsupported language */
 };
 
 struct dataset {
@@ -195,7 +195,6 @@ static void add_example(struct dataset *ds, const struct detector_result *r,
   memcpy(e->dense, r->features.dense, sizeof e->dense);
   e->label = label;
   e->weight = weight;
-  e->english = false;
   e->fold = fold;
   e->source = source;
   e->copy = copy;
@@ -298,7 +297,6 @@ static int load_file(const char *path, const struct analysis_lexicons *lx,
       continue;
     }
     add_example(ds, dr, cJSON_IsTrue(fr), weight, fold, si, false);
-    ds->ex[ds->n - 1].english = lang == LANG_EN;
     if (other_weight > 0 && lang != LANG_OTHER) {
       detector_score(det, t, len, LANG_OTHER, 0.0, 0.0, dr);
       add_example(ds, dr, cJSON_IsTrue(fr), weight * other_weight, fold, si,
@@ -489,7 +487,6 @@ struct scored {
   double score;
   bool label;
   int source;
-  bool english;
 };
 
 static int by_score_desc(const void *a, const void *b)
@@ -525,6 +522,54 @@ static double best_threshold(const struct scored *sc, size_t n, double *f1,
       *rec = r;
     }
   }
+  return thr;
+}
+
+/* The threshold maximising the mean over sources of each source's F1
+ * (sc sorted by score, descending), midway between the last score taken
+ * and the next. *f1 is that mean; *prec and *rec are those of all the
+ * records together at the threshold. */
+static double best_mean_threshold(const struct scored *sc, size_t n,
+                                  double *f1, double *prec, double *rec)
+{
+  int n_src = 0;
+  for (size_t i = 0; i < n; i++)
+    if (sc[i].source >= n_src)
+      n_src = sc[i].source + 1;
+  /* Per source: records, frustrated ones, and those taken so far. */
+  size_t *count = xcalloc((size_t)n_src * 4 + 1, sizeof *count);
+  size_t *pos = count + n_src, *tp = pos + n_src, *taken = tp + n_src;
+  size_t all_pos = 0, all_tp = 0;
+  for (size_t i = 0; i < n; i++) {
+    count[sc[i].source]++;
+    pos[sc[i].source] += sc[i].label;
+    all_pos += sc[i].label;
+  }
+  int present = 0;
+  for (int s = 0; s < n_src; s++)
+    present += count[s] > 0;
+  double best = -1.0, thr = 0.5;
+  *f1 = *prec = *rec = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    tp[sc[i].source] += sc[i].label;
+    taken[sc[i].source]++;
+    all_tp += sc[i].label;
+    if (i + 1 < n && sc[i + 1].score == sc[i].score)
+      continue;
+    double sum = 0.0; /* F1 = 2 tp / (frustrated + taken) */
+    for (int s = 0; s < n_src; s++)
+      if (pos[s] + taken[s] > 0)
+        sum += 2.0 * (double)tp[s] / (double)(pos[s] + taken[s]);
+    double mean = present ? sum / present : 0.0;
+    if (mean > best) {
+      best = mean;
+      thr = i + 1 < n ? (sc[i].score + sc[i + 1].score) / 2 : sc[i].score;
+      *f1 = mean;
+      *prec = (double)all_tp / (double)(i + 1);
+      *rec = all_pos ? (double)all_tp / (double)all_pos : 0.0;
+    }
+  }
+  free(count);
   return thr;
 }
 
@@ -753,14 +798,12 @@ int main(int argc, char **argv)
     if (!sf || fclose(sf) != 0)
       perror(opt.scores);
   }
-  /* The records themselves, not their copies, are reported; the English
-   * ones set the operating point (below). */
+  /* The records themselves, not their copies, are reported and set the
+   * operating point (below). */
   size_t n_sc = 0;
   for (size_t i = 0; i < ds.n; i++)
-    if (!ds.ex[i].copy) {
-      sc[n_sc] = sc[i];
-      sc[n_sc++].english = ds.ex[i].english;
-    }
+    if (!ds.ex[i].copy)
+      sc[n_sc++] = sc[i];
   char order[sizeof ds.sources];
   memcpy(order, ds.sources, sizeof order);
   int si = 0;
@@ -770,16 +813,13 @@ int main(int argc, char **argv)
   sort_sources(&ds);
   memcpy(m->sources, ds.sources, sizeof m->sources);
   qsort(sc, n_sc, sizeof *sc, by_score_desc);
-  /* One operating point for every language, chosen on the English
-   * records: GoEmotions is real writing at a realistic share of
-   * frustration, while the project's messages in the other languages
-   * are few, half frustrated and cleaner than what customers write. */
-  size_t n_en = 0;
-  for (size_t i = 0; i < n_sc; i++)
-    if (sc[i].english)
-      sc[n_en++] = sc[i];
+  /* One operating point for every source and language: the threshold
+   * with the best mean of the sources' out-of-fold F1, each source one
+   * vote. Pooling the records instead lets the largest source (GoEmotions,
+   * a fifth frustrated) set the point for all, and a deployment's share
+   * of frustration is not GoEmotions'. */
   double f1, prec, rec;
-  double thr = best_threshold(sc, n_en, &f1, &prec, &rec);
+  double thr = best_mean_threshold(sc, n_sc, &f1, &prec, &rec);
   if (thr < 0.01)
     thr = 0.01;
   if (thr > 0.99)
@@ -800,9 +840,9 @@ int main(int argc, char **argv)
   double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
   if (!opt.quiet) {
     fprintf(stderr,
-            "fa-train: out of fold, English (%zu): threshold %.4f, precision "
-            "%.3f, recall %.3f, F1 %.3f\n",
-            n_en, thr, prec, rec, f1);
+            "fa-train: out of fold, all %zu records: threshold %.4f, "
+            "precision %.3f, recall %.3f; mean F1 of the sources %.3f\n",
+            n_sc, thr, prec, rec, f1);
     for (size_t j = 0; j < DETECTOR_N_DENSE; j++)
       fprintf(stderr, "fa-train:   %-40s %+.4f (x standardised: %+.4f)\n",
               detector_dense_name(j), m->dense_w[j], th[1 + j]);
