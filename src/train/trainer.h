@@ -38,6 +38,22 @@
  * the shared signals to the real texts. */
 #define TRAINER_DEF_OTHER_WEIGHT 0.2
 
+/* The team's labels (POST /api/feedback, read from the store by
+ * `frustration-alert train --from-store`): each counts as much as one of
+ * the project's English support messages (data/train/README.md), being
+ * support traffic too, and is recorded under this source. */
+#define TRAINER_LABEL_WEIGHT 6.0
+#define TRAINER_LABEL_SOURCE "team-labels"
+/* One label in TRAINER_LABEL_BUCKETS is held out of training, so that
+ * `eval --from-store` compares the models on labels neither saw. */
+#define TRAINER_LABEL_BUCKETS 5
+
+/* True for a team label held out of training: the FNV-1a 64 hash of its
+ * message id is 0 modulo TRAINER_LABEL_BUCKETS. Deterministic, and fixed
+ * per message whatever else the store holds or how often it is
+ * relabelled. */
+bool trainer_label_held_out(const char *message_id);
+
 struct trainer_options {
   unsigned bits;
   unsigned iters;
