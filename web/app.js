@@ -488,14 +488,62 @@
     s.top_customers = top.slice(0, 10);
   }
 
+  /* Shows a message's stored label in its feed entry. */
+  function showLabel(li, text, cls) {
+    var lab = li.querySelector(".label");
+    lab.textContent = text;
+    lab.className = "label " + (cls || "");
+  }
+
+  /* Tells the service whether the verdict on m was right (POST
+   * /api/feedback): the label is stored with the message and teaches the
+   * next retrained model. */
+  function sendFeedback(li, m, correct) {
+    var h = headers();
+    h["Content-Type"] = "application/json";
+    showLabel(li, "saving…", "pending");
+    return fetch("/api/feedback", {
+      method: "POST", headers: h, cache: "no-store",
+      body: JSON.stringify({ message_id: m.message_id, correct: correct })
+    }).then(function (r) {
+      return r.json().then(function (b) {
+        if (r.status === 401) askToken();
+        if (!r.ok) throw new Error(b && b.message ? b.message : "HTTP " + r.status);
+        li.dataset.label = b.label ? "frustrated" : "calm";
+        li.querySelectorAll("button").forEach(function (btn) {
+          btn.className = btn.dataset.correct === String(correct) ? "on" : "";
+        });
+        showLabel(li, "labelled " + (b.label ? "frustrated" : "calm") +
+          (b.agreed ? " (verdict right)" : " (verdict wrong)"), "saved");
+      });
+    }).catch(function (e) { showLabel(li, "not saved: " + e.message, "failed"); });
+  }
+
+  function feedbackButtons(li, m) {
+    var box = el("span", "fb");
+    [[true, "✓ right"], [false, "✗ wrong"]].forEach(function (p) {
+      var b = el("button", null, p[1]);
+      b.type = "button";
+      b.dataset.correct = String(p[0]);
+      b.title = p[0] ? "the verdict was right" : "the verdict was wrong";
+      b.onclick = function () { sendFeedback(li, m, p[0]); };
+      box.appendChild(b);
+    });
+    box.appendChild(el("span", "label"));
+    li.appendChild(box);
+  }
+
   function addToFeed(m) {
     var li = el("li");
+    if (m.message_id) li.dataset.messageId = m.message_id;
     li.appendChild(el("span", "t", clock(m.at_ms)));
     li.appendChild(el("span", "lang", m.lang || "und"));
     li.appendChild(badge(m.level_name));
     li.appendChild(el("span", null, m.customer_id));
     li.appendChild(el("span", "words", fmtPol(m.polarity) +
       (m.alert !== "none" ? " · alert " + m.alert : "")));
+    /* A message sent without an id cannot be labelled. */
+    if (m.message_id) feedbackButtons(li, m);
     var feed = $("feed");
     feed.insertBefore(li, feed.firstChild);
     while (feed.children.length > FEED_MAX) feed.removeChild(feed.lastChild);
