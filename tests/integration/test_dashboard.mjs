@@ -249,6 +249,15 @@ async function main() {
         .map((r) => r.dataset.customer));
     check("customer ranking from the store (after refresh)", took >= 0,
       JSON.stringify(ids));
+    // The table's recent messages come from the store, with the label
+    // given above (the last one: right).
+    const labelled = '#customers .fb[data-message-id="dash-angry-1"]';
+    took = await waitFor(page, (sel) => {
+      const l = document.querySelector(sel + " .label");
+      return l && l.textContent === "labelled frustrated (verdict right)";
+    }, labelled, 4000);
+    check("the customer table shows the stored label", took >= 0,
+      await page.evaluate((sel) => document.querySelector(sel)?.textContent, labelled));
     check("stored stats match the page",
       (await page.evaluate(() => window.dashboard.state.stats.store.messages)) >= 7);
     check("the page was never reloaded",

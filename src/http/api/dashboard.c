@@ -288,6 +288,14 @@ static void write_customers(struct jsonw *w,
       jsonw_kv_bool(w, "frustrated", m->frustrated);
       jsonw_kv_string(w, "lang", m->lang ? m->lang : STORE_STATS_LANG_NONE);
       jsonw_kv_string(w, "alert", store_alert_name(m->outcome));
+      /* What the page's right/wrong buttons label it by, and the label
+       * the team gave it (null: none). */
+      jsonw_kv_string(w, "message_id", m->message_id);
+      jsonw_key(w, "label");
+      if (m->label < 0)
+        jsonw_null(w);
+      else
+        jsonw_bool(w, m->label != 0);
       /* Both are JSON arrays, built by the store reader. */
       jsonw_key(w, "words");
       jsonw_raw(w, m->words_json, strlen(m->words_json));
