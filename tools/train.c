@@ -25,9 +25,9 @@
  * The trainer itself is src/train/trainer.c, shared with `frustration-alert
  * train` (which adds the team's labels from the store); this file is its
  * command line. Features come from detector_score itself, so training
- * sees exactly what scoring computes. The fit is a logistic regression with L2, minimised by
- * L-BFGS for a fixed number of iterations from zero, single-threaded: the
- * same inputs give the same bytes.
+ * sees exactly what scoring computes. The fit is a logistic regression with L2,
+ * minimised by L-BFGS for a fixed number of iterations from zero,
+ * single-threaded: the same inputs give the same bytes.
  *
  * The operating point comes from cross-fitting: the records are cut into
  * DETECTOR_FOLDS folds by a hash of their text; a model fitted on the other

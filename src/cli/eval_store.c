@@ -169,8 +169,9 @@ int cli_eval_store(int argc, char **argv)
     } else if (!strcmp(a, "--model") && i + 1 < argc) {
       new_path = argv[++i];
     } else {
-      fprintf(stderr, "eval: --from-store takes --store, --model and --json, "
-                      "not '%s'\n",
+      fprintf(stderr,
+              "eval: --from-store takes --store, --model and --json, "
+              "not '%s'\n",
               a);
       usage(stderr);
       return 2;

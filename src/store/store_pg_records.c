@@ -361,9 +361,8 @@ enum err pg_message_get(struct store *st, const char *message_id,
 
 /* Labels are rare: their statements are not prepared on every
  * connection. */
-enum err pg_label_set(struct store *st, const char *message_id,
-                      bool frustrated, const char *by, int64_t now_ms,
-                      bool *verdict)
+enum err pg_label_set(struct store *st, const char *message_id, bool frustrated,
+                      const char *by, int64_t now_ms, bool *verdict)
 {
   struct pg_params p = {0};
   pp_text(&p, message_id);
@@ -389,8 +388,7 @@ enum err pg_label_set(struct store *st, const char *message_id,
 }
 
 enum err pg_labels_each(struct store *st,
-                        bool (*each)(void *arg,
-                                     const struct store_labelled *l),
+                        bool (*each)(void *arg, const struct store_labelled *l),
                         void *arg)
 {
   /* The team labels messages by hand: thousands, not millions, so one

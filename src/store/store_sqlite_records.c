@@ -269,9 +269,8 @@ enum err sq_message_get(struct store *st, const char *message_id,
 
 /* Labels are rare writes and rarer reads: their statements are prepared
  * per call rather than kept. */
-enum err sq_label_set(struct store *st, const char *message_id,
-                      bool frustrated, const char *by, int64_t now_ms,
-                      bool *verdict)
+enum err sq_label_set(struct store *st, const char *message_id, bool frustrated,
+                      const char *by, int64_t now_ms, bool *verdict)
 {
   sqlite3_stmt *s = NULL;
   /* RETURNING (SQLite 3.35) reads the verdict in the same statement. */
@@ -301,8 +300,7 @@ enum err sq_label_set(struct store *st, const char *message_id,
 }
 
 enum err sq_labels_each(struct store *st,
-                        bool (*each)(void *arg,
-                                     const struct store_labelled *l),
+                        bool (*each)(void *arg, const struct store_labelled *l),
                         void *arg)
 {
   sqlite3_stmt *s = NULL;

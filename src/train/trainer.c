@@ -528,8 +528,8 @@ static void report_source(const struct scored *all, size_t n, int si,
     qsort(sc, m, sizeof *sc, by_score_desc);
     double f1, p, r;
     double t = best_threshold(sc, m, &f1, &p, &r);
-    fprintf(stderr, "%s: out of fold, %s (%zu): best F1 %.3f at %.4f\n",
-            prog, name, m, f1, t);
+    fprintf(stderr, "%s: out of fold, %s (%zu): best F1 %.3f at %.4f\n", prog,
+            name, m, f1, t);
   }
   free(sc);
 }
@@ -670,8 +670,8 @@ enum err trainer_fit_write(struct trainer *t, const char *out_path)
   double var[DETECTOR_N_DENSE] = {0};
   for (size_t i = 0; i < t->ds.n; i++)
     for (size_t j = 0; j < DETECTOR_N_DENSE; j++)
-      var[j] +=
-          (t->ds.ex[i].dense[j] - p.mean[j]) * (t->ds.ex[i].dense[j] - p.mean[j]);
+      var[j] += (t->ds.ex[i].dense[j] - p.mean[j]) *
+                (t->ds.ex[i].dense[j] - p.mean[j]);
   for (size_t j = 0; j < DETECTOR_N_DENSE; j++) {
     double sd = sqrt(var[j] / (double)t->ds.n);
     p.scale[j] = 1.0 / (sd > SD_FLOOR ? sd : SD_FLOOR);
@@ -680,8 +680,8 @@ enum err trainer_fit_write(struct trainer *t, const char *out_path)
     fprintf(stderr,
             "%s: %zu examples (%zu frustrated) from %s; skipped %zu "
             "unlabeled, %zu held out; frustrated weight %.3f\n",
-            t->opt.prog, t->ds.n, npos, t->ds.sources, t->ds.skipped_null, t->ds.skipped_holdout,
-            pos_weight);
+            t->opt.prog, t->ds.n, npos, t->ds.sources, t->ds.skipped_null,
+            t->ds.skipped_holdout, pos_weight);
 
   /* Cross-fitting: out-of-fold scores for the operating point. */
   double *th = xcalloc(p.dim, sizeof *th);
@@ -700,8 +700,7 @@ enum err trainer_fit_write(struct trainer *t, const char *out_path)
     memset(th, 0, p.dim * sizeof *th);
     if (!t->opt.quiet)
       fprintf(stderr, "%s: fit %d of %d%s\n", t->opt.prog, k + 1,
-              DETECTOR_FOLDS + 1,
-              k == DETECTOR_FOLDS ? " (all folds)" : "");
+              DETECTOR_FOLDS + 1, k == DETECTOR_FOLDS ? " (all folds)" : "");
     lbfgs(&p, th, t->opt.iters, t->opt.quiet, t->opt.prog);
     to_model(&p, th, t->m);
     if (k == DETECTOR_FOLDS)

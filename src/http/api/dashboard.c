@@ -529,10 +529,10 @@ void dashboard_handle(struct dashboard *d, const struct http_request *req,
  * fields whichever instance handled a message. */
 static void publish_message(struct dashboard *d, int64_t at_ms,
                             const char *customer_id, const char *message_id,
-                            const char *lang,
-                            int64_t level, const char *level_name,
-                            double polarity, bool frustrated,
-                            enum store_alert outcome, int64_t alert_id)
+                            const char *lang, int64_t level,
+                            const char *level_name, double polarity,
+                            bool frustrated, enum store_alert outcome,
+                            int64_t alert_id)
 {
   struct buf b;
   struct jsonw w;
@@ -581,17 +581,15 @@ void dashboard_publish_message(struct dashboard *d, const struct ingest_msg *m,
   if (!d || d->live || r->outcome == STORE_ALERT_DUPLICATE)
     return;
   publish_message(d, now_ms, m->customer_id, m->message_id, m->lang,
-                  (int64_t)m->level,
-                  m->level_name, m->polarity, m->frustrated, r->outcome,
-                  r->alert_id);
+                  (int64_t)m->level, m->level_name, m->polarity, m->frustrated,
+                  r->outcome, r->alert_id);
 }
 
 static void publish_row(void *arg, const struct store_event_msg *m)
 {
   publish_message(arg, m->at_ms, m->customer_id, m->message_id, m->lang,
-                  m->level,
-                  m->level_name, m->polarity, m->frustrated, m->outcome,
-                  m->alert_id);
+                  m->level, m->level_name, m->polarity, m->frustrated,
+                  m->outcome, m->alert_id);
 }
 
 /* The feed's thread: reads what was committed since the last read,

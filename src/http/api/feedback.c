@@ -45,10 +45,10 @@ void feedback_free(struct feedback *f)
 /* What a valid body asks for. */
 struct label_req {
   const char *message_id;
-  const char *by;       /* NULL: no one named */
-  bool has_frustrated;  /* "frustrated" given: the true label */
+  const char *by;      /* NULL: no one named */
+  bool has_frustrated; /* "frustrated" given: the true label */
   bool frustrated;
-  bool has_correct;     /* "correct" given: the verdict was right/wrong */
+  bool has_correct; /* "correct" given: the verdict was right/wrong */
   bool correct;
 };
 
@@ -79,8 +79,7 @@ static bool parse_body(const cJSON *obj, struct label_req *r,
                       it->string);
       return false;
     }
-  if (!routes_opt_string(obj, "message_id", ROUTES_MAX_ID, &r->message_id,
-                         f) ||
+  if (!routes_opt_string(obj, "message_id", ROUTES_MAX_ID, &r->message_id, f) ||
       !routes_opt_string(obj, "by", STORE_LABELLER_MAX, &r->by, f) ||
       !read_bool(obj, "frustrated", &r->has_frustrated, &r->frustrated, f) ||
       !read_bool(obj, "correct", &r->has_correct, &r->correct, f))
@@ -125,8 +124,7 @@ static enum err store_label(struct feedback *fb, const struct label_req *r,
   if (!rc && !found)
     rc = ERR_NOT_FOUND;
   if (!rc)
-    rc = store_label_set(fb->st, r->message_id, *label, r->by, now_ms,
-                         verdict);
+    rc = store_label_set(fb->st, r->message_id, *label, r->by, now_ms, verdict);
   if (rc == ERR_NOT_FOUND) {
     routes_fail_set(fail, 404, "unknown_message",
                     "no stored message has this message_id");
@@ -157,8 +155,8 @@ void api_feedback_handle(struct app *app, struct routes_scratch *s,
     goto refuse;
   }
   if (req->body_len > FEEDBACK_MAX_BODY) {
-    routes_fail_set(&fail, 413, "body_too_large",
-                    "the body exceeds %d bytes", FEEDBACK_MAX_BODY);
+    routes_fail_set(&fail, 413, "body_too_large", "the body exceeds %d bytes",
+                    FEEDBACK_MAX_BODY);
     goto refuse;
   }
   if (!app->feedback) {
