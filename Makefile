@@ -11,6 +11,13 @@ LEXICON_CACHE ?= $(CURDIR)/.cache/lexicons
 TRAIN_DATA  ?= data/goemotions/goemotions_dev.jsonl \
   $(sort $(wildcard data/train/support_*.jsonl))
 MODEL_OUT   ?= data/model/frustration-model.bin
+# make train FROM_STORE=sqlite:PATH (or postgres://...): the same data plus
+# the labels agents gave through POST /api/feedback (frustration-alert
+# train --from-store). The model goes to STORE_MODEL_OUT unless MODEL_OUT
+# is given, is compared with the current one on the held-out labels
+# (eval --from-store), and is switched on with FRUSTRATION_MODEL=FILE: the
+# shipped weights are left alone.
+STORE_MODEL_OUT ?= $(BUILD)/team-model.bin
 # make eval: the repository's labeled sets (GoEmotions and, when present,
 # each language's support messages in data/eval/), plus the optional ones
 # (airline tweets, GermEval; non-commercial, never committed) when
@@ -55,11 +62,21 @@ tsan: test-deps
 
 # Retrains the detector (deterministic: the committed model comes out byte
 # for byte), then rebuilds so that the binary carries the new weights.
+ifdef FROM_STORE
+train: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target frustration-alert
+	./$(BUILD)/frustration-alert train --from-store --store '$(FROM_STORE)' \
+	  --out $(if $(filter file,$(origin MODEL_OUT)),$(STORE_MODEL_OUT),$(MODEL_OUT)) \
+	  $(TRAIN_DATA)
+	-./$(BUILD)/frustration-alert eval --from-store --store '$(FROM_STORE)' \
+	  --model $(if $(filter file,$(origin MODEL_OUT)),$(STORE_MODEL_OUT),$(MODEL_OUT))
+else
 train: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS) --target fa-train
 	./$(BUILD)/fa-train --out $(MODEL_OUT) $(TRAIN_DATA)
 	cmake -S . -B $(BUILD) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
+endif
 
 # Precision, recall and F1 of the original rule, VADER and the model.
 eval: build

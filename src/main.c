@@ -29,6 +29,9 @@ static void usage(FILE *f)
           "them back scored\n"
           "  eval FILE...   precision, recall and F1 of the detectors on "
           "labeled JSON Lines\n"
+          "  train --out FILE [--from-store] DATA.jsonl...\n"
+          "                 retrain the detector, with the team's labels "
+          "from the store\n"
           "  check-config   validate and print the effective configuration\n"
           "  outbox list|retry|drop\n"
           "                 the delivery outbox: list entries, re-drive or "
@@ -65,6 +68,8 @@ int main(int argc, char **argv)
     return cli_score(argc - 1, argv + 1);
   if (!strcmp(cmd, "eval"))
     return cli_eval(argc - 1, argv + 1);
+  if (!strcmp(cmd, "train"))
+    return cli_train(argc - 1, argv + 1);
   if (!strcmp(cmd, "check-config"))
     return cli_check_config(argc - 1, argv + 1);
   if (!strcmp(cmd, "outbox"))

@@ -339,6 +339,7 @@
         if (m.reasons && m.reasons.length) why.push(m.reasons.join("; "));
         if (m.words && m.words.length) why.push("words: " + m.words.join(", "));
         if (why.length) li.appendChild(el("span", "words", why.join(" — ")));
+        if (m.message_id) feedbackButtons(li, m);
         ul.appendChild(li);
       });
       cell.appendChild(ul);
@@ -479,7 +480,7 @@
     c.recent.unshift({
       at_ms: m.at_ms, polarity: m.polarity, level: m.level,
       level_name: m.level_name, frustrated: m.frustrated, alert: m.alert,
-      lang: m.lang,
+      lang: m.lang, message_id: m.message_id, label: null,
       words: [], reasons: []
     });
     c.recent = c.recent.slice(0, 5);
@@ -488,14 +489,78 @@
     s.top_customers = top.slice(0, 10);
   }
 
+  /* Shows a message's stored label beside its buttons. */
+  function showLabel(box, text, cls) {
+    var lab = box.querySelector(".label");
+    lab.textContent = text;
+    lab.className = "label " + (cls || "");
+  }
+
+  function labelText(label, frustrated) {
+    return "labelled " + (label ? "frustrated" : "calm") +
+      (label === frustrated ? " (verdict right)" : " (verdict wrong)");
+  }
+
+  function markButtons(box, correct) {
+    box.querySelectorAll("button").forEach(function (btn) {
+      btn.className = btn.dataset.correct === String(correct) ? "on" : "";
+    });
+  }
+
+  /* Tells the service whether the verdict on m was right (POST
+   * /api/feedback): the label is stored with the message and teaches the
+   * next retrained model. m.label keeps the stored one, so a redraw of
+   * the table before the next /api/stats still shows it. */
+  function sendFeedback(box, m, correct) {
+    var h = headers();
+    h["Content-Type"] = "application/json";
+    showLabel(box, "saving…", "pending");
+    return fetch("/api/feedback", {
+      method: "POST", headers: h, cache: "no-store",
+      body: JSON.stringify({ message_id: m.message_id, correct: correct })
+    }).then(function (r) {
+      return r.json().then(function (b) {
+        if (r.status === 401) askToken();
+        if (!r.ok) throw new Error(b && b.message ? b.message : "HTTP " + r.status);
+        m.label = b.label;
+        markButtons(box, correct);
+        showLabel(box, labelText(b.label, b.verdict), "saved");
+      });
+    }).catch(function (e) { showLabel(box, "not saved: " + e.message, "failed"); });
+  }
+
+  /* The right/wrong pair for message m (sent with a message_id), showing
+   * the label stored for it, if any. */
+  function feedbackButtons(parent, m) {
+    var box = el("span", "fb");
+    box.dataset.messageId = m.message_id;
+    [[true, "✓ right"], [false, "✗ wrong"]].forEach(function (p) {
+      var b = el("button", null, p[1]);
+      b.type = "button";
+      b.dataset.correct = String(p[0]);
+      b.title = p[0] ? "the verdict was right" : "the verdict was wrong";
+      b.onclick = function () { sendFeedback(box, m, p[0]); };
+      box.appendChild(b);
+    });
+    box.appendChild(el("span", "label"));
+    if (m.label === true || m.label === false) {
+      markButtons(box, m.label === m.frustrated);
+      showLabel(box, labelText(m.label, m.frustrated), "saved");
+    }
+    parent.appendChild(box);
+  }
+
   function addToFeed(m) {
     var li = el("li");
+    if (m.message_id) li.dataset.messageId = m.message_id;
     li.appendChild(el("span", "t", clock(m.at_ms)));
     li.appendChild(el("span", "lang", m.lang || "und"));
     li.appendChild(badge(m.level_name));
     li.appendChild(el("span", null, m.customer_id));
     li.appendChild(el("span", "words", fmtPol(m.polarity) +
       (m.alert !== "none" ? " · alert " + m.alert : "")));
+    /* A message sent without an id cannot be labelled. */
+    if (m.message_id) feedbackButtons(li, m);
     var feed = $("feed");
     feed.insertBefore(li, feed.firstChild);
     while (feed.children.length > FEED_MAX) feed.removeChild(feed.lastChild);

@@ -13,6 +13,12 @@ int cli_score(int argc, char **argv);
 /* eval [--json] [--all] [--model FILE] FILE...: accuracy of the detectors
  * on labeled JSON Lines. */
 int cli_eval(int argc, char **argv);
+/* eval --from-store [--store URL] --model FILE [--json]: the current
+ * model against FILE on the team's held-out labels (eval_store.c). */
+int cli_eval_store(int argc, char **argv);
+/* train [--from-store] [--store URL] --out FILE [DATA.jsonl...]: retrains
+ * the detector, with the team's labels from the store. */
+int cli_train(int argc, char **argv);
 /* check-config: validate and print the effective configuration. */
 int cli_check_config(int argc, char **argv);
 /* serve: the HTTP service. */

@@ -158,7 +158,14 @@ static void usage(FILE *f)
           "                trained on (by default only their held-out split)\n"
           "  --model FILE  a model made by fa-train (default: "
           "FRUSTRATION_MODEL,\n"
-          "                else the model built into the binary)\n");
+          "                else the model built into the binary)\n"
+          "\n"
+          "       frustration-alert eval --from-store [--store URL] --model "
+          "FILE [--json]\n"
+          "\n"
+          "compares the current model with FILE on the team's held-out "
+          "labels\n"
+          "(see eval --from-store --help).\n");
 }
 
 /* Loads the model: FILE, else $FRUSTRATION_MODEL, else the built-in one. */
@@ -526,6 +533,9 @@ static void write_json(struct jsonw *w, const struct report *rep)
 
 int cli_eval(int argc, char **argv)
 {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--from-store"))
+      return cli_eval_store(argc, argv);
   bool json = false, all = false, given_lang = false;
   const char *model_path = NULL;
   int nfiles = 0;

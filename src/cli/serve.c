@@ -29,6 +29,7 @@
 #include "detector/model_file.h"
 #include "http/app.h"
 #include "http/api/dashboard.h"
+#include "http/api/feedback.h"
 #include "http/server.h"
 #include "alerting/committer.h"
 
@@ -191,6 +192,7 @@ int cli_serve(int argc, char **argv)
   struct outbox *ob = NULL;
   struct committer *cm = NULL;
   struct dashboard *dash = NULL;
+  struct feedback *fb = NULL;
   struct app app;
   enum err rc = app_init(&app, &cfg);
   if (rc) {
@@ -225,6 +227,8 @@ int cli_serve(int argc, char **argv)
     goto out;
   }
   app.dashboard = dash;
+  fb = feedback_new(cfg.database_url);
+  app.feedback = fb;
   rc = server_start(&app, &lg, insecure, &srv, err, sizeof err);
   if (rc) {
     log_write(&lg, LOG_ERROR, "cannot start: %s", err);
@@ -268,6 +272,7 @@ int cli_serve(int argc, char **argv)
 out:
   server_stop(srv, 0);
   dashboard_free(dash);
+  feedback_free(fb);
   committer_close(cm);
   outbox_stop(ob);
   app_cleanup(&app);

@@ -27,6 +27,15 @@ static char *detector_json(const struct app *app)
   jsonw_kv_double(&w, "threshold", cfg->threshold);
   jsonw_kv_int(&w, "lexicon_words",
                (int64_t)lexicon_size(app->lexicons.by_lang[LANG_EN]));
+  if (app->detector) {
+    /* Which weights serve (FRUSTRATION_MODEL), so that switching a
+     * retrained model on can be checked; the file's name only, as
+     * /health is open to probes. */
+    const char *base = strrchr(cfg->model_path, '/');
+    base = base ? base + 1 : cfg->model_path;
+    jsonw_kv_string(&w, "model", *base ? base : "built-in");
+    jsonw_kv_double(&w, "model_threshold", detector_threshold(app->detector));
+  }
   jsonw_key(&w, "languages");
   jsonw_array_begin(&w);
   for (int l = 0; l < LANG_N; l++)

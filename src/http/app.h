@@ -25,6 +25,7 @@
 struct committer;
 struct outbox;
 struct dashboard;
+struct feedback;
 
 struct log; /* base/log.h */
 
@@ -38,6 +39,8 @@ struct app {
   /* Borrowed; set by serve: /api/stats and /api/stream (NULL: /api/stats
    * answers 503 and nothing is published). */
   struct dashboard *dashboard;
+  /* Borrowed; set by serve: POST /api/feedback's store (NULL: 503). */
+  struct feedback *feedback;
   /* Borrowed; set by serve (NULL: nothing is logged by the app's parts
    * that log, such as the dashboard's live feed). */
   const struct log *log;

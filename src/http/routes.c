@@ -167,6 +167,7 @@ static const struct route route_table[] = {
     {"/slash-analyze", METRICS_ROUTE_SLASH, true, true, api_slash_handle},
     {"/health", METRICS_ROUTE_HEALTH, false, false, api_health_handle},
     {"/metrics", METRICS_ROUTE_METRICS, false, false, api_metrics_handle},
+    {"/api/feedback", METRICS_ROUTE_OTHER, true, false, api_feedback_handle},
 };
 
 static const struct route *find_route(const char *path)

@@ -90,6 +90,12 @@ void api_slash_handle(struct app *app, struct routes_scratch *s,
                       const struct http_request *req,
                       struct http_response *resp);
 
+/* POST /api/feedback (api/feedback.c): the team's label of a stored
+ * message (app->feedback NULL: 503). */
+void api_feedback_handle(struct app *app, struct routes_scratch *s,
+                         const struct http_request *req,
+                         struct http_response *resp);
+
 /* GET /health and GET /metrics (api/health.c). */
 void api_health_handle(struct app *app, struct routes_scratch *s,
                        const struct http_request *req,

@@ -463,7 +463,35 @@ void store_message_cleanup(struct store_message *m)
   free(m->source_display_id);
   free(m->source_type);
   free(m->rev_org);
+  free(m->labelled_by);
   memset(m, 0, sizeof *m);
+}
+
+/* ---- Labels ----------------------------------------------------------- */
+
+enum err store_label_set(struct store *st, const char *message_id,
+                         bool frustrated, const char *by, int64_t now_ms,
+                         bool *verdict)
+{
+  *verdict = false;
+  if (!message_id || !*message_id) {
+    store_set_error(st, "a label needs a message id");
+    return ERR_INVALID;
+  }
+  if (by && strlen(by) > STORE_LABELLER_MAX) {
+    store_set_error(st, "labelled_by is longer than %d bytes",
+                    STORE_LABELLER_MAX);
+    return ERR_INVALID;
+  }
+  return st->ops->label_set(st, message_id, frustrated, by, now_ms, verdict);
+}
+
+enum err store_labels_each(struct store *st,
+                           bool (*each)(void *arg,
+                                        const struct store_labelled *l),
+                           void *arg)
+{
+  return st->ops->labels_each(st, each, arg);
 }
 
 enum err store_alert_get(struct store *st, int64_t id,

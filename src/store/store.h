@@ -41,7 +41,7 @@ struct buf;   /* base/buf.h */
 struct ingest_msg; /* below */
 
 /* The newest schema version this build knows. */
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 /* Bytes of message text copied into an outbox payload (cut on a UTF-8
  * boundary): enough for an agent to see what was said, small enough that
@@ -282,6 +282,11 @@ struct store_message {
   enum store_alert outcome;
   int64_t alert_id;
   int64_t created_at_ms;
+  /* The team's label (store_label_set): labelled is false when there is
+   * none, and then the three others are zero. */
+  bool labelled, label;
+  int64_t labelled_at_ms;
+  char *labelled_by; /* owned; NULL when no one was named */
 };
 
 /* Looks a message up by message_id; *found is false if there is none. */
@@ -334,6 +339,43 @@ struct store_counts {
 /* Row counts (full scans: for tests and occasional stats, not per
  * request). */
 enum err store_counts(struct store *st, struct store_counts *out);
+
+/* ---- Labels: the team's corrections of the detector ------------------- */
+
+/* Longest name of who labelled a message (labelled_by), in bytes. */
+#define STORE_LABELLER_MAX 128
+
+/* Records the true label of the message stored under message_id
+ * (frustrated or not), who gave it (by, NULL for no one named) and when
+ * (now_ms), replacing any earlier label: the last one wins. Sets
+ * *verdict to the detector's verdict stored with the message. One
+ * statement, atomic on its own or inside store_begin.
+ * ERR_NOT_FOUND (nothing written, message in store_errmsg) when no
+ * message has that id; ERR_INVALID for a NULL or empty id or a by longer
+ * than STORE_LABELLER_MAX. */
+enum err store_label_set(struct store *st, const char *message_id,
+                         bool frustrated, const char *by, int64_t now_ms,
+                         bool *verdict);
+
+/* One labelled message, as store_labels_each hands it over. The strings
+ * are borrowed for the call only. */
+struct store_labelled {
+  int64_t row_id;
+  const char *message_id;
+  const char *text; /* NULL once retention purged it */
+  const char *lang; /* the language scored in; NULL when none was stored */
+  bool label;       /* the team's: frustrated or not */
+  bool verdict;     /* the detector's, when the message was stored */
+  int64_t labelled_at_ms;
+};
+
+/* Calls each for every labelled message, in the order the messages were
+ * stored (row id), through an index of the labelled ones only. each
+ * returns false to stop early (still ERR_OK). */
+enum err store_labels_each(struct store *st,
+                           bool (*each)(void *arg,
+                                        const struct store_labelled *l),
+                           void *arg);
 
 /* ---- Outbox (used by the delivery worker) ----------------------------- */
 

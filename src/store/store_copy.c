@@ -63,8 +63,9 @@ static const struct copy_table tables[] = {
      "id, message_id, customer_id, conversation_id, channel, timestamp,"
      " lang, text, polarity, subjectivity, level, level_name, frustrated,"
      " alert_outcome, alert_id, result_json, created_at, source_object,"
-     " source_display_id, source_type, rev_org",
-     "ITTTTTTTFFITBTITITTTT", "id", true, false},
+     " source_display_id, source_type, rev_org, label, labelled_at,"
+     " labelled_by",
+     "ITTTTTTTFFITBTITITTTTBIT", "id", true, false},
     /* lease_until, lease_owner and lease_token take their defaults (0,
      * NULL, 0): no lease. */
     {"outbox",

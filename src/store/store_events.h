@@ -55,6 +55,7 @@ struct store_event_msg {
   int64_t row_id;
   int64_t at_ms; /* when it was stored (messages.created_at) */
   const char *customer_id;
+  const char *message_id; /* NULL when the sender gave none */
   const char *lang; /* the language scored in; NULL when none was stored */
   int64_t level;
   const char *level_name;

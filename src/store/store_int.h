@@ -76,6 +76,14 @@ struct store_ops {
                           struct store_message *out, bool *found);
   enum err (*alert_get)(struct store *st, int64_t id,
                         struct store_alert_row *out);
+  /* store_label_set with its arguments checked. */
+  enum err (*label_set)(struct store *st, const char *message_id,
+                        bool frustrated, const char *by, int64_t now_ms,
+                        bool *verdict);
+  enum err (*labels_each)(struct store *st,
+                          bool (*each)(void *arg,
+                                       const struct store_labelled *l),
+                          void *arg);
   enum err (*counts)(struct store *st, struct store_counts *out);
   enum err (*outbox_claim)(struct store *st, int64_t now_ms, int64_t lease_ms,
                            struct store_entry *out, bool *found);

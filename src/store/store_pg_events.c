@@ -33,7 +33,7 @@
 
 #define MSG_COLUMNS                                                            \
   "id, created_at, customer_id, level, level_name, polarity, frustrated,"      \
-  " alert_outcome, alert_id, lang"
+  " alert_outcome, alert_id, lang, message_id"
 
 struct gap {
   int64_t id;
@@ -294,6 +294,7 @@ static void hand_over(const PGresult *r, int i,
       .outcome = store_alert_parse(PQgetvalue(r, i, 7)),
       .alert_id = pg_int(r, i, 8),
       .lang = PQgetisnull(r, i, 9) ? NULL : PQgetvalue(r, i, 9),
+      .message_id = PQgetisnull(r, i, 10) ? NULL : PQgetvalue(r, i, 10),
   };
   each(arg, &m);
 }

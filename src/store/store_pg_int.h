@@ -246,6 +246,11 @@ enum err pg_purge_text(struct store *st, int64_t older_than_ms, size_t max_rows,
 enum err pg_message_get(struct store *st, const char *message_id,
                         struct store_message *m, bool *found);
 enum err pg_alert_get(struct store *st, int64_t id, struct store_alert_row *a);
+enum err pg_label_set(struct store *st, const char *message_id, bool frustrated,
+                      const char *by, int64_t now_ms, bool *verdict);
+enum err pg_labels_each(struct store *st,
+                        bool (*each)(void *arg, const struct store_labelled *l),
+                        void *arg);
 enum err pg_counts(struct store *st, struct store_counts *c);
 
 /* store_pg_outbox.c */

@@ -350,6 +350,69 @@ enum err pg_message_get(struct store *st, const char *message_id,
     m->source_display_id = pg_dup(r, 0, 15);
     m->source_type = pg_dup(r, 0, 16);
     m->rev_org = pg_dup(r, 0, 17);
+    m->labelled = !PQgetisnull(r, 0, 18);
+    m->label = pg_bool(r, 0, 18);
+    m->labelled_at_ms = pg_int(r, 0, 19);
+    m->labelled_by = pg_dup(r, 0, 20);
+  }
+  PQclear(r);
+  return ERR_OK;
+}
+
+/* Labels are rare: their statements are not prepared on every
+ * connection. */
+enum err pg_label_set(struct store *st, const char *message_id, bool frustrated,
+                      const char *by, int64_t now_ms, bool *verdict)
+{
+  struct pg_params p = {0};
+  pp_text(&p, message_id);
+  pp_bool(&p, frustrated);
+  pp_int(&p, now_ms);
+  pp_text(&p, by);
+  PGresult *r = pg_query(st,
+                         "UPDATE messages SET label = $2, labelled_at = $3,"
+                         " labelled_by = $4 WHERE message_id = $1"
+                         " RETURNING frustrated",
+                         &p, "label message");
+  if (!r)
+    return pg_failed(st);
+  bool found = PQntuples(r) > 0;
+  if (found)
+    *verdict = pg_bool(r, 0, 0);
+  PQclear(r);
+  if (!found) {
+    store_set_error(st, "no message has the id '%s'", message_id);
+    return ERR_NOT_FOUND;
+  }
+  return ERR_OK;
+}
+
+enum err pg_labels_each(struct store *st,
+                        bool (*each)(void *arg, const struct store_labelled *l),
+                        void *arg)
+{
+  /* The team labels messages by hand: thousands, not millions, so one
+   * result holds them all. */
+  PGresult *r = pg_query(st,
+                         "SELECT id, message_id, text, lang, label, frustrated,"
+                         " labelled_at FROM messages WHERE label IS NOT NULL"
+                         " ORDER BY id",
+                         NULL, "read labels");
+  if (!r)
+    return pg_failed(st);
+  int n = PQntuples(r);
+  for (int i = 0; i < n; i++) {
+    struct store_labelled l = {
+        .row_id = pg_int(r, i, 0),
+        .message_id = PQgetisnull(r, i, 1) ? NULL : PQgetvalue(r, i, 1),
+        .text = PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2),
+        .lang = PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3),
+        .label = pg_bool(r, i, 4),
+        .verdict = pg_bool(r, i, 5),
+        .labelled_at_ms = pg_int(r, i, 6),
+    };
+    if (!each(arg, &l))
+      break;
   }
   PQclear(r);
   return ERR_OK;

@@ -130,6 +130,13 @@ static const char *const migrations[] = {
      * day's messages from the index, not the table. */
     "CREATE INDEX messages_created_lang ON messages(created_at)"
     "  INCLUDE (lang, frustrated);",
+
+    /* 6: the team's labels (POST /api/feedback), read back for retraining
+     * through a partial index that unlabelled messages never enter. */
+    "ALTER TABLE messages ADD COLUMN label BOOLEAN,"
+    "  ADD COLUMN labelled_at BIGINT, ADD COLUMN labelled_by TEXT;"
+    "CREATE INDEX messages_labelled ON messages(id)"
+    "  WHERE label IS NOT NULL;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
@@ -249,8 +256,8 @@ const char *const pg_sql_text[P_COUNT] = {
         "SELECT id, message_id, customer_id, conversation_id, text,"
         " level_name, result_json, polarity, subjectivity, level, frustrated,"
         " alert_outcome, alert_id, created_at, source_object,"
-        " source_display_id, source_type, rev_org FROM messages"
-        " WHERE message_id = $1",
+        " source_display_id, source_type, rev_org, label, labelled_at,"
+        " labelled_by FROM messages WHERE message_id = $1",
     [P_ALERT_GET] = "SELECT " ALERT_COLUMNS " FROM alerts WHERE id = $1",
     /* The oldest due entry whose alert has no older pending entry in the
      * same lane (see the SQLite backend), skipping rows another instance

@@ -402,6 +402,8 @@ static void read_message(const PGresult *res, int k, struct store_stats_msg *m)
   m->reasons_json = pluck(root, reasons, 2, "text");
   cJSON_Delete(root);
   m->lang = pg_dup(res, k, 9);
+  m->message_id = pg_dup(res, k, 10);
+  m->label = PQgetisnull(res, k, 11) ? -1 : pg_bool(res, k, 11);
 }
 
 /* Fills the customers' msgs: walks back from the newest message by id,
@@ -477,8 +479,8 @@ static enum err rd_last_messages(struct store_reader *r, int64_t since_ms,
       query(r,
             "SELECT id, created_at, polarity, level, level_name, frustrated,"
             " alert_outcome, text, result_json,"
-            " COALESCE(NULLIF(lang, ''), '" STORE_STATS_LANG_NONE "')"
-            " FROM messages WHERE id = ANY ($1::bigint[])",
+            " COALESCE(NULLIF(lang, ''), '" STORE_STATS_LANG_NONE "'),"
+            " message_id, label FROM messages WHERE id = ANY ($1::bigint[])",
             1, v, "stats messages");
   if (!res) {
     rc = ERR_STORE;

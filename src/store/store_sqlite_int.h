@@ -104,6 +104,11 @@ enum err sq_purge_text(struct store *st, int64_t older_than_ms, size_t max_rows,
                        size_t *purged);
 enum err sq_message_get(struct store *st, const char *message_id,
                         struct store_message *out, bool *found);
+enum err sq_label_set(struct store *st, const char *message_id, bool frustrated,
+                      const char *by, int64_t now_ms, bool *verdict);
+enum err sq_labels_each(struct store *st,
+                        bool (*each)(void *arg, const struct store_labelled *l),
+                        void *arg);
 enum err sq_alert_get(struct store *st, int64_t id,
                       struct store_alert_row *out);
 enum err sq_counts(struct store *st, struct store_counts *out);

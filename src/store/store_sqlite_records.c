@@ -256,11 +256,80 @@ enum err sq_message_get(struct store *st, const char *message_id,
     m->source_display_id = sq_col_dup(s, 15);
     m->source_type = sq_col_dup(s, 16);
     m->rev_org = sq_col_dup(s, 17);
+    m->labelled = sqlite3_column_type(s, 18) != SQLITE_NULL;
+    m->label = sqlite3_column_int(s, 18) != 0;
+    m->labelled_at_ms = sqlite3_column_int64(s, 19);
+    m->labelled_by = sq_col_dup(s, 20);
   }
   sqlite3_reset(s);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     return sq_fail(st, "read message");
   return ERR_OK;
+}
+
+/* Labels are rare writes and rarer reads: their statements are prepared
+ * per call rather than kept. */
+enum err sq_label_set(struct store *st, const char *message_id, bool frustrated,
+                      const char *by, int64_t now_ms, bool *verdict)
+{
+  sqlite3_stmt *s = NULL;
+  /* RETURNING (SQLite 3.35) reads the verdict in the same statement. */
+  if (sqlite3_prepare_v2(SQ(st)->db,
+                         "UPDATE messages SET label = ?2, labelled_at = ?3,"
+                         " labelled_by = ?4 WHERE message_id = ?1"
+                         " RETURNING frustrated",
+                         -1, &s, NULL) != SQLITE_OK)
+    return sq_fail(st, "prepare label");
+  sq_bind_text(s, 1, message_id);
+  sqlite3_bind_int(s, 2, frustrated ? 1 : 0);
+  sqlite3_bind_int64(s, 3, now_ms);
+  sq_bind_text(s, 4, by);
+  int rc = sqlite3_step(s);
+  enum err out = ERR_OK;
+  if (rc == SQLITE_ROW) {
+    *verdict = sqlite3_column_int(s, 0) != 0;
+    rc = sqlite3_step(s);
+  } else if (rc == SQLITE_DONE) {
+    store_set_error(st, "no message has the id '%s'", message_id);
+    out = ERR_NOT_FOUND;
+  }
+  if (rc != SQLITE_DONE)
+    out = sq_fail(st, "label message");
+  sqlite3_finalize(s);
+  return out;
+}
+
+enum err sq_labels_each(struct store *st,
+                        bool (*each)(void *arg, const struct store_labelled *l),
+                        void *arg)
+{
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(SQ(st)->db,
+                         "SELECT id, message_id, text, lang, label, frustrated,"
+                         " labelled_at FROM messages INDEXED BY"
+                         " messages_labelled WHERE label IS NOT NULL"
+                         " ORDER BY id",
+                         -1, &s, NULL) != SQLITE_OK)
+    return sq_fail(st, "prepare labels");
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    struct store_labelled l = {
+        .row_id = sqlite3_column_int64(s, 0),
+        .message_id = (const char *)sqlite3_column_text(s, 1),
+        .text = (const char *)sqlite3_column_text(s, 2),
+        .lang = (const char *)sqlite3_column_text(s, 3),
+        .label = sqlite3_column_int(s, 4) != 0,
+        .verdict = sqlite3_column_int(s, 5) != 0,
+        .labelled_at_ms = sqlite3_column_int64(s, 6),
+    };
+    if (!each(arg, &l)) {
+      rc = SQLITE_DONE;
+      break;
+    }
+  }
+  enum err out = rc == SQLITE_DONE ? ERR_OK : sq_fail(st, "read labels");
+  sqlite3_finalize(s);
+  return out;
 }
 
 enum err sq_alert_get(struct store *st, int64_t id, struct store_alert_row *a)

@@ -152,6 +152,17 @@ static const char *const migrations[] = {
      * counted in index order without touching the table. */
     "CREATE INDEX messages_lang_by_minute ON messages"
     "  (created_at / 60000, lang, frustrated);",
+
+    /* 6: the team's labels (POST /api/feedback): the true label, when
+     * and by whom. Retraining reads the labelled messages through a
+     * partial index, which an unlabelled message never enters (no page
+     * written at ingest). */
+    "ALTER TABLE messages ADD COLUMN label INTEGER"
+    "  CHECK (label = 0 OR label = 1);"
+    "ALTER TABLE messages ADD COLUMN labelled_at INTEGER;"
+    "ALTER TABLE messages ADD COLUMN labelled_by TEXT;"
+    "CREATE INDEX messages_labelled ON messages(id)"
+    "  WHERE label IS NOT NULL;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
@@ -199,8 +210,8 @@ const char *const sq_sql_text[S_COUNT] = {
         "SELECT id, message_id, customer_id, conversation_id, text,"
         " level_name, result_json, polarity, subjectivity, level, frustrated,"
         " alert_outcome, alert_id, created_at, source_object,"
-        " source_display_id, source_type, rev_org FROM messages"
-        " WHERE message_id = ?1",
+        " source_display_id, source_type, rev_org, label, labelled_at,"
+        " labelled_by FROM messages WHERE message_id = ?1",
     [S_ALERT_GET] =
         "SELECT id, alert_key, customer_id, conversation_id, level,"
         " level_name, severity, ticket_id, ticket_display_id, created_at,"

@@ -212,6 +212,10 @@ static enum err read_message(struct store_reader *r, sqlite3_stmt *s,
   if (!m->reasons_json)
     m->reasons_json = xstrdup("[]");
   m->lang = sq_col_dup(s, 9);
+  m->message_id = sq_col_dup(s, 10);
+  m->label = sqlite3_column_type(s, 11) == SQLITE_NULL
+                 ? -1
+                 : sqlite3_column_int(s, 11) != 0;
   return ERR_OK;
 }
 
@@ -257,8 +261,8 @@ static enum err rd_last_messages(struct store_reader *r, int64_t since_ms,
                " CASE WHEN json_valid(result_json) THEN (SELECT"
                "   json_group_array(json_extract(value, '$.text'))"
                "   FROM json_each(result_json, '$.frustration.reasons')) END,"
-               " COALESCE(NULLIF(lang, ''), '" STORE_STATS_LANG_NONE "')"
-               " FROM messages WHERE id = ?1",
+               " COALESCE(NULLIF(lang, ''), '" STORE_STATS_LANG_NONE "'),"
+               " message_id, label FROM messages WHERE id = ?1",
                &one);
   for (size_t i = 0; !rc && i < n; i++) {
     for (size_t k = 0; !rc && k < have[i]; k++) {

@@ -116,6 +116,7 @@ void store_stats_customer_cleanup(struct store_stats_customer *c)
     free(m->text);
     free(m->words_json);
     free(m->reasons_json);
+    free(m->message_id);
   }
   memset(c, 0, sizeof *c);
 }

@@ -82,6 +82,9 @@ struct store_stats_msg {
                              * words, "[]" when none */
   char *reasons_json;       /* owned: the detector's reasons as stored
                              * in the result (JSON), NULL when none */
+  char *message_id;         /* owned; NULL when sent without one */
+  int label;                /* the team's label (store_label_set): 1
+                             * frustrated, 0 not, -1 none */
 };
 
 struct store_stats_customer {

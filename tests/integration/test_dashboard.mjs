@@ -24,6 +24,9 @@ const BUILD_DIR = process.env.BUILD_DIR || path.join(SRC_DIR, "build");
 const FA_BIN = process.env.FA_BIN || path.join(BUILD_DIR, "frustration-alert");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const LIVE_MS = 2000; // "within a second or two"
+// The service runs with API_TOKEN (labels need it); the page has it in its
+// session, as after the operator typed it once.
+const TOKEN = "dash-token-1";
 
 let passed = 0;
 let failed = 0;
@@ -47,6 +50,7 @@ function startServer(dir) {
         DATABASE_URL: path.join(dir, "fa.db"),
         LOG_LEVEL: "info",
         DEVREV_API_TOKEN: "",
+        API_TOKEN: TOKEN,
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -75,7 +79,8 @@ function startServer(dir) {
 async function post(url, body) {
   const r = await fetch(url + "/webhook", {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json",
+      Authorization: "Bearer " + TOKEN },
     body: JSON.stringify(body),
   });
   return { status: r.status, json: await r.json() };
@@ -132,6 +137,8 @@ async function main() {
     const context = await browser.newContext({
       viewport: { width: 1366, height: 900 },
     });
+    await context.addInitScript((t) => sessionStorage.setItem("fa_token", t),
+      TOKEN);
     const page = await context.newPage();
     page.on("pageerror", (e) => pageErrors.push(String(e)));
     page.on("console", (m) => {
@@ -165,6 +172,7 @@ async function main() {
     let t0 = Date.now();
     const angry = await post(url, {
       customer_id: "cust-angry",
+      message_id: "dash-angry-1",
       message: "This is terrible, the worst service ever! Cancel my account!",
     });
     check("frustrated webhook accepted", angry.status === 200 &&
@@ -207,6 +215,25 @@ async function main() {
       return n >= 6 && document.querySelectorAll("#feed li").length >= 6;
     }, null, LIVE_MS);
     check("live feed lists every message", took >= 0);
+    // An agent says the verdict was wrong: the label is stored (the answer
+    // of POST /api/feedback) and shown on the message.
+    const entry = '#feed li[data-message-id="dash-angry-1"]';
+    check("a message with an id has right/wrong buttons",
+      (await page.locator(entry + " button").count()) === 2);
+    await page.click(entry + ' button[data-correct="false"]');
+    took = await waitFor(page, (sel) => {
+      const l = document.querySelector(sel + " .label");
+      return l && l.textContent === "labelled calm (verdict wrong)";
+    }, entry, LIVE_MS);
+    check("clicking wrong stores the label and shows it", took >= 0,
+      await page.textContent(entry + " .label"));
+    await page.click(entry + ' button[data-correct="true"]');
+    took = await waitFor(page, (sel) => {
+      const l = document.querySelector(sel + " .label");
+      return l && l.textContent === "labelled frustrated (verdict right)";
+    }, entry, LIVE_MS);
+    check("clicking right replaces it", took >= 0,
+      await page.textContent(entry + " .label"));
     // After the refresh that follows events, the ranked table comes from
     // the store: the angry customer (two severe messages) ranks first and
     // shows its stored text; calm customers are not listed.
@@ -222,6 +249,15 @@ async function main() {
         .map((r) => r.dataset.customer));
     check("customer ranking from the store (after refresh)", took >= 0,
       JSON.stringify(ids));
+    // The table's recent messages come from the store, with the label
+    // given above (the last one: right).
+    const labelled = '#customers .fb[data-message-id="dash-angry-1"]';
+    took = await waitFor(page, (sel) => {
+      const l = document.querySelector(sel + " .label");
+      return l && l.textContent === "labelled frustrated (verdict right)";
+    }, labelled, 4000);
+    check("the customer table shows the stored label", took >= 0,
+      await page.evaluate((sel) => document.querySelector(sel)?.textContent, labelled));
     check("stored stats match the page",
       (await page.evaluate(() => window.dashboard.state.stats.store.messages)) >= 7);
     check("the page was never reloaded",

@@ -48,7 +48,8 @@ COLUMNS = {
                 " timestamp, lang, text, polarity, subjectivity, level,"
                 " level_name, frustrated, alert_outcome, alert_id,"
                 " result_json, created_at, source_object,"
-                " source_display_id, source_type, rev_org",
+                " source_display_id, source_type, rev_org, label,"
+                " labelled_at, labelled_by",
     "outbox": "id, alert_id, kind, payload, state, attempts,"
               " next_attempt_at, first_attempt_at, last_error,"
               " outcome_unknown, created_at, finished_at",
@@ -59,12 +60,12 @@ COLUMNS = {
 ORDER = {"customer_state": "customer_id"}
 # Columns that are booleans in PostgreSQL and 0/1 in SQLite, doubles and
 # integers; the others are text.
-BOOLS = {"ticket_wanted", "frustrated", "outcome_unknown", "ok"}
+BOOLS = {"ticket_wanted", "frustrated", "outcome_unknown", "ok", "label"}
 FLOATS = {"polarity", "subjectivity"}
 INTS = {"id", "level", "created_at", "last_activity_at", "message_count",
         "alert_id", "attempts", "next_attempt_at", "first_attempt_at",
         "finished_at", "outbox_id", "at", "duration_ms", "http_status",
-        "messages", "updated_at"}
+        "messages", "updated_at", "labelled_at"}
 
 
 def migrate(src, dst):
@@ -226,6 +227,12 @@ def migrate_copies_then_serve_continues():
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE outbox SET lease_until = 9999999999999 WHERE id ="
                      " (SELECT MIN(id) FROM outbox WHERE state = 'pending')")
+        # The team's labels (POST /api/feedback) go along, both values.
+        conn.execute("UPDATE messages SET label = 0, labelled_at ="
+                     " 1700000000123, labelled_by = 'ann' WHERE message_id"
+                     " = 'a0'")
+        conn.execute("UPDATE messages SET label = 1, labelled_at ="
+                     " 1700000000456 WHERE message_id = 'n1'")
     pending_before = sqlite_states(db)["pending"]
     url = new_database("target")
     rc, out, err = migrate("sqlite:" + db, url)

@@ -590,6 +590,9 @@ async function openServer(dir) {
       JSON.stringify(stats && stats.store));
     const st = await streamStart(port, "/api/stream");
     checkAnswer("stream", "GET", "/api/stream", st, { status: 200 });
+    await postJson(port, "feedback without API_TOKEN", "/api/feedback",
+      { message_id: "m-1", correct: false },
+      { status: 403, error: "api_token_required" });
 
     // Outside every operation.
     checkGeneric("unknown path", "NotFound",
@@ -638,6 +641,24 @@ async function securedServer(dir) {
     await postJson(port, "webhook wrong token", "/webhook",
       { customer_id: "s3", message: "hi" }, { status: 401, error: "unauthorized" },
       { headers: { Authorization: "Bearer nope" } });
+    const fb = await postJson(port, "feedback", "/api/feedback",
+      { message_id: "s-1", correct: false, by: "ann" },
+      { status: 200, schema: "FeedbackResult" }, { headers: bearer });
+    check("feedback: the opposite of the verdict stored",
+      fb && fb.label === false && fb.verdict === true && fb.agreed === false,
+      JSON.stringify(fb));
+    await postJson(port, "feedback true label", "/api/feedback",
+      { message_id: "s-1", frustrated: true },
+      { status: 200, schema: "FeedbackResult" }, { headers: bearer });
+    await postJson(port, "feedback unknown message", "/api/feedback",
+      { message_id: "nope", frustrated: true },
+      { status: 404, error: "unknown_message" }, { headers: bearer });
+    await postJson(port, "feedback both labels", "/api/feedback",
+      { message_id: "s-1", frustrated: true, correct: true },
+      { status: 400, error: "invalid_field" }, { headers: bearer, valid: false });
+    await postJson(port, "feedback without token", "/api/feedback",
+      { message_id: "s-1", frustrated: true },
+      { status: 401, error: "unauthorized" });
     const devKey = Buffer.from(DEVREV_SECRET, "base64");
     const ev = JSON.stringify(fixture("timeline_comment_customer.json"));
     await postJson(port, "devrev signed comment", "/webhook", ev,

@@ -28,8 +28,9 @@ import pg_cluster  # noqa: E402
 
 ANGRY = "This is terrible, awful service, I am furious"
 CALM = "Thanks, all good now"
-MESSAGE_FIELDS = {"at_ms", "customer_id", "lang", "level", "level_name",
-                  "polarity", "frustrated", "alert", "alert_id"}
+MESSAGE_FIELDS = {"at_ms", "customer_id", "message_id", "lang", "level",
+                  "level_name", "polarity", "frustrated", "alert",
+                  "alert_id"}
 ALERT_FIELDS = {"at_ms", "alert_id", "customer_id", "outcome", "level_name"}
 PG = None
 NO_NOTIFY = "options=" + urllib.parse.quote("-c frustration_alert.notify=off")
@@ -101,12 +102,14 @@ class Stream:
         self.conn.close()
 
 
-def post(srv, customer_id, text, lang=None):
+def post(srv, customer_id, text, lang=None, message_id=None):
     """Posts one message; returns (time sent, answer)."""
     t0 = time.time()
     body = {"customer_id": customer_id, "message": text}
     if lang:
         body["lang"] = lang
+    if message_id:
+        body["message_id"] = message_id
     st, data = srv.post(body)
     check(st == 200, f"post {customer_id}: {st} {data!r}")
     return t0, data
@@ -164,7 +167,7 @@ def test_every_instance_on_every_stream():
 
         # B's frustrated message: the message and the alert on A's
         # stream within 1 s, with the fields and values B answered.
-        t0, ans = post(b, "cust-b", ANGRY, lang="en")
+        t0, ans = post(b, "cust-b", ANGRY, lang="en", message_id="live-b-1")
         msg = sa.wait("message", "cust-b", 1.0)
         check(msg is not None, "B's message on A's stream within 1 s")
         alert = sa.wait("alert", "cust-b", 1.0 - (time.time() - t0))
@@ -173,6 +176,7 @@ def test_every_instance_on_every_stream():
         check(set(m) == MESSAGE_FIELDS, f"message fields {sorted(m)}")
         check(set(al) == ALERT_FIELDS, f"alert fields {sorted(al)}")
         check(m["lang"] == "en", f"the language B stored: {m['lang']}")
+        check(m["message_id"] == "live-b-1", f"the id B stored: {m!r}")
         check(m["frustrated"] is True and ans["frustrated"] is True, m)
         check(abs(m["polarity"] - ans["polarity"]) < 1e-9,
               f"polarity {m['polarity']} vs answered {ans['polarity']}")

@@ -754,6 +754,99 @@ static void test_batch_late_failure(void)
   store_close(st);
 }
 
+struct label_seen {
+  int n;
+  char ids[8][16];
+  bool label[8], verdict[8];
+  bool text_null[8];
+  int stop_after; /* 0: never stop */
+};
+
+static bool collect_label(void *arg, const struct store_labelled *l)
+{
+  struct label_seen *s = arg;
+  if (s->n < 8) {
+    snprintf(s->ids[s->n], sizeof s->ids[0], "%s", l->message_id);
+    s->label[s->n] = l->label;
+    s->verdict[s->n] = l->verdict;
+    s->text_null[s->n] = l->text == NULL;
+  }
+  s->n++;
+  return !s->stop_after || s->n < s->stop_after;
+}
+
+static void test_labels(void)
+{
+  struct store *st = open_fresh();
+  if (!st)
+    return;
+  CHECK_INT(ingest1(st, msg("l1", "lena", 0), T0, NULL), STORE_ALERT_NONE);
+  CHECK_INT(ingest1(st, msg("l2", "lena", 2), T0 + 1, NULL),
+            STORE_ALERT_CREATED);
+  CHECK_INT(ingest1(st, msg("l3", "lena", 0), T0 + 2, NULL), STORE_ALERT_NONE);
+  struct label_seen seen = {0};
+  CHECK_INT(store_labels_each(st, collect_label, &seen), ERR_OK);
+  CHECK_INT(seen.n, 0);
+
+  bool verdict = true;
+  /* The calm verdict was wrong: the customer was frustrated. */
+  CHECK_INT(store_label_set(st, "l1", true, "agent ann", T0 + 10, &verdict),
+            ERR_OK);
+  CHECK(!verdict);
+  CHECK_INT(store_label_set(st, "l2", true, NULL, T0 + 11, &verdict), ERR_OK);
+  CHECK(verdict);
+  /* Unknown ids, empty ids and long names change nothing. */
+  CHECK_INT(store_label_set(st, "nope", true, NULL, T0, &verdict),
+            ERR_NOT_FOUND);
+  CHECK(strstr(store_errmsg(st), "nope") != NULL);
+  CHECK_INT(store_label_set(st, "", true, NULL, T0, &verdict), ERR_INVALID);
+  char longname[STORE_LABELLER_MAX + 2];
+  memset(longname, 'a', sizeof longname - 1);
+  longname[sizeof longname - 1] = '\0';
+  CHECK_INT(store_label_set(st, "l3", true, longname, T0, &verdict),
+            ERR_INVALID);
+
+  struct store_message m;
+  bool found = false;
+  CHECK_INT(store_message_get(st, "l1", &m, &found), ERR_OK);
+  CHECK(found && m.labelled && m.label);
+  CHECK_INT(m.labelled_at_ms, T0 + 10);
+  CHECK_STR(m.labelled_by ? m.labelled_by : "(null)", "agent ann");
+  store_message_cleanup(&m);
+  CHECK_INT(store_message_get(st, "l3", &m, &found), ERR_OK);
+  CHECK(found && !m.labelled && m.labelled_by == NULL);
+  store_message_cleanup(&m);
+
+  /* Labelling again replaces the label: the last one wins. */
+  CHECK_INT(store_label_set(st, "l1", false, "agent bo", T0 + 20, &verdict),
+            ERR_OK);
+  CHECK_INT(store_message_get(st, "l1", &m, &found), ERR_OK);
+  CHECK(found && m.labelled && !m.label);
+  CHECK_INT(m.labelled_at_ms, T0 + 20);
+  CHECK_STR(m.labelled_by ? m.labelled_by : "(null)", "agent bo");
+  store_message_cleanup(&m);
+
+  /* Only the labelled messages, in the order they were stored. */
+  CHECK_INT(store_labels_each(st, collect_label, &seen), ERR_OK);
+  CHECK_INT(seen.n, 2);
+  CHECK_STR(seen.ids[0], "l1");
+  CHECK(!seen.label[0] && !seen.verdict[0] && !seen.text_null[0]);
+  CHECK_STR(seen.ids[1], "l2");
+  CHECK(seen.label[1] && seen.verdict[1]);
+  struct label_seen first = {.stop_after = 1};
+  CHECK_INT(store_labels_each(st, collect_label, &first), ERR_OK);
+  CHECK_INT(first.n, 1);
+
+  /* Inside a transaction, a label rolled back is gone. */
+  CHECK_INT(store_begin(st), ERR_OK);
+  CHECK_INT(store_label_set(st, "l3", true, NULL, T0 + 30, &verdict), ERR_OK);
+  store_rollback(st);
+  CHECK_INT(store_message_get(st, "l3", &m, &found), ERR_OK);
+  CHECK(found && !m.labelled);
+  store_message_cleanup(&m);
+  store_close(st);
+}
+
 int main(void)
 {
   if (fixture_begin("test_store"))
@@ -773,6 +866,7 @@ int main(void)
   RUN_BOTH(test_excerpt_and_window);
   RUN(test_two_handles);
   RUN(test_migration_4_keeps_outbox);
+  RUN(test_labels);
   fixture_end();
   HARNESS_EXIT();
 }

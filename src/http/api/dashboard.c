@@ -288,6 +288,14 @@ static void write_customers(struct jsonw *w,
       jsonw_kv_bool(w, "frustrated", m->frustrated);
       jsonw_kv_string(w, "lang", m->lang ? m->lang : STORE_STATS_LANG_NONE);
       jsonw_kv_string(w, "alert", store_alert_name(m->outcome));
+      /* What the page's right/wrong buttons label it by, and the label
+       * the team gave it (null: none). */
+      jsonw_kv_string(w, "message_id", m->message_id);
+      jsonw_key(w, "label");
+      if (m->label < 0)
+        jsonw_null(w);
+      else
+        jsonw_bool(w, m->label != 0);
       /* Both are JSON arrays, built by the store reader. */
       jsonw_key(w, "words");
       jsonw_raw(w, m->words_json, strlen(m->words_json));
@@ -520,10 +528,11 @@ void dashboard_handle(struct dashboard *d, const struct http_request *req,
  * and the feed (a shared store) come here, so the page gets the same
  * fields whichever instance handled a message. */
 static void publish_message(struct dashboard *d, int64_t at_ms,
-                            const char *customer_id, const char *lang,
-                            int64_t level, const char *level_name,
-                            double polarity, bool frustrated,
-                            enum store_alert outcome, int64_t alert_id)
+                            const char *customer_id, const char *message_id,
+                            const char *lang, int64_t level,
+                            const char *level_name, double polarity,
+                            bool frustrated, enum store_alert outcome,
+                            int64_t alert_id)
 {
   struct buf b;
   struct jsonw w;
@@ -534,6 +543,8 @@ static void publish_message(struct dashboard *d, int64_t at_ms,
   jsonw_object_begin(&w);
   jsonw_kv_int(&w, "at_ms", at_ms);
   jsonw_kv_string(&w, "customer_id", customer_id);
+  /* What POST /api/feedback labels the message by (null: none). */
+  jsonw_kv_string(&w, "message_id", message_id);
   /* As /api/stats counts it: a message stored without one is "und". */
   jsonw_kv_string(&w, "lang", lang && *lang ? lang : STORE_STATS_LANG_NONE);
   jsonw_kv_int(&w, "level", level);
@@ -569,16 +580,16 @@ void dashboard_publish_message(struct dashboard *d, const struct ingest_msg *m,
    * instance's: publishing it here too would show it twice. */
   if (!d || d->live || r->outcome == STORE_ALERT_DUPLICATE)
     return;
-  publish_message(d, now_ms, m->customer_id, m->lang, (int64_t)m->level,
-                  m->level_name, m->polarity, m->frustrated, r->outcome,
-                  r->alert_id);
+  publish_message(d, now_ms, m->customer_id, m->message_id, m->lang,
+                  (int64_t)m->level, m->level_name, m->polarity, m->frustrated,
+                  r->outcome, r->alert_id);
 }
 
 static void publish_row(void *arg, const struct store_event_msg *m)
 {
-  publish_message(arg, m->at_ms, m->customer_id, m->lang, m->level,
-                  m->level_name, m->polarity, m->frustrated, m->outcome,
-                  m->alert_id);
+  publish_message(arg, m->at_ms, m->customer_id, m->message_id, m->lang,
+                  m->level, m->level_name, m->polarity, m->frustrated,
+                  m->outcome, m->alert_id);
 }
 
 /* The feed's thread: reads what was committed since the last read,
