@@ -472,7 +472,10 @@ static void print_table(const struct report *rep)
              rep->wrong[i].n);
     printf("\n");
   }
-  print_rows(&rep->all);
+  if (rep->all.n == 0) /* no figure means anything without a label */
+    printf("  nothing to measure: no record has a true or false label\n");
+  else
+    print_rows(&rep->all);
   for (size_t k = 0; k < rep->n_langs; k++) {
     const struct figures *fg = &rep->by_lang[k];
     printf("  language %s: %zu labeled (%zu frustrated, %.1f%%)\n",
@@ -513,7 +516,8 @@ static void write_json(struct jsonw *w, const struct report *rep)
   jsonw_kv_milli(w, "seconds", rep->seconds);
   jsonw_kv_int(w, "lang_known", (int64_t)rep->lang_known);
   jsonw_kv_int(w, "lang_right", (int64_t)rep->lang_right);
-  write_rows(w, &rep->all);
+  if (rep->all.n > 0) /* without labels, no figures */
+    write_rows(w, &rep->all);
   /* "languages": {"fr": {"labeled", "frustrated", rows...}}, when the
    * file has several. */
   jsonw_key(w, "languages");

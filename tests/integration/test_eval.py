@@ -164,6 +164,20 @@ def test_table_and_bookkeeping():
             check(f["languages"] == {}, "one language, no split: %r" % f["languages"])
         p = run(["eval", "--model", os.path.join(d, "nope.bin"), path])
         check(p.returncode == 1 and b"cannot load the model" in p.stderr, "missing model refused")
+        # A file without a single true/false label has no figures, not
+        # rows of zeros and an oracle's F1 of -1.
+        bare = os.path.join(d, "bare.jsonl")
+        with open(bare, "w") as f:
+            f.write(json.dumps({"text": "hello", "label": {"frustrated": None}}) + "\n")
+        p = run(["eval", bare])
+        out = p.stdout.decode()
+        check(p.returncode == 0 and "nothing to measure" in out and "-1.000" not in out
+              and "VADER" not in out, "no labels, no table: %r" % out[-300:])
+        rep = eval_json([bare])
+        if rep:
+            f = rep["files"][0]
+            check(f["labeled"] == 0 and "model" not in f and "model_oracle" not in f,
+                  "no labels, no figures in --json: %r" % f)
 
 
 def test_figures_per_language():
