@@ -23,6 +23,7 @@
 #include <string.h>
 #include <uchar.h>
 
+#include "base/bits.h"
 #include "base/utf8.h"
 #include "lang/lang_data.h"
 
@@ -554,7 +555,8 @@ static uint64_t hash_span(const struct scan *s, size_t from, size_t to)
  * precedes it by '.' or '/' (a domain, a path) is skipped. Inlined into
  * each pass so that each does only its own work; ASCII letters take a
  * short path. */
-static inline bool next_word(struct scan *s, struct word *w, struct tally *t)
+static BITS_ALWAYS_INLINE bool next_word(struct scan *s, struct word *w,
+                                         struct tally *t)
 {
   const unsigned char *p = s->s;
   while (s->i < s->len) {
