@@ -745,13 +745,14 @@ static void word_grams(const struct word *w, uint32_t *cost, unsigned *absent)
 /* Word endings that few languages have, for the texts the n-grams
  * decide: a short text often has one such word and no function word. */
 struct suffix_ev {
-  const uint32_t *cps; /* folded, NUL-terminated */
+  const uint32_t *cps; /* folded */
+  uint8_t n;           /* code points in cps, counted at compile time */
   uint8_t lang, pts;
 };
 
 #define SUFFIX(s, l, p)                                                        \
   {                                                                            \
-    (const uint32_t *)U##s, l, p                                               \
+    (const uint32_t *)U##s, sizeof U##s / sizeof(char32_t) - 1, l, p           \
   }
 static const struct suffix_ev suffixes[] = {
     SUFFIX("ável", L_PT, 4),   SUFFIX("ível", L_PT, 4),
@@ -775,16 +776,22 @@ static const struct suffix_ev suffixes[] = {
 };
 #undef SUFFIX
 
+/* Every word of the n-gram pass is tried against every suffix: the
+ * lengths come from the table and the comparison starts at the last
+ * letter, where most suffixes already fail, instead of counting each
+ * suffix and calling memcmp per try. */
 static void add_suffixes(const struct word *w, int32_t *ev)
 {
+  if (w->n >= WORD_MAX) /* a longer word was cut: its end is unknown */
+    return;
   for (size_t k = 0; k < sizeof suffixes / sizeof *suffixes; k++) {
     const uint32_t *sfx = suffixes[k].cps;
-    size_t n = 0;
-    while (sfx[n])
-      n++;
-    if (w->n < n + 2 || w->n >= WORD_MAX)
+    size_t n = suffixes[k].n, j = 1;
+    if (w->n < n + 2)
       continue;
-    if (!memcmp(w->cps + w->n - n, sfx, n * sizeof *sfx))
+    while (j <= n && w->cps[w->n - j] == sfx[n - j])
+      j++;
+    if (j > n)
       ev[suffixes[k].lang] += suffixes[k].pts * LETTER_UNIT;
   }
 }
@@ -847,7 +854,10 @@ void lang_detect(const char *text, size_t len, struct lang_guess *out)
   memset(&t, 0, sizeof t);
   struct scan s = {(const unsigned char *)(text ? text : ""), text ? len : 0, 0,
                    0};
+  /* head and tail are set only for a word with an apostrophe, and read
+   * only then; zeroed once so that the compiler sees them set. */
   struct word w;
+  w.head = w.tail = 0;
   /* Most messages are English: in a text of ASCII only (no letter of
    * another script or alphabet left to find), stop reading once English
    * leads every other language by EARLY_LEAD, checked every EARLY_EVERY
