@@ -42,10 +42,8 @@
 #endif
 #ifndef EARLY_MARGIN
 #define EARLY_MARGIN (3 * WORD_UNIT)
-/* How often (in words) an ASCII text checks whether English already leads
- * far enough to stop reading. */
-#define EARLY_EVERY 1
-/* The lead over every other language that stops it. */
+/* The lead over every other language at which English stops the reading
+ * of an ASCII text early. */
 #define EARLY_LEAD (EARLY_MARGIN + WORD_UNIT)
 #endif
 /* Priors: English wins ties; an unsupported language must beat the best
@@ -571,19 +569,24 @@ static BITS_ALWAYS_INLINE bool next_word(struct scan *s, struct word *w,
     if (((c | 0x20) == 'h' || (c | 0x20) == 'w') && skip_noise(s))
       continue;
     size_t n;
-    uint32_t cp = peek(s, &n);
-    if (!is_latin_letter(cp)) {
-      if (t && is_letter(cp)) {
-        t->script[script_of(cp)]++;
-        t->other_letters++;
-        if (cp >= 0x400 && cp <= 0x6FF)
-          t->marks |= script_mark(cp);
+    uint32_t cp;
+    /* An ASCII letter starts a word: only another byte needs decoding
+     * and its script looked up. */
+    if (c >= 0x80) {
+      cp = peek(s, &n);
+      if (!is_latin_letter(cp)) {
+        if (t && is_letter(cp)) {
+          t->script[script_of(cp)]++;
+          t->other_letters++;
+          if (cp >= 0x400 && cp <= 0x6FF)
+            t->marks |= script_mark(cp);
+        }
+        if (t && (cp == 0xBF || cp == 0xA1)) /* ¿ ¡ */
+          t->ev[L_ES] += 6 * LETTER_UNIT;
+        s->prev = cp;
+        s->i += n;
+        continue;
       }
-      if (t && (cp == 0xBF || cp == 0xA1)) /* ¿ ¡ */
-        t->ev[L_ES] += 6 * LETTER_UNIT;
-      s->prev = cp;
-      s->i += n;
-      continue;
     }
     /* A Latin word starts here. */
     bool glued = false;
@@ -860,18 +863,20 @@ void lang_detect(const char *text, size_t len, struct lang_guess *out)
   w.head = w.tail = 0;
   /* Most messages are English: in a text of ASCII only (no letter of
    * another script or alphabet left to find), stop reading once English
-   * leads every other language by EARLY_LEAD, checked every EARLY_EVERY
-   * words. */
+   * leads every other language by EARLY_LEAD. Evidence only grows, so
+   * English's lead can grow only with a word that adds to English: the
+   * lead is checked after those words alone, which stops at the same
+   * word as a check after every word would. */
   bool ascii = all_ascii(s.s, s.len);
-  unsigned words = 0;
   while (next_word(&s, &w, &t)) {
     if (!w.hashable)
       continue;
+    int32_t en_before = t.ev[LANG_EN];
     if (!add_word(w.hash, t.ev) && w.apostrophe) {
       add_word(w.head, t.ev);
       add_word(w.tail, t.ev);
     }
-    if (ascii && ++words % EARLY_EVERY == 0 && t.ev[LANG_EN] >= EARLY_LEAD) {
+    if (ascii && t.ev[LANG_EN] > en_before && t.ev[LANG_EN] >= EARLY_LEAD) {
       int32_t lead = INT32_MAX;
       for (int l = 1; l < LANGID_N; l++) {
         int32_t d = t.ev[LANG_EN] + PRIOR_EN - t.ev[l] -
