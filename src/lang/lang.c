@@ -515,13 +515,24 @@ static bool skip_noise(struct scan *s)
   return true;
 }
 
-/* Per-text tallies of the first pass. */
+/* Per-text tallies of the first pass. Most texts have no letter of
+ * another script: lang_detect zeroes ev, other_letters and the Latin
+ * count, and the first letter of another script zeroes the rest (see
+ * tally_first_other), which spares clearing the whole struct per text. */
 struct tally {
   int32_t ev[LANGID_N]; /* word and letter evidence, 1/16 nat */
-  unsigned script[SC_N];
+  unsigned script[SC_N];  /* other than SC_LATIN: set once other_letters > 0 */
   unsigned marks;         /* letters that name a Cyrillic or Arabic language */
   unsigned other_letters; /* letters of scripts other than Latin */
 };
+
+static void tally_first_other(struct tally *t)
+{
+  unsigned latin = t->script[SC_LATIN];
+  memset(t->script, 0, sizeof t->script);
+  t->script[SC_LATIN] = latin;
+  t->marks = 0;
+}
 
 static bool is_latin_letter(uint32_t cp)
 {
@@ -576,6 +587,8 @@ static BITS_ALWAYS_INLINE bool next_word(struct scan *s, struct word *w,
       cp = peek(s, &n);
       if (!is_latin_letter(cp)) {
         if (t && is_letter(cp)) {
+          if (t->other_letters == 0)
+            tally_first_other(t);
           t->script[script_of(cp)]++;
           t->other_letters++;
           if (cp >= 0x400 && cp <= 0x6FF)
@@ -601,17 +614,25 @@ static BITS_ALWAYS_INLINE bool next_word(struct scan *s, struct word *w,
     while (s->i < s->len) {
       c = p[s->i];
       if (c < 0x80) {
-        uint32_t f = c | 0x20u;
-        if ((f - 'a') < 26) {
-          if (t)
-            h = fnv_byte(h, (unsigned char)f);
-          else if (wn < WORD_MAX)
-            w->cps[wn++] = f;
-          count++;
-          s->i++;
-          if (t && f == 'j' && last == 'i')
-            t->ev[L_NL] += 2 * LETTER_UNIT;
-          last = f;
+        if (is_alpha(c)) {
+          /* A run of ASCII letters (most words are one), read with the
+           * position in a local: s is passed to skip_noise, so s->i
+           * lives in memory and each letter would store it. */
+          size_t i = s->i;
+          do {
+            uint32_t f = p[i] | 0x20u;
+            if (t) {
+              h = fnv_byte(h, (unsigned char)f);
+              if (f == 'j' && last == 'i')
+                t->ev[L_NL] += 2 * LETTER_UNIT;
+            } else if (wn < WORD_MAX) {
+              w->cps[wn++] = f;
+            }
+            last = f;
+            i++;
+          } while (i < s->len && is_alpha(p[i]));
+          count += i - s->i;
+          s->i = i;
           continue;
         }
         if (c != '\'')
@@ -854,7 +875,9 @@ static bool all_ascii(const unsigned char *p, size_t len)
 void lang_detect(const char *text, size_t len, struct lang_guess *out)
 {
   struct tally t;
-  memset(&t, 0, sizeof t);
+  memset(t.ev, 0, sizeof t.ev);
+  t.script[SC_LATIN] = 0;
+  t.other_letters = 0;
   struct scan s = {(const unsigned char *)(text ? text : ""), text ? len : 0, 0,
                    0};
   /* head and tail are set only for a word with an apostrophe, and read
