@@ -736,9 +736,13 @@ static int gram_row(uint64_t key)
 }
 
 /* Adds the cost of the n-grams of one word ("_word_") to cost; n-grams
- * no profile lists are counted in *absent. */
+ * no profile lists are counted in *absent. A word's costs are summed in
+ * 16 bits, added to cost once: a word has at most (WORD_MAX + 2) * 5
+ * n-grams of at most 255 each, which 16 bits hold. */
 static void word_grams(const struct word *w, uint32_t *cost, unsigned *absent)
 {
+  _Static_assert((WORD_MAX + 2) * 5 * 255 <= UINT16_MAX, "16-bit sums");
+  uint16_t sum[LANGID_GRAM_ROW] = {0};
   uint32_t seq[WORD_MAX + 2];
   size_t n = 0;
   seq[n++] = '_';
@@ -760,10 +764,12 @@ static void word_grams(const struct word *w, uint32_t *cost, unsigned *absent)
         continue;
       }
       const uint8_t *c = langid_gram_cost[row];
-      for (int l = 0; l < LANGID_N; l++)
-        cost[l] += c[l];
+      for (int l = 0; l < LANGID_GRAM_ROW; l++)
+        sum[l] += c[l];
     }
   }
+  for (int l = 0; l < LANGID_N; l++)
+    cost[l] += sum[l];
 }
 
 /* Word endings that few languages have, for the texts the n-grams
