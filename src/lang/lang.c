@@ -520,7 +520,7 @@ static bool skip_noise(struct scan *s)
  * count, and the first letter of another script zeroes the rest (see
  * tally_first_other), which spares clearing the whole struct per text. */
 struct tally {
-  int32_t ev[LANGID_N]; /* word and letter evidence, 1/16 nat */
+  int32_t ev[LANGID_N];   /* word and letter evidence, 1/16 nat */
   unsigned script[SC_N];  /* other than SC_LATIN: set once other_letters > 0 */
   unsigned marks;         /* letters that name a Cyrillic or Arabic language */
   unsigned other_letters; /* letters of scripts other than Latin */
