@@ -505,12 +505,13 @@ out:
 }
 
 /* Lines are scored in batches of up to SCORE_BATCH lines (or about
- * SCORE_BATCH_BYTES of them): first each line is read and its language
- * identified, then each is scored and written, in order. The identifier's
- * tables (function words, n-grams) then stay in cache from one line to
- * the next instead of being evicted by the scorer's lexicons and model
- * between lines (about 3% less CPU time a line; 64 to 1024 lines gain
- * alike). */
+ * SCORE_BATCH_BYTES of them), one step at a time over the batch: each
+ * line is read and its language identified, then each gets its polarity,
+ * then the model scores each and it is written, in order. Each step's
+ * tables (the identifier's function words and n-grams, the lexicons, the
+ * model's weights and memos) then stay in cache from one line to the next
+ * instead of evicting one another on every line: about 8% less CPU time a
+ * line than one line at a time (64 to 1024 lines gain alike). */
 #define SCORE_BATCH 256
 #define SCORE_BATCH_BYTES ((size_t)1 << 18)
 
@@ -525,7 +526,11 @@ struct pending {
   size_t end;      /* scan_line's end of the object */
   size_t text_off; /* the text: in the arena */
   size_t text_len;
-  struct analysis a; /* its language */
+  struct analysis a; /* its language, then its lexicon */
+  /* Of the polarity result only the two scores are read for a line (the
+   * scorer's result, whose assessments belong to the batch's last line,
+   * gets them back before the line is scored). */
+  double polarity, subjectivity;
 };
 
 struct batch {
@@ -596,17 +601,30 @@ static const char *score_line(struct scorer *s, struct batch *b,
   if (p->why || p->cjson)
     return p->why ? p->why : score_line_cjson(s, line, p->line_len, out);
   s->a = p->a;
-  if (score_in_language(s, b->arena.data + p->text_off, p->text_len, true))
-    return "text cannot be scored";
+  s->r.polarity = p->polarity;
+  s->r.subjectivity = p->subjectivity;
+  score_model(s, b->arena.data + p->text_off, p->text_len);
   put_scored(out, s, line, p->end);
   return NULL;
 }
 
-/* Scores the lines of the batch in order, reporting bad ones, and empties
- * it. */
+/* Scores the lines of the batch, their polarity first, then the model
+ * and the output of each in order, reporting bad ones; empties it. */
 static void score_batch(struct scorer *s, struct batch *b, const char *name,
                         struct buf *out, unsigned long *bad)
 {
+  for (size_t i = 0; i < b->n; i++) {
+    struct pending *p = &b->line[i];
+    if (p->why || p->cjson)
+      continue;
+    if (analysis_polarity(s->cfg, s->lxs, &p->a, b->arena.data + p->text_off,
+                          p->text_len, true, &s->r)) {
+      p->why = "text cannot be scored";
+      continue;
+    }
+    p->polarity = s->r.polarity;
+    p->subjectivity = s->r.subjectivity;
+  }
   for (size_t i = 0; i < b->n; i++) {
     const struct pending *p = &b->line[i];
     const char *why = score_line(s, b, p, out);
