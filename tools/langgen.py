@@ -244,7 +244,7 @@ def main():
     for i in range(0, len(rows), 12):
         o.append("  " + ", ".join(map(str, rows[i:i + 12])) + ",")
     o.append("};")
-    o.append("const uint8_t langid_gram_cost[][LANGID_N] = {")
+    o.append("_Alignas(64) const uint8_t langid_gram_cost[][LANGID_GRAM_ROW] = {")
     for r in costs:
         o.append("  {" + ", ".join(map(str, r)) + "},")
     o.append("};")

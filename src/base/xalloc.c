@@ -35,10 +35,9 @@ void *xrealloc(void *p, size_t size)
   return q;
 }
 
-void *xgrow(void *p, size_t *cap, size_t need, size_t size)
+/* xgrow's growing half: need does not fit in *cap. */
+void *xgrow_slow(void *p, size_t *cap, size_t need, size_t size)
 {
-  if (need <= *cap)
-    return p;
   size_t c = *cap ? *cap : 64;
   while (c < need)
     c *= 2;

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <uchar.h>
 
+#include "base/bits.h"
 #include "base/utf8.h"
 #include "lang/lang_data.h"
 
@@ -41,10 +42,8 @@
 #endif
 #ifndef EARLY_MARGIN
 #define EARLY_MARGIN (3 * WORD_UNIT)
-/* How often (in words) an ASCII text checks whether English already leads
- * far enough to stop reading. */
-#define EARLY_EVERY 1
-/* The lead over every other language that stops it. */
+/* The lead over every other language at which English stops the reading
+ * of an ASCII text early. */
 #define EARLY_LEAD (EARLY_MARGIN + WORD_UNIT)
 #endif
 /* Priors: English wins ties; an unsupported language must beat the best
@@ -516,13 +515,24 @@ static bool skip_noise(struct scan *s)
   return true;
 }
 
-/* Per-text tallies of the first pass. */
+/* Per-text tallies of the first pass. Most texts have no letter of
+ * another script: lang_detect zeroes ev, other_letters and the Latin
+ * count, and the first letter of another script zeroes the rest (see
+ * tally_first_other), which spares clearing the whole struct per text. */
 struct tally {
-  int32_t ev[LANGID_N]; /* word and letter evidence, 1/16 nat */
-  unsigned script[SC_N];
+  int32_t ev[LANGID_N];   /* word and letter evidence, 1/16 nat */
+  unsigned script[SC_N];  /* other than SC_LATIN: set once other_letters > 0 */
   unsigned marks;         /* letters that name a Cyrillic or Arabic language */
   unsigned other_letters; /* letters of scripts other than Latin */
 };
+
+static void tally_first_other(struct tally *t)
+{
+  unsigned latin = t->script[SC_LATIN];
+  memset(t->script, 0, sizeof t->script);
+  t->script[SC_LATIN] = latin;
+  t->marks = 0;
+}
 
 static bool is_latin_letter(uint32_t cp)
 {
@@ -554,7 +564,8 @@ static uint64_t hash_span(const struct scan *s, size_t from, size_t to)
  * precedes it by '.' or '/' (a domain, a path) is skipped. Inlined into
  * each pass so that each does only its own work; ASCII letters take a
  * short path. */
-static inline bool next_word(struct scan *s, struct word *w, struct tally *t)
+static BITS_ALWAYS_INLINE bool next_word(struct scan *s, struct word *w,
+                                         struct tally *t)
 {
   const unsigned char *p = s->s;
   while (s->i < s->len) {
@@ -569,19 +580,26 @@ static inline bool next_word(struct scan *s, struct word *w, struct tally *t)
     if (((c | 0x20) == 'h' || (c | 0x20) == 'w') && skip_noise(s))
       continue;
     size_t n;
-    uint32_t cp = peek(s, &n);
-    if (!is_latin_letter(cp)) {
-      if (t && is_letter(cp)) {
-        t->script[script_of(cp)]++;
-        t->other_letters++;
-        if (cp >= 0x400 && cp <= 0x6FF)
-          t->marks |= script_mark(cp);
+    uint32_t cp;
+    /* An ASCII letter starts a word: only another byte needs decoding
+     * and its script looked up. */
+    if (c >= 0x80) {
+      cp = peek(s, &n);
+      if (!is_latin_letter(cp)) {
+        if (t && is_letter(cp)) {
+          if (t->other_letters == 0)
+            tally_first_other(t);
+          t->script[script_of(cp)]++;
+          t->other_letters++;
+          if (cp >= 0x400 && cp <= 0x6FF)
+            t->marks |= script_mark(cp);
+        }
+        if (t && (cp == 0xBF || cp == 0xA1)) /* ¿ ¡ */
+          t->ev[L_ES] += 6 * LETTER_UNIT;
+        s->prev = cp;
+        s->i += n;
+        continue;
       }
-      if (t && (cp == 0xBF || cp == 0xA1)) /* ¿ ¡ */
-        t->ev[L_ES] += 6 * LETTER_UNIT;
-      s->prev = cp;
-      s->i += n;
-      continue;
     }
     /* A Latin word starts here. */
     bool glued = false;
@@ -596,17 +614,25 @@ static inline bool next_word(struct scan *s, struct word *w, struct tally *t)
     while (s->i < s->len) {
       c = p[s->i];
       if (c < 0x80) {
-        uint32_t f = c | 0x20u;
-        if ((f - 'a') < 26) {
-          if (t)
-            h = fnv_byte(h, (unsigned char)f);
-          else if (wn < WORD_MAX)
-            w->cps[wn++] = f;
-          count++;
-          s->i++;
-          if (t && f == 'j' && last == 'i')
-            t->ev[L_NL] += 2 * LETTER_UNIT;
-          last = f;
+        if (is_alpha(c)) {
+          /* A run of ASCII letters (most words are one), read with the
+           * position in a local: s is passed to skip_noise, so s->i
+           * lives in memory and each letter would store it. */
+          size_t i = s->i;
+          do {
+            uint32_t f = p[i] | 0x20u;
+            if (t) {
+              h = fnv_byte(h, (unsigned char)f);
+              if (f == 'j' && last == 'i')
+                t->ev[L_NL] += 2 * LETTER_UNIT;
+            } else if (wn < WORD_MAX) {
+              w->cps[wn++] = f;
+            }
+            last = f;
+            i++;
+          } while (i < s->len && is_alpha(p[i]));
+          count += i - s->i;
+          s->i = i;
           continue;
         }
         if (c != '\'')
@@ -710,9 +736,13 @@ static int gram_row(uint64_t key)
 }
 
 /* Adds the cost of the n-grams of one word ("_word_") to cost; n-grams
- * no profile lists are counted in *absent. */
+ * no profile lists are counted in *absent. A word's costs are summed in
+ * 16 bits, added to cost once: a word has at most (WORD_MAX + 2) * 5
+ * n-grams of at most 255 each, which 16 bits hold. */
 static void word_grams(const struct word *w, uint32_t *cost, unsigned *absent)
 {
+  _Static_assert((WORD_MAX + 2) * 5 * 255 <= UINT16_MAX, "16-bit sums");
+  uint16_t sum[LANGID_GRAM_ROW] = {0};
   uint32_t seq[WORD_MAX + 2];
   size_t n = 0;
   seq[n++] = '_';
@@ -734,22 +764,25 @@ static void word_grams(const struct word *w, uint32_t *cost, unsigned *absent)
         continue;
       }
       const uint8_t *c = langid_gram_cost[row];
-      for (int l = 0; l < LANGID_N; l++)
-        cost[l] += c[l];
+      for (int l = 0; l < LANGID_GRAM_ROW; l++)
+        sum[l] += c[l];
     }
   }
+  for (int l = 0; l < LANGID_N; l++)
+    cost[l] += sum[l];
 }
 
 /* Word endings that few languages have, for the texts the n-grams
  * decide: a short text often has one such word and no function word. */
 struct suffix_ev {
-  const uint32_t *cps; /* folded, NUL-terminated */
+  const uint32_t *cps; /* folded */
+  uint8_t n;           /* code points in cps, counted at compile time */
   uint8_t lang, pts;
 };
 
 #define SUFFIX(s, l, p)                                                        \
   {                                                                            \
-    (const uint32_t *)U##s, l, p                                               \
+    (const uint32_t *)U##s, sizeof U##s / sizeof(char32_t) - 1, l, p           \
   }
 static const struct suffix_ev suffixes[] = {
     SUFFIX("ável", L_PT, 4),   SUFFIX("ível", L_PT, 4),
@@ -773,16 +806,22 @@ static const struct suffix_ev suffixes[] = {
 };
 #undef SUFFIX
 
+/* Every word of the n-gram pass is tried against every suffix: the
+ * lengths come from the table and the comparison starts at the last
+ * letter, where most suffixes already fail, instead of counting each
+ * suffix and calling memcmp per try. */
 static void add_suffixes(const struct word *w, int32_t *ev)
 {
+  if (w->n >= WORD_MAX) /* a longer word was cut: its end is unknown */
+    return;
   for (size_t k = 0; k < sizeof suffixes / sizeof *suffixes; k++) {
     const uint32_t *sfx = suffixes[k].cps;
-    size_t n = 0;
-    while (sfx[n])
-      n++;
-    if (w->n < n + 2 || w->n >= WORD_MAX)
+    size_t n = suffixes[k].n, j = 1;
+    if (w->n < n + 2)
       continue;
-    if (!memcmp(w->cps + w->n - n, sfx, n * sizeof *sfx))
+    while (j <= n && w->cps[w->n - j] == sfx[n - j])
+      j++;
+    if (j > n)
       ev[suffixes[k].lang] += suffixes[k].pts * LETTER_UNIT;
   }
 }
@@ -842,24 +881,31 @@ static bool all_ascii(const unsigned char *p, size_t len)
 void lang_detect(const char *text, size_t len, struct lang_guess *out)
 {
   struct tally t;
-  memset(&t, 0, sizeof t);
+  memset(t.ev, 0, sizeof t.ev);
+  t.script[SC_LATIN] = 0;
+  t.other_letters = 0;
   struct scan s = {(const unsigned char *)(text ? text : ""), text ? len : 0, 0,
                    0};
+  /* head and tail are set only for a word with an apostrophe, and read
+   * only then; zeroed once so that the compiler sees them set. */
   struct word w;
+  w.head = w.tail = 0;
   /* Most messages are English: in a text of ASCII only (no letter of
    * another script or alphabet left to find), stop reading once English
-   * leads every other language by EARLY_LEAD, checked every EARLY_EVERY
-   * words. */
+   * leads every other language by EARLY_LEAD. Evidence only grows, so
+   * English's lead can grow only with a word that adds to English: the
+   * lead is checked after those words alone, which stops at the same
+   * word as a check after every word would. */
   bool ascii = all_ascii(s.s, s.len);
-  unsigned words = 0;
   while (next_word(&s, &w, &t)) {
     if (!w.hashable)
       continue;
+    int32_t en_before = t.ev[LANG_EN];
     if (!add_word(w.hash, t.ev) && w.apostrophe) {
       add_word(w.head, t.ev);
       add_word(w.tail, t.ev);
     }
-    if (ascii && ++words % EARLY_EVERY == 0 && t.ev[LANG_EN] >= EARLY_LEAD) {
+    if (ascii && t.ev[LANG_EN] > en_before && t.ev[LANG_EN] >= EARLY_LEAD) {
       int32_t lead = INT32_MAX;
       for (int l = 1; l < LANGID_N; l++) {
         int32_t d = t.ev[LANG_EN] + PRIOR_EN - t.ev[l] -

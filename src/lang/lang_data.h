@@ -32,11 +32,15 @@ extern const struct langid_word langid_words[];
  * (each < 0x1000, '_' a word boundary) packed 12 bits each, 0 for an empty
  * slot; slot = (key * 0x9E3779B97F4A7C15) >> (64 - langid_gram_bits),
  * probed linearly; langid_gram_rows gives the row of costs (1/16 nat) of
- * the n-gram in each language. */
+ * the n-gram in each language. A row is LANGID_GRAM_ROW bytes, its costs
+ * then zeros, aligned so that none straddles two cache lines and a row is
+ * added in whole vectors. */
+#define LANGID_GRAM_ROW 32
+_Static_assert(LANGID_GRAM_ROW >= LANGID_N, "a row holds every language");
 extern const unsigned langid_gram_bits;
 extern const uint64_t langid_gram_keys[];
 extern const uint16_t langid_gram_rows[];
-extern const uint8_t langid_gram_cost[][LANGID_N];
+extern const uint8_t langid_gram_cost[][LANGID_GRAM_ROW];
 extern const uint8_t langid_gram_missing[LANGID_N];
 
 #endif

@@ -103,6 +103,48 @@ def test_score_survives_malformed_lines():
     check("<stdin>:8:" not in err, "blank line not reported")
 
 
+def test_score_many_lines_in_order():
+    """Lines are taken in batches (their languages first, then the rest):
+    across batch boundaries every line keeps its own language and scores,
+    in input order, and bad lines their numbers."""
+    texts = ["I have been waiting for my refund for two weeks",
+             "je n'ai toujours pas re\u00e7u ma commande, c'est nul",
+             "meine Bestellung ist immer noch nicht angekommen",
+             "Great service, thanks \u263a"]
+    lines, want_bad = [], []
+    for i in range(1100):
+        if i % 97 == 50:
+            lines.append(b'{"text": 5}')
+            want_bad.append(i + 1)
+        elif i % 89 == 7:
+            lines.append(b"")
+        else:
+            # Escaped and raw texts alternate, so decoded texts and slices
+            # of the line share the batch.
+            t = texts[i % len(texts)]
+            raw = json.dumps({"id": i, "text": json.loads('"%s"' % t)},
+                             ensure_ascii=(i % 3 == 0))
+            lines.append(raw.encode())
+    p = run(["score"], b"\n".join(lines) + b"\n")
+    check(p.returncode == 1, "exit status 1 after bad lines, got %d" % p.returncode)
+    got = [json.loads(l) for l in p.stdout.decode().splitlines()]
+    ids = [o["id"] for o in got]
+    good = [i for i in range(1100) if i % 97 != 50 and i % 89 != 7]
+    check(ids == good, "every good line once, in order")
+    err = p.stderr.decode().splitlines()
+    check(err[:-1] == ["<stdin>:%d: \"text\" is not a string" % n
+                       for n in want_bad],
+          "bad lines reported in order: %s" % err[:3])
+    # Each line scores as it does alone.
+    for o in got:
+        if o["id"] % 37 and o["id"] not in range(250, 262):
+            continue
+        alone = run(["score"], json.dumps({"id": o["id"],
+                                           "text": o["text"]}).encode())
+        check(json.loads(alone.stdout) == o,
+              "line %d as alone: %s" % (o["id"], alone.stdout[:200]))
+
+
 def test_score_long_line_and_files():
     with tempfile.TemporaryDirectory() as d:
         f = os.path.join(d, "in.jsonl")

@@ -123,6 +123,19 @@ static void test_other_languages(void)
   CHECK_LANG("мой заказ до сих пор не пришёл, refund", "ru");
 }
 
+/* The script's share counts the Latin letters wherever they stand: those
+ * read before the first letter of another script as well as those after
+ * (11 Cyrillic letters of 17). */
+static void test_script_share(void)
+{
+  struct lang_guess g = guess("refund заказ пришёл");
+  CHECK_STR(g.code, "ru");
+  CHECK(g.confidence == 11.0 / 17.0);
+  g = guess("заказ пришёл refund");
+  CHECK_STR(g.code, "ru");
+  CHECK(g.confidence == 11.0 / 17.0);
+}
+
 static void test_codes(void)
 {
   CHECK_STR(lang_code(LANG_EN), "en");
@@ -203,6 +216,7 @@ int main(void)
   RUN(test_noise_is_ignored);
   RUN(test_empty_and_invalid);
   RUN(test_other_languages);
+  RUN(test_script_share);
   RUN(test_codes);
   RUN(test_accuracy_floor);
   HARNESS_EXIT();
