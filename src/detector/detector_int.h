@@ -455,9 +455,11 @@ void detector_dense_features(const struct detector *d, const struct scratch *s,
 /* ---- reasons.c --------------------------------------------------------- */
 
 /* Writes r's reasons: the signals whose parts c (with values x) raised
- * the score most, strongest first, with the words that carried them. */
-void detector_reasons(struct scratch *s, size_t nw, size_t nm, const double *x,
-                      const double *c, double polarity, const struct surface *f,
+ * the score most, strongest first, with the words that carried them
+ * (only words that carry frustration on their own: see reasons.c). */
+void detector_reasons(const struct detector *d, struct scratch *s, size_t nw,
+                      size_t nm, const double *x, const double *c,
+                      double polarity, const struct surface *f,
                       struct detector_result *r);
 
 /* Adds to r's reasons the note that the text's language is not supported
