@@ -688,11 +688,17 @@ void detector_reasons(const struct detector *d, struct scratch *s, size_t nw,
   }
   double unnamed = 0.0;
   w[R_WORDS] = pick_words(d, s, nw, nm, &unnamed);
+  on[R_WORDS] = s->n_picked > 0;
   /* Words that weigh but name nothing an agent would call frustrated
-   * ("bag", "why") make a reason of their own, without quotes. */
-  if (s->n_picked == 0)
+   * ("bag", "why") make a reason without quotes, only when nothing else
+   * explains the score (it would add nothing to the others). */
+  if (s->n_picked == 0) {
+    bool other = false;
+    for (int k = 0; k < R_COUNT; k++)
+      other = other || (k != R_WORDS && on[k] && w[k] > REASON_MIN);
     w[R_WORDS] = unnamed;
-  on[R_WORDS] = w[R_WORDS] > 0;
+    on[R_WORDS] = !other;
+  }
 
   /* The candidates, strongest first (the first kind of equal ones first,
    * as a search for the strongest left would take them). */
