@@ -55,28 +55,28 @@
  * VADER's lexicon (as negative) nor the support lexicon has, in strcmp
  * order (bsearch). Written for this project. */
 static const char *const complaint_words[] = {
-    "abysmal",      "atrocious",    "bumped",       "declined",
+    "abysmal",      "atrocious",     "bumped",      "declined",
     "disconnected", "disrespectful", "downgraded",  "endless",
-    "excuses",      "froze",        "frozen",       "glitchy",
-    "hassle",       "inexcusable",  "joke",         "laggy",
-    "misconnect",   "mishandled",   "misled",       "nonexistent",
-    "overbooked",   "overcharging", "overdue",      "overpriced",
-    "pointless",    "rubbish",      "scammed",      "shambles",
-    "shambolic",    "shoddy",       "sloppy",       "stole",
-    "unacceptably", "unhelpful",    "unreachable",  "unreliable",
+    "excuses",      "froze",         "frozen",      "glitchy",
+    "hassle",       "inexcusable",   "joke",        "laggy",
+    "misconnect",   "mishandled",    "misled",      "nonexistent",
+    "overbooked",   "overcharging",  "overdue",     "overpriced",
+    "pointless",    "rubbish",       "scammed",     "shambles",
+    "shambolic",    "shoddy",        "sloppy",      "stole",
+    "unacceptably", "unhelpful",     "unreachable", "unreliable",
     "unresponsive", "unusable",
 };
 
 /* Politeness words, never quoted as negative (a "please" in "no please
  * don't" is negated by VADER's rules, and weighs in the model): a word
- * that is one of these, or starts with "pleas" ("pleaseee"). */
+ * that is one of these (in strcmp order: bsearch), or starts with "pleas"
+ * ("pleaseee"). */
 static const char *const polite_words[] = {
-    "alsjeblieft", "alstublieft", "aub",      "bedankt",      "bitte",
-    "bitteschön",  "cortesemente", "dank",    "danke",        "favor",
-    "favore",      "gentileza",   "gentilmente", "graag",     "gracias",
-    "grazie",      "kindly",      "merci",    "obrigada",     "obrigado",
-    "plait",       "plaît",       "pls",      "plz",          "stp",
-    "svp",         "thank",       "thanks",   "thx",          "ty",
+    "alsjeblieft",  "alstublieft", "aub",     "bedankt", "bitte",  "bitteschön",
+    "cortesemente", "dank",        "danke",   "favor",   "favore", "gentileza",
+    "gentilmente",  "graag",       "gracias", "grazie",  "kindly", "merci",
+    "obrigada",     "obrigado",    "plait",   "plaît",   "pls",    "plz",
+    "stp",          "svp",         "thank",   "thanks",  "thx",    "ty",
 };
 
 struct cand {
@@ -336,79 +336,77 @@ static bool has_letter(const char *t, size_t len)
   return false;
 }
 
-static bool in_list(const char *const *list, size_t n, const char *w,
-                    size_t len)
-{
-  for (size_t i = 0; i < n; i++)
-    if (strlen(list[i]) == len && !memcmp(list[i], w, len))
-      return true;
-  return false;
-}
-
 static int cmp_word(const void *key, const void *elem)
 {
   return strcmp((const char *)key, *(const char *const *)elem);
+}
+
+/* Is w[0..len) one of the n words of list (in strcmp order)? */
+static bool listed(const char *const *list, size_t n, const char *w, size_t len)
+{
+  char key[LOOKUP_MAX];
+  if (len >= LOOKUP_MAX)
+    return false;
+  memcpy(key, w, len);
+  key[len] = '\0';
+  return bsearch(key, list, n, sizeof *list, cmp_word) != NULL;
 }
 
 /* Is the lower-case word w[0..len) a politeness word? */
 static bool is_polite(const char *w, size_t len)
 {
   return (len >= 5 && !memcmp(w, "pleas", 5)) ||
-         in_list(polite_words, sizeof polite_words / sizeof *polite_words, w,
-                 len);
-}
-
-/* May t[0..len) of the text be quoted at all: no digit, no politeness
- * word? Sets low (LOOKUP_MAX bytes) to its lower-case form and *low_len
- * (0 when too long to look up). */
-static bool quotable(const char *t, size_t len, char *low, size_t *low_len)
-{
-  if (has_digit(t, len))
-    return false;
-  *low_len = lower_word(t, len, low);
-  return !(*low_len && is_polite(low, *low_len));
+         listed(polite_words, sizeof polite_words / sizeof *polite_words, w,
+                len);
 }
 
 /* Is VADER's hit h (negative) a word negative on its own, or an emoji or
- * emoticon, that may be quoted? A positive word negated is not. */
+ * emoticon, that may be quoted? A positive word negated is not, nor a
+ * word with a digit or a politeness word. */
 static bool hit_quotable(const struct detector *d, const struct scratch *s,
                          const struct vader_hit *h)
 {
   const char *t = s->ct + h->off;
-  char low[LOOKUP_MAX];
-  size_t n;
-  if (!quotable(t, h->len, low, &n))
+  if (has_digit(t, h->len))
     return false;
   if (!has_letter(t, h->len))
     return true;
-  if (s->lang == LANG_EN)
-    return n && vader_valence(d->vader, low, n) < 0;
-  /* The language's own reading of the word, found by its place. */
-  for (size_t i = 0; i < s->n_vw; i++)
-    if (s->vw[i].at == h->off)
-      return s->vw[i].valence < 0;
-  return false;
+  char low[LOOKUP_MAX];
+  size_t n = lower_word(t, h->len, low);
+  bool neg = false;
+  if (s->lang == LANG_EN) {
+    neg = n && vader_valence(d->vader, low, n) < 0;
+  } else {
+    /* The language's own reading of the word, found by its place. */
+    for (size_t i = 0; i < s->n_vw; i++)
+      if (s->vw[i].at == h->off) {
+        neg = s->vw[i].valence < 0;
+        break;
+      }
+  }
+  return neg && !(n && is_polite(low, n));
 }
 
 /* Does word w (an English word of the wording reason) carry frustration
- * on its own? */
+ * on its own, and may it be quoted (no digit, no politeness word)? Its
+ * normalised form is in lower case; the cheap tests come first. */
 static bool word_carries(const struct detector *d, const struct scratch *s,
                          const struct word *w)
 {
-  char low[LOOKUP_MAX + 1];
+  if (has_digit(s->ct + w->off, w->len))
+    return false;
   size_t n;
-  if (!quotable(s->ct + w->off, w->len, low, &n) || n == 0)
+  const char *norm = word_norm(s, w, &n);
+  if (n == 0 || n >= LOOKUP_MAX)
     return false;
   int cat;
   word_support(w, &cat);
-  if (cat >= 0 && cat != SUPPORT_THANKS)
-    return true;
-  if (vader_valence(d->vader, low, n) < 0)
-    return true;
-  low[n] = '\0';
-  return bsearch(low, complaint_words,
-                 sizeof complaint_words / sizeof *complaint_words,
-                 sizeof *complaint_words, cmp_word) != NULL;
+  bool carries = (cat >= 0 && cat != SUPPORT_THANKS) ||
+                 vader_valence(d->vader, norm, n) < 0;
+  carries = carries ||
+            listed(complaint_words,
+                   sizeof complaint_words / sizeof *complaint_words, norm, n);
+  return carries && !is_polite(norm, n);
 }
 
 /* Is the capitals signal shouting rather than acronyms and codes? A word
@@ -577,8 +575,8 @@ static bool same_norm(const struct scratch *s, const struct word *a,
  * at, in order, so that ties go to the first. Sets *unnamed to what the
  * other candidates (words that raised the score but carry nothing on
  * their own) add together. */
-static double pick_words(const struct detector *d, struct scratch *s,
-                         size_t nw, size_t nm, double *unnamed)
+static double pick_words(const struct detector *d, struct scratch *s, size_t nw,
+                         size_t nm, double *unnamed)
 {
   size_t lim = nw < REASON_WORDS_MAX ? nw : REASON_WORDS_MAX;
   const struct vader_hit *hits = s->vr.hits;
@@ -646,8 +644,8 @@ static double pick_words(const struct detector *d, struct scratch *s,
 }
 
 void detector_reasons(const struct detector *d, struct scratch *s, size_t nw,
-                      size_t nm, const double *x,
-                      const double *c, double polarity, const struct surface *f,
+                      size_t nm, const double *x, const double *c,
+                      double polarity, const struct surface *f,
                       struct detector_result *r)
 {
   double w[R_COUNT] = {0};
