@@ -387,26 +387,27 @@ static bool hit_quotable(const struct detector *d, const struct scratch *s,
   return neg && !(n && is_polite(low, n));
 }
 
-/* Does word w (an English word of the wording reason) carry frustration
- * on its own, and may it be quoted (no digit, no politeness word)? Its
- * normalised form is in lower case; the cheap tests come first. */
-static bool word_carries(const struct detector *d, const struct scratch *s,
-                         const struct word *w)
+bool detector_word_carries(const struct detector *d, const char *norm,
+                           size_t len, int cat)
 {
-  if (has_digit(s->ct + w->off, w->len))
+  if (len == 0 || len >= LOOKUP_MAX)
+    return false;
+  return (cat >= 0 && cat != SUPPORT_THANKS) ||
+         vader_valence(d->vader, norm, len) < 0 ||
+         listed(complaint_words,
+                sizeof complaint_words / sizeof *complaint_words, norm, len);
+}
+
+/* Does word w (an English word of the wording reason) carry frustration
+ * on its own (WORD_CARRIES, worked out once per word), and may it be
+ * quoted: no digit, no politeness word? */
+static bool word_carries(const struct scratch *s, const struct word *w)
+{
+  if (!(w->sup_flags & WORD_CARRIES) || has_digit(s->ct + w->off, w->len))
     return false;
   size_t n;
   const char *norm = word_norm(s, w, &n);
-  if (n == 0 || n >= LOOKUP_MAX)
-    return false;
-  int cat;
-  word_support(w, &cat);
-  bool carries = (cat >= 0 && cat != SUPPORT_THANKS) ||
-                 vader_valence(d->vader, norm, n) < 0;
-  carries = carries ||
-            listed(complaint_words,
-                   sizeof complaint_words / sizeof *complaint_words, norm, n);
-  return carries && !is_polite(norm, n);
+  return !is_polite(norm, n);
 }
 
 /* Is the capitals signal shouting rather than acronyms and codes? A word
@@ -575,8 +576,8 @@ static bool same_norm(const struct scratch *s, const struct word *a,
  * at, in order, so that ties go to the first. Sets *unnamed to what the
  * other candidates (words that raised the score but carry nothing on
  * their own) add together. */
-static double pick_words(const struct detector *d, struct scratch *s, size_t nw,
-                         size_t nm, double *unnamed)
+static double pick_words(struct scratch *s, size_t nw, size_t nm,
+                         double *unnamed)
 {
   size_t lim = nw < REASON_WORDS_MAX ? nw : REASON_WORDS_MAX;
   const struct vader_hit *hits = s->vr.hits;
@@ -605,7 +606,7 @@ static double pick_words(const struct detector *d, struct scratch *s, size_t nw,
       m++;
     if (m < nm && s->matches[m].first <= i)
       continue;
-    if (!word_carries(d, s, w)) {
+    if (!word_carries(s, w)) {
       *unnamed += s->contrib[i];
       continue;
     }
@@ -685,7 +686,7 @@ void detector_reasons(const struct detector *d, struct scratch *s, size_t nw,
       w[R_SUPPORT + cat] += c[DETECTOR_DENSE_SUP_ANY] / (double)present;
   }
   double unnamed = 0.0;
-  w[R_WORDS] = pick_words(d, s, nw, nm, &unnamed);
+  w[R_WORDS] = pick_words(s, nw, nm, &unnamed);
   on[R_WORDS] = s->n_picked > 0;
   /* Words that weigh but name nothing an agent would call frustrated
    * ("bag", "why") make a reason without quotes, only when nothing else
