@@ -11,15 +11,18 @@
  * An agent reads a quoted word as the one that carries the frustration,
  * so only such words are quoted (the score itself is never changed here):
  *
- *  - "negative words" quotes the words whose own valence (VADER's lexicon,
- *    or the language's @valence) is negative, and emoji or emoticons; a
- *    positive word turned negative by a negation ("not helpful", "no
- *    please") is left to the negation reason.
+ *  - "negative words" quotes the words negative on their own (at most
+ *    VADER_OWN_MAX in VADER's lexicon, below 0 in the language's
+ *    @valence), and emoji or emoticons; a positive word turned negative
+ *    by a negation ("not helpful", "no please") is left to the negation
+ *    reason.
  *  - "frustrated wording" quotes words whose hashed features raised the
- *    score AND that carry frustration on their own: negative in VADER's
- *    lexicon, a support word, or one of the complaint words below.
- *    Numbers, function words and neutral nouns ("flight", "support")
- *    may weigh in the model but are never quoted.
+ *    score AND that carry frustration on their own (WORD_CARRIES): a
+ *    support word, negative in VADER's lexicon as above, or one of the
+ *    complaint words below. Numbers, function words and neutral nouns
+ *    ("flight", "support") may weigh in the model but are never quoted;
+ *    when only they weigh, and nothing else explains the score, the
+ *    reason is "wording common in frustrated messages", quoting nothing.
  *  - No reason quotes a word with a digit ('24', '9am'; a support phrase
  *    of a number and a word, '3 hours', is fine) or a politeness word
  *    ("please", "bitte", "por favor").
@@ -46,6 +49,10 @@
 #define REASON_WORDS_MAX 256
 /* Words looked up in a lexicon are of at most this many bytes. */
 #define LOOKUP_MAX 48
+/* An English word is negative on its own at this valence in VADER's
+ * lexicon or below: its weakest negative words are mostly neutral nouns
+ * ("battleship" -0.1, "creditor" -0.1, "pay" -0.4, "sorry" -0.3). */
+#define VADER_OWN_MAX (-0.5)
 /* Capitals shout in a word of at least this many letters, or in this
  * many words in a row. */
 #define SHOUT_LETTERS 5
@@ -375,7 +382,7 @@ static bool hit_quotable(const struct detector *d, const struct scratch *s,
   size_t n = lower_word(t, h->len, low);
   bool neg = false;
   if (s->lang == LANG_EN) {
-    neg = n && vader_valence(d->vader, low, n) < 0;
+    neg = n && vader_valence(d->vader, low, n) <= VADER_OWN_MAX;
   } else {
     /* The language's own reading of the word, found by its place. */
     for (size_t i = 0; i < s->n_vw; i++)
@@ -393,7 +400,7 @@ bool detector_word_carries(const struct detector *d, const char *norm,
   if (len == 0 || len >= LOOKUP_MAX)
     return false;
   return (cat >= 0 && cat != SUPPORT_THANKS) ||
-         vader_valence(d->vader, norm, len) < 0 ||
+         vader_valence(d->vader, norm, len) <= VADER_OWN_MAX ||
          listed(complaint_words,
                 sizeof complaint_words / sizeof *complaint_words, norm, len);
 }
