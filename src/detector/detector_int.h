@@ -38,7 +38,7 @@
  * may differ from the score in the last bits: its order is another).
  *
  * Each word is credited with what its hashed features added, so the
- * reasons can name words ("frustrated wording: 'delayed'") instead of
+ * reasons can name words ("frustrated wording: 'overbooked'") instead of
  * bucket numbers. Character 3-grams were tried: they cost time and added
  * nothing out of fold. */
 #ifndef DETECTOR_DETECTOR_INT_H
