@@ -38,7 +38,7 @@
  * may differ from the score in the last bits: its order is another).
  *
  * Each word is credited with what its hashed features added, so the
- * reasons can name words ("frustrated wording: 'delayed'") instead of
+ * reasons can name words ("frustrated wording: 'overbooked'") instead of
  * bucket numbers. Character 3-grams were tried: they cost time and added
  * nothing out of fold. */
 #ifndef DETECTOR_DETECTOR_INT_H
@@ -131,9 +131,12 @@ struct detector {
 };
 
 /* Flags of a word beside its support lookup's SUPPORT_MORE and
- * SUPPORT_STOP: the lookup found a phrase; the word is an emoji. */
+ * SUPPORT_STOP: the lookup found a phrase; the word is an emoji; the word
+ * carries frustration on its own (detector_word_carries: the reasons may
+ * quote it). */
 #define SUP_HIT 0x80
 #define WORD_EMOJI 0x40
+#define WORD_CARRIES 0x20
 
 /* Bytes of white space (VADER's, which splits tokens there). */
 #define SPACE_ASCII 1 /* one of it */
@@ -455,10 +458,19 @@ void detector_dense_features(const struct detector *d, const struct scratch *s,
 /* ---- reasons.c --------------------------------------------------------- */
 
 /* Writes r's reasons: the signals whose parts c (with values x) raised
- * the score most, strongest first, with the words that carried them. */
-void detector_reasons(struct scratch *s, size_t nw, size_t nm, const double *x,
-                      const double *c, double polarity, const struct surface *f,
+ * the score most, strongest first, with the words that carried them
+ * (only words that carry frustration on their own: see reasons.c). */
+void detector_reasons(const struct detector *d, struct scratch *s, size_t nw,
+                      size_t nm, const double *x, const double *c,
+                      double polarity, const struct surface *f,
                       struct detector_result *r);
+
+/* Does the English word whose normalised form is norm[0..len) (support
+ * category cat of the word alone, or -1) carry frustration on its own: a
+ * support word (not thanks), negative in VADER's lexicon, or one of the
+ * reasons' complaint words? Worked out once per word (WORD_CARRIES). */
+bool detector_word_carries(const struct detector *d, const char *norm,
+                           size_t len, int cat);
 
 /* Adds to r's reasons the note that the text's language is not supported
  * (weight 0: it raised nothing), in place of the last when they are

@@ -6,11 +6,36 @@
  * most) with the sum of what they added to the log-odds; the strongest
  * are shown, each quoting at most QUOTE_ITEMS words of the message, and
  * no word twice in one message. Written without printf on the hot path;
- * put_2f gives what "%.2f" would. */
+ * put_2f gives what "%.2f" would.
+ *
+ * An agent reads a quoted word as the one that carries the frustration,
+ * so only such words are quoted (the score itself is never changed here):
+ *
+ *  - "negative words" quotes the words negative on their own (at most
+ *    VADER_OWN_MAX in VADER's lexicon, below 0 in the language's
+ *    @valence), and emoji or emoticons; a positive word turned negative
+ *    by a negation ("not helpful", "no please") is left to the negation
+ *    reason.
+ *  - "frustrated wording" quotes words whose hashed features raised the
+ *    score AND that carry frustration on their own (WORD_CARRIES): a
+ *    support word, negative in VADER's lexicon as above, or one of the
+ *    complaint words below. Numbers, function words and neutral nouns
+ *    ("flight", "support") may weigh in the model but are never quoted;
+ *    when only they weigh, and nothing else explains the score, the
+ *    reason is "wording common in frustrated messages", quoting nothing.
+ *  - No reason quotes a word with a digit ('24', '9am'; a support phrase
+ *    of a number and a word, '3 hours', is fine) or a politeness word
+ *    ("please", "bitte", "por favor").
+ *  - "shouting (ALL CAPS)" needs a word in capitals of at least five
+ *    letters or three such words in a row; capitals that are only
+ *    acronyms or codes ("SFO-PDX", "MIA", "A320") are not shouting.
+ *  - A reason left with no word to quote is not shown, but for a support
+ *    category, which is then named alone ("repeated contact"). */
 #include "detector/detector_int.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/utf8.h"
@@ -22,6 +47,44 @@
 #define REASON_MIN 0.05
 /* Words considered for the "wording" reason (a bound on its work). */
 #define REASON_WORDS_MAX 256
+/* Words looked up in a lexicon are of at most this many bytes. */
+#define LOOKUP_MAX 48
+/* An English word is negative on its own at this valence in VADER's
+ * lexicon or below: its weakest negative words are mostly neutral nouns
+ * ("battleship" -0.1, "creditor" -0.1, "pay" -0.4, "sorry" -0.3). */
+#define VADER_OWN_MAX (-0.5)
+/* Capitals shout in a word of at least this many letters, or in this
+ * many words in a row. */
+#define SHOUT_LETTERS 5
+#define SHOUT_RUN 3
+
+/* English words that carry a complaint on their own but that neither
+ * VADER's lexicon (as negative) nor the support lexicon has, in strcmp
+ * order (bsearch). Written for this project. */
+static const char *const complaint_words[] = {
+    "abysmal",      "atrocious",     "bumped",      "declined",
+    "disconnected", "disrespectful", "downgraded",  "endless",
+    "excuses",      "froze",         "frozen",      "glitchy",
+    "hassle",       "inexcusable",   "joke",        "laggy",
+    "misconnect",   "mishandled",    "misled",      "nonexistent",
+    "overbooked",   "overcharging",  "overdue",     "overpriced",
+    "pointless",    "rubbish",       "scammed",     "shambles",
+    "shambolic",    "shoddy",        "sloppy",      "stole",
+    "unacceptably", "unhelpful",     "unreachable", "unreliable",
+    "unresponsive", "unusable",
+};
+
+/* Politeness words, never quoted as negative (a "please" in "no please
+ * don't" is negated by VADER's rules, and weighs in the model): a word
+ * that is one of these (in strcmp order: bsearch), or starts with "pleas"
+ * ("pleaseee"). */
+static const char *const polite_words[] = {
+    "alsjeblieft",  "alstublieft", "aub",     "bedankt", "bitte",  "bitteschön",
+    "cortesemente", "dank",        "danke",   "favor",   "favore", "gentileza",
+    "gentilmente",  "graag",       "gracias", "grazie",  "kindly", "merci",
+    "obrigada",     "obrigado",    "plait",   "plaît",   "pls",    "plz",
+    "stp",          "svp",         "thank",   "thanks",  "thx",    "ty",
+};
 
 struct cand {
   double weight;
@@ -228,6 +291,176 @@ static size_t put_2f(char *out, size_t cap, double v)
   return put(out, cap, tmp);
 }
 
+/* t[0..len) in lower case (ASCII, and the letters langlex_lower maps)
+ * into buf (LOOKUP_MAX bytes); returns its length, 0 when it does not
+ * fit. */
+static size_t lower_word(const char *t, size_t len, char *buf)
+{
+  size_t o = 0;
+  for (size_t i = 0; i < len;) {
+    uint32_t cp;
+    size_t n = utf8_decode(t + i, len - i, &cp);
+    if (n == 0)
+      return 0;
+    char enc[4];
+    size_t m = utf8_encode(langlex_lower(cp), enc);
+    if (o + m > LOOKUP_MAX)
+      return 0;
+    memcpy(buf + o, enc, m);
+    o += m;
+    i += n;
+  }
+  return o;
+}
+
+/* A letter: ASCII, or beyond it as langlex reads words. */
+static bool is_letter(uint32_t cp)
+{
+  return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') ||
+         langlex_is_letter(cp);
+}
+
+static bool has_digit(const char *t, size_t len)
+{
+  for (size_t i = 0; i < len; i++)
+    if (t[i] >= '0' && t[i] <= '9')
+      return true;
+  return false;
+}
+
+/* Has t[0..len) a letter (so it is no emoji or emoticon such as ":(")? */
+static bool has_letter(const char *t, size_t len)
+{
+  for (size_t i = 0; i < len;) {
+    uint32_t cp;
+    size_t n = utf8_decode(t + i, len - i, &cp);
+    if (n == 0)
+      return true;
+    if (is_letter(cp))
+      return true;
+    i += n;
+  }
+  return false;
+}
+
+static int cmp_word(const void *key, const void *elem)
+{
+  return strcmp((const char *)key, *(const char *const *)elem);
+}
+
+/* Is w[0..len) one of the n words of list (in strcmp order)? */
+static bool listed(const char *const *list, size_t n, const char *w, size_t len)
+{
+  char key[LOOKUP_MAX];
+  if (len >= LOOKUP_MAX)
+    return false;
+  memcpy(key, w, len);
+  key[len] = '\0';
+  return bsearch(key, list, n, sizeof *list, cmp_word) != NULL;
+}
+
+/* Is the lower-case word w[0..len) a politeness word? */
+static bool is_polite(const char *w, size_t len)
+{
+  return (len >= 5 && !memcmp(w, "pleas", 5)) ||
+         listed(polite_words, sizeof polite_words / sizeof *polite_words, w,
+                len);
+}
+
+/* Is VADER's hit h (negative) a word negative on its own, or an emoji or
+ * emoticon, that may be quoted? A positive word negated is not, nor a
+ * word with a digit or a politeness word. */
+static bool hit_quotable(const struct detector *d, const struct scratch *s,
+                         const struct vader_hit *h)
+{
+  const char *t = s->ct + h->off;
+  if (has_digit(t, h->len))
+    return false;
+  if (!has_letter(t, h->len))
+    return true;
+  char low[LOOKUP_MAX];
+  size_t n = lower_word(t, h->len, low);
+  bool neg = false;
+  if (s->lang == LANG_EN) {
+    neg = n && vader_valence(d->vader, low, n) <= VADER_OWN_MAX;
+  } else {
+    /* The language's own reading of the word, found by its place. */
+    for (size_t i = 0; i < s->n_vw; i++)
+      if (s->vw[i].at == h->off) {
+        neg = s->vw[i].valence < 0;
+        break;
+      }
+  }
+  return neg && !(n && is_polite(low, n));
+}
+
+bool detector_word_carries(const struct detector *d, const char *norm,
+                           size_t len, int cat)
+{
+  if (len == 0 || len >= LOOKUP_MAX)
+    return false;
+  return (cat >= 0 && cat != SUPPORT_THANKS) ||
+         vader_valence(d->vader, norm, len) <= VADER_OWN_MAX ||
+         listed(complaint_words,
+                sizeof complaint_words / sizeof *complaint_words, norm, len);
+}
+
+/* Does word w (an English word of the wording reason) carry frustration
+ * on its own (WORD_CARRIES, worked out once per word), and may it be
+ * quoted: no digit, no politeness word? */
+static bool word_carries(const struct scratch *s, const struct word *w)
+{
+  if (!(w->sup_flags & WORD_CARRIES) || has_digit(s->ct + w->off, w->len))
+    return false;
+  size_t n;
+  const char *norm = word_norm(s, w, &n);
+  return !is_polite(norm, n);
+}
+
+/* Is the capitals signal shouting rather than acronyms and codes? A word
+ * in capitals is a token (between white space) whose core, the part from
+ * its first letter or digit to its last, is only letters (two or more, all
+ * capitals) and apostrophes: "ANGRY!!" is one, "SFO-PDX", "MLI->DEN",
+ * "A320" are codes. Shouting is such a word of SHOUT_LETTERS letters or
+ * more, or SHOUT_RUN of them in a row. t is NUL-terminated. */
+static bool shouts(const char *t)
+{
+  size_t run = 0;
+  while (*t) {
+    while (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r')
+      t++;
+    const char *e = t;
+    while (*e && *e != ' ' && *e != '\t' && *e != '\n' && *e != '\r')
+      e++;
+    size_t letters = 0, lower = 0, code = 0;
+    bool alnum = false, gap = false;
+    for (const char *p = t; p < e;) {
+      uint32_t cp;
+      size_t n = utf8_decode(p, (size_t)(e - p), &cp);
+      if (n == 0)
+        n = 1, cp = 0;
+      p += n;
+      bool digit = cp >= '0' && cp <= '9';
+      if (is_letter(cp) || digit) {
+        code += digit || gap; /* a digit, or a mark inside the core */
+        gap = false;
+        alnum = true;
+        letters += !digit;
+        lower += !digit && langlex_lower(cp) == cp;
+      } else if (alnum && cp != '\'' && cp != 0x2019) {
+        gap = true; /* inside the core if a letter or digit follows */
+      }
+    }
+    bool caps = letters >= 2 && lower == 0 && code == 0;
+    if (caps && (letters >= SHOUT_LETTERS || ++run >= SHOUT_RUN))
+      return true;
+    if (!caps && e > t)
+      run = 0;
+    t = e;
+  }
+  return false;
+}
+
 /* Quotes t[off..off+len) into out unless an earlier reason of this
  * message quoted the same words; returns whether it did. */
 static bool quote_new(struct scratch *s, char *out, size_t cap, size_t *o,
@@ -245,8 +478,8 @@ static bool quote_new(struct scratch *s, char *out, size_t cap, size_t *o,
 
 /* Writes the text of reason kind into out; returns false when it has
  * nothing left to say (every word it would quote was quoted already). */
-static bool render(struct scratch *s, size_t nm, double polarity, int kind,
-                   char *out, size_t cap)
+static bool render(const struct detector *d, struct scratch *s, size_t nm,
+                   double polarity, int kind, char *out, size_t cap)
 {
   size_t o = 0, nq = 0;
   out[0] = '\0';
@@ -265,13 +498,13 @@ static bool render(struct scratch *s, size_t nm, double polarity, int kind,
                               : put(out, cap, "negative words: ");
     for (size_t i = 0; i < s->vr.n_hits && nq < QUOTE_ITEMS; i++) {
       const struct vader_hit *h = &s->vr.hits[i];
-      if (h->valence < 0)
+      if (h->valence < 0 && hit_quotable(d, s, h))
         quote_new(s, out, cap, &o, (uint32_t)h->off, (uint32_t)h->len, &nq);
     }
     return nq > 0;
   case R_CAPS:
     put(out, cap, "shouting (ALL CAPS)");
-    return true;
+    return shouts(s->ct);
   case R_EXCLAIM:
     put(out, cap, "exclamation marks");
     return true;
@@ -296,6 +529,10 @@ static bool render(struct scratch *s, size_t nm, double polarity, int kind,
     put(out, cap, "long message");
     return true;
   case R_WORDS:
+    if (s->n_picked == 0) {
+      put(out, cap, "wording common in frustrated messages");
+      return true;
+    }
     o = put(out, cap, "frustrated wording: ");
     for (size_t i = 0; i < s->n_picked; i++) {
       const struct word *w = &s->words[s->picked[i]];
@@ -306,15 +543,24 @@ static bool render(struct scratch *s, size_t nm, double polarity, int kind,
     int cat = kind - R_SUPPORT;
     o = put(out, cap, support_cat_label(cat));
     o += put(out + o, cap - o, ": ");
+    bool skipped = false;
     for (size_t i = 0; i < nm && nq < QUOTE_ITEMS; i++) {
       const struct match *m = &s->matches[i];
       if (m->cat != cat)
         continue;
       const struct word *a = &s->words[m->first];
       const struct word *b = &s->words[m->first + m->count - 1];
+      /* A phrase of one word with a digit ('2x', '4x') reads as a bare
+       * number. */
+      if (m->count == 1 && has_digit(s->ct + a->off, a->len)) {
+        skipped = true;
+        continue;
+      }
       quote_new(s, out, cap, &o, a->off, b->off + b->len - a->off, &nq);
     }
-    return nq > 0;
+    if (nq == 0 && skipped) /* the category alone: it names no word */
+      put(out, cap, support_cat_label(cat));
+    return nq > 0 || skipped;
   }
   }
 }
@@ -329,12 +575,16 @@ static bool same_norm(const struct scratch *s, const struct word *a,
 }
 
 /* Picks for the wording reason the (at most QUOTE_ITEMS) distinct words
- * whose n-grams raised the score most, leaving out function words and the
- * words the VADER and support reasons quote (a word inside a negative
- * VADER hit or a support match); returns what they add together. Only
- * the words that could be picked are looked at, in order, so that ties go
- * to the first. */
-static double pick_words(struct scratch *s, size_t nw, size_t nm)
+ * whose n-grams raised the score most among those that carry frustration
+ * on their own (word_carries), leaving out function words and the words
+ * VADER read (a word inside a VADER hit: the negative ones are the VADER
+ * reason's, the others are negated) or inside a support match; returns
+ * what they add together. Only the words that could be picked are looked
+ * at, in order, so that ties go to the first. Sets *unnamed to what the
+ * other candidates (words that raised the score but carry nothing on
+ * their own) add together. */
+static double pick_words(struct scratch *s, size_t nw, size_t nm,
+                         double *unnamed)
 {
   size_t lim = nw < REASON_WORDS_MAX ? nw : REASON_WORDS_MAX;
   const struct vader_hit *hits = s->vr.hits;
@@ -357,12 +607,16 @@ static double pick_words(struct scratch *s, size_t nw, size_t nm)
     /* Hits and matches come in text order, as the words do. */
     while (h < nh && hits[h].off + hits[h].len <= w->off)
       h++;
-    if (h < nh && hits[h].valence < 0 && hits[h].off <= w->off)
+    if (h < nh && hits[h].off <= w->off)
       continue;
     while (m < nm && s->matches[m].first + s->matches[m].count <= i)
       m++;
     if (m < nm && s->matches[m].first <= i)
       continue;
+    if (!word_carries(s, w)) {
+      *unnamed += s->contrib[i];
+      continue;
+    }
     taken[nc] = false;
     cand[nc++] = (uint16_t)i;
   }
@@ -397,8 +651,9 @@ static double pick_words(struct scratch *s, size_t nw, size_t nm)
   return total;
 }
 
-void detector_reasons(struct scratch *s, size_t nw, size_t nm, const double *x,
-                      const double *c, double polarity, const struct surface *f,
+void detector_reasons(const struct detector *d, struct scratch *s, size_t nw,
+                      size_t nm, const double *x, const double *c,
+                      double polarity, const struct surface *f,
                       struct detector_result *r)
 {
   double w[R_COUNT] = {0};
@@ -437,8 +692,19 @@ void detector_reasons(struct scratch *s, size_t nw, size_t nm, const double *x,
     if (cat != SUPPORT_THANKS && on[R_SUPPORT + cat])
       w[R_SUPPORT + cat] += c[DETECTOR_DENSE_SUP_ANY] / (double)present;
   }
-  w[R_WORDS] = pick_words(s, nw, nm);
+  double unnamed = 0.0;
+  w[R_WORDS] = pick_words(s, nw, nm, &unnamed);
   on[R_WORDS] = s->n_picked > 0;
+  /* Words that weigh but name nothing an agent would call frustrated
+   * ("bag", "why") make a reason without quotes, only when nothing else
+   * explains the score (it would add nothing to the others). */
+  if (s->n_picked == 0) {
+    bool other = false;
+    for (int k = 0; k < R_COUNT; k++)
+      other = other || (k != R_WORDS && on[k] && w[k] > REASON_MIN);
+    w[R_WORDS] = unnamed;
+    on[R_WORDS] = !other;
+  }
 
   /* The candidates, strongest first (the first kind of equal ones first,
    * as a search for the strongest left would take them). */
@@ -463,7 +729,7 @@ void detector_reasons(struct scratch *s, size_t nw, size_t nm, const double *x,
     int kind = order[i];
     char *text = s->text[r->n_reasons];
     s->plain = true; /* the reasons' own words are */
-    if (!render(s, nm, polarity, kind, text, DETECTOR_REASON_MAX))
+    if (!render(d, s, nm, polarity, kind, text, DETECTOR_REASON_MAX))
       continue;
     r->reasons[r->n_reasons].text = text;
     r->reasons[r->n_reasons].plain = s->plain;

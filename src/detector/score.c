@@ -113,7 +113,7 @@ void detector_score_valid(const struct detector *d, const char *text,
     double c[DETECTOR_N_DENSE]; /* each signal's part */
     for (size_t j = 0; j < DETECTOR_N_DENSE; j++)
       c[j] = d->dense_w[j] * (x[j] - d->dense_mean[j]);
-    detector_reasons(s, nw, nm, x, c, polarity, &f, r);
+    detector_reasons(d, s, nw, nm, x, c, polarity, &f, r);
   }
   if (lang == LANG_OTHER && !r->skip_reasons)
     detector_note_unsupported(s, r);

@@ -100,7 +100,8 @@ size_t detector_char_grams(const struct detector *d, const char *nw,
 
 /* Works out what word w (m_uni set, its normalised form in norm, and
  * WORD_EMOJI in its flags when it is one) comes to alone: the sum of the
- * signed weights of its n-grams, its support entry; fills e. */
+ * signed weights of its n-grams, its support entry, whether it carries
+ * frustration (for the reasons); fills e. */
 static void word_alone(const struct detector *d, const struct scratch *s,
                        const struct word *w, struct word_record *e)
 {
@@ -124,6 +125,8 @@ static void word_alone(const struct detector *d, const struct scratch *s,
     e->support_cat = (int8_t)support_lookup_fnv(&d->support, nw, w->nlen,
                                                 e->support, &flags);
     e->flags = (uint8_t)(flags | (e->support_cat >= 0 ? SUP_HIT : 0));
+    if (detector_word_carries(d, nw, w->nlen, e->support_cat))
+      e->flags |= WORD_CARRIES;
   }
 }
 
