@@ -639,6 +639,11 @@ static enum err parse_anger(const struct setting *s, struct config *cfg,
       while (i < CONFIG_ANGER_N &&
              (strlen(anger_names[i]) != n || strncmp(anger_names[i], p, n)))
         i++;
+      if (i == CONFIG_ANGER_N && n == 4 && !strncmp(p, "none", 4)) {
+        snprintf(err, errlen, "%s: 'none' turns every signal off: alone",
+                 s->name);
+        return ERR_INVALID;
+      }
       if (i == CONFIG_ANGER_N) {
         snprintf(err, errlen,
                  "%s: '%.*s' is not shouting, exclamations, escalation or "
