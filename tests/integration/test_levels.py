@@ -141,6 +141,28 @@ def test_signals_off():
             check(o["level"] == c["level"], f"{c['id']}: {o['level']}")
 
 
+def test_verdict_holds_the_line():
+    """Whatever the bounds, a message is at the verdict level or above
+    exactly when the model finds it frustrated: a bound below the threshold
+    does not make a calm verdict frustrated, and without a level at the
+    threshold the verdict level is ALERT_MIN_LEVEL."""
+    for c in CASES:
+        # angry from 0.25: below the threshold, so held at dissatisfied.
+        o = analyze(c, {"FRUSTRATION_MODEL_LEVELS":
+                        "dissatisfied:0.2,frustrated:threshold,angry:0.25",
+                        "FRUSTRATION_ANGER_SIGNALS": "none"})
+        want = ("angry" if o["frustrated"] else
+                "dissatisfied" if o["frustration"]["score"] >= 0.2 else "calm")
+        check(o["level"] == want, f"{c['id']}: {o['level']}, want {want}")
+        # No level at the threshold: frustrated from ALERT_MIN_LEVEL.
+        o = analyze(c, {"FRUSTRATION_MODEL_LEVELS":
+                        "dissatisfied:0.3,angry:0.98"})
+        check(o["level"] == c["level"], f"{c['id']}: {o['level']}")
+        # ALERT_MIN_LEVEL=angry: the levels stay; only angry ones alert.
+        o = analyze(c, {"ALERT_MIN_LEVEL": "angry"})
+        check(o["level"] == c["level"], f"{c['id']}: {o['level']}")
+
+
 def polarity_band(p):
     """The default FRUSTRATION_LEVELS: strict lower bounds."""
     return ("angry" if p < -0.6 else "frustrated" if p < -0.3 else
@@ -195,5 +217,6 @@ if __name__ == "__main__":
                         test_default_levels,
                         test_signals_raise_frustrated_to_angry,
                         test_each_signal_alone, test_signals_off,
+                        test_verdict_holds_the_line,
                         test_polarity_levels_unchanged,
                         test_alerts_follow_levels]))
