@@ -128,7 +128,7 @@ void analysis_apply_model(const struct config *cfg, struct analysis *a,
  * leave (the support lexicon's escalation phrases: "manager", "never
  * again", "nie wieder"...), and insults or the strongest words (two
  * strong complaint phrases, or a word the sentiment lexicon rates -3 or
- * worse after its rules: "worst", "scandaloso"). */
+ * worse after its rules, such as "worst"). */
 unsigned analysis_anger_signals(const struct detector_result *dr);
 
 /* Builds the detector the configuration asks for: NULL in *out for
