@@ -9,7 +9,8 @@
 static const char *const names[] = {
     "FRUSTRATION_LEVELS",  "FRUSTRATION_THRESHOLD", "FRUSTRATION_DETECTOR",
     "PORT",                "MAX_BODY_BYTES",        "LOG_MESSAGE_TEXT",
-    "HOST",                "MAX_JSON_DEPTH",
+    "HOST",                "MAX_JSON_DEPTH",        "FRUSTRATION_MODEL_LEVELS",
+    "FRUSTRATION_ANGER_SIGNALS",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -28,8 +29,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       (void)config_level_for(&cfg, -0.5);
   } else {
     setenv(name, value, 1);
-    if (config_from_env(&cfg, err, sizeof err) == ERR_OK)
+    if (config_from_env(&cfg, err, sizeof err) == ERR_OK) {
       (void)config_level_for(&cfg, cfg.threshold);
+      (void)config_model_level_for(&cfg, 0.5, 0.48);
+      (void)config_verdict_level(&cfg);
+    }
     unsetenv(name);
   }
   free(value);

@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 enum err analysis_lexicons_new(struct analysis_lexicons *out)
@@ -114,6 +115,8 @@ void analysis_compute(const struct config *cfg, const struct polarity_result *r,
       a->polarity_lang != LANG_OTHER && r->polarity < cfg->threshold;
   a->frustrated = a->rule_frustrated;
   a->level = config_level_for(cfg, r->polarity);
+  a->level_by = ANALYSIS_LEVEL_POLARITY;
+  a->anger = a->anger_used = 0;
   a->scores = r;
   a->model = NULL;
 }
@@ -137,6 +140,31 @@ enum err analysis_run(const struct config *cfg,
   return ERR_OK;
 }
 
+/* Insults and the strongest words: two strong complaint phrases, or a
+ * word at -3 or worse on the sentiment lexicon's -4..4 scale after its
+ * rules (VADER_MIN holds the most negative word's valence / 4). One
+ * strong phrase alone is not enough: the category also holds milder
+ * words ("disappointed", "poor"). */
+#define ANGER_STRONG_PHRASES 2
+#define ANGER_WORD_VALENCE (-3.0 / 4.0)
+
+unsigned analysis_anger_signals(const struct detector_result *dr)
+{
+  const double *x = dr->features.dense;
+  unsigned s = 0;
+  if (x[DETECTOR_DENSE_SHOUTING] > 0)
+    s |= CONFIG_ANGER_SHOUTING;
+  if (x[DETECTOR_DENSE_EXCLAIM_MULTI] > 0)
+    s |= CONFIG_ANGER_EXCLAIM;
+  if (x[DETECTOR_DENSE_SUP_ESCALATE] > 0)
+    s |= CONFIG_ANGER_ESCALATION;
+  /* Support counts are log1p(count). */
+  if (x[DETECTOR_DENSE_SUP_STRONG] >= log1p(ANGER_STRONG_PHRASES) - 1e-9 ||
+      x[DETECTOR_DENSE_VADER_MIN] <= ANGER_WORD_VALENCE)
+    s |= CONFIG_ANGER_INSULTS;
+  return s;
+}
+
 void analysis_apply_model(const struct config *cfg, struct analysis *a,
                           const struct detector_result *dr)
 {
@@ -144,11 +172,38 @@ void analysis_apply_model(const struct config *cfg, struct analysis *a,
   if (cfg->detector != CONFIG_DETECTOR_MODEL)
     return;
   a->frustrated = dr->frustrated;
-  /* Levels are defined on polarity; a message the model finds frustrated
-   * must still reach the level at which alerts start. */
-  if (a->frustrated && a->level < cfg->alert_min_level &&
-      cfg->alert_min_level < cfg->n_levels)
-    a->level = cfg->alert_min_level;
+  if (cfg->model_levels_polarity) {
+    /* Levels are defined on polarity; a message the model finds
+     * frustrated must still reach the level at which alerts start. */
+    if (a->frustrated && a->level < cfg->alert_min_level &&
+        cfg->alert_min_level < cfg->n_levels) {
+      a->level = cfg->alert_min_level;
+      a->level_by = ANALYSIS_LEVEL_LIFTED;
+    }
+    return;
+  }
+  /* The score places the message; the verdict has the last word on which
+   * side of the verdict level it is, so that a level at or above it always
+   * means the model found the message frustrated (and, with the default
+   * ALERT_MIN_LEVEL, that it raises an alert). */
+  a->level = config_model_level_for(cfg, dr->score, dr->threshold);
+  a->level_by = ANALYSIS_LEVEL_SCORE;
+  size_t v = config_verdict_level(cfg);
+  if (a->frustrated && a->level < v) {
+    a->level = v;
+    a->level_by = ANALYSIS_LEVEL_VERDICT;
+  } else if (!a->frustrated && v > 0 && a->level >= v) {
+    a->level = v - 1;
+    a->level_by = ANALYSIS_LEVEL_VERDICT;
+  }
+  a->anger = analysis_anger_signals(dr);
+  a->anger_used = a->anger & cfg->anger_signals;
+  if (a->frustrated && a->anger_used && a->level + 1 < cfg->n_levels) {
+    a->level++;
+    a->level_by = ANALYSIS_LEVEL_ANGER;
+  } else {
+    a->anger_used = 0;
+  }
 }
 
 enum err analysis_detector_new(const struct config *cfg, bool batch,
@@ -187,6 +242,11 @@ void analysis_write_fields(const struct config *cfg, const struct analysis *a,
   jsonw_kv_bool(w, "frustrated", a->frustrated);
   jsonw_kv_double(w, "threshold", cfg->threshold);
   jsonw_kv_string(w, "level", cfg->levels[a->level].name);
+  if (a->level_by >= ANALYSIS_LEVEL_SCORE) {
+    char why[ANALYSIS_LEVEL_REASON_MAX];
+    analysis_level_reason(cfg, a, why, sizeof why);
+    jsonw_kv_string(w, "level_reason", why);
+  }
   jsonw_key(w, "detector");
   jsonw_string(w,
                cfg->detector == CONFIG_DETECTOR_MODEL ? "model" : "polarity");
@@ -291,4 +351,57 @@ enum err analysis_words(const struct analysis *a, struct buf *out)
     rc = buf_printf(out, "%s%s", i ? ", " : "",
                     a->scores->assessments[idx[i]].words);
   return rc;
+}
+
+/* What each anger signal is called in a level's reason. */
+static const char *const anger_label[CONFIG_ANGER_N] = {
+    "shouting (ALL CAPS)", "'!!'", "escalation or threat to leave",
+    "insults or strongest words"};
+
+void analysis_level_reason(const struct config *cfg, const struct analysis *a,
+                           char *out, size_t cap)
+{
+  const struct detector_result *m = a->model;
+  switch (a->level_by) {
+  case ANALYSIS_LEVEL_POLARITY:
+    snprintf(out, cap, "polarity %.2f", a->polarity);
+    return;
+  case ANALYSIS_LEVEL_LIFTED:
+    snprintf(out, cap, "found frustrated by the model: at least %s",
+             cfg->levels[a->level].name);
+    return;
+  case ANALYSIS_LEVEL_SCORE: {
+    if (a->level == 0) {
+      snprintf(out, cap, "model score %.2f, below every level's bound",
+               m->score);
+      return;
+    }
+    const struct config_model_level *ml = &cfg->model_levels[a->level];
+    snprintf(out, cap, "model score %.2f >= %.2f%s", m->score,
+             ml->at_threshold ? m->threshold : ml->from,
+             ml->at_threshold ? " (the threshold)" : "");
+    return;
+  }
+  case ANALYSIS_LEVEL_VERDICT:
+    if (a->frustrated)
+      snprintf(out, cap, "model score %.2f >= %.2f (the threshold)", m->score,
+               m->threshold);
+    else
+      snprintf(out, cap, "model score %.2f below the threshold %.2f",
+               m->score, m->threshold);
+    return;
+  case ANALYSIS_LEVEL_ANGER: {
+    int n = snprintf(out, cap, "frustrated (model score %.2f), raised by: ",
+                     m->score);
+    const char *sep = "";
+    for (unsigned i = 0; i < CONFIG_ANGER_N; i++)
+      if (a->anger_used & (1u << i)) {
+        size_t at = n > 0 && (size_t)n < cap ? (size_t)n : cap - 1;
+        n += snprintf(out + at, cap - at, "%s%s", sep, anger_label[i]);
+        sep = ", ";
+      }
+    return;
+  }
+  }
+  snprintf(out, cap, "?");
 }

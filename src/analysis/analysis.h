@@ -6,7 +6,9 @@
  * German, Spanish and Portuguese have none and score 0), the original
  * rule on it (frustrated when polarity < FRUSTRATION_THRESHOLD,
  * strictly), the level from the ordered level list, and, by default, the
- * multilingual model, which decides. A language outside
+ * multilingual model, which decides, and whose score and anger signals
+ * then set the level (FRUSTRATION_MODEL_LEVELS, FRUSTRATION_ANGER_SIGNALS;
+ * see analysis_apply_model). A language outside
  * FRUSTRATION_LANGUAGES, or one the service does not support, is scored
  * by the model on its language-independent signals only, and says so.
  * With FRUSTRATION_DETECTOR=polarity every text is scored exactly as the
@@ -38,6 +40,17 @@ struct analysis_lexicons {
 enum err analysis_lexicons_new(struct analysis_lexicons *out);
 void analysis_lexicons_free(struct analysis_lexicons *l);
 
+/* What set a message's level. */
+enum analysis_level_by {
+  ANALYSIS_LEVEL_POLARITY, /* polarity, by FRUSTRATION_LEVELS' bounds */
+  ANALYSIS_LEVEL_LIFTED,   /* polarity, lifted to ALERT_MIN_LEVEL because
+                              the model found the message frustrated */
+  ANALYSIS_LEVEL_SCORE,    /* the model's score, by FRUSTRATION_MODEL_LEVELS */
+  ANALYSIS_LEVEL_VERDICT,  /* the model's verdict: raised to its level
+                              (frustrated) or held below it (not) */
+  ANALYSIS_LEVEL_ANGER,    /* raised one level by anger signals */
+};
+
 struct analysis {
   /* The language: what was given or detected (its ISO 639-1 code, "und"
    * when unknown), and what it was scored as: lang is LANG_OTHER when
@@ -53,6 +66,10 @@ struct analysis {
   bool rule_frustrated; /* the original rule: polarity < threshold */
   bool frustrated;      /* the configured detector's verdict */
   size_t level;    /* index into cfg->levels */
+  enum analysis_level_by level_by;
+  /* The anger signals found (CONFIG_ANGER_*; 0 without the model), and
+   * those of them that raised the level. */
+  unsigned anger, anger_used;
   const struct polarity_result *scores; /* borrowed: assessments */
   /* Borrowed: the support-tuned model's result, or NULL when it did not
    * run (FRUSTRATION_DETECTOR=polarity). */
@@ -95,10 +112,24 @@ analysis_polarity_lexicon(const struct config *cfg,
                           struct analysis *a);
 
 /* Records the model's result dr in a (borrowed) and, with
- * FRUSTRATION_DETECTOR=model, lets it decide `frustrated` and lifts a
- * frustrated message to at least ALERT_MIN_LEVEL. */
+ * FRUSTRATION_DETECTOR=model, lets it decide `frustrated` and the level:
+ * the highest level whose FRUSTRATION_MODEL_LEVELS bound the score
+ * reaches; a frustrated message at least at the verdict level
+ * (config_verdict_level: "frustrated" by default, where alerts start), any
+ * other below it; then a frustrated message with one of the
+ * FRUSTRATION_ANGER_SIGNALS one level higher (frustrated -> angry). With
+ * FRUSTRATION_MODEL_LEVELS=polarity, the polarity level instead, lifted to
+ * ALERT_MIN_LEVEL when frustrated. */
 void analysis_apply_model(const struct config *cfg, struct analysis *a,
                           const struct detector_result *dr);
+
+/* The anger signals (CONFIG_ANGER_*) of a text the model scored into dr:
+ * words in ALL CAPS (shouting), "!!" or more, escalation or a threat to
+ * leave (the support lexicon's escalation phrases: "manager", "never
+ * again", "nie wieder"...), and insults or the strongest words (two
+ * strong complaint phrases, or a word the sentiment lexicon rates -3 or
+ * worse after its rules, such as "worst"). */
+unsigned analysis_anger_signals(const struct detector_result *dr);
 
 /* Builds the detector the configuration asks for: NULL in *out for
  * FRUSTRATION_DETECTOR=polarity, the compiled-in model otherwise, made
@@ -113,8 +144,9 @@ void analysis_compute(const struct config *cfg,
 
 /* Writes the analysis fields (language, language_supported,
  * language_source, polarity, subjectivity, polarity_lexicon,
- * rule_frustrated, frustrated, threshold, level, detector, frustration,
- * assessments) as key/value pairs into the object currently open in w. */
+ * rule_frustrated, frustrated, threshold, level, level_reason (with the
+ * model's levels only), detector, frustration, assessments) as key/value
+ * pairs into the object currently open in w. */
 void analysis_write_fields(const struct config *cfg, const struct analysis *a,
                            struct jsonw *w);
 
@@ -123,6 +155,14 @@ void analysis_write_fields(const struct config *cfg, const struct analysis *a,
  * 'terrible', 'not good'". */
 enum err analysis_describe(const struct config *cfg, const struct analysis *a,
                            struct buf *out);
+
+/* Writes into out (cap bytes, cut to fit) why the level was chosen, e.g.
+ * "model score 0.99 >= 0.98" or "frustrated (model score 0.93), raised
+ * by: shouting (ALL CAPS), '!!'". ANALYSIS_LEVEL_REASON_MAX bytes always
+ * suffice. */
+#define ANALYSIS_LEVEL_REASON_MAX 160
+void analysis_level_reason(const struct config *cfg, const struct analysis *a,
+                           char *out, size_t cap);
 
 /* Deciding words listed by analysis_describe and analysis_words. */
 #define ANALYSIS_MAX_WORDS 5

@@ -59,7 +59,13 @@ static void print_human(const struct config *cfg, const struct analysis *a,
     printf("  polarity      %+.4f (%s lexicon)\n", a->polarity,
            lang_code(a->polarity_lang));
   printf("  subjectivity  %.4f\n", a->subjectivity);
-  printf("  level         %s\n", cfg->levels[a->level].name);
+  if (a->level_by >= ANALYSIS_LEVEL_SCORE) {
+    char why[ANALYSIS_LEVEL_REASON_MAX];
+    analysis_level_reason(cfg, a, why, sizeof why);
+    printf("  level         %s (%s)\n", cfg->levels[a->level].name, why);
+  } else {
+    printf("  level         %s\n", cfg->levels[a->level].name);
+  }
   if (a->model)
     printf("  model score   %.4f (threshold %.4f)\n", a->model->score,
            a->model->threshold);

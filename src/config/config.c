@@ -214,6 +214,134 @@ size_t config_level_for(const struct config *cfg, double polarity)
   return level;
 }
 
+enum err config_parse_model_levels(struct config *cfg, const char *spec,
+                                   char *err, size_t errlen)
+{
+  static const char name[] = "FRUSTRATION_MODEL_LEVELS";
+  struct config_model_level ml[CONFIG_MAX_LEVELS];
+  memset(ml, 0, sizeof ml);
+  if (strlen(spec) >= sizeof cfg->model_levels_spec) {
+    snprintf(err, errlen, "%s: value too long", name);
+    return ERR_INVALID;
+  }
+  if (!strcmp(spec, "polarity")) {
+    memcpy(cfg->model_levels, ml, sizeof ml);
+    cfg->model_levels_polarity = true;
+    copy(cfg->model_levels_spec, sizeof cfg->model_levels_spec, spec);
+    return ERR_OK;
+  }
+  size_t prev = 0;       /* the last level named; 0: none yet */
+  double prev_from = -1; /* the last bound given as a number */
+  bool threshold = false;
+  const char *p = spec;
+  while (*p) {
+    size_t len = strcspn(p, ",");
+    char item[CONFIG_LEVEL_NAME_MAX + 32];
+    if (len >= sizeof item) {
+      snprintf(err, errlen, "%s: '%.*s' is too long", name, (int)len, p);
+      return ERR_INVALID;
+    }
+    memcpy(item, p, len);
+    item[len] = '\0';
+    char *bound = strchr(item, ':');
+    if (!bound) {
+      snprintf(err, errlen,
+               "%s: '%s' is not name:bound (a score from 0 to 1, or "
+               "threshold)",
+               name, item);
+      return ERR_INVALID;
+    }
+    *bound++ = '\0';
+    size_t i = 0;
+    while (i < cfg->n_levels && strcmp(cfg->levels[i].name, item))
+      i++;
+    if (i == cfg->n_levels) {
+      snprintf(err, errlen, "%s: '%s' is not one of the levels", name, item);
+      return ERR_INVALID;
+    }
+    if (i == 0) {
+      snprintf(err, errlen,
+               "%s: the first level ('%s') is below every bound and takes "
+               "none",
+               name, item);
+      return ERR_INVALID;
+    }
+    if (i <= prev) {
+      snprintf(err, errlen,
+               "%s: levels must be named once each, in the order of "
+               "FRUSTRATION_LEVELS ('%s')",
+               name, item);
+      return ERR_INVALID;
+    }
+    ml[i].by_score = true;
+    if (!strcmp(bound, "threshold")) {
+      if (threshold) {
+        snprintf(err, errlen,
+                 "%s: only one level starts at the threshold ('%s')", name,
+                 item);
+        return ERR_INVALID;
+      }
+      threshold = true;
+      ml[i].at_threshold = true;
+    } else {
+      char what[128];
+      snprintf(what, sizeof what, "%s bound of '%s'", name, item);
+      if (parse_double(what, bound, 0.0, 1.0, &ml[i].from, err, errlen))
+        return ERR_INVALID;
+      if (ml[i].from <= prev_from) {
+        snprintf(err, errlen, "%s: bounds must increase ('%s' at %g)", name,
+                 item, ml[i].from);
+        return ERR_INVALID;
+      }
+      prev_from = ml[i].from;
+    }
+    prev = i;
+    p += len;
+    if (*p == ',' && !*++p) {
+      snprintf(err, errlen, "%s: a level is missing after the last ','",
+               name);
+      return ERR_INVALID;
+    }
+  }
+  if (prev == 0) {
+    snprintf(err, errlen, "%s: at least one level (name:bound), or polarity",
+             name);
+    return ERR_INVALID;
+  }
+  memcpy(cfg->model_levels, ml, sizeof ml);
+  cfg->model_levels_polarity = false;
+  copy(cfg->model_levels_spec, sizeof cfg->model_levels_spec, spec);
+  return ERR_OK;
+}
+
+size_t config_model_level_for(const struct config *cfg, double score,
+                              double threshold)
+{
+  size_t level = 0;
+  for (size_t i = 1; i < cfg->n_levels; i++) {
+    const struct config_model_level *m = &cfg->model_levels[i];
+    if (m->by_score && score >= (m->at_threshold ? threshold : m->from))
+      level = i;
+  }
+  return level;
+}
+
+size_t config_verdict_level(const struct config *cfg)
+{
+  for (size_t i = 1; i < cfg->n_levels; i++)
+    if (cfg->model_levels[i].by_score && cfg->model_levels[i].at_threshold)
+      return i;
+  return cfg->alert_min_level < cfg->n_levels ? cfg->alert_min_level : 0;
+}
+
+static const char *const anger_names[CONFIG_ANGER_N] = {
+    "shouting", "exclamations", "escalation", "insults"};
+
+const char *config_anger_name(unsigned i)
+{
+  return i < CONFIG_ANGER_N ? anger_names[i] : "?";
+}
+
 /* How a setting's value is read from the environment and printed. */
 enum kind {
   KIND_DOUBLE, /* double, strtod within [lo, hi], printed %g */
@@ -481,6 +609,72 @@ static void print_levels(const struct setting *s, const struct config *cfg,
   }
 }
 
+/* Read against the levels in force: FRUSTRATION_LEVELS comes earlier in
+ * the table (and the value is read again once every setting is: see
+ * levels_check). */
+static enum err parse_model_levels(const struct setting *s,
+                                   struct config *cfg, const char *v,
+                                   char *err, size_t errlen)
+{
+  (void)s;
+  return config_parse_model_levels(cfg, v, err, errlen);
+}
+
+static void print_model_levels(const struct setting *s,
+                               const struct config *cfg, FILE *f)
+{
+  (void)s;
+  fprintf(f, "%s", cfg->model_levels_spec);
+}
+
+static enum err parse_anger(const struct setting *s, struct config *cfg,
+                            const char *v, char *err, size_t errlen)
+{
+  unsigned mask = 0;
+  if (strcmp(v, "none")) {
+    const char *p = v;
+    for (;;) {
+      size_t n = strcspn(p, ",");
+      unsigned i = 0;
+      while (i < CONFIG_ANGER_N &&
+             (strlen(anger_names[i]) != n || strncmp(anger_names[i], p, n)))
+        i++;
+      if (i == CONFIG_ANGER_N && n == 4 && !strncmp(p, "none", 4)) {
+        snprintf(err, errlen, "%s: 'none' turns every signal off: alone",
+                 s->name);
+        return ERR_INVALID;
+      }
+      if (i == CONFIG_ANGER_N) {
+        snprintf(err, errlen,
+                 "%s: '%.*s' is not shouting, exclamations, escalation or "
+                 "insults (or none)",
+                 s->name, (int)n, p);
+        return ERR_INVALID;
+      }
+      mask |= 1u << i;
+      if (!p[n])
+        break;
+      p += n + 1;
+    }
+  }
+  cfg->anger_signals = mask;
+  return ERR_OK;
+}
+
+static void print_anger(const struct setting *s, const struct config *cfg,
+                        FILE *f)
+{
+  (void)s;
+  const char *sep = "";
+  if (!cfg->anger_signals)
+    fprintf(f, "none");
+  for (unsigned i = 0; i < CONFIG_ANGER_N; i++)
+    if (cfg->anger_signals & (1u << i)) {
+      fprintf(f, "%s%s", sep, anger_names[i]);
+      sep = ",";
+    }
+}
+
 static enum err parse_host(const struct setting *s, struct config *cfg,
                            const char *v, char *err, size_t errlen)
 {
@@ -598,6 +792,16 @@ static const struct setting settings[] = {
           "angry:-0.6:blocker:5",
           parse_levels, print_levels,
           "ordered levels name:bound:severity:sentiment,..."),
+    OTHER("FRUSTRATION_MODEL_LEVELS", model_levels_spec,
+          "dissatisfied:0.3,frustrated:threshold,angry:0.98",
+          parse_model_levels, print_model_levels,
+          "with the model: the score from which each level starts "
+          "(name:score|threshold,...), or polarity"),
+    OTHER("FRUSTRATION_ANGER_SIGNALS", anger_signals,
+          "shouting,exclamations,escalation,insults", parse_anger,
+          print_anger,
+          "with the model: signals that raise a frustrated message one "
+          "level; none: off"),
     /* HTTP */
     STR("HOST", host, 0, "127.0.0.1", parse_host, "address to listen on"),
     UINT("PORT", port, 0, 65535, "8080", "port to listen on; 0: ephemeral"),
@@ -804,6 +1008,20 @@ static enum err alerts_check(struct config *cfg, char *err, size_t errlen)
   return ERR_OK;
 }
 
+/* FRUSTRATION_MODEL_LEVELS again, against the levels finally in force.
+ * A value read from the environment was checked against them already; the
+ * default may not fit custom FRUSTRATION_LEVELS (other names): levels then
+ * come from polarity, as before the model had levels of its own. */
+static void levels_check(struct config *cfg)
+{
+  char err[256];
+  char spec[sizeof cfg->model_levels_spec];
+  copy(spec, sizeof spec, cfg->model_levels_spec);
+  if (config_parse_model_levels(cfg, spec, err, sizeof err) &&
+      config_parse_model_levels(cfg, "polarity", err, sizeof err))
+    assert(!"polarity is always a valid FRUSTRATION_MODEL_LEVELS");
+}
+
 enum err config_from_env(struct config *cfg, char *err, size_t errlen)
 {
   for (size_t i = 0; i < N_SETTINGS; i++) {
@@ -813,6 +1031,7 @@ enum err config_from_env(struct config *cfg, char *err, size_t errlen)
   }
   if (alerts_check(cfg, err, errlen))
     return ERR_INVALID;
+  levels_check(cfg);
   return security_check(cfg, err, errlen);
 }
 

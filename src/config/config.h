@@ -24,6 +24,30 @@ struct config_level {
   int sentiment;       /* DevRev ticket sentiment ordinal (5 = frustrated) */
 };
 
+/* FRUSTRATION_MODEL_LEVELS: with FRUSTRATION_DETECTOR=model, where the
+ * model's score puts a level. A level not named there is never reached by
+ * the score alone. */
+struct config_model_level {
+  bool by_score;     /* named: the score reaches it */
+  bool at_threshold; /* from the model's operating point (its verdict) */
+  double from;       /* else from this score, in [0, 1] */
+};
+
+/* The anger signals (FRUSTRATION_ANGER_SIGNALS) that raise a message the
+ * model finds frustrated one level: bits, in the order of their names. */
+enum config_anger {
+  CONFIG_ANGER_SHOUTING = 1u << 0,   /* words in ALL CAPS */
+  CONFIG_ANGER_EXCLAIM = 1u << 1,    /* "!!" or more */
+  CONFIG_ANGER_ESCALATION = 1u << 2, /* escalation, threats to leave */
+  CONFIG_ANGER_INSULTS = 1u << 3,    /* insults, the strongest words */
+};
+#define CONFIG_ANGER_N 4
+#define CONFIG_ANGER_ALL ((1u << CONFIG_ANGER_N) - 1)
+
+/* The setting's name of anger signal i (< CONFIG_ANGER_N), e.g.
+ * "shouting"; never NULL. */
+const char *config_anger_name(unsigned i);
+
 enum config_detector {
   CONFIG_DETECTOR_POLARITY, /* the original rule: polarity < threshold */
   CONFIG_DETECTOR_MODEL,    /* the support-tuned model */
@@ -38,6 +62,14 @@ struct config {
                             for each language scored with its own signals */
   struct config_level levels[CONFIG_MAX_LEVELS]; /* FRUSTRATION_LEVELS */
   size_t n_levels;
+  /* FRUSTRATION_MODEL_LEVELS as given ("polarity" or "name:bound,..."),
+   * and what it says of each level of `levels`; model_levels_polarity:
+   * with the model too, levels come from polarity (lifted to
+   * ALERT_MIN_LEVEL when the model finds the message frustrated). */
+  char model_levels_spec[512];
+  bool model_levels_polarity;
+  struct config_model_level model_levels[CONFIG_MAX_LEVELS];
+  unsigned anger_signals; /* FRUSTRATION_ANGER_SIGNALS: CONFIG_ANGER_* */
 
   /* HTTP */
   char host[256];           /* HOST, default 127.0.0.1 */
@@ -132,6 +164,15 @@ WARN_UNUSED_RESULT enum err config_parse_levels(struct config *cfg,
                                                 const char *spec, char *err,
                                                 size_t errlen);
 
+/* Parses a FRUSTRATION_MODEL_LEVELS value against the levels in force:
+ * "polarity", or "name:bound,..." naming levels of FRUSTRATION_LEVELS but
+ * the first, in their order, each bound a score in [0, 1] (increasing) or
+ * "threshold" (the model's operating point, for one level at most).
+ * ERR_INVALID with a message on bad input; cfg is unchanged then. */
+WARN_UNUSED_RESULT enum err config_parse_model_levels(struct config *cfg,
+                                                      const char *spec,
+                                                      char *err, size_t errlen);
+
 /* Applies a --listen value, "HOST:PORT", "[IPV6]:PORT" or ":PORT" (keeps
  * the host), to cfg->host and cfg->port. ERR_INVALID with a message. */
 WARN_UNUSED_RESULT enum err config_parse_listen(struct config *cfg,
@@ -149,6 +190,17 @@ WARN_UNUSED_RESULT enum err config_check(const struct config *cfg, char *err,
 
 /* Index into cfg->levels of the level for polarity p. */
 size_t config_level_for(const struct config *cfg, double polarity);
+
+/* Index into cfg->levels of the highest level FRUSTRATION_MODEL_LEVELS
+ * puts at or below the model's score (threshold: the model's operating
+ * point); 0 when none. */
+size_t config_model_level_for(const struct config *cfg, double score,
+                              double threshold);
+
+/* The level of the model's verdict: a message the model finds frustrated
+ * is at least there, any other below it. The level that starts at
+ * "threshold" in FRUSTRATION_MODEL_LEVELS, else ALERT_MIN_LEVEL. */
+size_t config_verdict_level(const struct config *cfg);
 
 /* Writes the effective configuration as KEY=value lines, secrets masked. */
 void config_print(const struct config *cfg, void *file /* FILE * */);

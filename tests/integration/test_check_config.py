@@ -2,8 +2,10 @@
 exit status, stdout and stderr of `frustration-alert check-config` must equal
 tests/data/check_config_expected.jsonl. The cases cover every setting: the
 defaults, a rich environment that sets them all (secrets masked, a database
-password masked, trailing slashes dropped), custom levels, and one bad value
-per setting with the message that names it.
+password masked, trailing slashes dropped), custom levels (the model's
+levels fall back to polarity when FRUSTRATION_MODEL_LEVELS is unset and
+does not fit them), and one bad value per setting with the message that
+names it.
 
 The binary runs with only PATH and the case's variables in its environment,
 from the repository root (FRUSTRATION_MODEL is a path relative to it).
@@ -32,6 +34,8 @@ RICH = {
     "FRUSTRATION_LANGUAGES": "fr,en,nl",
     "FRUSTRATION_LEVELS": "ok::low:2,meh:0.05:medium:4,bad:-0.25:high:5,"
                           "awful:-0.7:blocker:5",
+    "FRUSTRATION_MODEL_LEVELS": "meh:0.25,bad:threshold,awful:0.99",
+    "FRUSTRATION_ANGER_SIGNALS": "insults,escalation",
     "HOST": "::1",
     "PORT": "0",
     "MAX_BODY_BYTES": "1048576",
@@ -99,6 +103,16 @@ GOOD = [
     {"FRUSTRATION_DETECTOR": "polarity", "FRUSTRATION_LANGUAGES": "pt-BR"},
     {"DEVREV_API_VERSION": "2025-06-30", "MAX_BODY_BYTES": "256",
      "MAX_HEADER_BYTES": "1048576", "HTTP_THREADS": "256"},
+    # Model levels: the original polarity bands; two levels only; custom
+    # levels named explicitly; anger signals off.
+    {"FRUSTRATION_MODEL_LEVELS": "polarity"},
+    {"FRUSTRATION_MODEL_LEVELS": "frustrated:threshold,angry:0.9",
+     "FRUSTRATION_ANGER_SIGNALS": "shouting,exclamations"},
+    {"FRUSTRATION_LEVELS": "ok::low:3,bad:-0.3:high:5,worse:-0.6:blocker:5",
+     "FRUSTRATION_MODEL_LEVELS": "bad:threshold,worse:0.95",
+     "ALERT_MIN_LEVEL": "bad"},
+    {"FRUSTRATION_MODEL_LEVELS": "dissatisfied:0,angry:1",
+     "FRUSTRATION_ANGER_SIGNALS": "none"},
 ]
 
 BAD = [
@@ -118,6 +132,27 @@ BAD = [
     {"FRUSTRATION_LEVELS": "a b::low:3"},
     {"FRUSTRATION_LEVELS": "calm::low:0"},
     {"FRUSTRATION_LEVELS": "calm::low"},
+    {"FRUSTRATION_MODEL_LEVELS": "dissatisfied:0.3,frustrated:threshold,"
+                                 "angry:1.5"},
+    {"FRUSTRATION_MODEL_LEVELS": "calm:0.1,frustrated:threshold"},
+    {"FRUSTRATION_MODEL_LEVELS": "furious:0.9"},
+    {"FRUSTRATION_MODEL_LEVELS": "angry:0.9,frustrated:threshold"},
+    {"FRUSTRATION_MODEL_LEVELS": "frustrated:threshold,frustrated:0.9"},
+    {"FRUSTRATION_MODEL_LEVELS": "dissatisfied:0.5,frustrated:threshold,"
+                                 "angry:0.4"},
+    {"FRUSTRATION_MODEL_LEVELS": "dissatisfied:threshold,"
+                                 "frustrated:threshold"},
+    {"FRUSTRATION_MODEL_LEVELS": "dissatisfied"},
+    {"FRUSTRATION_MODEL_LEVELS": "dissatisfied:high"},
+    {"FRUSTRATION_MODEL_LEVELS": "dissatisfied:0.3,"},
+    {"FRUSTRATION_MODEL_LEVELS": ""},
+    {"FRUSTRATION_MODEL_LEVELS": "x" * 600},
+    {"FRUSTRATION_LEVELS": "low::low:1,high:-0.5:high:5",
+     "FRUSTRATION_MODEL_LEVELS": "frustrated:threshold"},
+    {"FRUSTRATION_ANGER_SIGNALS": "caps"},
+    {"FRUSTRATION_ANGER_SIGNALS": ""},
+    {"FRUSTRATION_ANGER_SIGNALS": "shouting,,insults"},
+    {"FRUSTRATION_ANGER_SIGNALS": "none,shouting"},
     {"HOST": ""},
     {"HOST": "h" * 300},
     {"PORT": "65536"},

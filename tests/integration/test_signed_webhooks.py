@@ -309,6 +309,9 @@ def test_ticket_severity_only_raised():
                 entry["object"], entry["object_display_id"] = base + n, "TKT-" + n
                 entry["object_type"] = "ticket"
                 entry["created_by"]["id"] += "-" + n  # a customer each
+                # Frustrated, not angry: its severity (high) is below one
+                # ticket's and above the other's.
+                entry["body"] = "Still waiting for my refund, third time asking."
                 raw = json.dumps(ev).encode()
                 st, body = call(srv, "POST", "/webhook", raw,
                                 {"X-DevRev-Signature": devrev_sig(raw)})

@@ -53,6 +53,87 @@ static void bad_levels_are_refused(void)
   CHECK_INT(cfg.n_levels, 2);
 }
 
+/* FRUSTRATION_MODEL_LEVELS: each level from its score bound, inclusive;
+ * "threshold" follows the model's operating point. */
+static void model_levels_from_the_score(void)
+{
+  struct config cfg;
+  char err[256];
+  config_defaults(&cfg);
+  CHECK(!cfg.model_levels_polarity);
+  CHECK_INT(cfg.anger_signals, CONFIG_ANGER_ALL);
+  CHECK_INT(config_verdict_level(&cfg), 2);
+  const double t = 0.48;
+  CHECK_STR(cfg.levels[config_model_level_for(&cfg, 0.0, t)].name, "calm");
+  CHECK_STR(cfg.levels[config_model_level_for(&cfg, 0.299, t)].name, "calm");
+  CHECK_STR(cfg.levels[config_model_level_for(&cfg, 0.3, t)].name,
+            "dissatisfied");
+  CHECK_STR(cfg.levels[config_model_level_for(&cfg, 0.479, t)].name,
+            "dissatisfied");
+  CHECK_STR(cfg.levels[config_model_level_for(&cfg, 0.48, t)].name,
+            "frustrated");
+  CHECK_STR(cfg.levels[config_model_level_for(&cfg, 0.979, t)].name,
+            "frustrated");
+  CHECK_STR(cfg.levels[config_model_level_for(&cfg, 0.98, t)].name, "angry");
+  /* Another model's threshold moves the frustrated level with it. */
+  CHECK_STR(cfg.levels[config_model_level_for(&cfg, 0.6, 0.7)].name,
+            "dissatisfied");
+  /* A level left out is reached by no score. */
+  CHECK_INT(config_parse_model_levels(&cfg, "frustrated:threshold,angry:0.9",
+                                      err, sizeof err),
+            ERR_OK);
+  CHECK_STR(cfg.levels[config_model_level_for(&cfg, 0.45, t)].name, "calm");
+  CHECK_STR(cfg.levels[config_model_level_for(&cfg, 0.95, t)].name, "angry");
+  /* Without a level at the threshold, the verdict level is ALERT_MIN_LEVEL. */
+  CHECK_INT(config_parse_model_levels(&cfg, "dissatisfied:0.2,angry:0.9", err,
+                                      sizeof err),
+            ERR_OK);
+  CHECK_INT(config_verdict_level(&cfg), cfg.alert_min_level);
+  CHECK_INT(config_parse_model_levels(&cfg, "polarity", err, sizeof err),
+            ERR_OK);
+  CHECK(cfg.model_levels_polarity);
+  /* Refused values leave the setting as it was. */
+  CHECK_INT(config_parse_model_levels(&cfg, "angry:0.9,frustrated:0.5", err,
+                                      sizeof err),
+            ERR_INVALID);
+  CHECK(cfg.model_levels_polarity);
+  CHECK_INT(config_parse_model_levels(&cfg, "dissatisfied:-0.1", err,
+                                      sizeof err),
+            ERR_INVALID);
+  CHECK_STR(err, "FRUSTRATION_MODEL_LEVELS bound of 'dissatisfied': '-0.1' "
+                 "is not a number in [0, 1]");
+}
+
+/* The default FRUSTRATION_MODEL_LEVELS names the default levels: with
+ * custom FRUSTRATION_LEVELS it does not fit, and levels come from polarity
+ * as before; a value given with them is checked against them. */
+static void model_levels_follow_custom_levels(void)
+{
+  struct config cfg;
+  char err[256];
+  config_defaults(&cfg);
+  setenv("FRUSTRATION_LEVELS", "ok::low:3,bad:-0.4:high:5", 1);
+  CHECK_INT(config_from_env(&cfg, err, sizeof err), ERR_OK);
+  CHECK(cfg.model_levels_polarity);
+  CHECK_STR(cfg.model_levels_spec, "polarity");
+  config_defaults(&cfg);
+  setenv("FRUSTRATION_MODEL_LEVELS", "bad:0.7", 1);
+  setenv("FRUSTRATION_ANGER_SIGNALS", "insults,shouting", 1);
+  CHECK_INT(config_from_env(&cfg, err, sizeof err), ERR_OK);
+  CHECK(!cfg.model_levels_polarity);
+  CHECK_INT(cfg.anger_signals, CONFIG_ANGER_SHOUTING | CONFIG_ANGER_INSULTS);
+  CHECK_STR(cfg.levels[config_model_level_for(&cfg, 0.7, 0.5)].name, "bad");
+  CHECK_STR(cfg.levels[config_model_level_for(&cfg, 0.6, 0.5)].name, "ok");
+  setenv("FRUSTRATION_MODEL_LEVELS", "frustrated:threshold", 1);
+  config_defaults(&cfg);
+  CHECK_INT(config_from_env(&cfg, err, sizeof err), ERR_INVALID);
+  CHECK_STR(err,
+            "FRUSTRATION_MODEL_LEVELS: 'frustrated' is not one of the levels");
+  unsetenv("FRUSTRATION_LEVELS");
+  unsetenv("FRUSTRATION_MODEL_LEVELS");
+  unsetenv("FRUSTRATION_ANGER_SIGNALS");
+}
+
 static void env_values_are_validated(void)
 {
   struct config cfg;
@@ -183,6 +264,8 @@ int main(void)
   RUN(defaults_match_the_design);
   RUN(levels_are_strict_lower_bounds);
   RUN(bad_levels_are_refused);
+  RUN(model_levels_from_the_score);
+  RUN(model_levels_follow_custom_levels);
   RUN(env_values_are_validated);
   RUN(secrets_are_masked_in_print);
   RUN(describe_lists_every_printed_setting);
