@@ -18,8 +18,10 @@
  * never their values. */
 #include "cli/cli.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -109,8 +111,24 @@ static void auth_names(const struct config *cfg, char *out, size_t cap)
   }
 }
 
+/* glibc gives threads that allocate at once heaps of their own (up to
+ * eight per core), and each keeps the memory freed in it: under load the
+ * HTTP, commit and delivery threads held MiBs of free memory apiece. One
+ * heap for all: bench/webhook.sh measured a peak RSS of 31.0 MiB instead
+ * of 35.1, at the same throughput (the threads spend their time in
+ * scoring and SQLite, not in malloc). Unless the operator chose with
+ * glibc's own MALLOC_ARENA_MAX or GLIBC_TUNABLES. */
+static void limit_malloc_arenas(void)
+{
+#if defined(M_ARENA_MAX)
+  if (!getenv("MALLOC_ARENA_MAX") && !getenv("GLIBC_TUNABLES"))
+    mallopt(M_ARENA_MAX, 1);
+#endif
+}
+
 int cli_serve(int argc, char **argv)
 {
+  limit_malloc_arenas();
   const char *listen = NULL;
   const char *db = NULL;
   const char *tls_cert = NULL;
