@@ -472,6 +472,10 @@ void detector_reasons(const struct detector *d, struct scratch *s, size_t nw,
 bool detector_word_carries(const struct detector *d, const char *norm,
                            size_t len, int cat);
 
+/* Makes r's one reason the note that no word or sign stands out (weight
+ * 0), for a frustrated verdict that detector_reasons left without one. */
+void detector_note_no_sign(struct scratch *s, struct detector_result *r);
+
 /* Adds to r's reasons the note that the text's language is not supported
  * (weight 0: it raised nothing), in place of the last when they are
  * full. */

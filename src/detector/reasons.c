@@ -749,6 +749,16 @@ void detector_reasons(const struct detector *d, struct scratch *s, size_t nw,
   }
 }
 
+void detector_note_no_sign(struct scratch *s, struct detector_result *r)
+{
+  put(s->text[0], DETECTOR_REASON_MAX,
+      "no single word or sign stands out: the reading of the whole message");
+  r->reasons[0].text = s->text[0];
+  r->reasons[0].plain = true;
+  r->reasons[0].weight = 0.0;
+  r->n_reasons = 1;
+}
+
 void detector_note_unsupported(struct scratch *s, struct detector_result *r)
 {
   size_t i = r->n_reasons < DETECTOR_MAX_REASONS ? r->n_reasons++

@@ -114,6 +114,11 @@ void detector_score_valid(const struct detector *d, const char *text,
     for (size_t j = 0; j < DETECTOR_N_DENSE; j++)
       c[j] = d->dense_w[j] * (x[j] - d->dense_mean[j]);
     detector_reasons(d, s, nw, nm, x, c, polarity, &f, r);
+    /* A verdict always says why, even when it is the sum of small parts
+     * that no reason names (a text with no sign at all sits near its
+     * language's average). */
+    if (r->frustrated && r->n_reasons == 0 && lang != LANG_OTHER)
+      detector_note_no_sign(s, r);
   }
   if (lang == LANG_OTHER && !r->skip_reasons)
     detector_note_unsupported(s, r);

@@ -97,6 +97,32 @@ def main():
                     fail(case, "%r quotes a number %r" % (r, item), reasons)
                 if item.lower() in POLITE and not r.startswith("thanks"):
                     fail(case, "%r quotes a politeness word" % r, reasons)
+    # Every frustrated verdict says why, over all the project's evaluation
+    # messages too (a verdict made of small parts no reason names gets the
+    # note that no single sign stands out, never an empty list).
+    evals = sorted(os.path.join(SRC, "data", "eval", n)
+                   for n in os.listdir(os.path.join(SRC, "data", "eval"))
+                   if n.endswith(".jsonl"))
+    texts = []
+    for path in evals:
+        with open(path, encoding="utf-8") as f:
+            texts += [json.loads(line)["text"] for line in f if line.strip()]
+    inp = "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n"
+                  for t in texts)
+    proc = subprocess.run([BIN, "score"], input=inp.encode(), env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=60)
+    flagged = 0
+    for t, line in zip(texts, proc.stdout.decode().splitlines()):
+        row = json.loads(line)
+        if row.get("frustrated"):
+            flagged += 1
+            if not row.get("reasons"):
+                fail({"id": "eval", "text": t}, "frustrated without a reason",
+                     [])
+    if proc.returncode != 0 or flagged < 100:
+        fail({"id": "eval", "text": ""}, "scored %d frustrated, exit %d" % (
+            flagged, proc.returncode), [])
     missing = {"en", "fr", "de", "es", "it", "nl", "pt"} - langs
     if missing:
         print("FAIL: no case in %s" % sorted(missing), file=sys.stderr)
