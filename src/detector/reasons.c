@@ -364,8 +364,8 @@ static bool listed(const char *const *list, size_t n, const char *w, size_t len)
  * the frustration itself ("negative words: 'no'" on one frustrated airline
  * tweet in seven). In strcmp order: bsearch. */
 static const char *const negator_words[] = {
-    "neither", "never", "no", "nobody", "none", "nope", "nor", "not",
-    "nothing", "nowhere",
+    "neither", "never", "no",  "nobody",  "none",
+    "nope",    "nor",   "not", "nothing", "nowhere",
 };
 
 /* Is the lower-case word w[0..len) a politeness word? */

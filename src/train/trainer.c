@@ -497,8 +497,8 @@ static double best_threshold(const struct scored *sc, size_t n, double *f1,
  * (sc sorted by score, descending), smoothed as above. *f1 is that mean
  * at the threshold itself; *prec and *rec are those of all the records
  * together there. */
-static double best_mean_threshold(const struct scored *sc, size_t n,
-                                  double *f1, double *prec, double *rec)
+static double best_mean_threshold(const struct scored *sc, size_t n, double *f1,
+                                  double *prec, double *rec)
 {
   int n_src = 0;
   for (size_t i = 0; i < n; i++)
@@ -807,9 +807,9 @@ enum err trainer_fit_write(struct trainer *t, const char *out_path)
   qsort(sc, n_sc, sizeof *sc, by_score_desc);
   /* One operating point for every source and language: the threshold
    * with the best mean of the sources' out-of-fold F1 (smoothed, see
-   * best_mean_threshold), each source one vote. Pooling the records instead lets the largest source (GoEmotions,
-   * a fifth frustrated) set the point for all, and a deployment's share
-   * of frustration is not GoEmotions'. */
+   * best_mean_threshold), each source one vote. Pooling the records instead
+   * lets the largest source (GoEmotions, a fifth frustrated) set the point for
+   * all, and a deployment's share of frustration is not GoEmotions'. */
   double f1, prec, rec;
   double thr = best_mean_threshold(sc, n_sc, &f1, &prec, &rec);
   if (thr < 0.01)
