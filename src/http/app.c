@@ -42,6 +42,9 @@ static char *detector_json(const struct app *app)
     if (cfg->languages & (1u << l))
       jsonw_string(&w, lang_code((enum lang)l));
   jsonw_array_end(&w);
+  /* With the model, levels come from its score unless the operator kept
+   * the polarity bands. */
+  bool by_score = app->detector && !cfg->model_levels_polarity;
   jsonw_key(&w, "levels");
   jsonw_array_begin(&w);
   for (size_t i = 0; i < cfg->n_levels; i++) {
@@ -53,11 +56,30 @@ static char *detector_json(const struct app *app)
       jsonw_null(&w);
     else
       jsonw_double(&w, l->below);
+    if (by_score) {
+      /* Where the model's score puts this level (FRUSTRATION_MODEL_LEVELS):
+       * what decides with the model, not the polarity bound above. */
+      const struct config_model_level *m = &cfg->model_levels[i];
+      jsonw_key(&w, "from_score");
+      if (!m->by_score)
+        jsonw_null(&w);
+      else
+        jsonw_double(&w, m->at_threshold ? detector_threshold(app->detector)
+                                         : m->from);
+    }
     jsonw_kv_string(&w, "severity", l->severity);
     jsonw_kv_int(&w, "sentiment", l->sentiment);
     jsonw_object_end(&w);
   }
   jsonw_array_end(&w);
+  if (by_score) {
+    jsonw_key(&w, "anger_signals");
+    jsonw_array_begin(&w);
+    for (unsigned i = 0; i < CONFIG_ANGER_N; i++)
+      if (cfg->anger_signals & (1u << i))
+        jsonw_string(&w, config_anger_name(i));
+    jsonw_array_end(&w);
+  }
   jsonw_object_end(&w);
   return buf_take(&out);
 }

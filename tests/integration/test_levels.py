@@ -212,6 +212,39 @@ def test_alerts_follow_levels():
             srv.stop()
 
 
+def test_health_shows_the_model_levels():
+    """/health says where the model's score puts each level and which
+    signals raise one, not only the polarity bands the model no longer
+    uses; with FRUSTRATION_MODEL_LEVELS=polarity, the bands alone."""
+    with tempfile.TemporaryDirectory() as d:
+        for env, by_score in (({}, True),
+                              ({"FRUSTRATION_MODEL_LEVELS": "polarity"}, False),
+                              ({"FRUSTRATION_ANGER_SIGNALS": "none"}, True)):
+            srv = Server(os.path.join(d, "h%d.db" % len(env)), env=env)
+            try:
+                st, body = srv.request("GET", "/health")
+                check(st == 200, f"health {st}")
+                det = body["detector"]
+                levels = {lv["name"]: lv for lv in det["levels"]}
+                if by_score:
+                    check(levels["calm"]["from_score"] is None
+                          and levels["dissatisfied"]["from_score"] == 0.3
+                          and levels["frustrated"]["from_score"]
+                          == det["model_threshold"]
+                          and levels["angry"]["from_score"] == 0.98,
+                          f"model bounds: {levels}")
+                    want = ([] if env else ["shouting", "exclamations",
+                                            "escalation", "insults"])
+                    check(det["anger_signals"] == want,
+                          f"signals {det['anger_signals']} for {env}")
+                else:
+                    check(all("from_score" not in lv for lv in levels.values())
+                          and "anger_signals" not in det,
+                          f"polarity levels: {det}")
+            finally:
+                srv.stop()
+
+
 if __name__ == "__main__":
     sys.exit(run_tests([test_cases_cover_every_level_and_language,
                         test_default_levels,
@@ -219,4 +252,5 @@ if __name__ == "__main__":
                         test_each_signal_alone, test_signals_off,
                         test_verdict_holds_the_line,
                         test_polarity_levels_unchanged,
-                        test_alerts_follow_levels]))
+                        test_alerts_follow_levels,
+                        test_health_shows_the_model_levels]))
