@@ -378,7 +378,7 @@ void analysis_level_reason(const struct config *cfg, const struct analysis *a,
     }
     const struct config_model_level *ml = &cfg->model_levels[a->level];
     snprintf(out, cap, "model score %.2f >= %.2f%s", m->score,
-             ml->at_threshold ? m->threshold : ml->from,
+             config_model_level_from(ml, m->threshold),
              ml->at_threshold ? " (the threshold)" : "");
     return;
   }

@@ -327,23 +327,17 @@ static enum err score_model(struct scorer *sc, const char *text, size_t len)
   return ERR_OK;
 }
 
-/* Scores text[0..len), whose language is in sc->a: the polarity of the
- * language's lexicon (none: 0), the model. valid: the caller knows the
- * text is valid UTF-8. */
-static enum err score_in_language(struct scorer *sc, const char *t, size_t len,
-                                  bool valid)
-{
-  enum err rc =
-      analysis_polarity(sc->cfg, sc->lxs, &sc->a, t, len, valid, &sc->r);
-  return rc ? rc : score_model(sc, t, len);
-}
-
-/* Scores text[0..len): its language, then as score_in_language. */
+/* Scores text[0..len): its language, the polarity of the language's
+ * lexicon (none: 0), the model. valid: the caller knows the text is valid
+ * UTF-8. (Lines of a batch take the same steps, a step at a time over
+ * the batch: score_batch.) */
 static enum err score_text(struct scorer *sc, const char *t, size_t len,
                            bool valid)
 {
   analysis_language(sc->cfg, NULL, t, len, &sc->a);
-  return score_in_language(sc, t, len, valid);
+  enum err rc =
+      analysis_polarity(sc->cfg, sc->lxs, &sc->a, t, len, valid, &sc->r);
+  return rc ? rc : score_model(sc, t, len);
 }
 
 /* Writes the model's fields of the line scored last (MODEL_FIELDS_MAX

@@ -314,13 +314,19 @@ enum err config_parse_model_levels(struct config *cfg, const char *spec,
   return ERR_OK;
 }
 
+double config_model_level_from(const struct config_model_level *m,
+                               double threshold)
+{
+  return m->at_threshold ? threshold : m->from;
+}
+
 size_t config_model_level_for(const struct config *cfg, double score,
                               double threshold)
 {
   size_t level = 0;
   for (size_t i = 1; i < cfg->n_levels; i++) {
     const struct config_model_level *m = &cfg->model_levels[i];
-    if (m->by_score && score >= (m->at_threshold ? threshold : m->from))
+    if (m->by_score && score >= config_model_level_from(m, threshold))
       level = i;
   }
   return level;

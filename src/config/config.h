@@ -191,6 +191,12 @@ WARN_UNUSED_RESULT enum err config_check(const struct config *cfg, char *err,
 /* Index into cfg->levels of the level for polarity p. */
 size_t config_level_for(const struct config *cfg, double polarity);
 
+/* The score from which model level m is reached (its own bound, or the
+ * model's operating point threshold for the verdict level); meaningful
+ * when m->by_score. */
+double config_model_level_from(const struct config_model_level *m,
+                               double threshold);
+
 /* Index into cfg->levels of the highest level FRUSTRATION_MODEL_LEVELS
  * puts at or below the model's score (threshold: the model's operating
  * point); 0 when none. */

@@ -359,15 +359,6 @@ static bool listed(const char *const *list, size_t n, const char *w, size_t len)
   return bsearch(key, list, n, sizeof *list, cmp_word) != NULL;
 }
 
-/* English negators VADER's lexicon rates negative ("no" -1.2): the
- * "negations" reason names them; as "negative words" they would read as
- * the frustration itself ("negative words: 'no'" on one frustrated airline
- * tweet in seven). In strcmp order: bsearch. */
-static const char *const negator_words[] = {
-    "neither", "never", "no",  "nobody",  "none",
-    "nope",    "nor",   "not", "nothing", "nowhere",
-};
-
 /* Is the lower-case word w[0..len) a politeness word? */
 static bool is_polite(const char *w, size_t len)
 {
@@ -391,9 +382,13 @@ static bool hit_quotable(const struct detector *d, const struct scratch *s,
   size_t n = lower_word(t, h->len, low);
   bool neg = false;
   if (s->lang == LANG_EN) {
+    /* Negators, which VADER may also rate ("no" -1.2), are named by the
+     * "negations" reason; as "negative words" they would read as the
+     * frustration itself ("negative words: 'no'" on one frustrated
+     * airline tweet in seven). VADER's negation list lacks "no". */
     neg = n && vader_valence(d->vader, low, n) <= VADER_OWN_MAX &&
-          !listed(negator_words, sizeof negator_words / sizeof *negator_words,
-                  low, n);
+          !vader_is_negation(d->vader, low, n) &&
+          !(n == 2 && !memcmp(low, "no", 2));
   } else {
     /* The language's own reading of the word, found by its place. */
     for (size_t i = 0; i < s->n_vw; i++)

@@ -309,6 +309,12 @@ double vader_valence(const struct vader *v, const char *word, size_t len)
   return vader_data_rows[(f & W_ROW_MASK) - 1].valence;
 }
 
+bool vader_is_negation(const struct vader *v, const char *word, size_t len)
+{
+  int32_t f;
+  return strmap_get(&v->words, word, len, &f) && (f & W_NEGATION);
+}
+
 void vader_result_init(struct vader_result *r)
 {
   memset(r, 0, sizeof *r);

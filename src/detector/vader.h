@@ -55,6 +55,10 @@ size_t vader_size(const struct vader *v);
 /* Looks up one lower-case token; returns its valence, 0 when absent. */
 double vader_valence(const struct vader *v, const char *word, size_t len);
 
+/* Is the lower-case word[0..len) one of VADER's negation words ("not",
+ * "never", "nothing", "don't"...)? */
+bool vader_is_negation(const struct vader *v, const char *word, size_t len);
+
 void vader_result_init(struct vader_result *r);
 void vader_result_cleanup(struct vader_result *r);
 

@@ -64,8 +64,8 @@ static char *detector_json(const struct app *app)
       if (!m->by_score)
         jsonw_null(&w);
       else
-        jsonw_double(&w, m->at_threshold ? detector_threshold(app->detector)
-                                         : m->from);
+        jsonw_double(
+            &w, config_model_level_from(m, detector_threshold(app->detector)));
     }
     jsonw_kv_string(&w, "severity", l->severity);
     jsonw_kv_int(&w, "sentiment", l->sentiment);
