@@ -41,6 +41,20 @@ size_t utf8_decode(const char *str, size_t len, uint32_t *cp)
   return n;
 }
 
+bool utf8_is_ascii(const char *s, size_t len)
+{
+  uint64_t any = 0;
+  size_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    any |= w;
+  }
+  for (; i < len; i++)
+    any |= (unsigned char)s[i];
+  return (any & 0x8080808080808080u) == 0;
+}
+
 bool utf8_is_valid(const char *s, size_t len)
 {
   size_t i = 0;

@@ -13,6 +13,10 @@
  * (U+0000). */
 bool utf8_is_valid(const char *s, size_t len);
 
+/* Returns true when s[0..len) is all ASCII (and so valid UTF-8); reads
+ * eight bytes at a time. */
+bool utf8_is_ascii(const char *s, size_t len);
+
 /* Decodes one code point at s[0..len), len > 0. Stores it in *cp and returns
  * the number of bytes used (1..4); on an invalid sequence returns 0 and
  * leaves *cp unspecified. */

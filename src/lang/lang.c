@@ -863,21 +863,6 @@ static void best_two(const int32_t *score, int *best, int32_t *margin)
   *margin = first - second;
 }
 
-/* Is text[0..len) all ASCII? Eight bytes at a time. */
-static bool all_ascii(const unsigned char *p, size_t len)
-{
-  uint64_t acc = 0;
-  size_t i = 0;
-  for (; i + 8 <= len; i += 8) {
-    uint64_t v;
-    memcpy(&v, p + i, 8);
-    acc |= v;
-  }
-  for (; i < len; i++)
-    acc |= p[i];
-  return !(acc & 0x8080808080808080ull);
-}
-
 void lang_detect(const char *text, size_t len, struct lang_guess *out)
 {
   struct tally t;
@@ -896,7 +881,7 @@ void lang_detect(const char *text, size_t len, struct lang_guess *out)
    * English's lead can grow only with a word that adds to English: the
    * lead is checked after those words alone, which stops at the same
    * word as a check after every word would. */
-  bool ascii = all_ascii(s.s, s.len);
+  bool ascii = utf8_is_ascii((const char *)s.s, s.len);
   while (next_word(&s, &w, &t)) {
     if (!w.hashable)
       continue;

@@ -778,22 +778,6 @@ void tokenize_cleanup(struct tokenize *tk)
   tk->n_sentences = 0;
 }
 
-/* Whether text[0..len) is all ASCII (and so valid UTF-8), eight bytes at
- * a time. */
-static bool is_ascii(const char *text, size_t len)
-{
-  uint64_t any = 0;
-  size_t i = 0;
-  for (; i + 8 <= len; i += 8) {
-    uint64_t w;
-    memcpy(&w, text + i, 8);
-    any |= w;
-  }
-  for (; i < len; i++)
-    any |= (unsigned char)text[i];
-  return (any & 0x8080808080808080u) == 0;
-}
-
 /* Writes the recorded tokens as find_tokens joins them (' ' between the
  * tokens of a sentence, '\n' between sentences), runs RE_SARCASM and
  * RE_EMOTICONS over that, and splits the result again when they changed
@@ -839,7 +823,7 @@ enum err tokenize_run(struct tokenize *tk, const char *text, size_t len)
 {
   tk->n_tokens = 0;
   tk->n_sentences = 0;
-  if (!is_ascii(text, len) && !utf8_is_valid(text, len))
+  if (!utf8_is_ascii(text, len) && !utf8_is_valid(text, len))
     return ERR_UTF8;
   tokenize_run_valid(tk, text, len);
   return ERR_OK;
