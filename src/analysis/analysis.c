@@ -116,7 +116,7 @@ void analysis_compute(const struct config *cfg, const struct polarity_result *r,
   a->frustrated = a->rule_frustrated;
   a->level = config_level_for(cfg, r->polarity);
   a->level_by = ANALYSIS_LEVEL_POLARITY;
-  a->anger = a->anger_used = 0;
+  a->anger_used = 0;
   a->scores = r;
   a->model = NULL;
 }
@@ -196,8 +196,7 @@ void analysis_apply_model(const struct config *cfg, struct analysis *a,
     a->level = v - 1;
     a->level_by = ANALYSIS_LEVEL_VERDICT;
   }
-  a->anger = analysis_anger_signals(dr);
-  a->anger_used = a->anger & cfg->anger_signals;
+  a->anger_used = analysis_anger_signals(dr) & cfg->anger_signals;
   if (a->frustrated && a->anger_used && a->level + 1 < cfg->n_levels) {
     a->level++;
     a->level_by = ANALYSIS_LEVEL_ANGER;

@@ -67,9 +67,9 @@ struct analysis {
   bool frustrated;      /* the configured detector's verdict */
   size_t level;    /* index into cfg->levels */
   enum analysis_level_by level_by;
-  /* The anger signals found (CONFIG_ANGER_*; 0 without the model), and
-   * those of them that raised the level. */
-  unsigned anger, anger_used;
+  /* The anger signals (CONFIG_ANGER_*) that raised the level; 0 when
+   * none did. */
+  unsigned anger_used;
   const struct polarity_result *scores; /* borrowed: assessments */
   /* Borrowed: the support-tuned model's result, or NULL when it did not
    * run (FRUSTRATION_DETECTOR=polarity). */
