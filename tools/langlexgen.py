@@ -18,7 +18,8 @@ import unicodedata
 # The sections, in the order of enum langlex_section (langlex_data.h); the
 # support sections follow the order of enum support_cat (support.h).
 SECTIONS = ["valence", "negators", "intensifiers", "contrast", "repeat",
-            "wait", "broken", "money", "escalate", "strong", "thanks"]
+            "wait", "broken", "money", "escalate", "strong", "thanks",
+            "service"]
 VALUED = {"valence": (-4.0, 4.0), "intensifiers": (-2.0, 2.0)}
 SINGLE_WORD = {"valence"}
 MAX_WORDS = 4

@@ -30,10 +30,11 @@ evaluation set is used):
   - TextBlob's / pattern's en, fr, it, nl sentiment lexicons
     (<lang>-sentiment.xml): mean polarity of the word's senses < 0;
   - the per-language lexicons data/lang/<code>.txt: @valence < 0, the
-    @negators, and every entry of the support sections but @thanks (stems
-    with '*' match by prefix; phrases match the whole item);
+    @negators, and every entry of the support sections but @thanks and
+    @service (stems with '*' match by prefix; phrases match the whole
+    item);
   - the English support phrases of src/detector/support.c but "thanks"
-    (the whole item or a one-word phrase);
+    and the services named (the whole item or a one-word phrase);
   - VADER's negation words (not, never, didn't...);
   - COMPLAINT below: complaint terms and insults the lexicons miss (it
     includes the complaint words of src/detector/reasons.c);
@@ -180,7 +181,7 @@ class Lexicons:
         with open(path, encoding="utf-8") as f:
             src = f.read()
         for phrase, cat in re.findall(r'\{"([^"]+)",\s*SUPPORT_([A-Z]+)\}', src):
-            if cat != "THANKS":
+            if cat not in ("THANKS", "SERVICE"):
                 self.add(phrase)
                 if "'" in phrase:
                     self.add(phrase.replace("'", ""))

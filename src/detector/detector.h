@@ -48,7 +48,7 @@
 
 /* Bumped whenever feature extraction changes: a model trained for another
  * version is refused, since its weights would mean something else. */
-#define DETECTOR_FEATURE_VERSION 3
+#define DETECTOR_FEATURE_VERSION 4
 
 /* Hashed feature space: 2^bits weights. */
 #define DETECTOR_MIN_HASH_BITS 10
@@ -91,6 +91,7 @@
   X(SUP_ESCALATE, "support: escalation, leaving")                              \
   X(SUP_STRONG, "support: strong complaint")                                   \
   X(SUP_THANKS, "support: thanks, resolved")                                   \
+  X(SUP_SERVICE, "support: a service named (order, account, booking)")         \
   X(SUP_ANY, "support: any complaint phrase")                                  \
   X(CAPS_RATIO, "capital letters share")                                       \
   X(SHOUTING, "ALL CAPS words")                                                \
@@ -104,7 +105,8 @@
   X(LEN_MEDIUM, "9-16 words")                                                  \
   X(LEN_LONG, "17-32 words")                                                   \
   X(LEN_HUGE, "33+ words")                                                     \
-  X(LANG_OTHER, "language without lexicons")
+  X(LANG_OTHER, "language without lexicons")                                   \
+  X(ADDRESSED, "addressed to an @handle")
 
 enum detector_dense {
 #define X(name, desc) DETECTOR_DENSE_##name,

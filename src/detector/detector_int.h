@@ -261,6 +261,7 @@ struct scratch {
   char text[DETECTOR_MAX_REASONS][DETECTOR_REASON_MAX];
   /* The reading of a text in another language (langread.c). */
   enum lang lang;              /* of the text being scored */
+  bool addressed;              /* it starts with an @handle */
   char *low;                   /* the words' lower-case forms */
   size_t low_cap;              /* bytes of low */
   struct langlex_word *lw;     /* each word's forms */

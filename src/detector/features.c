@@ -239,8 +239,11 @@ void detector_dense_features(const struct detector *d, const struct scratch *s,
     cats[s->matches[i].cat]++;
   size_t complaints = 0;
   for (int c = 0; c < SUPPORT_N_CATS; c++) {
-    x[DETECTOR_DENSE_SUP_REPEAT + c] = log1p_count(d, cats[c]);
-    if (c != SUPPORT_THANKS)
+    /* A service named is a yes or no: a message about an order and its
+     * delivery is no more written to a company than one about an order. */
+    x[DETECTOR_DENSE_SUP_REPEAT + c] =
+        c == SUPPORT_SERVICE ? (double)(cats[c] > 0) : log1p_count(d, cats[c]);
+    if (support_cat_complains(c))
       complaints += cats[c];
   }
   x[DETECTOR_DENSE_SUP_ANY] = log1p_count(d, complaints);
@@ -256,4 +259,5 @@ void detector_dense_features(const struct detector *d, const struct scratch *s,
   for (int b = 0; b <= 4; b++)
     x[DETECTOR_DENSE_LEN_TINY + b] = b == bucket;
   x[DETECTOR_DENSE_LANG_OTHER] = s->lang == LANG_OTHER;
+  x[DETECTOR_DENSE_ADDRESSED] = s->addressed;
 }

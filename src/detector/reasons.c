@@ -405,7 +405,7 @@ bool detector_word_carries(const struct detector *d, const char *norm,
 {
   if (len == 0 || len >= LOOKUP_MAX)
     return false;
-  return (cat >= 0 && cat != SUPPORT_THANKS) ||
+  return support_cat_complains(cat) ||
          vader_valence(d->vader, norm, len) <= VADER_OWN_MAX ||
          listed(complaint_words,
                 sizeof complaint_words / sizeof *complaint_words, norm, len);
@@ -689,13 +689,15 @@ void detector_reasons(const struct detector *d, struct scratch *s, size_t nw,
   size_t present = 0;
   for (size_t i = 0; i < nm; i++) {
     int k = R_SUPPORT + s->matches[i].cat;
-    if (!on[k] && s->matches[i].cat != SUPPORT_THANKS)
+    if (!on[k] && support_cat_complains(s->matches[i].cat))
       present++;
-    on[k] = true;
+    /* A service named ("order", "flight") is what the message is about,
+     * never why it is frustrated. */
+    on[k] = s->matches[i].cat != SUPPORT_SERVICE;
   }
   for (int cat = 0; cat < SUPPORT_N_CATS; cat++) {
     w[R_SUPPORT + cat] = c[DETECTOR_DENSE_SUP_REPEAT + cat];
-    if (cat != SUPPORT_THANKS && on[R_SUPPORT + cat])
+    if (support_cat_complains(cat) && on[R_SUPPORT + cat])
       w[R_SUPPORT + cat] += c[DETECTOR_DENSE_SUP_ANY] / (double)present;
   }
   double unnamed = 0.0;

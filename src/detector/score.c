@@ -41,6 +41,24 @@ enum err detector_score(const struct detector *d, const char *text, size_t len,
   return ERR_OK;
 }
 
+/* Does the text start with an @handle ("@acme ...", ".@acme ..."): a
+ * public post written to a company or a person? The cleaner drops the
+ * handle itself; this is what it leaves behind. */
+static bool starts_with_handle(const char *text, size_t len)
+{
+  size_t i = 0;
+  while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' ||
+                     text[i] == '\r'))
+    i++;
+  if (i < len && text[i] == '.')
+    i++;
+  if (i + 1 >= len || text[i] != '@')
+    return false;
+  unsigned char c = (unsigned char)text[i + 1];
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || c == '_';
+}
+
 void detector_score_valid(const struct detector *d, const char *text,
                           size_t len, enum lang lang, double polarity,
                           double subjectivity, struct detector_result *r)
@@ -73,6 +91,7 @@ void detector_score_valid(const struct detector *d, const char *text,
   if ((unsigned)lang > LANG_OTHER)
     lang = LANG_OTHER;
   s->lang = lang;
+  s->addressed = starts_with_handle(text, len);
   if (lang == LANG_EN) {
     nw = detector_read_text(d, s, clen, &f, &grams, &last_b);
     nf = detector_hash_features(d, s, nw, grams, last_b, &z);
@@ -94,12 +113,8 @@ void detector_score_valid(const struct detector *d, const char *text,
   /* The signals' part: sum of dense_w[j] * (x[j] - dense_mean[j]), as
    * dense_w . x plus the constant part, which detector_new took. */
   double zd[4] = {0}; /* four sums: no addition waits on the one before */
-  size_t j = 0;
-  for (; j + 4 <= DETECTOR_N_DENSE; j += 4)
-    for (size_t k = 0; k < 4; k++)
-      zd[k] += d->dense_w[j + k] * x[j + k];
-  for (; j < DETECTOR_N_DENSE; j++)
-    zd[0] += d->dense_w[j] * x[j];
+  for (size_t j = 0; j < DETECTOR_N_DENSE; j++)
+    zd[j % 4] += d->dense_w[j] * x[j];
   z += d->dense_base + ((zd[0] + zd[1]) + (zd[2] + zd[3]));
   r->score = 1.0 / (1.0 + exp(-z));
   r->frustrated = r->score >= d->threshold;

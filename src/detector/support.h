@@ -25,8 +25,17 @@ enum support_cat {
   SUPPORT_ESCALATE, /* escalation, threats to leave */
   SUPPORT_STRONG,   /* strong complaint words */
   SUPPORT_THANKS,   /* thanks, resolved: the calm side */
+  SUPPORT_SERVICE,  /* what customers write to a company about: an order,
+                       an account, a booking (neither calm nor a complaint) */
   SUPPORT_N_CATS
 };
+
+/* Is category cat a complaint (REPEAT to STRONG), rather than thanks or
+ * a service named? */
+static inline bool support_cat_complains(int cat)
+{
+  return cat >= 0 && cat < SUPPORT_THANKS;
+}
 
 /* Longest phrase, in words. */
 #define SUPPORT_MAX_WORDS 4

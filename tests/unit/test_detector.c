@@ -296,6 +296,52 @@ static void features_are_deterministic(void)
   detector_result_cleanup(&b);
 }
 
+/* A post that starts with an @handle is written to someone in public;
+ * the handle itself is cleaned away, so this signal is all that is left
+ * of it. */
+static void addressed_posts_and_services(void)
+{
+  static const char *const addressed[] = {
+      "@acme where is my parcel",
+      ".@acme where is my parcel",
+      "  @acme_help where is my parcel",
+      "\n@Acme2 hi",
+  };
+  for (size_t i = 0; i < sizeof addressed / sizeof *addressed; i++)
+    if (score(addressed[i])->features.dense[DETECTOR_DENSE_ADDRESSED] != 1.0)
+      FAIL_AT("not addressed: \"%s\"", addressed[i]);
+  static const char *const not_addressed[] = {
+      "where is my parcel @acme",
+      "mail me at jo@example.com",
+      "@ home now",
+      "@",
+      "hi .@acme",
+      "@@acme",
+  };
+  for (size_t i = 0; i < sizeof not_addressed / sizeof *not_addressed; i++)
+    if (score(not_addressed[i])->features.dense[DETECTOR_DENSE_ADDRESSED] !=
+        0.0)
+      FAIL_AT("addressed: \"%s\"", not_addressed[i]);
+  harness_checks++;
+  /* Services named: a yes or no for the model, never a reason, and not a
+   * complaint phrase. */
+  const struct detector_result *r =
+      score("My order and my delivery are late again, useless service!!");
+  CHECK(r->features.dense[DETECTOR_DENSE_SUP_SERVICE] == 1.0);
+  CHECK(r->frustrated);
+  CHECK(!has_reason(r, "'order'"));
+  CHECK(!has_reason(r, "'delivery'"));
+  CHECK(!has_reason(r, "service named"));
+  CHECK(has_reason(r, "'useless'"));
+  r = score("I love this song");
+  CHECK(r->features.dense[DETECTOR_DENSE_SUP_SERVICE] == 0.0);
+  /* "customer service" is one service, and it does not hide the
+   * complaint after it. */
+  r = score("customer service never replied");
+  CHECK(r->features.dense[DETECTOR_DENSE_SUP_SERVICE] == 1.0);
+  CHECK(r->features.dense[DETECTOR_DENSE_SUP_WAIT] > 0);
+}
+
 /* What a score says, kept for comparing. */
 struct said {
   double score;
@@ -346,11 +392,13 @@ static void memo_paths_agree(void)
       "THIS IS UNACCEPTABLE. Cancel my subscription now.",
       "the app is not working again... well-known bug/issue, e-mail me",
       "I am still \"waiting\" for a reply \xf0\x9f\x98\xa1\xf0\x9f\x98\xa1",
-      "caf\xc3\xa9 na\xc3\xafve r\xc3\xa9sum\xc3\xa9 is terrible, it\xe2\x80\x99s awful",
+      "caf\xc3\xa9 na\xc3\xafve r\xc3\xa9sum\xc3\xa9 is terrible, "
+      "it\xe2\x80\x99s awful",
       "unbelievablyfrustratingexperience!!! worst.service.ever.seriously",
       "still\twaiting, still\\waiting, still\x01waiting for the refund",
       "@support https://example.com/x why is my order late?? escalate",
-      "a\xe1\x9a\x80" "b: the ogham space makes VADER read it whole",
+      "a\xe1\x9a\x80"
+      "b: the ogham space makes VADER read it whole",
       "not bad, not bad at all, thanks for fixing it so fast",
       "x/y/z a-b-c 1,2,3 don't won't can't NEVER again",
       "",
@@ -439,6 +487,7 @@ int main(void)
   RUN(support_phrases_give_reasons);
   RUN(obvious_cases);
   RUN(reasons_are_readable);
+  RUN(addressed_posts_and_services);
   RUN(scores_are_bounded_and_deterministic);
   RUN(features_are_deterministic);
   RUN(memo_paths_agree);

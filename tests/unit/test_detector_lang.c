@@ -188,6 +188,43 @@ static void french_and_german_frustration(void)
   CHECK(dense("danke", LANG_FR, DETECTOR_DENSE_SUP_THANKS) == 0);
 }
 
+/* A service named tells the model who the message is written to, in every
+ * language; it is never a reason, and a complaint phrase keeps its own
+ * category. */
+static void services_named_never_give_a_reason(void)
+{
+  static const struct {
+    const char *text;
+    enum lang lang;
+    const char *word;
+  } cases[] = {
+      {"Ma commande n'est toujours pas livrée, c'est nul !!", LANG_FR,
+       "'commande'"},
+      {"Meine Bestellung ist seit 3 Wochen nicht da, unglaublich!!", LANG_DE,
+       "'bestellung'"},
+      {"Mi pedido sigue sin llegar, qué vergüenza!!", LANG_ES, "'pedido'"},
+      {"Il mio ordine non è ancora arrivato, che schifo!!", LANG_IT,
+       "'ordine'"},
+      {"Mijn bestelling is nog steeds niet geleverd, belachelijk!!", LANG_NL,
+       "'bestelling'"},
+      {"Meu pedido ainda não chegou, que vergonha!!", LANG_PT, "'pedido'"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    const struct detector_result *r = score(cases[i].text, cases[i].lang);
+    CHECK(r->features.dense[DETECTOR_DENSE_SUP_SERVICE] == 1.0);
+    CHECK(!has_reason(r, cases[i].word));
+    CHECK(!has_reason(r, "service named"));
+  }
+  CHECK(dense("Bonne journée à tous", LANG_FR, DETECTOR_DENSE_SUP_SERVICE) ==
+        0.0);
+  /* Counted for the model whether named once or twice. */
+  CHECK(dense("commande et livraison", LANG_FR, DETECTOR_DENSE_SUP_SERVICE) ==
+        1.0);
+  /* "seit 3 Wochen" is waiting, counted in words or digits. */
+  CHECK(dense("seit 3 Wochen", LANG_DE, DETECTOR_DENSE_SUP_WAIT) > 0);
+  CHECK(dense("seit drei Wochen", LANG_DE, DETECTOR_DENSE_SUP_WAIT) > 0);
+}
+
 static void accents_case_and_negation(void)
 {
   double v = dense("je suis déçu", LANG_FR, DETECTOR_DENSE_VADER_MIN);
@@ -312,6 +349,7 @@ int main(void)
   RUN(split_elisions_and_forms);
   RUN(matching_folds_stems_and_phrases);
   RUN(french_and_german_frustration);
+  RUN(services_named_never_give_a_reason);
   RUN(accents_case_and_negation);
   RUN(unsupported_language_uses_independent_signals);
   RUN(english_is_unchanged_between_languages);
