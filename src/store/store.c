@@ -543,7 +543,8 @@ void store_alert_row_cleanup(struct store_alert_row *a)
   memset(a, 0, sizeof *a);
 }
 
-size_t store_window_parse(const char *json, struct store_score *out, size_t cap)
+size_t store_window_parse(const char *json, struct store_score *out,
+                          size_t cap)
 {
   size_t n = 0;
   const char *p = json ? strchr(json, '[') : NULL;

@@ -36,8 +36,8 @@
 
 #include "base/err.h"
 
-struct store;      /* opaque; see store_int.h */
-struct buf;        /* base/buf.h */
+struct store; /* opaque; see store_int.h */
+struct buf;   /* base/buf.h */
 struct ingest_msg; /* below */
 
 /* The newest schema version this build knows. */
@@ -472,7 +472,7 @@ struct store_attempt {
 /* The end of one claimed delivery. */
 struct store_finish {
   int64_t entry_id;
-  int64_t lease;          /* the claim's store_entry.lease */
+  int64_t lease; /* the claim's store_entry.lease */
   enum store_state state; /* PENDING = retry at next_attempt_ms */
   int64_t next_attempt_ms;
   /* Written as given; the worker keeps it set once an attempt may have
