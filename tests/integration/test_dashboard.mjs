@@ -247,7 +247,8 @@ async function main() {
       upset && upset.mid === null && /^[1-9][0-9]*$/.test(upset.id) &&
       upset.buttons === 2, JSON.stringify(upset));
     const upsetEntry = `#feed li[data-id="${upset ? upset.id : 0}"]`;
-    if (upset) await page.click(upsetEntry + ' button[data-correct="false"]');
+    if (upset && upset.buttons === 2)
+      await page.click(upsetEntry + ' button[data-correct="false"]');
     took = await waitFor(page, (sel) => {
       const l = document.querySelector(sel + " .label");
       return l && /^labelled (calm|frustrated) \(verdict wrong\)$/.test(l.textContent);
