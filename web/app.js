@@ -339,7 +339,7 @@
         if (m.reasons && m.reasons.length) why.push(m.reasons.join("; "));
         if (m.words && m.words.length) why.push("words: " + m.words.join(", "));
         if (why.length) li.appendChild(el("span", "words", why.join(" — ")));
-        if (m.message_id) feedbackButtons(li, m);
+        feedbackButtons(li, m);
         ul.appendChild(li);
       });
       cell.appendChild(ul);
@@ -480,7 +480,7 @@
     c.recent.unshift({
       at_ms: m.at_ms, polarity: m.polarity, level: m.level,
       level_name: m.level_name, frustrated: m.frustrated, alert: m.alert,
-      lang: m.lang, message_id: m.message_id, label: null,
+      lang: m.lang, id: m.id, message_id: m.message_id, label: null,
       words: [], reasons: []
     });
     c.recent = c.recent.slice(0, 5);
@@ -507,6 +507,14 @@
     });
   }
 
+  /* The body naming m for POST /api/feedback: the message_id it was sent
+   * with, or the store's id of a message sent without one. */
+  function feedbackTarget(m, body) {
+    if (m.message_id) body.message_id = m.message_id;
+    else body.id = m.id;
+    return body;
+  }
+
   /* Tells the service whether the verdict on m was right (POST
    * /api/feedback): the label is stored with the message and teaches the
    * next retrained model. m.label keeps the stored one, so a redraw of
@@ -517,7 +525,7 @@
     showLabel(box, "saving…", "pending");
     return fetch("/api/feedback", {
       method: "POST", headers: h, cache: "no-store",
-      body: JSON.stringify({ message_id: m.message_id, correct: correct })
+      body: JSON.stringify(feedbackTarget(m, { correct: correct }))
     }).then(function (r) {
       return r.json().then(function (b) {
         if (r.status === 401) askToken();
@@ -529,11 +537,13 @@
     }).catch(function (e) { showLabel(box, "not saved: " + e.message, "failed"); });
   }
 
-  /* The right/wrong pair for message m (sent with a message_id), showing
-   * the label stored for it, if any. */
+  /* The right/wrong pair for message m, showing the label stored for it,
+   * if any. Every message has one: one sent without a message_id is
+   * labelled by its id in the store. */
   function feedbackButtons(parent, m) {
     var box = el("span", "fb");
-    box.dataset.messageId = m.message_id;
+    if (m.message_id) box.dataset.messageId = m.message_id;
+    box.dataset.id = String(m.id);
     [[true, "✓ right"], [false, "✗ wrong"]].forEach(function (p) {
       var b = el("button", null, p[1]);
       b.type = "button";
@@ -553,14 +563,14 @@
   function addToFeed(m) {
     var li = el("li");
     if (m.message_id) li.dataset.messageId = m.message_id;
+    li.dataset.id = String(m.id);
     li.appendChild(el("span", "t", clock(m.at_ms)));
     li.appendChild(el("span", "lang", m.lang || "und"));
     li.appendChild(badge(m.level_name));
     li.appendChild(el("span", null, m.customer_id));
     li.appendChild(el("span", "words", fmtPol(m.polarity) +
       (m.alert !== "none" ? " · alert " + m.alert : "")));
-    /* A message sent without an id cannot be labelled. */
-    if (m.message_id) feedbackButtons(li, m);
+    feedbackButtons(li, m);
     var feed = $("feed");
     feed.insertBefore(li, feed.firstChild);
     while (feed.children.length > FEED_MAX) feed.removeChild(feed.lastChild);

@@ -4,8 +4,9 @@
  *   frustration-alert eval --from-store [--store URL] --model NEW [--json]
  *
  * The labels are those agents gave through POST /api/feedback, held out
- * of `train --from-store` (one in TRAINER_LABEL_BUCKETS, by message id:
- * trainer_label_held_out), so neither model has seen them. Each message
+ * of `train --from-store` (one in TRAINER_LABEL_BUCKETS, by message id,
+ * or row id for a message sent without one: trainer_label_held_out and
+ * trainer_label_held_out_row), so neither model has seen them. Each message
  * is scored by both models as the service scored it: in the language it
  * was stored with (messages.lang), with that language's polarity. The
  * current model is FRUSTRATION_MODEL's, else the one built into the
@@ -60,7 +61,8 @@ static bool compare_label(void *arg, const struct store_labelled *l)
 {
   struct compare *c = arg;
   c->labels++;
-  if (!l->message_id || !trainer_label_held_out(l->message_id))
+  if (!(l->message_id ? trainer_label_held_out(l->message_id)
+                      : trainer_label_held_out_row(l->row_id)))
     return true;
   if (!l->text || !*l->text) {
     c->no_text++;

@@ -9,7 +9,8 @@
  * /api/feedback (the store at --store, default DATABASE_URL), each at
  * TRAINER_LABEL_WEIGHT, in the language the message was scored in, but
  * not the labels held out for `eval --from-store` (one in
- * TRAINER_LABEL_BUCKETS, by message id) nor messages whose text
+ * TRAINER_LABEL_BUCKETS, by message id, or row id for a message sent
+ * without one) nor messages whose text
  * retention has purged.
  *
  * The shipped data files are arguments (an installed binary cannot know
@@ -65,7 +66,8 @@ static bool add_label(void *arg, const struct store_labelled *l)
     fs->no_text++;
     return true;
   }
-  if (!l->message_id || trainer_label_held_out(l->message_id)) {
+  if (l->message_id ? trainer_label_held_out(l->message_id)
+                    : trainer_label_held_out_row(l->row_id)) {
     fs->held_out++;
     return true;
   }

@@ -448,7 +448,17 @@ enum err store_message_get(struct store *st, const char *message_id,
 {
   memset(out, 0, sizeof *out);
   *found = false;
-  return st->ops->message_get(st, message_id, out, found);
+  return st->ops->message_get(st, message_id, 0, out, found);
+}
+
+enum err store_message_get_row(struct store *st, int64_t row_id,
+                               struct store_message *out, bool *found)
+{
+  memset(out, 0, sizeof *out);
+  *found = false;
+  if (row_id < 1)
+    return ERR_OK;
+  return st->ops->message_get(st, NULL, row_id, out, found);
 }
 
 void store_message_cleanup(struct store_message *m)
@@ -469,6 +479,17 @@ void store_message_cleanup(struct store_message *m)
 
 /* ---- Labels ----------------------------------------------------------- */
 
+/* False, with st's message set, for a by too long to store. */
+static bool labeller_fits(struct store *st, const char *by)
+{
+  if (by && strlen(by) > STORE_LABELLER_MAX) {
+    store_set_error(st, "labelled_by is longer than %d bytes",
+                    STORE_LABELLER_MAX);
+    return false;
+  }
+  return true;
+}
+
 enum err store_label_set(struct store *st, const char *message_id,
                          bool frustrated, const char *by, int64_t now_ms,
                          bool *verdict)
@@ -478,12 +499,22 @@ enum err store_label_set(struct store *st, const char *message_id,
     store_set_error(st, "a label needs a message id");
     return ERR_INVALID;
   }
-  if (by && strlen(by) > STORE_LABELLER_MAX) {
-    store_set_error(st, "labelled_by is longer than %d bytes",
-                    STORE_LABELLER_MAX);
+  if (!labeller_fits(st, by))
+    return ERR_INVALID;
+  return st->ops->label_set(st, message_id, 0, frustrated, by, now_ms, verdict);
+}
+
+enum err store_label_set_row(struct store *st, int64_t row_id, bool frustrated,
+                             const char *by, int64_t now_ms, bool *verdict)
+{
+  *verdict = false;
+  if (row_id < 1) {
+    store_set_error(st, "a label needs a row id of 1 or more");
     return ERR_INVALID;
   }
-  return st->ops->label_set(st, message_id, frustrated, by, now_ms, verdict);
+  if (!labeller_fits(st, by))
+    return ERR_INVALID;
+  return st->ops->label_set(st, NULL, row_id, frustrated, by, now_ms, verdict);
 }
 
 enum err store_labels_each(struct store *st,

@@ -292,6 +292,12 @@ struct store_message {
 /* Looks a message up by message_id; *found is false if there is none. */
 enum err store_message_get(struct store *st, const char *message_id,
                            struct store_message *out, bool *found);
+/* Looks a message up by its row id (store_message.row_id, the "id" the
+ * dashboard shows with each message): the one name every message has,
+ * those sent without a message_id included. *found is false if there is
+ * none (always for row_id < 1). */
+enum err store_message_get_row(struct store *st, int64_t row_id,
+                               struct store_message *out, bool *found);
 void store_message_cleanup(struct store_message *m);
 
 struct store_alert_row {
@@ -356,6 +362,16 @@ enum err store_counts(struct store *st, struct store_counts *out);
 enum err store_label_set(struct store *st, const char *message_id,
                          bool frustrated, const char *by, int64_t now_ms,
                          bool *verdict);
+
+/* store_label_set for the message stored as row row_id
+ * (store_message_get_row), the way to label a message sent without a
+ * message_id. Only a committed row is found: on PostgreSQL a batch takes
+ * its row ids from a sequence before it commits (and leaves gaps), and
+ * an id whose batch has not committed, or never will, is ERR_NOT_FOUND,
+ * as a message_id not yet committed is for store_label_set. ERR_INVALID
+ * for row_id < 1 or a by longer than STORE_LABELLER_MAX. */
+enum err store_label_set_row(struct store *st, int64_t row_id, bool frustrated,
+                             const char *by, int64_t now_ms, bool *verdict);
 
 /* One labelled message, as store_labels_each hands it over. The strings
  * are borrowed for the call only. */

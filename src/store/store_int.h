@@ -72,14 +72,18 @@ struct store_ops {
   /* The rest of store.h, one to one. */
   enum err (*purge_text)(struct store *st, int64_t older_than_ms,
                          size_t max_rows, size_t *purged);
+  /* The message stored under message_id or, when message_id is NULL,
+   * as row row_id (store_message_get_row). */
   enum err (*message_get)(struct store *st, const char *message_id,
-                          struct store_message *out, bool *found);
+                          int64_t row_id, struct store_message *out,
+                          bool *found);
   enum err (*alert_get)(struct store *st, int64_t id,
                         struct store_alert_row *out);
-  /* store_label_set with its arguments checked. */
+  /* store_label_set (or, when message_id is NULL, store_label_set_row
+   * with row_id) with its arguments checked. */
   enum err (*label_set)(struct store *st, const char *message_id,
-                        bool frustrated, const char *by, int64_t now_ms,
-                        bool *verdict);
+                        int64_t row_id, bool frustrated, const char *by,
+                        int64_t now_ms, bool *verdict);
   enum err (*labels_each)(struct store *st,
                           bool (*each)(void *arg,
                                        const struct store_labelled *l),

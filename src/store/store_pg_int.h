@@ -43,6 +43,7 @@ enum pg_stmt {
   P_OUTBOX_ROWS,
   P_WIN_ROWS,
   P_ALERT_ROWS,
+  P_MSG_GET_ROW,
   P_COUNT
 };
 
@@ -244,10 +245,11 @@ enum err pg_window_put(struct store *st, const char *customer_id,
 enum err pg_purge_text(struct store *st, int64_t older_than_ms, size_t max_rows,
                        size_t *purged);
 enum err pg_message_get(struct store *st, const char *message_id,
-                        struct store_message *m, bool *found);
+                        int64_t row_id, struct store_message *m, bool *found);
 enum err pg_alert_get(struct store *st, int64_t id, struct store_alert_row *a);
-enum err pg_label_set(struct store *st, const char *message_id, bool frustrated,
-                      const char *by, int64_t now_ms, bool *verdict);
+enum err pg_label_set(struct store *st, const char *message_id, int64_t row_id,
+                      bool frustrated, const char *by, int64_t now_ms,
+                      bool *verdict);
 enum err pg_labels_each(struct store *st,
                         bool (*each)(void *arg, const struct store_labelled *l),
                         void *arg);

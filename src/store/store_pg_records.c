@@ -323,11 +323,15 @@ enum err pg_purge_text(struct store *st, int64_t older_than_ms, size_t max_rows,
 }
 
 enum err pg_message_get(struct store *st, const char *message_id,
-                        struct store_message *m, bool *found)
+                        int64_t row_id, struct store_message *m, bool *found)
 {
   struct pg_params p = {0};
-  pp_text(&p, message_id);
-  PGresult *r = pg_run(st, P_MSG_GET, &p, "read message");
+  if (message_id)
+    pp_text(&p, message_id);
+  else
+    pp_int(&p, row_id);
+  PGresult *r =
+      pg_run(st, message_id ? P_MSG_GET : P_MSG_GET_ROW, &p, "read message");
   if (!r)
     return pg_failed(st);
   *found = PQntuples(r) > 0;
@@ -361,19 +365,30 @@ enum err pg_message_get(struct store *st, const char *message_id,
 
 /* Labels are rare: their statements are not prepared on every
  * connection. */
-enum err pg_label_set(struct store *st, const char *message_id, bool frustrated,
-                      const char *by, int64_t now_ms, bool *verdict)
+enum err pg_label_set(struct store *st, const char *message_id, int64_t row_id,
+                      bool frustrated, const char *by, int64_t now_ms,
+                      bool *verdict)
 {
   struct pg_params p = {0};
-  pp_text(&p, message_id);
+  if (message_id)
+    pp_text(&p, message_id);
+  else
+    pp_int(&p, row_id);
   pp_bool(&p, frustrated);
   pp_int(&p, now_ms);
   pp_text(&p, by);
-  PGresult *r = pg_query(st,
-                         "UPDATE messages SET label = $2, labelled_at = $3,"
-                         " labelled_by = $4 WHERE message_id = $1"
-                         " RETURNING frustrated",
-                         &p, "label message");
+  /* Either way the UPDATE sees committed rows only and does not wait for
+   * a batch still being written: its rows, ids included, do not exist
+   * for it yet (ERR_NOT_FOUND). */
+  PGresult *r =
+      pg_query(st,
+               message_id ? "UPDATE messages SET label = $2,"
+                            " labelled_at = $3, labelled_by = $4"
+                            " WHERE message_id = $1 RETURNING frustrated"
+                          : "UPDATE messages SET label = $2,"
+                            " labelled_at = $3, labelled_by = $4"
+                            " WHERE id = $1 RETURNING frustrated",
+               &p, "label message");
   if (!r)
     return pg_failed(st);
   bool found = PQntuples(r) > 0;
@@ -381,7 +396,11 @@ enum err pg_label_set(struct store *st, const char *message_id, bool frustrated,
     *verdict = pg_bool(r, 0, 0);
   PQclear(r);
   if (!found) {
-    store_set_error(st, "no message has the id '%s'", message_id);
+    if (message_id)
+      store_set_error(st, "no message has the id '%s'", message_id);
+    else
+      store_set_error(st, "no message is stored as row %lld",
+                      (long long)row_id);
     return ERR_NOT_FOUND;
   }
   return ERR_OK;

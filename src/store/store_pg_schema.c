@@ -167,6 +167,13 @@ const char pg_sql_batch_open[] =
     "SELECT " ALERT_COLUMNS " FROM alerts"
     " WHERE customer_id = ANY($1::text[]) AND state = 'open'";
 
+/* What store_message_get reads, in the order its backend reads them. */
+#define MSG_COLUMNS                                                            \
+  "id, message_id, customer_id, conversation_id, text, level_name,"            \
+  " result_json, polarity, subjectivity, level, frustrated, alert_outcome,"    \
+  " alert_id, created_at, source_object, source_display_id, source_type,"      \
+  " rev_org, label, labelled_at, labelled_by"
+
 const char *const pg_sql_text[P_COUNT] = {
     [P_LOCK_KEY] = "SELECT pg_advisory_xact_lock($1::bigint)",
     [P_MSG_FIND] =
@@ -252,12 +259,10 @@ const char *const pg_sql_text[P_COUNT] = {
         " UPDATE SET recent = excluded.recent,"
         " messages = customer_state.messages + 1,"
         " updated_at = excluded.updated_at",
-    [P_MSG_GET] =
-        "SELECT id, message_id, customer_id, conversation_id, text,"
-        " level_name, result_json, polarity, subjectivity, level, frustrated,"
-        " alert_outcome, alert_id, created_at, source_object,"
-        " source_display_id, source_type, rev_org, label, labelled_at,"
-        " labelled_by FROM messages WHERE message_id = $1",
+    [P_MSG_GET] = "SELECT " MSG_COLUMNS " FROM messages WHERE message_id = $1",
+    /* A message by its row id: the name of one sent without a
+     * message_id (store_message_get_row). */
+    [P_MSG_GET_ROW] = "SELECT " MSG_COLUMNS " FROM messages WHERE id = $1",
     [P_ALERT_GET] = "SELECT " ALERT_COLUMNS " FROM alerts WHERE id = $1",
     /* The oldest due entry whose alert has no older pending entry in the
      * same lane (see the SQLite backend), skipping rows another instance

@@ -389,6 +389,7 @@ static void read_message(const PGresult *res, int k, struct store_stats_msg *m)
 {
   static const char *const assessments[] = {"assessments"};
   static const char *const reasons[] = {"frustration", "reasons"};
+  m->row_id = pg_int(res, k, 0);
   m->at_ms = pg_int(res, k, 1);
   m->polarity = field_double(res, k, 2);
   m->level = pg_int(res, k, 3);

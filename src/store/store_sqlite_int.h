@@ -31,6 +31,7 @@ enum stmt_id {
   S_ATTEMPT_INSERT,
   S_ALERT_TICKET,
   S_CASCADE_DEAD,
+  S_MSG_GET_ROW,
   S_COUNT
 };
 
@@ -103,9 +104,10 @@ enum err sq_window_put(struct store *st, const char *customer_id,
 enum err sq_purge_text(struct store *st, int64_t older_than_ms, size_t max_rows,
                        size_t *purged);
 enum err sq_message_get(struct store *st, const char *message_id,
-                        struct store_message *out, bool *found);
-enum err sq_label_set(struct store *st, const char *message_id, bool frustrated,
-                      const char *by, int64_t now_ms, bool *verdict);
+                        int64_t row_id, struct store_message *out, bool *found);
+enum err sq_label_set(struct store *st, const char *message_id, int64_t row_id,
+                      bool frustrated, const char *by, int64_t now_ms,
+                      bool *verdict);
 enum err sq_labels_each(struct store *st,
                         bool (*each)(void *arg, const struct store_labelled *l),
                         void *arg);

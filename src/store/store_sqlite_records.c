@@ -229,12 +229,15 @@ out:
 }
 
 enum err sq_message_get(struct store *st, const char *message_id,
-                        struct store_message *m, bool *found)
+                        int64_t row_id, struct store_message *m, bool *found)
 {
-  sqlite3_stmt *s = sq_stmt(st, S_MSG_GET);
+  sqlite3_stmt *s = sq_stmt(st, message_id ? S_MSG_GET : S_MSG_GET_ROW);
   if (!s)
     return ERR_STORE;
-  sq_bind_text(s, 1, message_id);
+  if (message_id)
+    sq_bind_text(s, 1, message_id);
+  else
+    sqlite3_bind_int64(s, 1, row_id);
   int rc = sqlite3_step(s);
   *found = rc == SQLITE_ROW;
   if (rc == SQLITE_ROW) {
@@ -269,18 +272,26 @@ enum err sq_message_get(struct store *st, const char *message_id,
 
 /* Labels are rare writes and rarer reads: their statements are prepared
  * per call rather than kept. */
-enum err sq_label_set(struct store *st, const char *message_id, bool frustrated,
-                      const char *by, int64_t now_ms, bool *verdict)
+enum err sq_label_set(struct store *st, const char *message_id, int64_t row_id,
+                      bool frustrated, const char *by, int64_t now_ms,
+                      bool *verdict)
 {
   sqlite3_stmt *s = NULL;
   /* RETURNING (SQLite 3.35) reads the verdict in the same statement. */
   if (sqlite3_prepare_v2(SQ(st)->db,
-                         "UPDATE messages SET label = ?2, labelled_at = ?3,"
-                         " labelled_by = ?4 WHERE message_id = ?1"
-                         " RETURNING frustrated",
+                         message_id
+                             ? "UPDATE messages SET label = ?2,"
+                               " labelled_at = ?3, labelled_by = ?4"
+                               " WHERE message_id = ?1 RETURNING frustrated"
+                             : "UPDATE messages SET label = ?2,"
+                               " labelled_at = ?3, labelled_by = ?4"
+                               " WHERE id = ?1 RETURNING frustrated",
                          -1, &s, NULL) != SQLITE_OK)
     return sq_fail(st, "prepare label");
-  sq_bind_text(s, 1, message_id);
+  if (message_id)
+    sq_bind_text(s, 1, message_id);
+  else
+    sqlite3_bind_int64(s, 1, row_id);
   sqlite3_bind_int(s, 2, frustrated ? 1 : 0);
   sqlite3_bind_int64(s, 3, now_ms);
   sq_bind_text(s, 4, by);
@@ -290,7 +301,11 @@ enum err sq_label_set(struct store *st, const char *message_id, bool frustrated,
     *verdict = sqlite3_column_int(s, 0) != 0;
     rc = sqlite3_step(s);
   } else if (rc == SQLITE_DONE) {
-    store_set_error(st, "no message has the id '%s'", message_id);
+    if (message_id)
+      store_set_error(st, "no message has the id '%s'", message_id);
+    else
+      store_set_error(st, "no message is stored as row %lld",
+                      (long long)row_id);
     out = ERR_NOT_FOUND;
   }
   if (rc != SQLITE_DONE)

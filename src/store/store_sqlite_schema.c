@@ -170,6 +170,13 @@ _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
 
 /* ---- Prepared statements ---------------------------------------------- */
 
+/* What store_message_get reads, in the order its backend reads them. */
+#define MSG_COLUMNS                                                            \
+  "id, message_id, customer_id, conversation_id, text, level_name,"            \
+  " result_json, polarity, subjectivity, level, frustrated, alert_outcome,"    \
+  " alert_id, created_at, source_object, source_display_id, source_type,"      \
+  " rev_org, label, labelled_at, labelled_by"
+
 /* The text of each statement of enum stmt_id (store_sqlite_int.h). */
 const char *const sq_sql_text[S_COUNT] = {
     [S_MSG_FIND] =
@@ -206,12 +213,10 @@ const char *const sq_sql_text[S_COUNT] = {
         " updated_at) VALUES (?1, ?2, 1, ?3) ON CONFLICT (customer_id) DO"
         " UPDATE SET recent = excluded.recent, messages = messages + 1,"
         " updated_at = excluded.updated_at",
-    [S_MSG_GET] =
-        "SELECT id, message_id, customer_id, conversation_id, text,"
-        " level_name, result_json, polarity, subjectivity, level, frustrated,"
-        " alert_outcome, alert_id, created_at, source_object,"
-        " source_display_id, source_type, rev_org, label, labelled_at,"
-        " labelled_by FROM messages WHERE message_id = ?1",
+    [S_MSG_GET] = "SELECT " MSG_COLUMNS " FROM messages WHERE message_id = ?1",
+    /* A message by its row id: the name of one sent without a
+     * message_id (store_message_get_row). */
+    [S_MSG_GET_ROW] = "SELECT " MSG_COLUMNS " FROM messages WHERE id = ?1",
     [S_ALERT_GET] =
         "SELECT id, alert_key, customer_id, conversation_id, level,"
         " level_name, severity, ticket_id, ticket_display_id, created_at,"

@@ -198,6 +198,7 @@ static enum err read_message(struct store_reader *r, sqlite3_stmt *s,
     return ERR_NOT_FOUND;
   if (step != SQLITE_ROW)
     return fail(r, "stats message");
+  m->row_id = row_id;
   m->at_ms = sqlite3_column_int64(s, 0);
   m->polarity = sqlite3_column_double(s, 1);
   m->level = sqlite3_column_int64(s, 2);

@@ -69,6 +69,7 @@ enum err store_stats_series(struct store_reader *r, int64_t since_ms,
                             struct store_stats_bucket *out);
 
 struct store_stats_msg {
+  int64_t row_id; /* the message's row (store_label_set_row) */
   int64_t at_ms;
   double polarity;
   int64_t level;

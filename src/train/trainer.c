@@ -4,6 +4,7 @@
 #include "train/trainer.h"
 
 #include <cjson/cJSON.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -613,6 +614,13 @@ bool trainer_label_held_out(const char *message_id)
     h *= 1099511628211u;
   }
   return h % TRAINER_LABEL_BUCKETS == 0;
+}
+
+bool trainer_label_held_out_row(int64_t row_id)
+{
+  char digits[24];
+  snprintf(digits, sizeof digits, "%" PRId64, row_id);
+  return trainer_label_held_out(digits);
 }
 
 /* ---- Setting up ------------------------------------------------------- */

@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/err.h"
 
@@ -53,6 +54,12 @@
  * per message whatever else the store holds or how often it is
  * relabelled. */
 bool trainer_label_held_out(const char *message_id);
+
+/* trainer_label_held_out for a message stored without a message id
+ * (labelled by its row id, POST /api/feedback's "id"): the same hash of
+ * the row id's decimal digits. Row ids stay with their messages, across
+ * `migrate` too. */
+bool trainer_label_held_out_row(int64_t row_id);
 
 struct trainer_options {
   unsigned bits;

@@ -234,6 +234,39 @@ async function main() {
     }, entry, LIVE_MS);
     check("clicking right replaces it", took >= 0,
       await page.textContent(entry + " .label"));
+    // cust-upset's message was sent without a message_id: its buttons name
+    // it by its id in the store, and the label is stored (read back from
+    // /api/stats, which reads the store).
+    const upset = await page.evaluate(() => {
+      const li = [...document.querySelectorAll("#feed li")]
+        .find((x) => x.textContent.includes("cust-upset"));
+      return li ? { id: li.dataset.id, mid: li.dataset.messageId || null,
+        buttons: li.querySelectorAll(".fb button").length } : null;
+    });
+    check("a message without message_id has right/wrong buttons and its id",
+      upset && upset.mid === null && /^[1-9][0-9]*$/.test(upset.id) &&
+      upset.buttons === 2, JSON.stringify(upset));
+    const upsetEntry = `#feed li[data-id="${upset ? upset.id : 0}"]`;
+    if (upset && upset.buttons === 2)
+      await page.click(upsetEntry + ' button[data-correct="false"]');
+    took = await waitFor(page, (sel) => {
+      const l = document.querySelector(sel + " .label");
+      return l && /^labelled (calm|frustrated) \(verdict wrong\)$/.test(l.textContent);
+    }, upsetEntry, LIVE_MS);
+    check("clicking wrong on it stores the label and shows it", took >= 0,
+      upset && await page.textContent(upsetEntry + " .label"));
+    let upsetStored;
+    for (let i = 0; i < 30 && !upsetStored; i++) {
+      const r = await fetch(url + "/api/stats",
+        { headers: { Authorization: "Bearer " + TOKEN } });
+      const s = await r.json();
+      upsetStored = (s.top_customers || []).flatMap((c) => c.recent)
+        .find((m) => upset && String(m.id) === upset.id && m.label !== null);
+      if (!upsetStored) await new Promise((res) => setTimeout(res, 200));
+    }
+    check("the store has the label of the message without message_id",
+      upsetStored && upsetStored.message_id === null &&
+      upsetStored.label === !upsetStored.frustrated, JSON.stringify(upsetStored));
     // After the refresh that follows events, the ranked table comes from
     // the store: the angry customer (two severe messages) ranks first and
     // shows its stored text; calm customers are not listed.
@@ -258,6 +291,15 @@ async function main() {
     }, labelled, 4000);
     check("the customer table shows the stored label", took >= 0,
       await page.evaluate((sel) => document.querySelector(sel)?.textContent, labelled));
+    const upsetRow = `#customers .fb[data-id="${upset ? upset.id : 0}"]`;
+    took = await waitFor(page, (sel) => {
+      const l = document.querySelector(sel + " .label");
+      return l && / \(verdict wrong\)$/.test(l.textContent) &&
+        !document.querySelector(sel).dataset.messageId;
+    }, upsetRow, 4000);
+    check("the customer table shows buttons and the stored label of the " +
+      "message without message_id", took >= 0,
+      await page.evaluate((sel) => document.querySelector(sel)?.textContent, upsetRow));
     check("stored stats match the page",
       (await page.evaluate(() => window.dashboard.state.stats.store.messages)) >= 7);
     check("the page was never reloaded",

@@ -30,9 +30,11 @@ PROBE = "Blorptastic drill 999: the parcel is late again, still waiting."
 
 
 def held_out(message_id):
-    """trainer_label_held_out: FNV-1a 64 of the id, 0 modulo 5."""
+    """trainer_label_held_out: FNV-1a 64 of the id, 0 modulo 5; for a
+    message sent without one, named by its row id (an int), the same of
+    the row id's digits (trainer_label_held_out_row)."""
     h = 14695981039346656037
-    for b in message_id.encode():
+    for b in str(message_id).encode():
         h ^= b
         h = (h * 1099511628211) & 0xFFFFFFFFFFFFFFFF
     return h % 5 == 0
@@ -58,6 +60,63 @@ def label_row(db, mid):
     with sqlite3.connect(db) as c:
         return c.execute("SELECT label, labelled_at, labelled_by FROM messages"
                          " WHERE message_id = ?", (mid,)).fetchone()
+
+
+def label_by_row(db, row_id):
+    with sqlite3.connect(db) as c:
+        return c.execute("SELECT label, labelled_at, labelled_by FROM messages"
+                         " WHERE id = ?", (row_id,)).fetchone()
+
+
+def labelled_count(db):
+    with sqlite3.connect(db) as c:
+        return c.execute("SELECT count(*) FROM messages"
+                         " WHERE label IS NOT NULL").fetchone()[0]
+
+
+def anon_messages(n):
+    """Messages sent without a message_id: drills (the team says the
+    verdict was wrong) and angry ones (frustrated), by customer id."""
+    out = []
+    for k in range(n):
+        if k % 2 == 0:
+            out.append(("anon-%d" % k, "Blorptastic drill anon %d: %s"
+                        % (k, DRILL[k % len(DRILL)]), "drill"))
+        else:
+            out.append(("anon-%d" % k, ANGRY.format(k + 40), "angry"))
+    return out
+
+
+def id_refusals(port, known_id, unknown_id, message_id):
+    """The bodies naming a message wrongly by its id: each a 4xx JSON
+    error (checked here); the caller checks that nothing changed."""
+    bad = [({"message_id": message_id, "id": known_id, "frustrated": True},
+            400, "not both"),
+           ({"frustrated": True}, 400, "required"),
+           ({"correct": False, "by": "ann"}, 400, "required"),
+           ({"id": None, "frustrated": True}, 400, "required"),
+           ({"message_id": None, "id": None, "correct": True}, 400,
+            "required"),
+           ({"message_id": "", "id": known_id, "correct": True}, 400,
+            "not both")]
+    for v in (0, -1, 1.5, str(known_id), True, [known_id], {"id": 1},
+              1e300, 2 ** 53):
+        bad.append(({"id": v, "frustrated": True}, 400, "positive integer"))
+    bad.append(({"id": known_id}, 400, "exactly one"))
+    bad.append(({"id": known_id, "frustrated": True, "correct": True}, 400,
+                "exactly one"))
+    bad.append(({"id": known_id, "frustrated": "yes"}, 400, "true or false"))
+    bad.append(({"id": known_id, "row": 1, "frustrated": True}, 400,
+                "unknown field"))
+    bad.append(({"id": unknown_id, "frustrated": True}, 404,
+                "no stored message has this id"))
+    bad.append(({"id": 2 ** 53 - 1, "correct": True}, 404,
+                "no stored message has this id"))
+    for body, status, why in bad:
+        st, r = call(port, "POST", "/api/feedback", body)
+        check(st == status and r.get("error") == (
+            "unknown_message" if status == 404 else "invalid_field")
+            and why in r.get("message", ""), (body, st, r))
 
 
 def run(args, env=None, timeout=300):
@@ -100,6 +159,25 @@ def test_feedback_loop():
                 verdicts[mid] = r["frustrated"]
             check(all(verdicts[m] for m, _, k in msgs if k == "drill"),
                   "every drill is flagged by the shipped model")
+            # And messages sent without a message_id (allowed): the store
+            # numbers them, as every message.
+            anon = anon_messages(16)
+            for cust, text, _ in anon:
+                st, r = call(port, "POST", "/webhook",
+                             {"customer_id": cust, "message": text})
+                check(st == 200, r)
+            with sqlite3.connect(db) as c:
+                rows = dict(c.execute(
+                    "SELECT customer_id, id FROM messages"
+                    " WHERE message_id IS NULL").fetchall())
+                max_id = c.execute("SELECT max(id) FROM messages").fetchone()[0]
+            anon_ids = [rows.get(cust) for cust, _, _ in anon]
+            check(all(anon_ids) and len(set(anon_ids)) == len(anon),
+                  "each message without message_id has a row: %r" % rows)
+            check(any(held_out(i) for i in anon_ids)
+                  and not all(held_out(i) for i in anon_ids),
+                  "some of them held out of training, some not: %r"
+                  % anon_ids)
 
             # Refusals: each changes nothing.
             target = "drill-0"
@@ -132,6 +210,12 @@ def test_feedback_loop():
             check(label_row(db, target) == (None, None, None),
                   "refused requests stored nothing: %r"
                   % (label_row(db, target),))
+            # Naming a message by its id: both names, neither, an id that
+            # is not a positive integer, and one no message has.
+            id_refusals(port, anon_ids[0], max_id + 1000, target)
+            check(labelled_count(db) == 0,
+                  "refused requests stored nothing: %d labels"
+                  % labelled_count(db))
 
             # Re-labelling: the last label wins, with its time and author.
             st, r = call(port, "POST", "/api/feedback",
@@ -162,10 +246,46 @@ def test_feedback_loop():
                 check(r["label"] is want and r["verdict"] is verdicts[mid]
                       and r["agreed"] is (want == verdicts[mid]), (mid, r))
                 labels[mid] = want
+            # The answer names the message both ways.
+            st, r = call(port, "POST", "/api/feedback",
+                         {"message_id": "calm-0", "frustrated": False})
             with sqlite3.connect(db) as c:
-                n = c.execute("SELECT count(*) FROM messages"
-                              " WHERE label IS NOT NULL").fetchone()[0]
-            check(n == len(msgs), "every label stored: %d" % n)
+                calm0 = c.execute("SELECT id FROM messages WHERE message_id"
+                                  " = 'calm-0'").fetchone()[0]
+            check(st == 200 and r["id"] == calm0
+                  and r["message_id"] == "calm-0", r)
+
+            # The messages sent without a message_id, by their id.
+            for (cust, _, kind), row_id in zip(anon, anon_ids):
+                body = ({"id": row_id, "correct": False, "by": "cy"}
+                        if kind == "drill" else
+                        {"id": row_id, "frustrated": True, "by": "cy"})
+                st, r = call(port, "POST", "/api/feedback", body)
+                check(st == 200 and r["id"] == row_id
+                      and r["message_id"] is None
+                      and r["labelled_by"] == "cy", (cust, st, r))
+                want = kind == "angry"
+                check(r["label"] is want
+                      and r["agreed"] is (want == r["verdict"]), (cust, r))
+                if kind == "drill":
+                    check(r["verdict"] is True and r["label"] is False,
+                          "the shipped model flags the drill: %r" % r)
+                stored = label_by_row(db, row_id)
+                check(stored[0] == int(want) and stored[2] == "cy"
+                      and stored[1] > 0, (cust, stored))
+                labels[row_id] = want
+            # The last label wins there too.
+            st, r = call(port, "POST", "/api/feedback",
+                         {"id": anon_ids[1], "frustrated": False})
+            check(st == 200 and r["label"] is False
+                  and r["labelled_by"] is None, r)
+            check(label_by_row(db, anon_ids[1])[0] == 0, "relabelled")
+            st, r = call(port, "POST", "/api/feedback",
+                         {"id": anon_ids[1], "frustrated": True, "by": "cy"})
+            check(st == 200 and label_by_row(db, anon_ids[1])[0] == 1, r)
+
+            n = labelled_count(db)
+            check(n == len(msgs) + len(anon), "every label stored: %d" % n)
             rc = srv.stop()
             check(rc == 0, "server stopped cleanly: %r" % rc)
         finally:
@@ -180,13 +300,18 @@ def test_feedback_loop():
             check(st == 403 and r["error"] == "api_token_required"
                   and "API_TOKEN" in r["message"], (st, r))
             check(label_row(db, "calm-1")[0] == 0, "nothing changed")
+            st, r = call(srv.port, "POST", "/api/feedback",
+                         {"id": anon_ids[0], "frustrated": True},
+                         token=None)
+            check(st == 403 and r["error"] == "api_token_required", (st, r))
+            check(label_by_row(db, anon_ids[0])[0] == 0, "nothing changed")
         finally:
             srv.stop()
 
         n_held = sum(1 for m in labels if held_out(m))
         n_used = len(labels) - n_held
         held_drills = [m for m in labels if held_out(m)
-                       and m.startswith("drill-")]
+                       and str(m).startswith("drill-")]
         check(n_held >= 5 and held_drills,
               "the ids give held-out labels (%d)" % n_held)
 

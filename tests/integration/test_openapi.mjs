@@ -650,6 +650,21 @@ async function securedServer(dir) {
     await postJson(port, "feedback true label", "/api/feedback",
       { message_id: "s-1", frustrated: true },
       { status: 200, schema: "FeedbackResult" }, { headers: bearer });
+    const byId = await postJson(port, "feedback by id", "/api/feedback",
+      { id: fb ? fb.id : 1, correct: true },
+      { status: 200, schema: "FeedbackResult" }, { headers: bearer });
+    check("feedback by id: the same message",
+      byId && fb && byId.id === fb.id && byId.message_id === "s-1",
+      JSON.stringify(byId));
+    await postJson(port, "feedback unknown id", "/api/feedback",
+      { id: 1000000, correct: true },
+      { status: 404, error: "unknown_message" }, { headers: bearer });
+    await postJson(port, "feedback both names", "/api/feedback",
+      { message_id: "s-1", id: fb ? fb.id : 1, correct: true },
+      { status: 400, error: "invalid_field" }, { headers: bearer, valid: false });
+    await postJson(port, "feedback id not positive", "/api/feedback",
+      { id: 0, correct: true },
+      { status: 400, error: "invalid_field" }, { headers: bearer, valid: false });
     await postJson(port, "feedback unknown message", "/api/feedback",
       { message_id: "nope", frustrated: true },
       { status: 404, error: "unknown_message" }, { headers: bearer });

@@ -73,15 +73,21 @@ def series_sums(s):
 
 
 def customers(top):
-    """The top customers without what depends on the moment (score, times)."""
+    """The top customers without what depends on the moment (score, times)
+    or on the backend (each numbers its rows: a message's id, checked
+    here to be one)."""
     out = []
     for c in top:
+        for m in c["recent"]:
+            check(isinstance(m["id"], int) and m["id"] >= 1,
+                  "a message's id: %r" % m)
         out.append({
             "customer_id": c["customer_id"], "messages": c["messages"],
             "max_level": c["max_level"], "last_level": c["last_level"],
             "avg_polarity": round(c["avg_polarity"], 9),
             "alert_open": c["alert_open"],
-            "recent": [{k: v for k, v in m.items() if k != "at_ms"}
+            "recent": [{k: v for k, v in m.items()
+                        if k not in ("at_ms", "id")}
                        for m in c["recent"]]})
     return out
 

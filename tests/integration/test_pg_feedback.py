@@ -2,13 +2,17 @@
 /api/feedback are stored in a PostgreSQL store, /api/stats shows them
 with the customers' recent messages, and train --from-store and eval
 --from-store read them from there (test_feedback.py runs the whole loop
-on SQLite).
+on SQLite). Messages sent without a message_id are labelled by their id
+in the store; an id (or a message_id) whose row another session has not
+committed yet is 404 at once, and found once committed.
 
 Skipped (exit 77, CTest's SKIP_RETURN_CODE) where no PostgreSQL cluster
 can be made here (tests/integration/pg_cluster.py).
 """
 import json
 import os
+import select
+import subprocess
 import sys
 import tempfile
 import time
@@ -16,8 +20,83 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fa_harness import Server, check, run_tests  # noqa: E402
 import pg_cluster  # noqa: E402
-from test_feedback import (ANGRY, DRILL, SUPPORT, TOKEN, call,  # noqa: E402
-                           held_out, run)
+from test_feedback import (ANGRY, DRILL, SUPPORT, TOKEN,  # noqa: E402
+                           anon_messages, call, held_out, id_refusals, run)
+
+
+class PsqlSession:
+    """One psql session fed line by line, to hold a transaction open while
+    the server is asked about its rows."""
+
+    def __init__(self, url):
+        self.p = subprocess.Popen(
+            ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d",
+             url], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, bufsize=1)
+
+    def send(self, sql):
+        self.p.stdin.write(sql + "\n")
+        self.p.stdin.flush()
+
+    def line(self, timeout=10):
+        ready, _, _ = select.select([self.p.stdout], [], [], timeout)
+        check(ready, "psql answered within %s s" % timeout)
+        return self.p.stdout.readline().strip()
+
+    def close(self):
+        try:
+            self.p.stdin.close()
+            self.p.wait(timeout=10)
+        finally:
+            if self.p.poll() is None:
+                self.p.kill()
+                self.p.wait()
+
+
+def labelled(pg):
+    return int(pg.psql("SELECT count(*) FROM messages"
+                       " WHERE label IS NOT NULL"))
+
+
+def check_pending_rows(pg, port):
+    """A message another session has inserted and not committed: neither
+    its id nor its message_id is found (404 at once, not a wait), and
+    nothing is written; once committed, both are."""
+    sess = PsqlSession(pg.url)
+    try:
+        cols = ("customer_id, message_id, text, polarity, subjectivity,"
+                " level, level_name, frustrated, alert_outcome, created_at")
+        # One line of output (the reader below reads whole lines).
+        sess.send("BEGIN; WITH i AS (INSERT INTO messages (%s) VALUES"
+                  " ('pend-1', NULL, 'late one', -0.5, 0.5, 2, 'frustrated',"
+                  " true, 'none', 1), ('pend-2', 'pend-mid', 'late two', 0.2,"
+                  " 0.5, 0, 'calm', false, 'none', 1) RETURNING id)"
+                  " SELECT string_agg(id::text, ',' ORDER BY id) FROM i;"
+                  % cols)
+        ids = [int(x) for x in sess.line().split(",")]
+        for body in ({"id": ids[0], "frustrated": False},
+                     {"message_id": "pend-mid", "frustrated": True}):
+            t0 = time.monotonic()
+            st, r = call(port, "POST", "/api/feedback", body)
+            took = time.monotonic() - t0
+            check(st == 404 and r["error"] == "unknown_message"
+                  and took < 3, ("uncommitted", body, st, r, took))
+        sess.send("COMMIT; SELECT 'committed';")
+        check(sess.line() == "committed", "psql committed")
+    finally:
+        sess.close()
+    check(int(pg.psql("SELECT count(*) FROM messages WHERE label IS NOT NULL"
+                      " AND customer_id LIKE 'pend-%'")) == 0,
+          "nothing written for the uncommitted rows")
+    st, r = call(port, "POST", "/api/feedback",
+                 {"id": ids[0], "frustrated": False, "by": "ann"})
+    check(st == 200 and r["id"] == ids[0] and r["message_id"] is None
+          and r["verdict"] is True and r["label"] is False, (st, r))
+    st, r = call(port, "POST", "/api/feedback",
+                 {"message_id": "pend-mid", "frustrated": True})
+    check(st == 200 and r["id"] == ids[1], (st, r))
+    # Leave the store as the rest of the test expects: no labels.
+    pg.psql("DELETE FROM messages WHERE customer_id LIKE 'pend-%'")
 
 
 def test_labels_on_postgresql():
@@ -35,6 +114,30 @@ def test_labels_on_postgresql():
                              {"customer_id": "c-" + mid, "message_id": mid,
                               "message": text})
                 check(st == 200 and r["frustrated"] is True, (mid, r))
+            # Messages without a message_id, named by their id in the
+            # store.
+            anon = anon_messages(12)
+            for cust, text, _ in anon:
+                st, r = call(srv.port, "POST", "/webhook",
+                             {"customer_id": cust, "message": text})
+                check(st == 200 and r["frustrated"] is True, (cust, r))
+            rows = dict(line.split("|") for line in pg.psql(
+                "SELECT customer_id, id FROM messages"
+                " WHERE message_id IS NULL").splitlines())
+            anon_ids = [int(rows[cust]) for cust, _, _ in anon]
+            check(any(not held_out(i) for i in anon_ids),
+                  "some are used for training: %r" % anon_ids)
+            # An id the sequence gave out and no row has (as a batch that
+            # rolled back leaves), and one past them all.
+            gap = int(pg.psql("SELECT nextval(pg_get_serial_sequence("
+                              "'messages', 'id'))"))
+            id_refusals(srv.port, anon_ids[0], gap + 1000, "drill-0")
+            st, r = call(srv.port, "POST", "/api/feedback",
+                         {"id": gap, "correct": True})
+            check(st == 404 and r["error"] == "unknown_message", (st, r))
+            check(labelled(pg) == 0, "refusals wrote nothing")
+            check_pending_rows(pg, srv.port)
+            check(labelled(pg) == 0, "no label left behind")
             for mid, _, truth in msgs:
                 st, r = call(srv.port, "POST", "/api/feedback",
                              {"message_id": mid, "frustrated": truth,
@@ -45,6 +148,20 @@ def test_labels_on_postgresql():
             st, r = call(srv.port, "POST", "/api/feedback",
                          {"message_id": "nope", "correct": True})
             check(st == 404 and r["error"] == "unknown_message", (st, r))
+            for (cust, _, kind), row_id in zip(anon, anon_ids):
+                body = ({"id": row_id, "correct": False, "by": "cy"}
+                        if kind == "drill" else
+                        {"id": row_id, "frustrated": True, "by": "cy"})
+                st, r = call(srv.port, "POST", "/api/feedback", body)
+                want = kind == "angry"
+                check(st == 200 and r["id"] == row_id
+                      and r["message_id"] is None and r["label"] is want
+                      and r["verdict"] is True, (cust, st, r))
+                labels[row_id] = want
+            row = pg.psql("SELECT label, labelled_by FROM messages"
+                          " WHERE id = %d" % anon_ids[0])
+            check(row == "f|cy", "stored by id in PostgreSQL: %r" % row)
+            check(labelled(pg) == len(labels), "one label per message")
             row = pg.psql("SELECT label, labelled_by FROM messages"
                           " WHERE message_id = 'drill-3'")
             check(row == "f|ann", "stored in PostgreSQL: %r" % row)
@@ -55,6 +172,12 @@ def test_labels_on_postgresql():
             mine = [m for m in recent if m["message_id"] == "angry-19"]
             check(st == 200 and mine and mine[0]["label"] is True,
                   "stats show the label: %r" % recent[:3])
+            nameless = [m for m in recent if m["message_id"] is None
+                        and m["id"] in anon_ids]
+            check(nameless and all(m["label"] is labels[m["id"]]
+                                   for m in nameless),
+                  "stats give the id and label of messages without"
+                  " message_id: %r" % nameless[:3])
             check(srv.stop() == 0, "stopped")
         finally:
             srv.kill()

@@ -28,7 +28,7 @@ import pg_cluster  # noqa: E402
 
 ANGRY = "This is terrible, awful service, I am furious"
 CALM = "Thanks, all good now"
-MESSAGE_FIELDS = {"at_ms", "customer_id", "message_id", "lang", "level",
+MESSAGE_FIELDS = {"id", "at_ms", "customer_id", "message_id", "lang", "level",
                   "level_name", "polarity", "frustrated", "alert",
                   "alert_id"}
 ALERT_FIELDS = {"at_ms", "alert_id", "customer_id", "outcome", "level_name"}
@@ -177,6 +177,8 @@ def test_every_instance_on_every_stream():
         check(set(al) == ALERT_FIELDS, f"alert fields {sorted(al)}")
         check(m["lang"] == "en", f"the language B stored: {m['lang']}")
         check(m["message_id"] == "live-b-1", f"the id B stored: {m!r}")
+        row = PG.psql("SELECT id FROM messages WHERE message_id = 'live-b-1'")
+        check(m["id"] == int(row), f"the store's id of it ({row}): {m!r}")
         check(m["frustrated"] is True and ans["frustrated"] is True, m)
         check(abs(m["polarity"] - ans["polarity"]) < 1e-9,
               f"polarity {m['polarity']} vs answered {ans['polarity']}")

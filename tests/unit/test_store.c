@@ -756,7 +756,8 @@ static void test_batch_late_failure(void)
 
 struct label_seen {
   int n;
-  char ids[8][16];
+  char ids[8][16]; /* "(null)" for a message without one */
+  int64_t rows[8];
   bool label[8], verdict[8];
   bool text_null[8];
   int stop_after; /* 0: never stop */
@@ -766,7 +767,9 @@ static bool collect_label(void *arg, const struct store_labelled *l)
 {
   struct label_seen *s = arg;
   if (s->n < 8) {
-    snprintf(s->ids[s->n], sizeof s->ids[0], "%s", l->message_id);
+    snprintf(s->ids[s->n], sizeof s->ids[0], "%s",
+             l->message_id ? l->message_id : "(null)");
+    s->rows[s->n] = l->row_id;
     s->label[s->n] = l->label;
     s->verdict[s->n] = l->verdict;
     s->text_null[s->n] = l->text == NULL;
@@ -847,6 +850,91 @@ static void test_labels(void)
   store_close(st);
 }
 
+/* A message sent without a message_id is labelled by its row id, which
+ * store_message_get_row reads back; labels_each hands it over with a NULL
+ * message id and its row. */
+static void test_labels_by_row(void)
+{
+  struct store *st = open_fresh();
+  if (!st)
+    return;
+  struct ingest_result r1 = {0}, r2 = {0};
+  CHECK_INT(ingest1(st, msg(NULL, "rita", 2), T0, &r1), STORE_ALERT_CREATED);
+  CHECK_INT(ingest1(st, msg("n2", "rita", 0), T0 + 1, &r2), STORE_ALERT_NONE);
+  CHECK(r1.row_id > 0 && r2.row_id > r1.row_id);
+  store_ingest_result_cleanup(&r1);
+  store_ingest_result_cleanup(&r2);
+
+  struct store_message m;
+  bool found = false;
+  CHECK_INT(store_message_get_row(st, r1.row_id, &m, &found), ERR_OK);
+  CHECK(found && m.row_id == r1.row_id && m.message_id == NULL);
+  CHECK(m.frustrated && !m.labelled);
+  CHECK_STR(m.customer_id ? m.customer_id : "(null)", "rita");
+  store_message_cleanup(&m);
+  CHECK_INT(store_message_get_row(st, r2.row_id, &m, &found), ERR_OK);
+  CHECK(found && m.message_id && !strcmp(m.message_id, "n2"));
+  store_message_cleanup(&m);
+  CHECK_INT(store_message_get_row(st, r2.row_id + 100, &m, &found), ERR_OK);
+  CHECK(!found);
+  store_message_cleanup(&m);
+  CHECK_INT(store_message_get_row(st, 0, &m, &found), ERR_OK);
+  CHECK(!found);
+  store_message_cleanup(&m);
+
+  /* Unknown rows, rows below 1 and long names change nothing. */
+  bool verdict = false;
+  CHECK_INT(store_label_set_row(st, r2.row_id + 100, true, NULL, T0, &verdict),
+            ERR_NOT_FOUND);
+  CHECK(strstr(store_errmsg(st), "row") != NULL);
+  CHECK_INT(store_label_set_row(st, 0, true, NULL, T0, &verdict), ERR_INVALID);
+  CHECK_INT(store_label_set_row(st, -3, true, NULL, T0, &verdict), ERR_INVALID);
+  char longname[STORE_LABELLER_MAX + 2];
+  memset(longname, 'a', sizeof longname - 1);
+  longname[sizeof longname - 1] = '\0';
+  CHECK_INT(store_label_set_row(st, r1.row_id, true, longname, T0, &verdict),
+            ERR_INVALID);
+  struct label_seen seen = {0};
+  CHECK_INT(store_labels_each(st, collect_label, &seen), ERR_OK);
+  CHECK_INT(seen.n, 0);
+
+  /* The detector said frustrated; the team says not. */
+  CHECK_INT(
+      store_label_set_row(st, r1.row_id, false, "agent cy", T0 + 10, &verdict),
+      ERR_OK);
+  CHECK(verdict);
+  CHECK_INT(store_message_get_row(st, r1.row_id, &m, &found), ERR_OK);
+  CHECK(found && m.labelled && !m.label);
+  CHECK_INT(m.labelled_at_ms, T0 + 10);
+  CHECK_STR(m.labelled_by ? m.labelled_by : "(null)", "agent cy");
+  store_message_cleanup(&m);
+  /* Only that row: the other message is untouched. */
+  CHECK_INT(store_message_get(st, "n2", &m, &found), ERR_OK);
+  CHECK(found && !m.labelled);
+  store_message_cleanup(&m);
+  /* The row of a message with a message_id works too, and the last label
+   * wins whichever name was used. */
+  CHECK_INT(store_label_set(st, "n2", true, NULL, T0 + 11, &verdict), ERR_OK);
+  CHECK_INT(
+      store_label_set_row(st, r2.row_id, false, "agent cy", T0 + 12, &verdict),
+      ERR_OK);
+  CHECK(!verdict);
+  CHECK_INT(store_message_get(st, "n2", &m, &found), ERR_OK);
+  CHECK(found && m.labelled && !m.label && m.labelled_at_ms == T0 + 12);
+  store_message_cleanup(&m);
+
+  /* Retraining reads it, with no message id and its row. */
+  struct label_seen all = {0};
+  CHECK_INT(store_labels_each(st, collect_label, &all), ERR_OK);
+  CHECK_INT(all.n, 2);
+  CHECK_STR(all.ids[0], "(null)");
+  CHECK_INT(all.rows[0], r1.row_id);
+  CHECK(!all.label[0] && all.verdict[0]);
+  CHECK_STR(all.ids[1], "n2");
+  CHECK_INT(all.rows[1], r2.row_id);
+  store_close(st);
+}
+
 int main(void)
 {
   if (fixture_begin("test_store"))
@@ -867,6 +955,7 @@ int main(void)
   RUN(test_two_handles);
   RUN(test_migration_4_keeps_outbox);
   RUN(test_labels);
+  RUN_BOTH(test_labels_by_row);
   fixture_end();
   HARNESS_EXIT();
 }

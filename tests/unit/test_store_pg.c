@@ -494,6 +494,77 @@ out:
   store_close(b);
 }
 
+/* A label given while the message's batch is still being written by
+ * another instance: neither its row id nor its message_id names a message
+ * yet (ERR_NOT_FOUND at once, no wait for the batch, nothing written);
+ * once committed both do. A row id the batch took and left unused (a
+ * rollback) never does. */
+static void test_label_before_commit(void)
+{
+  char url[512];
+  fresh_url(url, sizeof url);
+  struct store *a = open_url(url), *b = open_url(url);
+  CHECK(a && b);
+  if (!a || !b)
+    goto out;
+  struct ingest_msg m[2] = {msg(NULL, "pia", 2), msg("pc2", "pia", 0)};
+  const struct ingest_msg *all[2] = {&m[0], &m[1]};
+  struct ingest_result r[2] = {0};
+  CHECK_INT(store_begin(a), ERR_OK);
+  CHECK_INT(store_prepare_batch(a, all, 2), ERR_OK);
+  CHECK_INT(store_ingest(a, m, 2, &POLICY, T0, r), ERR_OK);
+  /* Reading through a sends the held-back rows: they are in the table,
+   * uncommitted, and a sees them. */
+  struct store_message got;
+  bool found = false;
+  CHECK_INT(store_message_get_row(a, r[0].row_id, &got, &found), ERR_OK);
+  CHECK(found);
+  store_message_cleanup(&got);
+
+  bool verdict = false;
+  int64_t t0 = clock_mono_ms();
+  CHECK_INT(store_label_set_row(b, r[0].row_id, false, "ann", T0, &verdict),
+            ERR_NOT_FOUND);
+  CHECK_INT(store_label_set(b, "pc2", true, "ann", T0, &verdict),
+            ERR_NOT_FOUND);
+  CHECK_INT(store_message_get_row(b, r[0].row_id, &got, &found), ERR_OK);
+  CHECK(!found);
+  store_message_cleanup(&got);
+  CHECK(clock_mono_ms() - t0 < 2000);
+
+  CHECK_INT(store_commit(a), ERR_OK);
+  CHECK_INT(store_label_set_row(b, r[0].row_id, false, "ann", T0 + 1, &verdict),
+            ERR_OK);
+  CHECK(verdict);
+  CHECK_INT(store_label_set_row(b, r[1].row_id, true, "ann", T0 + 1, &verdict),
+            ERR_OK);
+  CHECK(!verdict);
+  CHECK_INT(store_message_get(a, "pc2", &got, &found), ERR_OK);
+  CHECK(found && got.labelled && got.label);
+  store_message_cleanup(&got);
+
+  /* A batch rolled back leaves its row ids unused for good. */
+  struct ingest_msg late = msg(NULL, "pia", 0);
+  const struct ingest_msg *one[1] = {&late};
+  struct ingest_result lr = {0};
+  CHECK_INT(store_begin(a), ERR_OK);
+  CHECK_INT(store_prepare_batch(a, one, 1), ERR_OK);
+  CHECK_INT(store_ingest(a, &late, 1, &POLICY, T0 + 2, &lr), ERR_OK);
+  CHECK(lr.row_id > r[1].row_id);
+  store_rollback(a);
+  CHECK_INT(store_label_set_row(b, lr.row_id, true, NULL, T0 + 3, &verdict),
+            ERR_NOT_FOUND);
+  struct store_counts c = {0};
+  CHECK_INT(store_counts(b, &c), ERR_OK);
+  CHECK_INT(c.messages, 2);
+  store_ingest_result_cleanup(&lr);
+  for (int i = 0; i < 2; i++)
+    store_ingest_result_cleanup(&r[i]);
+out:
+  store_close(a);
+  store_close(b);
+}
+
 int main(void)
 {
   if (!test_pg()) {
@@ -512,6 +583,7 @@ int main(void)
   RUN(test_reconnect);
   RUN(test_reconnect_idle);
   RUN(test_stalled_instance);
+  RUN(test_label_before_commit);
   fixture_end();
   HARNESS_EXIT();
 }

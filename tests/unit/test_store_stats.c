@@ -143,6 +143,17 @@ static void test_series_and_top(void)
     CHECK_STR(top[0].msgs[0].reasons_json, "[\"negative words\"]");
     CHECK_INT(top[0].msgs[0].outcome, STORE_ALERT_APPENDED);
     CHECK_STR(top[1].customer_id, "meh-1");
+    /* Each message carries its row, which names it for a label
+     * (store_label_set_row): these were sent without a message_id. */
+    for (size_t k = 0; k < 2; k++) {
+      struct store_message m;
+      bool found = false;
+      CHECK(top[0].msgs[k].message_id == NULL);
+      CHECK_INT(store_message_get_row(st, top[0].msgs[k].row_id, &m, &found),
+                ERR_OK);
+      CHECK(found && m.text && !strcmp(m.text, k ? "awful" : "still awful"));
+      store_message_cleanup(&m);
+    }
   }
   for (size_t i = 0; i < n; i++)
     store_stats_customer_cleanup(&top[i]);

@@ -288,8 +288,10 @@ static void write_customers(struct jsonw *w,
       jsonw_kv_bool(w, "frustrated", m->frustrated);
       jsonw_kv_string(w, "lang", m->lang ? m->lang : STORE_STATS_LANG_NONE);
       jsonw_kv_string(w, "alert", store_alert_name(m->outcome));
-      /* What the page's right/wrong buttons label it by, and the label
+      /* What the page's right/wrong buttons label it by (message_id,
+       * or the store's id when it was sent without one), and the label
        * the team gave it (null: none). */
+      jsonw_kv_int(w, "id", m->row_id);
       jsonw_kv_string(w, "message_id", m->message_id);
       jsonw_key(w, "label");
       if (m->label < 0)
@@ -527,7 +529,7 @@ void dashboard_handle(struct dashboard *d, const struct http_request *req,
  * alert, "event: alert". Both the webhook (a store of this process only)
  * and the feed (a shared store) come here, so the page gets the same
  * fields whichever instance handled a message. */
-static void publish_message(struct dashboard *d, int64_t at_ms,
+static void publish_message(struct dashboard *d, int64_t row_id, int64_t at_ms,
                             const char *customer_id, const char *message_id,
                             const char *lang, int64_t level,
                             const char *level_name, double polarity,
@@ -541,9 +543,12 @@ static void publish_message(struct dashboard *d, int64_t at_ms,
   buf_init(&b, SSE_EVENT_MAX);
   jsonw_init(&w, &b);
   jsonw_object_begin(&w);
+  /* The store's id of the message: POST /api/feedback labels it by this
+   * when it was sent without a message_id (null). The event is sent once
+   * the message is committed, so the id names a stored row. */
+  jsonw_kv_int(&w, "id", row_id);
   jsonw_kv_int(&w, "at_ms", at_ms);
   jsonw_kv_string(&w, "customer_id", customer_id);
-  /* What POST /api/feedback labels the message by (null: none). */
   jsonw_kv_string(&w, "message_id", message_id);
   /* As /api/stats counts it: a message stored without one is "und". */
   jsonw_kv_string(&w, "lang", lang && *lang ? lang : STORE_STATS_LANG_NONE);
@@ -580,15 +585,15 @@ void dashboard_publish_message(struct dashboard *d, const struct ingest_msg *m,
    * instance's: publishing it here too would show it twice. */
   if (!d || d->live || r->outcome == STORE_ALERT_DUPLICATE)
     return;
-  publish_message(d, now_ms, m->customer_id, m->message_id, m->lang,
+  publish_message(d, r->row_id, now_ms, m->customer_id, m->message_id, m->lang,
                   (int64_t)m->level, m->level_name, m->polarity, m->frustrated,
                   r->outcome, r->alert_id);
 }
 
 static void publish_row(void *arg, const struct store_event_msg *m)
 {
-  publish_message(arg, m->at_ms, m->customer_id, m->message_id, m->lang,
-                  m->level, m->level_name, m->polarity, m->frustrated,
+  publish_message(arg, m->row_id, m->at_ms, m->customer_id, m->message_id,
+                  m->lang, m->level, m->level_name, m->polarity, m->frustrated,
                   m->outcome, m->alert_id);
 }
 

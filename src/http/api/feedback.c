@@ -44,9 +44,10 @@ void feedback_free(struct feedback *f)
 
 /* What a valid body asks for. */
 struct label_req {
-  const char *message_id;
-  const char *by;      /* NULL: no one named */
-  bool has_frustrated; /* "frustrated" given: the true label */
+  const char *message_id; /* NULL: the message is named by row_id */
+  int64_t row_id;         /* "id", the store's own number of the message */
+  const char *by;         /* NULL: no one named */
+  bool has_frustrated;    /* "frustrated" given: the true label */
   bool frustrated;
   bool has_correct; /* "correct" given: the verdict was right/wrong */
   bool correct;
@@ -67,27 +68,60 @@ static bool read_bool(const cJSON *obj, const char *name, bool *has, bool *out,
   return true;
 }
 
+/* Reads the optional "id": a whole number from 1 to FEEDBACK_MAX_ROW_ID
+ * (JSON numbers are doubles here, exact up to it). Absent or null leaves
+ * *has false. */
+static bool read_row_id(const cJSON *obj, bool *has, int64_t *out,
+                        struct routes_fail *f)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, "id");
+  *has = v && !cJSON_IsNull(v);
+  if (!*has)
+    return true;
+  double d = cJSON_IsNumber(v) ? v->valuedouble : 0;
+  if (!(d >= 1 && d <= (double)FEEDBACK_MAX_ROW_ID &&
+        d == (double)(int64_t)d)) {
+    routes_fail_set(f, 400, "invalid_field",
+                    "id must be a positive integer: the id the dashboard "
+                    "shows with the message");
+    return false;
+  }
+  *out = (int64_t)d;
+  return true;
+}
+
 static bool parse_body(const cJSON *obj, struct label_req *r,
                        struct routes_fail *f)
 {
   for (const cJSON *it = obj->child; it; it = it->next)
-    if (strcmp(it->string, "message_id") && strcmp(it->string, "frustrated") &&
-        strcmp(it->string, "correct") && strcmp(it->string, "by")) {
+    if (strcmp(it->string, "message_id") && strcmp(it->string, "id") &&
+        strcmp(it->string, "frustrated") && strcmp(it->string, "correct") &&
+        strcmp(it->string, "by")) {
       routes_fail_set(f, 400, "invalid_field",
                       "unknown field \"%.64s\"; /api/feedback takes "
-                      "message_id, frustrated or correct, and by",
+                      "message_id or id, frustrated or correct, and by",
                       it->string);
       return false;
     }
+  bool has_id = false;
   if (!routes_opt_string(obj, "message_id", ROUTES_MAX_ID, &r->message_id, f) ||
+      !read_row_id(obj, &has_id, &r->row_id, f) ||
       !routes_opt_string(obj, "by", STORE_LABELLER_MAX, &r->by, f) ||
       !read_bool(obj, "frustrated", &r->has_frustrated, &r->frustrated, f) ||
       !read_bool(obj, "correct", &r->has_correct, &r->correct, f))
     return false;
-  if (!r->message_id || !*r->message_id) {
+  /* One name for one message: with both, a message_id and an id that
+   * name two different messages would have to be refused after a read,
+   * and agreeing ones say nothing more. */
+  if (r->message_id && has_id) {
+    routes_fail_set(f, 400, "invalid_field", "give message_id or id, not both");
+    return false;
+  }
+  if (!has_id && (!r->message_id || !*r->message_id)) {
     routes_fail_set(f, 400, "invalid_field",
-                    "message_id is required: the id the message was sent "
-                    "with");
+                    "message_id is required (the id the message was sent "
+                    "with), or id for a message sent without one (the id "
+                    "the dashboard shows)");
     return false;
   }
   if (r->has_frustrated == r->has_correct) {
@@ -99,11 +133,21 @@ static bool parse_body(const cJSON *obj, struct label_req *r,
   return true;
 }
 
-/* Stores r's label under f's lock; the detector's verdict goes to
- * *verdict and the label to *label. The message (for 404 or 503) goes to
- * fail. */
+/* What was stored: the message's two names, the detector's verdict and
+ * the label. */
+struct label_done {
+  int64_t row_id;
+  char *message_id; /* owned; NULL when it was sent without one */
+  bool verdict, label;
+};
+
+/* Stores r's label under f's lock and fills *done (free its message_id).
+ * The message is read first, for the verdict a "correct" is relative to
+ * and for the names the answer gives; the verdict never changes once
+ * stored, so reading it first and writing the label after cannot race
+ * with another label. The message (for 404 or 503) goes to fail. */
 static enum err store_label(struct feedback *fb, const struct label_req *r,
-                            int64_t now_ms, bool *verdict, bool *label,
+                            int64_t now_ms, struct label_done *done,
                             struct routes_fail *fail)
 {
   char err[256] = "";
@@ -111,23 +155,31 @@ static enum err store_label(struct feedback *fb, const struct label_req *r,
   enum err rc = ERR_OK;
   if (!fb->st)
     rc = store_open(fb->url, err, sizeof err, &fb->st);
-  bool found = true;
-  if (!rc && r->has_correct) {
-    /* The verdict never changes once stored, so reading it first and
-     * writing the label after cannot race with another label. */
+  bool found = false;
+  if (!rc) {
     struct store_message m;
-    rc = store_message_get(fb->st, r->message_id, &m, &found);
-    *verdict = m.frustrated;
+    rc = r->message_id ? store_message_get(fb->st, r->message_id, &m, &found)
+                       : store_message_get_row(fb->st, r->row_id, &m, &found);
+    done->row_id = m.row_id;
+    done->verdict = m.frustrated;
+    done->message_id = m.message_id;
+    m.message_id = NULL;
     store_message_cleanup(&m);
   }
-  *label = r->has_correct ? (r->correct ? *verdict : !*verdict) : r->frustrated;
   if (!rc && !found)
     rc = ERR_NOT_FOUND;
-  if (!rc)
-    rc = store_label_set(fb->st, r->message_id, *label, r->by, now_ms, verdict);
+  done->label = r->has_correct ? (r->correct ? done->verdict : !done->verdict)
+                               : r->frustrated;
+  if (!rc && r->message_id)
+    rc = store_label_set(fb->st, r->message_id, done->label, r->by, now_ms,
+                         &done->verdict);
+  else if (!rc)
+    rc = store_label_set_row(fb->st, r->row_id, done->label, r->by, now_ms,
+                             &done->verdict);
   if (rc == ERR_NOT_FOUND) {
     routes_fail_set(fail, 404, "unknown_message",
-                    "no stored message has this message_id");
+                    r->message_id ? "no stored message has this message_id"
+                                  : "no stored message has this id");
   } else if (rc) {
     routes_fail_set(fail, 503, "store_unavailable", "the store failed: %s",
                     fb->st ? store_errmsg(fb->st) : err);
@@ -168,24 +220,30 @@ void api_feedback_handle(struct app *app, struct routes_scratch *s,
   if (!root || !parse_body(root, &r, &fail))
     goto refuse;
   int64_t now = clock_wall_ms();
-  bool verdict = false, label = false;
-  if (store_label(app->feedback, &r, now, &verdict, &label, &fail))
+  struct label_done done = {0};
+  if (store_label(app->feedback, &r, now, &done, &fail)) {
+    free(done.message_id);
     goto refuse;
+  }
   char at[32];
   clock_format_rfc3339(now, at);
   struct jsonw w;
   jsonw_init(&w, &resp->body);
   jsonw_object_begin(&w);
-  jsonw_kv_string(&w, "message_id", r.message_id);
-  jsonw_kv_bool(&w, "label", label);
-  jsonw_kv_bool(&w, "verdict", verdict);
-  jsonw_kv_bool(&w, "agreed", label == verdict);
+  /* Both names, whichever the request used: message_id is null for a
+   * message sent without one. */
+  jsonw_kv_int(&w, "id", done.row_id);
+  jsonw_kv_string(&w, "message_id", done.message_id);
+  jsonw_kv_bool(&w, "label", done.label);
+  jsonw_kv_bool(&w, "verdict", done.verdict);
+  jsonw_kv_bool(&w, "agreed", done.label == done.verdict);
   jsonw_kv_string(&w, "labelled_at", at);
   jsonw_kv_string(&w, "labelled_by", r.by);
   jsonw_object_end(&w);
   resp->status = 200;
   resp->content_type = HTTP_CT_JSON;
   http_response_finish_json(&w, resp);
+  free(done.message_id);
   cJSON_Delete(root);
   return;
 refuse:
