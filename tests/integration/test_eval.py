@@ -11,7 +11,7 @@ Always, on the GoEmotions records in data/goemotions/ (Apache-2.0):
 - fa-train is deterministic (two runs on a subset give the same bytes) and
   `make train` reproduces the committed model byte for byte.
 
-With --shared: the airline tweets (never trained on: F1 >= 0.75) and
+With --shared: the airline tweets (never trained on: F1 >= 0.83) and
 GermEval, whose non-commercial licenses keep them out of the repository.
 When $SHARED_DATA is unset or lacks them the run is skipped (exit 77,
 CTest's SKIP_RETURN_CODE), never passed.
@@ -117,18 +117,20 @@ def test_floor_on_shared_sets():
     # complaints, VADER is VADER.
     check(abs(air["rule"]["f1"] - 0.249) < 0.005, "airline rule F1 %r" % air["rule"])
     check(abs(air["vader"]["f1"] - 0.635) < 0.005, "airline VADER F1 %r" % air["vader"])
-    check(air["model"]["f1"] >= 0.75, "airline model F1 %.3f < 0.75" % air["model"]["f1"])
+    # 0.851 measured; 0.767 before the model knew a post to a company's
+    # @handle from a comment among friends.
+    check(air["model"]["f1"] >= 0.83, "airline model F1 %.3f < 0.83" % air["model"]["f1"])
     check_model_row(rep, air)
     check(air["skipped_trained"] == 0, "airline was never trained on")
     check(ger["labeled"] > 3000 and ger["skipped_trained"] == 0, "germeval read: %r" % ger)
     # German, identified from the text and scored with German signals:
-    # well above English VADER (0.368), though below the 0.50 aimed at.
+    # well above English VADER (0.368); 0.505 measured.
     check(ger["lang_known"] == ger["labeled"] and
           ger["lang_right"] >= 0.95 * ger["lang_known"],
           "German identified: %d of %d" % (ger["lang_right"], ger["lang_known"]))
     check(air["lang_right"] >= 0.98 * air["lang_known"],
           "English identified: %d of %d" % (air["lang_right"], air["lang_known"]))
-    check(ger["model"]["f1"] >= 0.45 and ger["model"]["f1"] > ger["vader"]["f1"] + 0.08,
+    check(ger["model"]["f1"] >= 0.49 and ger["model"]["f1"] > ger["vader"]["f1"] + 0.08,
           "germeval model F1 %.3f, VADER %.3f" % (ger["model"]["f1"], ger["vader"]["f1"]))
 
 
