@@ -410,6 +410,22 @@ static const struct {
     {"excellent", SUPPORT_THANKS},
     {"amazing", SUPPORT_THANKS},
     {"perfect", SUPPORT_THANKS},
+    /* Closing a chat: a "no" that answers "anything else?" is calm. */
+    {"that's all", SUPPORT_THANKS},
+    {"that's all i need", SUPPORT_THANKS},
+    {"that's everything", SUPPORT_THANKS},
+    {"that will be all", SUPPORT_THANKS},
+    {"that'll be all", SUPPORT_THANKS},
+    {"all set", SUPPORT_THANKS},
+    {"i'm good", SUPPORT_THANKS},
+    {"all good", SUPPORT_THANKS},
+    {"no worries", SUPPORT_THANKS},
+    {"no problem", SUPPORT_THANKS},
+    {"no rush", SUPPORT_THANKS},
+    {"no need", SUPPORT_THANKS},
+    {"not necessary", SUPPORT_THANKS},
+    {"no preference", SUPPORT_THANKS},
+    {"i don't mind", SUPPORT_THANKS},
 
     /* Services named: what a message to a company is about. Neither calm
      * nor a complaint, they tell the model that a message is written to a
