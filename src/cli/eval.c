@@ -164,11 +164,7 @@ static enum err load_model(const char *path, struct detector_model **out)
 
 static void prf(size_t tp, size_t fp, size_t pos, struct row *r)
 {
-  r->precision = tp + fp ? (double)tp / (double)(tp + fp) : 0.0;
-  r->recall = pos ? (double)tp / (double)pos : 0.0;
-  r->f1 = r->precision + r->recall > 0
-              ? 2 * r->precision * r->recall / (r->precision + r->recall)
-              : 0.0;
+  records_prf(tp, fp, pos, &r->precision, &r->recall, &r->f1);
 }
 
 static int by_polarity(const void *a, const void *b)

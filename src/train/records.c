@@ -86,3 +86,13 @@ enum lang records_lang(const char *code)
   int v = lang_from_code(code, strlen(code));
   return v < 0 ? LANG_OTHER : (enum lang)v;
 }
+
+void records_prf(size_t tp, size_t fp, size_t pos, double *precision,
+                 double *recall, double *f1)
+{
+  *precision = tp + fp ? (double)tp / (double)(tp + fp) : 0.0;
+  *recall = pos ? (double)tp / (double)pos : 0.0;
+  *f1 = *precision + *recall > 0
+            ? 2 * *precision * *recall / (*precision + *recall)
+            : 0.0;
+}

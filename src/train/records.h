@@ -6,7 +6,7 @@
  * {"orig_split"}. records_read hands each record with a true or false
  * label to a callback and counts the rest; what to do with a record (skip
  * the held-out ones, those the model was trained on...) is the caller's
- * policy. */
+ * policy. records_prf gives the figures eval reports over such records. */
 #ifndef TRAIN_RECORDS_H
 #define TRAIN_RECORDS_H
 
@@ -62,5 +62,10 @@ enum err records_read(const char *path, unsigned flags, records_fn fn,
 /* The language of a record's "lang": English when code is NULL,
  * LANG_OTHER for a language the service does not support. */
 enum lang records_lang(const char *code);
+
+/* Precision, recall and F1 of tp true and fp false positives among pos
+ * frustrated records; 0 where a ratio has nothing to divide by. */
+void records_prf(size_t tp, size_t fp, size_t pos, double *precision,
+                 double *recall, double *f1);
 
 #endif
