@@ -28,7 +28,6 @@
  * passes those present. */
 #include "cli/cli.h"
 
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +38,6 @@
 #include "analysis/analysis.h"
 #include "base/buf.h"
 #include "base/jsonw.h"
-#include "base/utf8.h"
 #include "base/xalloc.h"
 #include "detector/detector.h"
 #include "detector/model_file.h"
@@ -47,9 +45,7 @@
 #include "lang/lang.h"
 #include "sentiment/lexicon.h"
 #include "sentiment/polarity.h"
-
-/* 16 MiB per line, as for score. */
-#define EVAL_MAX_LINE ((size_t)16 << 20)
+#include "train/records.h"
 
 struct item {
   double polarity;
@@ -100,16 +96,6 @@ static const char *const lang_codes[LANG_N + 1] = {
 #undef X
         "other",
 };
-
-/* The language of a record's "lang" (absent: English; a code of another
- * language: LANG_OTHER). */
-static enum lang lang_of(const cJSON *l)
-{
-  if (!cJSON_IsString(l))
-    return LANG_EN;
-  int v = lang_from_code(l->valuestring, strlen(l->valuestring));
-  return v < 0 ? LANG_OTHER : (enum lang)v;
-}
 
 /* Counts a wrong guess of code in rep->wrong. */
 static void note_wrong(struct report *rep, const char *code)
@@ -178,11 +164,7 @@ static enum err load_model(const char *path, struct detector_model **out)
 
 static void prf(size_t tp, size_t fp, size_t pos, struct row *r)
 {
-  r->precision = tp + fp ? (double)tp / (double)(tp + fp) : 0.0;
-  r->recall = pos ? (double)tp / (double)pos : 0.0;
-  r->f1 = r->precision + r->recall > 0
-              ? 2 * r->precision * r->recall / (r->precision + r->recall)
-              : 0.0;
+  records_prf(tp, fp, pos, &r->precision, &r->recall, &r->f1);
 }
 
 static int by_polarity(const void *a, const void *b)
@@ -263,98 +245,75 @@ struct engines {
 static void figures_of(const struct engines *e, struct item *items, size_t n,
                        struct figures *rep);
 
+/* What eval_file gathers while the records are read. */
+struct reading {
+  struct engines *e;
+  struct report *rep;
+  struct item *items;
+  size_t n_items, cap;
+};
+
+/* Scores one record, unless it is of a source the model was trained on
+ * and outside the held-out split (see the opening comment). */
+static void eval_item(void *arg, const struct records_item *r)
+{
+  struct reading *rd = arg;
+  struct engines *e = rd->e;
+  struct report *rep = rd->rep;
+  const char *t = r->text;
+  size_t len = r->len;
+  if (!e->all && detector_model_trained_on(e->model, r->source) &&
+      detector_fold_of(t, len, r->orig_split) >= 0) {
+    rep->skipped_trained++;
+    return;
+  }
+  enum lang lang = records_lang(r->lang);
+  /* As the service scores a message sent without a language, or (with
+   * --given-lang) with the record's (none: English). */
+  struct analysis a;
+  analysis_language(e->cfg,
+                    !e->given_lang ? NULL
+                    : r->lang      ? r->lang
+                                   : "en",
+                    t, len, &a);
+  if (!e->given_lang && r->lang) {
+    rep->lang_known++;
+    size_t k = strcspn(r->lang, "-_");
+    if (k == strlen(a.language) && !strncasecmp(r->lang, a.language, k))
+      rep->lang_right++;
+    else
+      note_wrong(rep, a.language);
+  }
+  enum err rc = analysis_polarity(e->cfg, e->lxs, &a, t, len, false, &e->pr);
+  if (rc || detector_score(e->det, t, len, a.lang, e->pr.polarity,
+                           e->pr.subjectivity, &e->dr)) {
+    rep->bad++;
+    return;
+  }
+  vader_score(e->vader, t, len, &e->vr);
+  if (rd->n_items == rd->cap) {
+    rd->cap = rd->cap ? rd->cap * 2 : 1024;
+    rd->items = xrealloc(rd->items, rd->cap * sizeof *rd->items);
+  }
+  rd->items[rd->n_items++] =
+      (struct item){e->pr.polarity, e->vr.compound, e->dr.score, r->frustrated,
+                    (signed char)lang};
+}
+
 static int eval_file(struct engines *e, const char *path, struct report *rep)
 {
   memset(rep, 0, sizeof *rep);
   rep->file = path;
-  FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-  if (!f) {
-    perror(path);
-    return 1;
-  }
   clock_t t0 = clock();
-  const char *base = strrchr(path, '/');
-  base = base ? base + 1 : path;
-  char file_source[256];
-  snprintf(file_source, sizeof file_source, "file:%s", base);
-  struct item *items = NULL;
-  size_t cap = 0, n_items = 0;
-  char *line = NULL;
-  size_t lcap = 0;
-  ssize_t got;
-  while ((got = getline(&line, &lcap, f)) > 0) {
-    if ((size_t)got > EVAL_MAX_LINE || !utf8_is_valid(line, (size_t)got)) {
-      rep->bad++;
-      continue;
-    }
-    cJSON *o = cJSON_ParseWithLength(line, (size_t)got);
-    const cJSON *text = cJSON_GetObjectItemCaseSensitive(o, "text");
-    const cJSON *label = cJSON_GetObjectItemCaseSensitive(o, "label");
-    const cJSON *fr = cJSON_GetObjectItemCaseSensitive(label, "frustrated");
-    if (!cJSON_IsString(text)) {
-      if (o || strspn(line, " \t\r\n") != (size_t)got)
-        rep->bad++;
-      cJSON_Delete(o);
-      continue;
-    }
-    if (!cJSON_IsBool(fr)) {
-      rep->skipped_unlabeled++;
-      cJSON_Delete(o);
-      continue;
-    }
-    const char *t = text->valuestring;
-    size_t len = strlen(t);
-    const cJSON *src = cJSON_GetObjectItemCaseSensitive(o, "source");
-    const char *source = cJSON_IsString(src) ? src->valuestring : file_source;
-    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(o, "meta");
-    const cJSON *os = cJSON_GetObjectItemCaseSensitive(meta, "orig_split");
-    if (!e->all && detector_model_trained_on(e->model, source) &&
-        detector_fold_of(t, len, cJSON_IsString(os) ? os->valuestring : NULL) >=
-            0) {
-      rep->skipped_trained++;
-      cJSON_Delete(o);
-      continue;
-    }
-    const cJSON *given = cJSON_GetObjectItemCaseSensitive(o, "lang");
-    enum lang lang = lang_of(given);
-    /* As the service scores a message sent without a language, or (with
-     * --given-lang) with the record's (none: English). */
-    struct analysis a;
-    analysis_language(e->cfg,
-                      !e->given_lang          ? NULL
-                      : cJSON_IsString(given) ? given->valuestring
-                                              : "en",
-                      t, len, &a);
-    if (!e->given_lang && cJSON_IsString(given)) {
-      rep->lang_known++;
-      size_t k = strcspn(given->valuestring, "-_");
-      if (k == strlen(a.language) &&
-          !strncasecmp(given->valuestring, a.language, k))
-        rep->lang_right++;
-      else
-        note_wrong(rep, a.language);
-    }
-    enum err rc = analysis_polarity(e->cfg, e->lxs, &a, t, len, false, &e->pr);
-    if (rc || detector_score(e->det, t, len, a.lang, e->pr.polarity,
-                             e->pr.subjectivity, &e->dr)) {
-      rep->bad++;
-      cJSON_Delete(o);
-      continue;
-    }
-    vader_score(e->vader, t, len, &e->vr);
-    if (n_items == cap) {
-      cap = cap ? cap * 2 : 1024;
-      items = xrealloc(items, cap * sizeof *items);
-    }
-    items[n_items++] =
-        (struct item){e->pr.polarity, e->vr.compound, e->dr.score,
-                      cJSON_IsTrue(fr), (signed char)lang};
-    cJSON_Delete(o);
-  }
-  free(line);
-  int status = ferror(f) ? 1 : 0;
-  if (f != stdin)
-    fclose(f);
+  struct reading rd = {.e = e, .rep = rep};
+  struct records_counts counts = {0};
+  enum err rc = records_read(path, RECORDS_STDIN | RECORDS_CHECK_BYTES,
+                             eval_item, &rd, &counts);
+  rep->bad += counts.bad;
+  rep->skipped_unlabeled = counts.unlabeled;
+  int status = rc ? 1 : 0;
+  struct item *items = rd.items;
+  size_t n_items = rd.n_items;
   figures_of(e, items, n_items, &rep->all);
   /* Each language apart, when there are several. */
   size_t count[LANG_N + 1] = {0};

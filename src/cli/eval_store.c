@@ -27,6 +27,7 @@
 #include "detector/model_file.h"
 #include "sentiment/polarity.h"
 #include "store/store.h"
+#include "train/records.h"
 #include "train/trainer.h"
 
 /* One model's counts over the held-out labels. */
@@ -97,18 +98,11 @@ static bool compare_label(void *arg, const struct store_labelled *l)
   return true;
 }
 
-static void prf(const struct tally *t, double *p, double *r, double *f1)
-{
-  *p = t->tp + t->fp ? (double)t->tp / (double)(t->tp + t->fp) : 0.0;
-  *r = t->tp + t->fn ? (double)t->tp / (double)(t->tp + t->fn) : 0.0;
-  *f1 = *p + *r > 0 ? 2 * *p * *r / (*p + *r) : 0.0;
-}
-
 static void write_model(struct jsonw *w, const char *key, const char *name,
                         const struct detector *d, const struct tally *t)
 {
   double p, r, f1;
-  prf(t, &p, &r, &f1);
+  records_prf(t->tp, t->fp, t->tp + t->fn, &p, &r, &f1);
   jsonw_key(w, key);
   jsonw_object_begin(w);
   jsonw_kv_string(w, "model", name);
@@ -129,7 +123,7 @@ static void print_model(const char *role, const char *name,
                         size_t n)
 {
   double p, r, f1;
-  prf(t, &p, &r, &f1);
+  records_prf(t->tp, t->fp, t->tp + t->fn, &p, &r, &f1);
   printf("  %-8s P %.3f  R %.3f  F1 %.3f  right %zu/%zu  (score >= %.3f; "
          "%s)\n",
          role, p, r, f1, t->tp + t->tn, n, detector_threshold(d), name);

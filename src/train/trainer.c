@@ -3,7 +3,6 @@
  * data/train/README.md). */
 #include "train/trainer.h"
 
-#include <cjson/cJSON.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include "detector/detector.h"
 #include "sentiment/lexicon.h"
 #include "sentiment/polarity.h"
+#include "train/records.h"
 
 #define LBFGS_M 10
 /* Floor of a signal's spread in standardisation. */
@@ -39,7 +39,8 @@ struct dataset {
   float *val;
   size_t nf, fcap;
   char sources[sizeof((struct detector_model *)0)->sources];
-  size_t skipped_null, skipped_holdout, bad;
+  struct records_counts counts; /* unlabeled, and every unusable line */
+  size_t skipped_holdout;
 };
 
 struct trainer {
@@ -133,16 +134,6 @@ static void add_example(struct dataset *ds, const struct detector_result *r,
   e->copy = copy;
 }
 
-/* The language of a record's "lang" (absent: English; a code of another
- * language: LANG_OTHER). */
-static enum lang lang_of(const cJSON *l)
-{
-  if (!cJSON_IsString(l))
-    return LANG_EN;
-  int v = lang_from_code(l->valuestring, strlen(l->valuestring));
-  return v < 0 ? LANG_OTHER : (enum lang)v;
-}
-
 /* TextBlob polarity and subjectivity of text in language l into pr: 0 and
  * 0 where l has no lexicon, or where polarity_analyze cannot read it
  * (ERR_UNSUPPORTED); the service does the same. Fails on any other
@@ -173,12 +164,12 @@ static enum err add_record(struct trainer *t, const char *text, size_t len,
       detector_score(t->det, text, len, lang, t->pr.polarity,
                      t->pr.subjectivity, &t->dr) != ERR_OK) {
     fprintf(stderr, "%s: cannot be used (weight or text)\n", where);
-    ds->bad++;
+    ds->counts.bad++;
     return ERR_INVALID;
   }
   int si = add_source(ds, source, t->opt.prog);
   if (si < 0) {
-    ds->bad++;
+    ds->counts.bad++;
     return ERR_INVALID;
   }
   add_example(ds, &t->dr, label, weight, fold, si, false);
@@ -190,82 +181,35 @@ static enum err add_record(struct trainer *t, const char *text, size_t len,
   return ERR_OK;
 }
 
+/* Adds a record read from a file, unless it is held out (see
+ * detector_fold_of). */
+static void add_item(void *arg, const struct records_item *r)
+{
+  struct trainer *t = arg;
+  int fold = detector_fold_of(r->text, r->len, r->orig_split);
+  if (fold < 0) {
+    t->ds.skipped_holdout++;
+    return;
+  }
+  char where[512];
+  snprintf(where, sizeof where, "%s:%lu", r->path, r->line);
+  /* A line that cannot be used is counted and reported, not fatal. */
+  err_ignore(add_record(t, r->text, r->len, records_lang(r->lang),
+                        r->frustrated, r->weight, fold, r->source, where));
+}
+
 enum err trainer_add_file(struct trainer *t, const char *path)
 {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    perror(path);
-    return ERR_IO;
-  }
-  struct dataset *ds = &t->ds;
-  const char *base = strrchr(path, '/');
-  base = base ? base + 1 : path;
-  char file_source[256];
-  snprintf(file_source, sizeof file_source, "file:%s", base);
-  char *line = NULL;
-  size_t cap = 0;
-  ssize_t got;
-  unsigned long lineno = 0;
-  while ((got = getline(&line, &cap, f)) > 0) {
-    lineno++;
-    cJSON *o = cJSON_ParseWithLength(line, (size_t)got);
-    const cJSON *text = cJSON_GetObjectItemCaseSensitive(o, "text");
-    const cJSON *label = cJSON_GetObjectItemCaseSensitive(o, "label");
-    const cJSON *fr = cJSON_GetObjectItemCaseSensitive(label, "frustrated");
-    if (!cJSON_IsString(text)) {
-      if (o || strspn(line, " \t\r\n") != (size_t)got) {
-        fprintf(stderr, "%s:%lu: no \"text\"\n", path, lineno);
-        ds->bad++;
-      }
-      cJSON_Delete(o);
-      continue;
-    }
-    if (!cJSON_IsBool(fr)) {
-      ds->skipped_null++;
-      cJSON_Delete(o);
-      continue;
-    }
-    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(o, "meta");
-    const cJSON *os = cJSON_GetObjectItemCaseSensitive(meta, "orig_split");
-    const char *tx = text->valuestring;
-    size_t len = strlen(tx);
-    int fold =
-        detector_fold_of(tx, len, cJSON_IsString(os) ? os->valuestring : NULL);
-    if (fold < 0) {
-      ds->skipped_holdout++;
-      cJSON_Delete(o);
-      continue;
-    }
-    const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "weight");
-    double weight = cJSON_IsNumber(w) ? w->valuedouble : 1.0;
-    const cJSON *src = cJSON_GetObjectItemCaseSensitive(o, "source");
-    enum lang lang = lang_of(cJSON_GetObjectItemCaseSensitive(o, "lang"));
-    char where[512];
-    snprintf(where, sizeof where, "%s:%lu", path, lineno);
-    /* A line that cannot be used is counted and reported, not fatal. */
-    err_ignore(add_record(t, tx, len, lang, cJSON_IsTrue(fr), weight, fold,
-                          cJSON_IsString(src) ? src->valuestring : file_source,
-                          where));
-    cJSON_Delete(o);
-  }
-  free(line);
-  enum err rc = ferror(f) ? ERR_IO : ERR_OK;
-  fclose(f);
-  return rc;
+  return records_read(path, RECORDS_SAY_BAD, add_item, t, &t->ds.counts);
 }
 
 enum err trainer_add(struct trainer *t, const char *text, size_t len,
                      const char *lang_code, bool frustrated, double weight,
                      const char *source)
 {
-  enum lang lang = LANG_EN;
-  if (lang_code) {
-    int v = lang_from_code(lang_code, strlen(lang_code));
-    lang = v < 0 ? LANG_OTHER : (enum lang)v;
-  }
   char where[300];
   snprintf(where, sizeof where, "%s: a record of %s", t->opt.prog, source);
-  return add_record(t, text, len, lang, frustrated, weight,
+  return add_record(t, text, len, records_lang(lang_code), frustrated, weight,
                     detector_fold_of(text, len, NULL), source, where);
 }
 
@@ -757,7 +701,7 @@ enum err trainer_fit_write(struct trainer *t, const char *out_path)
     fprintf(stderr,
             "%s: %zu examples (%zu frustrated) from %s; skipped %zu "
             "unlabeled, %zu held out; frustrated weight %.3f\n",
-            t->opt.prog, t->ds.n, npos, t->ds.sources, t->ds.skipped_null,
+            t->opt.prog, t->ds.n, npos, t->ds.sources, t->ds.counts.unlabeled,
             t->ds.skipped_holdout, pos_weight);
 
   /* Cross-fitting: out-of-fold scores for the operating point. */
