@@ -6,8 +6,9 @@
  * validation, so a refused batch has scored and stored nothing. With a
  * store, the scored messages wait in the scratch (the parsed body, one
  * analysis object per message) for their commit; the answer is the stored
- * analysis object with the alert outcome spliced in before its closing
- * brace, which is also how a duplicate replays its first answer. */
+ * analysis object with the message's number in the store and the alert
+ * outcome spliced in before its closing brace, which is also how a
+ * duplicate replays its first answer. */
 #include "http/routes_int.h"
 
 #include <assert.h>
