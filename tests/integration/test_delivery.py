@@ -293,10 +293,16 @@ def tests():
             check(st1 == 200 and st2 == 200, (st1, st2))
             check(again.pop("duplicate") is True, again)
             check(again == first, f"{again} != {first}")
+            # Its "id" is the number of the row stored the first time.
+            rows = db_query(srv.db, "SELECT id FROM messages WHERE"
+                            " message_id = 'dup-1'")
+            check(type(first.get("id")) is int and first["id"] >= 1
+                  and rows == [(first["id"],)], (first, rows))
             # Even with different content: the first answer stands.
             st3, other = srv.post(msg("dup-1", CALM, "dup-1"))
             check(other["polarity"] == first["polarity"] and
-                  other["alert"] == "created" and other["duplicate"], other)
+                  other["alert"] == "created" and other["duplicate"] and
+                  other["id"] == first["id"], other)
             # In a batch, next to a new message (and twice in one batch).
             st4, b = srv.post({"messages": [
                 body, msg("dup-2", CALM, "dup-2"), msg("dup-2", CALM,
@@ -307,6 +313,11 @@ def tests():
                   r0)
             check("duplicate" not in r1 and r1["alert"] == "none", r1)
             check(r2.get("duplicate") is True, r2)
+            dup2 = db_query(srv.db, "SELECT id FROM messages WHERE"
+                            " message_id = 'dup-2'")
+            check(r0["id"] == first["id"] and dup2 == [(r1["id"],)]
+                  and r2["id"] == r1["id"] and r1["id"] != first["id"],
+                  (first["id"], r0, r1, r2, dup2))
             wait_until(lambda: drained(srv), what="drained")
             time.sleep(0.3)
             check(len(creates()) == 1, f"{len(creates())} creates")

@@ -162,10 +162,12 @@ def test_feedback_loop():
             # And messages sent without a message_id (allowed): the store
             # numbers them, as every message.
             anon = anon_messages(16)
+            answered = {}
             for cust, text, _ in anon:
                 st, r = call(port, "POST", "/webhook",
                              {"customer_id": cust, "message": text})
-                check(st == 200, r)
+                check(st == 200 and type(r.get("id")) is int, r)
+                answered[cust] = r["id"]
             with sqlite3.connect(db) as c:
                 rows = dict(c.execute(
                     "SELECT customer_id, id FROM messages"
@@ -174,6 +176,11 @@ def test_feedback_loop():
             anon_ids = [rows.get(cust) for cust, _, _ in anon]
             check(all(anon_ids) and len(set(anon_ids)) == len(anon),
                   "each message without message_id has a row: %r" % rows)
+            # The sender was told that number: the labels below name the
+            # messages by the "id" of the /webhook answer.
+            check(answered == rows, "answered ids %r, stored %r"
+                  % (answered, rows))
+            anon_ids = [answered[cust] for cust, _, _ in anon]
             check(any(held_out(i) for i in anon_ids)
                   and not all(held_out(i) for i in anon_ids),
                   "some of them held out of training, some not: %r"

@@ -202,6 +202,12 @@ def webhook_original_form():
     # Stored, and the first frustrated message of this customer (record-only
     # mode here: no DevRev token) opens an alert.
     check(data["alert"] == "created" and data["alert_id"] >= 1, data)
+    # The store's number of the message, which names it to /api/feedback
+    # since it came without a message_id.
+    rows = fa_harness.db_query(SRV.db, "SELECT id FROM messages WHERE"
+                               " customer_id = 'cust-1'")
+    check(type(data.get("id")) is int and data["id"] >= 1
+          and rows == [(data["id"],)], (data, rows))
 
 
 @test
@@ -253,6 +259,14 @@ def webhook_batch():
           data)
     check(data["results"][0]["frustrated"] is True, data)
     check(data["results"][1]["frustrated"] is False, data)
+    # Every entry carries the store's number of its message.
+    ids = [r.get("id") for r in data["results"]]
+    check(all(type(i) is int and i >= 1 for i in ids)
+          and len(set(ids)) == 3, ids)
+    for r in data["results"]:
+        rows = fa_harness.db_query(SRV.db, "SELECT id FROM messages WHERE"
+                                   " message_id = ?", (r["message_id"],))
+        check(rows == [(r["id"],)], (r, rows))
 
 
 @test
@@ -284,6 +298,13 @@ def webhook_batch_limits():
     msgs = [{"customer_id": "c", "message": "hi"}] * MAX_BATCH
     st, _, data = post_json("/webhook", {"messages": msgs})
     check(st == 200 and data["count"] == MAX_BATCH, data)
+    # Alike but without message_id: each is a message of its own, numbered
+    # in the batch's order.
+    ids = [r.get("id") for r in data["results"]]
+    rows = fa_harness.db_query(SRV.db, "SELECT id FROM messages WHERE"
+                               " id >= ? ORDER BY id", (min(ids),))
+    check(all(type(i) is int for i in ids) and len(set(ids)) == MAX_BATCH
+          and [r[0] for r in rows] == ids, (ids, rows))
 
 
 @test

@@ -458,6 +458,8 @@ async function openServer(dir) {
       { customer_id: "c1", message_id: "m-1", message: FRUSTRATED },
       { status: 200, schema: "WebhookResult" });
     check("webhook duplicate: marked", dup && dup.duplicate === true);
+    check("webhook: the store's number, the first one's on a replay",
+      one && Number.isInteger(one.id) && one.id >= 1 && dup && dup.id === one.id);
     await postJson(port, "webhook numeric timestamp", "/webhook",
       { customer_id: "c9", message: "Thanks, all good", timestamp: 1767225600 },
       { status: 200, schema: "WebhookResult" });
@@ -466,6 +468,9 @@ async function openServer(dir) {
         { customer_id: "c3", message: "Awful. Still broken!" }] },
       { status: 200, schema: "BatchResult" });
     check("webhook batch: count", batch && batch.count === 2 && batch.results.length === 2);
+    check("webhook batch: a number per message", batch &&
+      batch.results.every((r) => Number.isInteger(r.id)) &&
+      batch.results[0].id !== batch.results[1].id);
     const given = await postJson(port, "webhook given language", "/webhook",
       { customer_id: "c4", message: "Ça ne marche toujours pas", lang: "fr-CA" },
       { status: 200, schema: "WebhookResult" });

@@ -99,6 +99,35 @@ def check_pending_rows(pg, port):
     pg.psql("DELETE FROM messages WHERE customer_id LIKE 'pend-%'")
 
 
+def check_batch_ids(pg, port):
+    """A batch on PostgreSQL: each entry carries its row's id, a message_id
+    stored before (or twice in the batch) the id of its first row, and a
+    replay the same ids."""
+    st, first = call(port, "POST", "/webhook",
+                     {"customer_id": "ids-0", "message_id": "ids-0",
+                      "message": "fine, thanks"})
+    check(st == 200 and type(first.get("id")) is int, first)
+    body = {"messages": [
+        {"customer_id": "ids-0", "message_id": "ids-0", "message": "ok"},
+        {"customer_id": "ids-1", "message_id": "ids-1", "message": "ok"},
+        {"customer_id": "ids-2", "message": "ok"},
+        {"customer_id": "ids-1", "message_id": "ids-1", "message": "ok"}]}
+    st, b = call(port, "POST", "/webhook", body)
+    check(st == 200 and b["count"] == 4, b)
+    ids = [r.get("id") for r in b["results"]]
+    stored = dict(line.split("|") for line in pg.psql(
+        "SELECT coalesce(message_id, customer_id), id FROM messages"
+        " WHERE customer_id LIKE 'ids-%'").splitlines())
+    want = [int(stored[k]) for k in ("ids-0", "ids-1", "ids-2", "ids-1")]
+    check(ids == want and ids[0] == first["id"]
+          and len(set(ids)) == 3, (ids, stored))
+    st, again = call(port, "POST", "/webhook", body)
+    check(st == 200 and [r.get("id") for r in again["results"]][:2] == ids[:2]
+          and all(r.get("duplicate") for r in again["results"][:2]), again)
+    # Leave the store as the rest of the test expects.
+    pg.psql("DELETE FROM messages WHERE customer_id LIKE 'ids-%'")
+
+
 def test_labels_on_postgresql():
     with pg_cluster.PgCluster() as pg, tempfile.TemporaryDirectory() as d:
         srv = Server(pg.url, env={"API_TOKEN": TOKEN,
@@ -117,14 +146,23 @@ def test_labels_on_postgresql():
             # Messages without a message_id, named by their id in the
             # store.
             anon = anon_messages(12)
+            answered = {}
             for cust, text, _ in anon:
                 st, r = call(srv.port, "POST", "/webhook",
                              {"customer_id": cust, "message": text})
-                check(st == 200 and r["frustrated"] is True, (cust, r))
+                check(st == 200 and r["frustrated"] is True
+                      and type(r.get("id")) is int, (cust, r))
+                answered[cust] = r["id"]
             rows = dict(line.split("|") for line in pg.psql(
                 "SELECT customer_id, id FROM messages"
                 " WHERE message_id IS NULL").splitlines())
-            anon_ids = [int(rows[cust]) for cust, _, _ in anon]
+            # The /webhook answer told each sender its message's number
+            # (from the sequence, taken at batch time): the labels below
+            # name the messages by it.
+            check({c: int(i) for c, i in rows.items()} == answered,
+                  "answered ids %r, stored %r" % (answered, rows))
+            anon_ids = [answered[cust] for cust, _, _ in anon]
+            check_batch_ids(pg, srv.port)
             check(any(not held_out(i) for i in anon_ids),
                   "some are used for training: %r" % anon_ids)
             # An id the sequence gave out and no row has (as a batch that

@@ -173,6 +173,9 @@ def test_devrev_message_comments_on_source():
             check(body["message_id"] == entry["id"], "the entry id is the key")
             check(body["source_display_id"] == entry["object_display_id"],
                   "the source object is named")
+            ids = db_query(srv.db, "SELECT id FROM messages")
+            check(type(body.get("id")) is int and ids == [(body["id"],)],
+                  f"the store's number of the message: {body!r} {ids!r}")
             row = db_query(srv.db, "SELECT customer_id, conversation_id,"
                            " channel, source_object, source_display_id,"
                            " source_type, rev_org FROM messages")
@@ -197,7 +200,8 @@ def test_devrev_message_comments_on_source():
             # DevRev delivers the same event again: answered from the store.
             st, dup = call(srv, "POST", "/webhook", raw,
                            {"X-DevRev-Signature": devrev_sig(raw)})
-            check(st == 200 and dup.get("duplicate") is True,
+            check(st == 200 and dup.get("duplicate") is True
+                  and dup.get("id") == body["id"],
                   f"duplicate event: {dup!r}")
             check(counts(srv)[0] == 1, "one message for two deliveries")
             time.sleep(0.3)
@@ -346,7 +350,8 @@ def test_ignored_events():
                 st, body = call(srv, "POST", "/webhook", raw,
                                 {"X-DevRev-Signature": devrev_sig(raw)})
                 check(st == 200 and body.get("status") == "ignored"
-                      and body.get("reason"), f"{name}: {st} {body!r}")
+                      and body.get("reason") and "id" not in body,
+                      f"{name}: {st} {body!r}")
             check(counts(srv) == (0, 0, 0), "ignored events store nothing")
             # Calm customer message: stored, no alert.
             raw = json.dumps(fixture("timeline_comment_calm.json")).encode()

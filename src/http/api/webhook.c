@@ -6,8 +6,9 @@
  * validation, so a refused batch has scored and stored nothing. With a
  * store, the scored messages wait in the scratch (the parsed body, one
  * analysis object per message) for their commit; the answer is the stored
- * analysis object with the alert outcome spliced in before its closing
- * brace, which is also how a duplicate replays its first answer. */
+ * analysis object with the message's number in the store and the alert
+ * outcome spliced in before its closing brace, which is also how a
+ * duplicate replays its first answer. */
 #include "http/routes_int.h"
 
 #include <assert.h>
@@ -222,10 +223,12 @@ static enum err score_message(struct app *app, struct routes_scratch *s,
   return rc;
 }
 
-/* Appends one message's answer: its analysis object with the alert
- * outcome spliced in before the closing brace. A duplicate replays the
- * object stored with the first delivery, with that delivery's outcome,
- * so that its answer is the first one's plus "duplicate": true. */
+/* Appends one message's answer: its analysis object with the store's
+ * number of the message ("id", which names it to /api/feedback when it
+ * came without a message_id) and the alert outcome spliced in before the
+ * closing brace. A duplicate replays the object stored with the first
+ * delivery, with that delivery's number and outcome, so that its answer
+ * is the first one's plus "duplicate": true. */
 static void put_result(struct routes_scratch *s, size_t i, bool stored,
                        struct jsonw *w)
 {
@@ -235,12 +238,14 @@ static void put_result(struct routes_scratch *s, size_t i, bool stored,
   const char *key = "";
   bool duplicate = false;
   const struct ingest_result *escalated = NULL;
+  int64_t row_id = 0;
   if (stored) {
     const struct ingest_result *r = &s->results[i];
     duplicate = r->outcome == STORE_ALERT_DUPLICATE;
     outcome = duplicate ? r->original : r->outcome;
     alert_id = r->alert_id;
     key = r->alert_key;
+    row_id = r->row_id; /* known since the insert: no query */
     if (duplicate && r->result_json && r->result_json[0] == '{')
       obj = r->result_json;
     /* A duplicate's stored object already holds its "escalated". */
@@ -253,7 +258,9 @@ static void put_result(struct routes_scratch *s, size_t i, bool stored,
    * is hex: nothing to escape. */
   jsonw_raw(w, obj, len - 1);
   enum err rc = ERR_OK;
-  if (escalated) {
+  if (row_id > 0)
+    rc = buf_printf(w->out, ",\"id\":%lld", (long long)row_id);
+  if (!rc && escalated) {
     rc = buf_putc(w->out, ',');
     if (!rc)
       rc = store_escalation_json(escalated, w->out);
