@@ -512,3 +512,14 @@ size_t detector_clean(const char *text, size_t len, char *out)
   }
   return o;
 }
+
+bool detector_starts_with_handle(const char *text, size_t len)
+{
+  size_t i = 0;
+  while (i < len && is_space(text[i]))
+    i++;
+  if (i < len && text[i] == '.')
+    i++;
+  /* A handle as clean_token reads one: '@' and a word character. */
+  return i + 1 < len && text[i] == '@' && is_word(text[i + 1]);
+}

@@ -249,6 +249,11 @@ size_t detector_clean(const char *text, size_t len, char *out);
  * text in place. False means it may change it. */
 bool detector_clean_keeps(const char *text, size_t len);
 
+/* Does text start, after white space and an optional '.', with an @handle
+ * that detector_clean removes ("@acme ...", ".@acme ...")? What cleaning
+ * leaves of a post written to someone in public. */
+bool detector_starts_with_handle(const char *text, size_t len);
+
 /* ---- Data splits ------------------------------------------------------- */
 
 /* Records are cut into this many folds for cross-fitting. */

@@ -41,24 +41,6 @@ enum err detector_score(const struct detector *d, const char *text, size_t len,
   return ERR_OK;
 }
 
-/* Does the text start with an @handle ("@acme ...", ".@acme ..."): a
- * public post written to a company or a person? The cleaner drops the
- * handle itself; this is what it leaves behind. */
-static bool starts_with_handle(const char *text, size_t len)
-{
-  size_t i = 0;
-  while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' ||
-                     text[i] == '\r'))
-    i++;
-  if (i < len && text[i] == '.')
-    i++;
-  if (i + 1 >= len || text[i] != '@')
-    return false;
-  unsigned char c = (unsigned char)text[i + 1];
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || c == '_';
-}
-
 void detector_score_valid(const struct detector *d, const char *text,
                           size_t len, enum lang lang, double polarity,
                           double subjectivity, struct detector_result *r)
@@ -91,7 +73,7 @@ void detector_score_valid(const struct detector *d, const char *text,
   if ((unsigned)lang > LANG_OTHER)
     lang = LANG_OTHER;
   s->lang = lang;
-  s->addressed = starts_with_handle(text, len);
+  s->addressed = detector_starts_with_handle(text, len);
   if (lang == LANG_EN) {
     nw = detector_read_text(d, s, clen, &f, &grams, &last_b);
     nf = detector_hash_features(d, s, nw, grams, last_b, &z);
