@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fnv.h"
 #include "base/xalloc.h"
 #include "detector/model_data.h"
 
@@ -189,10 +190,5 @@ int detector_fold_of(const char *text, size_t len, const char *orig_split)
 {
   if (orig_split && (!strcmp(orig_split, "dev") || !strcmp(orig_split, "test")))
     return -1;
-  uint64_t h = 14695981039346656037u; /* FNV-1a 64 */
-  for (size_t i = 0; i < len; i++) {
-    h ^= (unsigned char)text[i];
-    h *= 1099511628211u;
-  }
-  return (int)(h % DETECTOR_FOLDS);
+  return (int)(fnv1a64(FNV1A64_BASIS, text, len) % DETECTOR_FOLDS);
 }

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/fnv.h"
 #include "base/xalloc.h"
 
 /* ---- Parameters ------------------------------------------------------- */
@@ -351,11 +352,7 @@ int64_t pg_lock_key(char ns, const char *key)
 {
   /* FNV-1a over the namespace letter and the key; a collision only makes
    * two keys wait for each other. */
-  uint64_t h = 14695981039346656037u;
-  h = (h ^ (unsigned char)ns) * 1099511628211u;
-  for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-    h = (h ^ *p) * 1099511628211u;
-  return (int64_t)h;
+  return (int64_t)fnv1a64_str(fnv1a64(FNV1A64_BASIS, &ns, 1), key);
 }
 
 /* Takes the instance lock again after a new connection (the server

@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/fnv.h"
 #include "base/xalloc.h"
 
 /* A message id of the batch. */
@@ -98,10 +99,7 @@ struct pg_batch {
 
 static uint64_t hash_key(const char *s)
 {
-  uint64_t h = 14695981039346656037u;
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-    h = (h ^ *p) * 1099511628211u;
-  return h;
+  return fnv1a64_str(FNV1A64_BASIS, s);
 }
 
 static void map_init(struct keymap *m, size_t n)

@@ -12,6 +12,7 @@
 
 #include "analysis/analysis.h"
 #include "base/buf.h"
+#include "base/fnv.h"
 #include "base/xalloc.h"
 #include "detector/detector.h"
 #include "sentiment/lexicon.h"
@@ -552,12 +553,7 @@ static void report_source(const struct scored *all, size_t n, int si,
 
 bool trainer_label_held_out(const char *message_id)
 {
-  uint64_t h = 14695981039346656037u; /* FNV-1a 64, as detector_fold_of */
-  for (const unsigned char *p = (const unsigned char *)message_id; *p; p++) {
-    h ^= *p;
-    h *= 1099511628211u;
-  }
-  return h % TRAINER_LABEL_BUCKETS == 0;
+  return fnv1a64_str(FNV1A64_BASIS, message_id) % TRAINER_LABEL_BUCKETS == 0;
 }
 
 bool trainer_label_held_out_row(int64_t row_id)
