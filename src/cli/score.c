@@ -471,6 +471,8 @@ static const char *score_line_cjson(struct scorer *sc, char *line,
     cJSON_AddNumberToObject(obj, "subjectivity", r->subjectivity);
     if (!cJSON_GetObjectItemCaseSensitive(obj, "polarity"))
       cJSON_AddNumberToObject(obj, "polarity", r->polarity);
+    cJSON_DeleteItemFromObjectCaseSensitive(obj, "language");
+    cJSON_AddStringToObject(obj, "language", sc->a.language);
     if (sc->det) {
       cJSON_DeleteItemFromObjectCaseSensitive(obj, "frustrated");
       cJSON_DeleteItemFromObjectCaseSensitive(obj, "level");

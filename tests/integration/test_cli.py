@@ -78,6 +78,8 @@ def test_score_keeps_fields_and_overwrites_scores():
     check(abs(out[1]["polarity"] - 0.35) < 1e-9, "existing polarity replaced")
     check(isinstance(out[1]["subjectivity"], float), "existing subjectivity replaced")
     check(list(out[1].keys()).count("polarity") == 1, "no duplicate key")
+    check(out[0]["language"] == "en" and out[1]["language"] == "en",
+          "language added on both paths: %r" % [o.get("language") for o in out])
 
 
 def test_score_survives_malformed_lines():
