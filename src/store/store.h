@@ -373,6 +373,31 @@ enum err store_label_set(struct store *st, const char *message_id,
 enum err store_label_set_row(struct store *st, int64_t row_id, bool frustrated,
                              const char *by, int64_t now_ms, bool *verdict);
 
+/* A label as store_label_write records it, and what it answers. */
+struct store_label {
+  /* The request. When relative, value says whether the detector's
+   * stored verdict was right, and the label is that verdict or its
+   * opposite; otherwise value is the true label. */
+  bool relative, value;
+  /* The answer: both names of the message (message_id owned, NULL when
+   * it was sent without one), its verdict and the label stored. */
+  int64_t row_id;
+  char *message_id;
+  bool verdict, label;
+};
+
+/* store_label_set (message_id given) or store_label_set_row (message_id
+ * NULL: the message stored as row row_id) for the label l->relative and
+ * l->value describe, in one statement: the label is computed from the
+ * stored verdict by the write itself, which also reads back what l's
+ * answer fields hold. Free them with store_label_cleanup (also after a
+ * failure). Errors as store_label_set and store_label_set_row; nothing
+ * is written on any. */
+enum err store_label_write(struct store *st, const char *message_id,
+                           int64_t row_id, const char *by, int64_t now_ms,
+                           struct store_label *l);
+void store_label_cleanup(struct store_label *l);
+
 /* One labelled message, as store_labels_each hands it over. The strings
  * are borrowed for the call only. */
 struct store_labelled {

@@ -79,11 +79,11 @@ struct store_ops {
                           bool *found);
   enum err (*alert_get)(struct store *st, int64_t id,
                         struct store_alert_row *out);
-  /* store_label_set (or, when message_id is NULL, store_label_set_row
-   * with row_id) with its arguments checked. */
+  /* store_label_write with its arguments checked; l's answer fields are
+   * zero. */
   enum err (*label_set)(struct store *st, const char *message_id,
-                        int64_t row_id, bool frustrated, const char *by,
-                        int64_t now_ms, bool *verdict);
+                        int64_t row_id, const char *by, int64_t now_ms,
+                        struct store_label *l);
   enum err (*labels_each)(struct store *st,
                           bool (*each)(void *arg,
                                        const struct store_labelled *l),

@@ -248,8 +248,7 @@ enum err pg_message_get(struct store *st, const char *message_id,
                         int64_t row_id, struct store_message *m, bool *found);
 enum err pg_alert_get(struct store *st, int64_t id, struct store_alert_row *a);
 enum err pg_label_set(struct store *st, const char *message_id, int64_t row_id,
-                      bool frustrated, const char *by, int64_t now_ms,
-                      bool *verdict);
+                      const char *by, int64_t now_ms, struct store_label *l);
 enum err pg_labels_each(struct store *st,
                         bool (*each)(void *arg, const struct store_labelled *l),
                         void *arg);

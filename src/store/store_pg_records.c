@@ -366,34 +366,43 @@ enum err pg_message_get(struct store *st, const char *message_id,
 /* Labels are rare: their statements are not prepared on every
  * connection. */
 enum err pg_label_set(struct store *st, const char *message_id, int64_t row_id,
-                      bool frustrated, const char *by, int64_t now_ms,
-                      bool *verdict)
+                      const char *by, int64_t now_ms, struct store_label *l)
 {
   struct pg_params p = {0};
   if (message_id)
     pp_text(&p, message_id);
   else
     pp_int(&p, row_id);
-  pp_bool(&p, frustrated);
+  pp_bool(&p, l->value);
   pp_int(&p, now_ms);
   pp_text(&p, by);
+  pp_bool(&p, l->relative);
   /* Either way the UPDATE sees committed rows only and does not wait for
    * a batch still being written: its rows, ids included, do not exist
-   * for it yet (ERR_NOT_FOUND). */
-  PGresult *r =
-      pg_query(st,
-               message_id ? "UPDATE messages SET label = $2,"
-                            " labelled_at = $3, labelled_by = $4"
-                            " WHERE message_id = $1 RETURNING frustrated"
-                          : "UPDATE messages SET label = $2,"
-                            " labelled_at = $3, labelled_by = $4"
-                            " WHERE id = $1 RETURNING frustrated",
-               &p, "label message");
+   * for it yet (ERR_NOT_FOUND). One statement: the label is computed from
+   * the stored verdict ($5: relative, then $2 says whether the verdict
+   * was right), and RETURNING reads back, after the update, the names and
+   * values the answer gives. */
+  PGresult *r = pg_query(
+      st,
+      message_id ? "UPDATE messages SET label = CASE WHEN $5::boolean"
+                   " THEN frustrated = $2::boolean ELSE $2::boolean END,"
+                   " labelled_at = $3, labelled_by = $4 WHERE message_id = $1"
+                   " RETURNING id, message_id, frustrated, label"
+                 : "UPDATE messages SET label = CASE WHEN $5::boolean"
+                   " THEN frustrated = $2::boolean ELSE $2::boolean END,"
+                   " labelled_at = $3, labelled_by = $4 WHERE id = $1"
+                   " RETURNING id, message_id, frustrated, label",
+      &p, "label message");
   if (!r)
     return pg_failed(st);
   bool found = PQntuples(r) > 0;
-  if (found)
-    *verdict = pg_bool(r, 0, 0);
+  if (found) {
+    l->row_id = pg_int(r, 0, 0);
+    l->message_id = pg_dup(r, 0, 1);
+    l->verdict = pg_bool(r, 0, 2);
+    l->label = pg_bool(r, 0, 3);
+  }
   PQclear(r);
   if (!found) {
     if (message_id)

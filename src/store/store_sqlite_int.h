@@ -106,8 +106,7 @@ enum err sq_purge_text(struct store *st, int64_t older_than_ms, size_t max_rows,
 enum err sq_message_get(struct store *st, const char *message_id,
                         int64_t row_id, struct store_message *out, bool *found);
 enum err sq_label_set(struct store *st, const char *message_id, int64_t row_id,
-                      bool frustrated, const char *by, int64_t now_ms,
-                      bool *verdict);
+                      const char *by, int64_t now_ms, struct store_label *l);
 enum err sq_labels_each(struct store *st,
                         bool (*each)(void *arg, const struct store_labelled *l),
                         void *arg);

@@ -273,32 +273,41 @@ enum err sq_message_get(struct store *st, const char *message_id,
 /* Labels are rare writes and rarer reads: their statements are prepared
  * per call rather than kept. */
 enum err sq_label_set(struct store *st, const char *message_id, int64_t row_id,
-                      bool frustrated, const char *by, int64_t now_ms,
-                      bool *verdict)
+                      const char *by, int64_t now_ms, struct store_label *l)
 {
   sqlite3_stmt *s = NULL;
-  /* RETURNING (SQLite 3.35) reads the verdict in the same statement. */
-  if (sqlite3_prepare_v2(SQ(st)->db,
-                         message_id
-                             ? "UPDATE messages SET label = ?2,"
-                               " labelled_at = ?3, labelled_by = ?4"
-                               " WHERE message_id = ?1 RETURNING frustrated"
-                             : "UPDATE messages SET label = ?2,"
-                               " labelled_at = ?3, labelled_by = ?4"
-                               " WHERE id = ?1 RETURNING frustrated",
-                         -1, &s, NULL) != SQLITE_OK)
+  /* One statement: the label is computed from the stored verdict (?5:
+   * relative, then ?2 says whether the verdict was right), and RETURNING
+   * (SQLite 3.35) reads back the names and values the answer gives. The
+   * values RETURNING sees are those after the update. */
+  if (sqlite3_prepare_v2(
+          SQ(st)->db,
+          message_id
+              ? "UPDATE messages SET"
+                " label = CASE WHEN ?5 THEN frustrated = ?2 ELSE ?2 END,"
+                " labelled_at = ?3, labelled_by = ?4 WHERE message_id = ?1"
+                " RETURNING id, message_id, frustrated, label"
+              : "UPDATE messages SET"
+                " label = CASE WHEN ?5 THEN frustrated = ?2 ELSE ?2 END,"
+                " labelled_at = ?3, labelled_by = ?4 WHERE id = ?1"
+                " RETURNING id, message_id, frustrated, label",
+          -1, &s, NULL) != SQLITE_OK)
     return sq_fail(st, "prepare label");
   if (message_id)
     sq_bind_text(s, 1, message_id);
   else
     sqlite3_bind_int64(s, 1, row_id);
-  sqlite3_bind_int(s, 2, frustrated ? 1 : 0);
+  sqlite3_bind_int(s, 2, l->value ? 1 : 0);
   sqlite3_bind_int64(s, 3, now_ms);
   sq_bind_text(s, 4, by);
+  sqlite3_bind_int(s, 5, l->relative ? 1 : 0);
   int rc = sqlite3_step(s);
   enum err out = ERR_OK;
   if (rc == SQLITE_ROW) {
-    *verdict = sqlite3_column_int(s, 0) != 0;
+    l->row_id = sqlite3_column_int64(s, 0);
+    l->message_id = sq_col_dup(s, 1);
+    l->verdict = sqlite3_column_int(s, 2) != 0;
+    l->label = sqlite3_column_int(s, 3) != 0;
     rc = sqlite3_step(s);
   } else if (rc == SQLITE_DONE) {
     if (message_id)

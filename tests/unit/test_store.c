@@ -935,6 +935,77 @@ static void test_labels_by_row(void)
   store_close(st);
 }
 
+/* Reads back the label of the message stored as row: -1 for none. */
+static int stored_label(struct store *st, int64_t row)
+{
+  struct store_message m;
+  bool found = false;
+  CHECK_INT(store_message_get_row(st, row, &m, &found), ERR_OK);
+  int label = found && m.labelled ? m.label : -1;
+  store_message_cleanup(&m);
+  return label;
+}
+
+/* store_label_write: a label given as "the verdict was right/wrong" is
+ * computed against the stored verdict in the same write, which answers
+ * with both names of the message, its verdict and the label. */
+static void test_label_write(void)
+{
+  struct store *st = open_fresh();
+  if (!st)
+    return;
+  struct ingest_result calm = {0}, hot = {0};
+  CHECK_INT(ingest1(st, msg("w1", "wes", 0), T0, &calm), STORE_ALERT_NONE);
+  CHECK_INT(ingest1(st, msg(NULL, "wes", 2), T0 + 1, &hot),
+            STORE_ALERT_CREATED);
+  store_ingest_result_cleanup(&calm);
+  store_ingest_result_cleanup(&hot);
+
+  /* Each verdict, each answer, by either name. */
+  static const struct {
+    bool by_row_hot; /* the frustrated message, by its row; else w1 */
+    bool relative, value;
+    bool want_label;
+  } cases[] = {
+      {false, true, true, false},  /* calm was right: not frustrated */
+      {false, true, false, true},  /* calm was wrong: frustrated */
+      {true, true, true, true},    /* frustrated was right */
+      {true, true, false, false},  /* frustrated was wrong */
+      {false, false, true, true},  /* the true label, as given */
+      {true, false, false, false}, /* the true label, as given */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct store_label l = {.relative = cases[i].relative,
+                            .value = cases[i].value};
+    int64_t row = cases[i].by_row_hot ? hot.row_id : calm.row_id;
+    CHECK_INT(store_label_write(st, cases[i].by_row_hot ? NULL : "w1",
+                                cases[i].by_row_hot ? row : 0, "agent di",
+                                T0 + 10 + (int64_t)i, &l),
+              ERR_OK);
+    CHECK_INT(l.row_id, row);
+    CHECK_STR(l.message_id ? l.message_id : "(null)",
+              cases[i].by_row_hot ? "(null)" : "w1");
+    CHECK(l.verdict == cases[i].by_row_hot);
+    CHECK(l.label == cases[i].want_label);
+    CHECK_INT(stored_label(st, row), cases[i].want_label);
+    store_label_cleanup(&l);
+  }
+
+  /* Unknown and invalid names change nothing and answer nothing. */
+  struct store_label l = {.relative = true, .value = false};
+  CHECK_INT(store_label_write(st, "nope", 0, NULL, T0 + 20, &l), ERR_NOT_FOUND);
+  CHECK(l.row_id == 0 && l.message_id == NULL && !l.verdict && !l.label);
+  CHECK_INT(store_label_write(st, NULL, hot.row_id + 100, NULL, T0 + 20, &l),
+            ERR_NOT_FOUND);
+  CHECK_INT(store_label_write(st, "", calm.row_id, NULL, T0 + 20, &l),
+            ERR_INVALID);
+  CHECK_INT(store_label_write(st, NULL, 0, NULL, T0 + 20, &l), ERR_INVALID);
+  store_label_cleanup(&l);
+  CHECK_INT(stored_label(st, calm.row_id), 1);
+  CHECK_INT(stored_label(st, hot.row_id), 0);
+  store_close(st);
+}
+
 int main(void)
 {
   if (fixture_begin("test_store"))
@@ -956,6 +1027,7 @@ int main(void)
   RUN(test_migration_4_keeps_outbox);
   RUN(test_labels);
   RUN_BOTH(test_labels_by_row);
+  RUN_BOTH(test_label_write);
   fixture_end();
   HARNESS_EXIT();
 }

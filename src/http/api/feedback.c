@@ -133,21 +133,13 @@ static bool parse_body(const cJSON *obj, struct label_req *r,
   return true;
 }
 
-/* What was stored: the message's two names, the detector's verdict and
- * the label. */
-struct label_done {
-  int64_t row_id;
-  char *message_id; /* owned; NULL when it was sent without one */
-  bool verdict, label;
-};
-
-/* Stores r's label under f's lock and fills *done (free its message_id).
- * The message is read first, for the verdict a "correct" is relative to
- * and for the names the answer gives; the verdict never changes once
- * stored, so reading it first and writing the label after cannot race
- * with another label. The message (for 404 or 503) goes to fail. */
+/* Stores r's label under f's lock and fills *done (store_label_cleanup
+ * it). One write: a "correct" is turned into the label against the
+ * verdict by the store itself (store_label_write), which also gives back
+ * the message's names and verdict for the answer. The message (for 404
+ * or 503) goes to fail. */
 static enum err store_label(struct feedback *fb, const struct label_req *r,
-                            int64_t now_ms, struct label_done *done,
+                            int64_t now_ms, struct store_label *done,
                             struct routes_fail *fail)
 {
   char err[256] = "";
@@ -155,27 +147,11 @@ static enum err store_label(struct feedback *fb, const struct label_req *r,
   enum err rc = ERR_OK;
   if (!fb->st)
     rc = store_open(fb->url, err, sizeof err, &fb->st);
-  bool found = false;
-  if (!rc) {
-    struct store_message m;
-    rc = r->message_id ? store_message_get(fb->st, r->message_id, &m, &found)
-                       : store_message_get_row(fb->st, r->row_id, &m, &found);
-    done->row_id = m.row_id;
-    done->verdict = m.frustrated;
-    done->message_id = m.message_id;
-    m.message_id = NULL;
-    store_message_cleanup(&m);
-  }
-  if (!rc && !found)
-    rc = ERR_NOT_FOUND;
-  done->label = r->has_correct ? (r->correct ? done->verdict : !done->verdict)
-                               : r->frustrated;
-  if (!rc && r->message_id)
-    rc = store_label_set(fb->st, r->message_id, done->label, r->by, now_ms,
-                         &done->verdict);
-  else if (!rc)
-    rc = store_label_set_row(fb->st, r->row_id, done->label, r->by, now_ms,
-                             &done->verdict);
+  done->relative = r->has_correct;
+  done->value = r->has_correct ? r->correct : r->frustrated;
+  if (!rc)
+    rc = store_label_write(fb->st, r->message_id, r->row_id, r->by, now_ms,
+                           done);
   if (rc == ERR_NOT_FOUND) {
     routes_fail_set(fail, 404, "unknown_message",
                     r->message_id ? "no stored message has this message_id"
@@ -220,9 +196,9 @@ void api_feedback_handle(struct app *app, struct routes_scratch *s,
   if (!root || !parse_body(root, &r, &fail))
     goto refuse;
   int64_t now = clock_wall_ms();
-  struct label_done done = {0};
+  struct store_label done = {0};
   if (store_label(app->feedback, &r, now, &done, &fail)) {
-    free(done.message_id);
+    store_label_cleanup(&done);
     goto refuse;
   }
   char at[32];
@@ -243,7 +219,7 @@ void api_feedback_handle(struct app *app, struct routes_scratch *s,
   resp->status = 200;
   resp->content_type = HTTP_CT_JSON;
   http_response_finish_json(&w, resp);
-  free(done.message_id);
+  store_label_cleanup(&done);
   cJSON_Delete(root);
   return;
 refuse:

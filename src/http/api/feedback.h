@@ -15,8 +15,8 @@
  * without a message_id). An id names a committed message: on PostgreSQL
  * one whose batch is still being written is 404, as its message_id is.
  *
- * The label is stored with the message (store_label_set; the last one
- * wins), and `frustration-alert train --from-store` learns from it. As
+ * The label is stored with the message in one write (store_label_write;
+ * the last one wins), and `frustration-alert train --from-store` learns from it. As
  * labels change the model, the endpoint works only with API_TOKEN set
  * (403 api_token_required otherwise) and the bearer token (401, by the
  * router). Answers 200 with the message's id and message_id (null when
