@@ -102,6 +102,42 @@ def test_bad_model_file_is_refused():
               "a missing file is a configuration error: " + p.stderr)
 
 
+def test_class_prior():
+    """fa-train --class-prior: a word that comes with one class only is
+    penalised less, so a complaint made of such words scores higher than
+    with one penalty for all (--class-prior 0); out of range is refused."""
+    with tempfile.TemporaryDirectory() as d:
+        data = os.path.join(d, "mine.jsonl")
+        with open(data, "w") as f:
+            for i in range(30):
+                f.write(json.dumps({"text": "still waiting for my refund %d" % i,
+                                    "label": {"frustrated": True}}) + "\n")
+                f.write(json.dumps({"text": "thanks, the parcel came %d" % i,
+                                    "label": {"frustrated": False}}) + "\n")
+                f.write(json.dumps({"text": "my order number is %d" % i,
+                                    "label": {"frustrated": i % 3 == 0}}) + "\n")
+        scores = {}
+        for prior in ("0", "0.5", "2"):
+            model = os.path.join(d, "m%s.bin" % prior)
+            p = subprocess.run([TRAIN, "--quiet", "--out", model, "--bits", "12",
+                                "--iters", "50", "--class-prior", prior, data],
+                               capture_output=True, text=True, timeout=300)
+            check(p.returncode == 0, "fa-train --class-prior %s: %s" % (prior, p.stderr))
+            env = dict(os.environ, FRUSTRATION_DETECTOR="model",
+                       FRUSTRATION_MODEL=model)
+            out = run(["score"], env, json.dumps({"text": "still waiting for my refund"}) + "\n")
+            check(out.returncode == 0, "score: " + out.stderr)
+            scores[prior] = json.loads(out.stdout)["frustration"]
+        check(scores["0"] < scores["0.5"] < scores["2"],
+              "a stronger prior lets one-class words weigh more: %r" % scores)
+        for bad in ("-1", "11"):
+            p = subprocess.run([TRAIN, "--out", os.path.join(d, "bad.bin"),
+                                "--class-prior", bad, data],
+                               capture_output=True, text=True, timeout=60)
+            check(p.returncode == 2 and "out of range" in p.stderr,
+                  "--class-prior %s refused: %d %r" % (bad, p.returncode, p.stderr))
+
+
 if __name__ == "__main__":
     sys.exit(run_tests([test_trained_model_is_used_everywhere,
-                        test_bad_model_file_is_refused]))
+                        test_bad_model_file_is_refused, test_class_prior]))
