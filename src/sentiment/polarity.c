@@ -39,6 +39,7 @@
 #include "base/xalloc.h"
 #include "sentiment/lexicon_int.h"
 #include "sentiment/pattern_rules.h"
+#include "sentiment/polarity_groups.h"
 #include "sentiment/polarity_pattern.h"
 
 #if defined(__SSE2__)
@@ -53,27 +54,13 @@
  * them. */
 #define LOWER_PAD 8
 
-/* One assessment while it is built (a dict of assessments()). */
-struct group {
-  double p, s, i;
-  bool negated; /* n == -1 */
-  const char *label;
-  size_t text_off; /* its words, once finished */
-};
-
 struct scratch {
   struct tokenize tk;
   char *lower;
   size_t cap_lower;
   const char *base; /* token t, lower-cased, is lower + (tk.tokens[t].str -
                        base), tk.tokens[t].len bytes long */
-  struct group *groups;
-  size_t cap_groups, n_groups;
-  size_t *front, *back;   /* word lists of the last group: front holds the */
-  size_t n_front, n_back; /* negations inserted at 0, in insertion order */
-  size_t cap_front, cap_back;
-  char *text; /* the groups' words, NUL-terminated strings */
-  size_t cap_text, n_text;
+  struct polarity_groups g;
   size_t cap_assessments;
   void *pattern; /* polarity_pattern's buffers, for the other languages */
   bool ascii; /* the lower-cased tokens are ASCII: code points = bytes */
@@ -253,12 +240,6 @@ static bool lower_text(const char *text, size_t len, char *out, bool *ascii)
   return true;
 }
 
-static double clamp(double x)
-{
-  double y = 1.0 < x ? 1.0 : x; /* max(-1.0, min(x, +1.0)) */
-  return y > -1.0 ? y : -1.0;
-}
-
 static bool is_negation(const char *w, size_t len)
 {
   if (len < 2 || w[0] != 'n')
@@ -320,47 +301,27 @@ static bool ends_with_ly(const struct scratch *s, size_t t)
   return len >= 2 && memcmp(word_ptr(s, t) + len - 2, "ly", 2) == 0;
 }
 
-static void put_text(struct scratch *s, size_t t, bool space)
+/* polarity_put_word for the lower-cased tokens. */
+static size_t put_word(const void *words, size_t t, char *dst)
 {
-  if (space)
-    s->text[s->n_text++] = ' ';
+  const struct scratch *s = words;
   const char *w = word_ptr(s, t);
   size_t len = word_len(s, t);
   /* Most words fit in one 8-byte move, without a call: the words are
    * followed by LOWER_PAD bytes, the text by as many spare ones, and what
    * is written past the word is overwritten next. */
   if (len <= LOWER_PAD)
-    memcpy(s->text + s->n_text, w, LOWER_PAD);
+    memcpy(dst, w, LOWER_PAD);
   else
-    memcpy(s->text + s->n_text, w, len);
-  s->n_text += len;
+    memcpy(dst, w, len);
+  return len;
 }
 
-/* Writes the words of the last group (negations inserted at 0 come first,
- * the last inserted first) as one string. */
-static void finish_group(struct scratch *s)
+static struct polarity_group *open_group(struct scratch *s, size_t t, double p,
+                                         double subj, double i,
+                                         const char *label)
 {
-  if (s->n_groups == 0)
-    return;
-  struct group *g = &s->groups[s->n_groups - 1];
-  g->text_off = s->n_text;
-  bool space = false;
-  for (size_t k = s->n_front; k > 0; k--, space = true)
-    put_text(s, s->front[k - 1], space);
-  for (size_t k = 0; k < s->n_back; k++, space = true)
-    put_text(s, s->back[k], space);
-  s->text[s->n_text++] = '\0';
-  s->n_front = s->n_back = 0;
-}
-
-static struct group *open_group(struct scratch *s, size_t t, double p,
-                                double subj, double i, const char *label)
-{
-  finish_group(s);
-  struct group *g = &s->groups[s->n_groups++];
-  *g = (struct group){.p = p, .s = subj, .i = i, .label = label};
-  s->back[s->n_back++] = t;
-  return g;
+  return polarity_groups_open(&s->g, put_word, s, t, p, subj, i, label);
 }
 
 /* Sentiment.assessments() over the lower-cased tokens. */
@@ -373,7 +334,7 @@ static void assess(struct scratch *s, const struct lexicon *lx, size_t n)
   bool ascii = s->ascii;
   size_t m = NONE;   /* preceding modifier */
   size_t neg = NONE; /* preceding negation */
-  struct group *last = NULL;
+  struct polarity_group *last = NULL;
   for (size_t t = 0; t < n; t++) {
     const char *w = lower + (tokens[t].str - base);
     size_t len = tokens[t].len;
@@ -398,15 +359,11 @@ static void assess(struct scratch *s, const struct lexicon *lx, size_t n)
         last = open_group(s, t, e->polarity, e->subjectivity, e->intensity,
                           e->label);
       } else {
-        s->back[s->n_back++] = t;
-        last->p = clamp(e->polarity * last->i);
-        last->s = clamp(e->subjectivity * last->i);
-        last->i = e->intensity;
-        last->label = e->label;
+        polarity_groups_join(&s->g, last, t, e);
       }
       if (neg != NONE) {
         /* No English entry has intensity 0, where Python would raise. */
-        s->front[s->n_front++] = neg;
+        s->g.front[s->g.n_front++] = neg;
         last->i = 1.0 / last->i;
         last->negated = true;
       }
@@ -421,7 +378,7 @@ static void assess(struct scratch *s, const struct lexicon *lx, size_t n)
       neg = NONE;
     if (m != NONE) {
       if (neg != NONE && ends_with_ly(s, m)) {
-        s->back[s->n_back++] = neg;
+        s->g.back[s->g.n_back++] = neg;
         last->negated = true;
         neg = NONE;
       } else if ((ascii ? len : count_cps(w, len)) > 2) {
@@ -430,9 +387,9 @@ static void assess(struct scratch *s, const struct lexicon *lx, size_t n)
     }
     if (!(kind & ~NEGATION))
       continue; /* most words */
-    if (len == 1 && w[0] == '!' && s->n_groups > 0) {
-      s->back[s->n_back++] = t;
-      last->p = clamp(last->p * 1.25);
+    if (len == 1 && w[0] == '!' && s->g.n_groups > 0) {
+      s->g.back[s->g.n_back++] = t;
+      last->p = polarity_groups_clamp(last->p * 1.25);
     }
     if (len == 3 && w[0] == '(' && w[1] == '!' && w[2] == ')')
       last = open_group(s, t, 0.0, 1.0, 1.0, "irony");
@@ -441,7 +398,7 @@ static void assess(struct scratch *s, const struct lexicon *lx, size_t n)
       last = open_group(s, t, value, 1.0, 1.0, "mood");
   }
 out:
-  finish_group(s);
+  polarity_groups_finish(&s->g, put_word, s);
 }
 
 void polarity_result_init(struct polarity_result *r)
@@ -459,10 +416,7 @@ void polarity_result_cleanup(struct polarity_result *r)
   if (s) {
     tokenize_cleanup(&s->tk);
     free(s->lower);
-    free(s->groups);
-    free(s->front);
-    free(s->back);
-    free(s->text);
+    polarity_groups_cleanup(&s->g);
     polarity_pattern_free(s->pattern);
     free(s);
   }
@@ -477,13 +431,7 @@ static void reserve(struct scratch *s, size_t n, size_t bytes)
   /* Lower-casing grows a token by at most half (U+0130: 2 -> 3 bytes);
    * LOWER_PAD zero bytes follow the words, for the lexicon lookup. */
   s->lower = xgrow(s->lower, &s->cap_lower, bytes + bytes / 2 + LOWER_PAD, 1);
-  s->groups = xgrow(s->groups, &s->cap_groups, n + 1, sizeof *s->groups);
-  /* A token joins groups at most twice: as itself, and as a negation that
-   * a later word takes in (only if a negation were a lexicon word). */
-  s->front = xgrow(s->front, &s->cap_front, 2 * n + 1, sizeof *s->front);
-  s->back = xgrow(s->back, &s->cap_back, 2 * n + 1, sizeof *s->back);
-  s->text = xgrow(s->text, &s->cap_text,
-                 2 * (bytes + bytes / 2 + n) + 1 + LOWER_PAD, 1);
+  polarity_groups_start(&s->g, n, 2 * (bytes + bytes / 2 + n) + 1 + LOWER_PAD);
 }
 
 /* polarity_analyze and polarity_analyze_valid: check tells whether the
@@ -539,25 +487,9 @@ static enum err analyze(const struct lexicon *lx, const char *text,
     }
     memset(s->lower + off, 0, LOWER_PAD);
   }
-  s->n_groups = s->n_front = s->n_back = s->n_text = 0;
   assess(s, lx, n);
 
-  /* __call__'s avg(): s += w * score from 0, then s / float(n or 1). */
-  r->assessments = xgrow(r->assessments, &s->cap_assessments, s->n_groups + 1,
-                        sizeof *r->assessments);
-  double sum_p = 0.0, sum_s = 0.0;
-  for (size_t k = 0; k < s->n_groups; k++) {
-    const struct group *g = &s->groups[k];
-    double p = g->negated ? g->p * -0.5 : g->p;
-    sum_p += p;
-    sum_s += g->s;
-    r->assessments[k] =
-        (struct polarity_assessment){s->text + g->text_off, p, g->s, g->label};
-  }
-  r->n_assessments = s->n_groups;
-  double count = s->n_groups ? (double)s->n_groups : 1.0;
-  r->polarity = sum_p / count;
-  r->subjectivity = sum_s / count;
+  polarity_groups_result(&s->g, r, &s->cap_assessments);
   return ERR_OK;
 }
 

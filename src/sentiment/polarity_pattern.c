@@ -25,17 +25,11 @@
 #include "base/utf8.h"
 #include "base/xalloc.h"
 #include "sentiment/lexicon_int.h"
+#include "sentiment/polarity_groups.h"
 #include "sentiment/tokenize_pattern.h"
 
 #define NONE SIZE_MAX
 #define LOWER_PAD 8 /* bytes after the words: see head_padded */
-
-struct group {
-  double p, s, i;
-  bool negated;
-  const char *label;
-  size_t text_off;
-};
 
 struct word {
   size_t off, len; /* lower-cased, in scratch.lower */
@@ -48,19 +42,8 @@ struct scratch {
   size_t cap_words;
   char *lower;
   size_t cap_lower;
-  struct group *groups;
-  size_t cap_groups, n_groups;
-  size_t *front, *back;
-  size_t n_front, n_back, cap_front, cap_back;
-  char *text;
-  size_t cap_text, n_text;
+  struct polarity_groups g;
 };
-
-static double clamp(double x)
-{
-  double y = 1.0 < x ? 1.0 : x; /* max(-1.0, min(x, +1.0)) */
-  return y > -1.0 ? y : -1.0;
-}
 
 /* w[0..len) (len > 0) is a word of list. Most tokens differ from every
  * word in their first byte, which is tested first. */
@@ -141,37 +124,19 @@ static bool mood(const char *w, size_t len, double *value)
   return false;
 }
 
-static void put_text(struct scratch *s, size_t t, bool space)
+/* polarity_put_word for the words of lower_words. */
+static size_t put_word(const void *words, size_t t, char *dst)
 {
-  if (space)
-    s->text[s->n_text++] = ' ';
-  memcpy(s->text + s->n_text, s->lower + s->words[t].off, s->words[t].len);
-  s->n_text += s->words[t].len;
+  const struct scratch *s = words;
+  memcpy(dst, s->lower + s->words[t].off, s->words[t].len);
+  return s->words[t].len;
 }
 
-static void finish_group(struct scratch *s)
+static struct polarity_group *open_group(struct scratch *s, size_t t, double p,
+                                         double subj, double i,
+                                         const char *label)
 {
-  if (s->n_groups == 0)
-    return;
-  struct group *g = &s->groups[s->n_groups - 1];
-  g->text_off = s->n_text;
-  bool space = false;
-  for (size_t k = s->n_front; k > 0; k--, space = true)
-    put_text(s, s->front[k - 1], space);
-  for (size_t k = 0; k < s->n_back; k++, space = true)
-    put_text(s, s->back[k], space);
-  s->text[s->n_text++] = '\0';
-  s->n_front = s->n_back = 0;
-}
-
-static struct group *open_group(struct scratch *s, size_t t, double p,
-                                double subj, double i, const char *label)
-{
-  finish_group(s);
-  struct group *g = &s->groups[s->n_groups++];
-  *g = (struct group){.p = p, .s = subj, .i = i, .label = label};
-  s->back[s->n_back++] = t;
-  return g;
+  return polarity_groups_open(&s->g, put_word, s, t, p, subj, i, label);
 }
 
 /* Sentiment.assessments() over the n lower-cased words. */
@@ -179,7 +144,7 @@ static void assess(struct scratch *s, const struct lexicon *lx,
                    const struct pattern_rules *rules, size_t n)
 {
   size_t m = NONE, neg = NONE;
-  struct group *last = NULL;
+  struct polarity_group *last = NULL;
   for (size_t t = 0; t < n; t++) {
     const char *w = s->lower + s->words[t].off;
     size_t len = s->words[t].len;
@@ -189,14 +154,10 @@ static void assess(struct scratch *s, const struct lexicon *lx,
         last = open_group(s, t, e->polarity, e->subjectivity, e->intensity,
                           e->label);
       } else {
-        s->back[s->n_back++] = t;
-        last->p = clamp(e->polarity * last->i);
-        last->s = clamp(e->subjectivity * last->i);
-        last->i = e->intensity;
-        last->label = e->label;
+        polarity_groups_join(&s->g, last, t, e);
       }
       if (neg != NONE) {
-        s->front[s->n_front++] = neg;
+        s->g.front[s->g.n_front++] = neg;
         last->i = 1.0 / (last->i != 0.0 ? last->i : 1.0);
         last->negated = true;
       }
@@ -211,15 +172,15 @@ static void assess(struct scratch *s, const struct lexicon *lx,
     if (neg != NONE && m != NONE &&
         ends_with_any(s->lower + s->words[m].off, s->words[m].len,
                       rules->modifier_endings)) {
-      s->back[s->n_back++] = neg;
+      s->g.back[s->g.n_back++] = neg;
       last->negated = true;
       neg = NONE;
     } else if (m != NONE && s->words[t].cps > 2) {
       m = NONE;
     }
-    if (len == 1 && w[0] == '!' && s->n_groups > 0) {
-      s->back[s->n_back++] = t;
-      last->p = clamp(last->p * 1.25);
+    if (len == 1 && w[0] == '!' && s->g.n_groups > 0) {
+      s->g.back[s->g.n_back++] = t;
+      last->p = polarity_groups_clamp(last->p * 1.25);
     }
     if (len == 3 && memcmp(w, "(!)", 3) == 0)
       last = open_group(s, t, 0.0, 1.0, 1.0, "irony");
@@ -227,7 +188,7 @@ static void assess(struct scratch *s, const struct lexicon *lx,
     if (mood(w, len, &value))
       last = open_group(s, t, value, 1.0, 1.0, "mood");
   }
-  finish_group(s);
+  polarity_groups_finish(&s->g, put_word, s);
 }
 
 /* Lower-cases the tokens into s->lower and s->words. */
@@ -287,30 +248,11 @@ enum err polarity_pattern_analyze(const struct lexicon *lx,
   size_t n = s->tk.n_tokens, bytes = 0;
   for (size_t t = 0; t < n; t++)
     bytes += s->words[t].len;
-  s->groups = xgrow(s->groups, &s->cap_groups, n + 1, sizeof *s->groups);
-  /* A token joins groups at most twice (as itself, and as a negation). */
-  s->front = xgrow(s->front, &s->cap_front, 2 * n + 1, sizeof *s->front);
-  s->back = xgrow(s->back, &s->cap_back, 2 * n + 1, sizeof *s->back);
-  s->text = xgrow(s->text, &s->cap_text, 2 * (bytes + n) + 1, 1);
-  s->n_groups = s->n_front = s->n_back = s->n_text = 0;
+  /* A group's words with their spaces and NUL: at most two per token. */
+  polarity_groups_start(&s->g, n, 2 * (bytes + n) + 1);
   assess(s, lx, rules, n);
 
-  /* __call__'s avg(): s += w * score from 0, then s / float(n or 1). */
-  r->assessments = xgrow(r->assessments, cap_assessments, s->n_groups + 1,
-                         sizeof *r->assessments);
-  double sum_p = 0.0, sum_s = 0.0;
-  for (size_t k = 0; k < s->n_groups; k++) {
-    const struct group *g = &s->groups[k];
-    double p = g->negated ? g->p * -0.5 : g->p;
-    sum_p += p;
-    sum_s += g->s;
-    r->assessments[k] =
-        (struct polarity_assessment){s->text + g->text_off, p, g->s, g->label};
-  }
-  r->n_assessments = s->n_groups;
-  double count = s->n_groups ? (double)s->n_groups : 1.0;
-  r->polarity = sum_p / count;
-  r->subjectivity = sum_s / count;
+  polarity_groups_result(&s->g, r, cap_assessments);
   return ERR_OK;
 }
 
@@ -322,9 +264,6 @@ void polarity_pattern_free(void *scratch)
   tokenize_pattern_cleanup(&s->tk);
   free(s->words);
   free(s->lower);
-  free(s->groups);
-  free(s->front);
-  free(s->back);
-  free(s->text);
+  polarity_groups_cleanup(&s->g);
   free(s);
 }

@@ -166,6 +166,33 @@ struct store_reader {
   char errmsg[512];
 };
 
+/* What the backends' reads do alike with the rows they fetch
+ * (store_stats.c), so that both fill the dashboard's records the same
+ * way whatever their queries. */
+
+/* Adds a row of the messages series into b: count messages of level
+ * (clamped to the levels there are), the sum of their polarities, and
+ * how many created or were appended to an alert. */
+void store_stats_bucket_add_messages(struct store_stats_bucket *b,
+                                     int64_t level, int64_t count,
+                                     double polarity_sum, int64_t created,
+                                     int64_t appended);
+
+/* One step of last_messages' walk back: keeps message id in ids/have if
+ * cust (NULL is fine) is one of cs[0..n) and it still wants messages,
+ * and counts *full up when that customer has its share. Returns whether
+ * id was kept. */
+bool store_stats_keep_id(const struct store_stats_customer *cs, size_t n,
+                         const char *cust, int64_t id,
+                         int64_t (*ids)[STORE_STATS_CUSTOMER_MSGS],
+                         size_t *have, size_t *full);
+
+/* Adds a row of the language mix to out: code (copied) with its messages
+ * and the frustrated ones, or, for code NULL, the row that folds the
+ * langs languages past STORE_STATS_LANGS. */
+void store_stats_langs_add(struct store_stats_langs *out, const char *code,
+                           int64_t messages, int64_t frustrated, int64_t langs);
+
 /* Backends. Each fills st->ops and st->impl, or returns an error with
  * the message in err. */
 enum err store_pg_open(struct store *st, const char *url, int max_version,

@@ -203,17 +203,9 @@ static enum err each_bucket(struct store_reader *r, const char *sql,
 static void add_messages(struct store_stats_bucket *b, const PGresult *res,
                          int row)
 {
-  int64_t level = pg_int(res, row, 1);
-  int64_t count = pg_int(res, row, 2);
-  if (level < 0)
-    level = 0;
-  if (level >= STORE_STATS_LEVELS)
-    level = STORE_STATS_LEVELS - 1;
-  b->messages += count;
-  b->by_level[level] += count;
-  b->polarity_sum += field_double(res, row, 3);
-  b->created += pg_int(res, row, 4);
-  b->appended += pg_int(res, row, 5);
+  store_stats_bucket_add_messages(b, pg_int(res, row, 1), pg_int(res, row, 2),
+                                  field_double(res, row, 3),
+                                  pg_int(res, row, 4), pg_int(res, row, 5));
 }
 
 static void add_delivered(struct store_stats_bucket *b, const PGresult *res,
@@ -447,17 +439,9 @@ static enum err rd_last_messages(struct store_reader *r, int64_t since_ms,
         older = true;
         break;
       }
-      const char *cust = PQgetvalue(res, k, 1);
-      for (size_t i = 0; i < n; i++) {
-        if (have[i] < STORE_STATS_CUSTOMER_MSGS &&
-            !strcmp(cs[i].customer_id, cust)) {
-          ids[i][have[i]++] = before;
-          wanted++;
-          if (have[i] == STORE_STATS_CUSTOMER_MSGS)
-            full++;
-          break;
-        }
-      }
+      if (store_stats_keep_id(cs, n, PQgetvalue(res, k, 1), before, ids, have,
+                              &full))
+        wanted++;
     }
     PQclear(res);
     if (page < WALK_PAGE_MAX)
@@ -530,17 +514,9 @@ static enum err rd_langs(struct store_reader *r, int64_t since_ms,
   if (!res)
     return ERR_STORE;
   for (int i = 0; i < PQntuples(res); i++) {
-    int64_t n = pg_int(res, i, 1), f = pg_int(res, i, 2);
-    if (PQgetisnull(res, i, 0)) {
-      out->other_langs = pg_int(res, i, 3);
-      out->other_messages = n;
-      out->other_frustrated = f;
-    } else if (out->n < STORE_STATS_LANGS) {
-      struct store_stats_lang *l = &out->langs[out->n++];
-      l->code = pg_dup(res, i, 0);
-      l->messages = n;
-      l->frustrated = f;
-    }
+    store_stats_langs_add(
+        out, PQgetisnull(res, i, 0) ? NULL : PQgetvalue(res, i, 0),
+        pg_int(res, i, 1), pg_int(res, i, 2), pg_int(res, i, 3));
   }
   PQclear(res);
   return ERR_OK;

@@ -85,17 +85,10 @@ each_bucket(struct store_reader *r, const char *sql, int64_t since_ms,
 
 static void add_messages(struct store_stats_bucket *b, sqlite3_stmt *s)
 {
-  int64_t level = sqlite3_column_int64(s, 1);
-  int64_t count = sqlite3_column_int64(s, 2);
-  if (level < 0)
-    level = 0;
-  if (level >= STORE_STATS_LEVELS)
-    level = STORE_STATS_LEVELS - 1;
-  b->messages += count;
-  b->by_level[level] += count;
-  b->polarity_sum += sqlite3_column_double(s, 3);
-  b->created += sqlite3_column_int64(s, 4);
-  b->appended += sqlite3_column_int64(s, 5);
+  store_stats_bucket_add_messages(
+      b, sqlite3_column_int64(s, 1), sqlite3_column_int64(s, 2),
+      sqlite3_column_double(s, 3), sqlite3_column_int64(s, 4),
+      sqlite3_column_int64(s, 5));
 }
 
 static void add_delivered(struct store_stats_bucket *b, sqlite3_stmt *s)
@@ -242,16 +235,8 @@ static enum err rd_last_messages(struct store_reader *r, int64_t since_ms,
     seen++;
     if (sqlite3_column_int64(walk, 2) < since_ms)
       break;
-    const char *cust = (const char *)sqlite3_column_text(walk, 1);
-    for (size_t i = 0; cust && i < n; i++) {
-      if (have[i] < STORE_STATS_CUSTOMER_MSGS &&
-          !strcmp(cs[i].customer_id, cust)) {
-        ids[i][have[i]++] = sqlite3_column_int64(walk, 0);
-        if (have[i] == STORE_STATS_CUSTOMER_MSGS)
-          full++;
-        break;
-      }
-    }
+    store_stats_keep_id(cs, n, (const char *)sqlite3_column_text(walk, 1),
+                        sqlite3_column_int64(walk, 0), ids, have, &full);
   }
   rc = prepare(r,
                "SELECT created_at, polarity, level, level_name, frustrated,"
@@ -316,17 +301,10 @@ static enum err rd_langs(struct store_reader *r, int64_t since_ms,
   sqlite3_bind_int(s, 3, STORE_STATS_LANGS);
   int step;
   while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-    int64_t n = sqlite3_column_int64(s, 1), f = sqlite3_column_int64(s, 2);
-    if (sqlite3_column_type(s, 0) == SQLITE_NULL) {
-      out->other_langs = sqlite3_column_int64(s, 3);
-      out->other_messages = n;
-      out->other_frustrated = f;
-    } else if (out->n < STORE_STATS_LANGS) {
-      struct store_stats_lang *l = &out->langs[out->n++];
-      l->code = sq_col_dup(s, 0);
-      l->messages = n;
-      l->frustrated = f;
-    }
+    store_stats_langs_add(out, (const char *)sqlite3_column_text(s, 0),
+                          sqlite3_column_int64(s, 1),
+                          sqlite3_column_int64(s, 2),
+                          sqlite3_column_int64(s, 3));
   }
   if (step != SQLITE_DONE)
     rc = fail(r, "languages");

@@ -104,7 +104,40 @@ enum err store_stats_series(struct store_reader *r, int64_t since_ms,
   return r->ops->series(r, since_ms, width_ms, n, out);
 }
 
+void store_stats_bucket_add_messages(struct store_stats_bucket *b,
+                                     int64_t level, int64_t count,
+                                     double polarity_sum, int64_t created,
+                                     int64_t appended)
+{
+  if (level < 0)
+    level = 0;
+  if (level >= STORE_STATS_LEVELS)
+    level = STORE_STATS_LEVELS - 1;
+  b->messages += count;
+  b->by_level[level] += count;
+  b->polarity_sum += polarity_sum;
+  b->created += created;
+  b->appended += appended;
+}
+
 /* ---- Top customers ---------------------------------------------------- */
+
+bool store_stats_keep_id(const struct store_stats_customer *cs, size_t n,
+                         const char *cust, int64_t id,
+                         int64_t (*ids)[STORE_STATS_CUSTOMER_MSGS],
+                         size_t *have, size_t *full)
+{
+  for (size_t i = 0; cust && i < n; i++) {
+    if (have[i] < STORE_STATS_CUSTOMER_MSGS &&
+        !strcmp(cs[i].customer_id, cust)) {
+      ids[i][have[i]++] = id;
+      if (have[i] == STORE_STATS_CUSTOMER_MSGS)
+        (*full)++;
+      return true;
+    }
+  }
+  return false;
+}
 
 void store_stats_customer_cleanup(struct store_stats_customer *c)
 {
@@ -240,6 +273,21 @@ enum err store_stats_langs(struct store_reader *r, int64_t since_ms,
     return ERR_INVALID;
   }
   return r->ops->langs(r, since_ms, until_ms, out);
+}
+
+void store_stats_langs_add(struct store_stats_langs *out, const char *code,
+                           int64_t messages, int64_t frustrated, int64_t langs)
+{
+  if (!code) {
+    out->other_langs = langs;
+    out->other_messages = messages;
+    out->other_frustrated = frustrated;
+  } else if (out->n < STORE_STATS_LANGS) {
+    struct store_stats_lang *l = &out->langs[out->n++];
+    l->code = xstrdup(code);
+    l->messages = messages;
+    l->frustrated = frustrated;
+  }
 }
 
 void store_stats_langs_cleanup(struct store_stats_langs *l)

@@ -147,6 +147,25 @@ static bool source_setup(struct source_env *e, bool ticket, const char *rules)
   return e->st != NULL;
 }
 
+/* One run of the delivery worker on e's store, as most tests here make it:
+ * started with the test options (and log, if not NULL), left until it has
+ * made attempts attempts and nothing is pending (5 s at most), its stats
+ * copied to *stats (if not NULL), stopped. False when it did not start. */
+static bool run_worker(const struct source_env *e, struct log *log,
+                       int64_t attempts, struct outbox_stats *stats)
+{
+  struct outbox_options o = options(e->url);
+  o.log = log;
+  struct outbox *ob = start(&o);
+  if (!ob)
+    return false;
+  CHECK(drained(ob, attempts, 5));
+  if (stats)
+    outbox_stats(ob, stats);
+  outbox_stop(ob);
+  return true;
+}
+
 /* A frustrated message written on the customer's ticket TKT-12, with no
  * alert ticket wanted: exactly an internal comment on TKT-12, a works.get
  * of its current severity, and a works.update raising it and setting the
@@ -160,13 +179,8 @@ static void test_source_exact_requests(void)
   CHECK_INT(a.outcome, STORE_ALERT_CREATED);
   struct capture cap;
   capture_open(&cap);
-  struct outbox_options o = options(e.url);
-  o.log = &cap.lg;
-  struct outbox *ob = start(&o);
-  if (!ob)
+  if (!run_worker(&e, &cap.lg, 2, NULL))
     return;
-  CHECK(drained(ob, 2, 5));
-  outbox_stop(ob);
   char *log = capture_close(&cap);
 
   cJSON *reqs = fake_requests();
@@ -247,11 +261,8 @@ static void test_source_conversation(void)
   if (!source_setup(&e, false, NULL))
     return;
   ingest_from(e.st, &e.pol, "v1", "cust-v", 2, &CONV5);
-  struct outbox_options o = options(e.url);
-  struct outbox *ob = start(&o);
-  if (!ob)
+  if (!run_worker(&e, NULL, 1, NULL))
     return;
-  CHECK(drained(ob, 1, 5));
   cJSON *reqs = fake_requests();
   CHECK_INT(cJSON_GetArraySize(reqs), 1);
   const cJSON *cb = request_body(reqs, "/timeline-entries.create", 0);
@@ -260,7 +271,6 @@ static void test_source_conversation(void)
   CHECK(strstr(jstr(cb, "body"), "reads as frustrated (polarity -0.5).") !=
         NULL);
   cJSON_Delete(reqs);
-  outbox_stop(ob);
   store_close(e.st);
 }
 
@@ -272,11 +282,8 @@ static void test_source_with_ticket(void)
   if (!source_setup(&e, true, NULL))
     return;
   struct ingest_result a = ingest_from(e.st, &e.pol, "t1", "cust-t", 2, &TKT12);
-  struct outbox_options o = options(e.url);
-  struct outbox *ob = start(&o);
-  if (!ob)
+  if (!run_worker(&e, NULL, 3, NULL))
     return;
-  CHECK(drained(ob, 3, 5));
   cJSON *reqs = fake_requests();
   CHECK_INT(cJSON_GetArraySize(reqs), 4);
   CHECK_INT(count_path(reqs, "/works.create"), 1);
@@ -304,7 +311,6 @@ static void test_source_with_ticket(void)
   store_alert_row_cleanup(&row);
   cJSON_Delete(works);
   cJSON_Delete(reqs);
-  outbox_stop(ob);
   store_close(e.st);
 }
 
@@ -319,11 +325,9 @@ static void test_source_retry(void)
                     "\"path\":\"/works.update\"}"))
     return;
   ingest_from(e.st, &e.pol, "r1", "cust-r", 3, &TKT12);
-  struct outbox_options o = options(e.url);
-  struct outbox *ob = start(&o);
-  if (!ob)
+  struct outbox_stats s;
+  if (!run_worker(&e, NULL, 4, &s))
     return;
-  CHECK(drained(ob, 4, 5));
   cJSON *reqs = fake_requests();
   CHECK_INT(count_path(reqs, "/timeline-entries.create"), 2);
   CHECK_INT(count_path(reqs, "/works.update"), 2);
@@ -336,15 +340,12 @@ static void test_source_retry(void)
   cJSON *updates = fake_updates();
   CHECK_INT(cJSON_GetArraySize(updates), 1);
   CHECK_STR(jstr(cJSON_GetArrayItem(updates, 0), "id"), SRC_OBJ);
-  struct outbox_stats s;
-  outbox_stats(ob, &s);
   CHECK_INT(s.attempts, 4);
   CHECK_INT(s.failures, 2);
   CHECK_INT(s.dead, 0);
   cJSON_Delete(updates);
   cJSON_Delete(comments);
   cJSON_Delete(reqs);
-  outbox_stop(ob);
   store_close(e.st);
 }
 
@@ -361,18 +362,12 @@ static void test_source_dead_letter(void)
   struct ingest_result a = ingest_from(e.st, &e.pol, "d1", "cust-d", 3, &TKT12);
   struct capture cap;
   capture_open(&cap);
-  struct outbox_options o = options(e.url);
-  o.log = &cap.lg;
-  struct outbox *ob = start(&o);
-  if (!ob)
-    return;
-  CHECK(drained(ob, 2, 5));
   struct outbox_stats s;
-  outbox_stats(ob, &s);
+  if (!run_worker(&e, &cap.lg, 2, &s))
+    return;
   CHECK_INT(s.dead, 1);
   CHECK_INT(s.failures, 1);
   CHECK(strstr(s.last_error, "HTTP 400 invalid_id") != NULL);
-  outbox_stop(ob);
   char *log = capture_close(&cap);
   cJSON *reqs = fake_requests();
   CHECK_INT(count_path(reqs, "/timeline-entries.create"), 1);
@@ -456,11 +451,8 @@ static void test_source_joins_ticket(void)
   CHECK_INT(a.outcome, STORE_ALERT_CREATED);
   CHECK_INT(b.outcome, STORE_ALERT_APPENDED);
   CHECK_INT(b.alert_id, a.alert_id);
-  struct outbox_options o = options(e.url);
-  struct outbox *ob = start(&o);
-  if (!ob)
+  if (!run_worker(&e, NULL, 5, NULL))
     return;
-  CHECK(drained(ob, 5, 5));
   cJSON *reqs = fake_requests();
   CHECK_INT(count_path(reqs, "/works.create"), 1);
   CHECK_INT(count_path(reqs, "/timeline-entries.create"), 2);
@@ -486,7 +478,6 @@ static void test_source_joins_ticket(void)
   CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItem(src, "sentiment")), 5);
   cJSON_Delete(works);
   cJSON_Delete(reqs);
-  outbox_stop(ob);
   store_close(e.st);
 }
 
@@ -536,12 +527,8 @@ static void test_source_bad_payloads(void)
     CHECK_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
   }
-  struct outbox_options o = options(e.url);
-  struct outbox *ob = start(&o);
-  if (!ob)
+  if (!run_worker(&e, NULL, 1, NULL))
     return;
-  CHECK(drained(ob, 1, 5));
-  outbox_stop(ob);
   /* Only b's comment was sent. */
   cJSON *reqs = fake_requests();
   CHECK_INT(cJSON_GetArraySize(reqs), 1);

@@ -21,6 +21,19 @@ static struct store *open_url(const char *url)
   return st;
 }
 
+/* Two handles on one fresh database, standing for two instances: the
+ * setup of most tests here. Returns false (a failed check) when either
+ * cannot be opened; the caller closes both, NULL or not. */
+static bool open_two(struct store **a, struct store **b)
+{
+  char url[512];
+  fresh_url(url, sizeof url);
+  *a = open_url(url);
+  *b = open_url(url);
+  CHECK(*a && *b);
+  return *a && *b;
+}
+
 /* ---- Two instances at the same moment --------------------------------- */
 
 #define ROUNDS 40
@@ -208,11 +221,8 @@ static void test_batches_in_opposite_orders(void)
  * late finish then changes nothing (fencing), the new owner's counts. */
 static void test_fencing(void)
 {
-  char url[512];
-  fresh_url(url, sizeof url);
-  struct store *a = open_url(url), *b = open_url(url);
-  CHECK(a && b);
-  if (!a || !b)
+  struct store *a, *b;
+  if (!open_two(&a, &b))
     goto out;
   CHECK_INT(ingest1(a, msg("1", "fay", 2), T0, NULL), STORE_ALERT_CREATED);
   struct store_entry ea, eb;
@@ -321,11 +331,8 @@ out:
  * until it ends; a shorter pause never shortens it. */
 static void test_shared_pause(void)
 {
-  char url[512];
-  fresh_url(url, sizeof url);
-  struct store *a = open_url(url), *b = open_url(url);
-  CHECK(a && b);
-  if (!a || !b)
+  struct store *a, *b;
+  if (!open_two(&a, &b))
     goto out;
   CHECK_INT(ingest1(a, msg("1", "cy", 2), T0, NULL), STORE_ALERT_CREATED);
   CHECK_INT(store_delivery_pause(a, T0 + 5000, "HTTP 429"), ERR_OK);
@@ -390,11 +397,8 @@ static void test_migrations_at_once(void)
  * under way fails, and the next transaction connects again by itself. */
 static void test_reconnect(void)
 {
-  char url[512];
-  fresh_url(url, sizeof url);
-  struct store *st = open_url(url), *killer = open_url(url);
-  CHECK(st && killer);
-  if (!st || !killer)
+  struct store *st, *killer;
+  if (!open_two(&st, &killer))
     goto out;
   CHECK_INT(ingest1(st, msg("1", "dee", 0), T0, NULL), STORE_ALERT_NONE);
   /* Another session ends st's (its pid is the one that is not killer's
@@ -501,11 +505,8 @@ out:
  * rollback) never does. */
 static void test_label_before_commit(void)
 {
-  char url[512];
-  fresh_url(url, sizeof url);
-  struct store *a = open_url(url), *b = open_url(url);
-  CHECK(a && b);
-  if (!a || !b)
+  struct store *a, *b;
+  if (!open_two(&a, &b))
     goto out;
   struct ingest_msg m[2] = {msg(NULL, "pia", 2), msg("pc2", "pia", 0)};
   const struct ingest_msg *all[2] = {&m[0], &m[1]};
