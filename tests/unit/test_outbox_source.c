@@ -157,6 +157,7 @@ static bool run_worker(const struct source_env *e, struct log *log,
   struct outbox_options o = options(e->url);
   o.log = log;
   struct outbox *ob = start(&o);
+  CHECK(ob != NULL); /* a worker that cannot start fails the test */
   if (!ob)
     return false;
   CHECK(drained(ob, attempts, 5));
