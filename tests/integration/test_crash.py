@@ -93,6 +93,12 @@ def test_kill_during_load():
             faults.start()
             for th in threads:
                 th.start()
+            # The kill comes a random while after the load is under way:
+            # after its first acknowledgement (a loaded machine can take
+            # longer than the random while to commit one), bounded.
+            deadline = time.time() + 20
+            while len(ledger.acked) == before and time.time() < deadline:
+                time.sleep(0.01)
             time.sleep(rng.uniform(0.6, 1.2))
             if graceful:
                 rc = srv.stop()
