@@ -358,6 +358,100 @@ static void test_last_messages_scan_max(void)
   store_close(st);
 }
 
+/* A message at any level index, even past the levels the dashboard
+ * counts (store_ingest takes any index; only the configuration bounds
+ * them), named after its level. */
+static void ingest_level(struct store *st, const char *cust, size_t level,
+                         const char *text, int64_t at)
+{
+  char name[32];
+  snprintf(name, sizeof name, "level-%zu", level);
+  struct alert_policy pol = {.cooldown_ms = 30 * MIN, .min_level = 2};
+  struct ingest_msg m = {
+      .customer_id = cust,
+      .text = text,
+      .polarity = -0.5,
+      .level = level,
+      .level_name = name,
+      .severity = "high",
+      .frustrated = level >= 2,
+      .result_json = RESULT_JSON,
+  };
+  struct ingest_result r;
+  CHECK_INT(store_ingest(st, &m, 1, &pol, at, &r), ERR_OK);
+  store_ingest_result_cleanup(&r);
+}
+
+/* Sum of b's counts by level: every message counts under one level. */
+static int64_t by_level_sum(const struct store_stats_bucket *b)
+{
+  int64_t sum = 0;
+  for (size_t k = 0; k < STORE_STATS_LEVELS; k++)
+    sum += b->by_level[k];
+  return sum;
+}
+
+/* Level indexes at and past STORE_STATS_LEVELS count as the last one:
+ * no message is lost from by_level and nothing spills into the bucket's
+ * other sums. */
+static void test_series_levels_clamped(void)
+{
+  char url[512];
+  struct store *st = open_store(url, sizeof url);
+  if (!st)
+    return;
+  const size_t last = STORE_STATS_LEVELS - 1;
+  ingest_level(st, "c1", 1, "one", T0 + 1000);
+  ingest_level(st, "c2", last, "last", T0 + 2000);
+  ingest_level(st, "c3", last + 1, "past", T0 + 3000);
+  ingest_level(st, "c3", last + 1, "past again", T0 + 4000);
+  ingest_level(st, "c4", last + 5, "far past", T0 + 5000);
+  ingest_level(st, "c5", 40, "much further", T0 + 6000);
+  /* The next minute: only levels past the last. */
+  ingest_level(st, "c6", last + 2, "next", T0 + MIN + 1000);
+  ingest_level(st, "c6", last + 3, "next again", T0 + MIN + 2000);
+
+  struct store_reader *r = open_reader(url);
+  struct store_stats_bucket b[4];
+  enum err rc = r ? store_stats_series(r, T0, MIN, 4, b) : ERR_STORE;
+  CHECK_INT(rc, ERR_OK);
+  if (!rc) {
+    CHECK_INT(b[0].messages, 6);
+    CHECK_INT(b[0].by_level[1], 1);
+    CHECK_INT(b[0].by_level[last], 5);
+    CHECK_INT(by_level_sum(&b[0]), b[0].messages);
+    CHECK_NEAR(b[0].polarity_sum, -3.0, 1e-12);
+    /* An alert for each customer from level 2 on, c3's second joins it. */
+    CHECK_INT(b[0].created, 4);
+    CHECK_INT(b[0].appended, 1);
+    CHECK_INT(b[0].delivered + b[0].failed, 0);
+    CHECK_INT(b[1].messages, 2);
+    CHECK_INT(b[1].by_level[last], 2);
+    CHECK_INT(by_level_sum(&b[1]), 2);
+    CHECK_NEAR(b[1].polarity_sum, -1.0, 1e-12);
+    CHECK_INT(b[1].created + b[1].appended, 2);
+    CHECK_INT(b[1].delivered + b[1].failed, 0);
+    for (size_t i = 2; i < 4; i++) {
+      CHECK_INT(b[i].messages, 0);
+      CHECK_INT(by_level_sum(&b[i]), 0);
+      CHECK_INT(b[i].created + b[i].appended, 0);
+      CHECK_INT(b[i].delivered + b[i].failed, 0);
+      CHECK_NEAR(b[i].polarity_sum, 0, 0);
+    }
+  }
+  /* One bucket over both minutes adds them up the same way. */
+  struct store_stats_bucket w[1];
+  rc = r ? store_stats_series(r, T0, 2 * MIN, 1, w) : ERR_STORE;
+  CHECK_INT(rc, ERR_OK);
+  if (!rc) {
+    CHECK_INT(w[0].messages, 8);
+    CHECK_INT(w[0].by_level[last], 7);
+    CHECK_INT(by_level_sum(&w[0]), 8);
+  }
+  store_reader_close(r);
+  store_close(st);
+}
+
 /* A reader whose server connection was cut (a PostgreSQL restart ends
  * every session) connects again by itself. PostgreSQL only: a SQLite
  * reader has no connection to lose. */
@@ -563,6 +657,7 @@ int main(void)
   RUN(test_series_and_top);
   RUN(test_top_bounded);
   RUN(test_series_delivery);
+  RUN(test_series_levels_clamped);
   RUN(test_message_fields);
   RUN(test_last_messages_scan_max);
   RUN(test_langs_mix);
