@@ -452,6 +452,149 @@ static void test_series_levels_clamped(void)
   store_close(st);
 }
 
+/* Finds the entry of customer id in top[0..n); NULL when absent. */
+static const struct store_stats_customer *
+top_find(const struct store_stats_customer *top, size_t n, const char *id)
+{
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(top[i].customer_id, id))
+      return &top[i];
+  return NULL;
+}
+
+/* c's messages are exactly the newest `want` of those named "<id> #<k>",
+ * k = 1 .. newest: "<id> #<newest>" first, then older ones, strictly
+ * older in time and row. */
+static void check_last_msgs(const struct store_stats_customer *c, int newest,
+                            size_t want)
+{
+  char text[64];
+  CHECK_INT(c->n_msgs, want);
+  for (size_t k = 0; k < c->n_msgs && k < want; k++) {
+    snprintf(text, sizeof text, "%s #%d", c->customer_id, newest - (int)k);
+    CHECK_STR(c->msgs[k].text, text);
+    if (k > 0) {
+      CHECK(c->msgs[k].at_ms < c->msgs[k - 1].at_ms);
+      CHECK(c->msgs[k].row_id < c->msgs[k - 1].row_id);
+    }
+  }
+}
+
+/* More customers than the top list and more messages each than
+ * STORE_STATS_CUSTOMER_MSGS, interleaved: each top customer gets exactly
+ * its last STORE_STATS_CUSTOMER_MSGS, newest first, none of another's;
+ * the walk goes on until every one of them has its share. */
+static void test_last_messages_share(void)
+{
+  char url[512];
+  struct store *st = open_store(url, sizeof url);
+  if (!st)
+    return;
+  static const char *const ids[] = {"t1", "t2", "t3", "l1", "l2", "l3"};
+  const int per = STORE_STATS_CUSTOMER_MSGS + 3;
+  char text[64];
+  int64_t at = T0;
+  /* Round after round, one message of each; the t* above the l*. */
+  for (int k = 1; k <= per; k++) {
+    for (size_t c = 0; c < 6; c++) {
+      snprintf(text, sizeof text, "%s #%d", ids[c], k);
+      ingest(st, ids[c], -0.5, ids[c][0] == 't' ? 3 : 1, text, at);
+      at += 1000;
+    }
+  }
+  struct store_reader *r = open_reader(url);
+  struct store_stats_customer top[6];
+  size_t n = 0;
+  int64_t now = T0 + 2 * MIN;
+  enum err rc =
+      r ? store_stats_top_customers(r, now, now - 60 * MIN, 3, 0, top, &n)
+        : ERR_STORE;
+  CHECK_INT(rc, ERR_OK);
+  CHECK_INT(n, 3);
+  for (size_t c = 0; !rc && c < 3; c++) {
+    const struct store_stats_customer *e = top_find(top, n, ids[c]);
+    CHECK(e != NULL);
+    if (e)
+      check_last_msgs(e, per, STORE_STATS_CUSTOMER_MSGS);
+  }
+  for (size_t i = 0; i < n; i++)
+    store_stats_customer_cleanup(&top[i]);
+  /* The l* are ranked too, only below the cap: with room for all six,
+   * each gets its own share. */
+  rc = r ? store_stats_top_customers(r, now, now - 60 * MIN, 6, 0, top, &n)
+         : ERR_STORE;
+  CHECK_INT(rc, ERR_OK);
+  CHECK_INT(n, 6);
+  for (size_t c = 0; !rc && c < 6; c++) {
+    const struct store_stats_customer *e = top_find(top, n, ids[c]);
+    CHECK(e != NULL);
+    if (e)
+      check_last_msgs(e, per, STORE_STATS_CUSTOMER_MSGS);
+  }
+  for (size_t i = 0; i < n; i++)
+    store_stats_customer_cleanup(&top[i]);
+  store_reader_close(r);
+  store_close(st);
+}
+
+/* A top customer with fewer messages than its share since since_ms gets
+ * all of those and none from before since_ms; the others still get
+ * their full share, and customers below the cap get nothing. */
+static void test_last_messages_few(void)
+{
+  char url[512];
+  struct store *st = open_store(url, sizeof url);
+  if (!st)
+    return;
+  int64_t now = T0 + 2 * MIN;
+  int64_t since = now - 60 * MIN;
+  /* Before the range: rows are in commit order, so written first. */
+  ingest_level(st, "few", 7, "few #0", since - 1000);
+  static const char *const ids[] = {"t1", "l1", "t2", "l2", "few"};
+  const int per = STORE_STATS_CUSTOMER_MSGS + 2;
+  char text[64];
+  int64_t at = T0;
+  int few = 0;
+  for (int k = 1; k <= per; k++) {
+    for (size_t c = 0; c < 5; c++) {
+      /* few: two messages, the first and the last round. */
+      if (c == 4 && k != 1 && k != per)
+        continue;
+      snprintf(text, sizeof text, "%s #%d", ids[c], c == 4 ? ++few : k);
+      /* Scores: t* 7 x 3, few 2 x 7, l* 7 x 1 (times the decay). */
+      ingest_level(st, ids[c], c == 4 ? 7 : ids[c][0] == 't' ? 3 : 1, text, at);
+      at += 1000;
+    }
+  }
+  struct store_reader *r = open_reader(url);
+  struct store_stats_customer top[3];
+  size_t n = 0;
+  enum err rc =
+      r ? store_stats_top_customers(r, now, since, 3, 0, top, &n) : ERR_STORE;
+  CHECK_INT(rc, ERR_OK);
+  CHECK_INT(n, 3);
+  if (!rc) {
+    const struct store_stats_customer *e = top_find(top, n, "few");
+    CHECK(e != NULL);
+    if (e) {
+      CHECK_INT(e->messages, 2); /* its window since since_ms */
+      check_last_msgs(e, 2, 2);  /* not "few #0" */
+    }
+    for (size_t c = 0; c < 3; c += 2) {
+      e = top_find(top, n, ids[c]);
+      CHECK(e != NULL);
+      if (e)
+        check_last_msgs(e, per, STORE_STATS_CUSTOMER_MSGS);
+    }
+    CHECK(top_find(top, n, "l1") == NULL);
+    CHECK(top_find(top, n, "l2") == NULL);
+  }
+  for (size_t i = 0; i < n; i++)
+    store_stats_customer_cleanup(&top[i]);
+  store_reader_close(r);
+  store_close(st);
+}
+
 /* A reader whose server connection was cut (a PostgreSQL restart ends
  * every session) connects again by itself. PostgreSQL only: a SQLite
  * reader has no connection to lose. */
@@ -660,6 +803,8 @@ int main(void)
   RUN(test_series_levels_clamped);
   RUN(test_message_fields);
   RUN(test_last_messages_scan_max);
+  RUN(test_last_messages_share);
+  RUN(test_last_messages_few);
   RUN(test_langs_mix);
   RUN(test_langs_bounded);
   RUN(test_reader_reconnects);
