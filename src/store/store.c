@@ -515,36 +515,6 @@ void store_label_cleanup(struct store_label *l)
   l->message_id = NULL;
 }
 
-/* The true label of one message, named by message_id or (NULL) row_id. */
-static enum err label_set(struct store *st, const char *message_id,
-                          int64_t row_id, bool frustrated, const char *by,
-                          int64_t now_ms, bool *verdict)
-{
-  struct store_label l = {.value = frustrated};
-  enum err rc = store_label_write(st, message_id, row_id, by, now_ms, &l);
-  *verdict = l.verdict;
-  store_label_cleanup(&l);
-  return rc;
-}
-
-enum err store_label_set(struct store *st, const char *message_id,
-                         bool frustrated, const char *by, int64_t now_ms,
-                         bool *verdict)
-{
-  if (!message_id) {
-    *verdict = false;
-    store_set_error(st, "a label needs a message id");
-    return ERR_INVALID;
-  }
-  return label_set(st, message_id, 0, frustrated, by, now_ms, verdict);
-}
-
-enum err store_label_set_row(struct store *st, int64_t row_id, bool frustrated,
-                             const char *by, int64_t now_ms, bool *verdict)
-{
-  return label_set(st, NULL, row_id, frustrated, by, now_ms, verdict);
-}
-
 enum err store_labels_each(struct store *st,
                            bool (*each)(void *arg,
                                         const struct store_labelled *l),

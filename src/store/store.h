@@ -282,7 +282,7 @@ struct store_message {
   enum store_alert outcome;
   int64_t alert_id;
   int64_t created_at_ms;
-  /* The team's label (store_label_set): labelled is false when there is
+  /* The team's label (store_label_write): labelled is false when there is
    * none, and then the three others are zero. */
   bool labelled, label;
   int64_t labelled_at_ms;
@@ -351,28 +351,6 @@ enum err store_counts(struct store *st, struct store_counts *out);
 /* Longest name of who labelled a message (labelled_by), in bytes. */
 #define STORE_LABELLER_MAX 128
 
-/* Records the true label of the message stored under message_id
- * (frustrated or not), who gave it (by, NULL for no one named) and when
- * (now_ms), replacing any earlier label: the last one wins. Sets
- * *verdict to the detector's verdict stored with the message. One
- * statement, atomic on its own or inside store_begin.
- * ERR_NOT_FOUND (nothing written, message in store_errmsg) when no
- * message has that id; ERR_INVALID for a NULL or empty id or a by longer
- * than STORE_LABELLER_MAX. */
-enum err store_label_set(struct store *st, const char *message_id,
-                         bool frustrated, const char *by, int64_t now_ms,
-                         bool *verdict);
-
-/* store_label_set for the message stored as row row_id
- * (store_message_get_row), the way to label a message sent without a
- * message_id. Only a committed row is found: on PostgreSQL a batch takes
- * its row ids from a sequence before it commits (and leaves gaps), and
- * an id whose batch has not committed, or never will, is ERR_NOT_FOUND,
- * as a message_id not yet committed is for store_label_set. ERR_INVALID
- * for row_id < 1 or a by longer than STORE_LABELLER_MAX. */
-enum err store_label_set_row(struct store *st, int64_t row_id, bool frustrated,
-                             const char *by, int64_t now_ms, bool *verdict);
-
 /* A label as store_label_write records it, and what it answers. */
 struct store_label {
   /* The request. When relative, value says whether the detector's
@@ -386,13 +364,20 @@ struct store_label {
   bool verdict, label;
 };
 
-/* store_label_set (message_id given) or store_label_set_row (message_id
- * NULL: the message stored as row row_id) for the label l->relative and
- * l->value describe, in one statement: the label is computed from the
- * stored verdict by the write itself, which also reads back what l's
- * answer fields hold. Free them with store_label_cleanup (also after a
- * failure). Errors as store_label_set and store_label_set_row; nothing
- * is written on any. */
+/* Records a label of one message, named by message_id or, when
+ * message_id is NULL, by its row id (store_message_get_row: the way to
+ * label a message sent without a message_id): the label l->relative and
+ * l->value describe, who gave it (by, NULL for no one named) and when
+ * (now_ms), replacing any earlier label: the last one wins. One
+ * statement, atomic on its own or inside store_begin: the label is
+ * computed from the stored verdict by the write itself, which also reads
+ * back what l's answer fields hold. Free them with store_label_cleanup
+ * (also after a failure). Only a committed row is found: on PostgreSQL a
+ * batch takes its row ids from a sequence before it commits (and leaves
+ * gaps), and an id or message_id whose batch has not committed, or never
+ * will, is ERR_NOT_FOUND (nothing written, message in store_errmsg), as
+ * is one no message has. ERR_INVALID for an empty message_id, a row id
+ * below 1 or a by longer than STORE_LABELLER_MAX. */
 enum err store_label_write(struct store *st, const char *message_id,
                            int64_t row_id, const char *by, int64_t now_ms,
                            struct store_label *l);

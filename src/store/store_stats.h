@@ -69,7 +69,7 @@ enum err store_stats_series(struct store_reader *r, int64_t since_ms,
                             struct store_stats_bucket *out);
 
 struct store_stats_msg {
-  int64_t row_id; /* the message's row (store_label_set_row) */
+  int64_t row_id; /* the message's row (store_label_write) */
   int64_t at_ms;
   double polarity;
   int64_t level;
@@ -84,7 +84,7 @@ struct store_stats_msg {
   char *reasons_json;       /* owned: the detector's reasons as stored
                              * in the result (JSON), NULL when none */
   char *message_id;         /* owned; NULL when sent without one */
-  int label;                /* the team's label (store_label_set): 1
+  int label;                /* the team's label (store_label_write): 1
                              * frustrated, 0 not, -1 none */
 };
 

@@ -66,6 +66,20 @@ static const struct alert_policy POLICY = {.cooldown_ms = 1800000,
  * transaction of its own whose messages were announced first with
  * store_prepare_batch (on PostgreSQL the batch's rows are then read ahead
  * and its writes pipelined). Tests of the policy run both ways. */
+/* The true label of the message named by message_id or, when NULL, row
+ * row_id, as store_label_write records it; *verdict: the stored verdict
+ * (false on any error). */
+static inline enum err label_true(struct store *st, const char *message_id,
+                                  int64_t row_id, bool frustrated,
+                                  const char *by, int64_t now_ms, bool *verdict)
+{
+  struct store_label l = {.value = frustrated};
+  enum err rc = store_label_write(st, message_id, row_id, by, now_ms, &l);
+  *verdict = l.verdict;
+  store_label_cleanup(&l);
+  return rc;
+}
+
 static bool fixture_prepared;
 
 /* store_ingest, or the committer's way of running it (fixture_prepared);

@@ -793,21 +793,19 @@ static void test_labels(void)
 
   bool verdict = true;
   /* The calm verdict was wrong: the customer was frustrated. */
-  CHECK_INT(store_label_set(st, "l1", true, "agent ann", T0 + 10, &verdict),
+  CHECK_INT(label_true(st, "l1", 0, true, "agent ann", T0 + 10, &verdict),
             ERR_OK);
   CHECK(!verdict);
-  CHECK_INT(store_label_set(st, "l2", true, NULL, T0 + 11, &verdict), ERR_OK);
+  CHECK_INT(label_true(st, "l2", 0, true, NULL, T0 + 11, &verdict), ERR_OK);
   CHECK(verdict);
   /* Unknown ids, empty ids and long names change nothing. */
-  CHECK_INT(store_label_set(st, "nope", true, NULL, T0, &verdict),
-            ERR_NOT_FOUND);
+  CHECK_INT(label_true(st, "nope", 0, true, NULL, T0, &verdict), ERR_NOT_FOUND);
   CHECK(strstr(store_errmsg(st), "nope") != NULL);
-  CHECK_INT(store_label_set(st, "", true, NULL, T0, &verdict), ERR_INVALID);
+  CHECK_INT(label_true(st, "", 0, true, NULL, T0, &verdict), ERR_INVALID);
   char longname[STORE_LABELLER_MAX + 2];
   memset(longname, 'a', sizeof longname - 1);
   longname[sizeof longname - 1] = '\0';
-  CHECK_INT(store_label_set(st, "l3", true, longname, T0, &verdict),
-            ERR_INVALID);
+  CHECK_INT(label_true(st, "l3", 0, true, longname, T0, &verdict), ERR_INVALID);
 
   struct store_message m;
   bool found = false;
@@ -821,7 +819,7 @@ static void test_labels(void)
   store_message_cleanup(&m);
 
   /* Labelling again replaces the label: the last one wins. */
-  CHECK_INT(store_label_set(st, "l1", false, "agent bo", T0 + 20, &verdict),
+  CHECK_INT(label_true(st, "l1", 0, false, "agent bo", T0 + 20, &verdict),
             ERR_OK);
   CHECK_INT(store_message_get(st, "l1", &m, &found), ERR_OK);
   CHECK(found && m.labelled && !m.label);
@@ -842,7 +840,7 @@ static void test_labels(void)
 
   /* Inside a transaction, a label rolled back is gone. */
   CHECK_INT(store_begin(st), ERR_OK);
-  CHECK_INT(store_label_set(st, "l3", true, NULL, T0 + 30, &verdict), ERR_OK);
+  CHECK_INT(label_true(st, "l3", 0, true, NULL, T0 + 30, &verdict), ERR_OK);
   store_rollback(st);
   CHECK_INT(store_message_get(st, "l3", &m, &found), ERR_OK);
   CHECK(found && !m.labelled);
@@ -884,15 +882,15 @@ static void test_labels_by_row(void)
 
   /* Unknown rows, rows below 1 and long names change nothing. */
   bool verdict = false;
-  CHECK_INT(store_label_set_row(st, r2.row_id + 100, true, NULL, T0, &verdict),
+  CHECK_INT(label_true(st, NULL, r2.row_id + 100, true, NULL, T0, &verdict),
             ERR_NOT_FOUND);
   CHECK(strstr(store_errmsg(st), "row") != NULL);
-  CHECK_INT(store_label_set_row(st, 0, true, NULL, T0, &verdict), ERR_INVALID);
-  CHECK_INT(store_label_set_row(st, -3, true, NULL, T0, &verdict), ERR_INVALID);
+  CHECK_INT(label_true(st, NULL, 0, true, NULL, T0, &verdict), ERR_INVALID);
+  CHECK_INT(label_true(st, NULL, -3, true, NULL, T0, &verdict), ERR_INVALID);
   char longname[STORE_LABELLER_MAX + 2];
   memset(longname, 'a', sizeof longname - 1);
   longname[sizeof longname - 1] = '\0';
-  CHECK_INT(store_label_set_row(st, r1.row_id, true, longname, T0, &verdict),
+  CHECK_INT(label_true(st, NULL, r1.row_id, true, longname, T0, &verdict),
             ERR_INVALID);
   struct label_seen seen = {0};
   CHECK_INT(store_labels_each(st, collect_label, &seen), ERR_OK);
@@ -900,7 +898,7 @@ static void test_labels_by_row(void)
 
   /* The detector said frustrated; the team says not. */
   CHECK_INT(
-      store_label_set_row(st, r1.row_id, false, "agent cy", T0 + 10, &verdict),
+      label_true(st, NULL, r1.row_id, false, "agent cy", T0 + 10, &verdict),
       ERR_OK);
   CHECK(verdict);
   CHECK_INT(store_message_get_row(st, r1.row_id, &m, &found), ERR_OK);
@@ -914,9 +912,9 @@ static void test_labels_by_row(void)
   store_message_cleanup(&m);
   /* The row of a message with a message_id works too, and the last label
    * wins whichever name was used. */
-  CHECK_INT(store_label_set(st, "n2", true, NULL, T0 + 11, &verdict), ERR_OK);
+  CHECK_INT(label_true(st, "n2", 0, true, NULL, T0 + 11, &verdict), ERR_OK);
   CHECK_INT(
-      store_label_set_row(st, r2.row_id, false, "agent cy", T0 + 12, &verdict),
+      label_true(st, NULL, r2.row_id, false, "agent cy", T0 + 12, &verdict),
       ERR_OK);
   CHECK(!verdict);
   CHECK_INT(store_message_get(st, "n2", &m, &found), ERR_OK);

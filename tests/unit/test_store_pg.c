@@ -524,20 +524,19 @@ static void test_label_before_commit(void)
 
   bool verdict = false;
   int64_t t0 = clock_mono_ms();
-  CHECK_INT(store_label_set_row(b, r[0].row_id, false, "ann", T0, &verdict),
+  CHECK_INT(label_true(b, NULL, r[0].row_id, false, "ann", T0, &verdict),
             ERR_NOT_FOUND);
-  CHECK_INT(store_label_set(b, "pc2", true, "ann", T0, &verdict),
-            ERR_NOT_FOUND);
+  CHECK_INT(label_true(b, "pc2", 0, true, "ann", T0, &verdict), ERR_NOT_FOUND);
   CHECK_INT(store_message_get_row(b, r[0].row_id, &got, &found), ERR_OK);
   CHECK(!found);
   store_message_cleanup(&got);
   CHECK(clock_mono_ms() - t0 < 2000);
 
   CHECK_INT(store_commit(a), ERR_OK);
-  CHECK_INT(store_label_set_row(b, r[0].row_id, false, "ann", T0 + 1, &verdict),
+  CHECK_INT(label_true(b, NULL, r[0].row_id, false, "ann", T0 + 1, &verdict),
             ERR_OK);
   CHECK(verdict);
-  CHECK_INT(store_label_set_row(b, r[1].row_id, true, "ann", T0 + 1, &verdict),
+  CHECK_INT(label_true(b, NULL, r[1].row_id, true, "ann", T0 + 1, &verdict),
             ERR_OK);
   CHECK(!verdict);
   CHECK_INT(store_message_get(a, "pc2", &got, &found), ERR_OK);
@@ -553,7 +552,7 @@ static void test_label_before_commit(void)
   CHECK_INT(store_ingest(a, &late, 1, &POLICY, T0 + 2, &lr), ERR_OK);
   CHECK(lr.row_id > r[1].row_id);
   store_rollback(a);
-  CHECK_INT(store_label_set_row(b, lr.row_id, true, NULL, T0 + 3, &verdict),
+  CHECK_INT(label_true(b, NULL, lr.row_id, true, NULL, T0 + 3, &verdict),
             ERR_NOT_FOUND);
   struct store_counts c = {0};
   CHECK_INT(store_counts(b, &c), ERR_OK);

@@ -144,7 +144,7 @@ static void test_series_and_top(void)
     CHECK_INT(top[0].msgs[0].outcome, STORE_ALERT_APPENDED);
     CHECK_STR(top[1].customer_id, "meh-1");
     /* Each message carries its row, which names it for a label
-     * (store_label_set_row): these were sent without a message_id. */
+     * (store_label_write): these were sent without a message_id. */
     for (size_t k = 0; k < 2; k++) {
       struct store_message m;
       bool found = false;
