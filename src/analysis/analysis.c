@@ -152,7 +152,10 @@ unsigned analysis_anger_signals(const struct detector_result *dr)
 {
   const double *x = dr->features.dense;
   unsigned s = 0;
-  if (x[DETECTOR_DENSE_SHOUTING] > 0)
+  /* Capitals as the reasons read them: acronyms, codes and redaction
+   * masks ("LAX", "A320", "XXXX") are not shouting, though the model's
+   * own capitals signal counts them. */
+  if (dr->shouting)
     s |= CONFIG_ANGER_SHOUTING;
   if (x[DETECTOR_DENSE_EXCLAIM_MULTI] > 0)
     s |= CONFIG_ANGER_EXCLAIM;

@@ -206,6 +206,9 @@ struct detector_result {
   struct detector_reason reasons[DETECTOR_MAX_REASONS]; /* strongest first */
   size_t n_reasons;
   struct detector_features features;
+  bool shouting;      /* capitals that shout: a word in capitals of five
+                         letters or more, or three in a row, not acronyms,
+                         codes or redaction masks ("SFO-PDX", "XXXX") */
   bool keep_features; /* set by trainers: fill features.idx/val/n */
   bool skip_reasons;  /* set by callers that show no reasons: n_reasons
                          stays 0, and scoring is a little cheaper */

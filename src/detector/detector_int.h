@@ -466,6 +466,12 @@ void detector_reasons(const struct detector *d, struct scratch *s, size_t nw,
                       double polarity, const struct surface *f,
                       struct detector_result *r);
 
+/* Do the capitals of the NUL-terminated text t shout, rather than only
+ * spell acronyms, codes or redaction masks ("SFO-PDX", "A320", "XXXX")?
+ * The rule of the "shouting (ALL CAPS)" reason and of the level's
+ * shouting signal (reasons.c). */
+bool detector_shouts(const char *t);
+
 /* Does the English word whose normalised form is norm[0..len) (support
  * category cat of the word alone, or -1) carry frustration on its own: a
  * support word (not thanks), negative in VADER's lexicon, or one of the

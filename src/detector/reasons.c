@@ -427,9 +427,11 @@ static bool word_carries(const struct scratch *s, const struct word *w)
  * in capitals is a token (between white space) whose core, the part from
  * its first letter or digit to its last, is only letters (two or more, all
  * capitals) and apostrophes: "ANGRY!!" is one, "SFO-PDX", "MLI->DEN",
- * "A320" are codes. Shouting is such a word of SHOUT_LETTERS letters or
- * more, or SHOUT_RUN of them in a row. t is NUL-terminated. */
-static bool shouts(const char *t)
+ * "A320" are codes, and a word of X alone ("XXXX", "XX/XX/XXXX") is what
+ * redacted complaints put for a name, a number or a date. Shouting is such
+ * a word of SHOUT_LETTERS letters or more, or SHOUT_RUN of them in a row.
+ * t is NUL-terminated. */
+bool detector_shouts(const char *t)
 {
   size_t run = 0;
   while (*t) {
@@ -438,7 +440,7 @@ static bool shouts(const char *t)
     const char *e = t;
     while (*e && *e != ' ' && *e != '\t' && *e != '\n' && *e != '\r')
       e++;
-    size_t letters = 0, lower = 0, code = 0;
+    size_t letters = 0, lower = 0, code = 0, x = 0;
     bool alnum = false, gap = false;
     for (const char *p = t; p < e;) {
       uint32_t cp;
@@ -453,11 +455,12 @@ static bool shouts(const char *t)
         alnum = true;
         letters += !digit;
         lower += !digit && langlex_lower(cp) == cp;
+        x += cp == 'X';
       } else if (alnum && cp != '\'' && cp != 0x2019) {
         gap = true; /* inside the core if a letter or digit follows */
       }
     }
-    bool caps = letters >= 2 && lower == 0 && code == 0;
+    bool caps = letters >= 2 && lower == 0 && code == 0 && x < letters;
     if (caps && (letters >= SHOUT_LETTERS || ++run >= SHOUT_RUN))
       return true;
     if (!caps && e > t)
@@ -510,7 +513,7 @@ static bool render(const struct detector *d, struct scratch *s, size_t nm,
     return nq > 0;
   case R_CAPS:
     put(out, cap, "shouting (ALL CAPS)");
-    return shouts(s->ct);
+    return true;
   case R_EXCLAIM:
     put(out, cap, "exclamation marks");
     return true;
@@ -675,7 +678,7 @@ void detector_reasons(const struct detector *d, struct scratch *s, size_t nw,
   for (int j = DETECTOR_DENSE_VADER_COMPOUND;
        j <= DETECTOR_DENSE_VADER_POS_WORDS; j++)
     w[R_VADER] += c[j];
-  on[R_CAPS] = f->shouting;
+  on[R_CAPS] = r->shouting; /* not acronyms, codes or masks */
   w[R_CAPS] = c[DETECTOR_DENSE_CAPS_RATIO] + c[DETECTOR_DENSE_SHOUTING];
   on[R_EXCLAIM] = f->exclaim > 0;
   w[R_EXCLAIM] = c[DETECTOR_DENSE_EXCLAIM] + c[DETECTOR_DENSE_EXCLAIM_MULTI];

@@ -33,6 +33,7 @@ enum err detector_score(const struct detector *d, const char *text, size_t len,
     r->frustrated = false;
     r->threshold = d->threshold;
     r->n_reasons = 0;
+    r->shouting = false;
     r->features.n = 0;
     memset(r->features.dense, 0, sizeof r->features.dense);
     return ERR_UTF8;
@@ -104,6 +105,8 @@ void detector_score_valid(const struct detector *d, const char *text,
   r->features.idx = s->idx;
   r->features.val = s->val;
   r->features.n = nf;
+  /* Only when the capitals signal is on (rarely) is the text read again. */
+  r->shouting = f.shouting && detector_shouts(s->ct);
   /* A calm message has no reasons: what little raised its score would
    * read as an accusation ("frustrated wording: 'help'"). */
   if (!r->skip_reasons && r->score >= d->threshold / 2) {

@@ -207,9 +207,35 @@ static void reasons_are_readable(void)
       digits_only = digits_only && (*p >= '0' && *p <= '9');
     CHECK(!digits_only);
   }
+  CHECK(r->shouting);
   /* One acronym is not shouting. */
   r = score("Where is my order, USPS says delivered");
   CHECK(r->features.dense[DETECTOR_DENSE_SHOUTING] == 0.0);
+  CHECK(!r->shouting);
+  /* Acronyms, codes and redaction masks turn the model's capitals signal
+   * on, but they do not shout (the reasons and the level's anger signal
+   * read r->shouting); a run of three capitals words or one of five
+   * letters does, when there are enough capitals for the signal. */
+  static const struct {
+    const char *text;
+    bool shouts;
+  } caps[] = {
+      {"Flew NYC to SFO via LAX, the TSA line took an hour", false},
+      {"XXXX XXXX XXXX reported a debt I never owed", false},
+      {"On XX/XX/XXXX the bank closed my account, ref XXXXXXXX", false},
+      {"SFO-PDX schedule is still MIA", false},
+      {"WHERE IS MY REFUND", true},
+      {"this is a JOKE", false},
+      {"I AM SO DONE WITH THIS", true},
+      {"XXXX said the REFUND was SENT", true},
+  };
+  for (size_t i = 0; i < sizeof caps / sizeof *caps; i++) {
+    r = score(caps[i].text);
+    if (r->shouting != caps[i].shouts)
+      FAIL_AT("\"%s\": shouting %d, want %d", caps[i].text, r->shouting,
+              caps[i].shouts);
+    harness_checks++;
+  }
   /* A calm message has no reasons to show. */
   r = score("Thank you, the refund arrived this morning.");
   CHECK_INT(r->n_reasons, 0);
