@@ -23,12 +23,18 @@
  *    ("flight", "support") may weigh in the model but are never quoted;
  *    when only they weigh, and nothing else explains the score, the
  *    reason is "wording common in frustrated messages", quoting nothing.
+ *  - "negations" quotes the negations as the text writes them in the
+ *    other languages and, in English, the phrase each negates ("won't
+ *    let", "never came"; negated_phrase): a negation before a thing ("not
+ *    a big deal") or before nothing quotable is not quoted.
  *  - No reason quotes a word with a digit ('24', '9am'; a support phrase
  *    of a number and a word, '3 hours', is fine) or a politeness word
  *    ("please", "bitte", "por favor").
  *  - "shouting (ALL CAPS)" needs a word in capitals of at least five
  *    letters or three such words in a row; capitals that are only
- *    acronyms or codes ("SFO-PDX", "MIA", "A320") are not shouting.
+ *    acronyms, codes or redaction masks ("SFO-PDX", "MIA", "A320",
+ *    "XXXX") are not shouting (detector_shouts; the level's anger
+ *    signal reads the same).
  *  - A reason left with no word to quote is not shown, but for a support
  *    category, which is then named alone ("repeated contact"). */
 #include "detector/detector_int.h"
@@ -73,6 +79,32 @@ static const char *const complaint_words[] = {
     "unacceptably", "unhelpful",     "unreachable", "unreliable",
     "unresponsive", "unusable",
 };
+
+/* English words that say nothing of what a negation negates, skipped on
+ * the way to the word that does ("didn't even reply", "can't get
+ * through", "hasn't been fixed"), in strcmp order (bsearch). */
+static const char *const filler_words[] = {
+    "about",    "all",  "any",  "anybody", "anymore", "anyone", "anything",
+    "at",       "be",   "been", "being",   "even",    "ever",   "for",
+    "fully",    "get",  "got",  "had",     "has",     "have",   "i",
+    "it",       "it's", "its",  "me",      "my",      "of",     "our",
+    "quite",    "really", "so", "someone", "that",    "them",   "this",
+    "to",       "too",  "us",   "we",      "yet",     "you",    "your",
+};
+
+/* English words after which a negation negates a thing or a question
+ * rather than an action or a quality ("not a fan", "nothing but", "not
+ * what I asked"): its phrase would name no frustration, so it is not
+ * quoted. In strcmp order. */
+static const char *const phrase_stops[] = {
+    "a",    "an",    "and",  "as",   "because", "but",  "by",   "from",
+    "how",  "if",    "in",   "into", "near",    "on",   "or",   "than",
+    "the",  "then",  "what", "when", "where",   "which", "who", "why",
+    "with",
+};
+
+/* A negation's phrase ends at most this many VADER tokens after it. */
+#define NEG_SPAN 3
 
 /* Politeness words, never quoted as negative (a "please" in "no please
  * don't" is negated by VADER's rules, and weighs in the model): a word
@@ -367,6 +399,95 @@ static bool is_polite(const char *w, size_t len)
                 len);
 }
 
+/* Does t[off..off+len) overlap a service named (a neutral noun: "order",
+ * "flight")? */
+static bool in_service(const struct scratch *s, size_t nm, uint32_t off,
+                       uint32_t len)
+{
+  for (size_t i = 0; i < nm; i++) {
+    const struct match *m = &s->matches[i];
+    if (m->cat != SUPPORT_SERVICE)
+      continue;
+    const struct word *a = &s->words[m->first];
+    const struct word *b = &s->words[m->first + m->count - 1];
+    if (off < b->off + b->len && a->off < off + len)
+      return true;
+  }
+  return false;
+}
+
+/* Is w[0..len) a word of letters, with apostrophes or hyphens inside at
+ * most ("didn't", "check-in"), so that it reads well in a phrase? */
+static bool plain_word(const char *w, size_t len)
+{
+  bool letter = false;
+  for (size_t i = 0; i < len;) {
+    uint32_t cp;
+    size_t n = utf8_decode(w + i, len - i, &cp);
+    if (n == 0)
+      return false;
+    i += n;
+    if (is_letter(cp))
+      letter = true;
+    else if (cp != '\'' && cp != 0x2019 && cp != '-')
+      return false;
+  }
+  return letter;
+}
+
+/* Is the text between two words of a phrase one space, or one space, a
+ * word of one letter that is not the article "a" ("I", "u") and one
+ * space? Anything else (a mark, a line break, the gap a removed @handle
+ * or URL left, "a") ends the phrase. */
+static bool plain_gap(const char *g, size_t len)
+{
+  if (len == 1)
+    return g[0] == ' ';
+  return len == 3 && g[0] == ' ' && g[2] == ' ' &&
+         ((g[1] >= 'A' && g[1] <= 'Z') || (g[1] >= 'b' && g[1] <= 'z')) &&
+         g[1] != 'A';
+}
+
+/* The phrase that English negation s->kept[i] negates: from it to the
+ * first word of the next NEG_SPAN tokens that says what is negated,
+ * skipping filler words, in the same clause (one space between words, see
+ * plain_gap):
+ * "can't log", "never came", "does not accept", "didn't even reply". No
+ * phrase when that word is another negation, a number, a politeness word,
+ * a service named or a phrase stop, or when a mark or the span's end
+ * comes first. */
+static bool negated_phrase(const struct scratch *s, size_t nm, size_t i,
+                           uint32_t *off, uint32_t *len)
+{
+  const struct vader_token *t = s->kept;
+  uint32_t from = t[i].at, end = t[i].at + t[i].len;
+  if (!plain_word(s->ct + from, t[i].len)) /* "didn't.", "(can't" */
+    return false;
+  for (size_t j = i + 1; j < s->n_kept && j <= i + NEG_SPAN; j++) {
+    if (!plain_gap(s->ct + end, t[j].at - end))
+      return false;
+    const char *w = s->ct + t[j].at;
+    char low[LOOKUP_MAX];
+    size_t n = lower_word(w, t[j].len, low);
+    if ((t[j].flags & VADER_NEG) || n == 0 || !plain_word(w, t[j].len))
+      return false;
+    if (listed(phrase_stops, sizeof phrase_stops / sizeof *phrase_stops, low,
+               n))
+      return false;
+    end = t[j].at + t[j].len;
+    if (listed(filler_words, sizeof filler_words / sizeof *filler_words, low,
+               n))
+      continue;
+    if (is_polite(low, n) || in_service(s, nm, t[j].at, t[j].len) ||
+        end - from > QUOTE_MAX)
+      return false;
+    *off = from;
+    *len = end - from;
+    return true;
+  }
+  return false;
+}
+
 /* Is VADER's hit h (negative) a word negative on its own, or an emoji or
  * emoticon, that may be quoted? A positive word negated is not, nor a
  * word with a digit or a politeness word. */
@@ -521,9 +642,20 @@ static bool render(const struct detector *d, struct scratch *s, size_t nm,
     put(out, cap, "insistent question marks (?? or ?!)");
     return true;
   case R_NEGATION:
-    if (s->lang == LANG_EN || s->lang == LANG_OTHER) {
-      put(out, cap,
-          s->lang == LANG_EN ? "negations (not, never, no...)" : "negations");
+    if (s->lang == LANG_OTHER) {
+      put(out, cap, "negations");
+      return true;
+    }
+    if (s->lang == LANG_EN) {
+      /* What each negation negates; the negations alone when none says. */
+      o = put(out, cap, "negations: ");
+      for (size_t i = 0; i < s->n_kept && nq < QUOTE_ITEMS; i++) {
+        uint32_t off, len;
+        if ((s->kept[i].flags & VADER_NEG) && negated_phrase(s, nm, i, &off, &len))
+          quote_new(s, out, cap, &o, off, len, &nq);
+      }
+      if (nq == 0)
+        put(out, cap, "negations (not, never, no...)");
       return true;
     }
     /* The language's own negators, as the text writes them. */

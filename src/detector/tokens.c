@@ -359,6 +359,7 @@ size_t detector_read_text(const struct detector *d, struct scratch *s,
   if (n != SIZE_MAX) {
     read_tokens(d, s, &sp, n, len);
   } else {
+    s->n_kept = 0; /* VADER's tokens are not at hand (no phrase to quote) */
     vader_score(d->vader, s->ct, len, &s->vr);
     detector_split_span(d, s, &sp, 0, len, len);
   }
