@@ -2,7 +2,7 @@
  * detector.h).
  *
  * Two passes in one: lines are judged first (a quoted reply line is
- * dropped, a signature ends the text), then each kept line is copied token
+ * dropped, a signature or the start of a quoted mail ends the text), then each kept line is copied token
  * by token with URLs, e-mail addresses, @handles and dataset masks turned
  * into a space and HTML entities decoded. Everything removed is ASCII and
  * every decoded entity is shorter than its source, so the output never
@@ -62,12 +62,6 @@ static bool starts_ci(const char *s, size_t len, const char *lit)
   return true;
 }
 
-static bool ends_ci(const char *s, size_t len, const char *lit)
-{
-  size_t n = strlen(lit);
-  return len >= n && starts_ci(s + len - n, n, lit);
-}
-
 static void trim(const char **s, size_t *len)
 {
   while (*len && is_space(**s)) {
@@ -114,19 +108,202 @@ static bool is_signature(const char *line, size_t len)
          starts_ci(s, n, "via ") || starts_ci(s, n, "with ");
 }
 
-/* A quoted line of a reply: "> ..." or the "On <date>, <who> wrote:" that
- * introduces the quote. */
+/* A quoted line of a reply: "> ...". */
 static bool is_quote(const char *line, size_t len)
 {
   const char *s = line;
   size_t n = len;
-  char c = first_ci(s, n);
-  if (c != '>' && c != 'o')
-    return false;
   trim(&s, &n);
-  if (n && s[0] == '>')
+  return n && s[0] == '>';
+}
+
+/* Does s[0..len) hold lit, either case (ASCII)? */
+static bool has_ci(const char *s, size_t len, const char *lit)
+{
+  size_t n = strlen(lit);
+  for (size_t i = 0; i + n <= len; i++)
+    if (starts_ci(s + i, len - i, lit))
+      return true;
+  return false;
+}
+
+/* The line after the one that ends at text[end] ('\n' or the end), or an
+ * empty one; blank lines are passed over. */
+static void next_line(const char *text, size_t len, size_t end,
+                      const char **line, size_t *n)
+{
+  size_t pos = end < len ? end + 1 : len;
+  for (;;) {
+    const char *nl = memchr(text + pos, '\n', len - pos);
+    size_t e = nl ? (size_t)(nl - text) : len;
+    *line = text + pos;
+    *n = e - pos;
+    trim(line, n);
+    if (*n || e == len)
+      return;
+    pos = e + 1;
+  }
+}
+
+/* The line that introduces a quoted reply in the mail clients' languages:
+ * "On <date>, <who> wrote:", "Le <date>, <who> a écrit :", "Am <date>
+ * schrieb <who>:", "El <date>, <who> escribió:", "Il giorno <date> <who>
+ * ha scritto:", "Op <date> schreef <who>:", "Em <date>, <who> escreveu:"
+ * (s trimmed), with a digit in it. */
+/* Has s[0..n) a digit (the date or time every client's attribution
+ * holds, which "On Monday I wrote:" does not)? */
+static bool memchr_digit(const char *s, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (s[i] >= '0' && s[i] <= '9')
+      return true;
+  return false;
+}
+
+static const char *const attribution_opens[] = {"on ", "le ", "am ", "el ",
+                                                "il ", "op ", "em "};
+
+/* Which attribution s[0..n) may open: its index in attribution_opens, or
+ * -1. */
+static int attribution_open(const char *s, size_t n)
+{
+  for (size_t i = 0;
+       i < sizeof attribution_opens / sizeof *attribution_opens; i++)
+    if (starts_ci(s, n, attribution_opens[i]))
+      return (int)i;
+  return -1;
+}
+
+static bool is_attribution(const char *s, size_t n)
+{
+  static const char *const verbs[] = {
+      " wrote",   " a \xc3\xa9" "crit", " schrieb",    " escribi\xc3\xb3",
+      " ha scritto", " schreef",        " escreveu",
+  };
+  if (n <= 9 || s[n - 1] != ':' || !memchr_digit(s, n))
+    return false;
+  int i = attribution_open(s, n);
+  return i >= 0 && has_ci(s, n, verbs[i]);
+}
+
+/* Does the trimmed line s[0..n) start with one of names (each ending in
+ * ':' or " :")? */
+static bool starts_any(const char *s, size_t n, const char *const *names,
+                       size_t count)
+{
+  for (size_t i = 0; i < count; i++)
+    if (starts_ci(s, n, names[i]))
+      return true;
+  return false;
+}
+
+/* The header fields mail clients write above a quoted or forwarded
+ * message, in the seven languages. */
+static const char *const from_fields[] = {
+    "from:", "de :", "de:", "von:", "da:", "van:",
+};
+/* Those only mail has: the date sent and the subject. */
+static const char *const mail_fields[] = {
+    "sent:",       "subject:",      "envoy\xc3\xa9 :", "envoy\xc3\xa9:",
+    "objet :",     "objet:",        "gesendet:",       "betreff:",
+    "enviado:",    "enviado el:",   "asunto:",         "inviato:",
+    "oggetto:",    "verzonden:",    "onderwerp:",      "assunto:",
+};
+/* The others of such a block. */
+static const char *const other_fields[] = {
+    "to:",    "cc:",   "date:",  "date :", "\xc3\xa0 :", "\xc3\xa0:",
+    "\xc3\x80 :", "\xc3\x80:", /* "À :", upper case beyond ASCII */
+    "an:",    "datum:", "para:", "fecha:", "a:",         "data:",
+    "aan:",   "cc :",
+};
+
+/* Is the trimmed line s[0..n) "From: ..." opening a mail header block:
+ * followed, within four lines, by a field only mail has ("Sent:",
+ * "Subject:"), every line between being a header field too? A form a
+ * customer fills in ("From: London / To: Paris") has no such field. */
+static bool opens_headers(const char *s, size_t n, const char *text,
+                          size_t len, size_t end)
+{
+  if (!starts_any(s, n, from_fields, sizeof from_fields / sizeof *from_fields))
+    return false;
+  for (int k = 0; k < 4; k++) {
+    const char *l;
+    size_t ln;
+    next_line(text, len, end, &l, &ln);
+    if (!ln)
+      return false;
+    if (starts_any(l, ln, mail_fields, sizeof mail_fields / sizeof *mail_fields))
+      return true;
+    if (!starts_any(l, ln, other_fields,
+                    sizeof other_fields / sizeof *other_fields))
+      return false;
+    end = (size_t)(l + ln - text);
+    while (end < len && text[end] != '\n')
+      end++;
+  }
+  return false;
+}
+
+/* A line of dashes around the name of a quoted or forwarded message:
+ * "-----Original Message-----", "---------- Forwarded message ---------",
+ * and their names in the other six languages (s trimmed). */
+static bool is_message_rule(const char *s, size_t n)
+{
+  static const char *const names[] = {
+      "original message",        "forwarded message",
+      "message d'origine",       "message transf\xc3\xa9r\xc3\xa9",
+      "urspr\xc3\xbcngliche nachricht", "weitergeleitete nachricht",
+      "mensaje original",        "mensaje reenviado",
+      "messaggio originale",     "messaggio inoltrato",
+      "oorspronkelijk bericht",  "doorgestuurd bericht",
+      "mensagem original",       "mensagem encaminhada",
+  };
+  size_t d = 0;
+  while (d < n && s[d] == '-')
+    d++;
+  if (d < 2)
+    return false;
+  s += d;
+  n -= d;
+  while (n && s[n - 1] == '-')
+    n--;
+  trim(&s, &n);
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+    if (n == strlen(names[i]) && starts_ci(s, n, names[i]))
+      return true;
+  return false;
+}
+
+/* Does the line s[0..len) (ending at text[end]) start the quoted or
+ * forwarded part of a mail: an attribution line ("On ... wrote:", also
+ * wrapped over two lines), a "-----Original Message-----" rule or a
+ * "From:" header block? The rest of the text is then not the writer's. */
+static bool opens_quoted_mail(const char *line, size_t len, const char *text,
+                              size_t tlen, size_t end)
+{
+  const char *s = line;
+  size_t n = len;
+  trim(&s, &n);
+  if (s[0] == '-')
+    return is_message_rule(s, n);
+  if (is_attribution(s, n))
     return true;
-  return n > 9 && starts_ci(s, n, "on ") && ends_ci(s, n, "wrote:");
+  if (opens_headers(s, n, text, tlen, end))
+    return true;
+  /* "On Mon, 3 Mar 2025 at 10:12, Support <support@acme.com>\nwrote:" */
+  if (n > 3 && s[n - 1] != ':' && attribution_open(s, n) >= 0) {
+    const char *l;
+    size_t ln;
+    next_line(text, tlen, end, &l, &ln);
+    if (ln && ln < 120 && ln + n < 400 && l[ln - 1] == ':') {
+      char joined[400];
+      memcpy(joined, s, n);
+      joined[n] = ' ';
+      memcpy(joined + n + 1, l, ln);
+      return is_attribution(joined, n + 1 + ln);
+    }
+  }
+  return false;
 }
 
 /* Decodes the HTML entity at s (s[0] == '&'); on success writes the
@@ -352,40 +529,52 @@ static inline bool changes_at(const char *text, size_t len, size_t i)
 
 enum fate { LINE_KEPT, LINE_DROPPED, LINE_ENDS };
 
-/* What becomes of the line s[0..len) (no '\n' in it): kept, dropped (a
- * quote) or the end of the text (a signature). */
-static enum fate line_fate(const char *s, size_t len)
+/* What becomes of the line s[0..len) (no '\n' in it; text[end] is its
+ * '\n' or the end, for the tests that read the next lines): kept, dropped
+ * (a quote) or the end of the text (a signature, or a quoted mail). */
+static enum fate line_fate(const char *s, size_t len, const char *text,
+                           size_t tlen, size_t end)
 {
   size_t k = 0;
   while (k < len && is_space(s[k]))
     k++;
   if (k == len)
     return LINE_KEPT;
-  /* The tests start with different bytes, so at most one holds; most
-   * lines fail at their first two (c | 0x20 folds only the case of a
-   * letter onto what is compared here: s[k] is not '\r'). */
+  /* Most lines fail at their first two bytes (c | 0x20 folds only the
+   * case of a letter onto what is compared here: s[k] is not '\r'). */
   int c = s[k] | 0x20, next = k + 1 < len ? s[k + 1] | 0x20 : 0;
   switch (c) {
   case '-':
-    return is_signature(s, len) ? LINE_ENDS : LINE_KEPT;
+    if (is_signature(s, len))
+      return LINE_ENDS;
+    return opens_quoted_mail(s, len, text, tlen, end) ? LINE_ENDS : LINE_KEPT;
   case 's': /* "sent ..." */
   case 'g': /* "get outlook for " */
     return next == 'e' && is_signature(s, len) ? LINE_ENDS : LINE_KEPT;
   case '>':
     return is_quote(s, len) ? LINE_DROPPED : LINE_KEPT;
-  case 'o': /* "on ... wrote:" */
-    return next == 'n' && is_quote(s, len) ? LINE_DROPPED : LINE_KEPT;
+  case 'o': /* "on ... wrote:", "op ... schreef" */
+  case 'l': /* "le ... a écrit :" */
+  case 'a': /* "am ... schrieb" */
+  case 'e': /* "el ... escribió:", "em ... escreveu:" */
+  case 'i': /* "il giorno ... ha scritto:" */
+  case 'f': /* "from:" */
+  case 'd': /* "de :", "da:" */
+  case 'v': /* "von:", "van:" */
+    return opens_quoted_mail(s, len, text, tlen, end) ? LINE_ENDS : LINE_KEPT;
   default:
     return LINE_KEPT;
   }
 }
 
 /* First bytes (after white space, either case) of the lines that may go:
- * "--", "Sent ..." and "Get Outlook ..." signatures, "> " and "On ...
- * wrote:" quotes. */
+ * "--", "Sent ..." and "Get Outlook ..." signatures, "> " quotes, and what
+ * opens a quoted mail (attributions, header blocks). */
 static const bool opens_goer[256] = {
-    ['-'] = 1, ['s'] = 1, ['S'] = 1, ['g'] = 1,
-    ['G'] = 1, ['>'] = 1, ['o'] = 1, ['O'] = 1,
+    ['-'] = 1, ['s'] = 1, ['S'] = 1, ['g'] = 1, ['G'] = 1, ['>'] = 1,
+    ['o'] = 1, ['O'] = 1, ['l'] = 1, ['L'] = 1, ['a'] = 1, ['A'] = 1,
+    ['e'] = 1, ['E'] = 1, ['i'] = 1, ['I'] = 1, ['f'] = 1, ['F'] = 1,
+    ['d'] = 1, ['D'] = 1, ['v'] = 1, ['V'] = 1,
 };
 
 /* Could the line that starts at text[pos] go? Looks no further than its
@@ -457,7 +646,7 @@ bool detector_clean_keeps(const char *text, size_t len)
   if (next_change(text, len, 0) < len)
     return false;
   /* One line, whose tokens all stay: only the line itself may go. */
-  return !may_go(text, len, 0) || line_fate(text, len) == LINE_KEPT;
+  return !may_go(text, len, 0) || line_fate(text, len, text, len, len) == LINE_KEPT;
 }
 
 /* Copies the kept line that starts at text[pos], its '\n' included,
@@ -500,7 +689,7 @@ size_t detector_clean(const char *text, size_t len, char *out)
     if (may_go(text, len, pos)) {
       const char *nl = memchr(text + pos, '\n', len - pos);
       size_t end = nl ? (size_t)(nl - text) : len;
-      enum fate fate = line_fate(text + pos, end - pos);
+      enum fate fate = line_fate(text + pos, end - pos, text, len, end);
       if (fate == LINE_ENDS)
         break;
       if (fate == LINE_DROPPED) {

@@ -240,8 +240,11 @@ void detector_write_json(const struct detector_result *r, struct jsonw *w);
 /* ---- Cleaning ---------------------------------------------------------- */
 
 /* Writes into out (room for len bytes) the text as the detector reads it:
- * quoted reply lines ("> ...", "On ... wrote:") and signatures ("-- ",
- * "Sent from my iPhone", "Get Outlook for ...") dropped, URLs and e-mail
+ * quoted reply lines ("> ...") dropped; the text ends at a signature ("-- ",
+ * "Sent from my iPhone", "Get Outlook for ...") and at the quoted or
+ * forwarded part of a mail (an attribution line "On <date>, <who> wrote:"
+ * in seven languages, also wrapped, a "-----Original Message-----" rule,
+ * a "From:"/"Sent:" header block); URLs and e-mail
  * addresses removed, @handles and [NAME]-style masks replaced by a space,
  * HTML entities (&amp;, &#39;...) decoded. Never longer than the input; valid
  * UTF-8 in, valid UTF-8 out. Returns the length written. */

@@ -68,6 +68,52 @@ static void clean_drops_quotes_and_signatures(void)
   CHECK_STR(clean("Fix it.\nGet Outlook for Android"), "Fix it.\n");
   /* A dash inside text is not a signature. */
   CHECK_STR(clean("a -- b"), "a -- b");
+  /* The quoted part of a mail reply is not the writer's: the attribution
+   * line (also wrapped, and in the other six languages), the Outlook rule
+   * and header block end the text. */
+  CHECK_STR(clean("Thanks, it works.\n\nOn Mon, 3 Mar 2025 at 10:12, Support "
+                  "<s@acme.com>\nwrote:\n\nWe are sorry, this is awful."),
+            "Thanks, it works.\n\n");
+  CHECK_STR(clean("Thanks.\n-----Original Message-----\nFrom: Support\n"
+                  "Terrible, unacceptable."),
+            "Thanks.\n");
+  CHECK_STR(clean("Thanks.\n________________________________\nFrom: Support "
+                  "<s@acme.com>\nSent: Monday, March 3, 2025 10:12 AM\nTo: "
+                  "Anna\nSubject: RE: Locked out again\n\nAwful."),
+            "Thanks.\n________________________________\n");
+  CHECK_STR(clean("Danke!\nVon: Support\nGesendet: Montag, 3. M\xc3\xa4rz "
+                  "2025 10:12\nAn: Anna\nBetreff: Schon wieder"),
+            "Danke!\n");
+  CHECK_STR(clean("Merci.\nDe : Support\n\xc3\x80 : Anna\nObjet : "
+                  "Encore"),
+            "Merci.\n");
+  CHECK_STR(clean("Merci.\nLe lun. 3 mars 2025 \xc3\xa0 10:12, Support "
+                  "<s@acme.com> a \xc3\xa9" "crit :\nC'est nul."),
+            "Merci.\n");
+  CHECK_STR(clean("Danke.\nAm Mo., 3. M\xc3\xa4rz 2025 um 10:12 Uhr schrieb "
+                  "Support <s@acme.com>:\nMist."),
+            "Danke.\n");
+  CHECK_STR(clean("Gracias.\nEl lun, 3 mar 2025 a las 10:12, Support "
+                  "(<s@acme.com>) escribi\xc3\xb3:\nFatal."),
+            "Gracias.\n");
+  CHECK_STR(clean("Grazie.\nIl giorno lun 3 mar 2025 alle ore 10:12 Support "
+                  "ha scritto:\nPessimo."),
+            "Grazie.\n");
+  CHECK_STR(clean("Bedankt.\nOp ma 3 mrt. 2025 om 10:12 schreef Support:\n"
+                  "Slecht."),
+            "Bedankt.\n");
+  CHECK_STR(clean("Obrigado.\nEm seg., 3 de mar. de 2025 \xc3\xa0s 10:12, "
+                  "Support escreveu:\nP\xc3\xa9ssimo."),
+            "Obrigado.\n");
+  /* What only looks like it stays: a form's fields, a sentence. */
+  CHECK_STR(clean("From: London\nTo: Paris\nDate: 3 March\nIt crashed again"),
+            "From: London\nTo: Paris\nDate: 3 March\nIt crashed again");
+  CHECK_STR(clean("On Monday I wrote:\nstill broken"),
+            "On Monday I wrote:\nstill broken");
+  CHECK_STR(clean("-- Original Message aside, it failed"),
+            "-- Original Message aside, it failed");
+  CHECK_STR(clean("Am I the only one?\nIl est tard."),
+            "Am I the only one?\nIl est tard.");
 }
 
 static void clean_never_grows_and_keeps_utf8(void)
@@ -208,6 +254,17 @@ static void reasons_are_readable(void)
     CHECK(!digits_only);
   }
   CHECK(r->shouting);
+  /* A calm reply above a quoted support thread is calm: the quoted mail
+   * is not read (it scored 0.98 when it was). */
+  r = score("Thanks, that worked and my account is unlocked now.\n\n"
+            "________________________________\nFrom: Support "
+            "<support@acme.com>\nSent: Monday, March 3, 2025 10:12 AM\nTo: "
+            "Anna\nSubject: RE: Locked out again - terrible service\n\nWe "
+            "are sorry you are frustrated. It is unacceptable to be locked "
+            "out three times this week and we apologize for the awful "
+            "experience.");
+  CHECK(!r->frustrated);
+  CHECK(r->score < 0.4);
   /* One acronym is not shouting. */
   r = score("Where is my order, USPS says delivered");
   CHECK(r->features.dense[DETECTOR_DENSE_SHOUTING] == 0.0);
