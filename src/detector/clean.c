@@ -413,6 +413,29 @@ static size_t mask_len(const char *s, size_t len)
 }
 
 /* Copies one white-space-free token, cleaned; returns bytes written. */
+/* The length of the redaction mask at s[0..len) (s[0] == 'X', not inside
+ * a word): what consumer-complaint data puts for a name, a number or a
+ * date ("XXXX", "XX/XX/XXXX", "XXXXXXXX"), two X or more with '/' or '-'
+ * between runs, ending where the word does; 0 when it is none ("XXL",
+ * "X-ray"). */
+static size_t x_mask_len(const char *s, size_t len)
+{
+  size_t i = 0, xs = 0, end = 0;
+  while (i < len && (s[i] == 'X' || s[i] == '/' || s[i] == '-')) {
+    if (s[i] == 'X') {
+      xs++;
+      end = i + 1;
+    }
+    i++;
+  }
+  if (xs < 2 || (end < len && is_word(s[end])))
+    return 0;
+  /* A separator before a word ("XX-ray") makes it no mask either. */
+  if (i < len && i > end && is_word(s[i]))
+    return 0;
+  return end;
+}
+
 static size_t clean_token(const char *tok, size_t len, char *out)
 {
   if (is_email(tok, len))
@@ -440,8 +463,12 @@ static size_t clean_token(const char *tok, size_t len, char *out)
         continue;
       }
     }
-    /* GoEmotions masks names as [NAME] and religions as [RELIGION]. */
-    size_t mask = c == '[' ? mask_len(tok + i, len - i) : 0;
+    /* GoEmotions masks names as [NAME] and religions as [RELIGION];
+     * redacted complaints write XXXX. */
+    size_t mask = c == '[' ? mask_len(tok + i, len - i)
+                  : c == 'X' && (i == 0 || !is_word(tok[i - 1]))
+                      ? x_mask_len(tok + i, len - i)
+                      : 0;
     if (mask) {
       i += mask;
       out[o++] = ' ';
@@ -454,10 +481,11 @@ static size_t clean_token(const char *tok, size_t len, char *out)
 }
 
 /* Bytes that may start a change: a line break, '@' (addresses, handles),
- * '&' (entities), '[' (masks), ':' ("://" of a URL), 'w' ("www."). */
+ * '&' (entities), '[' (masks), ':' ("://" of a URL), 'w' ("www."), 'X'
+ * (redaction masks). */
 static const unsigned char may_change[256] = {
     ['\n'] = 1, ['@'] = 1, ['&'] = 1, ['['] = 1, [':'] = 2, ['w'] = 3,
-    ['W'] = 3,
+    ['W'] = 3,  ['X'] = 4,
 };
 
 /* The two sets of bytes the scans look for, sixteen at a time. */
@@ -470,8 +498,9 @@ enum scan_set {
  * alarm, never a miss. With SSE2 (all of x86-64), SCAN_CHANGES folds
  * bytes together by or-ing bits into them, so that five compares find the
  * seven bytes: | 0x30 takes '\n' and ':' (with '*' and 0x1A) to ':', and
- * | 0x20 takes '@', '[', 'W' to '`', '{', 'w' (and 0x06 to '&'). The few
- * others flagged are passed over by changes_at, which reads may_change. */
+ * | 0x20 takes '@', '[', 'W' to '`', '{', 'w' (and 0x06 to '&'); 'X' is
+ * compared as it is. The few others flagged are passed over by
+ * changes_at, which reads may_change. */
 static ALWAYS_INLINE unsigned scan16(const unsigned char *p, enum scan_set set)
 {
 #if defined(__SSE2__) && defined(__GNUC__)
@@ -480,12 +509,13 @@ static ALWAYS_INLINE unsigned scan16(const unsigned char *p, enum scan_set set)
     return (unsigned)_mm_movemask_epi8(
         _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(' ')), v));
   __m128i b = _mm_or_si128(v, _mm_set1_epi8(0x30));
+  __m128i m = _mm_cmpeq_epi8(v, _mm_set1_epi8('X'));
   v = _mm_or_si128(v, _mm_set1_epi8(0x20));
   __m128i x = _mm_or_si128(_mm_cmpeq_epi8(b, _mm_set1_epi8(':')),
                            _mm_cmpeq_epi8(v, _mm_set1_epi8('&')));
   __m128i y = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('@' | 0x20)),
                            _mm_cmpeq_epi8(v, _mm_set1_epi8('[' | 0x20)));
-  __m128i z = _mm_cmpeq_epi8(v, _mm_set1_epi8('w'));
+  __m128i z = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('w')), m);
   return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(x, y), z));
 #else
   unsigned m = 0;
@@ -524,10 +554,20 @@ static inline bool changes_at(const char *text, size_t len, size_t i)
            (text[i + 2] | 0x20) == 'w' && text[i + 3] == '.';
   if (kind == 2) /* "://" */
     return i + 2 < len && text[i + 1] == '/' && text[i + 2] == '/';
+  if (kind == 4) /* "XX" starting a word: maybe a mask (clean_token says) */
+    return i + 1 < len && text[i + 1] == 'X' && (i == 0 || !is_word(text[i - 1]));
   return kind == 1;
 }
 
 enum fate { LINE_KEPT, LINE_DROPPED, LINE_ENDS };
+
+/* Is the last byte of s[0..len) that is not white space a ':'? */
+static bool ends_colon(const char *s, size_t len)
+{
+  while (len && is_space(s[len - 1]))
+    len--;
+  return len && s[len - 1] == ':';
+}
 
 /* What becomes of the line s[0..len) (no '\n' in it; text[end] is its
  * '\n' or the end, for the tests that read the next lines): kept, dropped
@@ -561,6 +601,11 @@ static enum fate line_fate(const char *s, size_t len, const char *text,
   case 'f': /* "from:" */
   case 'd': /* "de :", "da:" */
   case 'v': /* "von:", "van:" */
+    /* Alone, only an attribution (ending in ':') may open a quote; the
+     * header blocks and wrapped attributions need the next lines. Most
+     * messages are one line that does not end so: judged here. */
+    if (end >= tlen && !ends_colon(s, len))
+      return LINE_KEPT;
     return opens_quoted_mail(s, len, text, tlen, end) ? LINE_ENDS : LINE_KEPT;
   default:
     return LINE_KEPT;

@@ -105,6 +105,11 @@ static void clean_drops_quotes_and_signatures(void)
   CHECK_STR(clean("Obrigado.\nEm seg., 3 de mar. de 2025 \xc3\xa0s 10:12, "
                   "Support escreveu:\nP\xc3\xa9ssimo."),
             "Obrigado.\n");
+  /* Redaction masks go as [NAME] does; words with X stay. */
+  CHECK_STR(clean("XXXX XXXX says I owe on XX/XX/XXXX, ref XXXXXXXX."),
+            "    says I owe on  , ref  .");
+  CHECK_STR(clean("XXL X-ray XX-ray MAXXX XXXX's X"),
+            "XXL X-ray XX-ray MAXXX  's X");
   /* What only looks like it stays: a form's fields, a sentence. */
   CHECK_STR(clean("From: London\nTo: Paris\nDate: 3 March\nIt crashed again"),
             "From: London\nTo: Paris\nDate: 3 March\nIt crashed again");
