@@ -104,6 +104,31 @@ enum err analysis_polarity(const struct config *cfg,
   return rc;
 }
 
+enum err analysis_model_polarity(const struct config *cfg,
+                                 const struct analysis_lexicons *lxs,
+                                 struct analysis *a, const char *text,
+                                 size_t own, size_t len,
+                                 const struct polarity_result *pr,
+                                 double *polarity, double *subjectivity)
+{
+  *polarity = pr->polarity;
+  *subjectivity = pr->subjectivity;
+  if (own >= len)
+    return ERR_OK;
+  /* Rare (a mail reply quoting a mail): a result of its own, for once. */
+  struct polarity_result own_pr;
+  polarity_result_init(&own_pr);
+  enum lang was = a->polarity_lang;
+  enum err rc = analysis_polarity(cfg, lxs, a, text, own, true, &own_pr);
+  a->polarity_lang = was;
+  if (!rc) {
+    *polarity = own_pr.polarity;
+    *subjectivity = own_pr.subjectivity;
+  }
+  polarity_result_cleanup(&own_pr);
+  return rc;
+}
+
 void analysis_compute(const struct config *cfg, const struct polarity_result *r,
                       struct analysis *a)
 {
@@ -127,13 +152,18 @@ enum err analysis_run(const struct config *cfg,
                       const char *text, size_t len, struct polarity_result *pr,
                       struct detector_result *dr, struct analysis *a)
 {
-  analysis_language(cfg, given_lang, text, len, a);
+  /* The language and the model's polarity are the writer's own words';
+   * the original rule's polarity is the whole text's, as TextBlob's. */
+  size_t own = d ? detector_own_length(text, len) : len;
+  analysis_language(cfg, given_lang, text, own, a);
   enum err rc = analysis_polarity(cfg, lxs, a, text, len, false, pr);
   analysis_compute(cfg, pr, a);
   if (rc || !d)
     return rc;
-  rc =
-      detector_score(d, text, len, a->lang, pr->polarity, pr->subjectivity, dr);
+  double pol, subj;
+  rc = analysis_model_polarity(cfg, lxs, a, text, own, len, pr, &pol, &subj);
+  if (!rc)
+    rc = detector_score(d, text, len, a->lang, pol, subj, dr);
   if (rc)
     return rc;
   analysis_apply_model(cfg, a, dr);

@@ -271,11 +271,14 @@ static void eval_item(void *arg, const struct records_item *r)
   /* As the service scores a message sent without a language, or (with
    * --given-lang) with the record's (none: English). */
   struct analysis a;
+  /* As the service: the language and the model's polarity of the
+   * writer's own words (detector_own_length), the rule's of the whole. */
+  size_t own = detector_own_length(t, len);
   analysis_language(e->cfg,
                     !e->given_lang ? NULL
                     : r->lang      ? r->lang
                                    : "en",
-                    t, len, &a);
+                    t, own, &a);
   if (!e->given_lang && r->lang) {
     rep->lang_known++;
     size_t k = strcspn(r->lang, "-_");
@@ -285,8 +288,11 @@ static void eval_item(void *arg, const struct records_item *r)
       note_wrong(rep, a.language);
   }
   enum err rc = analysis_polarity(e->cfg, e->lxs, &a, t, len, false, &e->pr);
-  if (rc || detector_score(e->det, t, len, a.lang, e->pr.polarity,
-                           e->pr.subjectivity, &e->dr)) {
+  double pol, subj;
+  if (!rc)
+    rc = analysis_model_polarity(e->cfg, e->lxs, &a, t, own, len, &e->pr, &pol,
+                                 &subj);
+  if (rc || detector_score(e->det, t, len, a.lang, pol, subj, &e->dr)) {
     rep->bad++;
     return;
   }

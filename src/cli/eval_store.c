@@ -70,16 +70,19 @@ static bool compare_label(void *arg, const struct store_labelled *l)
     return true;
   }
   size_t len = strlen(l->text);
+  size_t own = detector_own_length(l->text, len); /* as the service reads it */
   struct analysis a;
-  analysis_language(c->cfg, l->lang, l->text, len, &a);
+  analysis_language(c->cfg, l->lang, l->text, own, &a);
   bool v[2];
-  if (analysis_polarity(c->cfg, c->lxs, &a, l->text, len, false, &c->pr)) {
+  double pol, subj;
+  if (analysis_polarity(c->cfg, c->lxs, &a, l->text, len, false, &c->pr) ||
+      analysis_model_polarity(c->cfg, c->lxs, &a, l->text, own, len, &c->pr,
+                              &pol, &subj)) {
     c->bad++;
     return true;
   }
   for (int k = 0; k < 2; k++) {
-    if (detector_score(c->det[k], l->text, len, a.lang, c->pr.polarity,
-                       c->pr.subjectivity, &c->dr)) {
+    if (detector_score(c->det[k], l->text, len, a.lang, pol, subj, &c->dr)) {
       c->bad++;
       return true;
     }

@@ -312,14 +312,15 @@ static size_t put_reasons(const struct detector_result *r, char *out)
 
 /* Runs the model on text when it is configured: its result in sc->dr, its
  * verdict and level in sc. */
-static enum err score_model(struct scorer *sc, const char *text, size_t len)
+static enum err score_model(struct scorer *sc, const char *text, size_t len,
+                           double polarity, double subjectivity)
 {
   if (!sc->det)
     return ERR_OK;
   /* The text is valid UTF-8: polarity_analyze checked it, or score_line
    * knew it (see there). */
-  detector_score_valid(sc->det, text, len, sc->a.lang, sc->r.polarity,
-                       sc->r.subjectivity, &sc->dr);
+  detector_score_valid(sc->det, text, len, sc->a.lang, polarity, subjectivity,
+                       &sc->dr);
   analysis_compute(sc->cfg, &sc->r, &sc->a);
   analysis_apply_model(sc->cfg, &sc->a, &sc->dr);
   sc->frustrated = sc->a.frustrated;
@@ -334,10 +335,17 @@ static enum err score_model(struct scorer *sc, const char *text, size_t len)
 static enum err score_text(struct scorer *sc, const char *t, size_t len,
                            bool valid)
 {
-  analysis_language(sc->cfg, NULL, t, len, &sc->a);
+  /* As analysis_run: the language and the model's polarity of the
+   * writer's own words, the original rule's polarity of the whole text. */
+  size_t own = sc->det ? detector_own_length(t, len) : len;
+  analysis_language(sc->cfg, NULL, t, own, &sc->a);
   enum err rc =
       analysis_polarity(sc->cfg, sc->lxs, &sc->a, t, len, valid, &sc->r);
-  return rc ? rc : score_model(sc, t, len);
+  double pol, subj;
+  if (!rc)
+    rc = analysis_model_polarity(sc->cfg, sc->lxs, &sc->a, t, own, len,
+                                 &sc->r, &pol, &subj);
+  return rc ? rc : score_model(sc, t, len, pol, subj);
 }
 
 /* Writes the model's fields of the line scored last (MODEL_FIELDS_MAX
@@ -527,6 +535,8 @@ struct pending {
    * scorer's result, whose assessments belong to the batch's last line,
    * gets them back before the line is scored). */
   double polarity, subjectivity;
+  size_t own; /* the writer's own part of the text (detector_own_length) */
+  double m_polarity, m_subjectivity; /* what the model reads: its own's */
 };
 
 struct batch {
@@ -584,8 +594,9 @@ static void prepare_line(struct scorer *s, struct batch *b, const char *raw,
   }
   /* The line is valid UTF-8, and so is the text: a slice of it between
    * ASCII bytes, or that with escapes decoded to valid code points. */
-  analysis_language(s->cfg, NULL, b->arena.data + p->text_off, p->text_len,
-                    &p->a);
+  const char *t = b->arena.data + p->text_off;
+  p->own = s->det ? detector_own_length(t, p->text_len) : p->text_len;
+  analysis_language(s->cfg, NULL, t, p->own, &p->a);
 }
 
 /* Scores one prepared line into out; on failure returns a static
@@ -599,7 +610,8 @@ static const char *score_line(struct scorer *s, struct batch *b,
   s->a = p->a;
   s->r.polarity = p->polarity;
   s->r.subjectivity = p->subjectivity;
-  score_model(s, b->arena.data + p->text_off, p->text_len);
+  score_model(s, b->arena.data + p->text_off, p->text_len, p->m_polarity,
+              p->m_subjectivity);
   put_scored(out, s, line, p->end);
   return NULL;
 }
@@ -620,6 +632,11 @@ static void score_batch(struct scorer *s, struct batch *b, const char *name,
     }
     p->polarity = s->r.polarity;
     p->subjectivity = s->r.subjectivity;
+    if (analysis_model_polarity(s->cfg, s->lxs, &p->a,
+                                b->arena.data + p->text_off, p->own,
+                                p->text_len, &s->r, &p->m_polarity,
+                                &p->m_subjectivity))
+      p->why = "text cannot be scored";
   }
   for (size_t i = 0; i < b->n; i++) {
     const struct pending *p = &b->line[i];

@@ -747,6 +747,21 @@ size_t detector_clean(const char *text, size_t len, char *out)
   return o;
 }
 
+size_t detector_own_length(const char *text, size_t len)
+{
+  if (!memchr(text, '\n', len))
+    return len; /* one line: all of it, or none, is the writer's */
+  for (size_t pos = 0; pos < len;) {
+    const char *nl = memchr(text + pos, '\n', len - pos);
+    size_t end = nl ? (size_t)(nl - text) : len;
+    if (pos > 0 && may_go(text, len, pos) &&
+        line_fate(text + pos, end - pos, text, len, end) == LINE_ENDS)
+      return pos;
+    pos = nl ? end + 1 : len;
+  }
+  return len;
+}
+
 bool detector_starts_with_handle(const char *text, size_t len)
 {
   size_t i = 0;

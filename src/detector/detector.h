@@ -251,6 +251,13 @@ void detector_write_json(const struct detector_result *r, struct jsonw *w);
  * UTF-8 in, valid UTF-8 out. Returns the length written. */
 size_t detector_clean(const char *text, size_t len, char *out);
 
+/* The writer's own part of text: its bytes up to the line at which
+ * detector_clean stops (a signature, the start of a quoted or forwarded
+ * mail), or len when it stops at none or at the first line. What the
+ * model's language and polarity are read from (the original rule's
+ * polarity reads the whole text). */
+size_t detector_own_length(const char *text, size_t len);
+
 /* A quick scan: true when detector_clean would return text unchanged (one
  * line with nothing to remove or decode), so that scoring may read the
  * text in place. False means it may change it. */

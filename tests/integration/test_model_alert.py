@@ -6,7 +6,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fa_harness import FakeDevRev, Server, check, run_tests, wait_until  # noqa: E402
+from fa_harness import (FA_BIN, FakeDevRev, Server, check, run_tests,  # noqa: E402
+                        wait_until)
 
 
 def test_model_alert_carries_reasons():
@@ -79,6 +80,60 @@ def test_mail_reply_is_read_without_the_quoted_mail():
             fake.close()
 
 
+OWN = "Thanks, that worked and my account is unlocked now.\n\nBest regards,\nAnna\n\n"
+FR_REPLY = ("Merci, \u00e7a marche maintenant, mon compte est d\u00e9bloqu\u00e9.\n\n"
+            "Le lun. 3 mars 2025 \u00e0 10:12, Support <support@acme.example> "
+            "a \u00e9crit :\n\n" + MAIL_REPLY.split("Subject:")[1] * 3)
+FR_OWN = "Merci, \u00e7a marche maintenant, mon compte est d\u00e9bloqu\u00e9.\n\n"
+
+
+def test_model_reads_the_writers_own_words():
+    """The model's language and polarity come from the writer's own words,
+    on every path (the service, `score` line by line and in batches, and
+    its cJSON path), so a reply scores as the reply alone; `polarity`
+    (the original rule's, TextBlob's) is still the whole message's."""
+    import json
+    import subprocess
+    with tempfile.TemporaryDirectory() as d:
+        srv = Server(os.path.join(d, "m.db"))
+        try:
+            got = {}
+            for name, text in (("reply", MAIL_REPLY), ("own", OWN),
+                               ("fr", FR_REPLY), ("fr_own", FR_OWN)):
+                st, body = srv.post({"customer_id": "o-" + name,
+                                     "message": text})
+                check(st == 200, "status %d" % st)
+                got[name] = body
+        finally:
+            srv.stop()
+    check(got["reply"]["frustration"]["score"] == got["own"]["frustration"]["score"],
+          "reply %r, own words %r" % (got["reply"]["frustration"]["score"],
+                                      got["own"]["frustration"]["score"]))
+    check(got["reply"]["polarity"] != got["own"]["polarity"],
+          "the rule's polarity reads the whole message")
+    check(got["fr"]["language"] == "fr", "language of the reply: %r"
+          % got["fr"]["language"])
+    check(got["fr"]["frustration"]["score"] == got["fr_own"]["frustration"]["score"],
+          "fr reply %r, own words %r" % (got["fr"]["frustration"]["score"],
+                                         got["fr_own"]["frustration"]["score"]))
+    # score: plain lines (batched), and a line cJSON reads (a number as
+    # "text" would be refused; an escaped key takes the cJSON path).
+    lines = [json.dumps({"text": t}) for t in (MAIL_REPLY, OWN, FR_REPLY, FR_OWN)]
+    lines.append('{"te\\u0078t": %s}' % json.dumps(MAIL_REPLY))
+    p = subprocess.run([FA_BIN, "score"], input="\n".join(lines) + "\n",
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, p.stderr)
+    rows = [json.loads(l) for l in p.stdout.splitlines()]
+    check(len(rows) == 5, "%d rows" % len(rows))
+    check(rows[0]["frustration"] == rows[1]["frustration"] ==
+          got["own"]["frustration"]["score"], "score: %r %r" %
+          (rows[0]["frustration"], rows[1]["frustration"]))
+    check(rows[2]["language"] == "fr" and
+          rows[2]["frustration"] == rows[3]["frustration"], "score fr: %r" % rows[2])
+    check(rows[4]["frustration"] == rows[0]["frustration"], "cJSON path: %r" % rows[4])
+
+
 if __name__ == "__main__":
     sys.exit(run_tests([test_model_alert_carries_reasons,
-                        test_mail_reply_is_read_without_the_quoted_mail]))
+                        test_mail_reply_is_read_without_the_quoted_mail,
+                        test_model_reads_the_writers_own_words]))

@@ -110,6 +110,15 @@ static void clean_drops_quotes_and_signatures(void)
             "    says I owe on  , ref  .");
   CHECK_STR(clean("XXL X-ray XX-ray MAXXX XXXX's X"),
             "XXL X-ray XX-ray MAXXX  's X");
+  /* The writer's own part is what comes before the quoted mail. */
+  const char *reply = "Merci.\nLe lun. 3 mars 2025 \xc3\xa0 10:12, S a "
+                      "\xc3\xa9" "crit :\n> Terrible";
+  CHECK_INT(detector_own_length(reply, strlen(reply)), 7);
+  CHECK_INT(detector_own_length("Fix it.\n-- \nJane", 17), 8);
+  CHECK_INT(detector_own_length("one line wrote:", 15), 15);
+  CHECK_INT(detector_own_length("a\nb\nc", 5), 5);
+  /* A text that is all quote is read whole. */
+  CHECK_INT(detector_own_length("On 3 Mar 2025, S wrote:\n> x", 28), 28);
   /* What only looks like it stays: a form's fields, a sentence. */
   CHECK_STR(clean("From: London\nTo: Paris\nDate: 3 March\nIt crashed again"),
             "From: London\nTo: Paris\nDate: 3 March\nIt crashed again");
