@@ -101,11 +101,31 @@ static bool is_signature(const char *line, size_t len)
     return false;
   trim(&s, &n);
   if (!starts_ci(s, n, "sent "))
-    return starts_ci(s, n, "get outlook for ");
+    return starts_ci(s, n, "get outlook for ") ||
+           (n <= 60 && starts_ci(s, n, "gesendet von "));
   s += 5;
   n -= 5;
   return starts_ci(s, n, "from my ") || starts_ci(s, n, "from mail for ") ||
          starts_ci(s, n, "via ") || starts_ci(s, n, "with ");
+}
+
+/* The mobile mail signature in the other six languages ("Envoyé de mon
+ * iPhone", "Von meinem iPhone gesendet", "Enviado desde mi Android",
+ * "Inviato da iPhone", "Verstuurd vanaf mijn iPad", "Enviado do meu
+ * iPhone"; s trimmed). */
+static bool is_mobile_signature(const char *s, size_t n)
+{
+  static const char *const opens[] = {
+      "envoy\xc3\xa9 de mon ", "envoy\xc3\xa9 depuis ", "von meinem ",
+      "gesendet von ",        "enviado desde mi ",    "enviado do meu ",
+      "inviato da ",          "verstuurd vanaf mijn ", "verzonden vanaf mijn ",
+  };
+  if (n > 60)
+    return false;
+  for (size_t i = 0; i < sizeof opens / sizeof *opens; i++)
+    if (starts_ci(s, n, opens[i]))
+      return true;
+  return false;
 }
 
 /* A quoted line of a reply: "> ...". */
@@ -601,9 +621,14 @@ static enum fate line_fate(const char *s, size_t len, const char *text,
   case 'f': /* "from:" */
   case 'd': /* "de :", "da:" */
   case 'v': /* "von:", "van:" */
-    /* Alone, only an attribution (ending in ':') may open a quote; the
-     * header blocks and wrapped attributions need the next lines. Most
-     * messages are one line that does not end so: judged here. */
+    /* A mobile signature ends the text. Alone, only an attribution
+     * (ending in ':') may open a quote; the header blocks and wrapped
+     * attributions need the next lines. Most messages are one line that
+     * does not end so: judged here. */
+    if (((c == 'e' && next == 'n') || (c == 'i' && next == 'n') ||
+         (c == 'v' && (next == 'o' || next == 'e'))) &&
+        is_mobile_signature(s + k, len - k))
+      return LINE_ENDS;
     if (end >= tlen && !ends_colon(s, len))
       return LINE_KEPT;
     return opens_quoted_mail(s, len, text, tlen, end) ? LINE_ENDS : LINE_KEPT;

@@ -119,6 +119,14 @@ static void clean_drops_quotes_and_signatures(void)
   CHECK_INT(detector_own_length("a\nb\nc", 5), 5);
   /* A text that is all quote is read whole. */
   CHECK_INT(detector_own_length("On 3 Mar 2025, S wrote:\n> x", 28), 28);
+  CHECK_STR(clean("Colis perdu.\nEnvoy\xc3\xa9 de mon iPhone"), "Colis perdu.\n");
+  CHECK_STR(clean("Paket weg.\nVon meinem iPhone gesendet"), "Paket weg.\n");
+  CHECK_STR(clean("Paket weg.\nGesendet von Outlook"), "Paket weg.\n");
+  CHECK_STR(clean("Nada.\nEnviado desde mi Android\n"), "Nada.\n");
+  CHECK_STR(clean("Niente.\nInviato da iPhone"), "Niente.\n");
+  CHECK_STR(clean("Niks.\nVerstuurd vanaf mijn iPad"), "Niks.\n");
+  CHECK_STR(clean("Nada.\nEnviado do meu iPhone"), "Nada.\n");
+  CHECK_STR(clean("Envoy\xc3\xa9 de mon iPhone"), ""); /* as "Sent from my iPhone" */
   /* What only looks like it stays: a form's fields, a sentence. */
   CHECK_STR(clean("From: London\nTo: Paris\nDate: 3 March\nIt crashed again"),
             "From: London\nTo: Paris\nDate: 3 March\nIt crashed again");
