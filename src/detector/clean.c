@@ -2,9 +2,10 @@
  * detector.h).
  *
  * Two passes in one: lines are judged first (a quoted reply line is
- * dropped, a signature or the start of a quoted mail ends the text), then each kept line is copied token
- * by token with URLs, e-mail addresses, @handles and dataset masks turned
- * into a space and HTML entities decoded. Everything removed is ASCII and
+ * dropped, a signature or the start of a quoted mail ends the text), then
+ * each kept line is copied token by token with URLs, e-mail addresses,
+ * @handles, dataset masks and HTML tags turned into a space and HTML
+ * entities decoded. Everything removed is ASCII and
  * every decoded entity is shorter than its source, so the output never
  * grows and stays valid UTF-8.
  *
@@ -456,6 +457,28 @@ static size_t x_mask_len(const char *s, size_t len)
   return end;
 }
 
+/* The length of the HTML tag without attributes at s[0..len) (s[0] ==
+ * '<'): "<p>", "</div>", "<br/>", "<h1>", a name of one to ten ASCII
+ * letters and digits starting with a letter; 0 when it is none ("<3",
+ * "<-", "a < b"). What a message copied from a mail or a web page keeps
+ * of its markup. */
+static size_t tag_len(const char *s, size_t len)
+{
+  size_t i = 1;
+  if (i < len && s[i] == '/')
+    i++;
+  size_t name = i;
+  while (i < len && i - name < 11 &&
+         (((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z') ||
+          (i > name && s[i] >= '0' && s[i] <= '9')))
+    i++;
+  if (i == name || i - name > 10)
+    return 0;
+  if (i < len && s[i] == '/')
+    i++;
+  return i < len && s[i] == '>' ? i + 1 : 0;
+}
+
 static size_t clean_token(const char *tok, size_t len, char *out)
 {
   if (is_email(tok, len))
@@ -484,11 +507,12 @@ static size_t clean_token(const char *tok, size_t len, char *out)
       }
     }
     /* GoEmotions masks names as [NAME] and religions as [RELIGION];
-     * redacted complaints write XXXX. */
+     * redacted complaints write XXXX; markup writes <p>. */
     size_t mask = c == '[' ? mask_len(tok + i, len - i)
                   : c == 'X' && (i == 0 || !is_word(tok[i - 1]))
                       ? x_mask_len(tok + i, len - i)
-                      : 0;
+                  : c == '<' ? tag_len(tok + i, len - i)
+                             : 0;
     if (mask) {
       i += mask;
       out[o++] = ' ';
@@ -502,10 +526,10 @@ static size_t clean_token(const char *tok, size_t len, char *out)
 
 /* Bytes that may start a change: a line break, '@' (addresses, handles),
  * '&' (entities), '[' (masks), ':' ("://" of a URL), 'w' ("www."), 'X'
- * (redaction masks). */
+ * (redaction masks), '<' (HTML tags). */
 static const unsigned char may_change[256] = {
     ['\n'] = 1, ['@'] = 1, ['&'] = 1, ['['] = 1, [':'] = 2, ['w'] = 3,
-    ['W'] = 3,  ['X'] = 4,
+    ['W'] = 3,  ['X'] = 4, ['<'] = 1,
 };
 
 /* The two sets of bytes the scans look for, sixteen at a time. */
@@ -518,8 +542,8 @@ enum scan_set {
  * alarm, never a miss. With SSE2 (all of x86-64), SCAN_CHANGES folds
  * bytes together by or-ing bits into them, so that five compares find the
  * seven bytes: | 0x30 takes '\n' and ':' (with '*' and 0x1A) to ':', and
- * | 0x20 takes '@', '[', 'W' to '`', '{', 'w' (and 0x06 to '&'); 'X' is
- * compared as it is. The few others flagged are passed over by
+ * | 0x20 takes '@', '[', 'W' to '`', '{', 'w' (and 0x06 to '&'); 'X' and
+ * '<' are compared as they are. The few others flagged are passed over by
  * changes_at, which reads may_change. */
 static ALWAYS_INLINE unsigned scan16(const unsigned char *p, enum scan_set set)
 {
@@ -529,7 +553,8 @@ static ALWAYS_INLINE unsigned scan16(const unsigned char *p, enum scan_set set)
     return (unsigned)_mm_movemask_epi8(
         _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(' ')), v));
   __m128i b = _mm_or_si128(v, _mm_set1_epi8(0x30));
-  __m128i m = _mm_cmpeq_epi8(v, _mm_set1_epi8('X'));
+  __m128i m = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('X')),
+                           _mm_cmpeq_epi8(v, _mm_set1_epi8('<')));
   v = _mm_or_si128(v, _mm_set1_epi8(0x20));
   __m128i x = _mm_or_si128(_mm_cmpeq_epi8(b, _mm_set1_epi8(':')),
                            _mm_cmpeq_epi8(v, _mm_set1_epi8('&')));

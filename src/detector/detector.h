@@ -245,8 +245,9 @@ void detector_write_json(const struct detector_result *r, struct jsonw *w);
  * forwarded part of a mail (an attribution line "On <date>, <who> wrote:"
  * in seven languages, also wrapped, a "-----Original Message-----" rule,
  * a "From:"/"Sent:" header block); URLs and e-mail
- * addresses removed, @handles, [NAME]-style masks and redaction masks ("XXXX",
- * "XX/XX/XXXX") replaced by a space,
+ * addresses removed, @handles, [NAME]-style masks, redaction masks ("XXXX",
+ * "XX/XX/XXXX") and HTML tags without attributes ("<p>", "</div>")
+ * replaced by a space,
  * HTML entities (&amp;, &#39;...) decoded. Never longer than the input; valid
  * UTF-8 in, valid UTF-8 out. Returns the length written. */
 size_t detector_clean(const char *text, size_t len, char *out);

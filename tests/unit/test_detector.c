@@ -127,6 +127,11 @@ static void clean_drops_quotes_and_signatures(void)
   CHECK_STR(clean("Niks.\nVerstuurd vanaf mijn iPad"), "Niks.\n");
   CHECK_STR(clean("Nada.\nEnviado do meu iPhone"), "Nada.\n");
   CHECK_STR(clean("Envoy\xc3\xa9 de mon iPhone"), ""); /* as "Sent from my iPhone" */
+  /* Markup without attributes goes; what only looks like it stays. */
+  CHECK_STR(clean("<p>The service was terrible</p><p>Refund me</p><br/>"),
+            " The service was terrible  Refund me  ");
+  CHECK_STR(clean("I <3 you, a < b, x<-y, <verylongtagname>, <1>"),
+            "I <3 you, a < b, x<-y, <verylongtagname>, <1>");
   /* What only looks like it stays: a form's fields, a sentence. */
   CHECK_STR(clean("From: London\nTo: Paris\nDate: 3 March\nIt crashed again"),
             "From: London\nTo: Paris\nDate: 3 March\nIt crashed again");
