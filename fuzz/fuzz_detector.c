@@ -1,6 +1,7 @@
 /* Fuzz target: the support-tuned detector. The first byte picks the entry
  * point, the rest is the input:
  *   0: detector_clean (never longer than its input, UTF-8 kept valid)
+ *      and detector_own_length (the whole text or up to a line's start)
  *   1: detector_score with the built-in model, polarity from byte 2, the
  *      language from the first byte's upper bits
  *   2: vader_score
@@ -43,6 +44,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (utf8_is_valid(text, len) && !utf8_is_valid(out, n))
       abort();
     free(out);
+    /* The writer's own part: all of the text, or up to a line's start. */
+    size_t own = detector_own_length(text, len);
+    if (own > len || (own == 0 && len > 0) ||
+        (own < len && text[own - 1] != '\n'))
+      abort();
     break;
   }
   case 1: {

@@ -166,11 +166,6 @@ static void next_line(const char *text, size_t len, size_t end,
   }
 }
 
-/* The line that introduces a quoted reply in the mail clients' languages:
- * "On <date>, <who> wrote:", "Le <date>, <who> a écrit :", "Am <date>
- * schrieb <who>:", "El <date>, <who> escribió:", "Il giorno <date> <who>
- * ha scritto:", "Op <date> schreef <who>:", "Em <date>, <who> escreveu:"
- * (s trimmed), with a digit in it. */
 /* Has s[0..n) a digit (the date or time every client's attribution
  * holds, which "On Monday I wrote:" does not)? */
 static bool memchr_digit(const char *s, size_t n)
@@ -195,10 +190,15 @@ static int attribution_open(const char *s, size_t n)
   return -1;
 }
 
+/* The line that introduces a quoted reply in the mail clients' languages:
+ * "On <date>, <who> wrote:", "Le <date>, <who> a écrit :", "Am <date>
+ * schrieb <who>:", "El <date>, <who> escribió:", "Il giorno <date> <who>
+ * ha scritto:", "Op <date> schreef <who>:", "Em <date>, <who> escreveu:"
+ * (s trimmed), with a digit in it. */
 static bool is_attribution(const char *s, size_t n)
 {
   static const char *const verbs[] = {
-      " wrote",   " a \xc3\xa9" "crit", " schrieb",    " escribi\xc3\xb3",
+      " wrote",   " a \303\251crit", " schrieb",    " escribi\xc3\xb3",
       " ha scritto", " schreef",        " escreveu",
   };
   if (n <= 9 || s[n - 1] != ':' || !memchr_digit(s, n))
@@ -305,6 +305,8 @@ static bool opens_quoted_mail(const char *line, size_t len, const char *text,
   const char *s = line;
   size_t n = len;
   trim(&s, &n);
+  if (n == 0)
+    return false;
   if (s[0] == '-')
     return is_message_rule(s, n);
   if (is_attribution(s, n))
