@@ -313,7 +313,7 @@ static size_t put_reasons(const struct detector_result *r, char *out)
 /* Runs the model on text when it is configured: its result in sc->dr, its
  * verdict and level in sc. */
 static enum err score_model(struct scorer *sc, const char *text, size_t len,
-                           double polarity, double subjectivity)
+                            double polarity, double subjectivity)
 {
   if (!sc->det)
     return ERR_OK;
@@ -343,8 +343,8 @@ static enum err score_text(struct scorer *sc, const char *t, size_t len,
       analysis_polarity(sc->cfg, sc->lxs, &sc->a, t, len, valid, &sc->r);
   double pol, subj;
   if (!rc)
-    rc = analysis_model_polarity(sc->cfg, sc->lxs, &sc->a, t, own, len,
-                                 &sc->r, &pol, &subj);
+    rc = analysis_model_polarity(sc->cfg, sc->lxs, &sc->a, t, own, len, &sc->r,
+                                 &pol, &subj);
   return rc ? rc : score_model(sc, t, len, pol, subj);
 }
 
@@ -632,10 +632,9 @@ static void score_batch(struct scorer *s, struct batch *b, const char *name,
     }
     p->polarity = s->r.polarity;
     p->subjectivity = s->r.subjectivity;
-    if (analysis_model_polarity(s->cfg, s->lxs, &p->a,
-                                b->arena.data + p->text_off, p->own,
-                                p->text_len, &s->r, &p->m_polarity,
-                                &p->m_subjectivity))
+    if (analysis_model_polarity(
+            s->cfg, s->lxs, &p->a, b->arena.data + p->text_off, p->own,
+            p->text_len, &s->r, &p->m_polarity, &p->m_subjectivity))
       p->why = "text cannot be scored";
   }
   for (size_t i = 0; i < b->n; i++) {

@@ -118,8 +118,8 @@ static bool is_mobile_signature(const char *s, size_t n)
 {
   static const char *const opens[] = {
       "envoy\xc3\xa9 de mon ", "envoy\xc3\xa9 depuis ", "von meinem ",
-      "gesendet von ",        "enviado desde mi ",    "enviado do meu ",
-      "inviato da ",          "verstuurd vanaf mijn ", "verzonden vanaf mijn ",
+      "gesendet von ",         "enviado desde mi ",     "enviado do meu ",
+      "inviato da ",           "verstuurd vanaf mijn ", "verzonden vanaf mijn ",
   };
   if (n > 60)
     return false;
@@ -183,8 +183,8 @@ static const char *const attribution_opens[] = {"on ", "le ", "am ", "el ",
  * -1. */
 static int attribution_open(const char *s, size_t n)
 {
-  for (size_t i = 0;
-       i < sizeof attribution_opens / sizeof *attribution_opens; i++)
+  for (size_t i = 0; i < sizeof attribution_opens / sizeof *attribution_opens;
+       i++)
     if (starts_ci(s, n, attribution_opens[i]))
       return (int)i;
   return -1;
@@ -198,7 +198,7 @@ static int attribution_open(const char *s, size_t n)
 static bool is_attribution(const char *s, size_t n)
 {
   static const char *const verbs[] = {
-      " wrote",   " a \303\251crit", " schrieb",    " escribi\xc3\xb3",
+      " wrote",      " a \303\251crit", " schrieb",  " escribi\xc3\xb3",
       " ha scritto", " schreef",        " escreveu",
   };
   if (n <= 9 || s[n - 1] != ':' || !memchr_digit(s, n))
@@ -225,25 +225,25 @@ static const char *const from_fields[] = {
 };
 /* Those only mail has: the date sent and the subject. */
 static const char *const mail_fields[] = {
-    "sent:",       "subject:",      "envoy\xc3\xa9 :", "envoy\xc3\xa9:",
-    "objet :",     "objet:",        "gesendet:",       "betreff:",
-    "enviado:",    "enviado el:",   "asunto:",         "inviato:",
-    "oggetto:",    "verzonden:",    "onderwerp:",      "assunto:",
+    "sent:",    "subject:",    "envoy\xc3\xa9 :", "envoy\xc3\xa9:",
+    "objet :",  "objet:",      "gesendet:",       "betreff:",
+    "enviado:", "enviado el:", "asunto:",         "inviato:",
+    "oggetto:", "verzonden:",  "onderwerp:",      "assunto:",
 };
 /* The others of such a block. */
 static const char *const other_fields[] = {
-    "to:",    "cc:",   "date:",  "date :", "\xc3\xa0 :", "\xc3\xa0:",
-    "\xc3\x80 :", "\xc3\x80:", /* "À :", upper case beyond ASCII */
-    "an:",    "datum:", "para:", "fecha:", "a:",         "data:",
-    "aan:",   "cc :",
+    "to:",       "cc:",        "date:",     "date :", "\xc3\xa0 :",
+    "\xc3\xa0:", "\xc3\x80 :", "\xc3\x80:", /* "À :", upper case beyond ASCII */
+    "an:",       "datum:",     "para:",     "fecha:", "a:",
+    "data:",     "aan:",       "cc :",
 };
 
 /* Is the trimmed line s[0..n) "From: ..." opening a mail header block:
  * followed, within four lines, by a field only mail has ("Sent:",
  * "Subject:"), every line between being a header field too? A form a
  * customer fills in ("From: London / To: Paris") has no such field. */
-static bool opens_headers(const char *s, size_t n, const char *text,
-                          size_t len, size_t end)
+static bool opens_headers(const char *s, size_t n, const char *text, size_t len,
+                          size_t end)
 {
   if (!starts_any(s, n, from_fields, sizeof from_fields / sizeof *from_fields))
     return false;
@@ -253,7 +253,8 @@ static bool opens_headers(const char *s, size_t n, const char *text,
     next_line(text, len, end, &l, &ln);
     if (!ln)
       return false;
-    if (starts_any(l, ln, mail_fields, sizeof mail_fields / sizeof *mail_fields))
+    if (starts_any(l, ln, mail_fields,
+                   sizeof mail_fields / sizeof *mail_fields))
       return true;
     if (!starts_any(l, ln, other_fields,
                     sizeof other_fields / sizeof *other_fields))
@@ -271,13 +272,20 @@ static bool opens_headers(const char *s, size_t n, const char *text,
 static bool is_message_rule(const char *s, size_t n)
 {
   static const char *const names[] = {
-      "original message",        "forwarded message",
-      "message d'origine",       "message transf\xc3\xa9r\xc3\xa9",
-      "urspr\xc3\xbcngliche nachricht", "weitergeleitete nachricht",
-      "mensaje original",        "mensaje reenviado",
-      "messaggio originale",     "messaggio inoltrato",
-      "oorspronkelijk bericht",  "doorgestuurd bericht",
-      "mensagem original",       "mensagem encaminhada",
+      "original message",
+      "forwarded message",
+      "message d'origine",
+      "message transf\xc3\xa9r\xc3\xa9",
+      "urspr\xc3\xbcngliche nachricht",
+      "weitergeleitete nachricht",
+      "mensaje original",
+      "mensaje reenviado",
+      "messaggio originale",
+      "messaggio inoltrato",
+      "oorspronkelijk bericht",
+      "doorgestuurd bericht",
+      "mensagem original",
+      "mensagem encaminhada",
   };
   size_t d = 0;
   while (d < n && s[d] == '-')
@@ -530,8 +538,8 @@ static size_t clean_token(const char *tok, size_t len, char *out)
  * '&' (entities), '[' (masks), ':' ("://" of a URL), 'w' ("www."), 'X'
  * (redaction masks), '<' (HTML tags). */
 static const unsigned char may_change[256] = {
-    ['\n'] = 1, ['@'] = 1, ['&'] = 1, ['['] = 1, [':'] = 2, ['w'] = 3,
-    ['W'] = 3,  ['X'] = 4, ['<'] = 1,
+    ['\n'] = 1, ['@'] = 1, ['&'] = 1, ['['] = 1, [':'] = 2,
+    ['w'] = 3,  ['W'] = 3, ['X'] = 4, ['<'] = 1,
 };
 
 /* The two sets of bytes the scans look for, sixteen at a time. */
@@ -602,7 +610,8 @@ static inline bool changes_at(const char *text, size_t len, size_t i)
   if (kind == 2) /* "://" */
     return i + 2 < len && text[i + 1] == '/' && text[i + 2] == '/';
   if (kind == 4) /* "XX" starting a word: maybe a mask (clean_token says) */
-    return i + 1 < len && text[i + 1] == 'X' && (i == 0 || !is_word(text[i - 1]));
+    return i + 1 < len && text[i + 1] == 'X' &&
+           (i == 0 || !is_word(text[i - 1]));
   return kind == 1;
 }
 
@@ -743,7 +752,8 @@ bool detector_clean_keeps(const char *text, size_t len)
   if (next_change(text, len, 0) < len)
     return false;
   /* One line, whose tokens all stay: only the line itself may go. */
-  return !may_go(text, len, 0) || line_fate(text, len, text, len, len) == LINE_KEPT;
+  return !may_go(text, len, 0) ||
+         line_fate(text, len, text, len, len) == LINE_KEPT;
 }
 
 /* Copies the kept line that starts at text[pos], its '\n' included,

@@ -84,12 +84,12 @@ static const char *const complaint_words[] = {
  * the way to the word that does ("didn't even reply", "can't get
  * through", "hasn't been fixed"), in strcmp order (bsearch). */
 static const char *const filler_words[] = {
-    "about",    "all",  "any",  "anybody", "anymore", "anyone", "anything",
-    "at",       "be",   "been", "being",   "even",    "ever",   "for",
-    "fully",    "get",  "got",  "had",     "has",     "have",   "i",
-    "it",       "it's", "its",  "me",      "my",      "of",     "our",
-    "quite",    "really", "so", "someone", "that",    "them",   "this",
-    "to",       "too",  "us",   "we",      "yet",     "you",    "your",
+    "about", "all",    "any",  "anybody", "anymore", "anyone", "anything",
+    "at",    "be",     "been", "being",   "even",    "ever",   "for",
+    "fully", "get",    "got",  "had",     "has",     "have",   "i",
+    "it",    "it's",   "its",  "me",      "my",      "of",     "our",
+    "quite", "really", "so",   "someone", "that",    "them",   "this",
+    "to",    "too",    "us",   "we",      "yet",     "you",    "your",
 };
 
 /* English words after which a negation negates a thing or a question
@@ -97,10 +97,9 @@ static const char *const filler_words[] = {
  * what I asked"): its phrase would name no frustration, so it is not
  * quoted. In strcmp order. */
 static const char *const phrase_stops[] = {
-    "a",    "an",    "and",  "as",   "because", "but",  "by",   "from",
-    "how",  "if",    "in",   "into", "near",    "on",   "or",   "than",
-    "the",  "then",  "what", "when", "where",   "which", "who", "why",
-    "with",
+    "a",    "an",   "and",   "as",    "because", "but", "by",   "from", "how",
+    "if",   "in",   "into",  "near",  "on",      "or",  "than", "the",  "then",
+    "what", "when", "where", "which", "who",     "why", "with",
 };
 
 /* A negation's phrase ends at most this many VADER tokens after it. */
@@ -651,7 +650,8 @@ static bool render(const struct detector *d, struct scratch *s, size_t nm,
       o = put(out, cap, "negations: ");
       for (size_t i = 0; i < s->n_kept && nq < QUOTE_ITEMS; i++) {
         uint32_t off, len;
-        if ((s->kept[i].flags & VADER_NEG) && negated_phrase(s, nm, i, &off, &len))
+        if ((s->kept[i].flags & VADER_NEG) &&
+            negated_phrase(s, nm, i, &off, &len))
           quote_new(s, out, cap, &o, off, len, &nq);
       }
       if (nq == 0)

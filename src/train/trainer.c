@@ -163,8 +163,8 @@ static enum err add_record(struct trainer *t, const char *text, size_t len,
   /* The polarity of the writer's own words, as the service reads it for
    * the model (a labeled mail reply without the mail it quotes). */
   if (!(weight > 0 && weight < 1e6) ||
-      polarity_of(&t->lx, lang, text, detector_own_length(text, len),
-                  &t->pr) != ERR_OK ||
+      polarity_of(&t->lx, lang, text, detector_own_length(text, len), &t->pr) !=
+          ERR_OK ||
       detector_score(t->det, text, len, lang, t->pr.polarity,
                      t->pr.subjectivity, &t->dr) != ERR_OK) {
     fprintf(stderr, "%s: cannot be used (weight or text)\n", where);

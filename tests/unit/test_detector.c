@@ -88,7 +88,8 @@ static void clean_drops_quotes_and_signatures(void)
                   "Encore"),
             "Merci.\n");
   CHECK_STR(clean("Merci.\nLe lun. 3 mars 2025 \xc3\xa0 10:12, Support "
-                  "<s@acme.com> a \xc3\xa9" "crit :\nC'est nul."),
+                  "<s@acme.com> a \xc3\xa9"
+                  "crit :\nC'est nul."),
             "Merci.\n");
   CHECK_STR(clean("Danke.\nAm Mo., 3. M\xc3\xa4rz 2025 um 10:12 Uhr schrieb "
                   "Support <s@acme.com>:\nMist."),
@@ -112,21 +113,24 @@ static void clean_drops_quotes_and_signatures(void)
             "XXL X-ray XX-ray MAXXX  's X");
   /* The writer's own part is what comes before the quoted mail. */
   const char *reply = "Merci.\nLe lun. 3 mars 2025 \xc3\xa0 10:12, S a "
-                      "\xc3\xa9" "crit :\n> Terrible";
+                      "\xc3\xa9"
+                      "crit :\n> Terrible";
   CHECK_INT(detector_own_length(reply, strlen(reply)), 7);
   CHECK_INT(detector_own_length("Fix it.\n-- \nJane", 17), 8);
   CHECK_INT(detector_own_length("one line wrote:", 15), 15);
   CHECK_INT(detector_own_length("a\nb\nc", 5), 5);
   /* A text that is all quote is read whole. */
   CHECK_INT(detector_own_length("On 3 Mar 2025, S wrote:\n> x", 28), 28);
-  CHECK_STR(clean("Colis perdu.\nEnvoy\xc3\xa9 de mon iPhone"), "Colis perdu.\n");
+  CHECK_STR(clean("Colis perdu.\nEnvoy\xc3\xa9 de mon iPhone"),
+            "Colis perdu.\n");
   CHECK_STR(clean("Paket weg.\nVon meinem iPhone gesendet"), "Paket weg.\n");
   CHECK_STR(clean("Paket weg.\nGesendet von Outlook"), "Paket weg.\n");
   CHECK_STR(clean("Nada.\nEnviado desde mi Android\n"), "Nada.\n");
   CHECK_STR(clean("Niente.\nInviato da iPhone"), "Niente.\n");
   CHECK_STR(clean("Niks.\nVerstuurd vanaf mijn iPad"), "Niks.\n");
   CHECK_STR(clean("Nada.\nEnviado do meu iPhone"), "Nada.\n");
-  CHECK_STR(clean("Envoy\xc3\xa9 de mon iPhone"), ""); /* as "Sent from my iPhone" */
+  CHECK_STR(clean("Envoy\xc3\xa9 de mon iPhone"),
+            ""); /* as "Sent from my iPhone" */
   /* Markup without attributes goes; what only looks like it stays. */
   CHECK_STR(clean("<p>The service was terrible</p><p>Refund me</p><br/>"),
             " The service was terrible  Refund me  ");
