@@ -7,7 +7,7 @@ JSON body, served again after the wait, sources independent, loopback
 exempt by default, the body never read); the header limit (our 431 below
 libmicrohttpd's pool, its own 431 above, the server serving on); a client
 sending one byte a second cut within REQUEST_TIMEOUT_MS while 20 other
-requests are answered quickly; MAX_CONNECTIONS; and which addresses the
+requests are answered without waiting for it (within half the timeout); MAX_CONNECTIONS; and which addresses the
 server agrees to listen on, with what it logs (names of secrets, never
 their values). Loopback only: a server bound to 0.0.0.0 is only ever
 reached at 127.0.0.1. Python standard library only.
@@ -365,8 +365,11 @@ def slow_client_is_cut_while_others_are_served():
                     f"{limit:.1f}s")
             if got:
                 H.check(got.startswith(b"HTTP/1.1 408"), f"{name}: {got[:60]}")
+        # Not held for the slow clients: a request that waited for them
+        # would take about the timeout. Half of it leaves room for a
+        # loaded machine (0.5 s failed once under a parallel ctest).
         worst = max(latencies)
-        H.check(worst < 0.5, f"slowest normal request {worst:.3f}s")
+        H.check(worst < limit / 2, f"slowest normal request {worst:.3f}s")
         print(f"      slow clients cut after "
               f"{results['from-first-byte'][0]:.2f}s (from the first byte) "
               f"and {results['body'][0]:.2f}s (body), REQUEST_TIMEOUT_MS="
