@@ -93,6 +93,20 @@ static struct store_reader *open_reader(const char *url)
   return r;
 }
 
+/* Frees the n customers of a top list. */
+static void top_free(struct store_stats_customer *top, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    store_stats_customer_cleanup(&top[i]);
+}
+
+/* Closes a test's reader (NULL is fine) and store. */
+static void close_both(struct store_reader *r, struct store *st)
+{
+  store_reader_close(r);
+  store_close(st);
+}
+
 static void test_series_and_top(void)
 {
   char url[512];
@@ -155,15 +169,13 @@ static void test_series_and_top(void)
       store_message_cleanup(&m);
     }
   }
-  for (size_t i = 0; i < n; i++)
-    store_stats_customer_cleanup(&top[i]);
+  top_free(top, n);
   int64_t msgs = 0, alerts = 0;
   CHECK_INT(store_stats_totals(r, &msgs, &alerts), ERR_OK);
   CHECK_INT(msgs, 5);
   CHECK_INT(alerts, 2);
 out:
-  store_reader_close(r);
-  store_close(st);
+  close_both(r, st);
 }
 
 /* More customers than the cap: exactly the cap best come back, in rank
@@ -205,10 +217,8 @@ static void test_top_bounded(void)
                3.0 / (1.0 + (double)(now - (T0 + 44000)) / 900000.0), 1e-12);
     CHECK_INT(top[3].last_level, 3);
   }
-  for (size_t i = 0; i < n; i++)
-    store_stats_customer_cleanup(&top[i]);
-  store_reader_close(r);
-  store_close(st);
+  top_free(top, n);
+  close_both(r, st);
 }
 
 static void test_window_parse(void)
@@ -258,8 +268,7 @@ static void test_series_delivery(void)
   } else {
     CHECK(!"series read");
   }
-  store_reader_close(r);
-  store_close(st);
+  close_both(r, st);
 }
 
 /* The words and reasons come out of the stored result, "[]" when it has
@@ -310,10 +319,8 @@ static void test_message_fields(void)
   } else {
     CHECK(!"top customers read");
   }
-  for (size_t i = 0; i < n; i++)
-    store_stats_customer_cleanup(&top[i]);
-  store_reader_close(r);
-  store_close(st);
+  top_free(top, n);
+  close_both(r, st);
 }
 
 /* The walk back for the last messages stops at scan_max rows: customers
@@ -344,18 +351,15 @@ static void test_last_messages_scan_max(void)
     CHECK_INT(top[0].n_msgs, 1);
     CHECK_STR(top[1].customer_id, "early");
     CHECK_INT(top[1].n_msgs, 0); /* 702 rows back, past scan_max */
-    for (size_t i = 0; i < n; i++)
-      store_stats_customer_cleanup(&top[i]);
+    top_free(top, n);
     CHECK_INT(store_stats_top_customers(r, now, now - 60 * MIN, 2, 0, top, &n),
               ERR_OK);
     CHECK_INT(n > 1 ? top[1].n_msgs : 0, 1); /* the default reaches it */
   } else {
     CHECK(!"top customers read");
   }
-  for (size_t i = 0; i < n; i++)
-    store_stats_customer_cleanup(&top[i]);
-  store_reader_close(r);
-  store_close(st);
+  top_free(top, n);
+  close_both(r, st);
 }
 
 /* A message at any level index, even past the levels the dashboard
@@ -448,8 +452,7 @@ static void test_series_levels_clamped(void)
     CHECK_INT(w[0].by_level[last], 7);
     CHECK_INT(by_level_sum(&w[0]), 8);
   }
-  store_reader_close(r);
-  store_close(st);
+  close_both(r, st);
 }
 
 /* Finds the entry of customer id in top[0..n); NULL when absent. */
@@ -517,8 +520,7 @@ static void test_last_messages_share(void)
     if (e)
       check_last_msgs(e, per, STORE_STATS_CUSTOMER_MSGS);
   }
-  for (size_t i = 0; i < n; i++)
-    store_stats_customer_cleanup(&top[i]);
+  top_free(top, n);
   /* The l* are ranked too, only below the cap: with room for all six,
    * each gets its own share. */
   rc = r ? store_stats_top_customers(r, now, now - 60 * MIN, 6, 0, top, &n)
@@ -531,10 +533,8 @@ static void test_last_messages_share(void)
     if (e)
       check_last_msgs(e, per, STORE_STATS_CUSTOMER_MSGS);
   }
-  for (size_t i = 0; i < n; i++)
-    store_stats_customer_cleanup(&top[i]);
-  store_reader_close(r);
-  store_close(st);
+  top_free(top, n);
+  close_both(r, st);
 }
 
 /* A top customer with fewer messages than its share since since_ms gets
@@ -589,10 +589,8 @@ static void test_last_messages_few(void)
     CHECK(top_find(top, n, "l1") == NULL);
     CHECK(top_find(top, n, "l2") == NULL);
   }
-  for (size_t i = 0; i < n; i++)
-    store_stats_customer_cleanup(&top[i]);
-  store_reader_close(r);
-  store_close(st);
+  top_free(top, n);
+  close_both(r, st);
 }
 
 /* A reader whose server connection was cut (a PostgreSQL restart ends
@@ -626,8 +624,7 @@ static void test_reader_reconnects(void)
     fprintf(stderr, "after the cut: %s\n", store_reader_errmsg(r));
   CHECK_INT(msgs, 1);
   CHECK_INT(alerts, 1);
-  store_reader_close(r);
-  store_close(st);
+  close_both(r, st);
 }
 
 /* The mix counts messages and frustrated messages per stored language,
@@ -703,8 +700,7 @@ static void test_langs_mix(void)
     store_stats_customer_cleanup(&top[i]);
   }
   CHECK(n >= 3);
-  store_reader_close(r);
-  store_close(st);
+  close_both(r, st);
 }
 
 /* More languages than STORE_STATS_LANGS: the first ones by count and
@@ -751,8 +747,7 @@ static void test_langs_bounded(void)
     total += l.langs[i].messages;
   CHECK_INT(total, 26);
   store_stats_langs_cleanup(&l);
-  store_reader_close(r);
-  store_close(st);
+  close_both(r, st);
 }
 
 static void test_reader_refuses(void)
