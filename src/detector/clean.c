@@ -168,7 +168,7 @@ static void next_line(const char *text, size_t len, size_t end,
 
 /* Has s[0..n) a digit (the date or time every client's attribution
  * holds, which "On Monday I wrote:" does not)? */
-static bool memchr_digit(const char *s, size_t n)
+static bool has_digit(const char *s, size_t n)
 {
   for (size_t i = 0; i < n; i++)
     if (s[i] >= '0' && s[i] <= '9')
@@ -201,7 +201,7 @@ static bool is_attribution(const char *s, size_t n)
       " wrote",      " a \303\251crit", " schrieb",  " escribi\xc3\xb3",
       " ha scritto", " schreef",        " escreveu",
   };
-  if (n <= 9 || s[n - 1] != ':' || !memchr_digit(s, n))
+  if (n <= 9 || s[n - 1] != ':' || !has_digit(s, n))
     return false;
   int i = attribution_open(s, n);
   return i >= 0 && has_ci(s, n, verbs[i]);

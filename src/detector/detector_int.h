@@ -466,8 +466,9 @@ void detector_reasons(const struct detector *d, struct scratch *s, size_t nw,
                       double polarity, const struct surface *f,
                       struct detector_result *r);
 
-/* Do the capitals of the NUL-terminated text t shout, rather than only
- * spell acronyms, codes or redaction masks ("SFO-PDX", "A320", "XXXX")?
+/* Do the capitals of the NUL-terminated cleaned text t shout, rather than
+ * only spell acronyms or codes ("SFO-PDX", "A320"; cleaning has removed
+ * the "XXXX" of redacted complaints)?
  * The rule of the "shouting (ALL CAPS)" reason and of the level's
  * shouting signal (reasons.c). */
 bool detector_shouts(const char *t);

@@ -547,10 +547,9 @@ static bool word_carries(const struct scratch *s, const struct word *w)
  * in capitals is a token (between white space) whose core, the part from
  * its first letter or digit to its last, is only letters (two or more, all
  * capitals) and apostrophes: "ANGRY!!" is one, "SFO-PDX", "MLI->DEN",
- * "A320" are codes, and a word of X alone ("XXXX", "XX/XX/XXXX") is what
- * redacted complaints put for a name, a number or a date. Shouting is such
- * a word of SHOUT_LETTERS letters or more, or SHOUT_RUN of them in a row.
- * t is NUL-terminated. */
+ * "A320" are codes (the "XXXX" of redacted complaints never gets here:
+ * cleaning removes it). Shouting is such a word of SHOUT_LETTERS letters
+ * or more, or SHOUT_RUN of them in a row. t is NUL-terminated. */
 bool detector_shouts(const char *t)
 {
   size_t run = 0;
@@ -560,7 +559,7 @@ bool detector_shouts(const char *t)
     const char *e = t;
     while (*e && *e != ' ' && *e != '\t' && *e != '\n' && *e != '\r')
       e++;
-    size_t letters = 0, lower = 0, code = 0, x = 0;
+    size_t letters = 0, lower = 0, code = 0;
     bool alnum = false, gap = false;
     for (const char *p = t; p < e;) {
       uint32_t cp;
@@ -575,12 +574,11 @@ bool detector_shouts(const char *t)
         alnum = true;
         letters += !digit;
         lower += !digit && langlex_lower(cp) == cp;
-        x += cp == 'X';
       } else if (alnum && cp != '\'' && cp != 0x2019) {
         gap = true; /* inside the core if a letter or digit follows */
       }
     }
-    bool caps = letters >= 2 && lower == 0 && code == 0 && x < letters;
+    bool caps = letters >= 2 && lower == 0 && code == 0;
     if (caps && (letters >= SHOUT_LETTERS || ++run >= SHOUT_RUN))
       return true;
     if (!caps && e > t)
