@@ -13,8 +13,9 @@
  * the writer after their callback.
  *
  * An idle writer checks its store once a second after a failed
- * transaction, and always on a database server: /health then tells
- * whether a message would be stored now, traffic or not. */
+ * transaction (committing a write), and always on a database server:
+ * /health then tells whether a message would be stored now, traffic or
+ * not. */
 #include "alerting/committer.h"
 
 #include <pthread.h>
@@ -169,18 +170,19 @@ static bool wants_check(const struct committer *c)
   return c->stats.last_rc != ERR_OK || c->server_store;
 }
 
-/* An empty transaction on the idle writer's store (connecting again if
- * the connection was lost); its result becomes last_rc. Called with mu
- * held and returns with it held; the store is the writer's own. */
+/* The idle writer's check of its store (store_check); its result
+ * becomes last_rc. After a failure the check commits a write: a full
+ * disk lets an empty transaction begin and end, and /health would call
+ * the store usable while every message fails. Called with mu held and
+ * returns with it held; the store is the writer's own. */
 static void check_store(struct committer *c)
 {
+  bool write = c->stats.last_rc != ERR_OK;
   pthread_mutex_unlock(&c->mu);
-  enum err rc = store_begin(c->st);
+  enum err rc = store_check(c->st, write);
   char errbuf[sizeof c->stats.last_error] = "";
   if (rc)
     snprintf(errbuf, sizeof errbuf, "%s", store_errmsg(c->st));
-  else
-    store_rollback(c->st);
   pthread_mutex_lock(&c->mu);
   if (rc)
     memcpy(c->stats.last_error, errbuf, sizeof errbuf);

@@ -204,6 +204,10 @@ int cli_serve(int argc, char **argv)
   pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
   /* A client that goes away mid-response must not kill the process. */
   signal(SIGPIPE, SIG_IGN);
+  /* Nor a file-size limit (ulimit -f) reached by the store: the write
+   * then fails like one on a full disk, and the request is answered 503
+   * with nothing kept, as PostgreSQL's server does with this signal. */
+  signal(SIGXFSZ, SIG_IGN);
 
   int status = 1;
   struct server *srv = NULL;

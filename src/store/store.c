@@ -264,6 +264,23 @@ void store_rollback(struct store *st)
   undo(st, STORE_TX_ROLLBACK);
 }
 
+enum err store_check(struct store *st, bool write)
+{
+  enum err rc = store_begin(st);
+  if (rc)
+    return rc;
+  if (!write) {
+    store_rollback(st);
+    return ERR_OK;
+  }
+  rc = st->ops->tx(st, STORE_TX_TOUCH);
+  if (rc) {
+    store_rollback(st);
+    return rc;
+  }
+  return store_commit(st);
+}
+
 enum err store_tx_enter(struct store *st)
 {
   if (st->in_tx)

@@ -173,6 +173,12 @@ enum err store_begin(struct store *st);
 enum err store_commit(struct store *st);
 /* Rolls back the open transaction, if any. */
 void store_rollback(struct store *st);
+/* Whether a message could be stored now, outside any transaction: a
+ * write transaction is begun (connecting again if the connection was
+ * lost) and rolled back or, with write, given a write that changes
+ * nothing and committed: only a commit meets a full disk, a file-size
+ * limit or a read-only server. */
+enum err store_check(struct store *st, bool write);
 
 /* Optional, right after store_begin: announces every message the
  * transaction will ingest, so that a backend shared by several processes

@@ -21,6 +21,10 @@ enum store_tx {
   STORE_TX_BEGIN, /* start a write transaction, taking the lock now */
   STORE_TX_COMMIT,
   STORE_TX_ROLLBACK,
+  /* Inside a transaction: a write that changes nothing, so that its
+   * commit tells whether the store can make a write durable (a full disk
+   * or a read-only server fail it; an empty transaction does not). */
+  STORE_TX_TOUCH,
 };
 
 /* Options of a URL, parsed by store.c. */

@@ -504,6 +504,9 @@ static enum err pg_tx(struct store *st, enum store_tx op)
     PQclear(PQexec(q->conn, "ROLLBACK"));
     return ERR_OK;
   }
+  case STORE_TX_TOUCH:
+    return pg_exec(st, "UPDATE schema_version SET version = version",
+                   "touch");
   }
   return ERR_INTERNAL;
 }

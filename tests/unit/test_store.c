@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/utf8.h"
@@ -82,6 +83,44 @@ static void test_migrations(void)
   CHECK_INT(store_open(url, err, sizeof err, &st), ERR_OK);
   CHECK_INT(store_schema_version(st, &v), ERR_OK);
   CHECK_INT(v, STORE_SCHEMA_VERSION);
+  store_close(st);
+}
+
+/* store_check begins a write transaction and, with write, commits a
+ * write that changes nothing; inside a transaction it is refused. On
+ * SQLite the write must reach the log: SQLite writes nothing for a row
+ * written back unchanged, and a check that wrote nothing would miss a
+ * full disk. */
+static void test_check(void)
+{
+  char url[512], err[256];
+  struct store *st = NULL;
+  fresh_url(url, sizeof url);
+  CHECK_INT(store_open(url, err, sizeof err, &st), ERR_OK);
+  if (!st)
+    return;
+  char wal[600];
+  snprintf(wal, sizeof wal, "%s-wal", url);
+  struct stat before, after;
+  bool sqlite = !test_pg() && stat(wal, &before) == 0;
+  CHECK(test_pg() || sqlite);
+  CHECK_INT(store_check(st, false), ERR_OK);
+  if (sqlite) {
+    CHECK_INT(stat(wal, &after), 0);
+    CHECK_INT(after.st_size, before.st_size);
+  }
+  CHECK_INT(store_check(st, true), ERR_OK);
+  if (sqlite) {
+    CHECK_INT(stat(wal, &after), 0);
+    CHECK(after.st_size > before.st_size);
+  }
+  int v = 0;
+  CHECK_INT(store_schema_version(st, &v), ERR_OK);
+  CHECK_INT(v, STORE_SCHEMA_VERSION);
+  CHECK_INT(store_begin(st), ERR_OK);
+  CHECK_INT(store_check(st, true), ERR_INVALID);
+  store_rollback(st);
+  CHECK_INT(ingest1(st, msg("m1", "cust", 2), T0, NULL), STORE_ALERT_CREATED);
   store_close(st);
 }
 
@@ -458,6 +497,8 @@ static void test_two_handles(void)
   bool found;
   CHECK_INT(store_outbox_claim(r, T0, 1000, &e, &found), ERR_STORE);
   CHECK(strstr(store_errmsg(r), "locked") != NULL);
+  CHECK_INT(store_check(r, false), ERR_STORE);
+  CHECK_INT(store_check(r, true), ERR_STORE);
   /* Reads still work (WAL). */
   struct store_counts c;
   CHECK_INT(store_counts(r, &c), ERR_OK);
@@ -1010,6 +1051,7 @@ int main(void)
     return 1;
   RUN(test_open_urls);
   RUN(test_migrations);
+  RUN(test_check);
   RUN_BOTH(test_ingest_outcomes);
   RUN_BOTH(test_cooldown_expiry);
   RUN_BOTH(test_severity_raise);
