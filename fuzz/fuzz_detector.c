@@ -1,7 +1,7 @@
 /* Fuzz target: the support-tuned detector. The first byte picks the entry
  * point, the rest is the input:
  *   0: detector_clean (never longer than its input, UTF-8 kept valid)
- *      and detector_own_length (the whole text or up to a line's start)
+ *      and detector_own_words (a prefix up to a line's end, or lines)
  *   1: detector_score with the built-in model, polarity from byte 2, the
  *      language from the first byte's upper bits
  *   2: vader_score
@@ -44,11 +44,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (utf8_is_valid(text, len) && !utf8_is_valid(out, n))
       abort();
     free(out);
-    /* The writer's own part: all of the text, or up to a line's start. */
-    size_t own = detector_own_length(text, len);
-    if (own > len || (own == 0 && len > 0) ||
-        (own < len && text[own - 1] != '\n'))
+    /* The writer's own words: a prefix of the text ending at a line's
+     * end, or whole lines of it copied, never more, never nothing of a
+     * text that has something, valid UTF-8 when the text is. */
+    struct buf scratch;
+    buf_init(&scratch, 0);
+    size_t own_len;
+    const char *own = detector_own_words(text, len, &scratch, &own_len);
+    if (own_len > len || (own_len == 0 && len > 0) ||
+        (own == text && own_len < len && text[own_len - 1] != '\n') ||
+        (own != text && (own != scratch.data || own_len != scratch.len)) ||
+        (utf8_is_valid(text, len) && !utf8_is_valid(own, own_len)))
       abort();
+    buf_cleanup(&scratch);
     break;
   }
   case 1: {

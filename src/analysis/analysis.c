@@ -107,19 +107,20 @@ enum err analysis_polarity(const struct config *cfg,
 enum err analysis_model_polarity(const struct config *cfg,
                                  const struct analysis_lexicons *lxs,
                                  struct analysis *a, const char *text,
-                                 size_t own, size_t len,
+                                 size_t len, const char *own, size_t own_len,
                                  const struct polarity_result *pr,
                                  double *polarity, double *subjectivity)
 {
   *polarity = pr->polarity;
   *subjectivity = pr->subjectivity;
-  if (own >= len)
+  if (own == text && own_len >= len)
     return ERR_OK;
-  /* Rare (a mail reply quoting a mail): a result of its own, for once. */
+  /* Rare (a mail reply quoting a mail, a pasted log): a result of its
+   * own, for once. */
   struct polarity_result own_pr;
   polarity_result_init(&own_pr);
   enum lang was = a->polarity_lang;
-  enum err rc = analysis_polarity(cfg, lxs, a, text, own, true, &own_pr);
+  enum err rc = analysis_polarity(cfg, lxs, a, own, own_len, true, &own_pr);
   a->polarity_lang = was;
   if (!rc) {
     *polarity = own_pr.polarity;
@@ -154,20 +155,26 @@ enum err analysis_run(const struct config *cfg,
 {
   /* The language and the model's polarity are the writer's own words';
    * the original rule's polarity is the whole text's, as TextBlob's. */
-  size_t own = d ? detector_own_length(text, len) : len;
-  analysis_language(cfg, given_lang, text, own, a);
+  struct buf scratch; /* allocates only when the words are copied */
+  buf_init(&scratch, 0);
+  size_t own_len = len;
+  const char *own =
+      d ? detector_own_words(text, len, &scratch, &own_len) : text;
+  analysis_language(cfg, given_lang, own, own_len, a);
   enum err rc = analysis_polarity(cfg, lxs, a, text, len, false, pr);
   analysis_compute(cfg, pr, a);
   if (rc || !d)
-    return rc;
+    goto out;
   double pol, subj;
-  rc = analysis_model_polarity(cfg, lxs, a, text, own, len, pr, &pol, &subj);
+  rc = analysis_model_polarity(cfg, lxs, a, text, len, own, own_len, pr, &pol,
+                               &subj);
   if (!rc)
     rc = detector_score(d, text, len, a->lang, pol, subj, dr);
-  if (rc)
-    return rc;
-  analysis_apply_model(cfg, a, dr);
-  return ERR_OK;
+  if (!rc)
+    analysis_apply_model(cfg, a, dr);
+out:
+  buf_cleanup(&scratch);
+  return rc;
 }
 
 /* Insults and the strongest words: two strong complaint phrases, or a

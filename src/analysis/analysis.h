@@ -78,7 +78,7 @@ struct analysis {
 
 /* Scores text[0..len) completely: its language (given, an ISO 639-1 code
  * such as "fr" or "pt-BR", wins; NULL: detected from the writer's own
- * words, detector_own_length), polarity with the
+ * words, detector_own_words), polarity with the
  * language's lexicon from lxs, then, when d is not NULL, the model; fills
  * a (which borrows pr and dr: keep them alive while a is used). With
  * FRUSTRATION_DETECTOR=model the model decides `frustrated`, and a
@@ -108,15 +108,16 @@ enum err analysis_polarity(const struct config *cfg,
                            struct analysis *a, const char *text, size_t len,
                            bool valid, struct polarity_result *pr);
 /* The polarity and subjectivity the model reads of text[0..len), whose
- * own part is text[0..own) (detector_own_length), once a's language is
- * set and pr holds the polarity of the whole text: pr's when own is len,
- * else those of text[0..own) with the same lexicon (a mail reply's own
- * words, not the mail it quotes; the original rule's polarity, pr, stays
- * the whole text's). */
+ * own words are own[0..own_len) (detector_own_words), once a's language
+ * is set and pr holds the polarity of the whole text: pr's when the own
+ * words are all of text, else those of the own words with the same
+ * lexicon (a mail reply without the mail it quotes, a message without the
+ * log pasted in it; the original rule's polarity, pr, stays the whole
+ * text's). */
 enum err analysis_model_polarity(const struct config *cfg,
                                  const struct analysis_lexicons *lxs,
                                  struct analysis *a, const char *text,
-                                 size_t own, size_t len,
+                                 size_t len, const char *own, size_t own_len,
                                  const struct polarity_result *pr,
                                  double *polarity, double *subjectivity);
 const struct lexicon *

@@ -236,6 +236,7 @@ struct engines {
   const struct detector *det;
   const struct detector_model *model;
   struct polarity_result pr;
+  struct buf own; /* a text's own words, when copied */
   struct vader_result vr;
   struct detector_result dr;
   bool all;
@@ -272,13 +273,14 @@ static void eval_item(void *arg, const struct records_item *r)
    * --given-lang) with the record's (none: English). */
   struct analysis a;
   /* As the service: the language and the model's polarity of the
-   * writer's own words (detector_own_length), the rule's of the whole. */
-  size_t own = detector_own_length(t, len);
+   * writer's own words (detector_own_words), the rule's of the whole. */
+  size_t own_len;
+  const char *own = detector_own_words(t, len, &e->own, &own_len);
   analysis_language(e->cfg,
                     !e->given_lang ? NULL
                     : r->lang      ? r->lang
                                    : "en",
-                    t, own, &a);
+                    own, own_len, &a);
   if (!e->given_lang && r->lang) {
     rep->lang_known++;
     size_t k = strcspn(r->lang, "-_");
@@ -290,8 +292,8 @@ static void eval_item(void *arg, const struct records_item *r)
   enum err rc = analysis_polarity(e->cfg, e->lxs, &a, t, len, false, &e->pr);
   double pol, subj;
   if (!rc)
-    rc = analysis_model_polarity(e->cfg, e->lxs, &a, t, own, len, &e->pr, &pol,
-                                 &subj);
+    rc = analysis_model_polarity(e->cfg, e->lxs, &a, t, len, own, own_len,
+                                 &e->pr, &pol, &subj);
   if (rc || detector_score(e->det, t, len, a.lang, pol, subj, &e->dr)) {
     rep->bad++;
     return;
@@ -563,6 +565,7 @@ int cli_eval(int argc, char **argv)
                       .given_lang = given_lang,
                       .lxs = &lxs};
   polarity_result_init(&e.pr);
+  buf_init(&e.own, 0);
   vader_result_init(&e.vr);
   detector_result_init(&e.dr);
   struct buf out;
@@ -610,6 +613,7 @@ int cli_eval(int argc, char **argv)
   detector_result_cleanup(&e.dr);
   vader_result_cleanup(&e.vr);
   polarity_result_cleanup(&e.pr);
+  buf_cleanup(&e.own);
   detector_free(det);
   vader_free(vader);
   analysis_lexicons_free(&lxs);

@@ -40,6 +40,7 @@ struct compare {
   const struct analysis_lexicons *lxs;
   const struct detector *det[2]; /* current, new */
   struct polarity_result pr;
+  struct buf own; /* a text's own words, when copied */
   struct detector_result dr;
   struct tally t[2];
   size_t labels, held_out, no_text, bad;
@@ -70,14 +71,15 @@ static bool compare_label(void *arg, const struct store_labelled *l)
     return true;
   }
   size_t len = strlen(l->text);
-  size_t own = detector_own_length(l->text, len); /* as the service reads it */
+  size_t own_len; /* as the service reads it */
+  const char *own = detector_own_words(l->text, len, &c->own, &own_len);
   struct analysis a;
-  analysis_language(c->cfg, l->lang, l->text, own, &a);
+  analysis_language(c->cfg, l->lang, own, own_len, &a);
   bool v[2];
   double pol, subj;
   if (analysis_polarity(c->cfg, c->lxs, &a, l->text, len, false, &c->pr) ||
-      analysis_model_polarity(c->cfg, c->lxs, &a, l->text, own, len, &c->pr,
-                              &pol, &subj)) {
+      analysis_model_polarity(c->cfg, c->lxs, &a, l->text, len, own, own_len,
+                              &c->pr, &pol, &subj)) {
     c->bad++;
     return true;
   }
@@ -195,6 +197,7 @@ int cli_eval_store(int argc, char **argv)
   struct store *st = NULL;
   struct compare c = {.cfg = &cfg, .lxs = &lxs};
   polarity_result_init(&c.pr);
+  buf_init(&c.own, 0);
   detector_result_init(&c.dr);
   const char *paths[2] = {cur_path && *cur_path ? cur_path : NULL, new_path};
   for (int k = 0; k < 2; k++) {
@@ -274,6 +277,7 @@ out:
   if (have_lxs)
     analysis_lexicons_free(&lxs);
   polarity_result_cleanup(&c.pr);
+  buf_cleanup(&c.own);
   detector_result_cleanup(&c.dr);
   for (int k = 0; k < 2; k++) {
     detector_free(det[k]);

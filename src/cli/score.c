@@ -264,6 +264,7 @@ struct scorer {
   struct detector_result dr;
   struct nums *nc;
   struct buf text; /* a decoded "text" */
+  struct buf own;  /* a text's own words, when copied (detector_own_words) */
   bool frustrated;  /* with the model: its verdict and level */
   const char *level;
 };
@@ -337,14 +338,16 @@ static enum err score_text(struct scorer *sc, const char *t, size_t len,
 {
   /* As analysis_run: the language and the model's polarity of the
    * writer's own words, the original rule's polarity of the whole text. */
-  size_t own = sc->det ? detector_own_length(t, len) : len;
-  analysis_language(sc->cfg, NULL, t, own, &sc->a);
+  size_t own_len = len;
+  const char *own =
+      sc->det ? detector_own_words(t, len, &sc->own, &own_len) : t;
+  analysis_language(sc->cfg, NULL, own, own_len, &sc->a);
   enum err rc =
       analysis_polarity(sc->cfg, sc->lxs, &sc->a, t, len, valid, &sc->r);
   double pol, subj;
   if (!rc)
-    rc = analysis_model_polarity(sc->cfg, sc->lxs, &sc->a, t, own, len, &sc->r,
-                                 &pol, &subj);
+    rc = analysis_model_polarity(sc->cfg, sc->lxs, &sc->a, t, len, own, own_len,
+                                 &sc->r, &pol, &subj);
   return rc ? rc : score_model(sc, t, len, pol, subj);
 }
 
@@ -535,7 +538,9 @@ struct pending {
    * scorer's result, whose assessments belong to the batch's last line,
    * gets them back before the line is scored). */
   double polarity, subjectivity;
-  size_t own; /* the writer's own part of the text (detector_own_length) */
+  /* The writer's own words (detector_own_words): the text's first
+   * own_len bytes, or own_len bytes of the arena at own_off. */
+  size_t own_off, own_len;
   double m_polarity, m_subjectivity; /* what the model reads: its own's */
 };
 
@@ -595,8 +600,15 @@ static void prepare_line(struct scorer *s, struct batch *b, const char *raw,
   /* The line is valid UTF-8, and so is the text: a slice of it between
    * ASCII bytes, or that with escapes decoded to valid code points. */
   const char *t = b->arena.data + p->text_off;
-  p->own = s->det ? detector_own_length(t, p->text_len) : p->text_len;
-  analysis_language(s->cfg, NULL, t, p->own, &p->a);
+  p->own_off = p->text_off;
+  p->own_len = p->text_len;
+  const char *own =
+      s->det ? detector_own_words(t, p->text_len, &s->own, &p->own_len) : t;
+  analysis_language(s->cfg, NULL, own, p->own_len, &p->a);
+  if (own != t) { /* copied: kept with the line */
+    p->own_off = b->arena.len;
+    buf_must_fit(buf_append(&b->arena, own, p->own_len));
+  }
 }
 
 /* Scores one prepared line into out; on failure returns a static
@@ -632,9 +644,11 @@ static void score_batch(struct scorer *s, struct batch *b, const char *name,
     }
     p->polarity = s->r.polarity;
     p->subjectivity = s->r.subjectivity;
-    if (analysis_model_polarity(
-            s->cfg, s->lxs, &p->a, b->arena.data + p->text_off, p->own,
-            p->text_len, &s->r, &p->m_polarity, &p->m_subjectivity))
+    const char *t = b->arena.data + p->text_off;
+    const char *own = b->arena.data + p->own_off;
+    if (analysis_model_polarity(s->cfg, s->lxs, &p->a, t, p->text_len, own,
+                                p->own_len, &s->r, &p->m_polarity,
+                                &p->m_subjectivity))
       p->why = "text cannot be scored";
   }
   for (size_t i = 0; i < b->n; i++) {
@@ -719,14 +733,15 @@ int cli_score(int argc, char **argv)
   sc.det = det;
   struct reader rd;
   struct buf out;
-  /* A batch holds its lines and their decoded texts: at most one maximal
-   * line and its text past SCORE_BATCH_BYTES. */
+  /* A batch holds its lines, their decoded texts and copied own words: at
+   * most one maximal line, its text and its words past SCORE_BATCH_BYTES. */
   struct batch *batch = xcalloc(1, sizeof *batch);
-  buf_init(&batch->arena, SCORE_BATCH_BYTES + 2 * (SCORE_MAX_LINE + 1));
+  buf_init(&batch->arena, SCORE_BATCH_BYTES + 3 * (SCORE_MAX_LINE + 1));
   polarity_result_init(&sc.r);
   detector_result_init(&sc.dr);
   reader_init(&rd);
   buf_init(&sc.text, SCORE_MAX_LINE);
+  buf_init(&sc.own, SCORE_MAX_LINE);
   buf_init(&out, 0);
   sc.nc = xcalloc(1, sizeof *sc.nc);
   unsigned long bad = 0;
@@ -759,6 +774,7 @@ int cli_score(int argc, char **argv)
   free(batch);
   free(sc.nc);
   buf_cleanup(&sc.text);
+  buf_cleanup(&sc.own);
   buf_cleanup(&out);
   polarity_result_cleanup(&sc.r);
   detector_result_cleanup(&sc.dr);

@@ -1,8 +1,9 @@
 /* clean: the text as the detector reads it (see detector_clean in
  * detector.h).
  *
- * Two passes in one: lines are judged first (a quoted reply line is
- * dropped, a signature or the start of a quoted mail ends the text), then
+ * Two passes in one: lines are judged first (a quoted reply line and
+ * pasted code or logs are dropped, a signature or the start of a quoted
+ * mail ends the text), then
  * each kept line is copied token by token with URLs, e-mail addresses,
  * @handles, dataset masks and HTML tags turned into a space and HTML
  * entities decoded. Everything removed is ASCII and
@@ -617,6 +618,111 @@ static inline bool changes_at(const char *text, size_t len, size_t i)
 
 enum fate { LINE_KEPT, LINE_DROPPED, LINE_ENDS };
 
+/* ---- Pasted code and logs ----------------------------------------------
+ * A customer who pastes an error log or a stack trace has not written its
+ * words ("failed", "denied", "fatal", "invalid"): the detector reads around
+ * them. Dropped: fenced code blocks (a line of "```" or "~~~" opens one and
+ * the same fence closes it, or the message's end; CommonMark 0.31, 4.5),
+ * indented lines (a tab or four spaces) after a blank line, a line ending
+ * in ':' or another such line (CommonMark's indented code, 4.4, and what
+ * "Here is the log:" introduces), and log records (a line opening with an
+ * ISO 8601 date and a time with seconds, bracketed or not). */
+
+/* The state of the walk through a message's lines. */
+struct walk {
+  char fence; /* '`' or '~' inside a fenced block, else 0 */
+  bool code;  /* the line before was dropped as indented code */
+};
+
+/* The fence character of a line that is a code fence: at most three
+ * spaces, then three '`' or '~' at least; 0 for any other line. */
+static char fence_of(const char *s, size_t len)
+{
+  size_t k = 0;
+  while (k < len && k < 3 && s[k] == ' ')
+    k++;
+  if (k + 3 > len)
+    return 0;
+  char c = s[k];
+  return (c == '`' || c == '~') && s[k + 1] == c && s[k + 2] == c ? c : 0;
+}
+
+/* Does s[0..len) open with digits, as many as pattern's '9's, and
+ * pattern's other bytes where they are? */
+static bool digits_like(const char *s, size_t len, const char *pattern)
+{
+  size_t n = strlen(pattern);
+  if (len < n)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (pattern[i] == '9' ? (unsigned char)(s[i] - '0') > 9
+                          : s[i] != pattern[i])
+      return false;
+  return true;
+}
+
+/* A log record: "2024-05-01 12:00:03 ...", "2024-05-01T12:00:03Z ...",
+ * "[2024-05-01 12:00:03] ..." (trimmed at the start). The seconds make
+ * it a machine's: "2024-05-01 12:00 and still no refund" is a person's. */
+static bool is_log_record(const char *s, size_t len)
+{
+  while (len && is_space(*s)) {
+    s++;
+    len--;
+  }
+  if (len && *s == '[') {
+    s++;
+    len--;
+  }
+  return digits_like(s, len, "9999-99-99") && len > 13 &&
+         (s[10] == ' ' || s[10] == 'T') &&
+         digits_like(s + 11, len - 11, "99:99:99");
+}
+
+/* Is the line s[0..len) indented as code, with something in it? */
+static bool is_indented(const char *s, size_t len)
+{
+  size_t k = s[0] == '\t' ? 1 : len >= 4 && !memcmp(s, "    ", 4) ? 4 : 0;
+  if (!k)
+    return false;
+  while (k < len && is_space(s[k]))
+    k++;
+  return k < len;
+}
+
+/* May indented code start at the line at text[pos] (pos > 0)? When the
+ * line before is blank or ends in ':'. */
+static bool code_may_open(const char *text, size_t pos)
+{
+  size_t j = pos - 1; /* text[j] == '\n' */
+  while (j > 0 && text[j - 1] != '\n' && is_space(text[j - 1]))
+    j--;
+  return j == 0 || text[j - 1] == '\n' || text[j - 1] == ':';
+}
+
+/* Is the line text[pos..end) pasted code or a log (dropped), given the
+ * lines before (w, updated)? */
+static bool is_code_line(struct walk *w, const char *text, size_t pos,
+                         size_t end)
+{
+  const char *s = text + pos;
+  size_t n = end - pos;
+  char fence = n ? fence_of(s, n) : 0;
+  if (w->fence) {
+    if (fence == w->fence)
+      w->fence = 0;
+    return true;
+  }
+  if (fence) {
+    w->fence = fence;
+    return true;
+  }
+  bool code = pos > 0 && n && is_indented(s, n) &&
+              (w->code || code_may_open(text, pos));
+  w->code = code;
+  return code || is_log_record(s, n);
+}
+
 /* Is the last byte of s[0..len) that is not white space a ':'? */
 static bool ends_colon(const char *s, size_t len)
 {
@@ -681,15 +787,23 @@ static const bool opens_goer[256] = {
     ['o'] = 1, ['O'] = 1, ['l'] = 1, ['L'] = 1, ['a'] = 1, ['A'] = 1,
     ['e'] = 1, ['E'] = 1, ['i'] = 1, ['I'] = 1, ['f'] = 1, ['F'] = 1,
     ['d'] = 1, ['D'] = 1, ['v'] = 1, ['V'] = 1,
+    /* code fences and log records */
+    ['`'] = 1, ['~'] = 1, ['['] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1,
+    ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1,
+    ['9'] = 1,
 };
 
 /* Could the line that starts at text[pos] go? Looks no further than its
  * first byte that is not white space, so most lines are judged without
- * finding their end. */
+ * finding their end. An indented line after the first may be code. */
 static inline bool may_go(const char *text, size_t len, size_t pos)
 {
+  size_t start = pos;
   while (pos < len && text[pos] != '\n' && is_space(text[pos]))
     pos++;
+  if (pos < len && start > 0 && text[start] != '\n' &&
+      (text[start] == '\t' || pos - start >= 4))
+    return true;
   return pos < len && opens_goer[(unsigned char)text[pos]];
 }
 
@@ -752,8 +866,10 @@ bool detector_clean_keeps(const char *text, size_t len)
   if (next_change(text, len, 0) < len)
     return false;
   /* One line, whose tokens all stay: only the line itself may go. */
+  struct walk w = {0, false};
   return !may_go(text, len, 0) ||
-         line_fate(text, len, text, len, len) == LINE_KEPT;
+         (!is_code_line(&w, text, 0, len) &&
+          line_fate(text, len, text, len, len) == LINE_KEPT);
 }
 
 /* Copies the kept line that starts at text[pos], its '\n' included,
@@ -792,11 +908,14 @@ size_t detector_clean(const char *text, size_t len, char *out)
 {
   size_t o = 0;
   size_t pos = 0;
+  struct walk w = {0, false};
   while (pos < len) {
-    if (may_go(text, len, pos)) {
+    if (w.fence || may_go(text, len, pos)) {
       const char *nl = memchr(text + pos, '\n', len - pos);
       size_t end = nl ? (size_t)(nl - text) : len;
-      enum fate fate = line_fate(text + pos, end - pos, text, len, end);
+      enum fate fate = is_code_line(&w, text, pos, end)
+                           ? LINE_DROPPED
+                           : line_fate(text + pos, end - pos, text, len, end);
       if (fate == LINE_ENDS)
         break;
       if (fate == LINE_DROPPED) {
@@ -804,24 +923,61 @@ size_t detector_clean(const char *text, size_t len, char *out)
         continue;
       }
     }
+    w.code = false;
     o += clean_line(text, len, pos, out + o, &pos);
   }
   return o;
 }
 
-size_t detector_own_length(const char *text, size_t len)
+const char *detector_own_words(const char *text, size_t len,
+                               struct buf *scratch, size_t *n)
 {
+  *n = len;
   if (!memchr(text, '\n', len))
-    return len; /* one line: all of it, or none, is the writer's */
-  for (size_t pos = 0; pos < len;) {
+    return text; /* one line: all of it, or none, is the writer's */
+  /* The lines detector_clean keeps, as they are. While every line so far
+   * is kept they are text's own bytes; from the first that is not, the
+   * kept ones are copied. */
+  struct walk w = {0, false};
+  size_t kept = 0; /* text[0..kept): kept so far, when nothing is copied */
+  bool copying = false;
+  buf_reset(scratch);
+  size_t pos = 0;
+  while (pos < len) {
     const char *nl = memchr(text + pos, '\n', len - pos);
     size_t end = nl ? (size_t)(nl - text) : len;
-    if (pos > 0 && may_go(text, len, pos) &&
-        line_fate(text + pos, end - pos, text, len, end) == LINE_ENDS)
-      return pos;
-    pos = nl ? end + 1 : len;
+    size_t next = nl ? end + 1 : len;
+    enum fate fate = LINE_KEPT;
+    if (w.fence || may_go(text, len, pos))
+      fate = is_code_line(&w, text, pos, end)
+                 ? LINE_DROPPED
+                 : line_fate(text + pos, end - pos, text, len, end);
+    else
+      w.code = false;
+    if (fate == LINE_ENDS) {
+      if (pos == 0) /* all of it goes: read whole, as one line is */
+        return text;
+      break;
+    }
+    if (fate == LINE_DROPPED && !copying) {
+      copying = true;
+      buf_must_fit(buf_append(scratch, text, kept));
+    } else if (fate != LINE_DROPPED) {
+      if (copying)
+        buf_must_fit(buf_append(scratch, text + pos, next - pos));
+      else
+        kept = next;
+    }
+    pos = next;
   }
-  return len;
+  if (!copying) {
+    *n = kept;
+    return text;
+  }
+  if (scratch->len == 0) /* nothing is kept: read whole too */
+    return text;
+  *n = scratch->len;
+  return scratch->data;
 }
 
 bool detector_starts_with_handle(const char *text, size_t len)

@@ -240,7 +240,10 @@ void detector_write_json(const struct detector_result *r, struct jsonw *w);
 /* ---- Cleaning ---------------------------------------------------------- */
 
 /* Writes into out (room for len bytes) the text as the detector reads it:
- * quoted reply lines ("> ...") dropped; the text ends at a signature ("-- ",
+ * quoted reply lines ("> ...") and pasted code and logs (fenced blocks,
+ * indented code after a line ending in ':' or a blank line, lines opening
+ * with an ISO date and time with seconds) dropped; the text ends at a
+ * signature ("-- ",
  * "Sent from my iPhone", "Get Outlook for ...") and at the quoted or
  * forwarded part of a mail (an attribution line "On <date>, <who> wrote:"
  * in seven languages, also wrapped, a "-----Original Message-----" rule,
@@ -252,12 +255,15 @@ void detector_write_json(const struct detector_result *r, struct jsonw *w);
  * UTF-8 in, valid UTF-8 out. Returns the length written. */
 size_t detector_clean(const char *text, size_t len, char *out);
 
-/* The writer's own part of text: its bytes up to the line at which
- * detector_clean stops (a signature, the start of a quoted or forwarded
- * mail), or len when it stops at none or at the first line. What the
- * model's language and polarity are read from (the original rule's
- * polarity reads the whole text). */
-size_t detector_own_length(const char *text, size_t len);
+/* The writer's own words in text[0..len): the lines detector_clean keeps,
+ * as they are (without the quoted or forwarded mail, the signature, the
+ * "> " quotes and pasted code or logs). What the model's language and
+ * polarity are read from; the original rule's polarity reads the whole
+ * text. Returns text when they are text[0..*n) (nearly always: one line
+ * is all the writer's, and so is a text none of whose lines is kept),
+ * else scratch's bytes, *n of them. */
+const char *detector_own_words(const char *text, size_t len,
+                               struct buf *scratch, size_t *n);
 
 /* A quick scan: true when detector_clean would return text unchanged (one
  * line with nothing to remove or decode), so that scoring may read the

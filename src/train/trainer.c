@@ -50,6 +50,7 @@ struct trainer {
   struct detector_model *m;
   struct detector *det; /* scores with m, for the features only */
   struct polarity_result pr;
+  struct buf own; /* a record's own words, when copied */
   struct detector_result dr;
   struct dataset ds;
 };
@@ -162,9 +163,10 @@ static enum err add_record(struct trainer *t, const char *text, size_t len,
   struct dataset *ds = &t->ds;
   /* The polarity of the writer's own words, as the service reads it for
    * the model (a labeled mail reply without the mail it quotes). */
+  size_t own_len;
+  const char *own = detector_own_words(text, len, &t->own, &own_len);
   if (!(weight > 0 && weight < 1e6) ||
-      polarity_of(&t->lx, lang, text, detector_own_length(text, len), &t->pr) !=
-          ERR_OK ||
+      polarity_of(&t->lx, lang, own, own_len, &t->pr) != ERR_OK ||
       detector_score(t->det, text, len, lang, t->pr.polarity,
                      t->pr.subjectivity, &t->dr) != ERR_OK) {
     fprintf(stderr, "%s: cannot be used (weight or text)\n", where);
@@ -649,6 +651,7 @@ enum err trainer_new(const struct trainer_options *o, struct trainer **out)
     return rc;
   }
   polarity_result_init(&t->pr);
+  buf_init(&t->own, 0);
   detector_result_init(&t->dr);
   t->dr.keep_features = true;
   *out = t;
@@ -662,6 +665,7 @@ static void drop_reader(struct trainer *t)
   if (!t->det)
     return;
   polarity_result_cleanup(&t->pr);
+  buf_cleanup(&t->own);
   detector_result_cleanup(&t->dr);
   detector_free(t->det);
   analysis_lexicons_free(&t->lx);

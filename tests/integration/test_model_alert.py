@@ -133,7 +133,79 @@ def test_model_reads_the_writers_own_words():
     check(rows[4]["frustration"] == rows[0]["frustration"], "cJSON path: %r" % rows[4])
 
 
+LOG_ASK = ("Here is the log:\n"
+           "    Traceback (most recent call last):\n"
+           "      File \"app.py\", line 3, in <module>\n"
+           "    ValueError: invalid literal, broken pipe, crash\n"
+           "Could you take a look when you have time?")
+LOG_ASK_OWN = "Here is the log:\nCould you take a look when you have time?"
+FR_LOG = ("Bonjour, depuis la mise \u00e0 jour j'ai cette erreur :\n```\n"
+          "2024-05-01 12:00:03 ERROR sync failed: connection refused by remote "
+          "host, please check the server configuration and try again later\n"
+          "2024-05-01 12:00:04 FATAL giving up after 3 retries\n```\n"
+          "C'est la troisi\u00e8me fois, c'est inadmissible !")
+FR_LOG_OWN = ("Bonjour, depuis la mise \u00e0 jour j'ai cette erreur :\n"
+              "C'est la troisi\u00e8me fois, c'est inadmissible !")
+
+
+def test_pasted_log_is_not_the_writers_words():
+    """A stack trace or log pasted into a message is read around: its
+    words ("invalid", "crash", "failed", "FATAL") are not the customer's.
+    A calm question with a trace raised an alert (0.57) before; a French
+    complaint with an English log was read as English. The model scores
+    each as the message without the pasted lines, on every path; the
+    original rule's polarity still reads the whole message."""
+    import json
+    import subprocess
+    fake = FakeDevRev()
+    with tempfile.TemporaryDirectory() as d:
+        srv = Server(os.path.join(d, "m.db"), devrev=fake)
+        try:
+            got = {}
+            for name, text in (("ask", LOG_ASK), ("ask_own", LOG_ASK_OWN),
+                               ("fr", FR_LOG), ("fr_own", FR_LOG_OWN)):
+                st, body = srv.post({"customer_id": "log-" + name,
+                                     "message": text})
+                check(st == 200, "status %d" % st)
+                got[name] = body
+        finally:
+            srv.stop()
+            fake.close()
+    ask = got["ask"]
+    check(ask["frustrated"] is False and ask["alert"] == "none" and
+          ask["level"] == "calm", "calm question with a trace: %r" % ask)
+    check(ask["frustration"]["score"] ==
+          got["ask_own"]["frustration"]["score"], "%r %r" % (
+              ask["frustration"]["score"],
+              got["ask_own"]["frustration"]["score"]))
+    check(ask["polarity"] != got["ask_own"]["polarity"],
+          "the rule's polarity reads the whole message")
+    fr = got["fr"]
+    check(fr["language"] == "fr" and fr["frustrated"] is True and
+          fr["alert"] == "created", "French complaint with a log: %r" % fr)
+    check(fr["frustration"]["score"] == got["fr_own"]["frustration"]["score"],
+          "%r %r" % (fr["frustration"]["score"],
+                     got["fr_own"]["frustration"]["score"]))
+    check(not any(w in r["text"] for r in fr["frustration"]["reasons"]
+                  for w in ("failed", "FATAL", "refused")),
+          "no reason from the log: %r" % fr["frustration"]["reasons"])
+    lines = [json.dumps({"text": t})
+             for t in (LOG_ASK, LOG_ASK_OWN, FR_LOG, FR_LOG_OWN)]
+    lines.append('{"te\\u0078t": %s}' % json.dumps(FR_LOG))
+    p = subprocess.run([FA_BIN, "score"], input="\n".join(lines) + "\n",
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, p.stderr)
+    rows = [json.loads(l) for l in p.stdout.splitlines()]
+    check(len(rows) == 5, "%d rows" % len(rows))
+    check(rows[0]["frustration"] == rows[1]["frustration"] ==
+          ask["frustration"]["score"], "score: %r" % rows[:2])
+    check(rows[2]["language"] == "fr" and rows[2]["frustration"] ==
+          rows[3]["frustration"] == rows[4]["frustration"] ==
+          fr["frustration"]["score"], "score fr: %r" % rows[2:])
+
+
 if __name__ == "__main__":
     sys.exit(run_tests([test_model_alert_carries_reasons,
                         test_mail_reply_is_read_without_the_quoted_mail,
-                        test_model_reads_the_writers_own_words]))
+                        test_model_reads_the_writers_own_words,
+                        test_pasted_log_is_not_the_writers_words]))

@@ -24,6 +24,21 @@ static const char *clean(const char *s)
   return out;
 }
 
+/* The own words of s (detector_own_words) as a string, in a static
+ * buffer. */
+static const char *own(const char *s)
+{
+  static char out[4096];
+  static struct buf scratch;
+  if (!scratch.limit)
+    buf_init(&scratch, 0);
+  size_t n;
+  const char *w = detector_own_words(s, strlen(s), &scratch, &n);
+  memcpy(out, w, n);
+  out[n] = '\0';
+  return out;
+}
+
 /* Scores s as the service does: TextBlob polarity of the raw text, then
  * the detector. */
 static const struct detector_result *score(const char *s)
@@ -115,12 +130,15 @@ static void clean_drops_quotes_and_signatures(void)
   const char *reply = "Merci.\nLe lun. 3 mars 2025 \xc3\xa0 10:12, S a "
                       "\xc3\xa9"
                       "crit :\n> Terrible";
-  CHECK_INT(detector_own_length(reply, strlen(reply)), 7);
-  CHECK_INT(detector_own_length("Fix it.\n-- \nJane", 17), 8);
-  CHECK_INT(detector_own_length("one line wrote:", 15), 15);
-  CHECK_INT(detector_own_length("a\nb\nc", 5), 5);
+  CHECK_STR(own(reply), "Merci.\n");
+  CHECK_STR(own("Fix it.\n-- \nJane"), "Fix it.\n");
+  CHECK_STR(own("one line wrote:"), "one line wrote:");
+  CHECK_STR(own("a\nb\nc"), "a\nb\nc");
+  CHECK_STR(own("Fine.\n> You said\nThanks"), "Fine.\nThanks");
   /* A text that is all quote is read whole. */
-  CHECK_INT(detector_own_length("On 3 Mar 2025, S wrote:\n> x", 28), 28);
+  CHECK_STR(own("On 3 Mar 2025, S wrote:\n> x"),
+            "On 3 Mar 2025, S wrote:\n> x");
+  CHECK_STR(own("> a\n> b"), "> a\n> b");
   CHECK_STR(clean("Colis perdu.\nEnvoy\xc3\xa9 de mon iPhone"),
             "Colis perdu.\n");
   CHECK_STR(clean("Paket weg.\nVon meinem iPhone gesendet"), "Paket weg.\n");
@@ -145,6 +163,49 @@ static void clean_drops_quotes_and_signatures(void)
             "-- Original Message aside, it failed");
   CHECK_STR(clean("Am I the only one?\nIl est tard."),
             "Am I the only one?\nIl est tard.");
+}
+
+/* Pasted code and logs are not the writer's words. */
+static void clean_drops_pasted_code(void)
+{
+  /* Fenced blocks, with either fence, closed or running to the end. */
+  CHECK_STR(clean("Hi, I see this:\n```\nERROR failed: denied\n```\nIdeas?"),
+            "Hi, I see this:\nIdeas?");
+  CHECK_STR(clean("Log:\n  ~~~~ text\nFATAL\n~~~~\nok"), "Log:\nok");
+  CHECK_STR(clean("Log:\n```\nFATAL crash\nstill open"), "Log:\n");
+  /* A fence closes only the block of its own character. */
+  CHECK_STR(clean("a\n```\nx\n~~~\ny\n```\nb"), "a\nb");
+  /* Indented code after a line ending in ':' or a blank line, with the
+   * indented lines that follow; the line after it is the writer's. */
+  CHECK_STR(clean("Here is the log:\n    Traceback (most recent call last):\n"
+                  "      File \"a.py\"\nValueError: bad\nCan you look?"),
+            "Here is the log:\nValueError: bad\nCan you look?");
+  CHECK_STR(clean("Trace\n\n\tat a.B(C.java:1)\n\tat d.E(F.java:2)\nHelp"),
+            "Trace\n\nHelp");
+  /* Indented text after a sentence, or alone, stays. */
+  CHECK_STR(clean("I tried twice\n    and it broke"),
+            "I tried twice\n    and it broke");
+  CHECK_STR(clean("    indented first line"), "    indented first line");
+  /* Log records, bracketed or not; a date alone stays. */
+  CHECK_STR(clean("Again:\n2024-05-01 12:00:03 ERROR timeout\n"
+                  "[2024-05-01T12:00:04Z] FATAL abort\nWhy?"),
+            "Again:\nWhy?");
+  CHECK_STR(clean("2024-05-01 was the day it broke"),
+            "2024-05-01 was the day it broke");
+  CHECK_STR(clean("Again:\n2024-05-01 12:00 and still no refund"),
+            "Again:\n2024-05-01 12:00 and still no refund");
+  CHECK_STR(clean("3 days, ``` no fence here"), "3 days, ``` no fence here");
+  CHECK(!detector_clean_keeps("```", 3));
+  CHECK(!detector_clean_keeps("2024-05-01 12:00:03 ERROR x", 27));
+  CHECK(detector_clean_keeps("2 days late", 11));
+  /* A signature inside a fenced block does not end the text. */
+  const char *fenced = "Look:\n```\n-- \nlog\n```\nThanks";
+  CHECK_STR(own(fenced), "Look:\nThanks");
+  CHECK_STR(clean(fenced), "Look:\nThanks");
+  /* The own words are the kept lines as they are, not cleaned. */
+  CHECK_STR(own("See https://x.io:\n```\nFATAL\n```\n@bob &amp; me"),
+            "See https://x.io:\n@bob &amp; me");
+  CHECK_STR(own("```\nonly a log\n```"), "```\nonly a log\n```");
 }
 
 static void clean_never_grows_and_keeps_utf8(void)
@@ -596,6 +657,7 @@ int main(void)
   detector_result_init(&res);
   RUN(clean_removes_noise);
   RUN(clean_drops_quotes_and_signatures);
+  RUN(clean_drops_pasted_code);
   RUN(clean_never_grows_and_keeps_utf8);
   RUN(vader_matches_reference);
   RUN(support_phrases_give_reasons);
