@@ -8,7 +8,9 @@
  * @handles, dataset masks and HTML tags turned into a space and HTML
  * entities decoded. Everything removed is ASCII and
  * every decoded entity is shorter than its source, so the output never
- * grows and stays valid UTF-8.
+ * grows and stays valid UTF-8. A text with HTML markup is first turned
+ * into its plain text (a copy, each tag a space or a line break), then
+ * read so.
  *
  * Most bytes start nothing, so the scans test sixteen at a time (SSE2
  * where there is one) for the few that may, and only the tokens that hold
@@ -18,10 +20,12 @@
 #include "detector/detector.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/bits.h"
 #include "base/utf8.h"
+#include "base/xalloc.h"
 
 #if defined(__SSE2__) && defined(__GNUC__)
 #include <emmintrin.h>
@@ -147,6 +151,197 @@ static bool has_ci(const char *s, size_t len, const char *lit)
     if (starts_ci(s + i, len - i, lit))
       return true;
   return false;
+}
+
+/* ---- HTML ---------------------------------------------------------------
+ * A message sent as HTML (a chat widget's or a help desk's body, a mail)
+ * is read as the text a reader sees: the markup goes, block elements
+ * ("<p>", "<div>", "<br>", "<li>"...) end a line, the contents of
+ * "<style>", "<script>" and "<title>" go, and the text ends where
+ * a mail client's quoted part starts: the first "<blockquote>", or an
+ * element whose attributes name one (Gmail's "gmail_quote", Thunderbird's
+ * "moz-cite-prefix", Outlook's "divRplyFwdMsg" and "appendonsend",
+ * Yahoo's "yahoo_quoted", Proton's "protonmail_quote"). Only known
+ * element names count as markup, so prose such as "<insert name here>"
+ * or "<<face.jpg>>" is not HTML. Entities are decoded afterwards, with
+ * the other text's. */
+
+enum html_kind {
+  HTML_INLINE, /* goes, a space in its place */
+  HTML_BLOCK,  /* ends a line */
+  HTML_SKIP,   /* goes with all it holds */
+  HTML_QUOTE,  /* the quoted part of a mail starts: the text ends */
+};
+
+struct html_name {
+  const char *name;
+  enum html_kind kind;
+};
+
+/* In strcmp order (bsearch). */
+static const struct html_name html_names[] = {
+    {"a", HTML_INLINE},          {"abbr", HTML_INLINE},
+    {"address", HTML_BLOCK},     {"article", HTML_BLOCK},
+    {"aside", HTML_BLOCK},       {"b", HTML_INLINE},
+    {"big", HTML_INLINE},        {"blockquote", HTML_QUOTE},
+    {"body", HTML_BLOCK},        {"br", HTML_BLOCK},
+    {"button", HTML_INLINE},     {"center", HTML_BLOCK},
+    {"cite", HTML_INLINE},       {"code", HTML_INLINE},
+    {"dd", HTML_BLOCK},          {"del", HTML_INLINE},
+    {"div", HTML_BLOCK},         {"dl", HTML_BLOCK},
+    {"dt", HTML_BLOCK},          {"em", HTML_INLINE},
+    {"figcaption", HTML_BLOCK},  {"figure", HTML_BLOCK},
+    {"font", HTML_INLINE},       {"footer", HTML_BLOCK},
+    {"form", HTML_BLOCK},        {"h1", HTML_BLOCK},
+    {"h2", HTML_BLOCK},          {"h3", HTML_BLOCK},
+    {"h4", HTML_BLOCK},          {"h5", HTML_BLOCK},
+    {"h6", HTML_BLOCK},          {"head", HTML_INLINE},
+    {"header", HTML_BLOCK},      {"hr", HTML_BLOCK},
+    {"html", HTML_BLOCK},        {"i", HTML_INLINE},
+    {"img", HTML_INLINE},        {"input", HTML_INLINE},
+    {"ins", HTML_INLINE},        {"kbd", HTML_INLINE},
+    {"label", HTML_INLINE},      {"li", HTML_BLOCK},
+    {"link", HTML_INLINE},       {"main", HTML_BLOCK},
+    {"mark", HTML_INLINE},       {"meta", HTML_INLINE},
+    {"nav", HTML_BLOCK},         {"ol", HTML_BLOCK},
+    {"p", HTML_BLOCK},           {"pre", HTML_BLOCK},
+    {"q", HTML_INLINE},          {"s", HTML_INLINE},
+    {"script", HTML_SKIP},       {"section", HTML_BLOCK},
+    {"small", HTML_INLINE},      {"span", HTML_INLINE},
+    {"strike", HTML_INLINE},     {"strong", HTML_INLINE},
+    {"style", HTML_SKIP},        {"sub", HTML_INLINE},
+    {"sup", HTML_INLINE},        {"table", HTML_BLOCK},
+    {"tbody", HTML_BLOCK},       {"td", HTML_BLOCK},
+    {"tfoot", HTML_BLOCK},       {"th", HTML_BLOCK},
+    {"thead", HTML_BLOCK},       {"title", HTML_SKIP},
+    {"tr", HTML_BLOCK},          {"tt", HTML_INLINE},
+    {"u", HTML_INLINE},          {"ul", HTML_BLOCK},
+    {"wbr", HTML_INLINE},
+};
+
+/* The longest tag read (a style attribute can be long). */
+#define HTML_TAG_MAX 4096
+
+static int by_html_name(const void *key, const void *elem)
+{
+  return strcmp(key, ((const struct html_name *)elem)->name);
+}
+
+/* The attributes that mark a mail client's quoted part (lower case). */
+static const char *const html_quote_marks[] = {
+    "gmail_quote",  "moz-cite-prefix", "divrplyfwdmsg",
+    "appendonsend", "yahoo_quoted",    "protonmail_quote",
+};
+
+/* The markup at s[0..len) (s[0] == '<'): its length, the '>' included,
+ * and its kind; 0 when it is none. A tag is '<', an optional '/', a known
+ * name (or one with a namespace, "o:p", as Word writes), then attributes
+ * up to a '>' with no '<' before it; a comment runs to "-->", a
+ * declaration ("<!DOCTYPE html>") to '>'. *closing: "</name>". */
+static size_t html_tag(const char *s, size_t len, enum html_kind *kind,
+                       bool *closing)
+{
+  size_t lim = len < HTML_TAG_MAX ? len : HTML_TAG_MAX;
+  *kind = HTML_INLINE;
+  *closing = false;
+  if (lim >= 4 && s[1] == '!' && s[2] == '-' && s[3] == '-') {
+    for (size_t i = 4; i + 2 < len; i++)
+      if (s[i] == '-' && s[i + 1] == '-' && s[i + 2] == '>')
+        return i + 3;
+    return len; /* an unclosed comment hides the rest */
+  }
+  size_t i = 1;
+  if (i < lim && (s[i] == '/' || s[i] == '!')) {
+    *closing = s[i] == '/';
+    i++;
+  }
+  bool declaration = len > 1 && s[1] == '!';
+  char name[16];
+  size_t n = 0;
+  bool ns = false;
+  while (i < lim && n < sizeof name - 1 &&
+         (((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'z') ||
+          (n > 0 && ((s[i] >= '0' && s[i] <= '9') || s[i] == ':')))) {
+    ns |= s[i] == ':';
+    name[n++] = (char)(s[i] | 0x20);
+    i++;
+  }
+  name[n] = '\0';
+  if (!n || (i < lim && !is_space(s[i]) && s[i] != '>' && s[i] != '/'))
+    return 0;
+  if (!declaration && !ns) {
+    const struct html_name *h =
+        bsearch(name, html_names, sizeof html_names / sizeof *html_names,
+                sizeof *html_names, by_html_name);
+    if (!h)
+      return 0;
+    *kind = h->kind;
+  }
+  size_t attrs = i;
+  while (i < lim && s[i] != '>' && s[i] != '<')
+    i++;
+  if (i == lim || s[i] != '>')
+    return 0;
+  if (!*closing && *kind != HTML_SKIP)
+    for (size_t m = 0; m < sizeof html_quote_marks / sizeof *html_quote_marks;
+         m++)
+      if (has_ci(s + attrs, i - attrs, html_quote_marks[m]))
+        *kind = HTML_QUOTE;
+  return i + 1;
+}
+
+/* Does text[0..len) hold markup (html_tag)? */
+static bool has_html(const char *text, size_t len)
+{
+  enum html_kind kind;
+  bool closing;
+  for (const char *p = memchr(text, '<', len); p;
+       p = memchr(p + 1, '<', len - (size_t)(p + 1 - text)))
+    if (html_tag(p, len - (size_t)(p - text), &kind, &closing))
+      return true;
+  return false;
+}
+
+/* Writes the text of the HTML text[0..len) into out (room for len bytes):
+ * see the opening comment. Returns its length. */
+static size_t html_text(const char *text, size_t len, char *out)
+{
+  size_t o = 0, i = 0;
+  while (i < len) {
+    const char *lt = memchr(text + i, '<', len - i);
+    size_t next = lt ? (size_t)(lt - text) : len;
+    memcpy(out + o, text + i, next - i);
+    o += next - i;
+    i = next;
+    if (i == len)
+      break;
+    enum html_kind kind;
+    bool closing;
+    size_t n = html_tag(text + i, len - i, &kind, &closing);
+    if (!n) {
+      out[o++] = '<';
+      i++;
+      continue;
+    }
+    if (kind == HTML_QUOTE && !closing)
+      break;
+    i += n;
+    if (kind == HTML_SKIP && !closing) {
+      /* To the element's end tag ("</style>"), or the text's end. */
+      for (; i < len; i++) {
+        if (text[i] != '<' || i + 1 == len || text[i + 1] != '/')
+          continue;
+        size_t m = html_tag(text + i, len - i, &kind, &closing);
+        if (m && kind == HTML_SKIP) {
+          i += m;
+          break;
+        }
+      }
+      continue;
+    }
+    out[o++] = kind == HTML_BLOCK ? '\n' : ' ';
+  }
+  return o;
 }
 
 /* The line after the one that ends at text[end] ('\n' or the end), or an
@@ -904,7 +1099,8 @@ static size_t clean_line(const char *text, size_t len, size_t pos, char *out,
   return o + len - done;
 }
 
-size_t detector_clean(const char *text, size_t len, char *out)
+/* detector_clean of a text that holds no markup. */
+static size_t clean_plain(const char *text, size_t len, char *out)
 {
   size_t o = 0;
   size_t pos = 0;
@@ -929,8 +1125,20 @@ size_t detector_clean(const char *text, size_t len, char *out)
   return o;
 }
 
-const char *detector_own_words(const char *text, size_t len,
-                               struct buf *scratch, size_t *n)
+size_t detector_clean(const char *text, size_t len, char *out)
+{
+  if (!memchr(text, '<', len) || !has_html(text, len))
+    return clean_plain(text, len, out);
+  char *plain = xmalloc(len + 1);
+  size_t n = html_text(text, len, plain);
+  size_t o = clean_plain(plain, n, out);
+  free(plain);
+  return o;
+}
+
+/* detector_own_words of a text that holds no markup. */
+static const char *own_plain(const char *text, size_t len, struct buf *scratch,
+                             size_t *n)
 {
   *n = len;
   if (!memchr(text, '\n', len))
@@ -976,6 +1184,31 @@ const char *detector_own_words(const char *text, size_t len,
   }
   if (scratch->len == 0) /* nothing is kept: read whole too */
     return text;
+  *n = scratch->len;
+  return scratch->data;
+}
+
+const char *detector_own_words(const char *text, size_t len,
+                               struct buf *scratch, size_t *n)
+{
+  if (!memchr(text, '<', len) || !has_html(text, len))
+    return own_plain(text, len, scratch, n);
+  /* The words of the text a reader sees; nothing of it: read whole. */
+  char *plain = xmalloc(len + 1);
+  size_t pn = html_text(text, len, plain);
+  const char *own = own_plain(plain, pn, scratch, n);
+  if (own == plain) { /* a part of plain: scratch holds it instead */
+    buf_reset(scratch);
+    buf_must_fit(buf_append(scratch, plain, *n));
+  }
+  free(plain);
+  size_t k = 0;
+  while (k < scratch->len && is_space(scratch->data[k]))
+    k++;
+  if (k == scratch->len) {
+    *n = len;
+    return text;
+  }
   *n = scratch->len;
   return scratch->data;
 }

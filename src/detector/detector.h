@@ -249,8 +249,9 @@ void detector_write_json(const struct detector_result *r, struct jsonw *w);
  * in seven languages, also wrapped, a "-----Original Message-----" rule,
  * a "From:"/"Sent:" header block); URLs and e-mail
  * addresses removed, @handles, [NAME]-style masks, redaction masks ("XXXX",
- * "XX/XX/XXXX") and HTML tags without attributes ("<p>", "</div>")
- * replaced by a space,
+ * "XX/XX/XXXX") and simple tags ("<p>", "</div>") replaced by a space;
+ * a text holding HTML markup is first read as the text a reader sees,
+ * down to a mail client's quoted part (see clean.c);
  * HTML entities (&amp;, &#39;...) decoded. Never longer than the input; valid
  * UTF-8 in, valid UTF-8 out. Returns the length written. */
 size_t detector_clean(const char *text, size_t len, char *out);

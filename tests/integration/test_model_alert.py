@@ -204,8 +204,53 @@ def test_pasted_log_is_not_the_writers_words():
           fr["frustration"]["score"], "score fr: %r" % rows[2:])
 
 
+HTML_REPLY = (
+    '<div dir="ltr">Thanks, that worked and my account is unlocked now.'
+    '</div><br><div class="gmail_quote"><div dir="ltr" class="gmail_attr">'
+    'On Mon, 3 Mar 2025 at 10:12, Support &lt;support@acme.example&gt; '
+    'wrote:<br></div><blockquote class="gmail_quote" style="margin:0px 0px '
+    '0px 0.8ex;border-left:1px solid rgb(204,204,204);padding-left:1ex">We '
+    'are sorry you are frustrated. It is unacceptable to be locked out '
+    'three times this week and we apologize for the awful experience.'
+    '</blockquote></div>')
+HTML_OWN = "\nThanks, that worked and my account is unlocked now.\n\n"
+
+
+def test_html_reply_is_read_as_its_text():
+    """A mail reply sent as HTML (Gmail's markup) is read as the text a
+    reader sees, down to the quoted part: calm (it alerted, angry, 0.95),
+    scoring as its own text does, on every path."""
+    import json
+    import subprocess
+    fake = FakeDevRev()
+    with tempfile.TemporaryDirectory() as d:
+        srv = Server(os.path.join(d, "m.db"), devrev=fake)
+        try:
+            st, html = srv.post({"customer_id": "h1", "message": HTML_REPLY})
+            check(st == 200, "status %d" % st)
+            st, own = srv.post({"customer_id": "h2", "message": HTML_OWN})
+            check(st == 200, "status %d" % st)
+        finally:
+            srv.stop()
+            fake.close()
+    check(html["frustrated"] is False and html["alert"] == "none" and
+          html["level"] == "calm", "HTML reply: %r" % html)
+    check(html["frustration"]["score"] == own["frustration"]["score"],
+          "%r %r" % (html["frustration"]["score"], own["frustration"]["score"]))
+    lines = [json.dumps({"text": t}) for t in (HTML_REPLY, HTML_OWN)]
+    lines.append('{"te\\u0078t": %s}' % json.dumps(HTML_REPLY))
+    p = subprocess.run([FA_BIN, "score"], input="\n".join(lines) + "\n",
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, p.stderr)
+    rows = [json.loads(l) for l in p.stdout.splitlines()]
+    check(len(rows) == 3 and rows[0]["frustration"] == rows[1]["frustration"]
+          == rows[2]["frustration"] == own["frustration"]["score"],
+          "score: %r" % [r["frustration"] for r in rows])
+
+
 if __name__ == "__main__":
     sys.exit(run_tests([test_model_alert_carries_reasons,
                         test_mail_reply_is_read_without_the_quoted_mail,
                         test_model_reads_the_writers_own_words,
-                        test_pasted_log_is_not_the_writers_words]))
+                        test_pasted_log_is_not_the_writers_words,
+                        test_html_reply_is_read_as_its_text]))

@@ -149,11 +149,13 @@ static void clean_drops_quotes_and_signatures(void)
   CHECK_STR(clean("Nada.\nEnviado do meu iPhone"), "Nada.\n");
   CHECK_STR(clean("Envoy\xc3\xa9 de mon iPhone"),
             ""); /* as "Sent from my iPhone" */
-  /* Markup without attributes goes; what only looks like it stays. */
+  /* Markup goes, blocks ending lines; what only looks like it stays. */
   CHECK_STR(clean("<p>The service was terrible</p><p>Refund me</p><br/>"),
-            " The service was terrible  Refund me  ");
+            "\nThe service was terrible\n\nRefund me\n\n");
   CHECK_STR(clean("I <3 you, a < b, x<-y, <verylongtagname>, <1>"),
             "I <3 you, a < b, x<-y, <verylongtagname>, <1>");
+  /* A simple tag of an unknown name goes too, outside HTML. */
+  CHECK_STR(clean("so <sarcasm>great</sarcasm>"), "so  great ");
   /* What only looks like it stays: a form's fields, a sentence. */
   CHECK_STR(clean("From: London\nTo: Paris\nDate: 3 March\nIt crashed again"),
             "From: London\nTo: Paris\nDate: 3 March\nIt crashed again");
@@ -206,6 +208,48 @@ static void clean_drops_pasted_code(void)
   CHECK_STR(own("See https://x.io:\n```\nFATAL\n```\n@bob &amp; me"),
             "See https://x.io:\n@bob &amp; me");
   CHECK_STR(own("```\nonly a log\n```"), "```\nonly a log\n```");
+}
+
+/* HTML is read as the text a reader sees, down to the quoted part. */
+static void clean_reads_html(void)
+{
+  CHECK_STR(clean("<div dir=\"ltr\">Thanks, it <b>works</b>.</div><div "
+                  "class=\"gmail_quote\"><div class=\"gmail_attr\">On Mon, "
+                  "Support wrote:<br></div><blockquote class=\"gmail_quote\">"
+                  "Awful, unacceptable.</blockquote></div>"),
+            "\nThanks, it  works .\n");
+  CHECK_STR(clean("<p>Fine now.</p>\n<blockquote type=\"cite\">terrible"
+                  "</blockquote><p>after</p>"),
+            "\nFine now.\n\n");
+  CHECK_STR(clean("<p>Merci</p><div id=\"divRplyFwdMsg\"><b>De :</b> "
+                  "Support</div>Nul."),
+            "\nMerci\n");
+  CHECK_STR(clean("<html><head><title>x</title><style>p {color: red}"
+                  "</style></head><body><p>Where is my <a href=\"https://"
+                  "acme.example/o/1\">order</a>?</p><!-- a comment --></body>"
+                  "</html>"),
+            "\n  \n\nWhere is my  order ?\n \n\n");
+  /* Word's namespaced tags, entities decoded after the markup goes. */
+  CHECK_STR(clean("<p class=\"MsoNormal\">Still &nbsp;broken<o:p></o:p></p>"),
+            "\nStill  broken  \n");
+  /* Prose with angle brackets is not HTML. */
+  CHECK_STR(clean("Are you <more specific type of related>?"),
+            "Are you <more specific type of related>?");
+  CHECK_STR(clean("<<creepy face.jpg>>"), "<<creepy face.jpg>>");
+  /* A '<' at the very end (ASan reads past no byte). */
+  CHECK_STR(clean("so <"), "so <");
+  CHECK_STR(clean("<p>so <"), "\nso <");
+  /* A line break the markup makes ends a line for the mail rules. */
+  CHECK_STR(clean("Thanks!<br>On Mon, 3 Mar 2025, Support wrote:<br>Awful"),
+            "Thanks!\n");
+  /* The own words are the text's, without the markup. */
+  CHECK_STR(own("<p>Merci, \xc3\xa7"
+                "a marche.</p><blockquote>Awful"),
+            "\nMerci, \xc3\xa7"
+            "a marche.\n");
+  CHECK_STR(own("<blockquote>all quoted</blockquote>"),
+            "<blockquote>all quoted</blockquote>");
+  CHECK(!detector_clean_keeps("<p>x</p>", 8));
 }
 
 static void clean_never_grows_and_keeps_utf8(void)
@@ -658,6 +702,7 @@ int main(void)
   RUN(clean_removes_noise);
   RUN(clean_drops_quotes_and_signatures);
   RUN(clean_drops_pasted_code);
+  RUN(clean_reads_html);
   RUN(clean_never_grows_and_keeps_utf8);
   RUN(vader_matches_reference);
   RUN(support_phrases_give_reasons);
