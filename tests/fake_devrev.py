@@ -65,6 +65,10 @@ Test hooks (not recorded as requests):
                           unknown outcome. On a kept-alive connection this
                           is where an HTTP client may silently send the
                           request again on a new one.
+                      {"action": "create_status", "status": 504}
+                                                  process the request, then
+                          answer the status instead of its result (a
+                          gateway that timed out while DevRev acted)
 
 Usage: fake_devrev.py [--port N] [--token T] [--verbose]
 """
@@ -495,6 +499,10 @@ class Handler(BaseHTTPRequestHandler):
         if action == "create_drop":
             self.drop()
             return
+        if action == "create_status":
+            status = int(rule.get("status", 504))
+            reply = {"type": "gateway_timeout" if status == 504 else "error",
+                     "message": f"injected {status} after acting"}
         if action == "hang":
             time.sleep(float(rule.get("seconds", 5)))
         rec["status"] = status

@@ -10,9 +10,11 @@ be one request, so that a lost answer is an unknown outcome: the ticket is
 looked up by its marker line before it is created again (README, "One
 ticket per alert"); a comment is retried (at-least-once, as documented).
 
-Each test first delivers one alert, so that the worker holds a kept-alive
-connection to the fake (tests/fake_devrev.py), then makes the fake carry
-out the next create and reset the connection ("create_drop").
+The first two tests deliver one alert, so that the worker holds a
+kept-alive connection to the fake (tests/fake_devrev.py), then make the
+fake carry out the next create and reset the connection ("create_drop").
+The third makes it carry out a works.create and answer 500, 502 or 504
+("create_status"), as a gateway that timed out while DevRev acted does.
 
 Loopback only; exits non-zero on failure; the last line reads
 "N passed, M failed".
@@ -115,9 +117,44 @@ def test_comment_dropped_on_kept_alive_connection():
         srv.stop()
 
 
+def test_create_answered_5xx_after_acting():
+    """DevRev (or a gateway before it) answers a works.create it has
+    carried out with 500, 502 or 504: the attempt is a failure to retry,
+    but its outcome is unknown, so the ticket is looked up by its marker
+    and adopted, not created a second time. (A 503 is taken to say that
+    nothing was done: README, "One ticket per alert".)"""
+    for status in (500, 502, 504):
+        FAKE.reset()
+        srv = Server(new_db(), devrev=FAKE)
+        try:
+            FAKE.control(rules=[{"path": "/works.create",
+                                 "action": "create_status",
+                                 "status": status}])
+            a = deliver(srv, f"gw-{status}", f"gw-{status}-1")
+            works = [w for w in FAKE.state()["works"]
+                     if (w.get("body") or "").rstrip().endswith(
+                         MARKER + a["alert_key"])]
+            creates = FAKE.requests("/works.create")
+            check(len(works) == 1 and len(creates) == 1,
+                  f"{status}: {len(works)} tickets, {len(creates)} creates")
+            tried = attempts(srv.db, "create_ticket", a["alert_key"])
+            check(tried == [("retry",)], f"{status}: attempts {tried}")
+            looked = db_query(srv.db, "SELECT d.result FROM "
+                              "delivery_attempts d JOIN outbox o ON o.id = "
+                              "d.outbox_id WHERE d.result IN ('found', "
+                              "'not_found')")
+            check(looked == [("found",)], f"{status}: lookups {looked}")
+            rows = db_query(srv.db, "SELECT ticket_display_id FROM alerts")
+            check(rows == [(works[0]["display_id"],)],
+                  f"{status}: the alert's ticket {rows}")
+        finally:
+            srv.stop()
+
+
 def main():
     return run_with_fake(globals(), [test_create_dropped_on_kept_alive_connection,
-                        test_comment_dropped_on_kept_alive_connection])
+                        test_comment_dropped_on_kept_alive_connection,
+                        test_create_answered_5xx_after_acting])
 
 
 if __name__ == "__main__":
