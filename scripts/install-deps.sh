@@ -16,7 +16,9 @@ build_pkgs=(gcc make cmake pkg-config libmicrohttpd-dev libcjson-dev
 # chromium: the dashboard's browser test (playwright-core drives it).
 # postgresql: the PostgreSQL tests start a throwaway cluster of their own
 # (tests/integration/pg_cluster.py); the system cluster is never used.
-test_pkgs=(clang libclang-rt-14-dev prometheus curl chromium openssl postgresql)
+# libfaketime: test_pg_clock runs an instance with its clock ahead.
+test_pkgs=(clang libclang-rt-14-dev prometheus curl chromium openssl postgresql
+  libfaketime)
 # python3-nltk: TextBlob, the peer, needs it (TextBlob itself is found as
 # bench/README.md says: no Debian package ships it).
 bench_pkgs=(wrk nginx-light gunicorn python3-flask python3-nltk bc util-linux)

@@ -59,6 +59,7 @@ struct committer {
   struct store *st; /* the writer's own */
   struct committer_options opt;
   bool server_store; /* a database server, which may go away by itself */
+  struct store_clock clock;     /* the writer's: the store's time */
   struct committer_stats stats; /* under mu */
 };
 
@@ -141,7 +142,9 @@ static bool commit_jobs(struct committer *c, struct job *jobs, char *errbuf,
                         size_t errlen, enum err *trc)
 {
   bool outbox = false;
-  int64_t now = clock_wall_ms();
+  /* The store's clock: on a database server its own, so that instances
+   * whose clocks disagree judge cooldowns and windows alike. */
+  int64_t now = store_now_ms(c->st, &c->clock);
   enum err rc = run_jobs(c, jobs, now);
   /* ERR_BUSY: the backend broke a deadlock with another process by
    * giving this transaction up; nothing of it is stored, so it runs
@@ -183,10 +186,13 @@ static void check_store(struct committer *c)
   char errbuf[sizeof c->stats.last_error] = "";
   if (rc)
     snprintf(errbuf, sizeof errbuf, "%s", store_errmsg(c->st));
+  else
+    store_now_ms(c->st, &c->clock); /* the offset, when it is due */
   pthread_mutex_lock(&c->mu);
   if (rc)
     memcpy(c->stats.last_error, errbuf, sizeof errbuf);
   c->stats.last_rc = rc;
+  c->stats.clock_offset_ms = c->clock.offset_ms;
 }
 
 static void *writer(void *arg)
@@ -236,6 +242,7 @@ static void *writer(void *arg)
       c->stats.last_commit_ms = clock_wall_ms();
     }
     c->stats.last_rc = trc;
+    c->stats.clock_offset_ms = c->clock.offset_ms;
     c->stats.last_batch_msgs = msgs;
     if (msgs > c->stats.max_batch_msgs_seen)
       c->stats.max_batch_msgs_seen = msgs;

@@ -90,6 +90,8 @@ struct committer_stats {
   enum err last_rc;       /* of the last transaction, or of the idle
                            * writer's check of the store */
   char last_error[256];   /* detail of the last failure; "" none */
+  int64_t clock_offset_ms; /* the store's clock minus this machine's, as
+                            * last measured (store_now_ms); 0 on SQLite */
 };
 
 /* A consistent snapshot of the counters (for /health and /metrics). */

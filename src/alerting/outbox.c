@@ -49,6 +49,7 @@ struct outbox {
   bool paused_for_auth;    /* worker thread only: the pause is a 401/403 */
   int64_t auth_refusals;   /* worker thread only: 401/403 in a row */
   int64_t lease_end_ms;    /* worker thread only: the current claim's */
+  struct store_clock clock; /* worker thread only: the store's time */
   int64_t next_retention_ms;
 
   pthread_t thread;
@@ -58,6 +59,7 @@ struct outbox {
   bool stopping;
   struct outbox_stats stats; /* under mu */
   int64_t oldest_pending_ms; /* under mu */
+  int64_t clock_offset_ms;   /* under mu: clock's, for outbox_stats */
 };
 
 #define LOG(ob, lvl, ...)                                                      \
@@ -65,6 +67,14 @@ struct outbox {
     if ((ob)->log)                                                             \
       log_write((ob)->log, (lvl), __VA_ARGS__);                                \
   } while (0)
+
+/* Now on the store's clock (store_now_ms: the database server's on
+ * PostgreSQL), which every time the worker stores or compares with stored
+ * ones is read on: leases, retries, pauses. Worker thread only. */
+static int64_t store_time(struct outbox *ob)
+{
+  return store_now_ms(ob->st, &ob->clock);
+}
 
 void outbox_options_from_config(const struct config *cfg,
                                 struct outbox_options *o)
@@ -134,6 +144,7 @@ static int64_t refresh_stats(struct outbox *ob, int64_t now)
     return 0;
   }
   pthread_mutex_lock(&ob->mu);
+  ob->clock_offset_ms = ob->clock.offset_ms;
   ob->stats.pending = s.pending;
   ob->stats.dead = s.dead;
   ob->oldest_pending_ms = s.oldest_pending_ms;
@@ -160,8 +171,8 @@ void outbox_stats(struct outbox *ob, struct outbox_stats *out)
   pthread_mutex_lock(&ob->mu);
   *out = ob->stats;
   int64_t oldest = ob->oldest_pending_ms;
+  int64_t now = clock_wall_ms() + ob->clock_offset_ms;
   pthread_mutex_unlock(&ob->mu);
-  int64_t now = clock_wall_ms();
   out->oldest_pending_ms = out->pending > 0 && oldest > 0 ? oldest : 0;
   out->oldest_pending_age_ms =
       out->oldest_pending_ms && now > oldest ? now - oldest : 0;
@@ -209,7 +220,7 @@ static bool stopping(struct outbox *ob);
 static void finish(struct outbox *ob, const struct store_finish *f)
 {
   for (int i = 1;; i++) {
-    enum err rc = store_outbox_finish(ob->st, f, clock_wall_ms());
+    enum err rc = store_outbox_finish(ob->st, f, store_time(ob));
     if (!rc) {
       if (i > 1)
         LOG(ob, LOG_INFO, "outbox: delivery recorded at try %d", i);
@@ -224,7 +235,7 @@ static void finish(struct outbox *ob, const struct store_finish *f)
     if (i == 1)
       note_store_error(ob, "recording a delivery");
     if (stopping(ob) ||
-        (i >= FINISH_TRIES && clock_wall_ms() >= ob->lease_end_ms)) {
+        (i >= FINISH_TRIES && store_time(ob) >= ob->lease_end_ms)) {
       note_store_error(ob, "recording a delivery, given up");
       break;
     }
@@ -246,7 +257,7 @@ static int64_t auth_pause(struct outbox *ob, const struct devrev_reply *r)
     wait *= 2;
   if (wait > ob->opt.backoff_max_ms)
     wait = ob->opt.backoff_max_ms;
-  int64_t now = clock_wall_ms();
+  int64_t now = store_time(ob);
   pthread_mutex_lock(&ob->mu);
   if (!ob->stats.auth_failing)
     ob->stats.auth_failing_since_ms = now;
@@ -292,7 +303,7 @@ static void settle(struct outbox *ob, const struct store_entry *e,
                            .outcome_unknown = e->outcome_unknown,
                            .error = at.error,
                            .attempt = &at};
-  int64_t now = clock_wall_ms();
+  int64_t now = store_time(ob);
   bool create = e->kind == STORE_KIND_CREATE_TICKET;
   if (r->cls != DEVREV_AUTH && r->http_status)
     auth_accepted(ob);
@@ -377,7 +388,7 @@ static void settle(struct outbox *ob, const struct store_entry *e,
 static bool settled_by_lookup(struct outbox *ob, const struct store_entry *e)
 {
   struct devrev_reply r;
-  int64_t started = clock_wall_ms();
+  int64_t started = store_time(ob);
   int64_t after = e->first_attempt_ms - ob->opt.lookup_margin_ms;
   devrev_find_ticket(ob->dv, e->alert_key, after, &r);
   if (r.cls != DEVREV_OK) {
@@ -423,7 +434,7 @@ static bool renew_lease(struct outbox *ob, const struct store_entry *e)
 {
   if (!e->lease)
     return true;
-  int64_t now = clock_wall_ms();
+  int64_t now = store_time(ob);
   enum err rc =
       store_outbox_renew(ob->st, e->id, e->lease, now + ob->opt.lease_ms);
   if (!rc) {
@@ -472,13 +483,13 @@ static void deliver(struct outbox *ob, const struct store_entry *e)
       goto out;
     }
   }
-  int64_t started = clock_wall_ms();
+  int64_t started = store_time(ob);
   bool sent = false;
   switch (e->kind) {
   case STORE_KIND_CREATE_TICKET:
     if (e->outcome_unknown && (settled_by_lookup(ob, e) || !renew_lease(ob, e)))
       goto out;
-    started = clock_wall_ms();
+    started = store_time(ob);
     devrev_create_ticket(ob->dv, &a, &r);
     sent = true;
     break;
@@ -522,7 +533,7 @@ static void deliver(struct outbox *ob, const struct store_entry *e)
       }
       if (!renew_lease(ob, e))
         goto out;
-      started = clock_wall_ms();
+      started = store_time(ob);
     }
     if (!severity && !sentiment) {
       /* The policy asked for fields this level does not map (e.g. only
@@ -576,7 +587,7 @@ static void retention(struct outbox *ob, int64_t now)
  * tick_ms). Returns false when stopping. */
 static bool nap(struct outbox *ob, int64_t until)
 {
-  int64_t now = clock_wall_ms();
+  int64_t now = store_time(ob);
   int64_t ms = ob->opt.tick_ms;
   if (until > now && until - now < ms)
     ms = until - now;
@@ -619,7 +630,7 @@ static void *worker(void *arg)
   for (;;) {
     if (stopping(ob))
       break;
-    int64_t now = clock_wall_ms();
+    int64_t now = store_time(ob);
     if (!ob->dv) {
       size_t n = 0;
       if (store_outbox_skip_pending(ob->st,
@@ -659,7 +670,7 @@ static void *worker(void *arg)
       ob->lease_end_ms = now + ob->opt.lease_ms;
       deliver(ob, &e);
       store_entry_cleanup(&e);
-      refresh_stats(ob, clock_wall_ms());
+      refresh_stats(ob, store_time(ob));
       continue;
     }
     int64_t due = refresh_stats(ob, now);
@@ -737,7 +748,7 @@ enum err outbox_start(const struct outbox_options *o, char *err, size_t errlen,
   ob->stats.delivering = deliver;
   ob->stats.mode = deliver ? "deliver" : "record-only";
   ob->stats.store_ok = true;
-  refresh_stats(ob, clock_wall_ms());
+  refresh_stats(ob, store_time(ob));
   if (deliver)
     LOG(ob, LOG_INFO, "outbox: delivering to DevRev at %s (%lld pending)",
         o->devrev.api_url, (long long)ob->stats.pending);

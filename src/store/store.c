@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/xalloc.h"
 #include "store/store_int.h"
 
@@ -262,6 +263,29 @@ void store_rollback(struct store *st)
     return;
   st->in_tx = false;
   undo(st, STORE_TX_ROLLBACK);
+}
+
+int64_t store_now_ms(struct store *st, struct store_clock *clk)
+{
+  int64_t local = clock_wall_ms();
+  if (!st->ops->server_clock || st->in_tx ||
+      (clk->checked_ms && local - clk->checked_ms < STORE_CLOCK_EVERY_MS &&
+       local >= clk->checked_ms))
+    return local + clk->offset_ms;
+  int64_t server = 0;
+  /* The measurement's failure is the next store call's to report. */
+  char keep[sizeof st->errmsg];
+  memcpy(keep, st->errmsg, sizeof keep);
+  enum err rc = st->ops->server_clock(st, &server);
+  memcpy(st->errmsg, keep, sizeof keep);
+  int64_t back = clock_wall_ms();
+  if (rc) {
+    clk->checked_ms = local - STORE_CLOCK_EVERY_MS + 1000;
+    return back + clk->offset_ms;
+  }
+  clk->offset_ms = server - (local + (back - local) / 2);
+  clk->checked_ms = back;
+  return back + clk->offset_ms;
 }
 
 enum err store_check(struct store *st, bool write)

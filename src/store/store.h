@@ -173,6 +173,27 @@ enum err store_begin(struct store *st);
 enum err store_commit(struct store *st);
 /* Rolls back the open transaction, if any. */
 void store_rollback(struct store *st);
+/* ---- Time --------------------------------------------------------------- */
+
+/* How a process reads the store's clock (store_now_ms); zero it first. */
+struct store_clock {
+  int64_t offset_ms;  /* the database server's clock minus this machine's */
+  int64_t checked_ms; /* this machine's time of the last measurement; 0 */
+};
+
+/* How often the offset is measured again. */
+#define STORE_CLOCK_EVERY_MS 10000
+
+/* Now, epoch ms, on the store's clock: this machine's on SQLite (one
+ * process owns the file), the database server's on PostgreSQL, so that
+ * instances on machines whose clocks disagree read leases, cooldowns,
+ * retries and pauses on one clock (an instance ten minutes ahead would
+ * take leases that are not over, and send a ticket a second time). The
+ * offset is measured by a query, its round trip halved, at the first call
+ * and every STORE_CLOCK_EVERY_MS after (a failed measurement keeps the
+ * last and is tried again a second later). Outside a transaction. */
+int64_t store_now_ms(struct store *st, struct store_clock *clk);
+
 /* Whether a message could be stored now, outside any transaction: a
  * write transaction is begun (connecting again if the connection was
  * lost) and rolled back or, with write, given a write that changes

@@ -120,6 +120,9 @@ struct store_ops {
                              const char *reason);
   enum err (*own)(struct store *st, long *holder_pid);
   enum err (*owner)(struct store *st, long *pid);
+  /* Optional (NULL: this machine's clock is the store's): the database
+   * server's clock, epoch ms (store_now_ms). */
+  enum err (*server_clock)(struct store *st, int64_t *ms);
 };
 
 struct store {

@@ -528,6 +528,13 @@ static void pg_close(struct store *st)
   st->impl = NULL;
 }
 
+static enum err pg_server_clock(struct store *st, int64_t *ms)
+{
+  return pg_query_int(
+      st, "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint", 0,
+      ms);
+}
+
 static enum err pg_schema_version(struct store *st, int *out)
 {
   int64_t v = 0;
@@ -620,4 +627,5 @@ static const struct store_ops pg_ops = {
     .delivery_pause = pg_delivery_pause,
     .own = pg_own,
     .owner = pg_owner,
+    .server_clock = pg_server_clock,
 };

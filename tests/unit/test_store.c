@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/utf8.h"
 
 #include "store_fixture.h"
@@ -121,6 +122,37 @@ static void test_check(void)
   CHECK_INT(store_check(st, true), ERR_INVALID);
   store_rollback(st);
   CHECK_INT(ingest1(st, msg("m1", "cust", 2), T0, NULL), STORE_ALERT_CREATED);
+  store_close(st);
+}
+
+/* store_now_ms: this machine's clock on SQLite; on PostgreSQL the
+ * server's (here the same machine's, so about the same), measured once
+ * and kept for STORE_CLOCK_EVERY_MS. */
+static void test_now(void)
+{
+  struct store *st = open_fresh();
+  if (!st)
+    return;
+  struct store_clock clk = {0, 0};
+  int64_t before = clock_wall_ms();
+  int64_t now = store_now_ms(st, &clk);
+  int64_t after = clock_wall_ms();
+  CHECK(now >= before - 1000 && now <= after + 1000);
+  if (test_pg()) {
+    CHECK(clk.checked_ms >= before && clk.checked_ms <= after);
+    int64_t checked = clk.checked_ms;
+    store_now_ms(st, &clk);
+    CHECK_INT(clk.checked_ms, checked); /* not measured again so soon */
+  } else {
+    CHECK_INT(clk.offset_ms, 0);
+  }
+  /* Inside a transaction it reads no store. */
+  CHECK_INT(store_begin(st), ERR_OK);
+  clk.checked_ms = 0;
+  now = store_now_ms(st, &clk);
+  CHECK(now >= before - 1000);
+  CHECK_INT(clk.checked_ms, 0);
+  store_rollback(st);
   store_close(st);
 }
 
@@ -1052,6 +1084,7 @@ int main(void)
   RUN(test_open_urls);
   RUN(test_migrations);
   RUN(test_check);
+  RUN(test_now);
   RUN_BOTH(test_ingest_outcomes);
   RUN_BOTH(test_cooldown_expiry);
   RUN_BOTH(test_severity_raise);

@@ -76,6 +76,9 @@ static void write_store(struct app *app, const struct committer_stats *cs,
     jsonw_string(w, cs->last_error);
   else
     jsonw_null(w);
+  /* The database server's clock minus this machine's (store_now_ms): what
+   * the instance corrects its times by. 0 on SQLite. */
+  jsonw_kv_int(w, "clock_offset_ms", cs->clock_offset_ms);
   jsonw_object_end(w);
 }
 
