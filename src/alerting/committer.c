@@ -373,6 +373,17 @@ void committer_stats(struct committer *c, struct committer_stats *out)
   pthread_mutex_unlock(&c->mu);
 }
 
+int64_t committer_now_ms(struct committer *c)
+{
+  int64_t offset = 0;
+  if (c) {
+    pthread_mutex_lock(&c->mu);
+    offset = c->stats.clock_offset_ms;
+    pthread_mutex_unlock(&c->mu);
+  }
+  return clock_wall_ms() + offset;
+}
+
 void committer_close(struct committer *c)
 {
   if (!c)

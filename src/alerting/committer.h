@@ -96,6 +96,10 @@ struct committer_stats {
 
 /* A consistent snapshot of the counters (for /health and /metrics). */
 void committer_stats(struct committer *c, struct committer_stats *out);
+/* Now, epoch ms, on the store's clock as the writer last measured it
+ * (store_now_ms): what stored times are compared with (the dashboard's
+ * buckets). Thread-safe; NULL c: this machine's clock. */
+int64_t committer_now_ms(struct committer *c);
 
 /* Commits everything submitted so far, refuses new submissions (ERR_STORE),
  * stops the writer, closes its store and frees c. NULL is fine. */

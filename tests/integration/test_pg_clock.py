@@ -13,7 +13,8 @@ Instance B runs with its clock ten minutes ahead through libfaketime
 time the system gives it is not); instance A and the database server
 keep the machine's.
 
-- B's /health shows the offset (about -600,000 ms).
+- B's /health shows the offset (about -600,000 ms); its dashboard reads
+  stored times on the server's clock too.
 - A works.create that A has sent, and DevRev holds for 3 s, is not taken
   over by B: one request, one ticket.
 - With a 5-minute ALERT_COOLDOWN, a frustrated message on B joins the
@@ -86,6 +87,10 @@ def test_offset_is_measured():
         off = wait_for(lambda: b.health()[1]["store"]["clock_offset_ms"],
                        "a measured offset")
         check(abs(off + AHEAD_MS) < 5000, f"offset {off} ms")
+        # The dashboard buckets stored times by the same clock.
+        st, stats = b.request("GET", "/api/stats")
+        check(st == 200 and abs(stats["now_ms"] - time.time() * 1000) < 5000,
+              f"the dashboard's now: {st} {stats.get('now_ms')}")
         a = Server(url, env=ENV)
         try:
             time.sleep(1.5)

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alerting/committer.h"
 #include "alerting/outbox.h"
 #include "base/clock.h"
 #include "base/jsonw.h"
@@ -429,7 +430,7 @@ static void build_stats(struct dashboard *d, struct buf *out)
 {
   struct app *app = d->app;
   uint64_t t0 = clock_mono_ns();
-  int64_t now_ms = clock_wall_ms();
+  int64_t now_ms = committer_now_ms(app->committer); /* stored times' */
   struct jsonw w;
   buf_reset(out);
   jsonw_init(&w, out);

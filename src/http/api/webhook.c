@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alerting/committer.h"
 #include "alerting/policy.h"
 #include "analysis/analysis.h"
 #include "base/clock.h"
@@ -606,7 +607,7 @@ void api_webhook_finish(struct app *app, struct routes_scratch *s, enum err rc,
   } else {
     write_answer(app, s, true, resp);
     /* Committed: the live dashboard hears of each message. */
-    int64_t now_ms = clock_wall_ms();
+    int64_t now_ms = committer_now_ms(app->committer);
     for (size_t i = 0; app->dashboard && i < s->n_pending; i++)
       dashboard_publish_message(app->dashboard, &s->ingest[i], &s->results[i],
                                 now_ms);
