@@ -13,7 +13,7 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fa_harness import Server, check  # noqa: E402
+from fa_harness import Server, check, run_with_fake  # noqa: E402
 import pg_cluster  # noqa: E402
 
 ANGRY = "This is terrible, awful service"        # -1.0
@@ -95,3 +95,21 @@ def without_duplicate(answer):
     a = dict(answer)
     a.pop("duplicate", None)
     return a
+
+
+def main(name, module_globals, tests, skip=None):
+    """A test file's main: exit status 77 (skipped) where no cluster can
+    be made, or when skip() gives a reason; else the tests on a new
+    cluster, a fake DevRev as the module's FAKE (run_with_fake)."""
+    ok, why = pg_cluster.available()
+    if ok and skip:
+        why = skip()
+        ok = why is None
+    if not ok:
+        print(f"{name}: SKIPPED: {why}")
+        return 77
+    start_cluster()
+    try:
+        return run_with_fake(module_globals, tests)
+    finally:
+        PG.close()

@@ -1,7 +1,9 @@
 """FRUSTRATION_DETECTOR=model end to end: a support message the original
 rule misses (polarity 0.0) raises an alert, and the ticket DevRev receives
 carries the level and the model's reasons."""
+import json
 import os
+import subprocess
 import sys
 import tempfile
 
@@ -87,25 +89,44 @@ FR_REPLY = ("Merci, \u00e7a marche maintenant, mon compte est d\u00e9bloqu\u00e9
 FR_OWN = "Merci, \u00e7a marche maintenant, mon compte est d\u00e9bloqu\u00e9.\n\n"
 
 
-def test_model_reads_the_writers_own_words():
-    """The model's language and polarity come from the writer's own words,
-    on every path (the service, `score` line by line and in batches, and
-    its cJSON path), so a reply scores as the reply alone; `polarity`
-    (the original rule's, TextBlob's) is still the whole message's."""
-    import json
-    import subprocess
+def post_each(texts, prefix, devrev=None):
+    """Posts each (name, text) of texts to a new server (a customer each);
+    returns the answers by name."""
+    got = {}
     with tempfile.TemporaryDirectory() as d:
-        srv = Server(os.path.join(d, "m.db"))
+        srv = Server(os.path.join(d, "m.db"), devrev=devrev)
         try:
-            got = {}
-            for name, text in (("reply", MAIL_REPLY), ("own", OWN),
-                               ("fr", FR_REPLY), ("fr_own", FR_OWN)):
-                st, body = srv.post({"customer_id": "o-" + name,
+            for name, text in texts:
+                st, body = srv.post({"customer_id": prefix + name,
                                      "message": text})
                 check(st == 200, "status %d" % st)
                 got[name] = body
         finally:
             srv.stop()
+    return got
+
+
+def score_each(texts, cjson_text):
+    """`score`'s lines for texts (batched), then for cjson_text on the
+    cJSON path (an escaped key takes it; a number as "text" would be
+    refused)."""
+    lines = [json.dumps({"text": t}) for t in texts]
+    lines.append('{"te\\u0078t": %s}' % json.dumps(cjson_text))
+    p = subprocess.run([FA_BIN, "score"], input="\n".join(lines) + "\n",
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0, p.stderr)
+    rows = [json.loads(l) for l in p.stdout.splitlines()]
+    check(len(rows) == len(lines), "%d rows" % len(rows))
+    return rows
+
+
+def test_model_reads_the_writers_own_words():
+    """The model's language and polarity come from the writer's own words,
+    on every path (the service, `score` line by line and in batches, and
+    its cJSON path), so a reply scores as the reply alone; `polarity`
+    (the original rule's, TextBlob's) is still the whole message's."""
+    got = post_each((("reply", MAIL_REPLY), ("own", OWN),
+                     ("fr", FR_REPLY), ("fr_own", FR_OWN)), "o-")
     check(got["reply"]["frustration"]["score"] == got["own"]["frustration"]["score"],
           "reply %r, own words %r" % (got["reply"]["frustration"]["score"],
                                       got["own"]["frustration"]["score"]))
@@ -116,15 +137,7 @@ def test_model_reads_the_writers_own_words():
     check(got["fr"]["frustration"]["score"] == got["fr_own"]["frustration"]["score"],
           "fr reply %r, own words %r" % (got["fr"]["frustration"]["score"],
                                          got["fr_own"]["frustration"]["score"]))
-    # score: plain lines (batched), and a line cJSON reads (a number as
-    # "text" would be refused; an escaped key takes the cJSON path).
-    lines = [json.dumps({"text": t}) for t in (MAIL_REPLY, OWN, FR_REPLY, FR_OWN)]
-    lines.append('{"te\\u0078t": %s}' % json.dumps(MAIL_REPLY))
-    p = subprocess.run([FA_BIN, "score"], input="\n".join(lines) + "\n",
-                       capture_output=True, text=True, timeout=60)
-    check(p.returncode == 0, p.stderr)
-    rows = [json.loads(l) for l in p.stdout.splitlines()]
-    check(len(rows) == 5, "%d rows" % len(rows))
+    rows = score_each((MAIL_REPLY, OWN, FR_REPLY, FR_OWN), MAIL_REPLY)
     check(rows[0]["frustration"] == rows[1]["frustration"] ==
           got["own"]["frustration"]["score"], "score: %r %r" %
           (rows[0]["frustration"], rows[1]["frustration"]))
@@ -155,22 +168,13 @@ def test_pasted_log_is_not_the_writers_words():
     complaint with an English log was read as English. The model scores
     each as the message without the pasted lines, on every path; the
     original rule's polarity still reads the whole message."""
-    import json
-    import subprocess
     fake = FakeDevRev()
-    with tempfile.TemporaryDirectory() as d:
-        srv = Server(os.path.join(d, "m.db"), devrev=fake)
-        try:
-            got = {}
-            for name, text in (("ask", LOG_ASK), ("ask_own", LOG_ASK_OWN),
-                               ("fr", FR_LOG), ("fr_own", FR_LOG_OWN)):
-                st, body = srv.post({"customer_id": "log-" + name,
-                                     "message": text})
-                check(st == 200, "status %d" % st)
-                got[name] = body
-        finally:
-            srv.stop()
-            fake.close()
+    try:
+        got = post_each((("ask", LOG_ASK), ("ask_own", LOG_ASK_OWN),
+                         ("fr", FR_LOG), ("fr_own", FR_LOG_OWN)), "log-",
+                        devrev=fake)
+    finally:
+        fake.close()
     ask = got["ask"]
     check(ask["frustrated"] is False and ask["alert"] == "none" and
           ask["level"] == "calm", "calm question with a trace: %r" % ask)
@@ -189,14 +193,7 @@ def test_pasted_log_is_not_the_writers_words():
     check(not any(w in r["text"] for r in fr["frustration"]["reasons"]
                   for w in ("failed", "FATAL", "refused")),
           "no reason from the log: %r" % fr["frustration"]["reasons"])
-    lines = [json.dumps({"text": t})
-             for t in (LOG_ASK, LOG_ASK_OWN, FR_LOG, FR_LOG_OWN)]
-    lines.append('{"te\\u0078t": %s}' % json.dumps(FR_LOG))
-    p = subprocess.run([FA_BIN, "score"], input="\n".join(lines) + "\n",
-                       capture_output=True, text=True, timeout=60)
-    check(p.returncode == 0, p.stderr)
-    rows = [json.loads(l) for l in p.stdout.splitlines()]
-    check(len(rows) == 5, "%d rows" % len(rows))
+    rows = score_each((LOG_ASK, LOG_ASK_OWN, FR_LOG, FR_LOG_OWN), FR_LOG)
     check(rows[0]["frustration"] == rows[1]["frustration"] ==
           ask["frustration"]["score"], "score: %r" % rows[:2])
     check(rows[2]["language"] == "fr" and rows[2]["frustration"] ==
@@ -220,30 +217,19 @@ def test_html_reply_is_read_as_its_text():
     """A mail reply sent as HTML (Gmail's markup) is read as the text a
     reader sees, down to the quoted part: calm (it alerted, angry, 0.95),
     scoring as its own text does, on every path."""
-    import json
-    import subprocess
     fake = FakeDevRev()
-    with tempfile.TemporaryDirectory() as d:
-        srv = Server(os.path.join(d, "m.db"), devrev=fake)
-        try:
-            st, html = srv.post({"customer_id": "h1", "message": HTML_REPLY})
-            check(st == 200, "status %d" % st)
-            st, own = srv.post({"customer_id": "h2", "message": HTML_OWN})
-            check(st == 200, "status %d" % st)
-        finally:
-            srv.stop()
-            fake.close()
+    try:
+        got = post_each((("html", HTML_REPLY), ("own", HTML_OWN)), "h-",
+                        devrev=fake)
+    finally:
+        fake.close()
+    html, own = got["html"], got["own"]
     check(html["frustrated"] is False and html["alert"] == "none" and
           html["level"] == "calm", "HTML reply: %r" % html)
     check(html["frustration"]["score"] == own["frustration"]["score"],
           "%r %r" % (html["frustration"]["score"], own["frustration"]["score"]))
-    lines = [json.dumps({"text": t}) for t in (HTML_REPLY, HTML_OWN)]
-    lines.append('{"te\\u0078t": %s}' % json.dumps(HTML_REPLY))
-    p = subprocess.run([FA_BIN, "score"], input="\n".join(lines) + "\n",
-                       capture_output=True, text=True, timeout=60)
-    check(p.returncode == 0, p.stderr)
-    rows = [json.loads(l) for l in p.stdout.splitlines()]
-    check(len(rows) == 3 and rows[0]["frustration"] == rows[1]["frustration"]
+    rows = score_each((HTML_REPLY, HTML_OWN), HTML_REPLY)
+    check(rows[0]["frustration"] == rows[1]["frustration"]
           == rows[2]["frustration"] == own["frustration"]["score"],
           "score: %r" % [r["frustration"] for r in rows])
 

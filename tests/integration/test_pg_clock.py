@@ -30,9 +30,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fa_harness import (FA_BIN, FakeDevRev, Server, check,  # noqa: E402
-                        run_tests)
-import pg_cluster  # noqa: E402
+from fa_harness import FA_BIN, Server, check  # noqa: E402
 import pg_instances as pgi  # noqa: E402
 from pg_instances import ANGRY, ANGRY2, sql, sql_int  # noqa: E402
 
@@ -152,29 +150,18 @@ def test_cooldown_is_read_on_one_clock():
         pgi.stop_all([a, b])
 
 
-if __name__ == "__main__":
-    ok, why = pg_cluster.available()
-    if not ok:
-        print(f"test_pg_clock: SKIPPED: {why}")
-        sys.exit(77)
+def why_skip():
     if not faketime_lib():
-        print("test_pg_clock: SKIPPED: libfaketime is not installed "
-              "(scripts/install-deps.sh test installs it)")
-        sys.exit(77)
+        return ("libfaketime is not installed (scripts/install-deps.sh "
+                "test installs it)")
     if thread_sanitized():
-        print("test_pg_clock: SKIPPED: a ThreadSanitizer build under "
-              "libfaketime reports races that are not there (make test and "
-              "make asan run this test)")
-        sys.exit(77)
-    pgi.start_cluster()
-    try:
-        FAKE = FakeDevRev()
-        try:
-            rc = run_tests([test_offset_is_measured,
-                            test_lease_is_not_taken_by_an_instance_ahead,
-                            test_cooldown_is_read_on_one_clock])
-        finally:
-            FAKE.close()
-    finally:
-        pgi.PG.close()
-    sys.exit(rc)
+        return ("a ThreadSanitizer build under libfaketime reports races "
+                "that are not there (make test and make asan run this test)")
+    return None
+
+
+if __name__ == "__main__":
+    sys.exit(pgi.main("test_pg_clock", globals(), [
+        test_offset_is_measured,
+        test_lease_is_not_taken_by_an_instance_ahead,
+        test_cooldown_is_read_on_one_clock], skip=why_skip))

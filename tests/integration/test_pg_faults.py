@@ -23,8 +23,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fa_harness import FakeDevRev, check, run_tests, wait_until  # noqa: E402
-import pg_cluster  # noqa: E402
+from fa_harness import check, wait_until  # noqa: E402
 import pg_instances as pgi  # noqa: E402
 from pg_instances import ANGRY, CALM, sql, sql_int  # noqa: E402
 
@@ -449,23 +448,11 @@ def test_postgres_restart_under_load():
 
 
 if __name__ == "__main__":
-    ok, why = pg_cluster.available()
-    if not ok:
-        print(f"test_pg_faults: SKIPPED: {why}")
-        sys.exit(77)
-    pgi.start_cluster()
-    try:
-        FAKE = FakeDevRev()
-        try:
-            rc = run_tests([test_killed_instance_lease_taken_over,
-                            test_new_instance_recovers_only_dead_leases,
-                            test_late_answer_after_lease_is_fenced,
-                            test_lookup_then_create_within_the_lease,
-                            test_result_recorded_after_outage,
-                            test_lost_claim_taken_again_by_its_instance,
-                            test_postgres_restart_under_load])
-        finally:
-            FAKE.close()
-    finally:
-        pgi.PG.close()
-    sys.exit(rc)
+    sys.exit(pgi.main("test_pg_faults", globals(), [
+        test_killed_instance_lease_taken_over,
+        test_new_instance_recovers_only_dead_leases,
+        test_late_answer_after_lease_is_fenced,
+        test_lookup_then_create_within_the_lease,
+        test_result_recorded_after_outage,
+        test_lost_claim_taken_again_by_its_instance,
+        test_postgres_restart_under_load]))

@@ -25,9 +25,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fa_harness import (HOST, FakeDevRev, check, run_tests,  # noqa: E402
-                        wait_until)
-import pg_cluster  # noqa: E402
+from fa_harness import HOST, check, wait_until  # noqa: E402
 import pg_instances as pgi  # noqa: E402
 from pg_instances import ANGRY, ANGRY2, at_once, sql, sql_int  # noqa: E402
 
@@ -302,20 +300,8 @@ def test_rate_limit_pauses_every_instance():
 
 
 if __name__ == "__main__":
-    ok, why = pg_cluster.available()
-    if not ok:
-        print(f"test_pg_instances: SKIPPED: {why}")
-        sys.exit(77)
-    pgi.start_cluster()
-    try:
-        FAKE = FakeDevRev()
-        try:
-            rc = run_tests([test_same_message_id_on_two_instances,
-                            test_same_devrev_event_on_two_instances,
-                            test_one_customer_on_two_instances,
-                            test_rate_limit_pauses_every_instance])
-        finally:
-            FAKE.close()
-    finally:
-        pgi.PG.close()
-    sys.exit(rc)
+    sys.exit(pgi.main("test_pg_instances", globals(), [
+        test_same_message_id_on_two_instances,
+        test_same_devrev_event_on_two_instances,
+        test_one_customer_on_two_instances,
+        test_rate_limit_pauses_every_instance]))
