@@ -210,7 +210,9 @@ def build_sqlite_store():
               f"tells the operator to stop the server: {err!r}")
         check(psql("while_running", "SELECT to_regclass('messages')")
               == [[None]], "nothing written to the target")
-        check(srv.stop() == 0, "server stops")
+        rc = srv.stop()
+        check(rc == 0, f"server stops: status {rc}; its log ends:\n"
+              f"{srv.log()[-3000:]}")
     finally:
         srv.kill()
         FAKE.control(token=TOKEN)
@@ -304,7 +306,9 @@ def migrate_copies_then_serve_continues():
         wait_until(lambda: sum("cust-new" in w["title"]
                                for w in FAKE.state()["works"]) == 1,
                    what="the new alert's ticket")
-        check(srv.stop() == 0, "server stops")
+        rc = srv.stop()
+        check(rc == 0, f"server stops: status {rc}; its log ends:\n"
+              f"{srv.log()[-3000:]}")
     finally:
         srv.kill()
     check(len(FAKE.state()["works"]) == works_before + 4,
@@ -317,7 +321,9 @@ def failure_half_way_writes_nothing():
     try:
         for i in range(3):
             post(srv, f"half-{i}", ANGRY, f"half-{i}")
-        check(srv.stop() == 0, "server stops")
+        rc = srv.stop()
+        check(rc == 0, f"server stops: status {rc}; its log ends:\n"
+              f"{srv.log()[-3000:]}")
     finally:
         srv.kill()
     # A copy of the store whose last table copied (customer windows)
@@ -351,7 +357,9 @@ def target_served_refused():
     srv = Server(src)
     try:
         post(srv, "served-0", ANGRY, "served-0")
-        check(srv.stop() == 0, "server stops")
+        rc = srv.stop()
+        check(rc == 0, f"server stops: status {rc}; its log ends:\n"
+              f"{srv.log()[-3000:]}")
     finally:
         srv.kill()
     url = new_database("served")
