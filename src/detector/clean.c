@@ -20,6 +20,7 @@
 #include "detector/detector.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -251,11 +252,12 @@ static size_t html_tag(const char *s, size_t len, enum html_kind *kind,
     return len; /* an unclosed comment hides the rest */
   }
   size_t i = 1;
+  bool declaration = false;
   if (i < lim && (s[i] == '/' || s[i] == '!')) {
     *closing = s[i] == '/';
+    declaration = s[i] == '!';
     i++;
   }
-  bool declaration = len > 1 && s[1] == '!';
   char name[16];
   size_t n = 0;
   bool ns = false;
@@ -1056,15 +1058,33 @@ static ALWAYS_INLINE size_t token_end(const char *text, size_t len, size_t i)
   return next_of(text, len, i, SCAN_BLANKS);
 }
 
+/* What becomes of the line that starts at text[pos], the lines before
+ * it having left w (updated): the one judgement of detector_clean and
+ * detector_own_words. A line that cannot go (may_go) is kept without its
+ * end being looked for; for the others *end is set to their '\n' or len
+ * (it is left as it was otherwise). */
+static enum fate walk_line(struct walk *w, const char *text, size_t len,
+                           size_t pos, size_t *end)
+{
+  if (!w->fence && !may_go(text, len, pos)) {
+    w->code = false;
+    return LINE_KEPT;
+  }
+  const char *nl = memchr(text + pos, '\n', len - pos);
+  *end = nl ? (size_t)(nl - text) : len;
+  if (is_code_line(w, text, pos, *end))
+    return LINE_DROPPED;
+  return line_fate(text + pos, *end - pos, text, len, *end);
+}
+
 bool detector_clean_keeps(const char *text, size_t len)
 {
   if (next_change(text, len, 0) < len)
     return false;
   /* One line, whose tokens all stay: only the line itself may go. */
   struct walk w = {0, false};
-  return !may_go(text, len, 0) ||
-         (!is_code_line(&w, text, 0, len) &&
-          line_fate(text, len, text, len, len) == LINE_KEPT);
+  size_t end;
+  return walk_line(&w, text, len, 0, &end) == LINE_KEPT;
 }
 
 /* Copies the kept line that starts at text[pos], its '\n' included,
@@ -1106,31 +1126,35 @@ static size_t clean_plain(const char *text, size_t len, char *out)
   size_t pos = 0;
   struct walk w = {0, false};
   while (pos < len) {
-    if (w.fence || may_go(text, len, pos)) {
-      const char *nl = memchr(text + pos, '\n', len - pos);
-      size_t end = nl ? (size_t)(nl - text) : len;
-      enum fate fate = is_code_line(&w, text, pos, end)
-                           ? LINE_DROPPED
-                           : line_fate(text + pos, end - pos, text, len, end);
-      if (fate == LINE_ENDS)
-        break;
-      if (fate == LINE_DROPPED) {
-        pos = nl ? end + 1 : len;
-        continue;
-      }
-    }
-    w.code = false;
-    o += clean_line(text, len, pos, out + o, &pos);
+    size_t end = len;
+    enum fate fate = walk_line(&w, text, len, pos, &end);
+    if (fate == LINE_ENDS)
+      break;
+    if (fate == LINE_DROPPED)
+      pos = end < len ? end + 1 : len;
+    else
+      o += clean_line(text, len, pos, out + o, &pos);
   }
   return o;
 }
 
-size_t detector_clean(const char *text, size_t len, char *out)
+/* The text a reader sees of text[0..len) (html_text), in a new buffer the
+ * caller frees, *n bytes; NULL when the text holds no markup. */
+static char *html_plain(const char *text, size_t len, size_t *n)
 {
   if (!memchr(text, '<', len) || !has_html(text, len))
-    return clean_plain(text, len, out);
+    return NULL;
   char *plain = xmalloc(len + 1);
-  size_t n = html_text(text, len, plain);
+  *n = html_text(text, len, plain);
+  return plain;
+}
+
+size_t detector_clean(const char *text, size_t len, char *out)
+{
+  size_t n;
+  char *plain = html_plain(text, len, &n);
+  if (!plain)
+    return clean_plain(text, len, out);
   size_t o = clean_plain(plain, n, out);
   free(plain);
   return o;
@@ -1152,16 +1176,13 @@ static const char *own_plain(const char *text, size_t len, struct buf *scratch,
   buf_reset(scratch);
   size_t pos = 0;
   while (pos < len) {
-    const char *nl = memchr(text + pos, '\n', len - pos);
-    size_t end = nl ? (size_t)(nl - text) : len;
-    size_t next = nl ? end + 1 : len;
-    enum fate fate = LINE_KEPT;
-    if (w.fence || may_go(text, len, pos))
-      fate = is_code_line(&w, text, pos, end)
-                 ? LINE_DROPPED
-                 : line_fate(text + pos, end - pos, text, len, end);
-    else
-      w.code = false;
+    size_t end = SIZE_MAX;
+    enum fate fate = walk_line(&w, text, len, pos, &end);
+    if (end == SIZE_MAX) { /* kept unread: its end is needed here */
+      const char *nl = memchr(text + pos, '\n', len - pos);
+      end = nl ? (size_t)(nl - text) : len;
+    }
+    size_t next = end < len ? end + 1 : len;
     if (fate == LINE_ENDS) {
       if (pos == 0) /* all of it goes: read whole, as one line is */
         return text;
@@ -1191,11 +1212,11 @@ static const char *own_plain(const char *text, size_t len, struct buf *scratch,
 const char *detector_own_words(const char *text, size_t len,
                                struct buf *scratch, size_t *n)
 {
-  if (!memchr(text, '<', len) || !has_html(text, len))
+  size_t pn;
+  char *plain = html_plain(text, len, &pn);
+  if (!plain)
     return own_plain(text, len, scratch, n);
   /* The words of the text a reader sees; nothing of it: read whole. */
-  char *plain = xmalloc(len + 1);
-  size_t pn = html_text(text, len, plain);
   const char *own = own_plain(plain, pn, scratch, n);
   if (own == plain) { /* a part of plain: scratch holds it instead */
     buf_reset(scratch);

@@ -220,6 +220,13 @@ def db_query(path, sql, args=()):
         conn.close()
 
 
+def outbox_drained(path):
+    """True once the SQLite store at path has no pending outbox entry (the
+    entries of an acknowledged message are committed before the answer)."""
+    return db_query(path, "SELECT count(*) FROM outbox WHERE "
+                    "state = 'pending'")[0][0] == 0
+
+
 def wait_until(fn, timeout=10.0, step=0.05, what="condition"):
     deadline = time.time() + timeout
     last = None

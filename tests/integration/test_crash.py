@@ -44,7 +44,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fa_harness import (check, db_query, new_store_dir,  # noqa: E402
-                        run_with_fake, Server, wait_until)
+                        outbox_drained, run_with_fake, Server, wait_until)
 from crash_load import (acked_all_stored, check_tickets, client,  # noqa
                         fault_summary, faulter, FRUSTRATED, Ledger,
                         load_groups, resend, seeded_rng)
@@ -127,9 +127,8 @@ def test_kill_during_load():
     try:
         resend(srv.port, ledger, rng)
         t0 = time.time()
-        wait_until(lambda: db_query(db, "SELECT count(*) FROM outbox WHERE "
-                                    "state = 'pending'")[0][0] == 0,
-                   timeout=30, what="outbox drained")
+        wait_until(lambda: outbox_drained(db), timeout=30,
+                   what="outbox drained")
         print(f"  outbox drained {time.time() - t0:.1f} s after the last "
               f"restart", flush=True)
         acked, stored = acked_all_stored(query, ledger)

@@ -20,7 +20,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fa_harness import (FA_BIN, OWNER, PART, TAG, TOKEN, check, db_query,  # noqa
                         FakeDevRev, metric, new_store_dir, run_tests,
-                        run_with_fake, Server, wait_until)
+                        outbox_drained, run_with_fake, Server, wait_until)
 
 TMP, new_db = new_store_dir("fa-delivery-")
 FAKE = None
@@ -47,13 +47,6 @@ def posted(srv, body, status=200):
 
 def creates():
     return FAKE.requests("/works.create")
-
-
-def drained(srv):
-    """True once the store has no pending outbox entry (the entries of an
-    acknowledged message are committed before the answer)."""
-    return db_query(srv.db, "SELECT count(*) FROM outbox WHERE "
-                    "state = 'pending'")[0][0] == 0
 
 
 def health_when(srv, cond, what, timeout=10):
@@ -152,7 +145,7 @@ def tests():
             a3 = posted(srv, msg("acme-42", CALM, "hp-3"))
             check(a3["alert"] == "none" and "alert_id" not in a3, a3)
 
-            wait_until(lambda: drained(srv), what="outbox drained")
+            wait_until(lambda: outbox_drained(srv.db), what="outbox drained")
             h = health_when(srv, lambda h: h["delivery"]["pending"] == 0 and
                             h["delivery"]["attempts"] >= 2, "health")
             d = h["delivery"]
@@ -182,7 +175,7 @@ def tests():
             u = FAKE.requests("/works.update")[0]["body"]
             ticket = FAKE.state()["works"][0]
             check(u["id"] == ticket["id"] and u["severity"] == "blocker", u)
-            wait_until(lambda: drained(srv), what="drained")
+            wait_until(lambda: outbox_drained(srv.db), what="drained")
             check(FAKE.state()["works"][0]["severity"] == "blocker", "raised")
         finally:
             srv.stop()
@@ -200,7 +193,8 @@ def tests():
                 a = posted(srv, msg(f"down-{i}", ANGRY, f"down-{i}"))
                 check(a["alert"] == "created", a)
                 keys.append(a["alert_key"])
-            wait_until(lambda: drained(srv), timeout=20, what="drained")
+            wait_until(lambda: outbox_drained(srv.db), timeout=20,
+                       what="drained")
             h = health_when(srv, lambda h: h["delivery"]["failures"] >= 8,
                             "failures in /health")
             works = FAKE.state()["works"]
@@ -275,7 +269,7 @@ def tests():
             a3 = posted(srv, msg("cool-1", ANGRY, "cool-3"))
             check(a3["alert"] == "created", a3)
             check(a3["alert_id"] != a1["alert_id"], (a1, a3))
-            wait_until(lambda: drained(srv), what="drained")
+            wait_until(lambda: outbox_drained(srv.db), what="drained")
             check(len(creates()) == 2, f"{len(creates())} creates")
             check(len(FAKE.requests("/timeline-entries.create")) == 1,
                   "one comment")
@@ -318,7 +312,7 @@ def tests():
             check(r0["id"] == first["id"] and dup2 == [(r1["id"],)]
                   and r2["id"] == r1["id"] and r1["id"] != first["id"],
                   (first["id"], r0, r1, r2, dup2))
-            wait_until(lambda: drained(srv), what="drained")
+            wait_until(lambda: outbox_drained(srv.db), what="drained")
             time.sleep(0.3)
             check(len(creates()) == 1, f"{len(creates())} creates")
             check(not FAKE.requests("/timeline-entries.create"), "comments")
@@ -358,7 +352,7 @@ def tests():
         srv = Server(db, devrev=FAKE)
         try:
             first = posted(srv, msg("keep-1", ANGRY, "keep-1"))
-            wait_until(lambda: drained(srv), what="drained")
+            wait_until(lambda: outbox_drained(srv.db), what="drained")
             check(srv.stop() == 0, "SIGTERM exit status")
             check("stopped" in srv.log(), srv.log())
             srv = Server(db, devrev=FAKE)
@@ -368,7 +362,7 @@ def tests():
             a = posted(srv, msg("keep-1", ANGRY2, "keep-2"))
             check(a["alert"] == "appended" and
                   a["alert_key"] == first["alert_key"], a)
-            wait_until(lambda: drained(srv), what="drained")
+            wait_until(lambda: outbox_drained(srv.db), what="drained")
             check(len(creates()) == 1, "one ticket across the restart")
             wait_until(lambda: FAKE.requests("/timeline-entries.create"),
                        what="comment after restart")
@@ -432,7 +426,7 @@ def tests():
         srv.db = path
         try:
             posted(srv, msg("m-1", ANGRY, "m-1"))
-            wait_until(lambda: drained(srv), what="drained")
+            wait_until(lambda: outbox_drained(srv.db), what="drained")
             check(os.path.exists(path), "--db used")
             st, h = srv.health()
             check(h["store"]["url"] == path, h["store"])

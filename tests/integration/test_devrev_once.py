@@ -24,7 +24,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fa_harness import (FakeDevRev, Server, check, db_query,  # noqa: E402
-                        new_store_dir, run_with_fake, wait_until)
+                        new_store_dir, outbox_drained, run_with_fake,
+                        wait_until)
 
 TMP, new_db = new_store_dir("fa-once-")
 FAKE = None
@@ -33,16 +34,12 @@ ANGRY = "This is terrible, awful service"
 ANGRY2 = "Still broken, this is awful"
 
 
-def drained(db):
-    return db_query(db, "SELECT count(*) FROM outbox WHERE state = "
-                    "'pending'")[0][0] == 0
-
-
 def deliver(srv, customer, mid, text=ANGRY):
     st, a = srv.post({"customer_id": customer, "message_id": mid,
                       "message": text})
     check(st == 200, f"POST /webhook: {st} {a}")
-    wait_until(lambda: drained(srv.db), timeout=15, what="outbox drained")
+    wait_until(lambda: outbox_drained(srv.db), timeout=15,
+               what="outbox drained")
     return a
 
 

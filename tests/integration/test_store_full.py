@@ -28,7 +28,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fa_harness import (Server, check, db_query, metric,  # noqa: E402
-                        new_store_dir, run_with_fake, wait_until)
+                        new_store_dir, outbox_drained, run_with_fake,
+                        wait_until)
 
 TMP, new_db = new_store_dir("fa-full-")
 FAKE = None
@@ -50,11 +51,6 @@ def msg(customer, text, mid):
 
 def stored_ids(db):
     return {r[0] for r in db_query(db, "SELECT message_id FROM messages")}
-
-
-def drained(db):
-    return db_query(db, "SELECT count(*) FROM outbox WHERE state = "
-                    "'pending'")[0][0] == 0
 
 
 def test_writes_fail_then_space_returns():
@@ -96,7 +92,8 @@ def test_writes_fail_then_space_returns():
         check(stored_ids(srv.db) == {"warm-0", "warm-1", "warm-2",
                                      "full-1"},
               f"stored: {sorted(stored_ids(srv.db))}")
-        wait_until(lambda: drained(srv.db), timeout=15, what="outbox drained")
+        wait_until(lambda: outbox_drained(srv.db), timeout=15,
+                   what="outbox drained")
         creates = FAKE.requests("/works.create")
         check(len(creates) == 1, f"{len(creates)} tickets created")
         check(metric(srv.metrics(),
@@ -124,7 +121,8 @@ def test_delivery_carried_out_while_store_cannot_record_it():
         check(rows == [("pending",)],
               f"recorded while the store could not write: {rows}")
         limit_writes(srv, None)
-        wait_until(lambda: drained(srv.db), timeout=15, what="outbox drained")
+        wait_until(lambda: outbox_drained(srv.db), timeout=15,
+                   what="outbox drained")
         creates = FAKE.requests("/works.create")
         works = FAKE.state()["works"]
         check(len(creates) == 1 and len(works) == 1,

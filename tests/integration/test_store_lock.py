@@ -15,8 +15,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fa_harness import (check, db_query, FakeDevRev, Launch,  # noqa
-                        new_store_dir, run_tests, run_with_fake, Server,
-                        wait_until)
+                        new_store_dir, outbox_drained, run_tests,
+                        run_with_fake, Server, wait_until)
 
 TMP, new_db = new_store_dir("fa-lock-")
 FAKE = None
@@ -80,9 +80,8 @@ def second_serve_leaves_deliveries_alone():
         skipped = db_query(first.db, "SELECT COUNT(*) FROM outbox"
                            " WHERE state = 'skipped'")[0][0]
         check(skipped == 0, f"{skipped} entries marked skipped by the second")
-        wait_until(lambda: db_query(first.db, "SELECT COUNT(*) FROM outbox"
-                                    " WHERE state = 'pending'")[0][0] == 0,
-                   timeout=30, what="the outbox to drain")
+        wait_until(lambda: outbox_drained(first.db), timeout=30,
+                   what="the outbox to drain")
         works = FAKE.state()["works"]
         check(len(works) == 10, f"{len(works)} tickets for 10 alerts")
         done = db_query(first.db, "SELECT COUNT(*) FROM outbox"
