@@ -2,12 +2,16 @@
 database: GET /api/stream on any instance shows the messages and alerts of
 every instance, each once, with the fields the page reads.
 
-Instance A is watched; B posts with notifications on (the event must
-reach A within 1 s); C's sessions set frustration_alert.notify = off, so
-its commits notify nobody and A finds C's messages by its periodic read
-alone (within about 2 s). A LISTEN of our own (psql) checks that B's
-commits notify and C's do not, so the second case really runs without
-notifications. Prints the measured latencies (post sent -> event on A).
+Instance A is watched; B posts with notifications on (the event reaches
+A at once: the median latency of 12 posts spread over A's read period is
+under 0.2 s, where reading every second alone gives about 0.5 s); C's
+sessions set frustration_alert.notify = off, so its commits notify nobody
+and A finds C's messages by its periodic read alone (median under 1.5 s).
+A LISTEN of our own (psql) checks that B's commits notify and C's do not,
+so the second case really runs without notifications. Prints the measured
+latencies (post sent -> event on A). Single events may be late on a
+loaded machine (a parallel test run): each must arrive, within SLACK_S,
+and only the median is held to the bounds.
 
 Skipped (exit 77) where no PostgreSQL cluster can be made.
 """
@@ -33,6 +37,7 @@ MESSAGE_FIELDS = {"id", "at_ms", "customer_id", "message_id", "lang", "level",
                   "alert_id"}
 ALERT_FIELDS = {"at_ms", "alert_id", "customer_id", "outcome", "level_name"}
 PG = None
+SLACK_S = 8.0
 NO_NOTIFY = "options=" + urllib.parse.quote("-c frustration_alert.notify=off")
 
 
@@ -135,20 +140,22 @@ def notified_by(srv, customer_id):
     return "Asynchronous notification" in out
 
 
-def latencies(srv, watcher, prefix, n, limit_s):
+def latencies(srv, watcher, prefix, n, median_s):
     """Posts n messages to srv, each after a pause that moves it to another
     point of the watcher's read period; checks that each reaches
-    watcher's stream within limit_s; returns the latencies (s)."""
+    watcher's stream and that the median latency is at most median_s;
+    returns the latencies (s)."""
     got = []
     for i in range(n):
         cid = f"{prefix}-{i}"
         t0, _ = post(srv, cid, CALM if i % 2 else ANGRY)
-        ev = watcher.wait("message", cid, limit_s + 1)
+        ev = watcher.wait("message", cid, SLACK_S)
         check(ev is not None, f"{cid} never reached the stream")
         got.append(ev[0] - t0)
         time.sleep((i * 0.37) % 1.0)
-    check(max(got) <= limit_s,
-          f"{prefix}: slowest {max(got):.3f} s > {limit_s} s: {got}")
+    check(statistics.median(got) <= median_s,
+          f"{prefix}: median {statistics.median(got):.3f} s > {median_s} s:"
+          f" {got}")
     return got
 
 
@@ -166,12 +173,12 @@ def test_every_instance_on_every_stream():
               "C's commit notifies nobody (frustration_alert.notify=off)")
 
         # B's frustrated message: the message and the alert on A's
-        # stream within 1 s, with the fields and values B answered.
+        # stream, with the fields and values B answered.
         t0, ans = post(b, "cust-b", ANGRY, lang="en", message_id="live-b-1")
-        msg = sa.wait("message", "cust-b", 1.0)
-        check(msg is not None, "B's message on A's stream within 1 s")
-        alert = sa.wait("alert", "cust-b", 1.0 - (time.time() - t0))
-        check(alert is not None, "B's alert on A's stream within 1 s")
+        msg = sa.wait("message", "cust-b", SLACK_S)
+        check(msg is not None, "B's message on A's stream")
+        alert = sa.wait("alert", "cust-b", SLACK_S)
+        check(alert is not None, "B's alert on A's stream")
         m, al = msg[1], alert[1]
         check(set(m) == MESSAGE_FIELDS, f"message fields {sorted(m)}")
         check(set(al) == ALERT_FIELDS, f"alert fields {sorted(al)}")
@@ -187,33 +194,34 @@ def test_every_instance_on_every_stream():
         check(abs(m["at_ms"] / 1000 - t0) < 5, f"at_ms {m['at_ms']}")
         # A second one of that customer joins the alert.
         post(b, "cust-b", ANGRY)
-        check(wait_count(sa, "alert", "cust-b", 2, 1.0),
+        check(wait_count(sa, "alert", "cust-b", 2, SLACK_S),
               "the appended alert on A's stream")
         check(sa.find("alert", "cust-b")[1][1]["outcome"] == "appended",
               sa.find("alert", "cust-b"))
         # A calm one from B: a message, no alert.
         post(b, "calm-b", CALM)
-        ev = sa.wait("message", "calm-b", 1.0)
+        ev = sa.wait("message", "calm-b", SLACK_S)
         check(ev is not None and ev[1]["alert"] == "none" and
               ev[1]["frustrated"] is False, ev)
 
         # C commits without notifying: A still shows it, by its periodic
-        # read, within about 2 s.
-        t0, _ = post(c, "cust-c", ANGRY)
-        check(sa.wait("message", "cust-c", 2.0) is not None,
-              "C's message on A's stream within 2 s without NOTIFY")
-        check(sa.wait("alert", "cust-c", 2.0 - (time.time() - t0))
-              is not None, "C's alert on A's stream within 2 s")
+        # read.
+        post(c, "cust-c", ANGRY)
+        check(sa.wait("message", "cust-c", SLACK_S) is not None,
+              "C's message on A's stream without NOTIFY")
+        check(sa.wait("alert", "cust-c", SLACK_S) is not None,
+              "C's alert on A's stream without NOTIFY")
 
         # A's own message: on its stream (and B's) too.
         post(a, "cust-a", ANGRY)
-        check(sa.wait("alert", "cust-a", 1.0) is not None, "A's own alert")
-        check(sb.wait("message", "cust-a", 1.0) is not None,
+        check(sa.wait("alert", "cust-a", SLACK_S) is not None,
+              "A's own alert")
+        check(sb.wait("message", "cust-a", SLACK_S) is not None,
               "A's message on B's stream")
 
         # Latencies, post sent -> event on A.
-        with_notify = latencies(b, sa, "lat-b", 12, 1.0)
-        without = latencies(c, sa, "lat-c", 8, 2.0)
+        with_notify = latencies(b, sa, "lat-b", 12, 0.2)
+        without = latencies(c, sa, "lat-c", 8, 1.5)
         for what, got in (("with", with_notify), ("without", without)):
             print(f"latency {what} NOTIFY (post sent -> event on A): median"
                   f" {statistics.median(got) * 1000:.1f} ms, max"
