@@ -2,7 +2,7 @@
 """A fake DevRev API for the tests (python3 standard library only).
 
 Serves on 127.0.0.1 (port 0 = any free port, printed alone on the first
-line of stdout) the four endpoints the alert sink uses, checked the way
+line of stdout) the endpoints the alert sink uses, checked the way
 docs/devrev-api.md describes them:
 
   POST /works.create              201 {"work": {...}}
@@ -10,6 +10,9 @@ docs/devrev-api.md describes them:
   POST /works.update              200 {"work": {...}}
   POST /works.list                200 {"works": [...], "next_cursor"?}
   POST /works.get                 200 {"work": {...}} (404 when unknown)
+  POST /timeline-entries.list     200 {"timeline_entries": [...],
+                                  "next_cursor"?}: the object's entries,
+                                  newest first (404 when unknown)
 
 Every request needs `Authorization: Bearer <token>` (401 otherwise) and the
 required fields (400 missing_required_field / invalid_enum_value / ...). An
@@ -42,6 +45,11 @@ Test hooks (not recorded as requests):
                     {"token": T} makes T the only token accepted from now
                     on (a token revoked, then restored, answers 401 with
                     DevRev's "unauthenticated" body meanwhile);
+                    {"comments": [{"object": DON, "body": "...",
+                    "visibility": "internal"}, ...]} adds comments as
+                    someone else (an agent) would;
+                    {"page_max": N} makes list pages hold at most N items
+                    whatever the limit asked (null: as asked);
                     {"rules": [RULE, ...]} appends failure rules. A rule
                     applies to the next `count` (default 1) API requests
                     whose path equals `path` (any path when absent):
@@ -113,6 +121,7 @@ class State:
         self.comments = []
         self.updates = []
         self.objects = []
+        self.page_max = None
         self.next_id = 1
 
     def take_rule(self, path):
@@ -276,6 +285,58 @@ def timeline_create(state, body):
     return 201, {"timeline_entry": entry}
 
 
+def paging(state, body):
+    """A list request's cursor (as next_cursor gave it) and limit (1..100,
+    default 50; a page holds at most state.page_max when set, as a server
+    may give fewer than asked): (start, limit)."""
+    limit = body.get("limit", 50)
+    if (isinstance(limit, bool) or not isinstance(limit, int)
+            or not 1 <= limit <= 100):
+        raise ApiError(400, "invalid_field", "limit must be 1..100",
+                       field_name="limit")
+    cursor = body.get("cursor")
+    try:
+        start = int(cursor) if cursor else 0
+    except ValueError:
+        raise ApiError(400, "invalid_field", "bad cursor", field_name="cursor")
+    return start, min(limit, state.page_max or limit)
+
+
+def page_of(name, matched, start, limit):
+    """The reply holding one page of matched, with next_cursor when more
+    follow."""
+    reply = {name: matched[start:start + limit]}
+    if start + limit < len(matched):
+        reply["next_cursor"] = str(start + limit)
+    return reply
+
+
+def timeline_list(state, body):
+    """timeline-entries.list: object required (404 when unknown);
+    visibility, when given, a non-empty array of VISIBILITIES (exact-match
+    filter); limit 1..100 (default 50); cursor as next_cursor gave it."""
+    obj = need(body, "object")
+    vis = body.get("visibility")
+    if vis is not None:
+        if not isinstance(vis, list) or not vis:
+            raise ApiError(400, "invalid_field",
+                           "visibility must be a non-empty array",
+                           field_name="visibility")
+        for v in vis:
+            if v not in VISIBILITIES:
+                raise ApiError(400, "invalid_enum_value",
+                               "visibility is not valid",
+                               field_name="visibility", value=v,
+                               allowed_values=VISIBILITIES)
+    start, limit = paging(state, body)
+    with state.lock:
+        work = find_work(state, obj, ("ticket", "issue", "conversation"))
+        matched = [c for c in reversed(state.comments)
+                   if c["object"] == work["id"]
+                   and (vis is None or c["visibility"] in vis)]
+    return 200, page_of("timeline_entries", matched, start, limit)
+
+
 def works_update(state, body):
     wid = need(body, "id")
     check_enum(body, "severity", SEVERITIES)
@@ -335,15 +396,7 @@ def works_list(state, body):
             after = parse_time(created["after"], "created_date.after")
         if "before" in created:
             before = parse_time(created["before"], "created_date.before")
-    limit = body.get("limit", 50)
-    if not isinstance(limit, int) or not 1 <= limit <= 100:
-        raise ApiError(400, "invalid_field", "limit must be 1..100",
-                       field_name="limit")
-    cursor = body.get("cursor")
-    try:
-        start = int(cursor) if cursor else 0
-    except ValueError:
-        raise ApiError(400, "invalid_field", "bad cursor", field_name="cursor")
+    start, limit = paging(state, body)
     with state.lock:
         matched = []
         for w in state.works:
@@ -357,16 +410,13 @@ def works_list(state, body):
             if (after and t <= after) or (before and t >= before):
                 continue
             matched.append(w)
-    page = matched[start:start + limit]
-    reply = {"works": page}
-    if start + limit < len(matched):
-        reply["next_cursor"] = str(start + limit)
-    return 200, reply
+    return 200, page_of("works", matched, start, limit)
 
 
 ROUTES = {
     "/works.create": works_create,
     "/timeline-entries.create": timeline_create,
+    "/timeline-entries.list": timeline_list,
     "/works.update": works_update,
     "/works.get": works_get,
     "/works.list": works_list,
@@ -450,6 +500,10 @@ class Handler(BaseHTTPRequestHandler):
                     state.token = ctl["token"]
                 for obj in ctl.get("objects", []):
                     seed_object(state, obj)
+                if "page_max" in ctl:
+                    state.page_max = ctl["page_max"]
+            for c in ctl.get("comments", []):
+                timeline_create(state, {"type": "timeline_comment", **c})
             self.send_json(200, {"ok": True})
             return
         try:

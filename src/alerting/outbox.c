@@ -287,6 +287,14 @@ static void auth_accepted(struct outbox *ob)
   pthread_mutex_unlock(&ob->mu);
 }
 
+/* The kinds whose request DevRev would carry out twice if it got it twice:
+ * after an unknown outcome they are looked up by their marker first. */
+static bool looks_up(enum store_kind kind)
+{
+  return kind == STORE_KIND_CREATE_TICKET || kind == STORE_KIND_COMMENT ||
+         kind == STORE_KIND_SOURCE_COMMENT;
+}
+
 /* The outcome of one request, turned into the entry's next state. */
 static void settle(struct outbox *ob, const struct store_entry *e,
                    const char *target, const struct devrev_reply *r,
@@ -366,9 +374,10 @@ static void settle(struct outbox *ob, const struct store_entry *e,
     break;
   case DEVREV_UNKNOWN:
   case DEVREV_RETRY:
-    /* A 5xx may come after the ticket was made (503 says it was not). */
+    /* A 5xx may come after the ticket or comment was made (503 says it
+     * was not). */
     if (r->cls == DEVREV_UNKNOWN ||
-        (create && r->http_status >= 500 && r->http_status != 503))
+        (looks_up(e->kind) && r->http_status >= 500 && r->http_status != 503))
       f.outcome_unknown = true;
     f.next_attempt_ms = now + backoff_ms(ob, e->attempts);
     LOG(ob, LOG_WARN,
@@ -382,18 +391,24 @@ static void settle(struct outbox *ob, const struct store_entry *e,
   finish(ob, &f);
 }
 
-/* Before re-creating a ticket whose earlier attempt may have created it:
- * looks it up. Returns true when the entry is settled (found, or the
- * lookup failed and a retry is scheduled); false to go on and create. */
-static bool settled_by_lookup(struct outbox *ob, const struct store_entry *e)
+/* Before re-creating a ticket, or re-sending a comment to object, whose
+ * earlier attempt may have made it: looks it up by its marker. Returns
+ * true when the entry is settled (found, or the lookup failed and a retry
+ * is scheduled); false to go on and send. */
+static bool settled_by_lookup(struct outbox *ob, const struct store_entry *e,
+                              const char *object, const char *target)
 {
   struct devrev_reply r;
   int64_t started = store_time(ob);
-  int64_t after = e->first_attempt_ms - ob->opt.lookup_margin_ms;
-  devrev_find_ticket(ob->dv, e->alert_key, after, &r);
+  bool create = e->kind == STORE_KIND_CREATE_TICKET;
+  if (create)
+    devrev_find_ticket(ob->dv, e->alert_key,
+                       e->first_attempt_ms - ob->opt.lookup_margin_ms, &r);
+  else
+    devrev_find_comment(ob->dv, object, e->alert_key, e->id, &r);
   if (r.cls != DEVREV_OK) {
-    /* Without an answer we cannot rule the ticket out: do not create. */
-    settle(ob, e, "", &r, started);
+    /* Without an answer we cannot rule it out: do not send. */
+    settle(ob, e, target, &r, started);
     return true;
   }
   struct store_attempt at = {.at_ms = started,
@@ -401,23 +416,35 @@ static bool settled_by_lookup(struct outbox *ob, const struct store_entry *e)
                              .http_status = r.http_status,
                              .result = r.found ? "found" : "not_found"};
   if (!r.found) {
-    LOG(ob, LOG_INFO,
-        "outbox: alert %s: no ticket from the earlier attempt, creating it",
-        e->alert_key);
+    if (create)
+      LOG(ob, LOG_INFO,
+          "outbox: alert %s: no ticket from the earlier attempt, creating it",
+          e->alert_key);
+    else
+      LOG(ob, LOG_INFO,
+          "outbox: alert %s: no %s on %s from the earlier attempt, sending "
+          "it",
+          e->alert_key, store_kind_name(e->kind), target);
     if (store_outbox_record_attempt(ob->st, e->id, &at))
       note_store_error(ob, "recording a lookup");
     return false;
   }
-  LOG(ob, LOG_INFO,
-      "outbox: alert %s: adopting ticket %s from an earlier "
-      "attempt",
-      e->alert_key, *r.display_id ? r.display_id : r.work_id);
+  if (create)
+    LOG(ob, LOG_INFO,
+        "outbox: alert %s: adopting ticket %s from an earlier attempt",
+        e->alert_key, *r.display_id ? r.display_id : r.work_id);
+  else
+    LOG(ob, LOG_INFO,
+        "outbox: alert %s: %s on %s found from an earlier attempt (%s): "
+        "not sent again",
+        e->alert_key, store_kind_name(e->kind), target, r.work_id);
   struct store_finish f = {.entry_id = e->id,
                            .lease = e->lease,
                            .state = STORE_DONE,
-                           .ticket_id = r.work_id,
-                           .ticket_display_id =
-                               *r.display_id ? r.display_id : NULL,
+                           .ticket_id = create ? r.work_id : NULL,
+                           .ticket_display_id = create && *r.display_id
+                                                    ? r.display_id
+                                                    : NULL,
                            .attempt = &at};
   finish(ob, &f);
   return true;
@@ -485,16 +512,23 @@ static void deliver(struct outbox *ob, const struct store_entry *e)
   }
   int64_t started = store_time(ob);
   bool sent = false;
-  switch (e->kind) {
-  case STORE_KIND_CREATE_TICKET:
-    if (e->outcome_unknown && (settled_by_lookup(ob, e) || !renew_lease(ob, e)))
+  /* The object a comment goes to, and its line naming this entry. */
+  const char *object =
+      e->kind == STORE_KIND_COMMENT ? e->ticket_id : source;
+  if (e->kind == STORE_KIND_COMMENT || e->kind == STORE_KIND_SOURCE_COMMENT)
+    a.entry_id = e->id;
+  if (looks_up(e->kind) && e->outcome_unknown) {
+    if (settled_by_lookup(ob, e, object, target) || !renew_lease(ob, e))
       goto out;
     started = store_time(ob);
+  }
+  switch (e->kind) {
+  case STORE_KIND_CREATE_TICKET:
     devrev_create_ticket(ob->dv, &a, &r);
     sent = true;
     break;
   case STORE_KIND_COMMENT:
-    devrev_add_comment(ob->dv, e->ticket_id, &a, &r);
+    devrev_add_comment(ob->dv, object, &a, &r);
     sent = true;
     break;
   case STORE_KIND_UPDATE_SEVERITY:
@@ -505,7 +539,7 @@ static void deliver(struct outbox *ob, const struct store_entry *e)
   case STORE_KIND_SOURCE_COMMENT:
     /* Mention the alert's ticket when it exists by now. */
     a.ticket = e->ticket_display_id;
-    devrev_add_source_comment(ob->dv, source, &a, &r);
+    devrev_add_source_comment(ob->dv, object, &a, &r);
     sent = true;
     break;
   case STORE_KIND_UPDATE_SOURCE: {

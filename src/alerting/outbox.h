@@ -24,8 +24,12 @@
  * the first attempt (minus a margin for clock skew) and adopts the one
  * whose body ends with the alert's marker line; it creates a ticket only
  * when the lookup answered and found none. A crash mid-request leaves the
- * mark in place, so a restart looks up too. Comments and severity updates
- * are at-least-once: after an unknown outcome they are sent again.
+ * mark in place, so a restart looks up too. Comments (on the ticket and
+ * on the source object) are marked and looked up the same way, by the
+ * line naming their outbox entry above the marker line, among the
+ * object's internal timeline entries. Severity updates and works.update
+ * of the source are sent again after an unknown outcome: setting a field
+ * to the same value twice changes nothing.
  *
  * Two lanes per alert. The alert's ticket (create_ticket, then comment and
  * update_severity on it) and the message's own DevRev object

@@ -209,6 +209,9 @@ static void put_facts(struct buf *b, const struct devrev_alert *a)
  * so it cannot fake the line that devrev_find_marker reads. */
 static void put_marker(struct buf *b, const struct devrev_alert *a)
 {
+  if (a->entry_id > 0)
+    buf_must_fit(buf_printf(b, "\n" DEVREV_ENTRY_MARKER "%lld",
+                            (long long)a->entry_id));
   buf_must_fit(buf_puts(b, "\n" DEVREV_MARKER));
   put_cut(b, given(a->alert_key) ? a->alert_key : "", 64);
 }
@@ -414,6 +417,27 @@ char *devrev_list_request(const struct devrev_config *cfg,
   return buf_take(&b);
 }
 
+char *devrev_timeline_list_request(const char *object, const char *cursor)
+{
+  struct buf b;
+  struct jsonw w;
+  buf_init(&b, 0);
+  jsonw_init(&w, &b);
+  jsonw_object_begin(&w);
+  jsonw_kv_string(&w, "object", object ? object : "");
+  /* The worker's comments are internal: the customer's own messages and
+   * the agents' replies need not be read. */
+  jsonw_key(&w, "visibility");
+  jsonw_array_begin(&w);
+  jsonw_string(&w, "internal");
+  jsonw_array_end(&w);
+  jsonw_kv_int(&w, "limit", 50);
+  if (given(cursor))
+    jsonw_kv_string(&w, "cursor", cursor);
+  jsonw_object_end(&w);
+  return buf_take(&b);
+}
+
 /* ---- Replies ---------------------------------------------------------- */
 
 const char *devrev_class_name(enum devrev_class c)
@@ -502,6 +526,12 @@ static void reply_reset(struct devrev_reply *out)
   out->retry_after_ms = -1;
 }
 
+/* The array a list operation's reply holds. */
+static const char *list_array(enum devrev_op op)
+{
+  return op == DEVREV_OP_TIMELINE ? "timeline_entries" : "works";
+}
+
 void devrev_classify(enum devrev_op op, int http_status,
                      const char *retry_after, const char *body, size_t len,
                      struct devrev_reply *out)
@@ -529,12 +559,13 @@ void devrev_classify(enum devrev_op op, int http_status,
                  "HTTP %d without a work in the reply", http_status);
       }
       copy_str(work, "severity", out->severity, sizeof out->severity);
-    } else if (op == DEVREV_OP_LIST &&
+    } else if ((op == DEVREV_OP_LIST || op == DEVREV_OP_TIMELINE) &&
                !cJSON_IsArray(
-                   cJSON_GetObjectItemCaseSensitive(root, "works"))) {
+                   cJSON_GetObjectItemCaseSensitive(root, list_array(op)))) {
       out->cls = DEVREV_RETRY;
       snprintf(out->error, sizeof out->error,
-               "HTTP %d without a works array in the reply", http_status);
+               "HTTP %d without a %s array in the reply", http_status,
+               list_array(op));
     }
     goto out;
   }
@@ -574,40 +605,65 @@ void devrev_classify_failure(bool request_sent, const char *detail,
            detail ? detail : "network error");
 }
 
-/* True when body's last non-blank line is the marker line of key. */
-static bool ends_with_marker(const char *body, const char *key)
+/* The start of body's last non-blank line when it is the marker line of
+ * key; NULL otherwise. */
+static const char *marker_line(const char *body, const char *key)
 {
   size_t len = strlen(body);
   while (len > 0 && isspace((unsigned char)body[len - 1]))
     len--;
   size_t mlen = strlen(DEVREV_MARKER), klen = strlen(key);
   if (!klen || len < mlen + klen)
-    return false;
+    return NULL;
   const char *line = body + len - mlen - klen;
   if (line > body && line[-1] != '\n')
-    return false;
-  return !strncmp(line, DEVREV_MARKER, mlen) &&
-         !strncmp(line + mlen, key, klen);
+    return NULL;
+  if (strncmp(line, DEVREV_MARKER, mlen) || strncmp(line + mlen, key, klen))
+    return NULL;
+  return line;
 }
 
-bool devrev_find_marker(const char *body, size_t len, const char *alert_key,
-                        struct devrev_reply *out)
+/* True when the line just above body's marker line (which starts at line)
+ * is DEVREV_ENTRY_MARKER <entry_id>, ended by "\n" or "\r\n". */
+static bool entry_line_above(const char *body, const char *line,
+                             int64_t entry_id)
+{
+  char want[64];
+  int n = snprintf(want, sizeof want, DEVREV_ENTRY_MARKER "%lld",
+                   (long long)entry_id);
+  if (line == body)
+    return false;
+  const char *end = line - 1; /* the '\n' marker_line checked */
+  if (end > body && end[-1] == '\r')
+    end--;
+  if ((size_t)(end - body) < (size_t)n)
+    return false;
+  const char *start = end - n;
+  return (start == body || start[-1] == '\n') && !memcmp(start, want, (size_t)n);
+}
+
+/* devrev_find_marker (entry_id 0, array "works") and
+ * devrev_find_entry_marker (the entry's line above the marker line too). */
+static bool scan_for_marker(const char *body, size_t len, const char *array,
+                            const char *alert_key, int64_t entry_id,
+                            struct devrev_reply *out)
 {
   out->found = false;
   out->next_cursor[0] = '\0';
   cJSON *root = body && len ? cJSON_ParseWithLength(body, len) : NULL;
-  const cJSON *works = cJSON_GetObjectItemCaseSensitive(root, "works");
-  bool ok = cJSON_IsArray(works);
+  const cJSON *items = cJSON_GetObjectItemCaseSensitive(root, array);
+  bool ok = cJSON_IsArray(items);
   if (!ok)
     goto out;
   copy_str(root, "next_cursor", out->next_cursor, sizeof out->next_cursor);
   const cJSON *w;
-  cJSON_ArrayForEach(w, works)
+  cJSON_ArrayForEach(w, items)
   {
     const char *b =
         cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(w, "body"));
+    const char *line = b ? marker_line(b, alert_key) : NULL;
     char id[DEVREV_FIELD_MAX];
-    if (!b || !ends_with_marker(b, alert_key) ||
+    if (!line || (entry_id > 0 && !entry_line_above(b, line, entry_id)) ||
         !copy_str(w, "id", id, sizeof id) || !*id)
       continue;
     out->found = true;
@@ -619,6 +675,25 @@ bool devrev_find_marker(const char *body, size_t len, const char *alert_key,
 out:
   cJSON_Delete(root);
   return ok;
+}
+
+bool devrev_find_marker(const char *body, size_t len, const char *alert_key,
+                        struct devrev_reply *out)
+{
+  return scan_for_marker(body, len, "works", alert_key, 0, out);
+}
+
+bool devrev_find_entry_marker(const char *body, size_t len,
+                              const char *alert_key, int64_t entry_id,
+                              struct devrev_reply *out)
+{
+  if (entry_id <= 0) { /* no comment has such a line */
+    out->found = false;
+    out->next_cursor[0] = '\0';
+    return true;
+  }
+  return scan_for_marker(body, len, "timeline_entries", alert_key, entry_id,
+                         out);
 }
 
 /* ---- Sending ---------------------------------------------------------- */
@@ -912,23 +987,41 @@ int devrev_severity_rank(const char *severity)
   return 0;
 }
 
-enum err devrev_find_ticket(struct devrev *dv, const char *alert_key,
-                            int64_t created_after_ms, struct devrev_reply *out)
+/* What a marker lookup lists and looks for: the alert's ticket among
+ * recent tickets (DEVREV_OP_LIST), or one comment among an object's
+ * internal timeline entries (DEVREV_OP_TIMELINE). */
+struct lookup {
+  enum devrev_op op;
+  const char *alert_key;
+  int64_t created_after_ms; /* tickets */
+  const char *object;       /* comments */
+  int64_t entry_id;         /* comments */
+};
+
+static enum err find_paged(struct devrev *dv, const struct lookup *l,
+                           struct devrev_reply *out)
 {
+  bool tickets = l->op == DEVREV_OP_LIST;
+  const char *path = tickets ? "/works.list" : "/timeline-entries.list";
   char cursor[DEVREV_FIELD_MAX] = "";
   int64_t total_ms = 0;
   enum err rc = ERR_OK;
   for (int page = 0; page < DEVREV_LIST_PAGES; page++) {
-    char *json = devrev_list_request(&dv->cfg, created_after_ms,
-                                     *cursor ? cursor : NULL);
-    rc = post_built(dv, DEVREV_OP_LIST, "/works.list", json, out);
+    const char *c = *cursor ? cursor : NULL;
+    char *json = tickets
+                     ? devrev_list_request(&dv->cfg, l->created_after_ms, c)
+                     : devrev_timeline_list_request(l->object, c);
+    rc = post_built(dv, l->op, path, json, out);
     total_ms += out->duration_ms;
     if (rc)
       break;
-    if (!devrev_find_marker(buf_ptr(&dv->reply), dv->reply.len, alert_key,
-                            out)) {
+    const char *body = buf_ptr(&dv->reply);
+    if (!(tickets ? devrev_find_marker(body, dv->reply.len, l->alert_key, out)
+                  : devrev_find_entry_marker(body, dv->reply.len, l->alert_key,
+                                             l->entry_id, out))) {
       out->cls = DEVREV_RETRY;
-      snprintf(out->error, sizeof out->error, "works.list: unreadable reply");
+      snprintf(out->error, sizeof out->error, "%s: unreadable reply",
+               path + 1);
       rc = ERR_NET;
       break;
     }
@@ -939,4 +1032,24 @@ enum err devrev_find_ticket(struct devrev *dv, const char *alert_key,
   }
   out->duration_ms = total_ms;
   return rc;
+}
+
+enum err devrev_find_ticket(struct devrev *dv, const char *alert_key,
+                            int64_t created_after_ms, struct devrev_reply *out)
+{
+  struct lookup l = {.op = DEVREV_OP_LIST,
+                     .alert_key = alert_key,
+                     .created_after_ms = created_after_ms};
+  return find_paged(dv, &l, out);
+}
+
+enum err devrev_find_comment(struct devrev *dv, const char *object,
+                             const char *alert_key, int64_t entry_id,
+                             struct devrev_reply *out)
+{
+  struct lookup l = {.op = DEVREV_OP_TIMELINE,
+                     .alert_key = alert_key,
+                     .object = object,
+                     .entry_id = entry_id};
+  return find_paged(dv, &l, out);
 }

@@ -11,9 +11,13 @@
  *    at most once per call: see client.c).
  *
  * Every ticket and comment carries a last line "frustration-alert-id:
- * <alert key>". DevRev has no idempotency key, so after an attempt whose
- * outcome is unknown the worker lists recent tickets and looks for that
- * line (devrev_find_ticket) before creating the ticket again.
+ * <alert key>", and a comment the worker sends has the line
+ * "frustration-alert-entry: <outbox entry id>" above it. DevRev has no
+ * idempotency key, so after an attempt whose outcome is unknown the worker
+ * lists recent tickets and looks for that line (devrev_find_ticket)
+ * before creating the ticket again, and lists the object's internal
+ * timeline entries for the two lines (devrev_find_comment) before
+ * commenting again.
  *
  * Besides the alert's own ticket, a message that came from DevRev (a
  * webhook event) has a source object: the conversation or ticket the
@@ -33,6 +37,9 @@
 
 /* The marker line's prefix; the line is DEVREV_MARKER + alert key. */
 #define DEVREV_MARKER "frustration-alert-id: "
+/* A comment's line above the marker line: DEVREV_ENTRY_MARKER + the id of
+ * the outbox entry that sends it (devrev_alert.entry_id). */
+#define DEVREV_ENTRY_MARKER "frustration-alert-entry: "
 
 /* Bounds on what goes into a ticket (DevRev: title 1-256 characters, body
  * at most 65536), applied on UTF-8 boundaries. */
@@ -44,7 +51,8 @@
  * one of ours to understand). */
 #define DEVREV_REPLY_MAX ((size_t)1 << 20)
 
-/* Pages of works.list scanned by devrev_find_ticket. */
+/* Pages of works.list scanned by devrev_find_ticket, and of
+ * timeline-entries.list by devrev_find_comment (50 entries a page). */
 #define DEVREV_LIST_PAGES 20
 
 /* The DevRev API version whose schemas the requests conform to
@@ -82,6 +90,10 @@ struct devrev_alert {
   /* Source comments only: the alert's own ticket (display id) when it is
    * known, so the agent can find it; NULL or "": not mentioned. */
   const char *ticket;
+  /* Comments: > 0 puts the line DEVREV_ENTRY_MARKER <entry_id> above the
+   * marker line, by which devrev_find_comment finds this comment; 0: none
+   * (tickets never have it). */
+  int64_t entry_id;
 };
 
 /* ---- Request bodies (pure; caller frees each result) ------------------ */
@@ -117,6 +129,10 @@ char *devrev_source_update_request(const char *work_id, const char *severity,
 char *devrev_list_request(const struct devrev_config *cfg,
                           int64_t created_after_ms, const char *cursor);
 
+/* POST /timeline-entries.list: the internal entries of object (a ticket's
+ * or conversation's DON id), 50 a page; cursor NULL for the first page. */
+char *devrev_timeline_list_request(const char *object, const char *cursor);
+
 /* The ticket title and body alone (used by the builders; for tests). */
 char *devrev_ticket_title(const struct devrev_alert *a);
 char *devrev_ticket_body(const struct devrev_alert *a);
@@ -129,6 +145,7 @@ enum devrev_op {
   DEVREV_OP_UPDATE,
   DEVREV_OP_LIST,
   DEVREV_OP_GET, /* works.get: the work's current fields */
+  DEVREV_OP_TIMELINE, /* timeline-entries.list */
 };
 
 enum devrev_class {
@@ -179,6 +196,15 @@ void devrev_classify_failure(bool request_sent, const char *detail,
  * works.list reply (no "works" array). */
 bool devrev_find_marker(const char *body, size_t len, const char *alert_key,
                         struct devrev_reply *out);
+
+/* Scans a timeline-entries.list reply for the comment of alert_key that
+ * outbox entry entry_id sent: an entry whose body ends with the line
+ * DEVREV_ENTRY_MARKER <entry_id> and then the marker line of alert_key.
+ * Sets out->found, work_id (the entry's id) and out->next_cursor. Returns
+ * false when body is not such a reply (no "timeline_entries" array). */
+bool devrev_find_entry_marker(const char *body, size_t len,
+                              const char *alert_key, int64_t entry_id,
+                              struct devrev_reply *out);
 
 /* ---- Sending ---------------------------------------------------------- */
 
@@ -231,5 +257,13 @@ int devrev_severity_rank(const char *severity);
  * caller must not conclude that the ticket does not exist). */
 enum err devrev_find_ticket(struct devrev *dv, const char *alert_key,
                             int64_t created_after_ms, struct devrev_reply *out);
+
+/* Looks for the comment that outbox entry entry_id of alert_key sent to
+ * object, among its internal timeline entries (up to DEVREV_LIST_PAGES
+ * pages). Like devrev_find_ticket: ERR_OK with out->found set or not;
+ * ERR_NET when a page could not be read. */
+enum err devrev_find_comment(struct devrev *dv, const char *object,
+                             const char *alert_key, int64_t entry_id,
+                             struct devrev_reply *out);
 
 #endif

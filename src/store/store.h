@@ -467,7 +467,7 @@ struct store_entry {
   char *payload;    /* owned */
   int64_t attempts; /* including the one this claim starts */
   /* An earlier attempt (or one cut short by a crash) may have created the
-   * ticket: look it up before creating it again. */
+   * ticket or comment: look it up before sending it again. */
   bool outcome_unknown;
   int64_t created_at_ms;
   int64_t first_attempt_ms; /* when the first attempt started */
@@ -485,10 +485,10 @@ void store_entry_cleanup(struct store_entry *e);
  * leased, with no older pending entry of the same alert (so a comment
  * waits for its alert's create_ticket, and comments keep their order).
  * The claim counts an attempt, leases the entry for lease_ms (another
- * worker will not take it meanwhile) and, for create_ticket, durably
- * marks the outcome unknown until store_outbox_finish says otherwise: a
- * crash in the middle of the request leads to a lookup, not a second
- * ticket. *found is false when nothing is due. On a store shared by
+ * worker will not take it meanwhile) and, for create_ticket, comment and
+ * source_comment, durably marks the outcome unknown until
+ * store_outbox_finish says otherwise: a crash in the middle of the
+ * request leads to a lookup, not a second ticket or comment. *found is false when nothing is due. On a store shared by
  * several instances (PostgreSQL), an entry leased to this handle's own
  * instance (store_own) counts as not leased: the instance's one worker
  * claims only when it holds no entry, so such a lease is a leftover (a

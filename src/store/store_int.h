@@ -27,6 +27,11 @@ enum store_tx {
   STORE_TX_TOUCH,
 };
 
+/* The outbox kinds a claim marks "outcome unknown" while in flight (SQL
+ * list): DevRev would carry them out twice if it got them twice, so after
+ * a crash mid-request the worker looks them up before sending again. */
+#define LOOKUP_KINDS "('create_ticket', 'comment', 'source_comment')"
+
 /* Options of a URL, parsed by store.c. */
 struct store_url_opts {
   long busy_timeout_ms; /* how long a writer waits for the lock */

@@ -289,7 +289,7 @@ const char *const pg_sql_text[P_COUNT] = {
         " UPDATE outbox u SET attempts = u.attempts + 1, lease_until = $2,"
         " lease_owner = $3, lease_token = nextval('lease_tokens'),"
         " first_attempt_at = COALESCE(u.first_attempt_at, $1),"
-        " outcome_unknown = (u.kind = 'create_ticket' OR u.outcome_unknown)"
+        " outcome_unknown = (u.kind IN " LOOKUP_KINDS " OR u.outcome_unknown)"
         " FROM c WHERE u.id = c.id"
         " RETURNING u.id, u.alert_id, u.kind, u.payload, u.attempts,"
         " c.was_unknown, u.created_at, u.first_attempt_at,"

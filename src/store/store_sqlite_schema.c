@@ -240,12 +240,13 @@ const char *const sq_sql_text[S_COUNT] = {
         "   AND (p.kind = 'source_comment' OR p.kind = 'update_source')"
         "     = (o.kind = 'source_comment' OR o.kind = 'update_source'))"
         " ORDER BY o.id LIMIT 1",
-    /* A create_ticket is marked unknown while in flight: if the process
-     * dies before the answer is recorded, the next attempt looks first. */
+    /* A create_ticket or comment is marked unknown while in flight: if
+     * the process dies before the answer is recorded, the next attempt
+     * looks first. */
     [S_CLAIM_UPDATE] =
         "UPDATE outbox SET attempts = attempts + 1, lease_until = ?2,"
         " first_attempt_at = COALESCE(first_attempt_at, ?3),"
-        " outcome_unknown = CASE WHEN kind = 'create_ticket' THEN 1"
+        " outcome_unknown = CASE WHEN kind IN " LOOKUP_KINDS " THEN 1"
         "   ELSE outcome_unknown END WHERE id = ?1",
     [S_ENTRY_KIND] = "SELECT kind, alert_id FROM outbox WHERE id = ?1",
     [S_FINISH] =

@@ -232,6 +232,39 @@ def check_tickets(query, fake, ledger):
     return len(alerts), len(works)
 
 
+ENTRY = "frustration-alert-entry: "
+
+
+def check_comments(query, fake):
+    """One comment at DevRev per comment entry the outbox finished, on its
+    alert's ticket (matched by the entry and marker lines), none twice and
+    none for an entry that is not done. Returns the number of comments."""
+    done = {(key, int(entry)): ticket for entry, key, ticket in query(
+        "SELECT o.id, a.alert_key, a.ticket_id FROM outbox o JOIN alerts a"
+        " ON a.id = o.alert_id WHERE o.kind = 'comment'"
+        " AND o.state = 'done'")}
+    seen = {}
+    for c in fake.state()["comments"]:
+        body = c["body"].rstrip()
+        lines = body.split("\n")
+        check(len(lines) >= 2 and lines[-2].startswith(ENTRY) and
+              lines[-1].startswith(MARKER),
+              f"a comment without its entry and marker lines: {body[-200:]}")
+        entry = int(lines[-2][len(ENTRY):])
+        seen.setdefault((alert_key_of(body), entry), []).append(c)
+    twice = {k: len(v) for k, v in seen.items() if len(v) > 1}
+    missing = set(done) - set(seen)
+    stray = set(seen) - set(done)
+    check(not twice, f"{len(twice)} comments made more than once: "
+          f"{dict(list(twice.items())[:3])}")
+    check(not missing, f"{len(missing)} comments missing")
+    check(not stray, f"comments for entries not done: {sorted(stray)[:3]}")
+    for k, ticket in done.items():
+        check(seen[k][0]["object"] == ticket,
+              f"comment {k} on {seen[k][0]['object']}, not {ticket}")
+    return len(seen)
+
+
 def seeded_rng(env_value):
     """A Random seeded by env_value (a number; "0" or empty: any seed),
     and the seed, to print so that a failing run can be replayed."""

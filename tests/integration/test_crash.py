@@ -19,14 +19,17 @@ cycle a final run resends what is left and lets the outbox drain. Then:
     open at once (ALERT_COOLDOWN=1 s, so customers start new episodes
     during the load and tickets are being created when the kills land);
   - DevRev received exactly one ticket per alert (matched by the marker
-    line), none missing, none twice, and every alert holds its ticket id.
+    line), none missing, none twice, and every alert holds its ticket id;
+  - and exactly one comment per comment the outbox finished, on its
+    alert's ticket (matched by its entry and marker lines), none twice.
 
 Meanwhile DevRev has intermittent faults (CRASH_FAULT_MS, default every
 150 ms, one of): it carries out a works.create or timeline-entries.create
 and then resets the connection without answering, as after a lost answer
 (on a kept-alive connection this is where libcurl used to send the create
 again: two tickets); answers 500 or 503; or resets before doing anything.
-None of it may cost a ticket, add one, or make a dead letter.
+None of it may cost a ticket or a comment, add one, or make a dead
+letter.
 
 A second test kills the server while DevRev hangs in the middle of a
 works.create it has already carried out: after the restart the worker must
@@ -45,9 +48,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fa_harness import (check, db_query, new_store_dir,  # noqa: E402
                         outbox_drained, run_with_fake, Server, wait_until)
-from crash_load import (acked_all_stored, check_tickets, client,  # noqa
-                        fault_summary, faulter, FRUSTRATED, Ledger,
-                        load_groups, resend, seeded_rng)
+from crash_load import (acked_all_stored, check_comments,  # noqa
+                        check_tickets, client, fault_summary, faulter,
+                        FRUSTRATED, Ledger, load_groups, resend, seeded_rng)
 
 CYCLES = int(os.environ.get("CRASH_CYCLES", "4"))  # the last one: SIGTERM
 THREADS = 4
@@ -140,11 +143,13 @@ def test_kill_during_load():
         check(dead == 0, f"{dead} dead letters")
         print(f"  DevRev's faults: {fault_summary(FAKE)}", flush=True)
         alerts, works = check_tickets(query, FAKE, ledger)
+        comments = check_comments(query, FAKE)
         lookups = len(FAKE.requests("/works.list"))
+        found = len(FAKE.requests("/timeline-entries.list"))
         print(f"  total: {len(ledger.msgs)} messages all stored, {alerts} "
               f"alerts, {works} tickets ({lookups} lookups after unknown "
-              f"outcomes); 0 lost, 0 missing, 0 duplicate tickets",
-              flush=True)
+              f"outcomes), {comments} comments ({found} lookups); 0 lost, "
+              f"0 missing, 0 duplicate tickets or comments", flush=True)
     finally:
         srv.stop()
 

@@ -35,7 +35,8 @@ After the load every instance drains its outbox, then:
     before;
   - exactly one ticket per alert at DevRev, none missing, every alert
     holding its ticket id; the ticket held during a kill is the one
-    adopted;
+    adopted; exactly one comment per comment entry finished, on its
+    alert's ticket, none twice;
   - every lease a killed instance held was taken over and finished, and
     there are no dead letters;
   - SIGTERM stops each instance with status 0.
@@ -59,7 +60,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fa_harness import (check, HOST, run_with_fake, Server,  # noqa: E402
                         wait_until)
 from crash_load import (acked_all_stored, alert_key_of,  # noqa: E402
-                        check_tickets, client, fault_summary, faulter,
+                        check_comments, check_tickets, client,
+                        fault_summary, faulter,
                         FRUSTRATED, Ledger, load_groups, post, resend,
                         seeded_rng)
 import pg_cluster  # noqa: E402
@@ -356,6 +358,7 @@ def test_three_instances_kill_during_load():
         dead = count(url, "SELECT count(*) FROM outbox WHERE state = 'dead'")
         check(dead == 0, f"{dead} dead letters")
         alerts, works = check_tickets(query, FAKE, ledger)
+        comments = check_comments(query, FAKE)
         customers = check_episodes(url)
         for key, work in held:
             t = rows(url, f"SELECT ticket_id FROM alerts"
@@ -376,12 +379,13 @@ def test_three_instances_kill_during_load():
         print(f"  DevRev's faults: {fault_summary(FAKE)}", flush=True)
         print(f"  total: {len(ledger.msgs)} messages all stored "
               f"({ledger.refused} answers not 200, resent), {alerts} alerts "
-              f"for {customers} customers, {works} tickets; {kills} kills "
+              f"for {customers} customers, {works} tickets, {comments} "
+              f"comments; {kills} kills "
               f"({len(held)} mid works.create), {len(orphaned)} leases "
               f"taken over, {lookups} lookups, {adopted} tickets adopted, "
               f"{fenced} late finishes fenced; load {load_s:.1f} s, "
               f"drained in {drain_s:.1f} s; 0 lost, 0 missing, 0 duplicate "
-              f"tickets", flush=True)
+              f"tickets or comments", flush=True)
         for i in fleet.live():
             with fleet.lock:
                 srv = fleet.srv[i]

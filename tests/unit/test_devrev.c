@@ -252,6 +252,13 @@ static void test_classify_success(void)
   CHECK_INT(r.cls, DEVREV_RETRY);
   devrev_classify(DEVREV_OP_LIST, 200, NULL, "{\"works\":[]}", 12, &r);
   CHECK_INT(r.cls, DEVREV_OK);
+  /* Nor a timeline list without its entries (a works array is not one). */
+  devrev_classify(DEVREV_OP_TIMELINE, 200, NULL, "{\"works\":[]}", 12, &r);
+  CHECK_INT(r.cls, DEVREV_RETRY);
+  CHECK(strstr(r.error, "timeline_entries") != NULL);
+  devrev_classify(DEVREV_OP_TIMELINE, 200, NULL,
+                  "{\"timeline_entries\":[]}", 23, &r);
+  CHECK_INT(r.cls, DEVREV_OK);
   /* works.get: the current severity, "" when the work has none. */
   const char *got = "{\"work\":{\"id\":\"don:t/12\",\"severity\":\"blocker\"}}";
   devrev_classify(DEVREV_OP_GET, 200, NULL, got, strlen(got), &r);
@@ -409,6 +416,72 @@ static void test_find_marker(void)
   CHECK(!r.found);
 }
 
+/* A comment's own lines, as the worker writes them (the entry, then the
+ * marker), and the timeline-entries.list scan that finds them. */
+static void test_find_comment_marker(void)
+{
+  struct devrev_alert a = {.alert_key = "k9", .excerpt = "awful", .entry_id = 17};
+  char *req = devrev_comment_request("don:t/12", &a);
+  CHECK(strstr(req, "\\nfrustration-alert-entry: 17\\nfrustration-alert-id: "
+                    "k9\"") != NULL);
+  free(req);
+  a.entry_id = 0; /* no entry: the marker line alone */
+  req = devrev_comment_request("don:t/12", &a);
+  CHECK(strstr(req, "frustration-alert-entry") == NULL);
+  free(req);
+  req = devrev_timeline_list_request("don:t/12", NULL);
+  CHECK_STR(req, "{\"object\":\"don:t/12\",\"visibility\":[\"internal\"],"
+                 "\"limit\":50}");
+  free(req);
+  req = devrev_timeline_list_request("don:t/12", "c-2");
+  CHECK(strstr(req, "\"cursor\":\"c-2\"") != NULL);
+  free(req);
+
+  struct devrev_reply r;
+  const char *list =
+      "{\"timeline_entries\":["
+      /* The same alert's other comment. */
+      "{\"id\":\"don:c/1\",\"body\":\"x\\nfrustration-alert-entry: 16\\n"
+      "frustration-alert-id: k9\"},"
+      /* An entry id that starts the same. */
+      "{\"id\":\"don:c/2\",\"body\":\"x\\nfrustration-alert-entry: 170\\n"
+      "frustration-alert-id: k9\"},"
+      /* The entry's line, but another alert's marker. */
+      "{\"id\":\"don:c/3\",\"body\":\"x\\nfrustration-alert-entry: 17\\n"
+      "frustration-alert-id: k90\"},"
+      /* The lines apart: not the worker's. */
+      "{\"id\":\"don:c/4\",\"body\":\"frustration-alert-entry: 17\\nx\\n"
+      "frustration-alert-id: k9\"},"
+      /* Not at the start of its line. */
+      "{\"id\":\"don:c/5\",\"body\":\"xfrustration-alert-entry: 17\\n"
+      "frustration-alert-id: k9\"},"
+      "{\"id\":\"don:c/6\",\"body\":\"hi\\r\\nfrustration-alert-entry: 17\\r\\n"
+      "frustration-alert-id: k9\\r\\n\"}"
+      "],\"next_cursor\":\"c-2\"}";
+  CHECK(devrev_find_entry_marker(list, strlen(list), "k9", 17, &r));
+  CHECK(r.found);
+  CHECK_STR(r.work_id, "don:c/6");
+  CHECK_STR(r.next_cursor, "c-2");
+  CHECK(devrev_find_entry_marker(list, strlen(list), "k9", 16, &r));
+  CHECK(r.found);
+  CHECK_STR(r.work_id, "don:c/1");
+  CHECK(devrev_find_entry_marker(list, strlen(list), "k9", 18, &r));
+  CHECK(!r.found);
+  /* A comment line at the very start of the body counts. */
+  const char *first = "{\"timeline_entries\":[{\"id\":\"don:c/7\",\"body\":"
+                      "\"frustration-alert-entry: 5\\nfrustration-alert-id: "
+                      "k9\"}]}";
+  CHECK(devrev_find_entry_marker(first, strlen(first), "k9", 5, &r));
+  CHECK(r.found);
+  CHECK_STR(r.next_cursor, "");
+  /* No entry id finds nothing; a works list is not a timeline list. */
+  CHECK(devrev_find_entry_marker(first, strlen(first), "k9", 0, &r));
+  CHECK(!r.found);
+  const char *works = "{\"works\":[]}";
+  CHECK(!devrev_find_entry_marker(works, strlen(works), "k9", 5, &r));
+  CHECK(!devrev_find_entry_marker(NULL, 0, "k9", 5, &r));
+}
+
 static void test_open_validation(void)
 {
   struct devrev *dv = NULL;
@@ -449,6 +522,7 @@ int main(void)
   RUN(test_classify_rate_limit);
   RUN(test_classify_failure);
   RUN(test_find_marker);
+  RUN(test_find_comment_marker);
   RUN(test_open_validation);
   HARNESS_EXIT();
 }

@@ -51,7 +51,7 @@ static void test_outbox_claim_order(void)
   CHECK_INT(store_outbox_claim(st, T0 + 5, 60000, &e4, &found), ERR_OK);
   CHECK(found);
   CHECK_INT(e4.kind, STORE_KIND_UPDATE_SEVERITY);
-  CHECK(!e4.outcome_unknown); /* only creates carry the in-flight mark */
+  CHECK(!e4.outcome_unknown); /* updates carry no in-flight mark */
   struct store_alert_row row;
   CHECK_INT(store_alert_get(st, a.alert_id, &row), ERR_OK);
   CHECK_STR(row.ticket_id, "don:ticket/1");
@@ -232,6 +232,56 @@ static void test_outbox_crash_recovery(void)
   store_close(st);
 }
 
+/* The same for a comment: a crash while it is in flight leaves it marked
+ * unknown, so the worker looks for it before commenting again. A severity
+ * update (setting a field twice changes nothing) carries no mark. */
+static void test_outbox_crash_comment(void)
+{
+  char url[512], err[256];
+  fresh_url(url, sizeof url);
+  struct store *st = NULL;
+  CHECK_INT(store_open(url, err, sizeof err, &st), ERR_OK);
+  if (!st)
+    return;
+  CHECK_INT(ingest1(st, msg("1", "kim", 2), T0, NULL), STORE_ALERT_CREATED);
+  CHECK_INT(ingest1(st, msg("2", "kim", 3), T0, NULL), STORE_ALERT_APPENDED);
+  struct store_entry e;
+  bool found;
+  CHECK_INT(store_outbox_claim(st, T0, 600000, &e, &found), ERR_OK);
+  CHECK(found && e.kind == STORE_KIND_CREATE_TICKET);
+  finish(st, e.id, STORE_DONE, 0, "don:ticket/1", "TKT-1", 201, "ok", NULL,
+         T0 + 1);
+  store_entry_cleanup(&e);
+  CHECK_INT(store_outbox_claim(st, T0 + 2, 600000, &e, &found), ERR_OK);
+  CHECK(found && e.kind == STORE_KIND_COMMENT && !e.outcome_unknown);
+  int64_t comment = e.id;
+  store_entry_cleanup(&e);
+  store_close(st); /* "crash" */
+  st = NULL;
+  CHECK_INT(store_open(url, err, sizeof err, &st), ERR_OK);
+  size_t released = 0;
+  CHECK_INT(store_outbox_recover(st, &released), ERR_OK);
+  CHECK_INT(released, 1);
+  CHECK_INT(store_outbox_claim(st, T0 + 1000, 600000, &e, &found), ERR_OK);
+  CHECK(found && e.id == comment);
+  CHECK(e.outcome_unknown);
+  CHECK_INT(e.attempts, 2);
+  finish(st, e.id, STORE_DONE, 0, NULL, NULL, 201, "ok", NULL, T0 + 1001);
+  store_entry_cleanup(&e);
+  CHECK_INT(store_outbox_claim(st, T0 + 1002, 600000, &e, &found), ERR_OK);
+  CHECK(found && e.kind == STORE_KIND_UPDATE_SEVERITY);
+  store_entry_cleanup(&e);
+  store_close(st); /* "crash" */
+  st = NULL;
+  CHECK_INT(store_open(url, err, sizeof err, &st), ERR_OK);
+  CHECK_INT(store_outbox_recover(st, &released), ERR_OK);
+  CHECK_INT(store_outbox_claim(st, T0 + 2000, 600000, &e, &found), ERR_OK);
+  CHECK(found && e.kind == STORE_KIND_UPDATE_SEVERITY);
+  CHECK(!e.outcome_unknown);
+  store_entry_cleanup(&e);
+  store_close(st);
+}
+
 /* An operator re-drives and drops dead letters (the outbox command): a
  * retried create_ticket brings back the comment that died with it, keeps
  * its unknown mark and starts its attempt count anew; ids that are not
@@ -361,6 +411,7 @@ int main(void)
   RUN(test_outbox_retry_and_dead);
   RUN(test_outbox_renew);
   RUN(test_outbox_crash_recovery);
+  RUN(test_outbox_crash_comment);
   RUN(test_outbox_redrive);
   RUN(test_ownership);
   fixture_end();
