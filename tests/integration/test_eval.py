@@ -231,7 +231,8 @@ def test_floor_on_project_messages():
     """The project's own evaluation messages (data/eval/, never trained
     on): a floor a little under what the shipped model measures, per file,
     so that a retraining that loses a language or a kind of text shows."""
-    floors = {"de": 0.80, "en": 0.80, "en_chat": 0.80, "en_dialogue": 0.76,
+    floors = {"de": 0.80, "en": 0.80, "en_blind_mail": 0.88,
+              "en_blind_turns": 0.70, "en_chat": 0.80, "en_dialogue": 0.76,
               "es": 0.87, "fr": 0.76,
               "it": 0.86, "nl": 0.81, "pt": 0.75}
     paths = [os.path.join(SRC, "data", "eval", "support_%s.jsonl" % k) for k in sorted(floors)]
