@@ -335,6 +335,21 @@ static size_t deciding(const struct analysis *a, size_t *idx, size_t max)
   return n;
 }
 
+/* A model threshold or level bound as the text says it: two decimals, or
+ * three when the third is not 0 (a threshold of 0.475 read as "0.47"
+ * would seem to let a score of 0.47 through). The bound is a float of
+ * the model file, so "not 0" allows for its rounding. */
+struct bound_text {
+  char s[16];
+};
+static struct bound_text bound_text(double x)
+{
+  struct bound_text b;
+  double c = x * 100.0;
+  snprintf(b.s, sizeof b.s, fabs(c - round(c)) < 1e-4 ? "%.2f" : "%.3f", x);
+  return b;
+}
+
 enum err analysis_describe(const struct config *cfg, const struct analysis *a,
                            struct buf *out)
 {
@@ -344,14 +359,14 @@ enum err analysis_describe(const struct config *cfg, const struct analysis *a,
     /* The model decided: say so, with the language and the reasons. */
     enum err rc =
         a->lang != LANG_OTHER
-            ? buf_printf(out, "%s - %s, model score %.2f (threshold %.2f)",
+            ? buf_printf(out, "%s - %s, model score %.2f (threshold %s)",
                          verdict, lang_name(a->lang), a->model->score,
-                         a->model->threshold)
+                         bound_text(a->model->threshold).s)
             : buf_printf(out,
                          "%s - language '%s' not supported, model score "
-                         "%.2f (threshold %.2f)",
+                         "%.2f (threshold %s)",
                          verdict, a->language, a->model->score,
-                         a->model->threshold);
+                         bound_text(a->model->threshold).s);
     if (!rc && a->polarity_lang != LANG_OTHER)
       rc = buf_printf(out, ", polarity %.2f", a->polarity);
     if (!rc)
@@ -416,18 +431,18 @@ void analysis_level_reason(const struct config *cfg, const struct analysis *a,
       return;
     }
     const struct config_model_level *ml = &cfg->model_levels[a->level];
-    snprintf(out, cap, "model score %.2f >= %.2f%s", m->score,
-             config_model_level_from(ml, m->threshold),
+    snprintf(out, cap, "model score %.2f >= %s%s", m->score,
+             bound_text(config_model_level_from(ml, m->threshold)).s,
              ml->at_threshold ? " (the threshold)" : "");
     return;
   }
   case ANALYSIS_LEVEL_VERDICT:
     if (a->frustrated)
-      snprintf(out, cap, "model score %.2f >= %.2f (the threshold)", m->score,
-               m->threshold);
+      snprintf(out, cap, "model score %.2f >= %s (the threshold)", m->score,
+               bound_text(m->threshold).s);
     else
-      snprintf(out, cap, "model score %.2f below the threshold %.2f",
-               m->score, m->threshold);
+      snprintf(out, cap, "model score %.2f below the threshold %s",
+               m->score, bound_text(m->threshold).s);
     return;
   case ANALYSIS_LEVEL_ANGER: {
     int n = snprintf(out, cap, "frustrated (model score %.2f), raised by: ",
