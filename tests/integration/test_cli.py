@@ -7,6 +7,7 @@ environment.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -214,6 +215,19 @@ def test_analyze_with_model_detector():
     p = run(["analyze", "Still waiting for my refund, third time."], env=env)
     check(p.stdout.startswith(b"Frustrated - English, model score"),
           "human verdict names the language and the model: %r" % p.stdout[:60])
+    # The text says the threshold the verdict used: three decimals when
+    # it has three (a threshold of 0.475 said "0.47" would seem to let a
+    # score of 0.47 through), two otherwise.
+    m = re.search(rb"\(threshold ([0-9.]+)\)", p.stdout)
+    o = json.loads(run(["analyze", "--json", "Still waiting for my refund, "
+                        "third time."], env=env).stdout)
+    t = o["frustration"]["threshold"]
+    check(m is not None and abs(float(m.group(1)) - t) < 5e-4 and
+          len(m.group(1).split(b".")[1]) == (2 if abs(t * 100 - round(t * 100)) < 1e-4 else 3),
+          "the threshold as the text says it: %r for %r" % (m and m.group(1), t))
+    check(("(the threshold)" not in o["level_reason"]) or
+          (">= %s (the threshold)" % m.group(1).decode()) in o["level_reason"],
+          "the level's reason says the same threshold: %r" % o["level_reason"])
     p = run(["analyze", "--json", "not good"], env={"FRUSTRATION_DETECTOR": "polarity"})
     check("frustration" not in json.loads(p.stdout), "polarity mode runs no model")
 
