@@ -80,7 +80,7 @@ static enum err create(const struct detector_model *m, bool batch,
   d->hash_bits = m->hash_bits;
   d->mask = (1u << m->hash_bits) - 1;
   d->bias = m->bias;
-  d->threshold = m->threshold;
+  d->threshold = round((double)m->threshold * 1e6) / 1e6;
   d->dense_base = 0.0;
   for (size_t j = 0; j < DETECTOR_N_DENSE; j++) {
     d->dense_w[j] = m->dense_w[j];

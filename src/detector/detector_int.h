@@ -110,7 +110,11 @@ struct detector {
   uint32_t hash_bits;
   uint32_t mask;
   float bias;
-  float threshold;
+  /* The model file's threshold, a float, as the decimal it was chosen as
+   * (a multiple of 0.005, to 6 places): answers say 0.475, not
+   * 0.4749999940395355, and only a score within 6e-9 of it is judged
+   * otherwise. */
+  double threshold;
   /* The model's floats as doubles, as the score computes with them (the
    * conversion is exact). */
   double dense_w[DETECTOR_N_DENSE];
