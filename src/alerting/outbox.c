@@ -287,14 +287,6 @@ static void auth_accepted(struct outbox *ob)
   pthread_mutex_unlock(&ob->mu);
 }
 
-/* The kinds whose request DevRev would carry out twice if it got it twice:
- * after an unknown outcome they are looked up by their marker first. */
-static bool looks_up(enum store_kind kind)
-{
-  return kind == STORE_KIND_CREATE_TICKET || kind == STORE_KIND_COMMENT ||
-         kind == STORE_KIND_SOURCE_COMMENT;
-}
-
 /* The outcome of one request, turned into the entry's next state. */
 static void settle(struct outbox *ob, const struct store_entry *e,
                    const char *target, const struct devrev_reply *r,
@@ -377,7 +369,8 @@ static void settle(struct outbox *ob, const struct store_entry *e,
     /* A 5xx may come after the ticket or comment was made (503 says it
      * was not). */
     if (r->cls == DEVREV_UNKNOWN ||
-        (looks_up(e->kind) && r->http_status >= 500 && r->http_status != 503))
+        (store_kind_looks_up(e->kind) && r->http_status >= 500 &&
+         r->http_status != 503))
       f.outcome_unknown = true;
     f.next_attempt_ms = now + backoff_ms(ob, e->attempts);
     LOG(ob, LOG_WARN,
@@ -517,7 +510,7 @@ static void deliver(struct outbox *ob, const struct store_entry *e)
       e->kind == STORE_KIND_COMMENT ? e->ticket_id : source;
   if (e->kind == STORE_KIND_COMMENT || e->kind == STORE_KIND_SOURCE_COMMENT)
     a.entry_id = e->id;
-  if (looks_up(e->kind) && e->outcome_unknown) {
+  if (store_kind_looks_up(e->kind) && e->outcome_unknown) {
     if (settled_by_lookup(ob, e, object, target) || !renew_lease(ob, e))
       goto out;
     started = store_time(ob);

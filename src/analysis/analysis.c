@@ -337,8 +337,8 @@ static size_t deciding(const struct analysis *a, size_t *idx, size_t max)
 
 /* A model threshold or level bound as the text says it: two decimals, or
  * three when the third is not 0 (a threshold of 0.475 read as "0.47"
- * would seem to let a score of 0.47 through). The bound is a float of
- * the model file, so "not 0" allows for its rounding. */
+ * would seem to let a score of 0.47 through). "Not 0" allows for the
+ * bound's binary rounding (0.475 is 0.47499999...). */
 struct bound_text {
   char s[16];
 };

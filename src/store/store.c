@@ -369,6 +369,12 @@ bool store_kind_is_source(enum store_kind k)
   return k == STORE_KIND_SOURCE_COMMENT || k == STORE_KIND_UPDATE_SOURCE;
 }
 
+bool store_kind_looks_up(enum store_kind k)
+{
+  return k == STORE_KIND_CREATE_TICKET || k == STORE_KIND_COMMENT ||
+         k == STORE_KIND_SOURCE_COMMENT;
+}
+
 const char *store_state_name(enum store_state s)
 {
   switch (s) {

@@ -444,6 +444,11 @@ enum store_kind {
  * than to the alert's ticket: they need no ticket and do not wait for
  * one. */
 bool store_kind_is_source(enum store_kind k);
+/* Would DevRev carry out an entry of this kind twice if it got it twice
+ * (create_ticket, comment, source_comment)? The claim marks those
+ * "outcome unknown" while in flight (LOOKUP_KINDS, store_int.h), and the
+ * worker looks one up by its marker before sending it again. */
+bool store_kind_looks_up(enum store_kind k);
 
 enum store_state {
   STORE_PENDING, /* to deliver (at next_attempt_at) */

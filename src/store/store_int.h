@@ -27,9 +27,8 @@ enum store_tx {
   STORE_TX_TOUCH,
 };
 
-/* The outbox kinds a claim marks "outcome unknown" while in flight (SQL
- * list): DevRev would carry them out twice if it got them twice, so after
- * a crash mid-request the worker looks them up before sending again. */
+/* The outbox kinds a claim marks "outcome unknown" while in flight, as
+ * SQL: those of store_kind_looks_up. */
 #define LOOKUP_KINDS "('create_ticket', 'comment', 'source_comment')"
 
 /* Options of a URL, parsed by store.c. */
